@@ -1,0 +1,192 @@
+/** `/api/v1/app`: the applications (your customers) that own endpoints and messages. */
+import Type from 'typebox';
+import { HooklineError, invalid, notFound } from '../core/errors.ts';
+import { isId } from '../core/ids.ts';
+import type { App } from '../core/types.ts';
+import { listOut, pageQuery } from './pagination.ts';
+import {
+  ApplicationIn,
+  ApplicationOut,
+  ApplicationPatch,
+  ErrorOut,
+  ListQuery,
+  listOf,
+  NoContent,
+} from './schemas.ts';
+import type { ApiContext, Routes } from './server.ts';
+import { appOut } from './wire.ts';
+
+const tags = ['Application'];
+const AppParams = Type.Object({ app_id: Type.String({ description: 'Application id or uid' }) });
+
+/** Finds an application by id or uid, or answers 404. */
+export async function loadApp(ctx: ApiContext, idOrUid: string): Promise<App> {
+  const app = await ctx.store.getApp(idOrUid);
+  if (!app) throw notFound('application');
+  return app;
+}
+
+function checkUid(uid: string | null | undefined): void {
+  if (uid && isId('app', uid))
+    throw invalid(['body', 'uid'], 'uid must not look like an application id (app_...)');
+}
+
+/** Creates an application; `getIfExists` returns an existing one with the same uid instead of 409. */
+export async function createApplication(
+  ctx: ApiContext,
+  input: ApplicationIn,
+  getIfExists: boolean,
+): Promise<{ app: App; created: boolean }> {
+  checkUid(input.uid);
+  if (input.uid) {
+    const existing = await ctx.store.getApp(input.uid);
+    if (existing) {
+      if (getIfExists) return { app: existing, created: false };
+      throw new HooklineError('conflict', `an application with uid "${input.uid}" exists already`);
+    }
+  }
+  const now = ctx.clock.now();
+  const app: App = {
+    id: ctx.ids('app'),
+    uid: input.uid ?? null,
+    name: input.name,
+    throttleRate: input.throttleRate ?? input.rateLimit ?? null,
+    metadata: input.metadata ?? {},
+    createdAt: now,
+    updatedAt: now,
+  };
+  await ctx.store.insertApp(app);
+  return { app, created: true };
+}
+
+export function applicationRoutes(api: Routes, ctx: ApiContext): void {
+  api.get(
+    '/app',
+    {
+      schema: {
+        tags,
+        summary: 'List applications',
+        querystring: ListQuery,
+        response: { 200: listOf(ApplicationOut, 'ApplicationOut') },
+      },
+    },
+    async (req) => {
+      const q = pageQuery(req.query, 'asc');
+      return listOut(await ctx.store.listApps(q), q, (a) => a.id, appOut);
+    },
+  );
+
+  api.post(
+    '/app',
+    {
+      schema: {
+        tags,
+        summary: 'Create an application',
+        querystring: Type.Object({ get_if_exists: Type.Optional(Type.Boolean()) }),
+        body: ApplicationIn,
+        response: { 200: ApplicationOut, 201: ApplicationOut, 409: ErrorOut },
+      },
+    },
+    async (req, reply) => {
+      const { app, created } = await createApplication(ctx, req.body, req.query.get_if_exists === true);
+      return reply.code(created ? 201 : 200).send(appOut(app));
+    },
+  );
+
+  api.get(
+    '/app/:app_id',
+    {
+      schema: {
+        tags,
+        summary: 'Get an application',
+        params: AppParams,
+        response: { 200: ApplicationOut, 404: ErrorOut },
+      },
+    },
+    async (req) => appOut(await loadApp(ctx, req.params.app_id)),
+  );
+
+  api.put(
+    '/app/:app_id',
+    {
+      schema: {
+        tags,
+        summary: 'Update or create an application',
+        params: AppParams,
+        body: ApplicationIn,
+        response: { 200: ApplicationOut, 201: ApplicationOut },
+      },
+    },
+    async (req, reply) => {
+      const existing = await ctx.store.getApp(req.params.app_id);
+      if (!existing) {
+        // Upsert: an unknown id cannot be created under that id, but an unknown uid can.
+        if (isId('app', req.params.app_id)) throw notFound('application');
+        const { app } = await createApplication(
+          ctx,
+          { ...req.body, uid: req.body.uid ?? req.params.app_id },
+          false,
+        );
+        return reply.code(201).send(appOut(app));
+      }
+      checkUid(req.body.uid);
+      const app: App = {
+        ...existing,
+        name: req.body.name,
+        uid: req.body.uid ?? null,
+        throttleRate: req.body.throttleRate ?? req.body.rateLimit ?? null,
+        metadata: req.body.metadata ?? {},
+        updatedAt: ctx.clock.now(),
+      };
+      await ctx.store.updateApp(app);
+      return appOut(app);
+    },
+  );
+
+  api.patch(
+    '/app/:app_id',
+    {
+      schema: {
+        tags,
+        summary: 'Change some fields of an application',
+        params: AppParams,
+        body: ApplicationPatch,
+        response: { 200: ApplicationOut },
+      },
+    },
+    async (req) => {
+      const existing = await loadApp(ctx, req.params.app_id);
+      const b = req.body;
+      checkUid(b.uid);
+      const app: App = {
+        ...existing,
+        ...(b.name !== undefined ? { name: b.name } : {}),
+        ...(b.uid !== undefined ? { uid: b.uid } : {}),
+        ...(b.throttleRate !== undefined || b.rateLimit !== undefined
+          ? { throttleRate: b.throttleRate ?? b.rateLimit ?? null }
+          : {}),
+        ...(b.metadata !== undefined ? { metadata: b.metadata } : {}),
+        updatedAt: ctx.clock.now(),
+      };
+      await ctx.store.updateApp(app);
+      return appOut(app);
+    },
+  );
+
+  api.delete(
+    '/app/:app_id',
+    {
+      schema: {
+        tags,
+        summary: 'Delete an application with its endpoints and messages',
+        params: AppParams,
+        response: { 204: NoContent },
+      },
+    },
+    async (req, reply) => {
+      const app = await loadApp(ctx, req.params.app_id);
+      await ctx.store.deleteApp(app.id);
+      return reply.code(204).send(null);
+    },
+  );
+}

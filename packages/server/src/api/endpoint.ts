@@ -1,0 +1,500 @@
+/** `/api/v1/app/{app}/endpoint`: where an application's webhooks go, and how they are signed. */
+import Type from 'typebox';
+import { HooklineError, invalid, notFound, type ValidationIssue } from '../core/errors.ts';
+import { isId } from '../core/ids.ts';
+import { endpointMatches } from '../core/routing.ts';
+import { generateSecret, normalizeSecret } from '../core/signing.ts';
+import type { App, Endpoint } from '../core/types.ts';
+import { isForbiddenCustomHeader } from '../delivery/dispatcher.ts';
+import { checkDestination, checkUrlShape } from '../delivery/ssrf.ts';
+import { loadApp } from './application.ts';
+import { listOut, pageQuery } from './pagination.ts';
+import {
+  BackgroundTaskOut,
+  EndpointHeadersIn,
+  EndpointHeadersOut,
+  EndpointHeadersPatchIn,
+  EndpointIn,
+  EndpointOut,
+  EndpointPatch,
+  EndpointSecretOut,
+  EndpointSecretRotateIn,
+  EndpointStatsOut,
+  ErrorOut,
+  ListQuery,
+  listOf,
+  NoContent,
+  RecoverIn,
+  StatsQuery,
+  ValidationErrorOut,
+} from './schemas.ts';
+import type { ApiContext, Routes } from './server.ts';
+import { endpointOut, iso } from './wire.ts';
+
+const tags = ['Endpoint'];
+const AppParams = Type.Object({ app_id: Type.String() });
+const EpParams = Type.Object({
+  app_id: Type.String(),
+  endpoint_id: Type.String({ description: 'Endpoint id or uid' }),
+});
+const DEFAULT_GRACE_SECONDS = 24 * 3600;
+const DAY_MS = 86_400_000;
+
+export async function loadEndpoint(ctx: ApiContext, app: App, idOrUid: string): Promise<Endpoint> {
+  const ep = await ctx.store.getEndpoint(app.id, idOrUid);
+  if (!ep) throw notFound('endpoint');
+  return ep;
+}
+
+/** Checks what the schema cannot: URL safety, known event types, allowed headers, uid shape. */
+async function validateEndpoint(
+  ctx: ApiContext,
+  fields: {
+    url?: string;
+    eventTypes?: string[] | null;
+    headers?: Record<string, string> | null;
+    uid?: string | null;
+  },
+): Promise<void> {
+  const issues: ValidationIssue[] = [];
+  if (fields.url !== undefined) {
+    const shape = checkUrlShape(fields.url);
+    if ('reason' in shape)
+      issues.push({ loc: ['body', 'url'], msg: `url ${shape.reason}`, type: 'value_error.url' });
+    else {
+      const problem = await checkDestination(shape, ctx.config.allowPrivateNetworks);
+      if (problem) {
+        issues.push({
+          loc: ['body', 'url'],
+          msg: `url ${problem.reason}; set HOOKLINE_ALLOW_PRIVATE_NETWORKS=true to allow this in development`,
+          type: 'value_error.url',
+        });
+      }
+    }
+  }
+  if (fields.eventTypes && fields.eventTypes.length > 0) {
+    const known = await ctx.store.existingEventTypes(fields.eventTypes);
+    fields.eventTypes.forEach((name, i) => {
+      if (!known.has(name)) {
+        issues.push({
+          loc: ['body', 'eventTypes', i],
+          msg: `event type "${name}" does not exist`,
+          type: 'value_error',
+        });
+      }
+    });
+  }
+  for (const name of Object.keys(fields.headers ?? {})) {
+    if (isForbiddenCustomHeader(name)) {
+      issues.push({
+        loc: ['body', 'headers', name],
+        msg: `header "${name}" is set by Hookline and cannot be overridden`,
+        type: 'value_error',
+      });
+    }
+  }
+  if (fields.uid && isId('endpoint', fields.uid)) {
+    issues.push({
+      loc: ['body', 'uid'],
+      msg: 'uid must not look like an endpoint id (ep_...)',
+      type: 'value_error',
+    });
+  }
+  if (issues.length > 0) throw new HooklineError('validation', issues[0]!.msg, issues);
+}
+
+async function ensureUidFree(ctx: ApiContext, app: App, uid: string | null | undefined, self?: string) {
+  if (!uid) return;
+  const other = await ctx.store.getEndpoint(app.id, uid);
+  if (other && other.id !== self)
+    throw new HooklineError('conflict', `an endpoint with uid "${uid}" exists already`);
+}
+
+export async function createEndpoint(ctx: ApiContext, app: App, input: EndpointIn): Promise<Endpoint> {
+  const eventTypes = input.eventTypes ?? input.filterTypes ?? null;
+  await validateEndpoint(ctx, {
+    url: input.url,
+    eventTypes,
+    headers: input.headers ?? null,
+    uid: input.uid ?? null,
+  });
+  await ensureUidFree(ctx, app, input.uid);
+  const now = ctx.clock.now();
+  const endpoint: Endpoint = {
+    id: ctx.ids('endpoint'),
+    appId: app.id,
+    uid: input.uid ?? null,
+    url: input.url,
+    description: input.description ?? '',
+    disabled: input.disabled ?? false,
+    eventTypes,
+    channels: input.channels ?? null,
+    throttleRate: input.throttleRate ?? input.rateLimit ?? null,
+    metadata: input.metadata ?? {},
+    headers: lowerKeys(input.headers ?? {}),
+    secrets: [{ key: input.secret ? normalizeSecret(input.secret) : generateSecret(), expiresAt: null }],
+    svixHeaders: input.svixHeaders ?? false,
+    failingSince: null,
+    createdAt: now,
+    updatedAt: now,
+  };
+  await ctx.store.insertEndpoint(endpoint);
+  return endpoint;
+}
+
+function lowerKeys(h: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v]));
+}
+
+/** Applies a change; re-enabling an endpoint also forgets its failure streak. */
+function withChanges(ep: Endpoint, changes: Partial<Endpoint>, now: number): Endpoint {
+  const next = { ...ep, ...changes, updatedAt: now };
+  if (ep.disabled && next.disabled === false) next.failingSince = null;
+  return next;
+}
+
+/** Rotates the signing secret; the old one keeps signing for the grace period. */
+export function rotateSecret(
+  ep: Endpoint,
+  newKey: string | null,
+  graceSeconds: number,
+  now: number,
+): Endpoint {
+  const kept = ep.secrets
+    .filter((s) => s.expiresAt === null || s.expiresAt > now)
+    .map((s) => ({
+      key: s.key,
+      expiresAt: Math.min(s.expiresAt ?? Number.POSITIVE_INFINITY, now + graceSeconds * 1000),
+    }))
+    .filter((s) => s.expiresAt > now);
+  return {
+    ...ep,
+    secrets: [{ key: newKey ? normalizeSecret(newKey) : generateSecret(), expiresAt: null }, ...kept],
+    updatedAt: now,
+  };
+}
+
+export function endpointRoutes(api: Routes, ctx: ApiContext): void {
+  api.get(
+    '/app/:app_id/endpoint',
+    {
+      schema: {
+        tags,
+        summary: 'List endpoints',
+        params: AppParams,
+        querystring: ListQuery,
+        response: { 200: listOf(EndpointOut, 'EndpointOut') },
+      },
+    },
+    async (req) => {
+      const app = await loadApp(ctx, req.params.app_id);
+      const q = pageQuery(req.query, 'desc');
+      return listOut(await ctx.store.listEndpoints(app.id, q), q, (e) => e.id, endpointOut);
+    },
+  );
+
+  api.post(
+    '/app/:app_id/endpoint',
+    {
+      schema: {
+        tags,
+        summary: 'Create an endpoint',
+        params: AppParams,
+        body: EndpointIn,
+        response: { 201: EndpointOut, 404: ErrorOut, 409: ErrorOut, 422: ValidationErrorOut },
+      },
+    },
+    async (req, reply) => {
+      const app = await loadApp(ctx, req.params.app_id);
+      return reply.code(201).send(endpointOut(await createEndpoint(ctx, app, req.body)));
+    },
+  );
+
+  api.get(
+    '/app/:app_id/endpoint/:endpoint_id',
+    {
+      schema: {
+        tags,
+        summary: 'Get an endpoint',
+        params: EpParams,
+        response: { 200: EndpointOut, 404: ErrorOut },
+      },
+    },
+    async (req) => {
+      const app = await loadApp(ctx, req.params.app_id);
+      return endpointOut(await loadEndpoint(ctx, app, req.params.endpoint_id));
+    },
+  );
+
+  api.put(
+    '/app/:app_id/endpoint/:endpoint_id',
+    {
+      schema: {
+        tags,
+        summary: 'Update or create an endpoint',
+        params: EpParams,
+        body: EndpointIn,
+        response: { 200: EndpointOut, 201: EndpointOut, 422: ValidationErrorOut },
+      },
+    },
+    async (req, reply) => {
+      const app = await loadApp(ctx, req.params.app_id);
+      const existing = await ctx.store.getEndpoint(app.id, req.params.endpoint_id);
+      if (!existing) {
+        if (isId('endpoint', req.params.endpoint_id)) throw notFound('endpoint');
+        const created = await createEndpoint(ctx, app, {
+          ...req.body,
+          uid: req.body.uid ?? req.params.endpoint_id,
+        });
+        return reply.code(201).send(endpointOut(created));
+      }
+      const b = req.body;
+      const eventTypes = b.eventTypes ?? b.filterTypes ?? null;
+      await validateEndpoint(ctx, { url: b.url, eventTypes, uid: b.uid ?? null });
+      await ensureUidFree(ctx, app, b.uid, existing.id);
+      const ep = withChanges(
+        existing,
+        {
+          url: b.url,
+          description: b.description ?? '',
+          uid: b.uid ?? null,
+          disabled: b.disabled ?? false,
+          eventTypes,
+          channels: b.channels ?? null,
+          throttleRate: b.throttleRate ?? b.rateLimit ?? null,
+          metadata: b.metadata ?? {},
+          svixHeaders: b.svixHeaders ?? existing.svixHeaders,
+        },
+        ctx.clock.now(),
+      );
+      await ctx.store.updateEndpoint(ep);
+      return endpointOut(ep);
+    },
+  );
+
+  api.patch(
+    '/app/:app_id/endpoint/:endpoint_id',
+    {
+      schema: {
+        tags,
+        summary: 'Change some fields of an endpoint',
+        params: EpParams,
+        body: EndpointPatch,
+        response: { 200: EndpointOut, 422: ValidationErrorOut },
+      },
+    },
+    async (req) => {
+      const app = await loadApp(ctx, req.params.app_id);
+      const existing = await loadEndpoint(ctx, app, req.params.endpoint_id);
+      const b = req.body;
+      const eventTypes = b.eventTypes !== undefined ? b.eventTypes : b.filterTypes;
+      await validateEndpoint(ctx, {
+        ...(b.url !== undefined ? { url: b.url } : {}),
+        eventTypes: eventTypes ?? null,
+        uid: b.uid ?? null,
+      });
+      await ensureUidFree(ctx, app, b.uid, existing.id);
+      const changes: Partial<Endpoint> = {};
+      if (b.url !== undefined) changes.url = b.url;
+      if (b.description !== undefined) changes.description = b.description;
+      if (b.uid !== undefined) changes.uid = b.uid;
+      if (b.disabled !== undefined) changes.disabled = b.disabled;
+      if (eventTypes !== undefined) changes.eventTypes = eventTypes;
+      if (b.channels !== undefined) changes.channels = b.channels;
+      if (b.throttleRate !== undefined || b.rateLimit !== undefined) {
+        changes.throttleRate = b.throttleRate ?? b.rateLimit ?? null;
+      }
+      if (b.metadata !== undefined) changes.metadata = b.metadata;
+      if (b.svixHeaders !== undefined) changes.svixHeaders = b.svixHeaders;
+      let ep = withChanges(existing, changes, ctx.clock.now());
+      if (b.secret) ep = rotateSecret(ep, b.secret, 0, ctx.clock.now());
+      await ctx.store.updateEndpoint(ep);
+      return endpointOut(ep);
+    },
+  );
+
+  api.delete(
+    '/app/:app_id/endpoint/:endpoint_id',
+    { schema: { tags, summary: 'Delete an endpoint', params: EpParams, response: { 204: NoContent } } },
+    async (req, reply) => {
+      const app = await loadApp(ctx, req.params.app_id);
+      const ep = await loadEndpoint(ctx, app, req.params.endpoint_id);
+      await ctx.store.deleteEndpoint(app.id, ep.id);
+      return reply.code(204).send(null);
+    },
+  );
+
+  // ---- secret ------------------------------------------------------------------------------
+  api.get(
+    '/app/:app_id/endpoint/:endpoint_id/secret',
+    {
+      schema: {
+        tags,
+        summary: "Get the endpoint's current signing secret",
+        params: EpParams,
+        response: { 200: EndpointSecretOut },
+      },
+    },
+    async (req) => {
+      const app = await loadApp(ctx, req.params.app_id);
+      const ep = await loadEndpoint(ctx, app, req.params.endpoint_id);
+      return { key: ep.secrets[0]!.key };
+    },
+  );
+
+  api.post(
+    '/app/:app_id/endpoint/:endpoint_id/secret/rotate',
+    {
+      schema: {
+        tags,
+        summary: 'Rotate the signing secret (the old one keeps signing for a grace period, 24 h by default)',
+        params: EpParams,
+        body: Type.Optional(EndpointSecretRotateIn),
+        response: { 204: NoContent },
+      },
+    },
+    async (req, reply) => {
+      const app = await loadApp(ctx, req.params.app_id);
+      const ep = await loadEndpoint(ctx, app, req.params.endpoint_id);
+      const body = req.body ?? {};
+      const rotated = rotateSecret(
+        ep,
+        body.key ?? null,
+        body.gracePeriodSeconds ?? DEFAULT_GRACE_SECONDS,
+        ctx.clock.now(),
+      );
+      await ctx.store.updateEndpoint(rotated);
+      return reply.code(204).send(null);
+    },
+  );
+
+  // ---- headers -----------------------------------------------------------------------------
+  api.get(
+    '/app/:app_id/endpoint/:endpoint_id/headers',
+    {
+      schema: {
+        tags,
+        summary: 'Get custom headers',
+        params: EpParams,
+        response: { 200: EndpointHeadersOut },
+      },
+    },
+    async (req) => {
+      const app = await loadApp(ctx, req.params.app_id);
+      const ep = await loadEndpoint(ctx, app, req.params.endpoint_id);
+      return { headers: ep.headers, sensitive: [] };
+    },
+  );
+  const setHeaders = async (
+    appId: string,
+    epId: string,
+    next: (h: Record<string, string>) => Record<string, string>,
+  ) => {
+    const app = await loadApp(ctx, appId);
+    const ep = await loadEndpoint(ctx, app, epId);
+    const headers = lowerKeys(next(ep.headers));
+    await validateEndpoint(ctx, { headers });
+    await ctx.store.updateEndpoint({ ...ep, headers, updatedAt: ctx.clock.now() });
+  };
+  api.put(
+    '/app/:app_id/endpoint/:endpoint_id/headers',
+    {
+      schema: {
+        tags,
+        summary: 'Replace custom headers',
+        params: EpParams,
+        body: EndpointHeadersIn,
+        response: { 204: NoContent },
+      },
+    },
+    async (req, reply) => {
+      await setHeaders(req.params.app_id, req.params.endpoint_id, () => req.body.headers);
+      return reply.code(204).send(null);
+    },
+  );
+  api.patch(
+    '/app/:app_id/endpoint/:endpoint_id/headers',
+    {
+      schema: {
+        tags,
+        summary: 'Add, change or (with null) remove custom headers',
+        params: EpParams,
+        body: EndpointHeadersPatchIn,
+        response: { 204: NoContent },
+      },
+    },
+    async (req, reply) => {
+      await setHeaders(req.params.app_id, req.params.endpoint_id, (current) => {
+        const out = { ...current };
+        for (const [k, v] of Object.entries(req.body.headers)) {
+          if (v === null) delete out[k.toLowerCase()];
+          else out[k.toLowerCase()] = v;
+        }
+        return out;
+      });
+      return reply.code(204).send(null);
+    },
+  );
+
+  // ---- recover and stats -------------------------------------------------------------------
+  api.post(
+    '/app/:app_id/endpoint/:endpoint_id/recover',
+    {
+      schema: {
+        tags,
+        summary:
+          'Send again every failed message since a time, and every message the endpoint missed while disabled',
+        params: EpParams,
+        body: RecoverIn,
+        response: { 202: BackgroundTaskOut, 422: ValidationErrorOut },
+      },
+    },
+    async (req, reply) => {
+      const app = await loadApp(ctx, req.params.app_id);
+      const ep = await loadEndpoint(ctx, app, req.params.endpoint_id);
+      const now = ctx.clock.now();
+      const since = Date.parse(req.body.since);
+      const until = req.body.until ? Date.parse(req.body.until) : now + 1;
+      if (since >= until) throw invalid(['body', 'since'], 'since must be before until');
+      const count = await ctx.store.recover({
+        appId: app.id,
+        endpointId: ep.id,
+        since,
+        until,
+        now,
+        matches: (eventType, channels) => endpointMatches({ ...ep, disabled: false }, eventType, channels),
+        newDeliveryId: () => ctx.ids('delivery'),
+      });
+      return reply.code(202).send({
+        id: ctx.ids('task'),
+        status: 'finished',
+        task: 'endpoint.recover',
+        data: { messagesQueued: count },
+        updatedAt: iso(now),
+      });
+    },
+  );
+
+  api.get(
+    '/app/:app_id/endpoint/:endpoint_id/stats',
+    {
+      schema: {
+        tags,
+        summary: 'Deliveries by state',
+        params: EpParams,
+        querystring: StatsQuery,
+        response: { 200: EndpointStatsOut },
+      },
+    },
+    async (req) => {
+      const app = await loadApp(ctx, req.params.app_id);
+      const ep = await loadEndpoint(ctx, app, req.params.endpoint_id);
+      const now = ctx.clock.now();
+      const until = req.query.until ? Date.parse(req.query.until) : now + 1;
+      const since = req.query.since ? Date.parse(req.query.since) : until - 28 * DAY_MS;
+      if (until - since > 28 * DAY_MS)
+        throw invalid(['query', 'since'], 'the range may span at most 28 days');
+      return ctx.store.endpointStats(ep.id, since, until);
+    },
+  );
+}

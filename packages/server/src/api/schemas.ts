@@ -1,0 +1,376 @@
+/**
+ * Request and response schemas of the management API. The same objects validate requests
+ * (Ajv, through Fastify) and describe the API in `/openapi.json` (through @fastify/swagger).
+ *
+ * Field names follow the Svix API. Where the v1 and v2 Svix clients spell a field differently
+ * (`filterTypes`/`eventTypes`, `rateLimit`/`throttleRate`) both spellings are accepted, and
+ * responses carry both.
+ */
+import Type, { type Static, type TSchema } from 'typebox';
+import { UID_PATTERN } from '../core/ids.ts';
+import { SECRET_PATTERN } from '../core/signing.ts';
+
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+const Uid = Type.String({
+  pattern: UID_PATTERN,
+  maxLength: 256,
+  description: 'Your own id for it: 1–256 of [a-zA-Z0-9-_.]',
+});
+const Metadata = Type.Record(Type.String(), Type.String());
+const DateTime = Type.String({ format: 'date-time' });
+const NameList = Type.Array(Type.String({ pattern: UID_PATTERN, maxLength: 256 }), {
+  minItems: 1,
+  maxItems: 256,
+});
+const ChannelList = Type.Array(Type.String({ pattern: UID_PATTERN, maxLength: 128 }), {
+  minItems: 1,
+  maxItems: 10,
+});
+
+export const ErrorOut = Type.Object({ code: Type.String(), detail: Type.String() }, { $id: 'HttpError' });
+export const ValidationErrorOut = Type.Object(
+  {
+    detail: Type.Array(
+      Type.Object({
+        loc: Type.Array(Type.Union([Type.String(), Type.Integer()])),
+        msg: Type.String(),
+        type: Type.String(),
+      }),
+    ),
+  },
+  { $id: 'HTTPValidationError' },
+);
+
+// ---- pagination -------------------------------------------------------------------------
+export const ListQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 250, default: 50 })),
+  iterator: Type.Optional(Nullable(Type.String({ maxLength: 300 }))),
+  order: Type.Optional(Type.Union([Type.Literal('ascending'), Type.Literal('descending')])),
+});
+export type ListQuery = Static<typeof ListQuery>;
+
+export const listOf = <T extends TSchema>(item: T, name: string) =>
+  Type.Object(
+    {
+      data: Type.Array(item),
+      iterator: Nullable(Type.String()),
+      prevIterator: Nullable(Type.String()),
+      done: Type.Boolean(),
+    },
+    { $id: `ListResponse_${name}_` },
+  );
+
+// ---- applications -----------------------------------------------------------------------
+export const ApplicationIn = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 256 }),
+    uid: Type.Optional(Nullable(Uid)),
+    throttleRate: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: 65535 }))),
+    rateLimit: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: 65535 }))),
+    metadata: Type.Optional(Metadata),
+  },
+  { $id: 'ApplicationIn' },
+);
+export type ApplicationIn = Static<typeof ApplicationIn>;
+export const ApplicationPatch = Type.Partial(
+  Type.Object({
+    name: Type.String({ minLength: 1, maxLength: 256 }),
+    uid: Nullable(Uid),
+    throttleRate: Nullable(Type.Integer({ minimum: 0, maximum: 65535 })),
+    rateLimit: Nullable(Type.Integer({ minimum: 0, maximum: 65535 })),
+    metadata: Metadata,
+  }),
+  { $id: 'ApplicationPatch' },
+);
+export type ApplicationPatch = Static<typeof ApplicationPatch>;
+export const ApplicationOut = Type.Object(
+  {
+    id: Type.String(),
+    uid: Nullable(Type.String()),
+    name: Type.String(),
+    throttleRate: Nullable(Type.Integer()),
+    rateLimit: Nullable(Type.Integer()),
+    metadata: Metadata,
+    createdAt: DateTime,
+    updatedAt: DateTime,
+  },
+  { $id: 'ApplicationOut' },
+);
+
+// ---- endpoints --------------------------------------------------------------------------
+const endpointFields = {
+  url: Type.String({ minLength: 1, maxLength: 65536 }),
+  description: Type.String({ maxLength: 65536 }),
+  uid: Nullable(Uid),
+  disabled: Type.Boolean(),
+  eventTypes: Nullable(NameList),
+  filterTypes: Nullable(NameList),
+  channels: Nullable(ChannelList),
+  throttleRate: Nullable(Type.Integer({ minimum: 0, maximum: 65535 })),
+  rateLimit: Nullable(Type.Integer({ minimum: 0, maximum: 65535 })),
+  metadata: Metadata,
+  version: Type.Integer({ minimum: 1 }),
+  svixHeaders: Type.Boolean({ description: 'Hookline: also send svix-id/-timestamp/-signature copies.' }),
+};
+const Headers = Type.Record(Type.String({ pattern: "^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$" }), Type.String());
+export const EndpointIn = Type.Object(
+  {
+    url: endpointFields.url,
+    description: Type.Optional(endpointFields.description),
+    uid: Type.Optional(endpointFields.uid),
+    disabled: Type.Optional(endpointFields.disabled),
+    eventTypes: Type.Optional(endpointFields.eventTypes),
+    filterTypes: Type.Optional(endpointFields.filterTypes),
+    channels: Type.Optional(endpointFields.channels),
+    throttleRate: Type.Optional(endpointFields.throttleRate),
+    rateLimit: Type.Optional(endpointFields.rateLimit),
+    metadata: Type.Optional(endpointFields.metadata),
+    version: Type.Optional(endpointFields.version),
+    secret: Type.Optional(Nullable(Type.String({ pattern: SECRET_PATTERN }))),
+    headers: Type.Optional(Nullable(Headers)),
+    svixHeaders: Type.Optional(endpointFields.svixHeaders),
+  },
+  { $id: 'EndpointIn' },
+);
+export type EndpointIn = Static<typeof EndpointIn>;
+export const EndpointPatch = Type.Partial(
+  Type.Object({
+    url: endpointFields.url,
+    description: endpointFields.description,
+    uid: endpointFields.uid,
+    disabled: endpointFields.disabled,
+    eventTypes: endpointFields.eventTypes,
+    filterTypes: endpointFields.filterTypes,
+    channels: endpointFields.channels,
+    throttleRate: endpointFields.throttleRate,
+    rateLimit: endpointFields.rateLimit,
+    metadata: endpointFields.metadata,
+    version: endpointFields.version,
+    secret: Nullable(Type.String({ pattern: SECRET_PATTERN })),
+    svixHeaders: endpointFields.svixHeaders,
+  }),
+  { $id: 'EndpointPatch' },
+);
+export type EndpointPatch = Static<typeof EndpointPatch>;
+export const EndpointOut = Type.Object(
+  {
+    id: Type.String(),
+    uid: Nullable(Type.String()),
+    url: Type.String(),
+    description: Type.String(),
+    disabled: Type.Boolean(),
+    eventTypes: Nullable(Type.Array(Type.String())),
+    filterTypes: Nullable(Type.Array(Type.String())),
+    channels: Nullable(Type.Array(Type.String())),
+    throttleRate: Nullable(Type.Integer()),
+    rateLimit: Nullable(Type.Integer()),
+    metadata: Metadata,
+    version: Type.Integer(),
+    svixHeaders: Type.Boolean(),
+    createdAt: DateTime,
+    updatedAt: DateTime,
+  },
+  { $id: 'EndpointOut' },
+);
+export const EndpointSecretOut = Type.Object({ key: Type.String() }, { $id: 'EndpointSecretOut' });
+export const EndpointSecretRotateIn = Type.Object(
+  {
+    key: Type.Optional(Nullable(Type.String({ pattern: SECRET_PATTERN }))),
+    gracePeriodSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 7 * 86400 })),
+  },
+  { $id: 'EndpointSecretRotateIn' },
+);
+export type EndpointSecretRotateIn = Static<typeof EndpointSecretRotateIn>;
+export const EndpointHeadersIn = Type.Object({ headers: Headers }, { $id: 'EndpointHeadersIn' });
+export const EndpointHeadersPatchIn = Type.Object(
+  { headers: Type.Record(Type.String(), Nullable(Type.String())) },
+  { $id: 'EndpointHeadersPatchIn' },
+);
+export const EndpointHeadersOut = Type.Object(
+  { headers: Type.Record(Type.String(), Type.String()), sensitive: Type.Array(Type.String()) },
+  { $id: 'EndpointHeadersOut' },
+);
+export const RecoverIn = Type.Object(
+  { since: DateTime, until: Type.Optional(Nullable(DateTime)) },
+  { $id: 'RecoverIn' },
+);
+export const BackgroundTaskOut = Type.Object(
+  {
+    id: Type.String(),
+    status: Type.Union([Type.Literal('running'), Type.Literal('finished'), Type.Literal('failed')]),
+    task: Type.String(),
+    data: Type.Record(Type.String(), Type.Unknown()),
+    updatedAt: DateTime,
+  },
+  { $id: 'BackgroundTaskOut' },
+);
+export const EndpointStatsOut = Type.Object(
+  {
+    success: Type.Integer(),
+    pending: Type.Integer(),
+    sending: Type.Integer(),
+    fail: Type.Integer(),
+    canceled: Type.Integer(),
+  },
+  { $id: 'EndpointStats' },
+);
+export const StatsQuery = Type.Object({
+  since: Type.Optional(Nullable(DateTime)),
+  until: Type.Optional(Nullable(DateTime)),
+});
+
+// ---- event types ------------------------------------------------------------------------
+const Schemas = Type.Record(Type.String(), Type.Unknown());
+export const EventTypeIn = Type.Object(
+  {
+    name: Type.String({ pattern: UID_PATTERN, maxLength: 256 }),
+    description: Type.String({ maxLength: 65536 }),
+    archived: Type.Optional(Type.Boolean()),
+    deprecated: Type.Optional(Type.Boolean()),
+    schemas: Type.Optional(Nullable(Schemas)),
+    groupName: Type.Optional(Nullable(Type.String({ maxLength: 256 }))),
+    featureFlags: Type.Optional(Nullable(Type.Array(Type.String({ maxLength: 256 })))),
+    featureFlag: Type.Optional(Nullable(Type.String({ maxLength: 256 }))),
+  },
+  { $id: 'EventTypeIn' },
+);
+export type EventTypeIn = Static<typeof EventTypeIn>;
+export const EventTypeUpdate = Type.Object(
+  {
+    description: Type.String({ maxLength: 65536 }),
+    archived: Type.Optional(Type.Boolean()),
+    deprecated: Type.Optional(Type.Boolean()),
+    schemas: Type.Optional(Nullable(Schemas)),
+    groupName: Type.Optional(Nullable(Type.String({ maxLength: 256 }))),
+    featureFlags: Type.Optional(Nullable(Type.Array(Type.String({ maxLength: 256 })))),
+    featureFlag: Type.Optional(Nullable(Type.String({ maxLength: 256 }))),
+  },
+  { $id: 'EventTypeUpdate' },
+);
+export type EventTypeUpdate = Static<typeof EventTypeUpdate>;
+export const EventTypePatch = Type.Partial(
+  Type.Object({
+    description: Type.String({ maxLength: 65536 }),
+    archived: Type.Boolean(),
+    deprecated: Type.Boolean(),
+    schemas: Nullable(Schemas),
+    groupName: Nullable(Type.String({ maxLength: 256 })),
+    featureFlags: Nullable(Type.Array(Type.String({ maxLength: 256 }))),
+  }),
+  { $id: 'EventTypePatch' },
+);
+export type EventTypePatch = Static<typeof EventTypePatch>;
+export const EventTypeOut = Type.Object(
+  {
+    name: Type.String(),
+    description: Type.String(),
+    archived: Type.Boolean(),
+    deprecated: Type.Boolean(),
+    schemas: Nullable(Schemas),
+    groupName: Nullable(Type.String()),
+    featureFlags: Nullable(Type.Array(Type.String())),
+    featureFlag: Nullable(Type.String()),
+    createdAt: DateTime,
+    updatedAt: DateTime,
+  },
+  { $id: 'EventTypeOut' },
+);
+export const EventTypeListQuery = Type.Object({
+  ...ListQuery.properties,
+  include_archived: Type.Optional(Type.Boolean()),
+  with_content: Type.Optional(Type.Boolean()),
+});
+
+// ---- messages ---------------------------------------------------------------------------
+export const MessageIn = Type.Object(
+  {
+    eventType: Type.String({ pattern: UID_PATTERN, maxLength: 256 }),
+    payload: Type.Record(Type.String(), Type.Unknown(), {
+      description: 'The JSON object every endpoint receives.',
+    }),
+    eventId: Type.Optional(Nullable(Uid)),
+    channels: Type.Optional(Nullable(ChannelList)),
+    tags: Type.Optional(
+      Nullable(Type.Array(Type.String({ pattern: UID_PATTERN, maxLength: 128 }), { maxItems: 5 })),
+    ),
+    payloadRetentionPeriod: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 90 }))),
+    payloadRetentionHours: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),
+    deliverAt: Type.Optional(Nullable(DateTime)),
+    application: Type.Optional(Nullable(ApplicationIn)),
+    transformationsParams: Type.Optional(Nullable(Type.Record(Type.String(), Type.Unknown()))),
+  },
+  { $id: 'MessageIn' },
+);
+export type MessageIn = Static<typeof MessageIn>;
+export const MessageOut = Type.Object(
+  {
+    id: Type.String(),
+    eventId: Nullable(Type.String()),
+    eventType: Type.String(),
+    payload: Type.Record(Type.String(), Type.Unknown()),
+    channels: Nullable(Type.Array(Type.String())),
+    tags: Nullable(Type.Array(Type.String())),
+    timestamp: DateTime,
+  },
+  { $id: 'MessageOut' },
+);
+export const WithContentQuery = Type.Object({ with_content: Type.Optional(Type.Boolean()) });
+const CommaList = Type.String({ description: 'Comma-separated list' });
+export const MessageListQuery = Type.Object({
+  ...ListQuery.properties,
+  channel: Type.Optional(Type.String()),
+  before: Type.Optional(Nullable(DateTime)),
+  after: Type.Optional(Nullable(DateTime)),
+  with_content: Type.Optional(Type.Boolean()),
+  tag: Type.Optional(Type.String()),
+  event_types: Type.Optional(Type.Union([CommaList, Type.Array(Type.String())])),
+});
+export type MessageListQuery = Static<typeof MessageListQuery>;
+
+// ---- attempts ---------------------------------------------------------------------------
+export const AttemptOut = Type.Object(
+  {
+    id: Type.String(),
+    msgId: Type.String(),
+    endpointId: Type.String(),
+    url: Type.String(),
+    response: Type.String(),
+    responseStatusCode: Type.Integer(),
+    responseDurationMs: Type.Integer(),
+    status: Type.Integer({ description: '0 success, 1 pending, 2 fail, 3 sending' }),
+    statusText: Type.String(),
+    triggerType: Type.Integer({ description: '0 scheduled, 1 manual' }),
+    timestamp: DateTime,
+    msg: Type.Optional(MessageOut),
+  },
+  { $id: 'MessageAttemptOut' },
+);
+export const AttemptDetailOut = Type.Object(
+  {
+    ...AttemptOut.properties,
+    requestHeaders: Type.Record(Type.String(), Type.String()),
+    responseHeaders: Type.Record(Type.String(), Type.String()),
+  },
+  { $id: 'MessageAttemptDetailOut' },
+);
+export const AttemptListQuery = Type.Object({
+  ...ListQuery.properties,
+  status: Type.Optional(Type.Integer({ minimum: 0, maximum: 4 })),
+  status_code_class: Type.Optional(Type.Integer({ minimum: 0, maximum: 500 })),
+  channel: Type.Optional(Type.String()),
+  tag: Type.Optional(Type.String()),
+  endpoint_id: Type.Optional(Type.String()),
+  before: Type.Optional(Nullable(DateTime)),
+  after: Type.Optional(Nullable(DateTime)),
+  with_content: Type.Optional(Type.Boolean()),
+  with_msg: Type.Optional(Type.Boolean()),
+  expanded_statuses: Type.Optional(Type.Boolean()),
+  event_types: Type.Optional(Type.Union([CommaList, Type.Array(Type.String())])),
+});
+export type AttemptListQuery = Static<typeof AttemptListQuery>;
+
+export const EmptyOut = Type.Object({}, { $id: 'EmptyResponse' });
+export const NoContent = Type.Null({ description: 'No content' });
+
+/** Schemas registered once with Fastify so OpenAPI shows them as named components. */
+export const SHARED_SCHEMAS = [ErrorOut, ValidationErrorOut];

@@ -1,0 +1,186 @@
+/**
+ * The HTTP server: Fastify with Svix's wire conventions. This file wires the pieces every
+ * route shares (auth, errors, validation, idempotency, OpenAPI); each resource has its own file.
+ */
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+  type RawReplyDefaultExpression,
+  type RawRequestDefaultExpression,
+  type RawServerDefault,
+} from 'fastify';
+import type { Logger } from 'pino';
+import type { HooklineConfig } from '../config.ts';
+import type { Clock } from '../core/clock.ts';
+import { coerceError, HooklineError, type ValidationIssue } from '../core/errors.ts';
+import type { IdGenerator } from '../core/ids.ts';
+import type { IngestQueue } from '../delivery/ingest-queue.ts';
+import type { Store } from '../store/store.ts';
+import { StoreConflictError, StoreUnavailableError } from '../store/store-errors.ts';
+import { applicationRoutes } from './application.ts';
+import { attemptRoutes } from './attempt.ts';
+import { createAuth } from './auth.ts';
+import { endpointRoutes } from './endpoint.ts';
+import { eventTypeRoutes } from './event-type.ts';
+import { healthRoutes } from './health.ts';
+import { idempotency } from './idempotency.ts';
+import { messageRoutes } from './message.ts';
+import { SHARED_SCHEMAS } from './schemas.ts';
+
+export interface ApiContext {
+  store: Store;
+  clock: Clock;
+  ids: IdGenerator;
+  config: Readonly<HooklineConfig>;
+  ingest: IngestQueue;
+  logger: Logger;
+  /** SHA-256 of the admin token. */
+  adminTokenHash: Buffer;
+  version: string;
+}
+
+/** The Fastify instance routes are declared on, typed by the TypeBox schemas. */
+export type Routes = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+/** Fastify's Ajv errors, as Svix's 422 `detail` list. */
+function validationIssues(err: FastifyError): ValidationIssue[] {
+  const part = err.validationContext ?? 'body';
+  return (err.validation ?? []).map((v) => {
+    const path = v.instancePath.split('/').filter(Boolean);
+    const params = v.params as Record<string, unknown>;
+    if (v.keyword === 'required') path.push(String(params.missingProperty));
+    if (v.keyword === 'additionalProperties') path.push(String(params.additionalProperty));
+    return {
+      loc: [part, ...path.map((p) => (/^\d+$/.test(p) ? Number(p) : p))],
+      msg: v.keyword === 'required' ? 'field required' : (v.message ?? 'invalid value'),
+      type: v.keyword === 'required' ? 'value_error.missing' : `value_error.${v.keyword}`,
+    };
+  });
+}
+
+/** Every error leaves as `{code, detail}` (or a 422 list); unexpected ones are logged and answered 500. */
+function errorHandler(ctx: ApiContext) {
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    let e: HooklineError;
+    if (error instanceof HooklineError) e = error;
+    else if (error.validation)
+      e = new HooklineError('validation', 'invalid request', validationIssues(error));
+    else if (error instanceof StoreUnavailableError) {
+      request.log.warn({ err: error }, 'database unavailable');
+      e = new HooklineError(
+        'service_unavailable',
+        'the database cannot take requests right now; retry later',
+      );
+    } else if (error instanceof StoreConflictError)
+      e = new HooklineError('conflict', 'a resource with this uid exists');
+    else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      e = new HooklineError(
+        'payload_too_large',
+        `request body is larger than the ${ctx.config.maxPayloadBytes}-byte limit`,
+      );
+    } else if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      e = new HooklineError('unsupported_media_type', 'send the body as application/json');
+    } else if (error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
+      e = new HooklineError('generic_error', 'the body is empty; send a JSON object');
+    } else if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError) {
+      e = new HooklineError('generic_error', `the body is not valid JSON: ${error.message}`);
+    } else if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+      return reply.code(error.statusCode).send({ code: 'generic_error', detail: error.message });
+    } else {
+      request.log.error({ err: coerceError(error) }, 'unexpected error');
+      e = new HooklineError('internal_error', 'internal error; see the server log');
+    }
+    return reply.code(e.status).send(e.toBody());
+  };
+}
+
+export async function buildApi(ctx: ApiContext) {
+  const app = Fastify({
+    loggerInstance: ctx.logger,
+    bodyLimit: ctx.config.maxPayloadBytes,
+    // Per-request lines would cost more than the request itself at full ingest rate; errors
+    // and warnings are still logged with the request id.
+    logController: new LogController({ disableRequestLogging: true }),
+    requestIdHeader: 'svix-req-id',
+    genReqId: () => ctx.ids('message').replace('msg_', 'req_'),
+    routerOptions: { ignoreTrailingSlash: true },
+    forceCloseConnections: true,
+  });
+
+  // Bodies are checked strictly (a string is not a number); query strings are coerced, since
+  // every value in a URL is text.
+  const bodyAjv = new Ajv({
+    allErrors: true,
+    removeAdditional: true,
+    useDefaults: true,
+    coerceTypes: false,
+    strict: false,
+  });
+  const queryAjv = new Ajv({
+    allErrors: true,
+    removeAdditional: true,
+    useDefaults: true,
+    coerceTypes: 'array',
+    strict: false,
+  });
+  addFormats.default(bodyAjv);
+  addFormats.default(queryAjv);
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === 'body' ? bodyAjv : queryAjv).compile(schema as object),
+  );
+
+  for (const s of SHARED_SCHEMAS) app.addSchema(s);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Hookline API',
+        version: ctx.version,
+        description: 'Send webhooks reliably. Compatible with the Svix API: point any Svix SDK at Hookline.',
+      },
+      components: { securitySchemes: { HTTPBearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ HTTPBearer: [] }],
+    },
+  });
+
+  app.setErrorHandler(errorHandler(ctx));
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .code(404)
+      .send({ code: 'not_found', detail: `no route for ${request.method} ${request.url.split('?')[0]}` }),
+  );
+
+  const auth = createAuth(ctx);
+  await app.register(healthRoutes(ctx));
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(
+    async (api) => {
+      api.addHook('onRequest', auth);
+      idempotency(api, ctx);
+      const typed = api.withTypeProvider<TypeBoxTypeProvider>();
+      applicationRoutes(typed, ctx);
+      endpointRoutes(typed, ctx);
+      eventTypeRoutes(typed, ctx);
+      messageRoutes(typed, ctx);
+      attemptRoutes(typed, ctx);
+    },
+    { prefix: '/api/v1' },
+  );
+  return app;
+}

@@ -1,0 +1,247 @@
+/**
+ * Configuration: built-in defaults, then an optional JSON file (`HOOKLINE_CONFIG`, an object
+ * with the same names and units as the environment variables), then `HOOKLINE_*` environment
+ * variables. Read once at start, validated with every problem listed
+ * in one error, then frozen. Library code receives this object and never reads `process.env`.
+ */
+import { readFileSync } from 'node:fs';
+
+export interface HooklineConfig {
+  host: string;
+  port: number;
+  /** `sqlite:<path>` (default `sqlite:./data/hookline.db`) or `postgres://...`. */
+  databaseUrl: string;
+  /** Bearer token with full access; when null one is generated on first start. */
+  adminToken: string | null;
+  /** Allow endpoint URLs on loopback and private ranges (local development, tests). */
+  allowPrivateNetworks: boolean;
+  /** Key that encrypts endpoint secrets at rest; when null one is generated into the data dir. */
+  secretKey: string | null;
+  /** Largest accepted request body, in bytes. */
+  maxPayloadBytes: number;
+  /** `all` runs the API and the delivery worker; `api` or `worker` runs one of them. */
+  role: 'all' | 'api' | 'worker';
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** `FULL` survives power loss; `NORMAL` survives process crashes and is faster. */
+  sqliteSynchronous: 'FULL' | 'NORMAL';
+  delivery: {
+    concurrency: number;
+    perEndpointConcurrency: number;
+    timeoutMs: number;
+    connectTimeoutMs: number;
+    maxResponseBytes: number;
+    /** Delays between attempts, in milliseconds; its length is the number of retries. */
+    retryScheduleMs: number[];
+    retryJitter: number;
+    /** An endpoint failing without a success for this long is disabled. */
+    disableAfterMs: number;
+  };
+}
+
+export const DEFAULT_CONFIG: HooklineConfig = {
+  host: '127.0.0.1',
+  port: 8071,
+  databaseUrl: 'sqlite:./data/hookline.db',
+  adminToken: null,
+  allowPrivateNetworks: false,
+  secretKey: null,
+  maxPayloadBytes: 1024 * 1024,
+  role: 'all',
+  logLevel: 'info',
+  sqliteSynchronous: 'FULL',
+  delivery: {
+    concurrency: 256,
+    perEndpointConcurrency: 16,
+    timeoutMs: 15_000,
+    connectTimeoutMs: 5_000,
+    maxResponseBytes: 64 * 1024,
+    retryScheduleMs: [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000],
+    retryJitter: 0.2,
+    disableAfterMs: 5 * 24 * 3_600_000,
+  },
+};
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid Hookline configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+type Parser = (raw: string) => unknown;
+const int =
+  (min: number, max: number): Parser =>
+  (raw) => {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new Error(`must be a whole number from ${min} to ${max}`);
+    return n;
+  };
+const bool: Parser = (raw) => {
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new Error('must be true or false');
+};
+const oneOf =
+  (...values: string[]): Parser =>
+  (raw) => {
+    if (!values.includes(raw)) throw new Error(`must be one of ${values.join(', ')}`);
+    return raw;
+  };
+const text: Parser = (raw) => {
+  if (raw.trim() === '') throw new Error('must not be empty');
+  return raw;
+};
+const seconds =
+  (min: number): Parser =>
+  (raw) => {
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < min) throw new Error(`must be a number of seconds, at least ${min}`);
+    return Math.round(n * 1000);
+  };
+const secondsList: Parser = (raw) =>
+  raw.split(',').map((part) => {
+    const n = Number(part.trim());
+    if (!Number.isFinite(n) || n < 0)
+      throw new Error('must be a comma-separated list of seconds, such as 5,300,1800');
+    return Math.round(n * 1000);
+  });
+const databaseUrl: Parser = (raw) => {
+  if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(raw)) {
+    throw new Error('must start with sqlite: (sqlite:./data/hookline.db) or postgres://');
+  }
+  return raw;
+};
+
+/** Every setting: its environment variable, its path in the config file and how to read it. */
+const OPTIONS: { env: string; path: string; parse: Parser; doc: string }[] = [
+  { env: 'HOOKLINE_HOST', path: 'host', parse: text, doc: 'bind address' },
+  { env: 'HOOKLINE_PORT', path: 'port', parse: int(0, 65535), doc: 'HTTP port' },
+  {
+    env: 'HOOKLINE_DATABASE_URL',
+    path: 'databaseUrl',
+    parse: databaseUrl,
+    doc: 'sqlite:<path> or postgres://...',
+  },
+  { env: 'HOOKLINE_ADMIN_TOKEN', path: 'adminToken', parse: text, doc: 'bearer token with full access' },
+  {
+    env: 'HOOKLINE_ALLOW_PRIVATE_NETWORKS',
+    path: 'allowPrivateNetworks',
+    parse: bool,
+    doc: 'allow endpoint URLs on loopback / private ranges',
+  },
+  {
+    env: 'HOOKLINE_SECRET_KEY',
+    path: 'secretKey',
+    parse: text,
+    doc: 'key that encrypts endpoint secrets at rest',
+  },
+  {
+    env: 'HOOKLINE_MAX_PAYLOAD_BYTES',
+    path: 'maxPayloadBytes',
+    parse: int(1024, 64 * 1024 * 1024),
+    doc: 'body limit',
+  },
+  { env: 'HOOKLINE_ROLE', path: 'role', parse: oneOf('all', 'api', 'worker'), doc: 'which parts run' },
+  {
+    env: 'HOOKLINE_LOG_LEVEL',
+    path: 'logLevel',
+    parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
+    doc: 'log level',
+  },
+  {
+    env: 'HOOKLINE_SQLITE_SYNCHRONOUS',
+    path: 'sqliteSynchronous',
+    parse: oneOf('FULL', 'NORMAL'),
+    doc: 'SQLite durability',
+  },
+  {
+    env: 'HOOKLINE_CONCURRENCY',
+    path: 'delivery.concurrency',
+    parse: int(1, 10_000),
+    doc: 'requests in flight',
+  },
+  {
+    env: 'HOOKLINE_ENDPOINT_CONCURRENCY',
+    path: 'delivery.perEndpointConcurrency',
+    parse: int(1, 1000),
+    doc: 'requests in flight per endpoint',
+  },
+  {
+    env: 'HOOKLINE_DELIVERY_TIMEOUT',
+    path: 'delivery.timeoutMs',
+    parse: seconds(0.1),
+    doc: 'seconds per attempt',
+  },
+  {
+    env: 'HOOKLINE_RETRY_SCHEDULE',
+    path: 'delivery.retryScheduleMs',
+    parse: secondsList,
+    doc: 'seconds between tries',
+  },
+  {
+    env: 'HOOKLINE_DISABLE_AFTER',
+    path: 'delivery.disableAfterMs',
+    parse: seconds(1),
+    doc: 'seconds of failure before an endpoint is disabled',
+  },
+];
+
+function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let o = obj;
+  for (const k of keys.slice(0, -1)) o = o[k] as Record<string, unknown>;
+  o[keys[keys.length - 1]!] = value;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+/** Builds the configuration from defaults, an optional file and the environment. */
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  overrides: Partial<HooklineConfig> = {},
+): Readonly<HooklineConfig> {
+  const config = structuredClone(DEFAULT_CONFIG) as unknown as Record<string, unknown>;
+  const problems: string[] = [];
+  const file = env.HOOKLINE_CONFIG;
+  if (file) {
+    try {
+      const fromFile = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      for (const o of OPTIONS) {
+        const v = fromFile[o.env];
+        if (v === undefined || v === null) continue;
+        try {
+          setPath(config, o.path, o.parse(Array.isArray(v) ? v.join(',') : String(v)));
+        } catch (err) {
+          problems.push(`${o.env} in ${file} ${(err as Error).message} (${o.doc})`);
+        }
+      }
+    } catch (err) {
+      problems.push(`HOOKLINE_CONFIG: cannot read ${file}: ${(err as Error).message}`);
+    }
+  }
+  for (const o of OPTIONS) {
+    const raw = env[o.env];
+    if (raw === undefined || raw === '') continue;
+    try {
+      setPath(config, o.path, o.parse(raw));
+    } catch (err) {
+      problems.push(`${o.env}=${JSON.stringify(raw)} ${(err as Error).message} (${o.doc})`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return deepFreeze({ ...(config as unknown as HooklineConfig), ...overrides });
+}
+
+/** `sqlite:./data/hookline.db` -> `./data/hookline.db`. */
+export function sqlitePath(databaseUrl: string): string | null {
+  return databaseUrl.startsWith('sqlite:') ? databaseUrl.slice('sqlite:'.length) : null;
+}

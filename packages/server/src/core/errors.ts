@@ -1,0 +1,77 @@
+/**
+ * Every error a client can see, in one list: a stable code, its HTTP status and what it means.
+ * The wire format is Svix's: `{code, detail}` for most errors, and for 422 a `detail` array of
+ * `{loc, msg, type}` entries. `docs/errors.md` is checked against this list by a test.
+ */
+export const ERRORS = {
+  generic_error: { status: 400, description: 'The request is malformed (for example invalid JSON).' },
+  authentication_failed: { status: 401, description: 'The bearer token is missing or wrong.' },
+  insufficient_access: { status: 403, description: 'The token is valid but may not do this.' },
+  not_found: { status: 404, description: 'The application, endpoint, message or event type does not exist.' },
+  method_not_allowed: { status: 405, description: 'The path exists but not with this method.' },
+  conflict: {
+    status: 409,
+    description:
+      'Something with this uid or eventId exists already, or a request with the same idempotency key is in progress.',
+  },
+  event_type_exists: { status: 409, description: 'An event type with this name exists already.' },
+  payload_too_large: { status: 413, description: 'The request body is larger than the configured limit.' },
+  unsupported_media_type: { status: 415, description: 'The body is not `application/json`.' },
+  validation: {
+    status: 422,
+    description: 'A field is missing, has the wrong type or an invalid value; `detail` lists each.',
+  },
+  rate_limited: { status: 429, description: 'Too many requests.' },
+  internal_error: {
+    status: 500,
+    description: 'An unexpected error; details are in the server log, never in the response.',
+  },
+  service_unavailable: {
+    status: 503,
+    description:
+      'The database cannot take the request right now (unreachable, locked or full); nothing was stored.',
+  },
+} as const satisfies Record<string, { status: number; description: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** One entry of a 422 response, in the shape Svix (and FastAPI/pydantic) uses. */
+export interface ValidationIssue {
+  loc: (string | number)[];
+  msg: string;
+  type: string;
+}
+
+/** The single error type of Hookline. Anything else that reaches the HTTP layer becomes a bare 500. */
+export class HooklineError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly issues: ValidationIssue[] | undefined;
+
+  constructor(code: ErrorCode, detail: string, issues?: ValidationIssue[]) {
+    super(detail);
+    this.name = 'HooklineError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.issues = issues;
+  }
+
+  /** The JSON body a client receives. */
+  toBody(): { code: string; detail: string } | { detail: ValidationIssue[] } {
+    if (this.code === 'validation')
+      return { detail: this.issues ?? [{ loc: ['body'], msg: this.message, type: 'value_error' }] };
+    return { code: this.code, detail: this.message };
+  }
+}
+
+export const notFound = (what: string) => new HooklineError('not_found', `${what} not found`);
+
+/** A 422 for one field. */
+export function invalid(loc: (string | number)[], msg: string, type = 'value_error'): HooklineError {
+  return new HooklineError('validation', msg, [{ loc, msg, type }]);
+}
+
+/** Turns anything thrown into an Error, so `catch` blocks never handle `unknown` by hand. */
+export function coerceError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}

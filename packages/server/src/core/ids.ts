@@ -1,0 +1,75 @@
+/**
+ * Identifiers, the way Svix spells them: a type prefix plus a 27-character base62 KSUID.
+ *
+ * A KSUID is 4 bytes of seconds since 2014-05-13 (the KSUID epoch) followed by 16 random
+ * bytes. Ids therefore sort by creation time, which keeps B-tree inserts append-mostly and
+ * makes "newest first" a plain index scan. Within one second this generator increments the
+ * random part instead of drawing a new one, so ids made by one process are strictly
+ * increasing (the same trick as monotonic ULIDs).
+ */
+import { randomBytes } from 'node:crypto';
+
+const KSUID_EPOCH_SECONDS = 1_400_000_000;
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+const KSUID_LENGTH = 27;
+
+export const ID_PREFIXES = {
+  app: 'app_',
+  endpoint: 'ep_',
+  message: 'msg_',
+  attempt: 'atmpt_',
+  task: 'qtask_',
+  delivery: 'dlv_',
+} as const;
+export type IdKind = keyof typeof ID_PREFIXES;
+
+function encodeBase62(bytes: Uint8Array): string {
+  let n = 0n;
+  for (const b of bytes) n = (n << 8n) | BigInt(b);
+  let out = '';
+  while (n > 0n) {
+    out = BASE62[Number(n % 62n)] + out;
+    n /= 62n;
+  }
+  return out.padStart(KSUID_LENGTH, '0');
+}
+
+/** Creates KSUID strings; one generator per process keeps its ids strictly increasing. */
+export function createKsuidGenerator(now: () => number = Date.now): () => string {
+  let lastSecond = -1;
+  let last = new Uint8Array(20);
+  return () => {
+    const second = Math.floor(now() / 1000) - KSUID_EPOCH_SECONDS;
+    if (second > lastSecond) {
+      last = new Uint8Array(20);
+      new DataView(last.buffer).setUint32(0, second >>> 0);
+      last.set(randomBytes(16), 4);
+      lastSecond = second;
+    } else {
+      // Same (or earlier, if the clock stepped back) second: increment the payload.
+      for (let i = 19; i >= 4; i--) {
+        last[i] = (last[i]! + 1) & 0xff;
+        if (last[i] !== 0) break;
+      }
+    }
+    return encodeBase62(last);
+  };
+}
+
+export type IdGenerator = (kind: IdKind) => string;
+
+export function createIdGenerator(now: () => number = Date.now): IdGenerator {
+  const next = createKsuidGenerator(now);
+  return (kind) => ID_PREFIXES[kind] + next();
+}
+
+const KSUID_RE = /^[0-9A-Za-z]{27}$/;
+
+/** True when `value` is an id of the given kind (prefix plus a well-formed KSUID). */
+export function isId(kind: IdKind, value: string): boolean {
+  const prefix = ID_PREFIXES[kind];
+  return value.startsWith(prefix) && KSUID_RE.test(value.slice(prefix.length));
+}
+
+/** uids, event ids and event type names: 1–256 characters of `[a-zA-Z0-9\-_.]`. */
+export const UID_PATTERN = '^[a-zA-Z0-9\\-_.]{1,256}$';

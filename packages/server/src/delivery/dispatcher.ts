@@ -1,0 +1,365 @@
+/**
+ * The dispatcher: the life of a delivery after the API committed it.
+ *
+ *   claim (lease a batch of due deliveries)
+ *     -> prepareRequest (sign with every active secret, add headers)
+ *     -> sender.send (one HTTP attempt)
+ *     -> decideOutcome (success | retry at T | fail)
+ *     -> completeDeliveries (attempts and state changes of many deliveries, one transaction)
+ *
+ * It wakes when the store reports new deliveries and when the earliest scheduled retry comes
+ * due; it never polls per delivery. A global concurrency limit bounds the work in flight and a
+ * per-endpoint limit keeps one slow or dead endpoint from taking every slot.
+ */
+import type { Logger } from 'pino';
+import type { Clock } from '../core/clock.ts';
+import { coerceError } from '../core/errors.ts';
+import type { IdGenerator } from '../core/ids.ts';
+import { nextRetryDelay, parseRetryAfter, type RetryPolicy } from '../core/retry.ts';
+import { signatureHeader } from '../core/signing.ts';
+import { type Attempt, DeliveryStatus } from '../core/types.ts';
+import type { ClaimedDelivery, DeliveryOutcome, Store } from '../store/store.ts';
+import type { Sender, SendRequest, SendResult } from './sender.ts';
+
+export interface DispatcherOptions {
+  /** Deliveries in flight at once in this process. */
+  concurrency: number;
+  /** Deliveries in flight at once to one endpoint. */
+  perEndpointConcurrency: number;
+  /** How long a claimed delivery belongs to this worker before another may take it. */
+  leaseMs: number;
+  /** Most deliveries claimed by one query. */
+  claimBatch: number;
+  /** Longest sleep when nothing is due (a safety net; new work wakes the dispatcher at once). */
+  idlePollMs: number;
+  retry: RetryPolicy;
+  /** An endpoint failing without a single success for this long is disabled. */
+  disableAfterMs: number;
+}
+
+export interface DispatcherEvents {
+  /** An endpoint was disabled after failing for too long (`endpoint.disabled`). */
+  onEndpointDisabled?(endpointId: string): void;
+  /** After each attempt, for metrics. */
+  onAttempt?(attempt: Attempt, delivery: ClaimedDelivery): void;
+}
+
+export interface Dispatcher {
+  start(): void;
+  /** Stops claiming, waits for requests in flight up to `graceMs`, gives back the rest. */
+  stop(graceMs?: number): Promise<void>;
+  /** Looks for due work now (new messages, a moved clock in tests). */
+  wake(): void;
+  /** Resolves once nothing is due, nothing is in flight and every outcome is recorded. */
+  drain(): Promise<void>;
+  readonly inFlight: number;
+}
+
+const FORBIDDEN_CUSTOM_HEADERS = new Set([
+  'host',
+  'content-length',
+  'content-type',
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-authorization',
+  'proxy-connection',
+  'user-agent',
+  'webhook-id',
+  'webhook-timestamp',
+  'webhook-signature',
+  'svix-id',
+  'svix-timestamp',
+  'svix-signature',
+]);
+
+/** Custom headers that may not be set on an endpoint: hop-by-hop, framing and signature headers. */
+export function isForbiddenCustomHeader(name: string): boolean {
+  return FORBIDDEN_CUSTOM_HEADERS.has(name.toLowerCase());
+}
+
+/** The request for one attempt: the payload, signed with every secret that is still active. */
+export function prepareRequest(d: ClaimedDelivery, nowMs: number): SendRequest {
+  const timestamp = Math.floor(nowMs / 1000);
+  const secrets = d.endpoint.secrets
+    .filter((s) => s.expiresAt === null || s.expiresAt > nowMs)
+    .map((s) => s.key);
+  const signature = signatureHeader(secrets, d.msgId, timestamp, d.payload);
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(d.endpoint.headers)) {
+    if (!isForbiddenCustomHeader(k)) headers[k.toLowerCase()] = v;
+  }
+  headers['content-type'] = 'application/json';
+  headers['webhook-id'] = d.msgId;
+  headers['webhook-timestamp'] = String(timestamp);
+  headers['webhook-signature'] = signature;
+  if (d.endpoint.svixHeaders) {
+    headers['svix-id'] = d.msgId;
+    headers['svix-timestamp'] = String(timestamp);
+    headers['svix-signature'] = signature;
+  }
+  return { url: d.endpoint.url, headers, body: d.payload };
+}
+
+/** What follows an attempt: done, another try at a time, or give up. Pure. */
+export function decideOutcome(
+  d: ClaimedDelivery,
+  result: SendResult,
+  nowMs: number,
+  policy: RetryPolicy,
+  random: () => number = Math.random,
+): DeliveryOutcome['next'] {
+  if (result.ok && result.statusCode >= 200 && result.statusCode < 300) return { kind: 'success' };
+  const retryAfter =
+    result.ok && (result.statusCode === 429 || result.statusCode === 503)
+      ? parseRetryAfter(result.headers['retry-after'], nowMs)
+      : null;
+  const delay = nextRetryDelay(policy, d.attempts + 1, retryAfter, random);
+  return delay === null ? { kind: 'fail' } : { kind: 'retry', at: nowMs + delay };
+}
+
+export function createDispatcher(deps: {
+  store: Store;
+  sender: Sender;
+  clock: Clock;
+  ids: IdGenerator;
+  logger: Logger;
+  options: DispatcherOptions;
+  events?: DispatcherEvents;
+}): Dispatcher {
+  const { store, sender, clock, ids, logger, options } = deps;
+  const events = deps.events ?? {};
+  const perEndpoint = new Map<string, number>();
+  const waiting = new Map<string, ClaimedDelivery[]>();
+  const inFlight = new Set<ClaimedDelivery>();
+  let outcomes: DeliveryOutcome[] = [];
+  let flushing: Promise<void> | null = null;
+  let running = false;
+  let pumping = false;
+  let pumpAgain = false;
+  let timer: NodeJS.Timeout | null = null;
+  let idleWaiters: (() => void)[] = [];
+  let unsubscribe: (() => void) | null = null;
+
+  function schedule(ms: number) {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(
+      () => {
+        timer = null;
+        wake();
+      },
+      Math.max(0, Math.min(ms, options.idlePollMs)),
+    );
+    timer.unref?.();
+  }
+
+  function wake() {
+    if (!running && idleWaiters.length === 0) return;
+    if (pumping) {
+      pumpAgain = true;
+      return;
+    }
+    void pump();
+  }
+
+  async function pump(): Promise<void> {
+    pumping = true;
+    try {
+      do {
+        pumpAgain = false;
+        const capacity = options.concurrency - inFlight.size - queuedCount();
+        if (capacity <= 0) break;
+        const now = clock.now();
+        const saturated = [...perEndpoint]
+          .filter(([, n]) => n >= options.perEndpointConcurrency)
+          .map(([id]) => id);
+        let claimed: ClaimedDelivery[];
+        try {
+          claimed = await store.claimDue({
+            now,
+            limit: Math.min(capacity, options.claimBatch),
+            leaseMs: options.leaseMs,
+            perEndpoint: options.perEndpointConcurrency,
+            skipEndpoints: saturated,
+          });
+        } catch (err) {
+          logger.warn({ err: coerceError(err) }, 'claiming deliveries failed; retrying shortly');
+          schedule(1000);
+          break;
+        }
+        for (const d of claimed) admit(d);
+        if (claimed.length === Math.min(capacity, options.claimBatch)) pumpAgain = true;
+        if (claimed.length === 0 && inFlight.size === 0) {
+          const next = await store.nextDueAt().catch(() => null);
+          if (next === null) schedule(options.idlePollMs);
+          else schedule(next - clock.now());
+        }
+      } while (pumpAgain && running);
+    } finally {
+      pumping = false;
+    }
+    checkIdle();
+  }
+
+  function queuedCount(): number {
+    let n = 0;
+    for (const q of waiting.values()) n += q.length;
+    return n;
+  }
+
+  function admit(d: ClaimedDelivery) {
+    const n = perEndpoint.get(d.endpointId) ?? 0;
+    if (n >= options.perEndpointConcurrency) {
+      const q = waiting.get(d.endpointId) ?? [];
+      q.push(d);
+      waiting.set(d.endpointId, q);
+      return;
+    }
+    perEndpoint.set(d.endpointId, n + 1);
+    inFlight.add(d);
+    void attempt(d).finally(() => {
+      inFlight.delete(d);
+      const left = (perEndpoint.get(d.endpointId) ?? 1) - 1;
+      if (left <= 0) perEndpoint.delete(d.endpointId);
+      else perEndpoint.set(d.endpointId, left);
+      const q = waiting.get(d.endpointId);
+      const next = q?.shift();
+      if (q && q.length === 0) waiting.delete(d.endpointId);
+      if (next && running) admit(next);
+      else if (next) outcomesRelease(next);
+      wake();
+    });
+  }
+
+  /** Gives a claimed-but-unstarted delivery back (during shutdown). */
+  function outcomesRelease(d: ClaimedDelivery) {
+    void store.releaseDeliveries([d.id], clock.now()).catch(() => {});
+  }
+
+  async function attempt(d: ClaimedDelivery): Promise<void> {
+    if (d.endpoint.disabled) {
+      record({ deliveryId: d.id, attempt: null, next: { kind: 'cancel' } });
+      return;
+    }
+    const startedAt = clock.now();
+    const req = prepareRequest(d, startedAt);
+    const result = await sender.send(req);
+    const now = clock.now();
+    const next = decideOutcome(d, result, now, options.retry);
+    const a: Attempt = {
+      id: ids('attempt'),
+      deliveryId: d.id,
+      msgId: d.msgId,
+      endpointId: d.endpointId,
+      appId: d.appId,
+      url: req.url,
+      status: next.kind === 'success' ? DeliveryStatus.success : DeliveryStatus.fail,
+      responseStatusCode: result.ok ? result.statusCode : 0,
+      response: result.ok ? result.body : result.message,
+      responseHeaders: result.ok ? result.headers : {},
+      requestHeaders: req.headers,
+      durationMs: result.durationMs,
+      triggerType: d.triggerType,
+      createdAt: startedAt,
+    };
+    events.onAttempt?.(a, d);
+    record({
+      deliveryId: d.id,
+      attempt: a,
+      next,
+      ...(next.kind === 'success' ? {} : { disableIfFailingSince: now - options.disableAfterMs }),
+    });
+  }
+
+  function record(o: DeliveryOutcome) {
+    outcomes.push(o);
+    if (!flushing) flushing = flush();
+  }
+
+  async function flush(): Promise<void> {
+    await new Promise<void>((r) => setImmediate(r));
+    while (outcomes.length > 0) {
+      const batch = outcomes;
+      outcomes = [];
+      try {
+        const { disabledEndpoints } = await store.completeDeliveries(batch, clock.now());
+        for (const id of disabledEndpoints) {
+          logger.warn(
+            { endpointId: id, event: 'endpoint.disabled' },
+            'endpoint disabled after failing for too long',
+          );
+          events.onEndpointDisabled?.(id);
+        }
+      } catch (err) {
+        // The leases will run out and the deliveries be tried again: at-least-once holds.
+        logger.error(
+          { err: coerceError(err), count: batch.length },
+          'recording attempt outcomes failed; will retry',
+        );
+        outcomes = batch.concat(outcomes);
+        await new Promise((r) => setTimeout(r, 500));
+        if (!running) break;
+      }
+    }
+    flushing = null;
+    checkIdle();
+  }
+
+  function checkIdle() {
+    if (idleWaiters.length === 0 || pumping || inFlight.size > 0 || flushing || outcomes.length > 0) return;
+    void store.nextDueAt().then((next) => {
+      if (pumping || inFlight.size > 0 || flushing) return;
+      if (next !== null && next <= clock.now()) {
+        wake();
+        return;
+      }
+      const waiters = idleWaiters;
+      idleWaiters = [];
+      for (const w of waiters) w();
+    });
+  }
+
+  return {
+    start() {
+      if (running) return;
+      running = true;
+      unsubscribe = store.onDeliveriesQueued(wake);
+      wake();
+    },
+    async stop(graceMs = 10_000) {
+      running = false;
+      unsubscribe?.();
+      if (timer) clearTimeout(timer);
+      const pending = [...waiting.values()].flat();
+      waiting.clear();
+      if (pending.length > 0)
+        await store
+          .releaseDeliveries(
+            pending.map((d) => d.id),
+            clock.now(),
+          )
+          .catch(() => {});
+      const deadline = Date.now() + graceMs;
+      while ((inFlight.size > 0 || flushing) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      if (flushing) await flushing;
+      // Requests still running past the grace period keep their lease; it expires and another
+      // worker (or this one after a restart) tries again.
+    },
+    wake,
+    drain() {
+      return new Promise<void>((resolve) => {
+        idleWaiters.push(resolve);
+        wake();
+        checkIdle();
+      });
+    },
+    get inFlight() {
+      return inFlight.size;
+    },
+  };
+}

@@ -1,0 +1,145 @@
+/**
+ * One Hookline process: the store, the API and the dispatcher, wired from a configuration.
+ * `hookline serve` calls this; so do the end-to-end tests, with a clock they control.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import pino, { type Logger } from 'pino';
+import { resolveAdminToken } from './api/auth.ts';
+import { buildApi } from './api/server.ts';
+import type { HooklineConfig } from './config.ts';
+import { sqlitePath } from './config.ts';
+import { type Clock, systemClock } from './core/clock.ts';
+import { createIdGenerator } from './core/ids.ts';
+import { createSecretBox } from './core/secret-box.ts';
+import { createDispatcher, type Dispatcher } from './delivery/dispatcher.ts';
+import { createIngestQueue } from './delivery/ingest-queue.ts';
+import { createSender } from './delivery/sender.ts';
+import { createSqliteStore } from './store/sqlite/sqlite-store.ts';
+import type { Store } from './store/store.ts';
+
+export const VERSION = '0.1.0';
+
+export interface Hookline {
+  config: Readonly<HooklineConfig>;
+  store: Store;
+  api: Awaited<ReturnType<typeof buildApi>> | null;
+  dispatcher: Dispatcher | null;
+  /** Set when this start generated the admin token (first start): print it once. */
+  generatedAdminToken: string | null;
+  /** Starts listening (API role) and delivering (worker role). Returns the URL. */
+  start(): Promise<string | null>;
+  /** Graceful stop: no new requests, in-flight deliveries finish or are released. */
+  close(): Promise<void>;
+}
+
+export interface HooklineDeps {
+  clock?: Clock;
+  logger?: Logger;
+}
+
+/** Reads the secret-encryption key, creating it next to the database on first start. */
+function secretKeyFor(config: Readonly<HooklineConfig>): string {
+  if (config.secretKey) return config.secretKey;
+  const path = sqlitePath(config.databaseUrl);
+  if (!path || path === ':memory:') return randomBytes(32).toString('base64');
+  const file = join(dirname(resolve(path)), 'secret.key');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dirname(file), { recursive: true });
+  const key = randomBytes(32).toString('base64');
+  writeFileSync(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
+  return key;
+}
+
+function openStore(config: Readonly<HooklineConfig>): Store {
+  const path = sqlitePath(config.databaseUrl);
+  if (path === null) {
+    throw new Error(
+      'PostgreSQL support is not part of this build yet; use HOOKLINE_DATABASE_URL=sqlite:<path>',
+    );
+  }
+  return createSqliteStore({
+    path,
+    secretBox: createSecretBox(secretKeyFor(config)),
+    synchronous: config.sqliteSynchronous,
+  });
+}
+
+export async function createHookline(
+  config: Readonly<HooklineConfig>,
+  deps: HooklineDeps = {},
+): Promise<Hookline> {
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger ?? pino({ level: config.logLevel, base: { service: 'hookline' } });
+  const ids = createIdGenerator(() => clock.now());
+  const store = openStore(config);
+  await store.migrate();
+  const token = await resolveAdminToken(store, config.adminToken);
+
+  const runApi = config.role !== 'worker';
+  const runWorker = config.role !== 'api';
+  const api = runApi
+    ? await buildApi({
+        store,
+        clock,
+        ids,
+        config,
+        ingest: createIngestQueue(store),
+        logger,
+        adminTokenHash: token.hash,
+        version: VERSION,
+      })
+    : null;
+  const sender = createSender({
+    allowPrivateNetworks: config.allowPrivateNetworks,
+    connectTimeoutMs: config.delivery.connectTimeoutMs,
+    timeoutMs: config.delivery.timeoutMs,
+    maxResponseBytes: config.delivery.maxResponseBytes,
+    userAgent: `Hookline/${VERSION}`,
+  });
+  const dispatcher = runWorker
+    ? createDispatcher({
+        store,
+        sender,
+        clock,
+        ids,
+        logger,
+        options: {
+          concurrency: config.delivery.concurrency,
+          perEndpointConcurrency: config.delivery.perEndpointConcurrency,
+          leaseMs: config.delivery.timeoutMs * 2 + 10_000,
+          claimBatch: 100,
+          idlePollMs: 5_000,
+          retry: {
+            scheduleMs: config.delivery.retryScheduleMs,
+            jitter: config.delivery.retryJitter,
+            maxRetryAfterMs: 24 * 3_600_000,
+          },
+          disableAfterMs: config.delivery.disableAfterMs,
+        },
+      })
+    : null;
+
+  let closed = false;
+  return {
+    config,
+    store,
+    api,
+    dispatcher,
+    generatedAdminToken: token.generated,
+    async start() {
+      dispatcher?.start();
+      if (!api) return null;
+      return api.listen({ host: config.host, port: config.port });
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await api?.close();
+      await dispatcher?.stop();
+      await sender.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,117 @@
+/**
+ * SQLite schema, as numbered migrations. A migration never changes once released; a new
+ * version appends one. Times are integer milliseconds; JSON columns hold arrays and maps.
+ */
+export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'core',
+    sql: `
+CREATE TABLE setting (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+
+CREATE TABLE app (
+  id TEXT PRIMARY KEY,
+  uid TEXT UNIQUE,
+  name TEXT NOT NULL,
+  throttle_rate INTEGER,
+  metadata TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE endpoint (
+  id TEXT PRIMARY KEY,
+  app_id TEXT NOT NULL REFERENCES app(id) ON DELETE CASCADE,
+  uid TEXT,
+  url TEXT NOT NULL,
+  description TEXT NOT NULL,
+  disabled INTEGER NOT NULL,
+  event_types TEXT,
+  channels TEXT,
+  throttle_rate INTEGER,
+  metadata TEXT NOT NULL,
+  headers TEXT NOT NULL,
+  secrets TEXT NOT NULL,
+  svix_headers INTEGER NOT NULL,
+  failing_since INTEGER,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (app_id, uid)
+);
+CREATE INDEX endpoint_app ON endpoint (app_id, id);
+
+CREATE TABLE event_type (
+  name TEXT PRIMARY KEY,
+  description TEXT NOT NULL,
+  archived INTEGER NOT NULL,
+  deprecated INTEGER NOT NULL,
+  schemas TEXT,
+  group_name TEXT,
+  feature_flags TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE message (
+  id TEXT PRIMARY KEY,
+  app_id TEXT NOT NULL REFERENCES app(id) ON DELETE CASCADE,
+  event_id TEXT,
+  event_type TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  channels TEXT,
+  tags TEXT,
+  created_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX message_event_id ON message (app_id, event_id) WHERE event_id IS NOT NULL;
+CREATE INDEX message_app ON message (app_id, id);
+
+-- The queue: one row per (message, endpoint). Pending (1) and sending (2) rows are due at
+-- next_attempt_at; for a sending row that time is the end of its lease.
+CREATE TABLE delivery (
+  id TEXT PRIMARY KEY,
+  msg_id TEXT NOT NULL REFERENCES message(id) ON DELETE CASCADE,
+  app_id TEXT NOT NULL,
+  endpoint_id TEXT NOT NULL REFERENCES endpoint(id) ON DELETE CASCADE,
+  status INTEGER NOT NULL,
+  attempts INTEGER NOT NULL,
+  next_attempt_at INTEGER NOT NULL,
+  trigger_type INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX delivery_due ON delivery (next_attempt_at) WHERE status IN (1, 3);
+CREATE INDEX delivery_endpoint ON delivery (endpoint_id, created_at);
+CREATE INDEX delivery_msg ON delivery (msg_id);
+
+CREATE TABLE attempt (
+  id TEXT PRIMARY KEY,
+  delivery_id TEXT NOT NULL,
+  msg_id TEXT NOT NULL REFERENCES message(id) ON DELETE CASCADE,
+  endpoint_id TEXT NOT NULL REFERENCES endpoint(id) ON DELETE CASCADE,
+  app_id TEXT NOT NULL,
+  url TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  response_status_code INTEGER NOT NULL,
+  response TEXT NOT NULL,
+  response_headers TEXT NOT NULL,
+  request_headers TEXT NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  trigger_type INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX attempt_endpoint ON attempt (endpoint_id, id);
+CREATE INDEX attempt_msg ON attempt (msg_id, id);
+CREATE INDEX attempt_delivery ON attempt (delivery_id);
+
+CREATE TABLE idempotency (
+  key TEXT PRIMARY KEY,
+  status INTEGER NOT NULL,
+  body TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+`,
+  },
+];

@@ -1,0 +1,210 @@
+/**
+ * The one interface between Hookline and its database. Each adapter (SQLite now, PostgreSQL
+ * for scale-out) implements all of it, and the contract tests run against every adapter.
+ * Code asks a store what it can do (`capabilities`), never which database it is.
+ *
+ * Adapters convert snake_case columns to the camelCase records of `core/types.ts`; nothing
+ * above this layer sees SQL.
+ */
+import type {
+  App,
+  Attempt,
+  DeliveryStatusCode,
+  Endpoint,
+  EndpointSecret,
+  EventType,
+  Message,
+  TriggerTypeCode,
+} from '../core/types.ts';
+
+export interface StoreCapabilities {
+  /** Several processes may share this database (claims must be safe across processes). */
+  multiProcess: boolean;
+}
+
+/** Keyset pagination as Svix does it: `iterator` is the last key seen, `-key` pages backwards. */
+export interface PageQuery {
+  limit: number;
+  /** Continue after this key (in list order). */
+  after: string | null;
+  /** Page backwards: the items just before this key (in list order). */
+  before: string | null;
+  order: 'asc' | 'desc';
+}
+
+export interface Page<T> {
+  items: T[];
+  /** More items exist past the last one returned (in the direction of travel). */
+  more: boolean;
+}
+
+export interface MessageFilter {
+  eventTypes?: string[];
+  channel?: string;
+  tag?: string;
+  /** Messages created strictly before / after these times. */
+  before?: number;
+  after?: number;
+}
+
+export interface AttemptFilter {
+  appId: string;
+  endpointId?: string;
+  msgId?: string;
+  status?: DeliveryStatusCode;
+  /** 1xx..5xx as 100..500; 0 for "no response". */
+  statusCodeClass?: number;
+  eventTypes?: string[];
+  channel?: string;
+  before?: number;
+  after?: number;
+}
+
+/** One message to store, with the deliveries it fans out to (already routed). */
+export interface IngestItem {
+  message: Message;
+  /** When the first attempt is due (now, or a requested `deliverAt`). */
+  dueAt: number;
+  /** Deliveries the message produces: one per matching endpoint, decided inside the transaction. */
+  route: (endpoints: RoutingEndpoint[]) => string[];
+  /** Stores the API response under this key in the same transaction (client retries replay it). */
+  idempotency?: { key: string; response: StoredResponse; expiresAt: number };
+  newDeliveryId: () => string;
+}
+
+export type IngestResult =
+  | { ok: true; deliveries: number }
+  | { ok: false; reason: 'duplicate_event_id'; existing: Message };
+
+export interface RoutingEndpoint {
+  id: string;
+  disabled: boolean;
+  eventTypes: string[] | null;
+  channels: string[] | null;
+}
+
+/** A delivery a worker has leased, with all it needs to make the request. */
+export interface ClaimedDelivery {
+  id: string;
+  msgId: string;
+  appId: string;
+  endpointId: string;
+  /** Attempts already made before this one. */
+  attempts: number;
+  triggerType: TriggerTypeCode;
+  eventType: string;
+  payload: string;
+  leaseUntil: number;
+  endpoint: {
+    url: string;
+    disabled: boolean;
+    headers: Record<string, string>;
+    secrets: EndpointSecret[];
+    svixHeaders: boolean;
+  };
+}
+
+export interface ClaimOptions {
+  now: number;
+  limit: number;
+  leaseMs: number;
+  /** At most this many deliveries of one endpoint per claim. */
+  perEndpoint: number;
+  /** Endpoints that are at their in-flight limit in this worker. */
+  skipEndpoints: string[];
+}
+
+/** What happened to one claimed delivery, recorded in one transaction with its attempt. */
+export interface DeliveryOutcome {
+  deliveryId: string;
+  /** Null when no request was made (endpoint deleted or disabled). */
+  attempt: Attempt | null;
+  next: { kind: 'success' } | { kind: 'retry'; at: number } | { kind: 'fail' } | { kind: 'cancel' };
+  /** When the attempt failed: disable the endpoint if it has been failing since before this time. */
+  disableIfFailingSince?: number;
+}
+
+export interface RecoverRequest {
+  appId: string;
+  endpointId: string;
+  since: number;
+  until: number;
+  now: number;
+  matches: (eventType: string, channels: string[] | null) => boolean;
+  newDeliveryId: () => string;
+}
+
+export interface StoredResponse {
+  status: number;
+  body: string;
+}
+
+export interface EndpointStats {
+  success: number;
+  pending: number;
+  sending: number;
+  fail: number;
+  canceled: number;
+}
+
+export interface Store {
+  readonly capabilities: StoreCapabilities;
+  /** Creates or upgrades the schema. Safe to call on every start. */
+  migrate(): Promise<void>;
+  /** Cheap round trip: throws when the database cannot take requests. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+  /** Called after new deliveries are committed; workers use it to wake at once. */
+  onDeliveriesQueued(listener: () => void): () => void;
+
+  getSetting(key: string): Promise<string | null>;
+  setSetting(key: string, value: string): Promise<void>;
+
+  insertApp(app: App): Promise<void>;
+  getApp(idOrUid: string): Promise<App | null>;
+  listApps(page: PageQuery): Promise<Page<App>>;
+  updateApp(app: App): Promise<void>;
+  deleteApp(id: string): Promise<void>;
+
+  insertEndpoint(endpoint: Endpoint): Promise<void>;
+  getEndpoint(appId: string, idOrUid: string): Promise<Endpoint | null>;
+  listEndpoints(appId: string, page: PageQuery): Promise<Page<Endpoint>>;
+  updateEndpoint(endpoint: Endpoint): Promise<void>;
+  deleteEndpoint(appId: string, id: string): Promise<void>;
+
+  insertEventType(eventType: EventType): Promise<void>;
+  getEventType(name: string): Promise<EventType | null>;
+  /** The subset of `names` that exist and are not archived. */
+  existingEventTypes(names: string[]): Promise<Set<string>>;
+  listEventTypes(page: PageQuery, includeArchived: boolean): Promise<Page<EventType>>;
+  updateEventType(eventType: EventType): Promise<void>;
+
+  /** Stores messages and their deliveries, all in ONE transaction. */
+  ingest(items: IngestItem[]): Promise<IngestResult[]>;
+  getMessage(appId: string, idOrEventId: string): Promise<Message | null>;
+  listMessages(appId: string, filter: MessageFilter, page: PageQuery): Promise<Page<Message>>;
+
+  /** Leases due deliveries (pending, or sending with an expired lease). */
+  claimDue(options: ClaimOptions): Promise<ClaimedDelivery[]>;
+  /** Records attempts and moves deliveries on, in one transaction. Returns endpoints it disabled. */
+  completeDeliveries(outcomes: DeliveryOutcome[], now: number): Promise<{ disabledEndpoints: string[] }>;
+  /** Gives back leases without recording an attempt (graceful shutdown). */
+  releaseDeliveries(ids: string[], now: number): Promise<void>;
+  /** Earliest time a pending delivery becomes due, or null when the queue is empty. */
+  nextDueAt(): Promise<number | null>;
+  /** Queues a new manual delivery of a message to an endpoint. */
+  resend(message: Message, endpointId: string, id: string, now: number): Promise<void>;
+  /**
+   * Brings back what an endpoint missed in [since, until): failed and canceled deliveries go back
+   * in the queue, and messages that were never queued for it (it was disabled, or did not exist
+   * yet) and that `matches` accepts get a new delivery. Returns how many deliveries were queued.
+   */
+  recover(request: RecoverRequest): Promise<number>;
+  endpointStats(endpointId: string, since: number, until: number): Promise<EndpointStats>;
+
+  listAttempts(filter: AttemptFilter, page: PageQuery): Promise<Page<Attempt>>;
+  getAttempt(appId: string, id: string): Promise<Attempt | null>;
+
+  getIdempotentResponse(key: string, now: number): Promise<StoredResponse | null>;
+  putIdempotentResponse(key: string, response: StoredResponse, expiresAt: number): Promise<void>;
+}
