@@ -49,6 +49,7 @@ export function idempotency(api: FastifyInstance, ctx: ApiContext): void {
         key,
         { status: reply.statusCode, body: payload },
         ctx.clock.now() + IDEMPOTENCY_TTL_MS,
+        ctx.clock.now(),
       );
     }
     return payload;

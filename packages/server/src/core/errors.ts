@@ -6,9 +6,7 @@
 export const ERRORS = {
   generic_error: { status: 400, description: 'The request is malformed (for example invalid JSON).' },
   authentication_failed: { status: 401, description: 'The bearer token is missing or wrong.' },
-  insufficient_access: { status: 403, description: 'The token is valid but may not do this.' },
   not_found: { status: 404, description: 'The application, endpoint, message or event type does not exist.' },
-  method_not_allowed: { status: 405, description: 'The path exists but not with this method.' },
   conflict: {
     status: 409,
     description:
@@ -21,7 +19,6 @@ export const ERRORS = {
     status: 422,
     description: 'A field is missing, has the wrong type or an invalid value; `detail` lists each.',
   },
-  rate_limited: { status: 429, description: 'Too many requests.' },
   internal_error: {
     status: 500,
     description: 'An unexpected error; details are in the server log, never in the response.',

@@ -206,5 +206,6 @@ export interface Store {
   getAttempt(appId: string, id: string): Promise<Attempt | null>;
 
   getIdempotentResponse(key: string, now: number): Promise<StoredResponse | null>;
-  putIdempotentResponse(key: string, response: StoredResponse, expiresAt: number): Promise<void>;
+  /** Keeps a response until `expiresAt`; also drops a few entries that expired before `now`. */
+  putIdempotentResponse(key: string, response: StoredResponse, expiresAt: number, now: number): Promise<void>;
 }

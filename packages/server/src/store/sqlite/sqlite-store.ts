@@ -220,6 +220,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   ];
 
   const ENDPOINT_BY_ID_OR_UID = 'SELECT * FROM endpoint WHERE app_id = ? AND (id = ? OR uid = ?)';
+  const UPSERT_IDEMPOTENCY = `INSERT INTO idempotency (key, status, body, expires_at) VALUES (?, ?, ?, ?)
+    ON CONFLICT (key) DO UPDATE SET status = excluded.status, body = excluded.body, expires_at = excluded.expires_at`;
   const ROUTING = 'SELECT id, disabled, event_types, channels FROM endpoint WHERE app_id = ?';
 
   const store: Store = {
@@ -423,11 +425,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
             }
             if (item.idempotency) {
               const { key, response, expiresAt } = item.idempotency;
-              run(
-                `INSERT INTO idempotency (key, status, body, expires_at) VALUES (?, ?, ?, ?)
-                 ON CONFLICT (key) DO UPDATE SET status = excluded.status, body = excluded.body, expires_at = excluded.expires_at`,
-                [key, response.status, response.body, expiresAt],
-              );
+              run(UPSERT_IDEMPOTENCY, [key, response.status, response.body, expiresAt]);
             }
             queued += targets.length;
             return { ok: true, deliveries: targets.length };
@@ -697,16 +695,12 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         const r = get('SELECT status, body FROM idempotency WHERE key = ? AND expires_at > ?', [key, now]);
         return r ? ({ status: num(r.status), body: str(r.body) } satisfies StoredResponse) : null;
       }),
-    putIdempotentResponse: (key, response, expiresAt) =>
+    putIdempotentResponse: (key, response, expiresAt, now) =>
       guard(() => {
-        run(
-          `INSERT INTO idempotency (key, status, body, expires_at) VALUES (?, ?, ?, ?)
-           ON CONFLICT (key) DO UPDATE SET status = excluded.status, body = excluded.body, expires_at = excluded.expires_at`,
-          [key, response.status, response.body, expiresAt],
-        );
+        run(UPSERT_IDEMPOTENCY, [key, response.status, response.body, expiresAt]);
         run(
           'DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency WHERE expires_at < ? LIMIT 100)',
-          [Date.now()],
+          [now],
         );
       }),
   };

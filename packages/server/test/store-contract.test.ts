@@ -1,0 +1,358 @@
+/**
+ * The Store contract: every adapter must pass this suite. It loops over the adapters; set
+ * HOOKLINE_TEST_STORES=sqlite (comma-separated) to run only some.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import { createIdGenerator } from '../src/core/ids.ts';
+import { endpointMatches } from '../src/core/routing.ts';
+import { createSecretBox } from '../src/core/secret-box.ts';
+import type { App, Attempt, Endpoint, Message } from '../src/core/types.ts';
+import { createSqliteStore } from '../src/store/sqlite/sqlite-store.ts';
+import type { IngestItem, PageQuery, Store } from '../src/store/store.ts';
+import { tempDir } from './helpers.ts';
+
+interface Adapter {
+  name: string;
+  open(): Promise<{ store: Store; cleanup(): Promise<void>; rawDump(): string }>;
+}
+
+const ADAPTERS: Adapter[] = [
+  {
+    name: 'sqlite',
+    async open() {
+      const dir = tempDir('hookline-store-');
+      const path = join(dir, 'h.db');
+      const store = createSqliteStore({ path, secretBox: createSecretBox('test-key') });
+      await store.migrate();
+      return {
+        store,
+        rawDump: () => readFileSync(path).toString('latin1') + readFileSync(`${path}-wal`).toString('latin1'),
+        async cleanup() {
+          await store.close();
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    },
+  },
+];
+
+const selected = process.env.HOOKLINE_TEST_STORES?.split(',').map((s) => s.trim());
+const T0 = Date.parse('2026-03-01T00:00:00Z');
+
+for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.name))) {
+  describe(`Store contract: ${adapter.name}`, () => {
+    let store: Store;
+    let cleanup: () => Promise<void>;
+    let rawDump: () => string;
+    let now = T0;
+    const ids = createIdGenerator(() => now);
+
+    beforeEach(async () => {
+      ({ store, cleanup, rawDump } = await adapter.open());
+      now = T0;
+    });
+    afterEach(() => cleanup());
+
+    const app = (uid: string | null = null): App => ({
+      id: ids('app'),
+      uid,
+      name: 'A',
+      throttleRate: null,
+      metadata: {},
+      createdAt: now,
+      updatedAt: now,
+    });
+    const endpoint = (appId: string, over: Partial<Endpoint> = {}): Endpoint => ({
+      id: ids('endpoint'),
+      appId,
+      uid: null,
+      url: 'http://127.0.0.1:1/hook',
+      description: '',
+      disabled: false,
+      eventTypes: null,
+      channels: null,
+      throttleRate: null,
+      metadata: {},
+      headers: {},
+      secrets: [{ key: 'whsec_c2VjcmV0LXRoYXQtaXMtbG9uZy1lbm91Z2g=', expiresAt: null }],
+      svixHeaders: false,
+      failingSince: null,
+      createdAt: now,
+      updatedAt: now,
+      ...over,
+    });
+    const item = (appId: string, over: Partial<Message> = {}): IngestItem => {
+      const message: Message = {
+        id: ids('message'),
+        appId,
+        eventId: null,
+        eventType: 'invoice.paid',
+        payload: '{"a":1}',
+        channels: null,
+        tags: null,
+        createdAt: now,
+        ...over,
+      };
+      return {
+        message,
+        dueAt: now,
+        route: (eps) =>
+          eps.filter((e) => endpointMatches(e, message.eventType, message.channels)).map((e) => e.id),
+        newDeliveryId: () => ids('delivery'),
+      };
+    };
+    const attemptFor = (
+      d: { id: string; msgId: string; endpointId: string; appId: string },
+      ok: boolean,
+    ): Attempt => ({
+      id: ids('attempt'),
+      deliveryId: d.id,
+      msgId: d.msgId,
+      endpointId: d.endpointId,
+      appId: d.appId,
+      url: 'http://x',
+      status: ok ? 0 : 2,
+      responseStatusCode: ok ? 200 : 500,
+      response: '',
+      responseHeaders: {},
+      requestHeaders: {},
+      durationMs: 1,
+      triggerType: 0,
+      createdAt: now,
+    });
+    const claim = (over: Partial<Parameters<Store['claimDue']>[0]> = {}) =>
+      store.claimDue({ now, limit: 100, leaseMs: 30_000, perEndpoint: 100, skipEndpoints: [], ...over });
+
+    test('apps: insert, find by id or uid, unique uid, keyset pages both ways', async () => {
+      const apps = [];
+      for (let i = 0; i < 5; i++) {
+        const a = app(`u${i}`);
+        await store.insertApp(a);
+        apps.push(a);
+      }
+      assert.equal((await store.getApp('u3'))?.id, apps[3]!.id);
+      assert.equal((await store.getApp(apps[2]!.id))?.uid, 'u2');
+      await assert.rejects(store.insertApp(app('u1')));
+      const q = (over: Partial<PageQuery>): PageQuery => ({
+        limit: 2,
+        after: null,
+        before: null,
+        order: 'asc',
+        ...over,
+      });
+      const p1 = await store.listApps(q({}));
+      assert.deepEqual(
+        p1.items.map((a) => a.uid),
+        ['u0', 'u1'],
+      );
+      assert.equal(p1.more, true);
+      const p3 = await store.listApps(q({ after: apps[3]!.id }));
+      assert.deepEqual(
+        p3.items.map((a) => a.uid),
+        ['u4'],
+      );
+      assert.equal(p3.more, false);
+      const back = await store.listApps(q({ before: apps[3]!.id }));
+      assert.deepEqual(
+        back.items.map((a) => a.uid),
+        ['u1', 'u2'],
+      );
+      const desc = await store.listApps(q({ order: 'desc', limit: 3 }));
+      assert.deepEqual(
+        desc.items.map((a) => a.uid),
+        ['u4', 'u3', 'u2'],
+      );
+    });
+
+    test('ingest routes to matching enabled endpoints in one transaction and dedupes eventId', async () => {
+      const a = app();
+      await store.insertApp(a);
+      const all = endpoint(a.id);
+      const filtered = endpoint(a.id, { eventTypes: ['other.type'] });
+      const channel = endpoint(a.id, { channels: ['eu'] });
+      const off = endpoint(a.id, { disabled: true });
+      for (const e of [all, filtered, channel, off]) await store.insertEndpoint(e);
+      let woke = 0;
+      store.onDeliveriesQueued(() => woke++);
+      const results = await store.ingest([
+        item(a.id, { eventId: 'e1' }),
+        item(a.id, { eventId: 'e1' }),
+        item(a.id, { channels: ['eu'] }),
+      ]);
+      assert.deepEqual(results[0], { ok: true, deliveries: 1 });
+      assert.equal(results[1]!.ok, false, 'the same eventId twice in one batch is a duplicate');
+      assert.deepEqual(results[2], { ok: true, deliveries: 2 });
+      assert.equal(woke, 1);
+      const claimed = await claim();
+      assert.equal(claimed.length, 3);
+      assert.deepEqual(new Set(claimed.map((c) => c.endpointId)), new Set([all.id, channel.id]));
+      assert.equal(claimed[0]!.payload, '{"a":1}');
+      assert.equal(claimed[0]!.endpoint.secrets[0]!.key, all.secrets[0]!.key);
+    });
+
+    test('a lease hides a delivery until it expires; then another worker can claim it', async () => {
+      const a = app();
+      await store.insertApp(a);
+      const e = endpoint(a.id);
+      await store.insertEndpoint(e);
+      await store.ingest([item(a.id)]);
+      const first = await claim({ leaseMs: 10_000 });
+      assert.equal(first.length, 1);
+      assert.equal((await claim()).length, 0, 'leased');
+      assert.equal(await store.nextDueAt(), now + 10_000);
+      now += 10_000;
+      const again = await claim();
+      assert.equal(again.length, 1, 'lease expired: claimable again');
+      assert.equal(again[0]!.id, first[0]!.id);
+      await store.releaseDeliveries([again[0]!.id], now);
+      assert.equal((await claim()).length, 1, 'released deliveries are due at once');
+    });
+
+    test('claims respect the per-endpoint cap and skip saturated endpoints', async () => {
+      const a = app();
+      await store.insertApp(a);
+      const busy = endpoint(a.id);
+      await store.insertEndpoint(busy);
+      await store.ingest(Array.from({ length: 10 }, () => item(a.id)));
+      const other = endpoint(a.id, { eventTypes: ['x'] });
+      await store.insertEndpoint(other);
+      await store.ingest(Array.from({ length: 3 }, () => item(a.id, { eventType: 'x' })));
+      const capped = await claim({ perEndpoint: 2 });
+      const byEndpoint = (list: { endpointId: string }[], id: string) =>
+        list.filter((c) => c.endpointId === id).length;
+      assert.equal(byEndpoint(capped, busy.id), 2);
+      assert.equal(byEndpoint(capped, other.id), 2);
+      const skipped = await claim({ skipEndpoints: [busy.id] });
+      assert.equal(byEndpoint(skipped, busy.id), 0);
+      assert.equal(byEndpoint(skipped, other.id), 1, 'the rest of the other endpoint');
+    });
+
+    test('outcomes: attempts logged, retry rescheduled, success and failure tracked per endpoint', async () => {
+      const a = app();
+      await store.insertApp(a);
+      const e = endpoint(a.id);
+      await store.insertEndpoint(e);
+      await store.ingest([item(a.id), item(a.id)]);
+      const [d1, d2] = await claim();
+      await store.completeDeliveries(
+        [
+          { deliveryId: d1!.id, attempt: attemptFor(d1!, false), next: { kind: 'retry', at: now + 5_000 } },
+          { deliveryId: d2!.id, attempt: attemptFor(d2!, true), next: { kind: 'success' } },
+        ],
+        now,
+      );
+      assert.equal(await store.nextDueAt(), now + 5_000);
+      const failing = await store.getEndpoint(a.id, e.id);
+      assert.equal(failing?.failingSince, null, 'the success in the same batch came after the failure');
+      now += 5_000;
+      const [retry] = await claim();
+      assert.equal(retry?.attempts, 1);
+      const r = await store.completeDeliveries(
+        [
+          {
+            deliveryId: retry!.id,
+            attempt: attemptFor(retry!, false),
+            next: { kind: 'fail' },
+            disableIfFailingSince: now,
+          },
+        ],
+        now,
+      );
+      assert.deepEqual(r.disabledEndpoints, [e.id], 'failing since <= threshold: disabled');
+      const ep = await store.getEndpoint(a.id, e.id);
+      assert.equal(ep?.disabled, true);
+      const stats = await store.endpointStats(e.id, T0, now + 1);
+      assert.deepEqual(stats, { success: 1, pending: 0, sending: 0, fail: 1, canceled: 0 });
+      const attempts = await store.listAttempts(
+        { appId: a.id, endpointId: e.id },
+        { limit: 10, after: null, before: null, order: 'desc' },
+      );
+      assert.equal(attempts.items.length, 3);
+      const failedOnly = await store.listAttempts(
+        { appId: a.id, status: 2, statusCodeClass: 500 },
+        { limit: 10, after: null, before: null, order: 'desc' },
+      );
+      assert.equal(failedOnly.items.length, 2);
+    });
+
+    test('recover requeues failures and adds what a disabled endpoint missed', async () => {
+      const a = app();
+      await store.insertApp(a);
+      const e = endpoint(a.id, { eventTypes: ['invoice.paid'] });
+      await store.insertEndpoint(e);
+      await store.ingest([item(a.id)]);
+      const [d] = await claim();
+      await store.completeDeliveries(
+        [{ deliveryId: d!.id, attempt: attemptFor(d!, false), next: { kind: 'fail' } }],
+        now,
+      );
+      await store.updateEndpoint({ ...e, disabled: true });
+      now += 1000;
+      await store.ingest([item(a.id), item(a.id, { eventType: 'not.subscribed' })]);
+      await store.updateEndpoint({ ...e, disabled: false });
+      now += 1000;
+      const count = await store.recover({
+        appId: a.id,
+        endpointId: e.id,
+        since: T0,
+        until: now,
+        now,
+        matches: (type, channels) => endpointMatches({ ...e, disabled: false }, type, channels),
+        newDeliveryId: () => ids('delivery'),
+      });
+      assert.equal(count, 2, 'one failed delivery and one missed message (the unsubscribed type is skipped)');
+      assert.equal((await claim()).length, 2);
+    });
+
+    test('messages: by id or eventId, filtered lists newest first', async () => {
+      const a = app();
+      await store.insertApp(a);
+      await store.ingest([item(a.id, { eventId: 'first', tags: ['t1'] })]);
+      now += 1000;
+      await store.ingest([item(a.id, { eventType: 'other', channels: ['eu'] })]);
+      assert.equal((await store.getMessage(a.id, 'first'))?.eventId, 'first');
+      const page: PageQuery = { limit: 10, after: null, before: null, order: 'desc' };
+      const list = await store.listMessages(a.id, {}, page);
+      assert.deepEqual(
+        list.items.map((m) => m.eventType),
+        ['other', 'invoice.paid'],
+      );
+      assert.equal((await store.listMessages(a.id, { channel: 'eu' }, page)).items.length, 1);
+      assert.equal((await store.listMessages(a.id, { tag: 't1' }, page)).items.length, 1);
+      assert.equal((await store.listMessages(a.id, { eventTypes: ['other'] }, page)).items.length, 1);
+      assert.equal((await store.listMessages(a.id, { before: T0 + 1 }, page)).items.length, 1);
+    });
+
+    test('endpoint secrets are encrypted at rest', async () => {
+      const a = app();
+      await store.insertApp(a);
+      const e = endpoint(a.id);
+      await store.insertEndpoint(e);
+      assert.equal((await store.getEndpoint(a.id, e.id))?.secrets[0]?.key, e.secrets[0]!.key);
+      assert.equal(
+        rawDump().includes(e.secrets[0]!.key),
+        false,
+        'the plain secret is nowhere in the database files',
+      );
+    });
+
+    test('idempotent responses expire', async () => {
+      await store.putIdempotentResponse('k', { status: 202, body: '{"id":"x"}' }, now + 1000, now);
+      assert.deepEqual(await store.getIdempotentResponse('k', now), { status: 202, body: '{"id":"x"}' });
+      assert.equal(await store.getIdempotentResponse('k', now + 1000), null);
+    });
+
+    test('deleting an app removes its endpoints, messages and queue', async () => {
+      const a = app();
+      await store.insertApp(a);
+      await store.insertEndpoint(endpoint(a.id));
+      await store.ingest([item(a.id)]);
+      await store.deleteApp(a.id);
+      assert.equal(await store.getApp(a.id), null);
+      assert.equal(await store.nextDueAt(), null);
+    });
+  });
+}
