@@ -156,7 +156,7 @@ export function eventTypeRoutes(api: Routes, ctx: ApiContext): void {
         ...(b.deprecated !== undefined ? { deprecated: b.deprecated } : {}),
         ...(b.schemas !== undefined ? { schemas: b.schemas } : {}),
         ...(b.groupName !== undefined ? { groupName: b.groupName } : {}),
-        ...(b.featureFlags !== undefined ? { featureFlags: b.featureFlags } : {}),
+        ...(b.featureFlags !== undefined || b.featureFlag !== undefined ? { featureFlags: flags(b) } : {}),
         updatedAt: ctx.clock.now(),
       };
       await ctx.store.updateEventType(t);

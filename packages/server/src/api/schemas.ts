@@ -256,6 +256,7 @@ export const EventTypePatch = Type.Partial(
     schemas: Nullable(Schemas),
     groupName: Nullable(Type.String({ maxLength: 256 })),
     featureFlags: Nullable(Type.Array(Type.String({ maxLength: 256 }))),
+    featureFlag: Nullable(Type.String({ maxLength: 256 })),
   }),
   { $id: 'EventTypePatch' },
 );

@@ -56,9 +56,13 @@ export type Routes = FastifyInstance<
   TypeBoxTypeProvider
 >;
 
+/** Fastify's request parts under the names FastAPI (and so Svix) puts first in `loc`. */
+const LOC_PART: Record<string, string> = { querystring: 'query', params: 'path', headers: 'header' };
+
 /** Fastify's Ajv errors, as Svix's 422 `detail` list. */
 function validationIssues(err: FastifyError): ValidationIssue[] {
-  const part = err.validationContext ?? 'body';
+  const context = err.validationContext ?? 'body';
+  const part = LOC_PART[context] ?? context;
   return (err.validation ?? []).map((v) => {
     const path = v.instancePath.split('/').filter(Boolean);
     const params = v.params as Record<string, unknown>;

@@ -1,0 +1,30 @@
+import { WebhookVerificationError } from './errors.ts';
+
+/**
+ * The request body exactly as received. Signatures cover bytes, so a body that was parsed
+ * and serialized again (even with the same keys) will not verify.
+ */
+export type RawBody = string | Uint8Array | ArrayBuffer;
+
+/** Converts a raw body to a Buffer without copying when possible; rejects parsed objects. */
+export function toBodyBuffer(body: unknown, scheme?: string): Buffer {
+  if (typeof body === 'string') return Buffer.from(body, 'utf8');
+  if (Buffer.isBuffer(body)) return body;
+  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  if (body instanceof ArrayBuffer) return Buffer.from(body);
+  const parsed = typeof body === 'object' && body !== null;
+  const got = Array.isArray(body)
+    ? 'an array'
+    : parsed
+      ? `an object (${body.constructor?.name ?? 'null prototype'})`
+      : body === null || body === undefined
+        ? String(body)
+        : `a ${typeof body}`;
+  throw new WebhookVerificationError(
+    'invalid_body',
+    parsed
+      ? `the body is ${got}, not raw bytes: the body was already parsed (and would have to be re-serialized), so the signature cannot be checked. Pass the raw bytes: a Buffer, Uint8Array or string read before any JSON/form parser ran`
+      : `the body is ${got}: pass the raw request bytes as a Buffer, Uint8Array or string`,
+    { scheme },
+  );
+}

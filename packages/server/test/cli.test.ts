@@ -1,0 +1,146 @@
+/**
+ * Hookline started exactly as the README and other people's scripts start it: `npm start` with
+ * HOOKLINE_* variables, in a child process.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { tempDir } from './helpers.ts';
+
+const ROOT = new URL('../../../', import.meta.url).pathname;
+const MAIN = join(ROOT, 'packages/server/src/cli/main.ts');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+interface Started {
+  child: ChildProcess;
+  output: () => string;
+  url: string;
+}
+
+async function npmStart(env: Record<string, string>, cwd: string): Promise<Started> {
+  const port = await freePort();
+  let out = '';
+  const child = spawn('npm', ['start', '--prefix', ROOT], {
+    cwd,
+    env: { ...process.env, HOOKLINE_PORT: String(port), HOOKLINE_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, so the test can signal npm and the server it started together.
+    detached: true,
+  });
+  child.stdout!.on('data', (c) => {
+    out += c;
+  });
+  child.stderr!.on('data', (c) => {
+    out += c;
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    const ok = await fetch(`${url}/health`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+    if (ok) return { child, output: () => out, url };
+    if (child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  kill(child, 'SIGKILL');
+  throw new Error(`hookline did not become healthy:\n${out}`);
+}
+
+function kill(child: ChildProcess, signal: NodeJS.Signals) {
+  try {
+    process.kill(-child.pid!, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/** SIGTERM, as a process manager would send it; resolves with the server's own output. */
+function stop(s: Started): Promise<string> {
+  return new Promise((resolve) => {
+    s.child.once('exit', () => resolve(s.output()));
+    kill(s.child, 'SIGTERM');
+  });
+}
+
+const GRACEFUL = /SIGTERM received, finishing in-flight deliveries/;
+
+describe('npm start', () => {
+  const started: Started[] = [];
+  after(() => {
+    for (const s of started) if (s.child.exitCode === null) kill(s.child, 'SIGKILL');
+  });
+
+  test('first start prints the admin token once; it works; SIGTERM stops cleanly', async () => {
+    const dir = tempDir();
+    const env = { HOOKLINE_DATABASE_URL: `sqlite:${join(dir, 'data/hookline.db')}` };
+    const first = await npmStart(env, dir);
+    started.push(first);
+    const token = /Admin token \(shown once; keep it\): (hl_admin_\S+)/.exec(first.output())?.[1];
+    assert.ok(token, first.output());
+    const health = await (await fetch(`${first.url}/health`)).json();
+    assert.equal(health.status, 'ok');
+    const apps = await fetch(`${first.url}/api/v1/app`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(apps.status, 200);
+    const openapi = (await (await fetch(`${first.url}/openapi.json`)).json()) as any;
+    assert.equal(openapi.openapi, '3.1.0');
+    assert.ok(openapi.paths['/api/v1/app/{app_id}/msg'].post, 'message creation is described');
+    assert.match(await stop(first), GRACEFUL);
+
+    const second = await npmStart(env, dir);
+    started.push(second);
+    assert.doesNotMatch(second.output(), /hl_admin_/, 'the token is not printed again');
+    const still = await fetch(`${second.url}/api/v1/app`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(still.status, 200, 'the stored (hashed) token survives a restart');
+    assert.match(await stop(second), GRACEFUL);
+
+    const reset = spawnSync(process.execPath, [MAIN, 'admin-token', '--reset'], {
+      env: { ...process.env, ...env },
+    });
+    const newToken = reset.stdout.toString().trim();
+    assert.match(newToken, /^hl_admin_/);
+    const third = await npmStart(env, dir);
+    started.push(third);
+    const old = await fetch(`${third.url}/api/v1/app`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(old.status, 401, 'the old token stopped working');
+    const fresh = await fetch(`${third.url}/api/v1/app`, {
+      headers: { authorization: `Bearer ${newToken}` },
+    });
+    assert.equal(fresh.status, 200);
+    assert.match(await stop(third), GRACEFUL);
+  });
+
+  test('invalid configuration exits 2 listing every problem', () => {
+    const r = spawnSync(process.execPath, [MAIN, 'serve'], {
+      env: { ...process.env, HOOKLINE_PORT: 'x', HOOKLINE_ROLE: 'boss' },
+    });
+    assert.equal(r.status, 2);
+    const err = r.stderr.toString();
+    assert.match(err, /HOOKLINE_PORT/);
+    assert.match(err, /HOOKLINE_ROLE/);
+  });
+
+  test('migrate creates the schema and exits', () => {
+    const dir = tempDir();
+    const r = spawnSync(process.execPath, [MAIN, 'migrate'], {
+      env: {
+        ...process.env,
+        HOOKLINE_DATABASE_URL: `sqlite:${join(dir, 'h.db')}`,
+        HOOKLINE_LOG_LEVEL: 'silent',
+      },
+    });
+    assert.equal(r.status, 0, r.stderr.toString());
+    assert.match(r.stdout.toString(), /up to date/);
+  });
+});

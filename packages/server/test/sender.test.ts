@@ -1,0 +1,125 @@
+/** The HTTP sender and the SSRF guard, against real sockets. */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createSender } from '../src/delivery/sender.ts';
+import { checkDestination, checkUrlShape, isPrivateAddress } from '../src/delivery/ssrf.ts';
+import { startHookline, startReceiver, type TestReceiver } from './helpers.ts';
+
+const base = { connectTimeoutMs: 1000, timeoutMs: 2000, maxResponseBytes: 16, userAgent: 'Hookline/test' };
+
+describe('SSRF guard', () => {
+  test('classifies addresses', () => {
+    for (const ip of [
+      '127.0.0.1',
+      '10.1.2.3',
+      '172.16.0.1',
+      '192.168.1.1',
+      '169.254.169.254',
+      '100.64.0.1',
+      '0.0.0.0',
+      '::1',
+      'fd00::1',
+      'fe80::1',
+      '::ffff:127.0.0.1',
+      '224.0.0.1',
+      'not-an-ip',
+    ]) {
+      assert.equal(isPrivateAddress(ip), true, ip);
+    }
+    for (const ip of ['8.8.8.8', '1.1.1.1', '2606:4700:4700::1111'])
+      assert.equal(isPrivateAddress(ip), false, ip);
+  });
+
+  test('save-time check refuses private hosts unless allowed', async () => {
+    const check = async (u: string, allow = false) => {
+      const url = checkUrlShape(u);
+      assert.ok(url instanceof URL, u);
+      return checkDestination(url, allow);
+    };
+    assert.match((await check('http://127.0.0.1:8080/x'))!.reason, /private/);
+    assert.match((await check('http://[::1]/x'))!.reason, /private/);
+    assert.match((await check('http://localhost/x'))!.reason, /localhost/);
+    assert.match((await check('http://169.254.169.254/latest/meta-data'))!.reason, /private/);
+    assert.equal(await check('http://127.0.0.1:8080/x', true), null);
+    assert.equal(await check('https://8.8.8.8/hook'), null);
+    assert.deepEqual(checkUrlShape('https://user:pw@example.com'), {
+      reason: 'must not contain credentials; use endpoint headers instead',
+    });
+  });
+
+  test('the API refuses a private endpoint URL with a 422 by default', async () => {
+    const server = await startHookline({ env: { HOOKLINE_ALLOW_PRIVATE_NETWORKS: 'false' } });
+    try {
+      await server.call('POST', '/api/v1/app', { name: 'A', uid: 'a' });
+      const r = await server.call('POST', '/api/v1/app/a/endpoint', { url: 'http://10.0.0.5/hook' });
+      assert.equal(r.status, 422);
+      assert.match(r.body.detail[0].msg, /HOOKLINE_ALLOW_PRIVATE_NETWORKS/);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('sender', () => {
+  let receiver: TestReceiver;
+  before(async () => {
+    receiver = await startReceiver();
+  });
+  after(() => receiver.close());
+
+  test('connect-time guard refuses names and literals that point to private addresses', async () => {
+    const guarded = createSender({ ...base, allowPrivateNetworks: false });
+    try {
+      const port = new URL(receiver.url).port;
+      const byName = await guarded.send({ url: `http://localhost:${port}/x`, headers: {}, body: '{}' });
+      assert.equal(byName.ok, false);
+      assert.equal(
+        !byName.ok && byName.error,
+        'private_address',
+        'a name resolving to loopback is refused (DNS rebinding)',
+      );
+      const literal = await guarded.send({ url: `http://127.0.0.1:${port}/x`, headers: {}, body: '{}' });
+      assert.equal(!literal.ok && literal.error, 'private_address');
+      assert.equal(receiver.requests.length, 0, 'nothing reached the receiver');
+    } finally {
+      await guarded.close();
+    }
+  });
+
+  test('posts the body, truncates the response, does not follow redirects, classifies failures', async () => {
+    const sender = createSender({ ...base, allowPrivateNetworks: true });
+    try {
+      receiver.queue({ status: 200, body: 'x'.repeat(100) });
+      const ok = await sender.send({
+        url: `${receiver.url}/a`,
+        headers: { 'x-custom': '1' },
+        body: '{"a":1}',
+      });
+      assert.ok(ok.ok);
+      assert.equal(ok.statusCode, 200);
+      assert.equal(ok.body, 'x'.repeat(16), 'response body cut at maxResponseBytes');
+      const got = receiver.requests.at(-1)!;
+      assert.equal(got.body.toString(), '{"a":1}');
+      assert.equal(got.headers['x-custom'], '1');
+      assert.equal(got.headers['user-agent'], 'Hookline/test');
+
+      receiver.queue({ status: 302, headers: { location: `${receiver.url}/elsewhere` } });
+      const redirect = await sender.send({ url: `${receiver.url}/b`, headers: {}, body: '{}' });
+      assert.ok(redirect.ok && redirect.statusCode === 302);
+      assert.equal(receiver.requests.at(-1)!.url, '/b', 'the redirect was not followed');
+
+      receiver.queue({ reset: true });
+      const reset = await sender.send({ url: `${receiver.url}/c`, headers: {}, body: '{}' });
+      assert.equal(!reset.ok && reset.error, 'connection_reset');
+
+      const refused = await sender.send({ url: 'http://127.0.0.1:1/x', headers: {}, body: '{}' });
+      assert.equal(!refused.ok && refused.error, 'connection_refused');
+
+      receiver.queue({ hang: true });
+      const timeout = await sender.send({ url: `${receiver.url}/d`, headers: {}, body: '{}' });
+      assert.equal(!timeout.ok && timeout.error, 'timeout');
+    } finally {
+      await sender.close();
+    }
+  });
+});
