@@ -89,7 +89,7 @@ describe('npm start', () => {
     started.push(first);
     const token = /Admin token \(shown once; keep it\): (hl_admin_\S+)/.exec(first.output())?.[1];
     assert.ok(token, first.output());
-    const health = await (await fetch(`${first.url}/health`)).json();
+    const health = (await (await fetch(`${first.url}/health`)).json()) as any;
     assert.equal(health.status, 'ok');
     const apps = await fetch(`${first.url}/api/v1/app`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(apps.status, 200);
