@@ -286,6 +286,8 @@ export function createDispatcher(deps: {
       outcomes = [];
       try {
         const { disabledEndpoints } = await store.completeDeliveries(batch, clock.now());
+        // A retry is due at a time the idle timer does not know yet: look again now.
+        if (batch.some((o) => o.next.kind === 'retry')) wake();
         for (const id of disabledEndpoints) {
           logger.warn(
             { endpointId: id, event: 'endpoint.disabled' },

@@ -508,9 +508,6 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     completeDeliveries: (outcomes, now) =>
       guard(() => {
         const disabled: string[] = [];
-        // A retry puts its delivery back in the queue, due at a new time: listeners must hear of
-        // it, or a worker idling until its next poll would run the retry late.
-        const requeued = outcomes.some((o) => o.next.kind === 'retry');
         tx(() => {
           for (const o of outcomes) {
             const a = o.attempt;
@@ -571,7 +568,6 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
             }
           }
         });
-        if (requeued) events.emit('queued');
         return { disabledEndpoints: disabled };
       }),
 
