@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { Webhook } from 'standardwebhooks';
 import {
   ApiException,
   type ApplicationOut,
@@ -19,11 +18,11 @@ import {
   Svix,
 } from 'svix-v1';
 import {
-  type ReceivedRequest,
   startHookline,
   startReceiver,
   type TestReceiver,
   type TestServer,
+  verifyDelivery,
 } from './helpers.ts';
 
 function apiError(status: number, code?: string) {
@@ -33,19 +32,6 @@ function apiError(status: number, code?: string) {
     if (code !== undefined) assert.equal((err.body as { code: string }).code, code);
     return true;
   };
-}
-
-function headersOf(r: ReceivedRequest): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(r.headers)) if (typeof v === 'string') out[k] = v;
-  return out;
-}
-
-function verifyDelivery(r: ReceivedRequest, secret: string, msgId: string): unknown {
-  const headers = headersOf(r);
-  assert.equal(r.method, 'POST');
-  assert.equal(headers['webhook-id'], msgId);
-  return new Webhook(secret).verify(r.body.toString('utf8'), headers);
 }
 
 describe('svix v1 client (1.99.1) against Hookline', () => {

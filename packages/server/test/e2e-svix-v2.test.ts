@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { Webhook } from 'standardwebhooks';
 import {
   ApiException,
   type ApplicationOut,
@@ -17,11 +16,11 @@ import {
   Svix,
 } from 'svix';
 import {
-  type ReceivedRequest,
   startHookline,
   startReceiver,
   type TestReceiver,
   type TestServer,
+  verifyDelivery,
 } from './helpers.ts';
 
 const ID = {
@@ -40,24 +39,6 @@ function apiError(status: number, code?: string) {
     if (code !== undefined) assert.equal((err.body as { code: string }).code, code);
     return true;
   };
-}
-
-/** The request's headers as plain strings, the way a receiver passes them to a verifier. */
-function headersOf(r: ReceivedRequest): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(r.headers)) if (typeof v === 'string') out[k] = v;
-  return out;
-}
-
-/** Verifies a delivery with `standardwebhooks` under every given secret; returns the parsed body. */
-function verifyDelivery(r: ReceivedRequest, secrets: string[], msgId: string): unknown {
-  const headers = headersOf(r);
-  assert.equal(r.method, 'POST');
-  assert.equal(headers['webhook-id'], msgId);
-  assert.match(headers['content-type'] ?? '', /^application\/json/);
-  let parsed: unknown;
-  for (const secret of secrets) parsed = new Webhook(secret).verify(r.body.toString('utf8'), headers);
-  return parsed;
 }
 
 const randomSecret = () => `whsec_${randomBytes(24).toString('base64')}`;

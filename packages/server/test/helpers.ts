@@ -2,12 +2,15 @@
  * Test harness: a real Hookline on a free port with its own SQLite file, and a real webhook
  * receiver that records what it gets and can be told to fail, stall or hang up.
  */
+
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import { Webhook } from 'standardwebhooks';
 import { type HooklineConfig, loadConfig } from '../src/config.ts';
 import type { Clock } from '../src/core/clock.ts';
 import { createHookline, type Hookline } from '../src/hookline.ts';
@@ -183,4 +186,27 @@ export async function startReceiver(): Promise<TestReceiver> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return receiver;
+}
+
+/** The request's headers as plain strings, the way a receiver passes them to a verifier. */
+export function headersOf(r: ReceivedRequest): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(r.headers)) if (typeof v === 'string') out[k] = v;
+  return out;
+}
+
+/**
+ * Checks a delivery as a receiver would: a JSON POST whose `webhook-id` is the message id, and
+ * whose signature verifies with `standardwebhooks` under each given secret. Returns the payload.
+ */
+export function verifyDelivery(r: ReceivedRequest, secrets: string | string[], msgId: string): unknown {
+  const headers = headersOf(r);
+  assert.equal(r.method, 'POST');
+  assert.equal(headers['webhook-id'], msgId);
+  assert.match(headers['content-type'] ?? '', /^application\/json/);
+  let parsed: unknown;
+  for (const secret of Array.isArray(secrets) ? secrets : [secrets]) {
+    parsed = new Webhook(secret).verify(r.body.toString('utf8'), headers);
+  }
+  return parsed;
 }
