@@ -1,0 +1,309 @@
+/**
+ * Shared pieces of the benchmark: the receiver process, Hookline as a child process started
+ * like `npm start`, and a bounded closed-loop load generator on undici.
+ */
+import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Pool } from 'undici';
+
+export const ROOT = resolve(import.meta.dirname, '..');
+export const MAIN = join(ROOT, 'packages/server/src/cli/main.ts');
+export const ADMIN_TOKEN = 'hl_bench_admin_token';
+
+/** Wall-clock milliseconds with sub-millisecond resolution, comparable across processes. */
+export const now = (): number => performance.timeOrigin + performance.now();
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A JSON object whose serialization is `bytes` long (give or take a few). */
+export function payloadOf(bytes: number): Record<string, unknown> {
+  const base = { type: 'invoice.paid', id: 'inv_0000000000', amount: 4200, currency: 'eur', note: '' };
+  const fill = Math.max(0, bytes - JSON.stringify(base).length);
+  return { ...base, note: 'x'.repeat(fill) };
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.once('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+// ---- receiver process -------------------------------------------------------------------------
+
+export interface ReceiverProc {
+  url: string;
+  reset(track?: boolean): Promise<void>;
+  /** Resolves with the count and the arrival times of the first and the last request since the reset,
+   * once `n` arrived or the timeout passed. */
+  waitFor(n: number, timeoutMs: number): Promise<{ count: number; at: number; firstAt: number }>;
+  times(): Promise<Map<string, number>>;
+  close(): Promise<void>;
+}
+
+export async function startReceiverProcess(): Promise<ReceiverProc> {
+  const proc = fork(join(ROOT, 'bench/receiver.ts'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const next = (cmd: string) =>
+    new Promise<any>((ok, fail) => {
+      const onMsg = (m: any) => {
+        if (m.cmd === cmd || (cmd === 'port' && m.port)) {
+          proc.off('message', onMsg);
+          proc.off('exit', onExit);
+          ok(m);
+        }
+      };
+      const onExit = () => fail(new Error('receiver process exited'));
+      proc.on('message', onMsg);
+      proc.once('exit', onExit);
+    });
+  const { port } = await next('port');
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  return {
+    url: `http://127.0.0.1:${port}`,
+    async reset(track = false) {
+      const p = next('reset');
+      proc.send({ cmd: 'reset', track });
+      await p;
+    },
+    async waitFor(n, timeoutMs) {
+      const p = next('reached');
+      proc.send({ cmd: 'waitFor', n, timeoutMs });
+      return p;
+    },
+    async times() {
+      const p = next('times');
+      proc.send({ cmd: 'times' });
+      const { times } = (await p) as { times: [string, number][] };
+      return new Map(times);
+    },
+    async close() {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.send({ cmd: 'exit' });
+        const t = setTimeout(() => proc.kill('SIGKILL'), 3000);
+        await exited;
+        clearTimeout(t);
+      }
+    },
+  };
+}
+
+// ---- Hookline child process -------------------------------------------------------------------
+
+export interface HooklineProc {
+  url: string;
+  dataDir: string;
+  proc: ChildProcess;
+  output(): string;
+  /** Calls the API with the admin token. */
+  call<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+  /** SIGTERM (graceful), SIGKILL after 15 s. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts Hookline the way `npm start` does (`node packages/server/src/cli/main.ts serve`), with
+ * settings in HOOKLINE_* variables, and waits until /health answers 200.
+ */
+export async function startHookline(options: {
+  dataDir: string;
+  env?: Record<string, string>;
+  nodeArgs?: string[];
+}): Promise<HooklineProc> {
+  const port = await freePort();
+  const proc = spawn(process.execPath, [...(options.nodeArgs ?? []), MAIN, 'serve'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      HOOKLINE_PORT: String(port),
+      HOOKLINE_HOST: '127.0.0.1',
+      HOOKLINE_DATABASE_URL: `sqlite:${join(options.dataDir, 'hookline.db')}`,
+      HOOKLINE_ADMIN_TOKEN: ADMIN_TOKEN,
+      HOOKLINE_ALLOW_PRIVATE_NETWORKS: 'true',
+      ...options.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const keep = (c: Buffer) => {
+    out = (out + c.toString()).slice(-20_000);
+  };
+  proc.stdout!.on('data', keep);
+  proc.stderr!.on('data', keep);
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (proc.exitCode !== null || proc.signalCode !== null) {
+      throw new Error(`hookline exited during start (${proc.exitCode ?? proc.signalCode}):\n${out}`);
+    }
+    try {
+      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) });
+      if (res.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error(`hookline did not become healthy within 20 s:\n${out}`);
+    }
+    await sleep(50);
+  }
+  return {
+    url,
+    dataDir: options.dataDir,
+    proc,
+    output: () => out,
+    async call(method, path, body) {
+      const res = await fetch(url + path, {
+        method,
+        headers: {
+          authorization: `Bearer ${ADMIN_TOKEN}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout(15_000),
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : null };
+    },
+    async stop() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill('SIGTERM');
+      const t = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'hookline-bench-'));
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+// ---- load ----------------------------------------------------------------------------------------
+
+export interface LoadResult {
+  ok: number;
+  failed: number;
+  elapsedMs: number;
+  /** ok per second. */
+  rate: number;
+  firstStatus?: string;
+}
+
+/**
+ * Closed loop: `concurrency` workers each send one request at a time until `count` requests were
+ * sent or `timeCapMs` passed. `okStatus` decides success; `onResponse` sees each body when given.
+ */
+export async function closedLoop(options: {
+  pool: Pool;
+  count: number;
+  concurrency: number;
+  timeCapMs: number;
+  path: string;
+  headers: Record<string, string>;
+  body: (i: number) => string;
+  okStatus: number;
+  onResponse?: (i: number, body: string, sentAt: number) => void;
+}): Promise<LoadResult> {
+  let next = 0;
+  let ok = 0;
+  let failed = 0;
+  let firstStatus: string | undefined;
+  const started = now();
+  const stopAt = started + options.timeCapMs;
+  const worker = async () => {
+    while (next < options.count && now() < stopAt) {
+      const i = next++;
+      const body = options.body(i);
+      const sentAt = now();
+      try {
+        const res = await options.pool.request({
+          method: 'POST',
+          path: options.path,
+          headers: options.headers,
+          body,
+        });
+        if (res.statusCode === options.okStatus) {
+          ok++;
+          if (options.onResponse) options.onResponse(i, await res.body.text(), sentAt);
+          else await res.body.dump();
+        } else {
+          failed++;
+          const text = await res.body.text();
+          firstStatus ??= `${res.statusCode} ${text.slice(0, 200)}`;
+        }
+      } catch (err) {
+        failed++;
+        firstStatus ??= String(err);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency }, worker));
+  const elapsedMs = now() - started;
+  return {
+    ok,
+    failed,
+    elapsedMs,
+    rate: (ok * 1000) / elapsedMs,
+    ...(firstStatus !== undefined ? { firstStatus } : {}),
+  };
+}
+
+/**
+ * Open loop at a fixed rate: request i leaves at start + i / rate whatever the answers do, with
+ * at most `maxOutstanding` requests open (beyond that the loop waits, which the caller sees as
+ * a lower achieved rate). Bounded by `count` and `timeCapMs`.
+ */
+export async function openLoop(options: {
+  pool: Pool;
+  count: number;
+  ratePerSec: number;
+  maxOutstanding: number;
+  timeCapMs: number;
+  path: string;
+  headers: Record<string, string>;
+  body: (i: number) => string;
+  onResponse: (i: number, status: number, body: string, sentAt: number) => void;
+}): Promise<{ sent: number; elapsedMs: number }> {
+  const started = now();
+  const stopAt = started + options.timeCapMs;
+  const open = new Set<Promise<void>>();
+  let sent = 0;
+  for (let i = 0; i < options.count && now() < stopAt; i++) {
+    const due = started + (i * 1000) / options.ratePerSec;
+    const wait = due - now();
+    if (wait > 1) await sleep(wait);
+    while (open.size >= options.maxOutstanding) await Promise.race(open);
+    const sentAt = now();
+    const p = options.pool
+      .request({ method: 'POST', path: options.path, headers: options.headers, body: options.body(i) })
+      .then(async (res) => options.onResponse(i, res.statusCode, await res.body.text(), sentAt))
+      .catch((err: unknown) => options.onResponse(i, 0, String(err), sentAt))
+      .finally(() => open.delete(p));
+    open.add(p);
+    sent++;
+  }
+  await Promise.all(open);
+  return { sent, elapsedMs: now() - started };
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+export const fmtRate = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
+export const fmtMs = (n: number) => (Number.isFinite(n) ? `${n.toFixed(1)} ms` : 'n/a');
+export const fmtPct = (n: number) => (Number.isFinite(n) ? `${(n * 100).toFixed(1)}%` : 'n/a');
