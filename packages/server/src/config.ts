@@ -51,7 +51,7 @@ export const DEFAULT_CONFIG: HooklineConfig = {
   sqliteSynchronous: 'FULL',
   delivery: {
     concurrency: 256,
-    perEndpointConcurrency: 16,
+    perEndpointConcurrency: 32,
     timeoutMs: 15_000,
     connectTimeoutMs: 5_000,
     maxResponseBytes: 64 * 1024,

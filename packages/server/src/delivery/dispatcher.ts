@@ -55,6 +55,9 @@ export interface Dispatcher {
   readonly inFlight: number;
 }
 
+/** How long finished attempts wait to be recorded together. */
+const OUTCOME_BATCH_WAIT_MS = 2;
+
 const FORBIDDEN_CUSTOM_HEADERS = new Set([
   'host',
   'content-length',
@@ -140,6 +143,11 @@ export function createDispatcher(deps: {
   let running = false;
   let pumping = false;
   let pumpAgain = false;
+  let pumpScheduled = false;
+  /** The database may hold due deliveries this worker has not claimed. */
+  let mayHaveDue = true;
+  /** Endpoints whose last claim hit the per-endpoint cap: more of their work is probably due. */
+  const moreDue = new Set<string>();
   let timer: NodeJS.Timeout | null = null;
   let idleWaiters: (() => void)[] = [];
   let unsubscribe: (() => void) | null = null;
@@ -156,13 +164,33 @@ export function createDispatcher(deps: {
     timer.unref?.();
   }
 
+  /** Something may have become due (new messages, a retry recorded, the timer): claim soon. */
   function wake() {
-    if (!running && idleWaiters.length === 0) return;
-    if (pumping) {
-      pumpAgain = true;
-      return;
-    }
-    void pump();
+    mayHaveDue = true;
+    schedulePump();
+  }
+
+  // Claims are coalesced: everything that finishes in one turn of the event loop leads to at
+  // most one claim query.
+  function schedulePump() {
+    if ((!running && idleWaiters.length === 0) || pumpScheduled) return;
+    pumpScheduled = true;
+    setImmediate(() => {
+      pumpScheduled = false;
+      if (pumping) pumpAgain = true;
+      else void pump();
+    });
+  }
+
+  const reserved = (endpointId: string) =>
+    (perEndpoint.get(endpointId) ?? 0) + (waiting.get(endpointId)?.length ?? 0);
+  const saturated = (endpointId: string) => reserved(endpointId) >= options.perEndpointConcurrency;
+
+  /** Worth a claim query: the database may hold due work for an endpoint with room for it. */
+  function worthClaiming(): boolean {
+    if (mayHaveDue) return true;
+    for (const id of moreDue) if (!saturated(id)) return true;
+    return false;
   }
 
   async function pump(): Promise<void> {
@@ -171,37 +199,50 @@ export function createDispatcher(deps: {
       do {
         pumpAgain = false;
         const capacity = options.concurrency - inFlight.size - queuedCount();
-        if (capacity <= 0) break;
-        const now = clock.now();
-        const saturated = [...perEndpoint]
-          .filter(([, n]) => n >= options.perEndpointConcurrency)
-          .map(([id]) => id);
+        if (capacity <= 0 || !worthClaiming()) break;
+        const limit = Math.min(capacity, options.claimBatch);
+        const skip = [...new Set([...perEndpoint.keys(), ...waiting.keys()])].filter(saturated);
+        mayHaveDue = false;
         let claimed: ClaimedDelivery[];
         try {
           claimed = await store.claimDue({
-            now,
-            limit: Math.min(capacity, options.claimBatch),
+            now: clock.now(),
+            limit,
             leaseMs: options.leaseMs,
             perEndpoint: options.perEndpointConcurrency,
-            skipEndpoints: saturated,
+            skipEndpoints: skip,
           });
         } catch (err) {
           logger.warn({ err: coerceError(err) }, 'claiming deliveries failed; retrying shortly');
+          mayHaveDue = true;
           schedule(1000);
           break;
         }
-        for (const d of claimed) admit(d);
-        if (claimed.length === Math.min(capacity, options.claimBatch)) pumpAgain = true;
-        if (claimed.length === 0 && inFlight.size === 0) {
-          const next = await store.nextDueAt().catch(() => null);
-          if (next === null) schedule(options.idlePollMs);
-          else schedule(next - clock.now());
+        // An endpoint that got as many as one claim may take probably has more waiting.
+        const counts = new Map<string, number>();
+        for (const d of claimed) counts.set(d.endpointId, (counts.get(d.endpointId) ?? 0) + 1);
+        let capped = false;
+        for (const [id, n] of counts) {
+          if (n >= options.perEndpointConcurrency) {
+            moreDue.add(id);
+            capped = true;
+          } else moreDue.delete(id);
         }
+        if (claimed.length === limit || capped) mayHaveDue = true;
+        for (const d of claimed) admit(d);
+        if (mayHaveDue) pumpAgain = true;
       } while (pumpAgain && running);
+      // Nothing more is due now: sleep until the earliest scheduled retry or expiring lease.
+      if (!mayHaveDue && running) await armTimer();
     } finally {
       pumping = false;
     }
     checkIdle();
+  }
+
+  async function armTimer() {
+    const next = await store.nextDueAt().catch(() => null);
+    schedule(next === null ? options.idlePollMs : next - clock.now());
   }
 
   function queuedCount(): number {
@@ -228,14 +269,19 @@ export function createDispatcher(deps: {
       const q = waiting.get(d.endpointId);
       const next = q?.shift();
       if (q && q.length === 0) waiting.delete(d.endpointId);
-      if (next && running) admit(next);
-      else if (next) outcomesRelease(next);
-      wake();
+      if (next && running) {
+        // Work this endpoint already has in hand: no need to ask the database.
+        admit(next);
+        return;
+      }
+      if (next) releaseUnstarted(next);
+      schedulePump();
+      checkIdle();
     });
   }
 
   /** Gives a claimed-but-unstarted delivery back (during shutdown). */
-  function outcomesRelease(d: ClaimedDelivery) {
+  function releaseUnstarted(d: ClaimedDelivery) {
     void store.releaseDeliveries([d.id], clock.now()).catch(() => {});
   }
 
@@ -279,8 +325,12 @@ export function createDispatcher(deps: {
     if (!flushing) flushing = flush();
   }
 
+  /**
+   * Records outcomes in batches: a short wait lets the attempts finishing around the same time
+   * share one transaction (one commit, one fsync).
+   */
   async function flush(): Promise<void> {
-    await new Promise<void>((r) => setImmediate(r));
+    await new Promise<void>((r) => setTimeout(r, OUTCOME_BATCH_WAIT_MS));
     while (outcomes.length > 0) {
       const batch = outcomes;
       outcomes = [];

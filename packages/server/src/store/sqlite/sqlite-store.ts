@@ -93,8 +93,16 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     stmt(sql).get(...params) as Row | undefined;
   const run = (sql: string, params: SQLInputValue[] = []) => stmt(sql).run(...params);
 
-  function tx<T>(fn: () => T): T {
+  const synchronous = options.synchronous ?? 'FULL';
+  /**
+   * Runs `fn` in one write transaction. `durable: false` skips the fsync at commit for writes
+   * whose loss on power failure is harmless (a lease: the delivery is simply claimed again);
+   * the next durable commit flushes them anyway.
+   */
+  function tx<T>(fn: () => T, durable = true): T {
+    const relax = !durable && synchronous === 'FULL';
     try {
+      if (relax) db.exec('PRAGMA synchronous = NORMAL');
       db.exec('BEGIN IMMEDIATE');
     } catch (err) {
       translate(err);
@@ -105,7 +113,9 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       return result;
     } catch (err) {
       if (db.isTransaction) db.exec('ROLLBACK');
-      translate(err);
+      return translate(err);
+    } finally {
+      if (relax) db.exec('PRAGMA synchronous = FULL');
     }
   }
   const guard = <T>(fn: () => T): Promise<T> => {
@@ -459,9 +469,10 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     claimDue: (o) =>
       guard(() => {
         const leaseUntil = o.now + o.leaseMs;
-        const rows = tx(() =>
-          all(
-            `WITH due AS (
+        const rows = tx(
+          () =>
+            all(
+              `WITH due AS (
                SELECT id, endpoint_id, next_attempt_at FROM delivery
                WHERE status IN (1, 3) AND next_attempt_at <= ?
                  AND endpoint_id NOT IN (SELECT value FROM json_each(?))
@@ -473,33 +484,58 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
              UPDATE delivery SET status = 3, next_attempt_at = ?, updated_at = ?
              WHERE id IN (SELECT id FROM ranked WHERE rn <= ? ORDER BY next_attempt_at LIMIT ?)
              RETURNING id, msg_id, app_id, endpoint_id, attempts, trigger_type`,
-            [o.now, JSON.stringify(o.skipEndpoints), o.limit * 4, leaseUntil, o.now, o.perEndpoint, o.limit],
-          ),
+              [
+                o.now,
+                JSON.stringify(o.skipEndpoints),
+                o.limit * 4,
+                leaseUntil,
+                o.now,
+                o.perEndpoint,
+                o.limit,
+              ],
+            ),
+          false,
         );
         const claimed: ClaimedDelivery[] = [];
+        if (rows.length === 0) return claimed;
+        const messages = new Map(
+          all('SELECT id, event_type, payload FROM message WHERE id IN (SELECT value FROM json_each(?))', [
+            JSON.stringify([...new Set(rows.map((r) => r.msg_id))]),
+          ]).map((m) => [str(m.id), m]),
+        );
+        const endpoints = new Map<string, ClaimedDelivery['endpoint'] | null>();
         for (const r of rows) {
-          const msg = get('SELECT event_type, payload FROM message WHERE id = ?', [r.msg_id as string]);
-          const ep = get('SELECT url, disabled, headers, secrets, svix_headers FROM endpoint WHERE id = ?', [
-            r.endpoint_id as string,
-          ]);
-          if (!msg || !ep) continue; // deleted meanwhile; cascades remove the delivery too
+          const endpointId = str(r.endpoint_id);
+          let endpoint = endpoints.get(endpointId);
+          if (endpoint === undefined) {
+            const ep = get(
+              'SELECT url, disabled, headers, secrets, svix_headers FROM endpoint WHERE id = ?',
+              [endpointId],
+            );
+            endpoint = ep
+              ? {
+                  url: str(ep.url),
+                  disabled: num(ep.disabled) === 1,
+                  headers: parse(ep.headers),
+                  secrets: openSecrets(ep.secrets),
+                  svixHeaders: num(ep.svix_headers) === 1,
+                }
+              : null;
+            endpoints.set(endpointId, endpoint);
+          }
+          const msg = messages.get(str(r.msg_id));
+          if (!msg || !endpoint) continue; // deleted meanwhile; cascades remove the delivery too
           claimed.push({
             id: str(r.id),
             msgId: str(r.msg_id),
             appId: str(r.app_id),
-            endpointId: str(r.endpoint_id),
+            endpointId,
             attempts: num(r.attempts),
             triggerType: num(r.trigger_type) as TriggerTypeCode,
             eventType: str(msg.event_type),
             payload: str(msg.payload),
             leaseUntil,
-            endpoint: {
-              url: str(ep.url),
-              disabled: num(ep.disabled) === 1,
-              headers: parse(ep.headers),
-              secrets: openSecrets(ep.secrets),
-              svixHeaders: num(ep.svix_headers) === 1,
-            },
+            endpoint,
           });
         }
         return claimed;
