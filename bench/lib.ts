@@ -2,16 +2,14 @@
  * Shared pieces of the benchmark: the receiver process, Hookline as a child process started
  * like `npm start`, and a bounded closed-loop load generator on undici.
  */
-import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Pool } from 'undici';
+import { type HooklineChild, ROOT, spawnHookline } from '../packages/server/test/child.ts';
 
-export const ROOT = resolve(import.meta.dirname, '..');
-export const MAIN = join(ROOT, 'packages/server/src/cli/main.ts');
-export const ADMIN_TOKEN = 'hl_bench_admin_token';
+export { ADMIN_TOKEN } from '../packages/server/test/child.ts';
 
 /** Wall-clock milliseconds with sub-millisecond resolution, comparable across processes. */
 export const now = (): number => performance.timeOrigin + performance.now();
@@ -22,17 +20,6 @@ export function payloadOf(bytes: number): Record<string, unknown> {
   const base = { type: 'invoice.paid', id: 'inv_0000000000', amount: 4200, currency: 'eur', note: '' };
   const fill = Math.max(0, bytes - JSON.stringify(base).length);
   return { ...base, note: 'x'.repeat(fill) };
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const srv = createServer();
-    srv.once('error', fail);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => ok(port));
-    });
-  });
 }
 
 // ---- receiver process -------------------------------------------------------------------------
@@ -95,91 +82,18 @@ export async function startReceiverProcess(): Promise<ReceiverProc> {
 
 // ---- Hookline child process -------------------------------------------------------------------
 
-export interface HooklineProc {
-  url: string;
-  dataDir: string;
-  proc: ChildProcess;
-  output(): string;
-  /** Calls the API with the admin token. */
-  call<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
-  /** SIGTERM (graceful), SIGKILL after 15 s. */
-  stop(): Promise<void>;
-}
+export type HooklineProc = HooklineChild;
 
-/**
- * Starts Hookline the way `npm start` does (`node packages/server/src/cli/main.ts serve`), with
- * settings in HOOKLINE_* variables, and waits until /health answers 200.
- */
-export async function startHookline(options: {
+/** Starts Hookline the way `npm start` does, on a SQLite file in `dataDir`. */
+export function startHookline(options: {
   dataDir: string;
   env?: Record<string, string>;
   nodeArgs?: string[];
 }): Promise<HooklineProc> {
-  const port = await freePort();
-  const proc = spawn(process.execPath, [...(options.nodeArgs ?? []), MAIN, 'serve'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      HOOKLINE_PORT: String(port),
-      HOOKLINE_HOST: '127.0.0.1',
-      HOOKLINE_DATABASE_URL: `sqlite:${join(options.dataDir, 'hookline.db')}`,
-      HOOKLINE_ADMIN_TOKEN: ADMIN_TOKEN,
-      HOOKLINE_ALLOW_PRIVATE_NETWORKS: 'true',
-      ...options.env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  return spawnHookline({
+    env: { HOOKLINE_DATABASE_URL: `sqlite:${join(options.dataDir, 'hookline.db')}`, ...options.env },
+    nodeArgs: options.nodeArgs ?? [],
   });
-  let out = '';
-  const keep = (c: Buffer) => {
-    out = (out + c.toString()).slice(-20_000);
-  };
-  proc.stdout!.on('data', keep);
-  proc.stderr!.on('data', keep);
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (proc.exitCode !== null || proc.signalCode !== null) {
-      throw new Error(`hookline exited during start (${proc.exitCode ?? proc.signalCode}):\n${out}`);
-    }
-    try {
-      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) });
-      if (res.status === 200) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      proc.kill('SIGKILL');
-      throw new Error(`hookline did not become healthy within 20 s:\n${out}`);
-    }
-    await sleep(50);
-  }
-  return {
-    url,
-    dataDir: options.dataDir,
-    proc,
-    output: () => out,
-    async call(method, path, body) {
-      const res = await fetch(url + path, {
-        method,
-        headers: {
-          authorization: `Bearer ${ADMIN_TOKEN}`,
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(15_000),
-      });
-      const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : null };
-    },
-    async stop() {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      proc.kill('SIGTERM');
-      const t = setTimeout(() => proc.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(t);
-    },
-  };
 }
 
 export function tempDir(): string {

@@ -3,83 +3,33 @@
  * HOOKLINE_* variables, in a child process.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { type HooklineChild, MAIN, spawnHookline } from './child.ts';
 import { tempDir } from './helpers.ts';
-
-const ROOT = new URL('../../../', import.meta.url).pathname;
-const MAIN = join(ROOT, 'packages/server/src/cli/main.ts');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-interface Started {
-  child: ChildProcess;
-  output: () => string;
-  url: string;
-}
-
-async function npmStart(env: Record<string, string>, cwd: string): Promise<Started> {
-  const port = await freePort();
-  let out = '';
-  const child = spawn('npm', ['start', '--prefix', ROOT], {
-    cwd,
-    env: { ...process.env, HOOKLINE_PORT: String(port), HOOKLINE_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // Its own process group, so the test can signal npm and the server it started together.
-    detached: true,
-  });
-  child.stdout!.on('data', (c) => {
-    out += c;
-  });
-  child.stderr!.on('data', (c) => {
-    out += c;
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    const ok = await fetch(`${url}/health`).then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (ok) return { child, output: () => out, url };
-    if (child.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  kill(child, 'SIGKILL');
-  throw new Error(`hookline did not become healthy:\n${out}`);
-}
-
-function kill(child: ChildProcess, signal: NodeJS.Signals) {
-  try {
-    process.kill(-child.pid!, signal);
-  } catch {
-    // already gone
-  }
-}
-
-/** SIGTERM, as a process manager would send it; resolves with the server's own output. */
-function stop(s: Started): Promise<string> {
-  return new Promise((resolve) => {
-    s.child.once('exit', () => resolve(s.output()));
-    kill(s.child, 'SIGTERM');
-  });
-}
 
 const GRACEFUL = /SIGTERM received, finishing in-flight deliveries/;
 
+/** Starts Hookline with `npm start`, as the README does, without a configured admin token. */
+function npmStart(env: Record<string, string>, cwd: string): Promise<HooklineChild> {
+  return spawnHookline({
+    viaNpm: true,
+    cwd,
+    env: { HOOKLINE_ADMIN_TOKEN: '', HOOKLINE_LOG_LEVEL: 'warn', ...env },
+  });
+}
+
+/** SIGTERM, as a process manager would send it; resolves with what the server printed. */
+async function stop(s: HooklineChild): Promise<string> {
+  await s.stop();
+  return s.output();
+}
+
 describe('npm start', () => {
-  const started: Started[] = [];
+  const started: HooklineChild[] = [];
   after(() => {
-    for (const s of started) if (s.child.exitCode === null) kill(s.child, 'SIGKILL');
+    for (const s of started) if (s.proc.exitCode === null) s.signal('SIGKILL');
   });
 
   test('first start prints the admin token once; it works; SIGTERM stops cleanly', async () => {

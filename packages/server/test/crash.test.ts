@@ -8,100 +8,30 @@
  * have been in flight at the kill: the worker concurrency.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { Pool } from 'undici';
+import { type HooklineChild, spawnHookline } from './child.ts';
 import { ADMIN_TOKEN, startReceiver, tempDir } from './helpers.ts';
 
-const MAIN = resolve(import.meta.dirname, '../src/cli/main.ts');
 const MESSAGES = 500;
 const PUBLISHERS = 8;
 const CONCURRENCY = 32;
 const RECEIVER_DELAY_MS = 30;
 
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const srv = createServer();
-    srv.once('error', fail);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => ok(port));
-    });
-  });
-}
-
-interface Child {
-  proc: ChildProcess;
-  url: string;
-  output: () => string;
-  exited: Promise<number | string | null>;
-}
-
-/** Starts `hookline serve` as a child process and waits until /health answers 200. */
-async function startChild(dataDir: string): Promise<Child> {
-  const port = await freePort();
-  const proc = spawn(process.execPath, [MAIN, 'serve'], {
+/** Starts `hookline serve` as a child process on the test's database. */
+function startChild(dataDir: string): Promise<HooklineChild> {
+  return spawnHookline({
     env: {
-      ...process.env,
-      HOOKLINE_PORT: String(port),
-      HOOKLINE_HOST: '127.0.0.1',
       HOOKLINE_DATABASE_URL: `sqlite:${join(dataDir, 'hookline.db')}`,
-      HOOKLINE_ADMIN_TOKEN: ADMIN_TOKEN,
-      HOOKLINE_ALLOW_PRIVATE_NETWORKS: 'true',
       HOOKLINE_LOG_LEVEL: 'warn',
       HOOKLINE_CONCURRENCY: String(CONCURRENCY),
       HOOKLINE_ENDPOINT_CONCURRENCY: String(CONCURRENCY),
       // Lease = timeout * 2 + 10 s = 12 s: what the killed process claimed comes back soon.
       HOOKLINE_DELIVERY_TIMEOUT: '1',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let out = '';
-  proc.stdout!.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  proc.stderr!.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  const exited = new Promise<number | string | null>((ok) =>
-    proc.once('exit', (code, signal) => ok(signal ?? code)),
-  );
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (proc.exitCode !== null || proc.signalCode !== null) {
-      throw new Error(`hookline exited during start (${proc.exitCode ?? proc.signalCode}):\n${out}`);
-    }
-    try {
-      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) });
-      if (res.status === 200) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      proc.kill('SIGKILL');
-      throw new Error(`hookline did not become healthy within 20 s:\n${out}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { proc, url, output: () => out, exited };
-}
-
-async function call<T = any>(base: string, method: string, path: string, body?: unknown) {
-  const res = await fetch(base + path, {
-    method,
-    headers: {
-      authorization: `Bearer ${ADMIN_TOKEN}`,
-      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-    },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
 }
 
 test('kill -9 during delivery loses no accepted message; duplicates stay within the in-flight bound', {
@@ -110,11 +40,11 @@ test('kill -9 during delivery loses no accepted message; duplicates stay within 
   const dataDir = tempDir('hookline-crash-');
   const receiver = await startReceiver();
   receiver.fallback = { status: 200, body: 'ok', delayMs: RECEIVER_DELAY_MS };
-  const children: Child[] = [];
+  const children: HooklineChild[] = [];
   t.after(async () => {
     for (const c of children) {
       if (c.proc.exitCode === null && c.proc.signalCode === null) {
-        c.proc.kill('SIGKILL');
+        c.signal('SIGKILL');
         await c.exited;
       }
     }
@@ -125,9 +55,9 @@ test('kill -9 during delivery loses no accepted message; duplicates stay within 
   // ---- first life: publish, and die with deliveries in flight -------------------------------
   const first = await startChild(dataDir);
   children.push(first);
-  const app = await call(first.url, 'POST', '/api/v1/app', { name: 'Crash test', uid: 'crash' });
+  const app = await first.call('POST', '/api/v1/app', { name: 'Crash test', uid: 'crash' });
   assert.equal(app.status, 201, JSON.stringify(app.body));
-  const ep = await call(first.url, 'POST', `/api/v1/app/${app.body.id}/endpoint`, {
+  const ep = await first.call('POST', `/api/v1/app/${app.body.id}/endpoint`, {
     url: `${receiver.url}/hook`,
   });
   assert.equal(ep.status, 201, JSON.stringify(ep.body));
@@ -209,7 +139,7 @@ test('kill -9 during delivery loses no accepted message; duplicates stay within 
   let stats: Record<string, number> = {};
   const statsDeadline = Date.now() + 30_000; // lease 12 s + slack
   for (;;) {
-    const r = await call(second.url, 'GET', `/api/v1/app/${appId}/endpoint/${epId}/stats`);
+    const r = await second.call('GET', `/api/v1/app/${appId}/endpoint/${epId}/stats`);
     assert.equal(r.status, 200, JSON.stringify(r.body));
     stats = r.body;
     if ((stats.pending === 0 && stats.sending === 0) || Date.now() > statsDeadline) break;
@@ -241,7 +171,7 @@ test('kill -9 during delivery loses no accepted message; duplicates stay within 
   // by the second process.
   const sample = duplicates.length > 0 ? duplicates.slice(0, 5).map(([id]) => id) : [...accepted].slice(-3);
   for (const msgId of sample) {
-    const r = await call(second.url, 'GET', `/api/v1/app/${appId}/attempt/msg/${msgId}`);
+    const r = await second.call('GET', `/api/v1/app/${appId}/attempt/msg/${msgId}`);
     assert.equal(r.status, 200, JSON.stringify(r.body));
     const attempts = r.body.data as { status: number; responseStatusCode: number }[];
     assert.ok(attempts.length >= 1, `no attempt recorded for ${msgId}`);
@@ -250,7 +180,7 @@ test('kill -9 during delivery loses no accepted message; duplicates stay within 
       `no successful attempt recorded for ${msgId}: ${JSON.stringify(attempts)}`,
     );
   }
-  const eps = await call(second.url, 'GET', `/api/v1/app/${appId}/attempt/endpoint/${epId}?limit=250`);
+  const eps = await second.call('GET', `/api/v1/app/${appId}/attempt/endpoint/${epId}?limit=250`);
   assert.equal(eps.status, 200, JSON.stringify(eps.body));
   assert.ok(eps.body.data.length > 0);
   assert.ok(

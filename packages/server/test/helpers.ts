@@ -15,7 +15,9 @@ import { type HooklineConfig, loadConfig } from '../src/config.ts';
 import type { Clock } from '../src/core/clock.ts';
 import { createHookline, type Hookline } from '../src/hookline.ts';
 
-export const ADMIN_TOKEN = 'hl_test_admin_token';
+import { ADMIN_TOKEN } from './child.ts';
+
+export { ADMIN_TOKEN };
 
 export interface TestServer {
   url: string;

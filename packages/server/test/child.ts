@@ -1,0 +1,138 @@
+/**
+ * Hookline in a child process, started the way its users start it (`node .../main.ts serve`, or
+ * `npm start`) with settings in HOOKLINE_* variables. Used by the crash test, the CLI test and
+ * the benchmark.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { resolve } from 'node:path';
+
+/** The admin token every test and benchmark server is started with. */
+export const ADMIN_TOKEN = 'hl_test_admin_token';
+
+export const ROOT = resolve(import.meta.dirname, '../../..');
+export const MAIN = resolve(ROOT, 'packages/server/src/cli/main.ts');
+
+/** A port nothing listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.once('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+export interface HooklineChild {
+  url: string;
+  proc: ChildProcess;
+  /** The last 20 kB of what it printed. */
+  output(): string;
+  /** Resolves with the exit code, or the signal that ended it. */
+  exited: Promise<number | string | null>;
+  /** Calls the API with the admin token. */
+  call<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+  /** Sends a signal (to npm and the server together when started through npm). */
+  signal(sig: NodeJS.Signals): void;
+  /** SIGTERM (graceful shutdown), SIGKILL after 15 s; resolves once it has exited. */
+  stop(): Promise<void>;
+}
+
+export interface SpawnOptions {
+  /** HOOKLINE_* settings; the port is chosen here unless given. */
+  env?: Record<string, string>;
+  /** Start through `npm start` (as the README does) instead of node directly. */
+  viaNpm?: boolean;
+  /** Extra node flags, such as `--cpu-prof`. */
+  nodeArgs?: string[];
+  cwd?: string;
+}
+
+/** Starts Hookline and waits until `/health` answers 200 (20 s at most). */
+export async function spawnHookline(options: SpawnOptions = {}): Promise<HooklineChild> {
+  const port = options.env?.HOOKLINE_PORT ?? String(await freePort());
+  const env = {
+    ...process.env,
+    HOOKLINE_HOST: '127.0.0.1',
+    HOOKLINE_ADMIN_TOKEN: ADMIN_TOKEN,
+    HOOKLINE_ALLOW_PRIVATE_NETWORKS: 'true',
+    ...options.env,
+    HOOKLINE_PORT: port,
+  };
+  const proc = options.viaNpm
+    ? // Its own process group, so a signal reaches npm and the server it started together.
+      spawn('npm', ['start', '--prefix', ROOT], {
+        cwd: options.cwd ?? ROOT,
+        env,
+        stdio: 'pipe',
+        detached: true,
+      })
+    : spawn(process.execPath, [...(options.nodeArgs ?? []), MAIN, 'serve'], {
+        cwd: options.cwd ?? ROOT,
+        env,
+        stdio: 'pipe',
+      });
+  let out = '';
+  const keep = (c: Buffer) => {
+    out = (out + c.toString()).slice(-20_000);
+  };
+  proc.stdout!.on('data', keep);
+  proc.stderr!.on('data', keep);
+  const exited = new Promise<number | string | null>((ok) =>
+    proc.once('exit', (code, sig) => ok(sig ?? code)),
+  );
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      if (options.viaNpm) process.kill(-proc.pid!, sig);
+      else proc.kill(sig);
+    } catch {
+      // already gone
+    }
+  };
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (proc.exitCode !== null || proc.signalCode !== null) {
+      throw new Error(`hookline exited during start (${proc.exitCode ?? proc.signalCode}):\n${out}`);
+    }
+    const healthy = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) }).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+    if (healthy) break;
+    if (Date.now() > deadline) {
+      signal('SIGKILL');
+      throw new Error(`hookline did not become healthy within 20 s:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url,
+    proc,
+    output: () => out,
+    exited,
+    signal,
+    async call(method, path, body) {
+      const res = await fetch(url + path, {
+        method,
+        headers: {
+          authorization: `Bearer ${ADMIN_TOKEN}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout(15_000),
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : null };
+    },
+    async stop() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      signal('SIGTERM');
+      const t = setTimeout(() => signal('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
