@@ -184,7 +184,11 @@ export function createDispatcher(deps: {
 
   const reserved = (endpointId: string) =>
     (perEndpoint.get(endpointId) ?? 0) + (waiting.get(endpointId)?.length ?? 0);
-  const saturated = (endpointId: string) => reserved(endpointId) >= options.perEndpointConcurrency;
+  // Each endpoint may hold twice its concurrency: the second half waits in hand, so a busy
+  // endpoint goes back to the database once per `perEndpointConcurrency` deliveries, not once
+  // per delivery. The lease (2 x timeout + 10 s) covers the wait of the last one in line.
+  const prefetch = options.perEndpointConcurrency * 2;
+  const saturated = (endpointId: string) => reserved(endpointId) >= prefetch;
 
   /** Worth a claim query: the database may hold due work for an endpoint with room for it. */
   function worthClaiming(): boolean {
@@ -209,7 +213,7 @@ export function createDispatcher(deps: {
             now: clock.now(),
             limit,
             leaseMs: options.leaseMs,
-            perEndpoint: options.perEndpointConcurrency,
+            perEndpoint: prefetch,
             skipEndpoints: skip,
           });
         } catch (err) {
@@ -223,7 +227,7 @@ export function createDispatcher(deps: {
         for (const d of claimed) counts.set(d.endpointId, (counts.get(d.endpointId) ?? 0) + 1);
         let capped = false;
         for (const [id, n] of counts) {
-          if (n >= options.perEndpointConcurrency) {
+          if (n >= prefetch) {
             moreDue.add(id);
             capped = true;
           } else moreDue.delete(id);
