@@ -239,8 +239,18 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
       const [d1, d2] = await claim();
       await store.completeDeliveries(
         [
-          { deliveryId: d1!.id, attempt: attemptFor(d1!, false), next: { kind: 'retry', at: now + 5_000 } },
-          { deliveryId: d2!.id, attempt: attemptFor(d2!, true), next: { kind: 'success' } },
+          {
+            deliveryId: d1!.id,
+            leaseUntil: d1!.leaseUntil,
+            attempt: attemptFor(d1!, false),
+            next: { kind: 'retry', at: now + 5_000 },
+          },
+          {
+            deliveryId: d2!.id,
+            leaseUntil: d2!.leaseUntil,
+            attempt: attemptFor(d2!, true),
+            next: { kind: 'success' },
+          },
         ],
         now,
       );
@@ -254,6 +264,7 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
         [
           {
             deliveryId: retry!.id,
+            leaseUntil: retry!.leaseUntil,
             attempt: attemptFor(retry!, false),
             next: { kind: 'fail' },
             disableIfFailingSince: now,
@@ -278,6 +289,66 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
       assert.equal(failedOnly.items.length, 2);
     });
 
+    test('only the current lease holder moves a delivery on; outcomes of deleted deliveries are skipped', async () => {
+      const a = app();
+      await store.insertApp(a);
+      const e = endpoint(a.id);
+      await store.insertEndpoint(e);
+      await store.ingest([item(a.id), item(a.id)]);
+      const [stale] = await claim({ leaseMs: 1000 });
+      now += 1000;
+      const [current] = await claim({ leaseMs: 1000 });
+      assert.equal(current?.id, stale!.id, 'the lease ran out and the delivery was claimed again');
+      // The first worker finally reports a failure: logged, but the delivery stays with the new holder.
+      await store.completeDeliveries(
+        [
+          {
+            deliveryId: stale!.id,
+            leaseUntil: stale!.leaseUntil,
+            attempt: attemptFor(stale!, false),
+            next: { kind: 'fail' },
+          },
+        ],
+        now,
+      );
+      assert.equal((await store.endpointStats(e.id, T0, now + 1)).fail, 0);
+      await store.completeDeliveries(
+        [
+          {
+            deliveryId: current!.id,
+            leaseUntil: current!.leaseUntil,
+            attempt: attemptFor(current!, true),
+            next: { kind: 'success' },
+          },
+        ],
+        now,
+      );
+      const stats = await store.endpointStats(e.id, T0, now + 1);
+      assert.equal(stats.success, 1);
+      const page: PageQuery = { limit: 10, after: null, before: null, order: 'desc' };
+      assert.equal((await store.listAttempts({ appId: a.id, msgId: stale!.msgId }, page)).items.length, 2);
+      // An endpoint deleted while its delivery was in flight must not fail the batch it is in.
+      const doomed = endpoint(a.id, { eventTypes: ['doomed'] });
+      await store.insertEndpoint(doomed);
+      await store.ingest([item(a.id, { eventType: 'doomed' })]);
+      now += 1000;
+      const [inFlight] = (await claim()).filter((c) => c.endpointId === doomed.id);
+      await store.deleteEndpoint(a.id, doomed.id);
+      await assert.doesNotReject(
+        store.completeDeliveries(
+          [
+            {
+              deliveryId: inFlight!.id,
+              leaseUntil: inFlight!.leaseUntil,
+              attempt: attemptFor(inFlight!, true),
+              next: { kind: 'success' },
+            },
+          ],
+          now,
+        ),
+      );
+    });
+
     test('recover requeues failures and adds what a disabled endpoint missed', async () => {
       const a = app();
       await store.insertApp(a);
@@ -286,7 +357,14 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
       await store.ingest([item(a.id)]);
       const [d] = await claim();
       await store.completeDeliveries(
-        [{ deliveryId: d!.id, attempt: attemptFor(d!, false), next: { kind: 'fail' } }],
+        [
+          {
+            deliveryId: d!.id,
+            leaseUntil: d!.leaseUntil,
+            attempt: attemptFor(d!, false),
+            next: { kind: 'fail' },
+          },
+        ],
         now,
       );
       await store.updateEndpoint({ ...e, disabled: true });

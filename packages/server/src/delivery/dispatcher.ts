@@ -19,6 +19,7 @@ import { nextRetryDelay, parseRetryAfter, type RetryPolicy } from '../core/retry
 import { signatureHeader } from '../core/signing.ts';
 import { type Attempt, DeliveryStatus } from '../core/types.ts';
 import type { ClaimedDelivery, DeliveryOutcome, Store } from '../store/store.ts';
+import { StoreUnavailableError } from '../store/store-errors.ts';
 import type { Sender, SendRequest, SendResult } from './sender.ts';
 
 export interface DispatcherOptions {
@@ -291,7 +292,7 @@ export function createDispatcher(deps: {
 
   async function attempt(d: ClaimedDelivery): Promise<void> {
     if (d.endpoint.disabled) {
-      record({ deliveryId: d.id, attempt: null, next: { kind: 'cancel' } });
+      record({ deliveryId: d.id, leaseUntil: d.leaseUntil, attempt: null, next: { kind: 'cancel' } });
       return;
     }
     const startedAt = clock.now();
@@ -318,6 +319,7 @@ export function createDispatcher(deps: {
     events.onAttempt?.(a, d);
     record({
       deliveryId: d.id,
+      leaseUntil: d.leaseUntil,
       attempt: a,
       next,
       ...(next.kind === 'success' ? {} : { disableIfFailingSince: now - options.disableAfterMs }),
@@ -350,14 +352,18 @@ export function createDispatcher(deps: {
           events.onEndpointDisabled?.(id);
         }
       } catch (err) {
-        // The leases will run out and the deliveries be tried again: at-least-once holds.
-        logger.error(
-          { err: coerceError(err), count: batch.length },
-          'recording attempt outcomes failed; will retry',
-        );
-        outcomes = batch.concat(outcomes);
-        await new Promise((r) => setTimeout(r, 500));
-        if (!running) break;
+        // Nothing is lost either way: until recorded, the deliveries stay leased, and when the
+        // leases run out they are tried again (at-least-once).
+        if (err instanceof StoreUnavailableError && running) {
+          logger.error({ err, count: batch.length }, 'recording attempt outcomes failed; will retry');
+          outcomes = batch.concat(outcomes);
+          await new Promise((r) => setTimeout(r, 500));
+        } else {
+          logger.error(
+            { err: coerceError(err), count: batch.length },
+            'recording attempt outcomes failed; these deliveries will be tried again when their leases run out',
+          );
+        }
       }
     }
     flushing = null;

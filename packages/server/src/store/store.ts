@@ -117,6 +117,8 @@ export interface ClaimOptions {
 /** What happened to one claimed delivery, recorded in one transaction with its attempt. */
 export interface DeliveryOutcome {
   deliveryId: string;
+  /** The lease the worker held (`ClaimedDelivery.leaseUntil`); a lost lease moves nothing. */
+  leaseUntil: number;
   /** Null when no request was made (endpoint deleted or disabled). */
   attempt: Attempt | null;
   next: { kind: 'success' } | { kind: 'retry'; at: number } | { kind: 'fail' } | { kind: 'cancel' };

@@ -547,29 +547,6 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         tx(() => {
           for (const o of outcomes) {
             const a = o.attempt;
-            if (a) {
-              run(
-                `INSERT INTO attempt (id, delivery_id, msg_id, endpoint_id, app_id, url, status, response_status_code,
-                   response, response_headers, request_headers, duration_ms, trigger_type, created_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-                [
-                  a.id,
-                  a.deliveryId,
-                  a.msgId,
-                  a.endpointId,
-                  a.appId,
-                  a.url,
-                  a.status,
-                  a.responseStatusCode,
-                  a.response,
-                  json(a.responseHeaders),
-                  json(a.requestHeaders),
-                  a.durationMs,
-                  a.triggerType,
-                  a.createdAt,
-                ],
-              );
-            }
             const n = o.next;
             const status =
               n.kind === 'success'
@@ -579,12 +556,37 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
                   : n.kind === 'fail'
                     ? DeliveryStatus.fail
                     : DeliveryStatus.canceled;
-            run(
+            // Only the holder of the current lease moves the delivery on. A worker whose lease ran
+            // out (another took the delivery over) still logs its attempt, if the delivery exists.
+            const moved = run(
               `UPDATE delivery SET status = ?, attempts = attempts + ?, next_attempt_at = ?, updated_at = ?
-               WHERE id = ?`,
-              [status, a ? 1 : 0, n.kind === 'retry' ? n.at : now, now, o.deliveryId],
+               WHERE id = ? AND status = 3 AND next_attempt_at = ?`,
+              [status, a ? 1 : 0, n.kind === 'retry' ? n.at : now, now, o.deliveryId, o.leaseUntil],
             );
-            if (!a) continue;
+            const leaseHeld = Number(moved.changes) > 0;
+            if (!a || (!leaseHeld && !get('SELECT 1 FROM delivery WHERE id = ?', [o.deliveryId]))) continue;
+            run(
+              `INSERT INTO attempt (id, delivery_id, msg_id, endpoint_id, app_id, url, status, response_status_code,
+                 response, response_headers, request_headers, duration_ms, trigger_type, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+              [
+                a.id,
+                a.deliveryId,
+                a.msgId,
+                a.endpointId,
+                a.appId,
+                a.url,
+                a.status,
+                a.responseStatusCode,
+                a.response,
+                json(a.responseHeaders),
+                json(a.requestHeaders),
+                a.durationMs,
+                a.triggerType,
+                a.createdAt,
+              ],
+            );
+            if (!leaseHeld) continue;
             if (a.status === DeliveryStatus.success) {
               run('UPDATE endpoint SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL', [
                 a.endpointId,
