@@ -431,6 +431,12 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
       await store.deleteApp(a.id);
       assert.equal(await store.getApp(a.id), null);
       assert.equal(await store.nextDueAt(), null);
+      const [late] = await store.ingest([item(a.id)]);
+      assert.deepEqual(
+        late,
+        { ok: false, reason: 'app_not_found' },
+        'a message racing the deletion is refused',
+      );
     });
   });
 }

@@ -92,6 +92,7 @@ export async function createMessage(
       : {}),
   });
   if (!result.ok) {
+    if (result.reason === 'app_not_found') throw notFound('application');
     throw new HooklineError(
       'conflict',
       `a message with eventId "${input.eventId}" exists already (${result.existing.id})`,

@@ -74,7 +74,9 @@ export interface IngestItem {
 
 export type IngestResult =
   | { ok: true; deliveries: number }
-  | { ok: false; reason: 'duplicate_event_id'; existing: Message };
+  | { ok: false; reason: 'duplicate_event_id'; existing: Message }
+  /** The application was deleted between the API's lookup and the commit. */
+  | { ok: false; reason: 'app_not_found' };
 
 export interface RoutingEndpoint {
   id: string;

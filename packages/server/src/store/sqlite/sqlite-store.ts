@@ -403,6 +403,18 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
           const routingCache = new Map<string, RoutingEndpoint[]>();
           return items.map((item): IngestResult => {
             const m = item.message;
+            let endpoints = routingCache.get(m.appId);
+            if (!endpoints) {
+              if (!get('SELECT 1 FROM app WHERE id = ?', [m.appId]))
+                return { ok: false, reason: 'app_not_found' };
+              endpoints = all(ROUTING, [m.appId]).map((r) => ({
+                id: str(r.id),
+                disabled: num(r.disabled) === 1,
+                eventTypes: parse<string[] | null>(r.event_types),
+                channels: parse<string[] | null>(r.channels),
+              }));
+              routingCache.set(m.appId, endpoints);
+            }
             if (m.eventId !== null) {
               const existing = get('SELECT * FROM message WHERE app_id = ? AND event_id = ?', [
                 m.appId,
@@ -415,16 +427,6 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
                VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
               [m.id, m.appId, m.eventId, m.eventType, m.payload, json(m.channels), json(m.tags), m.createdAt],
             );
-            let endpoints = routingCache.get(m.appId);
-            if (!endpoints) {
-              endpoints = all(ROUTING, [m.appId]).map((r) => ({
-                id: str(r.id),
-                disabled: num(r.disabled) === 1,
-                eventTypes: parse<string[] | null>(r.event_types),
-                channels: parse<string[] | null>(r.channels),
-              }));
-              routingCache.set(m.appId, endpoints);
-            }
             const targets = item.route(endpoints);
             for (const endpointId of targets) {
               run(
