@@ -139,7 +139,7 @@ export function createDispatcher(deps: {
   const perEndpoint = new Map<string, number>();
   const waiting = new Map<string, ClaimedDelivery[]>();
   const inFlight = new Set<ClaimedDelivery>();
-  let outcomes: DeliveryOutcome[] = [];
+  let outcomes: { outcome: DeliveryOutcome; done: () => void }[] = [];
   let flushing: Promise<void> | null = null;
   let running = false;
   let pumping = false;
@@ -292,7 +292,7 @@ export function createDispatcher(deps: {
 
   async function attempt(d: ClaimedDelivery): Promise<void> {
     if (d.endpoint.disabled) {
-      record({ deliveryId: d.id, leaseUntil: d.leaseUntil, attempt: null, next: { kind: 'cancel' } });
+      await record({ deliveryId: d.id, leaseUntil: d.leaseUntil, attempt: null, next: { kind: 'cancel' } });
       return;
     }
     const startedAt = clock.now();
@@ -317,7 +317,7 @@ export function createDispatcher(deps: {
       createdAt: startedAt,
     };
     events.onAttempt?.(a, d);
-    record({
+    await record({
       deliveryId: d.id,
       leaseUntil: d.leaseUntil,
       attempt: a,
@@ -326,9 +326,16 @@ export function createDispatcher(deps: {
     });
   }
 
-  function record(o: DeliveryOutcome) {
-    outcomes.push(o);
-    if (!flushing) flushing = flush();
+  /**
+   * Queues an outcome for the next batch; resolves once the batch is committed (or given up).
+   * A delivery keeps its concurrency slot until then, so at any moment at most `concurrency`
+   * deliveries are sent but not yet recorded: the most a crash can make us send twice.
+   */
+  function record(o: DeliveryOutcome): Promise<void> {
+    return new Promise<void>((done) => {
+      outcomes.push({ outcome: o, done });
+      if (!flushing) flushing = flush();
+    });
   }
 
   /**
@@ -340,10 +347,12 @@ export function createDispatcher(deps: {
     while (outcomes.length > 0) {
       const batch = outcomes;
       outcomes = [];
+      const batchOutcomes = batch.map((b) => b.outcome);
       try {
-        const { disabledEndpoints } = await store.completeDeliveries(batch, clock.now());
+        const { disabledEndpoints } = await store.completeDeliveries(batchOutcomes, clock.now());
+        for (const b of batch) b.done();
         // A retry is due at a time the idle timer does not know yet: look again now.
-        if (batch.some((o) => o.next.kind === 'retry')) wake();
+        if (batchOutcomes.some((o) => o.next.kind === 'retry')) wake();
         for (const id of disabledEndpoints) {
           logger.warn(
             { endpointId: id, event: 'endpoint.disabled' },
@@ -363,6 +372,7 @@ export function createDispatcher(deps: {
             { err: coerceError(err), count: batch.length },
             'recording attempt outcomes failed; these deliveries will be tried again when their leases run out',
           );
+          for (const b of batch) b.done();
         }
       }
     }
