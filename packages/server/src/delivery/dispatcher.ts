@@ -206,7 +206,8 @@ export function createDispatcher(deps: {
         const capacity = options.concurrency - inFlight.size - queuedCount();
         if (capacity <= 0 || !worthClaiming()) break;
         const limit = Math.min(capacity, options.claimBatch);
-        const skip = [...new Set([...perEndpoint.keys(), ...waiting.keys()])].filter(saturated);
+        // An endpoint only has deliveries waiting while it is at its limit, so `perEndpoint` has them all.
+        const skip = [...perEndpoint.keys()].filter(saturated);
         mayHaveDue = false;
         let claimed: ClaimedDelivery[];
         try {

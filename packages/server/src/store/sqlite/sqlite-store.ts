@@ -73,7 +73,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
   const db = new DatabaseSync(options.path, { enableForeignKeyConstraints: true, timeout: 5000 });
   db.exec('PRAGMA journal_mode = WAL');
-  db.exec(`PRAGMA synchronous = ${options.synchronous ?? 'FULL'}`);
+  const synchronous = options.synchronous ?? 'FULL';
+  db.exec(`PRAGMA synchronous = ${synchronous}`);
   db.exec('PRAGMA temp_store = MEMORY');
   db.exec('PRAGMA cache_size = -65536');
   const box = options.secretBox;
@@ -93,7 +94,6 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     stmt(sql).get(...params) as Row | undefined;
   const run = (sql: string, params: SQLInputValue[] = []) => stmt(sql).run(...params);
 
-  const synchronous = options.synchronous ?? 'FULL';
   /**
    * Runs `fn` in one write transaction. `durable: false` skips the fsync at commit for writes
    * whose loss on power failure is harmless (a lease: the delivery is simply claimed again);
@@ -101,19 +101,21 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
    */
   function tx<T>(fn: () => T, durable = true): T {
     const relax = !durable && synchronous === 'FULL';
+    if (relax) db.exec('PRAGMA synchronous = NORMAL');
     try {
-      if (relax) db.exec('PRAGMA synchronous = NORMAL');
-      db.exec('BEGIN IMMEDIATE');
-    } catch (err) {
-      translate(err);
-    }
-    try {
-      const result = fn();
-      db.exec('COMMIT');
-      return result;
-    } catch (err) {
-      if (db.isTransaction) db.exec('ROLLBACK');
-      return translate(err);
+      try {
+        db.exec('BEGIN IMMEDIATE');
+      } catch (err) {
+        return translate(err);
+      }
+      try {
+        const result = fn();
+        db.exec('COMMIT');
+        return result;
+      } catch (err) {
+        if (db.isTransaction) db.exec('ROLLBACK');
+        return translate(err);
+      }
     } finally {
       if (relax) db.exec('PRAGMA synchronous = FULL');
     }
@@ -228,6 +230,22 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     e.createdAt,
     e.updatedAt,
   ];
+
+  /** Queues one (message, endpoint) pair: pending, no attempts yet, due at `dueAt`. */
+  const insertDelivery = (
+    id: string,
+    msgId: string,
+    appId: string,
+    endpointId: string,
+    dueAt: number,
+    triggerType: TriggerTypeCode,
+    now: number,
+  ) =>
+    run(
+      `INSERT INTO delivery (id, msg_id, app_id, endpoint_id, status, attempts, next_attempt_at, trigger_type,
+         created_at, updated_at) VALUES (?, ?, ?, ?, 1, 0, ?, ?, ?, ?)`,
+      [id, msgId, appId, endpointId, dueAt, triggerType, now, now],
+    );
 
   const ENDPOINT_BY_ID_OR_UID = 'SELECT * FROM endpoint WHERE app_id = ? AND (id = ? OR uid = ?)';
   const UPSERT_IDEMPOTENCY = `INSERT INTO idempotency (key, status, body, expires_at) VALUES (?, ?, ?, ?)
@@ -429,10 +447,14 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
             );
             const targets = item.route(endpoints);
             for (const endpointId of targets) {
-              run(
-                `INSERT INTO delivery (id, msg_id, app_id, endpoint_id, status, attempts, next_attempt_at, trigger_type,
-                   created_at, updated_at) VALUES (?, ?, ?, ?, 1, 0, ?, 0, ?, ?)`,
-                [item.newDeliveryId(), m.id, m.appId, endpointId, item.dueAt, m.createdAt, m.createdAt],
+              insertDelivery(
+                item.newDeliveryId(),
+                m.id,
+                m.appId,
+                endpointId,
+                item.dueAt,
+                TriggerType.scheduled,
+                m.createdAt,
               );
             }
             if (item.idempotency) {
@@ -628,11 +650,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
 
     resend: (m, endpointId, id, now) =>
       guard(() => {
-        run(
-          `INSERT INTO delivery (id, msg_id, app_id, endpoint_id, status, attempts, next_attempt_at, trigger_type,
-             created_at, updated_at) VALUES (?, ?, ?, ?, 1, 0, ?, ?, ?, ?)`,
-          [id, m.id, m.appId, endpointId, now, TriggerType.manual, now, now],
-        );
+        insertDelivery(id, m.id, m.appId, endpointId, now, TriggerType.manual, now);
         events.emit('queued');
       }),
 
@@ -653,10 +671,14 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
           );
           for (const m of missed) {
             if (!q.matches(str(m.event_type), parse<string[] | null>(m.channels))) continue;
-            run(
-              `INSERT INTO delivery (id, msg_id, app_id, endpoint_id, status, attempts, next_attempt_at, trigger_type,
-                 created_at, updated_at) VALUES (?, ?, ?, ?, 1, 0, ?, ?, ?, ?)`,
-              [q.newDeliveryId(), str(m.id), q.appId, q.endpointId, q.now, TriggerType.manual, q.now, q.now],
+            insertDelivery(
+              q.newDeliveryId(),
+              str(m.id),
+              q.appId,
+              q.endpointId,
+              q.now,
+              TriggerType.manual,
+              q.now,
             );
             added++;
           }
