@@ -289,6 +289,45 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
       assert.equal(failedOnly.items.length, 2);
     });
 
+    test('endpoint series: attempts per time bucket with success count and p50/p95 latency', async () => {
+      const a = app();
+      await store.insertApp(a);
+      const e = endpoint(a.id);
+      const other = endpoint(a.id);
+      await store.insertEndpoint(e);
+      await store.insertEndpoint(other);
+      // Bucket 0 (T0 .. T0+60s): 10 attempts, durations 10..100 ms, 7 succeed.
+      // Bucket 2 (T0+120s ..): 1 failed attempt of 500 ms. Bucket 1 stays empty.
+      const plan = [
+        ...Array.from({ length: 10 }, (_, i) => ({ at: T0 + i * 1000, ms: (10 - i) * 10, ok: i < 7 })),
+        { at: T0 + 125_000, ms: 500, ok: false },
+      ];
+      await store.ingest(plan.map(() => item(a.id)));
+      const claimed = await claim();
+      const mine = claimed.filter((d) => d.endpointId === e.id);
+      assert.equal(mine.length, plan.length);
+      await store.completeDeliveries(
+        mine.map((d, i) => ({
+          deliveryId: d.id,
+          leaseUntil: d.leaseUntil,
+          attempt: { ...attemptFor(d, plan[i]!.ok), createdAt: plan[i]!.at, durationMs: plan[i]!.ms },
+          next: { kind: 'success' as const },
+        })),
+        now,
+      );
+      const series = await store.endpointSeries(e.id, T0, T0 + 180_000, 60_000);
+      assert.deepEqual(series, [
+        { start: T0, attempts: 10, successes: 7, p50Ms: 50, p95Ms: 100 },
+        { start: T0 + 120_000, attempts: 1, successes: 0, p50Ms: 500, p95Ms: 500 },
+      ]);
+      // The window is half-open and other endpoints' attempts never count.
+      assert.deepEqual(
+        (await store.endpointSeries(e.id, T0 + 1000, T0 + 125_000, 60_000)).map((b) => b.attempts),
+        [9],
+      );
+      assert.deepEqual(await store.endpointSeries(other.id, T0, T0 + 180_000, 60_000), []);
+    });
+
     test('only the current lease holder moves a delivery on; outcomes of deleted deliveries are skipped', async () => {
       const a = app();
       await store.insertApp(a);

@@ -28,12 +28,14 @@ import { StoreConflictError, StoreUnavailableError } from '../store/store-errors
 import { applicationRoutes } from './application.ts';
 import { attemptRoutes } from './attempt.ts';
 import { createAuth } from './auth.ts';
+import { registerDashboard } from './dashboard.ts';
 import { endpointRoutes } from './endpoint.ts';
 import { eventTypeRoutes } from './event-type.ts';
 import { healthRoutes } from './health.ts';
 import { idempotency } from './idempotency.ts';
 import { messageRoutes } from './message.ts';
 import { SHARED_SCHEMAS } from './schemas.ts';
+import { statsRoutes } from './stats.ts';
 
 export interface ApiContext {
   store: Store;
@@ -183,8 +185,11 @@ export async function buildApi(ctx: ApiContext) {
       eventTypeRoutes(typed, ctx);
       messageRoutes(typed, ctx);
       attemptRoutes(typed, ctx);
+      statsRoutes(typed, ctx);
     },
     { prefix: '/api/v1' },
   );
+  // The web dashboard at `/` (static files and its client routes; never under /api).
+  await registerDashboard(app, { log: ctx.logger });
   return app;
 }

@@ -23,6 +23,11 @@ export const ERRORS = {
     status: 500,
     description: 'An unexpected error; details are in the server log, never in the response.',
   },
+  dashboard_not_built: {
+    status: 503,
+    description:
+      'The web dashboard was requested but its files were never built; run `npm install` in the repository and restart.',
+  },
   service_unavailable: {
     status: 503,
     description:

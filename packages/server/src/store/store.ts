@@ -151,6 +151,17 @@ export interface EndpointStats {
   canceled: number;
 }
 
+/** Attempts to one endpoint in one time bucket (see `Store.endpointSeries`). */
+export interface SeriesBucket {
+  /** Start of the bucket (ms); buckets are `since + k * bucketMs`. */
+  start: number;
+  attempts: number;
+  successes: number;
+  /** Nearest-rank percentiles of the attempts' durations in this bucket. */
+  p50Ms: number;
+  p95Ms: number;
+}
+
 export interface Store {
   readonly capabilities: StoreCapabilities;
   /** Creates or upgrades the schema. Safe to call on every start. */
@@ -205,6 +216,12 @@ export interface Store {
    */
   recover(request: RecoverRequest): Promise<number>;
   endpointStats(endpointId: string, since: number, until: number): Promise<EndpointStats>;
+  /**
+   * Attempts to an endpoint made in [since, until), grouped into buckets of `bucketMs` starting
+   * at `since`, oldest first. Only buckets with at least one attempt are returned. Callers bound
+   * the window and the number of buckets.
+   */
+  endpointSeries(endpointId: string, since: number, until: number, bucketMs: number): Promise<SeriesBucket[]>;
 
   listAttempts(filter: AttemptFilter, page: PageQuery): Promise<Page<Attempt>>;
   getAttempt(appId: string, id: string): Promise<Attempt | null>;

@@ -114,4 +114,11 @@ CREATE TABLE idempotency (
 );
 `,
   },
+  {
+    // Version 5 (2-4 belong to other features): the endpoint health series reads an endpoint's
+    // attempts by time.
+    version: 5,
+    name: 'attempt_endpoint_time',
+    sql: 'CREATE INDEX attempt_endpoint_time ON attempt (endpoint_id, created_at);',
+  },
 ];

@@ -31,6 +31,7 @@ import type {
   Page,
   PageQuery,
   RoutingEndpoint,
+  SeriesBucket,
   Store,
   StoredResponse,
 } from '../store.ts';
@@ -703,6 +704,36 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         }
         return stats;
       }),
+
+    endpointSeries: (endpointId, since, until, bucketMs) =>
+      guard(() =>
+        // Nearest-rank percentile: the smallest duration whose rank within its bucket is at
+        // least ceil(p * n).
+        all(
+          `WITH w AS (
+             SELECT CAST((created_at - ?1) / ?2 AS INTEGER) AS b, duration_ms, status
+             FROM attempt WHERE endpoint_id = ?3 AND created_at >= ?1 AND created_at < ?4
+           ), r AS (
+             SELECT b, duration_ms, status,
+               ROW_NUMBER() OVER (PARTITION BY b ORDER BY duration_ms) AS rn,
+               COUNT(*) OVER (PARTITION BY b) AS n
+             FROM w
+           )
+           SELECT b, MAX(n) AS attempts, SUM(status = 0) AS successes,
+             MIN(CASE WHEN rn * 100 >= n * 50 THEN duration_ms END) AS p50,
+             MIN(CASE WHEN rn * 100 >= n * 95 THEN duration_ms END) AS p95
+           FROM r GROUP BY b ORDER BY b`,
+          [since, bucketMs, endpointId, until],
+        ).map(
+          (r): SeriesBucket => ({
+            start: since + num(r.b) * bucketMs,
+            attempts: num(r.attempts),
+            successes: num(r.successes),
+            p50Ms: num(r.p50),
+            p95Ms: num(r.p95),
+          }),
+        ),
+      ),
 
     // ---- attempts ----------------------------------------------------------------------
     listAttempts: (f, page) =>

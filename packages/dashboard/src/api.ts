@@ -1,0 +1,160 @@
+/**
+ * The dashboard's only way to the server: the public HTTP API under /api/v1 with the admin token
+ * as a Bearer token. Every failure becomes an `ApiError` carrying the server's `{code, detail}`.
+ */
+
+const TOKEN_KEY = 'hookline.token';
+
+export function getToken(): string | null {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+export function setToken(token: string | null): void {
+  if (token) sessionStorage.setItem(TOKEN_KEY, token);
+  else sessionStorage.removeItem(TOKEN_KEY);
+}
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, detail: string) {
+    super(detail);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+interface ValidationIssue {
+  loc: (string | number)[];
+  msg: string;
+}
+
+/** Turns an error body (`{code, detail}` or a 422 list) into one `ApiError`. */
+function toError(status: number, body: unknown): ApiError {
+  const b = (body ?? {}) as { code?: unknown; detail?: unknown };
+  if (Array.isArray(b.detail)) {
+    const issues = (b.detail as ValidationIssue[]).map((i) => `${i.loc.join('.')}: ${i.msg}`).join('; ');
+    return new ApiError(status, 'validation', issues);
+  }
+  const detail = typeof b.detail === 'string' ? b.detail : `HTTP ${status}`;
+  return new ApiError(status, typeof b.code === 'string' ? b.code : `http_${status}`, detail);
+}
+
+/** Called when the server rejects the token, so the app can show the login page. */
+let onUnauthorized: () => void = () => {};
+export function setUnauthorizedHandler(fn: () => void): void {
+  onUnauthorized = fn;
+}
+
+export async function api<T>(method: string, path: string, body?: unknown, token = getToken()): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(`/api/v1${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${token ?? ''}`,
+        accept: 'application/json',
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+  } catch (err) {
+    throw new ApiError(0, 'network_error', `the server cannot be reached (${(err as Error).message})`);
+  }
+  const text = await res.text();
+  let parsed: unknown = null;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    parsed = { detail: text };
+  }
+  if (!res.ok) {
+    if (res.status === 401) onUnauthorized();
+    throw toError(res.status, parsed);
+  }
+  return parsed as T;
+}
+
+/** Builds a query string, leaving out empty values. */
+export function qs(params: Record<string, string | number | boolean | undefined | null>): string {
+  const u = new URLSearchParams();
+  for (const [k, v] of Object.entries(params))
+    if (v !== undefined && v !== null && v !== '') u.set(k, String(v));
+  const s = u.toString();
+  return s ? `?${s}` : '';
+}
+
+// ---- wire types (the subset of the API's responses the dashboard reads) ----------------------
+
+export interface ListResponse<T> {
+  data: T[];
+  iterator: string | null;
+  prevIterator: string | null;
+  done: boolean;
+}
+export interface App {
+  id: string;
+  uid: string | null;
+  name: string;
+  createdAt: string;
+}
+export interface Endpoint {
+  id: string;
+  uid: string | null;
+  url: string;
+  description: string;
+  disabled: boolean;
+  filterTypes: string[] | null;
+  channels: string[] | null;
+  createdAt: string;
+}
+export interface Message {
+  id: string;
+  eventId: string | null;
+  eventType: string;
+  payload: Record<string, unknown>;
+  channels: string[] | null;
+  timestamp: string;
+}
+export interface Attempt {
+  id: string;
+  msgId: string;
+  endpointId: string;
+  url: string;
+  response: string;
+  responseStatusCode: number;
+  responseDurationMs: number;
+  status: number;
+  statusText: string;
+  triggerType: number;
+  timestamp: string;
+  msg?: Message;
+}
+export interface AttemptDetail extends Attempt {
+  requestHeaders: Record<string, string>;
+  responseHeaders: Record<string, string>;
+}
+export interface EventType {
+  name: string;
+  description: string;
+  archived: boolean;
+  deprecated: boolean;
+  schemas: Record<string, unknown> | null;
+  groupName?: string | null;
+}
+export interface SeriesBucket {
+  start: string;
+  attempts: number;
+  successes: number;
+  p50Ms: number | null;
+  p95Ms: number | null;
+}
+export interface Series {
+  since: string;
+  until: string;
+  bucketSeconds: number;
+  disabled: boolean;
+  failingSince: string | null;
+  data: SeriesBucket[];
+}
+
+export const enc = encodeURIComponent;

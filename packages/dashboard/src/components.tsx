@@ -1,0 +1,193 @@
+/** Building blocks every page uses: data loading, error display, confirmation, code blocks. */
+import type { ComponentChildren } from 'preact';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError } from './api.ts';
+
+export interface Loaded<T> {
+  data: T | null;
+  error: ApiError | null;
+  loading: boolean;
+  reload: () => void;
+}
+
+/** Runs `load` when `deps` change (and on `reload()`); keeps the last data while reloading. */
+export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): Loaded<T> {
+  const [state, setState] = useState<{ data: T | null; error: ApiError | null; loading: boolean }>({
+    data: null,
+    error: null,
+    loading: true,
+  });
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    let live = true;
+    setState((s) => ({ ...s, loading: true }));
+    load().then(
+      (data) => live && setState({ data, error: null, loading: false }),
+      (err: unknown) => live && setState((s) => ({ data: s.data, error: asApiError(err), loading: false })),
+    );
+    return () => {
+      live = false;
+    };
+  }, [...deps, tick]);
+  const reload = useCallback(() => setTick((t) => t + 1), []);
+  return { ...state, reload };
+}
+
+export function asApiError(err: unknown): ApiError {
+  return err instanceof ApiError
+    ? err
+    : new ApiError(0, 'client_error', String((err as Error)?.message ?? err));
+}
+
+/** An API error as the server sent it: its code and its detail. */
+export function ErrorBox({ error }: { error: ApiError | null }) {
+  if (!error) return null;
+  return (
+    <div class="error" role="alert">
+      <strong>{error.status ? `Error ${error.status}` : 'Error'}</strong> <code>{error.code}</code>
+      <p>{error.message}</p>
+    </div>
+  );
+}
+
+export function Loading({ what }: { what: string }) {
+  return (
+    <p class="muted" aria-live="polite">
+      Loading {what}…
+    </p>
+  );
+}
+
+/** A button that asks first, in a modal dialog, then runs `action` and shows its result. */
+export function ConfirmButton(props: {
+  label: string;
+  title: string;
+  children: ComponentChildren;
+  confirmLabel: string;
+  action: () => Promise<string>;
+  class?: string;
+}) {
+  const dialog = useRef<HTMLDialogElement>(null);
+  const [busy, setBusy] = useState(false);
+  const [result, setResult] = useState<string | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const run = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      setResult(await props.action());
+      dialog.current?.close();
+    } catch (err) {
+      setError(asApiError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <>
+      <button
+        type="button"
+        class={props.class ?? 'secondary'}
+        onClick={() => {
+          setResult(null);
+          setError(null);
+          dialog.current?.showModal();
+        }}
+      >
+        {props.label}
+      </button>
+      {result && (
+        <span class="ok" role="status">
+          {result}
+        </span>
+      )}
+      <dialog ref={dialog} aria-labelledby={`${props.label}-title`}>
+        <h2 id={`${props.label}-title`}>{props.title}</h2>
+        {props.children}
+        <ErrorBox error={error} />
+        <div class="actions">
+          <button type="button" class="secondary" onClick={() => dialog.current?.close()}>
+            Cancel
+          </button>
+          <button type="button" disabled={busy} onClick={run}>
+            {busy ? 'Working…' : props.confirmLabel}
+          </button>
+        </div>
+      </dialog>
+    </>
+  );
+}
+
+/** Text that may be long (bodies, headers): wraps and scrolls inside its box. */
+export function Code({ text, label }: { text: string; label: string }) {
+  return (
+    // A scrolling box must be focusable, or keyboard users cannot scroll a long body.
+    // biome-ignore lint/a11y/noNoninteractiveTabindex: see above
+    <pre class="code" title={label} tabIndex={0}>
+      {text}
+    </pre>
+  );
+}
+
+export function prettyJson(text: string): string {
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
+}
+
+export function HeadersTable({ headers, caption }: { headers: Record<string, string>; caption: string }) {
+  const entries = Object.entries(headers);
+  if (entries.length === 0) return <p class="muted">No {caption.toLowerCase()}.</p>;
+  return (
+    <table class="kv">
+      <caption>{caption}</caption>
+      <tbody>
+        {entries.map(([k, v]) => (
+          <tr key={k}>
+            <th scope="row">{k}</th>
+            <td>
+              <code>{v}</code>
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+export const STATUS_NAMES: Record<number, string> = {
+  0: 'success',
+  1: 'pending',
+  2: 'fail',
+  3: 'sending',
+  4: 'canceled',
+};
+
+export function StatusBadge({ status, code }: { status: number; code?: number }) {
+  const name = STATUS_NAMES[status] ?? 'unknown';
+  return (
+    <span class={`badge ${name}`}>
+      {name}
+      {code !== undefined && code !== 0 ? ` ${code}` : ''}
+    </span>
+  );
+}
+
+export function time(iso: string): string {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
+}
+
+export function PageTitle({ children }: { children: ComponentChildren }) {
+  const h = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    document.title = `${h.current?.textContent ?? ''} · Hookline`;
+  });
+  return (
+    <h1 ref={h} tabIndex={-1}>
+      {children}
+    </h1>
+  );
+}

@@ -1,0 +1,112 @@
+import { type AttemptDetail, api, enc, type Message } from '../api.ts';
+import {
+  Code,
+  ConfirmButton,
+  ErrorBox,
+  HeadersTable,
+  Loading,
+  PageTitle,
+  prettyJson,
+  StatusBadge,
+  time,
+  useLoad,
+} from '../components.tsx';
+
+/**
+ * The attempt inspector: the request exactly as Hookline sent it (URL, headers, body) and the
+ * response that came back. The body is the message payload: Hookline stores it as the compact
+ * JSON it sends, byte for byte.
+ */
+export function AttemptPage({
+  appId,
+  msgId,
+  attemptId,
+}: {
+  appId: string;
+  msgId: string;
+  attemptId: string;
+}) {
+  const attempt = useLoad(
+    () => api<AttemptDetail>('GET', `/app/${enc(appId)}/msg/${enc(msgId)}/attempt/${enc(attemptId)}`),
+    [appId, msgId, attemptId],
+  );
+  const msg = useLoad(() => api<Message>('GET', `/app/${enc(appId)}/msg/${enc(msgId)}`), [appId, msgId]);
+  const a = attempt.data;
+  const body = msg.data ? JSON.stringify(msg.data.payload) : null;
+  return (
+    <main>
+      <nav aria-label="Breadcrumb" class="crumbs">
+        <a href="/">Applications</a> / <a href={`/apps/${enc(appId)}`}>{appId}</a> /{' '}
+        <a href={`/apps/${enc(appId)}/msg/${enc(msgId)}`}>{msgId}</a>
+      </nav>
+      <PageTitle>Attempt {attemptId}</PageTitle>
+      <ErrorBox error={attempt.error ?? msg.error} />
+      {!a && !attempt.error && <Loading what="attempt" />}
+      {a && (
+        <>
+          <dl class="stats">
+            <div>
+              <dt>Result</dt>
+              <dd>
+                <StatusBadge status={a.status} code={a.responseStatusCode} />
+              </dd>
+            </div>
+            <div>
+              <dt>Duration</dt>
+              <dd>{a.responseDurationMs} ms</dd>
+            </div>
+            <div>
+              <dt>Time</dt>
+              <dd>{time(a.timestamp)}</dd>
+            </div>
+            <div>
+              <dt>Trigger</dt>
+              <dd>{a.triggerType === 1 ? 'manual' : 'scheduled'}</dd>
+            </div>
+          </dl>
+          <div class="actions">
+            <ConfirmButton
+              label="Resend"
+              title="Resend this message"
+              confirmLabel="Resend now"
+              class="primary"
+              action={async () => {
+                await api(
+                  'POST',
+                  `/app/${enc(appId)}/msg/${enc(msgId)}/endpoint/${enc(a.endpointId)}/resend`,
+                );
+                return 'Queued: a new attempt will appear on the endpoint page';
+              }}
+            >
+              <p>
+                Sends message <code>{msgId}</code> to <code class="url">{a.url}</code> again, with the same{' '}
+                <code>webhook-id</code>.
+              </p>
+            </ConfirmButton>
+            <a class="button secondary" href={`/apps/${enc(appId)}/endpoints/${enc(a.endpointId)}`}>
+              Endpoint health
+            </a>
+          </div>
+          <div class="split">
+            <section aria-labelledby="req-h">
+              <h2 id="req-h">Request</h2>
+              <p class="url">
+                <code>POST {a.url}</code>
+              </p>
+              <HeadersTable headers={a.requestHeaders} caption="Request headers" />
+              <h3>Body</h3>
+              {body === null ? <Loading what="body" /> : <Code text={body} label="Request body" />}
+            </section>
+            <section aria-labelledby="res-h">
+              <h2 id="res-h">Response</h2>
+              <p>{a.responseStatusCode === 0 ? 'No response' : `HTTP ${a.responseStatusCode}`}</p>
+              <HeadersTable headers={a.responseHeaders} caption="Response headers" />
+              <h3>Body</h3>
+              <Code text={prettyJson(a.response)} label="Response body" />
+            </section>
+          </div>
+        </>
+      )}
+    </main>
+  );
+}

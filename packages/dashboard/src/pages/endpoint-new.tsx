@@ -1,0 +1,88 @@
+import { useState } from 'preact/hooks';
+import { type ApiError, api, type Endpoint, type EventType, enc, type ListResponse } from '../api.ts';
+import { asApiError, ErrorBox, PageTitle, useLoad } from '../components.tsx';
+import { navigate } from '../router.ts';
+
+/** Creates an endpoint: URL, description, and optionally the event types it subscribes to. */
+export function NewEndpointPage({ appId }: { appId: string }) {
+  const types = useLoad(() => api<ListResponse<EventType>>('GET', '/event-type?limit=250'), []);
+  const [url, setUrl] = useState('');
+  const [description, setDescription] = useState('');
+  const [filter, setFilter] = useState<string[]>([]);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const ep = await api<Endpoint>('POST', `/app/${enc(appId)}/endpoint`, {
+        url: url.trim(),
+        description,
+        ...(filter.length ? { filterTypes: filter } : {}),
+      });
+      navigate(`/apps/${enc(appId)}/endpoints/${enc(ep.id)}`);
+    } catch (err) {
+      setError(asApiError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const live = types.data?.data.filter((t) => !t.archived) ?? [];
+  return (
+    <main>
+      <nav aria-label="Breadcrumb" class="crumbs">
+        <a href="/">Applications</a> / <a href={`/apps/${enc(appId)}`}>{appId}</a>
+      </nav>
+      <PageTitle>Create endpoint</PageTitle>
+      <form onSubmit={submit} class="grid">
+        <div class="wide">
+          <label for="ep-url">URL</label>
+          <input
+            id="ep-url"
+            type="url"
+            required
+            value={url}
+            placeholder="https://example.com/webhooks"
+            onInput={(e) => setUrl((e.target as HTMLInputElement).value)}
+          />
+        </div>
+        <div class="wide">
+          <label for="ep-desc">Description</label>
+          <input
+            id="ep-desc"
+            value={description}
+            onInput={(e) => setDescription((e.target as HTMLInputElement).value)}
+          />
+        </div>
+        {live.length > 0 && (
+          <fieldset class="wide">
+            <legend>Event types (none checked: all events)</legend>
+            {live.map((t) => (
+              <label key={t.name} class="check">
+                <input
+                  type="checkbox"
+                  checked={filter.includes(t.name)}
+                  onChange={(e) =>
+                    setFilter(
+                      (e.target as HTMLInputElement).checked
+                        ? [...filter, t.name]
+                        : filter.filter((x) => x !== t.name),
+                    )
+                  }
+                />
+                {t.name}
+              </label>
+            ))}
+          </fieldset>
+        )}
+        <div class="actions wide">
+          <button type="submit" disabled={busy}>
+            {busy ? 'Creating…' : 'Create endpoint'}
+          </button>
+        </div>
+      </form>
+      <ErrorBox error={error ?? types.error} />
+    </main>
+  );
+}

@@ -1,0 +1,146 @@
+import { useState } from 'preact/hooks';
+import { type Attempt, api, type Endpoint, enc, type ListResponse, qs } from '../api.ts';
+import { ConfirmButton, ErrorBox, Loading, PageTitle, StatusBadge, time, useLoad } from '../components.tsx';
+import { HealthPanel, WINDOWS, type WindowName } from '../health.tsx';
+
+/** One endpoint: health charts, recent attempts (filterable by status), bulk recover. */
+export function EndpointPage({ appId, endpointId }: { appId: string; endpointId: string }) {
+  const [window, setWindow] = useState<WindowName>('1h');
+  const [refresh, setRefresh] = useState(0);
+  const [status, setStatus] = useState('');
+  const ep = useLoad(
+    () => api<Endpoint>('GET', `/app/${enc(appId)}/endpoint/${enc(endpointId)}`),
+    [appId, endpointId],
+  );
+  const attempts = useLoad(
+    () =>
+      api<ListResponse<Attempt>>(
+        'GET',
+        `/app/${enc(appId)}/attempt/endpoint/${enc(endpointId)}${qs({ limit: 50, status, with_msg: true, with_content: false })}`,
+      ),
+    [appId, endpointId, status, refresh],
+  );
+  const [recoverSince, setRecoverSince] = useState(() => toLocalInput(Date.now() - 86_400_000));
+  return (
+    <main>
+      <nav aria-label="Breadcrumb" class="crumbs">
+        <a href="/">Applications</a> / <a href={`/apps/${enc(appId)}`}>{appId}</a>
+      </nav>
+      <PageTitle>Endpoint</PageTitle>
+      <ErrorBox error={ep.error} />
+      {ep.data && (
+        <p class="url">
+          <code>{ep.data.url}</code>
+          {ep.data.description && <span class="muted"> · {ep.data.description}</span>}
+          <span class="muted">
+            {' '}
+            · events: {ep.data.filterTypes?.join(', ') ?? 'all'} · id <code>{ep.data.id}</code>
+          </span>
+        </p>
+      )}
+      <div class="actions">
+        <fieldset class="segmented">
+          <legend>Window</legend>
+          {(Object.keys(WINDOWS) as WindowName[]).map((w) => (
+            <label key={w}>
+              <input
+                type="radio"
+                name="window"
+                value={w}
+                checked={window === w}
+                onChange={() => setWindow(w)}
+              />
+              {w}
+            </label>
+          ))}
+        </fieldset>
+        <button type="button" class="secondary" onClick={() => setRefresh((r) => r + 1)}>
+          Refresh
+        </button>
+        <ConfirmButton
+          label="Recover failed messages"
+          title="Recover failed messages"
+          confirmLabel="Recover"
+          action={async () => {
+            const r = await api<{ data: { messagesQueued?: number } }>(
+              'POST',
+              `/app/${enc(appId)}/endpoint/${enc(endpointId)}/recover`,
+              { since: new Date(recoverSince).toISOString() },
+            );
+            setRefresh((x) => x + 1);
+            return `${r.data.messagesQueued ?? 0} messages queued again`;
+          }}
+        >
+          <p>
+            Every failed or canceled delivery to this endpoint since the time below, and every message it
+            missed while disabled, is sent again.
+          </p>
+          <label for="recover-since">Since</label>
+          <input
+            id="recover-since"
+            type="datetime-local"
+            value={recoverSince}
+            onInput={(e) => setRecoverSince((e.target as HTMLInputElement).value)}
+          />
+        </ConfirmButton>
+      </div>
+      <HealthPanel appId={appId} endpointId={endpointId} window={window} refresh={refresh} />
+      <h2>Recent attempts</h2>
+      <label for="attempt-status">Status</label>{' '}
+      <select
+        id="attempt-status"
+        value={status}
+        onChange={(e) => setStatus((e.target as HTMLSelectElement).value)}
+      >
+        <option value="">any</option>
+        <option value="0">success</option>
+        <option value="2">fail</option>
+        <option value="1">pending</option>
+      </select>
+      <ErrorBox error={attempts.error} />
+      {!attempts.data && !attempts.error && <Loading what="attempts" />}
+      {attempts.data && <AttemptTable appId={appId} attempts={attempts.data.data} />}
+    </main>
+  );
+}
+
+export function AttemptTable({ appId, attempts }: { appId: string; attempts: Attempt[] }) {
+  if (attempts.length === 0) return <p class="muted">No attempts.</p>;
+  return (
+    <div class="scroll">
+      <table data-testid="attempts">
+        <thead>
+          <tr>
+            <th scope="col">Time</th>
+            <th scope="col">Status</th>
+            <th scope="col">Event</th>
+            <th scope="col">Duration</th>
+            <th scope="col">Attempt</th>
+          </tr>
+        </thead>
+        <tbody>
+          {attempts.map((a) => (
+            <tr key={a.id}>
+              <td>{time(a.timestamp)}</td>
+              <td>
+                <StatusBadge status={a.status} code={a.responseStatusCode} />
+                {a.triggerType === 1 && <span class="muted"> manual</span>}
+              </td>
+              <td>{a.msg?.eventType ?? <code>{a.msgId}</code>}</td>
+              <td>{a.responseDurationMs} ms</td>
+              <td>
+                <a href={`/apps/${enc(appId)}/msg/${enc(a.msgId)}/attempt/${enc(a.id)}`}>Inspect {a.id}</a>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+/** `Date` as the value of a `datetime-local` input (local time, minutes). */
+export function toLocalInput(ms: number): string {
+  const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60_000);
+  return d.toISOString().slice(0, 16);
+}

@@ -1,0 +1,38 @@
+/**
+ * Every page of the dashboard: a path pattern and what it renders. To add a page, write it in
+ * `pages/` and add one line here (and a link in `NAV` if it belongs in the top bar).
+ */
+import type { VNode } from 'preact';
+import { AppPage } from './pages/app.tsx';
+import { AppsPage } from './pages/apps.tsx';
+import { AttemptPage } from './pages/attempt.tsx';
+import { EndpointPage } from './pages/endpoint.tsx';
+import { NewEndpointPage } from './pages/endpoint-new.tsx';
+import { EventTypesPage } from './pages/event-types.tsx';
+import { MessagePage } from './pages/message.tsx';
+import { MessagesPage } from './pages/messages.tsx';
+
+type Params = Record<string, string>;
+
+export const ROUTES: { path: string; render: (p: Params, query: URLSearchParams) => VNode }[] = [
+  { path: '/', render: () => <AppsPage /> },
+  { path: '/apps', render: () => <AppsPage /> },
+  { path: '/apps/:appId', render: (p) => <AppPage appId={p.appId!} /> },
+  { path: '/apps/:appId/endpoints/new', render: (p) => <NewEndpointPage appId={p.appId!} /> },
+  {
+    path: '/apps/:appId/endpoints/:endpointId',
+    render: (p) => <EndpointPage appId={p.appId!} endpointId={p.endpointId!} />,
+  },
+  { path: '/apps/:appId/messages', render: (p) => <MessagesPage appId={p.appId!} /> },
+  { path: '/apps/:appId/msg/:msgId', render: (p) => <MessagePage appId={p.appId!} msgId={p.msgId!} /> },
+  {
+    path: '/apps/:appId/msg/:msgId/attempt/:attemptId',
+    render: (p) => <AttemptPage appId={p.appId!} msgId={p.msgId!} attemptId={p.attemptId!} />,
+  },
+  { path: '/event-types', render: (_p, q) => <EventTypesPage presetApp={q.get('app') ?? ''} /> },
+];
+
+export const NAV: { href: string; label: string }[] = [
+  { href: '/', label: 'Applications' },
+  { href: '/event-types', label: 'Event types' },
+];

@@ -1,0 +1,64 @@
+/**
+ * Serves the web dashboard (`packages/dashboard`, built by `npm install`) at `/`. The dashboard is
+ * a single-page app: any GET outside the API's own prefixes that asks for HTML gets its
+ * `index.html`, so client routes such as `/apps/app_123` survive a reload. The API, the
+ * inbound gateway, `/health`, `/metrics` and `/openapi.json` are never shadowed.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  RawReplyDefaultExpression,
+  RawRequestDefaultExpression,
+  RawServerDefault,
+} from 'fastify';
+import { HooklineError } from '../core/errors.ts';
+
+/** Where `npm install` (the root `prepare` script) puts the built dashboard. */
+export const DEFAULT_DASHBOARD_DIR = fileURLToPath(new URL('../../../dashboard/dist/', import.meta.url));
+
+/** Paths the dashboard never answers, even for a browser asking for HTML. */
+const RESERVED = /^\/(api|in|health|metrics|openapi\.json)(\/|$|\?)/;
+
+export async function registerDashboard<L extends FastifyBaseLogger>(
+  app: FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, L>,
+  options: { dir?: string; log: { warn(msg: string): void } },
+): Promise<void> {
+  const dir = options.dir ?? DEFAULT_DASHBOARD_DIR;
+  const built = existsSync(`${dir}/index.html`);
+  if (built) {
+    await app.register(fastifyStatic, {
+      root: dir,
+      prefix: '/',
+      // One route per built file, so unknown paths fall through to the SPA route below.
+      wildcard: false,
+      index: false,
+      setHeaders(reply, path) {
+        // Vite puts a content hash in every asset name; index.html must always be re-read.
+        reply.header(
+          'cache-control',
+          /[\\/]assets[\\/]/.test(path) ? 'public, max-age=31536000, immutable' : 'no-cache',
+        );
+      },
+    });
+  } else {
+    options.log.warn(
+      `the dashboard is not built (no ${dir}index.html); run "npm install" in the repository, or "npm run build -w @hookline/dashboard"`,
+    );
+  }
+
+  app.get('/*', { schema: { hide: true } }, (request, reply) => {
+    // A missing file (`/favicon.ico`, an old asset) is a 404, not the app.
+    if (RESERVED.test(request.url) || /\.[a-z0-9]+$/i.test(request.url.split('?')[0]!))
+      return reply.callNotFound();
+    if (!built) {
+      throw new HooklineError(
+        'dashboard_not_built',
+        'the dashboard has not been built; run "npm install" in the Hookline repository (or "npm run build -w @hookline/dashboard") and restart the server',
+      );
+    }
+    return reply.header('cache-control', 'no-cache').sendFile('index.html');
+  });
+}
