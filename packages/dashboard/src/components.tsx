@@ -1,6 +1,6 @@
 /** Building blocks every page uses: data loading, error display, confirmation, code blocks. */
 import type { ComponentChildren } from 'preact';
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useId, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api.ts';
 
 export interface Loaded<T> {
@@ -68,6 +68,7 @@ export function ConfirmButton(props: {
   class?: string;
 }) {
   const dialog = useRef<HTMLDialogElement>(null);
+  const titleId = useId();
   const [busy, setBusy] = useState(false);
   const [result, setResult] = useState<string | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
@@ -101,8 +102,8 @@ export function ConfirmButton(props: {
           {result}
         </span>
       )}
-      <dialog ref={dialog} aria-labelledby={`${props.label}-title`}>
-        <h2 id={`${props.label}-title`}>{props.title}</h2>
+      <dialog ref={dialog} aria-labelledby={titleId}>
+        <h2 id={titleId}>{props.title}</h2>
         {props.children}
         <ErrorBox error={error} />
         <div class="actions">

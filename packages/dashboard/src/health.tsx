@@ -80,7 +80,7 @@ function Chart({ title, data, series }: { title: string; data: uPlot.AlignedData
             : []),
         ],
         legend: { show: true },
-        scales: { x: { time: true } },
+        scales: { x: { time: true }, '%': { range: [0, 100] } },
       },
       data,
       el,
@@ -102,11 +102,11 @@ function Chart({ title, data, series }: { title: string; data: uPlot.AlignedData
 
 const VOLUME_SERIES: uPlot.Series[] = [
   { label: 'attempts', stroke: '#3b82f6', fill: 'rgba(59,130,246,0.15)', paths: uPlot.paths.bars?.() },
-  { label: 'success %', stroke: '#16a34a', scale: '%' },
+  { label: 'success %', stroke: '#16a34a', scale: '%', points: { show: true, size: 5 } },
 ];
 const LATENCY_SERIES: uPlot.Series[] = [
-  { label: 'p50 ms', stroke: '#8b5cf6', spanGaps: false },
-  { label: 'p95 ms', stroke: '#f59e0b', spanGaps: false },
+  { label: 'p50 ms', stroke: '#8b5cf6', points: { show: true, size: 5 } },
+  { label: 'p95 ms', stroke: '#f59e0b', points: { show: true, size: 5 } },
 ];
 
 /** The health panel of one endpoint: state, totals, volume and latency charts, data table. */

@@ -1,0 +1,155 @@
+/**
+ * The dashboard's server side: its files and client routes at `/` without shadowing the API, a
+ * coded error when it was never built, and the endpoint health series it draws its charts from.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import Fastify from 'fastify';
+import { DEFAULT_DASHBOARD_DIR, registerDashboard } from '../src/api/dashboard.ts';
+import { startHookline, startReceiver, type TestReceiver, type TestServer, tempDir } from './helpers.ts';
+
+const html = { accept: 'text/html,application/xhtml+xml' };
+
+describe('dashboard serving', () => {
+  let server: TestServer;
+  before(async () => {
+    assert.ok(
+      existsSync(join(DEFAULT_DASHBOARD_DIR, 'index.html')),
+      'the dashboard is not built: run "npm install" (its prepare script builds packages/dashboard)',
+    );
+    server = await startHookline();
+  });
+  after(() => server.close());
+
+  test('/ and client routes answer the single-page app; its assets are served with long caching', async () => {
+    for (const path of ['/', '/apps/app_123/endpoints/ep_1', '/event-types?app=x']) {
+      const r = await fetch(server.url + path, { headers: html });
+      assert.equal(r.status, 200, path);
+      const body = await r.text();
+      assert.match(body, /<div id="app">/, path);
+      assert.equal(r.headers.get('cache-control'), 'no-cache');
+    }
+    const index = await (await fetch(server.url)).text();
+    const asset = /src="(\/assets\/[^"]+\.js)"/.exec(index)?.[1];
+    assert.ok(asset, 'index.html references a built script');
+    const js = await fetch(server.url + asset);
+    assert.equal(js.status, 200);
+    assert.match(js.headers.get('content-type') ?? '', /javascript/);
+    assert.match(js.headers.get('cache-control') ?? '', /immutable/);
+  });
+
+  test('the API, /health and /openapi.json are never shadowed; unknown files are 404', async () => {
+    const api = await fetch(`${server.url}/api/v1/nope`, { headers: html });
+    assert.equal(api.status, 404);
+    assert.equal(((await api.json()) as any).code, 'not_found');
+    const unauth = await fetch(`${server.url}/api/v1/app`, { headers: html });
+    assert.equal(unauth.status, 401);
+    const health = await fetch(`${server.url}/health`, { headers: html });
+    assert.equal(health.status, 200);
+    assert.match(health.headers.get('content-type') ?? '', /json/);
+    const spec = (await (await fetch(`${server.url}/openapi.json`)).json()) as any;
+    assert.ok(
+      spec.paths['/api/v1/app/{app_id}/endpoint/{endpoint_id}/stats/series'],
+      'series route documented',
+    );
+    assert.equal(spec.paths['/*'], undefined, 'the SPA route stays out of the API description');
+    for (const path of ['/in/some-source', '/metrics/x', '/assets/missing-123.js', '/favicon.ico']) {
+      const r = await fetch(server.url + path, { headers: html });
+      assert.equal(r.status, 404, path);
+      assert.equal(((await r.json()) as any).code, 'not_found', path);
+    }
+  });
+
+  test('a server whose dashboard was never built says so with a coded error', async () => {
+    const warnings: string[] = [];
+    const app = Fastify();
+    await registerDashboard(app, {
+      dir: join(tempDir(), 'missing/'),
+      log: { warn: (m) => warnings.push(m) },
+    });
+    app.setErrorHandler((err: any, _req, reply) => reply.code(err.status).send(err.toBody()));
+    const r = await app.inject({ method: 'GET', url: '/apps' });
+    assert.equal(r.statusCode, 503);
+    assert.equal(r.json().code, 'dashboard_not_built');
+    assert.match(r.json().detail, /npm install/);
+    assert.match(warnings[0] ?? '', /not built/);
+    await app.close();
+  });
+});
+
+describe('endpoint stats series API', () => {
+  let server: TestServer;
+  let receiver: TestReceiver;
+  let epId: string;
+  before(async () => {
+    server = await startHookline();
+    receiver = await startReceiver();
+    await server.call('POST', '/api/v1/app', { name: 'Acme', uid: 'acme' });
+    const ep = await server.call('POST', '/api/v1/app/acme/endpoint', { url: `${receiver.url}/hook` });
+    epId = ep.body.id;
+  });
+  after(async () => {
+    await server.close();
+    await receiver.close();
+  });
+
+  const series = (query: string) =>
+    server.call('GET', `/api/v1/app/acme/endpoint/${epId}/stats/series${query}`);
+
+  test('counts real attempts per bucket, with successes, latency and the endpoint state', async () => {
+    receiver.queue({ status: 500 }, { status: 200 }, { status: 200 });
+    for (let i = 0; i < 3; i++) {
+      const r = await server.call('POST', '/api/v1/app/acme/msg', { eventType: 'x.y', payload: { i } });
+      assert.equal(r.status, 202);
+    }
+    // 3 first attempts; the failed one is retried after 5 s, outside this test's wait.
+    await receiver.waitFor(3);
+    const since = new Date(Date.now() - 3_600_000).toISOString();
+    let body: any;
+    for (let i = 0; i < 50; i++) {
+      body = (await series(`?since=${since}&bucket=60`)).body;
+      if (body.data.reduce((n: number, b: any) => n + b.attempts, 0) === 3) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(body.bucketSeconds, 60);
+    assert.equal(body.disabled, false);
+    assert.ok(body.data.length >= 60 && body.data.length <= 61, `${body.data.length} buckets`);
+    assert.equal(Date.parse(body.since) % 60_000, 0, 'buckets aligned to their width');
+    const busy = body.data.filter((b: any) => b.attempts > 0);
+    assert.equal(
+      busy.reduce((n: number, b: any) => n + b.attempts, 0),
+      3,
+    );
+    assert.equal(
+      busy.reduce((n: number, b: any) => n + b.successes, 0),
+      2,
+    );
+    for (const b of busy) assert.ok(b.p50Ms !== null && b.p95Ms >= b.p50Ms);
+    const empty = body.data.find((b: any) => b.attempts === 0);
+    assert.deepEqual([empty.successes, empty.p50Ms, empty.p95Ms], [0, null, null]);
+  });
+
+  test('bounded: too many buckets, too long a window and an empty window are 422; unknown endpoint 404', async () => {
+    const now = Date.now();
+    const tooMany = await series(`?since=${new Date(now - 86_400_000).toISOString()}&bucket=60`);
+    assert.equal(tooMany.status, 422);
+    assert.deepEqual(tooMany.body.detail[0].loc, ['query', 'bucket']);
+    const tooLong = await series(`?since=${new Date(now - 40 * 86_400_000).toISOString()}&bucket=86400`);
+    assert.equal(tooLong.status, 422);
+    assert.deepEqual(tooLong.body.detail[0].loc, ['query', 'since']);
+    const backwards = await series(
+      `?since=${new Date(now).toISOString()}&until=${new Date(now - 1000).toISOString()}`,
+    );
+    assert.equal(backwards.status, 422);
+    const badBucket = await series('?bucket=0');
+    assert.equal(badBucket.status, 422);
+    const byDefault = await series('');
+    assert.equal(byDefault.status, 200);
+    assert.ok(byDefault.body.data.length <= 49);
+    const missing = await server.call('GET', '/api/v1/app/acme/endpoint/ep_nope/stats/series');
+    assert.equal(missing.status, 404);
+    assert.equal(missing.body.code, 'not_found');
+  });
+});

@@ -1,0 +1,251 @@
+/**
+ * The web dashboard in a real browser (Debian's Chromium driven by playwright-core) against a
+ * real Hookline and a real receiver: log in, create an endpoint, send a test event, see the
+ * attempt, inspect it, resend it, and see the health chart count both attempts. Screenshots of
+ * every main page, at laptop and phone width, go to artifacts/screenshots/.
+ *
+ * Without /usr/bin/chromium the test is skipped, unless CI=true (then it fails): `.ci/run`
+ * installs Chromium with apt.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { DEFAULT_DASHBOARD_DIR } from '../src/api/dashboard.ts';
+import { startHookline, startReceiver, type TestReceiver, type TestServer } from './helpers.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const SHOTS = join(import.meta.dirname, '../../../artifacts/screenshots');
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium && process.env.CI === 'true') {
+  throw new Error(`${CHROMIUM} is missing; CI must install it (apt-get install -y chromium, see .ci/run)`);
+}
+const skip = haveChromium
+  ? false
+  : `${CHROMIUM} not found: install Debian's Chromium (apt-get install -y chromium) to run the browser test`;
+
+const PHONE = { width: 390, height: 844 };
+const LAPTOP = { width: 1280, height: 800 };
+
+describe('web dashboard in Chromium', { skip }, () => {
+  let server: TestServer;
+  let receiver: TestReceiver;
+  let browser: Browser;
+  let page: Page;
+  /** Every page visited, for the phone-width pass. */
+  const visited: { name: string; path: string }[] = [];
+
+  before(async () => {
+    assert.ok(
+      existsSync(join(DEFAULT_DASHBOARD_DIR, 'index.html')),
+      'the dashboard is not built: run "npm install" (its prepare script builds packages/dashboard)',
+    );
+    mkdirSync(SHOTS, { recursive: true });
+    server = await startHookline();
+    receiver = await startReceiver();
+    await server.call('POST', '/api/v1/app', { name: 'Acme Store', uid: 'acme' });
+    await server.call('POST', '/api/v1/event-type', {
+      name: 'invoice.paid',
+      description: 'An invoice was paid in full.',
+      schemas: {
+        '1': {
+          type: 'object',
+          properties: { invoiceId: { type: 'string' }, amount: { type: 'integer' } },
+          required: ['invoiceId'],
+          examples: [{ invoiceId: 'inv_1001', amount: 4200 }],
+        },
+      },
+    });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--no-first-run',
+      ],
+    });
+    page = await browser.newPage({ viewport: LAPTOP });
+    page.setDefaultTimeout(10_000);
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+    await receiver?.close();
+  });
+
+  const shot = async (p: Page, name: string, width: 'desktop' | 'phone') => {
+    await p.screenshot({ path: join(SHOTS, `${name}-${width}.png`), fullPage: true });
+    if (width === 'desktop')
+      visited.push({ name, path: new URL(p.url()).pathname + new URL(p.url()).search });
+  };
+
+  /** Reloads the endpoint page's data until the health panel counts `n` attempts (bounded). */
+  const waitForAttemptTotal = async (n: number) => {
+    for (let i = 0; i < 40; i++) {
+      const total = await page.getByTestId('attempt-total').textContent();
+      if (total === String(n)) return;
+      await page.waitForTimeout(250);
+      await page.getByRole('button', { name: 'Refresh' }).click();
+    }
+    assert.equal(await page.getByTestId('attempt-total').textContent(), String(n));
+  };
+
+  test('log in, create an endpoint, send a test event, inspect and resend it, see the chart update', async () => {
+    // A wrong token is refused with the API's own error.
+    await page.goto(server.url);
+    await shot(page, 'login', 'desktop');
+    await page.getByLabel('Admin token').fill('wrong-token');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('alert').getByText('authentication_failed').waitFor();
+
+    await page.getByLabel('Admin token').fill(server.token);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Applications' }).waitFor();
+    await shot(page, 'apps', 'desktop');
+
+    await page.getByRole('link', { name: 'Acme Store' }).click();
+    await page.getByRole('heading', { name: 'Acme Store' }).waitFor();
+    await page.getByRole('link', { name: 'Create endpoint' }).click();
+    // A long URL: the layout must wrap it, not overflow.
+    const url = `${receiver.url}/webhooks/${'very-long-path-segment-'.repeat(8)}?tenant=acme`;
+    await page.getByLabel('URL').fill(url);
+    await page.getByLabel('Description').fill('Billing service');
+    await page.getByLabel('invoice.paid').check();
+    await shot(page, 'endpoint-new', 'desktop');
+    await page.getByRole('button', { name: 'Create endpoint' }).click();
+    await page.getByRole('heading', { name: 'Endpoint' }).waitFor();
+    await page.getByText(url).waitFor();
+    const endpointPath = new URL(page.url()).pathname;
+    const endpointId = endpointPath.split('/').pop()!;
+    const created = await server.call('GET', `/api/v1/app/acme/endpoint/${endpointId}`);
+    assert.equal(created.status, 200);
+    assert.equal(created.body.url, url);
+    assert.deepEqual(created.body.filterTypes, ['invoice.paid']);
+    assert.equal(await page.getByTestId('attempt-total').textContent(), '0');
+
+    // Send a test event from the catalog page; the example payload is prefilled.
+    await page.getByRole('link', { name: 'Event types' }).click();
+    await page.getByRole('heading', { name: 'Send test event' }).waitFor();
+    const payload = await page.getByLabel('Payload (JSON object)').inputValue();
+    assert.deepEqual(JSON.parse(payload), { invoiceId: 'inv_1001', amount: 4200 });
+    await shot(page, 'event-types', 'desktop');
+    await page.getByRole('button', { name: 'Send test event' }).click();
+    const sent = await page.getByRole('status').getByRole('link').textContent();
+    assert.match(sent ?? '', /^msg_/);
+    await receiver.waitFor(1);
+    assert.equal(receiver.requests[0]!.headers['webhook-id'], sent);
+    assert.deepEqual(JSON.parse(receiver.requests[0]!.body.toString()), {
+      invoiceId: 'inv_1001',
+      amount: 4200,
+    });
+
+    // The attempt appears on the endpoint page, and the health panel counts it.
+    await page.goto(server.url + endpointPath);
+    await waitForAttemptTotal(1);
+    const rows = page.getByTestId('attempts').locator('tbody tr');
+    assert.equal(await rows.count(), 1);
+    assert.match((await rows.first().textContent()) ?? '', /success 200/);
+    assert.equal(await page.locator('.uplot canvas').count(), 2, 'two charts drawn');
+    await shot(page, 'endpoint', 'desktop');
+
+    // The inspector shows the exact request and the response.
+    await rows.first().getByRole('link').click();
+    await page.getByRole('heading', { name: /^Attempt atmpt_/ }).waitFor();
+    const reqHeaders = page.getByRole('table', { name: 'Request headers' });
+    await reqHeaders.waitFor();
+    const sentHeaders = receiver.requests[0]!.headers;
+    for (const h of ['webhook-id', 'webhook-signature', 'webhook-timestamp']) {
+      const row = reqHeaders.getByRole('row', { name: new RegExp(`^${h}`) });
+      assert.equal(await row.locator('td').textContent(), sentHeaders[h], h);
+    }
+    assert.equal(await page.getByTitle('Request body').textContent(), receiver.requests[0]!.body.toString());
+    assert.equal(await page.getByTitle('Response body').textContent(), 'ok');
+    await page.getByText('HTTP 200').waitFor();
+    await shot(page, 'attempt', 'desktop');
+
+    // Resend, with confirmation.
+    await page.getByRole('button', { name: 'Resend' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Resend this message' });
+    await dialog.waitFor();
+    await dialog.getByRole('button', { name: 'Resend now' }).click();
+    await page.getByRole('status').getByText('Queued').waitFor();
+    await receiver.waitFor(2);
+    assert.equal(receiver.requests[1]!.headers['webhook-id'], sent, 'same webhook-id on resend');
+
+    // The chart data now counts two attempts, the second one manual.
+    await page.getByRole('link', { name: 'Endpoint health' }).click();
+    await waitForAttemptTotal(2);
+    await page.getByText('Chart data').click();
+    const buckets = page.getByTestId('series-table').locator('tbody tr');
+    let counted = 0;
+    for (const row of await buckets.all()) counted += Number(await row.locator('td').nth(1).textContent());
+    assert.equal(counted, 2, 'chart data sums to both attempts');
+    assert.equal(await page.getByTestId('attempts').locator('tbody tr').count(), 2);
+    await page.getByTestId('attempts').getByText('manual').waitFor();
+
+    // Messages search by event type finds the message; its page lists both attempts.
+    await page.goto(`${server.url}/apps/acme/messages`);
+    await page.getByLabel('Event types').fill('invoice.paid');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByTestId('messages').getByRole('link', { name: sent! }).click();
+    await page.getByRole('heading', { name: `Message ${sent}` }).waitFor();
+    assert.equal(await page.getByTestId('attempts').locator('tbody tr').count(), 2);
+    await shot(page, 'message', 'desktop');
+    await page.goto(`${server.url}/apps/acme/messages`);
+    await page.getByRole('heading', { name: 'Messages and attempts' }).waitFor();
+    await shot(page, 'messages', 'desktop');
+    await page.goto(`${server.url}/apps/acme`);
+    await page.getByText('24 h: 2 attempts').waitFor();
+    await shot(page, 'app', 'desktop');
+
+    // An API error is shown with its code and detail.
+    await page.goto(`${server.url}/apps/acme/msg/msg_missing`);
+    await page.getByRole('alert').getByText('not_found').waitFor();
+
+    // Log out forgets the token.
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByLabel('Admin token').waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+  });
+
+  test('every main page fits a phone-width screen, and the keyboard reaches the controls', async () => {
+    const phone = await browser.newPage({ viewport: PHONE });
+    phone.setDefaultTimeout(10_000);
+    await phone.goto(server.url);
+    await phone.getByLabel('Admin token').fill(server.token);
+    await phone.keyboard.press('Enter');
+    await phone.getByRole('heading', { name: 'Applications' }).waitFor();
+    assert.ok(visited.length >= 7, `${visited.length} pages visited`);
+    for (const v of visited.filter((x) => x.name !== 'login')) {
+      await phone.goto(server.url + v.path);
+      await phone.locator('main h1').waitFor();
+      await phone.waitForLoadState('networkidle');
+      const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `${v.name}: page is ${overflow}px wider than the phone screen`);
+      await shot(phone, v.name, 'phone');
+    }
+    // Navigation moves focus to the page heading, so Tab continues inside the new page.
+    await phone.goto(`${server.url}/apps/acme`);
+    await phone.getByRole('heading', { name: 'Acme Store' }).waitFor();
+    await phone.waitForFunction(() => document.activeElement?.tagName === 'H1');
+    await phone.keyboard.press('Tab');
+    assert.equal(await phone.evaluate(() => document.activeElement?.textContent), 'Create endpoint');
+    const outline = await phone.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle);
+    assert.equal(outline, 'solid', 'the focused control shows an outline');
+    await phone.keyboard.press('Enter');
+    await phone.getByRole('heading', { name: 'Create endpoint' }).waitFor();
+    await phone.waitForFunction(() => document.activeElement?.tagName === 'H1');
+    await phone.keyboard.press('Tab');
+    assert.equal(await phone.evaluate(() => document.activeElement?.id), 'ep-url', 'Tab reaches the form');
+    // The skip link shows itself when focused, and leads to the content.
+    const skipLink = phone.getByRole('link', { name: 'Skip to content' });
+    await skipLink.focus();
+    const box = await skipLink.boundingBox();
+    assert.ok(box && box.x >= 0 && box.y >= 0, 'skip link visible on focus');
+    await phone.close();
+  });
+});
