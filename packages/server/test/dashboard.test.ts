@@ -33,7 +33,8 @@ describe('web dashboard in Chromium', { skip }, () => {
   let receiver: TestReceiver;
   let browser: Browser;
   let page: Page;
-  /** Every page visited, for the phone-width pass. */
+  /** Every page visited, for the phone-width pass. (Browser-side code is passed as strings: this
+   * file is typechecked without the DOM library.) */
   const visited: { name: string; path: string }[] = [];
 
   before(async () => {
@@ -209,7 +210,7 @@ describe('web dashboard in Chromium', { skip }, () => {
     // Log out forgets the token.
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.getByLabel('Admin token').waitFor();
-    assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+    assert.equal(await page.evaluate<number>('sessionStorage.length'), 0);
   });
 
   test('every main page fits a phone-width screen, and the keyboard reaches the controls', async () => {
@@ -224,23 +225,29 @@ describe('web dashboard in Chromium', { skip }, () => {
       await phone.goto(server.url + v.path);
       await phone.locator('main h1').waitFor();
       await phone.waitForLoadState('networkidle');
-      const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      const overflow = await phone.evaluate<number>(
+        'document.documentElement.scrollWidth - window.innerWidth',
+      );
       assert.ok(overflow <= 0, `${v.name}: page is ${overflow}px wider than the phone screen`);
       await shot(phone, v.name, 'phone');
     }
     // Navigation moves focus to the page heading, so Tab continues inside the new page.
     await phone.goto(`${server.url}/apps/acme`);
     await phone.getByRole('heading', { name: 'Acme Store' }).waitFor();
-    await phone.waitForFunction(() => document.activeElement?.tagName === 'H1');
+    await phone.waitForFunction("document.activeElement?.tagName === 'H1'");
     await phone.keyboard.press('Tab');
-    assert.equal(await phone.evaluate(() => document.activeElement?.textContent), 'Create endpoint');
-    const outline = await phone.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle);
+    assert.equal(await phone.evaluate<string>('document.activeElement?.textContent'), 'Create endpoint');
+    const outline = await phone.evaluate<string>('getComputedStyle(document.activeElement).outlineStyle');
     assert.equal(outline, 'solid', 'the focused control shows an outline');
     await phone.keyboard.press('Enter');
     await phone.getByRole('heading', { name: 'Create endpoint' }).waitFor();
-    await phone.waitForFunction(() => document.activeElement?.tagName === 'H1');
+    await phone.waitForFunction("document.activeElement?.tagName === 'H1'");
     await phone.keyboard.press('Tab');
-    assert.equal(await phone.evaluate(() => document.activeElement?.id), 'ep-url', 'Tab reaches the form');
+    assert.equal(
+      await phone.evaluate<string>('document.activeElement?.id'),
+      'ep-url',
+      'Tab reaches the form',
+    );
     // The skip link shows itself when focused, and leads to the content.
     const skipLink = phone.getByRole('link', { name: 'Skip to content' });
     await skipLink.focus();
