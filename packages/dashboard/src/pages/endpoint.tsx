@@ -108,7 +108,7 @@ export function AttemptTable({ appId, attempts }: { appId: string; attempts: Att
   if (attempts.length === 0) return <p class="muted">No attempts.</p>;
   return (
     <div class="scroll">
-      <table data-testid="attempts">
+      <table data-testid="attempts" class="attempts">
         <thead>
           <tr>
             <th scope="col">Time</th>
@@ -129,7 +129,9 @@ export function AttemptTable({ appId, attempts }: { appId: string; attempts: Att
               <td>{a.msg?.eventType ?? <code>{a.msgId}</code>}</td>
               <td>{a.responseDurationMs} ms</td>
               <td>
-                <a href={`/apps/${enc(appId)}/msg/${enc(a.msgId)}/attempt/${enc(a.id)}`}>Inspect {a.id}</a>
+                <a href={`/apps/${enc(appId)}/msg/${enc(a.msgId)}/attempt/${enc(a.id)}`}>
+                  Inspect<span class="sr-only"> attempt {a.id}</span>
+                </a>
               </td>
             </tr>
           ))}
