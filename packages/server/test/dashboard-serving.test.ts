@@ -30,6 +30,10 @@ describe('dashboard serving', () => {
       const body = await r.text();
       assert.match(body, /<div id="app">/, path);
       assert.equal(r.headers.get('cache-control'), 'no-cache');
+      assert.match(
+        r.headers.get('content-security-policy') ?? '',
+        /script-src 'self';.*frame-ancestors 'none'/,
+      );
     }
     const index = await (await fetch(server.url)).text();
     const asset = /src="(\/assets\/[^"]+\.js)"/.exec(index)?.[1];

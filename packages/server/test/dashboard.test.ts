@@ -4,6 +4,9 @@
  * attempt, inspect it, resend it, and see the health chart count both attempts. Screenshots of
  * every main page, at laptop and phone width, go to artifacts/screenshots/.
  *
+ * Browser-side code is passed to Playwright as strings: this file is typechecked without the DOM
+ * library.
+ *
  * Without /usr/bin/chromium the test is skipped, unless CI=true (then it fails): `.ci/run`
  * installs Chromium with apt.
  */
@@ -33,9 +36,17 @@ describe('web dashboard in Chromium', { skip }, () => {
   let receiver: TestReceiver;
   let browser: Browser;
   let page: Page;
-  /** Every page visited, for the phone-width pass. (Browser-side code is passed as strings: this
-   * file is typechecked without the DOM library.) */
+  /** Every page visited, for the phone-width pass. */
   const visited: { name: string; path: string }[] = [];
+  /** Script errors and console errors (CSP violations included), apart from failed API calls. */
+  const browserErrors: string[] = [];
+  const watch = (p: Page) => {
+    p.on('pageerror', (e) => browserErrors.push(`${p.url()}: ${e.message}`));
+    p.on('console', (m) => {
+      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource'))
+        browserErrors.push(`${p.url()}: ${m.text()}`);
+    });
+  };
 
   before(async () => {
     assert.ok(
@@ -70,6 +81,7 @@ describe('web dashboard in Chromium', { skip }, () => {
       ],
     });
     page = await browser.newPage({ viewport: LAPTOP });
+    watch(page);
     page.setDefaultTimeout(10_000);
   });
   after(async () => {
@@ -211,10 +223,12 @@ describe('web dashboard in Chromium', { skip }, () => {
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.getByLabel('Admin token').waitFor();
     assert.equal(await page.evaluate<number>('sessionStorage.length'), 0);
+    assert.deepEqual(browserErrors, []);
   });
 
   test('every main page fits a phone-width screen, and the keyboard reaches the controls', async () => {
     const phone = await browser.newPage({ viewport: PHONE });
+    watch(phone);
     phone.setDefaultTimeout(10_000);
     await phone.goto(server.url);
     await phone.getByLabel('Admin token').fill(server.token);
@@ -254,5 +268,6 @@ describe('web dashboard in Chromium', { skip }, () => {
     const box = await skipLink.boundingBox();
     assert.ok(box && box.x >= 0 && box.y >= 0, 'skip link visible on focus');
     await phone.close();
+    assert.deepEqual(browserErrors, []);
   });
 });

@@ -5,6 +5,7 @@
  * inbound gateway, `/health`, `/metrics` and `/openapi.json` are never shadowed.
  */
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type {
@@ -19,6 +20,14 @@ import { HooklineError } from '../core/errors.ts';
 /** Where `npm install` (the root `prepare` script) puts the built dashboard. */
 export const DEFAULT_DASHBOARD_DIR = fileURLToPath(new URL('../../../dashboard/dist/', import.meta.url));
 
+/**
+ * The page only loads its own files and talks to its own origin: an injected script could not
+ * load code or send the admin token anywhere else.
+ */
+const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+  "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
 /** Paths the dashboard never answers, even for a browser asking for HTML. */
 const RESERVED = /^\/(api|in|health|metrics|openapi\.json)(\/|$|\?)/;
 
@@ -27,7 +36,7 @@ export async function registerDashboard<L extends FastifyBaseLogger>(
   options: { dir?: string; log: { warn(msg: string): void } },
 ): Promise<void> {
   const dir = options.dir ?? DEFAULT_DASHBOARD_DIR;
-  const built = existsSync(`${dir}/index.html`);
+  const built = existsSync(join(dir, 'index.html'));
   if (built) {
     await app.register(fastifyStatic, {
       root: dir,
@@ -37,15 +46,15 @@ export async function registerDashboard<L extends FastifyBaseLogger>(
       index: false,
       setHeaders(reply, path) {
         // Vite puts a content hash in every asset name; index.html must always be re-read.
-        reply.header(
-          'cache-control',
-          /[\\/]assets[\\/]/.test(path) ? 'public, max-age=31536000, immutable' : 'no-cache',
-        );
+        if (/[\\/]assets[\\/]/.test(path))
+          reply.header('cache-control', 'public, max-age=31536000, immutable');
+        else reply.header('cache-control', 'no-cache');
+        if (path.endsWith('.html')) reply.header('content-security-policy', CSP);
       },
     });
   } else {
     options.log.warn(
-      `the dashboard is not built (no ${dir}index.html); run "npm install" in the repository, or "npm run build -w @hookline/dashboard"`,
+      `the dashboard is not built (no ${join(dir, 'index.html')}); run "npm install" in the repository, or "npm run build -w @hookline/dashboard"`,
     );
   }
 
@@ -59,6 +68,11 @@ export async function registerDashboard<L extends FastifyBaseLogger>(
         'the dashboard has not been built; run "npm install" in the Hookline repository (or "npm run build -w @hookline/dashboard") and restart the server',
       );
     }
-    return reply.header('cache-control', 'no-cache').sendFile('index.html');
+    return reply
+      .header('cache-control', 'no-cache')
+      .header('content-security-policy', CSP)
+      .header('x-content-type-options', 'nosniff')
+      .header('referrer-policy', 'no-referrer')
+      .sendFile('index.html');
   });
 }
