@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { type Attempt, api, type Endpoint, enc, type ListResponse, qs } from '../api.ts';
 import { ConfirmButton, ErrorBox, Loading, PageTitle, StatusBadge, time, useLoad } from '../components.tsx';
 import { HealthPanel, WINDOWS, type WindowName } from '../health.tsx';
@@ -8,6 +8,14 @@ export function EndpointPage({ appId, endpointId }: { appId: string; endpointId:
   const [window, setWindow] = useState<WindowName>('1h');
   const [refresh, setRefresh] = useState(0);
   const [status, setStatus] = useState('');
+  const [live, setLive] = useState(false);
+  useEffect(() => {
+    if (!live) return;
+    const t = setInterval(() => {
+      if (document.visibilityState === 'visible') setRefresh((r) => r + 1);
+    }, 5000);
+    return () => clearInterval(t);
+  }, [live]);
   const ep = useLoad(
     () => api<Endpoint>('GET', `/app/${enc(appId)}/endpoint/${enc(endpointId)}`),
     [appId, endpointId],
@@ -57,6 +65,14 @@ export function EndpointPage({ appId, endpointId }: { appId: string; endpointId:
         <button type="button" class="secondary" onClick={() => setRefresh((r) => r + 1)}>
           Refresh
         </button>
+        <label class="check">
+          <input
+            type="checkbox"
+            checked={live}
+            onChange={(e) => setLive((e.target as HTMLInputElement).checked)}
+          />
+          Auto-refresh (5 s)
+        </label>
         <ConfirmButton
           label="Recover failed messages"
           title="Recover failed messages"
