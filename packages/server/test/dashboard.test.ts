@@ -200,6 +200,14 @@ describe('web dashboard in Chromium', { skip }, () => {
     assert.equal(await page.getByTestId('attempts').locator('tbody tr').count(), 2);
     await page.getByTestId('attempts').getByText('manual').waitFor();
 
+    // Bulk recover asks first, then reports what the API queued (nothing failed here).
+    await page.getByRole('button', { name: 'Recover failed messages' }).click();
+    const recover = page.getByRole('dialog', { name: 'Recover failed messages' });
+    await recover.getByLabel('Since').waitFor();
+    await recover.getByRole('button', { name: 'Recover' }).click();
+    await page.getByRole('status').getByText('0 messages queued again').waitFor();
+    assert.equal(await recover.isVisible(), false, 'the dialog closes');
+
     // Messages search by event type finds the message; its page lists both attempts.
     await page.goto(`${server.url}/apps/acme/messages`);
     await page.getByLabel('Event types').fill('invoice.paid');
@@ -208,9 +216,17 @@ describe('web dashboard in Chromium', { skip }, () => {
     await page.getByRole('heading', { name: `Message ${sent}` }).waitFor();
     assert.equal(await page.getByTestId('attempts').locator('tbody tr').count(), 2);
     await shot(page, 'message', 'desktop');
+    // Search by endpoint and status lists attempts; a search for failures finds none.
     await page.goto(`${server.url}/apps/acme/messages`);
-    await page.getByRole('heading', { name: 'Messages and attempts' }).waitFor();
+    await page.getByLabel('Endpoint (lists attempts)').selectOption(endpointId);
+    await page.getByLabel('Attempt status').selectOption('0');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByTestId('attempts').waitFor();
+    assert.equal(await page.getByTestId('attempts').locator('tbody tr').count(), 2);
     await shot(page, 'messages', 'desktop');
+    await page.getByLabel('Attempt status').selectOption('2');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByText('No attempts.').waitFor();
     await page.goto(`${server.url}/apps/acme`);
     await page.getByText('24 h: 2 attempts').waitFor();
     await shot(page, 'app', 'desktop');
@@ -231,6 +247,8 @@ describe('web dashboard in Chromium', { skip }, () => {
     watch(phone);
     phone.setDefaultTimeout(10_000);
     await phone.goto(server.url);
+    await phone.getByLabel('Admin token').waitFor();
+    await shot(phone, 'login', 'phone');
     await phone.getByLabel('Admin token').fill(server.token);
     await phone.keyboard.press('Enter');
     await phone.getByRole('heading', { name: 'Applications' }).waitFor();
