@@ -20,13 +20,15 @@ export function EndpointPage({ appId, endpointId }: { appId: string; endpointId:
     () => api<Endpoint>('GET', `/app/${enc(appId)}/endpoint/${enc(endpointId)}`),
     [appId, endpointId],
   );
+  /** Null: the newest page; otherwise the list iterator of an older page. */
+  const [iterator, setIterator] = useState<string | null>(null);
   const attempts = useLoad(
     () =>
       api<ListResponse<Attempt>>(
         'GET',
-        `/app/${enc(appId)}/attempt/endpoint/${enc(endpointId)}${qs({ limit: 50, status, with_msg: true, with_content: false })}`,
+        `/app/${enc(appId)}/attempt/endpoint/${enc(endpointId)}${qs({ limit: 50, status, iterator, with_msg: true, with_content: false })}`,
       ),
-    [appId, endpointId, status, refresh],
+    [appId, endpointId, status, iterator, refresh],
   );
   const [recoverSince, setRecoverSince] = useState(() => toLocalInput(Date.now() - 86_400_000));
   return (
@@ -106,7 +108,10 @@ export function EndpointPage({ appId, endpointId }: { appId: string; endpointId:
       <select
         id="attempt-status"
         value={status}
-        onChange={(e) => setStatus((e.target as HTMLSelectElement).value)}
+        onChange={(e) => {
+          setStatus((e.target as HTMLSelectElement).value);
+          setIterator(null);
+        }}
       >
         <option value="">any</option>
         <option value="0">success</option>
@@ -116,6 +121,22 @@ export function EndpointPage({ appId, endpointId }: { appId: string; endpointId:
       <ErrorBox error={attempts.error} />
       {!attempts.data && !attempts.error && <Loading what="attempts" />}
       {attempts.data && <AttemptTable appId={appId} attempts={attempts.data.data} />}
+      <div class="actions">
+        {iterator !== null && (
+          <button type="button" class="secondary" onClick={() => setIterator(null)}>
+            Newest attempts
+          </button>
+        )}
+        {attempts.data && !attempts.data.done && (
+          <button
+            type="button"
+            class="secondary"
+            onClick={() => setIterator(attempts.data?.iterator ?? null)}
+          >
+            Older attempts
+          </button>
+        )}
+      </div>
     </main>
   );
 }

@@ -44,10 +44,12 @@ export function MessagesPage({ appId }: { appId: string }) {
   const [messages, setMessages] = useState<Message[] | null>(null);
   const [attempts, setAttempts] = useState<Attempt[] | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
+  /** Iterator of the next page of the current search; null when it has been read to the end. */
+  const [next, setNext] = useState<string | null>(null);
   const set = (k: keyof Search) => (e: Event) =>
     setForm({ ...form, [k]: (e.target as HTMLInputElement | HTMLSelectElement).value });
 
-  const search = async (e?: Event) => {
+  const search = async (e?: Event, iterator: string | null = null) => {
     e?.preventDefault();
     setError(null);
     try {
@@ -67,15 +69,17 @@ export function MessagesPage({ appId }: { appId: string }) {
           'GET',
           `/app/${enc(appId)}/attempt/endpoint/${enc(form.endpoint)}${qs({ ...common, status: form.status, with_msg: true, with_content: false })}`,
         );
-        setAttempts(r.data);
+        setAttempts(iterator ? [...(attempts ?? []), ...r.data] : r.data);
         setMessages(null);
+        setNext(r.done ? null : r.iterator);
       } else {
         const r = await api<ListResponse<Message>>(
           'GET',
           `/app/${enc(appId)}/msg${qs({ ...common, with_content: false })}`,
         );
-        setMessages(r.data);
+        setMessages(iterator ? [...(messages ?? []), ...r.data] : r.data);
         setAttempts(null);
+        setNext(r.done ? null : r.iterator);
       }
     } catch (err) {
       setError(asApiError(err));
@@ -162,6 +166,11 @@ export function MessagesPage({ appId }: { appId: string }) {
         </div>
       )}
       {attempts && <AttemptTable appId={appId} attempts={attempts} />}
+      {next && (
+        <button type="button" class="secondary" onClick={() => search(undefined, next)}>
+          Load more
+        </button>
+      )}
     </main>
   );
 }
