@@ -135,6 +135,36 @@ describe('endpoint stats series API', () => {
     assert.deepEqual([empty.successes, empty.p50Ms, empty.p95Ms], [0, null, null]);
   });
 
+  test('a failing endpoint reports since when it has been failing', async () => {
+    const failing = await startReceiver();
+    failing.fallback = { status: 503, body: 'down' };
+    try {
+      const ep = await server.call('POST', '/api/v1/app/acme/endpoint', {
+        url: `${failing.url}/hook`,
+        filterTypes: null,
+      });
+      const before = Date.now();
+      await server.call('POST', '/api/v1/app/acme/msg', { eventType: 'x.y', payload: {} });
+      await failing.waitFor(1);
+      let body: any;
+      for (let i = 0; i < 50; i++) {
+        body = (await server.call('GET', `/api/v1/app/acme/endpoint/${ep.body.id}/stats/series?bucket=1800`))
+          .body;
+        if (body.failingSince !== null) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(Date.parse(body.failingSince) >= before - 1000, `failingSince ${body.failingSince}`);
+      assert.equal(body.disabled, false);
+      const last = body.data.filter((b: any) => b.attempts > 0);
+      assert.deepEqual(
+        last.map((b: any) => [b.attempts, b.successes]),
+        [[1, 0]],
+      );
+    } finally {
+      await failing.close();
+    }
+  });
+
   test('bounded: too many buckets, too long a window and an empty window are 422; unknown endpoint 404', async () => {
     const now = Date.now();
     const tooMany = await series(`?since=${new Date(now - 86_400_000).toISOString()}&bucket=60`);
