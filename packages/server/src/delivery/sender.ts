@@ -20,7 +20,8 @@ export interface SenderOptions {
 export interface SendRequest {
   url: string;
   headers: Record<string, string>;
-  body: string;
+  /** Bytes for forwarded inbound events (binary-safe), JSON text otherwise. */
+  body: string | Buffer;
 }
 
 export type SendResult =

@@ -13,7 +13,10 @@ import type {
   Endpoint,
   EndpointSecret,
   EventType,
+  InboundEvent,
+  InboundStatus,
   Message,
+  Source,
   TriggerTypeCode,
 } from '../core/types.ts';
 
@@ -97,6 +100,8 @@ export interface ClaimedDelivery {
   eventType: string;
   payload: string;
   leaseUntil: number;
+  /** Set when the message is an inbound event: the provider's request, forwarded as it came. */
+  inbound?: { body: Buffer; contentType: string | null; headers: [string, string][] };
   endpoint: {
     url: string;
     disabled: boolean;
@@ -149,6 +154,35 @@ export interface EndpointStats {
   sending: number;
   fail: number;
   canceled: number;
+}
+
+/** One request received on `/in/{source}`, to store (and, when accepted, queue) in one transaction. */
+export interface InboundItem {
+  event: InboundEvent;
+  /** The source's application: an accepted event becomes one of its messages. */
+  appId: string;
+  /**
+   * An accepted event whose `dedupeKey` matches an accepted event of the same source received at
+   * or after this time is stored as a duplicate of it instead (and not queued). Null: no check.
+   */
+  dedupeSince: number | null;
+  /** The destinations (endpoints of `appId`) the event goes to, decided inside the transaction. */
+  route: (endpoints: RoutingEndpoint[]) => string[];
+  newDeliveryId: () => string;
+}
+
+export type InboundResult =
+  | { status: 'accepted'; deliveries: number }
+  | { status: 'duplicate'; duplicateOf: string }
+  | { status: 'rejected' }
+  /** The source was deleted between the lookup and the commit. */
+  | { status: 'source_not_found' };
+
+export interface InboundEventFilter {
+  status?: InboundStatus;
+  /** Received strictly before / after these times. */
+  before?: number;
+  after?: number;
 }
 
 export interface Store {
@@ -212,4 +246,25 @@ export interface Store {
   getIdempotentResponse(key: string, now: number): Promise<StoredResponse | null>;
   /** Keeps a response until `expiresAt`; also drops a few entries that expired before `now`. */
   putIdempotentResponse(key: string, response: StoredResponse, expiresAt: number, now: number): Promise<void>;
+
+  /**
+   * Creates a source with its application (id `source.appId`) and one endpoint per destination,
+   * signed with the forwarding secrets, in one transaction.
+   */
+  insertSource(source: Source): Promise<void>;
+  /** By id or name; destinations are the endpoints of its application. */
+  getSource(idOrName: string): Promise<Source | null>;
+  listSources(page: PageQuery): Promise<Page<Source>>;
+  /** Updates the source and makes its application's endpoints match `destinations` (same ids). */
+  updateSource(source: Source): Promise<void>;
+  /** Deletes the source, its application, destinations, events, deliveries and attempts. */
+  deleteSource(id: string): Promise<void>;
+
+  /**
+   * Stores received requests, and for accepted ones the message and its deliveries, all in ONE
+   * transaction. Duplicates are decided inside it, in order, so two copies in one batch are caught.
+   */
+  receiveInbound(items: InboundItem[]): Promise<InboundResult[]>;
+  listInboundEvents(sourceId: string, filter: InboundEventFilter, page: PageQuery): Promise<Page<InboundEvent>>;
+  getInboundEvent(sourceId: string, id: string): Promise<InboundEvent | null>;
 }
