@@ -22,7 +22,8 @@ import type { HooklineConfig } from '../config.ts';
 import type { Clock } from '../core/clock.ts';
 import { coerceError, HooklineError, type ValidationIssue } from '../core/errors.ts';
 import type { IdGenerator } from '../core/ids.ts';
-import type { IngestQueue } from '../delivery/ingest-queue.ts';
+import type { InboundQueue, IngestQueue } from '../delivery/ingest-queue.ts';
+import { inboundRoutes } from '../inbound/receive.ts';
 import type { Store } from '../store/store.ts';
 import { StoreConflictError, StoreUnavailableError } from '../store/store-errors.ts';
 import { applicationRoutes } from './application.ts';
@@ -34,6 +35,7 @@ import { healthRoutes } from './health.ts';
 import { idempotency } from './idempotency.ts';
 import { messageRoutes } from './message.ts';
 import { SHARED_SCHEMAS } from './schemas.ts';
+import { sourceRoutes } from './source.ts';
 
 export interface ApiContext {
   store: Store;
@@ -41,6 +43,8 @@ export interface ApiContext {
   ids: IdGenerator;
   config: Readonly<HooklineConfig>;
   ingest: IngestQueue;
+  /** Group commit for requests received on `/in/{source}`. */
+  inbound: InboundQueue;
   logger: Logger;
   /** SHA-256 of the admin token. */
   adminTokenHash: Buffer;
@@ -183,8 +187,11 @@ export async function buildApi(ctx: ApiContext) {
       eventTypeRoutes(typed, ctx);
       messageRoutes(typed, ctx);
       attemptRoutes(typed, ctx);
+      sourceRoutes(typed, ctx);
     },
     { prefix: '/api/v1' },
   );
+  // Providers call /in/{source} without Hookline's token: the source's signature check is the auth.
+  await app.register(inboundRoutes(ctx));
   return app;
 }

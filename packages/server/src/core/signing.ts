@@ -76,6 +76,11 @@ export function signatureHeader(
 }
 
 /** One `v1,<base64>` (or `v1a,`) signature of `${msgId}.${timestamp}.${body}`. */
-export function signV1(secret: string, msgId: string, timestampSeconds: number, body: string | Buffer): string {
+export function signV1(
+  secret: string,
+  msgId: string,
+  timestampSeconds: number,
+  body: string | Buffer,
+): string {
   return signatureHeader([secret], msgId, timestampSeconds, body);
 }

@@ -265,6 +265,10 @@ export interface Store {
    * transaction. Duplicates are decided inside it, in order, so two copies in one batch are caught.
    */
   receiveInbound(items: InboundItem[]): Promise<InboundResult[]>;
-  listInboundEvents(sourceId: string, filter: InboundEventFilter, page: PageQuery): Promise<Page<InboundEvent>>;
+  listInboundEvents(
+    sourceId: string,
+    filter: InboundEventFilter,
+    page: PageQuery,
+  ): Promise<Page<InboundEvent>>;
   getInboundEvent(sourceId: string, id: string): Promise<InboundEvent | null>;
 }

@@ -838,7 +838,13 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         tx(() => {
           run(
             'INSERT INTO app (id, uid, name, throttle_rate, metadata, created_at, updated_at) VALUES (?, NULL, ?, NULL, ?, ?, ?)',
-            [src.appId, `source ${src.name}`, json({ 'hookline.source': src.id }), src.createdAt, src.updatedAt],
+            [
+              src.appId,
+              `source ${src.name}`,
+              json({ 'hookline.source': src.id }),
+              src.createdAt,
+              src.updatedAt,
+            ],
           );
           run(
             `INSERT INTO source (name, description, verification, forward_secrets, dedupe, event_type, max_body_bytes,
@@ -876,10 +882,10 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
             JSON.stringify(keep),
           ]);
           for (const d of src.destinations) {
-            const existing = get('SELECT created_at, failing_since FROM endpoint WHERE id = ? AND app_id = ?', [
-              d.id,
-              src.appId,
-            ]);
+            const existing = get(
+              'SELECT created_at, failing_since FROM endpoint WHERE id = ? AND app_id = ?',
+              [d.id, src.appId],
+            );
             if (existing) {
               run(
                 `UPDATE endpoint SET url = ?, disabled = ?, event_types = ?, headers = ?, secrets = ?, updated_at = ?,
@@ -918,7 +924,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         const results = tx(() =>
           items.map((item): InboundResult => {
             const ev = item.event;
-            if (!get('SELECT 1 FROM source WHERE id = ?', [ev.sourceId])) return { status: 'source_not_found' };
+            if (!get('SELECT 1 FROM source WHERE id = ?', [ev.sourceId]))
+              return { status: 'source_not_found' };
             let status = ev.status;
             let duplicateOf: string | null = null;
             if (status === 'accepted' && ev.dedupeKey !== null && item.dedupeSince !== null) {
