@@ -126,7 +126,9 @@ async function buildSource(ctx: ApiContext, input: SourceFields, existing: Sourc
   if (verification.scheme === 'hmac' && !verification.hmac)
     issue(['verification', 'hmac'], 'the hmac scheme needs its settings');
   else if (issues.length === 0) {
-    for (const p of verificationProblems(verification)) issue(['verification', ...p.field.split('.')], p.msg);
+    for (const p of verificationProblems(verification)) {
+      issue(['verification', ...p.field.split('.').map((k) => (/^\d+$/.test(k) ? Number(k) : k))], p.msg);
+    }
   }
   if (input.dedupe?.header && input.dedupe.jsonPath) issue(['dedupe'], 'give header or jsonPath, not both');
   if (input.eventType?.header && input.eventType.jsonPath)
