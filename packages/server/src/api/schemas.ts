@@ -112,6 +112,10 @@ const endpointFields = {
   version: Type.Integer({ minimum: 1 }),
   svixHeaders: Type.Boolean({ description: 'Hookline: also send svix-id/-timestamp/-signature copies.' }),
 };
+const SecretTypeIn = Type.Union([Type.Literal('hmac-sha256'), Type.Literal('ed25519')], {
+  description:
+    'Hookline: the kind of secret generated when none is given: hmac-sha256 (whsec_, v1 signatures, the default) or ed25519 (whsk_, v1a signatures; receivers verify with the public key)',
+});
 const Headers = Type.Record(Type.String({ pattern: "^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$" }), Type.String());
 export const EndpointIn = Type.Object(
   {
@@ -127,6 +131,7 @@ export const EndpointIn = Type.Object(
     metadata: Type.Optional(endpointFields.metadata),
     version: Type.Optional(endpointFields.version),
     secret: Type.Optional(Nullable(Type.String({ pattern: SECRET_PATTERN }))),
+    secretType: Type.Optional(SecretTypeIn),
     headers: Type.Optional(Nullable(Headers)),
     svixHeaders: Type.Optional(endpointFields.svixHeaders),
   },
@@ -173,9 +178,22 @@ export const EndpointOut = Type.Object(
   { $id: 'EndpointOut' },
 );
 export const EndpointSecretOut = Type.Object({ key: Type.String() }, { $id: 'EndpointSecretOut' });
+export const EndpointPublicKeyOut = Type.Object(
+  {
+    key: Type.String({
+      description: 'whpk_ + base64 of the Ed25519 public key that verifies v1a signatures',
+    }),
+    activeKeys: Type.Array(Type.String(), {
+      description:
+        'Public keys of every secret still signing (the current one first, then those in their grace period)',
+    }),
+  },
+  { $id: 'EndpointPublicKeyOut' },
+);
 export const EndpointSecretRotateIn = Type.Object(
   {
     key: Type.Optional(Nullable(Type.String({ pattern: SECRET_PATTERN }))),
+    secretType: Type.Optional(SecretTypeIn),
     gracePeriodSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 7 * 86400 })),
   },
   { $id: 'EndpointSecretRotateIn' },
