@@ -139,6 +139,38 @@ describe('outbound Ed25519 signatures (v1a)', () => {
     check(r, pair.publicKey);
   });
 
+  test("rotating a source's forwarding secret to Ed25519 signs forwards with both during the grace period", async () => {
+    const src = await server.call('POST', '/api/v1/source', {
+      name: 'rotating-src',
+      verification: { scheme: 'none' },
+      destinations: [{ url: `${recv.url}/rot` }],
+    });
+    assert.equal(src.status, 201);
+    const old = (await server.call('GET', '/api/v1/source/rotating-src/secret')).body;
+    assert.match(old.key, /^whsec_/);
+    assert.equal(old.publicKey, null);
+    const rot = await server.call('POST', '/api/v1/source/rotating-src/secret/rotate', {
+      secretType: 'ed25519',
+    });
+    assert.equal(rot.status, 204);
+    const current = (await server.call('GET', '/api/v1/source/rotating-src/secret')).body;
+    assert.match(current.key, /^whsk_/);
+    assert.equal(current.publicKey, ed25519PublicKeyFor(current.key));
+    const before = recv.requests.length;
+    assert.equal((await fetch(`${server.url}/in/rotating-src`, { method: 'POST', body: 'e1' })).status, 200);
+    await recv.waitFor(before + 1);
+    await drain();
+    const r = recv.requests[before]!;
+    assert.deepEqual(
+      signatures(r)
+        .map((x) => x.split(',')[0])
+        .sort(),
+      ['v1', 'v1a'],
+    );
+    check(r, old.key);
+    check(r, current.publicKey);
+  });
+
   test('malformed keys are refused', async () => {
     const bad = await server.call('POST', `/api/v1/app/${appId}/endpoint`, {
       url: recv.url,

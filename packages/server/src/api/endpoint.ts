@@ -3,7 +3,13 @@ import Type from 'typebox';
 import { HooklineError, invalid, notFound, type ValidationIssue } from '../core/errors.ts';
 import { isId } from '../core/ids.ts';
 import { endpointMatches } from '../core/routing.ts';
-import { generateSecret, normalizeSecret, publicKeyFor, type SecretType } from '../core/signing.ts';
+import {
+  generateSecret,
+  normalizeSecret,
+  publicKeyFor,
+  rotateSecrets,
+  type SecretType,
+} from '../core/signing.ts';
 import type { App, Endpoint } from '../core/types.ts';
 import { isForbiddenCustomHeader } from '../delivery/dispatcher.ts';
 import { checkDestination, checkUrlShape } from '../delivery/ssrf.ts';
@@ -38,7 +44,7 @@ const EpParams = Type.Object({
   app_id: Type.String(),
   endpoint_id: Type.String({ description: 'Endpoint id or uid' }),
 });
-const DEFAULT_GRACE_SECONDS = 24 * 3600;
+export const DEFAULT_GRACE_SECONDS = 24 * 3600;
 const DAY_MS = 86_400_000;
 
 export async function loadEndpoint(ctx: ApiContext, app: App, idOrUid: string): Promise<Endpoint> {
@@ -170,18 +176,7 @@ export function rotateSecret(
   now: number,
   type: SecretType = 'hmac-sha256',
 ): Endpoint {
-  const kept = ep.secrets
-    .filter((s) => s.expiresAt === null || s.expiresAt > now)
-    .map((s) => ({
-      key: s.key,
-      expiresAt: Math.min(s.expiresAt ?? Number.POSITIVE_INFINITY, now + graceSeconds * 1000),
-    }))
-    .filter((s) => s.expiresAt > now);
-  return {
-    ...ep,
-    secrets: [{ key: newKey ? normalizeSecret(newKey) : generateSecret(type), expiresAt: null }, ...kept],
-    updatedAt: now,
-  };
+  return { ...ep, secrets: rotateSecrets(ep.secrets, newKey, graceSeconds, now, type), updatedAt: now };
 }
 
 export function endpointRoutes(api: Routes, ctx: ApiContext): void {

@@ -575,6 +575,10 @@ export const InboundEventListQuery = Type.Object({
   before: Type.Optional(Nullable(DateTime)),
   after: Type.Optional(Nullable(DateTime)),
 });
+export const SourceSecretRotateIn = Type.Object(
+  { ...EndpointSecretRotateIn.properties },
+  { $id: 'SourceSecretRotateIn' },
+);
 export const ReplayIn = Type.Object(
   { destinationId: Type.Optional(Nullable(Type.String({ description: 'Only this destination' }))) },
   { $id: 'ReplayIn' },

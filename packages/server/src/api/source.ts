@@ -7,11 +7,12 @@ import Type from 'typebox';
 import { HooklineError, invalid, notFound, type ValidationIssue } from '../core/errors.ts';
 import { isId } from '../core/ids.ts';
 import { endpointMatches } from '../core/routing.ts';
-import { generateSecret, normalizeSecret, secretType } from '../core/signing.ts';
+import { generateSecret, normalizeSecret, publicKeyFor, rotateSecrets, secretType } from '../core/signing.ts';
 import type { InboundEvent, Source, SourceDestination, SourceVerification } from '../core/types.ts';
 import { isForbiddenCustomHeader } from '../delivery/dispatcher.ts';
 import { checkDestination, checkUrlShape } from '../delivery/ssrf.ts';
 import { SOURCE_SCHEMES, verificationProblems } from '../inbound/rules.ts';
+import { DEFAULT_GRACE_SECONDS } from './endpoint.ts';
 import { listOut, pageQuery } from './pagination.ts';
 import {
   AttemptOut,
@@ -27,6 +28,7 @@ import {
   SourceIn,
   SourceOut,
   SourcePatch,
+  SourceSecretRotateIn,
   ValidationErrorOut,
 } from './schemas.ts';
 import type { ApiContext, Routes } from './server.ts';
@@ -345,10 +347,51 @@ export function sourceRoutes(api: Routes, ctx: ApiContext): void {
         tags,
         summary: 'Get the secret that signs forwarded requests (webhook-signature)',
         params: SourceParams,
-        response: { 200: Type.Object({ key: Type.String() }) },
+        response: {
+          200: Type.Object({
+            key: Type.String(),
+            publicKey: Type.Union([Type.String(), Type.Null()], {
+              description: 'For an Ed25519 (whsk_) secret: the whpk_ key destinations verify with',
+            }),
+          }),
+        },
       },
     },
-    async (req) => ({ key: (await loadSource(ctx, req.params.source_id)).forwardSecrets[0]!.key }),
+    async (req) => {
+      const key = (await loadSource(ctx, req.params.source_id)).forwardSecrets[0]!.key;
+      return { key, publicKey: publicKeyFor(key) };
+    },
+  );
+
+  api.post(
+    '/source/:source_id/secret/rotate',
+    {
+      schema: {
+        tags,
+        summary:
+          'Rotate the forwarding secret (the old one keeps signing for a grace period, 24 h by default)',
+        params: SourceParams,
+        body: Type.Optional(SourceSecretRotateIn),
+        response: { 204: NoContent },
+      },
+    },
+    async (req, reply) => {
+      const source = await loadSource(ctx, req.params.source_id);
+      const body = req.body ?? {};
+      const now = ctx.clock.now();
+      await ctx.store.updateSource({
+        ...source,
+        forwardSecrets: rotateSecrets(
+          source.forwardSecrets,
+          body.key ?? null,
+          body.gracePeriodSeconds ?? DEFAULT_GRACE_SECONDS,
+          now,
+          body.secretType ?? 'hmac-sha256',
+        ),
+        updatedAt: now,
+      });
+      return reply.code(204).send(null);
+    },
   );
 
   // ---- event log ---------------------------------------------------------------------------

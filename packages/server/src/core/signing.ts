@@ -18,6 +18,8 @@ import {
   schemes,
 } from '@hookline/receiver';
 
+import type { EndpointSecret } from './types.ts';
+
 const SECRET_PREFIX = 'whsec_';
 const ED25519_SECRET_PREFIX = 'whsk_';
 
@@ -83,4 +85,25 @@ export function signV1(
   body: string | Buffer,
 ): string {
   return signatureHeader([secret], msgId, timestampSeconds, body);
+}
+
+/**
+ * Rotation: a new current secret (`newKey`, or a generated one of `type`) and the still-active
+ * old ones kept for `graceSeconds` more (never longer than they had), newest first.
+ */
+export function rotateSecrets(
+  secrets: readonly EndpointSecret[],
+  newKey: string | null,
+  graceSeconds: number,
+  now: number,
+  type: SecretType = 'hmac-sha256',
+): EndpointSecret[] {
+  const kept = secrets
+    .filter((s) => s.expiresAt === null || s.expiresAt > now)
+    .map((s) => ({
+      key: s.key,
+      expiresAt: Math.min(s.expiresAt ?? Number.POSITIVE_INFINITY, now + graceSeconds * 1000),
+    }))
+    .filter((s) => s.expiresAt > now);
+  return [{ key: newKey ? normalizeSecret(newKey) : generateSecret(type), expiresAt: null }, ...kept];
 }

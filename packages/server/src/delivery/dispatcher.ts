@@ -88,9 +88,10 @@ export function isForbiddenCustomHeader(name: string): boolean {
 /**
  * Headers of a received request that are not forwarded: hop-by-hop and framing headers (RFC 9110
  * 7.6.1), ones the next hop sets itself, and the signature headers Hookline replaces with its own.
+ * The provider's User-Agent is kept: applications sometimes check it.
  */
 const NOT_FORWARDED = new Set([
-  ...FORBIDDEN_CUSTOM_HEADERS,
+  ...[...FORBIDDEN_CUSTOM_HEADERS].filter((h) => h !== 'user-agent'),
   'proxy-authenticate',
   'trailers',
   'expect',

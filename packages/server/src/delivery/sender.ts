@@ -94,7 +94,8 @@ export function createSender(options: SenderOptions): Sender {
       try {
         const res = await request(url, {
           method: 'POST',
-          headers: { ...req.headers, 'user-agent': options.userAgent },
+          // A forwarded inbound event keeps the provider's User-Agent; everything else is Hookline's.
+          headers: { 'user-agent': options.userAgent, ...req.headers },
           body: req.body,
           dispatcher: agent,
           signal,
