@@ -6,7 +6,11 @@
 export const ERRORS = {
   generic_error: { status: 400, description: 'The request is malformed (for example invalid JSON).' },
   authentication_failed: { status: 401, description: 'The bearer token is missing or wrong.' },
-  not_found: { status: 404, description: 'The application, endpoint, message or event type does not exist.' },
+  not_found: {
+    status: 404,
+    description:
+      'The application, endpoint, message, event type, source or inbound event does not exist (on `/in/{name}`: no such source).',
+  },
   conflict: {
     status: 409,
     description:
@@ -55,7 +59,11 @@ export const ERRORS = {
     description:
       'Inbound: the scheme needs an option the source does not set (for example `url` for Twilio).',
   },
-  payload_too_large: { status: 413, description: 'The request body is larger than the configured limit.' },
+  payload_too_large: {
+    status: 413,
+    description:
+      "The request body is larger than the configured limit (on `/in/{name}`: the source's `maxBodyBytes`).",
+  },
   unsupported_media_type: { status: 415, description: 'The body is not `application/json`.' },
   validation: {
     status: 422,
