@@ -313,6 +313,17 @@ describe('inbound gateway: /in/{source}', () => {
     assert.equal(sha256(Buffer.from(detail.body.body, 'base64')), sha256(body));
     assert.equal(detail.body.eventType, 'file.uploaded');
     assert.equal(detail.body.dedupeKey, 'd-1');
+
+    // A forwarded event is a message of the source's application: the usual resend works on it.
+    const resend = await server.call(
+      'POST',
+      `/api/v1/app/${source.appId}/msg/${id}/endpoint/${source.destinations[0].id}/resend`,
+    );
+    assert.equal(resend.status, 202, JSON.stringify(resend.body));
+    await dest.waitFor(2);
+    await drain();
+    assert.equal(sha256(dest.requests[1]!.body), sha256(body));
+    assert.equal(dest.requests[1]!.headers['webhook-id'], id);
   });
 
   test('oversize bodies get 413, unknown sources 404, sources cannot be reached by id', async () => {
