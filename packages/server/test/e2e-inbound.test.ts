@@ -157,6 +157,13 @@ describe('inbound gateway: /in/{source}', () => {
     for (const h of opts.providerHeaders) assert.equal(keptHeaders.get(h), headers[h]);
 
     const attempts = await server.call('GET', `/api/v1/source/${source.id}/event/${accepted.id}/attempt`);
+    const acceptedDetail = await server.call('GET', `/api/v1/source/${source.id}/event/${accepted.id}`);
+    assert.deepEqual(
+      acceptedDetail.body.attempts,
+      attempts.body.data,
+      'the detail carries the forwarding attempts',
+    );
+    assert.deepEqual(detail.body.attempts, [], 'a rejected request has none');
     assert.deepEqual(
       attempts.body.data.map((a: any) => a.responseStatusCode),
       [200, 503, 500],

@@ -564,6 +564,9 @@ export const InboundEventDetailOut = Type.Object(
     bodyEncoding: Type.Union([Type.Literal('utf8'), Type.Literal('base64')], {
       description: 'utf8 when the bytes are valid UTF-8 text, else base64',
     }),
+    attempts: Type.Array(AttemptOut, {
+      description: 'The latest forwarding attempts (up to 50, newest first); all of them under /attempt',
+    }),
   },
   { $id: 'InboundEventDetailOut' },
 );

@@ -8,7 +8,7 @@ import { HooklineError, invalid, notFound, type ValidationIssue } from '../core/
 import { isId } from '../core/ids.ts';
 import { endpointMatches } from '../core/routing.ts';
 import { generateSecret, normalizeSecret, publicKeyFor, rotateSecrets, secretType } from '../core/signing.ts';
-import type { InboundEvent, Source, SourceDestination, SourceVerification } from '../core/types.ts';
+import type { Attempt, InboundEvent, Source, SourceDestination, SourceVerification } from '../core/types.ts';
 import { isForbiddenCustomHeader } from '../delivery/dispatcher.ts';
 import { checkDestination, checkUrlShape } from '../delivery/ssrf.ts';
 import { SOURCE_SCHEMES, verificationProblems } from '../inbound/rules.ts';
@@ -87,7 +87,7 @@ export function inboundEventOut(e: InboundEvent) {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-export function inboundEventDetailOut(e: InboundEvent) {
+export function inboundEventDetailOut(e: InboundEvent, attempts: Attempt[]) {
   let body: string;
   let bodyEncoding: 'utf8' | 'base64' = 'utf8';
   try {
@@ -96,7 +96,13 @@ export function inboundEventDetailOut(e: InboundEvent) {
     body = e.body.toString('base64');
     bodyEncoding = 'base64';
   }
-  return { ...inboundEventOut(e), headers: e.headers, body, bodyEncoding };
+  return {
+    ...inboundEventOut(e),
+    headers: e.headers,
+    body,
+    bodyEncoding,
+    attempts: attempts.map((a) => attemptOut(a)),
+  };
 }
 
 export async function loadSource(ctx: ApiContext, idOrName: string): Promise<Source> {
@@ -439,7 +445,17 @@ export function sourceRoutes(api: Routes, ctx: ApiContext): void {
         response: { 200: InboundEventDetailOut, 404: ErrorOut },
       },
     },
-    async (req) => inboundEventDetailOut((await loadEvent(req.params.source_id, req.params.event_id)).event),
+    async (req) => {
+      const { source, event } = await loadEvent(req.params.source_id, req.params.event_id);
+      const attempts =
+        event.status === 'accepted'
+          ? await ctx.store.listAttempts(
+              { appId: source.appId, msgId: event.id },
+              { limit: 50, after: null, before: null, order: 'desc' },
+            )
+          : { items: [] };
+      return inboundEventDetailOut(event, attempts.items);
+    },
   );
 
   api.get(
