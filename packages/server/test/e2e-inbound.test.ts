@@ -333,6 +333,30 @@ describe('inbound gateway: /in/{source}', () => {
     assert.equal(dest.requests[1]!.headers['webhook-id'], id);
   });
 
+  test("Slack's url_verification handshake gets its challenge back once verified", async () => {
+    const dest = await startReceiver();
+    receivers.push(dest);
+    const secret = 'slack-signing-secret-8f2a';
+    await createSource({
+      name: 'slack',
+      verification: { scheme: 'slack', secrets: [secret] },
+      destinations: [{ url: dest.url }],
+    });
+    const body = JSON.stringify({ token: 't', challenge: 'ch4ll3nge', type: 'url_verification' });
+    const ok = await post('slack', body, {
+      'content-type': 'application/json',
+      ...sign({ scheme: 'slack', body, secret }).headers,
+    });
+    assert.equal(ok.status, 200);
+    assert.deepEqual(await ok.json(), { challenge: 'ch4ll3nge' });
+    const forged = await post('slack', body, {
+      'content-type': 'application/json',
+      ...sign({ scheme: 'slack', body, secret: 'not-the-secret' }).headers,
+    });
+    assert.equal(forged.status, 401);
+    assert.equal(((await forged.json()) as { code: string }).code, 'no_matching_signature');
+  });
+
   test('oversize bodies get 413, unknown sources 404, sources cannot be reached by id', async () => {
     const dest = await startReceiver();
     receivers.push(dest);

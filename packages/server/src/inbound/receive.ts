@@ -30,6 +30,13 @@ export function sourceBodyLimit(source: Source, ctx: ApiContext): number {
 const tooLarge = (limit: number) =>
   new HooklineError('payload_too_large', `the body is larger than this source's ${limit}-byte limit`);
 
+/** The challenge of a verified Slack `url_verification` request, which Slack wants echoed. */
+function handshakeChallenge(source: Source, json: () => unknown): string | null {
+  if (source.verification.scheme !== 'slack') return null;
+  const body = json() as { type?: unknown; challenge?: unknown } | undefined;
+  return body?.type === 'url_verification' && typeof body.challenge === 'string' ? body.challenge : null;
+}
+
 export function inboundRoutes(ctx: ApiContext) {
   return async (scope: FastifyInstance) => {
     const sources = new WeakMap<FastifyRequest, Source>();
@@ -106,8 +113,13 @@ export function inboundRoutes(ctx: ApiContext) {
           newDeliveryId: () => ctx.ids('delivery'),
         });
         switch (result.status) {
-          case 'accepted':
+          case 'accepted': {
+            const challenge = handshakeChallenge(source, json);
+            // Slack confirms a new Request URL by expecting its challenge back (the event is still stored).
+            if (challenge !== null)
+              return reply.code(200).header('hookline-event-id', event.id).send({ challenge });
             return reply.code(200).send({ id: event.id, status: 'accepted' });
+          }
           case 'duplicate':
             return reply
               .code(200)
