@@ -333,6 +333,45 @@ describe('inbound gateway: /in/{source}', () => {
     assert.equal(dest.requests[1]!.headers['webhook-id'], id);
   });
 
+  test("stale requests get timestamp_out_of_tolerance under the source's tolerance; several secrets verify", async () => {
+    const dest = await startReceiver();
+    receivers.push(dest);
+    const oldSecret = `whsec_${randomBytes(24).toString('base64')}`;
+    const newSecret = `whsec_${randomBytes(24).toString('base64')}`;
+    const { source } = await createSource({
+      name: 'sw-tolerance',
+      verification: { scheme: 'standard-webhooks', secrets: [newSecret, oldSecret], tolerance: 60 },
+      destinations: [{ url: dest.url }],
+    });
+    const body = '{"type":"ping"}';
+    const signedAt = (secret: string, ageSeconds: number, id: string) =>
+      sign({
+        scheme: 'standard-webhooks',
+        body,
+        secret,
+        id,
+        timestamp: Math.floor(Date.now() / 1000) - ageSeconds,
+      }).headers;
+    const stale = await post('sw-tolerance', body, signedAt(oldSecret, 120, 'msg_stale'));
+    assert.equal(stale.status, 401);
+    assert.equal(((await stale.json()) as { code: string }).code, 'timestamp_out_of_tolerance');
+    const keptId = stale.headers.get('hookline-event-id');
+    const kept = await server.call('GET', `/api/v1/source/${source.id}/event/${keptId}`);
+    assert.equal(kept.body.status, 'rejected');
+    assert.equal(kept.body.verification.code, 'timestamp_out_of_tolerance');
+
+    const patched = await server.call('PATCH', '/api/v1/source/sw-tolerance', {
+      verification: { scheme: 'standard-webhooks', tolerance: 600 },
+    });
+    assert.equal(patched.status, 200);
+    assert.equal(patched.body.verification.secretCount, 2);
+    assert.equal((await post('sw-tolerance', body, signedAt(oldSecret, 120, 'msg_late'))).status, 200);
+    assert.equal((await post('sw-tolerance', body, signedAt(newSecret, 0, 'msg_new'))).status, 200);
+    await dest.waitFor(2);
+    await drain();
+    assert.equal(dest.requests.length, 2);
+  });
+
   test("Slack's url_verification handshake gets its challenge back once verified", async () => {
     const dest = await startReceiver();
     receivers.push(dest);
