@@ -261,8 +261,11 @@ export interface Store {
   deleteSource(id: string): Promise<void>;
 
   /**
-   * Stores received requests, and for accepted ones the message and its deliveries, all in ONE
-   * transaction. Duplicates are decided inside it, in order, so two copies in one batch are caught.
+   * Stores received requests, and for accepted ones the message (id = event id, payload `{}`,
+   * the bytes stay with the event) and its deliveries, all in ONE transaction. Duplicates are
+   * decided inside it, in order, so two copies in one batch are caught; an adapter shared by
+   * several processes must also serialize that check per (source, dedupe key) across them (for
+   * example with a transaction-scoped advisory lock), since a time window cannot be a unique index.
    */
   receiveInbound(items: InboundItem[]): Promise<InboundResult[]>;
   listInboundEvents(
