@@ -372,6 +372,65 @@ describe('inbound gateway: /in/{source}', () => {
     assert.equal(dest.requests.length, 2);
   });
 
+  test('every scheme answers junk with a coded 401, never a 500', async () => {
+    const { ERRORS } = await import('../src/core/errors.ts');
+    const defs: Record<string, Record<string, unknown>> = {
+      'standard-webhooks': { secrets: [`whsec_${randomBytes(24).toString('base64')}`] },
+      svix: { secrets: [`whsec_${randomBytes(24).toString('base64')}`] },
+      stripe: { secrets: ['whsec_abc'] },
+      github: { secrets: ['s'] },
+      shopify: { secrets: ['s'] },
+      slack: { secrets: ['s'] },
+      twilio: { secrets: ['s'], url: 'https://hooks.example.com/in/junk-twilio' },
+      paddle: { secrets: ['pdl_ntfset_x'] },
+      hmac: {
+        secrets: ['s'],
+        hmac: { header: 'X-Sig', timestampHeader: 'X-Ts', template: '{timestamp}.{body}' },
+      },
+    };
+    const junkHeaders: Record<string, string>[] = [
+      {},
+      {
+        'webhook-id': 'x',
+        'webhook-timestamp': 'soon',
+        'webhook-signature': 'v1,!!!',
+        'svix-signature': ',',
+        'stripe-signature': 't=,v1=',
+        'x-hub-signature-256': 'sha256=zz',
+        'x-shopify-hmac-sha256': '###',
+        'x-slack-signature': 'v0=',
+        'x-slack-request-timestamp': '-1',
+        'x-twilio-signature': '',
+        'paddle-signature': 'ts=1;h1=',
+        'x-sig': 'abc',
+        'x-ts': '1e999',
+      },
+    ];
+    for (const [scheme, v] of Object.entries(defs)) {
+      const name = `junk-${scheme}`;
+      await createSource({
+        name,
+        verification: { scheme, ...v },
+        destinations: [{ url: 'http://127.0.0.1:9' }],
+      });
+      for (const headers of junkHeaders) {
+        for (const body of ['', '{"id":', 'a=1&b=2', '\u0000\u00ff']) {
+          const res = await post(name, body, {
+            'content-type': 'application/x-www-form-urlencoded',
+            ...headers,
+          });
+          const answer = (await res.json()) as { code: keyof typeof ERRORS };
+          assert.equal(res.status, 401, `${scheme}: ${JSON.stringify(answer)}`);
+          assert.equal(
+            ERRORS[answer.code]?.status,
+            401,
+            `${scheme}: ${answer.code} is a documented 401 code`,
+          );
+        }
+      }
+    }
+  });
+
   test("Slack's url_verification handshake gets its challenge back once verified", async () => {
     const dest = await startReceiver();
     receivers.push(dest);
