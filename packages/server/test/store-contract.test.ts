@@ -506,6 +506,7 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
         dedupeSince,
         route: (eps) => eps.filter((e) => endpointMatches(e, event.eventType, null)).map((e) => e.id),
         newDeliveryId: () => ids('delivery'),
+        keepUnaccepted: 100,
       };
     };
 
@@ -616,6 +617,27 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
       );
       const recent = await store.listInboundEvents(s.id, { after: now - 1 }, all);
       assert.equal(recent.items.length, 1);
+
+      // Junk is bounded: only the newest `keepUnaccepted` rejected/duplicate requests stay.
+      const junk = Array.from({ length: 5 }, () => ({
+        ...received(s, { status: 'rejected', verifyCode: 'missing_header', verifyDetail: 'x' }),
+        keepUnaccepted: 3,
+      }));
+      await store.receiveInbound(junk);
+      const left = await store.listInboundEvents(s.id, {}, { ...all, limit: 100 });
+      assert.deepEqual(
+        left.items.filter((e) => e.status !== 'accepted').map((e) => e.id),
+        junk
+          .slice(2)
+          .reverse()
+          .map((j) => j.event.id),
+        'the three newest junk requests stay',
+      );
+      assert.equal(
+        left.items.filter((e) => e.status === 'accepted').length,
+        3,
+        'accepted events are never pruned',
+      );
 
       await store.deleteSource(s.id);
       assert.deepEqual(await store.receiveInbound([received(s)]), [{ status: 'source_not_found' }]);

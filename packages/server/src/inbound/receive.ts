@@ -13,6 +13,12 @@ import { endpointMatches } from '../core/routing.ts';
 import type { InboundEvent, Source } from '../core/types.ts';
 import { dedupeKey, eventTypeOf, lazyJson, verifyRequest } from './rules.ts';
 
+/**
+ * Rejected and duplicate requests kept per source for inspection (the newest). Anyone can post
+ * to /in, so this bounds what junk can cost; accepted events are never pruned.
+ */
+export const KEEP_UNACCEPTED = 1000;
+
 /** The most any source may accept; each source has its own limit (default: the server's). */
 export const MAX_SOURCE_BODY_BYTES = 64 * 1024 * 1024;
 
@@ -111,6 +117,7 @@ export function inboundRoutes(ctx: ApiContext) {
           dedupeSince: source.dedupe ? now - source.dedupe.windowMs : null,
           route: (endpoints) => endpoints.filter((e) => endpointMatches(e, eventType, null)).map((e) => e.id),
           newDeliveryId: () => ctx.ids('delivery'),
+          keepUnaccepted: KEEP_UNACCEPTED,
         });
         switch (result.status) {
           case 'accepted': {

@@ -169,6 +169,11 @@ export interface InboundItem {
   /** The destinations (endpoints of `appId`) the event goes to, decided inside the transaction. */
   route: (endpoints: RoutingEndpoint[]) => string[];
   newDeliveryId: () => string;
+  /**
+   * A request stored as rejected or duplicate pushes out the oldest of its source's rejected and
+   * duplicate requests beyond this many (anyone can post junk to /in). Accepted ones are never pruned.
+   */
+  keepUnaccepted: number;
 }
 
 export type InboundResult =

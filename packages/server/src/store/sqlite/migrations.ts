@@ -151,6 +151,7 @@ CREATE TABLE inbound_event (
   received_at INTEGER NOT NULL
 );
 CREATE INDEX inbound_event_source ON inbound_event (source_id, id);
+CREATE INDEX inbound_event_unaccepted ON inbound_event (source_id, id) WHERE status IN ('rejected', 'duplicate');
 CREATE INDEX inbound_event_dedupe ON inbound_event (source_id, dedupe_key, received_at)
   WHERE dedupe_key IS NOT NULL AND status = 'accepted';
 `,

@@ -957,8 +957,15 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
                 ev.receivedAt,
               ],
             );
-            if (status === 'duplicate') return { status, duplicateOf: duplicateOf! };
-            if (status === 'rejected') return { status };
+            if (status !== 'accepted') {
+              run(
+                `DELETE FROM inbound_event WHERE id IN (
+                   SELECT id FROM inbound_event WHERE source_id = ? AND status IN ('rejected', 'duplicate')
+                   ORDER BY id DESC LIMIT -1 OFFSET ?)`,
+                [ev.sourceId, item.keepUnaccepted],
+              );
+              return status === 'duplicate' ? { status, duplicateOf: duplicateOf! } : { status };
+            }
             // The message row makes the event a delivery like any other; the bytes stay in inbound_event.
             run(
               `INSERT INTO message (id, app_id, event_id, event_type, payload, channels, tags, created_at)
