@@ -125,7 +125,8 @@ export async function closedLoop(options: {
   concurrency: number;
   timeCapMs: number;
   path: string;
-  headers: Record<string, string>;
+  /** The same headers for every request, or one set per request. */
+  headers: Record<string, string> | ((i: number) => Record<string, string>);
   body: (i: number) => string;
   okStatus: number;
   onResponse?: (i: number, body: string, sentAt: number) => void;
@@ -145,7 +146,7 @@ export async function closedLoop(options: {
         const res = await options.pool.request({
           method: 'POST',
           path: options.path,
-          headers: options.headers,
+          headers: typeof options.headers === 'function' ? options.headers(i) : options.headers,
           body,
         });
         if (res.statusCode === options.okStatus) {
@@ -186,7 +187,7 @@ export async function openLoop(options: {
   maxOutstanding: number;
   timeCapMs: number;
   path: string;
-  headers: Record<string, string>;
+  headers: Record<string, string> | ((i: number) => Record<string, string>);
   body: (i: number) => string;
   onResponse: (i: number, status: number, body: string, sentAt: number) => void;
 }): Promise<{ sent: number; elapsedMs: number }> {
@@ -201,7 +202,12 @@ export async function openLoop(options: {
     while (open.size >= options.maxOutstanding) await Promise.race(open);
     const sentAt = now();
     const p = options.pool
-      .request({ method: 'POST', path: options.path, headers: options.headers, body: options.body(i) })
+      .request({
+        method: 'POST',
+        path: options.path,
+        headers: typeof options.headers === 'function' ? options.headers(i) : options.headers,
+        body: options.body(i),
+      })
       .then(async (res) => options.onResponse(i, res.statusCode, await res.body.text(), sentAt))
       .catch((err: unknown) => options.onResponse(i, 0, String(err), sentAt))
       .finally(() => open.delete(p));

@@ -8,6 +8,8 @@
  *   3. delivery of a backlog (worker only on the receiver side of the ingest-only runs),
  *   4. end to end (publish N, all N delivered),
  *   5. publish -> delivery latency at a steady moderate rate,
+ *   6. inbound gateway: GitHub-signed requests to /in/{source} acknowledged per second, and the
+ *      request -> 2xx latency at a steady rate (verify, dedupe, durable write, then answer),
  * and prints each Hookline rate as a share of the ceiling. Every loop is bounded by a count and
  * a time cap.
  *
@@ -20,6 +22,7 @@
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { sign } from '@hookline/receiver';
 import { Pool } from 'undici';
 import {
   ADMIN_TOKEN,
@@ -286,6 +289,102 @@ async function measureLatency(receiver: ReceiverProc, h: HooklineProc, path: str
   });
 }
 
+/**
+ * Inbound: GitHub-signed requests (signed before the clock starts) posted to /in/{source}, each
+ * with its own X-GitHub-Delivery, while the worker forwards them to the receiver. The answer comes
+ * after verification, the dedupe check and the durable write (group commit), before forwarding.
+ */
+async function measureInbound(receiver: ReceiverProc, sync: Sync) {
+  const dir = tempDir();
+  started.dirs.push(dir);
+  const h = await hookline(dir, sync, 'all');
+  const secret = 'bench-github-secret';
+  const src = await h.call('POST', '/api/v1/source', {
+    name: 'bench-github',
+    verification: { scheme: 'github', secrets: [secret] },
+    dedupe: { header: 'X-GitHub-Delivery', windowSeconds: 3600 },
+    destinations: [{ url: `${receiver.url}/webhook` }],
+  });
+  if (src.status !== 201)
+    throw new Error(`creating the source failed: ${src.status} ${JSON.stringify(src.body)}`);
+  const total = WARMUP + INGEST_COUNT + LATENCY_RATE * LATENCY_SECONDS;
+  const bodies: string[] = [];
+  const headers: Record<string, string>[] = [];
+  for (let i = 0; i < total; i++) {
+    const body = JSON.stringify({ action: 'opened', ...PAYLOAD, seq: i });
+    bodies.push(body);
+    headers.push({
+      'content-type': 'application/json',
+      'x-github-event': 'issues',
+      'x-github-delivery': `bench-${i}`,
+      ...sign({ scheme: 'github', body, secret }).headers,
+    });
+  }
+  const path = '/in/bench-github';
+  const pool = new Pool(h.url, { connections: C, pipelining: 1 });
+  try {
+    let offset = 0;
+    const loop = (count: number) => {
+      const base = offset;
+      offset += count;
+      return closedLoop({
+        pool,
+        count,
+        concurrency: C,
+        timeCapMs: LOOP_CAP_MS,
+        path,
+        headers: (i) => headers[base + i]!,
+        body: (i) => bodies[base + i]!,
+        okStatus: 200,
+      });
+    };
+    await receiver.reset();
+    await loop(WARMUP);
+    const r = await loop(INGEST_COUNT);
+    if (r.failed > 0) console.log(`    (${r.failed} requests failed; first: ${r.firstStatus})`);
+    report(
+      `inbound accepted, ${sync}`,
+      r.rate,
+      `${r.ok} GitHub-signed 1 KB requests to /in/{source} answered 200 in ${r.elapsedMs.toFixed(0)} ms (verified, deduped, stored durably), ${C} concurrent, forwarding running at the same time.`,
+    );
+
+    const lat: number[] = [];
+    let refused = 0;
+    const base = offset;
+    const { sent } = await openLoop({
+      pool,
+      count: LATENCY_RATE * LATENCY_SECONDS,
+      ratePerSec: LATENCY_RATE,
+      maxOutstanding: C,
+      timeCapMs: LATENCY_SECONDS * 1000 + 10_000,
+      path,
+      headers: (i) => headers[base + i]!,
+      body: (i) => bodies[base + i]!,
+      onResponse: (_i, status, _body, at) => {
+        if (status === 200) lat.push(now() - at);
+        else refused++;
+      },
+    });
+    lat.sort((a, b) => a - b);
+    const p50 = percentile(lat, 50);
+    const p99 = percentile(lat, 99);
+    console.log(
+      `  inbound acknowledgement latency at ${LATENCY_RATE} req/s, ${sync}: p50 ${fmtMs(p50)}, p99 ${fmtMs(p99)}, max ${fmtMs(lat[lat.length - 1] ?? Number.NaN)}`,
+    );
+    console.log(
+      `    ${lat.length}/${sent} requests; from sending the request to its 200 (open loop, ${refused} refused).`,
+    );
+    rows.push({
+      what: `inbound ack p50 / p99 @ ${LATENCY_RATE}/s, ${sync}`,
+      value: `${fmtMs(p50)} / ${fmtMs(p99)}`,
+      ratio: '',
+    });
+  } finally {
+    await pool.close();
+  }
+  await stopHookline(h);
+}
+
 async function main() {
   const t0 = Date.now();
   console.log(
@@ -306,6 +405,9 @@ async function main() {
   console.log('\n[3] Ingest with delivery running, end to end, and latency');
   await measureEndToEnd(receiver, 'FULL', true);
   await measureEndToEnd(receiver, 'NORMAL', true);
+
+  console.log('\n[4] Inbound gateway: requests to /in/{source} acknowledged, and acknowledgement latency');
+  await measureInbound(receiver, 'FULL');
 
   await cleanup();
   const w = [

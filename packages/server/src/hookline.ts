@@ -14,7 +14,7 @@ import { type Clock, systemClock } from './core/clock.ts';
 import { createIdGenerator } from './core/ids.ts';
 import { createSecretBox } from './core/secret-box.ts';
 import { createDispatcher, type Dispatcher } from './delivery/dispatcher.ts';
-import { createIngestQueue } from './delivery/ingest-queue.ts';
+import { createInboundQueue, createIngestQueue } from './delivery/ingest-queue.ts';
 import { createSender } from './delivery/sender.ts';
 import { createSqliteStore } from './store/sqlite/sqlite-store.ts';
 import type { Store } from './store/store.ts';
@@ -86,6 +86,7 @@ export async function createHookline(
         ids,
         config,
         ingest: createIngestQueue(store),
+        inbound: createInboundQueue(store),
         logger,
         adminTokenHash: token.hash,
         version: VERSION,

@@ -9,9 +9,9 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import { createIdGenerator } from '../src/core/ids.ts';
 import { endpointMatches } from '../src/core/routing.ts';
 import { createSecretBox } from '../src/core/secret-box.ts';
-import type { App, Attempt, Endpoint, Message } from '../src/core/types.ts';
+import type { App, Attempt, Endpoint, InboundEvent, Message, Source } from '../src/core/types.ts';
 import { createSqliteStore } from '../src/store/sqlite/sqlite-store.ts';
-import type { IngestItem, PageQuery, Store } from '../src/store/store.ts';
+import type { InboundItem, IngestItem, PageQuery, Store } from '../src/store/store.ts';
 import { tempDir } from './helpers.ts';
 
 interface Adapter {
@@ -476,6 +476,210 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
         { ok: false, reason: 'app_not_found' },
         'a message racing the deletion is refused',
       );
+    });
+
+    // ---- inbound sources and events -----------------------------------------------------
+    const source = (name: string, over: Partial<Source> = {}): Source => ({
+      id: ids('source'),
+      name,
+      appId: ids('app'),
+      description: '',
+      verification: {
+        scheme: 'github',
+        secrets: ['gh-verify-secret'],
+        tolerance: null,
+        url: null,
+        hmac: null,
+      },
+      forwardSecrets: [{ key: 'whsec_Zm9yd2FyZC1zZWNyZXQtbG9uZy1lbm91Z2g=', expiresAt: null }],
+      dedupe: { header: null, jsonPath: null, windowMs: 60_000 },
+      eventType: null,
+      maxBodyBytes: null,
+      destinations: [
+        {
+          id: ids('endpoint'),
+          url: 'http://127.0.0.1:1/a',
+          headers: { 'x-k': 'v' },
+          eventTypes: null,
+          disabled: false,
+        },
+        {
+          id: ids('endpoint'),
+          url: 'http://127.0.0.1:1/b',
+          headers: {},
+          eventTypes: ['push'],
+          disabled: false,
+        },
+      ],
+      createdAt: now,
+      updatedAt: now,
+      ...over,
+    });
+    const received = (
+      src: Source,
+      over: Partial<InboundEvent> = {},
+      dedupeSince: number | null = null,
+    ): InboundItem => {
+      const event: InboundEvent = {
+        id: ids('message'),
+        sourceId: src.id,
+        status: 'accepted',
+        eventType: 'issues',
+        dedupeKey: null,
+        duplicateOf: null,
+        verifyCode: null,
+        verifyDetail: null,
+        contentType: 'application/octet-stream',
+        headers: [
+          ['X-GitHub-Event', 'issues'],
+          ['Accept', 'a'],
+          ['accept', 'b'],
+        ],
+        body: Buffer.from([0, 1, 2, 0xff, 0xfe]),
+        receivedAt: now,
+        ...over,
+      };
+      return {
+        event,
+        appId: src.appId,
+        dedupeSince,
+        route: (eps) => eps.filter((e) => endpointMatches(e, event.eventType, null)).map((e) => e.id),
+        newDeliveryId: () => ids('delivery'),
+        keepUnaccepted: 100,
+      };
+    };
+
+    test('sources: insert with destinations, find by id or name, unique names, update syncs destinations, delete', async () => {
+      const s = source('github');
+      await store.insertSource(s);
+      const got = await store.getSource('github');
+      assert.deepEqual(got, s);
+      assert.deepEqual(await store.getSource(s.id), s);
+      assert.equal(await store.getSource('nope'), null);
+      // Destinations are endpoints of the source's application, signed with the forwarding secret.
+      const eps = await store.listEndpoints(s.appId, { limit: 10, after: null, before: null, order: 'asc' });
+      assert.equal(eps.items.length, 2);
+      assert.deepEqual(eps.items[0]!.secrets, s.forwardSecrets);
+      await assert.rejects(store.insertSource(source('github')), 'names are unique');
+      await store.insertSource(source('other'));
+      const page = await store.listSources({ limit: 1, after: null, before: null, order: 'asc' });
+      assert.deepEqual(
+        page.items.map((x) => x.name),
+        ['github'],
+      );
+      assert.equal(page.more, true);
+
+      now += 1000;
+      const kept = { ...s.destinations[0]!, url: 'http://127.0.0.1:1/a2' };
+      const added = {
+        id: ids('endpoint'),
+        url: 'http://127.0.0.1:1/c',
+        headers: {},
+        eventTypes: null,
+        disabled: true,
+      };
+      const next: Source = {
+        ...s,
+        name: 'github2',
+        forwardSecrets: [{ key: 'whsk_3q2+7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=', expiresAt: null }],
+        destinations: [kept, added],
+        updatedAt: now,
+      };
+      await store.updateSource(next);
+      const updated = await store.getSource(s.id);
+      assert.deepEqual(updated, next);
+      assert.equal(await store.getSource('github'), null);
+      const ep = await store.getEndpoint(s.appId, kept.id);
+      assert.deepEqual(ep?.secrets, next.forwardSecrets, 'destinations sign with the new forwarding secret');
+
+      await store.receiveInbound([received(next)]);
+      await store.deleteSource(s.id);
+      assert.equal(await store.getSource(s.id), null);
+      assert.equal(await store.getApp(s.appId), null);
+      assert.equal(await store.nextDueAt(), null, 'its queued deliveries are gone too');
+      assert.equal(
+        rawDump().includes('gh-verify-secret'),
+        false,
+        'verification secrets are encrypted at rest',
+      );
+    });
+
+    test('receiveInbound: accepted events queue routed deliveries; rejected are kept; duplicates within the window', async () => {
+      const s = source('gh');
+      await store.insertSource(s);
+      const first = received(s, { dedupeKey: 'd-1' }, now - 60_000);
+      const dupInBatch = received(s, { dedupeKey: 'd-1' }, now - 60_000);
+      const forged = received(s, {
+        status: 'rejected',
+        verifyCode: 'no_matching_signature',
+        verifyDetail: 'no',
+      });
+      const push = received(s, { eventType: 'push', dedupeKey: 'd-2' }, now - 60_000);
+      const results = await store.receiveInbound([first, dupInBatch, forged, push]);
+      assert.deepEqual(results, [
+        { status: 'accepted', deliveries: 1 },
+        { status: 'duplicate', duplicateOf: first.event.id },
+        { status: 'rejected' },
+        { status: 'accepted', deliveries: 2 },
+      ]);
+      // Outside the window the same key is new again.
+      now += 120_000;
+      const later = await store.receiveInbound([received(s, { dedupeKey: 'd-1' }, now - 60_000)]);
+      assert.deepEqual(later, [{ status: 'accepted', deliveries: 1 }]);
+
+      const claimed = await claim();
+      assert.equal(claimed.length, 4);
+      const c = claimed.find((d) => d.msgId === first.event.id)!;
+      assert.deepEqual(c.inbound, {
+        body: first.event.body,
+        contentType: 'application/octet-stream',
+        headers: first.event.headers,
+      });
+      assert.equal(c.endpointId, s.destinations[0]!.id);
+
+      const stored = await store.getInboundEvent(s.id, dupInBatch.event.id);
+      assert.deepEqual(stored, { ...dupInBatch.event, status: 'duplicate', duplicateOf: first.event.id });
+      assert.deepEqual(await store.getInboundEvent(s.id, forged.event.id), forged.event);
+      assert.equal(
+        await store.getMessage(s.appId, forged.event.id),
+        null,
+        'a rejected request is no message',
+      );
+      assert.equal((await store.getMessage(s.appId, first.event.id))?.eventType, 'issues');
+
+      const all = { limit: 10, after: null, before: null, order: 'desc' } as const;
+      assert.equal((await store.listInboundEvents(s.id, {}, all)).items.length, 5);
+      const rejected = await store.listInboundEvents(s.id, { status: 'rejected' }, all);
+      assert.deepEqual(
+        rejected.items.map((e) => e.id),
+        [forged.event.id],
+      );
+      const recent = await store.listInboundEvents(s.id, { after: now - 1 }, all);
+      assert.equal(recent.items.length, 1);
+
+      // Junk is bounded: only the newest `keepUnaccepted` rejected/duplicate requests stay.
+      const junk = Array.from({ length: 5 }, () => ({
+        ...received(s, { status: 'rejected', verifyCode: 'missing_header', verifyDetail: 'x' }),
+        keepUnaccepted: 3,
+      }));
+      await store.receiveInbound(junk);
+      const left = await store.listInboundEvents(s.id, {}, { ...all, limit: 100 });
+      assert.deepEqual(
+        left.items.filter((e) => e.status !== 'accepted').map((e) => e.id),
+        junk
+          .slice(2)
+          .reverse()
+          .map((j) => j.event.id),
+        'the three newest junk requests stay',
+      );
+      assert.equal(
+        left.items.filter((e) => e.status === 'accepted').length,
+        3,
+        'accepted events are never pruned',
+      );
+
+      await store.deleteSource(s.id);
+      assert.deepEqual(await store.receiveInbound([received(s)]), [{ status: 'source_not_found' }]);
     });
   });
 }

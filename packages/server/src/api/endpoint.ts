@@ -3,7 +3,13 @@ import Type from 'typebox';
 import { HooklineError, invalid, notFound, type ValidationIssue } from '../core/errors.ts';
 import { isId } from '../core/ids.ts';
 import { endpointMatches } from '../core/routing.ts';
-import { generateSecret, normalizeSecret } from '../core/signing.ts';
+import {
+  generateSecret,
+  normalizeSecret,
+  publicKeyFor,
+  rotateSecrets,
+  type SecretType,
+} from '../core/signing.ts';
 import type { App, Endpoint } from '../core/types.ts';
 import { isForbiddenCustomHeader } from '../delivery/dispatcher.ts';
 import { checkDestination, checkUrlShape } from '../delivery/ssrf.ts';
@@ -17,6 +23,7 @@ import {
   EndpointIn,
   EndpointOut,
   EndpointPatch,
+  EndpointPublicKeyOut,
   EndpointSecretOut,
   EndpointSecretRotateIn,
   EndpointStatsOut,
@@ -37,7 +44,7 @@ const EpParams = Type.Object({
   app_id: Type.String(),
   endpoint_id: Type.String({ description: 'Endpoint id or uid' }),
 });
-const DEFAULT_GRACE_SECONDS = 24 * 3600;
+export const DEFAULT_GRACE_SECONDS = 24 * 3600;
 const DAY_MS = 86_400_000;
 
 export async function loadEndpoint(ctx: ApiContext, app: App, idOrUid: string): Promise<Endpoint> {
@@ -132,7 +139,12 @@ export async function createEndpoint(ctx: ApiContext, app: App, input: EndpointI
     throttleRate: input.throttleRate ?? input.rateLimit ?? null,
     metadata: input.metadata ?? {},
     headers: lowerKeys(input.headers ?? {}),
-    secrets: [{ key: input.secret ? normalizeSecret(input.secret) : generateSecret(), expiresAt: null }],
+    secrets: [
+      {
+        key: input.secret ? normalizeSecret(input.secret) : generateSecret(input.secretType ?? 'hmac-sha256'),
+        expiresAt: null,
+      },
+    ],
     svixHeaders: input.svixHeaders ?? false,
     failingSince: null,
     createdAt: now,
@@ -153,25 +165,18 @@ function withChanges(ep: Endpoint, changes: Partial<Endpoint>, now: number): End
   return next;
 }
 
-/** Rotates the signing secret; the old one keeps signing for the grace period. */
+/**
+ * Rotates the signing secret; the old one keeps signing for the grace period. Without a key a new
+ * one of `type` is generated (rotating from HMAC to Ed25519 sends both v1 and v1a meanwhile).
+ */
 export function rotateSecret(
   ep: Endpoint,
   newKey: string | null,
   graceSeconds: number,
   now: number,
+  type: SecretType = 'hmac-sha256',
 ): Endpoint {
-  const kept = ep.secrets
-    .filter((s) => s.expiresAt === null || s.expiresAt > now)
-    .map((s) => ({
-      key: s.key,
-      expiresAt: Math.min(s.expiresAt ?? Number.POSITIVE_INFINITY, now + graceSeconds * 1000),
-    }))
-    .filter((s) => s.expiresAt > now);
-  return {
-    ...ep,
-    secrets: [{ key: newKey ? normalizeSecret(newKey) : generateSecret(), expiresAt: null }, ...kept],
-    updatedAt: now,
-  };
+  return { ...ep, secrets: rotateSecrets(ep.secrets, newKey, graceSeconds, now, type), updatedAt: now };
 }
 
 export function endpointRoutes(api: Routes, ctx: ApiContext): void {
@@ -342,6 +347,35 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
     },
   );
 
+  api.get(
+    '/app/:app_id/endpoint/:endpoint_id/public-key',
+    {
+      schema: {
+        tags,
+        summary: 'Get the Ed25519 public key (whpk_) that verifies the v1a signatures of an endpoint',
+        params: EpParams,
+        response: { 200: EndpointPublicKeyOut, 409: ErrorOut },
+      },
+    },
+    async (req) => {
+      const app = await loadApp(ctx, req.params.app_id);
+      const ep = await loadEndpoint(ctx, app, req.params.endpoint_id);
+      const now = ctx.clock.now();
+      const current = publicKeyFor(ep.secrets[0]!.key);
+      if (!current) {
+        throw new HooklineError(
+          'no_public_key',
+          'this endpoint signs with an HMAC secret (whsec_); rotate its secret with secretType "ed25519" to sign with Ed25519',
+        );
+      }
+      const activeKeys = ep.secrets
+        .filter((s) => s.expiresAt === null || s.expiresAt > now)
+        .map((s) => publicKeyFor(s.key))
+        .filter((k): k is string => k !== null);
+      return { key: current, activeKeys };
+    },
+  );
+
   api.post(
     '/app/:app_id/endpoint/:endpoint_id/secret/rotate',
     {
@@ -362,6 +396,7 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
         body.key ?? null,
         body.gracePeriodSeconds ?? DEFAULT_GRACE_SECONDS,
         ctx.clock.now(),
+        body.secretType ?? 'hmac-sha256',
       );
       await ctx.store.updateEndpoint(rotated);
       return reply.code(204).send(null);

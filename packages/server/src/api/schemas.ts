@@ -112,6 +112,10 @@ const endpointFields = {
   version: Type.Integer({ minimum: 1 }),
   svixHeaders: Type.Boolean({ description: 'Hookline: also send svix-id/-timestamp/-signature copies.' }),
 };
+const SecretTypeIn = Type.Union([Type.Literal('hmac-sha256'), Type.Literal('ed25519')], {
+  description:
+    'Hookline: the kind of secret generated when none is given: hmac-sha256 (whsec_, v1 signatures, the default) or ed25519 (whsk_, v1a signatures; receivers verify with the public key)',
+});
 const Headers = Type.Record(Type.String({ pattern: "^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$" }), Type.String());
 export const EndpointIn = Type.Object(
   {
@@ -127,6 +131,7 @@ export const EndpointIn = Type.Object(
     metadata: Type.Optional(endpointFields.metadata),
     version: Type.Optional(endpointFields.version),
     secret: Type.Optional(Nullable(Type.String({ pattern: SECRET_PATTERN }))),
+    secretType: Type.Optional(SecretTypeIn),
     headers: Type.Optional(Nullable(Headers)),
     svixHeaders: Type.Optional(endpointFields.svixHeaders),
   },
@@ -173,9 +178,22 @@ export const EndpointOut = Type.Object(
   { $id: 'EndpointOut' },
 );
 export const EndpointSecretOut = Type.Object({ key: Type.String() }, { $id: 'EndpointSecretOut' });
+export const EndpointPublicKeyOut = Type.Object(
+  {
+    key: Type.String({
+      description: 'whpk_ + base64 of the Ed25519 public key that verifies v1a signatures',
+    }),
+    activeKeys: Type.Array(Type.String(), {
+      description:
+        'Public keys of every secret still signing (the current one first, then those in their grace period)',
+    }),
+  },
+  { $id: 'EndpointPublicKeyOut' },
+);
 export const EndpointSecretRotateIn = Type.Object(
   {
     key: Type.Optional(Nullable(Type.String({ pattern: SECRET_PATTERN }))),
+    secretType: Type.Optional(SecretTypeIn),
     gracePeriodSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 7 * 86400 })),
   },
   { $id: 'EndpointSecretRotateIn' },
@@ -369,6 +387,209 @@ export const AttemptListQuery = Type.Object({
   event_types: Type.Optional(Type.Union([CommaList, Type.Array(Type.String())])),
 });
 export type AttemptListQuery = Static<typeof AttemptListQuery>;
+
+// ---- inbound sources --------------------------------------------------------------------
+const SourceName = Type.String({
+  pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$',
+  description: 'Unique and URL-safe: the provider posts to /in/{name}. 1–128 of [a-zA-Z0-9_.-].',
+});
+const HeaderName = Type.String({ pattern: "^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$", maxLength: 256 });
+const JsonPath = Type.String({
+  pattern: '^[^.]+(\\.[^.]+)*$',
+  maxLength: 256,
+  description: 'Dotted path into a JSON body, e.g. data.object.id',
+});
+const HmacSettings = Type.Object(
+  {
+    header: HeaderName,
+    algorithm: Type.Optional(
+      Type.Union([Type.Literal('sha1'), Type.Literal('sha256'), Type.Literal('sha512')]),
+    ),
+    encoding: Type.Optional(Type.Union([Type.Literal('hex'), Type.Literal('base64')])),
+    prefix: Type.Optional(Type.String({ maxLength: 64 })),
+    template: Type.Optional(Type.String({ maxLength: 256 })),
+    timestampHeader: Type.Optional(HeaderName),
+    timestampUnit: Type.Optional(Type.Union([Type.Literal('seconds'), Type.Literal('milliseconds')])),
+    idHeader: Type.Optional(HeaderName),
+    secretEncoding: Type.Optional(
+      Type.Union([Type.Literal('utf8'), Type.Literal('base64'), Type.Literal('hex')]),
+    ),
+  },
+  { additionalProperties: false, description: 'Settings of the generic HMAC scheme (scheme "hmac").' },
+);
+export const SourceVerificationIn = Type.Object(
+  {
+    scheme: Type.String({
+      description:
+        'standard-webhooks, svix, stripe, github, shopify, slack, twilio, paddle, hmac (generic, see `hmac`) or none',
+    }),
+    secrets: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 1024 }), {
+        maxItems: 5,
+        description: 'Newest first; any of them verifies (for a provider-side rotation). Never returned.',
+      }),
+    ),
+    tolerance: Type.Optional(
+      Nullable(
+        Type.Integer({ minimum: 0, maximum: 7 * 86400, description: "Seconds; null: the scheme's default" }),
+      ),
+    ),
+    url: Type.Optional(
+      Nullable(Type.String({ format: 'uri', maxLength: 2048, description: 'Public URL (Twilio)' })),
+    ),
+    hmac: Type.Optional(Nullable(HmacSettings)),
+  },
+  { additionalProperties: false },
+);
+const RequestFieldIn = {
+  header: Type.Optional(Nullable(HeaderName)),
+  jsonPath: Type.Optional(Nullable(JsonPath)),
+};
+export const DedupeIn = Type.Object(
+  {
+    ...RequestFieldIn,
+    windowSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 30 * 86400, default: 86400 })),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'Requests with the same key within the window of an accepted one are answered 200 and not forwarded. Without header or jsonPath the key is the id the scheme reports (webhook-id, Stripe event id, X-GitHub-Delivery, ...).',
+  },
+);
+export const SourceDestinationIn = Type.Object(
+  {
+    id: Type.Optional(
+      Type.String({ description: 'Keep an existing destination (and its history) on update' }),
+    ),
+    url: Type.String({ minLength: 1, maxLength: 65536 }),
+    headers: Type.Optional(Nullable(Headers)),
+    eventTypes: Type.Optional(
+      Nullable(Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 256 })),
+    ),
+    disabled: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+const sourceFields = {
+  name: SourceName,
+  description: Type.String({ maxLength: 65536 }),
+  verification: SourceVerificationIn,
+  forwardSecret: Nullable(
+    Type.String({
+      pattern: SECRET_PATTERN,
+      description: 'Signs forwarded requests: whsec_ (HMAC) or whsk_ (Ed25519). Generated when absent.',
+    }),
+  ),
+  dedupe: Nullable(DedupeIn),
+  eventType: Nullable(
+    Type.Object(RequestFieldIn, {
+      additionalProperties: false,
+      description: "Where the event type is read from; default: the provider's usual header or field",
+    }),
+  ),
+  maxBodyBytes: Nullable(Type.Integer({ minimum: 1, maximum: 64 * 1024 * 1024 })),
+  destinations: Type.Array(SourceDestinationIn, { minItems: 1, maxItems: 20 }),
+};
+export const SourceIn = Type.Object(
+  {
+    name: sourceFields.name,
+    description: Type.Optional(sourceFields.description),
+    verification: sourceFields.verification,
+    forwardSecret: Type.Optional(sourceFields.forwardSecret),
+    dedupe: Type.Optional(sourceFields.dedupe),
+    eventType: Type.Optional(sourceFields.eventType),
+    maxBodyBytes: Type.Optional(sourceFields.maxBodyBytes),
+    destinations: sourceFields.destinations,
+  },
+  { $id: 'SourceIn' },
+);
+export type SourceIn = Static<typeof SourceIn>;
+export const SourcePatch = Type.Partial(Type.Object(sourceFields), { $id: 'SourcePatch' });
+export type SourcePatch = Static<typeof SourcePatch>;
+const RequestFieldOut = { header: Nullable(Type.String()), jsonPath: Nullable(Type.String()) };
+export const SourceOut = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    description: Type.String(),
+    ingestPath: Type.String({ description: 'Where the provider posts: /in/{name}' }),
+    appId: Type.String({ description: 'The application whose endpoints are the destinations' }),
+    verification: Type.Object({
+      scheme: Type.String(),
+      secretCount: Type.Integer(),
+      tolerance: Nullable(Type.Integer()),
+      url: Nullable(Type.String()),
+      hmac: Nullable(Type.Record(Type.String(), Type.Unknown())),
+    }),
+    forwardSecretType: Type.String({ description: 'hmac-sha256 or ed25519' }),
+    dedupe: Nullable(Type.Object({ ...RequestFieldOut, windowSeconds: Type.Integer() })),
+    eventType: Nullable(Type.Object(RequestFieldOut)),
+    maxBodyBytes: Nullable(Type.Integer()),
+    destinations: Type.Array(
+      Type.Object({
+        id: Type.String(),
+        url: Type.String(),
+        headers: Type.Record(Type.String(), Type.String()),
+        eventTypes: Nullable(Type.Array(Type.String())),
+        disabled: Type.Boolean(),
+      }),
+    ),
+    createdAt: DateTime,
+    updatedAt: DateTime,
+  },
+  { $id: 'SourceOut' },
+);
+export const InboundEventOut = Type.Object(
+  {
+    id: Type.String({ description: 'Also the webhook-id destinations receive' }),
+    sourceId: Type.String(),
+    status: Type.Union([Type.Literal('accepted'), Type.Literal('rejected'), Type.Literal('duplicate')]),
+    eventType: Type.String(),
+    dedupeKey: Nullable(Type.String()),
+    duplicateOf: Nullable(Type.String()),
+    verification: Nullable(Type.Object({ code: Type.String(), detail: Type.String() })),
+    contentType: Nullable(Type.String()),
+    bodySize: Type.Integer(),
+    receivedAt: DateTime,
+  },
+  { $id: 'InboundEventOut' },
+);
+export const InboundEventDetailOut = Type.Object(
+  {
+    ...InboundEventOut.properties,
+    headers: Type.Array(Type.Tuple([Type.String(), Type.String()]), {
+      description: 'As received: original case and order, repeats kept',
+    }),
+    body: Type.String(),
+    bodyEncoding: Type.Union([Type.Literal('utf8'), Type.Literal('base64')], {
+      description: 'utf8 when the bytes are valid UTF-8 text, else base64',
+    }),
+    attempts: Type.Array(AttemptOut, {
+      description: 'The latest forwarding attempts (up to 50, newest first); all of them under /attempt',
+    }),
+  },
+  { $id: 'InboundEventDetailOut' },
+);
+export const InboundEventListQuery = Type.Object({
+  ...ListQuery.properties,
+  status: Type.Optional(
+    Type.Union([Type.Literal('accepted'), Type.Literal('rejected'), Type.Literal('duplicate')]),
+  ),
+  before: Type.Optional(Nullable(DateTime)),
+  after: Type.Optional(Nullable(DateTime)),
+});
+export const SourceSecretRotateIn = Type.Object(
+  { ...EndpointSecretRotateIn.properties },
+  { $id: 'SourceSecretRotateIn' },
+);
+export const ReplayIn = Type.Object(
+  { destinationId: Type.Optional(Nullable(Type.String({ description: 'Only this destination' }))) },
+  { $id: 'ReplayIn' },
+);
+export const ReplayOut = Type.Object(
+  { id: Type.String(), deliveries: Type.Integer({ description: 'Deliveries queued' }) },
+  { $id: 'ReplayOut' },
+);
 
 export const EmptyOut = Type.Object({}, { $id: 'EmptyResponse' });
 export const NoContent = Type.Null({ description: 'No content' });

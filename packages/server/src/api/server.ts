@@ -22,7 +22,8 @@ import type { HooklineConfig } from '../config.ts';
 import type { Clock } from '../core/clock.ts';
 import { coerceError, HooklineError, type ValidationIssue } from '../core/errors.ts';
 import type { IdGenerator } from '../core/ids.ts';
-import type { IngestQueue } from '../delivery/ingest-queue.ts';
+import type { InboundQueue, IngestQueue } from '../delivery/ingest-queue.ts';
+import { inboundRoutes } from '../inbound/receive.ts';
 import type { Store } from '../store/store.ts';
 import { StoreConflictError, StoreUnavailableError } from '../store/store-errors.ts';
 import { applicationRoutes } from './application.ts';
@@ -35,6 +36,7 @@ import { healthRoutes } from './health.ts';
 import { idempotency } from './idempotency.ts';
 import { messageRoutes } from './message.ts';
 import { SHARED_SCHEMAS } from './schemas.ts';
+import { sourceRoutes } from './source.ts';
 import { statsRoutes } from './stats.ts';
 
 export interface ApiContext {
@@ -43,6 +45,8 @@ export interface ApiContext {
   ids: IdGenerator;
   config: Readonly<HooklineConfig>;
   ingest: IngestQueue;
+  /** Group commit for requests received on `/in/{source}`. */
+  inbound: InboundQueue;
   logger: Logger;
   /** SHA-256 of the admin token. */
   adminTokenHash: Buffer;
@@ -186,10 +190,13 @@ export async function buildApi(ctx: ApiContext) {
       messageRoutes(typed, ctx);
       attemptRoutes(typed, ctx);
       statsRoutes(typed, ctx);
+      sourceRoutes(typed, ctx);
     },
     { prefix: '/api/v1' },
   );
-  // The web dashboard at `/` (static files and its client routes; never under /api).
+  // Providers call /in/{source} without Hookline's token: the source's signature check is the auth.
+  await app.register(inboundRoutes(ctx));
+  // The web dashboard at `/` (static files and its client routes; never under /api or /in).
   await registerDashboard(app, { log: ctx.logger });
   return app;
 }

@@ -6,14 +6,64 @@
 export const ERRORS = {
   generic_error: { status: 400, description: 'The request is malformed (for example invalid JSON).' },
   authentication_failed: { status: 401, description: 'The bearer token is missing or wrong.' },
-  not_found: { status: 404, description: 'The application, endpoint, message or event type does not exist.' },
+  not_found: {
+    status: 404,
+    description:
+      'The application, endpoint, message, event type, source or inbound event does not exist (on `/in/{name}`: no such source).',
+  },
   conflict: {
     status: 409,
     description:
       'Something with this uid or eventId exists already, or a request with the same idempotency key is in progress.',
   },
   event_type_exists: { status: 409, description: 'An event type with this name exists already.' },
-  payload_too_large: { status: 413, description: 'The request body is larger than the configured limit.' },
+  inbound_event_rejected: {
+    status: 409,
+    description:
+      'The inbound event failed verification; it is kept for inspection but never forwarded or replayed.',
+  },
+  no_public_key: {
+    status: 409,
+    description:
+      'The endpoint signs with an HMAC secret (`whsec_`), which has no public key; rotate to a `whsk_` key.',
+  },
+  // Verification failures on `/in/{source}`: the codes of `@hookline/receiver`, answered with 401.
+  missing_header: {
+    status: 401,
+    description: "Inbound: a header the source's scheme needs is absent or empty.",
+  },
+  malformed_header: {
+    status: 401,
+    description: 'Inbound: a signature or timestamp header is present but cannot be parsed.',
+  },
+  invalid_body: { status: 401, description: 'Inbound: the body cannot be read as raw bytes.' },
+  timestamp_out_of_tolerance: {
+    status: 401,
+    description: "Inbound: the signature is valid but its timestamp is outside the source's tolerance.",
+  },
+  no_matching_signature: {
+    status: 401,
+    description:
+      "Inbound: no secret of the source produced the request's signature (forged, or a wrong secret).",
+  },
+  invalid_secret: {
+    status: 401,
+    description: 'Inbound: a secret of the source is not in the format its scheme expects; fix the source.',
+  },
+  unsupported_scheme: {
+    status: 401,
+    description: "Inbound: the source's scheme is unknown; fix the source.",
+  },
+  missing_option: {
+    status: 401,
+    description:
+      'Inbound: the scheme needs an option the source does not set (for example `url` for Twilio).',
+  },
+  payload_too_large: {
+    status: 413,
+    description:
+      "The request body is larger than the configured limit (on `/in/{name}`: the source's `maxBodyBytes`).",
+  },
   unsupported_media_type: { status: 415, description: 'The body is not `application/json`.' },
   validation: {
     status: 422,

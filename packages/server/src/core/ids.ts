@@ -20,6 +20,7 @@ export const ID_PREFIXES = {
   attempt: 'atmpt_',
   task: 'qtask_',
   delivery: 'dlv_',
+  source: 'src_',
 } as const;
 export type IdKind = keyof typeof ID_PREFIXES;
 

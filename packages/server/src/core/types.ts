@@ -111,3 +111,91 @@ export interface Attempt {
   triggerType: TriggerTypeCode;
   createdAt: number;
 }
+
+/*
+ * Receiving (the inbound gateway):
+ *
+ * - **Source** (`src_…`): a provider (Stripe, GitHub, ...) that posts to `/in/{name}`, with how to
+ *   verify it, how to spot duplicates and where to forward. Its destinations are the endpoints of
+ *   an application the source owns, so forwarding is ordinary delivery (retries, attempts, resend).
+ * - **Inbound event** (`msg_…`): one request received on `/in/{name}`, kept byte for byte. An
+ *   accepted one is also a message of the source's application with the same id.
+ */
+
+/** How a source checks that a request comes from its provider (through `@hookline/receiver`). */
+export interface SourceVerification {
+  /** A `@hookline/receiver` scheme name, `hmac` (generic, configured by `hmac`), or `none`. */
+  scheme: string;
+  /** Newest first; during a provider's secret rotation any of them verifies. */
+  secrets: string[];
+  /** Allowed clock distance in seconds; null keeps the scheme's default. */
+  tolerance: number | null;
+  /** The public URL the provider calls (Twilio signs it). */
+  url: string | null;
+  /** The generic HMAC scheme's settings (`GenericHmacConfig` of `@hookline/receiver`). */
+  hmac: Record<string, unknown> | null;
+}
+
+/** Where a value is read from a request: a header, or a dotted path into a JSON body. */
+export interface RequestField {
+  header: string | null;
+  jsonPath: string | null;
+}
+
+/** Requests with the same key within `windowMs` of an accepted one are duplicates. */
+export interface DedupeRule extends RequestField {
+  windowMs: number;
+}
+
+/** One place a source forwards to: an endpoint of the source's application. */
+export interface SourceDestination {
+  id: string;
+  url: string;
+  /** Added to every forwarded request. */
+  headers: Record<string, string>;
+  /** Only these event types are forwarded here; null forwards all. */
+  eventTypes: string[] | null;
+  disabled: boolean;
+}
+
+export interface Source {
+  id: string;
+  /** Unique and URL-safe: the provider posts to `/in/{name}`. */
+  name: string;
+  /** The application whose endpoints are the destinations. */
+  appId: string;
+  description: string;
+  verification: SourceVerification;
+  /** Secrets that sign forwarded requests (Standard Webhooks), newest first, like endpoint secrets. */
+  forwardSecrets: EndpointSecret[];
+  /** Null: no deduplication. A rule with neither header nor path uses the id the scheme reports. */
+  dedupe: DedupeRule | null;
+  /** Where the event type is read from; null uses the scheme's usual place. */
+  eventType: RequestField | null;
+  /** Largest accepted body; null uses the server's limit. */
+  maxBodyBytes: number | null;
+  destinations: SourceDestination[];
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type InboundStatus = 'accepted' | 'rejected' | 'duplicate';
+
+export interface InboundEvent {
+  id: string;
+  sourceId: string;
+  /** accepted (verified, forwarded), rejected (failed verification, kept for inspection), duplicate. */
+  status: InboundStatus;
+  eventType: string;
+  dedupeKey: string | null;
+  /** For a duplicate: the accepted event it repeats. */
+  duplicateOf: string | null;
+  /** For a rejected request: the `@hookline/receiver` error code and message. */
+  verifyCode: string | null;
+  verifyDetail: string | null;
+  contentType: string | null;
+  /** The request headers as received: names in their original case, in order, repeats kept. */
+  headers: [string, string][];
+  body: Buffer;
+  receivedAt: number;
+}

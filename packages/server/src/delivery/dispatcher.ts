@@ -85,18 +85,60 @@ export function isForbiddenCustomHeader(name: string): boolean {
   return FORBIDDEN_CUSTOM_HEADERS.has(name.toLowerCase());
 }
 
-/** The request for one attempt: the payload, signed with every secret that is still active. */
+/**
+ * Headers of a received request that are not forwarded: hop-by-hop and framing headers (RFC 9110
+ * 7.6.1), ones the next hop sets itself, and the signature headers Hookline replaces with its own.
+ * The provider's User-Agent is kept: applications sometimes check it.
+ */
+const NOT_FORWARDED = new Set([
+  ...[...FORBIDDEN_CUSTOM_HEADERS].filter((h) => h !== 'user-agent'),
+  'proxy-authenticate',
+  'trailers',
+  'expect',
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+]);
+
+/** The provider's headers an inbound event is forwarded with (lower-case names, repeats joined). */
+export function forwardedHeaders(received: readonly [string, string][]): Record<string, string> {
+  const out: Record<string, string> = {};
+  const named = new Set<string>();
+  for (const [name, value] of received) {
+    // A `Connection` header names further hop-by-hop headers of that request.
+    if (name.toLowerCase() === 'connection') {
+      for (const n of value.split(',')) named.add(n.trim().toLowerCase());
+    }
+  }
+  for (const [name, value] of received) {
+    const k = name.toLowerCase();
+    if (NOT_FORWARDED.has(k) || named.has(k)) continue;
+    out[k] = k in out ? `${out[k]}, ${value}` : value;
+  }
+  return out;
+}
+
+/**
+ * The request for one attempt: the payload, signed with every secret that is still active. An
+ * inbound event goes out as it came in (same bytes, content type and provider headers), with
+ * Hookline's own signature, so the application verifies one scheme whatever the provider.
+ */
 export function prepareRequest(d: ClaimedDelivery, nowMs: number): SendRequest {
   const timestamp = Math.floor(nowMs / 1000);
   const secrets = d.endpoint.secrets
     .filter((s) => s.expiresAt === null || s.expiresAt > nowMs)
     .map((s) => s.key);
-  const signature = signatureHeader(secrets, d.msgId, timestamp, d.payload);
-  const headers: Record<string, string> = {};
+  const body = d.inbound ? d.inbound.body : d.payload;
+  const signature = signatureHeader(secrets, d.msgId, timestamp, body);
+  const headers: Record<string, string> = d.inbound ? forwardedHeaders(d.inbound.headers) : {};
   for (const [k, v] of Object.entries(d.endpoint.headers)) {
     if (!isForbiddenCustomHeader(k)) headers[k.toLowerCase()] = v;
   }
-  headers['content-type'] = 'application/json';
+  if (d.inbound) {
+    if (d.inbound.contentType) headers['content-type'] = d.inbound.contentType;
+    else delete headers['content-type'];
+  } else headers['content-type'] = 'application/json';
   headers['webhook-id'] = d.msgId;
   headers['webhook-timestamp'] = String(timestamp);
   headers['webhook-signature'] = signature;
@@ -105,7 +147,7 @@ export function prepareRequest(d: ClaimedDelivery, nowMs: number): SendRequest {
     headers['svix-timestamp'] = String(timestamp);
     headers['svix-signature'] = signature;
   }
-  return { url: d.endpoint.url, headers, body: d.payload };
+  return { url: d.endpoint.url, headers, body };
 }
 
 /** What follows an attempt: done, another try at a time, or give up. Pure. */

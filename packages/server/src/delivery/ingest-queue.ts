@@ -1,18 +1,25 @@
 /**
- * Group commit for new messages. Every message accepted in the same turn of the event loop is
- * written by one `store.ingest` call, in one transaction, so a burst of API requests costs one
- * commit (and one fsync) instead of one each. Each caller still gets its own result, and only
- * after the commit: the API never answers 202 for something not yet durable.
+ * Group commit for new messages and received inbound requests. Every item accepted in the same
+ * turn of the event loop is written by one store call, in one transaction, so a burst of requests
+ * costs one commit (and one fsync) instead of one each. Each caller still gets its own result,
+ * and only after the commit: the API never answers 2xx for something not yet durable.
  */
-import type { IngestItem, IngestResult, Store } from '../store/store.ts';
+import type { InboundItem, InboundResult, IngestItem, IngestResult, Store } from '../store/store.ts';
 import { StoreUnavailableError } from '../store/store-errors.ts';
 
-export interface IngestQueue {
-  add(item: IngestItem): Promise<IngestResult>;
+export interface GroupCommit<I, R> {
+  add(item: I): Promise<R>;
 }
 
-export function createIngestQueue(store: Store, maxBatch = 1000): IngestQueue {
-  let pending: { item: IngestItem; resolve: (r: IngestResult) => void; reject: (e: unknown) => void }[] = [];
+export type IngestQueue = GroupCommit<IngestItem, IngestResult>;
+export type InboundQueue = GroupCommit<InboundItem, InboundResult>;
+
+/** Batches `add` calls into `write` calls of up to `maxBatch` items, one result per item, in order. */
+export function createGroupCommit<I, R>(
+  write: (items: I[]) => Promise<R[]>,
+  maxBatch = 1000,
+): GroupCommit<I, R> {
+  let pending: { item: I; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
   let scheduled = false;
 
   async function flush() {
@@ -21,7 +28,7 @@ export function createIngestQueue(store: Store, maxBatch = 1000): IngestQueue {
       const batch = pending.slice(0, maxBatch);
       pending = pending.slice(batch.length);
       try {
-        const results = await store.ingest(batch.map((p) => p.item));
+        const results = await write(batch.map((p) => p.item));
         batch.forEach((p, i) => {
           p.resolve(results[i]!);
         });
@@ -33,7 +40,7 @@ export function createIngestQueue(store: Store, maxBatch = 1000): IngestQueue {
         // One bad item (say, its app was deleted a moment ago) must not fail its neighbours.
         for (const p of batch) {
           try {
-            const [result] = await store.ingest([p.item]);
+            const [result] = await write([p.item]);
             p.resolve(result!);
           } catch (itemErr) {
             p.reject(itemErr);
@@ -45,7 +52,7 @@ export function createIngestQueue(store: Store, maxBatch = 1000): IngestQueue {
 
   return {
     add(item) {
-      return new Promise<IngestResult>((resolve, reject) => {
+      return new Promise<R>((resolve, reject) => {
         pending.push({ item, resolve, reject });
         if (!scheduled) {
           scheduled = true;
@@ -54,4 +61,12 @@ export function createIngestQueue(store: Store, maxBatch = 1000): IngestQueue {
       });
     },
   };
+}
+
+export function createIngestQueue(store: Store, maxBatch = 1000): IngestQueue {
+  return createGroupCommit((items) => store.ingest(items), maxBatch);
+}
+
+export function createInboundQueue(store: Store, maxBatch = 500): InboundQueue {
+  return createGroupCommit((items) => store.receiveInbound(items), maxBatch);
 }

@@ -20,7 +20,8 @@ export interface SenderOptions {
 export interface SendRequest {
   url: string;
   headers: Record<string, string>;
-  body: string;
+  /** Bytes for forwarded inbound events (binary-safe), JSON text otherwise. */
+  body: string | Buffer;
 }
 
 export type SendResult =
@@ -93,7 +94,8 @@ export function createSender(options: SenderOptions): Sender {
       try {
         const res = await request(url, {
           method: 'POST',
-          headers: { ...req.headers, 'user-agent': options.userAgent },
+          // A forwarded inbound event keeps the provider's User-Agent; everything else is Hookline's.
+          headers: { 'user-agent': options.userAgent, ...req.headers },
           body: req.body,
           dispatcher: agent,
           signal,

@@ -13,7 +13,10 @@ import type {
   Endpoint,
   EndpointSecret,
   EventType,
+  InboundEvent,
+  InboundStatus,
   Message,
+  Source,
   TriggerTypeCode,
 } from '../core/types.ts';
 
@@ -97,6 +100,8 @@ export interface ClaimedDelivery {
   eventType: string;
   payload: string;
   leaseUntil: number;
+  /** Set when the message is an inbound event: the provider's request, forwarded as it came. */
+  inbound?: { body: Buffer; contentType: string | null; headers: [string, string][] };
   endpoint: {
     url: string;
     disabled: boolean;
@@ -160,6 +165,40 @@ export interface SeriesBucket {
   /** Nearest-rank percentiles of the attempts' durations in this bucket. */
   p50Ms: number;
   p95Ms: number;
+}
+
+/** One request received on `/in/{source}`, to store (and, when accepted, queue) in one transaction. */
+export interface InboundItem {
+  event: InboundEvent;
+  /** The source's application: an accepted event becomes one of its messages. */
+  appId: string;
+  /**
+   * An accepted event whose `dedupeKey` matches an accepted event of the same source received at
+   * or after this time is stored as a duplicate of it instead (and not queued). Null: no check.
+   */
+  dedupeSince: number | null;
+  /** The destinations (endpoints of `appId`) the event goes to, decided inside the transaction. */
+  route: (endpoints: RoutingEndpoint[]) => string[];
+  newDeliveryId: () => string;
+  /**
+   * A request stored as rejected or duplicate pushes out the oldest of its source's rejected and
+   * duplicate requests beyond this many (anyone can post junk to /in). Accepted ones are never pruned.
+   */
+  keepUnaccepted: number;
+}
+
+export type InboundResult =
+  | { status: 'accepted'; deliveries: number }
+  | { status: 'duplicate'; duplicateOf: string }
+  | { status: 'rejected' }
+  /** The source was deleted between the lookup and the commit. */
+  | { status: 'source_not_found' };
+
+export interface InboundEventFilter {
+  status?: InboundStatus;
+  /** Received strictly before / after these times. */
+  before?: number;
+  after?: number;
 }
 
 export interface Store {
@@ -229,4 +268,32 @@ export interface Store {
   getIdempotentResponse(key: string, now: number): Promise<StoredResponse | null>;
   /** Keeps a response until `expiresAt`; also drops a few entries that expired before `now`. */
   putIdempotentResponse(key: string, response: StoredResponse, expiresAt: number, now: number): Promise<void>;
+
+  /**
+   * Creates a source with its application (id `source.appId`) and one endpoint per destination,
+   * signed with the forwarding secrets, in one transaction.
+   */
+  insertSource(source: Source): Promise<void>;
+  /** By id or name; destinations are the endpoints of its application. */
+  getSource(idOrName: string): Promise<Source | null>;
+  listSources(page: PageQuery): Promise<Page<Source>>;
+  /** Updates the source and makes its application's endpoints match `destinations` (same ids). */
+  updateSource(source: Source): Promise<void>;
+  /** Deletes the source, its application, destinations, events, deliveries and attempts. */
+  deleteSource(id: string): Promise<void>;
+
+  /**
+   * Stores received requests, and for accepted ones the message (id = event id, payload `{}`,
+   * the bytes stay with the event) and its deliveries, all in ONE transaction. Duplicates are
+   * decided inside it, in order, so two copies in one batch are caught; an adapter shared by
+   * several processes must also serialize that check per (source, dedupe key) across them (for
+   * example with a transaction-scoped advisory lock), since a time window cannot be a unique index.
+   */
+  receiveInbound(items: InboundItem[]): Promise<InboundResult[]>;
+  listInboundEvents(
+    sourceId: string,
+    filter: InboundEventFilter,
+    page: PageQuery,
+  ): Promise<Page<InboundEvent>>;
+  getInboundEvent(sourceId: string, id: string): Promise<InboundEvent | null>;
 }

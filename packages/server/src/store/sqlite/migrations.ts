@@ -115,6 +115,48 @@ CREATE TABLE idempotency (
 `,
   },
   {
+    version: 3,
+    name: 'inbound',
+    sql: `
+-- An inbound source: a provider posts to /in/{name}. Its destinations are the endpoints of an
+-- application the source owns (app_id), so forwarding uses the ordinary delivery queue.
+CREATE TABLE source (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  app_id TEXT NOT NULL REFERENCES app(id) ON DELETE CASCADE,
+  description TEXT NOT NULL,
+  verification TEXT NOT NULL,
+  forward_secrets TEXT NOT NULL,
+  dedupe TEXT,
+  event_type TEXT,
+  max_body_bytes INTEGER,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+
+-- Every request received on /in/{name}, byte for byte. An accepted event has a message row with
+-- the same id (the webhook-id its destinations see); rejected and duplicate requests do not.
+CREATE TABLE inbound_event (
+  id TEXT PRIMARY KEY,
+  source_id TEXT NOT NULL REFERENCES source(id) ON DELETE CASCADE,
+  status TEXT NOT NULL,
+  event_type TEXT NOT NULL,
+  dedupe_key TEXT,
+  duplicate_of TEXT,
+  verify_code TEXT,
+  verify_detail TEXT,
+  content_type TEXT,
+  headers TEXT NOT NULL,
+  body BLOB NOT NULL,
+  received_at INTEGER NOT NULL
+);
+CREATE INDEX inbound_event_source ON inbound_event (source_id, id);
+CREATE INDEX inbound_event_unaccepted ON inbound_event (source_id, id) WHERE status IN ('rejected', 'duplicate');
+CREATE INDEX inbound_event_dedupe ON inbound_event (source_id, dedupe_key, received_at)
+  WHERE dedupe_key IS NOT NULL AND status = 'accepted';
+`,
+  },
+  {
     // Version 5 (2-4 belong to other features): the endpoint health series reads an endpoint's
     // attempts by time.
     version: 5,

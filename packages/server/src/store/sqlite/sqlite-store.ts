@@ -18,7 +18,11 @@ import {
   type Endpoint,
   type EndpointSecret,
   type EventType,
+  type InboundEvent,
+  type InboundStatus,
   type Message,
+  type Source,
+  type SourceDestination,
   TriggerType,
   type TriggerTypeCode,
 } from '../../core/types.ts';
@@ -26,6 +30,7 @@ import { type PageSql, pageSql, toPage } from '../paging.ts';
 import type {
   ClaimedDelivery,
   EndpointStats,
+  InboundResult,
   IngestResult,
   MessageFilter,
   Page,
@@ -215,6 +220,72 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     createdAt: num(r.created_at),
   });
 
+  const toInboundEvent = (r: Row): InboundEvent => ({
+    id: str(r.id),
+    sourceId: str(r.source_id),
+    status: str(r.status) as InboundStatus,
+    eventType: str(r.event_type),
+    dedupeKey: strOrNull(r.dedupe_key),
+    duplicateOf: strOrNull(r.duplicate_of),
+    verifyCode: strOrNull(r.verify_code),
+    verifyDetail: strOrNull(r.verify_detail),
+    contentType: strOrNull(r.content_type),
+    headers: parse(r.headers),
+    body: Buffer.from(r.body as Uint8Array),
+    receivedAt: num(r.received_at),
+  });
+  const toSource = (r: Row): Source => ({
+    id: str(r.id),
+    name: str(r.name),
+    appId: str(r.app_id),
+    description: str(r.description),
+    verification: parse(box.open(str(r.verification))),
+    forwardSecrets: openSecrets(r.forward_secrets),
+    dedupe: parse(r.dedupe),
+    eventType: parse(r.event_type),
+    maxBodyBytes: numOrNull(r.max_body_bytes),
+    destinations: all('SELECT * FROM endpoint WHERE app_id = ? ORDER BY id', [str(r.app_id)]).map(
+      (e): SourceDestination => ({
+        id: str(e.id),
+        url: str(e.url),
+        headers: parse(e.headers),
+        eventTypes: parse(e.event_types),
+        disabled: num(e.disabled) === 1,
+      }),
+    ),
+    createdAt: num(r.created_at),
+    updatedAt: num(r.updated_at),
+  });
+  /** The endpoint record behind a destination (a source's application owns it). */
+  const destinationEndpoint = (src: Source, d: SourceDestination, createdAt: number): Endpoint => ({
+    id: d.id,
+    appId: src.appId,
+    uid: null,
+    url: d.url,
+    description: `destination of source ${src.name}`,
+    disabled: d.disabled,
+    eventTypes: d.eventTypes,
+    channels: null,
+    throttleRate: null,
+    metadata: {},
+    headers: d.headers,
+    secrets: src.forwardSecrets,
+    svixHeaders: false,
+    failingSince: null,
+    createdAt,
+    updatedAt: src.updatedAt,
+  });
+  const sourceParams = (src: Source): SQLInputValue[] => [
+    src.name,
+    src.description,
+    box.seal(JSON.stringify(src.verification)),
+    box.seal(JSON.stringify(src.forwardSecrets)),
+    json(src.dedupe),
+    json(src.eventType),
+    src.maxBodyBytes,
+    src.updatedAt,
+  ];
+
   const endpointParams = (e: Endpoint): SQLInputValue[] => [
     e.uid,
     e.url,
@@ -248,6 +319,9 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       [id, msgId, appId, endpointId, dueAt, triggerType, now, now],
     );
 
+  const INSERT_ENDPOINT = `INSERT INTO endpoint (uid, url, description, disabled, event_types, channels,
+      throttle_rate, metadata, headers, secrets, svix_headers, failing_since, created_at, updated_at, id, app_id)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
   const ENDPOINT_BY_ID_OR_UID = 'SELECT * FROM endpoint WHERE app_id = ? AND (id = ? OR uid = ?)';
   const UPSERT_IDEMPOTENCY = `INSERT INTO idempotency (key, status, body, expires_at) VALUES (?, ?, ?, ?)
     ON CONFLICT (key) DO UPDATE SET status = excluded.status, body = excluded.body, expires_at = excluded.expires_at`;
@@ -322,12 +396,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     // ---- endpoints ---------------------------------------------------------------------
     insertEndpoint: (e) =>
       guard(() => {
-        run(
-          `INSERT INTO endpoint (uid, url, description, disabled, event_types, channels, throttle_rate, metadata,
-             headers, secrets, svix_headers, failing_since, created_at, updated_at, id, app_id)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          [...endpointParams(e), e.id, e.appId],
-        );
+        run(INSERT_ENDPOINT, [...endpointParams(e), e.id, e.appId]);
       }),
     getEndpoint: (appId, idOrUid) =>
       guard(() => {
@@ -524,9 +593,12 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         const claimed: ClaimedDelivery[] = [];
         if (rows.length === 0) return claimed;
         const messages = new Map(
-          all('SELECT id, event_type, payload FROM message WHERE id IN (SELECT value FROM json_each(?))', [
-            JSON.stringify([...new Set(rows.map((r) => r.msg_id))]),
-          ]).map((m) => [str(m.id), m]),
+          all(
+            `SELECT m.id, m.event_type, m.payload, i.body, i.content_type, i.headers AS inbound_headers
+             FROM message m LEFT JOIN inbound_event i ON i.id = m.id
+             WHERE m.id IN (SELECT value FROM json_each(?))`,
+            [JSON.stringify([...new Set(rows.map((r) => r.msg_id))])],
+          ).map((m) => [str(m.id), m]),
         );
         const endpoints = new Map<string, ClaimedDelivery['endpoint'] | null>();
         for (const r of rows) {
@@ -560,6 +632,15 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
             eventType: str(msg.event_type),
             payload: str(msg.payload),
             leaseUntil,
+            ...(msg.body !== null && msg.body !== undefined
+              ? {
+                  inbound: {
+                    body: Buffer.from(msg.body as Uint8Array),
+                    contentType: strOrNull(msg.content_type),
+                    headers: parse<[string, string][]>(msg.inbound_headers),
+                  },
+                }
+              : {}),
             endpoint,
           });
         }
@@ -780,6 +861,195 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       guard(() => {
         const r = get('SELECT * FROM attempt WHERE app_id = ? AND id = ?', [appId, id]);
         return r ? toAttempt(r) : null;
+      }),
+
+    // ---- inbound sources and events ----------------------------------------------------
+    insertSource: (src) =>
+      guard(() =>
+        tx(() => {
+          run(
+            'INSERT INTO app (id, uid, name, throttle_rate, metadata, created_at, updated_at) VALUES (?, NULL, ?, NULL, ?, ?, ?)',
+            [
+              src.appId,
+              `source ${src.name}`,
+              json({ 'hookline.source': src.id }),
+              src.createdAt,
+              src.updatedAt,
+            ],
+          );
+          run(
+            `INSERT INTO source (name, description, verification, forward_secrets, dedupe, event_type, max_body_bytes,
+               updated_at, id, app_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            [...sourceParams(src), src.id, src.appId, src.createdAt],
+          );
+          for (const d of src.destinations) {
+            const e = destinationEndpoint(src, d, src.createdAt);
+            run(INSERT_ENDPOINT, [...endpointParams(e), e.id, e.appId]);
+          }
+        }),
+      ),
+    getSource: (idOrName) =>
+      guard(() => {
+        const r = get('SELECT * FROM source WHERE id = ? OR name = ?', [idOrName, idOrName]);
+        return r ? toSource(r) : null;
+      }),
+    listSources: (page) => guard(() => paged('SELECT * FROM source WHERE 1=1', [], 'id', page, toSource)),
+    updateSource: (src) =>
+      guard(() =>
+        tx(() => {
+          run(
+            `UPDATE source SET name = ?, description = ?, verification = ?, forward_secrets = ?, dedupe = ?,
+               event_type = ?, max_body_bytes = ?, updated_at = ? WHERE id = ?`,
+            [...sourceParams(src), src.id],
+          );
+          run('UPDATE app SET name = ?, updated_at = ? WHERE id = ?', [
+            `source ${src.name}`,
+            src.updatedAt,
+            src.appId,
+          ]);
+          const keep = src.destinations.map((d) => d.id);
+          run('DELETE FROM endpoint WHERE app_id = ? AND id NOT IN (SELECT value FROM json_each(?))', [
+            src.appId,
+            JSON.stringify(keep),
+          ]);
+          for (const d of src.destinations) {
+            const existing = get(
+              'SELECT created_at, failing_since FROM endpoint WHERE id = ? AND app_id = ?',
+              [d.id, src.appId],
+            );
+            if (existing) {
+              run(
+                `UPDATE endpoint SET url = ?, disabled = ?, event_types = ?, headers = ?, secrets = ?, updated_at = ?,
+                   failing_since = CASE WHEN ? = 0 THEN failing_since ELSE NULL END
+                 WHERE id = ? AND app_id = ?`,
+                [
+                  d.url,
+                  d.disabled ? 1 : 0,
+                  json(d.eventTypes),
+                  json(d.headers),
+                  box.seal(JSON.stringify(src.forwardSecrets)),
+                  src.updatedAt,
+                  d.disabled ? 1 : 0,
+                  d.id,
+                  src.appId,
+                ],
+              );
+            } else {
+              const e = destinationEndpoint(src, d, src.updatedAt);
+              run(INSERT_ENDPOINT, [...endpointParams(e), e.id, e.appId]);
+            }
+          }
+        }),
+      ),
+    deleteSource: (id) =>
+      guard(() =>
+        tx(() => {
+          // The application's deletion cascades to the source, its events, endpoints and queue.
+          run('DELETE FROM app WHERE id = (SELECT app_id FROM source WHERE id = ?)', [id]);
+        }),
+      ),
+
+    receiveInbound: (items) =>
+      guard(() => {
+        let queued = 0;
+        const results = tx(() =>
+          items.map((item): InboundResult => {
+            const ev = item.event;
+            if (!get('SELECT 1 FROM source WHERE id = ?', [ev.sourceId]))
+              return { status: 'source_not_found' };
+            let status = ev.status;
+            let duplicateOf: string | null = null;
+            if (status === 'accepted' && ev.dedupeKey !== null && item.dedupeSince !== null) {
+              const first = get(
+                `SELECT id FROM inbound_event WHERE source_id = ? AND dedupe_key = ? AND status = 'accepted'
+                   AND received_at >= ? ORDER BY received_at LIMIT 1`,
+                [ev.sourceId, ev.dedupeKey, item.dedupeSince],
+              );
+              if (first) {
+                status = 'duplicate';
+                duplicateOf = str(first.id);
+              }
+            }
+            run(
+              `INSERT INTO inbound_event (id, source_id, status, event_type, dedupe_key, duplicate_of, verify_code,
+                 verify_detail, content_type, headers, body, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+              [
+                ev.id,
+                ev.sourceId,
+                status,
+                ev.eventType,
+                ev.dedupeKey,
+                duplicateOf,
+                ev.verifyCode,
+                ev.verifyDetail,
+                ev.contentType,
+                JSON.stringify(ev.headers),
+                ev.body,
+                ev.receivedAt,
+              ],
+            );
+            if (status !== 'accepted') {
+              run(
+                `DELETE FROM inbound_event WHERE id IN (
+                   SELECT id FROM inbound_event WHERE source_id = ? AND status IN ('rejected', 'duplicate')
+                   ORDER BY id DESC LIMIT -1 OFFSET ?)`,
+                [ev.sourceId, item.keepUnaccepted],
+              );
+              return status === 'duplicate' ? { status, duplicateOf: duplicateOf! } : { status };
+            }
+            // The message row makes the event a delivery like any other; the bytes stay in inbound_event.
+            run(
+              `INSERT INTO message (id, app_id, event_id, event_type, payload, channels, tags, created_at)
+               VALUES (?, ?, NULL, ?, '{}', NULL, NULL, ?)`,
+              [ev.id, item.appId, ev.eventType, ev.receivedAt],
+            );
+            const endpoints = all(ROUTING, [item.appId]).map((r) => ({
+              id: str(r.id),
+              disabled: num(r.disabled) === 1,
+              eventTypes: parse<string[] | null>(r.event_types),
+              channels: parse<string[] | null>(r.channels),
+            }));
+            const targets = item.route(endpoints);
+            for (const endpointId of targets) {
+              insertDelivery(
+                item.newDeliveryId(),
+                ev.id,
+                item.appId,
+                endpointId,
+                ev.receivedAt,
+                TriggerType.scheduled,
+                ev.receivedAt,
+              );
+            }
+            queued += targets.length;
+            return { status: 'accepted', deliveries: targets.length };
+          }),
+        );
+        if (queued > 0) events.emit('queued');
+        return results;
+      }),
+    listInboundEvents: (sourceId, f, page) =>
+      guard(() => {
+        let where = 'source_id = ?';
+        const params: SQLInputValue[] = [sourceId];
+        if (f.status !== undefined) {
+          where += ' AND status = ?';
+          params.push(f.status);
+        }
+        if (f.before !== undefined) {
+          where += ' AND received_at < ?';
+          params.push(f.before);
+        }
+        if (f.after !== undefined) {
+          where += ' AND received_at > ?';
+          params.push(f.after);
+        }
+        return paged(`SELECT * FROM inbound_event WHERE ${where}`, params, 'id', page, toInboundEvent);
+      }),
+    getInboundEvent: (sourceId, id) =>
+      guard(() => {
+        const r = get('SELECT * FROM inbound_event WHERE source_id = ? AND id = ?', [sourceId, id]);
+        return r ? toInboundEvent(r) : null;
       }),
 
     // ---- idempotency -------------------------------------------------------------------

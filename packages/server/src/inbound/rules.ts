@@ -1,0 +1,184 @@
+/**
+ * What a source's settings mean for one request, without I/O: which `@hookline/receiver` scheme
+ * verifies it, and where its dedupe key and event type are read from.
+ */
+import {
+  createHmacScheme,
+  type GenericHmacConfig,
+  type HeadersInput,
+  isWebhookVerificationError,
+  SCHEME_NAMES,
+  type Scheme,
+  type SchemeName,
+  schemes,
+  verify,
+  WebhookVerificationError,
+} from '@hookline/receiver';
+import type { RequestField, Source, SourceVerification } from '../core/types.ts';
+
+/** Every scheme a source can use: the receiver's built-ins, a configured generic HMAC, or none. */
+export const SOURCE_SCHEMES = [...SCHEME_NAMES, 'hmac', 'none'] as const;
+
+/** Where each provider puts the event type, when the source does not say. */
+const DEFAULT_EVENT_TYPE: Record<string, RequestField> = {
+  github: { header: 'x-github-event', jsonPath: null },
+  shopify: { header: 'x-shopify-topic', jsonPath: null },
+  stripe: { header: null, jsonPath: 'type' },
+  'standard-webhooks': { header: null, jsonPath: 'type' },
+  svix: { header: null, jsonPath: 'type' },
+  slack: { header: null, jsonPath: 'event.type' },
+  paddle: { header: null, jsonPath: 'event_type' },
+};
+
+/** The event type of a request whose type cannot be found. */
+export const UNTYPED_EVENT = 'inbound';
+
+/** The scheme object for a source's verification settings (throws WebhookVerificationError). */
+export function schemeFor(v: SourceVerification): Scheme | null {
+  if (v.scheme === 'none') return null;
+  if (v.scheme === 'hmac') {
+    if (!v.hmac) throw new WebhookVerificationError('missing_option', 'the hmac scheme needs its settings');
+    return createHmacScheme(v.hmac as unknown as GenericHmacConfig);
+  }
+  if (!Object.hasOwn(schemes, v.scheme)) {
+    throw new WebhookVerificationError('unsupported_scheme', `unknown scheme "${v.scheme}"`);
+  }
+  return schemes[v.scheme as SchemeName];
+}
+
+/**
+ * Problems with verification settings, as messages: an unknown scheme, a bad generic HMAC
+ * configuration, a secret the scheme cannot use, a missing Twilio URL.
+ */
+export function verificationProblems(v: SourceVerification): { field: string; msg: string }[] {
+  let scheme: Scheme | null;
+  try {
+    scheme = schemeFor(v);
+  } catch (err) {
+    return [{ field: v.scheme === 'hmac' ? 'hmac' : 'scheme', msg: (err as Error).message }];
+  }
+  if (!scheme) return [];
+  const problems: { field: string; msg: string }[] = [];
+  if (v.secrets.length === 0)
+    problems.push({ field: 'secrets', msg: `the ${v.scheme} scheme needs a secret` });
+  v.secrets.forEach((secret, i) => {
+    try {
+      if (scheme.validateSecret) scheme.validateSecret(secret);
+      else if (secret.length === 0) throw new Error('a secret is empty');
+    } catch (err) {
+      problems.push({ field: `secrets.${i}`, msg: (err as Error).message });
+    }
+  });
+  if (v.scheme === 'twilio' && !v.url)
+    problems.push({
+      field: 'url',
+      msg: 'Twilio signs the URL it calls: set url to the public URL of /in/{name}',
+    });
+  return problems;
+}
+
+const schemeCache = new Map<string, Scheme | null>();
+
+export type Verdict =
+  | { ok: true; id: string | undefined }
+  | { ok: false; code: WebhookVerificationError['code']; detail: string };
+
+/** Verifies one request against its source; a failure is a verdict, never a throw. */
+export function verifyRequest(
+  source: Source,
+  body: Buffer,
+  headers: HeadersInput,
+  receivedAtMs: number,
+): Verdict {
+  const v = source.verification;
+  try {
+    const cacheKey = `${source.id}:${source.updatedAt}`;
+    let scheme = schemeCache.get(cacheKey);
+    if (scheme === undefined) {
+      scheme = schemeFor(v);
+      if (schemeCache.size > 1000) schemeCache.clear();
+      schemeCache.set(cacheKey, scheme);
+    }
+    if (!scheme) return { ok: true, id: undefined };
+    const result = verify({
+      scheme,
+      body,
+      headers,
+      secret: v.secrets,
+      ...(v.tolerance !== null ? { tolerance: v.tolerance } : {}),
+      ...(v.url !== null ? { url: v.url } : {}),
+      method: 'POST',
+      receivedAt: receivedAtMs / 1000,
+    });
+    return { ok: true, id: result.id };
+  } catch (err) {
+    if (isWebhookVerificationError(err)) return { ok: false, code: err.code, detail: err.message };
+    throw err;
+  }
+}
+
+/** A header's value (repeats joined), or undefined. */
+function headerValue(headers: readonly [string, string][], name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  const values = headers.filter(([k]) => k.toLowerCase() === wanted).map(([, v]) => v);
+  return values.length > 0 ? values.join(', ') : undefined;
+}
+
+/** Reads a dotted path (`data.object.id`) from a JSON value; only strings and numbers count. */
+export function jsonPathValue(json: unknown, path: string): string | undefined {
+  let node = json;
+  for (const key of path.split('.')) {
+    if (node === null || typeof node !== 'object' || !Object.hasOwn(node, key)) return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return typeof node === 'string' || typeof node === 'number' ? String(node) : undefined;
+}
+
+/** Reads the body as JSON once, lazily; undefined when it is not JSON. */
+export function lazyJson(body: Buffer): () => unknown {
+  let parsed: { value: unknown } | null = null;
+  return () => {
+    if (!parsed) {
+      try {
+        parsed = { value: JSON.parse(body.toString('utf8')) };
+      } catch {
+        parsed = { value: undefined };
+      }
+    }
+    return parsed.value;
+  };
+}
+
+function fieldValue(
+  field: RequestField,
+  headers: readonly [string, string][],
+  json: () => unknown,
+): string | undefined {
+  if (field.header) return headerValue(headers, field.header);
+  if (field.jsonPath) return jsonPathValue(json(), field.jsonPath);
+  return undefined;
+}
+
+/** The dedupe key: the rule's header or JSON field, else the id the scheme reported; null when none. */
+export function dedupeKey(
+  source: Source,
+  headers: readonly [string, string][],
+  json: () => unknown,
+  schemeId: string | undefined,
+): string | null {
+  const rule = source.dedupe;
+  if (!rule) return null;
+  const value = rule.header || rule.jsonPath ? fieldValue(rule, headers, json) : schemeId;
+  return value ? value.slice(0, 512) : null;
+}
+
+/** The event type destinations filter on: the source's field, else the provider's usual place. */
+export function eventTypeOf(
+  source: Source,
+  headers: readonly [string, string][],
+  json: () => unknown,
+): string {
+  const field = source.eventType ?? DEFAULT_EVENT_TYPE[source.verification.scheme];
+  const value = field ? fieldValue(field, headers, json) : undefined;
+  return value ? value.slice(0, 256) : UNTYPED_EVENT;
+}
