@@ -16,6 +16,7 @@ import { createSecretBox } from './core/secret-box.ts';
 import { createDispatcher, type Dispatcher } from './delivery/dispatcher.ts';
 import { createIngestQueue } from './delivery/ingest-queue.ts';
 import { createSender } from './delivery/sender.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
 import { createSqliteStore } from './store/sqlite/sqlite-store.ts';
 import type { Store } from './store/store.ts';
 
@@ -26,6 +27,7 @@ export interface Hookline {
   store: Store;
   api: Awaited<ReturnType<typeof buildApi>> | null;
   dispatcher: Dispatcher | null;
+  metrics: Metrics;
   /** Set when this start generated the admin token (first start): print it once. */
   generatedAdminToken: string | null;
   /** Starts listening (API role) and delivering (worker role). Returns the URL. */
@@ -79,13 +81,22 @@ export async function createHookline(
 
   const runApi = config.role !== 'worker';
   const runWorker = config.role !== 'api';
+  const metrics = createMetrics({ store, clock });
+  const ingestQueue = createIngestQueue(store);
   const api = runApi
     ? await buildApi({
         store,
         clock,
         ids,
         config,
-        ingest: createIngestQueue(store),
+        ingest: {
+          async add(item) {
+            const result = await ingestQueue.add(item);
+            if (result.ok) metrics.messageAccepted(result.deliveries);
+            return result;
+          },
+        },
+        metrics,
         logger,
         adminTokenHash: token.hash,
         version: VERSION,
@@ -117,6 +128,12 @@ export async function createHookline(
             maxRetryAfterMs: 24 * 3_600_000,
           },
           disableAfterMs: config.delivery.disableAfterMs,
+          // Deliveries to `listen` endpoints go to the `hookline listen` client connected to the API.
+          scope: { excludeKinds: ['listen'] },
+        },
+        events: {
+          onAttempt: (attempt, _delivery, next) => metrics.attempt(attempt, next),
+          onEndpointDisabled: () => metrics.endpointDisabled(),
         },
       })
     : null;
@@ -127,6 +144,7 @@ export async function createHookline(
     store,
     api,
     dispatcher,
+    metrics,
     generatedAdminToken: token.generated,
     async start() {
       dispatcher?.start();

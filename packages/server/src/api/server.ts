@@ -23,6 +23,7 @@ import type { Clock } from '../core/clock.ts';
 import { coerceError, HooklineError, type ValidationIssue } from '../core/errors.ts';
 import type { IdGenerator } from '../core/ids.ts';
 import type { IngestQueue } from '../delivery/ingest-queue.ts';
+import type { Metrics } from '../metrics.ts';
 import type { Store } from '../store/store.ts';
 import { StoreConflictError, StoreUnavailableError } from '../store/store-errors.ts';
 import { applicationRoutes } from './application.ts';
@@ -33,6 +34,7 @@ import { eventTypeRoutes } from './event-type.ts';
 import { healthRoutes } from './health.ts';
 import { idempotency } from './idempotency.ts';
 import { messageRoutes } from './message.ts';
+import { metricsRoutes } from './metrics.ts';
 import { SHARED_SCHEMAS } from './schemas.ts';
 
 export interface ApiContext {
@@ -45,6 +47,8 @@ export interface ApiContext {
   /** SHA-256 of the admin token. */
   adminTokenHash: Buffer;
   version: string;
+  /** Served at `/metrics` when given. */
+  metrics?: Metrics;
 }
 
 /** The Fastify instance routes are declared on, typed by the TypeBox schemas. */
@@ -171,6 +175,7 @@ export async function buildApi(ctx: ApiContext) {
 
   const auth = createAuth(ctx);
   await app.register(healthRoutes(ctx));
+  if (ctx.metrics) await app.register(metricsRoutes(ctx, ctx.metrics));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(

@@ -114,4 +114,14 @@ CREATE TABLE idempotency (
 );
 `,
   },
+  {
+    version: 4,
+    name: 'endpoint kind',
+    sql: `
+-- 'http' endpoints are sent to by the dispatcher; 'listen' endpoints by a connected
+-- \`hookline listen\` client.
+ALTER TABLE endpoint ADD COLUMN kind TEXT NOT NULL DEFAULT 'http';
+CREATE INDEX endpoint_kind ON endpoint (kind);
+`,
+  },
 ];

@@ -16,6 +16,7 @@ import {
   DeliveryStatus,
   type DeliveryStatusCode,
   type Endpoint,
+  type EndpointKind,
   type EndpointSecret,
   type EventType,
   type Message,
@@ -25,6 +26,7 @@ import {
 import { type PageSql, pageSql, toPage } from '../paging.ts';
 import type {
   ClaimedDelivery,
+  DeliveryScope,
   EndpointStats,
   IngestResult,
   MessageFilter,
@@ -173,6 +175,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     secrets: openSecrets(r.secrets),
     svixHeaders: num(r.svix_headers) === 1,
     failingSince: numOrNull(r.failing_since),
+    kind: (strOrNull(r.kind) ?? 'http') as EndpointKind,
     createdAt: num(r.created_at),
     updatedAt: num(r.updated_at),
   });
@@ -227,6 +230,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     box.seal(JSON.stringify(e.secrets)),
     e.svixHeaders ? 1 : 0,
     e.failingSince,
+    e.kind ?? 'http',
     e.createdAt,
     e.updatedAt,
   ];
@@ -246,6 +250,22 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
          created_at, updated_at) VALUES (?, ?, ?, ?, 1, 0, ?, ?, ?, ?)`,
       [id, msgId, appId, endpointId, dueAt, triggerType, now, now],
     );
+
+  /** The extra WHERE terms of a `DeliveryScope`, on the `delivery` table. */
+  const scopeSql = (scope: DeliveryScope) => {
+    let sql = '';
+    const params: SQLInputValue[] = [];
+    if (scope.onlyEndpoints) {
+      sql += ' AND endpoint_id IN (SELECT value FROM json_each(?))';
+      params.push(JSON.stringify(scope.onlyEndpoints));
+    }
+    if (scope.excludeKinds && scope.excludeKinds.length > 0) {
+      sql +=
+        ' AND endpoint_id NOT IN (SELECT id FROM endpoint WHERE kind IN (SELECT value FROM json_each(?)))';
+      params.push(JSON.stringify(scope.excludeKinds));
+    }
+    return { sql, params, only: scope.onlyEndpoints !== undefined };
+  };
 
   const ENDPOINT_BY_ID_OR_UID = 'SELECT * FROM endpoint WHERE app_id = ? AND (id = ? OR uid = ?)';
   const UPSERT_IDEMPOTENCY = `INSERT INTO idempotency (key, status, body, expires_at) VALUES (?, ?, ?, ?)
@@ -323,8 +343,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       guard(() => {
         run(
           `INSERT INTO endpoint (uid, url, description, disabled, event_types, channels, throttle_rate, metadata,
-             headers, secrets, svix_headers, failing_since, created_at, updated_at, id, app_id)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             headers, secrets, svix_headers, failing_since, kind, created_at, updated_at, id, app_id)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           [...endpointParams(e), e.id, e.appId],
         );
       }),
@@ -340,7 +360,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         run(
           `UPDATE endpoint SET uid = ?, url = ?, description = ?, disabled = ?, event_types = ?, channels = ?,
              throttle_rate = ?, metadata = ?, headers = ?, secrets = ?, svix_headers = ?, failing_since = ?,
-             created_at = ?, updated_at = ?
+             kind = ?, created_at = ?, updated_at = ?
            WHERE id = ? AND app_id = ?`,
           [...endpointParams(e), e.id, e.appId],
         );
@@ -493,14 +513,15 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     claimDue: (o) =>
       guard(() => {
         const leaseUntil = o.now + o.leaseMs;
+        const scope = scopeSql(o);
         const rows = tx(
           () =>
             all(
               `WITH due AS (
                SELECT id, endpoint_id, next_attempt_at FROM delivery
                WHERE status IN (1, 3) AND next_attempt_at <= ?
-                 AND endpoint_id NOT IN (SELECT value FROM json_each(?))
-               ORDER BY next_attempt_at LIMIT ?
+                 AND endpoint_id NOT IN (SELECT value FROM json_each(?))${scope.sql}
+               ORDER BY next_attempt_at${scope.only ? ', id' : ''} LIMIT ?
              ), ranked AS (
                SELECT id, next_attempt_at,
                  ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, id) AS rn FROM due
@@ -511,6 +532,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
               [
                 o.now,
                 JSON.stringify(o.skipEndpoints),
+                ...scope.params,
                 o.limit * 4,
                 leaseUntil,
                 o.now,
@@ -645,8 +667,40 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         }),
       ),
 
-    nextDueAt: () =>
-      guard(() => numOrNull(get('SELECT MIN(next_attempt_at) AS t FROM delivery WHERE status IN (1, 3)')?.t)),
+    nextDueAt: (filter = {}) =>
+      guard(() => {
+        const scope = scopeSql(filter);
+        return numOrNull(
+          get(
+            `SELECT MIN(next_attempt_at) AS t FROM delivery WHERE status IN (1, 3)${scope.sql}`,
+            scope.params,
+          )?.t,
+        );
+      }),
+
+    queueStats: (now, thresholds) =>
+      guard(() => {
+        const q = get(
+          `SELECT COALESCE(SUM(status = 1), 0) AS pending, COALESCE(SUM(status = 3), 0) AS sending,
+             COALESCE(SUM(status = 1 AND next_attempt_at <= ?), 0) AS due,
+             MIN(CASE WHEN status = 1 AND next_attempt_at <= ? THEN next_attempt_at END) AS oldest
+           FROM delivery WHERE status IN (1, 3)`,
+          [now, now],
+        );
+        const failing = all(
+          'SELECT failing_since FROM endpoint WHERE failing_since IS NOT NULL AND disabled = 0',
+        ).map((r) => num(r.failing_since));
+        return {
+          pending: num(q?.pending ?? 0),
+          due: num(q?.due ?? 0),
+          sending: num(q?.sending ?? 0),
+          oldestDueAt: numOrNull(q?.oldest),
+          failingEndpoints: thresholds.map((thresholdMs) => ({
+            thresholdMs,
+            count: failing.filter((since) => now - since > thresholdMs).length,
+          })),
+        };
+      }),
 
     resend: (m, endpointId, id, now) =>
       guard(() => {
