@@ -4,7 +4,7 @@ import { HooklineError, invalid, notFound, type ValidationIssue } from '../core/
 import { isId } from '../core/ids.ts';
 import { endpointMatches } from '../core/routing.ts';
 import { generateSecret, normalizeSecret } from '../core/signing.ts';
-import type { App, Endpoint } from '../core/types.ts';
+import type { App, Endpoint, EndpointKind } from '../core/types.ts';
 import { isForbiddenCustomHeader } from '../delivery/dispatcher.ts';
 import { checkDestination, checkUrlShape } from '../delivery/ssrf.ts';
 import { loadApp } from './application.ts';
@@ -54,6 +54,8 @@ async function validateEndpoint(
     eventTypes?: string[] | null;
     headers?: Record<string, string> | null;
     uid?: string | null;
+    /** `listen` URLs are on the machine of the `hookline listen` client: never fetched by the server. */
+    kind?: EndpointKind;
   },
 ): Promise<void> {
   const issues: ValidationIssue[] = [];
@@ -61,7 +63,7 @@ async function validateEndpoint(
     const shape = checkUrlShape(fields.url);
     if ('reason' in shape)
       issues.push({ loc: ['body', 'url'], msg: `url ${shape.reason}`, type: 'value_error.url' });
-    else {
+    else if (fields.kind !== 'listen') {
       const problem = await checkDestination(shape, ctx.config.allowPrivateNetworks);
       if (problem) {
         issues.push({
@@ -117,6 +119,7 @@ export async function createEndpoint(ctx: ApiContext, app: App, input: EndpointI
     eventTypes,
     headers: input.headers ?? null,
     uid: input.uid ?? null,
+    kind: input.kind ?? 'http',
   });
   await ensureUidFree(ctx, app, input.uid);
   const now = ctx.clock.now();
@@ -135,6 +138,7 @@ export async function createEndpoint(ctx: ApiContext, app: App, input: EndpointI
     secrets: [{ key: input.secret ? normalizeSecret(input.secret) : generateSecret(), expiresAt: null }],
     svixHeaders: input.svixHeaders ?? false,
     failingSince: null,
+    kind: input.kind ?? 'http',
     createdAt: now,
     updatedAt: now,
   };
@@ -250,7 +254,7 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
       }
       const b = req.body;
       const eventTypes = b.eventTypes ?? b.filterTypes ?? null;
-      await validateEndpoint(ctx, { url: b.url, eventTypes, uid: b.uid ?? null });
+      await validateEndpoint(ctx, { url: b.url, eventTypes, uid: b.uid ?? null, kind: existing.kind });
       await ensureUidFree(ctx, app, b.uid, existing.id);
       const ep = withChanges(
         existing,
@@ -292,6 +296,7 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
         ...(b.url !== undefined ? { url: b.url } : {}),
         eventTypes: eventTypes ?? null,
         uid: b.uid ?? null,
+        kind: existing.kind,
       });
       await ensureUidFree(ctx, app, b.uid, existing.id);
       const changes: Partial<Endpoint> = {};

@@ -112,6 +112,10 @@ const endpointFields = {
   version: Type.Integer({ minimum: 1 }),
   svixHeaders: Type.Boolean({ description: 'Hookline: also send svix-id/-timestamp/-signature copies.' }),
 };
+const EndpointKindSchema = Type.Union([Type.Literal('http'), Type.Literal('listen')], {
+  description:
+    'Hookline: `http` (default) delivers to `url`; `listen` delivers to a connected `hookline listen` client, which forwards to `url` on its machine.',
+});
 const Headers = Type.Record(Type.String({ pattern: "^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$" }), Type.String());
 export const EndpointIn = Type.Object(
   {
@@ -129,6 +133,7 @@ export const EndpointIn = Type.Object(
     secret: Type.Optional(Nullable(Type.String({ pattern: SECRET_PATTERN }))),
     headers: Type.Optional(Nullable(Headers)),
     svixHeaders: Type.Optional(endpointFields.svixHeaders),
+    kind: Type.Optional(EndpointKindSchema),
   },
   { $id: 'EndpointIn' },
 );
@@ -167,6 +172,7 @@ export const EndpointOut = Type.Object(
     metadata: Metadata,
     version: Type.Integer(),
     svixHeaders: Type.Boolean(),
+    kind: EndpointKindSchema,
     createdAt: DateTime,
     updatedAt: DateTime,
   },
