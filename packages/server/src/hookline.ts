@@ -32,8 +32,12 @@ export interface Hookline {
   generatedAdminToken: string | null;
   /** Starts listening (API role) and delivering (worker role). Returns the URL. */
   start(): Promise<string | null>;
-  /** Graceful stop: no new requests, in-flight deliveries finish or are released. */
-  close(): Promise<void>;
+  /**
+   * Graceful stop: no new requests; deliveries in flight get `graceMs` to finish, claimed ones
+   * not yet started go back to the queue, and anything still running after that keeps its lease,
+   * which expires so another worker sends it (nothing is lost).
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 export interface HooklineDeps {
@@ -151,11 +155,11 @@ export async function createHookline(
       if (!api) return null;
       return api.listen({ host: config.host, port: config.port });
     },
-    async close() {
+    async close(graceMs?: number) {
       if (closed) return;
       closed = true;
       await api?.close();
-      await dispatcher?.stop();
+      await dispatcher?.stop(graceMs);
       await sender.close();
       await store.close();
     },
