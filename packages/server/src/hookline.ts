@@ -15,6 +15,7 @@ import { createIdGenerator } from './core/ids.ts';
 import { createSecretBox } from './core/secret-box.ts';
 import { createDispatcher, type Dispatcher } from './delivery/dispatcher.ts';
 import { createIngestQueue } from './delivery/ingest-queue.ts';
+import { createListenHub } from './delivery/listen-hub.ts';
 import { createSender } from './delivery/sender.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createSqliteStore } from './store/sqlite/sqlite-store.ts';
@@ -87,6 +88,29 @@ export async function createHookline(
   const runWorker = config.role !== 'api';
   const metrics = createMetrics({ store, clock });
   const ingestQueue = createIngestQueue(store);
+  const retry = {
+    scheduleMs: config.delivery.retryScheduleMs,
+    jitter: config.delivery.retryJitter,
+    maxRetryAfterMs: 24 * 3_600_000,
+  };
+  // The API process holds `hookline listen` connections, so it delivers to listen endpoints.
+  const listen = runApi
+    ? createListenHub({
+        store,
+        clock,
+        ids,
+        logger,
+        options: {
+          resultTimeoutMs: config.delivery.timeoutMs + 5_000,
+          leaseMs: config.delivery.timeoutMs * 2 + 10_000,
+          retry,
+          disableAfterMs: config.delivery.disableAfterMs,
+          pollMs: 1_000,
+          maxResponseBytes: config.delivery.maxResponseBytes,
+        },
+        onAttempt: (attempt, _delivery, next) => metrics.attempt(attempt, next),
+      })
+    : null;
   const api = runApi
     ? await buildApi({
         store,
@@ -101,6 +125,7 @@ export async function createHookline(
           },
         },
         metrics,
+        ...(listen ? { listen } : {}),
         logger,
         adminTokenHash: token.hash,
         version: VERSION,
@@ -126,11 +151,7 @@ export async function createHookline(
           leaseMs: config.delivery.timeoutMs * 2 + 10_000,
           claimBatch: 100,
           idlePollMs: 5_000,
-          retry: {
-            scheduleMs: config.delivery.retryScheduleMs,
-            jitter: config.delivery.retryJitter,
-            maxRetryAfterMs: 24 * 3_600_000,
-          },
+          retry,
           disableAfterMs: config.delivery.disableAfterMs,
           // Deliveries to `listen` endpoints go to the `hookline listen` client connected to the API.
           scope: { excludeKinds: ['listen'] },
@@ -158,6 +179,7 @@ export async function createHookline(
     async close(graceMs?: number) {
       if (closed) return;
       closed = true;
+      await listen?.close();
       await api?.close();
       await dispatcher?.stop(graceMs);
       await sender.close();

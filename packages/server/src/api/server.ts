@@ -4,6 +4,7 @@
  */
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import websocket from '@fastify/websocket';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, {
@@ -23,6 +24,7 @@ import type { Clock } from '../core/clock.ts';
 import { coerceError, HooklineError, type ValidationIssue } from '../core/errors.ts';
 import type { IdGenerator } from '../core/ids.ts';
 import type { IngestQueue } from '../delivery/ingest-queue.ts';
+import type { ListenHub } from '../delivery/listen-hub.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Store } from '../store/store.ts';
 import { StoreConflictError, StoreUnavailableError } from '../store/store-errors.ts';
@@ -33,6 +35,7 @@ import { endpointRoutes } from './endpoint.ts';
 import { eventTypeRoutes } from './event-type.ts';
 import { healthRoutes } from './health.ts';
 import { idempotency } from './idempotency.ts';
+import { listenRoutes } from './listen.ts';
 import { messageRoutes } from './message.ts';
 import { metricsRoutes } from './metrics.ts';
 import { SHARED_SCHEMAS } from './schemas.ts';
@@ -49,6 +52,8 @@ export interface ApiContext {
   version: string;
   /** Served at `/metrics` when given. */
   metrics?: Metrics;
+  /** Streams deliveries of `listen` endpoints to `hookline listen` clients, when given. */
+  listen?: ListenHub;
 }
 
 /** The Fastify instance routes are declared on, typed by the TypeBox schemas. */
@@ -166,6 +171,7 @@ export async function buildApi(ctx: ApiContext) {
     },
   });
 
+  await app.register(websocket);
   app.setErrorHandler(errorHandler(ctx));
   app.setNotFoundHandler((request, reply) =>
     reply
@@ -188,6 +194,7 @@ export async function buildApi(ctx: ApiContext) {
       eventTypeRoutes(typed, ctx);
       messageRoutes(typed, ctx);
       attemptRoutes(typed, ctx);
+      if (ctx.listen) listenRoutes(typed, ctx, ctx.listen);
     },
     { prefix: '/api/v1' },
   );

@@ -1,0 +1,302 @@
+/**
+ * Delivery to `listen` endpoints: the server side of `hookline listen`.
+ *
+ * A listen endpoint has no public URL. Its deliveries stay in the queue (the dispatcher leaves
+ * them out) until a `hookline listen` client connects over a WebSocket to the API process. That
+ * process then claims the endpoint's due deliveries one at a time, oldest first, and pushes
+ * each as the exact request the dispatcher would have sent (headers signed now, the stored
+ * body). The client POSTs it to its local URL and sends back what came back; the outcome is
+ * recorded like any attempt (attempt log, retry schedule, endpoint failure tracking).
+ *
+ *   client connects -> hello {backlog}
+ *   loop: claim 1 (scope: only this endpoint) -> push {delivery} -> wait {result}
+ *         -> completeDeliveries (success | retry at T | fail)
+ *   client gone mid-delivery -> the lease is given back; it goes first on reconnect
+ *
+ * One connection per endpoint per process: a new one (the laptop woke up and reconnected)
+ * replaces the old. Behind several API processes, two clients of one endpoint on different
+ * processes would share its deliveries (each still delivered at least once).
+ */
+import type { Logger } from 'pino';
+import type { Clock } from '../core/clock.ts';
+import { coerceError } from '../core/errors.ts';
+import type { IdGenerator } from '../core/ids.ts';
+import type { RetryPolicy } from '../core/retry.ts';
+import { type Attempt, DeliveryStatus } from '../core/types.ts';
+import type { ClaimedDelivery, DeliveryOutcome, Store } from '../store/store.ts';
+import { decideOutcome, prepareRequest } from './dispatcher.ts';
+import type { SendResult } from './sender.ts';
+
+/** The server's messages to the client. */
+export type ListenServerMessage =
+  | { type: 'hello'; endpointId: string; url: string; backlog: number }
+  | {
+      type: 'delivery';
+      deliveryId: string;
+      msgId: string;
+      eventType: string;
+      /** 1 for the first try. */
+      attempt: number;
+      headers: Record<string, string>;
+      body: string;
+    };
+
+/** The client's answer for one delivery: what the local URL answered, or why it did not. */
+export interface ListenResult {
+  type: 'result';
+  deliveryId: string;
+  /** HTTP status from the local app, or 0 when there was no response. */
+  status: number;
+  durationMs: number;
+  headers?: Record<string, string>;
+  body?: string;
+  error?: string;
+}
+
+/** The part of a WebSocket the hub needs (the `ws` package's WebSocket fits). */
+export interface ListenSocket {
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  on(event: 'message', listener: (data: unknown) => void): unknown;
+  on(event: 'close', listener: () => void): unknown;
+  readonly readyState: number;
+}
+
+export interface ListenHubOptions {
+  /** How long the client has to answer one delivery before it counts as a timeout. */
+  resultTimeoutMs: number;
+  leaseMs: number;
+  retry: RetryPolicy;
+  disableAfterMs: number;
+  /** Longest wait between looks at the queue when nothing wakes the session. */
+  pollMs: number;
+  maxResponseBytes: number;
+}
+
+export interface ListenHub {
+  /** Serves one connected client until it disconnects. */
+  serve(socket: ListenSocket, endpoint: { id: string; appId: string; url: string }): Promise<void>;
+  /** Endpoints with a client connected to this process. */
+  readonly connected: number;
+  /** Disconnects every client; leases of deliveries in flight are given back. */
+  close(): Promise<void>;
+}
+
+const OPEN = 1;
+
+export function createListenHub(deps: {
+  store: Store;
+  clock: Clock;
+  ids: IdGenerator;
+  logger: Logger;
+  options: ListenHubOptions;
+  onAttempt?(attempt: Attempt, delivery: ClaimedDelivery, next: DeliveryOutcome['next']): void;
+}): ListenHub {
+  const { store, clock, ids, logger, options } = deps;
+  const sessions = new Map<string, { stop(reason: string): Promise<void> }>();
+  let closing = false;
+
+  async function serve(socket: ListenSocket, endpoint: { id: string; appId: string; url: string }) {
+    await sessions.get(endpoint.id)?.stop('replaced by a newer hookline listen connection');
+    let open = socket.readyState === OPEN && !closing;
+    let wakeUp: (() => void) | null = null;
+    let pendingResult: { deliveryId: string; resolve: (r: ListenResult | null) => void } | null = null;
+    let finished!: () => void;
+    const done = new Promise<void>((r) => {
+      finished = r;
+    });
+    const wake = () => {
+      const w = wakeUp;
+      wakeUp = null;
+      w?.();
+    };
+    const shut = () => {
+      open = false;
+      pendingResult?.resolve(null);
+      pendingResult = null;
+      wake();
+    };
+    const session = {
+      async stop(reason: string) {
+        if (socket.readyState === OPEN) socket.close(4000, reason);
+        shut();
+        await done;
+      },
+    };
+    sessions.set(endpoint.id, session);
+    socket.on('close', shut);
+    socket.on('message', (data) => {
+      let msg: ListenResult;
+      try {
+        msg = JSON.parse(String(data)) as ListenResult;
+      } catch {
+        return;
+      }
+      if (msg.type === 'result' && pendingResult && msg.deliveryId === pendingResult.deliveryId) {
+        pendingResult.resolve(msg);
+        pendingResult = null;
+      }
+    });
+    const unsubscribe = store.onDeliveriesQueued(wake);
+    const log = logger.child({ endpointId: endpoint.id, listen: true });
+
+    try {
+      const stats = await store.endpointStats(endpoint.id, 0, clock.now() + 1);
+      send(socket, {
+        type: 'hello',
+        endpointId: endpoint.id,
+        url: endpoint.url,
+        backlog: stats.pending + stats.sending,
+      });
+      log.info({ backlog: stats.pending + stats.sending }, 'listen client connected');
+      while (open) {
+        const [d] = await store.claimDue({
+          now: clock.now(),
+          limit: 1,
+          leaseMs: options.leaseMs,
+          perEndpoint: 1,
+          skipEndpoints: [],
+          onlyEndpoints: [endpoint.id],
+        });
+        if (!d) {
+          const next = await store.nextDueAt({ onlyEndpoints: [endpoint.id] });
+          const waitMs = Math.min(
+            options.pollMs,
+            next === null ? options.pollMs : Math.max(0, next - clock.now()),
+          );
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, waitMs);
+            wakeUp = () => {
+              clearTimeout(t);
+              resolve();
+            };
+          });
+          continue;
+        }
+        if (!open) {
+          await store.releaseDeliveries([d.id], clock.now());
+          break;
+        }
+        await deliver(d);
+      }
+    } catch (err) {
+      log.error({ err: coerceError(err) }, 'listen session failed; the client will reconnect');
+      if (socket.readyState === OPEN) socket.close(1011, 'server error');
+    } finally {
+      unsubscribe();
+      if (sessions.get(endpoint.id) === session) sessions.delete(endpoint.id);
+      log.info('listen client disconnected');
+      finished();
+    }
+
+    async function deliver(d: ClaimedDelivery) {
+      if (d.endpoint.disabled) {
+        await store.completeDeliveries(
+          [{ deliveryId: d.id, leaseUntil: d.leaseUntil, attempt: null, next: { kind: 'cancel' } }],
+          clock.now(),
+        );
+        return;
+      }
+      const startedAt = clock.now();
+      const req = prepareRequest(d, startedAt);
+      const answer = new Promise<ListenResult | null>((resolve) => {
+        pendingResult = { deliveryId: d.id, resolve };
+      });
+      send(socket, {
+        type: 'delivery',
+        deliveryId: d.id,
+        msgId: d.msgId,
+        eventType: d.eventType,
+        attempt: d.attempts + 1,
+        headers: req.headers,
+        body: req.body,
+      });
+      let timer: NodeJS.Timeout | undefined;
+      const result = await Promise.race([
+        answer,
+        new Promise<'timeout'>((resolve) => {
+          timer = setTimeout(() => resolve('timeout'), options.resultTimeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      pendingResult = null;
+      if (result === null) {
+        // The client went away before answering: give the delivery back, untried.
+        await store.releaseDeliveries([d.id], clock.now());
+        return;
+      }
+      const now = clock.now();
+      const sendResult: SendResult =
+        result === 'timeout'
+          ? {
+              ok: false,
+              error: 'timeout',
+              message: `hookline listen did not answer within ${options.resultTimeoutMs} ms`,
+              durationMs: now - startedAt,
+            }
+          : result.status > 0
+            ? {
+                ok: true,
+                statusCode: result.status,
+                headers: result.headers ?? {},
+                body: (result.body ?? '').slice(0, options.maxResponseBytes),
+                durationMs: result.durationMs,
+              }
+            : {
+                ok: false,
+                error: 'other',
+                message: result.error ?? 'no response from the local URL',
+                durationMs: result.durationMs,
+              };
+      const next = decideOutcome(d, sendResult, now, options.retry);
+      const attempt: Attempt = {
+        id: ids('attempt'),
+        deliveryId: d.id,
+        msgId: d.msgId,
+        endpointId: d.endpointId,
+        appId: d.appId,
+        url: d.endpoint.url,
+        status: next.kind === 'success' ? DeliveryStatus.success : DeliveryStatus.fail,
+        responseStatusCode: sendResult.ok ? sendResult.statusCode : 0,
+        response: sendResult.ok ? sendResult.body : sendResult.message,
+        responseHeaders: sendResult.ok ? sendResult.headers : {},
+        requestHeaders: req.headers,
+        durationMs: Math.round(sendResult.durationMs),
+        triggerType: d.triggerType,
+        createdAt: startedAt,
+      };
+      log.debug(
+        { deliveryId: d.id, msgId: d.msgId, statusCode: attempt.responseStatusCode, next: next.kind },
+        'listen delivery attempt',
+      );
+      deps.onAttempt?.(attempt, d, next);
+      await store.completeDeliveries(
+        [
+          {
+            deliveryId: d.id,
+            leaseUntil: d.leaseUntil,
+            attempt,
+            next,
+            ...(next.kind === 'success' ? {} : { disableIfFailingSince: now - options.disableAfterMs }),
+          },
+        ],
+        now,
+      );
+    }
+  }
+
+  return {
+    serve,
+    get connected() {
+      return sessions.size;
+    },
+    async close() {
+      closing = true;
+      await Promise.all([...sessions.values()].map((s) => s.stop('server shutting down')));
+    },
+  };
+}
+
+function send(socket: ListenSocket, msg: ListenServerMessage) {
+  if (socket.readyState === OPEN) socket.send(JSON.stringify(msg));
+}
