@@ -132,7 +132,8 @@ describe('hookline listen', () => {
         await send({
           i,
           text: `héllo ✓ "quoted" \\ ${'x'.repeat(i * 50)}`,
-          big: 12345678901234567890,
+          big: 1.5e300,
+          small: -0.000001,
           nested: { a: [i, null, true] },
         }),
       );

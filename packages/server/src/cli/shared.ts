@@ -113,6 +113,7 @@ export const SERVER_OPTIONS = {
 export interface ApiClient {
   readonly base: string;
   readonly token: string;
+  // biome-ignore lint/suspicious/noExplicitAny: API answers are JSON; callers name the shape they read
   request<T = any>(method: string, path: string, body?: unknown): Promise<T>;
 }
 
@@ -129,7 +130,7 @@ export function apiClient(values: { server?: string; token?: string }, env: Node
   return {
     base,
     token,
-    async request(method, path, body) {
+    async request<T>(method: string, path: string, body?: unknown): Promise<T> {
       let res: Response;
       try {
         res = await fetch(base + path, {
@@ -144,7 +145,7 @@ export function apiClient(values: { server?: string; token?: string }, env: Node
         throw new CliError(`cannot reach Hookline at ${base}: ${causeOf(err)}`, EXIT.unreachable);
       }
       const text = await res.text();
-      let parsed: any = null;
+      let parsed: { code?: string; detail?: unknown } | null = null;
       try {
         parsed = text ? JSON.parse(text) : null;
       } catch {
@@ -166,7 +167,7 @@ export function apiClient(values: { server?: string; token?: string }, env: Node
           `${method} ${path} failed: ${res.status} ${parsed?.code ?? ''} ${detail}`.replace(/\s+/g, ' '),
         );
       }
-      return parsed;
+      return parsed as T;
     },
   };
 }
