@@ -171,6 +171,16 @@ export async function buildApi(ctx: ApiContext) {
     },
   });
 
+  // One line per request (with its reqId) only at debug level: at full ingest rate it would cost
+  // more than the request itself.
+  if (ctx.logger.isLevelEnabled('debug')) {
+    app.addHook('onResponse', async (request, reply) => {
+      request.log.debug(
+        { method: request.method, url: request.url, statusCode: reply.statusCode, ms: reply.elapsedTime },
+        'request done',
+      );
+    });
+  }
   await app.register(websocket);
   app.setErrorHandler(errorHandler(ctx));
   app.setNotFoundHandler((request, reply) =>

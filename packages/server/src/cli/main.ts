@@ -107,8 +107,8 @@ if (import.meta.main) {
   run(argv, io).then(
     (code) => {
       process.exitCode = code;
-      // Commands close what they open; an HTTP keep-alive socket must not hold the process.
-      if (argv[0] !== 'serve') setTimeout(() => process.exit(code), 100).unref();
+      // Commands close what they open; an idle keep-alive socket must not hold the process.
+      setTimeout(() => process.exit(code), 100).unref();
     },
     (err: unknown) => {
       const c = colorsFor(process.stderr);

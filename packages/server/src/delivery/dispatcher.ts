@@ -231,6 +231,15 @@ export function createDispatcher(deps: {
           schedule(1000);
           break;
         }
+        if (!running) {
+          // Stopped while the claim ran: hand them back untried.
+          if (claimed.length > 0)
+            await store.releaseDeliveries(
+              claimed.map((d) => d.id),
+              clock.now(),
+            );
+          break;
+        }
         // An endpoint that got as many as one claim may take probably has more waiting.
         const counts = new Map<string, number>();
         for (const d of claimed) counts.set(d.endpointId, (counts.get(d.endpointId) ?? 0) + 1);
@@ -435,7 +444,7 @@ export function createDispatcher(deps: {
           )
           .catch(() => {});
       const deadline = Date.now() + graceMs;
-      while ((inFlight.size > 0 || flushing) && Date.now() < deadline) {
+      while ((inFlight.size > 0 || flushing || pumping) && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 20));
       }
       if (flushing) await flushing;
