@@ -334,3 +334,39 @@ describe('hookline send, tail, replay', () => {
     );
   });
 });
+
+describe('hookline help and output', () => {
+  test('--help lists every command with an example; <command> --help lists every option', async () => {
+    const { COMMANDS } = await import('../src/cli/main.ts');
+    const main = capture();
+    assert.equal(await run(['--help'], main.io), 0);
+    const text = main.out.join('\n');
+    for (const cmd of COMMANDS) {
+      assert.match(text, new RegExp(`^  ${cmd.name} +\\S`, 'm'), `${cmd.name} is listed`);
+      assert.ok(text.includes(cmd.examples[0]!), `an example of ${cmd.name}`);
+      const one = capture();
+      assert.equal(await run([cmd.name, '--help'], one.io), 0);
+      const help = one.out.join('\n');
+      for (const option of [...Object.keys(cmd.options), 'json', 'help']) {
+        assert.match(help, new RegExp(`--${option}\\b`), `${cmd.name} --help shows --${option}`);
+      }
+      assert.match(help, /Examples:\n {2}\S.*hookline /);
+    }
+    assert.match(text, /Exit codes:[\s\S]*3 {2}cannot reach the server/);
+  });
+
+  test('unknown commands and options are usage errors (exit 2)', async () => {
+    const unknown = capture();
+    assert.equal(await run(['frobnicate'], unknown.io), 2);
+    assert.match(unknown.err[0]!, /unknown command "frobnicate"/);
+    assert.equal(await run(['tail', '--bogus'], capture().io), 2);
+    assert.equal(await run(['send', 'a', 'b'], capture().io), 2);
+  });
+
+  test('colors only on a terminal, never with NO_COLOR', () => {
+    assert.equal(colorsFor({ isTTY: true }, {}).red('x'), '\x1b[31mx\x1b[39m');
+    assert.equal(colorsFor({ isTTY: false }, {}).red('x'), 'x');
+    assert.equal(colorsFor({ isTTY: true }, { NO_COLOR: '1' }).red('x'), 'x');
+    assert.equal(colorsFor({ isTTY: false }, { FORCE_COLOR: '1' }).red('x'), '\x1b[31mx\x1b[39m');
+  });
+});
