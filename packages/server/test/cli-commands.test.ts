@@ -350,7 +350,7 @@ describe('hookline help and output', () => {
       for (const option of [...Object.keys(cmd.options), 'json', 'help']) {
         assert.match(help, new RegExp(`--${option}\\b`), `${cmd.name} --help shows --${option}`);
       }
-      assert.match(help, /Examples:\n {2}\S.*hookline /);
+      assert.match(help, /Examples:\n {2}.*hookline/);
     }
     assert.match(text, /Exit codes:[\s\S]*3 {2}cannot reach the server/);
   });
