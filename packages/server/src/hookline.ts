@@ -101,6 +101,7 @@ export async function createHookline(
         ids,
         logger,
         options: {
+          forwardTimeoutMs: config.delivery.timeoutMs,
           resultTimeoutMs: config.delivery.timeoutMs + 5_000,
           leaseMs: config.delivery.timeoutMs * 2 + 10_000,
           retry,

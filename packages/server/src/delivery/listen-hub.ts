@@ -29,7 +29,15 @@ import type { SendResult } from './sender.ts';
 
 /** The server's messages to the client. */
 export type ListenServerMessage =
-  | { type: 'hello'; endpointId: string; url: string; backlog: number }
+  | {
+      type: 'hello';
+      endpointId: string;
+      url: string;
+      /** Deliveries waiting for this endpoint (pending or in flight) when the client connected. */
+      backlog: number;
+      /** How long the client may take to forward one delivery before it counts as timed out. */
+      timeoutMs: number;
+    }
   | {
       type: 'delivery';
       deliveryId: string;
@@ -63,7 +71,9 @@ export interface ListenSocket {
 }
 
 export interface ListenHubOptions {
-  /** How long the client has to answer one delivery before it counts as a timeout. */
+  /** How long the local app may take to answer one forwarded delivery (the delivery timeout). */
+  forwardTimeoutMs: number;
+  /** How long the server waits for the client's answer: the forward timeout plus the round trip. */
   resultTimeoutMs: number;
   leaseMs: number;
   retry: RetryPolicy;
@@ -147,6 +157,7 @@ export function createListenHub(deps: {
         endpointId: endpoint.id,
         url: endpoint.url,
         backlog: stats.pending + stats.sending,
+        timeoutMs: options.forwardTimeoutMs,
       });
       log.info({ backlog: stats.pending + stats.sending }, 'listen client connected');
       while (open) {

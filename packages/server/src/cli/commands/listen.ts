@@ -76,6 +76,7 @@ async function ensureEndpoint(
 async function forward(
   url: string,
   msg: Extract<ListenServerMessage, { type: 'delivery' }>,
+  timeoutMs: number,
 ): Promise<ListenResult> {
   const started = performance.now();
   try {
@@ -84,7 +85,7 @@ async function forward(
       headers: { 'user-agent': `Hookline/${VERSION} (hookline listen)`, ...msg.headers },
       body: msg.body,
       redirect: 'manual',
-      signal: AbortSignal.timeout(30_000),
+      signal: AbortSignal.timeout(timeoutMs),
     });
     const body = (await res.text()).slice(0, MAX_RESPONSE_BYTES);
     const headers: Record<string, string> = {};
@@ -223,6 +224,7 @@ async function session(
       const ws = new WebSocket(wsUrl, { headers: { authorization: `Bearer ${api.token}` } });
       let connected = false;
       let backlog = 0;
+      let timeoutMs = 15_000;
       let forwarded = 0;
       let queue = Promise.resolve();
       let deadTimer: NodeJS.Timeout | undefined;
@@ -272,6 +274,7 @@ async function session(
         const msg = JSON.parse(String(data)) as ListenServerMessage;
         if (msg.type === 'hello') {
           backlog = msg.backlog;
+          timeoutMs = msg.timeoutMs;
           if (io.json) printJson(io, { type: 'connected', endpointId: msg.endpointId, backlog });
           else {
             io.err(
@@ -282,7 +285,7 @@ async function session(
         }
         // One at a time, in the order the server sends them.
         queue = queue.then(async () => {
-          const result = await forward(forwardTo, msg);
+          const result = await forward(forwardTo, msg, timeoutMs);
           if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(result));
           forwarded++;
           if (io.json) {
