@@ -107,6 +107,7 @@ export async function createHookline(
           retry,
           disableAfterMs: config.delivery.disableAfterMs,
           pollMs: 1_000,
+          batch: 32,
           maxResponseBytes: config.delivery.maxResponseBytes,
         },
         onAttempt: (attempt, _delivery, next) => metrics.attempt(attempt, next),

@@ -3,15 +3,19 @@
  *
  * A listen endpoint has no public URL. Its deliveries stay in the queue (the dispatcher leaves
  * them out) until a `hookline listen` client connects over a WebSocket to the API process. That
- * process then claims the endpoint's due deliveries one at a time, oldest first, and pushes
- * each as the exact request the dispatcher would have sent (headers signed now, the stored
- * body). The client POSTs it to its local URL and sends back what came back; the outcome is
- * recorded like any attempt (attempt log, retry schedule, endpoint failure tracking).
+ * process then claims the endpoint's due deliveries in batches, oldest first, and pushes each
+ * as the exact request the dispatcher would have sent (headers signed now, the stored body).
+ * The client POSTs them to its local URL one at a time, in order, and sends back what came
+ * back; the outcomes are recorded like any attempt (attempt log, retry schedule, endpoint
+ * failure tracking), one transaction per batch.
  *
- *   client connects -> hello {backlog}
- *   loop: claim 1 (scope: only this endpoint) -> push {delivery} -> wait {result}
- *         -> completeDeliveries (success | retry at T | fail)
- *   client gone mid-delivery -> the lease is given back; it goes first on reconnect
+ *   client connects -> hello {backlog, timeoutMs}
+ *   loop: claim a batch (scope: only this endpoint) -> push each {delivery}
+ *         -> collect each {result} in order -> completeDeliveries (success | retry at T | fail)
+ *   client gone mid-batch -> the unanswered leases are given back; they go first on reconnect
+ *
+ * A failed delivery is retried on the production schedule; the ones behind it do not wait for
+ * it (the same ordering guarantee as HTTP endpoints: first tries go out in order).
  *
  * One connection per endpoint per process: a new one (the laptop woke up and reconnected)
  * replaces the old. Behind several API processes, two clients of one endpoint on different
@@ -25,7 +29,7 @@ import type { RetryPolicy } from '../core/retry.ts';
 import { type Attempt, DeliveryStatus } from '../core/types.ts';
 import type { ClaimedDelivery, DeliveryOutcome, Store } from '../store/store.ts';
 import { decideOutcome, prepareRequest } from './dispatcher.ts';
-import type { SendResult } from './sender.ts';
+import type { SendRequest, SendResult } from './sender.ts';
 
 /** The server's messages to the client. */
 export type ListenServerMessage =
@@ -80,6 +84,8 @@ export interface ListenHubOptions {
   disableAfterMs: number;
   /** Longest wait between looks at the queue when nothing wakes the session. */
   pollMs: number;
+  /** Deliveries pushed to the client at once (it forwards them one by one, in order). */
+  batch: number;
   maxResponseBytes: number;
 }
 
@@ -110,7 +116,8 @@ export function createListenHub(deps: {
     await sessions.get(endpoint.id)?.stop('replaced by a newer hookline listen connection');
     let open = socket.readyState === OPEN && !closing;
     let wakeUp: (() => void) | null = null;
-    let pendingResult: { deliveryId: string; resolve: (r: ListenResult | null) => void } | null = null;
+    /** Deliveries pushed and not answered yet, by id. */
+    const answers = new Map<string, (r: ListenResult | null) => void>();
     let finished!: () => void;
     const done = new Promise<void>((r) => {
       finished = r;
@@ -122,8 +129,8 @@ export function createListenHub(deps: {
     };
     const shut = () => {
       open = false;
-      pendingResult?.resolve(null);
-      pendingResult = null;
+      for (const resolve of answers.values()) resolve(null);
+      answers.clear();
       wake();
     };
     const session = {
@@ -142,10 +149,10 @@ export function createListenHub(deps: {
       } catch {
         return;
       }
-      if (msg.type === 'result' && pendingResult && msg.deliveryId === pendingResult.deliveryId) {
-        pendingResult.resolve(msg);
-        pendingResult = null;
-      }
+      if (msg.type !== 'result') return;
+      const resolve = answers.get(msg.deliveryId);
+      answers.delete(msg.deliveryId);
+      resolve?.(msg);
     });
     const unsubscribe = store.onDeliveriesQueued(wake);
     const log = logger.child({ endpointId: endpoint.id, listen: true });
@@ -161,15 +168,16 @@ export function createListenHub(deps: {
       });
       log.info({ backlog: stats.pending + stats.sending }, 'listen client connected');
       while (open) {
-        const [d] = await store.claimDue({
+        // The batch is answered one by one, in order: its lease covers the slowest case.
+        const batch = await store.claimDue({
           now: clock.now(),
-          limit: 1,
-          leaseMs: options.leaseMs,
-          perEndpoint: 1,
+          limit: options.batch,
+          leaseMs: options.leaseMs + options.batch * options.resultTimeoutMs,
+          perEndpoint: options.batch,
           skipEndpoints: [],
           onlyEndpoints: [endpoint.id],
         });
-        if (!d) {
+        if (batch.length === 0) {
           const next = await store.nextDueAt({ onlyEndpoints: [endpoint.id] });
           const waitMs = Math.min(
             options.pollMs,
@@ -185,10 +193,13 @@ export function createListenHub(deps: {
           continue;
         }
         if (!open) {
-          await store.releaseDeliveries([d.id], clock.now());
+          await store.releaseDeliveries(
+            batch.map((d) => d.id),
+            clock.now(),
+          );
           break;
         }
-        await deliver(d);
+        await deliverBatch(batch);
       }
     } catch (err) {
       log.error({ err: coerceError(err) }, 'listen session failed; the client will reconnect');
@@ -200,65 +211,97 @@ export function createListenHub(deps: {
       finished();
     }
 
-    async function deliver(d: ClaimedDelivery) {
-      if (d.endpoint.disabled) {
-        await store.completeDeliveries(
-          [{ deliveryId: d.id, leaseUntil: d.leaseUntil, attempt: null, next: { kind: 'cancel' } }],
-          clock.now(),
-        );
-        return;
+    /**
+     * Pushes a batch at once (the client forwards one at a time, in order), then collects the
+     * answers in order and records them in one transaction. Each answer may take
+     * `resultTimeoutMs` after the one before it; a client that misses that is treated as gone.
+     */
+    async function deliverBatch(batch: ClaimedDelivery[]) {
+      const outcomes: DeliveryOutcome[] = [];
+      const unanswered: string[] = [];
+      const pushed: {
+        d: ClaimedDelivery;
+        req: SendRequest;
+        startedAt: number;
+        answer: Promise<ListenResult | null>;
+      }[] = [];
+      for (const d of batch) {
+        if (d.endpoint.disabled) {
+          outcomes.push({
+            deliveryId: d.id,
+            leaseUntil: d.leaseUntil,
+            attempt: null,
+            next: { kind: 'cancel' },
+          });
+          continue;
+        }
+        const startedAt = clock.now();
+        const req = prepareRequest(d, startedAt);
+        const answer = new Promise<ListenResult | null>((resolve) => answers.set(d.id, resolve));
+        send(socket, {
+          type: 'delivery',
+          deliveryId: d.id,
+          msgId: d.msgId,
+          eventType: d.eventType,
+          attempt: d.attempts + 1,
+          headers: req.headers,
+          body: req.body,
+        });
+        pushed.push({ d, req, startedAt, answer });
       }
-      const startedAt = clock.now();
-      const req = prepareRequest(d, startedAt);
-      const answer = new Promise<ListenResult | null>((resolve) => {
-        pendingResult = { deliveryId: d.id, resolve };
-      });
-      send(socket, {
-        type: 'delivery',
-        deliveryId: d.id,
-        msgId: d.msgId,
-        eventType: d.eventType,
-        attempt: d.attempts + 1,
-        headers: req.headers,
-        body: req.body,
-      });
-      let timer: NodeJS.Timeout | undefined;
-      const result = await Promise.race([
-        answer,
-        new Promise<'timeout'>((resolve) => {
-          timer = setTimeout(() => resolve('timeout'), options.resultTimeoutMs);
-        }),
-      ]);
-      clearTimeout(timer);
-      pendingResult = null;
-      if (result === null) {
-        // The client went away before answering: give the delivery back, untried.
-        await store.releaseDeliveries([d.id], clock.now());
-        return;
+      let gone = false;
+      for (const p of pushed) {
+        if (gone) {
+          unanswered.push(p.d.id);
+          continue;
+        }
+        let timer: NodeJS.Timeout | undefined;
+        const result = await Promise.race([
+          p.answer,
+          new Promise<'timeout'>((resolve) => {
+            timer = setTimeout(() => resolve('timeout'), options.resultTimeoutMs);
+          }),
+        ]);
+        clearTimeout(timer);
+        answers.delete(p.d.id);
+        if (result === null || result === 'timeout') {
+          // Gone, or stuck: give this one and the rest back untried; the client reconnects.
+          gone = true;
+          unanswered.push(p.d.id);
+          if (result === 'timeout') {
+            log.warn({ deliveryId: p.d.id }, 'hookline listen stopped answering; closing its connection');
+            if (socket.readyState === OPEN) socket.close(4001, 'no answer in time');
+          }
+          continue;
+        }
+        outcomes.push(outcomeOf(p.d, p.req, p.startedAt, result));
       }
+      if (outcomes.length > 0) await store.completeDeliveries(outcomes, clock.now());
+      if (unanswered.length > 0) await store.releaseDeliveries(unanswered, clock.now());
+    }
+
+    function outcomeOf(
+      d: ClaimedDelivery,
+      req: SendRequest,
+      startedAt: number,
+      result: ListenResult,
+    ): DeliveryOutcome {
       const now = clock.now();
       const sendResult: SendResult =
-        result === 'timeout'
+        result.status > 0
           ? {
-              ok: false,
-              error: 'timeout',
-              message: `hookline listen did not answer within ${options.resultTimeoutMs} ms`,
-              durationMs: now - startedAt,
+              ok: true,
+              statusCode: result.status,
+              headers: result.headers ?? {},
+              body: (result.body ?? '').slice(0, options.maxResponseBytes),
+              durationMs: result.durationMs,
             }
-          : result.status > 0
-            ? {
-                ok: true,
-                statusCode: result.status,
-                headers: result.headers ?? {},
-                body: (result.body ?? '').slice(0, options.maxResponseBytes),
-                durationMs: result.durationMs,
-              }
-            : {
-                ok: false,
-                error: 'other',
-                message: result.error ?? 'no response from the local URL',
-                durationMs: result.durationMs,
-              };
+          : {
+              ok: false,
+              error: 'other',
+              message: result.error ?? 'no response from the local URL',
+              durationMs: result.durationMs,
+            };
       const next = decideOutcome(d, sendResult, now, options.retry);
       const attempt: Attempt = {
         id: ids('attempt'),
@@ -281,18 +324,13 @@ export function createListenHub(deps: {
         'listen delivery attempt',
       );
       deps.onAttempt?.(attempt, d, next);
-      await store.completeDeliveries(
-        [
-          {
-            deliveryId: d.id,
-            leaseUntil: d.leaseUntil,
-            attempt,
-            next,
-            ...(next.kind === 'success' ? {} : { disableIfFailingSince: now - options.disableAfterMs }),
-          },
-        ],
-        now,
-      );
+      return {
+        deliveryId: d.id,
+        leaseUntil: d.leaseUntil,
+        attempt,
+        next,
+        ...(next.kind === 'success' ? {} : { disableIfFailingSince: now - options.disableAfterMs }),
+      };
     }
   }
 
