@@ -15,6 +15,8 @@ export interface HooklineConfig {
   adminToken: string | null;
   /** When set, `GET /metrics` needs this bearer token (or the admin token); when null it is open. */
   metricsToken: string | null;
+  /** When set, `/metrics` is also served on this port (on `host`), whatever the role. */
+  metricsPort: number | null;
   /** Allow endpoint URLs on loopback and private ranges (local development, tests). */
   allowPrivateNetworks: boolean;
   /** Key that encrypts endpoint secrets at rest; when null one is generated into the data dir. */
@@ -46,6 +48,7 @@ export const DEFAULT_CONFIG: HooklineConfig = {
   databaseUrl: 'sqlite:./data/hookline.db',
   adminToken: null,
   metricsToken: null,
+  metricsPort: null,
   allowPrivateNetworks: false,
   secretKey: null,
   maxPayloadBytes: 1024 * 1024,
@@ -134,6 +137,12 @@ const OPTIONS: { env: string; path: string; parse: Parser; doc: string }[] = [
     path: 'metricsToken',
     parse: text,
     doc: 'bearer token that GET /metrics requires (open when unset)',
+  },
+  {
+    env: 'HOOKLINE_METRICS_PORT',
+    path: 'metricsPort',
+    parse: int(0, 65535),
+    doc: 'also serve /metrics on this port, in any role',
   },
   {
     env: 'HOOKLINE_ALLOW_PRIVATE_NETWORKS',

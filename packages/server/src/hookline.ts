@@ -4,13 +4,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { resolveAdminToken } from './api/auth.ts';
+import { createScrapeAuth } from './api/metrics.ts';
 import { buildApi } from './api/server.ts';
 import type { HooklineConfig } from './config.ts';
 import { sqlitePath } from './config.ts';
 import { type Clock, systemClock } from './core/clock.ts';
+import { coerceError, type HooklineError } from './core/errors.ts';
 import { createIdGenerator } from './core/ids.ts';
 import { createSecretBox } from './core/secret-box.ts';
 import { createDispatcher, type Dispatcher } from './delivery/dispatcher.ts';
@@ -29,6 +33,8 @@ export interface Hookline {
   api: Awaited<ReturnType<typeof buildApi>> | null;
   dispatcher: Dispatcher | null;
   metrics: Metrics;
+  /** The URL of the separate metrics listener (`HOOKLINE_METRICS_PORT`), once started. */
+  metricsUrl: string | null;
   /** Set when this start generated the admin token (first start): print it once. */
   generatedAdminToken: string | null;
   /** Starts listening (API role) and delivering (worker role). Returns the URL. */
@@ -73,6 +79,58 @@ function openStore(config: Readonly<HooklineConfig>): Store {
   });
 }
 
+/** `/metrics` on a plain `node:http` server of its own; anything else is a coded 404. */
+function serveMetrics(
+  metrics: Metrics,
+  checkScrape: (authorization: string | undefined) => void,
+  logger: Logger,
+) {
+  return createServer((req, res) => {
+    const reply = (status: number, type: string, body: string) => {
+      res.writeHead(status, { 'content-type': type });
+      res.end(body);
+    };
+    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+      reply(
+        404,
+        'application/json',
+        JSON.stringify({ code: 'not_found', detail: 'this port serves GET /metrics only' }),
+      );
+      return;
+    }
+    try {
+      checkScrape(req.headers.authorization);
+    } catch (err) {
+      const e = err as HooklineError;
+      reply(e.status, 'application/json', JSON.stringify(e.toBody()));
+      return;
+    }
+    metrics.render().then(
+      (text) => reply(200, metrics.registry.contentType, text),
+      (err: unknown) => {
+        logger.error({ err: coerceError(err) }, 'rendering metrics failed');
+        reply(
+          500,
+          'application/json',
+          JSON.stringify({ code: 'internal_error', detail: 'see the server log' }),
+        );
+      },
+    );
+  });
+}
+
+function listenOn(server: Server, host: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      const address = server.address() as AddressInfo;
+      resolve(
+        `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`,
+      );
+    });
+  });
+}
+
 export async function createHookline(
   config: Readonly<HooklineConfig>,
   deps: HooklineDeps = {},
@@ -86,7 +144,7 @@ export async function createHookline(
 
   const runApi = config.role !== 'worker';
   const runWorker = config.role !== 'api';
-  const metrics = createMetrics({ store, clock });
+  const metrics = createMetrics({ store, clock, listenClients: () => listen?.connected ?? 0 });
   const ingestQueue = createIngestQueue(store);
   const retry = {
     scheduleMs: config.delivery.retryScheduleMs,
@@ -166,15 +224,21 @@ export async function createHookline(
     : null;
 
   let closed = false;
-  return {
+  let metricsServer: Server | null = null;
+  const hookline: Hookline = {
     config,
     store,
     api,
     dispatcher,
     metrics,
     generatedAdminToken: token.generated,
+    metricsUrl: null,
     async start() {
       dispatcher?.start();
+      if (config.metricsPort !== null) {
+        metricsServer = serveMetrics(metrics, createScrapeAuth(config.metricsToken, token.hash), logger);
+        hookline.metricsUrl = await listenOn(metricsServer, config.host, config.metricsPort);
+      }
       if (!api) return null;
       return api.listen({ host: config.host, port: config.port });
     },
@@ -185,7 +249,12 @@ export async function createHookline(
       await api?.close();
       await dispatcher?.stop(graceMs);
       await sender.close();
+      if (metricsServer) {
+        metricsServer.closeAllConnections();
+        await new Promise((r) => metricsServer!.close(r));
+      }
       await store.close();
     },
   };
+  return hookline;
 }

@@ -35,7 +35,12 @@ function statusClass(code: number): string {
   return code === 0 ? 'none' : `${Math.floor(code / 100)}xx`;
 }
 
-export function createMetrics(deps: { store: Store; clock: Clock }): Metrics {
+export function createMetrics(deps: {
+  store: Store;
+  clock: Clock;
+  /** `hookline listen` clients connected to this process. */
+  listenClients?: () => number;
+}): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'hookline_' });
 
@@ -112,6 +117,15 @@ export function createMetrics(deps: { store: Store; clock: Clock }): Metrics {
       FAILING_THRESHOLDS.forEach((t, i) => {
         this.set({ longer_than: t.label }, s.failingEndpoints[i]?.count ?? 0);
       });
+    },
+  });
+
+  new Gauge({
+    name: 'hookline_listen_clients',
+    help: '`hookline listen` clients connected to this process.',
+    registers: [registry],
+    collect() {
+      this.set(deps.listenClients?.() ?? 0);
     },
   });
 

@@ -113,6 +113,7 @@ describe('hookline listen', () => {
     await cli.waitFor((e) => e.type === 'connected', 'connected');
     const endpoint = (await server.call('GET', `/api/v1/app/${appId}/endpoint/${ready.endpointId}`)).body;
     assert.equal(endpoint.kind, 'listen');
+    assert.match(await server.hookline.metrics.render(), /^hookline_listen_clients 1$/m);
     assert.equal(endpoint.url, `${local.url}/webhooks`);
 
     const first = await send({ hello: 'live' });

@@ -3,9 +3,13 @@
  * deliveries made (acceptance 4 of issue 5).
  */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import parsePrometheus from 'parse-prometheus-text-format';
-import { startHookline, startReceiver, type TestReceiver, type TestServer } from './helpers.ts';
+import pino from 'pino';
+import { loadConfig } from '../src/config.ts';
+import { createHookline } from '../src/hookline.ts';
+import { startHookline, startReceiver, type TestReceiver, type TestServer, tempDir } from './helpers.ts';
 
 type Families = ReturnType<typeof parsePrometheus>;
 
@@ -121,5 +125,36 @@ describe('/metrics', () => {
     const families = parsePrometheus((await scrape(server, { authorization: 'Bearer scrape-me' })).text);
     assert.equal(sample(families, 'hookline_queue_depth', { state: 'due' }), 3);
     assert.ok(sample(families, 'hookline_queue_oldest_due_age_seconds') > 0);
+  });
+
+  test('HOOKLINE_METRICS_PORT serves /metrics on its own port, also in a worker-only process', async () => {
+    const dir = tempDir();
+    const config = loadConfig({
+      HOOKLINE_DATABASE_URL: `sqlite:${join(dir, 'h.db')}`,
+      HOOKLINE_ADMIN_TOKEN: 'admin-token-for-metrics',
+      HOOKLINE_ROLE: 'worker',
+      HOOKLINE_METRICS_PORT: '0',
+      HOOKLINE_METRICS_TOKEN: 'scrape',
+      HOOKLINE_LOG_LEVEL: 'silent',
+    });
+    const worker = await createHookline(config, { logger: pino({ level: 'silent' }) });
+    try {
+      assert.equal(await worker.start(), null, 'no API in a worker');
+      assert.ok(worker.metricsUrl);
+      const denied = await fetch(`${worker.metricsUrl}/metrics`);
+      assert.equal(denied.status, 401);
+      assert.equal(((await denied.json()) as { code: string }).code, 'authentication_failed');
+      const other = await fetch(`${worker.metricsUrl}/api/v1/app`);
+      assert.equal(other.status, 404);
+      assert.equal(((await other.json()) as { code: string }).code, 'not_found');
+      const ok = await fetch(`${worker.metricsUrl}/metrics`, { headers: { authorization: 'Bearer scrape' } });
+      assert.equal(ok.status, 200);
+      const families = parsePrometheus(await ok.text());
+      assert.equal(sample(families, 'hookline_delivery_attempts_total'), 0);
+      assert.equal(sample(families, 'hookline_queue_depth', { state: 'pending' }), 0);
+      assert.equal(sample(families, 'hookline_listen_clients'), 0);
+    } finally {
+      await worker.close();
+    }
   });
 });

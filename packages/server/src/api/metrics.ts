@@ -3,6 +3,8 @@
  * are (the numbers carry no ids or payloads, and Hookline binds to 127.0.0.1 unless told
  * otherwise). With `HOOKLINE_METRICS_TOKEN` set, a scrape needs `Authorization: Bearer <that
  * token>` (or the admin token), which Prometheus sends with `authorization: {credentials: ...}`.
+ * `HOOKLINE_METRICS_PORT` serves the same on a port of its own, in any role (a worker-only
+ * process has no API to serve it on).
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
@@ -11,23 +13,33 @@ import type { Metrics } from '../metrics.ts';
 import { hashToken } from './auth.ts';
 import type { ApiContext } from './server.ts';
 
+/**
+ * Checks a scrape's `Authorization` header: passes when no metrics token is configured, or when
+ * it carries the metrics token or the admin token. Throws `authentication_failed` otherwise.
+ */
+export function createScrapeAuth(metricsToken: string | null, adminTokenHash: Buffer) {
+  const scrapeHash = metricsToken ? hashToken(metricsToken) : null;
+  return (authorization: string | undefined) => {
+    if (!scrapeHash) return;
+    const match = /^Bearer\s+(.+)$/i.exec(authorization?.trim() ?? '');
+    const given = match ? hashToken(match[1]!) : null;
+    if (!given || !(timingSafeEqual(given, scrapeHash) || timingSafeEqual(given, adminTokenHash))) {
+      throw new HooklineError(
+        'authentication_failed',
+        'this server protects /metrics: send "Authorization: Bearer <HOOKLINE_METRICS_TOKEN>"',
+      );
+    }
+  };
+}
+
 export function metricsRoutes(ctx: ApiContext, metrics: Metrics) {
-  const scrapeHash = ctx.config.metricsToken ? hashToken(ctx.config.metricsToken) : null;
+  const checkScrape = createScrapeAuth(ctx.config.metricsToken, ctx.adminTokenHash);
   return async (app: FastifyInstance) => {
     app.get(
       '/metrics',
       { schema: { tags: ['Health'], summary: 'Prometheus metrics (text format)', security: [] } },
       async (request, reply) => {
-        if (scrapeHash) {
-          const match = /^Bearer\s+(.+)$/i.exec(request.headers.authorization?.trim() ?? '');
-          const given = match ? hashToken(match[1]!) : null;
-          if (!given || !(timingSafeEqual(given, scrapeHash) || timingSafeEqual(given, ctx.adminTokenHash))) {
-            throw new HooklineError(
-              'authentication_failed',
-              'this server protects /metrics: send "Authorization: Bearer <HOOKLINE_METRICS_TOKEN>"',
-            );
-          }
-        }
+        checkScrape(request.headers.authorization);
         const text = await metrics.render();
         return reply.type(metrics.registry.contentType).send(text);
       },
