@@ -50,6 +50,8 @@ rest back to the queue, then exits 0.`,
         `Metrics:    ${url}/metrics${config.metricsToken ? '   (needs HOOKLINE_METRICS_TOKEN)' : ''}`,
       );
     }
+    if (hookline.metricsUrl)
+      lines.push(`Metrics:    ${hookline.metricsUrl}/metrics   (HOOKLINE_METRICS_PORT)`);
     if (hookline.generatedAdminToken) {
       lines.push(
         `Admin token (shown once; keep it): ${hookline.generatedAdminToken}`,
