@@ -16,6 +16,7 @@ import { Webhook } from 'standardwebhooks';
 import Stripe from 'stripe';
 import { run } from '../src/cli/main.ts';
 import { colorsFor, type Io } from '../src/cli/shared.ts';
+import { ADMIN_TOKEN, freePort, type HooklineChild, spawnHookline } from './child.ts';
 import {
   headersOf,
   startHookline,
@@ -332,6 +333,48 @@ describe('hookline send, tail, replay', () => {
       ),
       2,
     );
+  });
+});
+
+describe('hookline tail across a server restart', () => {
+  test('keeps following when the server goes away and comes back', { timeout: 60_000 }, async (t) => {
+    const dataDir = tempDir();
+    const receiver = await startReceiver();
+    let server: HooklineChild | null = null;
+    t.after(async () => {
+      await server?.stop();
+      await receiver.close();
+    });
+    const port = String(await freePort());
+    const env = { HOOKLINE_DATABASE_URL: `sqlite:${join(dataDir, 'h.db')}`, HOOKLINE_PORT: port };
+    server = await spawnHookline({ env });
+    const app = (await server.call('POST', '/api/v1/app', { name: 'restart', uid: 'restart' })).body;
+    await server.call('POST', `/api/v1/app/${app.id}/endpoint`, { url: receiver.url });
+    const c = capture({ env: { HOOKLINE_URL: server.url, HOOKLINE_TOKEN: ADMIN_TOKEN } });
+    const tailing = run(['tail', '--app', 'restart', '--interval', '0.1'], c.io);
+    const until = async (pred: () => boolean, what: string) => {
+      const deadline = Date.now() + 20_000;
+      while (!pred()) {
+        if (Date.now() > deadline)
+          throw new Error(`timed out waiting for ${what}: ${c.out.join('\n')} ${c.err.join('\n')}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    await new Promise((r) => setTimeout(r, 300));
+    await server.call('POST', `/api/v1/app/${app.id}/msg`, { eventType: 'before.restart', payload: {} });
+    await until(() => c.out.length === 1, 'the first line');
+    await server.stop();
+    await until(() => c.err.some((l) => /cannot reach Hookline .*retrying/.test(l)), 'the outage notice');
+    server = await spawnHookline({ env });
+    await server.call('POST', `/api/v1/app/${app.id}/msg`, { eventType: 'after.restart', payload: {} });
+    await until(() => c.out.length === 2, 'the second line');
+    await new Promise((r) => setTimeout(r, 300));
+    c.abort();
+    assert.equal(await tailing, 0);
+    assert.equal(c.out.length, 2, 'each attempt once');
+    assert.match(c.out[0]!, /before\.restart/);
+    assert.match(c.out[1]!, /after\.restart/);
+    assert.ok(c.err.some((l) => /server is back/.test(l)));
   });
 });
 

@@ -11,7 +11,9 @@ import { STATUS_TEXT } from '../../core/types.ts';
 import type { Command } from '../command.ts';
 import {
   apiClient,
+  CliError,
   clockTime,
+  EXIT,
   enc,
   listAll,
   paintStatus,
@@ -85,30 +87,51 @@ export const tail: Command = {
         io.c.dim(`following attempts of ${appOut.id}${given ? ` to ${endpoints[0]}` : ''}; Ctrl-C stops`),
       );
 
+    /** When the last poll that reached the server started: the next one reads from a little before. */
+    let polledAt = start;
+    let outage = false;
     while (!io.signal.aborted) {
       const now = Date.now();
-      if (!given && now - endpointsAt > 30_000) {
-        endpoints = (await listAll<{ id: string }>(api, `/api/v1/app/${enc(app)}/endpoint`)).map((e) => e.id);
-        endpointsAt = now;
-      }
-      const cursor = idFloor('attempt', Math.max(start, now - OVERLAP_MS) - 1000);
       const fresh: AttemptOut[] = [];
-      for (const ep of endpoints) {
-        const q = `order=ascending&with_msg=true&with_content=false${status ? `&status=${STATUS[status]}` : ''}`;
-        let iterator = cursor;
-        for (;;) {
-          const page = await api.request<{ data: AttemptOut[]; iterator: string; done: boolean }>(
-            'GET',
-            `/api/v1/app/${enc(appOut.id)}/attempt/endpoint/${enc(ep)}?${q}&limit=250&iterator=${enc(iterator)}`,
+      try {
+        if (!given && now - endpointsAt > 30_000) {
+          endpoints = (await listAll<{ id: string }>(api, `/api/v1/app/${enc(app)}/endpoint`)).map(
+            (e) => e.id,
           );
-          for (const a of page.data) {
-            if (seen.has(a.id) || Date.parse(a.timestamp) < start) continue;
-            seen.set(a.id, now);
-            fresh.push(a);
-          }
-          if (page.done || page.data.length === 0) break;
-          iterator = page.iterator;
+          endpointsAt = now;
         }
+        const cursor = idFloor('attempt', Math.max(start, polledAt - OVERLAP_MS) - 1000);
+        for (const ep of endpoints) {
+          const q = `order=ascending&with_msg=true&with_content=false${status ? `&status=${STATUS[status]}` : ''}`;
+          let iterator = cursor;
+          for (;;) {
+            const page = await api.request<{ data: AttemptOut[]; iterator: string; done: boolean }>(
+              'GET',
+              `/api/v1/app/${enc(appOut.id)}/attempt/endpoint/${enc(ep)}?${q}&limit=250&iterator=${enc(iterator)}`,
+            );
+            for (const a of page.data) {
+              if (seen.has(a.id) || Date.parse(a.timestamp) < start) continue;
+              seen.set(a.id, now);
+              fresh.push(a);
+            }
+            if (page.done || page.data.length === 0) break;
+            iterator = page.iterator;
+          }
+        }
+        polledAt = now;
+        if (outage) io.err(io.c.green('server is back; following again'));
+        outage = false;
+      } catch (err) {
+        // Like `tail -f` across a log rotation: a server restart does not end the command.
+        if (
+          !(err instanceof CliError) ||
+          err.exitCode !== EXIT.unreachable ||
+          /rejected the token/.test(err.message)
+        ) {
+          throw err;
+        }
+        if (!outage) io.err(io.c.yellow(`${err.message}; retrying...`));
+        outage = true;
       }
       fresh.sort((a, b) => (a.id < b.id ? -1 : 1));
       for (const a of fresh) {
@@ -130,7 +153,7 @@ export const tail: Command = {
           );
         }
       }
-      for (const [id, at] of seen) if (now - at > OVERLAP_MS * 4) seen.delete(id);
+      for (const [id, at] of seen) if (at < polledAt - OVERLAP_MS * 2) seen.delete(id);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, intervalMs);
         io.signal.addEventListener(
