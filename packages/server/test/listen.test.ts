@@ -266,6 +266,23 @@ describe('hookline listen', () => {
     await cli.stop();
   });
 
+  test('a second listen for the same endpoint takes over; the first stops (exit 1)', async () => {
+    const a = startListen(server, ['--forward-to', `${local.url}/a`, '--app', 'laptop', '--name', 'shared']);
+    await a.waitFor((e) => e.type === 'connected', 'a connected');
+    const b = startListen(server, ['--forward-to', `${local.url}/b`, '--app', 'laptop', '--name', 'shared']);
+    await b.waitFor((e) => e.type === 'connected', 'b connected');
+    const code = await new Promise((ok) =>
+      a.proc.exitCode !== null ? ok(a.proc.exitCode) : a.proc.once('exit', ok),
+    );
+    assert.equal(code, 1);
+    assert.match(a.stderr(), /another hookline listen connected to this endpoint/);
+    const before = local.requests.length;
+    await send({ to: 'b' });
+    await local.waitFor(before + 1);
+    assert.equal(local.requests[before]!.url, '/b');
+    assert.equal(await b.stop(), 0);
+  });
+
   test('the stream refuses plain HTTP, http endpoints and bad tokens with coded errors', async () => {
     const http = (await server.call('POST', `/api/v1/app/${appId}/endpoint`, { url: local.url })).body;
     const notListen = await server.call('GET', `/api/v1/app/${appId}/endpoint/${http.id}/listen`);

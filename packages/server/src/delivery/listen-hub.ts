@@ -109,11 +109,11 @@ export function createListenHub(deps: {
   onAttempt?(attempt: Attempt, delivery: ClaimedDelivery, next: DeliveryOutcome['next']): void;
 }): ListenHub {
   const { store, clock, ids, logger, options } = deps;
-  const sessions = new Map<string, { stop(reason: string): Promise<void> }>();
+  const sessions = new Map<string, { stop(reason: string, closeCode?: number): Promise<void> }>();
   let closing = false;
 
   async function serve(socket: ListenSocket, endpoint: { id: string; appId: string; url: string }) {
-    await sessions.get(endpoint.id)?.stop('replaced by a newer hookline listen connection');
+    await sessions.get(endpoint.id)?.stop('another hookline listen connected to this endpoint');
     let open = socket.readyState === OPEN && !closing;
     let wakeUp: (() => void) | null = null;
     /** Deliveries pushed and not answered yet, by id. */
@@ -134,8 +134,8 @@ export function createListenHub(deps: {
       wake();
     };
     const session = {
-      async stop(reason: string) {
-        if (socket.readyState === OPEN) socket.close(4000, reason);
+      async stop(reason: string, closeCode = 4000) {
+        if (socket.readyState === OPEN) socket.close(closeCode, reason);
         shut();
         await done;
       },
@@ -341,7 +341,7 @@ export function createListenHub(deps: {
     },
     async close() {
       closing = true;
-      await Promise.all([...sessions.values()].map((s) => s.stop('server shutting down')));
+      await Promise.all([...sessions.values()].map((s) => s.stop('server shutting down', 1001)));
     },
   };
 }

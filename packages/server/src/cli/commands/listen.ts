@@ -31,6 +31,8 @@ import {
 const DEAD_AFTER_MS = 40_000;
 const MAX_BACKOFF_MS = 10_000;
 const MAX_RESPONSE_BYTES = 64 * 1024;
+/** Close code the server uses when a newer connection for the same endpoint replaced this one. */
+const REPLACED = 4000;
 
 interface EndpointOut {
   id: string;
@@ -328,7 +330,13 @@ async function session(
         }
       });
       ws.on('close', (code, reason) => {
-        finish({ reason: reason.toString() || `closed (${code})`, connected });
+        // 4000: another `hookline listen` for the same endpoint took over; two would only keep
+        // replacing each other, so this one stops.
+        finish({
+          reason: reason.toString() || `closed (${code})`,
+          connected,
+          ...(code === REPLACED ? { fatal: EXIT.failure } : {}),
+        });
       });
     });
   }
