@@ -30,10 +30,15 @@ interface Captured {
   io: Io;
   out: string[];
   err: string[];
+  /** Progress lines drawn (only when `tty`). */
+  status: string[];
   abort(): void;
 }
 
-function capture(options: { json?: boolean; stdin?: string; env?: Record<string, string> } = {}): Captured {
+function capture(
+  options: { json?: boolean; stdin?: string; env?: Record<string, string>; tty?: boolean } = {},
+): Captured {
+  const status: string[] = [];
   const out: string[] = [];
   const err: string[] = [];
   const controller = new AbortController();
@@ -44,13 +49,16 @@ function capture(options: { json?: boolean; stdin?: string; env?: Record<string,
   return {
     out,
     err,
+    status,
     abort: () => controller.abort('SIGINT'),
     io: {
       out: (l) => out.push(l),
       err: (l) => err.push(l),
-      status: () => {},
+      status: (l) => {
+        if (options.tty) status.push(l);
+      },
       c: colorsFor({ isTTY: false }, {}),
-      tty: false,
+      tty: options.tty ?? false,
       json: options.json ?? false,
       env: options.env ?? {},
       stdin,
@@ -310,13 +318,18 @@ describe('hookline send, tail, replay', () => {
     await receiver.waitFor(before + 1);
     assert.equal(JSON.parse(receiver.requests[before]!.body.toString()).n, 3);
 
-    const all = capture({ env, json: true });
+    const all = capture({ env, json: true, tty: true });
     assert.equal(
       await run(['replay', '--app', 'cli-app', '--endpoint', endpointId, '--since', '1h', '--json'], all.io),
       0,
     );
     assert.equal(all.out.length, messages.length);
     assert.ok(all.out.every((l) => JSON.parse(l).resent === true));
+    assert.equal(all.status.length, messages.length, 'a progress line per resend on a terminal');
+    assert.match(
+      all.status.at(-1)!,
+      new RegExp(`^replaying ${messages.length}/${messages.length} {2}100% {2}[\\d.]+/s {2}failed 0$`),
+    );
     await receiver.waitFor(before + 1 + messages.length);
     const resentIds = receiver.requests.slice(before + 1).map((r) => r.headers['webhook-id']);
     assert.deepEqual(
