@@ -4,17 +4,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { resolveAdminToken } from './api/auth.ts';
-import { createScrapeAuth } from './api/metrics.ts';
+import { createScrapeAuth, listenOn, serveMetrics } from './api/metrics.ts';
 import { buildApi } from './api/server.ts';
 import type { HooklineConfig } from './config.ts';
 import { sqlitePath } from './config.ts';
 import { type Clock, systemClock } from './core/clock.ts';
-import { coerceError, type HooklineError } from './core/errors.ts';
 import { createIdGenerator } from './core/ids.ts';
 import { createSecretBox } from './core/secret-box.ts';
 import { createDispatcher, type Dispatcher } from './delivery/dispatcher.ts';
@@ -76,58 +74,6 @@ function openStore(config: Readonly<HooklineConfig>): Store {
     path,
     secretBox: createSecretBox(secretKeyFor(config)),
     synchronous: config.sqliteSynchronous,
-  });
-}
-
-/** `/metrics` on a plain `node:http` server of its own; anything else is a coded 404. */
-function serveMetrics(
-  metrics: Metrics,
-  checkScrape: (authorization: string | undefined) => void,
-  logger: Logger,
-) {
-  return createServer((req, res) => {
-    const reply = (status: number, type: string, body: string) => {
-      res.writeHead(status, { 'content-type': type });
-      res.end(body);
-    };
-    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
-      reply(
-        404,
-        'application/json',
-        JSON.stringify({ code: 'not_found', detail: 'this port serves GET /metrics only' }),
-      );
-      return;
-    }
-    try {
-      checkScrape(req.headers.authorization);
-    } catch (err) {
-      const e = err as HooklineError;
-      reply(e.status, 'application/json', JSON.stringify(e.toBody()));
-      return;
-    }
-    metrics.render().then(
-      (text) => reply(200, metrics.registry.contentType, text),
-      (err: unknown) => {
-        logger.error({ err: coerceError(err) }, 'rendering metrics failed');
-        reply(
-          500,
-          'application/json',
-          JSON.stringify({ code: 'internal_error', detail: 'see the server log' }),
-        );
-      },
-    );
-  });
-}
-
-function listenOn(server: Server, host: string, port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      const address = server.address() as AddressInfo;
-      resolve(
-        `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`,
-      );
-    });
   });
 }
 

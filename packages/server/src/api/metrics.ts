@@ -7,8 +7,11 @@
  * process has no API to serve it on).
  */
 import { timingSafeEqual } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { HooklineError } from '../core/errors.ts';
+import type { Logger } from 'pino';
+import { coerceError, HooklineError } from '../core/errors.ts';
 import type { Metrics } from '../metrics.ts';
 import { hashToken } from './auth.ts';
 import type { ApiContext } from './server.ts';
@@ -45,4 +48,57 @@ export function metricsRoutes(ctx: ApiContext, metrics: Metrics) {
       },
     );
   };
+}
+
+/** `/metrics` on a plain `node:http` server of its own; anything else is a coded 404. */
+export function serveMetrics(
+  metrics: Metrics,
+  checkScrape: (authorization: string | undefined) => void,
+  logger: Logger,
+) {
+  return createServer((req, res) => {
+    const reply = (status: number, type: string, body: string) => {
+      res.writeHead(status, { 'content-type': type });
+      res.end(body);
+    };
+    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+      reply(
+        404,
+        'application/json',
+        JSON.stringify({ code: 'not_found', detail: 'this port serves GET /metrics only' }),
+      );
+      return;
+    }
+    try {
+      checkScrape(req.headers.authorization);
+    } catch (err) {
+      const e = err as HooklineError;
+      reply(e.status, 'application/json', JSON.stringify(e.toBody()));
+      return;
+    }
+    metrics.render().then(
+      (text) => reply(200, metrics.registry.contentType, text),
+      (err: unknown) => {
+        logger.error({ err: coerceError(err) }, 'rendering metrics failed');
+        reply(
+          500,
+          'application/json',
+          JSON.stringify({ code: 'internal_error', detail: 'see the server log' }),
+        );
+      },
+    );
+  });
+}
+
+/** Starts `server` on host:port; resolves with its URL. */
+export function listenOn(server: Server, host: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      const address = server.address() as AddressInfo;
+      resolve(
+        `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`,
+      );
+    });
+  });
 }
