@@ -142,6 +142,8 @@ export function createDispatcher(deps: {
   const { store, sender, clock, ids, logger, options } = deps;
   const events = deps.events ?? {};
   const scope = options.scope ?? {};
+  // Checked once: building the log line for every attempt costs on the hot path.
+  const debug = logger.isLevelEnabled('debug');
   const perEndpoint = new Map<string, number>();
   const waiting = new Map<string, ClaimedDelivery[]>();
   const inFlight = new Set<ClaimedDelivery>();
@@ -333,18 +335,20 @@ export function createDispatcher(deps: {
       triggerType: d.triggerType,
       createdAt: startedAt,
     };
-    logger.debug(
-      {
-        deliveryId: d.id,
-        msgId: d.msgId,
-        endpointId: d.endpointId,
-        attempt: d.attempts + 1,
-        statusCode: a.responseStatusCode,
-        durationMs: a.durationMs,
-        next: next.kind,
-      },
-      'delivery attempt',
-    );
+    if (debug) {
+      logger.debug(
+        {
+          deliveryId: d.id,
+          msgId: d.msgId,
+          endpointId: d.endpointId,
+          attempt: d.attempts + 1,
+          statusCode: a.responseStatusCode,
+          durationMs: a.durationMs,
+          next: next.kind,
+        },
+        'delivery attempt',
+      );
+    }
     events.onAttempt?.(a, d, next);
     await record({
       deliveryId: d.id,
