@@ -153,6 +153,24 @@ describe('hookline trigger', () => {
     assert.equal(JSON.parse(slack.body).event.type, 'app_mention');
   });
 
+  test('--source posts to the inbound source of the Hookline server', async () => {
+    const before = receiver.requests.length;
+    const c = capture({ env: { HOOKLINE_URL: receiver.url } });
+    assert.equal(
+      await run(['trigger', 'github', 'ping', '--source', 'my-repo', '--secret', 's'], c.io),
+      0,
+      c.err.join(),
+    );
+    assert.equal(receiver.requests[before]!.url, '/in/my-repo');
+    assert.equal(
+      await run(
+        ['trigger', 'github', 'ping', '--source', 'x', '--url', receiver.url, '--secret', 's'],
+        capture().io,
+      ),
+      2,
+    );
+  });
+
   test('usage errors exit 2, a refusing target 1, an unreachable one 3', async () => {
     assert.equal(
       await run(['trigger', 'nope', 'x', '--url', receiver.url, '--secret', 's'], capture().io),

@@ -6,7 +6,16 @@
 import { type SchemeName, sign } from '@hookline/receiver';
 import type { Command } from '../command.ts';
 import { FIXTURES } from '../fixtures.ts';
-import { CliError, causeOf, EXIT, paintStatus, printJson, usageError } from '../shared.ts';
+import {
+  CliError,
+  causeOf,
+  DEFAULT_SERVER,
+  EXIT,
+  enc,
+  paintStatus,
+  printJson,
+  usageError,
+} from '../shared.ts';
 
 const list = Object.entries(FIXTURES)
   .map(([scheme, events]) => `  ${scheme.padEnd(18)}${Object.keys(events).join(', ')}`)
@@ -15,7 +24,7 @@ const list = Object.entries(FIXTURES)
 export const trigger: Command = {
   name: 'trigger',
   summary: 'Send a realistic signed test event (Standard Webhooks, Stripe, GitHub, Shopify, Slack) to a URL',
-  usage: 'hookline trigger <scheme> <event> --url URL --secret SECRET [--print]',
+  usage: 'hookline trigger <scheme> <event> (--url URL | --source NAME) --secret SECRET [--print]',
   details: `Schemes and events:\n${list}\n\nThe secret is the one your receiver verifies with: a whsec_ secret for Standard Webhooks and
 Stripe, the webhook secret for GitHub, the app's client secret for Shopify, the signing secret for Slack.`,
   maxPositionals: 2,
@@ -23,7 +32,17 @@ Stripe, the webhook secret for GitHub, the app's client secret for Shopify, the 
     url: {
       type: 'string',
       valueName: 'URL',
-      description: 'Where to POST the event (required unless --print)',
+      description: 'Where to POST the event',
+    },
+    source: {
+      type: 'string',
+      valueName: 'NAME',
+      description: 'POST to the Hookline inbound source NAME instead (<server>/in/NAME)',
+    },
+    server: {
+      type: 'string',
+      valueName: 'URL',
+      description: 'Hookline server for --source (env HOOKLINE_URL; default http://127.0.0.1:8071)',
     },
     secret: { type: 'string', valueName: 'SECRET', description: 'Signing secret (required)' },
     print: { type: 'boolean', description: 'Print the signed request instead of sending it' },
@@ -36,6 +55,7 @@ Stripe, the webhook secret for GitHub, the app's client secret for Shopify, the 
   examples: [
     'hookline trigger stripe payment_intent.succeeded --url http://localhost:3000/webhooks --secret whsec_...',
     'hookline trigger github push --url http://localhost:3000/github --secret s3cret',
+    'hookline trigger shopify orders/create --source my-shop --secret shpss_...    # through a Hookline inbound source',
     'hookline trigger standard-webhooks invoice.paid --secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw --print',
   ],
   async run({ values, positionals, io }) {
@@ -47,9 +67,14 @@ Stripe, the webhook secret for GitHub, the app's client secret for Shopify, the 
     }
     const secret = values.secret as string | undefined;
     if (!secret) throw usageError('trigger needs --secret (the secret your receiver verifies with)');
-    const url = values.url as string | undefined;
-    if (!url && !values.print)
-      throw usageError('trigger needs --url URL (or --print to only show the request)');
+    if (values.url && values.source) throw usageError('give --url or --source, not both');
+    const source = values.source as string | undefined;
+    const url = source
+      ? `${String(values.server ?? io.env.HOOKLINE_URL ?? DEFAULT_SERVER).replace(/\/+$/, '')}/in/${enc(source)}`
+      : (values.url as string | undefined);
+    if (!url && !values.print) {
+      throw usageError('trigger needs --url URL or --source NAME (or --print to only show the request)');
+    }
     if (url && !/^https?:\/\//.test(url)) throw usageError('--url must be an http:// or https:// URL');
     let timestamp = Math.floor(Date.now() / 1000);
     if (values.timestamp !== undefined) {
