@@ -9,7 +9,7 @@
  * back; the outcomes are recorded like any attempt (attempt log, retry schedule, endpoint
  * failure tracking), one transaction per batch.
  *
- *   client connects -> hello {backlog, timeoutMs}
+ *   client connects -> hello {backlog, timeoutMs}; once nothing is due -> idle (caught up)
  *   loop: claim a batch (scope: only this endpoint) -> push each {delivery}
  *         -> collect each {result} in order -> completeDeliveries (success | retry at T | fail)
  *   client gone mid-batch -> the unanswered leases are given back; they go first on reconnect
@@ -37,11 +37,13 @@ export type ListenServerMessage =
       type: 'hello';
       endpointId: string;
       url: string;
-      /** Deliveries waiting for this endpoint (pending or in flight) when the client connected. */
+      /** Deliveries waiting for this endpoint when the client connected (including later retries). */
       backlog: number;
       /** How long the client may take to forward one delivery before it counts as timed out. */
       timeoutMs: number;
     }
+  /** Nothing is due any more (sent once per connection): the client has caught up. */
+  | { type: 'idle' }
   | {
       type: 'delivery';
       deliveryId: string;
@@ -167,6 +169,7 @@ export function createListenHub(deps: {
         timeoutMs: options.forwardTimeoutMs,
       });
       log.info({ backlog: stats.pending + stats.sending }, 'listen client connected');
+      let caughtUp = false;
       while (open) {
         // The batch is answered one by one, in order: its lease covers the slowest case.
         const batch = await store.claimDue({
@@ -178,6 +181,8 @@ export function createListenHub(deps: {
           onlyEndpoints: [endpoint.id],
         });
         if (batch.length === 0) {
+          if (!caughtUp) send(socket, { type: 'idle' });
+          caughtUp = true;
           const next = await store.nextDueAt({ onlyEndpoints: [endpoint.id] });
           const waitMs = Math.min(
             options.pollMs,

@@ -285,6 +285,15 @@ async function session(
           }
           return;
         }
+        if (msg.type === 'idle') {
+          // Sent after everything due has been forwarded: what came before was the catch-up.
+          queue = queue.then(() => {
+            if (forwarded === 0) return;
+            if (io.json) printJson(io, { type: 'caught-up', replayed: forwarded });
+            else io.err(`caught up: replayed ${forwarded} event(s) queued while disconnected`);
+          });
+          return;
+        }
         // One at a time, in the order the server sends them.
         queue = queue.then(async () => {
           const result = await forward(forwardTo, msg, timeoutMs);
@@ -316,10 +325,6 @@ async function session(
                 .filter(Boolean)
                 .join('  '),
             );
-          }
-          if (backlog > 0 && forwarded === backlog) {
-            if (io.json) printJson(io, { type: 'caught-up', replayed: backlog });
-            else io.err(`caught up: replayed ${backlog} event(s) queued while disconnected`);
           }
         });
       });
