@@ -13,6 +13,10 @@ export interface HooklineConfig {
   databaseUrl: string;
   /** Bearer token with full access; when null one is generated on first start. */
   adminToken: string | null;
+  /** When set, `GET /metrics` needs this bearer token (or the admin token); when null it is open. */
+  metricsToken: string | null;
+  /** When set, `/metrics` is also served on this port (on `host`), whatever the role. */
+  metricsPort: number | null;
   /** Allow endpoint URLs on loopback and private ranges (local development, tests). */
   allowPrivateNetworks: boolean;
   /** Key that encrypts endpoint secrets at rest; when null one is generated into the data dir. */
@@ -43,6 +47,8 @@ export const DEFAULT_CONFIG: HooklineConfig = {
   port: 8071,
   databaseUrl: 'sqlite:./data/hookline.db',
   adminToken: null,
+  metricsToken: null,
+  metricsPort: null,
   allowPrivateNetworks: false,
   secretKey: null,
   maxPayloadBytes: 1024 * 1024,
@@ -126,6 +132,18 @@ const OPTIONS: { env: string; path: string; parse: Parser; doc: string }[] = [
     doc: 'sqlite:<path> or postgres://...',
   },
   { env: 'HOOKLINE_ADMIN_TOKEN', path: 'adminToken', parse: text, doc: 'bearer token with full access' },
+  {
+    env: 'HOOKLINE_METRICS_TOKEN',
+    path: 'metricsToken',
+    parse: text,
+    doc: 'bearer token that GET /metrics requires (open when unset)',
+  },
+  {
+    env: 'HOOKLINE_METRICS_PORT',
+    path: 'metricsPort',
+    parse: int(0, 65535),
+    doc: 'also serve /metrics on this port, in any role',
+  },
   {
     env: 'HOOKLINE_ALLOW_PRIVATE_NETWORKS',
     path: 'allowPrivateNetworks',

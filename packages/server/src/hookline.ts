@@ -4,9 +4,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { resolveAdminToken } from './api/auth.ts';
+import { createScrapeAuth, listenOn, serveMetrics } from './api/metrics.ts';
 import { buildApi } from './api/server.ts';
 import type { HooklineConfig } from './config.ts';
 import { sqlitePath } from './config.ts';
@@ -15,7 +17,9 @@ import { createIdGenerator } from './core/ids.ts';
 import { createSecretBox } from './core/secret-box.ts';
 import { createDispatcher, type Dispatcher } from './delivery/dispatcher.ts';
 import { createInboundQueue, createIngestQueue } from './delivery/ingest-queue.ts';
+import { createListenHub } from './delivery/listen-hub.ts';
 import { createSender } from './delivery/sender.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
 import { createSqliteStore } from './store/sqlite/sqlite-store.ts';
 import type { Store } from './store/store.ts';
 
@@ -26,12 +30,19 @@ export interface Hookline {
   store: Store;
   api: Awaited<ReturnType<typeof buildApi>> | null;
   dispatcher: Dispatcher | null;
+  metrics: Metrics;
+  /** The URL of the separate metrics listener (`HOOKLINE_METRICS_PORT`), once started. */
+  metricsUrl: string | null;
   /** Set when this start generated the admin token (first start): print it once. */
   generatedAdminToken: string | null;
   /** Starts listening (API role) and delivering (worker role). Returns the URL. */
   start(): Promise<string | null>;
-  /** Graceful stop: no new requests, in-flight deliveries finish or are released. */
-  close(): Promise<void>;
+  /**
+   * Graceful stop: no new requests; deliveries in flight get `graceMs` to finish, claimed ones
+   * not yet started go back to the queue, and anything still running after that keeps its lease,
+   * which expires so another worker sends it (nothing is lost).
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 export interface HooklineDeps {
@@ -79,14 +90,49 @@ export async function createHookline(
 
   const runApi = config.role !== 'worker';
   const runWorker = config.role !== 'api';
+  const metrics = createMetrics({ store, clock, listenClients: () => listen?.connected ?? 0 });
+  const ingestQueue = createIngestQueue(store);
+  const retry = {
+    scheduleMs: config.delivery.retryScheduleMs,
+    jitter: config.delivery.retryJitter,
+    maxRetryAfterMs: 24 * 3_600_000,
+  };
+  // The API process holds `hookline listen` connections, so it delivers to listen endpoints.
+  const listen = runApi
+    ? createListenHub({
+        store,
+        clock,
+        ids,
+        logger,
+        options: {
+          forwardTimeoutMs: config.delivery.timeoutMs,
+          resultTimeoutMs: config.delivery.timeoutMs + 5_000,
+          leaseMs: config.delivery.timeoutMs * 2 + 10_000,
+          retry,
+          disableAfterMs: config.delivery.disableAfterMs,
+          pollMs: 1_000,
+          batch: 32,
+          maxResponseBytes: config.delivery.maxResponseBytes,
+        },
+        onAttempt: (attempt, _delivery, next) => metrics.attempt(attempt, next),
+      })
+    : null;
   const api = runApi
     ? await buildApi({
         store,
         clock,
         ids,
         config,
-        ingest: createIngestQueue(store),
         inbound: createInboundQueue(store),
+        ingest: {
+          async add(item) {
+            const result = await ingestQueue.add(item);
+            if (result.ok) metrics.messageAccepted(result.deliveries);
+            return result;
+          },
+        },
+        metrics,
+        ...(listen ? { listen } : {}),
         logger,
         adminTokenHash: token.hash,
         version: VERSION,
@@ -112,35 +158,50 @@ export async function createHookline(
           leaseMs: config.delivery.timeoutMs * 2 + 10_000,
           claimBatch: 100,
           idlePollMs: 5_000,
-          retry: {
-            scheduleMs: config.delivery.retryScheduleMs,
-            jitter: config.delivery.retryJitter,
-            maxRetryAfterMs: 24 * 3_600_000,
-          },
+          retry,
           disableAfterMs: config.delivery.disableAfterMs,
+          // Deliveries to `listen` endpoints go to the `hookline listen` client connected to the API.
+          scope: { excludeKinds: ['listen'] },
+        },
+        events: {
+          onAttempt: (attempt, _delivery, next) => metrics.attempt(attempt, next),
+          onEndpointDisabled: () => metrics.endpointDisabled(),
         },
       })
     : null;
 
   let closed = false;
-  return {
+  let metricsServer: Server | null = null;
+  const hookline: Hookline = {
     config,
     store,
     api,
     dispatcher,
+    metrics,
     generatedAdminToken: token.generated,
+    metricsUrl: null,
     async start() {
       dispatcher?.start();
+      if (config.metricsPort !== null) {
+        metricsServer = serveMetrics(metrics, createScrapeAuth(config.metricsToken, token.hash), logger);
+        hookline.metricsUrl = await listenOn(metricsServer, config.host, config.metricsPort);
+      }
       if (!api) return null;
       return api.listen({ host: config.host, port: config.port });
     },
-    async close() {
+    async close(graceMs?: number) {
       if (closed) return;
       closed = true;
+      await listen?.close();
       await api?.close();
-      await dispatcher?.stop();
+      await dispatcher?.stop(graceMs);
       await sender.close();
+      if (metricsServer) {
+        metricsServer.closeAllConnections();
+        await new Promise((r) => metricsServer!.close(r));
+      }
       await store.close();
     },
   };
+  return hookline;
 }

@@ -230,6 +230,85 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
       assert.equal(byEndpoint(skipped, other.id), 1, 'the rest of the other endpoint');
     });
 
+    test('endpoint kind round-trips; a claim scope takes only some endpoints or leaves out some kinds', async () => {
+      const a = app();
+      await store.insertApp(a);
+      const http = endpoint(a.id);
+      const listen = endpoint(a.id, { kind: 'listen' });
+      await store.insertEndpoint(http);
+      await store.insertEndpoint(listen);
+      assert.equal((await store.getEndpoint(a.id, http.id))!.kind, 'http');
+      assert.equal((await store.getEndpoint(a.id, listen.id))!.kind, 'listen');
+      await store.updateEndpoint({ ...listen, description: 'd' });
+      assert.equal((await store.getEndpoint(a.id, listen.id))!.kind, 'listen', 'update keeps the kind');
+      // Five messages in the same millisecond: a scoped claim still takes them in id (= creation) order.
+      const items = Array.from({ length: 5 }, () => item(a.id));
+      await store.ingest(items);
+      now += 1;
+      const dispatcherScope = { excludeKinds: ['listen' as const] };
+      const forHttp = await claim(dispatcherScope);
+      assert.deepEqual(
+        forHttp.map((d) => d.endpointId),
+        Array(5).fill(http.id),
+      );
+      assert.equal(
+        await store.nextDueAt(dispatcherScope),
+        now + 30_000,
+        'the due listen deliveries are out of scope',
+      );
+      assert.equal(await store.nextDueAt(), now - 1, 'unscoped, they are due');
+      const order: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const [d] = await claim({ onlyEndpoints: [listen.id], limit: 1, perEndpoint: 1 });
+        assert.ok(d);
+        assert.equal(d.endpointId, listen.id);
+        order.push(d.msgId);
+      }
+      assert.deepEqual(
+        order,
+        items.map((i) => i.message.id),
+      );
+      assert.equal((await claim({ onlyEndpoints: [listen.id] })).length, 0);
+      assert.equal(await store.nextDueAt({ onlyEndpoints: [listen.id] }), now + 30_000);
+    });
+
+    test('queueStats: pending, due, sending, oldest due delivery and failing endpoints', async () => {
+      const a = app();
+      await store.insertApp(a);
+      const e = endpoint(a.id);
+      await store.insertEndpoint(e);
+      let stats = await store.queueStats(now, [60_000]);
+      assert.deepEqual(stats, {
+        pending: 0,
+        due: 0,
+        sending: 0,
+        oldestDueAt: null,
+        failingEndpoints: [{ thresholdMs: 60_000, count: 0 }],
+      });
+      const first = now;
+      await store.ingest([item(a.id), item(a.id)]);
+      now += 1000;
+      await store.ingest([{ ...item(a.id), dueAt: now + 60_000 }]);
+      stats = await store.queueStats(now, [60_000]);
+      assert.equal(stats.pending, 3);
+      assert.equal(stats.due, 2);
+      assert.equal(stats.sending, 0);
+      assert.equal(stats.oldestDueAt, first);
+      const [d] = await claim({ limit: 1 });
+      const outcome = { deliveryId: d!.id, leaseUntil: d!.leaseUntil, attempt: attemptFor(d!, false) };
+      await store.completeDeliveries([{ ...outcome, next: { kind: 'retry', at: now + 5000 } }], now);
+      const [d2] = await claim({ limit: 1 });
+      assert.ok(d2);
+      now += 61_000;
+      stats = await store.queueStats(now, [60_000, 3_600_000]);
+      assert.equal(stats.pending, 2, 'the retry and the scheduled one');
+      assert.equal(stats.sending, 1);
+      assert.deepEqual(
+        stats.failingEndpoints.map((f) => f.count),
+        [1, 0],
+      );
+    });
+
     test('outcomes: attempts logged, retry rescheduled, success and failure tracked per endpoint', async () => {
       const a = app();
       await store.insertApp(a);

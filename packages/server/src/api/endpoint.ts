@@ -10,7 +10,7 @@ import {
   rotateSecrets,
   type SecretType,
 } from '../core/signing.ts';
-import type { App, Endpoint } from '../core/types.ts';
+import type { App, Endpoint, EndpointKind } from '../core/types.ts';
 import { isForbiddenCustomHeader } from '../delivery/dispatcher.ts';
 import { checkDestination, checkUrlShape } from '../delivery/ssrf.ts';
 import { loadApp } from './application.ts';
@@ -61,6 +61,8 @@ async function validateEndpoint(
     eventTypes?: string[] | null;
     headers?: Record<string, string> | null;
     uid?: string | null;
+    /** `listen` URLs are on the machine of the `hookline listen` client: never fetched by the server. */
+    kind?: EndpointKind;
   },
 ): Promise<void> {
   const issues: ValidationIssue[] = [];
@@ -68,7 +70,7 @@ async function validateEndpoint(
     const shape = checkUrlShape(fields.url);
     if ('reason' in shape)
       issues.push({ loc: ['body', 'url'], msg: `url ${shape.reason}`, type: 'value_error.url' });
-    else {
+    else if (fields.kind !== 'listen') {
       const problem = await checkDestination(shape, ctx.config.allowPrivateNetworks);
       if (problem) {
         issues.push({
@@ -124,6 +126,7 @@ export async function createEndpoint(ctx: ApiContext, app: App, input: EndpointI
     eventTypes,
     headers: input.headers ?? null,
     uid: input.uid ?? null,
+    kind: input.kind ?? 'http',
   });
   await ensureUidFree(ctx, app, input.uid);
   const now = ctx.clock.now();
@@ -147,6 +150,7 @@ export async function createEndpoint(ctx: ApiContext, app: App, input: EndpointI
     ],
     svixHeaders: input.svixHeaders ?? false,
     failingSince: null,
+    kind: input.kind ?? 'http',
     createdAt: now,
     updatedAt: now,
   };
@@ -255,7 +259,7 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
       }
       const b = req.body;
       const eventTypes = b.eventTypes ?? b.filterTypes ?? null;
-      await validateEndpoint(ctx, { url: b.url, eventTypes, uid: b.uid ?? null });
+      await validateEndpoint(ctx, { url: b.url, eventTypes, uid: b.uid ?? null, kind: existing.kind });
       await ensureUidFree(ctx, app, b.uid, existing.id);
       const ep = withChanges(
         existing,
@@ -297,6 +301,7 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
         ...(b.url !== undefined ? { url: b.url } : {}),
         eventTypes: eventTypes ?? null,
         uid: b.uid ?? null,
+        kind: existing.kind,
       });
       await ensureUidFree(ctx, app, b.uid, existing.id);
       const changes: Partial<Endpoint> = {};

@@ -116,6 +116,10 @@ const SecretTypeIn = Type.Union([Type.Literal('hmac-sha256'), Type.Literal('ed25
   description:
     'Hookline: the kind of secret generated when none is given: hmac-sha256 (whsec_, v1 signatures, the default) or ed25519 (whsk_, v1a signatures; receivers verify with the public key)',
 });
+const EndpointKindSchema = Type.Union([Type.Literal('http'), Type.Literal('listen')], {
+  description:
+    'Hookline: `http` (default) delivers to `url`; `listen` delivers to a connected `hookline listen` client, which forwards to `url` on its machine.',
+});
 const Headers = Type.Record(Type.String({ pattern: "^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$" }), Type.String());
 export const EndpointIn = Type.Object(
   {
@@ -134,6 +138,7 @@ export const EndpointIn = Type.Object(
     secretType: Type.Optional(SecretTypeIn),
     headers: Type.Optional(Nullable(Headers)),
     svixHeaders: Type.Optional(endpointFields.svixHeaders),
+    kind: Type.Optional(EndpointKindSchema),
   },
   { $id: 'EndpointIn' },
 );
@@ -172,6 +177,7 @@ export const EndpointOut = Type.Object(
     metadata: Metadata,
     version: Type.Integer(),
     svixHeaders: Type.Boolean(),
+    kind: EndpointKindSchema,
     createdAt: DateTime,
     updatedAt: DateTime,
   },

@@ -4,6 +4,7 @@
  */
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import websocket from '@fastify/websocket';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, {
@@ -23,7 +24,9 @@ import type { Clock } from '../core/clock.ts';
 import { coerceError, HooklineError, type ValidationIssue } from '../core/errors.ts';
 import type { IdGenerator } from '../core/ids.ts';
 import type { InboundQueue, IngestQueue } from '../delivery/ingest-queue.ts';
+import type { ListenHub } from '../delivery/listen-hub.ts';
 import { inboundRoutes } from '../inbound/receive.ts';
+import type { Metrics } from '../metrics.ts';
 import type { Store } from '../store/store.ts';
 import { StoreConflictError, StoreUnavailableError } from '../store/store-errors.ts';
 import { applicationRoutes } from './application.ts';
@@ -34,7 +37,9 @@ import { endpointRoutes } from './endpoint.ts';
 import { eventTypeRoutes } from './event-type.ts';
 import { healthRoutes } from './health.ts';
 import { idempotency } from './idempotency.ts';
+import { listenRoutes } from './listen.ts';
 import { messageRoutes } from './message.ts';
+import { metricsRoutes } from './metrics.ts';
 import { SHARED_SCHEMAS } from './schemas.ts';
 import { sourceRoutes } from './source.ts';
 import { statsRoutes } from './stats.ts';
@@ -51,6 +56,10 @@ export interface ApiContext {
   /** SHA-256 of the admin token. */
   adminTokenHash: Buffer;
   version: string;
+  /** Served at `/metrics` when given. */
+  metrics?: Metrics;
+  /** Streams deliveries of `listen` endpoints to `hookline listen` clients, when given. */
+  listen?: ListenHub;
 }
 
 /** The Fastify instance routes are declared on, typed by the TypeBox schemas. */
@@ -168,6 +177,17 @@ export async function buildApi(ctx: ApiContext) {
     },
   });
 
+  // One line per request (with its reqId) only at debug level: at full ingest rate it would cost
+  // more than the request itself.
+  if (ctx.logger.isLevelEnabled('debug')) {
+    app.addHook('onResponse', async (request, reply) => {
+      request.log.debug(
+        { method: request.method, url: request.url, statusCode: reply.statusCode, ms: reply.elapsedTime },
+        'request done',
+      );
+    });
+  }
+  await app.register(websocket);
   app.setErrorHandler(errorHandler(ctx));
   app.setNotFoundHandler((request, reply) =>
     reply
@@ -177,6 +197,7 @@ export async function buildApi(ctx: ApiContext) {
 
   const auth = createAuth(ctx);
   await app.register(healthRoutes(ctx));
+  if (ctx.metrics) await app.register(metricsRoutes(ctx, ctx.metrics));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(
@@ -191,6 +212,7 @@ export async function buildApi(ctx: ApiContext) {
       attemptRoutes(typed, ctx);
       statsRoutes(typed, ctx);
       sourceRoutes(typed, ctx);
+      if (ctx.listen) listenRoutes(typed, ctx, ctx.listen);
     },
     { prefix: '/api/v1' },
   );

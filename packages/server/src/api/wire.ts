@@ -41,6 +41,7 @@ export function endpointOut(e: Endpoint) {
     metadata: e.metadata,
     version: 1,
     svixHeaders: e.svixHeaders,
+    kind: e.kind ?? 'http',
     createdAt: iso(e.createdAt),
     updatedAt: iso(e.updatedAt),
   };

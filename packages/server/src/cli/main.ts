@@ -1,112 +1,121 @@
 #!/usr/bin/env node
 /**
- * The `hookline` command.
- *
- *   hookline serve [--role all|api|worker]   run the server (API and delivery worker)
- *   hookline migrate                         create or upgrade the database schema, then exit
- *   hookline admin-token --reset             print a new admin token (the old one stops working)
+ * The `hookline` command: one file per command under `commands/`, options parsed with
+ * `node:util` parseArgs. `hookline --help` lists them; `hookline <command> --help` explains one.
  */
 import { parseArgs } from 'node:util';
-import { resetAdminToken } from '../api/auth.ts';
-import { ConfigError, type HooklineConfig, loadConfig } from '../config.ts';
-import { createHookline, VERSION } from '../hookline.ts';
+import { VERSION } from '../hookline.ts';
+import { COMMON_OPTIONS, type Command, commandHelp, type OptionValues } from './command.ts';
+import { listen } from './commands/listen.ts';
+import { replay } from './commands/replay.ts';
+import { send } from './commands/send.ts';
+import { adminToken, migrate, serve } from './commands/server.ts';
+import { tail } from './commands/tail.ts';
+import { trigger } from './commands/trigger.ts';
+import { CliError, colorsFor, EXIT, EXIT_CODES_HELP, type Io, processIo } from './shared.ts';
 
-const HELP = `hookline ${VERSION} — send, receive and inspect webhooks
+export const COMMANDS: Command[] = [serve, migrate, adminToken, send, trigger, listen, tail, replay];
 
-Usage: hookline <command> [options]
+function mainHelp(bold: (s: string) => string): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  return `hookline ${VERSION} — send, receive and inspect webhooks
 
-Commands:
-  serve                 Start the server (API on HOOKLINE_HOST:HOOKLINE_PORT and the delivery worker)
-      --role all|api|worker   run both (default) or one of them
-  migrate               Create or upgrade the database schema, then exit
-  admin-token --reset   Make a new admin token and print it (the old one stops working)
-  help                  Show this help
+${bold('Usage:')} hookline <command> [options]      hookline <command> --help for its options
 
-Configuration comes from HOOKLINE_* environment variables (see the README), for example:
-  HOOKLINE_PORT=8071 HOOKLINE_DATABASE_URL=sqlite:./data/hookline.db hookline serve
+${bold('Commands:')}
+${COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join('\n')}
+  ${'help'.padEnd(width)}Show this help (hookline help <command> for one command)
 
-Examples:
-  npx hookline serve
-  HOOKLINE_ALLOW_PRIVATE_NETWORKS=true npx hookline serve     # deliver to localhost while developing
-  npx hookline admin-token --reset
+Commands that talk to a server take --server URL and --token TOKEN, or HOOKLINE_URL and
+HOOKLINE_TOKEN. Every command takes --json for machine-readable output.
+
+${bold('Examples:')}
+${COMMANDS.map((c) => `  ${c.examples[0]}`).join('\n')}
+
+${EXIT_CODES_HELP}
 `;
-
-function fail(message: string, code = 1): never {
-  process.stderr.write(`hookline: ${message}\n`);
-  process.exit(code);
 }
 
-async function serve(config: Readonly<HooklineConfig>) {
-  const hookline = await createHookline(config);
-  const url = await hookline.start();
-  const lines = [`Hookline ${VERSION} (${config.role}) using ${config.databaseUrl}`];
-  if (url) lines.push(`API:        ${url}/api/v1   (OpenAPI: ${url}/openapi.json, health: ${url}/health)`);
-  if (hookline.generatedAdminToken) {
-    lines.push(
-      `Admin token (shown once; keep it): ${hookline.generatedAdminToken}`,
-      `Next: curl -H "Authorization: Bearer <token>" ${url ?? ''}/api/v1/app   — the README walks you through the rest.`,
-    );
-  } else if (!config.adminToken) {
-    lines.push('Admin token: printed on first start; run `hookline admin-token --reset` to make a new one.');
+/** Runs one command line; returns the exit code. Exported for tests. */
+export async function run(argv: string[], io: Io): Promise<number> {
+  const [name = 'help', ...rest] = argv;
+  const bold = (s: string) => io.c.bold(s);
+  if (name === 'help' || name === '--help' || name === '-h') {
+    const cmd = COMMANDS.find((c) => c.name === rest[0]);
+    io.out(cmd ? commandHelp(cmd, bold) : mainHelp(bold));
+    return EXIT.ok;
   }
-  process.stdout.write(`${lines.join('\n')}\n`);
-
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    process.stdout.write(`hookline: ${signal} received, finishing in-flight deliveries...\n`);
-    const force = setTimeout(() => process.exit(1), 30_000);
-    force.unref();
-    await hookline.close();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-}
-
-async function main(argv: string[]) {
-  const [command = 'help', ...rest] = argv;
-  const { values } = parseArgs({
-    args: rest,
-    options: { role: { type: 'string' }, reset: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    strict: true,
-  });
-  if (command === 'help' || command === '--help' || command === '-h' || values.help) {
-    process.stdout.write(HELP);
-    return;
+  if (name === '--version' || name === 'version') {
+    io.out(VERSION);
+    return EXIT.ok;
   }
-  const env = { ...process.env };
-  if (values.role) env.HOOKLINE_ROLE = values.role;
-  let config: Readonly<HooklineConfig>;
+  const cmd = COMMANDS.find((c) => c.name === name);
+  if (!cmd) {
+    io.err(`hookline: unknown command "${name}"; run \`hookline --help\``);
+    return EXIT.usage;
+  }
+  const specs = Object.fromEntries(
+    Object.entries({ ...cmd.options, ...COMMON_OPTIONS }).map(([k, o]) => [
+      k,
+      { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) },
+    ]),
+  );
+  let parsed: ReturnType<typeof parseArgs>;
   try {
-    config = loadConfig(env);
+    parsed = parseArgs({ args: rest, options: specs, allowPositionals: true, strict: true });
   } catch (err) {
-    if (err instanceof ConfigError) fail(err.message, 2);
+    io.err(`hookline ${cmd.name}: ${(err as Error).message}; run \`hookline ${cmd.name} --help\``);
+    return EXIT.usage;
+  }
+  if (parsed.values.help) {
+    io.out(commandHelp(cmd, bold));
+    return EXIT.ok;
+  }
+  if (parsed.positionals.length > cmd.maxPositionals) {
+    io.err(
+      `hookline ${cmd.name}: unexpected argument "${parsed.positionals[cmd.maxPositionals]}"; run \`hookline ${cmd.name} --help\``,
+    );
+    return EXIT.usage;
+  }
+  try {
+    return (
+      (await cmd.run({ values: parsed.values as OptionValues, positionals: parsed.positionals, io })) ??
+      EXIT.ok
+    );
+  } catch (err) {
+    if (err instanceof CliError) {
+      if (io.json) io.out(JSON.stringify({ error: err.message, exitCode: err.exitCode }));
+      io.err(`hookline ${cmd.name}: ${err.message}`);
+      return err.exitCode;
+    }
     throw err;
   }
-  switch (command) {
-    case 'serve':
-      return serve(config);
-    case 'migrate': {
-      const hookline = await createHookline({ ...config, role: 'worker' });
-      await hookline.close();
-      process.stdout.write('hookline: database schema is up to date\n');
-      return;
-    }
-    case 'admin-token': {
-      if (!values.reset) fail('admin-token needs --reset (the current token is stored only as a hash)', 2);
-      const hookline = await createHookline({ ...config, role: 'worker' });
-      const { generated } = await resetAdminToken(hookline.store);
-      await hookline.close();
-      process.stdout.write(`${generated}\n`);
-      return;
-    }
-    default:
-      fail(`unknown command "${command}"; run \`hookline help\``, 2);
-  }
 }
 
-main(process.argv.slice(2)).catch((err: unknown) => {
-  fail(err instanceof Error ? (err.stack ?? err.message) : String(err));
-});
+if (import.meta.main) {
+  const controller = new AbortController();
+  let signals = 0;
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      // The first signal asks the command to stop cleanly; a second one does not wait.
+      if (++signals > 1) process.exit(130);
+      controller.abort(sig);
+    });
+  }
+  const argv = process.argv.slice(2);
+  const io = processIo(argv.includes('--json'), controller.signal);
+  run(argv, io).then(
+    (code) => {
+      process.exitCode = code;
+      // Commands close what they open; an idle keep-alive socket must not hold the process.
+      setTimeout(() => process.exit(code), 100).unref();
+    },
+    (err: unknown) => {
+      const c = colorsFor(process.stderr);
+      process.stderr.write(
+        `${c.red('hookline: unexpected error:')} ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
+      process.exit(EXIT.failure);
+    },
+  );
+}

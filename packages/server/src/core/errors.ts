@@ -16,6 +16,10 @@ export const ERRORS = {
     description:
       'Something with this uid or eventId exists already, or a request with the same idempotency key is in progress.',
   },
+  not_listen_endpoint: {
+    status: 409,
+    description: 'Only endpoints of kind `listen` stream their deliveries to `hookline listen`.',
+  },
   event_type_exists: { status: 409, description: 'An event type with this name exists already.' },
   inbound_event_rejected: {
     status: 409,
@@ -63,6 +67,10 @@ export const ERRORS = {
     status: 413,
     description:
       "The request body is larger than the configured limit (on `/in/{name}`: the source's `maxBodyBytes`).",
+  },
+  websocket_required: {
+    status: 426,
+    description: 'This route is a WebSocket stream (`hookline listen`); a plain HTTP request cannot use it.',
   },
   unsupported_media_type: { status: 415, description: 'The body is not `application/json`.' },
   validation: {

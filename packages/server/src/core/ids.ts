@@ -64,6 +64,16 @@ export function createIdGenerator(now: () => number = Date.now): IdGenerator {
   return (kind) => ID_PREFIXES[kind] + next();
 }
 
+/**
+ * The smallest id of `kind` that could be made at time `ms`: a keyset cursor for "everything
+ * created since then" (ids sort by creation second).
+ */
+export function idFloor(kind: IdKind, ms: number): string {
+  const bytes = new Uint8Array(20);
+  new DataView(bytes.buffer).setUint32(0, Math.max(0, Math.floor(ms / 1000) - KSUID_EPOCH_SECONDS) >>> 0);
+  return ID_PREFIXES[kind] + encodeBase62(bytes);
+}
+
 const KSUID_RE = /^[0-9A-Za-z]{27}$/;
 
 /** True when `value` is an id of the given kind (prefix plus a well-formed KSUID). */

@@ -32,6 +32,13 @@ export interface EndpointSecret {
   expiresAt: number | null;
 }
 
+/**
+ * How deliveries reach an endpoint: `http` (the dispatcher POSTs to `url`) or `listen` (a
+ * `hookline listen` client connected to the server takes them over a WebSocket and forwards
+ * them to a local URL; while none is connected they wait in the queue).
+ */
+export type EndpointKind = 'http' | 'listen';
+
 export interface Endpoint {
   id: string;
   appId: string;
@@ -51,6 +58,8 @@ export interface Endpoint {
   svixHeaders: boolean;
   /** Start of the current unbroken run of failed attempts, or null while healthy. */
   failingSince: number | null;
+  /** Absent means `http`. */
+  kind?: EndpointKind;
   createdAt: number;
   updatedAt: number;
 }

@@ -18,7 +18,7 @@ import type { IdGenerator } from '../core/ids.ts';
 import { nextRetryDelay, parseRetryAfter, type RetryPolicy } from '../core/retry.ts';
 import { signatureHeader } from '../core/signing.ts';
 import { type Attempt, DeliveryStatus } from '../core/types.ts';
-import type { ClaimedDelivery, DeliveryOutcome, Store } from '../store/store.ts';
+import type { ClaimedDelivery, DeliveryOutcome, DeliveryScope, Store } from '../store/store.ts';
 import { StoreUnavailableError } from '../store/store-errors.ts';
 import type { Sender, SendRequest, SendResult } from './sender.ts';
 
@@ -36,13 +36,18 @@ export interface DispatcherOptions {
   retry: RetryPolicy;
   /** An endpoint failing without a single success for this long is disabled. */
   disableAfterMs: number;
+  /**
+   * The part of the queue this dispatcher serves. `listen` endpoints are left to the server
+   * process that holds their `hookline listen` connection.
+   */
+  scope?: DeliveryScope;
 }
 
 export interface DispatcherEvents {
   /** An endpoint was disabled after failing for too long (`endpoint.disabled`). */
   onEndpointDisabled?(endpointId: string): void;
-  /** After each attempt, for metrics. */
-  onAttempt?(attempt: Attempt, delivery: ClaimedDelivery): void;
+  /** After each attempt, for metrics: what was sent, to which delivery, and what follows. */
+  onAttempt?(attempt: Attempt, delivery: ClaimedDelivery, next: DeliveryOutcome['next']): void;
 }
 
 export interface Dispatcher {
@@ -178,6 +183,9 @@ export function createDispatcher(deps: {
 }): Dispatcher {
   const { store, sender, clock, ids, logger, options } = deps;
   const events = deps.events ?? {};
+  const scope = options.scope ?? {};
+  // Checked once: building the log line for every attempt costs on the hot path.
+  const debug = logger.isLevelEnabled('debug');
   const perEndpoint = new Map<string, number>();
   const waiting = new Map<string, ClaimedDelivery[]>();
   const inFlight = new Set<ClaimedDelivery>();
@@ -259,11 +267,21 @@ export function createDispatcher(deps: {
             leaseMs: options.leaseMs,
             perEndpoint: prefetch,
             skipEndpoints: skip,
+            ...scope,
           });
         } catch (err) {
           logger.warn({ err: coerceError(err) }, 'claiming deliveries failed; retrying shortly');
           mayHaveDue = true;
           schedule(1000);
+          break;
+        }
+        if (!running) {
+          // Stopped while the claim ran: hand them back untried.
+          if (claimed.length > 0)
+            await store.releaseDeliveries(
+              claimed.map((d) => d.id),
+              clock.now(),
+            );
           break;
         }
         // An endpoint that got as many as one claim may take probably has more waiting.
@@ -289,7 +307,7 @@ export function createDispatcher(deps: {
   }
 
   async function armTimer() {
-    const next = await store.nextDueAt().catch(() => null);
+    const next = await store.nextDueAt(scope).catch(() => null);
     schedule(next === null ? options.idlePollMs : next - clock.now());
   }
 
@@ -359,7 +377,21 @@ export function createDispatcher(deps: {
       triggerType: d.triggerType,
       createdAt: startedAt,
     };
-    events.onAttempt?.(a, d);
+    if (debug) {
+      logger.debug(
+        {
+          deliveryId: d.id,
+          msgId: d.msgId,
+          endpointId: d.endpointId,
+          attempt: d.attempts + 1,
+          statusCode: a.responseStatusCode,
+          durationMs: a.durationMs,
+          next: next.kind,
+        },
+        'delivery attempt',
+      );
+    }
+    events.onAttempt?.(a, d, next);
     await record({
       deliveryId: d.id,
       leaseUntil: d.leaseUntil,
@@ -425,7 +457,7 @@ export function createDispatcher(deps: {
 
   function checkIdle() {
     if (idleWaiters.length === 0 || pumping || inFlight.size > 0 || flushing || outcomes.length > 0) return;
-    void store.nextDueAt().then((next) => {
+    void store.nextDueAt(scope).then((next) => {
       if (pumping || inFlight.size > 0 || flushing) return;
       if (next !== null && next <= clock.now()) {
         wake();
@@ -458,7 +490,7 @@ export function createDispatcher(deps: {
           )
           .catch(() => {});
       const deadline = Date.now() + graceMs;
-      while ((inFlight.size > 0 || flushing) && Date.now() < deadline) {
+      while ((inFlight.size > 0 || flushing || pumping) && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 20));
       }
       if (flushing) await flushing;

@@ -11,6 +11,7 @@ import type {
   Attempt,
   DeliveryStatusCode,
   Endpoint,
+  EndpointKind,
   EndpointSecret,
   EventType,
   InboundEvent,
@@ -111,7 +112,18 @@ export interface ClaimedDelivery {
   };
 }
 
-export interface ClaimOptions {
+/**
+ * Which part of the queue a claim (or `nextDueAt`) looks at. The dispatcher leaves out `listen`
+ * endpoints; a `hookline listen` stream takes only its own endpoint.
+ */
+export interface DeliveryScope {
+  /** Only deliveries to these endpoints. */
+  onlyEndpoints?: string[];
+  /** Leave out deliveries to endpoints of these kinds. */
+  excludeKinds?: EndpointKind[];
+}
+
+export interface ClaimOptions extends DeliveryScope {
   now: number;
   limit: number;
   leaseMs: number;
@@ -146,6 +158,20 @@ export interface RecoverRequest {
 export interface StoredResponse {
   status: number;
   body: string;
+}
+
+/** The queue at a glance, for `/metrics`. */
+export interface QueueStats {
+  /** Deliveries waiting (pending), including retries scheduled for later. */
+  pending: number;
+  /** Deliveries pending whose time has come. */
+  due: number;
+  /** Deliveries leased by a worker (sending). */
+  sending: number;
+  /** `next_attempt_at` of the oldest due pending delivery, or null when none is due. */
+  oldestDueAt: number | null;
+  /** Enabled endpoints failing without a success for longer than each threshold (ms). */
+  failingEndpoints: { thresholdMs: number; count: number }[];
 }
 
 export interface EndpointStats {
@@ -244,8 +270,10 @@ export interface Store {
   completeDeliveries(outcomes: DeliveryOutcome[], now: number): Promise<{ disabledEndpoints: string[] }>;
   /** Gives back leases without recording an attempt (graceful shutdown). */
   releaseDeliveries(ids: string[], now: number): Promise<void>;
-  /** Earliest time a pending delivery becomes due, or null when the queue is empty. */
-  nextDueAt(): Promise<number | null>;
+  /** Earliest time a pending delivery (in `scope`) becomes due, or null when there is none. */
+  nextDueAt(scope?: DeliveryScope): Promise<number | null>;
+  /** Queue depth, age of the oldest due delivery and failing endpoints, for `/metrics`. */
+  queueStats(now: number, failingThresholdsMs: number[]): Promise<QueueStats>;
   /** Queues a new manual delivery of a message to an endpoint. */
   resend(message: Message, endpointId: string, id: string, now: number): Promise<void>;
   /**

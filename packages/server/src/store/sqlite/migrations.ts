@@ -157,8 +157,17 @@ CREATE INDEX inbound_event_dedupe ON inbound_event (source_id, dedupe_key, recei
 `,
   },
   {
-    // Version 5 (2-4 belong to other features): the endpoint health series reads an endpoint's
-    // attempts by time.
+    version: 4,
+    name: 'endpoint kind',
+    sql: `
+-- 'http' endpoints are sent to by the dispatcher; 'listen' endpoints by a connected
+-- \`hookline listen\` client.
+ALTER TABLE endpoint ADD COLUMN kind TEXT NOT NULL DEFAULT 'http';
+CREATE INDEX endpoint_kind ON endpoint (kind);
+`,
+  },
+  {
+    // The endpoint health series reads an endpoint's attempts by time.
     version: 5,
     name: 'attempt_endpoint_time',
     sql: 'CREATE INDEX attempt_endpoint_time ON attempt (endpoint_id, created_at);',

@@ -16,6 +16,7 @@ import {
   DeliveryStatus,
   type DeliveryStatusCode,
   type Endpoint,
+  type EndpointKind,
   type EndpointSecret,
   type EventType,
   type InboundEvent,
@@ -29,6 +30,7 @@ import {
 import { type PageSql, pageSql, toPage } from '../paging.ts';
 import type {
   ClaimedDelivery,
+  DeliveryScope,
   EndpointStats,
   InboundResult,
   IngestResult,
@@ -179,6 +181,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     secrets: openSecrets(r.secrets),
     svixHeaders: num(r.svix_headers) === 1,
     failingSince: numOrNull(r.failing_since),
+    kind: (strOrNull(r.kind) ?? 'http') as EndpointKind,
     createdAt: num(r.created_at),
     updatedAt: num(r.updated_at),
   });
@@ -299,6 +302,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     box.seal(JSON.stringify(e.secrets)),
     e.svixHeaders ? 1 : 0,
     e.failingSince,
+    e.kind ?? 'http',
     e.createdAt,
     e.updatedAt,
   ];
@@ -320,8 +324,24 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     );
 
   const INSERT_ENDPOINT = `INSERT INTO endpoint (uid, url, description, disabled, event_types, channels,
-      throttle_rate, metadata, headers, secrets, svix_headers, failing_since, created_at, updated_at, id, app_id)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+      throttle_rate, metadata, headers, secrets, svix_headers, failing_since, kind, created_at, updated_at, id, app_id)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  /** The extra WHERE terms of a `DeliveryScope`, on the `delivery` table. */
+  const scopeSql = (scope: DeliveryScope) => {
+    let sql = '';
+    const params: SQLInputValue[] = [];
+    if (scope.onlyEndpoints) {
+      sql += ' AND endpoint_id IN (SELECT value FROM json_each(?))';
+      params.push(JSON.stringify(scope.onlyEndpoints));
+    }
+    if (scope.excludeKinds && scope.excludeKinds.length > 0) {
+      sql +=
+        ' AND endpoint_id NOT IN (SELECT id FROM endpoint WHERE kind IN (SELECT value FROM json_each(?)))';
+      params.push(JSON.stringify(scope.excludeKinds));
+    }
+    return { sql, params, only: scope.onlyEndpoints !== undefined };
+  };
+
   const ENDPOINT_BY_ID_OR_UID = 'SELECT * FROM endpoint WHERE app_id = ? AND (id = ? OR uid = ?)';
   const UPSERT_IDEMPOTENCY = `INSERT INTO idempotency (key, status, body, expires_at) VALUES (?, ?, ?, ?)
     ON CONFLICT (key) DO UPDATE SET status = excluded.status, body = excluded.body, expires_at = excluded.expires_at`;
@@ -410,7 +430,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         run(
           `UPDATE endpoint SET uid = ?, url = ?, description = ?, disabled = ?, event_types = ?, channels = ?,
              throttle_rate = ?, metadata = ?, headers = ?, secrets = ?, svix_headers = ?, failing_since = ?,
-             created_at = ?, updated_at = ?
+             kind = ?, created_at = ?, updated_at = ?
            WHERE id = ? AND app_id = ?`,
           [...endpointParams(e), e.id, e.appId],
         );
@@ -563,14 +583,15 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     claimDue: (o) =>
       guard(() => {
         const leaseUntil = o.now + o.leaseMs;
+        const scope = scopeSql(o);
         const rows = tx(
           () =>
             all(
               `WITH due AS (
                SELECT id, endpoint_id, next_attempt_at FROM delivery
                WHERE status IN (1, 3) AND next_attempt_at <= ?
-                 AND endpoint_id NOT IN (SELECT value FROM json_each(?))
-               ORDER BY next_attempt_at LIMIT ?
+                 AND endpoint_id NOT IN (SELECT value FROM json_each(?))${scope.sql}
+               ORDER BY next_attempt_at${scope.only ? ', id' : ''} LIMIT ?
              ), ranked AS (
                SELECT id, next_attempt_at,
                  ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, id) AS rn FROM due
@@ -581,6 +602,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
               [
                 o.now,
                 JSON.stringify(o.skipEndpoints),
+                ...scope.params,
                 o.limit * 4,
                 leaseUntil,
                 o.now,
@@ -727,8 +749,40 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         }),
       ),
 
-    nextDueAt: () =>
-      guard(() => numOrNull(get('SELECT MIN(next_attempt_at) AS t FROM delivery WHERE status IN (1, 3)')?.t)),
+    nextDueAt: (filter = {}) =>
+      guard(() => {
+        const scope = scopeSql(filter);
+        return numOrNull(
+          get(
+            `SELECT MIN(next_attempt_at) AS t FROM delivery WHERE status IN (1, 3)${scope.sql}`,
+            scope.params,
+          )?.t,
+        );
+      }),
+
+    queueStats: (now, thresholds) =>
+      guard(() => {
+        const q = get(
+          `SELECT COALESCE(SUM(status = 1), 0) AS pending, COALESCE(SUM(status = 3), 0) AS sending,
+             COALESCE(SUM(status = 1 AND next_attempt_at <= ?), 0) AS due,
+             MIN(CASE WHEN status = 1 AND next_attempt_at <= ? THEN next_attempt_at END) AS oldest
+           FROM delivery WHERE status IN (1, 3)`,
+          [now, now],
+        );
+        const failing = all(
+          'SELECT failing_since FROM endpoint WHERE failing_since IS NOT NULL AND disabled = 0',
+        ).map((r) => num(r.failing_since));
+        return {
+          pending: num(q?.pending ?? 0),
+          due: num(q?.due ?? 0),
+          sending: num(q?.sending ?? 0),
+          oldestDueAt: numOrNull(q?.oldest),
+          failingEndpoints: thresholds.map((thresholdMs) => ({
+            thresholdMs,
+            count: failing.filter((since) => now - since > thresholdMs).length,
+          })),
+        };
+      }),
 
     resend: (m, endpointId, id, now) =>
       guard(() => {

@@ -1,0 +1,109 @@
+/** `hookline serve`, `migrate` and `admin-token`: the commands that run on the server machine. */
+import { resetAdminToken } from '../../api/auth.ts';
+import { ConfigError, type HooklineConfig, loadConfig } from '../../config.ts';
+import { createHookline, VERSION } from '../../hookline.ts';
+import type { Command, OptionValues } from '../command.ts';
+import { CliError, EXIT, type Io, usageError } from '../shared.ts';
+
+function configFrom(values: OptionValues, io: Io): Readonly<HooklineConfig> {
+  const env = { ...io.env };
+  if (typeof values.role === 'string') env.HOOKLINE_ROLE = values.role;
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(err.message, EXIT.usage);
+    throw err;
+  }
+}
+
+/** How long in-flight deliveries get to finish on SIGTERM before their leases are left to expire. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+export const serve: Command = {
+  name: 'serve',
+  summary: 'Start the server: the API on HOOKLINE_HOST:HOOKLINE_PORT and the delivery worker',
+  usage: 'hookline serve [--role all|api|worker]',
+  details: `Settings come from HOOKLINE_* environment variables (see the README). On SIGTERM or SIGINT the
+server stops taking requests, lets deliveries in flight finish (up to ${SHUTDOWN_GRACE_MS / 1000} s) and gives the
+rest back to the queue, then exits 0.`,
+  maxPositionals: 0,
+  options: {
+    role: {
+      type: 'string',
+      valueName: 'all|api|worker',
+      description: 'Run the API and the worker (all, default) or one of them',
+    },
+  },
+  examples: [
+    'hookline serve',
+    'HOOKLINE_ALLOW_PRIVATE_NETWORKS=true hookline serve     # deliver to localhost while developing',
+    'HOOKLINE_PORT=9000 hookline serve --role api',
+  ],
+  async run({ values, io }) {
+    const config = configFrom(values, io);
+    const hookline = await createHookline(config);
+    const url = await hookline.start();
+    const lines = [`Hookline ${VERSION} (${config.role}) using ${config.databaseUrl}`];
+    if (url) {
+      lines.push(`API:        ${url}/api/v1   (OpenAPI: ${url}/openapi.json, health: ${url}/health)`);
+      lines.push(
+        `Metrics:    ${url}/metrics${config.metricsToken ? '   (needs HOOKLINE_METRICS_TOKEN)' : ''}`,
+      );
+    }
+    if (hookline.metricsUrl)
+      lines.push(`Metrics:    ${hookline.metricsUrl}/metrics   (HOOKLINE_METRICS_PORT)`);
+    if (hookline.generatedAdminToken) {
+      lines.push(
+        `Admin token (shown once; keep it): ${hookline.generatedAdminToken}`,
+        `Next: curl -H "Authorization: Bearer <token>" ${url ?? ''}/api/v1/app   — the README walks you through the rest.`,
+      );
+    } else if (!config.adminToken) {
+      lines.push(
+        'Admin token: printed on first start; run `hookline admin-token --reset` to make a new one.',
+      );
+    }
+    io.out(lines.join('\n'));
+    await new Promise<void>((resolve) =>
+      io.signal.addEventListener('abort', () => resolve(), { once: true }),
+    );
+    io.out(`hookline: ${String(io.signal.reason)} received, finishing in-flight deliveries...`);
+    const force = setTimeout(() => process.exit(EXIT.failure), SHUTDOWN_GRACE_MS + 20_000);
+    force.unref();
+    await hookline.close(SHUTDOWN_GRACE_MS);
+    io.out('hookline: stopped');
+    return 0;
+  },
+};
+
+export const migrate: Command = {
+  name: 'migrate',
+  summary: 'Create or upgrade the database schema, then exit',
+  usage: 'hookline migrate',
+  maxPositionals: 0,
+  options: {},
+  examples: ['HOOKLINE_DATABASE_URL=sqlite:./data/hookline.db hookline migrate'],
+  async run({ values, io }) {
+    const hookline = await createHookline({ ...configFrom(values, io), role: 'worker' });
+    await hookline.close();
+    io.out('hookline: database schema is up to date');
+    return 0;
+  },
+};
+
+export const adminToken: Command = {
+  name: 'admin-token',
+  summary: 'Make a new admin token and print it (the old one stops working)',
+  usage: 'hookline admin-token --reset',
+  maxPositionals: 0,
+  options: { reset: { type: 'boolean', description: 'Required: confirms that the old token stops working' } },
+  examples: ['hookline admin-token --reset'],
+  async run({ values, io }) {
+    if (!values.reset)
+      throw usageError('admin-token needs --reset (the current token is stored only as a hash)');
+    const hookline = await createHookline({ ...configFrom(values, io), role: 'worker' });
+    const { generated } = await resetAdminToken(hookline.store);
+    await hookline.close();
+    io.out(generated);
+    return 0;
+  },
+};

@@ -1,0 +1,360 @@
+/**
+ * Delivery to `listen` endpoints: the server side of `hookline listen`.
+ *
+ * A listen endpoint has no public URL. Its deliveries stay in the queue (the dispatcher leaves
+ * them out) until a `hookline listen` client connects over a WebSocket to the API process. That
+ * process then claims the endpoint's due deliveries in batches, oldest first, and pushes each
+ * as the exact request the dispatcher would have sent (headers signed now, the stored body).
+ * The client POSTs them to its local URL one at a time, in order, and sends back what came
+ * back; the outcomes are recorded like any attempt (attempt log, retry schedule, endpoint
+ * failure tracking), one transaction per batch.
+ *
+ *   client connects -> hello {backlog, timeoutMs}; once nothing is due -> idle (caught up)
+ *   loop: claim a batch (scope: only this endpoint) -> push each {delivery}
+ *         -> collect each {result} in order -> completeDeliveries (success | retry at T | fail)
+ *   client gone mid-batch -> the unanswered leases are given back; they go first on reconnect
+ *
+ * A failed delivery is retried on the production schedule; the ones behind it do not wait for
+ * it (the same ordering guarantee as HTTP endpoints: first tries go out in order).
+ *
+ * One connection per endpoint per process: a new one (the laptop woke up and reconnected)
+ * replaces the old. Behind several API processes, two clients of one endpoint on different
+ * processes would share its deliveries (each still delivered at least once).
+ */
+import type { Logger } from 'pino';
+import type { Clock } from '../core/clock.ts';
+import { coerceError } from '../core/errors.ts';
+import type { IdGenerator } from '../core/ids.ts';
+import type { RetryPolicy } from '../core/retry.ts';
+import { type Attempt, DeliveryStatus } from '../core/types.ts';
+import type { ClaimedDelivery, DeliveryOutcome, Store } from '../store/store.ts';
+import { decideOutcome, prepareRequest } from './dispatcher.ts';
+import type { SendRequest, SendResult } from './sender.ts';
+
+/** The server's messages to the client. */
+export type ListenServerMessage =
+  | {
+      type: 'hello';
+      endpointId: string;
+      url: string;
+      /** Deliveries waiting for this endpoint when the client connected (including later retries). */
+      backlog: number;
+      /** How long the client may take to forward one delivery before it counts as timed out. */
+      timeoutMs: number;
+    }
+  /** Nothing is due any more (sent once per connection): the client has caught up. */
+  | { type: 'idle' }
+  | {
+      type: 'delivery';
+      deliveryId: string;
+      msgId: string;
+      eventType: string;
+      /** 1 for the first try. */
+      attempt: number;
+      headers: Record<string, string>;
+      /** The exact body: text as is, or base64 (`bodyEncoding`) for bytes received on `/in/{source}`. */
+      body: string;
+      bodyEncoding?: 'base64';
+    };
+
+/** The client's answer for one delivery: what the local URL answered, or why it did not. */
+export interface ListenResult {
+  type: 'result';
+  deliveryId: string;
+  /** HTTP status from the local app, or 0 when there was no response. */
+  status: number;
+  durationMs: number;
+  headers?: Record<string, string>;
+  body?: string;
+  error?: string;
+}
+
+/** The part of a WebSocket the hub needs (the `ws` package's WebSocket fits). */
+export interface ListenSocket {
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  on(event: 'message', listener: (data: unknown) => void): unknown;
+  on(event: 'close', listener: () => void): unknown;
+  readonly readyState: number;
+}
+
+export interface ListenHubOptions {
+  /** How long the local app may take to answer one forwarded delivery (the delivery timeout). */
+  forwardTimeoutMs: number;
+  /** How long the server waits for the client's answer: the forward timeout plus the round trip. */
+  resultTimeoutMs: number;
+  leaseMs: number;
+  retry: RetryPolicy;
+  disableAfterMs: number;
+  /** Longest wait between looks at the queue when nothing wakes the session. */
+  pollMs: number;
+  /** Deliveries pushed to the client at once (it forwards them one by one, in order). */
+  batch: number;
+  maxResponseBytes: number;
+}
+
+export interface ListenHub {
+  /** Serves one connected client until it disconnects. */
+  serve(socket: ListenSocket, endpoint: { id: string; appId: string; url: string }): Promise<void>;
+  /** Endpoints with a client connected to this process. */
+  readonly connected: number;
+  /** Disconnects every client; leases of deliveries in flight are given back. */
+  close(): Promise<void>;
+}
+
+const OPEN = 1;
+
+export function createListenHub(deps: {
+  store: Store;
+  clock: Clock;
+  ids: IdGenerator;
+  logger: Logger;
+  options: ListenHubOptions;
+  onAttempt?(attempt: Attempt, delivery: ClaimedDelivery, next: DeliveryOutcome['next']): void;
+}): ListenHub {
+  const { store, clock, ids, logger, options } = deps;
+  const sessions = new Map<string, { stop(reason: string, closeCode?: number): Promise<void> }>();
+  let closing = false;
+
+  async function serve(socket: ListenSocket, endpoint: { id: string; appId: string; url: string }) {
+    await sessions.get(endpoint.id)?.stop('another hookline listen connected to this endpoint');
+    let open = socket.readyState === OPEN && !closing;
+    let wakeUp: (() => void) | null = null;
+    /** Deliveries pushed and not answered yet, by id. */
+    const answers = new Map<string, (r: ListenResult | null) => void>();
+    let finished!: () => void;
+    const done = new Promise<void>((r) => {
+      finished = r;
+    });
+    const wake = () => {
+      const w = wakeUp;
+      wakeUp = null;
+      w?.();
+    };
+    const shut = () => {
+      open = false;
+      for (const resolve of answers.values()) resolve(null);
+      answers.clear();
+      wake();
+    };
+    const session = {
+      async stop(reason: string, closeCode = 4000) {
+        if (socket.readyState === OPEN) socket.close(closeCode, reason);
+        shut();
+        await done;
+      },
+    };
+    sessions.set(endpoint.id, session);
+    socket.on('close', shut);
+    socket.on('message', (data) => {
+      let msg: ListenResult;
+      try {
+        msg = JSON.parse(String(data)) as ListenResult;
+      } catch {
+        return;
+      }
+      if (msg.type !== 'result') return;
+      const resolve = answers.get(msg.deliveryId);
+      answers.delete(msg.deliveryId);
+      resolve?.(msg);
+    });
+    const unsubscribe = store.onDeliveriesQueued(wake);
+    const log = logger.child({ endpointId: endpoint.id, listen: true });
+
+    try {
+      const stats = await store.endpointStats(endpoint.id, 0, clock.now() + 1);
+      send(socket, {
+        type: 'hello',
+        endpointId: endpoint.id,
+        url: endpoint.url,
+        backlog: stats.pending + stats.sending,
+        timeoutMs: options.forwardTimeoutMs,
+      });
+      log.info({ backlog: stats.pending + stats.sending }, 'listen client connected');
+      let caughtUp = false;
+      while (open) {
+        // The batch is answered one by one, in order: its lease covers the slowest case.
+        const batch = await store.claimDue({
+          now: clock.now(),
+          limit: options.batch,
+          leaseMs: options.leaseMs + options.batch * options.resultTimeoutMs,
+          perEndpoint: options.batch,
+          skipEndpoints: [],
+          onlyEndpoints: [endpoint.id],
+        });
+        if (batch.length === 0) {
+          if (!caughtUp) send(socket, { type: 'idle' });
+          caughtUp = true;
+          const next = await store.nextDueAt({ onlyEndpoints: [endpoint.id] });
+          const waitMs = Math.min(
+            options.pollMs,
+            next === null ? options.pollMs : Math.max(0, next - clock.now()),
+          );
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, waitMs);
+            wakeUp = () => {
+              clearTimeout(t);
+              resolve();
+            };
+          });
+          continue;
+        }
+        if (!open) {
+          await store.releaseDeliveries(
+            batch.map((d) => d.id),
+            clock.now(),
+          );
+          break;
+        }
+        await deliverBatch(batch);
+      }
+    } catch (err) {
+      log.error({ err: coerceError(err) }, 'listen session failed; the client will reconnect');
+      if (socket.readyState === OPEN) socket.close(1011, 'server error');
+    } finally {
+      unsubscribe();
+      if (sessions.get(endpoint.id) === session) sessions.delete(endpoint.id);
+      log.info('listen client disconnected');
+      finished();
+    }
+
+    /**
+     * Pushes a batch at once (the client forwards one at a time, in order), then collects the
+     * answers in order and records them in one transaction. Each answer may take
+     * `resultTimeoutMs` after the one before it; a client that misses that is treated as gone.
+     */
+    async function deliverBatch(batch: ClaimedDelivery[]) {
+      const outcomes: DeliveryOutcome[] = [];
+      const unanswered: string[] = [];
+      const pushed: {
+        d: ClaimedDelivery;
+        req: SendRequest;
+        startedAt: number;
+        answer: Promise<ListenResult | null>;
+      }[] = [];
+      for (const d of batch) {
+        if (d.endpoint.disabled) {
+          outcomes.push({
+            deliveryId: d.id,
+            leaseUntil: d.leaseUntil,
+            attempt: null,
+            next: { kind: 'cancel' },
+          });
+          continue;
+        }
+        const startedAt = clock.now();
+        const req = prepareRequest(d, startedAt);
+        const answer = new Promise<ListenResult | null>((resolve) => answers.set(d.id, resolve));
+        send(socket, {
+          type: 'delivery',
+          deliveryId: d.id,
+          msgId: d.msgId,
+          eventType: d.eventType,
+          attempt: d.attempts + 1,
+          headers: req.headers,
+          ...(typeof req.body === 'string'
+            ? { body: req.body }
+            : { body: req.body.toString('base64'), bodyEncoding: 'base64' as const }),
+        });
+        pushed.push({ d, req, startedAt, answer });
+      }
+      let gone = false;
+      for (const p of pushed) {
+        if (gone) {
+          unanswered.push(p.d.id);
+          continue;
+        }
+        let timer: NodeJS.Timeout | undefined;
+        const result = await Promise.race([
+          p.answer,
+          new Promise<'timeout'>((resolve) => {
+            timer = setTimeout(() => resolve('timeout'), options.resultTimeoutMs);
+          }),
+        ]);
+        clearTimeout(timer);
+        answers.delete(p.d.id);
+        if (result === null || result === 'timeout') {
+          // Gone, or stuck: give this one and the rest back untried; the client reconnects.
+          gone = true;
+          unanswered.push(p.d.id);
+          if (result === 'timeout') {
+            log.warn({ deliveryId: p.d.id }, 'hookline listen stopped answering; closing its connection');
+            if (socket.readyState === OPEN) socket.close(4001, 'no answer in time');
+          }
+          continue;
+        }
+        outcomes.push(outcomeOf(p.d, p.req, p.startedAt, result));
+      }
+      if (outcomes.length > 0) await store.completeDeliveries(outcomes, clock.now());
+      if (unanswered.length > 0) await store.releaseDeliveries(unanswered, clock.now());
+    }
+
+    function outcomeOf(
+      d: ClaimedDelivery,
+      req: SendRequest,
+      startedAt: number,
+      result: ListenResult,
+    ): DeliveryOutcome {
+      const now = clock.now();
+      const sendResult: SendResult =
+        result.status > 0
+          ? {
+              ok: true,
+              statusCode: result.status,
+              headers: result.headers ?? {},
+              body: (result.body ?? '').slice(0, options.maxResponseBytes),
+              durationMs: result.durationMs,
+            }
+          : {
+              ok: false,
+              error: 'other',
+              message: result.error ?? 'no response from the local URL',
+              durationMs: result.durationMs,
+            };
+      const next = decideOutcome(d, sendResult, now, options.retry);
+      const attempt: Attempt = {
+        id: ids('attempt'),
+        deliveryId: d.id,
+        msgId: d.msgId,
+        endpointId: d.endpointId,
+        appId: d.appId,
+        url: d.endpoint.url,
+        status: next.kind === 'success' ? DeliveryStatus.success : DeliveryStatus.fail,
+        responseStatusCode: sendResult.ok ? sendResult.statusCode : 0,
+        response: sendResult.ok ? sendResult.body : sendResult.message,
+        responseHeaders: sendResult.ok ? sendResult.headers : {},
+        requestHeaders: req.headers,
+        durationMs: Math.round(sendResult.durationMs),
+        triggerType: d.triggerType,
+        createdAt: startedAt,
+      };
+      log.debug(
+        { deliveryId: d.id, msgId: d.msgId, statusCode: attempt.responseStatusCode, next: next.kind },
+        'listen delivery attempt',
+      );
+      deps.onAttempt?.(attempt, d, next);
+      return {
+        deliveryId: d.id,
+        leaseUntil: d.leaseUntil,
+        attempt,
+        next,
+        ...(next.kind === 'success' ? {} : { disableIfFailingSince: now - options.disableAfterMs }),
+      };
+    }
+  }
+
+  return {
+    serve,
+    get connected() {
+      return sessions.size;
+    },
+    async close() {
+      closing = true;
+      await Promise.all([...sessions.values()].map((s) => s.stop('server shutting down', 1001)));
+    },
+  };
+}
+
+function send(socket: ListenSocket, msg: ListenServerMessage) {
+  if (socket.readyState === OPEN) socket.send(JSON.stringify(msg));
+}

@@ -1,0 +1,151 @@
+/**
+ * Prometheus metrics of one Hookline process (`GET /metrics`, text format 0.0.4).
+ *
+ * Counters count what THIS process did (messages it accepted, attempts it made); sum them
+ * across processes. Gauges about the queue and endpoints are read from the database at scrape
+ * time, so every process reports the same values; aggregate them with `max`.
+ *
+ * Labels never carry application, endpoint or message ids: their number is bounded by the code,
+ * not by the data. Failing endpoints are counted per duration bucket instead.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Clock } from './core/clock.ts';
+import type { Attempt } from './core/types.ts';
+import type { DeliveryOutcome, Store } from './store/store.ts';
+
+/** How long an endpoint has been failing, as the `longer_than` label of `hookline_endpoints_failing`. */
+export const FAILING_THRESHOLDS: readonly { label: string; ms: number }[] = [
+  { label: '1m', ms: 60_000 },
+  { label: '1h', ms: 3_600_000 },
+  { label: '1d', ms: 86_400_000 },
+];
+
+export interface Metrics {
+  readonly registry: Registry;
+  /** A message was committed (its deliveries queued). */
+  messageAccepted(deliveries: number): void;
+  /** An attempt finished, with what follows it. */
+  attempt(attempt: Attempt, next: DeliveryOutcome['next']): void;
+  endpointDisabled(): void;
+  /** The text Prometheus scrapes. */
+  render(): Promise<string>;
+}
+
+function statusClass(code: number): string {
+  return code === 0 ? 'none' : `${Math.floor(code / 100)}xx`;
+}
+
+export function createMetrics(deps: {
+  store: Store;
+  clock: Clock;
+  /** `hookline listen` clients connected to this process. */
+  listenClients?: () => number;
+}): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'hookline_' });
+
+  const accepted = new Counter({
+    name: 'hookline_messages_accepted_total',
+    help: 'Messages accepted by the API of this process (committed, deliveries queued).',
+    registers: [registry],
+  });
+  const queued = new Counter({
+    name: 'hookline_deliveries_queued_total',
+    help: 'Deliveries queued by messages accepted in this process (one per matching endpoint).',
+    registers: [registry],
+  });
+  const attempts = new Counter({
+    name: 'hookline_delivery_attempts_total',
+    help: 'Delivery attempts made by this process, by what followed: success, retry (scheduled again) or fail (gave up).',
+    labelNames: ['outcome', 'status_class'] as const,
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'hookline_attempt_duration_seconds',
+    help: 'Duration of delivery attempts, from sending the request to reading the response.',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30],
+    registers: [registry],
+  });
+  const disabled = new Counter({
+    name: 'hookline_endpoints_disabled_total',
+    help: 'Endpoints this process disabled after they failed for too long.',
+    registers: [registry],
+  });
+
+  // Gauges read from the database; one query per scrape feeds all of them.
+  let statsAt = -1;
+  let stats: Promise<Awaited<ReturnType<Store['queueStats']>>> | null = null;
+  const readStats = () => {
+    const now = deps.clock.now();
+    if (!stats || now !== statsAt) {
+      statsAt = now;
+      stats = deps.store.queueStats(
+        now,
+        FAILING_THRESHOLDS.map((t) => t.ms),
+      );
+    }
+    return stats;
+  };
+  new Gauge({
+    name: 'hookline_queue_depth',
+    help: 'Deliveries in the queue: pending (waiting, due now or later), due (pending and due now), sending (leased by a worker).',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    async collect() {
+      const s = await readStats();
+      this.set({ state: 'pending' }, s.pending);
+      this.set({ state: 'due' }, s.due);
+      this.set({ state: 'sending' }, s.sending);
+    },
+  });
+  new Gauge({
+    name: 'hookline_queue_oldest_due_age_seconds',
+    help: 'How long the oldest due delivery has been waiting for a worker (0 when nothing is due).',
+    registers: [registry],
+    async collect() {
+      const s = await readStats();
+      this.set(s.oldestDueAt === null ? 0 : Math.max(0, (deps.clock.now() - s.oldestDueAt) / 1000));
+    },
+  });
+  new Gauge({
+    name: 'hookline_endpoints_failing',
+    help: 'Enabled endpoints whose attempts have failed without a success for longer than `longer_than`.',
+    labelNames: ['longer_than'] as const,
+    registers: [registry],
+    async collect() {
+      const s = await readStats();
+      FAILING_THRESHOLDS.forEach((t, i) => {
+        this.set({ longer_than: t.label }, s.failingEndpoints[i]?.count ?? 0);
+      });
+    },
+  });
+
+  new Gauge({
+    name: 'hookline_listen_clients',
+    help: '`hookline listen` clients connected to this process.',
+    registers: [registry],
+    collect() {
+      this.set(deps.listenClients?.() ?? 0);
+    },
+  });
+
+  return {
+    registry,
+    messageAccepted(deliveries) {
+      accepted.inc();
+      if (deliveries > 0) queued.inc(deliveries);
+    },
+    attempt(a, next) {
+      const outcome = next.kind === 'success' ? 'success' : next.kind === 'retry' ? 'retry' : 'fail';
+      attempts.inc({ outcome, status_class: statusClass(a.responseStatusCode) });
+      latency.observe(a.durationMs / 1000);
+    },
+    endpointDisabled() {
+      disabled.inc();
+    },
+    async render() {
+      stats = null;
+      return registry.metrics();
+    },
+  };
+}
