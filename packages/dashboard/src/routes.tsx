@@ -45,7 +45,14 @@ export const ROUTES: { path: string; render: (p: Params, query: URLSearchParams)
   { path: '/sources/:sourceId', render: (p) => <SourcePage sourceId={p.sourceId!} /> },
   {
     path: '/sources/:sourceId/events',
-    render: (p, q) => <SourceEventsPage sourceId={p.sourceId!} presetStatus={q.get('status') ?? ''} />,
+    // Keyed by the status in the URL, so a link to ?status=rejected starts with that filter.
+    render: (p, q) => (
+      <SourceEventsPage
+        key={`${p.sourceId}?${q.get('status') ?? ''}`}
+        sourceId={p.sourceId!}
+        presetStatus={q.get('status') ?? ''}
+      />
+    ),
   },
   {
     path: '/sources/:sourceId/events/:eventId',

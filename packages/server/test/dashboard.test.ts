@@ -369,6 +369,18 @@ describe('web dashboard in Chromium', { skip }, () => {
       assert.match((await rowOf(accepted).first().textContent()) ?? '', /accepted.*user\.created/);
       assert.match((await rowOf(rejected).textContent()) ?? '', /rejected.*no_matching_signature/);
       assert.match((await rowOf(repeat.id).first().textContent()) ?? '', /duplicate/);
+      // Time filter: nothing was received before an hour ago; everything after.
+      const hourAgo = new Date(Date.now() - 3_600_000 - new Date().getTimezoneOffset() * 60_000)
+        .toISOString()
+        .slice(0, 16);
+      await page.getByLabel('Received before').fill(hourAgo);
+      await page.getByRole('button', { name: 'Filter' }).click();
+      await page.getByText('No events match.').waitFor();
+      await page.getByLabel('Received before').fill('');
+      await page.getByLabel('Received after').fill(hourAgo);
+      await page.getByRole('button', { name: 'Filter' }).click();
+      await rows.nth(2).waitFor();
+      assert.equal(await rows.count(), 3);
       await page.getByLabel('Status').selectOption('rejected');
       /** Waits (bounded) until the list shows only `status` rows, one of them. */
       const waitForOnly = async (status: string) => {
@@ -468,6 +480,32 @@ describe('web dashboard in Chromium', { skip }, () => {
       // An unknown event is an API error with its code.
       await page.goto(`${server.url}/sources/${sourceId}/events/msg_missing`);
       await page.getByRole('alert').getByText('not_found').waitFor();
+
+      // The list pages by 50: 51 requests to an unverified source make two pages.
+      const open = await server.call('POST', '/api/v1/source', {
+        name: 'open.hooks',
+        verification: { scheme: 'none' },
+        dedupe: null,
+        destinations: [{ url: `${dest.url}/open` }],
+      });
+      assert.equal(open.status, 201);
+      for (let i = 0; i < 51; i++) {
+        const res = await fetch(`${server.url}/in/open.hooks`, { method: 'POST', body: `{"n":${i}}` });
+        assert.equal(res.status, 200);
+      }
+      await page.goto(`${server.url}/sources/${open.body.id}/events`);
+      await rows.nth(49).waitFor();
+      assert.equal(await rows.count(), 50);
+      assert.match((await rows.first().textContent()) ?? '', /accepted.*inbound/);
+      await page.getByRole('button', { name: 'Older events' }).click();
+      await page.getByRole('button', { name: 'Newest events' }).waitFor();
+      assert.equal(await rows.count(), 1);
+      assert.equal(await page.getByRole('button', { name: 'Older events' }).count(), 0);
+      await rows.first().getByRole('link', { name: /^Open/ }).click();
+      await page.getByRole('heading', { name: /^Event msg_/ }).waitFor();
+      await page.getByTestId('verdict').getByText('Accepted without verification (scheme none)').waitFor();
+      await page.getByLabel('Raw').check();
+      assert.equal(await page.getByTitle('Request body').textContent(), '{"n":0}', 'the oldest is on page 2');
       assert.deepEqual(browserErrors, []);
     } finally {
       await dest.close();
