@@ -56,7 +56,7 @@ export const ROUTES: { path: string; render: (p: Params, query: URLSearchParams)
   },
   {
     path: '/sources/:sourceId/events/:eventId',
-    render: (p) => <SourceEventPage sourceId={p.sourceId!} eventId={p.eventId!} />,
+    render: (p) => <SourceEventPage key={p.eventId} sourceId={p.sourceId!} eventId={p.eventId!} />,
   },
 ];
 

@@ -435,9 +435,18 @@ describe('web dashboard in Chromium', { skip }, () => {
       await forwards.filter({ hasText: '/audit' }).getByText('Not forwarded').waitFor();
       await shot(page, 'source-event', 'desktop');
 
-      // Replay, with confirmation: the destination gets it again with the same webhook-id.
-      await page.getByRole('button', { name: 'Replay' }).click();
+      // Replay, with confirmation: the destination gets it again with the same webhook-id. The
+      // keyboard reaches it from the heading, and Escape backs out of the dialog.
+      await page.getByRole('heading', { name: `Event ${accepted}` }).focus();
+      await page.keyboard.press('Tab');
+      assert.equal(await page.evaluate<string>('document.activeElement?.textContent'), 'Replay');
+      await page.keyboard.press('Enter');
       const dialog = page.getByRole('dialog', { name: 'Replay this event' });
+      await dialog.waitFor();
+      await page.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'hidden' });
+      assert.equal(dest.requests.length, 1, 'nothing replayed without confirmation');
+      await page.getByRole('button', { name: 'Replay' }).click();
       await dialog.getByLabel('To').selectOption({ label: `${dest.url}/hooks/clerk` });
       await dialog.getByRole('button', { name: 'Replay now' }).click();
       await page.getByRole('status').getByText('Queued 1 delivery').waitFor();

@@ -123,7 +123,7 @@ export function SourceEventPage({ sourceId, eventId }: { sourceId: string; event
             </section>
             <section aria-labelledby="body-h">
               <h3 id="body-h">Body</h3>
-              <BodyView body={e.body} encoding={e.bodyEncoding} label="Request body" />
+              <BodyView key={e.id} body={e.body} encoding={e.bodyEncoding} label="Request body" />
             </section>
           </div>
         </>
@@ -197,6 +197,9 @@ function Forwards({
   return (
     <section aria-labelledby="fwd-h">
       <h2 id="fwd-h">Forwards</h2>
+      {attempts.length >= 50 && (
+        <p class="muted">The latest 50 attempts; each destination's page has all of them.</p>
+      )}
       {rows.map((d) => {
         const list = byDest.get(d.id) ?? [];
         return (
