@@ -104,35 +104,38 @@ export function SourceEventsPage({ sourceId, presetStatus }: { sourceId: string;
                 <th scope="col">Received</th>
                 <th scope="col">Status</th>
                 <th scope="col">Event type</th>
-                <th scope="col">Size</th>
+                <th scope="col" class="wide-only">
+                  Size
+                </th>
                 <th scope="col">Detail</th>
-                <th scope="col">Event</th>
               </tr>
             </thead>
             <tbody>
               {events.data.data.map((e) => (
                 <tr key={e.id}>
-                  <td>{time(e.receivedAt)}</td>
+                  <td>
+                    <a href={`/sources/${enc(sourceId)}/events/${enc(e.id)}`}>
+                      {time(e.receivedAt)}
+                      <span class="sr-only"> event {e.id}</span>
+                    </a>
+                  </td>
                   <td>
                     <InboundBadge status={e.status} />
                   </td>
                   <td>
                     <code>{e.eventType}</code>
                   </td>
-                  <td>{e.bodySize} B</td>
+                  <td class="wide-only">{e.bodySize} B</td>
                   <td>
                     {e.verification && <code>{e.verification.code}</code>}
                     {e.duplicateOf && (
-                      <>
-                        of{' '}
-                        <a href={`/sources/${enc(sourceId)}/events/${enc(e.duplicateOf)}`}>{e.duplicateOf}</a>
-                      </>
+                      <a
+                        href={`/sources/${enc(sourceId)}/events/${enc(e.duplicateOf)}`}
+                        title={e.duplicateOf}
+                      >
+                        original<span class="sr-only"> event {e.duplicateOf}</span>
+                      </a>
                     )}
-                  </td>
-                  <td>
-                    <a href={`/sources/${enc(sourceId)}/events/${enc(e.id)}`}>
-                      Open<span class="sr-only"> event {e.id}</span>
-                    </a>
                   </td>
                 </tr>
               ))}
