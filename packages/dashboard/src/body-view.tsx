@@ -2,7 +2,7 @@
  * A received request body, shown the way it is best read: JSON pretty-printed, other text as is,
  * binary bytes as a hex dump or base64. The "Raw" view is the exact text received.
  */
-import { useState } from 'preact/hooks';
+import { useMemo, useState } from 'preact/hooks';
 import { Code } from './components.tsx';
 
 type View = 'pretty' | 'raw' | 'hex' | 'base64';
@@ -53,7 +53,8 @@ export function BodyView({
   encoding: 'utf8' | 'base64';
   label: string;
 }) {
-  const pretty = encoding === 'utf8' ? prettyOrNull(body) : null;
+  // Bodies go up to 64 MiB: parse and convert once per body and view, not on every render.
+  const pretty = useMemo(() => (encoding === 'utf8' ? prettyOrNull(body) : null), [body, encoding]);
   const views: { view: View; label: string }[] =
     encoding === 'utf8'
       ? [
@@ -66,17 +67,21 @@ export function BodyView({
           { view: 'base64', label: 'Base64' },
         ];
   const [view, setView] = useState<View>(views[0]!.view);
-  const bytes =
-    view === 'hex' || view === 'base64'
-      ? encoding === 'base64'
-        ? base64ToBytes(body)
-        : new TextEncoder().encode(body)
-      : null;
-  let text: string;
-  if (view === 'pretty') text = pretty ?? body;
-  else if (view === 'raw') text = body;
-  else if (view === 'base64') text = encoding === 'base64' ? body : bytesToBase64(bytes!);
-  else text = hexDump(bytes!);
+  const bytes = useMemo(
+    () =>
+      view === 'hex' || view === 'base64'
+        ? encoding === 'base64'
+          ? base64ToBytes(body)
+          : new TextEncoder().encode(body)
+        : null,
+    [body, encoding, view],
+  );
+  const text = useMemo(() => {
+    if (view === 'pretty') return pretty ?? body;
+    if (view === 'raw') return body;
+    if (view === 'base64') return encoding === 'base64' ? body : bytesToBase64(bytes!);
+    return hexDump(bytes!);
+  }, [body, encoding, view, pretty, bytes]);
   const name = `body-view-${label.replace(/\W+/g, '-').toLowerCase()}`;
   return (
     <div>

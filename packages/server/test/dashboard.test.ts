@@ -527,6 +527,24 @@ describe('web dashboard in Chromium', { skip }, () => {
       await page.getByTestId('verdict').getByText('Accepted without verification (scheme none)').waitFor();
       await page.getByLabel('Raw').check();
       assert.equal(await page.getByTitle('Request body').textContent(), '{"n":0}', 'the oldest is on page 2');
+
+      // A big body scrolls inside its box; the page keeps its width.
+      const items = Array.from({ length: 2000 }, (_, i) => ({ sku: `sku-${i}`, qty: i }));
+      const big = await fetch(`${server.url}/in/open.hooks`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ type: 'order.created', items }),
+      });
+      const bigId = ((await big.json()) as { id: string }).id;
+      await page.goto(`${server.url}/sources/${open.body.id}/events/${bigId}`);
+      const bigBody = page.getByTitle('Request body');
+      await bigBody.waitFor();
+      assert.deepEqual(JSON.parse((await bigBody.textContent()) ?? ''), { type: 'order.created', items });
+      const box = await page.evaluate<{ scroll: number; client: number }>(
+        `(() => { const e = document.querySelector('pre.code'); return { scroll: e.scrollHeight, client: e.clientHeight }; })()`,
+      );
+      assert.ok(box.scroll > box.client * 10, `the body box scrolls (${box.scroll} > ${box.client})`);
+      await shot(page, 'source-event-big', 'desktop');
       assert.deepEqual(browserErrors, []);
     } finally {
       await dest.close();
