@@ -157,4 +157,58 @@ export interface Series {
   data: SeriesBucket[];
 }
 
+export interface SourceDestination {
+  id: string;
+  url: string;
+  headers: Record<string, string>;
+  eventTypes: string[] | null;
+  disabled: boolean;
+}
+export interface RequestField {
+  header: string | null;
+  jsonPath: string | null;
+}
+/** A source as the API returns it: its verification secrets are never sent, only their count. */
+export interface Source {
+  id: string;
+  name: string;
+  description: string;
+  ingestPath: string;
+  appId: string;
+  verification: {
+    scheme: string;
+    secretCount: number;
+    tolerance: number | null;
+    url: string | null;
+    hmac: Record<string, unknown> | null;
+  };
+  forwardSecretType: string;
+  dedupe: (RequestField & { windowSeconds: number }) | null;
+  eventType: RequestField | null;
+  maxBodyBytes: number | null;
+  destinations: SourceDestination[];
+  createdAt: string;
+  updatedAt: string;
+}
+export type InboundStatus = 'accepted' | 'rejected' | 'duplicate';
+export interface InboundEvent {
+  id: string;
+  sourceId: string;
+  status: InboundStatus;
+  eventType: string;
+  dedupeKey: string | null;
+  duplicateOf: string | null;
+  verification: { code: string; detail: string } | null;
+  contentType: string | null;
+  bodySize: number;
+  receivedAt: string;
+}
+export interface InboundEventDetail extends InboundEvent {
+  /** As received: original case and order, repeats kept. */
+  headers: [string, string][];
+  body: string;
+  bodyEncoding: 'utf8' | 'base64';
+  attempts: Attempt[];
+}
+
 export const enc = encodeURIComponent;

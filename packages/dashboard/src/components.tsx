@@ -192,3 +192,69 @@ export function PageTitle({ children }: { children: ComponentChildren }) {
     </h1>
   );
 }
+
+/**
+ * Headers as a list of pairs (inbound requests keep their original order, case and repeats,
+ * which a `Record` would lose).
+ */
+export function HeaderPairs({ headers, caption }: { headers: [string, string][]; caption: string }) {
+  if (headers.length === 0) return <p class="muted">No {caption.toLowerCase()}.</p>;
+  return (
+    <table class="kv">
+      <caption>{caption}</caption>
+      <tbody>
+        {headers.map(([k, v], i) => (
+          // Names repeat (two Set-Cookie headers); the position is the identity.
+          <tr key={i}>
+            <th scope="row">{k}</th>
+            <td>
+              <code>{v}</code>
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/** A read-only value (a URL, a secret) with a Copy button; selecting it works without clipboard access. */
+export function CopyField({ value, label, id }: { value: string; label: string; id: string }) {
+  const input = useRef<HTMLInputElement>(null);
+  const [note, setNote] = useState('');
+  const copy = async () => {
+    input.current?.select();
+    try {
+      await navigator.clipboard.writeText(value);
+      setNote('Copied');
+    } catch {
+      // Browsers refuse clipboard access on plain-http origins other than localhost.
+      setNote('Selected: press Ctrl+C (⌘C) to copy');
+    }
+  };
+  return (
+    <div class="copy">
+      <label for={id}>{label}</label>
+      <div class="copy-row">
+        <input
+          id={id}
+          ref={input}
+          readOnly
+          value={value}
+          spellcheck={false}
+          onFocus={(e) => (e.target as HTMLInputElement).select()}
+        />
+        <button type="button" class="secondary" onClick={copy}>
+          Copy<span class="sr-only"> {label}</span>
+        </button>
+      </div>
+      <span class="muted" aria-live="polite">
+        {note}
+      </span>
+    </div>
+  );
+}
+
+/** The state of a received request: accepted (verified, forwarded), rejected or duplicate. */
+export function InboundBadge({ status }: { status: string }) {
+  return <span class={`badge ${status}`}>{status}</span>;
+}

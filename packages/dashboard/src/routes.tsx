@@ -11,6 +11,11 @@ import { NewEndpointPage } from './pages/endpoint-new.tsx';
 import { EventTypesPage } from './pages/event-types.tsx';
 import { MessagePage } from './pages/message.tsx';
 import { MessagesPage } from './pages/messages.tsx';
+import { SourcePage } from './pages/source.tsx';
+import { SourceEventPage } from './pages/source-event.tsx';
+import { SourceEventsPage } from './pages/source-events.tsx';
+import { NewSourcePage } from './pages/source-new.tsx';
+import { SourcesPage } from './pages/sources.tsx';
 
 type Params = Record<string, string>;
 
@@ -27,12 +32,36 @@ export const ROUTES: { path: string; render: (p: Params, query: URLSearchParams)
   { path: '/apps/:appId/msg/:msgId', render: (p) => <MessagePage appId={p.appId!} msgId={p.msgId!} /> },
   {
     path: '/apps/:appId/msg/:msgId/attempt/:attemptId',
-    render: (p) => <AttemptPage appId={p.appId!} msgId={p.msgId!} attemptId={p.attemptId!} />,
+    // `?source=` marks an inbound event's forward: its body is the raw request, not a JSON payload.
+    render: (p, q) => (
+      <AttemptPage appId={p.appId!} msgId={p.msgId!} attemptId={p.attemptId!} sourceId={q.get('source')} />
+    ),
   },
   { path: '/event-types', render: (_p, q) => <EventTypesPage presetApp={q.get('app') ?? ''} /> },
+  // Sources are addressed by id in the dashboard: a name may contain dots, which the server takes
+  // for a file name on reload.
+  { path: '/sources', render: () => <SourcesPage /> },
+  { path: '/sources/new', render: () => <NewSourcePage /> },
+  { path: '/sources/:sourceId', render: (p) => <SourcePage sourceId={p.sourceId!} /> },
+  {
+    path: '/sources/:sourceId/events',
+    // Keyed by the status in the URL, so a link to ?status=rejected starts with that filter.
+    render: (p, q) => (
+      <SourceEventsPage
+        key={`${p.sourceId}?${q.get('status') ?? ''}`}
+        sourceId={p.sourceId!}
+        presetStatus={q.get('status') ?? ''}
+      />
+    ),
+  },
+  {
+    path: '/sources/:sourceId/events/:eventId',
+    render: (p) => <SourceEventPage key={p.eventId} sourceId={p.sourceId!} eventId={p.eventId!} />,
+  },
 ];
 
 export const NAV: { href: string; label: string }[] = [
   { href: '/', label: 'Applications' },
   { href: '/event-types', label: 'Event types' },
+  { href: '/sources', label: 'Sources' },
 ];

@@ -1,8 +1,9 @@
 /**
  * The web dashboard in a real browser (Debian's Chromium driven by playwright-core) against a
  * real Hookline and a real receiver: log in, create an endpoint, send a test event, see the
- * attempt, inspect it, resend it, and see the health chart count both attempts. Screenshots of
- * every main page, at laptop and phone width, go to artifacts/screenshots/.
+ * attempt, inspect it, resend it, and see the health chart count both attempts; create an inbound
+ * source, post signed, forged and repeated requests to it, inspect them and replay the accepted
+ * one. Screenshots of every main page, at laptop and phone width, go to artifacts/screenshots/.
  *
  * Browser-side code is passed to Playwright as strings: this file is typechecked without the DOM
  * library.
@@ -11,10 +12,12 @@
  * installs Chromium with apt.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { Webhook } from 'standardwebhooks';
 import { DEFAULT_DASHBOARD_DIR } from '../src/api/dashboard.ts';
 import { startHookline, startReceiver, type TestReceiver, type TestServer } from './helpers.ts';
 
@@ -160,6 +163,8 @@ describe('web dashboard in Chromium', { skip }, () => {
     await page.goto(server.url + endpointPath);
     await waitForAttemptTotal(1);
     const rows = page.getByTestId('attempts').locator('tbody tr');
+    // The table loads apart from the health panel.
+    await rows.first().waitFor();
     assert.equal(await rows.count(), 1);
     assert.match((await rows.first().textContent()) ?? '', /success 200/);
     assert.equal(await page.locator('.uplot canvas').count(), 2, 'two charts drawn');
@@ -240,6 +245,310 @@ describe('web dashboard in Chromium', { skip }, () => {
     await page.getByLabel('Admin token').waitFor();
     assert.equal(await page.evaluate<number>('sessionStorage.length'), 0);
     assert.deepEqual(browserErrors, []);
+  });
+
+  test('inbound source: create it, see signed, forged and repeated requests, inspect the raw request, replay', async () => {
+    const dest = await startReceiver();
+    try {
+      await page.goto(server.url);
+      await page.evaluate('sessionStorage.clear()');
+      await page.reload();
+      await page.getByLabel('Admin token').fill(server.token);
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.getByRole('heading', { name: 'Applications' }).waitFor();
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Sources' }).click();
+      await page.getByRole('heading', { name: 'Sources' }).waitFor();
+      await page.getByText('No sources yet.').waitFor();
+
+      // Create a Standard Webhooks source with two destinations through the form.
+      const secret = `whsec_${randomBytes(32).toString('base64')}`;
+      await page.getByRole('link', { name: 'Create source' }).click();
+      await page.getByRole('heading', { name: 'Create source' }).waitFor();
+      await page.getByLabel('Name').fill('clerk-users');
+      await page.getByLabel('Description').fill('Clerk user events');
+      await page.getByLabel('Scheme').selectOption('standard-webhooks');
+      await page.getByLabel('Signing secret').fill(secret);
+      await page.getByLabel('Drop repeats of').selectOption('provider');
+      await page.getByLabel('Destination URL').fill(`${dest.url}/hooks/clerk`);
+      await page.getByLabel(/^Event types/).fill('user.created');
+      await page.getByRole('button', { name: 'Add destination' }).click();
+      await page.locator('#dest-url-1').fill(`${dest.url}/audit`);
+      await page.locator('#dest-types-1').fill('user.deleted, user.banned');
+      await shot(page, 'source-new', 'desktop');
+      await page.getByRole('button', { name: 'Create source' }).click();
+      await page.getByRole('heading', { name: 'Source clerk-users' }).waitFor();
+      const sourcePath = new URL(page.url()).pathname;
+      const sourceId = sourcePath.split('/').pop()!;
+      assert.match(sourceId, /^src_/);
+      const saved = await server.call('GET', '/api/v1/source/clerk-users');
+      assert.equal(saved.status, 200);
+      assert.equal(saved.body.id, sourceId);
+      assert.equal(saved.body.verification.scheme, 'standard-webhooks');
+      assert.equal(saved.body.verification.secretCount, 1);
+      assert.deepEqual(
+        saved.body.destinations.map((d: { url: string; eventTypes: string[] }) => [d.url, d.eventTypes]),
+        [
+          [`${dest.url}/hooks/clerk`, ['user.created']],
+          [`${dest.url}/audit`, ['user.deleted', 'user.banned']],
+        ],
+      );
+      assert.deepEqual(saved.body.dedupe, { header: null, jsonPath: null, windowSeconds: 86400 });
+      // The page shows where the provider posts, never the verification secret.
+      assert.equal(await page.getByLabel('Provider posts to').inputValue(), `${server.url}/in/clerk-users`);
+      assert.equal(await page.getByTestId('destinations').locator('tbody tr').count(), 2);
+      assert.equal(await page.getByText(secret).count(), 0, 'the verification secret is not shown');
+      await page.getByRole('button', { name: 'Reveal forwarding secret' }).click();
+      const forwardSecret = (await server.call('GET', '/api/v1/source/clerk-users/secret')).body.key;
+      assert.equal(await page.getByLabel('Forwarding secret').inputValue(), forwardSecret);
+      await page.getByRole('button', { name: 'Hide secret' }).click();
+      await shot(page, 'source', 'desktop');
+
+      // A second source with the same name is refused with the API's code and detail.
+      await page.goto(`${server.url}/sources/new`);
+      await page.getByLabel('Name').fill('clerk-users');
+      await page.getByLabel('Signing secret').fill(secret);
+      await page.getByLabel('Destination URL').fill(`${dest.url}/other`);
+      await page.getByRole('button', { name: 'Create source' }).click();
+      await page.getByRole('alert').getByText('conflict').waitFor();
+      await page.getByRole('alert').getByText('a source named "clerk-users" exists already').waitFor();
+
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Sources' }).click();
+      const card = page.getByTestId('sources').locator('li');
+      await card.first().waitFor();
+      assert.equal(await card.count(), 1);
+      assert.match(
+        (await card.textContent()) ?? '',
+        /standard-webhooks · 2 destinations · Clerk user events/,
+      );
+      assert.equal(await card.getByRole('textbox').inputValue(), `${server.url}/in/clerk-users`);
+      await shot(page, 'sources', 'desktop');
+
+      // A request signed by the standardwebhooks library, a forged binary one, and a repeat.
+      const body = JSON.stringify({ type: 'user.created', data: { id: 'u_1', email: 'ada@example.com' } });
+      const webhookId = `msg_${randomBytes(8).toString('hex')}`;
+      const ts = new Date();
+      const signedHeaders = {
+        'content-type': 'application/json',
+        'webhook-id': webhookId,
+        'webhook-timestamp': String(Math.floor(ts.getTime() / 1000)),
+        'webhook-signature': new Webhook(secret).sign(webhookId, ts, body),
+      };
+      const post = (headers: Record<string, string>, b: string | Buffer) =>
+        fetch(`${server.url}/in/clerk-users`, { method: 'POST', headers, body: b });
+      const ok = await post(signedHeaders, body);
+      assert.equal(ok.status, 200);
+      const accepted = ((await ok.json()) as { id: string; status: string }).id;
+      const binary = Buffer.from(Array.from({ length: 300 }, (_, i) => i % 256));
+      const forged = await post(
+        {
+          'content-type': 'application/octet-stream',
+          'webhook-id': `msg_${randomBytes(8).toString('hex')}`,
+          'webhook-timestamp': String(Math.floor(Date.now() / 1000)),
+          'webhook-signature': `v1,${randomBytes(32).toString('base64')}`,
+        },
+        binary,
+      );
+      assert.equal(forged.status, 401);
+      const forgedCode = ((await forged.json()) as { code: string }).code;
+      assert.equal(forgedCode, 'no_matching_signature');
+      const rejected = forged.headers.get('hookline-event-id')!;
+      const again = await post(signedHeaders, body);
+      assert.equal(again.status, 200);
+      const repeat = (await again.json()) as { id: string; status: string; duplicateOf: string };
+      assert.equal(repeat.status, 'duplicate');
+      assert.equal(repeat.duplicateOf, accepted);
+      await dest.waitFor(1);
+      assert.equal(dest.requests[0]!.url, '/hooks/clerk');
+      assert.equal(dest.requests[0]!.body.toString(), body);
+
+      // All three are in the events list with their status; the filter narrows it.
+      await page.getByRole('link', { name: 'clerk-users' }).click();
+      await page.getByRole('link', { name: 'Events', exact: true }).click();
+      await page.getByRole('heading', { name: 'Events of clerk-users' }).waitFor();
+      const rows = page.getByTestId('events').locator('tbody tr');
+      await rows.nth(2).waitFor();
+      const rowOf = (id: string) =>
+        rows.filter({ has: page.locator('td:first-child').getByRole('link', { name: `event ${id}` }) });
+      assert.equal(await rows.count(), 3);
+      assert.match((await rowOf(accepted).textContent()) ?? '', /accepted.*user\.created/);
+      assert.match((await rowOf(rejected).textContent()) ?? '', /rejected.*no_matching_signature/);
+      assert.match((await rowOf(repeat.id).textContent()) ?? '', /duplicate/);
+      const original = rowOf(repeat.id).getByRole('link', { name: /^original/ });
+      assert.equal(await original.getAttribute('href'), `/sources/${sourceId}/events/${accepted}`);
+      // Time filter: nothing was received before an hour ago; everything after.
+      const hourAgo = new Date(Date.now() - 3_600_000 - new Date().getTimezoneOffset() * 60_000)
+        .toISOString()
+        .slice(0, 16);
+      await page.getByLabel('Received before').fill(hourAgo);
+      await page.getByRole('button', { name: 'Filter' }).click();
+      await page.getByText('No events match.').waitFor();
+      await page.getByLabel('Received before').fill('');
+      await page.getByLabel('Received after').fill(hourAgo);
+      await page.getByRole('button', { name: 'Filter' }).click();
+      await rows.nth(2).waitFor();
+      assert.equal(await rows.count(), 3);
+      await page.getByLabel('Status').selectOption('rejected');
+      /** Waits (bounded) until the list shows only `status` rows, one of them. */
+      const waitForOnly = async (status: string) => {
+        for (let i = 0; i < 40; i++) {
+          const texts = await rows.allTextContents();
+          if (texts.length === 1 && texts[0]!.includes(status)) return;
+          await page.waitForTimeout(100);
+        }
+        assert.deepEqual(await rows.allTextContents(), [status]);
+      };
+      await waitForOnly('rejected');
+      await shot(page, 'source-events', 'desktop');
+      await page.getByLabel('Status').selectOption('accepted');
+      await waitForOnly('accepted');
+      await rows
+        .first()
+        .getByRole('link', { name: / event msg_/ })
+        .click();
+
+      // The accepted event: the raw body exactly as posted, headers in the order received.
+      await page.getByRole('heading', { name: `Event ${accepted}` }).waitFor();
+      await page.getByTestId('verdict').getByText('Signature verified (standard-webhooks)').waitFor();
+      assert.deepEqual(
+        JSON.parse((await page.getByTitle('Request body').textContent()) ?? ''),
+        JSON.parse(body),
+      );
+      await page.getByLabel('Raw').check();
+      assert.equal(await page.getByTitle('Request body').textContent(), body);
+      const detail = await server.call('GET', `/api/v1/source/clerk-users/event/${accepted}`);
+      const shownNames = await page
+        .getByRole('table', { name: 'Request headers' })
+        .locator('th')
+        .allTextContents();
+      assert.deepEqual(
+        shownNames,
+        detail.body.headers.map((h: [string, string]) => h[0]),
+      );
+      const sigRow = page
+        .getByRole('table', { name: 'Request headers' })
+        .getByRole('row', { name: /^webhook-id/ });
+      assert.equal(await sigRow.locator('td').textContent(), webhookId);
+
+      // Its forward: one attempt at the matching destination, none at the other.
+      const forwards = page.getByTestId('forward');
+      const clerkAttempts = forwards.filter({ hasText: '/hooks/clerk' }).locator('tbody tr');
+      const waitForForwards = async (n: number) => {
+        for (let i = 0; i < 40 && (await clerkAttempts.count()) < n; i++) {
+          await page.waitForTimeout(250);
+          await page.getByRole('button', { name: 'Refresh' }).click();
+        }
+        assert.equal(await clerkAttempts.count(), n);
+      };
+      await waitForForwards(1);
+      assert.match((await clerkAttempts.first().textContent()) ?? '', /success 200/);
+      await forwards.filter({ hasText: '/audit' }).getByText('Not forwarded').waitFor();
+      await shot(page, 'source-event', 'desktop');
+
+      // Replay, with confirmation: the destination gets it again with the same webhook-id. The
+      // keyboard reaches it from the heading, and Escape backs out of the dialog.
+      await page.getByRole('heading', { name: `Event ${accepted}` }).focus();
+      await page.keyboard.press('Tab');
+      assert.equal(await page.evaluate<string>('document.activeElement?.textContent'), 'Replay');
+      await page.keyboard.press('Enter');
+      const dialog = page.getByRole('dialog', { name: 'Replay this event' });
+      await dialog.waitFor();
+      await page.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'hidden' });
+      assert.equal(dest.requests.length, 1, 'nothing replayed without confirmation');
+      await page.getByRole('button', { name: 'Replay' }).click();
+      await dialog.getByLabel('To').selectOption({ label: `${dest.url}/hooks/clerk` });
+      await dialog.getByRole('button', { name: 'Replay now' }).click();
+      await page.getByRole('status').getByText('Queued 1 delivery').waitFor();
+      await dest.waitFor(2);
+      assert.equal(dest.requests[1]!.headers['webhook-id'], accepted);
+      assert.equal(dest.requests[1]!.body.toString(), body);
+      await waitForForwards(2);
+      await clerkAttempts.getByText('manual').waitFor();
+
+      // The attempt inspector shows the forwarded request: the provider's bytes.
+      await clerkAttempts
+        .first()
+        .getByRole('link', { name: /^Inspect/ })
+        .click();
+      await page.getByRole('heading', { name: /^Attempt atmpt_/ }).waitFor();
+      await page.getByLabel('Raw').check();
+      assert.equal(await page.getByTitle('Request body').textContent(), body);
+      const fwdHeaders = page.getByRole('table', { name: 'Request headers' });
+      const fwdId = fwdHeaders.getByRole('row', { name: /^webhook-id/ });
+      assert.equal(await fwdId.locator('td').textContent(), accepted);
+      await shot(page, 'source-attempt', 'desktop');
+
+      // The forged request: the verdict with code and detail, the binary body as a hex dump, no replay.
+      await page.goto(`${server.url}/sources/${sourceId}/events/${rejected}`);
+      const verdict = page.getByTestId('verdict');
+      await verdict.getByText('no_matching_signature').waitFor();
+      assert.match((await verdict.textContent()) ?? '', /Rejected: failed verification/);
+      const hex = (await page.getByTitle('Request body').textContent()) ?? '';
+      assert.ok(hex.startsWith('00000000  00 01 02 03 04 05 06 07'), hex.slice(0, 80));
+      await page.getByLabel('Base64').check();
+      assert.equal(await page.getByTitle('Request body').textContent(), binary.toString('base64'));
+      assert.equal(await page.getByRole('button', { name: 'Replay' }).count(), 0);
+      await shot(page, 'source-event-rejected', 'desktop');
+
+      // The repeat links to the event it duplicates.
+      await page.goto(`${server.url}/sources/${sourceId}/events/${repeat.id}`);
+      await page.getByTestId('verdict').getByRole('link', { name: accepted }).click();
+      await page.getByRole('heading', { name: `Event ${accepted}` }).waitFor();
+
+      // An unknown event is an API error with its code.
+      await page.goto(`${server.url}/sources/${sourceId}/events/msg_missing`);
+      await page.getByRole('alert').getByText('not_found').waitFor();
+
+      // The list pages by 50: 51 requests to an unverified source make two pages.
+      const open = await server.call('POST', '/api/v1/source', {
+        name: 'open.hooks',
+        verification: { scheme: 'none' },
+        dedupe: null,
+        destinations: [{ url: `${dest.url}/open` }],
+      });
+      assert.equal(open.status, 201);
+      for (let i = 0; i < 51; i++) {
+        const res = await fetch(`${server.url}/in/open.hooks`, { method: 'POST', body: `{"n":${i}}` });
+        assert.equal(res.status, 200);
+      }
+      await page.goto(`${server.url}/sources/${open.body.id}/events`);
+      await rows.nth(49).waitFor();
+      assert.equal(await rows.count(), 50);
+      assert.match((await rows.first().textContent()) ?? '', /accepted.*inbound/);
+      await page.getByRole('button', { name: 'Older events' }).click();
+      await page.getByRole('button', { name: 'Older events' }).waitFor({ state: 'detached' });
+      assert.equal(await rows.count(), 1);
+      await page.getByRole('button', { name: 'Newest events' }).waitFor();
+      await rows
+        .first()
+        .getByRole('link', { name: / event msg_/ })
+        .click();
+      await page.getByRole('heading', { name: /^Event msg_/ }).waitFor();
+      await page.getByTestId('verdict').getByText('Accepted without verification (scheme none)').waitFor();
+      await page.getByLabel('Raw').check();
+      assert.equal(await page.getByTitle('Request body').textContent(), '{"n":0}', 'the oldest is on page 2');
+
+      // A big body scrolls inside its box; the page keeps its width.
+      const items = Array.from({ length: 2000 }, (_, i) => ({ sku: `sku-${i}`, qty: i }));
+      const big = await fetch(`${server.url}/in/open.hooks`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ type: 'order.created', items }),
+      });
+      const bigId = ((await big.json()) as { id: string }).id;
+      await page.goto(`${server.url}/sources/${open.body.id}/events/${bigId}`);
+      const bigBody = page.getByTitle('Request body');
+      await bigBody.waitFor();
+      assert.deepEqual(JSON.parse((await bigBody.textContent()) ?? ''), { type: 'order.created', items });
+      const box = await page.evaluate<{ scroll: number; client: number }>(
+        `(() => { const e = document.querySelector('pre.code'); return { scroll: e.scrollHeight, client: e.clientHeight }; })()`,
+      );
+      assert.ok(box.scroll > box.client * 10, `the body box scrolls (${box.scroll} > ${box.client})`);
+      await shot(page, 'source-event-big', 'desktop');
+      assert.deepEqual(browserErrors, []);
+    } finally {
+      await dest.close();
+    }
   });
 
   test('every main page fits a phone-width screen, and the keyboard reaches the controls', async () => {

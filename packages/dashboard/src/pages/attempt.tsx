@@ -1,4 +1,5 @@
-import { type AttemptDetail, api, enc, type Message } from '../api.ts';
+import { type AttemptDetail, api, enc, type InboundEventDetail, type Message } from '../api.ts';
+import { BodyView } from '../body-view.tsx';
 import {
   Code,
   ConfirmButton,
@@ -15,30 +16,47 @@ import {
 /**
  * The attempt inspector: the request exactly as Hookline sent it (URL, headers, body) and the
  * response that came back. The body is the message payload: Hookline stores it as the compact
- * JSON it sends, byte for byte.
+ * JSON it sends, byte for byte. For the forward of an inbound event (`sourceId` given) the body
+ * sent is the request the provider posted, kept byte for byte with the event.
  */
 export function AttemptPage({
   appId,
   msgId,
   attemptId,
+  sourceId = null,
 }: {
   appId: string;
   msgId: string;
   attemptId: string;
+  sourceId?: string | null;
 }) {
   const attempt = useLoad(
     () => api<AttemptDetail>('GET', `/app/${enc(appId)}/msg/${enc(msgId)}/attempt/${enc(attemptId)}`),
     [appId, msgId, attemptId],
   );
-  const msg = useLoad(() => api<Message>('GET', `/app/${enc(appId)}/msg/${enc(msgId)}`), [appId, msgId]);
+  const msg = useLoad<Message | InboundEventDetail>(
+    () =>
+      sourceId
+        ? api<InboundEventDetail>('GET', `/source/${enc(sourceId)}/event/${enc(msgId)}`)
+        : api<Message>('GET', `/app/${enc(appId)}/msg/${enc(msgId)}`),
+    [appId, msgId, sourceId],
+  );
   const a = attempt.data;
-  const body = msg.data ? JSON.stringify(msg.data.payload) : null;
+  const inbound = sourceId && msg.data ? (msg.data as InboundEventDetail) : null;
+  const body = msg.data && !sourceId ? JSON.stringify((msg.data as Message).payload) : null;
   return (
     <main>
-      <nav aria-label="Breadcrumb" class="crumbs">
-        <a href="/">Applications</a> / <a href={`/apps/${enc(appId)}`}>{appId}</a> /{' '}
-        <a href={`/apps/${enc(appId)}/msg/${enc(msgId)}`}>{msgId}</a>
-      </nav>
+      {sourceId ? (
+        <nav aria-label="Breadcrumb" class="crumbs">
+          <a href="/sources">Sources</a> / <a href={`/sources/${enc(sourceId)}`}>source</a> /{' '}
+          <a href={`/sources/${enc(sourceId)}/events/${enc(msgId)}`}>{msgId}</a>
+        </nav>
+      ) : (
+        <nav aria-label="Breadcrumb" class="crumbs">
+          <a href="/">Applications</a> / <a href={`/apps/${enc(appId)}`}>{appId}</a> /{' '}
+          <a href={`/apps/${enc(appId)}/msg/${enc(msgId)}`}>{msgId}</a>
+        </nav>
+      )}
       <PageTitle>Attempt {attemptId}</PageTitle>
       <ErrorBox error={attempt.error ?? msg.error} />
       {!a && !attempt.error && <Loading what="attempt" />}
@@ -95,7 +113,13 @@ export function AttemptPage({
               </p>
               <HeadersTable headers={a.requestHeaders} caption="Request headers" />
               <h3>Body</h3>
-              {body === null ? <Loading what="body" /> : <Code text={body} label="Request body" />}
+              {inbound ? (
+                <BodyView body={inbound.body} encoding={inbound.bodyEncoding} label="Request body" />
+              ) : body === null ? (
+                <Loading what="body" />
+              ) : (
+                <Code text={body} label="Request body" />
+              )}
             </section>
             <section aria-labelledby="res-h">
               <h2 id="res-h">Response</h2>

@@ -1,0 +1,170 @@
+import type { ComponentChildren } from 'preact';
+import { useState } from 'preact/hooks';
+import { type ApiError, api, enc, type RequestField, type Source } from '../api.ts';
+import { asApiError, CopyField, ErrorBox, Loading, PageTitle, time, useLoad } from '../components.tsx';
+
+export function describeField(f: RequestField | null, fallback: string): string {
+  if (!f || (!f.header && !f.jsonPath)) return fallback;
+  return f.header ? `header ${f.header}` : `JSON field ${f.jsonPath}`;
+}
+
+/**
+ * One source: where the provider posts, how requests are verified (the secrets themselves are never
+ * returned by the API), duplicates, destinations, and the secret forwarded requests are signed with.
+ */
+export function SourcePage({ sourceId }: { sourceId: string }) {
+  const source = useLoad(() => api<Source>('GET', `/source/${enc(sourceId)}`), [sourceId]);
+  const s = source.data;
+  return (
+    <main>
+      <nav aria-label="Breadcrumb" class="crumbs">
+        <a href="/sources">Sources</a>
+      </nav>
+      <PageTitle>{s ? `Source ${s.name}` : 'Source'}</PageTitle>
+      <ErrorBox error={source.error} />
+      {!s && !source.error && <Loading what="source" />}
+      {s && (
+        <>
+          {s.description && <p>{s.description}</p>}
+          <CopyField id="ingest-url" label="Provider posts to" value={location.origin + s.ingestPath} />
+          <div class="actions">
+            <a class="button" href={`/sources/${enc(s.id)}/events`}>
+              Events
+            </a>
+            <a class="button secondary" href={`/sources/${enc(s.id)}/events?status=rejected`}>
+              Rejected requests
+            </a>
+          </div>
+          <h2>Definition</h2>
+          <table class="kv" data-testid="source-definition">
+            <tbody>
+              <Row name="Id">
+                <code>{s.id}</code>
+              </Row>
+              <Row name="Scheme">
+                <code>{s.verification.scheme}</code>
+              </Row>
+              <Row name="Verification secrets">
+                {s.verification.scheme === 'none'
+                  ? 'none (every request is accepted)'
+                  : `${s.verification.secretCount} stored (never shown)`}
+              </Row>
+              <Row name="Timestamp tolerance">
+                {s.verification.tolerance === null ? "scheme's default" : `${s.verification.tolerance} s`}
+              </Row>
+              {s.verification.url && (
+                <Row name="Public URL">
+                  <code>{s.verification.url}</code>
+                </Row>
+              )}
+              {s.verification.hmac && (
+                <Row name="HMAC settings">
+                  <code>{JSON.stringify(s.verification.hmac)}</code>
+                </Row>
+              )}
+              <Row name="Duplicates">
+                {s.dedupe
+                  ? `same ${describeField(s.dedupe, "provider's event id")} within ${s.dedupe.windowSeconds} s`
+                  : 'not checked'}
+              </Row>
+              <Row name="Event type from">{describeField(s.eventType, "the provider's usual place")}</Row>
+              <Row name="Largest body">
+                {s.maxBodyBytes === null ? "the server's limit" : `${s.maxBodyBytes} bytes`}
+              </Row>
+              <Row name="Forwards signed with">{s.forwardSecretType}</Row>
+              <Row name="Application">
+                <a href={`/apps/${enc(s.appId)}`}>{s.appId}</a>
+              </Row>
+              <Row name="Created">{time(s.createdAt)}</Row>
+              <Row name="Updated">{time(s.updatedAt)}</Row>
+            </tbody>
+          </table>
+          <h2>Destinations</h2>
+          <div class="scroll">
+            <table data-testid="destinations">
+              <thead>
+                <tr>
+                  <th scope="col">URL</th>
+                  <th scope="col">Event types</th>
+                  <th scope="col">Extra headers</th>
+                  <th scope="col">Health</th>
+                </tr>
+              </thead>
+              <tbody>
+                {s.destinations.map((d) => (
+                  <tr key={d.id}>
+                    <td>
+                      <code class="url">{d.url}</code>
+                      {d.disabled && <span class="badge fail">disabled</span>}
+                    </td>
+                    <td>{d.eventTypes?.join(', ') ?? 'all'}</td>
+                    {/* Header values may be credentials: only their names are shown. */}
+                    <td>{Object.keys(d.headers).join(', ') || '—'}</td>
+                    <td>
+                      <a href={`/apps/${enc(s.appId)}/endpoints/${enc(d.id)}`}>
+                        Attempts<span class="sr-only"> to {d.url}</span>
+                      </a>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          <ForwardSecret sourceId={s.id} />
+        </>
+      )}
+    </main>
+  );
+}
+
+function Row({ name, children }: { name: string; children: ComponentChildren }) {
+  return (
+    <tr>
+      <th scope="row">{name}</th>
+      <td>{children}</td>
+    </tr>
+  );
+}
+
+/** The forwarding secret is shown only on request. */
+function ForwardSecret({ sourceId }: { sourceId: string }) {
+  const [secret, setSecret] = useState<{ key: string; publicKey: string | null } | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const reveal = async () => {
+    setError(null);
+    try {
+      setSecret(await api('GET', `/source/${enc(sourceId)}/secret`));
+    } catch (err) {
+      setError(asApiError(err));
+    }
+  };
+  return (
+    <section aria-labelledby="fwd-h">
+      <h2 id="fwd-h">Forwarding signature</h2>
+      <p class="muted">
+        Destinations verify the <code>webhook-signature</code> Hookline adds to every forwarded request with
+        this secret (Standard Webhooks), whatever the provider's own scheme.
+      </p>
+      {secret ? (
+        <>
+          <CopyField id="fwd-secret" label="Forwarding secret" value={secret.key} />
+          {secret.publicKey && (
+            <CopyField
+              id="fwd-public"
+              label="Public key (destinations verify with it)"
+              value={secret.publicKey}
+            />
+          )}
+          <button type="button" class="secondary" onClick={() => setSecret(null)}>
+            Hide secret
+          </button>
+        </>
+      ) : (
+        <button type="button" class="secondary" onClick={reveal}>
+          Reveal forwarding secret
+        </button>
+      )}
+      <ErrorBox error={error} />
+    </section>
+  );
+}
