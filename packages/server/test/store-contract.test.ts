@@ -6,17 +6,20 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
+import pg from 'pg';
 import { createIdGenerator } from '../src/core/ids.ts';
 import { endpointMatches } from '../src/core/routing.ts';
 import { createSecretBox } from '../src/core/secret-box.ts';
 import type { App, Attempt, Endpoint, Message } from '../src/core/types.ts';
+import { createPostgresStore } from '../src/store/postgres/postgres-store.ts';
 import { createSqliteStore } from '../src/store/sqlite/sqlite-store.ts';
 import type { IngestItem, PageQuery, Store } from '../src/store/store.ts';
 import { tempDir } from './helpers.ts';
+import { createTestDatabase, pgTestOptions } from './pg.ts';
 
 interface Adapter {
   name: string;
-  open(): Promise<{ store: Store; cleanup(): Promise<void>; rawDump(): string }>;
+  open(): Promise<{ store: Store; cleanup(): Promise<void>; rawDump(): string | Promise<string> }>;
 }
 
 const ADAPTERS: Adapter[] = [
@@ -37,16 +40,48 @@ const ADAPTERS: Adapter[] = [
       };
     },
   },
+  {
+    // A fresh database per test, cloned from the migrated template (see pg.ts).
+    name: 'postgres',
+    async open() {
+      const db = await createTestDatabase('contract');
+      const store = createPostgresStore({ url: db.url, secretBox: createSecretBox('test-key') });
+      await store.migrate();
+      return {
+        store,
+        rawDump: async () => {
+          const c = new pg.Client({ connectionString: db.url });
+          await c.connect();
+          try {
+            const tables = ['app', 'endpoint', 'message', 'delivery', 'attempt', 'setting'];
+            let dump = '';
+            for (const t of tables) {
+              const { rows } = await c.query(`SELECT t::text AS r FROM ${t} t`);
+              dump += rows.map((r) => String(r.r)).join('\n');
+            }
+            return dump;
+          } finally {
+            await c.end();
+          }
+        },
+        async cleanup() {
+          await store.close();
+          await db.drop();
+        },
+      };
+    },
+  },
 ];
 
 const selected = process.env.HOOKLINE_TEST_STORES?.split(',').map((s) => s.trim());
 const T0 = Date.parse('2026-03-01T00:00:00Z');
 
 for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.name))) {
-  describe(`Store contract: ${adapter.name}`, () => {
+  const options = adapter.name === 'postgres' ? await pgTestOptions() : {};
+  describe(`Store contract: ${adapter.name}`, options, () => {
     let store: Store;
     let cleanup: () => Promise<void>;
-    let rawDump: () => string;
+    let rawDump: () => string | Promise<string>;
     let now = T0;
     const ids = createIdGenerator(() => now);
 
@@ -80,6 +115,7 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
       secrets: [{ key: 'whsec_c2VjcmV0LXRoYXQtaXMtbG9uZy1lbm91Z2g=', expiresAt: null }],
       svixHeaders: false,
       failingSince: null,
+      fifo: false,
       createdAt: now,
       updatedAt: now,
       ...over,
@@ -411,7 +447,7 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
       await store.insertEndpoint(e);
       assert.equal((await store.getEndpoint(a.id, e.id))?.secrets[0]?.key, e.secrets[0]!.key);
       assert.equal(
-        rawDump().includes(e.secrets[0]!.key),
+        (await rawDump()).includes(e.secrets[0]!.key),
         false,
         'the plain secret is nowhere in the database files',
       );

@@ -111,6 +111,10 @@ const endpointFields = {
   metadata: Metadata,
   version: Type.Integer({ minimum: 1 }),
   svixHeaders: Type.Boolean({ description: 'Hookline: also send svix-id/-timestamp/-signature copies.' }),
+  fifo: Type.Boolean({
+    description:
+      'Hookline: strict FIFO. One delivery at a time, in message order; a retry holds back the ones behind it.',
+  }),
 };
 const Headers = Type.Record(Type.String({ pattern: "^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$" }), Type.String());
 export const EndpointIn = Type.Object(
@@ -129,6 +133,7 @@ export const EndpointIn = Type.Object(
     secret: Type.Optional(Nullable(Type.String({ pattern: SECRET_PATTERN }))),
     headers: Type.Optional(Nullable(Headers)),
     svixHeaders: Type.Optional(endpointFields.svixHeaders),
+    fifo: Type.Optional(endpointFields.fifo),
   },
   { $id: 'EndpointIn' },
 );
@@ -148,6 +153,7 @@ export const EndpointPatch = Type.Partial(
     version: endpointFields.version,
     secret: Nullable(Type.String({ pattern: SECRET_PATTERN })),
     svixHeaders: endpointFields.svixHeaders,
+    fifo: endpointFields.fifo,
   }),
   { $id: 'EndpointPatch' },
 );
@@ -167,6 +173,7 @@ export const EndpointOut = Type.Object(
     metadata: Metadata,
     version: Type.Integer(),
     svixHeaders: Type.Boolean(),
+    fifo: Type.Boolean(),
     createdAt: DateTime,
     updatedAt: DateTime,
   },

@@ -41,6 +41,7 @@ export function endpointOut(e: Endpoint) {
     metadata: e.metadata,
     version: 1,
     svixHeaders: e.svixHeaders,
+    fifo: e.fifo,
     createdAt: iso(e.createdAt),
     updatedAt: iso(e.updatedAt),
   };

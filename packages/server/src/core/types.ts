@@ -51,6 +51,11 @@ export interface Endpoint {
   svixHeaders: boolean;
   /** Start of the current unbroken run of failed attempts, or null while healthy. */
   failingSince: number | null;
+  /**
+   * Strict FIFO: deliveries to this endpoint go one at a time in message order; a delivery
+   * waiting for a retry holds back the ones behind it.
+   */
+  fifo: boolean;
   createdAt: number;
   updatedAt: number;
 }

@@ -22,6 +22,7 @@ import {
   TriggerType,
   type TriggerTypeCode,
 } from '../../core/types.ts';
+import { type EndpointGate, planClaim } from '../claim-plan.ts';
 import { type PageSql, pageSql, toPage } from '../paging.ts';
 import type {
   ClaimedDelivery,
@@ -173,6 +174,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     secrets: openSecrets(r.secrets),
     svixHeaders: num(r.svix_headers) === 1,
     failingSince: numOrNull(r.failing_since),
+    fifo: num(r.fifo) === 1,
     createdAt: num(r.created_at),
     updatedAt: num(r.updated_at),
   });
@@ -323,9 +325,9 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       guard(() => {
         run(
           `INSERT INTO endpoint (uid, url, description, disabled, event_types, channels, throttle_rate, metadata,
-             headers, secrets, svix_headers, failing_since, created_at, updated_at, id, app_id)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          [...endpointParams(e), e.id, e.appId],
+             headers, secrets, svix_headers, failing_since, created_at, updated_at, fifo, id, app_id)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          [...endpointParams(e), e.fifo ? 1 : 0, e.id, e.appId],
         );
       }),
     getEndpoint: (appId, idOrUid) =>
@@ -340,9 +342,9 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         run(
           `UPDATE endpoint SET uid = ?, url = ?, description = ?, disabled = ?, event_types = ?, channels = ?,
              throttle_rate = ?, metadata = ?, headers = ?, secrets = ?, svix_headers = ?, failing_since = ?,
-             created_at = ?, updated_at = ?
+             created_at = ?, updated_at = ?, fifo = ?
            WHERE id = ? AND app_id = ?`,
-          [...endpointParams(e), e.id, e.appId],
+          [...endpointParams(e), e.fifo ? 1 : 0, e.id, e.appId],
         );
       }),
     deleteEndpoint: (appId, id) =>
@@ -493,33 +495,70 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     claimDue: (o) =>
       guard(() => {
         const leaseUntil = o.now + o.leaseMs;
-        const rows = tx(
-          () =>
+        // One writer at a time (BEGIN IMMEDIATE): the endpoint limits are counted and updated
+        // without racing another claim.
+        const rows = tx(() => {
+          const candidates = all(
+            `SELECT d.id, d.endpoint_id FROM delivery d
+             WHERE d.status IN (1, 3) AND d.next_attempt_at <= ?
+               AND d.endpoint_id NOT IN (SELECT value FROM json_each(?))
+               AND NOT EXISTS (SELECT 1 FROM endpoint e WHERE e.id = d.endpoint_id AND e.throttle_next_at > ?)
+             ORDER BY d.next_attempt_at LIMIT ?`,
+            [o.now, JSON.stringify(o.skipEndpoints), o.now, o.limit * 4],
+          );
+          if (candidates.length === 0) return [];
+          const endpointIds = JSON.stringify([...new Set(candidates.map((r) => str(r.endpoint_id)))]);
+          const eps = all(
+            `SELECT e.id, e.fifo, e.throttle_next_at, COALESCE(e.throttle_rate, a.throttle_rate) AS rate
+             FROM endpoint e JOIN app a ON a.id = e.app_id WHERE e.id IN (SELECT value FROM json_each(?))`,
+            [endpointIds],
+          );
+          const inFlight = new Map(
             all(
-              `WITH due AS (
-               SELECT id, endpoint_id, next_attempt_at FROM delivery
-               WHERE status IN (1, 3) AND next_attempt_at <= ?
-                 AND endpoint_id NOT IN (SELECT value FROM json_each(?))
-               ORDER BY next_attempt_at LIMIT ?
-             ), ranked AS (
-               SELECT id, next_attempt_at,
-                 ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, id) AS rn FROM due
-             )
-             UPDATE delivery SET status = 3, next_attempt_at = ?, updated_at = ?
-             WHERE id IN (SELECT id FROM ranked WHERE rn <= ? ORDER BY next_attempt_at LIMIT ?)
-             RETURNING id, msg_id, app_id, endpoint_id, attempts, trigger_type`,
-              [
-                o.now,
-                JSON.stringify(o.skipEndpoints),
-                o.limit * 4,
-                leaseUntil,
-                o.now,
-                o.perEndpoint,
-                o.limit,
-              ],
-            ),
-          false,
-        );
+              `SELECT endpoint_id, COUNT(*) AS n FROM delivery
+               WHERE endpoint_id IN (SELECT value FROM json_each(?)) AND status = 3 AND next_attempt_at > ?
+               GROUP BY endpoint_id`,
+              [endpointIds, o.now],
+            ).map((r) => [str(r.endpoint_id), num(r.n)]),
+          );
+          const gates = new Map<string, EndpointGate>();
+          for (const e of eps) {
+            const id = str(e.id);
+            const fifo = num(e.fifo) === 1;
+            const head = fifo
+              ? get(
+                  `SELECT id, next_attempt_at FROM delivery WHERE endpoint_id = ? AND status IN (1, 3)
+                   ORDER BY created_at, id LIMIT 1`,
+                  [id],
+                )
+              : undefined;
+            gates.set(id, {
+              inFlight: inFlight.get(id) ?? 0,
+              fifo,
+              fifoHead: head ? { id: str(head.id), due: num(head.next_attempt_at) <= o.now } : null,
+              ratePerSecond: numOrNull(e.rate),
+              nextSlotAt: numOrNull(e.throttle_next_at),
+            });
+          }
+          const plan = planClaim(
+            candidates.map((r) => ({ id: str(r.id), endpointId: str(r.endpoint_id) })),
+            gates,
+            o,
+          );
+          for (const [id, at] of plan.slots)
+            run('UPDATE endpoint SET throttle_next_at = ? WHERE id = ?', [at, id]);
+          const claimedRows: Row[] = [];
+          for (const id of plan.ids) {
+            const r = get(
+              `UPDATE delivery SET status = 3, next_attempt_at = ?, updated_at = ?
+               WHERE id = ? AND status IN (1, 3) AND next_attempt_at <= ?
+               RETURNING id, msg_id, app_id, endpoint_id, attempts, trigger_type`,
+              [leaseUntil, o.now, id, o.now],
+            );
+            if (r) claimedRows.push(r);
+          }
+          return claimedRows;
+        }, false);
         const claimed: ClaimedDelivery[] = [];
         if (rows.length === 0) return claimed;
         const messages = new Map(

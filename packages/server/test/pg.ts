@@ -1,0 +1,113 @@
+/**
+ * PostgreSQL for tests: the real server on this machine (HOOKLINE_TEST_PG_URL, default
+ * postgres://postgres@127.0.0.1:5432/postgres). Each test file gets its own database, cloned
+ * from a migrated template, so files run in parallel; the template is built once (under an
+ * advisory lock) per version of the migrations.
+ *
+ * When PostgreSQL is not reachable the PostgreSQL tests are skipped with the reason, except in
+ * CI (CI=true), where they fail: CI must run them.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { createSecretBox } from '../src/core/secret-box.ts';
+import { POSTGRES_MIGRATIONS } from '../src/store/postgres/migrations.ts';
+import { createPostgresStore } from '../src/store/postgres/postgres-store.ts';
+
+export const PG_ADMIN_URL = process.env.HOOKLINE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+/** The secret key every process of a PostgreSQL test shares. */
+export const PG_SECRET_KEY = 'hookline-test-secret-key';
+const TEMPLATE_LOCK = 7_240_002;
+
+/** `PG_ADMIN_URL` with another database name. */
+export function pgUrl(database: string): string {
+  const u = new URL(PG_ADMIN_URL);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+let availability: Promise<string | null> | null = null;
+/** Null when PostgreSQL answers; otherwise why not. */
+export function pgUnavailableReason(): Promise<string | null> {
+  availability ??= (async () => {
+    const c = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 3000 });
+    try {
+      await c.connect();
+      await c.query('SELECT 1');
+      return null;
+    } catch (err) {
+      return `PostgreSQL at ${PG_ADMIN_URL} is not reachable (${(err as Error).message})`;
+    } finally {
+      await c.end().catch(() => {});
+    }
+  })();
+  return availability;
+}
+
+/**
+ * Options for `describe`/`test`: `{ skip: reason }` when PostgreSQL is missing outside CI.
+ * In CI a missing PostgreSQL throws, so the run fails instead of passing without it.
+ */
+export async function pgTestOptions(): Promise<{ skip?: string }> {
+  const reason = await pgUnavailableReason();
+  if (reason === null) return {};
+  if (process.env.CI === 'true') throw new Error(`${reason}; CI must run the PostgreSQL suite`);
+  const message = `PostgreSQL suite skipped: ${reason}. Start PostgreSQL or set HOOKLINE_TEST_PG_URL.`;
+  process.stderr.write(`# ${message}\n`);
+  return { skip: message };
+}
+
+async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 5000 });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
+const templateName = () =>
+  `hookline_template_${createHash('sha256').update(JSON.stringify(POSTGRES_MIGRATIONS)).digest('hex').slice(0, 12)}`;
+
+async function ensureTemplate(c: pg.Client): Promise<string> {
+  const name = templateName();
+  const exists = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+  if (exists.rowCount) return name;
+  await c.query(`CREATE DATABASE ${name}`);
+  const store = createPostgresStore({ url: pgUrl(name), secretBox: createSecretBox(PG_SECRET_KEY) });
+  try {
+    await store.migrate();
+  } finally {
+    await store.close();
+  }
+  await c.query(`ALTER DATABASE ${name} WITH IS_TEMPLATE true`);
+  return name;
+}
+
+export interface TestDatabase {
+  name: string;
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** A new, migrated, empty database for one test file (or one test). */
+export async function createTestDatabase(label = 'db'): Promise<TestDatabase> {
+  const name = `hookline_t_${label.replace(/[^a-z0-9_]/gi, '').toLowerCase()}_${randomBytes(5).toString('hex')}`;
+  await admin(async (c) => {
+    await c.query('SELECT pg_advisory_lock($1)', [TEMPLATE_LOCK]);
+    try {
+      const template = await ensureTemplate(c);
+      await c.query(`CREATE DATABASE ${name} TEMPLATE ${template}`);
+    } finally {
+      await c.query('SELECT pg_advisory_unlock($1)', [TEMPLATE_LOCK]);
+    }
+  });
+  return {
+    name,
+    url: pgUrl(name),
+    drop: () =>
+      admin(async (c) => {
+        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      }),
+  };
+}
