@@ -15,7 +15,9 @@ import { createIdGenerator } from './core/ids.ts';
 import { createSecretBox } from './core/secret-box.ts';
 import { createDispatcher, type Dispatcher } from './delivery/dispatcher.ts';
 import { createIngestQueue } from './delivery/ingest-queue.ts';
+import { createRetention } from './delivery/retention.ts';
 import { createSender } from './delivery/sender.ts';
+import { createPostgresStore } from './store/postgres/postgres-store.ts';
 import { createSqliteStore } from './store/sqlite/sqlite-store.ts';
 import type { Store } from './store/store.ts';
 
@@ -52,12 +54,31 @@ function secretKeyFor(config: Readonly<HooklineConfig>): string {
   return key;
 }
 
-function openStore(config: Readonly<HooklineConfig>): Store {
+/** Thrown at start when the configuration cannot work (the CLI prints it and exits). */
+export class StartupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StartupError';
+  }
+}
+
+export function openStore(config: Readonly<HooklineConfig>): Store {
   const path = sqlitePath(config.databaseUrl);
   if (path === null) {
-    throw new Error(
-      'PostgreSQL support is not part of this build yet; use HOOKLINE_DATABASE_URL=sqlite:<path>',
-    );
+    // Every process sharing the database must decrypt the same endpoint secrets: the key
+    // cannot be generated per process, so it must be given.
+    if (!config.secretKey) {
+      throw new StartupError(
+        'HOOKLINE_SECRET_KEY is required with PostgreSQL: every Hookline process sharing the database must use the same key (generate one with `openssl rand -base64 32`)',
+      );
+    }
+    return createPostgresStore({
+      url: config.databaseUrl,
+      secretBox: createSecretBox(config.secretKey),
+      poolSize: config.database.poolSize,
+      connectTimeoutMs: config.database.connectTimeoutMs,
+      statementTimeoutMs: config.database.statementTimeoutMs,
+    });
   }
   return createSqliteStore({
     path,
@@ -74,7 +95,13 @@ export async function createHookline(
   const logger = deps.logger ?? pino({ level: config.logLevel, base: { service: 'hookline' } });
   const ids = createIdGenerator(() => clock.now());
   const store = openStore(config);
-  await store.migrate();
+  try {
+    if (config.migrateOnStart) await store.migrate();
+    await store.ping();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const token = await resolveAdminToken(store, config.adminToken);
 
   const runApi = config.role !== 'worker';
@@ -121,6 +148,11 @@ export async function createHookline(
       })
     : null;
 
+  const retention =
+    runWorker && config.retentionMs !== null
+      ? createRetention({ store, clock, logger, retentionMs: config.retentionMs })
+      : null;
+
   let closed = false;
   return {
     config,
@@ -130,6 +162,7 @@ export async function createHookline(
     generatedAdminToken: token.generated,
     async start() {
       dispatcher?.start();
+      retention?.start();
       if (!api) return null;
       return api.listen({ host: config.host, port: config.port });
     },
@@ -138,6 +171,7 @@ export async function createHookline(
       closed = true;
       await api?.close();
       await dispatcher?.stop();
+      await retention?.stop();
       await sender.close();
       await store.close();
     },

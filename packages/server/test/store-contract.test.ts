@@ -19,7 +19,13 @@ import { createTestDatabase, pgTestOptions } from './pg.ts';
 
 interface Adapter {
   name: string;
-  open(): Promise<{ store: Store; cleanup(): Promise<void>; rawDump(): string | Promise<string> }>;
+  open(): Promise<{
+    store: Store;
+    cleanup(): Promise<void>;
+    rawDump(): string | Promise<string>;
+    /** Multi-process stores: another store on the same database, as a second process would open. */
+    peer?(): Store;
+  }>;
 }
 
 const ADAPTERS: Adapter[] = [
@@ -47,8 +53,14 @@ const ADAPTERS: Adapter[] = [
       const db = await createTestDatabase('contract');
       const store = createPostgresStore({ url: db.url, secretBox: createSecretBox('test-key') });
       await store.migrate();
+      const peers: Store[] = [];
       return {
         store,
+        peer() {
+          const p = createPostgresStore({ url: db.url, secretBox: createSecretBox('test-key') });
+          peers.push(p);
+          return p;
+        },
         rawDump: async () => {
           const c = new pg.Client({ connectionString: db.url });
           await c.connect();
@@ -65,6 +77,7 @@ const ADAPTERS: Adapter[] = [
           }
         },
         async cleanup() {
+          for (const p of peers) await p.close();
           await store.close();
           await db.drop();
         },
@@ -82,11 +95,12 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
     let store: Store;
     let cleanup: () => Promise<void>;
     let rawDump: () => string | Promise<string>;
+    let peer: (() => Store) | undefined;
     let now = T0;
     const ids = createIdGenerator(() => now);
 
     beforeEach(async () => {
-      ({ store, cleanup, rawDump } = await adapter.open());
+      ({ store, cleanup, rawDump, peer } = await adapter.open());
       now = T0;
     });
     afterEach(() => cleanup());
@@ -472,6 +486,168 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
         late,
         { ok: false, reason: 'app_not_found' },
         'a message racing the deletion is refused',
+      );
+    });
+    const done = (d: {
+      id: string;
+      msgId: string;
+      endpointId: string;
+      appId: string;
+      leaseUntil: number;
+    }) => ({
+      deliveryId: d.id,
+      leaseUntil: d.leaseUntil,
+      attempt: attemptFor(d, true),
+      next: { kind: 'success' as const },
+    });
+
+    test('in-flight limit: live leases of every worker count; expired leases do not', async () => {
+      const a = app();
+      await store.insertApp(a);
+      const e = endpoint(a.id);
+      await store.insertEndpoint(e);
+      await store.ingest(Array.from({ length: 6 }, () => item(a.id)));
+      const first = await claim({ perEndpoint: 2, leaseMs: 10_000 });
+      assert.equal(first.length, 2);
+      assert.equal(
+        (await claim({ perEndpoint: 2 })).length,
+        0,
+        'a second worker finds the endpoint at its limit',
+      );
+      await store.completeDeliveries([done(first[0]!)], now);
+      const second = await claim({ perEndpoint: 2 });
+      assert.equal(second.length, 1, 'one slot came free');
+      now += 10_000;
+      // first[1]'s lease expired: it no longer counts, and is due again with the rest.
+      const third = await claim({ perEndpoint: 2, leaseMs: 10_000 });
+      assert.equal(third.length, 1, 'second[0] is still live (30 s lease): one slot left');
+    });
+
+    test('FIFO endpoint: one delivery at a time, in order; a retry holds back the line', async () => {
+      const a = app();
+      await store.insertApp(a);
+      const e = endpoint(a.id, { fifo: true });
+      await store.insertEndpoint(e);
+      assert.equal((await store.getEndpoint(a.id, e.id))?.fifo, true);
+      const msgs: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const it = item(a.id);
+        msgs.push(it.message.id);
+        await store.ingest([it]);
+        now += 1;
+      }
+      const [head] = await claim();
+      assert.equal(head?.msgId, msgs[0]);
+      assert.equal((await claim()).length, 0, 'nothing else while the head is in flight');
+      await store.completeDeliveries(
+        [
+          {
+            deliveryId: head!.id,
+            leaseUntil: head!.leaseUntil,
+            attempt: attemptFor(head!, false),
+            next: { kind: 'retry', at: now + 5_000 },
+          },
+        ],
+        now,
+      );
+      assert.equal((await claim()).length, 0, 'the head waits for its retry; the rest wait behind it');
+      now += 5_000;
+      const again = await claim();
+      assert.deepEqual(
+        again.map((d) => d.msgId),
+        [msgs[0]],
+      );
+      await store.completeDeliveries([done(again[0]!)], now);
+      const next = await claim();
+      assert.deepEqual(
+        next.map((d) => d.msgId),
+        [msgs[1]],
+      );
+    });
+
+    test('rate limit: throttleRate (endpoint, else app) spaces claims 1000/rate ms apart', async () => {
+      const a = { ...app(), throttleRate: 1 };
+      await store.insertApp(a);
+      const fast = endpoint(a.id, { throttleRate: 4 });
+      const inherited = endpoint(a.id, { eventTypes: ['slow'] });
+      await store.insertEndpoint(fast);
+      await store.insertEndpoint(inherited);
+      await store.ingest(Array.from({ length: 5 }, () => item(a.id)));
+      await store.ingest(Array.from({ length: 5 }, () => item(a.id, { eventType: 'slow' })));
+      const count = (list: { endpointId: string }[], id: string) =>
+        list.filter((d) => d.endpointId === id).length;
+      const c1 = await claim();
+      assert.equal(count(c1, fast.id), 1);
+      assert.equal(count(c1, inherited.id), 1);
+      assert.equal((await claim()).length, 0, 'both at their rate');
+      now += 249;
+      assert.equal((await claim()).length, 0);
+      now += 1;
+      const c2 = await claim();
+      assert.equal(count(c2, fast.id), 1, '250 ms = 1000 / 4 later');
+      assert.equal(count(c2, inherited.id), 0, 'the app rate (1/s) applies to the endpoint without its own');
+      now += 750;
+      assert.equal(count(await claim(), inherited.id), 1);
+    });
+
+    test('retention expunges old payloads (not ones still queued) and attempt logs in batches', async () => {
+      const a = app();
+      await store.insertApp(a);
+      const e = endpoint(a.id);
+      await store.insertEndpoint(e);
+      const old = item(a.id, { payload: '{"old":true}' });
+      const waiting = item(a.id, { payload: '{"waiting":true}' });
+      await store.ingest([old]);
+      const [d] = await claim();
+      await store.completeDeliveries([done(d!)], now);
+      await store.ingest([{ ...waiting, dueAt: now + 3_600_000 }]);
+      now += 1000;
+      const fresh = item(a.id, { payload: '{"fresh":true}' });
+      await store.ingest([fresh]);
+      const r1 = await store.expunge(now, now, 1);
+      assert.deepEqual(r1, { payloads: 1, attempts: 1 });
+      const r2 = await store.expunge(now, now, 1);
+      assert.deepEqual(r2, { payloads: 0, attempts: 0 }, 'the queued message keeps its payload');
+      assert.equal((await store.getMessage(a.id, old.message.id))?.payload, '{}', 'the message itself stays');
+      assert.equal((await store.getMessage(a.id, waiting.message.id))?.payload, '{"waiting":true}');
+      assert.equal((await store.getMessage(a.id, fresh.message.id))?.payload, '{"fresh":true}');
+      const page: PageQuery = { limit: 10, after: null, before: null, order: 'desc' };
+      assert.equal((await store.listAttempts({ appId: a.id }, page)).items.length, 0);
+    });
+
+    test('several processes: concurrent claims never share a delivery; NOTIFY wakes the others', async (t) => {
+      if (!store.capabilities.multiProcess || !peer) {
+        t.skip('single-process store');
+        return;
+      }
+      const a = app();
+      await store.insertApp(a);
+      for (let i = 0; i < 4; i++) await store.insertEndpoint(endpoint(a.id));
+      const other = peer();
+      const woke = new Promise<void>((resolve) => other.onDeliveriesQueued(resolve));
+      // Give the listening connection a moment to LISTEN before the notification is sent.
+      await new Promise((r) => setTimeout(r, 300));
+      await store.ingest(Array.from({ length: 100 }, () => item(a.id)));
+      await Promise.race([
+        woke,
+        new Promise((_, reject) => setTimeout(() => reject(new Error('no notification within 5 s')), 5000)),
+      ]);
+      const workers = [store, other, peer(), peer()];
+      const seen = new Map<string, number>();
+      for (let round = 0; round < 10; round++) {
+        const batches = await Promise.all(
+          workers.map((w) =>
+            w.claimDue({ now, limit: 25, leaseMs: 30_000, perEndpoint: 1000, skipEndpoints: [] }),
+          ),
+        );
+        for (const d of batches.flat()) seen.set(d.id, (seen.get(d.id) ?? 0) + 1);
+        if (seen.size === 400) break;
+      }
+      assert.equal(seen.size, 400, 'every delivery claimed');
+      assert.equal(
+        [...seen.values()].every((n) => n === 1),
+        true,
+        'no delivery leased twice',
       );
     });
   });

@@ -9,7 +9,7 @@
 import { parseArgs } from 'node:util';
 import { resetAdminToken } from '../api/auth.ts';
 import { ConfigError, type HooklineConfig, loadConfig } from '../config.ts';
-import { createHookline, VERSION } from '../hookline.ts';
+import { createHookline, openStore, StartupError, VERSION } from '../hookline.ts';
 
 const HELP = `hookline ${VERSION} — send, receive and inspect webhooks
 
@@ -89,8 +89,12 @@ async function main(argv: string[]) {
     case 'serve':
       return serve(config);
     case 'migrate': {
-      const hookline = await createHookline({ ...config, role: 'worker' });
-      await hookline.close();
+      const store = openStore(config);
+      try {
+        await store.migrate();
+      } finally {
+        await store.close();
+      }
       process.stdout.write('hookline: database schema is up to date\n');
       return;
     }
@@ -108,5 +112,6 @@ async function main(argv: string[]) {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof StartupError) fail(err.message, 2);
   fail(err instanceof Error ? (err.stack ?? err.message) : String(err));
 });

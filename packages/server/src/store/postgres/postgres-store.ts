@@ -592,7 +592,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
         );
         // Everything not inserted with an eventId is a duplicate of a stored message.
         const dupIdx = items
-          .map((item, i) => i)
+          .map((_item, i) => i)
           .filter((i) => results[i] === null && !inserted.has(items[i]!.message.id));
         if (dupIdx.length > 0) {
           const existing = await query(
@@ -1038,6 +1038,25 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     getAttempt: async (appId, id) => {
       const r = await one('SELECT * FROM attempt WHERE app_id = ? AND id = ?', [appId, id]);
       return r ? toAttempt(r) : null;
+    },
+
+    // ---- retention ---------------------------------------------------------------------
+    expunge: async (before, now, batch) => {
+      const payloads = await count(
+        `UPDATE message SET payload = '{}', payload_expunged_at = ?
+         WHERE id IN (
+           SELECT m.id FROM message m
+           WHERE m.created_at < ? AND m.payload_expunged_at IS NULL
+             AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.msg_id = m.id AND d.status IN (1, 3))
+           ORDER BY m.created_at LIMIT ? FOR UPDATE SKIP LOCKED)`,
+        [now, before, batch],
+      );
+      const attempts = await count(
+        `DELETE FROM attempt WHERE id IN (
+           SELECT id FROM attempt WHERE created_at < ? ORDER BY created_at LIMIT ? FOR UPDATE SKIP LOCKED)`,
+        [before, batch],
+      );
+      return { payloads, attempts };
     },
 
     // ---- idempotency -------------------------------------------------------------------

@@ -790,6 +790,27 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         return r ? toAttempt(r) : null;
       }),
 
+    // ---- retention ---------------------------------------------------------------------
+    expunge: (before, now, batch) =>
+      guard(() =>
+        tx(() => {
+          const payloads = run(
+            `UPDATE message SET payload = '{}', payload_expunged_at = ?
+             WHERE id IN (
+               SELECT m.id FROM message m
+               WHERE m.created_at < ? AND m.payload_expunged_at IS NULL
+                 AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.msg_id = m.id AND d.status IN (1, 3))
+               ORDER BY m.created_at LIMIT ?)`,
+            [now, before, batch],
+          );
+          const attempts = run(
+            'DELETE FROM attempt WHERE id IN (SELECT id FROM attempt WHERE created_at < ? ORDER BY created_at LIMIT ?)',
+            [before, batch],
+          );
+          return { payloads: Number(payloads.changes), attempts: Number(attempts.changes) };
+        }),
+      ),
+
     // ---- idempotency -------------------------------------------------------------------
     getIdempotentResponse: (key, now) =>
       guard(() => {
