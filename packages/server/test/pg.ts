@@ -8,6 +8,7 @@
  * CI (CI=true), where they fail: CI must run them.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import pg from 'pg';
 import { createSecretBox } from '../src/core/secret-box.ts';
 import { POSTGRES_MIGRATIONS } from '../src/store/postgres/migrations.ts';
@@ -108,6 +109,70 @@ export async function createTestDatabase(label = 'db'): Promise<TestDatabase> {
     drop: () =>
       admin(async (c) => {
         await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      }),
+  };
+}
+
+/**
+ * A TCP proxy on 127.0.0.1 in front of PostgreSQL that a test can cut and restore, to play a
+ * database outage without touching the shared server. While cut, open connections are reset
+ * and new ones are refused (accepted and reset at once).
+ */
+export interface PgProxy {
+  port: number;
+  /** A database URL through the proxy. */
+  url(database: string): string;
+  cut(): void;
+  restore(): void;
+  close(): Promise<void>;
+}
+
+export async function startPgProxy(): Promise<PgProxy> {
+  const target = new URL(PG_ADMIN_URL);
+  const sockets = new Set<Socket>();
+  let down = false;
+  const server = createServer((client) => {
+    if (down) {
+      client.destroy();
+      return;
+    }
+    const upstream = connect(Number(target.port || 5432), target.hostname);
+    sockets.add(client);
+    sockets.add(upstream);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    url(database) {
+      const u = new URL(PG_ADMIN_URL);
+      u.hostname = '127.0.0.1';
+      u.port = String(port);
+      u.pathname = `/${database}`;
+      return u.toString();
+    },
+    cut() {
+      down = true;
+      for (const s of sockets) s.destroy();
+      sockets.clear();
+    },
+    restore() {
+      down = false;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
       }),
   };
 }

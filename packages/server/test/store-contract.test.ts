@@ -11,6 +11,7 @@ import { createIdGenerator } from '../src/core/ids.ts';
 import { endpointMatches } from '../src/core/routing.ts';
 import { createSecretBox } from '../src/core/secret-box.ts';
 import type { App, Attempt, Endpoint, Message } from '../src/core/types.ts';
+import { slotInterval } from '../src/store/claim-plan.ts';
 import { createPostgresStore } from '../src/store/postgres/postgres-store.ts';
 import { createSqliteStore } from '../src/store/sqlite/sqlite-store.ts';
 import type { IngestItem, PageQuery, Store } from '../src/store/store.ts';
@@ -580,13 +581,14 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
       assert.equal(count(c1, fast.id), 1);
       assert.equal(count(c1, inherited.id), 1);
       assert.equal((await claim()).length, 0, 'both at their rate');
-      now += 249;
+      const t1 = now;
+      now = t1 + slotInterval(4) - 1;
       assert.equal((await claim()).length, 0);
-      now += 1;
+      now = t1 + slotInterval(4);
       const c2 = await claim();
-      assert.equal(count(c2, fast.id), 1, '250 ms = 1000 / 4 later');
+      assert.equal(count(c2, fast.id), 1, 'about 1000 / 4 ms later');
       assert.equal(count(c2, inherited.id), 0, 'the app rate (1/s) applies to the endpoint without its own');
-      now += 750;
+      now = t1 + slotInterval(1);
       assert.equal(count(await claim(), inherited.id), 1);
     });
 

@@ -137,6 +137,11 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
   // An idle connection that breaks (server restart, network cut) is dropped by the pool; the
   // next query opens a fresh one. Without this handler the error would end the process.
   pool.on('error', () => {});
+  // The same for a connection that breaks while checked out: the query in progress fails
+  // (and is reported as unavailable); the event itself must not end the process.
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   const box = options.secretBox;
   const events = new EventEmitter();
   const instance = randomUUID();
