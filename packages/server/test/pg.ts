@@ -74,6 +74,15 @@ async function ensureTemplate(c: pg.Client): Promise<string> {
   const name = templateName();
   const exists = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
   if (exists.rowCount) return name;
+  // Templates of earlier versions of the migrations are no longer needed.
+  const stale = await c.query(
+    "SELECT datname FROM pg_database WHERE datname LIKE 'hookline\\_template\\_%' AND datname <> $1",
+    [name],
+  );
+  for (const r of stale.rows) {
+    await c.query(`ALTER DATABASE ${r.datname} WITH IS_TEMPLATE false`);
+    await c.query(`DROP DATABASE IF EXISTS ${r.datname} WITH (FORCE)`);
+  }
   await c.query(`CREATE DATABASE ${name}`);
   const store = createPostgresStore({ url: pgUrl(name), secretBox: createSecretBox(PG_SECRET_KEY) });
   try {

@@ -34,17 +34,24 @@ export interface ClaimPlan {
 }
 
 /**
- * Milliseconds between two deliveries at `rate` per second: 2% slower than the exact spacing,
+ * Milliseconds between two deliveries at `rate` per second: 5% slower than the exact spacing,
  * so that network jitter between the claim and the receiver cannot squeeze `rate + 1`
  * deliveries into one second as the receiver measures it.
  */
-export const slotInterval = (rate: number): number => Math.ceil(1020 / rate);
+export const slotInterval = (rate: number): number => Math.ceil(1050 / rate);
 
 export function planClaim(
   candidates: ClaimCandidate[],
   gates: Map<string, EndpointGate>,
-  o: { now: number; limit: number; perEndpoint: number },
+  o: {
+    now: number;
+    limit: number;
+    perEndpoint: number;
+    /** Next rate-limit slots count from here (default `now`): the time the locks were taken. */
+    slotFrom?: number;
+  },
 ): ClaimPlan {
+  const slotFrom = Math.max(o.now, o.slotFrom ?? o.now);
   const ids: string[] = [];
   const slots = new Map<string, number>();
   const taken = new Map<string, number>();
@@ -63,7 +70,7 @@ export function planClaim(
       done.add(c.endpointId);
       if (room <= 0 || gate.inFlight > 0 || !gate.fifoHead?.due) continue;
       ids.push(gate.fifoHead.id);
-      if (gate.ratePerSecond) slots.set(c.endpointId, o.now + slotInterval(gate.ratePerSecond));
+      if (gate.ratePerSecond) slots.set(c.endpointId, slotFrom + slotInterval(gate.ratePerSecond));
       continue;
     }
     if (room <= 0) {
@@ -73,7 +80,7 @@ export function planClaim(
     ids.push(c.id);
     taken.set(c.endpointId, (taken.get(c.endpointId) ?? 0) + 1);
     if (gate.ratePerSecond) {
-      slots.set(c.endpointId, o.now + slotInterval(gate.ratePerSecond));
+      slots.set(c.endpointId, slotFrom + slotInterval(gate.ratePerSecond));
       done.add(c.endpointId);
     }
   }

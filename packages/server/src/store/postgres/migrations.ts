@@ -93,6 +93,8 @@ CREATE TABLE delivery (
 );
 CREATE INDEX delivery_due ON delivery (next_attempt_at) WHERE status IN (1, 3);
 CREATE INDEX delivery_open ON delivery (endpoint_id, created_at, id) WHERE status IN (1, 3);
+-- Live leases per endpoint (the in-flight limit).
+CREATE INDEX delivery_sending ON delivery (endpoint_id, next_attempt_at) WHERE status = 3;
 CREATE INDEX delivery_endpoint ON delivery (endpoint_id, created_at);
 CREATE INDEX delivery_msg ON delivery (msg_id);
 

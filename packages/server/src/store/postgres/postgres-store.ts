@@ -683,29 +683,36 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     // ---- the queue ---------------------------------------------------------------------
     claimDue: async (o) => {
       const leaseUntil = o.now + o.leaseMs;
+      const started = performance.now();
       const rows = await tx(async (c) => {
-        // Due rows no other worker is claiming right now; rate-limited endpoints whose next
-        // slot has not come are left out so they cannot crowd the others out of the batch.
-        const candidates = await query(
-          `SELECT d.id, d.endpoint_id FROM delivery d
+        // Endpoints with due work (rate-limited ones whose next slot has not come are left
+        // out, so they cannot crowd the others out of the batch).
+        const dueSql = `SELECT d.id, d.endpoint_id FROM delivery d
            WHERE d.status IN (1, 3) AND d.next_attempt_at <= ? AND d.endpoint_id <> ALL(?::text[])
-             AND NOT EXISTS (SELECT 1 FROM endpoint e WHERE e.id = d.endpoint_id AND e.throttle_next_at > ?)
-           ORDER BY d.next_attempt_at LIMIT ?
-           FOR UPDATE OF d SKIP LOCKED`,
+             AND NOT EXISTS (SELECT 1 FROM endpoint e WHERE e.id = d.endpoint_id AND e.throttle_next_at > ?)`;
+        const dueEndpoints = await query(
+          `SELECT DISTINCT endpoint_id FROM (${dueSql} ORDER BY d.next_attempt_at, d.id LIMIT ?) s`,
           [o.now, o.skipEndpoints, o.now, o.limit * 4],
           c,
         );
-        if (candidates.length === 0) return [];
-        // Lock the endpoints (in id order: claims never deadlock each other) so their limits
-        // are counted and updated by one claim at a time across every worker.
-        const endpointIds = [...new Set(candidates.map((r) => str(r.endpoint_id)))].sort();
+        if (dueEndpoints.length === 0) return [];
+        // Lock those endpoints (in id order: claims never deadlock each other) so that their
+        // limits are counted and updated by one claim at a time across every worker.
         const eps = await query(
           `SELECT e.id, e.fifo, e.throttle_next_at, COALESCE(e.throttle_rate, a.throttle_rate) AS rate
            FROM endpoint e JOIN app a ON a.id = e.app_id
            WHERE e.id = ANY(?::text[]) ORDER BY e.id FOR NO KEY UPDATE OF e`,
-          [endpointIds],
+          [dueEndpoints.map((r) => str(r.endpoint_id)).sort()],
           c,
         );
+        const endpointIds = eps.map((e) => str(e.id));
+        // With the locks held, what is due now (another worker may have just claimed some).
+        const candidates = await query(
+          `${dueSql} AND d.endpoint_id = ANY(?::text[]) ORDER BY d.next_attempt_at, d.id LIMIT ?`,
+          [o.now, o.skipEndpoints, o.now, endpointIds, o.limit * 4],
+          c,
+        );
+        if (candidates.length === 0) return [];
         const inFlight = new Map(
           (
             await query(
@@ -741,10 +748,12 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
             nextSlotAt: numOrNull(e.throttle_next_at),
           });
         }
+        // Rate-limit slots count from now as it is after the locks were taken, not from when
+        // the worker read its clock: a slow claim must not let the next one come early.
         const plan = planClaim(
           candidates.map((r) => ({ id: str(r.id), endpointId: str(r.endpoint_id) })),
           gates,
-          o,
+          { ...o, slotFrom: o.now + Math.round(performance.now() - started) },
         );
         if (plan.slots.size > 0) {
           const slots = [...plan.slots];
@@ -759,7 +768,9 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
         return query(
           `UPDATE delivery d SET status = 3, next_attempt_at = ?, updated_at = ?
            FROM message m
-           WHERE d.id = ANY(?::text[]) AND m.id = d.msg_id AND d.status IN (1, 3) AND d.next_attempt_at <= ?
+           WHERE d.id IN (SELECT id FROM delivery WHERE id = ANY(?::text[]) AND status IN (1, 3)
+               AND next_attempt_at <= ? FOR UPDATE SKIP LOCKED)
+             AND m.id = d.msg_id
            RETURNING d.id, d.msg_id, d.app_id, d.endpoint_id, d.attempts, d.trigger_type, d.next_attempt_at,
              m.event_type, m.payload`,
           [leaseUntil, o.now, plan.ids, o.now],

@@ -503,7 +503,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
              WHERE d.status IN (1, 3) AND d.next_attempt_at <= ?
                AND d.endpoint_id NOT IN (SELECT value FROM json_each(?))
                AND NOT EXISTS (SELECT 1 FROM endpoint e WHERE e.id = d.endpoint_id AND e.throttle_next_at > ?)
-             ORDER BY d.next_attempt_at LIMIT ?`,
+             ORDER BY d.next_attempt_at, d.id LIMIT ?`,
             [o.now, JSON.stringify(o.skipEndpoints), o.now, o.limit * 4],
           );
           if (candidates.length === 0) return [];
