@@ -100,10 +100,17 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-/** A new, migrated, empty database for one test file (or one test). */
-export async function createTestDatabase(label = 'db'): Promise<TestDatabase> {
+/** A new, migrated, empty database for one test file (or one test); `schema: false` skips the schema. */
+export async function createTestDatabase(
+  label = 'db',
+  options: { schema?: boolean } = {},
+): Promise<TestDatabase> {
   const name = `hookline_t_${label.replace(/[^a-z0-9_]/gi, '').toLowerCase()}_${randomBytes(5).toString('hex')}`;
   await admin(async (c) => {
+    if (options.schema === false) {
+      await c.query(`CREATE DATABASE ${name}`);
+      return;
+    }
     await c.query('SELECT pg_advisory_lock($1)', [TEMPLATE_LOCK]);
     try {
       const template = await ensureTemplate(c);
