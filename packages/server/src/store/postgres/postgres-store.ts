@@ -530,75 +530,137 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     ingest: (items) =>
       tx(async (c) => {
         const results: (IngestResult | null)[] = items.map(() => null);
-        // Lock the applications against deletion until commit; a deleted one refuses its messages.
+        // The applications (locked against deletion until commit) and their endpoints, at once.
         const appIds = [...new Set(items.map((i) => i.message.appId))];
-        const present = new Set(
-          (await query('SELECT id FROM app WHERE id = ANY(?::text[]) FOR KEY SHARE', [appIds], c)).map((r) =>
-            str(r.id),
-          ),
-        );
         const routing = new Map<string, RoutingEndpoint[]>();
-        if (present.size > 0) {
-          const rows = await query(
-            'SELECT id, app_id, disabled, event_types, channels FROM endpoint WHERE app_id = ANY(?::text[])',
-            [[...present]],
-            c,
-          );
-          for (const id of present) routing.set(id, []);
-          for (const r of rows) {
-            routing.get(str(r.app_id))!.push({
-              id: str(r.id),
-              disabled: r.disabled === true,
-              eventTypes: jsonb(r.event_types),
-              channels: jsonb(r.channels),
-            });
-          }
+        const rows = await query(
+          `SELECT a.id AS app, e.id, e.disabled, e.event_types, e.channels
+           FROM app a LEFT JOIN endpoint e ON e.app_id = a.id
+           WHERE a.id = ANY(?::text[]) FOR KEY SHARE OF a`,
+          [appIds],
+          c,
+        );
+        for (const r of rows) {
+          const list = routing.get(str(r.app)) ?? [];
+          routing.set(str(r.app), list);
+          if (r.id === null) continue;
+          list.push({
+            id: str(r.id),
+            disabled: r.disabled === true,
+            eventTypes: jsonb(r.event_types),
+            channels: jsonb(r.channels),
+          });
         }
-        // Messages whose eventId is new (the first one wins within the batch, too).
+        // Route every new message (the first of an eventId wins, within the batch too).
         const toInsert: number[] = [];
-        const seenEventIds = new Map<string, number>();
+        const seenEventIds = new Set<string>();
+        const deliveries: (NewDelivery & { item: number })[] = [];
+        const routed = new Map<number, number>();
         items.forEach((item, i) => {
           const m = item.message;
-          if (!present.has(m.appId)) {
+          const endpoints = routing.get(m.appId);
+          if (!endpoints) {
             results[i] = { ok: false, reason: 'app_not_found' };
             return;
           }
           if (m.eventId !== null) {
             const k = `${m.appId}\u0000${m.eventId}`;
-            if (seenEventIds.has(k)) return; // decided below, after the first one is stored
-            seenEventIds.set(k, i);
+            if (seenEventIds.has(k)) return; // a duplicate of the first: resolved below
+            seenEventIds.add(k);
           }
           toInsert.push(i);
+          const targets = item.route(endpoints);
+          routed.set(i, targets.length);
+          for (const endpointId of targets) {
+            deliveries.push({
+              item: i,
+              id: item.newDeliveryId(),
+              msgId: m.id,
+              appId: m.appId,
+              endpointId,
+              dueAt: item.dueAt,
+              createdAt: m.createdAt,
+            });
+          }
         });
-        const inserted = new Set(
-          toInsert.length === 0
+        const idem = new Map<string, { msgId: string; status: number; body: string; expiresAt: number }>();
+        for (const i of toInsert) {
+          const it = items[i]!;
+          if (it.idempotency) {
+            const { key, response, expiresAt } = it.idempotency;
+            idem.set(key, { msgId: it.message.id, status: response.status, body: response.body, expiresAt });
+          }
+        }
+        const idemEntries = [...idem];
+        const msgs = toInsert.map((i) => items[i]!.message);
+        // One statement stores the messages (skipping taken eventIds) and, for those stored,
+        // their deliveries and idempotent responses, and notifies the workers.
+        const stored =
+          msgs.length === 0
             ? []
-            : (
-                await query(
-                  `INSERT INTO message (id, app_id, event_id, event_type, payload, channels, tags, created_at)
+            : await query(
+                `WITH m AS (
+                   INSERT INTO message (id, app_id, event_id, event_type, payload, channels, tags, created_at)
                    SELECT id, app_id, event_id, event_type, payload, channels::jsonb, tags::jsonb, created_at
                    FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[])
                      AS u(id, app_id, event_id, event_type, payload, channels, tags, created_at)
                    ON CONFLICT (app_id, event_id) WHERE event_id IS NOT NULL DO NOTHING
-                   RETURNING id`,
-                  [
-                    toInsert.map((i) => items[i]!.message.id),
-                    toInsert.map((i) => items[i]!.message.appId),
-                    toInsert.map((i) => items[i]!.message.eventId) as unknown as string[],
-                    toInsert.map((i) => items[i]!.message.eventType),
-                    toInsert.map((i) => items[i]!.message.payload),
-                    toInsert.map((i) => json(items[i]!.message.channels)) as unknown as string[],
-                    toInsert.map((i) => json(items[i]!.message.tags)) as unknown as string[],
-                    toInsert.map((i) => items[i]!.message.createdAt),
-                  ],
-                  c,
-                )
-              ).map((r) => str(r.id)),
-        );
-        // Everything not inserted with an eventId is a duplicate of a stored message.
-        const dupIdx = items
-          .map((_item, i) => i)
-          .filter((i) => results[i] === null && !inserted.has(items[i]!.message.id));
+                   RETURNING id
+                 ), d AS (
+                   INSERT INTO delivery (id, msg_id, app_id, endpoint_id, status, attempts, next_attempt_at,
+                     trigger_type, created_at, updated_at)
+                   SELECT u.id, u.msg_id, u.app_id, u.endpoint_id, 1, 0, u.due, ${TriggerType.scheduled}, u.created,
+                     u.created
+                   FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[])
+                     AS u(id, msg_id, app_id, endpoint_id, due, created)
+                   WHERE u.msg_id IN (SELECT id FROM m)
+                   RETURNING 1
+                 ), i AS (
+                   INSERT INTO idempotency (key, status, body, expires_at)
+                   SELECT u.key, u.status, u.body, u.expires_at
+                   FROM unnest(?::text[], ?::text[], ?::int[], ?::text[], ?::bigint[])
+                     AS u(msg_id, key, status, body, expires_at)
+                   WHERE u.msg_id IN (SELECT id FROM m)
+                   ON CONFLICT (key) DO UPDATE SET status = excluded.status, body = excluded.body,
+                     expires_at = excluded.expires_at
+                 ), n AS (
+                   SELECT pg_notify(?, ?) FROM (SELECT 1 FROM d LIMIT 1) x
+                 )
+                 SELECT id, (SELECT COUNT(*) FROM n) AS notified FROM m`,
+                [
+                  msgs.map((m) => m.id),
+                  msgs.map((m) => m.appId),
+                  msgs.map((m) => m.eventId) as string[],
+                  msgs.map((m) => m.eventType),
+                  msgs.map((m) => m.payload),
+                  msgs.map((m) => json(m.channels)) as string[],
+                  msgs.map((m) => json(m.tags)) as string[],
+                  msgs.map((m) => m.createdAt),
+                  deliveries.map((d) => d.id),
+                  deliveries.map((d) => d.msgId),
+                  deliveries.map((d) => d.appId),
+                  deliveries.map((d) => d.endpointId),
+                  deliveries.map((d) => d.dueAt),
+                  deliveries.map((d) => d.createdAt),
+                  idemEntries.map(([, v]) => v.msgId),
+                  idemEntries.map(([k]) => k),
+                  idemEntries.map(([, v]) => v.status),
+                  idemEntries.map(([, v]) => v.body),
+                  idemEntries.map(([, v]) => v.expiresAt),
+                  NOTIFY_CHANNEL,
+                  instance,
+                ],
+                c,
+              );
+        const inserted = new Set(stored.map((r) => str(r.id)));
+        let queued = 0;
+        for (const i of toInsert) {
+          if (!inserted.has(items[i]!.message.id)) continue;
+          results[i] = { ok: true, deliveries: routed.get(i)! };
+          queued += routed.get(i)!;
+        }
+        // Everything else had an eventId that is taken: a duplicate of a stored message.
+        const dupIdx = items.map((_item, i) => i).filter((i) => results[i] === null);
         if (dupIdx.length > 0) {
           const existing = await query(
             `SELECT m.* FROM message m JOIN unnest(?::text[], ?::text[]) AS u(app_id, event_id)
@@ -616,47 +678,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
             results[i] = { ok: false, reason: 'duplicate_event_id', existing: found };
           }
         }
-        const deliveries: NewDelivery[] = [];
-        const idempotency = new Map<string, { status: number; body: string; expiresAt: number }>();
-        items.forEach((item, i) => {
-          if (results[i] !== null) return;
-          const m = item.message;
-          const targets = item.route(routing.get(m.appId) ?? []);
-          for (const endpointId of targets) {
-            deliveries.push({
-              id: item.newDeliveryId(),
-              msgId: m.id,
-              appId: m.appId,
-              endpointId,
-              dueAt: item.dueAt,
-              createdAt: m.createdAt,
-            });
-          }
-          if (item.idempotency) {
-            const { key, response, expiresAt } = item.idempotency;
-            idempotency.set(key, { status: response.status, body: response.body, expiresAt });
-          }
-          results[i] = { ok: true, deliveries: targets.length };
-        });
-        await insertDeliveries(c, deliveries, TriggerType.scheduled);
-        if (idempotency.size > 0) {
-          const entries = [...idempotency];
-          await query(
-            `INSERT INTO idempotency (key, status, body, expires_at)
-             SELECT * FROM unnest(?::text[], ?::int[], ?::text[], ?::bigint[])
-             ON CONFLICT (key) DO UPDATE SET status = excluded.status, body = excluded.body,
-               expires_at = excluded.expires_at`,
-            [
-              entries.map(([k]) => k),
-              entries.map(([, v]) => v.status),
-              entries.map(([, v]) => v.body),
-              entries.map(([, v]) => v.expiresAt),
-            ],
-            c,
-          );
-        }
-        if (deliveries.length > 0) await notify(c);
-        return { results: results as IngestResult[], queued: deliveries.length };
+        return { results: results as IngestResult[], queued };
       }).then(({ results, queued }) => {
         if (queued > 0) events.emit('queued');
         return results;
