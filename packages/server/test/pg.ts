@@ -192,3 +192,35 @@ export async function startPgProxy(): Promise<PgProxy> {
       }),
   };
 }
+
+/** A store a test can run on: SQLite (the default of `startHookline`) or a PostgreSQL database. */
+export interface TestStoreKind {
+  name: 'sqlite' | 'postgres';
+  /** `describe`/`test` options: skips PostgreSQL when it is missing outside CI. */
+  options: { skip?: string };
+  /** HOOKLINE_* settings for a fresh database, and how to remove it. */
+  open(label: string): Promise<{ env: Record<string, string>; drop(): Promise<void> }>;
+}
+
+/** The stores to run on (HOOKLINE_TEST_STORES=sqlite,postgres narrows the list). */
+export async function testStores(): Promise<TestStoreKind[]> {
+  const selected = process.env.HOOKLINE_TEST_STORES?.split(',').map((s) => s.trim());
+  const kinds: TestStoreKind[] = [];
+  if (!selected || selected.includes('sqlite')) {
+    kinds.push({ name: 'sqlite', options: {}, open: async () => ({ env: {}, drop: async () => {} }) });
+  }
+  if (!selected || selected.includes('postgres')) {
+    kinds.push({
+      name: 'postgres',
+      options: await pgTestOptions(),
+      async open(label) {
+        const db = await createTestDatabase(label);
+        return {
+          env: { HOOKLINE_DATABASE_URL: db.url, HOOKLINE_SECRET_KEY: PG_SECRET_KEY },
+          drop: () => db.drop(),
+        };
+      },
+    });
+  }
+  return kinds;
+}
