@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import pg from 'pg';
 import { POSTGRES_MIGRATIONS } from '../src/store/postgres/migrations.ts';
-import { MAIN } from './child.ts';
+import { type HooklineChild, MAIN, spawnHookline } from './child.ts';
 import { createTestDatabase, PG_SECRET_KEY, pgTestOptions } from './pg.ts';
 
 describe('hookline CLI on PostgreSQL', await pgTestOptions(), () => {
@@ -62,6 +62,33 @@ describe('hookline CLI on PostgreSQL', await pgTestOptions(), () => {
       );
     } finally {
       await c.end();
+    }
+  });
+
+  test('processes starting together on a new database agree on one generated admin token', async (t) => {
+    const db = await createTestDatabase('token');
+    const procs: HooklineChild[] = [];
+    t.after(async () => {
+      await Promise.all(procs.map((p) => p.stop()));
+      await db.drop();
+    });
+    const env = {
+      HOOKLINE_DATABASE_URL: db.url,
+      HOOKLINE_SECRET_KEY: PG_SECRET_KEY,
+      HOOKLINE_ADMIN_TOKEN: '',
+      HOOKLINE_ROLE: 'api',
+      HOOKLINE_LOG_LEVEL: 'warn',
+    };
+    procs.push(
+      ...(await Promise.all([spawnHookline({ env }), spawnHookline({ env }), spawnHookline({ env })])),
+    );
+    const printed = procs
+      .map((p) => /Admin token \(shown once; keep it\): (hl_admin_\S+)/.exec(p.output())?.[1])
+      .filter((x) => x !== undefined);
+    assert.equal(printed.length, 1, 'exactly one process printed the token');
+    for (const p of procs) {
+      const res = await fetch(`${p.url}/api/v1/app`, { headers: { authorization: `Bearer ${printed[0]}` } });
+      assert.equal(res.status, 200, 'every process accepts it');
     }
   });
 });

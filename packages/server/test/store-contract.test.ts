@@ -468,6 +468,14 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
       );
     });
 
+    test('settings: set, and set-if-absent keeps the first value', async () => {
+      assert.equal(await store.getSetting('k'), null);
+      assert.equal(await store.setSettingIfAbsent('k', 'first'), 'first');
+      assert.equal(await store.setSettingIfAbsent('k', 'second'), 'first');
+      await store.setSetting('k', 'third');
+      assert.equal(await store.getSetting('k'), 'third');
+    });
+
     test('idempotent responses expire', async () => {
       await store.putIdempotentResponse('k', { status: 202, body: '{"id":"x"}' }, now + 1000, now);
       assert.deepEqual(await store.getIdempotentResponse('k', now), { status: 202, body: '{"id":"x"}' });

@@ -167,6 +167,8 @@ export interface Store {
 
   getSetting(key: string): Promise<string | null>;
   setSetting(key: string, value: string): Promise<void>;
+  /** Stores `value` unless the key has one already; returns the value the key now has. */
+  setSettingIfAbsent(key: string, value: string): Promise<string>;
 
   insertApp(app: App): Promise<void>;
   getApp(idOrUid: string): Promise<App | null>;

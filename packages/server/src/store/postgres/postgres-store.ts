@@ -422,6 +422,14 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       );
     },
 
+    setSettingIfAbsent: async (key, value) => {
+      await query('INSERT INTO setting (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING', [
+        key,
+        value,
+      ]);
+      return str((await one('SELECT value FROM setting WHERE key = ?', [key]))?.value);
+    },
+
     // ---- applications ------------------------------------------------------------------
     insertApp: async (a) => {
       await query(

@@ -292,6 +292,12 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         );
       }),
 
+    setSettingIfAbsent: (key, value) =>
+      guard(() => {
+        run('INSERT INTO setting (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING', [key, value]);
+        return str(get('SELECT value FROM setting WHERE key = ?', [key])?.value);
+      }),
+
     // ---- applications ------------------------------------------------------------------
     insertApp: (a) =>
       guard(() => {
