@@ -6,8 +6,10 @@
  *   rows) and lease them by writing the lease end into `next_attempt_at`.
  * - Per-endpoint limits (in-flight, FIFO, rate) are decided with the endpoint rows locked, so
  *   they hold across processes (see `claim-plan.ts`).
- * - Transactions that queue work `pg_notify('hookline_queued')`; one dedicated connection per
- *   worker process LISTENs (and reconnects), so idle workers wake within milliseconds.
+ * - Work that is queued is announced with `pg_notify('hookline_queued')` (ingest right after
+ *   its commit, coalesced; resend, recover and retries inside their transactions); one dedicated
+ *   connection per worker process LISTENs (and reconnects), so idle workers wake within
+ *   milliseconds.
  * - Every connection failure or timeout becomes `StoreUnavailableError` (the API answers 503).
  */
 import { randomUUID } from 'node:crypto';
@@ -59,6 +61,7 @@ type Param = string | number | boolean | null | string[] | number[] | boolean[] 
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
 const NOTIFY_CHANNEL = 'hookline_queued';
+const NOTIFY_COALESCE_MS = 5;
 /** Key of the advisory lock that serializes migrations across processes. */
 const MIGRATION_LOCK = 7_240_001;
 
@@ -193,6 +196,23 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     }
   }
   const notify = (c: Queryable) => query('SELECT pg_notify(?, ?)', [NOTIFY_CHANNEL, instance], c);
+  /**
+   * Ingest notifies right after its commit, at most once per NOTIFY_COALESCE_MS: transactions
+   * that NOTIFY serialize their commits in PostgreSQL, and one wake-up per few milliseconds is
+   * all the workers need. Should the notification be lost (a crash just after the commit), the
+   * workers' polling fallback finds the messages.
+   */
+  let notifyTimer: NodeJS.Timeout | null = null;
+  let lastNotify = Number.NEGATIVE_INFINITY;
+  function notifySoon() {
+    if (notifyTimer || closed) return;
+    const wait = Math.max(0, lastNotify + NOTIFY_COALESCE_MS - performance.now());
+    notifyTimer = setTimeout(() => {
+      notifyTimer = null;
+      lastNotify = performance.now();
+      query('SELECT pg_notify(?, ?)', [NOTIFY_CHANNEL, instance]).catch(() => {});
+    }, wait);
+  }
 
   // ---- LISTEN: one dedicated connection, opened when the first listener subscribes -------
   let listener: pg.Client | null = null;
@@ -400,6 +420,12 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       if (closed) return;
       closed = true;
       if (reconnectTimer) clearTimeout(reconnectTimer);
+      if (notifyTimer) {
+        // Send the last notification before the pool closes.
+        clearTimeout(notifyTimer);
+        notifyTimer = null;
+        await query('SELECT pg_notify(?, ?)', [NOTIFY_CHANNEL, instance]).catch(() => {});
+      }
       const l = listener;
       listener = null;
       await l?.end().catch(() => {});
@@ -631,10 +657,8 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
                    WHERE u.msg_id IN (SELECT id FROM m)
                    ON CONFLICT (key) DO UPDATE SET status = excluded.status, body = excluded.body,
                      expires_at = excluded.expires_at
-                 ), n AS (
-                   SELECT pg_notify(?, ?) FROM (SELECT 1 FROM d LIMIT 1) x
                  )
-                 SELECT id, (SELECT COUNT(*) FROM n) AS notified FROM m`,
+                 SELECT id, (SELECT COUNT(*) FROM d) AS queued FROM m`,
                 [
                   msgs.map((m) => m.id),
                   msgs.map((m) => m.appId),
@@ -655,8 +679,6 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
                   idemEntries.map(([, v]) => v.status),
                   idemEntries.map(([, v]) => v.body),
                   idemEntries.map(([, v]) => v.expiresAt),
-                  NOTIFY_CHANNEL,
-                  instance,
                 ],
                 c,
               );
@@ -688,7 +710,10 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
         }
         return { results: results as IngestResult[], queued };
       }).then(({ results, queued }) => {
-        if (queued > 0) events.emit('queued');
+        if (queued > 0) {
+          events.emit('queued');
+          notifySoon();
+        }
         return results;
       }),
     getMessage: async (appId, idOrEventId) => {
