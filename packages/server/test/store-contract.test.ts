@@ -574,6 +574,31 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
       );
     });
 
+    test('a blocked endpoint’s backlog does not hide other endpoints’ work', async () => {
+      const a = app();
+      await store.insertApp(a);
+      const fifo = endpoint(a.id, { fifo: true, eventTypes: ['fifo'] });
+      const capped = endpoint(a.id, { eventTypes: ['capped'] });
+      const other = endpoint(a.id, { eventTypes: ['other'] });
+      for (const e of [fifo, capped, other]) await store.insertEndpoint(e);
+      await store.ingest(Array.from({ length: 30 }, () => item(a.id, { eventType: 'fifo' })));
+      await store.ingest(Array.from({ length: 30 }, () => item(a.id, { eventType: 'capped' })));
+      now += 1;
+      await store.ingest([item(a.id, { eventType: 'other' })]);
+      const first = await claim({ limit: 3, perEndpoint: 2 });
+      assert.deepEqual(
+        first.map((d) => d.endpointId).sort(),
+        [fifo.id, capped.id, capped.id].sort(),
+        'the FIFO head and two of the capped endpoint',
+      );
+      // Both big backlogs are due (older than the other endpoint's message) but blocked.
+      const next = await claim({ limit: 2, perEndpoint: 2 });
+      assert.deepEqual(
+        next.map((d) => d.endpointId),
+        [other.id],
+      );
+    });
+
     test('rate limit: throttleRate (endpoint, else app) spaces claims 1000/rate ms apart', async () => {
       const a = { ...app(), throttleRate: 1 };
       await store.insertApp(a);

@@ -745,9 +745,26 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
         const dueSql = `SELECT d.id, d.endpoint_id FROM delivery d
            WHERE d.status IN (1, 3) AND d.next_attempt_at <= ? AND d.endpoint_id <> ALL(?::text[])
              AND NOT EXISTS (SELECT 1 FROM endpoint e WHERE e.id = d.endpoint_id AND e.throttle_next_at > ?)`;
+        // Endpoints that cannot take a delivery now, however much of their backlog is due: at
+        // their in-flight limit, or FIFO with the head in flight or waiting for its retry; and
+        // of a FIFO endpoint only its head counts. Left out up front so that one large backlog
+        // cannot hide everyone else's work.
+        const blockedSql = `
+           AND d.endpoint_id NOT IN (
+             SELECT endpoint_id FROM delivery WHERE status = 3 AND next_attempt_at > ?
+             GROUP BY endpoint_id HAVING COUNT(*) >= ?)
+           AND d.endpoint_id NOT IN (
+             SELECT e.id FROM endpoint e
+             CROSS JOIN LATERAL (SELECT h.status, h.next_attempt_at FROM delivery h
+               WHERE h.endpoint_id = e.id AND h.status IN (1, 3) ORDER BY h.created_at, h.id LIMIT 1) head
+             WHERE e.fifo AND head.next_attempt_at > ?)
+           AND NOT EXISTS (
+             SELECT 1 FROM endpoint e JOIN delivery older ON older.endpoint_id = e.id
+             WHERE e.id = d.endpoint_id AND e.fifo AND older.status IN (1, 3)
+               AND (older.created_at, older.id) < (d.created_at, d.id))`;
         const dueEndpoints = await query(
-          `SELECT DISTINCT endpoint_id FROM (${dueSql} ORDER BY d.next_attempt_at, d.id LIMIT ?) s`,
-          [o.now, o.skipEndpoints, o.now, o.limit * 4],
+          `SELECT DISTINCT endpoint_id FROM (${dueSql}${blockedSql} ORDER BY d.next_attempt_at, d.id LIMIT ?) s`,
+          [o.now, o.skipEndpoints, o.now, o.now, o.perEndpoint, o.now, o.limit * 4],
           c,
         );
         if (dueEndpoints.length === 0) return [];
@@ -763,8 +780,8 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
         const endpointIds = eps.map((e) => str(e.id));
         // With the locks held, what is due now (another worker may have just claimed some).
         const candidates = await query(
-          `${dueSql} AND d.endpoint_id = ANY(?::text[]) ORDER BY d.next_attempt_at, d.id LIMIT ?`,
-          [o.now, o.skipEndpoints, o.now, endpointIds, o.limit * 4],
+          `${dueSql}${blockedSql} AND d.endpoint_id = ANY(?::text[]) ORDER BY d.next_attempt_at, d.id LIMIT ?`,
+          [o.now, o.skipEndpoints, o.now, o.now, o.perEndpoint, o.now, endpointIds, o.limit * 4],
           c,
         );
         if (candidates.length === 0) return [];

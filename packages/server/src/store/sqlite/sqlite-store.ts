@@ -509,8 +509,22 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
              WHERE d.status IN (1, 3) AND d.next_attempt_at <= ?
                AND d.endpoint_id NOT IN (SELECT value FROM json_each(?))
                AND NOT EXISTS (SELECT 1 FROM endpoint e WHERE e.id = d.endpoint_id AND e.throttle_next_at > ?)
+               -- Blocked endpoints (at their in-flight limit, or FIFO with the head in flight or
+               -- waiting for its retry) are left out, and of a FIFO endpoint only its head
+               -- counts, so that one large backlog cannot hide other work.
+               AND d.endpoint_id NOT IN (
+                 SELECT endpoint_id FROM delivery WHERE status = 3 AND next_attempt_at > ?
+                 GROUP BY endpoint_id HAVING COUNT(*) >= ?)
+               AND d.endpoint_id NOT IN (
+                 SELECT e.id FROM endpoint e WHERE e.fifo = 1 AND (
+                   SELECT h.next_attempt_at FROM delivery h WHERE h.endpoint_id = e.id AND h.status IN (1, 3)
+                   ORDER BY h.created_at, h.id LIMIT 1) > ?)
+               AND NOT EXISTS (
+                 SELECT 1 FROM endpoint e JOIN delivery older ON older.endpoint_id = e.id
+                 WHERE e.id = d.endpoint_id AND e.fifo = 1 AND older.status IN (1, 3)
+                   AND (older.created_at, older.id) < (d.created_at, d.id))
              ORDER BY d.next_attempt_at, d.id LIMIT ?`,
-            [o.now, JSON.stringify(o.skipEndpoints), o.now, o.limit * 4],
+            [o.now, JSON.stringify(o.skipEndpoints), o.now, o.now, o.perEndpoint, o.now, o.limit * 4],
           );
           if (candidates.length === 0) return [];
           const endpointIds = JSON.stringify([...new Set(candidates.map((r) => str(r.endpoint_id)))]);
