@@ -15,7 +15,7 @@ import { createIdGenerator } from './core/ids.ts';
 import { createSecretBox } from './core/secret-box.ts';
 import { createDispatcher, type Dispatcher } from './delivery/dispatcher.ts';
 import { createIngestQueue } from './delivery/ingest-queue.ts';
-import { createRetention } from './delivery/retention.ts';
+import { createRetention, type Retention } from './delivery/retention.ts';
 import { createSender } from './delivery/sender.ts';
 import { createPostgresStore } from './store/postgres/postgres-store.ts';
 import { createSqliteStore } from './store/sqlite/sqlite-store.ts';
@@ -28,6 +28,8 @@ export interface Hookline {
   store: Store;
   api: Awaited<ReturnType<typeof buildApi>> | null;
   dispatcher: Dispatcher | null;
+  /** Deletes old payloads and attempt logs (worker role, when HOOKLINE_RETENTION_DAYS is set). */
+  retention: Retention | null;
   /** Set when this start generated the admin token (first start): print it once. */
   generatedAdminToken: string | null;
   /** Starts listening (API role) and delivering (worker role). Returns the URL. */
@@ -159,6 +161,7 @@ export async function createHookline(
     store,
     api,
     dispatcher,
+    retention,
     generatedAdminToken: token.generated,
     async start() {
       dispatcher?.start();

@@ -12,7 +12,7 @@ import type { Store } from '../store/store.ts';
 export interface Retention {
   start(): void;
   stop(): Promise<void>;
-  /** One full pass: batches until nothing old is left. Returns what it deleted. */
+  /** One full pass now: batches until nothing old is left. Returns what it deleted. */
   runOnce(): Promise<{ payloads: number; attempts: number }>;
 }
 
@@ -33,10 +33,11 @@ export function createRetention(deps: {
   let running: Promise<unknown> | null = null;
   let stopped = false;
 
-  async function runOnce() {
+  /** `timed`: a pass of the timer, which ends early when the process stops. */
+  async function pass(timed: boolean) {
     const total = { payloads: 0, attempts: 0 };
     const before = clock.now() - retentionMs;
-    while (!stopped) {
+    while (!(timed && stopped)) {
       const r = await store.expunge(before, clock.now(), batch);
       total.payloads += r.payloads;
       total.attempts += r.attempts;
@@ -49,7 +50,7 @@ export function createRetention(deps: {
   }
 
   function tick() {
-    running = runOnce()
+    running = pass(true)
       .catch((err: unknown) =>
         logger.warn({ err: coerceError(err) }, 'retention pass failed; will try again'),
       )
@@ -77,6 +78,6 @@ export function createRetention(deps: {
       if (timer) clearTimeout(timer);
       await running;
     },
-    runOnce,
+    runOnce: () => pass(false),
   };
 }
