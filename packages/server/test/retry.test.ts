@@ -26,170 +26,175 @@ async function publish(server: TestServer, uid = 'acme', payload: Record<string,
   return res.body.id as string;
 }
 
+function retryScheduleSuite(kind: TestStoreKind): void {
+  const clock = createManualClock(Date.parse('2026-01-01T00:00:00Z'));
+  let server: TestServer;
+  let receiver: TestReceiver;
+  let db: Awaited<ReturnType<TestStoreKind['open']>>;
+
+  before(async () => {
+    db = await kind.open('retry');
+    receiver = await startReceiver();
+    server = await startHookline({ clock, env: { HOOKLINE_DELIVERY_TIMEOUT: '0.3', ...db.env } });
+  });
+  after(async () => {
+    await server.close();
+    await receiver.close();
+    await db.drop();
+  });
+
+  test('500, timeout, reset and 429 + Retry-After are retried on schedule, then success', async () => {
+    const { endpointId } = await setup(server, receiver.url);
+    const dispatcher = server.hookline.dispatcher!;
+    const store = server.hookline.store;
+    receiver.queue(
+      { status: 500, body: 'boom' },
+      { hang: true },
+      { reset: true },
+      { status: 429, headers: { 'retry-after': '20000' } },
+      { status: 204 },
+    );
+    const msgId = await publish(server);
+    const start = clock.now();
+
+    await dispatcher.drain();
+    assert.equal(receiver.requests.length, 1, 'first attempt is immediate');
+    let due = (await store.nextDueAt())! - clock.now();
+    assert.ok(
+      due >= 4_000 && due <= 6_000,
+      `after the 1st failure the retry is due in 5 s ±20%, got ${due} ms`,
+    );
+
+    clock.advance(due);
+    await dispatcher.drain();
+    assert.equal(receiver.requests.length, 2, 'second attempt after 5 s');
+    due = (await store.nextDueAt())! - clock.now();
+    assert.ok(due >= 4 * MIN && due <= 6 * MIN, `then 5 min ±20%, got ${due} ms`);
+
+    clock.advance(due);
+    await dispatcher.drain();
+    assert.equal(receiver.requests.length, 3);
+    due = (await store.nextDueAt())! - clock.now();
+    assert.ok(due >= 24 * MIN && due <= 36 * MIN, `then 30 min ±20%, got ${due} ms`);
+
+    clock.advance(due);
+    await dispatcher.drain();
+    assert.equal(receiver.requests.length, 4);
+    due = (await store.nextDueAt())! - clock.now();
+    assert.equal(due, 20_000_000, 'Retry-After (5.6 h) beats the 2 h step of the schedule');
+
+    clock.advance(due - 1);
+    await dispatcher.drain();
+    assert.equal(receiver.requests.length, 4, 'nothing is sent before Retry-After has passed');
+    clock.advance(1);
+    await dispatcher.drain();
+    assert.equal(receiver.requests.length, 5);
+    assert.equal(await store.nextDueAt(), null, 'delivered: nothing left in the queue');
+
+    // Every attempt carried the same webhook-id, and each was logged with what happened.
+    assert.deepEqual(new Set(receiver.requests.map((r) => r.headers['webhook-id'])), new Set([msgId]));
+    const attempts = await server.call('GET', `/api/v1/app/acme/attempt/endpoint/${endpointId}`);
+    assert.equal(attempts.status, 200);
+    const log = [...attempts.body.data].reverse();
+    assert.deepEqual(
+      log.map((a: any) => [a.status, a.responseStatusCode]),
+      [
+        [2, 500],
+        [2, 0],
+        [2, 0],
+        [2, 429],
+        [0, 204],
+      ],
+    );
+    assert.equal(log[0].response, 'boom');
+    assert.match(log[1].response, /timed out/);
+    assert.match(log[2].response, /reset/);
+    assert.ok(Date.parse(log[4].timestamp) - start >= 20_000_000);
+  });
+}
+
+function givingUpSuite(kind: TestStoreKind): void {
+  const clock = createManualClock(Date.parse('2026-02-01T00:00:00Z'));
+  let server: TestServer;
+  let receiver: TestReceiver;
+  let db: Awaited<ReturnType<TestStoreKind['open']>>;
+
+  before(async () => {
+    db = await kind.open('giveup');
+    receiver = await startReceiver();
+    receiver.fallback = { status: 503 };
+    server = await startHookline({
+      clock,
+      env: { HOOKLINE_RETRY_SCHEDULE: '60,60', HOOKLINE_DISABLE_AFTER: '150', ...db.env },
+    });
+  });
+  after(async () => {
+    await server.close();
+    await receiver.close();
+    await db.drop();
+  });
+
+  test('a delivery fails for good after the schedule; the endpoint is disabled; recover brings all back', async () => {
+    const { endpointId } = await setup(server, receiver.url);
+    const dispatcher = server.hookline.dispatcher!;
+    const t0 = clock.now();
+    const first = await publish(server, 'acme', { n: 1 });
+    await dispatcher.drain();
+    for (let i = 0; i < 2; i++) {
+      clock.set((await server.hookline.store.nextDueAt())!);
+      await dispatcher.drain();
+    }
+    assert.equal(await server.hookline.store.nextDueAt(), null, 'nothing left to try');
+    assert.equal(receiver.requests.length, 3, 'first try plus two retries, then it gives up');
+    assert.ok(clock.now() - t0 <= 144_000, 'two 60 s steps with at most +20% jitter each');
+    let stats = await server.call('GET', `/api/v1/app/acme/endpoint/${endpointId}/stats`);
+    assert.deepEqual(stats.body, { success: 0, pending: 0, sending: 0, fail: 1, canceled: 0 });
+    let ep = await server.call('GET', `/api/v1/app/acme/endpoint/${endpointId}`);
+    assert.equal(ep.body.disabled, false, 'failing for less than the 150 s threshold');
+
+    // A second message fails too; by then the endpoint has failed for longer than 150 s.
+    clock.set(t0 + 151_000);
+    await publish(server, 'acme', { n: 2 });
+    await dispatcher.drain();
+    ep = await server.call('GET', `/api/v1/app/acme/endpoint/${endpointId}`);
+    assert.equal(ep.body.disabled, true, 'disabled after failing continuously past the threshold');
+
+    // While disabled, new messages are not sent to it.
+    const missed = await publish(server, 'acme', { n: 3 });
+    await dispatcher.drain();
+    const before = receiver.requests.length;
+    clock.advance(10 * HOUR);
+    await dispatcher.drain();
+    assert.equal(receiver.requests.length, before, 'a disabled endpoint receives nothing');
+
+    // Re-enable, fix the receiver, recover: the failed ones and the missed one arrive.
+    receiver.fallback = { status: 200 };
+    const patched = await server.call('PATCH', `/api/v1/app/acme/endpoint/${endpointId}`, {
+      disabled: false,
+    });
+    assert.equal(patched.body.disabled, false);
+    const recovered = await server.call('POST', `/api/v1/app/acme/endpoint/${endpointId}/recover`, {
+      since: new Date(clock.now() - 24 * HOUR).toISOString(),
+    });
+    assert.equal(recovered.status, 202);
+    assert.match(recovered.body.id, /^qtask_/);
+    await dispatcher.drain();
+    const delivered = receiver.requests.slice(before).map((r) => r.headers['webhook-id']);
+    assert.ok(delivered.includes(first), 'the message that failed for good is delivered');
+    assert.ok(delivered.includes(missed), 'the message published while disabled is delivered');
+    assert.equal(new Set(delivered).size, 3);
+    stats = await server.call('GET', `/api/v1/app/acme/endpoint/${endpointId}/stats`);
+    assert.equal(stats.body.success, 3);
+    assert.equal(stats.body.fail, 0);
+  });
+}
+
 // The delivery engine behaves the same on every store.
 for (const kind of await testStores()) {
-  describe(`retry schedule against a failing receiver (manual clock, ${kind.name})`, kind.options, () => {
-    const clock = createManualClock(Date.parse('2026-01-01T00:00:00Z'));
-    let server: TestServer;
-    let receiver: TestReceiver;
-    let db: Awaited<ReturnType<TestStoreKind['open']>>;
-
-    before(async () => {
-      db = await kind.open('retry');
-      receiver = await startReceiver();
-      server = await startHookline({ clock, env: { HOOKLINE_DELIVERY_TIMEOUT: '0.3', ...db.env } });
-    });
-    after(async () => {
-      await server.close();
-      await receiver.close();
-      await db.drop();
-    });
-
-    test('500, timeout, reset and 429 + Retry-After are retried on schedule, then success', async () => {
-      const { endpointId } = await setup(server, receiver.url);
-      const dispatcher = server.hookline.dispatcher!;
-      const store = server.hookline.store;
-      receiver.queue(
-        { status: 500, body: 'boom' },
-        { hang: true },
-        { reset: true },
-        { status: 429, headers: { 'retry-after': '20000' } },
-        { status: 204 },
-      );
-      const msgId = await publish(server);
-      const start = clock.now();
-
-      await dispatcher.drain();
-      assert.equal(receiver.requests.length, 1, 'first attempt is immediate');
-      let due = (await store.nextDueAt())! - clock.now();
-      assert.ok(
-        due >= 4_000 && due <= 6_000,
-        `after the 1st failure the retry is due in 5 s ±20%, got ${due} ms`,
-      );
-
-      clock.advance(due);
-      await dispatcher.drain();
-      assert.equal(receiver.requests.length, 2, 'second attempt after 5 s');
-      due = (await store.nextDueAt())! - clock.now();
-      assert.ok(due >= 4 * MIN && due <= 6 * MIN, `then 5 min ±20%, got ${due} ms`);
-
-      clock.advance(due);
-      await dispatcher.drain();
-      assert.equal(receiver.requests.length, 3);
-      due = (await store.nextDueAt())! - clock.now();
-      assert.ok(due >= 24 * MIN && due <= 36 * MIN, `then 30 min ±20%, got ${due} ms`);
-
-      clock.advance(due);
-      await dispatcher.drain();
-      assert.equal(receiver.requests.length, 4);
-      due = (await store.nextDueAt())! - clock.now();
-      assert.equal(due, 20_000_000, 'Retry-After (5.6 h) beats the 2 h step of the schedule');
-
-      clock.advance(due - 1);
-      await dispatcher.drain();
-      assert.equal(receiver.requests.length, 4, 'nothing is sent before Retry-After has passed');
-      clock.advance(1);
-      await dispatcher.drain();
-      assert.equal(receiver.requests.length, 5);
-      assert.equal(await store.nextDueAt(), null, 'delivered: nothing left in the queue');
-
-      // Every attempt carried the same webhook-id, and each was logged with what happened.
-      assert.deepEqual(new Set(receiver.requests.map((r) => r.headers['webhook-id'])), new Set([msgId]));
-      const attempts = await server.call('GET', `/api/v1/app/acme/attempt/endpoint/${endpointId}`);
-      assert.equal(attempts.status, 200);
-      const log = [...attempts.body.data].reverse();
-      assert.deepEqual(
-        log.map((a: any) => [a.status, a.responseStatusCode]),
-        [
-          [2, 500],
-          [2, 0],
-          [2, 0],
-          [2, 429],
-          [0, 204],
-        ],
-      );
-      assert.equal(log[0].response, 'boom');
-      assert.match(log[1].response, /timed out/);
-      assert.match(log[2].response, /reset/);
-      assert.ok(Date.parse(log[4].timestamp) - start >= 20_000_000);
-    });
-  });
-
-  describe(`giving up, disabling and recovering (${kind.name})`, kind.options, () => {
-    const clock = createManualClock(Date.parse('2026-02-01T00:00:00Z'));
-    let server: TestServer;
-    let receiver: TestReceiver;
-    let db: Awaited<ReturnType<TestStoreKind['open']>>;
-
-    before(async () => {
-      db = await kind.open('giveup');
-      receiver = await startReceiver();
-      receiver.fallback = { status: 503 };
-      server = await startHookline({
-        clock,
-        env: { HOOKLINE_RETRY_SCHEDULE: '60,60', HOOKLINE_DISABLE_AFTER: '150', ...db.env },
-      });
-    });
-    after(async () => {
-      await server.close();
-      await receiver.close();
-      await db.drop();
-    });
-
-    test('a delivery fails for good after the schedule; the endpoint is disabled; recover brings all back', async () => {
-      const { endpointId } = await setup(server, receiver.url);
-      const dispatcher = server.hookline.dispatcher!;
-      const t0 = clock.now();
-      const first = await publish(server, 'acme', { n: 1 });
-      await dispatcher.drain();
-      for (let i = 0; i < 2; i++) {
-        clock.set((await server.hookline.store.nextDueAt())!);
-        await dispatcher.drain();
-      }
-      assert.equal(await server.hookline.store.nextDueAt(), null, 'nothing left to try');
-      assert.equal(receiver.requests.length, 3, 'first try plus two retries, then it gives up');
-      assert.ok(clock.now() - t0 <= 144_000, 'two 60 s steps with at most +20% jitter each');
-      let stats = await server.call('GET', `/api/v1/app/acme/endpoint/${endpointId}/stats`);
-      assert.deepEqual(stats.body, { success: 0, pending: 0, sending: 0, fail: 1, canceled: 0 });
-      let ep = await server.call('GET', `/api/v1/app/acme/endpoint/${endpointId}`);
-      assert.equal(ep.body.disabled, false, 'failing for less than the 150 s threshold');
-
-      // A second message fails too; by then the endpoint has failed for longer than 150 s.
-      clock.set(t0 + 151_000);
-      await publish(server, 'acme', { n: 2 });
-      await dispatcher.drain();
-      ep = await server.call('GET', `/api/v1/app/acme/endpoint/${endpointId}`);
-      assert.equal(ep.body.disabled, true, 'disabled after failing continuously past the threshold');
-
-      // While disabled, new messages are not sent to it.
-      const missed = await publish(server, 'acme', { n: 3 });
-      await dispatcher.drain();
-      const before = receiver.requests.length;
-      clock.advance(10 * HOUR);
-      await dispatcher.drain();
-      assert.equal(receiver.requests.length, before, 'a disabled endpoint receives nothing');
-
-      // Re-enable, fix the receiver, recover: the failed ones and the missed one arrive.
-      receiver.fallback = { status: 200 };
-      const patched = await server.call('PATCH', `/api/v1/app/acme/endpoint/${endpointId}`, {
-        disabled: false,
-      });
-      assert.equal(patched.body.disabled, false);
-      const recovered = await server.call('POST', `/api/v1/app/acme/endpoint/${endpointId}/recover`, {
-        since: new Date(clock.now() - 24 * HOUR).toISOString(),
-      });
-      assert.equal(recovered.status, 202);
-      assert.match(recovered.body.id, /^qtask_/);
-      await dispatcher.drain();
-      const delivered = receiver.requests.slice(before).map((r) => r.headers['webhook-id']);
-      assert.ok(delivered.includes(first), 'the message that failed for good is delivered');
-      assert.ok(delivered.includes(missed), 'the message published while disabled is delivered');
-      assert.equal(new Set(delivered).size, 3);
-      stats = await server.call('GET', `/api/v1/app/acme/endpoint/${endpointId}/stats`);
-      assert.equal(stats.body.success, 3);
-      assert.equal(stats.body.fail, 0);
-    });
-  });
+  describe(`retry schedule against a failing receiver (manual clock, ${kind.name})`, kind.options, () =>
+    retryScheduleSuite(kind),
+  );
+  describe(`giving up, disabling and recovering (${kind.name})`, kind.options, () => givingUpSuite(kind));
 }
 
 describe('one dead endpoint does not hold up the others', () => {
