@@ -1,6 +1,7 @@
 /**
  * Database outage: Hookline reaches PostgreSQL through a TCP proxy this test controls. Messages
- * are published before, during and after the proxy cuts every connection. While the database
+ * are published before, during and after the proxy cuts every connection, then while it
+ * silently stops forwarding (a partition). While the database
  * is unreachable the API answers 503 `service_unavailable` (a coded JSON error, not a hang, never
  * a 202); once the proxy is restored the worker resumes on its own and every message that got
  * a 202 reaches the receiver.
@@ -95,6 +96,22 @@ describe('PostgreSQL outage', await pgTestOptions(), () => {
       if (accepted.size === 0 && Date.now() > resumeDeadline) assert.fail('the API did not recover');
     }
     assert.ok(accepted.size >= 2 * third - 1, `messages accepted after the restore (${accepted.size})`);
+
+    // A partition: the database stops answering but nothing is closed. Timeouts (connect 1 s,
+    // statement 2 s) turn it into 503s too; no request hangs and none is accepted.
+    proxy.stall();
+    const acceptedBefore = accepted.size;
+    const refusedBefore = unavailable.length;
+    for (let k = 0; k < 3; k++) await publish(MESSAGES + k);
+    assert.equal(accepted.size, acceptedBefore, 'nothing accepted while the database does not answer');
+    assert.equal(unavailable.length, refusedBefore + 3, 'each request got a 503');
+    proxy.restore();
+    const stallDeadline = Date.now() + 30_000;
+    while (accepted.size === acceptedBefore) {
+      assert.ok(Date.now() < stallDeadline, 'the API did not recover after the partition');
+      await publish(MESSAGES + 3);
+      await new Promise((r) => setTimeout(r, 100));
+    }
 
     const deadline = Date.now() + 60_000;
     const received = () => new Set(receiver.requests.map((r) => String(r.headers['webhook-id'])));

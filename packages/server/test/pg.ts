@@ -138,7 +138,13 @@ export interface PgProxy {
   port: number;
   /** A database URL through the proxy. */
   url(database: string): string;
+  /** Resets every connection and refuses new ones (a crashed or restarting server). */
   cut(): void;
+  /**
+   * Stops forwarding without closing anything, and accepts new connections that never answer
+   * (a network partition): only timeouts can tell.
+   */
+  stall(): void;
   restore(): void;
   close(): Promise<void>;
 }
@@ -147,9 +153,16 @@ export async function startPgProxy(): Promise<PgProxy> {
   const target = new URL(PG_ADMIN_URL);
   const sockets = new Set<Socket>();
   let down = false;
+  let stalled = false;
   const server = createServer((client) => {
     if (down) {
       client.destroy();
+      return;
+    }
+    if (stalled) {
+      // Accept and say nothing; dropped when the proxy is restored.
+      sockets.add(client);
+      client.on('error', () => {});
       return;
     }
     const upstream = connect(Number(target.port || 5432), target.hostname);
@@ -182,8 +195,21 @@ export async function startPgProxy(): Promise<PgProxy> {
       for (const s of sockets) s.destroy();
       sockets.clear();
     },
+    stall() {
+      stalled = true;
+      for (const sock of sockets) {
+        sock.unpipe();
+        sock.pause();
+      }
+    },
     restore() {
+      // Connections that lived through a stall are broken: drop them, as a real network would.
+      if (stalled) {
+        for (const sock of sockets) sock.destroy();
+        sockets.clear();
+      }
       down = false;
+      stalled = false;
     },
     close: () =>
       new Promise<void>((resolve) => {
