@@ -8,6 +8,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { createSecretBox } from '../src/core/secret-box.ts';
+import { createPostgresStore } from '../src/store/postgres/postgres-store.ts';
 import { startHookline, startReceiver, type TestReceiver, type TestServer } from './helpers.ts';
 import {
   createTestDatabase,
@@ -132,5 +134,56 @@ describe('PostgreSQL outage', await pgTestOptions(), () => {
     }
     t.diagnostic(`endpoint stats: ${JSON.stringify(stats.body)}`);
     assert.deepEqual(stats.body, { success: accepted.size, pending: 0, sending: 0, fail: 0, canceled: 0 });
+  });
+
+  test('a worker’s LISTEN connection comes back after an outage and wakes it again', {
+    timeout: 60_000,
+  }, async () => {
+    const secretBox = createSecretBox(PG_SECRET_KEY);
+    const direct = createPostgresStore({ url: db.url, secretBox });
+    const viaProxy = createPostgresStore({ url: proxy.url(db.name), secretBox, connectTimeoutMs: 1000 });
+    try {
+      let wakes = 0;
+      viaProxy.onDeliveriesQueued(() => wakes++);
+      const app = await direct.getApp('outage');
+      assert.ok(app, 'the first test created the application');
+      const publishUntilWoken = async (what: string) => {
+        const start = wakes;
+        const deadline = Date.now() + 20_000;
+        while (wakes === start) {
+          assert.ok(Date.now() < deadline, `no notification ${what}`);
+          const message = {
+            id: `msg_listen${Date.now()}${Math.random().toString(36).slice(2, 8)}`,
+            appId: app.id,
+            eventId: null,
+            eventType: 'outage.listen',
+            payload: '{}',
+            channels: null,
+            tags: null,
+            createdAt: Date.now(),
+          };
+          await direct.ingest([
+            {
+              message,
+              dueAt: Date.now() + 3_600_000,
+              route: (eps) => eps.map((e) => e.id),
+              newDeliveryId: () => `dlv_${message.id.slice(4)}`,
+            },
+          ]);
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      };
+      await publishUntilWoken('before the outage');
+      proxy.cut();
+      await new Promise((r) => setTimeout(r, 1500));
+      proxy.restore();
+      // The first wake-up may be the listener's own "look for work" after it reconnects; the
+      // second needs a notification that came through the new LISTEN connection.
+      await publishUntilWoken('after the outage: the listener did not reconnect');
+      await publishUntilWoken('after the outage: LISTEN was not restored');
+    } finally {
+      await viaProxy.close();
+      await direct.close();
+    }
   });
 });
