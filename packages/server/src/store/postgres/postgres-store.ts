@@ -132,7 +132,10 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     // The client gives up a little after the server would have: a cut connection never hangs.
     query_timeout: statementTimeoutMs + 1_000,
     idle_in_transaction_session_timeout: statementTimeoutMs * 2,
+    // TCP keepalives from 10 s of silence: a connection lost without a word (a partition) is
+    // noticed, which matters most for the long-lived LISTEN connection.
     keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     application_name: 'hookline',
     types,
   };
