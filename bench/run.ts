@@ -16,6 +16,9 @@
  *   --quick        smaller counts (about 30 s)
  *   --cpu-prof     run Hookline under `node --cpu-prof`; profiles land in $TMPDIR/hookline-bench-profiles
  *                  (summarize one with `node bench/profile-summary.ts <file>`)
+ *   --store postgres       PostgreSQL mode: one API process and 1, then 3, worker processes on a
+ *                          fresh database (HOOKLINE_TEST_PG_URL, default the local server);
+ *                          ingest/s, deliveries/s and latency, next to the same raw ceiling
  *   --concurrency N        client concurrency (default 64)
  *   --latency-rate N       messages/s for the latency phase (default 500)
  */
@@ -24,6 +27,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { sign } from '@hookline/receiver';
 import { Pool } from 'undici';
+import { spawnHookline } from '../packages/server/test/child.ts';
+import { createTestDatabase, PG_SECRET_KEY, type TestDatabase } from '../packages/server/test/pg.ts';
 import {
   ADMIN_TOKEN,
   closedLoop,
@@ -48,8 +53,13 @@ const { values: args } = parseArgs({
     'cpu-prof': { type: 'boolean', default: false },
     concurrency: { type: 'string', default: '64' },
     'latency-rate': { type: 'string', default: '500' },
+    store: { type: 'string', default: 'sqlite' },
   },
 });
+if (args.store !== 'sqlite' && args.store !== 'postgres') {
+  console.error('bench: --store must be sqlite or postgres');
+  process.exit(2);
+}
 
 const QUICK = args.quick;
 const C = Number(args.concurrency);
@@ -85,15 +95,22 @@ function report(what: string, rate: number, explain: string): void {
 }
 
 // ---- bookkeeping so that a failure still stops what we started --------------------------------
-const started: { hooklines: HooklineProc[]; dirs: string[]; receiver: ReceiverProc | null } = {
+const started: {
+  hooklines: HooklineProc[];
+  dirs: string[];
+  databases: TestDatabase[];
+  receiver: ReceiverProc | null;
+} = {
   hooklines: [],
   dirs: [],
+  databases: [],
   receiver: null,
 };
 async function cleanup() {
   for (const h of started.hooklines) await h.stop().catch(() => {});
   await started.receiver?.close().catch(() => {});
   for (const d of started.dirs) removeDir(d);
+  for (const db of started.databases) await db.drop().catch(() => {});
 }
 
 async function hookline(dataDir: string, sync: Sync, role: 'all' | 'api'): Promise<HooklineProc> {
@@ -240,7 +257,7 @@ async function measureEndToEnd(receiver: ReceiverProc, sync: Sync, withLatency: 
   await stopHookline(h);
 }
 
-async function measureLatency(receiver: ReceiverProc, h: HooklineProc, path: string, sync: Sync) {
+async function measureLatency(receiver: ReceiverProc, h: HooklineProc, path: string, sync: string) {
   await receiver.reset(true);
   const count = LATENCY_RATE * LATENCY_SECONDS;
   const sentAt = new Map<string, number>();
@@ -385,6 +402,81 @@ async function measureInbound(receiver: ReceiverProc, sync: Sync) {
   await stopHookline(h);
 }
 
+/**
+ * PostgreSQL: one API process and `workers` worker processes (`--role api|worker`) on a fresh
+ * database. Ingest with delivery running, deliveries per second (first to last arrival), then
+ * publish -> delivery latency at a steady rate.
+ */
+async function measurePostgres(receiver: ReceiverProc, workers: number) {
+  const db = await createTestDatabase('bench');
+  started.databases.push(db);
+  const env = (role: string) => ({
+    HOOKLINE_DATABASE_URL: db.url,
+    HOOKLINE_SECRET_KEY: PG_SECRET_KEY,
+    HOOKLINE_ROLE: role,
+  });
+  const api = await spawnHookline({ env: env('api') });
+  started.hooklines.push(api);
+  const workerProcs = await Promise.all(
+    Array.from({ length: workers }, () => spawnHookline({ env: env('worker') })),
+  );
+  started.hooklines.push(...workerProcs);
+  const path = await setup(api, receiver.url);
+  const label = `${workers} worker${workers === 1 ? '' : 's'}`;
+  await receiver.reset();
+  await publish(api, path, WARMUP);
+  await receiver.waitFor(WARMUP, DELIVERY_CAP_MS);
+
+  await receiver.reset();
+  const r = await publish(api, path, INGEST_COUNT);
+  report(
+    `ingest, PostgreSQL, ${label}`,
+    r.rate,
+    `${r.ok} messages accepted in ${r.elapsedMs.toFixed(0)} ms by one API process (HOOKLINE_ROLE=api) while ${label} deliver.`,
+  );
+  const d = await receiver.waitFor(r.ok, DELIVERY_CAP_MS);
+  const rate = ((d.count - 1) * 1000) / (d.at - d.firstAt);
+  report(
+    `deliveries, PostgreSQL, ${label}`,
+    rate,
+    `${d.count}/${r.ok} deliveries, first to last arrival in ${(d.at - d.firstAt).toFixed(0)} ms, ${label} (HOOKLINE_ROLE=worker) sharing one endpoint.`,
+  );
+  if (d.count < r.ok) console.log(`    (time cap reached: ${r.ok - d.count} not delivered)`);
+  await measureLatency(receiver, api, path, `PostgreSQL, ${label}`);
+  for (const h of [api, ...workerProcs]) await stopHookline(h);
+}
+
+async function mainPostgres() {
+  const t0 = Date.now();
+  console.log(
+    `Hookline benchmark, PostgreSQL${QUICK ? ' (--quick)' : ''}: Node ${process.version}, ${availableParallelism()} CPUs, client concurrency ${C}.`,
+  );
+  console.log('\n[1] Raw loopback ceiling');
+  const receiver = await startReceiverProcess();
+  started.receiver = receiver;
+  await measureCeiling(receiver);
+  console.log('\n[2] PostgreSQL, 1 API process + 1 worker process');
+  await measurePostgres(receiver, 1);
+  console.log('\n[3] PostgreSQL, 1 API process + 3 worker processes');
+  await measurePostgres(receiver, 3);
+  await cleanup();
+  printSummary(t0);
+}
+
+function printSummary(t0: number) {
+  const w = [
+    Math.max(6, ...rows.map((r) => r.what.length)),
+    Math.max(5, ...rows.map((r) => r.value.length)),
+    10,
+  ];
+  const line = (a: string, b: string, c: string) =>
+    `${a.padEnd(w[0]!)}  ${b.padStart(w[1]!)}  ${c.padStart(w[2]!)}`;
+  console.log(`\nSummary (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+  console.log(line('figure', 'value', 'of ceiling'));
+  console.log(line('-'.repeat(w[0]!), '-'.repeat(w[1]!), '-'.repeat(w[2]!)));
+  for (const r of rows) console.log(line(r.what, r.value, r.ratio));
+}
+
 async function main() {
   const t0 = Date.now();
   console.log(
@@ -410,17 +502,7 @@ async function main() {
   await measureInbound(receiver, 'FULL');
 
   await cleanup();
-  const w = [
-    Math.max(6, ...rows.map((r) => r.what.length)),
-    Math.max(5, ...rows.map((r) => r.value.length)),
-    10,
-  ];
-  const line = (a: string, b: string, c: string) =>
-    `${a.padEnd(w[0]!)}  ${b.padStart(w[1]!)}  ${c.padStart(w[2]!)}`;
-  console.log(`\nSummary (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
-  console.log(line('figure', 'value', 'of ceiling'));
-  console.log(line('-'.repeat(w[0]!), '-'.repeat(w[1]!), '-'.repeat(w[2]!)));
-  for (const r of rows) console.log(line(r.what, r.value, r.ratio));
+  printSummary(t0);
   if (args['cpu-prof']) {
     console.log(`\nCPU profiles of the Hookline processes: ${PROFILE_DIR}`);
     console.log('  summarize one with: node bench/profile-summary.ts <file.cpuprofile>');
@@ -433,7 +515,7 @@ const watchdog = setTimeout(() => {
 }, 360_000);
 watchdog.unref();
 
-main()
+(args.store === 'postgres' ? mainPostgres() : main())
   .catch(async (err: unknown) => {
     console.error(err);
     await cleanup();

@@ -28,6 +28,15 @@ export interface HooklineConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** `FULL` survives power loss; `NORMAL` survives process crashes and is faster. */
   sqliteSynchronous: 'FULL' | 'NORMAL';
+  /** Apply pending migrations when the process starts (else run `hookline migrate` first). */
+  migrateOnStart: boolean;
+  /** PostgreSQL: connections per process, and how long to wait for a connection or a statement. */
+  database: { poolSize: number; connectTimeoutMs: number; statementTimeoutMs: number };
+  /**
+   * Payloads and attempt logs older than this are deleted by the worker role (the message
+   * records stay, marked as expunged). Null keeps everything.
+   */
+  retentionMs: number | null;
   delivery: {
     concurrency: number;
     perEndpointConcurrency: number;
@@ -55,6 +64,9 @@ export const DEFAULT_CONFIG: HooklineConfig = {
   role: 'all',
   logLevel: 'info',
   sqliteSynchronous: 'FULL',
+  migrateOnStart: true,
+  database: { poolSize: 10, connectTimeoutMs: 5_000, statementTimeoutMs: 15_000 },
+  retentionMs: null,
   delivery: {
     concurrency: 256,
     perEndpointConcurrency: 32,
@@ -107,6 +119,11 @@ const seconds =
     if (!Number.isFinite(n) || n < min) throw new Error(`must be a number of seconds, at least ${min}`);
     return Math.round(n * 1000);
   };
+const days: Parser = (raw) => {
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) throw new Error('must be a number of days (0 keeps everything)');
+  return n === 0 ? null : Math.round(n * 86_400_000);
+};
 const secondsList: Parser = (raw) =>
   raw.split(',').map((part) => {
     const n = Number(part.trim());
@@ -174,6 +191,36 @@ const OPTIONS: { env: string; path: string; parse: Parser; doc: string }[] = [
     path: 'sqliteSynchronous',
     parse: oneOf('FULL', 'NORMAL'),
     doc: 'SQLite durability',
+  },
+  {
+    env: 'HOOKLINE_MIGRATE_ON_START',
+    path: 'migrateOnStart',
+    parse: bool,
+    doc: 'apply database migrations on start',
+  },
+  {
+    env: 'HOOKLINE_DATABASE_POOL_SIZE',
+    path: 'database.poolSize',
+    parse: int(1, 1000),
+    doc: 'PostgreSQL connections per process',
+  },
+  {
+    env: 'HOOKLINE_DATABASE_CONNECT_TIMEOUT',
+    path: 'database.connectTimeoutMs',
+    parse: seconds(0.1),
+    doc: 'seconds to wait for a PostgreSQL connection',
+  },
+  {
+    env: 'HOOKLINE_DATABASE_STATEMENT_TIMEOUT',
+    path: 'database.statementTimeoutMs',
+    parse: seconds(0.1),
+    doc: 'longest PostgreSQL statement, in seconds',
+  },
+  {
+    env: 'HOOKLINE_RETENTION_DAYS',
+    path: 'retentionMs',
+    parse: days,
+    doc: 'days to keep payloads and attempt logs (0 keeps them forever)',
   },
   {
     env: 'HOOKLINE_CONCURRENCY',

@@ -18,8 +18,10 @@ import { createSecretBox } from './core/secret-box.ts';
 import { createDispatcher, type Dispatcher } from './delivery/dispatcher.ts';
 import { createInboundQueue, createIngestQueue } from './delivery/ingest-queue.ts';
 import { createListenHub } from './delivery/listen-hub.ts';
+import { createRetention, type Retention } from './delivery/retention.ts';
 import { createSender } from './delivery/sender.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
+import { createPostgresStore } from './store/postgres/postgres-store.ts';
 import { createSqliteStore } from './store/sqlite/sqlite-store.ts';
 import type { Store } from './store/store.ts';
 
@@ -33,6 +35,8 @@ export interface Hookline {
   metrics: Metrics;
   /** The URL of the separate metrics listener (`HOOKLINE_METRICS_PORT`), once started. */
   metricsUrl: string | null;
+  /** Deletes old payloads and attempt logs (worker role, when HOOKLINE_RETENTION_DAYS is set). */
+  retention: Retention | null;
   /** Set when this start generated the admin token (first start): print it once. */
   generatedAdminToken: string | null;
   /** Starts listening (API role) and delivering (worker role). Returns the URL. */
@@ -63,12 +67,31 @@ function secretKeyFor(config: Readonly<HooklineConfig>): string {
   return key;
 }
 
-function openStore(config: Readonly<HooklineConfig>): Store {
+/** Thrown at start when the configuration cannot work (the CLI prints it and exits). */
+export class StartupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StartupError';
+  }
+}
+
+export function openStore(config: Readonly<HooklineConfig>): Store {
   const path = sqlitePath(config.databaseUrl);
   if (path === null) {
-    throw new Error(
-      'PostgreSQL support is not part of this build yet; use HOOKLINE_DATABASE_URL=sqlite:<path>',
-    );
+    // Every process sharing the database must decrypt the same endpoint secrets: the key
+    // cannot be generated per process, so it must be given.
+    if (!config.secretKey) {
+      throw new StartupError(
+        'HOOKLINE_SECRET_KEY is required with PostgreSQL: every Hookline process sharing the database must use the same key (generate one with `openssl rand -base64 32`)',
+      );
+    }
+    return createPostgresStore({
+      url: config.databaseUrl,
+      secretBox: createSecretBox(config.secretKey),
+      poolSize: config.database.poolSize,
+      connectTimeoutMs: config.database.connectTimeoutMs,
+      statementTimeoutMs: config.database.statementTimeoutMs,
+    });
   }
   return createSqliteStore({
     path,
@@ -85,7 +108,13 @@ export async function createHookline(
   const logger = deps.logger ?? pino({ level: config.logLevel, base: { service: 'hookline' } });
   const ids = createIdGenerator(() => clock.now());
   const store = openStore(config);
-  await store.migrate();
+  try {
+    if (config.migrateOnStart) await store.migrate();
+    await store.ping();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const token = await resolveAdminToken(store, config.adminToken);
 
   const runApi = config.role !== 'worker';
@@ -170,6 +199,11 @@ export async function createHookline(
       })
     : null;
 
+  const retention =
+    runWorker && config.retentionMs !== null
+      ? createRetention({ store, clock, logger, retentionMs: config.retentionMs })
+      : null;
+
   let closed = false;
   let metricsServer: Server | null = null;
   const hookline: Hookline = {
@@ -178,6 +212,7 @@ export async function createHookline(
     api,
     dispatcher,
     metrics,
+    retention,
     generatedAdminToken: token.generated,
     metricsUrl: null,
     async start() {
@@ -186,6 +221,7 @@ export async function createHookline(
         metricsServer = serveMetrics(metrics, createScrapeAuth(config.metricsToken, token.hash), logger);
         hookline.metricsUrl = await listenOn(metricsServer, config.host, config.metricsPort);
       }
+      retention?.start();
       if (!api) return null;
       return api.listen({ host: config.host, port: config.port });
     },
@@ -195,6 +231,7 @@ export async function createHookline(
       await listen?.close();
       await api?.close();
       await dispatcher?.stop(graceMs);
+      await retention?.stop();
       await sender.close();
       if (metricsServer) {
         metricsServer.closeAllConnections();

@@ -50,10 +50,10 @@ export interface SpawnOptions {
   cwd?: string;
 }
 
-/** Starts Hookline and waits until `/health` answers 200 (20 s at most). */
+/** Starts Hookline and waits until `/health` answers 200, or a worker has started (20 s at most). */
 export async function spawnHookline(options: SpawnOptions = {}): Promise<HooklineChild> {
   const port = options.env?.HOOKLINE_PORT ?? String(await freePort());
-  const env = {
+  const env: Record<string, string | undefined> = {
     ...process.env,
     HOOKLINE_HOST: '127.0.0.1',
     HOOKLINE_ADMIN_TOKEN: ADMIN_TOKEN,
@@ -93,14 +93,18 @@ export async function spawnHookline(options: SpawnOptions = {}): Promise<Hooklin
   };
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 20_000;
+  // A worker-only process serves no HTTP: it is ready once it prints its start line.
+  const workerOnly = env.HOOKLINE_ROLE === 'worker';
   for (;;) {
     if (proc.exitCode !== null || proc.signalCode !== null) {
       throw new Error(`hookline exited during start (${proc.exitCode ?? proc.signalCode}):\n${out}`);
     }
-    const healthy = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) }).then(
-      (r) => r.status === 200,
-      () => false,
-    );
+    const healthy = workerOnly
+      ? out.includes('(worker) using')
+      : await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) }).then(
+          (r) => r.status === 200,
+          () => false,
+        );
     if (healthy) break;
     if (Date.now() > deadline) {
       signal('SIGKILL');

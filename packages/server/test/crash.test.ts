@@ -1,8 +1,8 @@
 /**
  * Crash safety: `kill -9` while deliveries are in flight loses nothing the API accepted.
  *
- * Hookline runs as a child process (exactly like `hookline serve`) on a temp SQLite file and
- * delivers to a slow real receiver. We publish messages, SIGKILL the server while requests are
+ * Hookline runs as a child process (exactly like `hookline serve`) on a temp SQLite file (and
+ * again on a PostgreSQL database) and delivers to a slow real receiver. We publish messages, SIGKILL the server while requests are
  * in flight, restart it on the same database and wait until every message id that got a 202
  * has reached the receiver. Duplicates are allowed (at-least-once) but bounded by what could
  * have been in flight at the kill: the worker concurrency.
@@ -10,10 +10,11 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { Pool } from 'undici';
 import { type HooklineChild, spawnHookline } from './child.ts';
 import { ADMIN_TOKEN, startReceiver, tempDir } from './helpers.ts';
+import { createTestDatabase, PG_SECRET_KEY, testStores } from './pg.ts';
 
 const MESSAGES = 500;
 const PUBLISHERS = 8;
@@ -21,10 +22,10 @@ const CONCURRENCY = 32;
 const RECEIVER_DELAY_MS = 30;
 
 /** Starts `hookline serve` as a child process on the test's database. */
-function startChild(dataDir: string): Promise<HooklineChild> {
+function startChild(database: Record<string, string>): Promise<HooklineChild> {
   return spawnHookline({
     env: {
-      HOOKLINE_DATABASE_URL: `sqlite:${join(dataDir, 'hookline.db')}`,
+      ...database,
       HOOKLINE_LOG_LEVEL: 'warn',
       HOOKLINE_CONCURRENCY: String(CONCURRENCY),
       HOOKLINE_ENDPOINT_CONCURRENCY: String(CONCURRENCY),
@@ -34,10 +35,14 @@ function startChild(dataDir: string): Promise<HooklineChild> {
   });
 }
 
-test('kill -9 during delivery loses no accepted message; duplicates stay within the in-flight bound', {
-  timeout: 120_000,
-}, async (t) => {
+/** The crash scenario on one store. */
+const crashTest = async (t: TestContext, storeName: string) => {
   const dataDir = tempDir('hookline-crash-');
+  const db = storeName === 'postgres' ? await createTestDatabase('crash') : null;
+  t.after(() => db?.drop());
+  const database: Record<string, string> = db
+    ? { HOOKLINE_DATABASE_URL: db.url, HOOKLINE_SECRET_KEY: PG_SECRET_KEY }
+    : { HOOKLINE_DATABASE_URL: `sqlite:${join(dataDir, 'hookline.db')}` };
   const receiver = await startReceiver();
   receiver.fallback = { status: 200, body: 'ok', delayMs: RECEIVER_DELAY_MS };
   const children: HooklineChild[] = [];
@@ -53,7 +58,7 @@ test('kill -9 during delivery loses no accepted message; duplicates stay within 
   });
 
   // ---- first life: publish, and die with deliveries in flight -------------------------------
-  const first = await startChild(dataDir);
+  const first = await startChild(database);
   children.push(first);
   const app = await first.call('POST', '/api/v1/app', { name: 'Crash test', uid: 'crash' });
   assert.equal(app.status, 201, JSON.stringify(app.body));
@@ -115,7 +120,7 @@ test('kill -9 during delivery loses no accepted message; duplicates stay within 
   assert.ok(accepted.size > receivedAtKill / 2, 'published a meaningful number of messages');
 
   // ---- second life: same database; everything accepted must arrive -------------------------
-  const second = await startChild(dataDir);
+  const second = await startChild(database);
   children.push(second);
   const seen = new Map<string, number>();
   const tally = () => {
@@ -190,4 +195,13 @@ test('kill -9 during delivery loses no accepted message; duplicates stay within 
 
   second.proc.kill('SIGTERM');
   assert.equal(await second.exited, 0, second.output());
-});
+};
+
+// The same test on each store (HOOKLINE_TEST_STORES=sqlite,postgres narrows it).
+for (const kind of await testStores()) {
+  test(
+    `kill -9 during delivery loses no accepted message; duplicates stay within the in-flight bound (${kind.name})`,
+    { timeout: 120_000, ...kind.options },
+    (t) => crashTest(t, kind.name),
+  );
+}

@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { createManualClock } from '../src/core/clock.ts';
 import { DEFAULT_RETRY_POLICY, nextRetryDelay, parseRetryAfter } from '../src/core/retry.ts';
 import { startHookline, startReceiver, type TestReceiver, type TestServer } from './helpers.ts';
+import { type TestStoreKind, testStores } from './pg.ts';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -25,18 +26,21 @@ async function publish(server: TestServer, uid = 'acme', payload: Record<string,
   return res.body.id as string;
 }
 
-describe('retry schedule against a failing receiver (manual clock)', () => {
+function retryScheduleSuite(kind: TestStoreKind): void {
   const clock = createManualClock(Date.parse('2026-01-01T00:00:00Z'));
   let server: TestServer;
   let receiver: TestReceiver;
+  let db: Awaited<ReturnType<TestStoreKind['open']>>;
 
   before(async () => {
+    db = await kind.open('retry');
     receiver = await startReceiver();
-    server = await startHookline({ clock, env: { HOOKLINE_DELIVERY_TIMEOUT: '0.3' } });
+    server = await startHookline({ clock, env: { HOOKLINE_DELIVERY_TIMEOUT: '0.3', ...db.env } });
   });
   after(async () => {
     await server.close();
     await receiver.close();
+    await db.drop();
   });
 
   test('500, timeout, reset and 429 + Retry-After are retried on schedule, then success', async () => {
@@ -107,24 +111,27 @@ describe('retry schedule against a failing receiver (manual clock)', () => {
     assert.match(log[2].response, /reset/);
     assert.ok(Date.parse(log[4].timestamp) - start >= 20_000_000);
   });
-});
+}
 
-describe('giving up, disabling and recovering', () => {
+function givingUpSuite(kind: TestStoreKind): void {
   const clock = createManualClock(Date.parse('2026-02-01T00:00:00Z'));
   let server: TestServer;
   let receiver: TestReceiver;
+  let db: Awaited<ReturnType<TestStoreKind['open']>>;
 
   before(async () => {
+    db = await kind.open('giveup');
     receiver = await startReceiver();
     receiver.fallback = { status: 503 };
     server = await startHookline({
       clock,
-      env: { HOOKLINE_RETRY_SCHEDULE: '60,60', HOOKLINE_DISABLE_AFTER: '150' },
+      env: { HOOKLINE_RETRY_SCHEDULE: '60,60', HOOKLINE_DISABLE_AFTER: '150', ...db.env },
     });
   });
   after(async () => {
     await server.close();
     await receiver.close();
+    await db.drop();
   });
 
   test('a delivery fails for good after the schedule; the endpoint is disabled; recover brings all back', async () => {
@@ -180,7 +187,15 @@ describe('giving up, disabling and recovering', () => {
     assert.equal(stats.body.success, 3);
     assert.equal(stats.body.fail, 0);
   });
-});
+}
+
+// The delivery engine behaves the same on every store.
+for (const kind of await testStores()) {
+  describe(`retry schedule against a failing receiver (manual clock, ${kind.name})`, kind.options, () =>
+    retryScheduleSuite(kind),
+  );
+  describe(`giving up, disabling and recovering (${kind.name})`, kind.options, () => givingUpSuite(kind));
+}
 
 describe('one dead endpoint does not hold up the others', () => {
   let server: TestServer;

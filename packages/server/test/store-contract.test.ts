@@ -6,17 +6,27 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
+import pg from 'pg';
 import { createIdGenerator } from '../src/core/ids.ts';
 import { endpointMatches } from '../src/core/routing.ts';
 import { createSecretBox } from '../src/core/secret-box.ts';
 import type { App, Attempt, Endpoint, InboundEvent, Message, Source } from '../src/core/types.ts';
+import { slotInterval } from '../src/store/claim-plan.ts';
+import { createPostgresStore } from '../src/store/postgres/postgres-store.ts';
 import { createSqliteStore } from '../src/store/sqlite/sqlite-store.ts';
 import type { InboundItem, IngestItem, PageQuery, Store } from '../src/store/store.ts';
 import { tempDir } from './helpers.ts';
+import { createTestDatabase, pgTestOptions } from './pg.ts';
 
 interface Adapter {
   name: string;
-  open(): Promise<{ store: Store; cleanup(): Promise<void>; rawDump(): string }>;
+  open(): Promise<{
+    store: Store;
+    cleanup(): Promise<void>;
+    rawDump(): string | Promise<string>;
+    /** Multi-process stores: another store on the same database, as a second process would open. */
+    peer?(): Store;
+  }>;
 }
 
 const ADAPTERS: Adapter[] = [
@@ -37,21 +47,61 @@ const ADAPTERS: Adapter[] = [
       };
     },
   },
+  {
+    // A fresh database per test, cloned from the migrated template (see pg.ts).
+    name: 'postgres',
+    async open() {
+      const db = await createTestDatabase('contract');
+      const store = createPostgresStore({ url: db.url, secretBox: createSecretBox('test-key') });
+      await store.migrate();
+      const peers: Store[] = [];
+      return {
+        store,
+        peer() {
+          const p = createPostgresStore({ url: db.url, secretBox: createSecretBox('test-key') });
+          peers.push(p);
+          return p;
+        },
+        rawDump: async () => {
+          const c = new pg.Client({ connectionString: db.url });
+          await c.connect();
+          try {
+            const tables = ['app', 'endpoint', 'message', 'delivery', 'attempt', 'setting'];
+            let dump = '';
+            for (const t of tables) {
+              const { rows } = await c.query(`SELECT t::text AS r FROM ${t} t`);
+              dump += rows.map((r) => String(r.r)).join('\n');
+            }
+            return dump;
+          } finally {
+            await c.end();
+          }
+        },
+        async cleanup() {
+          for (const p of peers) await p.close();
+          await store.close();
+          await db.drop();
+        },
+      };
+    },
+  },
 ];
 
 const selected = process.env.HOOKLINE_TEST_STORES?.split(',').map((s) => s.trim());
 const T0 = Date.parse('2026-03-01T00:00:00Z');
 
 for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.name))) {
-  describe(`Store contract: ${adapter.name}`, () => {
+  const options = adapter.name === 'postgres' ? await pgTestOptions() : {};
+  describe(`Store contract: ${adapter.name}`, options, () => {
     let store: Store;
     let cleanup: () => Promise<void>;
-    let rawDump: () => string;
+    let rawDump: () => string | Promise<string>;
+    let peer: (() => Store) | undefined;
     let now = T0;
     const ids = createIdGenerator(() => now);
 
     beforeEach(async () => {
-      ({ store, cleanup, rawDump } = await adapter.open());
+      ({ store, cleanup, rawDump, peer } = await adapter.open());
       now = T0;
     });
     afterEach(() => cleanup());
@@ -80,6 +130,7 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
       secrets: [{ key: 'whsec_c2VjcmV0LXRoYXQtaXMtbG9uZy1lbm91Z2g=', expiresAt: null }],
       svixHeaders: false,
       failingSince: null,
+      fifo: false,
       createdAt: now,
       updatedAt: now,
       ...over,
@@ -529,10 +580,18 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
       await store.insertEndpoint(e);
       assert.equal((await store.getEndpoint(a.id, e.id))?.secrets[0]?.key, e.secrets[0]!.key);
       assert.equal(
-        rawDump().includes(e.secrets[0]!.key),
+        (await rawDump()).includes(e.secrets[0]!.key),
         false,
         'the plain secret is nowhere in the database files',
       );
+    });
+
+    test('settings: set, and set-if-absent keeps the first value', async () => {
+      assert.equal(await store.getSetting('k'), null);
+      assert.equal(await store.setSettingIfAbsent('k', 'first'), 'first');
+      assert.equal(await store.setSettingIfAbsent('k', 'second'), 'first');
+      await store.setSetting('k', 'third');
+      assert.equal(await store.getSetting('k'), 'third');
     });
 
     test('idempotent responses expire', async () => {
@@ -677,7 +736,7 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
       assert.equal(await store.getApp(s.appId), null);
       assert.equal(await store.nextDueAt(), null, 'its queued deliveries are gone too');
       assert.equal(
-        rawDump().includes('gh-verify-secret'),
+        (await rawDump()).includes('gh-verify-secret'),
         false,
         'verification secrets are encrypted at rest',
       );
@@ -759,6 +818,196 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
 
       await store.deleteSource(s.id);
       assert.deepEqual(await store.receiveInbound([received(s)]), [{ status: 'source_not_found' }]);
+    });
+
+    const done = (d: {
+      id: string;
+      msgId: string;
+      endpointId: string;
+      appId: string;
+      leaseUntil: number;
+    }) => ({
+      deliveryId: d.id,
+      leaseUntil: d.leaseUntil,
+      attempt: attemptFor(d, true),
+      next: { kind: 'success' as const },
+    });
+
+    test('in-flight limit: live leases of every worker count; expired leases do not', async () => {
+      const a = app();
+      await store.insertApp(a);
+      const e = endpoint(a.id);
+      await store.insertEndpoint(e);
+      await store.ingest(Array.from({ length: 6 }, () => item(a.id)));
+      const first = await claim({ perEndpoint: 2, leaseMs: 10_000 });
+      assert.equal(first.length, 2);
+      assert.equal(
+        (await claim({ perEndpoint: 2 })).length,
+        0,
+        'a second worker finds the endpoint at its limit',
+      );
+      await store.completeDeliveries([done(first[0]!)], now);
+      const second = await claim({ perEndpoint: 2 });
+      assert.equal(second.length, 1, 'one slot came free');
+      now += 10_000;
+      // first[1]'s lease expired: it no longer counts, and is due again with the rest.
+      const third = await claim({ perEndpoint: 2, leaseMs: 10_000 });
+      assert.equal(third.length, 1, 'second[0] is still live (30 s lease): one slot left');
+    });
+
+    test('FIFO endpoint: one delivery at a time, in order; a retry holds back the line', async () => {
+      const a = app();
+      await store.insertApp(a);
+      const e = endpoint(a.id, { fifo: true });
+      await store.insertEndpoint(e);
+      assert.equal((await store.getEndpoint(a.id, e.id))?.fifo, true);
+      const msgs: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const it = item(a.id);
+        msgs.push(it.message.id);
+        await store.ingest([it]);
+        now += 1;
+      }
+      const [head] = await claim();
+      assert.equal(head?.msgId, msgs[0]);
+      assert.equal((await claim()).length, 0, 'nothing else while the head is in flight');
+      await store.completeDeliveries(
+        [
+          {
+            deliveryId: head!.id,
+            leaseUntil: head!.leaseUntil,
+            attempt: attemptFor(head!, false),
+            next: { kind: 'retry', at: now + 5_000 },
+          },
+        ],
+        now,
+      );
+      assert.equal((await claim()).length, 0, 'the head waits for its retry; the rest wait behind it');
+      now += 5_000;
+      const again = await claim();
+      assert.deepEqual(
+        again.map((d) => d.msgId),
+        [msgs[0]],
+      );
+      await store.completeDeliveries([done(again[0]!)], now);
+      const next = await claim();
+      assert.deepEqual(
+        next.map((d) => d.msgId),
+        [msgs[1]],
+      );
+    });
+
+    test('a blocked endpoint’s backlog does not hide other endpoints’ work', async () => {
+      const a = app();
+      await store.insertApp(a);
+      const fifo = endpoint(a.id, { fifo: true, eventTypes: ['fifo'] });
+      const capped = endpoint(a.id, { eventTypes: ['capped'] });
+      const other = endpoint(a.id, { eventTypes: ['other'] });
+      for (const e of [fifo, capped, other]) await store.insertEndpoint(e);
+      await store.ingest(Array.from({ length: 30 }, () => item(a.id, { eventType: 'fifo' })));
+      await store.ingest(Array.from({ length: 30 }, () => item(a.id, { eventType: 'capped' })));
+      now += 1;
+      await store.ingest([item(a.id, { eventType: 'other' })]);
+      const first = await claim({ limit: 3, perEndpoint: 2 });
+      assert.deepEqual(
+        first.map((d) => d.endpointId).sort(),
+        [fifo.id, capped.id, capped.id].sort(),
+        'the FIFO head and two of the capped endpoint',
+      );
+      // Both big backlogs are due (older than the other endpoint's message) but blocked.
+      const next = await claim({ limit: 2, perEndpoint: 2 });
+      assert.deepEqual(
+        next.map((d) => d.endpointId),
+        [other.id],
+      );
+    });
+
+    test('rate limit: throttleRate (endpoint, else app) spaces claims 1000/rate ms apart', async () => {
+      const a = { ...app(), throttleRate: 1 };
+      await store.insertApp(a);
+      const fast = endpoint(a.id, { throttleRate: 4 });
+      const inherited = endpoint(a.id, { eventTypes: ['slow'] });
+      await store.insertEndpoint(fast);
+      await store.insertEndpoint(inherited);
+      await store.ingest(Array.from({ length: 5 }, () => item(a.id)));
+      await store.ingest(Array.from({ length: 5 }, () => item(a.id, { eventType: 'slow' })));
+      const count = (list: { endpointId: string }[], id: string) =>
+        list.filter((d) => d.endpointId === id).length;
+      const c1 = await claim();
+      assert.equal(count(c1, fast.id), 1);
+      assert.equal(count(c1, inherited.id), 1);
+      assert.equal((await claim()).length, 0, 'both at their rate');
+      const t1 = now;
+      now = t1 + slotInterval(4) - 1;
+      assert.equal((await claim()).length, 0);
+      // Slots count from when the claim held its locks, a few ms after `now`: leave room.
+      now = t1 + slotInterval(4) + 500;
+      const c2 = await claim();
+      assert.equal(count(c2, fast.id), 1, 'about 1000 / 4 ms later');
+      assert.equal(count(c2, inherited.id), 0, 'the app rate (1/s) applies to the endpoint without its own');
+      now = t1 + slotInterval(1) + 500;
+      assert.equal(count(await claim(), inherited.id), 1);
+    });
+
+    test('retention expunges old payloads (not ones still queued) and attempt logs in batches', async () => {
+      const a = app();
+      await store.insertApp(a);
+      const e = endpoint(a.id);
+      await store.insertEndpoint(e);
+      const old = item(a.id, { payload: '{"old":true}' });
+      const waiting = item(a.id, { payload: '{"waiting":true}' });
+      await store.ingest([old]);
+      const [d] = await claim();
+      await store.completeDeliveries([done(d!)], now);
+      await store.ingest([{ ...waiting, dueAt: now + 3_600_000 }]);
+      now += 1000;
+      const fresh = item(a.id, { payload: '{"fresh":true}' });
+      await store.ingest([fresh]);
+      const r1 = await store.expunge(now, now, 1);
+      assert.deepEqual(r1, { payloads: 1, attempts: 1 });
+      const r2 = await store.expunge(now, now, 1);
+      assert.deepEqual(r2, { payloads: 0, attempts: 0 }, 'the queued message keeps its payload');
+      assert.equal((await store.getMessage(a.id, old.message.id))?.payload, '{}', 'the message itself stays');
+      assert.equal((await store.getMessage(a.id, waiting.message.id))?.payload, '{"waiting":true}');
+      assert.equal((await store.getMessage(a.id, fresh.message.id))?.payload, '{"fresh":true}');
+      const page: PageQuery = { limit: 10, after: null, before: null, order: 'desc' };
+      assert.equal((await store.listAttempts({ appId: a.id }, page)).items.length, 0);
+    });
+
+    test('several processes: concurrent claims never share a delivery; NOTIFY wakes the others', async (t) => {
+      if (!store.capabilities.multiProcess || !peer) {
+        t.skip('single-process store');
+        return;
+      }
+      const a = app();
+      await store.insertApp(a);
+      for (let i = 0; i < 4; i++) await store.insertEndpoint(endpoint(a.id));
+      const other = peer();
+      const woke = new Promise<void>((resolve) => other.onDeliveriesQueued(resolve));
+      // Give the listening connection a moment to LISTEN before the notification is sent.
+      await new Promise((r) => setTimeout(r, 300));
+      await store.ingest(Array.from({ length: 100 }, () => item(a.id)));
+      await Promise.race([
+        woke,
+        new Promise((_, reject) => setTimeout(() => reject(new Error('no notification within 5 s')), 5000)),
+      ]);
+      const workers = [store, other, peer(), peer()];
+      const seen = new Map<string, number>();
+      for (let round = 0; round < 10; round++) {
+        const batches = await Promise.all(
+          workers.map((w) =>
+            w.claimDue({ now, limit: 25, leaseMs: 30_000, perEndpoint: 1000, skipEndpoints: [] }),
+          ),
+        );
+        for (const d of batches.flat()) seen.set(d.id, (seen.get(d.id) ?? 0) + 1);
+        if (seen.size === 400) break;
+      }
+      assert.equal(seen.size, 400, 'every delivery claimed');
+      assert.equal(
+        [...seen.values()].every((n) => n === 1),
+        true,
+        'no delivery leased twice',
+      );
     });
   });
 }

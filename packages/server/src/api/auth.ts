@@ -23,7 +23,12 @@ export async function resolveAdminToken(
   if (configured) return { hash: hashToken(configured), generated: null };
   const stored = await store.getSetting(ADMIN_TOKEN_SETTING);
   if (stored) return { hash: Buffer.from(stored, 'hex'), generated: null };
-  return resetAdminToken(store);
+  // First start. Several processes may start together on one database: only the first token
+  // stored counts, and only the process that stored it prints it.
+  const token = `hl_admin_${randomBytes(24).toString('base64url')}`;
+  const hash = hashToken(token).toString('hex');
+  const kept = await store.setSettingIfAbsent(ADMIN_TOKEN_SETTING, hash);
+  return { hash: Buffer.from(kept, 'hex'), generated: kept === hash ? token : null };
 }
 
 /** Makes a new admin token (the old one stops working) and returns it. */

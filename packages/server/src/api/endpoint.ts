@@ -151,6 +151,7 @@ export async function createEndpoint(ctx: ApiContext, app: App, input: EndpointI
     svixHeaders: input.svixHeaders ?? false,
     failingSince: null,
     kind: input.kind ?? 'http',
+    fifo: input.fifo ?? false,
     createdAt: now,
     updatedAt: now,
   };
@@ -273,6 +274,7 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
           throttleRate: b.throttleRate ?? b.rateLimit ?? null,
           metadata: b.metadata ?? {},
           svixHeaders: b.svixHeaders ?? existing.svixHeaders,
+          fifo: b.fifo ?? existing.fifo,
         },
         ctx.clock.now(),
       );
@@ -316,6 +318,7 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
       }
       if (b.metadata !== undefined) changes.metadata = b.metadata;
       if (b.svixHeaders !== undefined) changes.svixHeaders = b.svixHeaders;
+      if (b.fifo !== undefined) changes.fifo = b.fifo;
       let ep = withChanges(existing, changes, ctx.clock.now());
       if (b.secret) ep = rotateSecret(ep, b.secret, 0, ctx.clock.now());
       await ctx.store.updateEndpoint(ep);

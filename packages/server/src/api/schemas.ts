@@ -111,6 +111,10 @@ const endpointFields = {
   metadata: Metadata,
   version: Type.Integer({ minimum: 1 }),
   svixHeaders: Type.Boolean({ description: 'Hookline: also send svix-id/-timestamp/-signature copies.' }),
+  fifo: Type.Boolean({
+    description:
+      'Hookline: strict FIFO. One delivery at a time, in message order; a retry holds back the ones behind it.',
+  }),
 };
 const SecretTypeIn = Type.Union([Type.Literal('hmac-sha256'), Type.Literal('ed25519')], {
   description:
@@ -139,6 +143,7 @@ export const EndpointIn = Type.Object(
     headers: Type.Optional(Nullable(Headers)),
     svixHeaders: Type.Optional(endpointFields.svixHeaders),
     kind: Type.Optional(EndpointKindSchema),
+    fifo: Type.Optional(endpointFields.fifo),
   },
   { $id: 'EndpointIn' },
 );
@@ -158,6 +163,7 @@ export const EndpointPatch = Type.Partial(
     version: endpointFields.version,
     secret: Nullable(Type.String({ pattern: SECRET_PATTERN })),
     svixHeaders: endpointFields.svixHeaders,
+    fifo: endpointFields.fifo,
   }),
   { $id: 'EndpointPatch' },
 );
@@ -178,6 +184,7 @@ export const EndpointOut = Type.Object(
     version: Type.Integer(),
     svixHeaders: Type.Boolean(),
     kind: EndpointKindSchema,
+    fifo: Type.Boolean(),
     createdAt: DateTime,
     updatedAt: DateTime,
   },

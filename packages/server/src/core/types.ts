@@ -60,6 +60,11 @@ export interface Endpoint {
   failingSince: number | null;
   /** Absent means `http`. */
   kind?: EndpointKind;
+  /**
+   * Strict FIFO: deliveries to this endpoint go one at a time in message order; a delivery
+   * waiting for a retry holds back the ones behind it.
+   */
+  fifo: boolean;
   createdAt: number;
   updatedAt: number;
 }

@@ -61,6 +61,9 @@ export interface Dispatcher {
   readonly inFlight: number;
 }
 
+/** How soon to look again when work is due but none of it could be claimed. */
+const BLOCKED_POLL_MS = 50;
+
 /** How long finished attempts wait to be recorded together. */
 const OUTCOME_BATCH_WAIT_MS = 2;
 
@@ -308,7 +311,10 @@ export function createDispatcher(deps: {
 
   async function armTimer() {
     const next = await store.nextDueAt(scope).catch(() => null);
-    schedule(next === null ? options.idlePollMs : next - clock.now());
+    const wait = next === null ? options.idlePollMs : next - clock.now();
+    // Due but not claimable just now (an endpoint at its in-flight or rate limit, a FIFO line
+    // waiting for its head, rows another worker is claiming): look again shortly, not at once.
+    schedule(next !== null && wait <= 0 ? BLOCKED_POLL_MS : wait);
   }
 
   function queuedCount(): number {

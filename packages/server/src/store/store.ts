@@ -127,7 +127,11 @@ export interface ClaimOptions extends DeliveryScope {
   now: number;
   limit: number;
   leaseMs: number;
-  /** At most this many deliveries of one endpoint per claim. */
+  /**
+   * In-flight limit per endpoint: a claim leaves every endpoint with at most this many live
+   * leases, counting those of every worker process. Claims also keep each endpoint's strict
+   * FIFO mode and rate limit (`throttleRate` of the endpoint, else of its application).
+   */
   perEndpoint: number;
   /** Endpoints that are at their in-flight limit in this worker. */
   skipEndpoints: string[];
@@ -239,6 +243,8 @@ export interface Store {
 
   getSetting(key: string): Promise<string | null>;
   setSetting(key: string, value: string): Promise<void>;
+  /** Stores `value` unless the key has one already; returns the value the key now has. */
+  setSettingIfAbsent(key: string, value: string): Promise<string>;
 
   insertApp(app: App): Promise<void>;
   getApp(idOrUid: string): Promise<App | null>;
@@ -292,6 +298,14 @@ export interface Store {
 
   listAttempts(filter: AttemptFilter, page: PageQuery): Promise<Page<Attempt>>;
   getAttempt(appId: string, id: string): Promise<Attempt | null>;
+
+  /**
+   * Retention: deletes up to `batch` attempt logs created before `before`, and empties the
+   * payloads of up to `batch` messages created before it (the message records stay, marked as
+   * expunged at `now`). A message still waiting for a delivery keeps its payload. Small
+   * batches keep locks short; call again while it returns a full batch.
+   */
+  expunge(before: number, now: number, batch: number): Promise<{ payloads: number; attempts: number }>;
 
   getIdempotentResponse(key: string, now: number): Promise<StoredResponse | null>;
   /** Keeps a response until `expiresAt`; also drops a few entries that expired before `now`. */

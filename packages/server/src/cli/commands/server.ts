@@ -1,7 +1,7 @@
 /** `hookline serve`, `migrate` and `admin-token`: the commands that run on the server machine. */
 import { resetAdminToken } from '../../api/auth.ts';
 import { ConfigError, type HooklineConfig, loadConfig } from '../../config.ts';
-import { createHookline, VERSION } from '../../hookline.ts';
+import { createHookline, openStore, StartupError, VERSION } from '../../hookline.ts';
 import type { Command, OptionValues } from '../command.ts';
 import { CliError, EXIT, type Io, usageError } from '../shared.ts';
 
@@ -12,6 +12,16 @@ function configFrom(values: OptionValues, io: Io): Readonly<HooklineConfig> {
     return loadConfig(env);
   } catch (err) {
     if (err instanceof ConfigError) throw new CliError(err.message, EXIT.usage);
+    throw err;
+  }
+}
+
+/** A configuration that cannot start (e.g. PostgreSQL without HOOKLINE_SECRET_KEY) is a usage error. */
+async function starting<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof StartupError) throw new CliError(err.message, EXIT.usage);
     throw err;
   }
 }
@@ -41,10 +51,11 @@ rest back to the queue, then exits 0.`,
   ],
   async run({ values, io }) {
     const config = configFrom(values, io);
-    const hookline = await createHookline(config);
+    const hookline = await starting(() => createHookline(config));
     const url = await hookline.start();
     const lines = [`Hookline ${VERSION} (${config.role}) using ${config.databaseUrl}`];
     if (url) {
+      lines.push(`Dashboard:  ${url}/`);
       lines.push(`API:        ${url}/api/v1   (OpenAPI: ${url}/openapi.json, health: ${url}/health)`);
       lines.push(
         `Metrics:    ${url}/metrics${config.metricsToken ? '   (needs HOOKLINE_METRICS_TOKEN)' : ''}`,
@@ -83,8 +94,14 @@ export const migrate: Command = {
   options: {},
   examples: ['HOOKLINE_DATABASE_URL=sqlite:./data/hookline.db hookline migrate'],
   async run({ values, io }) {
-    const hookline = await createHookline({ ...configFrom(values, io), role: 'worker' });
-    await hookline.close();
+    const config = configFrom(values, io);
+    // Only the schema: no token, no listeners, so it can run before any server starts.
+    const store = await starting(async () => openStore(config));
+    try {
+      await store.migrate();
+    } finally {
+      await store.close();
+    }
     io.out('hookline: database schema is up to date');
     return 0;
   },
@@ -100,7 +117,7 @@ export const adminToken: Command = {
   async run({ values, io }) {
     if (!values.reset)
       throw usageError('admin-token needs --reset (the current token is stored only as a hash)');
-    const hookline = await createHookline({ ...configFrom(values, io), role: 'worker' });
+    const hookline = await starting(() => createHookline({ ...configFrom(values, io), role: 'worker' }));
     const { generated } = await resetAdminToken(hookline.store);
     await hookline.close();
     io.out(generated);

@@ -115,6 +115,23 @@ CREATE TABLE idempotency (
 `,
   },
   {
+    version: 2,
+    name: 'endpoint limits and retention',
+    sql: `
+-- Strict FIFO per endpoint, and the rate limiter's next free slot (ms).
+ALTER TABLE endpoint ADD COLUMN fifo INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE endpoint ADD COLUMN throttle_next_at INTEGER;
+-- Open deliveries per endpoint in order: in-flight counts and FIFO heads.
+CREATE INDEX delivery_open ON delivery (endpoint_id, created_at, id) WHERE status IN (1, 3);
+-- Live leases per endpoint (the in-flight limit).
+CREATE INDEX delivery_sending ON delivery (endpoint_id, next_attempt_at) WHERE status = 3;
+-- Retention: payloads deleted after the retention period leave the message behind, marked.
+ALTER TABLE message ADD COLUMN payload_expunged_at INTEGER;
+CREATE INDEX message_created ON message (created_at) WHERE payload_expunged_at IS NULL;
+CREATE INDEX attempt_created ON attempt (created_at);
+`,
+  },
+  {
     version: 3,
     name: 'inbound',
     sql: `

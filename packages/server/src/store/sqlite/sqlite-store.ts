@@ -27,6 +27,7 @@ import {
   TriggerType,
   type TriggerTypeCode,
 } from '../../core/types.ts';
+import { type EndpointGate, planClaim } from '../claim-plan.ts';
 import { type PageSql, pageSql, toPage } from '../paging.ts';
 import type {
   ClaimedDelivery,
@@ -182,6 +183,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     svixHeaders: num(r.svix_headers) === 1,
     failingSince: numOrNull(r.failing_since),
     kind: (strOrNull(r.kind) ?? 'http') as EndpointKind,
+    fifo: num(r.fifo) === 1,
     createdAt: num(r.created_at),
     updatedAt: num(r.updated_at),
   });
@@ -274,6 +276,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     headers: d.headers,
     secrets: src.forwardSecrets,
     svixHeaders: false,
+    fifo: false,
     failingSince: null,
     createdAt,
     updatedAt: src.updatedAt,
@@ -303,6 +306,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     e.svixHeaders ? 1 : 0,
     e.failingSince,
     e.kind ?? 'http',
+    e.fifo ? 1 : 0,
     e.createdAt,
     e.updatedAt,
   ];
@@ -324,8 +328,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     );
 
   const INSERT_ENDPOINT = `INSERT INTO endpoint (uid, url, description, disabled, event_types, channels,
-      throttle_rate, metadata, headers, secrets, svix_headers, failing_since, kind, created_at, updated_at, id, app_id)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+      throttle_rate, metadata, headers, secrets, svix_headers, failing_since, kind, fifo, created_at, updated_at, id, app_id)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
   /** The extra WHERE terms of a `DeliveryScope`, on the `delivery` table. */
   const scopeSql = (scope: DeliveryScope) => {
     let sql = '';
@@ -385,6 +389,12 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         );
       }),
 
+    setSettingIfAbsent: (key, value) =>
+      guard(() => {
+        run('INSERT INTO setting (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING', [key, value]);
+        return str(get('SELECT value FROM setting WHERE key = ?', [key])?.value);
+      }),
+
     // ---- applications ------------------------------------------------------------------
     insertApp: (a) =>
       guard(() => {
@@ -430,7 +440,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         run(
           `UPDATE endpoint SET uid = ?, url = ?, description = ?, disabled = ?, event_types = ?, channels = ?,
              throttle_rate = ?, metadata = ?, headers = ?, secrets = ?, svix_headers = ?, failing_since = ?,
-             kind = ?, created_at = ?, updated_at = ?
+             kind = ?, fifo = ?, created_at = ?, updated_at = ?
            WHERE id = ? AND app_id = ?`,
           [...endpointParams(e), e.id, e.appId],
         );
@@ -584,34 +594,93 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       guard(() => {
         const leaseUntil = o.now + o.leaseMs;
         const scope = scopeSql(o);
-        const rows = tx(
-          () =>
+        // One writer at a time (BEGIN IMMEDIATE): the endpoint limits are counted and updated
+        // without racing another claim.
+        const rows = tx(() => {
+          const candidates = all(
+            `SELECT d.id, d.endpoint_id FROM delivery d
+             WHERE d.status IN (1, 3) AND d.next_attempt_at <= ?
+               AND d.endpoint_id NOT IN (SELECT value FROM json_each(?))${scope.sql}
+               AND NOT EXISTS (SELECT 1 FROM endpoint e WHERE e.id = d.endpoint_id AND e.throttle_next_at > ?)
+               -- Blocked endpoints (at their in-flight limit, or FIFO with the head in flight or
+               -- waiting for its retry) are left out, and of a FIFO endpoint only its head
+               -- counts, so that one large backlog cannot hide other work.
+               AND d.endpoint_id NOT IN (
+                 SELECT endpoint_id FROM delivery WHERE status = 3 AND next_attempt_at > ?
+                 GROUP BY endpoint_id HAVING COUNT(*) >= ?)
+               AND d.endpoint_id NOT IN (
+                 SELECT e.id FROM endpoint e WHERE e.fifo = 1 AND (
+                   SELECT h.next_attempt_at FROM delivery h WHERE h.endpoint_id = e.id AND h.status IN (1, 3)
+                   ORDER BY h.created_at, h.id LIMIT 1) > ?)
+               AND NOT EXISTS (
+                 SELECT 1 FROM endpoint e JOIN delivery older ON older.endpoint_id = e.id
+                 WHERE e.id = d.endpoint_id AND e.fifo = 1 AND older.status IN (1, 3)
+                   AND (older.created_at, older.id) < (d.created_at, d.id))
+             ORDER BY d.next_attempt_at, d.id LIMIT ?`,
+            [
+              o.now,
+              JSON.stringify(o.skipEndpoints),
+              ...scope.params,
+              o.now,
+              o.now,
+              o.perEndpoint,
+              o.now,
+              o.limit * 4,
+            ],
+          );
+          if (candidates.length === 0) return [];
+          const endpointIds = JSON.stringify([...new Set(candidates.map((r) => str(r.endpoint_id)))]);
+          const eps = all(
+            `SELECT e.id, e.fifo, e.throttle_next_at, COALESCE(e.throttle_rate, a.throttle_rate) AS rate
+             FROM endpoint e JOIN app a ON a.id = e.app_id WHERE e.id IN (SELECT value FROM json_each(?))`,
+            [endpointIds],
+          );
+          const inFlight = new Map(
             all(
-              `WITH due AS (
-               SELECT id, endpoint_id, next_attempt_at FROM delivery
-               WHERE status IN (1, 3) AND next_attempt_at <= ?
-                 AND endpoint_id NOT IN (SELECT value FROM json_each(?))${scope.sql}
-               ORDER BY next_attempt_at${scope.only ? ', id' : ''} LIMIT ?
-             ), ranked AS (
-               SELECT id, next_attempt_at,
-                 ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, id) AS rn FROM due
-             )
-             UPDATE delivery SET status = 3, next_attempt_at = ?, updated_at = ?
-             WHERE id IN (SELECT id FROM ranked WHERE rn <= ? ORDER BY next_attempt_at LIMIT ?)
-             RETURNING id, msg_id, app_id, endpoint_id, attempts, trigger_type`,
-              [
-                o.now,
-                JSON.stringify(o.skipEndpoints),
-                ...scope.params,
-                o.limit * 4,
-                leaseUntil,
-                o.now,
-                o.perEndpoint,
-                o.limit,
-              ],
-            ),
-          false,
-        );
+              `SELECT endpoint_id, COUNT(*) AS n FROM delivery
+               WHERE endpoint_id IN (SELECT value FROM json_each(?)) AND status = 3 AND next_attempt_at > ?
+               GROUP BY endpoint_id`,
+              [endpointIds, o.now],
+            ).map((r) => [str(r.endpoint_id), num(r.n)]),
+          );
+          const gates = new Map<string, EndpointGate>();
+          for (const e of eps) {
+            const id = str(e.id);
+            const fifo = num(e.fifo) === 1;
+            const head = fifo
+              ? get(
+                  `SELECT id, next_attempt_at FROM delivery WHERE endpoint_id = ? AND status IN (1, 3)
+                   ORDER BY created_at, id LIMIT 1`,
+                  [id],
+                )
+              : undefined;
+            gates.set(id, {
+              inFlight: inFlight.get(id) ?? 0,
+              fifo,
+              fifoHead: head ? { id: str(head.id), due: num(head.next_attempt_at) <= o.now } : null,
+              ratePerSecond: numOrNull(e.rate),
+              nextSlotAt: numOrNull(e.throttle_next_at),
+            });
+          }
+          const plan = planClaim(
+            candidates.map((r) => ({ id: str(r.id), endpointId: str(r.endpoint_id) })),
+            gates,
+            o,
+          );
+          for (const [id, at] of plan.slots)
+            run('UPDATE endpoint SET throttle_next_at = ? WHERE id = ?', [at, id]);
+          const claimedRows: Row[] = [];
+          for (const id of plan.ids) {
+            const r = get(
+              `UPDATE delivery SET status = 3, next_attempt_at = ?, updated_at = ?
+               WHERE id = ? AND status IN (1, 3) AND next_attempt_at <= ?
+               RETURNING id, msg_id, app_id, endpoint_id, attempts, trigger_type`,
+              [leaseUntil, o.now, id, o.now],
+            );
+            if (r) claimedRows.push(r);
+          }
+          return claimedRows;
+        }, false);
         const claimed: ClaimedDelivery[] = [];
         if (rows.length === 0) return claimed;
         const messages = new Map(
@@ -1105,6 +1174,27 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         const r = get('SELECT * FROM inbound_event WHERE source_id = ? AND id = ?', [sourceId, id]);
         return r ? toInboundEvent(r) : null;
       }),
+
+    // ---- retention ---------------------------------------------------------------------
+    expunge: (before, now, batch) =>
+      guard(() =>
+        tx(() => {
+          const payloads = run(
+            `UPDATE message SET payload = '{}', payload_expunged_at = ?
+             WHERE id IN (
+               SELECT m.id FROM message m
+               WHERE m.created_at < ? AND m.payload_expunged_at IS NULL
+                 AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.msg_id = m.id AND d.status IN (1, 3))
+               ORDER BY m.created_at LIMIT ?)`,
+            [now, before, batch],
+          );
+          const attempts = run(
+            'DELETE FROM attempt WHERE id IN (SELECT id FROM attempt WHERE created_at < ? ORDER BY created_at LIMIT ?)',
+            [before, batch],
+          );
+          return { payloads: Number(payloads.changes), attempts: Number(attempts.changes) };
+        }),
+      ),
 
     // ---- idempotency -------------------------------------------------------------------
     getIdempotentResponse: (key, now) =>

@@ -1,0 +1,88 @@
+/**
+ * Which due deliveries a claim may lease, given each endpoint's limits. Shared by the adapters:
+ * each reads the facts below inside its claim transaction (with the endpoint rows locked, so
+ * the limits hold across every worker process), asks this function, then writes the leases.
+ *
+ * - In-flight limit: live leases of an endpoint (all workers) never exceed `perEndpoint`.
+ * - FIFO: only the oldest undelivered delivery of a FIFO endpoint may be in flight; while it
+ *   waits for a retry, the ones behind it wait too.
+ * - Rate limit (`throttleRate`, per second): at most one delivery per claim, and claims of one
+ *   endpoint at least 1000/rate ms apart, so no one-second window sees more than `rate`.
+ */
+
+export interface ClaimCandidate {
+  id: string;
+  endpointId: string;
+}
+
+export interface EndpointGate {
+  /** Deliveries of this endpoint leased by some worker, lease not yet expired. */
+  inFlight: number;
+  fifo: boolean;
+  /** FIFO endpoints: the oldest pending or sending delivery, and whether it is due now. */
+  fifoHead: { id: string; due: boolean } | null;
+  /** Deliveries per second (the endpoint's, else its application's), or null for no limit. */
+  ratePerSecond: number | null;
+  /** Earliest time the next delivery may be claimed (rate limit), or null. */
+  nextSlotAt: number | null;
+}
+
+export interface ClaimPlan {
+  ids: string[];
+  /** New `nextSlotAt` for rate-limited endpoints that got a delivery. */
+  slots: Map<string, number>;
+}
+
+/**
+ * Milliseconds between two deliveries at `rate` per second: 5% slower than the exact spacing,
+ * so that network jitter between the claim and the receiver cannot squeeze `rate + 1`
+ * deliveries into one second as the receiver measures it.
+ */
+export const slotInterval = (rate: number): number => Math.ceil(1050 / rate);
+
+export function planClaim(
+  candidates: ClaimCandidate[],
+  gates: Map<string, EndpointGate>,
+  o: {
+    now: number;
+    limit: number;
+    perEndpoint: number;
+    /** Next rate-limit slots count from here (default `now`): the time the locks were taken. */
+    slotFrom?: number;
+  },
+): ClaimPlan {
+  const slotFrom = Math.max(o.now, o.slotFrom ?? o.now);
+  const ids: string[] = [];
+  const slots = new Map<string, number>();
+  const taken = new Map<string, number>();
+  const done = new Set<string>();
+  for (const c of candidates) {
+    if (ids.length >= o.limit) break;
+    if (done.has(c.endpointId)) continue;
+    const gate = gates.get(c.endpointId);
+    if (!gate) continue; // endpoint locked by another claim right now, or deleted
+    let room = o.perEndpoint - gate.inFlight - (taken.get(c.endpointId) ?? 0);
+    if (gate.ratePerSecond !== null && gate.ratePerSecond > 0) {
+      if ((gate.nextSlotAt ?? 0) > o.now) room = 0;
+      else room = Math.min(room, 1);
+    }
+    if (gate.fifo) {
+      done.add(c.endpointId);
+      if (room <= 0 || gate.inFlight > 0 || !gate.fifoHead?.due) continue;
+      ids.push(gate.fifoHead.id);
+      if (gate.ratePerSecond) slots.set(c.endpointId, slotFrom + slotInterval(gate.ratePerSecond));
+      continue;
+    }
+    if (room <= 0) {
+      done.add(c.endpointId);
+      continue;
+    }
+    ids.push(c.id);
+    taken.set(c.endpointId, (taken.get(c.endpointId) ?? 0) + 1);
+    if (gate.ratePerSecond) {
+      slots.set(c.endpointId, slotFrom + slotInterval(gate.ratePerSecond));
+      done.add(c.endpointId);
+    }
+  }
+  return { ids, slots };
+}

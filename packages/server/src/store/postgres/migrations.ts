@@ -1,0 +1,130 @@
+/**
+ * PostgreSQL schema, as numbered migrations (the same tables as SQLite's, in PostgreSQL types).
+ * A migration never changes once released; a new version appends one. Times are BIGINT
+ * milliseconds; `channels`, `tags` and `event_types` are JSONB arrays (searched with `@>`),
+ * other JSON (metadata, headers) is kept as the exact text the API stored.
+ */
+export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'core',
+    sql: `
+CREATE TABLE setting (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+
+CREATE TABLE app (
+  id TEXT PRIMARY KEY,
+  uid TEXT UNIQUE,
+  name TEXT NOT NULL,
+  throttle_rate INTEGER,
+  metadata TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+
+CREATE TABLE endpoint (
+  id TEXT PRIMARY KEY,
+  app_id TEXT NOT NULL REFERENCES app(id) ON DELETE CASCADE,
+  uid TEXT,
+  url TEXT NOT NULL,
+  description TEXT NOT NULL,
+  disabled BOOLEAN NOT NULL,
+  event_types JSONB,
+  channels JSONB,
+  throttle_rate INTEGER,
+  metadata TEXT NOT NULL,
+  headers TEXT NOT NULL,
+  secrets TEXT NOT NULL,
+  svix_headers BOOLEAN NOT NULL,
+  failing_since BIGINT,
+  -- Strict FIFO: only the oldest undelivered delivery may be in flight.
+  fifo BOOLEAN NOT NULL DEFAULT false,
+  -- Rate limiting: the earliest time the next delivery to this endpoint may be claimed.
+  throttle_next_at BIGINT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  UNIQUE (app_id, uid)
+);
+CREATE INDEX endpoint_app ON endpoint (app_id, id);
+
+CREATE TABLE event_type (
+  name TEXT PRIMARY KEY,
+  description TEXT NOT NULL,
+  archived BOOLEAN NOT NULL,
+  deprecated BOOLEAN NOT NULL,
+  schemas TEXT,
+  group_name TEXT,
+  feature_flags TEXT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+
+CREATE TABLE message (
+  id TEXT PRIMARY KEY,
+  app_id TEXT NOT NULL REFERENCES app(id) ON DELETE CASCADE,
+  event_id TEXT,
+  event_type TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  channels JSONB,
+  tags JSONB,
+  created_at BIGINT NOT NULL,
+  -- Set when retention deleted the payload; the message itself is kept.
+  payload_expunged_at BIGINT
+);
+CREATE UNIQUE INDEX message_event_id ON message (app_id, event_id) WHERE event_id IS NOT NULL;
+CREATE INDEX message_app ON message (app_id, id);
+CREATE INDEX message_created ON message (created_at) WHERE payload_expunged_at IS NULL;
+
+-- The queue: one row per (message, endpoint). Pending (1) and sending (3) rows are due at
+-- next_attempt_at; for a sending row that time is the end of its lease.
+CREATE TABLE delivery (
+  id TEXT PRIMARY KEY,
+  msg_id TEXT NOT NULL REFERENCES message(id) ON DELETE CASCADE,
+  app_id TEXT NOT NULL,
+  endpoint_id TEXT NOT NULL REFERENCES endpoint(id) ON DELETE CASCADE,
+  status SMALLINT NOT NULL,
+  attempts INTEGER NOT NULL,
+  next_attempt_at BIGINT NOT NULL,
+  trigger_type SMALLINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX delivery_due ON delivery (next_attempt_at) WHERE status IN (1, 3);
+CREATE INDEX delivery_open ON delivery (endpoint_id, created_at, id) WHERE status IN (1, 3);
+-- Live leases per endpoint (the in-flight limit).
+CREATE INDEX delivery_sending ON delivery (endpoint_id, next_attempt_at) WHERE status = 3;
+CREATE INDEX delivery_endpoint ON delivery (endpoint_id, created_at);
+CREATE INDEX delivery_msg ON delivery (msg_id);
+
+CREATE TABLE attempt (
+  id TEXT PRIMARY KEY,
+  delivery_id TEXT NOT NULL,
+  msg_id TEXT NOT NULL REFERENCES message(id) ON DELETE CASCADE,
+  endpoint_id TEXT NOT NULL REFERENCES endpoint(id) ON DELETE CASCADE,
+  app_id TEXT NOT NULL,
+  url TEXT NOT NULL,
+  status SMALLINT NOT NULL,
+  response_status_code INTEGER NOT NULL,
+  response TEXT NOT NULL,
+  response_headers TEXT NOT NULL,
+  request_headers TEXT NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  trigger_type SMALLINT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX attempt_endpoint ON attempt (endpoint_id, id);
+CREATE INDEX attempt_msg ON attempt (msg_id, id);
+CREATE INDEX attempt_delivery ON attempt (delivery_id);
+CREATE INDEX attempt_created ON attempt (created_at);
+
+CREATE TABLE idempotency (
+  key TEXT PRIMARY KEY,
+  status INTEGER NOT NULL,
+  body TEXT NOT NULL,
+  expires_at BIGINT NOT NULL
+);
+`,
+  },
+];

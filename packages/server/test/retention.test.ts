@@ -1,0 +1,78 @@
+/**
+ * Retention end to end, on each store: with HOOKLINE_RETENTION_DAYS set, the worker's pass
+ * empties the payloads of old messages and deletes their attempt logs, in batches, while the
+ * messages themselves (ids, event ids) and everything recent stay.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createManualClock } from '../src/core/clock.ts';
+import { startHookline, startReceiver, type TestReceiver, type TestServer } from './helpers.ts';
+import { type TestStoreKind, testStores } from './pg.ts';
+
+const DAY = 86_400_000;
+
+for (const kind of await testStores()) {
+  describe(`retention (${kind.name})`, kind.options, () => {
+    const clock = createManualClock(Date.parse('2026-04-01T00:00:00Z'));
+    let server: TestServer;
+    let receiver: TestReceiver;
+    let db: Awaited<ReturnType<TestStoreKind['open']>>;
+
+    before(async () => {
+      db = await kind.open('retention');
+      receiver = await startReceiver();
+      server = await startHookline({ clock, env: { HOOKLINE_RETENTION_DAYS: '1', ...db.env } });
+    });
+    after(async () => {
+      await server.close();
+      await receiver.close();
+      await db.drop();
+    });
+
+    test('old payloads and attempts go; messages and recent data stay', async () => {
+      assert.equal((await server.call('POST', '/api/v1/app', { name: 'R', uid: 'r' })).status, 201);
+      const ep = await server.call('POST', '/api/v1/app/r/endpoint', { url: `${receiver.url}/hook` });
+      assert.equal(ep.status, 201);
+      const publish = async (eventId: string) => {
+        const res = await server.call('POST', '/api/v1/app/r/msg', {
+          eventType: 'r.test',
+          eventId,
+          payload: { eventId },
+        });
+        assert.equal(res.status, 202, JSON.stringify(res.body));
+        return res.body.id as string;
+      };
+      const old = [];
+      for (let i = 0; i < 5; i++) old.push(await publish(`old-${i}`));
+      await server.hookline.dispatcher!.drain();
+      clock.advance(2 * DAY);
+      const fresh = await publish('fresh');
+      await server.hookline.dispatcher!.drain();
+      assert.equal(receiver.requests.length, 6);
+
+      // The timer's own passes are stopped so that the counts below are this pass's alone.
+      await server.hookline.retention!.stop();
+      const removed = await server.hookline.retention!.runOnce();
+      assert.deepEqual(removed, { payloads: 5, attempts: 5 });
+      assert.deepEqual(await server.hookline.retention!.runOnce(), { payloads: 0, attempts: 0 });
+
+      const msg = await server.call('GET', '/api/v1/app/r/msg/old-0');
+      assert.equal(msg.status, 200, 'the message is still there, by event id too');
+      assert.equal(msg.body.id, old[0]);
+      assert.deepEqual(msg.body.payload, {}, 'its payload is gone');
+      const attempts = await server.call('GET', `/api/v1/app/r/attempt/msg/${old[0]}`);
+      assert.equal(attempts.status, 200);
+      assert.equal(attempts.body.data.length, 0);
+      const recent = await server.call('GET', `/api/v1/app/r/msg/${fresh}`);
+      assert.deepEqual(recent.body.payload, { eventId: 'fresh' });
+      const recentAttempts = await server.call('GET', `/api/v1/app/r/attempt/msg/${fresh}`);
+      assert.equal(recentAttempts.body.data.length, 1);
+      const dup = await server.call('POST', '/api/v1/app/r/msg', {
+        eventType: 'r.test',
+        eventId: 'old-1',
+        payload: {},
+      });
+      assert.equal(dup.status, 409, 'event ids of expunged messages still deduplicate');
+    });
+  });
+}
