@@ -1028,6 +1028,26 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
       assert.equal(forwarded?.status, 'accepted');
     });
 
+    test('several processes: one dedupe key received by all at once is accepted exactly once', async (t) => {
+      if (!store.capabilities.multiProcess || !peer) {
+        t.skip('single-process store');
+        return;
+      }
+      const s = source('gh-race');
+      await store.insertSource(s);
+      const workers = [store, peer(), peer(), peer()];
+      // Open every pool's connection first, so the rounds race for real.
+      await Promise.all(workers.map((w) => w.ping()));
+      for (let round = 0; round < 10; round++) {
+        const results = await Promise.all(
+          workers.map((w) => w.receiveInbound([received(s, { dedupeKey: `k-${round}` }, now - 60_000)])),
+        );
+        const statuses = results.flat().map((r) => r.status);
+        assert.equal(statuses.filter((x) => x === 'accepted').length, 1, `round ${round}: ${statuses}`);
+        assert.equal(statuses.filter((x) => x === 'duplicate').length, workers.length - 1);
+      }
+    });
+
     test('several processes: concurrent claims never share a delivery; NOTIFY wakes the others', async (t) => {
       if (!store.capabilities.multiProcess || !peer) {
         t.skip('single-process store');
