@@ -694,6 +694,7 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
         ],
         body: Buffer.from([0, 1, 2, 0xff, 0xfe]),
         receivedAt: now,
+        bodyExpungedAt: null,
         ...over,
       };
       return {
@@ -1006,7 +1007,7 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
       const emptied = await store.getInboundEvent(s.id, rejected.event.id);
       assert.deepEqual(
         emptied,
-        { ...rejected.event, body: Buffer.alloc(0), headers: [] },
+        { ...rejected.event, body: Buffer.alloc(0), headers: [], bodyExpungedAt: now },
         'the record stays, without its bytes',
       );
       assert.deepEqual((await store.getInboundEvent(s.id, fresh.event.id))?.body, fresh.event.body);
@@ -1025,6 +1026,7 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
       const forwarded = await store.getInboundEvent(s.id, accepted.event.id);
       assert.equal(forwarded?.body.length, 0);
       assert.deepEqual(forwarded?.headers, []);
+      assert.equal(forwarded?.bodyExpungedAt, now);
       assert.equal(forwarded?.status, 'accepted');
     });
 

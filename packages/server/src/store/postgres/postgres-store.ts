@@ -366,6 +366,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     headers: parse(r.headers),
     body: Buffer.from(r.body as Uint8Array),
     receivedAt: num(r.received_at),
+    bodyExpungedAt: numOrNull(r.body_expunged_at),
   });
   /** Source rows with their destinations (the endpoints of each source's application). */
   async function toSources(rows: Row[], c: Queryable = pool): Promise<Source[]> {

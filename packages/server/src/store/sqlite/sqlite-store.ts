@@ -239,6 +239,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     headers: parse(r.headers),
     body: Buffer.from(r.body as Uint8Array),
     receivedAt: num(r.received_at),
+    bodyExpungedAt: numOrNull(r.body_expunged_at),
   });
   const toSource = (r: Row): Source => ({
     id: str(r.id),
