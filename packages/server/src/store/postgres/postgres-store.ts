@@ -1424,30 +1424,31 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
             }
             sources.add(ev.sourceId);
           }
-          let status = ev.status;
-          let duplicateOf: string | null = null;
-          if (status === 'accepted' && ev.dedupeKey !== null && item.dedupeSince !== null) {
-            const first = await one(
-              `SELECT id FROM inbound_event WHERE source_id = ? AND dedupe_key = ? AND status = 'accepted'
-                 AND received_at >= ? ORDER BY received_at, id LIMIT 1`,
-              [ev.sourceId, ev.dedupeKey, item.dedupeSince],
-              c,
-            );
-            if (first) {
-              status = 'duplicate';
-              duplicateOf = str(first.id);
-            }
-          }
-          await query(
-            `INSERT INTO inbound_event (id, source_id, status, event_type, dedupe_key, duplicate_of, verify_code,
-               verify_detail, content_type, headers, body, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          // The duplicate check and the insert in one statement (it sees what this transaction
+          // stored before, so two copies in one batch are caught).
+          const check = ev.status === 'accepted' && ev.dedupeKey !== null && item.dedupeSince !== null;
+          const stored = await one(
+            `WITH first AS (
+               SELECT id FROM inbound_event
+               WHERE ?::boolean AND source_id = ? AND dedupe_key = ? AND status = 'accepted' AND received_at >= ?
+               ORDER BY received_at, id LIMIT 1
+             )
+             INSERT INTO inbound_event (id, source_id, status, event_type, dedupe_key, duplicate_of, verify_code,
+               verify_detail, content_type, headers, body, received_at)
+             SELECT ?::text, ?::text, CASE WHEN first.id IS NULL THEN ?::text ELSE 'duplicate' END, ?::text, ?::text,
+               first.id, ?::text, ?::text, ?::text, ?::text, ?::bytea, ?::bigint
+             FROM (VALUES (1)) AS one (x) LEFT JOIN first ON true
+             RETURNING status, duplicate_of`,
             [
+              check,
+              ev.sourceId,
+              ev.dedupeKey,
+              item.dedupeSince ?? 0,
               ev.id,
               ev.sourceId,
-              status,
+              ev.status,
               ev.eventType,
               ev.dedupeKey,
-              duplicateOf,
               ev.verifyCode,
               ev.verifyDetail,
               ev.contentType,
@@ -1457,6 +1458,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
             ],
             c,
           );
+          const status = str(stored?.status) as InboundStatus;
           if (status !== 'accepted') {
             await query(
               `DELETE FROM inbound_event WHERE id IN (
@@ -1465,16 +1467,13 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
               [ev.sourceId, item.keepUnaccepted],
               c,
             );
-            out.push(status === 'duplicate' ? { status, duplicateOf: duplicateOf! } : { status });
+            out.push(
+              status === 'duplicate'
+                ? { status, duplicateOf: str(stored?.duplicate_of) }
+                : { status: 'rejected' },
+            );
             continue;
           }
-          // The message row makes the event a delivery like any other; the bytes stay in inbound_event.
-          await query(
-            `INSERT INTO message (id, app_id, event_id, event_type, payload, channels, tags, created_at)
-             VALUES (?, ?, NULL, ?, '{}', NULL, NULL, ?)`,
-            [ev.id, item.appId, ev.eventType, ev.receivedAt],
-            c,
-          );
           let endpoints = routing.get(item.appId);
           if (!endpoints) {
             endpoints = (
@@ -1492,17 +1491,31 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
             routing.set(item.appId, endpoints);
           }
           const targets = item.route(endpoints);
-          await insertDeliveries(
+          // The message row makes the event a delivery like any other; the bytes stay in
+          // inbound_event. Message and deliveries in one statement.
+          await query(
+            `WITH m AS (
+               INSERT INTO message (id, app_id, event_id, event_type, payload, channels, tags, created_at)
+               VALUES (?, ?, NULL, ?, '{}', NULL, NULL, ?)
+             )
+             INSERT INTO delivery (id, msg_id, app_id, endpoint_id, status, attempts, next_attempt_at, trigger_type,
+               created_at, updated_at)
+             SELECT u.id, ?, ?, u.endpoint_id, 1, 0, ?, ${TriggerType.scheduled}, ?, ?
+             FROM unnest(?::text[], ?::text[]) AS u(id, endpoint_id)`,
+            [
+              ev.id,
+              item.appId,
+              ev.eventType,
+              ev.receivedAt,
+              ev.id,
+              item.appId,
+              ev.receivedAt,
+              ev.receivedAt,
+              ev.receivedAt,
+              targets.map(() => item.newDeliveryId()),
+              targets,
+            ],
             c,
-            targets.map((endpointId) => ({
-              id: item.newDeliveryId(),
-              msgId: ev.id,
-              appId: item.appId,
-              endpointId,
-              dueAt: ev.receivedAt,
-              createdAt: ev.receivedAt,
-            })),
-            TriggerType.scheduled,
           );
           queued += targets.length;
           out.push({ status: 'accepted', deliveries: targets.length });
