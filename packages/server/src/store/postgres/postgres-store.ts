@@ -10,6 +10,8 @@
  *   its commit, coalesced; resend, recover and retries inside their transactions); one dedicated
  *   connection per worker process LISTENs (and reconnects), so idle workers wake within
  *   milliseconds.
+ * - Inbound deduplication (`receiveInbound`) is serialized per (source, dedupe key) with
+ *   transaction-scoped advisory locks: a time window cannot be a unique index.
  * - Every connection failure or timeout becomes `StoreUnavailableError` (the API answers 503).
  */
 import { randomUUID } from 'node:crypto';
