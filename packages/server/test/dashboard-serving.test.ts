@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import Fastify from 'fastify';
 import { DEFAULT_DASHBOARD_DIR, registerDashboard } from '../src/api/dashboard.ts';
 import { startHookline, startReceiver, type TestReceiver, type TestServer, tempDir } from './helpers.ts';
+import { type TestStoreKind, testStores } from './pg.ts';
 
 const html = { accept: 'text/html,application/xhtml+xml' };
 
@@ -83,107 +84,113 @@ describe('dashboard serving', () => {
   });
 });
 
-describe('endpoint stats series API', () => {
-  let server: TestServer;
-  let receiver: TestReceiver;
-  let epId: string;
-  before(async () => {
-    server = await startHookline();
-    receiver = await startReceiver();
-    await server.call('POST', '/api/v1/app', { name: 'Acme', uid: 'acme' });
-    const ep = await server.call('POST', '/api/v1/app/acme/endpoint', { url: `${receiver.url}/hook` });
-    epId = ep.body.id;
-  });
-  after(async () => {
-    await server.close();
-    await receiver.close();
-  });
+for (const kind of await testStores()) {
+  describe(`endpoint stats series API (${kind.name})`, kind.options, () => {
+    let db: Awaited<ReturnType<TestStoreKind['open']>> | undefined;
+    let server: TestServer;
+    let receiver: TestReceiver;
+    let epId: string;
+    before(async () => {
+      db = await kind.open('series');
+      server = await startHookline({ env: db.env });
+      receiver = await startReceiver();
+      await server.call('POST', '/api/v1/app', { name: 'Acme', uid: 'acme' });
+      const ep = await server.call('POST', '/api/v1/app/acme/endpoint', { url: `${receiver.url}/hook` });
+      epId = ep.body.id;
+    });
+    after(async () => {
+      await server.close();
+      await receiver.close();
+      await db?.drop();
+    });
 
-  const series = (query: string) =>
-    server.call('GET', `/api/v1/app/acme/endpoint/${epId}/stats/series${query}`);
+    const series = (query: string) =>
+      server.call('GET', `/api/v1/app/acme/endpoint/${epId}/stats/series${query}`);
 
-  test('counts real attempts per bucket, with successes, latency and the endpoint state', async () => {
-    receiver.queue({ status: 500 }, { status: 200 }, { status: 200 });
-    for (let i = 0; i < 3; i++) {
-      const r = await server.call('POST', '/api/v1/app/acme/msg', { eventType: 'x.y', payload: { i } });
-      assert.equal(r.status, 202);
-    }
-    // 3 first attempts; the failed one is retried after 5 s, outside this test's wait.
-    await receiver.waitFor(3);
-    const since = new Date(Date.now() - 3_600_000).toISOString();
-    let body: any;
-    for (let i = 0; i < 50; i++) {
-      body = (await series(`?since=${since}&bucket=60`)).body;
-      if (body.data.reduce((n: number, b: any) => n + b.attempts, 0) === 3) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.equal(body.bucketSeconds, 60);
-    assert.equal(body.disabled, false);
-    assert.ok(body.data.length >= 60 && body.data.length <= 61, `${body.data.length} buckets`);
-    assert.equal(Date.parse(body.since) % 60_000, 0, 'buckets aligned to their width');
-    const busy = body.data.filter((b: any) => b.attempts > 0);
-    assert.equal(
-      busy.reduce((n: number, b: any) => n + b.attempts, 0),
-      3,
-    );
-    assert.equal(
-      busy.reduce((n: number, b: any) => n + b.successes, 0),
-      2,
-    );
-    for (const b of busy) assert.ok(b.p50Ms !== null && b.p95Ms >= b.p50Ms);
-    const empty = body.data.find((b: any) => b.attempts === 0);
-    assert.deepEqual([empty.successes, empty.p50Ms, empty.p95Ms], [0, null, null]);
-  });
-
-  test('a failing endpoint reports since when it has been failing', async () => {
-    const failing = await startReceiver();
-    failing.fallback = { status: 503, body: 'down' };
-    try {
-      const ep = await server.call('POST', '/api/v1/app/acme/endpoint', {
-        url: `${failing.url}/hook`,
-        filterTypes: null,
-      });
-      const before = Date.now();
-      await server.call('POST', '/api/v1/app/acme/msg', { eventType: 'x.y', payload: {} });
-      await failing.waitFor(1);
+    test('counts real attempts per bucket, with successes, latency and the endpoint state', async () => {
+      receiver.queue({ status: 500 }, { status: 200 }, { status: 200 });
+      for (let i = 0; i < 3; i++) {
+        const r = await server.call('POST', '/api/v1/app/acme/msg', { eventType: 'x.y', payload: { i } });
+        assert.equal(r.status, 202);
+      }
+      // 3 first attempts; the failed one is retried after 5 s, outside this test's wait.
+      await receiver.waitFor(3);
+      const since = new Date(Date.now() - 3_600_000).toISOString();
       let body: any;
       for (let i = 0; i < 50; i++) {
-        body = (await server.call('GET', `/api/v1/app/acme/endpoint/${ep.body.id}/stats/series?bucket=1800`))
-          .body;
-        if (body.failingSince !== null) break;
+        body = (await series(`?since=${since}&bucket=60`)).body;
+        if (body.data.reduce((n: number, b: any) => n + b.attempts, 0) === 3) break;
         await new Promise((r) => setTimeout(r, 100));
       }
-      assert.ok(Date.parse(body.failingSince) >= before - 1000, `failingSince ${body.failingSince}`);
+      assert.equal(body.bucketSeconds, 60);
       assert.equal(body.disabled, false);
-      const last = body.data.filter((b: any) => b.attempts > 0);
-      assert.deepEqual(
-        last.map((b: any) => [b.attempts, b.successes]),
-        [[1, 0]],
+      assert.ok(body.data.length >= 60 && body.data.length <= 61, `${body.data.length} buckets`);
+      assert.equal(Date.parse(body.since) % 60_000, 0, 'buckets aligned to their width');
+      const busy = body.data.filter((b: any) => b.attempts > 0);
+      assert.equal(
+        busy.reduce((n: number, b: any) => n + b.attempts, 0),
+        3,
       );
-    } finally {
-      await failing.close();
-    }
-  });
+      assert.equal(
+        busy.reduce((n: number, b: any) => n + b.successes, 0),
+        2,
+      );
+      for (const b of busy) assert.ok(b.p50Ms !== null && b.p95Ms >= b.p50Ms);
+      const empty = body.data.find((b: any) => b.attempts === 0);
+      assert.deepEqual([empty.successes, empty.p50Ms, empty.p95Ms], [0, null, null]);
+    });
 
-  test('bounded: too many buckets, too long a window and an empty window are 422; unknown endpoint 404', async () => {
-    const now = Date.now();
-    const tooMany = await series(`?since=${new Date(now - 86_400_000).toISOString()}&bucket=60`);
-    assert.equal(tooMany.status, 422);
-    assert.deepEqual(tooMany.body.detail[0].loc, ['query', 'bucket']);
-    const tooLong = await series(`?since=${new Date(now - 40 * 86_400_000).toISOString()}&bucket=86400`);
-    assert.equal(tooLong.status, 422);
-    assert.deepEqual(tooLong.body.detail[0].loc, ['query', 'since']);
-    const backwards = await series(
-      `?since=${new Date(now).toISOString()}&until=${new Date(now - 1000).toISOString()}`,
-    );
-    assert.equal(backwards.status, 422);
-    const badBucket = await series('?bucket=0');
-    assert.equal(badBucket.status, 422);
-    const byDefault = await series('');
-    assert.equal(byDefault.status, 200);
-    assert.ok(byDefault.body.data.length <= 49);
-    const missing = await server.call('GET', '/api/v1/app/acme/endpoint/ep_nope/stats/series');
-    assert.equal(missing.status, 404);
-    assert.equal(missing.body.code, 'not_found');
+    test('a failing endpoint reports since when it has been failing', async () => {
+      const failing = await startReceiver();
+      failing.fallback = { status: 503, body: 'down' };
+      try {
+        const ep = await server.call('POST', '/api/v1/app/acme/endpoint', {
+          url: `${failing.url}/hook`,
+          filterTypes: null,
+        });
+        const before = Date.now();
+        await server.call('POST', '/api/v1/app/acme/msg', { eventType: 'x.y', payload: {} });
+        await failing.waitFor(1);
+        let body: any;
+        for (let i = 0; i < 50; i++) {
+          body = (
+            await server.call('GET', `/api/v1/app/acme/endpoint/${ep.body.id}/stats/series?bucket=1800`)
+          ).body;
+          if (body.failingSince !== null) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.ok(Date.parse(body.failingSince) >= before - 1000, `failingSince ${body.failingSince}`);
+        assert.equal(body.disabled, false);
+        const last = body.data.filter((b: any) => b.attempts > 0);
+        assert.deepEqual(
+          last.map((b: any) => [b.attempts, b.successes]),
+          [[1, 0]],
+        );
+      } finally {
+        await failing.close();
+      }
+    });
+
+    test('bounded: too many buckets, too long a window and an empty window are 422; unknown endpoint 404', async () => {
+      const now = Date.now();
+      const tooMany = await series(`?since=${new Date(now - 86_400_000).toISOString()}&bucket=60`);
+      assert.equal(tooMany.status, 422);
+      assert.deepEqual(tooMany.body.detail[0].loc, ['query', 'bucket']);
+      const tooLong = await series(`?since=${new Date(now - 40 * 86_400_000).toISOString()}&bucket=86400`);
+      assert.equal(tooLong.status, 422);
+      assert.deepEqual(tooLong.body.detail[0].loc, ['query', 'since']);
+      const backwards = await series(
+        `?since=${new Date(now).toISOString()}&until=${new Date(now - 1000).toISOString()}`,
+      );
+      assert.equal(backwards.status, 422);
+      const badBucket = await series('?bucket=0');
+      assert.equal(badBucket.status, 422);
+      const byDefault = await series('');
+      assert.equal(byDefault.status, 200);
+      assert.ok(byDefault.body.data.length <= 49);
+      const missing = await server.call('GET', '/api/v1/app/acme/endpoint/ep_nope/stats/series');
+      assert.equal(missing.status, 404);
+      assert.equal(missing.body.code, 'not_found');
+    });
   });
-});
+}

@@ -219,6 +219,8 @@ describe('web dashboard in Chromium', { skip }, () => {
     await page.getByRole('button', { name: 'Search' }).click();
     await page.getByTestId('messages').getByRole('link', { name: sent! }).click();
     await page.getByRole('heading', { name: `Message ${sent}` }).waitFor();
+    // The attempts load after the page itself: wait for them, then count.
+    await page.getByTestId('attempts').locator('tbody tr').nth(1).waitFor();
     assert.equal(await page.getByTestId('attempts').locator('tbody tr').count(), 2);
     await shot(page, 'message', 'desktop');
     // Search by endpoint and status lists attempts; a search for failures finds none.
@@ -227,6 +229,8 @@ describe('web dashboard in Chromium', { skip }, () => {
     await page.getByLabel('Attempt status').selectOption('0');
     await page.getByRole('button', { name: 'Search' }).click();
     await page.getByTestId('attempts').waitFor();
+    // The rows may arrive after the table: wait for them, then count.
+    await page.getByTestId('attempts').locator('tbody tr').nth(1).waitFor();
     assert.equal(await page.getByTestId('attempts').locator('tbody tr').count(), 2);
     await shot(page, 'messages', 'desktop');
     await page.getByLabel('Attempt status').selectOption('2');

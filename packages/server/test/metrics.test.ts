@@ -10,6 +10,7 @@ import pino from 'pino';
 import { loadConfig } from '../src/config.ts';
 import { createHookline } from '../src/hookline.ts';
 import { startHookline, startReceiver, type TestReceiver, type TestServer, tempDir } from './helpers.ts';
+import { type TestStoreKind, testStores } from './pg.ts';
 
 type Families = ReturnType<typeof parsePrometheus>;
 
@@ -28,133 +29,140 @@ async function scrape(server: TestServer, headers: Record<string, string> = {}) 
   return { status: res.status, type: res.headers.get('content-type') ?? '', text };
 }
 
-describe('/metrics', () => {
-  let server: TestServer;
-  let ok: TestReceiver;
-  let broken: TestReceiver;
+for (const kind of await testStores()) {
+  describe(`/metrics (${kind.name})`, kind.options, () => {
+    let db: Awaited<ReturnType<TestStoreKind['open']>> | undefined;
+    let server: TestServer;
+    let ok: TestReceiver;
+    let broken: TestReceiver;
 
-  before(async () => {
-    // Two quick retries, then give up: every failing delivery makes exactly three attempts.
-    server = await startHookline({
-      env: { HOOKLINE_RETRY_SCHEDULE: '0.01,0.01', HOOKLINE_METRICS_TOKEN: 'scrape-me' },
-    });
-    ok = await startReceiver();
-    broken = await startReceiver();
-    broken.fallback = { status: 503, body: 'down' };
-  });
-  after(async () => {
-    await server.close();
-    await ok.close();
-    await broken.close();
-  });
-
-  test('is protected by HOOKLINE_METRICS_TOKEN when set', async () => {
-    const none = await scrape(server);
-    assert.equal(none.status, 401);
-    assert.equal(JSON.parse(none.text).code, 'authentication_failed');
-    const wrong = await scrape(server, { authorization: 'Bearer nope' });
-    assert.equal(wrong.status, 401);
-    const admin = await scrape(server, { authorization: `Bearer ${server.token}` });
-    assert.equal(admin.status, 200);
-  });
-
-  test('counters match the deliveries made, and the output parses', async () => {
-    const app = await server.call('POST', '/api/v1/app', { name: 'metrics' });
-    assert.equal(app.status, 201);
-    const appId = app.body.id as string;
-    for (const r of [ok, broken]) {
-      const ep = await server.call('POST', `/api/v1/app/${appId}/endpoint`, { url: r.url });
-      assert.equal(ep.status, 201);
-    }
-    const messages = 4;
-    for (let i = 0; i < messages; i++) {
-      const m = await server.call('POST', `/api/v1/app/${appId}/msg`, {
-        eventType: 'order.paid',
-        payload: { i },
+    before(async () => {
+      db = await kind.open('metrics');
+      // Two quick retries, then give up: every failing delivery makes exactly three attempts.
+      server = await startHookline({
+        env: { HOOKLINE_RETRY_SCHEDULE: '0.01,0.01', HOOKLINE_METRICS_TOKEN: 'scrape-me', ...db.env },
       });
-      assert.equal(m.status, 202);
-    }
-    await ok.waitFor(messages);
-    await broken.waitFor(messages * 3);
-    await server.hookline.dispatcher!.drain();
-
-    const res = await scrape(server, { authorization: 'Bearer scrape-me' });
-    assert.equal(res.status, 200);
-    assert.match(res.type, /^text\/plain; version=0\.0\.4/);
-    const families = parsePrometheus(res.text);
-
-    assert.equal(sample(families, 'hookline_messages_accepted_total'), messages);
-    assert.equal(sample(families, 'hookline_deliveries_queued_total'), messages * 2);
-    assert.equal(
-      sample(families, 'hookline_delivery_attempts_total', { outcome: 'success' }),
-      ok.requests.length,
-    );
-    assert.equal(
-      sample(families, 'hookline_delivery_attempts_total', { outcome: 'success', status_class: '2xx' }),
-      messages,
-    );
-    assert.equal(sample(families, 'hookline_delivery_attempts_total', { outcome: 'retry' }), messages * 2);
-    assert.equal(
-      sample(families, 'hookline_delivery_attempts_total', { outcome: 'fail', status_class: '5xx' }),
-      messages,
-    );
-    // Every attempt the receivers saw is in the latency histogram, and in the attempt log.
-    const histogram = families.find((f) => f.name === 'hookline_attempt_duration_seconds');
-    assert.equal(histogram?.type, 'HISTOGRAM');
-    assert.equal(Number(histogram!.metrics[0]?.count), ok.requests.length + broken.requests.length);
-    assert.equal(
-      Number(histogram!.metrics[0]?.buckets?.['+Inf']),
-      ok.requests.length + broken.requests.length,
-    );
-
-    // Nothing left in the queue; the broken endpoint is failing, but not for a minute yet.
-    assert.equal(sample(families, 'hookline_queue_depth', { state: 'pending' }), 0);
-    assert.equal(sample(families, 'hookline_queue_depth', { state: 'sending' }), 0);
-    assert.equal(sample(families, 'hookline_queue_oldest_due_age_seconds'), 0);
-    assert.equal(sample(families, 'hookline_endpoints_failing', { longer_than: '1m' }), 0);
-    assert.ok(families.some((f) => f.name === 'hookline_process_resident_memory_bytes'));
-  });
-
-  test('queue depth and oldest due age show deliveries no worker has taken', async () => {
-    await server.hookline.dispatcher!.stop();
-    const app = await server.call('POST', '/api/v1/app', { name: 'stalled' });
-    await server.call('POST', `/api/v1/app/${app.body.id}/endpoint`, { url: ok.url });
-    for (let i = 0; i < 3; i++)
-      await server.call('POST', `/api/v1/app/${app.body.id}/msg`, { eventType: 'x', payload: {} });
-    await new Promise((r) => setTimeout(r, 20));
-    const families = parsePrometheus((await scrape(server, { authorization: 'Bearer scrape-me' })).text);
-    assert.equal(sample(families, 'hookline_queue_depth', { state: 'due' }), 3);
-    assert.ok(sample(families, 'hookline_queue_oldest_due_age_seconds') > 0);
-  });
-
-  test('HOOKLINE_METRICS_PORT serves /metrics on its own port, also in a worker-only process', async () => {
-    const dir = tempDir();
-    const config = loadConfig({
-      HOOKLINE_DATABASE_URL: `sqlite:${join(dir, 'h.db')}`,
-      HOOKLINE_ADMIN_TOKEN: 'admin-token-for-metrics',
-      HOOKLINE_ROLE: 'worker',
-      HOOKLINE_METRICS_PORT: '0',
-      HOOKLINE_METRICS_TOKEN: 'scrape',
-      HOOKLINE_LOG_LEVEL: 'silent',
+      ok = await startReceiver();
+      broken = await startReceiver();
+      broken.fallback = { status: 503, body: 'down' };
     });
-    const worker = await createHookline(config, { logger: pino({ level: 'silent' }) });
-    try {
-      assert.equal(await worker.start(), null, 'no API in a worker');
-      assert.ok(worker.metricsUrl);
-      const denied = await fetch(`${worker.metricsUrl}/metrics`);
-      assert.equal(denied.status, 401);
-      assert.equal(((await denied.json()) as { code: string }).code, 'authentication_failed');
-      const other = await fetch(`${worker.metricsUrl}/api/v1/app`);
-      assert.equal(other.status, 404);
-      assert.equal(((await other.json()) as { code: string }).code, 'not_found');
-      const ok = await fetch(`${worker.metricsUrl}/metrics`, { headers: { authorization: 'Bearer scrape' } });
-      assert.equal(ok.status, 200);
-      const families = parsePrometheus(await ok.text());
-      assert.equal(sample(families, 'hookline_delivery_attempts_total'), 0);
+    after(async () => {
+      await server.close();
+      await ok.close();
+      await broken.close();
+      await db?.drop();
+    });
+
+    test('is protected by HOOKLINE_METRICS_TOKEN when set', async () => {
+      const none = await scrape(server);
+      assert.equal(none.status, 401);
+      assert.equal(JSON.parse(none.text).code, 'authentication_failed');
+      const wrong = await scrape(server, { authorization: 'Bearer nope' });
+      assert.equal(wrong.status, 401);
+      const admin = await scrape(server, { authorization: `Bearer ${server.token}` });
+      assert.equal(admin.status, 200);
+    });
+
+    test('counters match the deliveries made, and the output parses', async () => {
+      const app = await server.call('POST', '/api/v1/app', { name: 'metrics' });
+      assert.equal(app.status, 201);
+      const appId = app.body.id as string;
+      for (const r of [ok, broken]) {
+        const ep = await server.call('POST', `/api/v1/app/${appId}/endpoint`, { url: r.url });
+        assert.equal(ep.status, 201);
+      }
+      const messages = 4;
+      for (let i = 0; i < messages; i++) {
+        const m = await server.call('POST', `/api/v1/app/${appId}/msg`, {
+          eventType: 'order.paid',
+          payload: { i },
+        });
+        assert.equal(m.status, 202);
+      }
+      await ok.waitFor(messages);
+      await broken.waitFor(messages * 3);
+      await server.hookline.dispatcher!.drain();
+
+      const res = await scrape(server, { authorization: 'Bearer scrape-me' });
+      assert.equal(res.status, 200);
+      assert.match(res.type, /^text\/plain; version=0\.0\.4/);
+      const families = parsePrometheus(res.text);
+
+      assert.equal(sample(families, 'hookline_messages_accepted_total'), messages);
+      assert.equal(sample(families, 'hookline_deliveries_queued_total'), messages * 2);
+      assert.equal(
+        sample(families, 'hookline_delivery_attempts_total', { outcome: 'success' }),
+        ok.requests.length,
+      );
+      assert.equal(
+        sample(families, 'hookline_delivery_attempts_total', { outcome: 'success', status_class: '2xx' }),
+        messages,
+      );
+      assert.equal(sample(families, 'hookline_delivery_attempts_total', { outcome: 'retry' }), messages * 2);
+      assert.equal(
+        sample(families, 'hookline_delivery_attempts_total', { outcome: 'fail', status_class: '5xx' }),
+        messages,
+      );
+      // Every attempt the receivers saw is in the latency histogram, and in the attempt log.
+      const histogram = families.find((f) => f.name === 'hookline_attempt_duration_seconds');
+      assert.equal(histogram?.type, 'HISTOGRAM');
+      assert.equal(Number(histogram!.metrics[0]?.count), ok.requests.length + broken.requests.length);
+      assert.equal(
+        Number(histogram!.metrics[0]?.buckets?.['+Inf']),
+        ok.requests.length + broken.requests.length,
+      );
+
+      // Nothing left in the queue; the broken endpoint is failing, but not for a minute yet.
       assert.equal(sample(families, 'hookline_queue_depth', { state: 'pending' }), 0);
-      assert.equal(sample(families, 'hookline_listen_clients'), 0);
-    } finally {
-      await worker.close();
-    }
+      assert.equal(sample(families, 'hookline_queue_depth', { state: 'sending' }), 0);
+      assert.equal(sample(families, 'hookline_queue_oldest_due_age_seconds'), 0);
+      assert.equal(sample(families, 'hookline_endpoints_failing', { longer_than: '1m' }), 0);
+      assert.ok(families.some((f) => f.name === 'hookline_process_resident_memory_bytes'));
+    });
+
+    test('queue depth and oldest due age show deliveries no worker has taken', async () => {
+      await server.hookline.dispatcher!.stop();
+      const app = await server.call('POST', '/api/v1/app', { name: 'stalled' });
+      await server.call('POST', `/api/v1/app/${app.body.id}/endpoint`, { url: ok.url });
+      for (let i = 0; i < 3; i++)
+        await server.call('POST', `/api/v1/app/${app.body.id}/msg`, { eventType: 'x', payload: {} });
+      await new Promise((r) => setTimeout(r, 20));
+      const families = parsePrometheus((await scrape(server, { authorization: 'Bearer scrape-me' })).text);
+      assert.equal(sample(families, 'hookline_queue_depth', { state: 'due' }), 3);
+      assert.ok(sample(families, 'hookline_queue_oldest_due_age_seconds') > 0);
+    });
+
+    test('HOOKLINE_METRICS_PORT serves /metrics on its own port, also in a worker-only process', async () => {
+      const dir = tempDir();
+      const config = loadConfig({
+        HOOKLINE_DATABASE_URL: `sqlite:${join(dir, 'h.db')}`,
+        HOOKLINE_ADMIN_TOKEN: 'admin-token-for-metrics',
+        HOOKLINE_ROLE: 'worker',
+        HOOKLINE_METRICS_PORT: '0',
+        HOOKLINE_METRICS_TOKEN: 'scrape',
+        HOOKLINE_LOG_LEVEL: 'silent',
+      });
+      const worker = await createHookline(config, { logger: pino({ level: 'silent' }) });
+      try {
+        assert.equal(await worker.start(), null, 'no API in a worker');
+        assert.ok(worker.metricsUrl);
+        const denied = await fetch(`${worker.metricsUrl}/metrics`);
+        assert.equal(denied.status, 401);
+        assert.equal(((await denied.json()) as { code: string }).code, 'authentication_failed');
+        const other = await fetch(`${worker.metricsUrl}/api/v1/app`);
+        assert.equal(other.status, 404);
+        assert.equal(((await other.json()) as { code: string }).code, 'not_found');
+        const ok = await fetch(`${worker.metricsUrl}/metrics`, {
+          headers: { authorization: 'Bearer scrape' },
+        });
+        assert.equal(ok.status, 200);
+        const families = parsePrometheus(await ok.text());
+        assert.equal(sample(families, 'hookline_delivery_attempts_total'), 0);
+        assert.equal(sample(families, 'hookline_queue_depth', { state: 'pending' }), 0);
+        assert.equal(sample(families, 'hookline_listen_clients'), 0);
+      } finally {
+        await worker.close();
+      }
+    });
   });
-});
+}

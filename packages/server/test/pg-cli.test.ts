@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import pg from 'pg';
+import { createSecretBox } from '../src/core/secret-box.ts';
 import { POSTGRES_MIGRATIONS } from '../src/store/postgres/migrations.ts';
+import { createPostgresStore } from '../src/store/postgres/postgres-store.ts';
 import { type HooklineChild, MAIN, spawnHookline } from './child.ts';
 import { createTestDatabase, PG_SECRET_KEY, pgTestOptions } from './pg.ts';
 
@@ -63,6 +65,48 @@ describe('hookline CLI on PostgreSQL', await pgTestOptions(), () => {
     } finally {
       await c.end();
     }
+  });
+
+  test('a database of the first schema version upgrades in place; its endpoints become http endpoints', async (t) => {
+    const db = await createTestDatabase('upgrade', { schema: false });
+    t.after(() => db.drop());
+    const box = createSecretBox(PG_SECRET_KEY);
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    try {
+      const first = POSTGRES_MIGRATIONS[0]!;
+      await c.query(
+        'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at BIGINT)',
+      );
+      await c.query(first.sql);
+      await c.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, 0)', [
+        first.version,
+        first.name,
+      ]);
+      await c.query(
+        `INSERT INTO app (id, uid, name, throttle_rate, metadata, created_at, updated_at)
+         VALUES ('app_old', NULL, 'old', NULL, '{}', 1, 1)`,
+      );
+      await c.query(
+        `INSERT INTO endpoint (id, app_id, uid, url, description, disabled, event_types, channels, throttle_rate,
+           metadata, headers, secrets, svix_headers, failing_since, created_at, updated_at)
+         VALUES ('ep_old', 'app_old', NULL, 'http://127.0.0.1:1/', '', false, NULL, NULL, NULL, '{}', '{}', $1,
+           false, NULL, 1, 1)`,
+        [box.seal(JSON.stringify([{ key: 'whsec_c2VjcmV0LXRoYXQtaXMtbG9uZy1lbm91Z2g=', expiresAt: null }]))],
+      );
+    } finally {
+      await c.end();
+    }
+    const store = createPostgresStore({ url: db.url, secretBox: box });
+    t.after(() => store.close());
+    await store.migrate();
+    const ep = await store.getEndpoint('app_old', 'ep_old');
+    assert.equal(ep?.kind, 'http');
+    assert.equal(ep?.url, 'http://127.0.0.1:1/');
+    assert.equal(await store.nextDueAt({ excludeKinds: ['listen'] }), null);
+    const page = await store.listSources({ limit: 10, after: null, before: null, order: 'asc' });
+    assert.deepEqual(page.items, [], 'the inbound tables exist');
+    await store.migrate();
   });
 
   test('processes starting together on a new database agree on one generated admin token', async (t) => {

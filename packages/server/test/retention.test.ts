@@ -74,5 +74,44 @@ for (const kind of await testStores()) {
       });
       assert.equal(dup.status, 409, 'event ids of expunged messages still deduplicate');
     });
+
+    test('old inbound requests lose their bodies and headers; the records stay', async () => {
+      await server.hookline.retention!.stop();
+      const dest = await startReceiver();
+      try {
+        const src = await server.call('POST', '/api/v1/source', {
+          name: 'kept-a-while',
+          verification: { scheme: 'none' },
+          destinations: [{ url: `${dest.url}/fwd` }],
+        });
+        assert.equal(src.status, 201, JSON.stringify(src.body));
+        const res = await fetch(`${server.url}/in/kept-a-while`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-provider-token': 'tok-123' },
+          body: '{"n":1}',
+        });
+        assert.equal(res.status, 200);
+        const { id } = (await res.json()) as { id: string };
+        await dest.waitFor(1);
+        await server.hookline.dispatcher!.drain();
+        const path = `/api/v1/source/${src.body.id}/event/${id}`;
+        const before = await server.call('GET', path);
+        assert.equal(before.body.body, '{"n":1}');
+        assert.equal(before.body.bodyExpungedAt, null);
+
+        clock.advance(2 * DAY);
+        const removed = await server.hookline.retention!.runOnce();
+        assert.ok(removed.payloads >= 2, "the event's message and its body");
+        const after = await server.call('GET', path);
+        assert.equal(after.status, 200, 'the record stays');
+        assert.equal(after.body.status, 'accepted');
+        assert.equal(after.body.bodySize, 0);
+        assert.equal(after.body.body, '');
+        assert.deepEqual(after.body.headers, [], 'the provider headers are gone too');
+        assert.equal(after.body.bodyExpungedAt, new Date(clock.now()).toISOString());
+      } finally {
+        await dest.close();
+      }
+    });
   });
 }

@@ -66,7 +66,7 @@ const ADAPTERS: Adapter[] = [
           const c = new pg.Client({ connectionString: db.url });
           await c.connect();
           try {
-            const tables = ['app', 'endpoint', 'message', 'delivery', 'attempt', 'setting'];
+            const tables = ['app', 'endpoint', 'message', 'delivery', 'attempt', 'setting', 'source'];
             let dump = '';
             for (const t of tables) {
               const { rows } = await c.query(`SELECT t::text AS r FROM ${t} t`);
@@ -308,12 +308,31 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
         'the due listen deliveries are out of scope',
       );
       assert.equal(await store.nextDueAt(), now - 1, 'unscoped, they are due');
+      // A listen stream answers each batch before it claims the next (its in-flight limit is 1 here).
       const order: string[] = [];
       for (let i = 0; i < 5; i++) {
         const [d] = await claim({ onlyEndpoints: [listen.id], limit: 1, perEndpoint: 1 });
         assert.ok(d);
         assert.equal(d.endpointId, listen.id);
         order.push(d.msgId);
+        assert.equal(
+          (await claim({ onlyEndpoints: [listen.id], perEndpoint: 1 })).length,
+          0,
+          'nothing more while one is in flight',
+        );
+        if (i < 4) {
+          await store.completeDeliveries(
+            [
+              {
+                deliveryId: d.id,
+                leaseUntil: d.leaseUntil,
+                attempt: attemptFor(d, true),
+                next: { kind: 'success' },
+              },
+            ],
+            now,
+          );
+        }
       }
       assert.deepEqual(
         order,
@@ -675,6 +694,7 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
         ],
         body: Buffer.from([0, 1, 2, 0xff, 0xfe]),
         receivedAt: now,
+        bodyExpungedAt: null,
         ...over,
       };
       return {
@@ -972,6 +992,62 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
       assert.equal((await store.getMessage(a.id, fresh.message.id))?.payload, '{"fresh":true}');
       const page: PageQuery = { limit: 10, after: null, before: null, order: 'desc' };
       assert.equal((await store.listAttempts({ appId: a.id }, page)).items.length, 0);
+    });
+
+    test('retention empties old inbound bodies and headers, not those still waiting to be forwarded', async () => {
+      const s = source('gh-retention');
+      await store.insertSource(s);
+      const accepted = received(s);
+      const rejected = received(s, { status: 'rejected', verifyCode: 'missing_header', verifyDetail: 'x' });
+      await store.receiveInbound([accepted, rejected]);
+      now += 1000;
+      const fresh = received(s, { status: 'rejected', verifyCode: 'missing_header', verifyDetail: 'y' });
+      await store.receiveInbound([fresh]);
+      assert.deepEqual(await store.expunge(now, now, 10), { payloads: 1, attempts: 0 });
+      const emptied = await store.getInboundEvent(s.id, rejected.event.id);
+      assert.deepEqual(
+        emptied,
+        { ...rejected.event, body: Buffer.alloc(0), headers: [], bodyExpungedAt: now },
+        'the record stays, without its bytes',
+      );
+      assert.deepEqual((await store.getInboundEvent(s.id, fresh.event.id))?.body, fresh.event.body);
+      assert.deepEqual(
+        (await store.getInboundEvent(s.id, accepted.event.id))?.body,
+        accepted.event.body,
+        'a queued event keeps its bytes',
+      );
+      const [d] = await claim();
+      assert.deepEqual(d?.inbound?.body, accepted.event.body);
+      await store.completeDeliveries([done(d!)], now);
+      // Messages first, then inbound bodies, within one batch.
+      assert.deepEqual(await store.expunge(now, now, 1), { payloads: 1, attempts: 0 });
+      assert.deepEqual(await store.expunge(now, now, 1), { payloads: 1, attempts: 0 });
+      assert.deepEqual(await store.expunge(now, now, 1), { payloads: 0, attempts: 0 });
+      const forwarded = await store.getInboundEvent(s.id, accepted.event.id);
+      assert.equal(forwarded?.body.length, 0);
+      assert.deepEqual(forwarded?.headers, []);
+      assert.equal(forwarded?.bodyExpungedAt, now);
+      assert.equal(forwarded?.status, 'accepted');
+    });
+
+    test('several processes: one dedupe key received by all at once is accepted exactly once', async (t) => {
+      if (!store.capabilities.multiProcess || !peer) {
+        t.skip('single-process store');
+        return;
+      }
+      const s = source('gh-race');
+      await store.insertSource(s);
+      const workers = [store, peer(), peer(), peer()];
+      // Open every pool's connection first, so the rounds race for real.
+      await Promise.all(workers.map((w) => w.ping()));
+      for (let round = 0; round < 10; round++) {
+        const results = await Promise.all(
+          workers.map((w) => w.receiveInbound([received(s, { dedupeKey: `k-${round}` }, now - 60_000)])),
+        );
+        const statuses = results.flat().map((r) => r.status);
+        assert.equal(statuses.filter((x) => x === 'accepted').length, 1, `round ${round}: ${statuses}`);
+        assert.equal(statuses.filter((x) => x === 'duplicate').length, workers.length - 1);
+      }
     });
 
     test('several processes: concurrent claims never share a delivery; NOTIFY wakes the others', async (t) => {

@@ -564,6 +564,9 @@ export const InboundEventOut = Type.Object(
     contentType: Nullable(Type.String()),
     bodySize: Type.Integer(),
     receivedAt: DateTime,
+    bodyExpungedAt: Type.Union([DateTime, Type.Null()], {
+      description: 'When retention deleted the body and headers (bodySize is then 0); null while kept',
+    }),
   },
   { $id: 'InboundEventOut' },
 );

@@ -82,6 +82,7 @@ export function inboundEventOut(e: InboundEvent) {
     contentType: e.contentType,
     bodySize: e.body.length,
     receivedAt: iso(e.receivedAt),
+    bodyExpungedAt: e.bodyExpungedAt === null ? null : iso(e.bodyExpungedAt),
   };
 }
 

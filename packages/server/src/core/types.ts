@@ -212,4 +212,6 @@ export interface InboundEvent {
   headers: [string, string][];
   body: Buffer;
   receivedAt: number;
+  /** Set when retention emptied the body and headers (the record itself stays). */
+  bodyExpungedAt: number | null;
 }

@@ -110,6 +110,7 @@ export function inboundRoutes(ctx: ApiContext) {
           headers,
           body,
           receivedAt: now,
+          bodyExpungedAt: null,
         };
         const result = await ctx.inbound.add({
           event,

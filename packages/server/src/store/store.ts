@@ -302,8 +302,10 @@ export interface Store {
   /**
    * Retention: deletes up to `batch` attempt logs created before `before`, and empties the
    * payloads of up to `batch` messages created before it (the message records stay, marked as
-   * expunged at `now`). A message still waiting for a delivery keeps its payload. Small
-   * batches keep locks short; call again while it returns a full batch.
+   * expunged at `now`). A message still waiting for a delivery keeps its payload. Inbound
+   * requests received before `before` count as payloads too: their body and headers are emptied
+   * (the event record stays), within the same `batch`, unless their message still waits for a
+   * delivery. Small batches keep locks short; call again while it returns a full batch.
    */
   expunge(before: number, now: number, batch: number): Promise<{ payloads: number; attempts: number }>;
 

@@ -127,4 +127,59 @@ CREATE TABLE idempotency (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'inbound, endpoint kind, attempt series',
+    sql: `
+-- 'http' endpoints are sent to by the dispatcher; 'listen' endpoints by a connected
+-- \`hookline listen\` client.
+ALTER TABLE endpoint ADD COLUMN kind TEXT NOT NULL DEFAULT 'http';
+CREATE INDEX endpoint_kind ON endpoint (kind);
+
+-- An inbound source: a provider posts to /in/{name}. Its destinations are the endpoints of an
+-- application the source owns (app_id), so forwarding uses the ordinary delivery queue.
+-- verification and forward_secrets are sealed (encrypted) JSON; dedupe and event_type JSON text.
+CREATE TABLE source (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  app_id TEXT NOT NULL REFERENCES app(id) ON DELETE CASCADE,
+  description TEXT NOT NULL,
+  verification TEXT NOT NULL,
+  forward_secrets TEXT NOT NULL,
+  dedupe TEXT,
+  event_type TEXT,
+  max_body_bytes INTEGER,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+
+-- Every request received on /in/{name}, byte for byte (headers: JSON text of [name, value]
+-- pairs, as received). An accepted event has a message row with the same id (the webhook-id its
+-- destinations see); rejected and duplicate requests do not. Retention empties old bodies and
+-- headers and sets body_expunged_at.
+CREATE TABLE inbound_event (
+  id TEXT PRIMARY KEY,
+  source_id TEXT NOT NULL REFERENCES source(id) ON DELETE CASCADE,
+  status TEXT NOT NULL,
+  event_type TEXT NOT NULL,
+  dedupe_key TEXT,
+  duplicate_of TEXT,
+  verify_code TEXT,
+  verify_detail TEXT,
+  content_type TEXT,
+  headers TEXT NOT NULL,
+  body BYTEA NOT NULL,
+  received_at BIGINT NOT NULL,
+  body_expunged_at BIGINT
+);
+CREATE INDEX inbound_event_source ON inbound_event (source_id, id);
+CREATE INDEX inbound_event_unaccepted ON inbound_event (source_id, id) WHERE status IN ('rejected', 'duplicate');
+CREATE INDEX inbound_event_dedupe ON inbound_event (source_id, dedupe_key, received_at)
+  WHERE dedupe_key IS NOT NULL AND status = 'accepted';
+CREATE INDEX inbound_event_received ON inbound_event (received_at) WHERE body_expunged_at IS NULL;
+
+-- The endpoint health series reads an endpoint's attempts by time.
+CREATE INDEX attempt_endpoint_time ON attempt (endpoint_id, created_at);
+`,
+  },
 ];

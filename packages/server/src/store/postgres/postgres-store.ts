@@ -10,6 +10,8 @@
  *   its commit, coalesced; resend, recover and retries inside their transactions); one dedicated
  *   connection per worker process LISTENs (and reconnects), so idle workers wake within
  *   milliseconds.
+ * - Inbound deduplication (`receiveInbound`) is serialized per (source, dedupe key) with
+ *   transaction-scoped advisory locks: a time window cannot be a unique index.
  * - Every connection failure or timeout becomes `StoreUnavailableError` (the API answers 503).
  */
 import { randomUUID } from 'node:crypto';
@@ -22,22 +24,31 @@ import {
   DeliveryStatus,
   type DeliveryStatusCode,
   type Endpoint,
+  type EndpointKind,
   type EndpointSecret,
   type EventType,
+  type InboundEvent,
+  type InboundStatus,
   type Message,
+  type Source,
+  type SourceDestination,
   TriggerType,
   type TriggerTypeCode,
 } from '../../core/types.ts';
 import { type EndpointGate, planClaim } from '../claim-plan.ts';
 import { type PageSql, pageSql, toPage } from '../paging.ts';
+import { destinationEndpoint, sourceAppMetadata, sourceAppName } from '../sources.ts';
 import type {
   ClaimedDelivery,
+  DeliveryScope,
   EndpointStats,
+  InboundResult,
   IngestResult,
   MessageFilter,
   Page,
   PageQuery,
   RoutingEndpoint,
+  SeriesBucket,
   Store,
   StoredResponse,
 } from '../store.ts';
@@ -57,13 +68,18 @@ export interface PostgresStoreOptions {
 }
 
 type Row = Record<string, unknown>;
-type Param = string | number | boolean | null | string[] | number[] | boolean[] | (number | null)[];
+type Param = string | number | boolean | null | Buffer | string[] | number[] | boolean[] | (number | null)[];
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
 const NOTIFY_CHANNEL = 'hookline_queued';
 const NOTIFY_COALESCE_MS = 5;
 /** Key of the advisory lock that serializes migrations across processes. */
 const MIGRATION_LOCK = 7_240_001;
+/**
+ * First key of the transaction-scoped advisory locks that serialize inbound deduplication per
+ * (source, dedupe key) across processes; the second key is a hash of the pair.
+ */
+const DEDUPE_LOCK = 7_240_003;
 
 const json = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v));
 const parse = <T>(v: unknown): T =>
@@ -296,6 +312,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     secrets: openSecrets(r.secrets),
     svixHeaders: r.svix_headers === true,
     failingSince: numOrNull(r.failing_since),
+    kind: (strOrNull(r.kind) ?? 'http') as EndpointKind,
     fifo: r.fifo === true,
     createdAt: num(r.created_at),
     updatedAt: num(r.updated_at),
@@ -338,6 +355,69 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     createdAt: num(r.created_at),
   });
 
+  const toInboundEvent = (r: Row): InboundEvent => ({
+    id: str(r.id),
+    sourceId: str(r.source_id),
+    status: str(r.status) as InboundStatus,
+    eventType: str(r.event_type),
+    dedupeKey: strOrNull(r.dedupe_key),
+    duplicateOf: strOrNull(r.duplicate_of),
+    verifyCode: strOrNull(r.verify_code),
+    verifyDetail: strOrNull(r.verify_detail),
+    contentType: strOrNull(r.content_type),
+    headers: parse(r.headers),
+    body: Buffer.from(r.body as Uint8Array),
+    receivedAt: num(r.received_at),
+    bodyExpungedAt: numOrNull(r.body_expunged_at),
+  });
+  /** Source rows with their destinations (the endpoints of each source's application). */
+  async function toSources(rows: Row[], c: Queryable = pool): Promise<Source[]> {
+    if (rows.length === 0) return [];
+    const destinations = new Map<string, SourceDestination[]>();
+    const eps = await query(
+      'SELECT id, app_id, url, headers, event_types, disabled FROM endpoint WHERE app_id = ANY(?::text[]) ORDER BY id',
+      [rows.map((r) => str(r.app_id))],
+      c,
+    );
+    for (const e of eps) {
+      const list = destinations.get(str(e.app_id)) ?? [];
+      destinations.set(str(e.app_id), list);
+      list.push({
+        id: str(e.id),
+        url: str(e.url),
+        headers: parse(e.headers),
+        eventTypes: jsonb(e.event_types),
+        disabled: e.disabled === true,
+      });
+    }
+    return rows.map(
+      (r): Source => ({
+        id: str(r.id),
+        name: str(r.name),
+        appId: str(r.app_id),
+        description: str(r.description),
+        verification: parse(box.open(str(r.verification))),
+        forwardSecrets: openSecrets(r.forward_secrets),
+        dedupe: parse(r.dedupe),
+        eventType: parse(r.event_type),
+        maxBodyBytes: numOrNull(r.max_body_bytes),
+        destinations: destinations.get(str(r.app_id)) ?? [],
+        createdAt: num(r.created_at),
+        updatedAt: num(r.updated_at),
+      }),
+    );
+  }
+  const sourceParams = (src: Source): Param[] => [
+    src.name,
+    src.description,
+    box.seal(JSON.stringify(src.verification)),
+    box.seal(JSON.stringify(src.forwardSecrets)),
+    json(src.dedupe),
+    json(src.eventType),
+    src.maxBodyBytes,
+    src.updatedAt,
+  ];
+
   const endpointParams = (e: Endpoint): Param[] => [
     e.uid,
     e.url,
@@ -353,7 +433,12 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     e.failingSince,
     e.createdAt,
     e.updatedAt,
+    e.fifo,
+    e.kind ?? 'http',
   ];
+  const INSERT_ENDPOINT = `INSERT INTO endpoint (uid, url, description, disabled, event_types, channels, throttle_rate,
+      metadata, headers, secrets, svix_headers, failing_since, created_at, updated_at, fifo, kind, id, app_id)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
   /** Queues (message, endpoint) pairs: pending, no attempts yet. One statement for many rows. */
   const INSERT_DELIVERIES = `INSERT INTO delivery (id, msg_id, app_id, endpoint_id, status, attempts, next_attempt_at,
@@ -385,6 +470,21 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
           ],
           c,
         );
+
+  /** The extra WHERE terms of a `DeliveryScope`, on the `delivery` table (as `alias`). */
+  const scopeSql = (scope: DeliveryScope, alias = '') => {
+    let sql = '';
+    const params: Param[] = [];
+    if (scope.onlyEndpoints) {
+      sql += ` AND ${alias}endpoint_id = ANY(?::text[])`;
+      params.push(scope.onlyEndpoints);
+    }
+    if (scope.excludeKinds && scope.excludeKinds.length > 0) {
+      sql += ` AND ${alias}endpoint_id NOT IN (SELECT id FROM endpoint WHERE kind = ANY(?::text[]))`;
+      params.push(scope.excludeKinds);
+    }
+    return { sql, params };
+  };
 
   const ENDPOINT_BY_ID_OR_UID = 'SELECT * FROM endpoint WHERE app_id = ? AND (id = ? OR uid = ?)';
   const UPSERT_IDEMPOTENCY = `INSERT INTO idempotency (key, status, body, expires_at) VALUES (?, ?, ?, ?)
@@ -483,12 +583,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
 
     // ---- endpoints ---------------------------------------------------------------------
     insertEndpoint: async (e) => {
-      await query(
-        `INSERT INTO endpoint (uid, url, description, disabled, event_types, channels, throttle_rate, metadata,
-           headers, secrets, svix_headers, failing_since, created_at, updated_at, fifo, id, app_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        [...endpointParams(e), e.fifo, e.id, e.appId],
-      );
+      await query(INSERT_ENDPOINT, [...endpointParams(e), e.id, e.appId]);
     },
     getEndpoint: async (appId, idOrUid) => {
       const r = await one(ENDPOINT_BY_ID_OR_UID, [appId, idOrUid, idOrUid]);
@@ -500,9 +595,9 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       await query(
         `UPDATE endpoint SET uid = ?, url = ?, description = ?, disabled = ?, event_types = ?, channels = ?,
            throttle_rate = ?, metadata = ?, headers = ?, secrets = ?, svix_headers = ?, failing_since = ?,
-           created_at = ?, updated_at = ?, fifo = ?
+           created_at = ?, updated_at = ?, fifo = ?, kind = ?
          WHERE id = ? AND app_id = ?`,
-        [...endpointParams(e), e.fifo, e.id, e.appId],
+        [...endpointParams(e), e.id, e.appId],
       );
     },
     deleteEndpoint: async (appId, id) => {
@@ -742,11 +837,12 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     claimDue: async (o) => {
       const leaseUntil = o.now + o.leaseMs;
       const started = performance.now();
+      const scope = scopeSql(o, 'd.');
       const rows = await tx(async (c) => {
         // Endpoints with due work (rate-limited ones whose next slot has not come are left
         // out, so they cannot crowd the others out of the batch).
         const dueSql = `SELECT d.id, d.endpoint_id FROM delivery d
-           WHERE d.status IN (1, 3) AND d.next_attempt_at <= ? AND d.endpoint_id <> ALL(?::text[])
+           WHERE d.status IN (1, 3) AND d.next_attempt_at <= ? AND d.endpoint_id <> ALL(?::text[])${scope.sql}
              AND NOT EXISTS (SELECT 1 FROM endpoint e WHERE e.id = d.endpoint_id AND e.throttle_next_at > ?)`;
         // Endpoints that cannot take a delivery now, however much of their backlog is due: at
         // their in-flight limit, or FIFO with the head in flight or waiting for its retry; and
@@ -767,7 +863,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
                AND (older.created_at, older.id) < (d.created_at, d.id))`;
         const dueEndpoints = await query(
           `SELECT DISTINCT endpoint_id FROM (${dueSql}${blockedSql} ORDER BY d.next_attempt_at, d.id LIMIT ?) s`,
-          [o.now, o.skipEndpoints, o.now, o.now, o.perEndpoint, o.now, o.limit * 4],
+          [o.now, o.skipEndpoints, ...scope.params, o.now, o.now, o.perEndpoint, o.now, o.limit * 4],
           c,
         );
         if (dueEndpoints.length === 0) return [];
@@ -784,7 +880,17 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
         // With the locks held, what is due now (another worker may have just claimed some).
         const candidates = await query(
           `${dueSql}${blockedSql} AND d.endpoint_id = ANY(?::text[]) ORDER BY d.next_attempt_at, d.id LIMIT ?`,
-          [o.now, o.skipEndpoints, o.now, o.now, o.perEndpoint, o.now, endpointIds, o.limit * 4],
+          [
+            o.now,
+            o.skipEndpoints,
+            ...scope.params,
+            o.now,
+            o.now,
+            o.perEndpoint,
+            o.now,
+            endpointIds,
+            o.limit * 4,
+          ],
           c,
         );
         if (candidates.length === 0) return [];
@@ -842,12 +948,12 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
         if (plan.ids.length === 0) return [];
         return query(
           `UPDATE delivery d SET status = 3, next_attempt_at = ?, updated_at = ?
-           FROM message m
+           FROM message m LEFT JOIN inbound_event i ON i.id = m.id
            WHERE d.id IN (SELECT id FROM delivery WHERE id = ANY(?::text[]) AND status IN (1, 3)
                AND next_attempt_at <= ? FOR UPDATE SKIP LOCKED)
              AND m.id = d.msg_id
            RETURNING d.id, d.msg_id, d.app_id, d.endpoint_id, d.attempts, d.trigger_type, d.next_attempt_at,
-             m.event_type, m.payload`,
+             m.event_type, m.payload, i.body, i.content_type, i.headers AS inbound_headers`,
           [leaseUntil, o.now, plan.ids, o.now],
           c,
         ).then((updated) => {
@@ -889,6 +995,15 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
           eventType: str(r.event_type),
           payload: str(r.payload),
           leaseUntil,
+          ...(r.body !== null && r.body !== undefined
+            ? {
+                inbound: {
+                  body: Buffer.from(r.body as Uint8Array),
+                  contentType: strOrNull(r.content_type),
+                  headers: parse<[string, string][]>(r.inbound_headers),
+                },
+              }
+            : {}),
           endpoint,
         });
       }
@@ -1020,8 +1135,40 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       );
     },
 
-    nextDueAt: async () =>
-      numOrNull((await one('SELECT MIN(next_attempt_at) AS t FROM delivery WHERE status IN (1, 3)'))?.t),
+    nextDueAt: async (filter = {}) => {
+      const scope = scopeSql(filter);
+      return numOrNull(
+        (
+          await one(
+            `SELECT MIN(next_attempt_at) AS t FROM delivery WHERE status IN (1, 3)${scope.sql}`,
+            scope.params,
+          )
+        )?.t,
+      );
+    },
+
+    queueStats: async (now, thresholds) => {
+      const q = await one(
+        `SELECT COUNT(*) FILTER (WHERE status = 1) AS pending, COUNT(*) FILTER (WHERE status = 3) AS sending,
+           COUNT(*) FILTER (WHERE status = 1 AND next_attempt_at <= ?) AS due,
+           MIN(next_attempt_at) FILTER (WHERE status = 1 AND next_attempt_at <= ?) AS oldest
+         FROM delivery WHERE status IN (1, 3)`,
+        [now, now],
+      );
+      const failing = (
+        await query('SELECT failing_since FROM endpoint WHERE failing_since IS NOT NULL AND NOT disabled')
+      ).map((r) => num(r.failing_since));
+      return {
+        pending: num(q?.pending ?? 0),
+        due: num(q?.due ?? 0),
+        sending: num(q?.sending ?? 0),
+        oldestDueAt: numOrNull(q?.oldest),
+        failingEndpoints: thresholds.map((thresholdMs) => ({
+          thresholdMs,
+          count: failing.filter((since) => now - since > thresholdMs).length,
+        })),
+      };
+    },
 
     resend: async (m, endpointId, id, now) => {
       await tx(async (c) => {
@@ -1086,6 +1233,36 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       return stats;
     },
 
+    endpointSeries: async (endpointId, since, until, bucketMs) =>
+      // Nearest-rank percentile, as the SQLite adapter computes it: the smallest duration whose
+      // rank within its bucket is at least ceil(p * n).
+      (
+        await query(
+          `WITH w AS (
+             SELECT (created_at - $1::bigint) / $2::bigint AS b, duration_ms, status
+             FROM attempt WHERE endpoint_id = $3 AND created_at >= $1::bigint AND created_at < $4::bigint
+           ), r AS (
+             SELECT b, duration_ms, status,
+               ROW_NUMBER() OVER (PARTITION BY b ORDER BY duration_ms) AS rn,
+               COUNT(*) OVER (PARTITION BY b) AS n
+             FROM w
+           )
+           SELECT b, MAX(n) AS attempts, COUNT(*) FILTER (WHERE status = 0) AS successes,
+             MIN(CASE WHEN rn * 100 >= n * 50 THEN duration_ms END) AS p50,
+             MIN(CASE WHEN rn * 100 >= n * 95 THEN duration_ms END) AS p95
+           FROM r GROUP BY b ORDER BY b`,
+          [since, bucketMs, endpointId, until],
+        )
+      ).map(
+        (r): SeriesBucket => ({
+          start: since + num(r.b) * bucketMs,
+          attempts: num(r.attempts),
+          successes: num(r.successes),
+          p50Ms: num(r.p50),
+          p95Ms: num(r.p95),
+        }),
+      ),
+
     // ---- attempts ----------------------------------------------------------------------
     listAttempts: (f, page) => {
       let where = 'a.app_id = ?';
@@ -1131,9 +1308,253 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       return r ? toAttempt(r) : null;
     },
 
+    // ---- inbound sources and events ----------------------------------------------------
+    insertSource: async (src) => {
+      await tx(async (c) => {
+        await query(
+          'INSERT INTO app (id, uid, name, throttle_rate, metadata, created_at, updated_at) VALUES (?, NULL, ?, NULL, ?, ?, ?)',
+          [src.appId, sourceAppName(src), json(sourceAppMetadata(src)), src.createdAt, src.updatedAt],
+          c,
+        );
+        await query(
+          `INSERT INTO source (name, description, verification, forward_secrets, dedupe, event_type, max_body_bytes,
+             updated_at, id, app_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          [...sourceParams(src), src.id, src.appId, src.createdAt],
+          c,
+        );
+        for (const d of src.destinations) {
+          const e = destinationEndpoint(src, d, src.createdAt);
+          await query(INSERT_ENDPOINT, [...endpointParams(e), e.id, e.appId], c);
+        }
+      });
+    },
+    getSource: async (idOrName) => {
+      const r = await one('SELECT * FROM source WHERE id = ? OR name = ?', [idOrName, idOrName]);
+      return r ? ((await toSources([r]))[0] ?? null) : null;
+    },
+    listSources: async (page) => {
+      const p: PageSql = pageSql('id', page);
+      const rows = await query(
+        `SELECT * FROM source WHERE ${p.condition} ORDER BY ${p.orderBy} LIMIT ${p.limit}`,
+        p.params as Param[],
+      );
+      return toPage(await toSources(rows), p);
+    },
+    updateSource: async (src) => {
+      await tx(async (c) => {
+        await query(
+          `UPDATE source SET name = ?, description = ?, verification = ?, forward_secrets = ?, dedupe = ?,
+             event_type = ?, max_body_bytes = ?, updated_at = ? WHERE id = ?`,
+          [...sourceParams(src), src.id],
+          c,
+        );
+        await query(
+          'UPDATE app SET name = ?, updated_at = ? WHERE id = ?',
+          [sourceAppName(src), src.updatedAt, src.appId],
+          c,
+        );
+        await query(
+          'DELETE FROM endpoint WHERE app_id = ? AND id <> ALL(?::text[])',
+          [src.appId, src.destinations.map((d) => d.id)],
+          c,
+        );
+        const sealed = box.seal(JSON.stringify(src.forwardSecrets));
+        for (const d of src.destinations) {
+          const changed = await count(
+            `UPDATE endpoint SET url = ?, disabled = ?, event_types = ?, headers = ?, secrets = ?, updated_at = ?,
+               failing_since = CASE WHEN ? THEN NULL ELSE failing_since END
+             WHERE id = ? AND app_id = ?`,
+            [
+              d.url,
+              d.disabled,
+              json(d.eventTypes),
+              json(d.headers),
+              sealed,
+              src.updatedAt,
+              d.disabled,
+              d.id,
+              src.appId,
+            ],
+            c,
+          );
+          if (changed === 0) {
+            const e = destinationEndpoint(src, d, src.updatedAt);
+            await query(INSERT_ENDPOINT, [...endpointParams(e), e.id, e.appId], c);
+          }
+        }
+      });
+    },
+    deleteSource: async (id) => {
+      // The application's deletion cascades to the source, its events, endpoints and queue.
+      await query('DELETE FROM app WHERE id = (SELECT app_id FROM source WHERE id = ?)', [id]);
+    },
+
+    receiveInbound: async (items) => {
+      if (items.length === 0) return [];
+      const { results, queued } = await tx(async (c) => {
+        // Deduplication is decided under one lock per (source, dedupe key), taken up front in a
+        // fixed order, so that two processes receiving the same event at once cannot both accept
+        // it and concurrent batches never deadlock.
+        const keys = [
+          ...new Set(
+            items
+              .filter(
+                (i) => i.event.status === 'accepted' && i.event.dedupeKey !== null && i.dedupeSince !== null,
+              )
+              .map((i) => `${i.event.sourceId} ${i.event.dedupeKey}`),
+          ),
+        ];
+        if (keys.length > 0) {
+          await query(
+            `SELECT pg_advisory_xact_lock(?::int, h) FROM (
+               SELECT DISTINCT hashtext(k) AS h FROM unnest(?::text[]) AS k ORDER BY h OFFSET 0) s`,
+            [DEDUPE_LOCK, keys],
+            c,
+          );
+        }
+        const sources = new Set<string>();
+        const routing = new Map<string, RoutingEndpoint[]>();
+        const out: InboundResult[] = [];
+        let queued = 0;
+        for (const item of items) {
+          const ev = item.event;
+          if (!sources.has(ev.sourceId)) {
+            // Locked against deletion until commit, like an application in ingest.
+            if (!(await one('SELECT 1 FROM source WHERE id = ? FOR KEY SHARE', [ev.sourceId], c))) {
+              out.push({ status: 'source_not_found' });
+              continue;
+            }
+            sources.add(ev.sourceId);
+          }
+          // The duplicate check and the insert in one statement (it sees what this transaction
+          // stored before, so two copies in one batch are caught).
+          const check = ev.status === 'accepted' && ev.dedupeKey !== null && item.dedupeSince !== null;
+          const stored = await one(
+            `WITH first AS (
+               SELECT id FROM inbound_event
+               WHERE ?::boolean AND source_id = ? AND dedupe_key = ? AND status = 'accepted' AND received_at >= ?
+               ORDER BY received_at, id LIMIT 1
+             )
+             INSERT INTO inbound_event (id, source_id, status, event_type, dedupe_key, duplicate_of, verify_code,
+               verify_detail, content_type, headers, body, received_at)
+             SELECT ?::text, ?::text, CASE WHEN first.id IS NULL THEN ?::text ELSE 'duplicate' END, ?::text, ?::text,
+               first.id, ?::text, ?::text, ?::text, ?::text, ?::bytea, ?::bigint
+             FROM (VALUES (1)) AS one (x) LEFT JOIN first ON true
+             RETURNING status, duplicate_of`,
+            [
+              check,
+              ev.sourceId,
+              ev.dedupeKey,
+              item.dedupeSince ?? 0,
+              ev.id,
+              ev.sourceId,
+              ev.status,
+              ev.eventType,
+              ev.dedupeKey,
+              ev.verifyCode,
+              ev.verifyDetail,
+              ev.contentType,
+              JSON.stringify(ev.headers),
+              ev.body,
+              ev.receivedAt,
+            ],
+            c,
+          );
+          const status = str(stored?.status) as InboundStatus;
+          if (status !== 'accepted') {
+            await query(
+              `DELETE FROM inbound_event WHERE id IN (
+                 SELECT id FROM inbound_event WHERE source_id = ? AND status IN ('rejected', 'duplicate')
+                 ORDER BY id DESC OFFSET ?)`,
+              [ev.sourceId, item.keepUnaccepted],
+              c,
+            );
+            out.push(
+              status === 'duplicate'
+                ? { status, duplicateOf: str(stored?.duplicate_of) }
+                : { status: 'rejected' },
+            );
+            continue;
+          }
+          let endpoints = routing.get(item.appId);
+          if (!endpoints) {
+            endpoints = (
+              await query(
+                'SELECT id, disabled, event_types, channels FROM endpoint WHERE app_id = ?',
+                [item.appId],
+                c,
+              )
+            ).map((r) => ({
+              id: str(r.id),
+              disabled: r.disabled === true,
+              eventTypes: jsonb<string[] | null>(r.event_types),
+              channels: jsonb<string[] | null>(r.channels),
+            }));
+            routing.set(item.appId, endpoints);
+          }
+          const targets = item.route(endpoints);
+          // The message row makes the event a delivery like any other; the bytes stay in
+          // inbound_event. Message and deliveries in one statement.
+          await query(
+            `WITH m AS (
+               INSERT INTO message (id, app_id, event_id, event_type, payload, channels, tags, created_at)
+               VALUES (?, ?, NULL, ?, '{}', NULL, NULL, ?)
+             )
+             INSERT INTO delivery (id, msg_id, app_id, endpoint_id, status, attempts, next_attempt_at, trigger_type,
+               created_at, updated_at)
+             SELECT u.id, ?, ?, u.endpoint_id, 1, 0, ?, ${TriggerType.scheduled}, ?, ?
+             FROM unnest(?::text[], ?::text[]) AS u(id, endpoint_id)`,
+            [
+              ev.id,
+              item.appId,
+              ev.eventType,
+              ev.receivedAt,
+              ev.id,
+              item.appId,
+              ev.receivedAt,
+              ev.receivedAt,
+              ev.receivedAt,
+              targets.map(() => item.newDeliveryId()),
+              targets,
+            ],
+            c,
+          );
+          queued += targets.length;
+          out.push({ status: 'accepted', deliveries: targets.length });
+        }
+        return { results: out, queued };
+      });
+      if (queued > 0) {
+        events.emit('queued');
+        notifySoon();
+      }
+      return results;
+    },
+    listInboundEvents: (sourceId, f, page) => {
+      let where = 'source_id = ?';
+      const params: Param[] = [sourceId];
+      if (f.status !== undefined) {
+        where += ' AND status = ?';
+        params.push(f.status);
+      }
+      if (f.before !== undefined) {
+        where += ' AND received_at < ?';
+        params.push(f.before);
+      }
+      if (f.after !== undefined) {
+        where += ' AND received_at > ?';
+        params.push(f.after);
+      }
+      return paged(`SELECT * FROM inbound_event WHERE ${where}`, params, 'id', page, toInboundEvent);
+    },
+    getInboundEvent: async (sourceId, id) => {
+      const r = await one('SELECT * FROM inbound_event WHERE source_id = ? AND id = ?', [sourceId, id]);
+      return r ? toInboundEvent(r) : null;
+    },
+
     // ---- retention ---------------------------------------------------------------------
     expunge: async (before, now, batch) => {
-      const payloads = await count(
+      const messages = await count(
         `UPDATE message SET payload = '{}', payload_expunged_at = ?
          WHERE id IN (
            SELECT m.id FROM message m
@@ -1142,12 +1563,26 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
            ORDER BY m.created_at LIMIT ? FOR UPDATE SKIP LOCKED)`,
         [now, before, batch],
       );
+      // The bytes and headers of inbound requests are payloads too (an accepted event's message
+      // holds only '{}'): emptied in the same batch, once nothing waits to forward them.
+      const bodies =
+        messages >= batch
+          ? 0
+          : await count(
+              `UPDATE inbound_event SET body = ''::bytea, headers = '[]', body_expunged_at = ?
+               WHERE id IN (
+                 SELECT i.id FROM inbound_event i
+                 WHERE i.received_at < ? AND i.body_expunged_at IS NULL
+                   AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.msg_id = i.id AND d.status IN (1, 3))
+                 ORDER BY i.received_at LIMIT ? FOR UPDATE SKIP LOCKED)`,
+              [now, before, batch - messages],
+            );
       const attempts = await count(
         `DELETE FROM attempt WHERE id IN (
            SELECT id FROM attempt WHERE created_at < ? ORDER BY created_at LIMIT ? FOR UPDATE SKIP LOCKED)`,
         [before, batch],
       );
-      return { payloads, attempts };
+      return { payloads: messages + bodies, attempts };
     },
 
     // ---- idempotency -------------------------------------------------------------------

@@ -189,4 +189,14 @@ CREATE INDEX endpoint_kind ON endpoint (kind);
     name: 'attempt_endpoint_time',
     sql: 'CREATE INDEX attempt_endpoint_time ON attempt (endpoint_id, created_at);',
   },
+  {
+    version: 6,
+    name: 'inbound retention',
+    sql: `
+-- Retention empties the body and headers of old inbound requests (once nothing waits to
+-- forward them) and records when.
+ALTER TABLE inbound_event ADD COLUMN body_expunged_at INTEGER;
+CREATE INDEX inbound_event_received ON inbound_event (received_at) WHERE body_expunged_at IS NULL;
+`,
+  },
 ];

@@ -29,6 +29,7 @@ import {
 } from '../../core/types.ts';
 import { type EndpointGate, planClaim } from '../claim-plan.ts';
 import { type PageSql, pageSql, toPage } from '../paging.ts';
+import { destinationEndpoint, sourceAppMetadata, sourceAppName } from '../sources.ts';
 import type {
   ClaimedDelivery,
   DeliveryScope,
@@ -238,6 +239,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     headers: parse(r.headers),
     body: Buffer.from(r.body as Uint8Array),
     receivedAt: num(r.received_at),
+    bodyExpungedAt: numOrNull(r.body_expunged_at),
   });
   const toSource = (r: Row): Source => ({
     id: str(r.id),
@@ -260,26 +262,6 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     ),
     createdAt: num(r.created_at),
     updatedAt: num(r.updated_at),
-  });
-  /** The endpoint record behind a destination (a source's application owns it). */
-  const destinationEndpoint = (src: Source, d: SourceDestination, createdAt: number): Endpoint => ({
-    id: d.id,
-    appId: src.appId,
-    uid: null,
-    url: d.url,
-    description: `destination of source ${src.name}`,
-    disabled: d.disabled,
-    eventTypes: d.eventTypes,
-    channels: null,
-    throttleRate: null,
-    metadata: {},
-    headers: d.headers,
-    secrets: src.forwardSecrets,
-    svixHeaders: false,
-    fifo: false,
-    failingSince: null,
-    createdAt,
-    updatedAt: src.updatedAt,
   });
   const sourceParams = (src: Source): SQLInputValue[] => [
     src.name,
@@ -992,13 +974,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         tx(() => {
           run(
             'INSERT INTO app (id, uid, name, throttle_rate, metadata, created_at, updated_at) VALUES (?, NULL, ?, NULL, ?, ?, ?)',
-            [
-              src.appId,
-              `source ${src.name}`,
-              json({ 'hookline.source': src.id }),
-              src.createdAt,
-              src.updatedAt,
-            ],
+            [src.appId, sourceAppName(src), json(sourceAppMetadata(src)), src.createdAt, src.updatedAt],
           );
           run(
             `INSERT INTO source (name, description, verification, forward_secrets, dedupe, event_type, max_body_bytes,
@@ -1026,7 +1002,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
             [...sourceParams(src), src.id],
           );
           run('UPDATE app SET name = ?, updated_at = ? WHERE id = ?', [
-            `source ${src.name}`,
+            sourceAppName(src),
             src.updatedAt,
             src.appId,
           ]);
@@ -1179,7 +1155,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     expunge: (before, now, batch) =>
       guard(() =>
         tx(() => {
-          const payloads = run(
+          const messages = run(
             `UPDATE message SET payload = '{}', payload_expunged_at = ?
              WHERE id IN (
                SELECT m.id FROM message m
@@ -1188,11 +1164,28 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
                ORDER BY m.created_at LIMIT ?)`,
             [now, before, batch],
           );
+          // The bytes and headers of inbound requests are payloads too (an accepted event's
+          // message holds only '{}'): emptied in the same batch, once nothing waits to forward them.
+          const left = batch - Number(messages.changes);
+          const bodies =
+            left <= 0
+              ? 0
+              : Number(
+                  run(
+                    `UPDATE inbound_event SET body = X'', headers = '[]', body_expunged_at = ?
+                     WHERE id IN (
+                       SELECT i.id FROM inbound_event i
+                       WHERE i.received_at < ? AND i.body_expunged_at IS NULL
+                         AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.msg_id = i.id AND d.status IN (1, 3))
+                       ORDER BY i.received_at LIMIT ?)`,
+                    [now, before, left],
+                  ).changes,
+                );
           const attempts = run(
             'DELETE FROM attempt WHERE id IN (SELECT id FROM attempt WHERE created_at < ? ORDER BY created_at LIMIT ?)',
             [before, batch],
           );
-          return { payloads: Number(payloads.changes), attempts: Number(attempts.changes) };
+          return { payloads: Number(messages.changes) + bodies, attempts: Number(attempts.changes) };
         }),
       ),
 
