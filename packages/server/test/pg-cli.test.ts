@@ -135,4 +135,30 @@ describe('hookline CLI on PostgreSQL', await pgTestOptions(), () => {
       assert.equal(res.status, 200, 'every process accepts it');
     }
   });
+
+  test('ids and names sort byte by byte whatever the database locale (COLLATE "C")', async (t) => {
+    const db = await createTestDatabase('collate');
+    t.after(() => db.drop());
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{
+        table_name: string;
+        column_name: string;
+        collation_name: string | null;
+      }>(
+        `SELECT table_name, column_name, collation_name FROM information_schema.columns
+         WHERE table_schema = 'public' AND data_type = 'text'
+           AND (column_name IN ('id', 'uid', 'duplicate_of') OR column_name LIKE '%\\_id' ESCAPE '\\'
+                OR (table_name = 'event_type' AND column_name = 'name'))`,
+      );
+      assert.ok(rows.length >= 20, `found ${rows.length} id columns`);
+      const notC = rows
+        .filter((r) => r.collation_name !== 'C')
+        .map((r) => `${r.table_name}.${r.column_name}`);
+      assert.deepEqual(notC, [], 'every id column compares bytes (KSUIDs mix upper and lower case)');
+    } finally {
+      await client.end();
+    }
+  });
 });

@@ -2,7 +2,9 @@
  * PostgreSQL schema, as numbered migrations (the same tables as SQLite's, in PostgreSQL types).
  * A migration never changes once released; a new version appends one. Times are BIGINT
  * milliseconds; `channels`, `tags` and `event_types` are JSONB arrays (searched with `@>`),
- * other JSON (metadata, headers) is kept as the exact text the API stored.
+ * other JSON (metadata, headers) is kept as the exact text the API stored. Ids and names use
+ * the "C" collation whatever the database's locale: ids sort in creation order only byte by
+ * byte, and keyset paging, FIFO order and claim ties all rely on that.
  */
 export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
   {
@@ -15,8 +17,8 @@ CREATE TABLE setting (
 );
 
 CREATE TABLE app (
-  id TEXT PRIMARY KEY,
-  uid TEXT UNIQUE,
+  id TEXT COLLATE "C" PRIMARY KEY,
+  uid TEXT COLLATE "C" UNIQUE,
   name TEXT NOT NULL,
   throttle_rate INTEGER,
   metadata TEXT NOT NULL,
@@ -25,9 +27,9 @@ CREATE TABLE app (
 );
 
 CREATE TABLE endpoint (
-  id TEXT PRIMARY KEY,
-  app_id TEXT NOT NULL REFERENCES app(id) ON DELETE CASCADE,
-  uid TEXT,
+  id TEXT COLLATE "C" PRIMARY KEY,
+  app_id TEXT COLLATE "C" NOT NULL REFERENCES app(id) ON DELETE CASCADE,
+  uid TEXT COLLATE "C",
   url TEXT NOT NULL,
   description TEXT NOT NULL,
   disabled BOOLEAN NOT NULL,
@@ -50,7 +52,7 @@ CREATE TABLE endpoint (
 CREATE INDEX endpoint_app ON endpoint (app_id, id);
 
 CREATE TABLE event_type (
-  name TEXT PRIMARY KEY,
+  name TEXT COLLATE "C" PRIMARY KEY,
   description TEXT NOT NULL,
   archived BOOLEAN NOT NULL,
   deprecated BOOLEAN NOT NULL,
@@ -62,9 +64,9 @@ CREATE TABLE event_type (
 );
 
 CREATE TABLE message (
-  id TEXT PRIMARY KEY,
-  app_id TEXT NOT NULL REFERENCES app(id) ON DELETE CASCADE,
-  event_id TEXT,
+  id TEXT COLLATE "C" PRIMARY KEY,
+  app_id TEXT COLLATE "C" NOT NULL REFERENCES app(id) ON DELETE CASCADE,
+  event_id TEXT COLLATE "C",
   event_type TEXT NOT NULL,
   payload TEXT NOT NULL,
   channels JSONB,
@@ -80,10 +82,10 @@ CREATE INDEX message_created ON message (created_at) WHERE payload_expunged_at I
 -- The queue: one row per (message, endpoint). Pending (1) and sending (3) rows are due at
 -- next_attempt_at; for a sending row that time is the end of its lease.
 CREATE TABLE delivery (
-  id TEXT PRIMARY KEY,
-  msg_id TEXT NOT NULL REFERENCES message(id) ON DELETE CASCADE,
-  app_id TEXT NOT NULL,
-  endpoint_id TEXT NOT NULL REFERENCES endpoint(id) ON DELETE CASCADE,
+  id TEXT COLLATE "C" PRIMARY KEY,
+  msg_id TEXT COLLATE "C" NOT NULL REFERENCES message(id) ON DELETE CASCADE,
+  app_id TEXT COLLATE "C" NOT NULL,
+  endpoint_id TEXT COLLATE "C" NOT NULL REFERENCES endpoint(id) ON DELETE CASCADE,
   status SMALLINT NOT NULL,
   attempts INTEGER NOT NULL,
   next_attempt_at BIGINT NOT NULL,
@@ -99,11 +101,11 @@ CREATE INDEX delivery_endpoint ON delivery (endpoint_id, created_at);
 CREATE INDEX delivery_msg ON delivery (msg_id);
 
 CREATE TABLE attempt (
-  id TEXT PRIMARY KEY,
-  delivery_id TEXT NOT NULL,
-  msg_id TEXT NOT NULL REFERENCES message(id) ON DELETE CASCADE,
-  endpoint_id TEXT NOT NULL REFERENCES endpoint(id) ON DELETE CASCADE,
-  app_id TEXT NOT NULL,
+  id TEXT COLLATE "C" PRIMARY KEY,
+  delivery_id TEXT COLLATE "C" NOT NULL,
+  msg_id TEXT COLLATE "C" NOT NULL REFERENCES message(id) ON DELETE CASCADE,
+  endpoint_id TEXT COLLATE "C" NOT NULL REFERENCES endpoint(id) ON DELETE CASCADE,
+  app_id TEXT COLLATE "C" NOT NULL,
   url TEXT NOT NULL,
   status SMALLINT NOT NULL,
   response_status_code INTEGER NOT NULL,
@@ -140,9 +142,9 @@ CREATE INDEX endpoint_kind ON endpoint (kind);
 -- application the source owns (app_id), so forwarding uses the ordinary delivery queue.
 -- verification and forward_secrets are sealed (encrypted) JSON; dedupe and event_type JSON text.
 CREATE TABLE source (
-  id TEXT PRIMARY KEY,
+  id TEXT COLLATE "C" PRIMARY KEY,
   name TEXT NOT NULL UNIQUE,
-  app_id TEXT NOT NULL REFERENCES app(id) ON DELETE CASCADE,
+  app_id TEXT COLLATE "C" NOT NULL REFERENCES app(id) ON DELETE CASCADE,
   description TEXT NOT NULL,
   verification TEXT NOT NULL,
   forward_secrets TEXT NOT NULL,
@@ -158,12 +160,12 @@ CREATE TABLE source (
 -- destinations see); rejected and duplicate requests do not. Retention empties old bodies and
 -- headers and sets body_expunged_at.
 CREATE TABLE inbound_event (
-  id TEXT PRIMARY KEY,
-  source_id TEXT NOT NULL REFERENCES source(id) ON DELETE CASCADE,
+  id TEXT COLLATE "C" PRIMARY KEY,
+  source_id TEXT COLLATE "C" NOT NULL REFERENCES source(id) ON DELETE CASCADE,
   status TEXT NOT NULL,
   event_type TEXT NOT NULL,
   dedupe_key TEXT,
-  duplicate_of TEXT,
+  duplicate_of TEXT COLLATE "C",
   verify_code TEXT,
   verify_detail TEXT,
   content_type TEXT,
