@@ -238,11 +238,14 @@ export function createDispatcher(deps: {
 
   const reserved = (endpointId: string) =>
     (perEndpoint.get(endpointId) ?? 0) + (waiting.get(endpointId)?.length ?? 0);
-  // Each endpoint may hold twice its concurrency: the second half waits in hand, so a busy
-  // endpoint goes back to the database once per `perEndpointConcurrency` deliveries, not once
-  // per delivery. The lease (2 x timeout + 10 s) covers the wait of the last one in line.
+  // Each endpoint may hold twice its concurrency: the second half waits in hand. The store caps
+  // an endpoint's live leases at `prefetch` across all workers, so a claim made as soon as one
+  // slot frees would bring back one delivery; instead an endpoint is claimed for again only once
+  // its hand is down to `perEndpointConcurrency`, and a busy endpoint goes back to the database
+  // once per `perEndpointConcurrency` deliveries, not once per delivery. The lease
+  // (2 x timeout + 10 s) covers the wait of the last one in line.
   const prefetch = options.perEndpointConcurrency * 2;
-  const saturated = (endpointId: string) => reserved(endpointId) >= prefetch;
+  const saturated = (endpointId: string) => reserved(endpointId) > options.perEndpointConcurrency;
 
   /** Worth a claim query: the database may hold due work for an endpoint with room for it. */
   function worthClaiming(): boolean {
@@ -287,12 +290,13 @@ export function createDispatcher(deps: {
             );
           break;
         }
-        // An endpoint that got as many as one claim may take probably has more waiting.
+        // An endpoint that got as many as the store would give it probably has more waiting. The
+        // store counts this worker's leases too: an endpoint holding k gets at most prefetch - k.
         const counts = new Map<string, number>();
         for (const d of claimed) counts.set(d.endpointId, (counts.get(d.endpointId) ?? 0) + 1);
         let capped = false;
         for (const [id, n] of counts) {
-          if (n >= prefetch) {
+          if (n >= prefetch - reserved(id)) {
             moreDue.add(id);
             capped = true;
           } else moreDue.delete(id);

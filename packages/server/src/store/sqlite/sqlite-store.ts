@@ -651,16 +651,16 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
           );
           for (const [id, at] of plan.slots)
             run('UPDATE endpoint SET throttle_next_at = ? WHERE id = ?', [at, id]);
-          const claimedRows: Row[] = [];
-          for (const id of plan.ids) {
-            const r = get(
-              `UPDATE delivery SET status = 3, next_attempt_at = ?, updated_at = ?
-               WHERE id = ? AND status IN (1, 3) AND next_attempt_at <= ?
-               RETURNING id, msg_id, app_id, endpoint_id, attempts, trigger_type`,
-              [leaseUntil, o.now, id, o.now],
-            );
-            if (r) claimedRows.push(r);
-          }
+          if (plan.ids.length === 0) return [];
+          // One statement leases the plan; the rows come back in the plan's (due, id) order.
+          const leased = all(
+            `UPDATE delivery SET status = 3, next_attempt_at = ?, updated_at = ?
+             WHERE id IN (SELECT value FROM json_each(?)) AND status IN (1, 3) AND next_attempt_at <= ?
+             RETURNING id, msg_id, app_id, endpoint_id, attempts, trigger_type`,
+            [leaseUntil, o.now, JSON.stringify(plan.ids), o.now],
+          );
+          const position = new Map(plan.ids.map((id, i) => [id, i]));
+          const claimedRows = leased.sort((a, b) => position.get(str(a.id))! - position.get(str(b.id))!);
           return claimedRows;
         }, false);
         const claimed: ClaimedDelivery[] = [];
