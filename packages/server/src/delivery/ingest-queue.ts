@@ -22,29 +22,38 @@ export function createGroupCommit<I, R>(
   let pending: { item: I; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
   let scheduled = false;
 
+  // One flush at a time: what arrives while a batch is being written waits for the next batch,
+  // so under load batches grow instead of many small transactions competing for connections.
   async function flush() {
-    scheduled = false;
-    while (pending.length > 0) {
-      const batch = pending.slice(0, maxBatch);
-      pending = pending.slice(batch.length);
-      try {
-        const results = await write(batch.map((p) => p.item));
-        batch.forEach((p, i) => {
-          p.resolve(results[i]!);
-        });
-      } catch (err) {
-        if (batch.length === 1 || err instanceof StoreUnavailableError) {
-          for (const p of batch) p.reject(err);
-          continue;
-        }
-        // One bad item (say, its app was deleted a moment ago) must not fail its neighbours.
-        for (const p of batch) {
-          try {
-            const [result] = await write([p.item]);
-            p.resolve(result!);
-          } catch (itemErr) {
-            p.reject(itemErr);
-          }
+    try {
+      while (pending.length > 0) {
+        const batch = pending.slice(0, maxBatch);
+        pending = pending.slice(batch.length);
+        await writeBatch(batch);
+      }
+    } finally {
+      scheduled = false;
+    }
+  }
+
+  async function writeBatch(batch: typeof pending) {
+    try {
+      const results = await write(batch.map((p) => p.item));
+      batch.forEach((p, i) => {
+        p.resolve(results[i]!);
+      });
+    } catch (err) {
+      if (batch.length === 1 || err instanceof StoreUnavailableError) {
+        for (const p of batch) p.reject(err);
+        return;
+      }
+      // One bad item (say, its app was deleted a moment ago) must not fail its neighbours.
+      for (const p of batch) {
+        try {
+          const [result] = await write([p.item]);
+          p.resolve(result!);
+        } catch (itemErr) {
+          p.reject(itemErr);
         }
       }
     }
