@@ -716,6 +716,12 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
       assert.equal(await store.getSource('nope'), null);
       // Destinations are endpoints of the source's application, signed with the forwarding secret.
       const eps = await store.listEndpoints(s.appId, { limit: 10, after: null, before: null, order: 'asc' });
+      const apps = await store.listApps({ limit: 100, after: null, before: null, order: 'asc' });
+      assert.equal(
+        apps.items.some((x) => x.id === s.appId),
+        false,
+        "the application a source owns is not listed with the API users' applications",
+      );
       assert.equal(eps.items.length, 2);
       assert.deepEqual(eps.items[0]!.secrets, s.forwardSecrets);
       await assert.rejects(store.insertSource(source('github')), 'names are unique');

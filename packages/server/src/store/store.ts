@@ -248,6 +248,7 @@ export interface Store {
 
   insertApp(app: App): Promise<void>;
   getApp(idOrUid: string): Promise<App | null>;
+  /** The applications of the API's users; the ones inbound sources own are left out. */
   listApps(page: PageQuery): Promise<Page<App>>;
   updateApp(app: App): Promise<void>;
   deleteApp(id: string): Promise<void>;

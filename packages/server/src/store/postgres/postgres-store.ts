@@ -570,7 +570,8 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       const r = await one('SELECT * FROM app WHERE id = ? OR uid = ?', [idOrUid, idOrUid]);
       return r ? toApp(r) : null;
     },
-    listApps: (page) => paged('SELECT * FROM app WHERE 1=1', [], 'id', page, toApp),
+    listApps: (page) =>
+      paged('SELECT * FROM app WHERE id NOT IN (SELECT app_id FROM source)', [], 'id', page, toApp),
     updateApp: async (a) => {
       await query(
         'UPDATE app SET uid = ?, name = ?, throttle_rate = ?, metadata = ?, updated_at = ? WHERE id = ?',

@@ -390,7 +390,10 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         const r = get('SELECT * FROM app WHERE id = ? OR uid = ?', [idOrUid, idOrUid]);
         return r ? toApp(r) : null;
       }),
-    listApps: (page) => guard(() => paged('SELECT * FROM app WHERE 1=1', [], 'id', page, toApp)),
+    listApps: (page) =>
+      guard(() =>
+        paged('SELECT * FROM app WHERE id NOT IN (SELECT app_id FROM source)', [], 'id', page, toApp),
+      ),
     updateApp: (a) =>
       guard(() => {
         run(
