@@ -110,6 +110,14 @@ export async function createHookline(
   const store = openStore(config);
   try {
     if (config.migrateOnStart) await store.migrate();
+    else {
+      const behind = await store.pendingMigrations();
+      if (behind > 0) {
+        throw new StartupError(
+          `the database schema is ${behind} migration(s) behind this version of Hookline and HOOKLINE_MIGRATE_ON_START=false: run \`hookline migrate\` first`,
+        );
+      }
+    }
     await store.ping();
   } catch (err) {
     await store.close();

@@ -93,4 +93,27 @@ describe('npm start', () => {
     assert.equal(r.status, 0, r.stderr.toString());
     assert.match(r.stdout.toString(), /up to date/);
   });
+
+  test('with HOOKLINE_MIGRATE_ON_START=false, serve refuses a database that needs migrating, then starts after migrate', async () => {
+    const dir = tempDir();
+    const env = {
+      HOOKLINE_DATABASE_URL: `sqlite:${join(dir, 'h.db')}`,
+      HOOKLINE_MIGRATE_ON_START: 'false',
+      HOOKLINE_LOG_LEVEL: 'silent',
+    };
+    const refused = spawnSync(process.execPath, [MAIN, 'serve'], {
+      env: { ...process.env, ...env, HOOKLINE_PORT: '0' },
+      timeout: 20_000,
+    });
+    assert.equal(refused.status, 2, refused.stderr.toString());
+    assert.match(refused.stderr.toString(), /migration\(s\) behind .* run `hookline migrate` first/);
+    const migrated = spawnSync(process.execPath, [MAIN, 'migrate'], { env: { ...process.env, ...env } });
+    assert.equal(migrated.status, 0, migrated.stderr.toString());
+    const child = await spawnHookline({ env });
+    try {
+      assert.equal((await fetch(`${child.url}/health`)).status, 200);
+    } finally {
+      await child.stop();
+    }
+  });
 });

@@ -27,6 +27,24 @@ describe('hookline CLI on PostgreSQL', await pgTestOptions(), () => {
     assert.match(r.stderr.toString(), /HOOKLINE_SECRET_KEY is required with PostgreSQL/);
   });
 
+  test('with HOOKLINE_MIGRATE_ON_START=false, serve refuses an unmigrated database and says to run migrate', async (t) => {
+    const db = await createTestDatabase('nomigrate', { schema: false });
+    t.after(() => db.drop());
+    const r = spawnSync(process.execPath, [MAIN, 'serve'], {
+      env: {
+        ...process.env,
+        HOOKLINE_DATABASE_URL: db.url,
+        HOOKLINE_SECRET_KEY: PG_SECRET_KEY,
+        HOOKLINE_MIGRATE_ON_START: 'false',
+        HOOKLINE_PORT: '0',
+        HOOKLINE_LOG_LEVEL: 'silent',
+      },
+      timeout: 20_000,
+    });
+    assert.equal(r.status, 2, r.stderr.toString());
+    assert.match(r.stderr.toString(), /migration\(s\) behind .* run `hookline migrate` first/);
+  });
+
   test('three concurrent `hookline migrate` runs on an empty database migrate once', async (t) => {
     const db = await createTestDatabase('migrate', { schema: false });
     t.after(() => db.drop());

@@ -177,6 +177,10 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
     const claim = (over: Partial<Parameters<Store['claimDue']>[0]> = {}) =>
       store.claimDue({ now, limit: 100, leaseMs: 30_000, perEndpoint: 100, skipEndpoints: [], ...over });
 
+    test('a migrated database has no pending migrations', async () => {
+      assert.equal(await store.pendingMigrations(), 0);
+    });
+
     test('apps: insert, find by id or uid, unique uid, keyset pages both ways', async () => {
       const apps = [];
       for (let i = 0; i < 5; i++) {

@@ -235,6 +235,8 @@ export interface Store {
   readonly capabilities: StoreCapabilities;
   /** Creates or upgrades the schema. Safe to call on every start. */
   migrate(): Promise<void>;
+  /** How many of this version's migrations the database has not applied yet (0: up to date). */
+  pendingMigrations(): Promise<number>;
   /** Cheap round trip: throws when the database cannot take requests. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -516,6 +516,12 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
         }
       });
     },
+    async pendingMigrations() {
+      const exists = await one("SELECT to_regclass('schema_migrations') IS NOT NULL AS ok");
+      if (exists?.ok !== true) return POSTGRES_MIGRATIONS.length;
+      const done = new Set((await query('SELECT version FROM schema_migrations')).map((r) => num(r.version)));
+      return POSTGRES_MIGRATIONS.filter((m) => !done.has(m.version)).length;
+    },
     async ping() {
       await query('SELECT 1');
     },

@@ -353,6 +353,13 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         });
       }
     },
+    pendingMigrations: () =>
+      guard(() => {
+        if (!get("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"))
+          return SQLITE_MIGRATIONS.length;
+        const done = new Set(all('SELECT version FROM schema_migrations').map((r) => num(r.version)));
+        return SQLITE_MIGRATIONS.filter((m) => !done.has(m.version)).length;
+      }),
     ping: () => guard(() => void get('SELECT 1')),
     async close() {
       if (db.isOpen) db.close();
