@@ -187,6 +187,40 @@ for (const kind of await testStores()) {
       assert.equal(posted.status, 404);
     });
 
+    test("a source's application and destinations change only through the source (409 managed_by_source)", async () => {
+      const created = await server.call('POST', '/api/v1/source', valid('omega'));
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const appPath = `/api/v1/app/${created.body.appId}`;
+      const epPath = `${appPath}/endpoint/${created.body.destinations[0].id}`;
+      const attempts: [string, string, unknown?][] = [
+        ['PATCH', epPath, { url: 'http://127.0.0.1:9/elsewhere' }],
+        ['PUT', epPath, { url: 'http://127.0.0.1:9/elsewhere' }],
+        ['DELETE', epPath],
+        ['POST', `${epPath}/secret/rotate`, {}],
+        ['PATCH', `${epPath}/headers`, { headers: { 'x-a': 'b' } }],
+        ['POST', `${appPath}/endpoint`, { url: 'http://127.0.0.1:9/extra' }],
+        ['PATCH', appPath, { name: 'renamed' }],
+        ['PUT', appPath, { name: 'renamed' }],
+        ['DELETE', appPath],
+      ];
+      for (const [method, path, body] of attempts) {
+        const res = await server.call(method, path, body);
+        assert.equal(res.status, 409, `${method} ${path}: ${JSON.stringify(res.body)}`);
+        assert.equal(res.body.code, 'managed_by_source');
+        assert.match(res.body.detail, new RegExp(created.body.id));
+      }
+      // Reading still works, and the source is untouched.
+      assert.equal((await server.call('GET', epPath)).status, 200);
+      const source = await server.call('GET', `/api/v1/source/${created.body.id}`);
+      assert.equal(source.body.destinations[0].url, 'http://127.0.0.1:9/hook');
+      // Nobody can mark their own application as a source's.
+      const spoof = await server.call('POST', '/api/v1/app', {
+        name: 'mine',
+        metadata: { 'hookline.source': created.body.id },
+      });
+      assert.equal(spoof.status, 422, JSON.stringify(spoof.body));
+    });
+
     test('the OpenAPI document describes the sources API', async () => {
       const doc = await server.call('GET', '/openapi.json');
       for (const path of [

@@ -3,6 +3,7 @@ import Type from 'typebox';
 import { HooklineError, invalid, notFound } from '../core/errors.ts';
 import { isId } from '../core/ids.ts';
 import type { App } from '../core/types.ts';
+import { SOURCE_APP_METADATA_KEY } from '../store/sources.ts';
 import { listOut, pageQuery } from './pagination.ts';
 import {
   ApplicationIn,
@@ -26,6 +27,33 @@ export async function loadApp(ctx: ApiContext, idOrUid: string): Promise<App> {
   return app;
 }
 
+/** The application an inbound source owns is changed through the source, not directly. */
+function assertNotSourceOwned(app: App): void {
+  const source = app.metadata[SOURCE_APP_METADATA_KEY];
+  if (source !== undefined) {
+    throw new HooklineError(
+      'managed_by_source',
+      `application ${app.id} belongs to inbound source ${source}: change it through /api/v1/source/${source}`,
+    );
+  }
+}
+
+/** An application whose settings or endpoints are about to change (see `assertNotSourceOwned`). */
+export async function loadAppToChange(ctx: ApiContext, idOrUid: string): Promise<App> {
+  const app = await loadApp(ctx, idOrUid);
+  assertNotSourceOwned(app);
+  return app;
+}
+
+/** The key marking an inbound source's application is Hookline's own: clients may not set it. */
+function checkMetadata(metadata: Record<string, string> | undefined | null): void {
+  if (metadata && SOURCE_APP_METADATA_KEY in metadata)
+    throw invalid(
+      ['body', 'metadata', SOURCE_APP_METADATA_KEY],
+      `metadata key ${SOURCE_APP_METADATA_KEY} is reserved`,
+    );
+}
+
 function checkUid(uid: string | null | undefined): void {
   if (uid && isId('app', uid))
     throw invalid(['body', 'uid'], 'uid must not look like an application id (app_...)');
@@ -38,6 +66,7 @@ export async function createApplication(
   getIfExists: boolean,
 ): Promise<{ app: App; created: boolean }> {
   checkUid(input.uid);
+  checkMetadata(input.metadata);
   if (input.uid) {
     const existing = await ctx.store.getApp(input.uid);
     if (existing) {
@@ -129,7 +158,9 @@ export function applicationRoutes(api: Routes, ctx: ApiContext): void {
         );
         return reply.code(201).send(appOut(app));
       }
+      assertNotSourceOwned(existing);
       checkUid(req.body.uid);
+      checkMetadata(req.body.metadata);
       const app: App = {
         ...existing,
         name: req.body.name,
@@ -155,9 +186,10 @@ export function applicationRoutes(api: Routes, ctx: ApiContext): void {
       },
     },
     async (req) => {
-      const existing = await loadApp(ctx, req.params.app_id);
+      const existing = await loadAppToChange(ctx, req.params.app_id);
       const b = req.body;
       checkUid(b.uid);
+      checkMetadata(b.metadata);
       const app: App = {
         ...existing,
         ...(b.name !== undefined ? { name: b.name } : {}),
@@ -184,7 +216,7 @@ export function applicationRoutes(api: Routes, ctx: ApiContext): void {
       },
     },
     async (req, reply) => {
-      const app = await loadApp(ctx, req.params.app_id);
+      const app = await loadAppToChange(ctx, req.params.app_id);
       await ctx.store.deleteApp(app.id);
       return reply.code(204).send(null);
     },

@@ -13,7 +13,7 @@ import {
 import type { App, Endpoint, EndpointKind } from '../core/types.ts';
 import { isForbiddenCustomHeader } from '../delivery/dispatcher.ts';
 import { checkDestination, checkUrlShape } from '../delivery/ssrf.ts';
-import { loadApp } from './application.ts';
+import { loadApp, loadAppToChange } from './application.ts';
 import { listOut, pageQuery } from './pagination.ts';
 import {
   BackgroundTaskOut,
@@ -215,7 +215,7 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
       },
     },
     async (req, reply) => {
-      const app = await loadApp(ctx, req.params.app_id);
+      const app = await loadAppToChange(ctx, req.params.app_id);
       return reply.code(201).send(endpointOut(await createEndpoint(ctx, app, req.body)));
     },
   );
@@ -248,7 +248,7 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
       },
     },
     async (req, reply) => {
-      const app = await loadApp(ctx, req.params.app_id);
+      const app = await loadAppToChange(ctx, req.params.app_id);
       const existing = await ctx.store.getEndpoint(app.id, req.params.endpoint_id);
       if (!existing) {
         if (isId('endpoint', req.params.endpoint_id)) throw notFound('endpoint');
@@ -295,7 +295,7 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
       },
     },
     async (req) => {
-      const app = await loadApp(ctx, req.params.app_id);
+      const app = await loadAppToChange(ctx, req.params.app_id);
       const existing = await loadEndpoint(ctx, app, req.params.endpoint_id);
       const b = req.body;
       const eventTypes = b.eventTypes !== undefined ? b.eventTypes : b.filterTypes;
@@ -330,7 +330,7 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
     '/app/:app_id/endpoint/:endpoint_id',
     { schema: { tags, summary: 'Delete an endpoint', params: EpParams, response: { 204: NoContent } } },
     async (req, reply) => {
-      const app = await loadApp(ctx, req.params.app_id);
+      const app = await loadAppToChange(ctx, req.params.app_id);
       const ep = await loadEndpoint(ctx, app, req.params.endpoint_id);
       await ctx.store.deleteEndpoint(app.id, ep.id);
       return reply.code(204).send(null);
@@ -396,7 +396,7 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
       },
     },
     async (req, reply) => {
-      const app = await loadApp(ctx, req.params.app_id);
+      const app = await loadAppToChange(ctx, req.params.app_id);
       const ep = await loadEndpoint(ctx, app, req.params.endpoint_id);
       const body = req.body ?? {};
       const rotated = rotateSecret(
@@ -433,7 +433,7 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
     epId: string,
     next: (h: Record<string, string>) => Record<string, string>,
   ) => {
-    const app = await loadApp(ctx, appId);
+    const app = await loadAppToChange(ctx, appId);
     const ep = await loadEndpoint(ctx, app, epId);
     const headers = lowerKeys(next(ep.headers));
     await validateEndpoint(ctx, { headers });

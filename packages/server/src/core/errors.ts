@@ -20,6 +20,11 @@ export const ERRORS = {
     status: 409,
     description: 'Only endpoints of kind `listen` stream their deliveries to `hookline listen`.',
   },
+  managed_by_source: {
+    status: 409,
+    description:
+      'The application belongs to an inbound source: change it and its endpoints through `/api/v1/source/{id}`.',
+  },
   event_type_exists: { status: 409, description: 'An event type with this name exists already.' },
   inbound_event_rejected: {
     status: 409,

@@ -28,4 +28,8 @@ export const destinationEndpoint = (src: Source, d: SourceDestination, createdAt
 
 /** The application a source owns: named after the source, marked with its id. */
 export const sourceAppName = (src: Source): string => `source ${src.name}`;
-export const sourceAppMetadata = (src: Source): Record<string, string> => ({ 'hookline.source': src.id });
+/** The metadata key that marks an application as owned by an inbound source (its value: the source id). */
+export const SOURCE_APP_METADATA_KEY = 'hookline.source';
+export const sourceAppMetadata = (src: Source): Record<string, string> => ({
+  [SOURCE_APP_METADATA_KEY]: src.id,
+});
