@@ -35,6 +35,7 @@ import {
   TriggerType,
   type TriggerTypeCode,
 } from '../../core/types.ts';
+import { attemptFilterSql } from '../attempt-filter.ts';
 import { type EndpointGate, planClaim } from '../claim-plan.ts';
 import { type PageSql, pageSql, toPage } from '../paging.ts';
 import { destinationEndpoint, sourceAppMetadata, sourceAppName } from '../sources.ts';
@@ -1272,43 +1273,8 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
 
     // ---- attempts ----------------------------------------------------------------------
     listAttempts: (f, page) => {
-      let where = 'a.app_id = ?';
-      const params: Param[] = [f.appId];
-      if (f.endpointId) {
-        where += ' AND a.endpoint_id = ?';
-        params.push(f.endpointId);
-      }
-      if (f.msgId) {
-        where += ' AND a.msg_id = ?';
-        params.push(f.msgId);
-      }
-      if (f.status !== undefined) {
-        where += ' AND a.status = ?';
-        params.push(f.status);
-      }
-      if (f.statusCodeClass !== undefined) {
-        where +=
-          f.statusCodeClass === 0
-            ? ' AND a.response_status_code = 0'
-            : ' AND a.response_status_code >= ? AND a.response_status_code < ?';
-        if (f.statusCodeClass !== 0) params.push(f.statusCodeClass, f.statusCodeClass + 100);
-      }
-      if (f.before !== undefined) {
-        where += ' AND a.created_at < ?';
-        params.push(f.before);
-      }
-      if (f.after !== undefined) {
-        where += ' AND a.created_at > ?';
-        params.push(f.after);
-      }
-      const needsMessage = (f.eventTypes && f.eventTypes.length > 0) || f.channel !== undefined;
-      if (needsMessage) {
-        const [mWhere, mParams] = messageFilterSql({ eventTypes: f.eventTypes, channel: f.channel }, 'm.');
-        where += mWhere;
-        params.push(...mParams);
-      }
-      const from = needsMessage ? 'attempt a JOIN message m ON m.id = a.msg_id' : 'attempt a';
-      return paged(`SELECT a.* FROM ${from} WHERE ${where}`, params, 'a.id', page, toAttempt);
+      const q = attemptFilterSql(f, messageFilterSql);
+      return paged(`SELECT a.* FROM ${q.from} WHERE ${q.where}`, q.params, 'a.id', page, toAttempt);
     },
     getAttempt: async (appId, id) => {
       const r = await one('SELECT * FROM attempt WHERE app_id = ? AND id = ?', [appId, id]);
