@@ -19,17 +19,9 @@ import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { SecretBox } from '../../core/secret-box.ts';
 import {
-  type App,
-  type Attempt,
   DeliveryStatus,
-  type DeliveryStatusCode,
   type Endpoint,
-  type EndpointKind,
-  type EndpointSecret,
-  type EventType,
-  type InboundEvent,
   type InboundStatus,
-  type Message,
   type Source,
   type SourceDestination,
   TriggerType,
@@ -38,6 +30,7 @@ import {
 import { attemptFilterSql } from '../attempt-filter.ts';
 import { type EndpointGate, planClaim } from '../claim-plan.ts';
 import { type PageSql, pageSql, toPage } from '../paging.ts';
+import { createRowMappers, json, num, numOrNull, parse, type Row, str, strOrNull } from '../rows.ts';
 import { destinationEndpoint, sourceAppMetadata, sourceAppName } from '../sources.ts';
 import type {
   ClaimedDelivery,
@@ -68,7 +61,6 @@ export interface PostgresStoreOptions {
   statementTimeoutMs?: number;
 }
 
-type Row = Record<string, unknown>;
 type Param = string | number | boolean | null | Buffer | string[] | number[] | boolean[] | (number | null)[];
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
@@ -82,13 +74,7 @@ const MIGRATION_LOCK = 7_240_001;
  */
 const DEDUPE_LOCK = 7_240_003;
 
-const json = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v));
-const parse = <T>(v: unknown): T =>
-  v === null || v === undefined ? (null as T) : (JSON.parse(String(v)) as T);
-const num = (v: unknown): number => Number(v);
-const str = (v: unknown): string => String(v);
-const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
-const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+/** JSONB arrays come back parsed by the driver. */
 const jsonb = <T>(v: unknown): T => (v === undefined ? null : v) as T;
 
 /** BIGINT (times, counts) as numbers: every value Hookline stores fits in 2^53. */
@@ -288,89 +274,8 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
   }
 
   // ---- row mappers --------------------------------------------------------------------
-  const toApp = (r: Row): App => ({
-    id: str(r.id),
-    uid: strOrNull(r.uid),
-    name: str(r.name),
-    throttleRate: numOrNull(r.throttle_rate),
-    metadata: parse(r.metadata),
-    createdAt: num(r.created_at),
-    updatedAt: num(r.updated_at),
-  });
-  const openSecrets = (sealed: unknown): EndpointSecret[] => parse<EndpointSecret[]>(box.open(str(sealed)));
-  const toEndpoint = (r: Row): Endpoint => ({
-    id: str(r.id),
-    appId: str(r.app_id),
-    uid: strOrNull(r.uid),
-    url: str(r.url),
-    description: str(r.description),
-    disabled: r.disabled === true,
-    eventTypes: jsonb(r.event_types),
-    channels: jsonb(r.channels),
-    throttleRate: numOrNull(r.throttle_rate),
-    metadata: parse(r.metadata),
-    headers: parse(r.headers),
-    secrets: openSecrets(r.secrets),
-    svixHeaders: r.svix_headers === true,
-    failingSince: numOrNull(r.failing_since),
-    kind: (strOrNull(r.kind) ?? 'http') as EndpointKind,
-    fifo: r.fifo === true,
-    createdAt: num(r.created_at),
-    updatedAt: num(r.updated_at),
-  });
-  const toEventType = (r: Row): EventType => ({
-    name: str(r.name),
-    description: str(r.description),
-    archived: r.archived === true,
-    deprecated: r.deprecated === true,
-    schemas: parse(r.schemas),
-    groupName: strOrNull(r.group_name),
-    featureFlags: parse(r.feature_flags),
-    createdAt: num(r.created_at),
-    updatedAt: num(r.updated_at),
-  });
-  const toMessage = (r: Row): Message => ({
-    id: str(r.id),
-    appId: str(r.app_id),
-    eventId: strOrNull(r.event_id),
-    eventType: str(r.event_type),
-    payload: str(r.payload),
-    channels: jsonb(r.channels),
-    tags: jsonb(r.tags),
-    createdAt: num(r.created_at),
-  });
-  const toAttempt = (r: Row): Attempt => ({
-    id: str(r.id),
-    deliveryId: str(r.delivery_id),
-    msgId: str(r.msg_id),
-    endpointId: str(r.endpoint_id),
-    appId: str(r.app_id),
-    url: str(r.url),
-    status: num(r.status) as DeliveryStatusCode,
-    responseStatusCode: num(r.response_status_code),
-    response: str(r.response),
-    responseHeaders: parse(r.response_headers),
-    requestHeaders: parse(r.request_headers),
-    durationMs: num(r.duration_ms),
-    triggerType: num(r.trigger_type) as TriggerTypeCode,
-    createdAt: num(r.created_at),
-  });
-
-  const toInboundEvent = (r: Row): InboundEvent => ({
-    id: str(r.id),
-    sourceId: str(r.source_id),
-    status: str(r.status) as InboundStatus,
-    eventType: str(r.event_type),
-    dedupeKey: strOrNull(r.dedupe_key),
-    duplicateOf: strOrNull(r.duplicate_of),
-    verifyCode: strOrNull(r.verify_code),
-    verifyDetail: strOrNull(r.verify_detail),
-    contentType: strOrNull(r.content_type),
-    headers: parse(r.headers),
-    body: Buffer.from(r.body as Uint8Array),
-    receivedAt: num(r.received_at),
-    bodyExpungedAt: numOrNull(r.body_expunged_at),
-  });
+  const { openSecrets, toApp, toEndpoint, toEventType, toMessage, toAttempt, toInboundEvent } =
+    createRowMappers({ flag: (v) => v === true, list: jsonb }, box);
   /** Source rows with their destinations (the endpoints of each source's application). */
   async function toSources(rows: Row[], c: Queryable = pool): Promise<Source[]> {
     if (rows.length === 0) return [];

@@ -11,17 +11,8 @@ import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import type { SecretBox } from '../../core/secret-box.ts';
 import {
-  type App,
-  type Attempt,
   DeliveryStatus,
-  type DeliveryStatusCode,
   type Endpoint,
-  type EndpointKind,
-  type EndpointSecret,
-  type EventType,
-  type InboundEvent,
-  type InboundStatus,
-  type Message,
   type Source,
   type SourceDestination,
   TriggerType,
@@ -30,6 +21,7 @@ import {
 import { attemptFilterSql } from '../attempt-filter.ts';
 import { type EndpointGate, planClaim } from '../claim-plan.ts';
 import { type PageSql, pageSql, toPage } from '../paging.ts';
+import { createRowMappers, json, num, numOrNull, parse, str, strOrNull } from '../rows.ts';
 import { destinationEndpoint, sourceAppMetadata, sourceAppName } from '../sources.ts';
 import type {
   ClaimedDelivery,
@@ -57,14 +49,6 @@ export interface SqliteStoreOptions {
 }
 
 type Row = Record<string, SQLInputValue>;
-
-const json = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v));
-const parse = <T>(v: unknown): T =>
-  v === null || v === undefined ? (null as T) : (JSON.parse(String(v)) as T);
-const num = (v: unknown): number => Number(v);
-const str = (v: unknown): string => String(v);
-const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
-const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
 /** Maps SQLite's failure modes to Hookline's: a full disk or a locked file means "try later". */
 function translate(err: unknown): never {
@@ -159,89 +143,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   }
 
   // ---- row mappers --------------------------------------------------------------------
-  const toApp = (r: Row): App => ({
-    id: str(r.id),
-    uid: strOrNull(r.uid),
-    name: str(r.name),
-    throttleRate: numOrNull(r.throttle_rate),
-    metadata: parse(r.metadata),
-    createdAt: num(r.created_at),
-    updatedAt: num(r.updated_at),
-  });
-  const openSecrets = (sealed: unknown): EndpointSecret[] => parse<EndpointSecret[]>(box.open(str(sealed)));
-  const toEndpoint = (r: Row): Endpoint => ({
-    id: str(r.id),
-    appId: str(r.app_id),
-    uid: strOrNull(r.uid),
-    url: str(r.url),
-    description: str(r.description),
-    disabled: num(r.disabled) === 1,
-    eventTypes: parse(r.event_types),
-    channels: parse(r.channels),
-    throttleRate: numOrNull(r.throttle_rate),
-    metadata: parse(r.metadata),
-    headers: parse(r.headers),
-    secrets: openSecrets(r.secrets),
-    svixHeaders: num(r.svix_headers) === 1,
-    failingSince: numOrNull(r.failing_since),
-    kind: (strOrNull(r.kind) ?? 'http') as EndpointKind,
-    fifo: num(r.fifo) === 1,
-    createdAt: num(r.created_at),
-    updatedAt: num(r.updated_at),
-  });
-  const toEventType = (r: Row): EventType => ({
-    name: str(r.name),
-    description: str(r.description),
-    archived: num(r.archived) === 1,
-    deprecated: num(r.deprecated) === 1,
-    schemas: parse(r.schemas),
-    groupName: strOrNull(r.group_name),
-    featureFlags: parse(r.feature_flags),
-    createdAt: num(r.created_at),
-    updatedAt: num(r.updated_at),
-  });
-  const toMessage = (r: Row): Message => ({
-    id: str(r.id),
-    appId: str(r.app_id),
-    eventId: strOrNull(r.event_id),
-    eventType: str(r.event_type),
-    payload: str(r.payload),
-    channels: parse(r.channels),
-    tags: parse(r.tags),
-    createdAt: num(r.created_at),
-  });
-  const toAttempt = (r: Row): Attempt => ({
-    id: str(r.id),
-    deliveryId: str(r.delivery_id),
-    msgId: str(r.msg_id),
-    endpointId: str(r.endpoint_id),
-    appId: str(r.app_id),
-    url: str(r.url),
-    status: num(r.status) as DeliveryStatusCode,
-    responseStatusCode: num(r.response_status_code),
-    response: str(r.response),
-    responseHeaders: parse(r.response_headers),
-    requestHeaders: parse(r.request_headers),
-    durationMs: num(r.duration_ms),
-    triggerType: num(r.trigger_type) as TriggerTypeCode,
-    createdAt: num(r.created_at),
-  });
-
-  const toInboundEvent = (r: Row): InboundEvent => ({
-    id: str(r.id),
-    sourceId: str(r.source_id),
-    status: str(r.status) as InboundStatus,
-    eventType: str(r.event_type),
-    dedupeKey: strOrNull(r.dedupe_key),
-    duplicateOf: strOrNull(r.duplicate_of),
-    verifyCode: strOrNull(r.verify_code),
-    verifyDetail: strOrNull(r.verify_detail),
-    contentType: strOrNull(r.content_type),
-    headers: parse(r.headers),
-    body: Buffer.from(r.body as Uint8Array),
-    receivedAt: num(r.received_at),
-    bodyExpungedAt: numOrNull(r.body_expunged_at),
-  });
+  const { openSecrets, toApp, toEndpoint, toEventType, toMessage, toAttempt, toInboundEvent } =
+    createRowMappers({ flag: (v) => num(v) === 1, list: parse }, box);
   const toSource = (r: Row): Source => ({
     id: str(r.id),
     name: str(r.name),
