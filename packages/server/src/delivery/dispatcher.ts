@@ -175,6 +175,46 @@ export function decideOutcome(
   return delay === null ? { kind: 'fail' } : { kind: 'retry', at: nowMs + delay };
 }
 
+/**
+ * The record of one attempt and what follows it, as the store takes them: shared by the
+ * dispatcher (HTTP) and the listen hub (`hookline listen`), which only differ in how the
+ * request travels.
+ */
+export function settleAttempt(
+  d: ClaimedDelivery,
+  req: SendRequest,
+  result: SendResult,
+  times: { startedAt: number; now: number },
+  options: { retry: RetryPolicy; disableAfterMs: number },
+  attemptId: string,
+): { attempt: Attempt; outcome: DeliveryOutcome } {
+  const next = decideOutcome(d, result, times.now, options.retry);
+  const attempt: Attempt = {
+    id: attemptId,
+    deliveryId: d.id,
+    msgId: d.msgId,
+    endpointId: d.endpointId,
+    appId: d.appId,
+    url: req.url,
+    status: next.kind === 'success' ? DeliveryStatus.success : DeliveryStatus.fail,
+    responseStatusCode: result.ok ? result.statusCode : 0,
+    response: result.ok ? result.body : result.message,
+    responseHeaders: result.ok ? result.headers : {},
+    requestHeaders: req.headers,
+    durationMs: result.durationMs,
+    triggerType: d.triggerType,
+    createdAt: times.startedAt,
+  };
+  const outcome: DeliveryOutcome = {
+    deliveryId: d.id,
+    leaseUntil: d.leaseUntil,
+    attempt,
+    next,
+    ...(next.kind === 'success' ? {} : { disableIfFailingSince: times.now - options.disableAfterMs }),
+  };
+  return { attempt, outcome };
+}
+
 export function createDispatcher(deps: {
   store: Store;
   sender: Sender;
@@ -369,24 +409,15 @@ export function createDispatcher(deps: {
     const startedAt = clock.now();
     const req = prepareRequest(d, startedAt);
     const result = await sender.send(req);
-    const now = clock.now();
-    const next = decideOutcome(d, result, now, options.retry);
-    const a: Attempt = {
-      id: ids('attempt'),
-      deliveryId: d.id,
-      msgId: d.msgId,
-      endpointId: d.endpointId,
-      appId: d.appId,
-      url: req.url,
-      status: next.kind === 'success' ? DeliveryStatus.success : DeliveryStatus.fail,
-      responseStatusCode: result.ok ? result.statusCode : 0,
-      response: result.ok ? result.body : result.message,
-      responseHeaders: result.ok ? result.headers : {},
-      requestHeaders: req.headers,
-      durationMs: result.durationMs,
-      triggerType: d.triggerType,
-      createdAt: startedAt,
-    };
+    const { attempt: a, outcome } = settleAttempt(
+      d,
+      req,
+      result,
+      { startedAt, now: clock.now() },
+      options,
+      ids('attempt'),
+    );
+    const next = outcome.next;
     if (debug) {
       logger.debug(
         {
@@ -402,13 +433,7 @@ export function createDispatcher(deps: {
       );
     }
     events.onAttempt?.(a, d, next);
-    await record({
-      deliveryId: d.id,
-      leaseUntil: d.leaseUntil,
-      attempt: a,
-      next,
-      ...(next.kind === 'success' ? {} : { disableIfFailingSince: now - options.disableAfterMs }),
-    });
+    await record(outcome);
   }
 
   /**

@@ -26,9 +26,9 @@ import type { Clock } from '../core/clock.ts';
 import { coerceError } from '../core/errors.ts';
 import type { IdGenerator } from '../core/ids.ts';
 import type { RetryPolicy } from '../core/retry.ts';
-import { type Attempt, DeliveryStatus } from '../core/types.ts';
+import type { Attempt } from '../core/types.ts';
 import type { ClaimedDelivery, DeliveryOutcome, Store } from '../store/store.ts';
-import { decideOutcome, prepareRequest } from './dispatcher.ts';
+import { prepareRequest, settleAttempt } from './dispatcher.ts';
 import type { SendRequest, SendResult } from './sender.ts';
 
 /** The server's messages to the client. */
@@ -295,7 +295,6 @@ export function createListenHub(deps: {
       startedAt: number,
       result: ListenResult,
     ): DeliveryOutcome {
-      const now = clock.now();
       const sendResult: SendResult =
         result.status > 0
           ? {
@@ -303,43 +302,28 @@ export function createListenHub(deps: {
               statusCode: result.status,
               headers: result.headers ?? {},
               body: (result.body ?? '').slice(0, options.maxResponseBytes),
-              durationMs: result.durationMs,
+              durationMs: Math.round(result.durationMs),
             }
           : {
               ok: false,
               error: 'other',
               message: result.error ?? 'no response from the local URL',
-              durationMs: result.durationMs,
+              durationMs: Math.round(result.durationMs),
             };
-      const next = decideOutcome(d, sendResult, now, options.retry);
-      const attempt: Attempt = {
-        id: ids('attempt'),
-        deliveryId: d.id,
-        msgId: d.msgId,
-        endpointId: d.endpointId,
-        appId: d.appId,
-        url: d.endpoint.url,
-        status: next.kind === 'success' ? DeliveryStatus.success : DeliveryStatus.fail,
-        responseStatusCode: sendResult.ok ? sendResult.statusCode : 0,
-        response: sendResult.ok ? sendResult.body : sendResult.message,
-        responseHeaders: sendResult.ok ? sendResult.headers : {},
-        requestHeaders: req.headers,
-        durationMs: Math.round(sendResult.durationMs),
-        triggerType: d.triggerType,
-        createdAt: startedAt,
-      };
+      const { attempt, outcome } = settleAttempt(
+        d,
+        req,
+        sendResult,
+        { startedAt, now: clock.now() },
+        options,
+        ids('attempt'),
+      );
       log.debug(
-        { deliveryId: d.id, msgId: d.msgId, statusCode: attempt.responseStatusCode, next: next.kind },
+        { deliveryId: d.id, msgId: d.msgId, statusCode: attempt.responseStatusCode, next: outcome.next.kind },
         'listen delivery attempt',
       );
-      deps.onAttempt?.(attempt, d, next);
-      return {
-        deliveryId: d.id,
-        leaseUntil: d.leaseUntil,
-        attempt,
-        next,
-        ...(next.kind === 'success' ? {} : { disableIfFailingSince: now - options.disableAfterMs }),
-      };
+      deps.onAttempt?.(attempt, d, outcome.next);
+      return outcome;
     }
   }
 
