@@ -118,7 +118,6 @@ export async function createHookline(
         );
       }
     }
-    await store.ping();
   } catch (err) {
     await store.close();
     throw err;
@@ -129,6 +128,8 @@ export async function createHookline(
   const runWorker = config.role !== 'api';
   const metrics = createMetrics({ store, clock, listenClients: () => listen?.connected ?? 0 });
   const ingestQueue = createIngestQueue(store);
+  // A claimed delivery belongs to its worker for two full request timeouts and then some.
+  const leaseMs = config.delivery.timeoutMs * 2 + 10_000;
   const retry = {
     scheduleMs: config.delivery.retryScheduleMs,
     jitter: config.delivery.retryJitter,
@@ -144,7 +145,7 @@ export async function createHookline(
         options: {
           forwardTimeoutMs: config.delivery.timeoutMs,
           resultTimeoutMs: config.delivery.timeoutMs + 5_000,
-          leaseMs: config.delivery.timeoutMs * 2 + 10_000,
+          leaseMs,
           retry,
           disableAfterMs: config.delivery.disableAfterMs,
           pollMs: 1_000,
@@ -192,7 +193,7 @@ export async function createHookline(
         options: {
           concurrency: config.delivery.concurrency,
           perEndpointConcurrency: config.delivery.perEndpointConcurrency,
-          leaseMs: config.delivery.timeoutMs * 2 + 10_000,
+          leaseMs,
           claimBatch: 100,
           idlePollMs: 5_000,
           retry,

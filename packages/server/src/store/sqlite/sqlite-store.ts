@@ -229,7 +229,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         ' AND endpoint_id NOT IN (SELECT id FROM endpoint WHERE kind IN (SELECT value FROM json_each(?)))';
       params.push(JSON.stringify(scope.excludeKinds));
     }
-    return { sql, params, only: scope.onlyEndpoints !== undefined };
+    return { sql, params };
   };
 
   const ENDPOINT_BY_ID_OR_UID = 'SELECT * FROM endpoint WHERE app_id = ? AND (id = ? OR uid = ?)';
