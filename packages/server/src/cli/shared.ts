@@ -3,7 +3,9 @@
  * for scripts), the API client (server URL and token from flags or HOOKLINE_URL /
  * HOOKLINE_TOKEN) and reading a payload from an argument, a file or stdin.
  */
+
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createColors } from 'picocolors';
 
 /** Exit codes of every command (documented in `hookline --help` and the README). */
@@ -271,4 +273,9 @@ export function paintStatus(c: Colors, status: number): string {
   if (status >= 200 && status < 300) return c.green(text);
   if (status >= 300 && status < 500) return c.yellow(text);
   return c.red(text);
+}
+
+/** Waits `ms`, or less when the command is interrupted (Ctrl-C): never throws. */
+export function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return sleep(ms, undefined, { signal }).catch(() => {});
 }

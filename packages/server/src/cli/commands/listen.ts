@@ -22,6 +22,7 @@ import {
   type Io,
   listAll,
   paintStatus,
+  pause,
   printJson,
   SERVER_OPTIONS,
   usageError,
@@ -206,17 +207,7 @@ async function session(
           `connection lost (${outcome.reason}); reconnecting in ${(backoff / 1000).toFixed(1)} s — the server keeps events meanwhile`,
         ),
       );
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, backoff);
-      io.signal.addEventListener(
-        'abort',
-        () => {
-          clearTimeout(t);
-          resolve();
-        },
-        { once: true },
-      );
-    });
+    await pause(backoff, io.signal);
     backoff = outcome.connected ? 500 : Math.min(backoff * 2, MAX_BACKOFF_MS);
   }
   return EXIT.ok;

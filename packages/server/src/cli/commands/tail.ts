@@ -18,6 +18,7 @@ import {
   listAll,
   paintStatus,
   parseTimeOption,
+  pause,
   printJson,
   SERVER_OPTIONS,
   usageError,
@@ -154,17 +155,7 @@ export const tail: Command = {
         }
       }
       for (const [id, at] of seen) if (at < polledAt - OVERLAP_MS * 2) seen.delete(id);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, intervalMs);
-        io.signal.addEventListener(
-          'abort',
-          () => {
-            clearTimeout(t);
-            resolve();
-          },
-          { once: true },
-        );
-      });
+      await pause(intervalMs, io.signal);
     }
     return 0;
   },
