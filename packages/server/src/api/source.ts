@@ -39,6 +39,11 @@ const SourceParams = Type.Object({ source_id: Type.String({ description: 'Source
 const EventParams = Type.Object({ source_id: Type.String(), event_id: Type.String() });
 const DEFAULT_DEDUPE_WINDOW_S = 86_400;
 
+/** A dedupe rule as the API shows it (the window in seconds). */
+function dedupeOut(d: Source['dedupe']) {
+  return d ? { header: d.header, jsonPath: d.jsonPath, windowSeconds: Math.round(d.windowMs / 1000) } : null;
+}
+
 export function sourceOut(s: Source) {
   const v = s.verification;
   return {
@@ -55,13 +60,7 @@ export function sourceOut(s: Source) {
       hmac: v.hmac,
     },
     forwardSecretType: secretType(s.forwardSecrets[0]!.key),
-    dedupe: s.dedupe
-      ? {
-          header: s.dedupe.header,
-          jsonPath: s.dedupe.jsonPath,
-          windowSeconds: Math.round(s.dedupe.windowMs / 1000),
-        }
-      : null,
+    dedupe: dedupeOut(s.dedupe),
     eventType: s.eventType,
     maxBodyBytes: s.maxBodyBytes,
     destinations: s.destinations,
@@ -220,13 +219,7 @@ function asInput(s: Source): SourceFields {
       url: s.verification.url,
       hmac: s.verification.hmac as SourceIn['verification']['hmac'],
     },
-    dedupe: s.dedupe
-      ? {
-          header: s.dedupe.header,
-          jsonPath: s.dedupe.jsonPath,
-          windowSeconds: Math.round(s.dedupe.windowMs / 1000),
-        }
-      : null,
+    dedupe: dedupeOut(s.dedupe),
     eventType: s.eventType,
     maxBodyBytes: s.maxBodyBytes,
     destinations: s.destinations,
