@@ -39,7 +39,7 @@ describe('FIFO and rate limit with 3 workers (PostgreSQL)', await pgTestOptions(
     api = children[0]!;
     const app = await api.call('POST', '/api/v1/app', { name: 'Limits', uid: 'limits' });
     assert.equal(app.status, 201);
-    for (const name of ['fifo.test', 'rate.r5', 'rate.r100']) {
+    for (const name of ['fifo.test', 'rate.test']) {
       const type = await api.call('POST', '/api/v1/event-type', { name, description: name });
       assert.equal(type.status, 201, JSON.stringify(type.body));
     }
@@ -89,38 +89,33 @@ describe('FIFO and rate limit with 3 workers (PostgreSQL)', await pgTestOptions(
     assert.equal(order[5], order[6], 'the failed message was retried before anything behind it');
   });
 
-  // 5/s: one delivery per claim; 100/s: claims take a burst of several back to back.
-  for (const [RATE, MESSAGES] of [
-    [5, 30],
-    [100, 300],
-  ] as const) {
-    test(`an endpoint with throttleRate ${RATE} never receives more than ${RATE} per second`, {
-      timeout: 120_000,
-    }, async (t) => {
-      const receiver = await startReceiver();
-      receivers.push(receiver);
-      const eventType = `rate.r${RATE}`;
-      const ep = await api.call('POST', '/api/v1/app/limits/endpoint', {
-        url: `${receiver.url}/rate`,
-        filterTypes: [eventType],
-        throttleRate: RATE,
-      });
-      assert.equal(ep.status, 201, JSON.stringify(ep.body));
-      // All at once, so three workers compete for them.
-      await Promise.all(Array.from({ length: MESSAGES }, (_, i) => publish(eventType, i)));
-      await waitUntil(() => receiver.requests.length >= MESSAGES, 'every throttled delivery');
-      const times = receiver.requests.map((r) => r.at).sort((a, b) => a - b);
-      let worst = 0;
-      for (let i = 0; i < times.length; i++) {
-        let j = i;
-        while (j < times.length && times[j]! < times[i]! + 1000) j++;
-        worst = Math.max(worst, j - i);
-      }
-      const seconds = (times[times.length - 1]! - times[0]!) / 1000;
-      t.diagnostic(
-        `${MESSAGES} deliveries over ${seconds.toFixed(2)} s (${((MESSAGES - 1) / seconds).toFixed(1)}/s); at most ${worst} in any 1 s window (limit ${RATE})`,
-      );
-      assert.ok(worst <= RATE, `${worst} deliveries within one second exceed throttleRate ${RATE}`);
+  test('an endpoint with throttleRate R never receives more than R per second', {
+    timeout: 120_000,
+  }, async (t) => {
+    const RATE = 5;
+    const MESSAGES = 30;
+    const receiver = await startReceiver();
+    receivers.push(receiver);
+    const ep = await api.call('POST', '/api/v1/app/limits/endpoint', {
+      url: `${receiver.url}/rate`,
+      filterTypes: ['rate.test'],
+      throttleRate: RATE,
     });
-  }
+    assert.equal(ep.status, 201, JSON.stringify(ep.body));
+    // All at once, so three workers compete for them.
+    await Promise.all(Array.from({ length: MESSAGES }, (_, i) => publish('rate.test', i)));
+    await waitUntil(() => receiver.requests.length >= MESSAGES, 'every throttled delivery');
+    const times = receiver.requests.map((r) => r.at).sort((a, b) => a - b);
+    let worst = 0;
+    for (let i = 0; i < times.length; i++) {
+      let j = i;
+      while (j < times.length && times[j]! < times[i]! + 1000) j++;
+      worst = Math.max(worst, j - i);
+    }
+    const seconds = (times[times.length - 1]! - times[0]!) / 1000;
+    t.diagnostic(
+      `${MESSAGES} deliveries over ${seconds.toFixed(2)} s; at most ${worst} in any 1 s window (limit ${RATE})`,
+    );
+    assert.ok(worst <= RATE, `${worst} deliveries within one second exceed throttleRate ${RATE}`);
+  });
 });
