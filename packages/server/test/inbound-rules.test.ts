@@ -22,6 +22,8 @@ const source = (over: Partial<Source>): Source => ({
   dedupe: { header: null, jsonPath: null, windowMs: 1000 },
   eventType: null,
   maxBodyBytes: null,
+  handshake: { provider: true, discordResponse: { type: 5 }, challenge: null },
+  allowedIps: null,
   destinations: [],
   createdAt: 0,
   updatedAt: 0,

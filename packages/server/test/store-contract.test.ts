@@ -656,6 +656,8 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
       dedupe: { header: null, jsonPath: null, windowMs: 60_000 },
       eventType: null,
       maxBodyBytes: null,
+      handshake: { provider: true, discordResponse: { type: 5 }, challenge: null },
+      allowedIps: null,
       destinations: [
         {
           id: ids('endpoint'),
@@ -699,6 +701,7 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
         body: Buffer.from([0, 1, 2, 0xff, 0xfe]),
         receivedAt: now,
         bodyExpungedAt: null,
+        messageIds: null,
         ...over,
       };
       return {

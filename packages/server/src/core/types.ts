@@ -188,17 +188,66 @@ export interface Source {
   eventType: RequestField | null;
   /** Largest accepted body; null uses the server's limit. */
   maxBodyBytes: number | null;
+  /** Handshakes answered at `/in/{name}` (provider ones and a generic challenge rule). */
+  handshake: SourceHandshake;
+  /**
+   * Client addresses (IPs or CIDRs, v4 and v6) allowed to post to `/in/{name}`; null: anyone.
+   * Others are answered 403 before their body is read.
+   */
+  allowedIps: string[] | null;
   destinations: SourceDestination[];
   createdAt: number;
   updatedAt: number;
 }
 
-export type InboundStatus = 'accepted' | 'rejected' | 'duplicate';
+/**
+ * A challenge a provider sends to check that the URL answers (Microsoft Graph's
+ * `validationToken`, Dropbox's `challenge`, Zoom's `endpoint.url_validation`): where its value
+ * is, and how it is echoed. Answered at once, logged as a `handshake` event, never forwarded.
+ */
+export interface ChallengeRule {
+  /** The preset it was made from (`graph`, `dropbox`, `zoom`), or null for a custom rule. */
+  preset: string | null;
+  /** The HTTP method it comes with: GET, POST or ANY. */
+  method: 'GET' | 'POST' | 'ANY';
+  /** The value is this query parameter ... */
+  query: string | null;
+  /** ... or this dotted path into a JSON body. */
+  jsonPath: string | null;
+  /** Only when this JSON path of the body equals `equals` (for example Zoom's `event`). */
+  when: { jsonPath: string; equals: string } | null;
+  /** `text`: the value as text/plain; `json`: an object with the value under `field`. */
+  respond: 'text' | 'json';
+  field: string | null;
+  /** With `json`: also this field, holding hex HMAC-SHA256(secret, value) (Zoom's encryptedToken). */
+  hmacField: string | null;
+  /** The HMAC key (encrypted at rest with the source's other secrets). */
+  secret: string | null;
+  /** The request must pass the source's verification first (Zoom signs its challenge). */
+  verify: boolean;
+}
+
+export interface SourceHandshake {
+  /**
+   * Answer the scheme's own handshakes: Slack's url_verification, Discord's PING and answer to
+   * interactions, Salesforce's Outbound Message acknowledgement and split into notifications.
+   */
+  provider: boolean;
+  /** The JSON a forwarded Discord interaction is answered with (default `{"type":5}`, deferred). */
+  discordResponse: Record<string, unknown>;
+  challenge: ChallengeRule | null;
+}
+
+/**
+ * accepted (verified, forwarded), rejected (failed verification), duplicate (of an accepted
+ * one), handshake (a provider's check of the URL, answered at once and never forwarded).
+ */
+export type InboundStatus = 'accepted' | 'rejected' | 'duplicate' | 'handshake';
 
 export interface InboundEvent {
   id: string;
   sourceId: string;
-  /** accepted (verified, forwarded), rejected (failed verification, kept for inspection), duplicate. */
+  /** See InboundStatus; rejected, duplicate and handshake requests are kept for inspection only. */
   status: InboundStatus;
   eventType: string;
   dedupeKey: string | null;
@@ -214,4 +263,9 @@ export interface InboundEvent {
   receivedAt: number;
   /** Set when retention emptied the body and headers (the record itself stays). */
   bodyExpungedAt: number | null;
+  /**
+   * The messages an accepted request was forwarded as, when it was split (a Salesforce Outbound
+   * Message: one per new notification); null when the event itself is the one message.
+   */
+  messageIds: string[] | null;
 }

@@ -2,7 +2,7 @@
  * What both adapters store for an inbound source: its destinations are ordinary endpoints of
  * the application the source owns, so forwarding uses the delivery queue like any message.
  */
-import type { Endpoint, Source, SourceDestination } from '../core/types.ts';
+import type { Endpoint, Source, SourceDestination, SourceHandshake } from '../core/types.ts';
 
 /** The endpoint record behind a destination (a source's application owns it). */
 export const destinationEndpoint = (src: Source, d: SourceDestination, createdAt: number): Endpoint => ({
@@ -33,3 +33,14 @@ export const SOURCE_APP_METADATA_KEY = 'hookline.source';
 export const sourceAppMetadata = (src: Source): Record<string, string> => ({
   [SOURCE_APP_METADATA_KEY]: src.id,
 });
+
+/** A source's handshakes when it says nothing (and for sources made before they existed). */
+export const DEFAULT_HANDSHAKE: SourceHandshake = {
+  provider: true,
+  discordResponse: { type: 5 },
+  challenge: null,
+};
+
+/** The handshake column: sealed JSON, or null for the defaults. */
+export const handshakeFromColumn = (opened: string | null): SourceHandshake =>
+  opened === null ? DEFAULT_HANDSHAKE : { ...DEFAULT_HANDSHAKE, ...(JSON.parse(opened) as SourceHandshake) };

@@ -207,20 +207,41 @@ export interface InboundItem {
    * or after this time is stored as a duplicate of it instead (and not queued). Null: no check.
    */
   dedupeSince: number | null;
-  /** The destinations (endpoints of `appId`) the event goes to, decided inside the transaction. */
-  route: (endpoints: RoutingEndpoint[]) => string[];
+  /**
+   * The destinations (endpoints of `appId`) a message of this event type goes to, decided inside
+   * the transaction.
+   */
+  route: (endpoints: RoutingEndpoint[], eventType: string) => string[];
+  /**
+   * When an accepted request carries several events (a Salesforce Outbound Message: one per
+   * notification), each is its own message: the request is stored once, and each part whose
+   * `dedupeKey` was not accepted for this source since `dedupeSince` becomes a message with its
+   * own id and JSON payload. If every part is such a repeat, the request is stored as a duplicate.
+   */
+  parts?: InboundPart[];
   newDeliveryId: () => string;
   /**
-   * A request stored as rejected or duplicate pushes out the oldest of its source's rejected and
-   * duplicate requests beyond this many (anyone can post junk to /in). Accepted ones are never pruned.
+   * A request stored as rejected, duplicate or handshake pushes out the oldest of its source's
+   * such requests beyond this many (anyone can post junk to /in). Accepted ones are never pruned.
    */
   keepUnaccepted: number;
 }
 
+/** One event of a request split into several messages (see InboundItem.parts). */
+export interface InboundPart {
+  msgId: string;
+  eventType: string;
+  dedupeKey: string | null;
+  /** The message payload (JSON text) its destinations receive. */
+  payload: string;
+}
+
 export type InboundResult =
-  | { status: 'accepted'; deliveries: number }
+  /** `messages`: with parts, the ids of the parts that became messages (the others repeat earlier ones). */
+  | { status: 'accepted'; deliveries: number; messages?: string[] }
   | { status: 'duplicate'; duplicateOf: string }
   | { status: 'rejected' }
+  | { status: 'handshake' }
   /** The source was deleted between the lookup and the commit. */
   | { status: 'source_not_found' };
 
@@ -331,7 +352,8 @@ export interface Store {
 
   /**
    * Stores received requests, and for accepted ones the message (id = event id, payload `{}`,
-   * the bytes stay with the event) and its deliveries, all in ONE transaction. Duplicates are
+   * the bytes stay with the event; or one message per new part, see InboundItem.parts) and its
+   * deliveries, all in ONE transaction. Duplicates are
    * decided inside it, in order, so two copies in one batch are caught; an adapter shared by
    * several processes must also serialize that check per (source, dedupe key) across them (for
    * example with a transaction-scoped advisory lock), since a time window cannot be a unique index.

@@ -194,4 +194,33 @@ DROP INDEX delivery_due;
 CREATE INDEX delivery_due ON delivery (next_attempt_at, id) WHERE status IN (1, 3);
 `,
   },
+  {
+    version: 4,
+    name: 'source handshakes, allowlists, split requests',
+    sql: `
+-- handshake: sealed (encrypted) JSON of the handshakes answered at /in/{name} (it may hold a
+-- challenge secret); NULL means the defaults. allowed_ips: JSON text array of IPs/CIDRs; NULL: anyone.
+ALTER TABLE source ADD COLUMN handshake TEXT;
+ALTER TABLE source ADD COLUMN allowed_ips TEXT;
+
+-- Handshake requests (a provider checking the URL) are kept and pruned like rejected ones.
+DROP INDEX inbound_event_unaccepted;
+CREATE INDEX inbound_event_unaccepted ON inbound_event (source_id, id)
+  WHERE status IN ('rejected', 'duplicate', 'handshake');
+
+-- A request that carries several events (a Salesforce Outbound Message) is stored once in
+-- inbound_event and forwarded as one message per part (msg_id); dedupe_key (the notification id)
+-- finds repeats of a part.
+CREATE TABLE inbound_part (
+  msg_id TEXT COLLATE "C" PRIMARY KEY,
+  event_id TEXT COLLATE "C" NOT NULL REFERENCES inbound_event(id) ON DELETE CASCADE,
+  source_id TEXT COLLATE "C" NOT NULL,
+  dedupe_key TEXT,
+  received_at BIGINT NOT NULL
+);
+CREATE INDEX inbound_part_event ON inbound_part (event_id, msg_id);
+CREATE INDEX inbound_part_dedupe ON inbound_part (source_id, dedupe_key, received_at)
+  WHERE dedupe_key IS NOT NULL;
+`,
+  },
 ];

@@ -31,11 +31,13 @@ import { attemptFilterSql } from '../attempt-filter.ts';
 import { type EndpointGate, planClaim } from '../claim-plan.ts';
 import { type PageSql, pageSql, toPage } from '../paging.ts';
 import { createRowMappers, json, num, numOrNull, parse, type Row, str, strOrNull } from '../rows.ts';
-import { destinationEndpoint, sourceAppMetadata, sourceAppName } from '../sources.ts';
+import { destinationEndpoint, handshakeFromColumn, sourceAppMetadata, sourceAppName } from '../sources.ts';
 import type {
   ClaimedDelivery,
   DeliveryScope,
   EndpointStats,
+  InboundItem,
+  InboundPart,
   InboundResult,
   IngestResult,
   MessageFilter,
@@ -73,6 +75,10 @@ const MIGRATION_LOCK = 7_240_001;
  * (source, dedupe key) across processes; the second key is a hash of the pair.
  */
 const DEDUPE_LOCK = 7_240_003;
+
+/** An inbound event's columns with the ids of the messages it was split into (JSON text). */
+const EVENT_COLUMNS = `*, (SELECT json_agg(msg_id ORDER BY msg_id) FROM inbound_part p
+    WHERE p.event_id = inbound_event.id)::text AS message_ids`;
 
 /** JSONB arrays come back parsed by the driver. */
 const jsonb = <T>(v: unknown): T => (v === undefined ? null : v) as T;
@@ -307,6 +313,8 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
         dedupe: parse(r.dedupe),
         eventType: parse(r.event_type),
         maxBodyBytes: numOrNull(r.max_body_bytes),
+        handshake: handshakeFromColumn(r.handshake === null ? null : box.open(str(r.handshake))),
+        allowedIps: parse(r.allowed_ips),
         destinations: destinations.get(str(r.app_id)) ?? [],
         createdAt: num(r.created_at),
         updatedAt: num(r.updated_at),
@@ -321,6 +329,8 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     json(src.dedupe),
     json(src.eventType),
     src.maxBodyBytes,
+    box.seal(JSON.stringify(src.handshake)),
+    json(src.allowedIps),
     src.updatedAt,
   ];
 
@@ -395,6 +405,114 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
   const ENDPOINT_BY_ID_OR_UID = 'SELECT * FROM endpoint WHERE app_id = ? AND (id = ? OR uid = ?)';
   const UPSERT_IDEMPOTENCY = `INSERT INTO idempotency (key, status, body, expires_at) VALUES (?, ?, ?, ?)
     ON CONFLICT (key) DO UPDATE SET status = excluded.status, body = excluded.body, expires_at = excluded.expires_at`;
+
+  /** Keeps a source's newest `keep` rejected, duplicate and handshake requests. */
+  async function pruneUnaccepted(c: Queryable, sourceId: string, keep: number): Promise<void> {
+    await query(
+      `DELETE FROM inbound_event WHERE id IN (
+         SELECT id FROM inbound_event WHERE source_id = ? AND status IN ('rejected', 'duplicate', 'handshake')
+         ORDER BY id DESC OFFSET ?)`,
+      [sourceId, keep],
+      c,
+    );
+  }
+
+  /**
+   * An accepted request split into parts (inside receiveInbound's transaction, its dedupe locks
+   * held): parts that repeat an accepted part are dropped, each new one becomes a message with
+   * its deliveries; with none left the request is stored as a duplicate.
+   */
+  async function receiveParts(
+    c: Queryable,
+    item: InboundItem,
+    parts: InboundPart[],
+    endpoints: RoutingEndpoint[],
+  ): Promise<InboundResult> {
+    const ev = item.event;
+    const fresh: InboundPart[] = [];
+    const seen = new Set<string>();
+    let duplicateOf: string | null = null;
+    for (const part of parts) {
+      if (part.dedupeKey !== null && item.dedupeSince !== null) {
+        const first = seen.has(part.dedupeKey)
+          ? { event_id: ev.id }
+          : await one(
+              `SELECT event_id FROM inbound_part WHERE source_id = ? AND dedupe_key = ? AND received_at >= ?
+               ORDER BY received_at, msg_id LIMIT 1`,
+              [ev.sourceId, part.dedupeKey, item.dedupeSince],
+              c,
+            );
+        if (first) {
+          duplicateOf ??= str(first.event_id);
+          continue;
+        }
+        seen.add(part.dedupeKey);
+      }
+      fresh.push(part);
+    }
+    const status = fresh.length > 0 ? 'accepted' : 'duplicate';
+    await query(
+      `INSERT INTO inbound_event (id, source_id, status, event_type, dedupe_key, duplicate_of, verify_code,
+         verify_detail, content_type, headers, body, received_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::bytea, ?)`,
+      [
+        ev.id,
+        ev.sourceId,
+        status,
+        ev.eventType,
+        ev.dedupeKey,
+        status === 'duplicate' ? duplicateOf : null,
+        ev.verifyCode,
+        ev.verifyDetail,
+        ev.contentType,
+        JSON.stringify(ev.headers),
+        ev.body,
+        ev.receivedAt,
+      ],
+      c,
+    );
+    if (status === 'duplicate') return { status, duplicateOf: duplicateOf! };
+    let deliveries = 0;
+    // Each new part is a message of its own (its payload: the part's JSON); the request's bytes
+    // stay once in inbound_event. Message, part and deliveries in one statement.
+    for (const part of fresh) {
+      const targets = item.route(endpoints, part.eventType);
+      await query(
+        `WITH m AS (
+           INSERT INTO message (id, app_id, event_id, event_type, payload, channels, tags, created_at)
+           VALUES (?, ?, NULL, ?, ?, NULL, NULL, ?)
+         ), p AS (
+           INSERT INTO inbound_part (msg_id, event_id, source_id, dedupe_key, received_at) VALUES (?, ?, ?, ?, ?)
+         )
+         INSERT INTO delivery (id, msg_id, app_id, endpoint_id, status, attempts, next_attempt_at, trigger_type,
+           created_at, updated_at)
+         SELECT u.id, ?, ?, u.endpoint_id, 1, 0, ?, ${TriggerType.scheduled}, ?, ?
+         FROM unnest(?::text[], ?::text[]) AS u(id, endpoint_id)`,
+        [
+          part.msgId,
+          item.appId,
+          part.eventType,
+          part.payload,
+          ev.receivedAt,
+          part.msgId,
+          ev.id,
+          ev.sourceId,
+          part.dedupeKey,
+          ev.receivedAt,
+          part.msgId,
+          item.appId,
+          ev.receivedAt,
+          ev.receivedAt,
+          ev.receivedAt,
+          targets.map(() => item.newDeliveryId()),
+          targets,
+        ],
+        c,
+      );
+      deliveries += targets.length;
+    }
+    return { status: 'accepted', deliveries, messages: fresh.map((p) => p.msgId) };
+  }
 
   const store: Store = {
     capabilities: { multiProcess: true },
@@ -1196,7 +1314,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
         );
         await query(
           `INSERT INTO source (name, description, verification, forward_secrets, dedupe, event_type, max_body_bytes,
-             updated_at, id, app_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             handshake, allowed_ips, updated_at, id, app_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           [...sourceParams(src), src.id, src.appId, src.createdAt],
           c,
         );
@@ -1222,7 +1340,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       await tx(async (c) => {
         await query(
           `UPDATE source SET name = ?, description = ?, verification = ?, forward_secrets = ?, dedupe = ?,
-             event_type = ?, max_body_bytes = ?, updated_at = ? WHERE id = ?`,
+             event_type = ?, max_body_bytes = ?, handshake = ?, allowed_ips = ?, updated_at = ? WHERE id = ?`,
           [...sourceParams(src), src.id],
           c,
         );
@@ -1276,10 +1394,12 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
         const keys = [
           ...new Set(
             items
-              .filter(
-                (i) => i.event.status === 'accepted' && i.event.dedupeKey !== null && i.dedupeSince !== null,
-              )
-              .map((i) => `${i.event.sourceId} ${i.event.dedupeKey}`),
+              .filter((i) => i.event.status === 'accepted' && i.dedupeSince !== null)
+              .flatMap((i) =>
+                (i.parts ? i.parts.map((p) => p.dedupeKey) : [i.event.dedupeKey])
+                  .filter((k) => k !== null)
+                  .map((k) => `${i.event.sourceId} ${k}`),
+              ),
           ),
         ];
         if (keys.length > 0) {
@@ -1292,6 +1412,21 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
         }
         const sources = new Set<string>();
         const routing = new Map<string, RoutingEndpoint[]>();
+        const routingOf = async (appId: string) => {
+          let endpoints = routing.get(appId);
+          if (!endpoints) {
+            endpoints = (
+              await query('SELECT id, disabled, event_types, channels FROM endpoint WHERE app_id = ?', [appId], c)
+            ).map((r) => ({
+              id: str(r.id),
+              disabled: r.disabled === true,
+              eventTypes: jsonb<string[] | null>(r.event_types),
+              channels: jsonb<string[] | null>(r.channels),
+            }));
+            routing.set(appId, endpoints);
+          }
+          return endpoints;
+        };
         const out: InboundResult[] = [];
         let queued = 0;
         for (const item of items) {
@@ -1303,6 +1438,13 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
               continue;
             }
             sources.add(ev.sourceId);
+          }
+          if (ev.status === 'accepted' && item.parts) {
+            const result = await receiveParts(c, item, item.parts, await routingOf(item.appId));
+            if (result.status === 'accepted') queued += result.deliveries;
+            else await pruneUnaccepted(c, ev.sourceId, item.keepUnaccepted);
+            out.push(result);
+            continue;
           }
           // The duplicate check and the insert in one statement (it sees what this transaction
           // stored before, so two copies in one batch are caught).
@@ -1340,37 +1482,16 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
           );
           const status = str(stored?.status) as InboundStatus;
           if (status !== 'accepted') {
-            await query(
-              `DELETE FROM inbound_event WHERE id IN (
-                 SELECT id FROM inbound_event WHERE source_id = ? AND status IN ('rejected', 'duplicate')
-                 ORDER BY id DESC OFFSET ?)`,
-              [ev.sourceId, item.keepUnaccepted],
-              c,
-            );
+            await pruneUnaccepted(c, ev.sourceId, item.keepUnaccepted);
             out.push(
               status === 'duplicate'
                 ? { status, duplicateOf: str(stored?.duplicate_of) }
-                : { status: 'rejected' },
+                : { status: status === 'handshake' ? 'handshake' : 'rejected' },
             );
             continue;
           }
-          let endpoints = routing.get(item.appId);
-          if (!endpoints) {
-            endpoints = (
-              await query(
-                'SELECT id, disabled, event_types, channels FROM endpoint WHERE app_id = ?',
-                [item.appId],
-                c,
-              )
-            ).map((r) => ({
-              id: str(r.id),
-              disabled: r.disabled === true,
-              eventTypes: jsonb<string[] | null>(r.event_types),
-              channels: jsonb<string[] | null>(r.channels),
-            }));
-            routing.set(item.appId, endpoints);
-          }
-          const targets = item.route(endpoints);
+          const endpoints = await routingOf(item.appId);
+          const targets = item.route(endpoints, ev.eventType);
           // The message row makes the event a delivery like any other; the bytes stay in
           // inbound_event. Message and deliveries in one statement.
           await query(
@@ -1423,10 +1544,13 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
         where += ' AND received_at > ?';
         params.push(f.after);
       }
-      return paged(`SELECT * FROM inbound_event WHERE ${where}`, params, 'id', page, toInboundEvent);
+      return paged(`SELECT ${EVENT_COLUMNS} FROM inbound_event WHERE ${where}`, params, 'id', page, toInboundEvent);
     },
     getInboundEvent: async (sourceId, id) => {
-      const r = await one('SELECT * FROM inbound_event WHERE source_id = ? AND id = ?', [sourceId, id]);
+      const r = await one(`SELECT ${EVENT_COLUMNS} FROM inbound_event WHERE source_id = ? AND id = ?`, [
+        sourceId,
+        id,
+      ]);
       return r ? toInboundEvent(r) : null;
     },
 

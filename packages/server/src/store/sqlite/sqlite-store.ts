@@ -22,11 +22,13 @@ import { attemptFilterSql } from '../attempt-filter.ts';
 import { type EndpointGate, planClaim } from '../claim-plan.ts';
 import { type PageSql, pageSql, toPage } from '../paging.ts';
 import { createRowMappers, json, num, numOrNull, parse, str, strOrNull } from '../rows.ts';
-import { destinationEndpoint, sourceAppMetadata, sourceAppName } from '../sources.ts';
+import { destinationEndpoint, handshakeFromColumn, sourceAppMetadata, sourceAppName } from '../sources.ts';
 import type {
   ClaimedDelivery,
   DeliveryScope,
   EndpointStats,
+  InboundItem,
+  InboundPart,
   InboundResult,
   IngestResult,
   MessageFilter,
@@ -49,6 +51,10 @@ export interface SqliteStoreOptions {
 }
 
 type Row = Record<string, SQLInputValue>;
+
+/** An inbound event's columns with the ids of the messages it was split into (JSON text). */
+const EVENT_COLUMNS = `*, (SELECT json_group_array(msg_id) FROM (
+    SELECT msg_id FROM inbound_part p WHERE p.event_id = inbound_event.id ORDER BY msg_id)) AS message_ids`;
 
 /** Maps SQLite's failure modes to Hookline's: a full disk or a locked file means "try later". */
 function translate(err: unknown): never {
@@ -155,6 +161,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     dedupe: parse(r.dedupe),
     eventType: parse(r.event_type),
     maxBodyBytes: numOrNull(r.max_body_bytes),
+    handshake: handshakeFromColumn(r.handshake === null ? null : box.open(str(r.handshake))),
+    allowedIps: parse(r.allowed_ips),
     destinations: all('SELECT * FROM endpoint WHERE app_id = ? ORDER BY id', [str(r.app_id)]).map(
       (e): SourceDestination => ({
         id: str(e.id),
@@ -175,6 +183,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     json(src.dedupe),
     json(src.eventType),
     src.maxBodyBytes,
+    box.seal(JSON.stringify(src.handshake)),
+    json(src.allowedIps),
     src.updatedAt,
   ];
 
@@ -857,7 +867,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
           );
           run(
             `INSERT INTO source (name, description, verification, forward_secrets, dedupe, event_type, max_body_bytes,
-               updated_at, id, app_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+               handshake, allowed_ips, updated_at, id, app_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
             [...sourceParams(src), src.id, src.appId, src.createdAt],
           );
           for (const d of src.destinations) {
@@ -877,7 +887,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         tx(() => {
           run(
             `UPDATE source SET name = ?, description = ?, verification = ?, forward_secrets = ?, dedupe = ?,
-               event_type = ?, max_body_bytes = ?, updated_at = ? WHERE id = ?`,
+               event_type = ?, max_body_bytes = ?, handshake = ?, allowed_ips = ?, updated_at = ? WHERE id = ?`,
             [...sourceParams(src), src.id],
           );
           run('UPDATE app SET name = ?, updated_at = ? WHERE id = ?', [
@@ -930,6 +940,21 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     receiveInbound: (items) =>
       guard(() => {
         let queued = 0;
+        const routingOf = (appId: string) =>
+          all(ROUTING, [appId]).map((r) => ({
+            id: str(r.id),
+            disabled: num(r.disabled) === 1,
+            eventTypes: parse<string[] | null>(r.event_types),
+            channels: parse<string[] | null>(r.channels),
+          }));
+        /** Queues a message's deliveries; returns how many. */
+        const queue = (item: InboundItem, msgId: string, eventType: string, at: number): number => {
+          const targets = item.route(routingOf(item.appId), eventType);
+          for (const endpointId of targets) {
+            insertDelivery(item.newDeliveryId(), msgId, item.appId, endpointId, at, TriggerType.scheduled, at);
+          }
+          return targets.length;
+        };
         const results = tx(() =>
           items.map((item): InboundResult => {
             const ev = item.event;
@@ -937,7 +962,30 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
               return { status: 'source_not_found' };
             let status = ev.status;
             let duplicateOf: string | null = null;
-            if (status === 'accepted' && ev.dedupeKey !== null && item.dedupeSince !== null) {
+            // A split request: the parts that repeat an accepted part are dropped; none left: duplicate.
+            const fresh: InboundPart[] = [];
+            if (status === 'accepted' && item.parts) {
+              const seen = new Set<string>();
+              for (const part of item.parts) {
+                if (part.dedupeKey !== null && item.dedupeSince !== null) {
+                  const first = seen.has(part.dedupeKey)
+                    ? { event_id: ev.id }
+                    : get(
+                        `SELECT event_id FROM inbound_part WHERE source_id = ? AND dedupe_key = ? AND received_at >= ?
+                         ORDER BY received_at LIMIT 1`,
+                        [ev.sourceId, part.dedupeKey, item.dedupeSince],
+                      );
+                  if (first) {
+                    duplicateOf ??= str(first.event_id);
+                    continue;
+                  }
+                  seen.add(part.dedupeKey);
+                }
+                fresh.push(part);
+              }
+              if (fresh.length > 0) duplicateOf = null;
+              else status = 'duplicate';
+            } else if (status === 'accepted' && ev.dedupeKey !== null && item.dedupeSince !== null) {
               const first = get(
                 `SELECT id FROM inbound_event WHERE source_id = ? AND dedupe_key = ? AND status = 'accepted'
                    AND received_at >= ? ORDER BY received_at LIMIT 1`,
@@ -969,11 +1017,30 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
             if (status !== 'accepted') {
               run(
                 `DELETE FROM inbound_event WHERE id IN (
-                   SELECT id FROM inbound_event WHERE source_id = ? AND status IN ('rejected', 'duplicate')
+                   SELECT id FROM inbound_event WHERE source_id = ? AND status IN ('rejected', 'duplicate', 'handshake')
                    ORDER BY id DESC LIMIT -1 OFFSET ?)`,
                 [ev.sourceId, item.keepUnaccepted],
               );
               return status === 'duplicate' ? { status, duplicateOf: duplicateOf! } : { status };
+            }
+            if (item.parts) {
+              // Each new part is a message of its own (its payload: the part's JSON); the request's
+              // bytes stay once in inbound_event.
+              let deliveries = 0;
+              for (const part of fresh) {
+                run(
+                  `INSERT INTO message (id, app_id, event_id, event_type, payload, channels, tags, created_at)
+                   VALUES (?, ?, NULL, ?, ?, NULL, NULL, ?)`,
+                  [part.msgId, item.appId, part.eventType, part.payload, ev.receivedAt],
+                );
+                run(
+                  'INSERT INTO inbound_part (msg_id, event_id, source_id, dedupe_key, received_at) VALUES (?, ?, ?, ?, ?)',
+                  [part.msgId, ev.id, ev.sourceId, part.dedupeKey, ev.receivedAt],
+                );
+                deliveries += queue(item, part.msgId, part.eventType, ev.receivedAt);
+              }
+              queued += deliveries;
+              return { status: 'accepted', deliveries, messages: fresh.map((p) => p.msgId) };
             }
             // The message row makes the event a delivery like any other; the bytes stay in inbound_event.
             run(
@@ -981,26 +1048,9 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
                VALUES (?, ?, NULL, ?, '{}', NULL, NULL, ?)`,
               [ev.id, item.appId, ev.eventType, ev.receivedAt],
             );
-            const endpoints = all(ROUTING, [item.appId]).map((r) => ({
-              id: str(r.id),
-              disabled: num(r.disabled) === 1,
-              eventTypes: parse<string[] | null>(r.event_types),
-              channels: parse<string[] | null>(r.channels),
-            }));
-            const targets = item.route(endpoints);
-            for (const endpointId of targets) {
-              insertDelivery(
-                item.newDeliveryId(),
-                ev.id,
-                item.appId,
-                endpointId,
-                ev.receivedAt,
-                TriggerType.scheduled,
-                ev.receivedAt,
-              );
-            }
-            queued += targets.length;
-            return { status: 'accepted', deliveries: targets.length };
+            const deliveries = queue(item, ev.id, ev.eventType, ev.receivedAt);
+            queued += deliveries;
+            return { status: 'accepted', deliveries };
           }),
         );
         if (queued > 0) events.emit('queued');
@@ -1022,11 +1072,11 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
           where += ' AND received_at > ?';
           params.push(f.after);
         }
-        return paged(`SELECT * FROM inbound_event WHERE ${where}`, params, 'id', page, toInboundEvent);
+        return paged(`SELECT ${EVENT_COLUMNS} FROM inbound_event WHERE ${where}`, params, 'id', page, toInboundEvent);
       }),
     getInboundEvent: (sourceId, id) =>
       guard(() => {
-        const r = get('SELECT * FROM inbound_event WHERE source_id = ? AND id = ?', [sourceId, id]);
+        const r = get(`SELECT ${EVENT_COLUMNS} FROM inbound_event WHERE source_id = ? AND id = ?`, [sourceId, id]);
         return r ? toInboundEvent(r) : null;
       }),
 
