@@ -483,6 +483,82 @@ export const SourceDestinationIn = Type.Object(
   },
   { additionalProperties: false },
 );
+const ChallengeIn = Type.Object(
+  {
+    preset: Type.Optional(
+      Type.Union([Type.Literal('graph'), Type.Literal('dropbox'), Type.Literal('zoom'), Type.Null()], {
+        description:
+          'graph (Microsoft Graph validationToken), dropbox (GET ?challenge=) or zoom (endpoint.url_validation); fields given here override it',
+      }),
+    ),
+    method: Type.Optional(
+      Type.Union([Type.Literal('GET'), Type.Literal('POST'), Type.Literal('ANY')], {
+        description: 'The method the challenge comes with (default ANY)',
+      }),
+    ),
+    query: Type.Optional(
+      Nullable(Type.String({ minLength: 1, maxLength: 256, description: 'The query parameter holding it' })),
+    ),
+    jsonPath: Type.Optional(Nullable(JsonPath)),
+    when: Type.Optional(
+      Nullable(
+        Type.Object(
+          { jsonPath: JsonPath, equals: Type.String({ maxLength: 1024 }) },
+          { additionalProperties: false, description: 'Only when this JSON path of the body equals `equals`' },
+        ),
+      ),
+    ),
+    respond: Type.Optional(
+      Type.Union([Type.Literal('text'), Type.Literal('json')], {
+        description: 'text: the value as text/plain; json: {field: value} (default text)',
+      }),
+    ),
+    field: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 256 }))),
+    hmacField: Type.Optional(
+      Nullable(
+        Type.String({
+          minLength: 1,
+          maxLength: 256,
+          description: 'With json: also this field, holding hex HMAC-SHA256(secret, value)',
+        }),
+      ),
+    ),
+    secret: Type.Optional(
+      Nullable(
+        Type.String({
+          minLength: 1,
+          maxLength: 1024,
+          description: 'HMAC key (Zoom: the secret token). Kept when omitted on update; never returned.',
+        }),
+      ),
+    ),
+    verify: Type.Optional(
+      Type.Boolean({ description: "The request must pass the source's verification first (default true)" }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description: 'A challenge the provider sends to check the URL; answered at once, logged, never forwarded.',
+  },
+);
+export const SourceHandshakeIn = Type.Object(
+  {
+    provider: Type.Optional(
+      Type.Boolean({
+        description:
+          "Answer the scheme's own handshakes: Slack url_verification, Discord PING and interaction answer, Salesforce Ack and split (default true)",
+      }),
+    ),
+    discordResponse: Type.Optional(
+      Type.Record(Type.String(), Type.Unknown(), {
+        description: 'Answer to a forwarded Discord interaction (default {"type":5}, deferred)',
+      }),
+    ),
+    challenge: Type.Optional(Nullable(ChallengeIn)),
+  },
+  { additionalProperties: false },
+);
+export type SourceHandshakeIn = Static<typeof SourceHandshakeIn>;
 const sourceFields = {
   name: SourceName,
   description: Type.String({ maxLength: 65536 }),
@@ -501,6 +577,13 @@ const sourceFields = {
     }),
   ),
   maxBodyBytes: Nullable(Type.Integer({ minimum: 1, maximum: 64 * 1024 * 1024 })),
+  handshake: SourceHandshakeIn,
+  allowedIps: Nullable(
+    Type.Array(Type.String({ minLength: 1, maxLength: 64 }), {
+      maxItems: 256,
+      description: 'IPs or CIDRs (v4, v6) allowed to post to /in/{name}; null or absent: anyone',
+    }),
+  ),
   destinations: Type.Array(SourceDestinationIn, { minItems: 1, maxItems: 20 }),
 };
 export const SourceIn = Type.Object(
@@ -512,6 +595,8 @@ export const SourceIn = Type.Object(
     dedupe: Type.Optional(sourceFields.dedupe),
     eventType: Type.Optional(sourceFields.eventType),
     maxBodyBytes: Type.Optional(sourceFields.maxBodyBytes),
+    handshake: Type.Optional(sourceFields.handshake),
+    allowedIps: Type.Optional(sourceFields.allowedIps),
     destinations: sourceFields.destinations,
   },
   { $id: 'SourceIn' },
@@ -538,6 +623,25 @@ export const SourceOut = Type.Object(
     dedupe: Nullable(Type.Object({ ...RequestFieldOut, windowSeconds: Type.Integer() })),
     eventType: Nullable(Type.Object(RequestFieldOut)),
     maxBodyBytes: Nullable(Type.Integer()),
+    handshake: Type.Object({
+      provider: Type.Boolean(),
+      discordResponse: Type.Record(Type.String(), Type.Unknown()),
+      challenge: Nullable(
+        Type.Object({
+          preset: Nullable(Type.String()),
+          method: Type.String(),
+          query: Nullable(Type.String()),
+          jsonPath: Nullable(Type.String()),
+          when: Nullable(Type.Object({ jsonPath: Type.String(), equals: Type.String() })),
+          respond: Type.String(),
+          field: Nullable(Type.String()),
+          hmacField: Nullable(Type.String()),
+          hasSecret: Type.Boolean(),
+          verify: Type.Boolean(),
+        }),
+      ),
+    }),
+    allowedIps: Nullable(Type.Array(Type.String())),
     destinations: Type.Array(
       Type.Object({
         id: Type.String(),
@@ -556,7 +660,12 @@ export const InboundEventOut = Type.Object(
   {
     id: Type.String({ description: 'Also the webhook-id destinations receive' }),
     sourceId: Type.String(),
-    status: Type.Union([Type.Literal('accepted'), Type.Literal('rejected'), Type.Literal('duplicate')]),
+    status: Type.Union([
+      Type.Literal('accepted'),
+      Type.Literal('rejected'),
+      Type.Literal('duplicate'),
+      Type.Literal('handshake'),
+    ]),
     eventType: Type.String(),
     dedupeKey: Nullable(Type.String()),
     duplicateOf: Nullable(Type.String()),
@@ -567,6 +676,12 @@ export const InboundEventOut = Type.Object(
     bodyExpungedAt: Type.Union([DateTime, Type.Null()], {
       description: 'When retention deleted the body and headers (bodySize is then 0); null while kept',
     }),
+    messageIds: Nullable(
+      Type.Array(Type.String(), {
+        description:
+          'When the request was split (a Salesforce Outbound Message): the messages it was forwarded as, one per new notification; null when the event id is the message id',
+      }),
+    ),
   },
   { $id: 'InboundEventOut' },
 );
@@ -589,7 +704,12 @@ export const InboundEventDetailOut = Type.Object(
 export const InboundEventListQuery = Type.Object({
   ...ListQuery.properties,
   status: Type.Optional(
-    Type.Union([Type.Literal('accepted'), Type.Literal('rejected'), Type.Literal('duplicate')]),
+    Type.Union([
+      Type.Literal('accepted'),
+      Type.Literal('rejected'),
+      Type.Literal('duplicate'),
+      Type.Literal('handshake'),
+    ]),
   ),
   before: Type.Optional(Nullable(DateTime)),
   after: Type.Optional(Nullable(DateTime)),

@@ -8,10 +8,21 @@ import { HooklineError, invalid, notFound, type ValidationIssue } from '../core/
 import { isId } from '../core/ids.ts';
 import { endpointMatches } from '../core/routing.ts';
 import { generateSecret, normalizeSecret, publicKeyFor, rotateSecrets, secretType } from '../core/signing.ts';
-import type { Attempt, InboundEvent, Source, SourceDestination, SourceVerification } from '../core/types.ts';
+import type {
+  Attempt,
+  ChallengeRule,
+  InboundEvent,
+  Source,
+  SourceDestination,
+  SourceHandshake,
+  SourceVerification,
+} from '../core/types.ts';
 import { isForbiddenCustomHeader } from '../delivery/dispatcher.ts';
 import { checkDestination, checkUrlShape } from '../delivery/ssrf.ts';
+import { allowlistProblems } from '../inbound/allowlist.ts';
+import { CHALLENGE_PRESETS, challengeProblems } from '../inbound/handshakes.ts';
 import { SOURCE_SCHEMES, verificationProblems } from '../inbound/rules.ts';
+import { DEFAULT_HANDSHAKE } from '../store/sources.ts';
 import { DEFAULT_GRACE_SECONDS } from './endpoint.ts';
 import { listOut, pageQuery } from './pagination.ts';
 import {
@@ -27,6 +38,7 @@ import {
   ReplayOut,
   SourceIn,
   SourceOut,
+  type SourceHandshakeIn,
   SourcePatch,
   SourceSecretRotateIn,
   ValidationErrorOut,
@@ -42,6 +54,61 @@ const DEFAULT_DEDUPE_WINDOW_S = 86_400;
 /** A dedupe rule as the API shows it (the window in seconds). */
 function dedupeOut(d: Source['dedupe']) {
   return d ? { header: d.header, jsonPath: d.jsonPath, windowSeconds: Math.round(d.windowMs / 1000) } : null;
+}
+
+/** The handshake settings as the API shows them (the challenge secret only as `hasSecret`). */
+function handshakeOut(h: SourceHandshake) {
+  const c = h.challenge;
+  return {
+    provider: h.provider,
+    discordResponse: h.discordResponse,
+    challenge: c
+      ? {
+          preset: c.preset,
+          method: c.method,
+          query: c.query,
+          jsonPath: c.jsonPath,
+          when: c.when,
+          respond: c.respond,
+          field: c.field,
+          hmacField: c.hmacField,
+          hasSecret: c.secret !== null,
+          verify: c.verify,
+        }
+      : null,
+  };
+}
+
+/** The stored handshake settings from input: a preset filled in, the secret kept when omitted. */
+function buildHandshake(
+  input: SourceHandshakeIn,
+  existing: SourceHandshake | null,
+  issue: (loc: (string | number)[], msg: string) => void,
+): SourceHandshake {
+  const cin = input.challenge;
+  let challenge: ChallengeRule | null = null;
+  if (cin) {
+    const preset = cin.preset ? CHALLENGE_PRESETS[cin.preset]! : null;
+    const pick = <K extends keyof ChallengeIn>(k: K, fallback: NonNullable<ChallengeIn[K]> | null) =>
+      cin[k] !== undefined ? cin[k] : fallback;
+    challenge = {
+      preset: cin.preset ?? null,
+      method: pick('method', preset?.method ?? 'ANY') as ChallengeRule['method'],
+      query: pick('query', preset?.query ?? null) ?? null,
+      jsonPath: pick('jsonPath', preset?.jsonPath ?? null) ?? null,
+      when: pick('when', preset?.when ?? null) ?? null,
+      respond: pick('respond', preset?.respond ?? 'text') as ChallengeRule['respond'],
+      field: pick('field', preset?.field ?? null) ?? null,
+      hmacField: pick('hmacField', preset?.hmacField ?? null) ?? null,
+      secret: cin.secret === undefined ? (existing?.challenge?.secret ?? null) : cin.secret,
+      verify: pick('verify', preset?.verify ?? true) as boolean,
+    };
+    for (const p of challengeProblems(challenge)) issue(['handshake', 'challenge', p.field], p.msg);
+  }
+  const discordResponse = input.discordResponse ?? DEFAULT_HANDSHAKE.discordResponse;
+  if (JSON.stringify(discordResponse).length > 16 * 1024)
+    issue(['handshake', 'discordResponse'], 'discordResponse is larger than 16 KiB');
+  return { provider: input.provider ?? true, discordResponse, challenge };
 }
 
 export function sourceOut(s: Source) {
@@ -63,6 +130,8 @@ export function sourceOut(s: Source) {
     dedupe: dedupeOut(s.dedupe),
     eventType: s.eventType,
     maxBodyBytes: s.maxBodyBytes,
+    handshake: handshakeOut(s.handshake),
+    allowedIps: s.allowedIps,
     destinations: s.destinations,
     createdAt: iso(s.createdAt),
     updatedAt: iso(s.updatedAt),
@@ -82,6 +151,7 @@ export function inboundEventOut(e: InboundEvent) {
     bodySize: e.body.length,
     receivedAt: iso(e.receivedAt),
     bodyExpungedAt: e.bodyExpungedAt === null ? null : iso(e.bodyExpungedAt),
+    messageIds: e.messageIds,
   };
 }
 
@@ -112,6 +182,7 @@ export async function loadSource(ctx: ApiContext, idOrName: string): Promise<Sou
 }
 
 type SourceFields = Required<Omit<SourceIn, 'forwardSecret'>> & { forwardSecret?: string | null | undefined };
+type ChallengeIn = NonNullable<SourceHandshakeIn['challenge']>;
 
 /** Builds the record from (merged) input, checking what the schema cannot. */
 async function buildSource(ctx: ApiContext, input: SourceFields, existing: Source | null): Promise<Source> {
@@ -139,6 +210,8 @@ async function buildSource(ctx: ApiContext, input: SourceFields, existing: Sourc
     }
   }
   if (input.dedupe?.header && input.dedupe.jsonPath) issue(['dedupe'], 'give header or jsonPath, not both');
+  const handshake = buildHandshake(input.handshake, existing?.handshake ?? null, issue);
+  for (const p of allowlistProblems(input.allowedIps ?? [])) issue(['allowedIps', p.index], p.msg);
   if (input.eventType?.header && input.eventType.jsonPath)
     issue(['eventType'], 'give header or jsonPath, not both');
   const known = new Set(existing?.destinations.map((d) => d.id));
@@ -201,6 +274,8 @@ async function buildSource(ctx: ApiContext, input: SourceFields, existing: Sourc
       ? { header: input.eventType.header ?? null, jsonPath: input.eventType.jsonPath ?? null }
       : null,
     maxBodyBytes: input.maxBodyBytes,
+    handshake,
+    allowedIps: input.allowedIps && input.allowedIps.length > 0 ? input.allowedIps : null,
     destinations,
     createdAt: existing?.createdAt ?? now,
     updatedAt: now,
@@ -222,6 +297,17 @@ function asInput(s: Source): SourceFields {
     dedupe: dedupeOut(s.dedupe),
     eventType: s.eventType,
     maxBodyBytes: s.maxBodyBytes,
+    // The stored rule as input again; its secret is kept by buildHandshake (omitted = unchanged).
+    handshake: {
+      provider: s.handshake.provider,
+      discordResponse: s.handshake.discordResponse,
+      challenge: s.handshake.challenge && {
+        ...s.handshake.challenge,
+        preset: s.handshake.challenge.preset as ChallengeIn['preset'],
+        secret: undefined,
+      },
+    },
+    allowedIps: s.allowedIps,
     destinations: s.destinations,
   };
 }
@@ -234,6 +320,8 @@ function withDefaults(input: SourceIn): SourceFields {
     dedupe: input.dedupe === undefined ? { windowSeconds: DEFAULT_DEDUPE_WINDOW_S } : input.dedupe,
     eventType: input.eventType ?? null,
     maxBodyBytes: input.maxBodyBytes ?? null,
+    handshake: input.handshake ?? {},
+    allowedIps: input.allowedIps ?? null,
   };
 }
 
