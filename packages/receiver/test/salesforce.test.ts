@@ -5,6 +5,7 @@ import { type WebhookErrorCode, WebhookVerificationError } from '../src/errors.t
 import {
   buildSalesforceOutboundMessage,
   parseSalesforceOutboundMessage,
+  type SalesforceOutboundMessageInput,
   salesforceAck,
 } from '../src/schemes/salesforce.ts';
 import { sign } from '../src/sign.ts';
@@ -216,7 +217,7 @@ describe('salesforceAck and buildSalesforceOutboundMessage', () => {
   });
 
   test('a built envelope parses back to its input and verifies', () => {
-    const notifications = [
+    const notifications: SalesforceOutboundMessageInput['notifications'] = [
       {
         id: '04l5g00000AbCdEAAX',
         sObject: {
