@@ -1,4 +1,11 @@
-import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
+import {
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  createSecretKey,
+  type KeyObject,
+  timingSafeEqual,
+} from 'node:crypto';
 
 /** HMAC digests the schemes use. */
 export type HmacAlgorithm = 'sha1' | 'sha256' | 'sha512';
@@ -67,4 +74,24 @@ export function decodeSignature(text: string, encoding: SignatureEncoding): Buff
 /** Strict standard base64 decode (padding required), or undefined. */
 export function decodeBase64(text: string): Buffer | undefined {
   return decodeSignature(text, 'base64');
+}
+
+// DER wrappers that turn a raw 32-byte Ed25519 seed / public key into PKCS#8 / SPKI.
+const PKCS8_ED25519 = Buffer.from('302e020100300506032b657004220420', 'hex');
+const SPKI_ED25519 = Buffer.from('302a300506032b6570032100', 'hex');
+
+/** The Ed25519 private key for a raw 32-byte seed (Standard Webhooks v1a, Discord). */
+export function ed25519PrivateKey(seed: Uint8Array): KeyObject {
+  return createPrivateKey({ key: Buffer.concat([PKCS8_ED25519, seed]), format: 'der', type: 'pkcs8' });
+}
+
+/** The Ed25519 public key for its raw 32 bytes. */
+export function ed25519PublicKey(raw: Uint8Array): KeyObject {
+  return createPublicKey({ key: Buffer.concat([SPKI_ED25519, raw]), format: 'der', type: 'spki' });
+}
+
+/** The raw 32 bytes of an Ed25519 key: the seed of a private key, or the public key. */
+export function ed25519Raw(key: KeyObject): Buffer {
+  const der = key.export({ format: 'der', type: key.type === 'private' ? 'pkcs8' : 'spki' });
+  return der.subarray(der.length - 32);
 }

@@ -14,6 +14,11 @@ export const ERROR_CODES = {
     status: 400,
     description: 'A signature or timestamp header is present but cannot be parsed.',
   },
+  malformed_body: {
+    status: 400,
+    description:
+      'The body is not in the format the scheme reads (e.g. not a Salesforce Outbound Messaging SOAP envelope).',
+  },
   body_too_large: {
     status: 413,
     description:

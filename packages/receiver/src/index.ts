@@ -42,6 +42,11 @@ export {
 } from './middleware/node.ts';
 export type { SchemeInput } from './resolve.ts';
 export type { ParsedRequest, RequestParts, Scheme, SignParts, SignResult } from './scheme.ts';
+export {
+  type DiscordKeyPair,
+  discordPublicKeyFromSeed,
+  generateDiscordKeyPair,
+} from './schemes/discord.ts';
 export { createHmacScheme, type GenericHmacConfig } from './schemes/generic-hmac.ts';
 export { createGithubScheme, type GithubSchemeOptions } from './schemes/github.ts';
 export {
@@ -50,7 +55,22 @@ export {
   type HmacSchemeSpec,
   type SignedFields,
 } from './schemes/hmac-scheme.ts';
+export {
+  createHubspotScheme,
+  type HubspotSchemeOptions,
+  type HubspotSignatureVersion,
+  hubspotV3Uri,
+} from './schemes/hubspot.ts';
 export { SCHEME_NAMES, type SchemeName, schemes } from './schemes/index.ts';
+export {
+  buildSalesforceOutboundMessage,
+  parseSalesforceOutboundMessage,
+  type SalesforceNotification,
+  type SalesforceOutboundMessage,
+  type SalesforceOutboundMessageInput,
+  type SalesforceSObject,
+  salesforceAck,
+} from './schemes/salesforce.ts';
 export { type SignOptions, sign } from './sign.ts';
 export {
   createStandardWebhooksScheme,

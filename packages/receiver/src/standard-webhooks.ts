@@ -1,5 +1,4 @@
 import {
-  createPrivateKey,
   createPublicKey,
   generateKeyPairSync,
   type KeyObject,
@@ -7,7 +6,15 @@ import {
   sign as signEd25519,
   verify as verifyEd25519,
 } from 'node:crypto';
-import { cachedKey, cachedSecretKey, hmac, safeEqual } from './crypto.ts';
+import {
+  cachedKey,
+  cachedSecretKey,
+  ed25519PrivateKey,
+  ed25519PublicKey,
+  ed25519Raw,
+  hmac,
+  safeEqual,
+} from './crypto.ts';
 import { WebhookVerificationError } from './errors.ts';
 import type { HeaderReader } from './headers.ts';
 import type { ParsedRequest, Scheme } from './scheme.ts';
@@ -26,9 +33,6 @@ import { parseTimestamp, requireHeader } from './schemes/hmac-scheme.ts';
 const V1_PREFIX = 'whsec_';
 const SECRET_KEY_PREFIX = 'whsk_';
 const PUBLIC_KEY_PREFIX = 'whpk_';
-// DER wrappers that turn a raw 32-byte Ed25519 seed / public key into PKCS#8 / SPKI.
-const PKCS8_ED25519 = Buffer.from('302e020100300506032b657004220420', 'hex');
-const SPKI_ED25519 = Buffer.from('302a300506032b6570032100', 'hex');
 
 /** A v1a key pair in Standard Webhooks encoding. */
 export interface Ed25519KeyPair {
@@ -52,15 +56,6 @@ function invalidSecret(scheme: string, message: string): WebhookVerificationErro
   return new WebhookVerificationError('invalid_secret', message, { scheme });
 }
 
-function ed25519Raw(key: KeyObject): Buffer {
-  const der = key.export({ format: 'der', type: key.type === 'private' ? 'pkcs8' : 'spki' });
-  return der.subarray(der.length - 32);
-}
-
-function ed25519PrivateKey(seed: Buffer): KeyObject {
-  return createPrivateKey({ key: Buffer.concat([PKCS8_ED25519, seed]), format: 'der', type: 'pkcs8' });
-}
-
 function rawEd25519Key(secret: string, prefix: string, scheme: string): Buffer {
   const raw = decodeSecretBase64(secret.slice(prefix.length));
   if (raw === undefined || raw.length !== 32) {
@@ -76,10 +71,9 @@ function resolveSecret(secret: string, scheme: string): SecretKind {
   if (secret.startsWith(PUBLIC_KEY_PREFIX)) {
     return {
       version: 'v1a',
-      publicKey: cachedKey(`whpk\0${secret}`, () => {
-        const raw = rawEd25519Key(secret, PUBLIC_KEY_PREFIX, scheme);
-        return createPublicKey({ key: Buffer.concat([SPKI_ED25519, raw]), format: 'der', type: 'spki' });
-      }),
+      publicKey: cachedKey(`whpk\0${secret}`, () =>
+        ed25519PublicKey(rawEd25519Key(secret, PUBLIC_KEY_PREFIX, scheme)),
+      ),
     };
   }
   if (secret.startsWith(SECRET_KEY_PREFIX)) {

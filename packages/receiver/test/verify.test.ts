@@ -6,6 +6,7 @@ import {
   type WebhookErrorCode,
   WebhookVerificationError,
 } from '../src/errors.ts';
+import { discordPublicKeyFromSeed } from '../src/schemes/discord.ts';
 import { createHmacScheme } from '../src/schemes/generic-hmac.ts';
 import { createGithubScheme } from '../src/schemes/github.ts';
 import { SCHEME_NAMES, type SchemeName } from '../src/schemes/index.ts';
@@ -28,10 +29,25 @@ function rejection(run: () => unknown, code: WebhookErrorCode): WebhookVerificat
   return caught;
 }
 
-// One secret and one request shape per built-in scheme, so generic behaviour is checked on all of them.
+const DISCORD_KEYS = [1, 2, 3].map((n) => {
+  const privateKey = Buffer.alloc(32, n).toString('hex');
+  return { privateKey, publicKey: discordPublicKeyFromSeed(privateKey) };
+});
+
+// One secret and one request shape per built-in signature scheme, so generic behaviour is checked
+// on all of them. Salesforce has no signature (its envelope check is in salesforce.test.ts).
+// `verifySecret`, `other` and `wrong` are for schemes that sign and verify with different keys.
 const SAMPLES: Record<
-  SchemeName,
-  { secret: string; url?: string; timestamped: boolean; signatureHeader: string }
+  Exclude<SchemeName, 'salesforce'>,
+  {
+    secret: string;
+    verifySecret?: string;
+    other?: string;
+    wrong?: string;
+    url?: string;
+    timestamped: boolean;
+    signatureHeader: string;
+  }
 > = {
   'standard-webhooks': {
     secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
@@ -54,18 +70,34 @@ const SAMPLES: Record<
     signatureHeader: 'X-Twilio-Signature',
   },
   paddle: { secret: 'pdl_ntfset_secret', timestamped: true, signatureHeader: 'Paddle-Signature' },
+  discord: {
+    secret: DISCORD_KEYS[0]?.privateKey ?? '',
+    verifySecret: DISCORD_KEYS[0]?.publicKey ?? '',
+    other: DISCORD_KEYS[1]?.publicKey ?? '',
+    wrong: DISCORD_KEYS[2]?.publicKey ?? '',
+    timestamped: true,
+    signatureHeader: 'X-Signature-Ed25519',
+  },
+  hubspot: {
+    secret: 'yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy',
+    url: 'https://example.com/hubspot?portal=62515&email=a%40b.example',
+    timestamped: true,
+    signatureHeader: 'X-HubSpot-Signature-v3',
+  },
 };
 
 describe('every built-in scheme', () => {
   const body = 'a=1&b=%7B%22x%22%3A2%7D';
   for (const scheme of SCHEME_NAMES) {
+    if (scheme === 'salesforce') continue;
     const sample = SAMPLES[scheme];
     const signed = sign({ scheme, body, secret: sample.secret, timestamp: NOW, url: sample.url });
+    const secret = sample.verifySecret ?? sample.secret;
     const base = {
       scheme,
       body,
       headers: signed.headers,
-      secret: sample.secret,
+      secret,
       url: sample.url,
       receivedAt: NOW,
     };
@@ -96,11 +128,11 @@ describe('every built-in scheme', () => {
       });
 
       test('rotation reports the matching secret', () => {
-        const other = sample.secret.startsWith('whsec_')
-          ? 'whsec_b3RoZXIgc2VjcmV0IG9mIGVub3VnaCBsZW5ndGg='
-          : `${sample.secret}-old`;
-        assert.equal(verify({ ...base, secret: [other, sample.secret] }).matchedSecretIndex, 1);
-        assert.equal(verify({ ...base, secret: other, secrets: [sample.secret] }).matchedSecretIndex, 1);
+        const other =
+          sample.other ??
+          (secret.startsWith('whsec_') ? 'whsec_b3RoZXIgc2VjcmV0IG9mIGVub3VnaCBsZW5ndGg=' : `${secret}-old`);
+        assert.equal(verify({ ...base, secret: [other, secret] }).matchedSecretIndex, 1);
+        assert.equal(verify({ ...base, secret: other, secrets: [secret] }).matchedSecretIndex, 1);
       });
 
       test('tampered body -> no_matching_signature with advice', () => {
@@ -112,9 +144,9 @@ describe('every built-in scheme', () => {
       });
 
       test('wrong secret -> no_matching_signature', () => {
-        const wrong = sample.secret.startsWith('whsec_')
-          ? 'whsec_d3Jvbmcgc2VjcmV0IHdyb25nIHNlY3JldA=='
-          : `${sample.secret}x`;
+        const wrong =
+          sample.wrong ??
+          (secret.startsWith('whsec_') ? 'whsec_d3Jvbmcgc2VjcmV0IHdyb25nIHNlY3JldA==' : `${secret}x`);
         rejection(() => verify({ ...base, secret: wrong }), 'no_matching_signature');
       });
 
@@ -169,7 +201,7 @@ describe('every built-in scheme', () => {
 describe('verify() options and messages', () => {
   test('unknown scheme -> unsupported_scheme listing the built-ins', () => {
     const error = rejection(
-      () => verify({ scheme: 'discord' as SchemeName, body: '', headers: {}, secret: 'x' }),
+      () => verify({ scheme: 'mailchimp' as SchemeName, body: '', headers: {}, secret: 'x' }),
       'unsupported_scheme',
     );
     assert.match(error.message, /stripe/);

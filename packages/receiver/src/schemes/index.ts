@@ -1,7 +1,10 @@
 import type { Scheme } from '../scheme.ts';
 import { standardWebhooks, svix } from '../standard-webhooks.ts';
+import { discord } from './discord.ts';
 import { github } from './github.ts';
+import { hubspot } from './hubspot.ts';
 import { paddle } from './paddle.ts';
+import { salesforce } from './salesforce.ts';
 import { shopify } from './shopify.ts';
 import { slack } from './slack.ts';
 import { stripe } from './stripe.ts';
@@ -20,6 +23,9 @@ export const schemes = {
   slack,
   twilio,
   paddle,
+  discord,
+  hubspot,
+  salesforce,
 } as const satisfies Record<string, Scheme>;
 
 /** Name of a built-in scheme. */

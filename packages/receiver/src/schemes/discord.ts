@@ -1,0 +1,136 @@
+import {
+  createPublicKey,
+  generateKeyPairSync,
+  sign as signEd25519,
+  verify as verifyEd25519,
+} from 'node:crypto';
+import { cachedKey, decodeSignature, ed25519PrivateKey, ed25519PublicKey, ed25519Raw } from '../crypto.ts';
+import { WebhookVerificationError } from '../errors.ts';
+import type { ParsedRequest, Scheme } from '../scheme.ts';
+import { jsonStringField } from './hints.ts';
+import { parseTimestamp, requireHeader } from './hmac-scheme.ts';
+
+const NAME = 'discord';
+const SIGNATURE = 'X-Signature-Ed25519';
+const TIMESTAMP = 'X-Signature-Timestamp';
+const PUBLIC_KEY = /^[0-9a-fA-F]{64}$/;
+const PRIVATE_KEY = /^(?:[0-9a-fA-F]{64}|[0-9a-fA-F]{128})$/;
+
+/**
+ * Discord interactions (and Discord webhook events): `X-Signature-Ed25519` is the hex Ed25519
+ * signature of `${X-Signature-Timestamp}${rawBody}`, verified with the application's public
+ * key (64 hex characters, "Public Key" in the Developer Portal), which is the secret here.
+ *
+ * Discord states no freshness window; the default tolerance is 300 s, like every other scheme
+ * with a signed timestamp (`tolerance: Infinity` disables it).
+ *
+ * Signing (tests, `hookline trigger`) takes the private key as hex: the 32-byte seed, or the
+ * 64-byte seed + public key that tweetnacl and most Discord tooling print.
+ */
+
+interface DiscordState {
+  readonly signature: Buffer;
+  readonly content: Buffer;
+}
+
+function invalidSecret(message: string): WebhookVerificationError {
+  return new WebhookVerificationError('invalid_secret', message, { scheme: NAME });
+}
+
+function publicKeyFor(secret: string) {
+  if (!PUBLIC_KEY.test(secret)) {
+    throw invalidSecret(
+      `the secret must be the application's public key, 64 hex characters (Developer Portal → General Information → Public Key); got ${secret.length === 0 ? 'an empty secret' : `${secret.length} characters${PRIVATE_KEY.test(secret) ? ' (a 128-hex private key? verify with the public key)' : ''}`}`,
+    );
+  }
+  return cachedKey(`discord-pub\0${secret.toLowerCase()}`, () =>
+    ed25519PublicKey(Buffer.from(secret, 'hex')),
+  );
+}
+
+function privateKeyFor(secret: string) {
+  if (!PRIVATE_KEY.test(secret)) {
+    throw invalidSecret(
+      'signing needs the private key as hex: the 32-byte seed (64 hex characters) or seed + public key (128 hex characters)',
+    );
+  }
+  const seed = Buffer.from(secret.slice(0, 64), 'hex');
+  const privateKey = ed25519PrivateKey(seed);
+  if (
+    secret.length === 128 &&
+    !ed25519Raw(createPublicKey(privateKey)).equals(Buffer.from(secret.slice(64), 'hex'))
+  ) {
+    throw invalidSecret('the 128-hex private key does not end with the public key of its seed');
+  }
+  return privateKey;
+}
+
+/** A Discord-style Ed25519 key pair, hex encoded. */
+export interface DiscordKeyPair {
+  /** The 32-byte seed as 64 hex characters: sign with it (keep it on the sender). */
+  readonly privateKey: string;
+  /** The 32-byte public key as 64 hex characters: verify with it. */
+  readonly publicKey: string;
+}
+
+/** The hex public key for a hex private key (64-hex seed or 128-hex seed + public key). */
+export function discordPublicKeyFromSeed(privateKey: string): string {
+  return ed25519Raw(createPublicKey(privateKeyFor(privateKey))).toString('hex');
+}
+
+/** Generates a fresh key pair for signing test interactions (`sign()` with `privateKey`). */
+export function generateDiscordKeyPair(): DiscordKeyPair {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  return {
+    privateKey: ed25519Raw(privateKey).toString('hex'),
+    publicKey: ed25519Raw(createPublicKey(privateKey)).toString('hex'),
+  };
+}
+
+/** Discord: Ed25519 over `${timestamp}${body}`, verified with the application's hex public key. */
+export const discord: Scheme = {
+  name: NAME,
+  defaultTolerance: 300,
+  parse(request): ParsedRequest {
+    const signatureText = requireHeader(request.headers, SIGNATURE, NAME);
+    const timestampText = requireHeader(request.headers, TIMESTAMP, NAME);
+    const signature = decodeSignature(signatureText, 'hex');
+    if (signature === undefined || signature.length !== 64) {
+      throw new WebhookVerificationError(
+        'malformed_header',
+        `${SIGNATURE} must be 128 hex characters (a 64-byte Ed25519 signature): got ${JSON.stringify(signatureText.slice(0, 40))}`,
+        { scheme: NAME },
+      );
+    }
+    const timestamp = parseTimestamp(timestampText, NAME, TIMESTAMP);
+    const state: DiscordState = {
+      signature,
+      content: Buffer.concat([Buffer.from(timestampText, 'utf8'), request.body]),
+    };
+    return { timestamp, state };
+  },
+  validateSecret(secret) {
+    publicKeyFor(secret);
+  },
+  check(secret, parsed) {
+    const state = parsed.state as DiscordState;
+    return verifyEd25519(null, state.content, publicKeyFor(secret), state.signature);
+  },
+  secretHint: () =>
+    "check that the secret is this application's Public Key (not the bot token, client secret or another application's key)",
+  // Interactions carry their snowflake id in the body.
+  eventId: (request) => jsonStringField(request.body, 'id'),
+  sign(parts) {
+    if (parts.secrets.length !== 1) {
+      throw new RangeError('discord carries exactly one signature: sign with one private key');
+    }
+    const [secret = ''] = parts.secrets;
+    const timestamp = String(parts.timestamp);
+    const signature = signEd25519(
+      null,
+      Buffer.concat([Buffer.from(timestamp, 'utf8'), parts.body]),
+      privateKeyFor(secret),
+    );
+    return { headers: { [SIGNATURE]: signature.toString('hex'), [TIMESTAMP]: timestamp } };
+  },
+};
