@@ -5,6 +5,7 @@
  * in one error, then frozen. Library code receives this object and never reads `process.env`.
  */
 import { readFileSync } from 'node:fs';
+import { allowlistProblems } from './inbound/allowlist.ts';
 
 export interface HooklineConfig {
   host: string;
@@ -19,6 +20,12 @@ export interface HooklineConfig {
   metricsPort: number | null;
   /** Allow endpoint URLs on loopback and private ranges (local development, tests). */
   allowPrivateNetworks: boolean;
+  /**
+   * Which proxies' `X-Forwarded-For` names the client (Fastify's `trustProxy`): false (the
+   * socket address), true (any), a hop count, or the proxies' IPs/CIDRs. Source allowlists
+   * check the address this gives.
+   */
+  trustProxy: boolean | number | string[];
   /** Key that encrypts endpoint secrets at rest; when null one is generated into the data dir. */
   secretKey: string | null;
   /** Largest accepted request body, in bytes. */
@@ -59,6 +66,7 @@ export const DEFAULT_CONFIG: HooklineConfig = {
   metricsToken: null,
   metricsPort: null,
   allowPrivateNetworks: false,
+  trustProxy: false,
   secretKey: null,
   maxPayloadBytes: 1024 * 1024,
   role: 'all',
@@ -131,6 +139,14 @@ const secondsList: Parser = (raw) =>
       throw new Error('must be a comma-separated list of seconds, such as 5,300,1800');
     return Math.round(n * 1000);
   });
+const trustProxy: Parser = (raw) => {
+  if (/^(true|false)$/i.test(raw)) return raw.toLowerCase() === 'true';
+  if (/^\d+$/.test(raw)) return int(1, 100)(raw);
+  const list = raw.split(',').map((s) => s.trim());
+  const bad = allowlistProblems(list);
+  if (bad.length > 0) throw new Error(`must be true, false, a hop count or IPs/CIDRs: ${bad[0]!.msg}`);
+  return list;
+};
 const databaseUrl: Parser = (raw) => {
   if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(raw)) {
     throw new Error('must start with sqlite: (sqlite:./data/hookline.db) or postgres://');
@@ -166,6 +182,12 @@ const OPTIONS: { env: string; path: string; parse: Parser; doc: string }[] = [
     path: 'allowPrivateNetworks',
     parse: bool,
     doc: 'allow endpoint URLs on loopback / private ranges',
+  },
+  {
+    env: 'HOOKLINE_TRUST_PROXY',
+    path: 'trustProxy',
+    parse: trustProxy,
+    doc: 'trust X-Forwarded-For from: true, a hop count, or proxy IPs/CIDRs (comma-separated)',
   },
   {
     env: 'HOOKLINE_SECRET_KEY',

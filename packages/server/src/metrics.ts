@@ -27,6 +27,8 @@ export interface Metrics {
   /** An attempt finished, with what follows it. */
   attempt(attempt: Attempt, next: DeliveryOutcome['next']): void;
   endpointDisabled(): void;
+  /** A request to `/in/{source}` was answered: stored with this status, or refused by the source's allowlist. */
+  inboundRequest(status: 'accepted' | 'duplicate' | 'rejected' | 'handshake' | 'ip_not_allowed'): void;
   /** The text Prometheus scrapes. */
   render(): Promise<string>;
 }
@@ -69,6 +71,13 @@ export function createMetrics(deps: {
   const disabled = new Counter({
     name: 'hookline_endpoints_disabled_total',
     help: 'Endpoints this process disabled after they failed for too long.',
+    registers: [registry],
+  });
+
+  const inbound = new Counter({
+    name: 'hookline_inbound_requests_total',
+    help: 'Requests to /in/{source} answered by this process, by outcome: accepted, duplicate, rejected (failed verification), handshake, ip_not_allowed (refused before reading the body).',
+    labelNames: ['status'] as const,
     registers: [registry],
   });
 
@@ -142,6 +151,9 @@ export function createMetrics(deps: {
     },
     endpointDisabled() {
       disabled.inc();
+    },
+    inboundRequest(status) {
+      inbound.inc({ status });
     },
     async render() {
       stats = null;

@@ -504,7 +504,10 @@ const ChallengeIn = Type.Object(
       Nullable(
         Type.Object(
           { jsonPath: JsonPath, equals: Type.String({ maxLength: 1024 }) },
-          { additionalProperties: false, description: 'Only when this JSON path of the body equals `equals`' },
+          {
+            additionalProperties: false,
+            description: 'Only when this JSON path of the body equals `equals`',
+          },
         ),
       ),
     ),
@@ -538,7 +541,8 @@ const ChallengeIn = Type.Object(
   },
   {
     additionalProperties: false,
-    description: 'A challenge the provider sends to check the URL; answered at once, logged, never forwarded.',
+    description:
+      'A challenge the provider sends to check the URL; answered at once, logged, never forwarded.',
   },
 );
 export const SourceHandshakeIn = Type.Object(

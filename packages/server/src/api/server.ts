@@ -127,6 +127,14 @@ function errorHandler(ctx: ApiContext) {
   };
 }
 
+/** HOOKLINE_TRUST_PROXY as Fastify takes it (a hop count: trust that many proxies in front). */
+function trustProxyOption(
+  t: HooklineConfig['trustProxy'],
+): boolean | string[] | ((a: string, hop: number) => boolean) {
+  if (typeof t === 'number') return (_address, hop) => hop < t;
+  return Array.isArray(t) ? [...t] : t;
+}
+
 export async function buildApi(ctx: ApiContext) {
   const app = Fastify({
     loggerInstance: ctx.logger,
@@ -138,6 +146,8 @@ export async function buildApi(ctx: ApiContext) {
     genReqId: () => ctx.ids('message').replace('msg_', 'req_'),
     routerOptions: { ignoreTrailingSlash: true },
     forceCloseConnections: true,
+    // Whose X-Forwarded-For gives request.ip (source allowlists check it); false: the socket's.
+    trustProxy: trustProxyOption(ctx.config.trustProxy),
   });
 
   // Bodies are checked strictly (a string is not a number); query strings are coerced, since

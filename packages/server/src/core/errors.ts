@@ -46,6 +46,11 @@ export const ERRORS = {
     description: 'Inbound: a signature or timestamp header is present but cannot be parsed.',
   },
   invalid_body: { status: 401, description: 'Inbound: the body cannot be read as raw bytes.' },
+  malformed_body: {
+    status: 401,
+    description:
+      "Inbound: the body is not in the format the source's scheme reads (for Salesforce: not an Outbound Messaging SOAP envelope).",
+  },
   timestamp_out_of_tolerance: {
     status: 401,
     description: "Inbound: the signature is valid but its timestamp is outside the source's tolerance.",
@@ -67,6 +72,16 @@ export const ERRORS = {
     status: 401,
     description:
       'Inbound: the scheme needs an option the source does not set (for example `url` for Twilio).',
+  },
+  ip_not_allowed: {
+    status: 403,
+    description:
+      "Inbound: the client address is not in the source's `allowedIps`; the body was not read or stored.",
+  },
+  method_not_allowed: {
+    status: 405,
+    description:
+      "Inbound: `/in/{name}` answers GET only for the source's challenge rule (`handshake.challenge`); providers POST events.",
   },
   payload_too_large: {
     status: 413,

@@ -21,8 +21,7 @@ function parseEntry(entry: string): Range {
   const max = parsed.kind() === 'ipv4' ? 32 : 128;
   if (bits === undefined) return [addr, addr.kind() === 'ipv4' ? 32 : 128];
   const n = Number(bits);
-  if (!/^\d{1,3}$/.test(bits) || n > max)
-    throw new Error(`"${entry}" has a prefix length outside 0-${max}`);
+  if (!/^\d{1,3}$/.test(bits) || n > max) throw new Error(`"${entry}" has a prefix length outside 0-${max}`);
   // A v4-mapped v6 range (::ffff:10.0.0.0/104) is the v4 range it maps.
   return [addr, addr === parsed ? n : Math.max(0, n - 96)];
 }

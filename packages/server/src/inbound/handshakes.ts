@@ -60,8 +60,7 @@ export function challengeProblems(rule: ChallengeRule): { field: string; msg: st
   if (rule.respond === 'json' && !rule.field)
     problems.push({ field: 'field', msg: 'a json answer needs field (where the challenge is echoed)' });
   if (rule.hmacField) {
-    if (rule.respond !== 'json')
-      problems.push({ field: 'hmacField', msg: 'hmacField needs respond "json"' });
+    if (rule.respond !== 'json') problems.push({ field: 'hmacField', msg: 'hmacField needs respond "json"' });
     if (!rule.secret)
       problems.push({ field: 'secret', msg: 'hmacField needs the secret the HMAC is keyed with' });
     if (rule.hmacField === rule.field)
@@ -94,7 +93,11 @@ export function challengeAnswer(
 ): HandshakeAnswer | null {
   if (rule.method !== 'ANY' && rule.method !== method) return null;
   if (rule.when && jsonPathValue(body(), rule.when.jsonPath) !== rule.when.equals) return null;
-  const value = rule.query ? query.get(rule.query) : rule.jsonPath ? jsonPathValue(body(), rule.jsonPath) : null;
+  const value = rule.query
+    ? query.get(rule.query)
+    : rule.jsonPath
+      ? jsonPathValue(body(), rule.jsonPath)
+      : null;
   if (value === null || value === undefined || value === '') return null;
   if (rule.respond === 'text') return text(value);
   const answer: Record<string, string> = { [rule.field!]: value };

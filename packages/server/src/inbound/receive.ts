@@ -6,12 +6,17 @@
  * the dispatcher, like any other delivery.
  */
 import { Transform } from 'node:stream';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { salesforceAck } from '@hookline/receiver';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiContext } from '../api/server.ts';
 import { HooklineError, notFound } from '../core/errors.ts';
 import { endpointMatches } from '../core/routing.ts';
 import type { InboundEvent, Source } from '../core/types.ts';
-import { dedupeKey, eventTypeOf, lazyJson, verifyRequest } from './rules.ts';
+import type { InboundPart } from '../store/store.ts';
+import { ipAllowed } from './allowlist.ts';
+import { challengeAnswer, type HandshakeAnswer, providerHandshake, providerReply } from './handshakes.ts';
+import { dedupeKey, eventTypeOf, lazyJson, salesforceMessage, type Verdict, verifyRequest } from './rules.ts';
+import { salesforceFault, salesforceParts } from './salesforce.ts';
 
 /**
  * Rejected and duplicate requests kept per source for inspection (the newest). Anyone can post
@@ -36,13 +41,6 @@ export function sourceBodyLimit(source: Source, ctx: ApiContext): number {
 const tooLarge = (limit: number) =>
   new HooklineError('payload_too_large', `the body is larger than this source's ${limit}-byte limit`);
 
-/** The challenge of a verified Slack `url_verification` request, which Slack wants echoed. */
-function handshakeChallenge(source: Source, json: () => unknown): string | null {
-  if (source.verification.scheme !== 'slack') return null;
-  const body = json() as { type?: unknown; challenge?: unknown } | undefined;
-  return body?.type === 'url_verification' && typeof body.challenge === 'string' ? body.challenge : null;
-}
-
 export function inboundRoutes(ctx: ApiContext) {
   return async (scope: FastifyInstance) => {
     const sources = new WeakMap<FastifyRequest, Source>();
@@ -58,6 +56,11 @@ export function inboundRoutes(ctx: ApiContext) {
     scope.addHook('onRequest', async (req: FastifyRequest<{ Params: { source: string } }>) => {
       const source = await ctx.store.getSource(req.params.source);
       if (!source || source.name !== req.params.source) throw notFound('source');
+      // Before the body is read: nothing from outside the allowlist is kept.
+      if (source.allowedIps && !ipAllowed(source.allowedIps, req.ip, `${source.id}:${source.updatedAt}`)) {
+        ctx.metrics?.inboundRequest('ip_not_allowed');
+        throw new HooklineError('ip_not_allowed', `${req.ip} is not in this source's allowedIps`);
+      }
       const limit = sourceBodyLimit(source, ctx);
       const declared = Number(req.headers['content-length']);
       if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
@@ -79,70 +82,155 @@ export function inboundRoutes(ctx: ApiContext) {
       return payload.pipe(counter);
     });
 
-    scope.post(
+    /** Stores one received request (with its parts, when split) and reports what became of it. */
+    const store = async (
+      req: FastifyRequest,
+      source: Source,
+      fields: Pick<InboundEvent, 'status' | 'eventType' | 'dedupeKey' | 'verifyCode' | 'verifyDetail'>,
+      body: Buffer,
+      parts?: InboundPart[],
+    ) => {
+      const now = ctx.clock.now();
+      const event: InboundEvent = {
+        id: ctx.ids('message'),
+        sourceId: source.id,
+        ...fields,
+        duplicateOf: null,
+        contentType: req.headers['content-type'] ?? null,
+        headers: headerPairs(req.raw.rawHeaders),
+        body,
+        receivedAt: now,
+        bodyExpungedAt: null,
+        messageIds: null,
+      };
+      const result = await ctx.inbound.add({
+        event,
+        appId: source.appId,
+        dedupeSince: source.dedupe ? now - source.dedupe.windowMs : null,
+        route: (endpoints, eventType) =>
+          endpoints.filter((e) => endpointMatches(e, eventType, null)).map((e) => e.id),
+        newDeliveryId: () => ctx.ids('delivery'),
+        keepUnaccepted: KEEP_UNACCEPTED,
+        ...(parts ? { parts } : {}),
+      });
+      if (result.status === 'source_not_found') throw notFound('source');
+      ctx.metrics?.inboundRequest(result.status);
+      return { event, result };
+    };
+
+    const answer = (reply: FastifyReply, status: number, eventId: string, a: HandshakeAnswer) => {
+      reply.code(status).header('hookline-event-id', eventId).type(a.contentType);
+      // Dropbox asks for this on its echoed challenge; harmless on any text answer.
+      if (a.contentType.startsWith('text/plain')) reply.header('x-content-type-options', 'nosniff');
+      return reply.send(a.body);
+    };
+
+    const receive = async (req: FastifyRequest, reply: FastifyReply) => {
+      const source = sources.get(req)!;
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const headers = headerPairs(req.raw.rawHeaders);
+      const json = lazyJson(body);
+      const scheme = source.verification.scheme;
+      const sf = scheme === 'salesforce' ? salesforceMessage(body) : null;
+      const eventType = eventTypeOf(source, headers, json, sf);
+      let verdict: Verdict | undefined;
+      const verdictOf = () => {
+        verdict ??= verifyRequest(source, body, req.headers, ctx.clock.now(), req.method);
+        return verdict;
+      };
+      const handshake = async (a: HandshakeAnswer) => {
+        const { event } = await store(
+          req,
+          source,
+          { status: 'handshake', eventType, dedupeKey: null, verifyCode: null, verifyDetail: null },
+          body,
+        );
+        return answer(reply, 200, event.id, a);
+      };
+
+      // A challenge rule's request, when it applies (and verifies, if the rule says so).
+      const rule = source.handshake.challenge;
+      const challenge = rule
+        ? challengeAnswer(rule, req.method, new URLSearchParams(req.raw.url?.split('?')[1] ?? ''), json)
+        : null;
+      if (challenge && (!rule!.verify || verdictOf().ok)) return handshake(challenge);
+      if (req.method === 'GET' && !challenge) {
+        throw new HooklineError(
+          'method_not_allowed',
+          'this source answers GET only for its challenge rule (handshake.challenge); providers POST their events',
+        );
+      }
+
+      const v = verdictOf();
+      if (!v.ok) {
+        const { event } = await store(
+          req,
+          source,
+          { status: 'rejected', eventType, dedupeKey: null, verifyCode: v.code, verifyDetail: v.detail },
+          body,
+        );
+        // Salesforce reads SOAP: a fault (and no Ack) makes it retry the message later.
+        if (scheme === 'salesforce' && source.handshake.provider)
+          return answer(reply, 401, event.id, salesforceFault(v.code, v.detail));
+        return reply.code(401).header('hookline-event-id', event.id).send({ code: v.code, detail: v.detail });
+      }
+
+      const provider = providerHandshake(source, json);
+      if (provider) return handshake(provider);
+
+      const accepted = {
+        status: 'accepted' as const,
+        eventType,
+        dedupeKey: dedupeKey(source, headers, json, v.id),
+        verifyCode: null,
+        verifyDetail: null,
+      };
+      // Salesforce: one message per notification, acknowledged only once all are stored.
+      if (sf && source.handshake.provider) {
+        const { event } = await store(
+          req,
+          source,
+          accepted,
+          body,
+          salesforceParts(sf, () => ctx.ids('message')),
+        );
+        return answer(reply, 200, event.id, {
+          contentType: 'text/xml; charset=utf-8',
+          body: salesforceAck(),
+        });
+      }
+
+      const { event, result } = await store(req, source, accepted, body);
+      if (result.status === 'duplicate') {
+        return reply
+          .code(200)
+          .header('hookline-duplicate-of', result.duplicateOf)
+          .send({ id: event.id, status: 'duplicate', duplicateOf: result.duplicateOf });
+      }
+      const custom = providerReply(source);
+      if (custom) return answer(reply, 200, event.id, custom);
+      return reply.code(200).send({ id: event.id, status: 'accepted' });
+    };
+
+    const routeSchema = {
+      bodyLimit: MAX_SOURCE_BODY_BYTES,
+      schema: {
+        tags: ['Inbound'],
+        summary: 'Receive a webhook from a provider (any content type; the raw bytes are kept)',
+        security: [],
+      },
+    };
+    scope.post('/in/:source', routeSchema, receive);
+    scope.get(
       '/in/:source',
       {
-        bodyLimit: MAX_SOURCE_BODY_BYTES,
         schema: {
           tags: ['Inbound'],
-          summary: 'Receive a webhook from a provider (any content type; the raw bytes are kept)',
+          summary: "Answer a provider's GET challenge (the source's handshake.challenge, e.g. Dropbox)",
           security: [],
         },
       },
-      async (req, reply) => {
-        const source = sources.get(req)!;
-        const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-        const now = ctx.clock.now();
-        const headers = headerPairs(req.raw.rawHeaders);
-        const verdict = verifyRequest(source, body, req.headers, now);
-        const json = lazyJson(body);
-        const eventType = eventTypeOf(source, headers, json);
-        const event: InboundEvent = {
-          id: ctx.ids('message'),
-          sourceId: source.id,
-          status: verdict.ok ? 'accepted' : 'rejected',
-          eventType,
-          dedupeKey: dedupeKey(source, headers, json, verdict.ok ? verdict.id : undefined),
-          duplicateOf: null,
-          verifyCode: verdict.ok ? null : verdict.code,
-          verifyDetail: verdict.ok ? null : verdict.detail,
-          contentType: req.headers['content-type'] ?? null,
-          headers,
-          body,
-          receivedAt: now,
-          bodyExpungedAt: null,
-        };
-        const result = await ctx.inbound.add({
-          event,
-          appId: source.appId,
-          dedupeSince: source.dedupe ? now - source.dedupe.windowMs : null,
-          route: (endpoints) => endpoints.filter((e) => endpointMatches(e, eventType, null)).map((e) => e.id),
-          newDeliveryId: () => ctx.ids('delivery'),
-          keepUnaccepted: KEEP_UNACCEPTED,
-        });
-        switch (result.status) {
-          case 'accepted': {
-            const challenge = handshakeChallenge(source, json);
-            // Slack confirms a new Request URL by expecting its challenge back (the event is still stored).
-            if (challenge !== null)
-              return reply.code(200).header('hookline-event-id', event.id).send({ challenge });
-            return reply.code(200).send({ id: event.id, status: 'accepted' });
-          }
-          case 'duplicate':
-            return reply
-              .code(200)
-              .header('hookline-duplicate-of', result.duplicateOf)
-              .send({ id: event.id, status: 'duplicate', duplicateOf: result.duplicateOf });
-          case 'rejected':
-            if (verdict.ok) throw new Error('an accepted request was stored as rejected');
-            return reply
-              .code(401)
-              .header('hookline-event-id', event.id)
-              .send({ code: verdict.code, detail: verdict.detail });
-          case 'source_not_found':
-            throw notFound('source');
-        }
-      },
+      receive,
     );
   };
 }

@@ -7,6 +7,8 @@ import {
   type GenericHmacConfig,
   type HeadersInput,
   isWebhookVerificationError,
+  parseSalesforceOutboundMessage,
+  type SalesforceOutboundMessage,
   SCHEME_NAMES,
   type Scheme,
   type SchemeName,
@@ -28,7 +30,23 @@ const DEFAULT_EVENT_TYPE: Record<string, RequestField> = {
   svix: { header: null, jsonPath: 'type' },
   slack: { header: null, jsonPath: 'event.type' },
   paddle: { header: null, jsonPath: 'event_type' },
+  // An interaction's type (1 PING, 2 APPLICATION_COMMAND, 3 MESSAGE_COMPONENT, ...).
+  discord: { header: null, jsonPath: 'type' },
+  // HubSpot posts a JSON array of events (up to 100), each with its subscriptionType.
+  hubspot: { header: null, jsonPath: '0.subscriptionType' },
 };
+
+/** A Salesforce Outbound Message's event type: `salesforce.{sObject type}` (of its first notification). */
+export const salesforceEventType = (sObjectType: string): string => `salesforce.${sObjectType}`;
+
+/** The envelope of a Salesforce Outbound Message, or null when the body is not one. */
+export function salesforceMessage(body: Buffer): SalesforceOutboundMessage | null {
+  try {
+    return parseSalesforceOutboundMessage(body);
+  } catch {
+    return null;
+  }
+}
 
 /** The event type of a request whose type cannot be found. */
 export const UNTYPED_EVENT = 'inbound';
@@ -89,6 +107,7 @@ export function verifyRequest(
   body: Buffer,
   headers: HeadersInput,
   receivedAtMs: number,
+  method = 'POST',
 ): Verdict {
   const v = source.verification;
   try {
@@ -107,7 +126,7 @@ export function verifyRequest(
       secret: v.secrets,
       ...(v.tolerance !== null ? { tolerance: v.tolerance } : {}),
       ...(v.url !== null ? { url: v.url } : {}),
-      method: 'POST',
+      method,
       receivedAt: receivedAtMs / 1000,
     });
     return { ok: true, id: result.id };
@@ -177,8 +196,14 @@ export function eventTypeOf(
   source: Source,
   headers: readonly [string, string][],
   json: () => unknown,
+  /** For a Salesforce source: its parsed Outbound Message (see salesforceMessage). */
+  salesforce?: SalesforceOutboundMessage | null,
 ): string {
   const field = source.eventType ?? DEFAULT_EVENT_TYPE[source.verification.scheme];
-  const value = field ? fieldValue(field, headers, json) : undefined;
+  let value = field ? fieldValue(field, headers, json) : undefined;
+  if (!field && source.verification.scheme === 'salesforce') {
+    const type = salesforce?.notifications[0]?.sObject.type;
+    if (type) value = salesforceEventType(type);
+  }
   return value ? value.slice(0, 256) : UNTYPED_EVENT;
 }

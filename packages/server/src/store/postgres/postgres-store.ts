@@ -1416,7 +1416,11 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
           let endpoints = routing.get(appId);
           if (!endpoints) {
             endpoints = (
-              await query('SELECT id, disabled, event_types, channels FROM endpoint WHERE app_id = ?', [appId], c)
+              await query(
+                'SELECT id, disabled, event_types, channels FROM endpoint WHERE app_id = ?',
+                [appId],
+                c,
+              )
             ).map((r) => ({
               id: str(r.id),
               disabled: r.disabled === true,
@@ -1544,7 +1548,13 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
         where += ' AND received_at > ?';
         params.push(f.after);
       }
-      return paged(`SELECT ${EVENT_COLUMNS} FROM inbound_event WHERE ${where}`, params, 'id', page, toInboundEvent);
+      return paged(
+        `SELECT ${EVENT_COLUMNS} FROM inbound_event WHERE ${where}`,
+        params,
+        'id',
+        page,
+        toInboundEvent,
+      );
     },
     getInboundEvent: async (sourceId, id) => {
       const r = await one(`SELECT ${EVENT_COLUMNS} FROM inbound_event WHERE source_id = ? AND id = ?`, [

@@ -951,7 +951,15 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         const queue = (item: InboundItem, msgId: string, eventType: string, at: number): number => {
           const targets = item.route(routingOf(item.appId), eventType);
           for (const endpointId of targets) {
-            insertDelivery(item.newDeliveryId(), msgId, item.appId, endpointId, at, TriggerType.scheduled, at);
+            insertDelivery(
+              item.newDeliveryId(),
+              msgId,
+              item.appId,
+              endpointId,
+              at,
+              TriggerType.scheduled,
+              at,
+            );
           }
           return targets.length;
         };
@@ -1072,11 +1080,20 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
           where += ' AND received_at > ?';
           params.push(f.after);
         }
-        return paged(`SELECT ${EVENT_COLUMNS} FROM inbound_event WHERE ${where}`, params, 'id', page, toInboundEvent);
+        return paged(
+          `SELECT ${EVENT_COLUMNS} FROM inbound_event WHERE ${where}`,
+          params,
+          'id',
+          page,
+          toInboundEvent,
+        );
       }),
     getInboundEvent: (sourceId, id) =>
       guard(() => {
-        const r = get(`SELECT ${EVENT_COLUMNS} FROM inbound_event WHERE source_id = ? AND id = ?`, [sourceId, id]);
+        const r = get(`SELECT ${EVENT_COLUMNS} FROM inbound_event WHERE source_id = ? AND id = ?`, [
+          sourceId,
+          id,
+        ]);
         return r ? toInboundEvent(r) : null;
       }),
 
