@@ -175,6 +175,9 @@ export function inboundEventDetailOut(e: InboundEvent, attempts: Attempt[]) {
   };
 }
 
+/** The messages an accepted inbound event was forwarded as: itself, or the parts it was split into. */
+const messagesOf = (e: InboundEvent): string[] => e.messageIds ?? [e.id];
+
 export async function loadSource(ctx: ApiContext, idOrName: string): Promise<Source> {
   const source = await ctx.store.getSource(idOrName);
   if (!source) throw notFound('source');
@@ -532,7 +535,7 @@ export function sourceRoutes(api: Routes, ctx: ApiContext): void {
       const attempts =
         event.status === 'accepted'
           ? await ctx.store.listAttempts(
-              { appId: source.appId, msgId: event.id },
+              { appId: source.appId, msgIds: messagesOf(event) },
               { limit: 50, after: null, before: null, order: 'desc' },
             )
           : { items: [] };
@@ -554,7 +557,7 @@ export function sourceRoutes(api: Routes, ctx: ApiContext): void {
     async (req) => {
       const { source, event } = await loadEvent(req.params.source_id, req.params.event_id);
       const q = pageQuery(req.query, 'desc');
-      const page = await ctx.store.listAttempts({ appId: source.appId, msgId: event.id }, q);
+      const page = await ctx.store.listAttempts({ appId: source.appId, msgIds: messagesOf(event) }, q);
       return listOut(
         page,
         q,
@@ -584,18 +587,26 @@ export function sourceRoutes(api: Routes, ctx: ApiContext): void {
           `event ${event.id} failed verification; it is never forwarded`,
         );
       }
+      if (event.status === 'handshake') throw notFound('forwarded event (a handshake is never forwarded)');
       // A duplicate is replayed as the event it repeats: destinations know that one's webhook-id.
-      const msgId = event.status === 'duplicate' ? event.duplicateOf! : event.id;
-      const message = await ctx.store.getMessage(source.appId, msgId);
-      if (!message) throw notFound('inbound event');
+      const original =
+        event.status === 'duplicate' ? await ctx.store.getInboundEvent(source.id, event.duplicateOf!) : event;
+      if (!original) throw notFound('inbound event');
       if (only && !source.destinations.some((d) => d.id === only))
         throw invalid(['body', 'destinationId'], 'no such destination');
-      const targets = source.destinations.filter((d) =>
-        only ? d.id === only : endpointMatches({ ...d, channels: null }, message.eventType, null),
-      );
       const now = ctx.clock.now();
-      for (const d of targets) await ctx.store.resend(message, d.id, ctx.ids('delivery'), now);
-      return reply.code(202).send({ id: message.id, deliveries: targets.length });
+      let deliveries = 0;
+      // A split request (Salesforce) is replayed as every message it became.
+      for (const msgId of messagesOf(original)) {
+        const message = await ctx.store.getMessage(source.appId, msgId);
+        if (!message) throw notFound('inbound event');
+        const targets = source.destinations.filter((d) =>
+          only ? d.id === only : endpointMatches({ ...d, channels: null }, message.eventType, null),
+        );
+        for (const d of targets) await ctx.store.resend(message, d.id, ctx.ids('delivery'), now);
+        deliveries += targets.length;
+      }
+      return reply.code(202).send({ id: original.id, deliveries });
     },
   );
 }

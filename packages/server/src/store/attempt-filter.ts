@@ -26,6 +26,10 @@ export function attemptFilterSql<P>(
     where += ' AND a.msg_id = ?';
     params.push(f.msgId);
   }
+  if (f.msgIds) {
+    where += f.msgIds.length > 0 ? ` AND a.msg_id IN (${f.msgIds.map(() => '?').join(', ')})` : ' AND false';
+    params.push(...f.msgIds);
+  }
   if (f.status !== undefined) {
     where += ' AND a.status = ?';
     params.push(f.status);

@@ -55,6 +55,8 @@ export interface AttemptFilter {
   appId: string;
   endpointId?: string;
   msgId?: string;
+  /** Any of these messages (the messages an inbound request was split into; at most 100). */
+  msgIds?: string[];
   status?: DeliveryStatusCode;
   /** 1xx..5xx as 100..500; 0 for "no response". */
   statusCodeClass?: number;
