@@ -708,7 +708,7 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
         event,
         appId: src.appId,
         dedupeSince,
-        route: (eps) => eps.filter((e) => endpointMatches(e, event.eventType, null)).map((e) => e.id),
+        route: (eps, eventType) => eps.filter((e) => endpointMatches(e, eventType, null)).map((e) => e.id),
         newDeliveryId: () => ids('delivery'),
         keepUnaccepted: 100,
       };
@@ -851,6 +851,157 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
 
       await store.deleteSource(s.id);
       assert.deepEqual(await store.receiveInbound([received(s)]), [{ status: 'source_not_found' }]);
+    });
+
+    test('sources: handshake settings (the challenge secret encrypted at rest) and allowedIps round trip', async () => {
+      const s = source('zoom', {
+        handshake: {
+          provider: false,
+          discordResponse: { type: 4, data: { content: 'hi' } },
+          challenge: {
+            preset: 'zoom',
+            method: 'POST',
+            query: null,
+            jsonPath: 'payload.plainToken',
+            when: { jsonPath: 'event', equals: 'endpoint.url_validation' },
+            respond: 'json',
+            field: 'plainToken',
+            hmacField: 'encryptedToken',
+            secret: 'zoom-challenge-secret-at-rest',
+            verify: true,
+          },
+        },
+        allowedIps: ['10.0.0.0/8', '2001:db8::/32'],
+      });
+      await store.insertSource(s);
+      assert.deepEqual(await store.getSource(s.id), s);
+      now += 1000;
+      const next: Source = {
+        ...s,
+        handshake: { provider: true, discordResponse: { type: 5 }, challenge: null },
+        allowedIps: null,
+        updatedAt: now,
+      };
+      await store.updateSource(next);
+      assert.deepEqual(await store.getSource(s.id), next);
+      await store.updateSource(s);
+      assert.equal(
+        (await rawDump()).includes('zoom-challenge-secret-at-rest'),
+        false,
+        'the challenge secret is encrypted at rest',
+      );
+    });
+
+    test('receiveInbound: handshakes are kept, never queued, and pruned with the junk', async () => {
+      const s = source('slack');
+      await store.insertSource(s);
+      const hs = Array.from({ length: 4 }, () => ({
+        ...received(s, { status: 'handshake', eventType: 'url_verification' }),
+        keepUnaccepted: 3,
+      }));
+      assert.deepEqual(await store.receiveInbound(hs.slice(0, 1)), [{ status: 'handshake' }]);
+      assert.deepEqual(await store.getInboundEvent(s.id, hs[0]!.event.id), hs[0]!.event);
+      assert.equal(await store.getMessage(s.appId, hs[0]!.event.id), null, 'a handshake is no message');
+      assert.equal(await store.nextDueAt(), null, 'nothing is queued');
+      await store.receiveInbound(hs.slice(1));
+      const page = { limit: 10, after: null, before: null, order: 'desc' } as const;
+      const left = await store.listInboundEvents(s.id, { status: 'handshake' }, page);
+      assert.deepEqual(
+        left.items.map((e) => e.id),
+        hs
+          .slice(1)
+          .reverse()
+          .map((h) => h.event.id),
+      );
+    });
+
+    test('receiveInbound: a split request is stored once, each new part is a message, repeated parts are dropped', async () => {
+      const s = source('salesforce', {
+        destinations: [
+          {
+            id: ids('endpoint'),
+            url: 'http://127.0.0.1:1/all',
+            headers: {},
+            eventTypes: null,
+            disabled: false,
+          },
+          {
+            id: ids('endpoint'),
+            url: 'http://127.0.0.1:1/contacts',
+            headers: {},
+            eventTypes: ['salesforce.Contact'],
+            disabled: false,
+          },
+        ],
+      });
+      await store.insertSource(s);
+      const part = (n: string, type = 'Account') => ({
+        msgId: ids('message'),
+        eventType: `salesforce.${type}`,
+        dedupeKey: n,
+        payload: JSON.stringify({ notificationId: n, sObject: { type } }),
+      });
+      const split = (parts: ReturnType<typeof part>[]): InboundItem => ({
+        ...received(s, { eventType: 'salesforce.Account', contentType: 'text/xml' }, now - 60_000),
+        parts,
+      });
+      const first = split([part('n1'), part('n2', 'Contact'), part('n3'), part('n3')]);
+      const [r1] = await store.receiveInbound([first]);
+      assert.deepEqual(r1, {
+        status: 'accepted',
+        deliveries: 4,
+        messages: first.parts!.slice(0, 3).map((p) => p.msgId),
+      });
+      const stored = await store.getInboundEvent(s.id, first.event.id);
+      assert.deepEqual(stored, {
+        ...first.event,
+        messageIds: first
+          .parts!.slice(0, 3)
+          .map((p) => p.msgId)
+          .sort(),
+      });
+      assert.equal(await store.getMessage(s.appId, first.event.id), null, 'the request itself is no message');
+      const contact = await store.getMessage(s.appId, first.parts![1]!.msgId);
+      assert.equal(contact?.eventType, 'salesforce.Contact');
+      assert.deepEqual(JSON.parse(contact!.payload), { notificationId: 'n2', sObject: { type: 'Contact' } });
+      const claimed = await claim();
+      assert.equal(claimed.length, 4);
+      for (const c of claimed) {
+        assert.equal(c.inbound, undefined, 'a part is forwarded as its JSON payload, not the raw request');
+        assert.equal(c.payload, first.parts!.find((p) => p.msgId === c.msgId)!.payload);
+      }
+
+      // A resend: every part repeats, so the request is a duplicate of the first.
+      const resend = split([part('n1'), part('n2', 'Contact'), part('n3')]);
+      // A later message with one old and one new notification.
+      const mixed = split([part('n2', 'Contact'), part('n4', 'Contact')]);
+      const [r2, r3] = await store.receiveInbound([resend, mixed]);
+      assert.deepEqual(r2, { status: 'duplicate', duplicateOf: first.event.id });
+      assert.deepEqual(r3, { status: 'accepted', deliveries: 2, messages: [mixed.parts![1]!.msgId] });
+      assert.equal(await store.getMessage(s.appId, resend.parts![0]!.msgId), null);
+      assert.equal((await store.getInboundEvent(s.id, resend.event.id))?.messageIds, null);
+
+      // Attempts of all of a request's messages at once.
+      await store.completeDeliveries(
+        claimed.map((c) => ({
+          deliveryId: c.id,
+          leaseUntil: c.leaseUntil,
+          attempt: attemptFor(c, true),
+          next: { kind: 'success' as const },
+        })),
+        now,
+      );
+      const page = { limit: 50, after: null, before: null, order: 'desc' } as const;
+      const attempts = await store.listAttempts({ appId: s.appId, msgIds: stored!.messageIds! }, page);
+      assert.equal(attempts.items.length, 4);
+      assert.equal((await store.listAttempts({ appId: s.appId, msgIds: [] }, page)).items.length, 0);
+
+      // Outside the dedupe window a notification is new again.
+      now += 120_000;
+      const [r4] = await store.receiveInbound([split([part('n1')])]);
+      assert.equal(r4?.status, 'accepted');
+      await store.deleteSource(s.id);
+      assert.equal(await store.getSource(s.id), null);
     });
 
     const done = (d: {
