@@ -1,9 +1,14 @@
 /**
- * `POST /in/{source}`: where providers send webhooks. The request is verified on its raw bytes,
- * checked for duplicates, and stored byte for byte with its headers in one transaction together
- * with its deliveries; only then is it answered (200, or 401 for a request that fails
- * verification, which is kept for inspection and never forwarded). Forwarding happens later, in
- * the dispatcher, like any other delivery.
+ * `POST /in/{source}`: where providers send webhooks. A client outside the source's allowlist is
+ * refused before its body is read. The request is verified on its raw bytes, checked for
+ * duplicates, and stored byte for byte with its headers in one transaction together with its
+ * deliveries; only then is it answered (200, or 401 for a request that fails verification, which
+ * is kept for inspection and never forwarded). Forwarding happens later, in the dispatcher, like
+ * any other delivery.
+ *
+ * Handshakes (a provider checking the URL: Slack, Discord, a source's challenge rule, also on
+ * `GET`) are answered at once, stored as `handshake` events and never forwarded. A Salesforce
+ * Outbound Message is split into one message per notification and acknowledged after the commit.
  */
 import { Transform } from 'node:stream';
 import { salesforceAck } from '@hookline/receiver';
