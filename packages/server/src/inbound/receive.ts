@@ -24,7 +24,7 @@ import { dedupeKey, eventTypeOf, lazyJson, salesforceMessage, type Verdict, veri
 import { salesforceFault, salesforceParts } from './salesforce.ts';
 
 /**
- * Rejected and duplicate requests kept per source for inspection (the newest). Anyone can post
+ * Rejected, duplicate and handshake requests kept per source for inspection (the newest). Anyone can post
  * to /in, so this bounds what junk can cost; accepted events are never pruned.
  */
 export const KEEP_UNACCEPTED = 1000;
@@ -206,14 +206,15 @@ export function inboundRoutes(ctx: ApiContext) {
       }
 
       const { event, result } = await store(req, source, accepted, body);
+      // Discord wants its interaction answer whether or not this copy is new.
+      const custom = providerReply(source);
+      if (custom) return answer(reply, 200, event.id, custom);
       if (result.status === 'duplicate') {
         return reply
           .code(200)
           .header('hookline-duplicate-of', result.duplicateOf)
           .send({ id: event.id, status: 'duplicate', duplicateOf: result.duplicateOf });
       }
-      const custom = providerReply(source);
-      if (custom) return answer(reply, 200, event.id, custom);
       return reply.code(200).send({ id: event.id, status: 'accepted' });
     };
 

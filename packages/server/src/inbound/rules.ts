@@ -87,10 +87,10 @@ export function verificationProblems(v: SourceVerification): { field: string; ms
       problems.push({ field: `secrets.${i}`, msg: (err as Error).message });
     }
   });
-  if (v.scheme === 'twilio' && !v.url)
+  if ((v.scheme === 'twilio' || v.scheme === 'hubspot') && !v.url)
     problems.push({
       field: 'url',
-      msg: 'Twilio signs the URL it calls: set url to the public URL of /in/{name}',
+      msg: `${v.scheme === 'twilio' ? 'Twilio' : 'HubSpot'} signs the URL it calls: set url to the public URL of /in/{name}`,
     });
   return problems;
 }
