@@ -190,7 +190,7 @@ export interface Source {
   createdAt: string;
   updatedAt: string;
 }
-export type InboundStatus = 'accepted' | 'rejected' | 'duplicate';
+export type InboundStatus = 'accepted' | 'rejected' | 'duplicate' | 'handshake';
 export interface InboundEvent {
   id: string;
   sourceId: string;
@@ -202,6 +202,8 @@ export interface InboundEvent {
   contentType: string | null;
   bodySize: number;
   receivedAt: string;
+  /** A split request (Salesforce): the messages it was forwarded as; null when the event is its message. */
+  messageIds: string[] | null;
 }
 export interface InboundEventDetail extends InboundEvent {
   /** As received: original case and order, repeats kept. */

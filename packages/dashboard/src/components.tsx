@@ -254,7 +254,7 @@ export function CopyField({ value, label, id }: { value: string; label: string; 
   );
 }
 
-/** The state of a received request: accepted (verified, forwarded), rejected or duplicate. */
+/** The state of a received request: accepted (verified, forwarded), rejected, duplicate or handshake (answered, never forwarded). */
 export function InboundBadge({ status }: { status: string }) {
   return <span class={`badge ${status}`}>{status}</span>;
 }

@@ -549,6 +549,26 @@ describe('web dashboard in Chromium', { skip }, () => {
       );
       assert.ok(box.scroll > box.client * 10, `the body box scrolls (${box.scroll} > ${box.client})`);
       await shot(page, 'source-event-big', 'desktop');
+
+      // A handshake (Dropbox's GET challenge) is listed as such and offers no replay.
+      const dropbox = await server.call('POST', '/api/v1/source', {
+        name: 'dropbox',
+        verification: { scheme: 'none' },
+        handshake: { challenge: { preset: 'dropbox' } },
+        destinations: [{ url: `${dest.url}/dropbox` }],
+      });
+      assert.equal(dropbox.status, 201);
+      const challenged = await fetch(`${server.url}/in/dropbox?challenge=c-42`);
+      assert.equal(await challenged.text(), 'c-42');
+      await page.goto(`${server.url}/sources/${dropbox.body.id}/events`);
+      await rows.first().waitFor();
+      assert.match((await rows.first().textContent()) ?? '', /handshake.*answered, not forwarded/);
+      await rows
+        .first()
+        .getByRole('link', { name: / event msg_/ })
+        .click();
+      await page.getByTestId('verdict').getByText('Handshake', { exact: true }).waitFor();
+      assert.equal(await page.getByRole('button', { name: 'Replay' }).count(), 0);
       assert.deepEqual(browserErrors, []);
     } finally {
       await dest.close();

@@ -62,7 +62,7 @@ export function SourceEventPage({ sourceId, eventId }: { sourceId: string; event
             </div>
           </dl>
           <Verdict event={e} sourceId={sourceId} scheme={s?.verification.scheme ?? null} />
-          {e.status !== 'rejected' && (
+          {e.status !== 'rejected' && e.status !== 'handshake' && (
             <div class="actions">
               <ConfirmButton
                 label="Replay"
@@ -107,7 +107,7 @@ export function SourceEventPage({ sourceId, eventId }: { sourceId: string; event
             </div>
           )}
           {e.status === 'accepted' && s && (
-            <Forwards source={s} eventId={e.id} eventType={e.eventType} attempts={e.attempts} />
+            <Forwards source={s} eventType={e.messageIds ? null : e.eventType} attempts={e.attempts} />
           )}
           <h2>Request</h2>
           <p class="url">
@@ -150,6 +150,17 @@ function Verdict({
       </div>
     );
   }
+  if (e.status === 'handshake') {
+    return (
+      <div class="verdict handshake" data-testid="verdict">
+        <strong>Handshake</strong>
+        <p>
+          The provider checked this URL (a challenge, a PING or a URL verification); Hookline answered it at
+          once. A handshake is kept for inspection and never forwarded.
+        </p>
+      </div>
+    );
+  }
   const verified =
     scheme === 'none'
       ? 'Accepted without verification (scheme none)'
@@ -160,6 +171,12 @@ function Verdict({
       {e.dedupeKey && (
         <p>
           Dedupe key <code>{e.dedupeKey}</code>
+        </p>
+      )}
+      {e.messageIds && (
+        <p>
+          Split into {e.messageIds.length} {e.messageIds.length === 1 ? 'message' : 'messages'} (one per
+          notification), each forwarded on its own.
         </p>
       )}
       {e.status === 'duplicate' && e.duplicateOf && (
@@ -175,13 +192,12 @@ function Verdict({
 /** The forwarding attempts grouped by destination, in the source's destination order. */
 function Forwards({
   source,
-  eventId,
   eventType,
   attempts,
 }: {
   source: Source;
-  eventId: string;
-  eventType: string;
+  /** Null for a split request, whose messages have event types of their own. */
+  eventType: string | null;
   attempts: Attempt[];
 }) {
   const byDest = new Map<string, Attempt[]>();
@@ -209,7 +225,7 @@ function Forwards({
             </p>
             {list.length === 0 ? (
               <p class="muted">
-                {d.filter && !d.filter.includes(eventType)
+                {d.filter && eventType !== null && !d.filter.includes(eventType)
                   ? `Not forwarded: this destination takes only ${d.filter.join(', ')}.`
                   : 'No attempts yet.'}
               </p>
@@ -236,7 +252,7 @@ function Forwards({
                         <td>{a.responseDurationMs} ms</td>
                         <td>
                           <a
-                            href={`/apps/${enc(source.appId)}/msg/${enc(eventId)}/attempt/${enc(a.id)}?source=${enc(source.id)}`}
+                            href={`/apps/${enc(source.appId)}/msg/${enc(a.msgId)}/attempt/${enc(a.id)}?source=${enc(source.id)}`}
                           >
                             Inspect<span class="sr-only"> attempt {a.id}</span>
                           </a>

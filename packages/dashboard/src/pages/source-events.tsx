@@ -66,6 +66,7 @@ export function SourceEventsPage({ sourceId, presetStatus }: { sourceId: string;
             <option value="accepted">accepted</option>
             <option value="rejected">rejected</option>
             <option value="duplicate">duplicate</option>
+            <option value="handshake">handshake</option>
           </select>
         </div>
         <div>
@@ -128,6 +129,8 @@ export function SourceEventsPage({ sourceId, presetStatus }: { sourceId: string;
                   <td class="wide-only">{e.bodySize} B</td>
                   <td>
                     {e.verification && <code>{e.verification.code}</code>}
+                    {e.status === 'handshake' && <span class="muted">answered, not forwarded</span>}
+                    {e.messageIds && <span class="muted">{e.messageIds.length} forwarded</span>}
                     {e.duplicateOf && (
                       <a
                         href={`/sources/${enc(sourceId)}/events/${enc(e.duplicateOf)}`}
