@@ -8,10 +8,13 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import type { WebhookErrorCode } from '../src/errors.ts';
 import type { Scheme } from '../src/scheme.ts';
+import { discordPublicKeyFromSeed } from '../src/schemes/discord.ts';
 import type { GenericHmacConfig } from '../src/schemes/generic-hmac.ts';
 import { createHmacScheme } from '../src/schemes/generic-hmac.ts';
 import { createGithubScheme } from '../src/schemes/github.ts';
+import { createHubspotScheme } from '../src/schemes/hubspot.ts';
 import type { SchemeName } from '../src/schemes/index.ts';
+import { buildSalesforceOutboundMessage } from '../src/schemes/salesforce.ts';
 import { sign } from '../src/sign.ts';
 import { ed25519KeyPairFromSeed } from '../src/standard-webhooks.ts';
 
@@ -24,6 +27,8 @@ export interface VectorCase {
   headers: Record<string, string>;
   body: string;
   url?: string;
+  /** HTTP method for schemes that sign it (HubSpot v2/v3); default POST. */
+  method?: string;
   receivedAt: number;
   tolerance?: number;
   expected: { ok: true; matchedSecretIndex: number; id?: string } | { ok: false; code: WebhookErrorCode };
@@ -46,6 +51,9 @@ const SLACK_SECRET = '8f742231b10e8888abcd99yyyzzz85a5';
 const TWILIO_TOKEN = '12345';
 const PADDLE_SECRET = 'pdl_ntfset_01hookline_vectors';
 const GENERIC_SECRET = 'generic-hmac-secret';
+// HubSpot's documented examples use this client secret.
+const HUBSPOT_SECRET = 'yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy';
+const SALESFORCE_ORG = '00D5g000004XyZaEAK';
 const ED25519_SEED = createHash('sha256').update('hookline receiver vectors: ed25519 seed').digest();
 const ED25519_OTHER_SEED = createHash('sha256')
   .update('hookline receiver vectors: other ed25519 seed')
@@ -71,7 +79,8 @@ function schemeFor(name: VectorCase['scheme'], hmac?: GenericHmacConfig): Scheme
 
 // Cases are built by spreading a base, so fix the key order the file shows (description first).
 function inFileOrder(vector: VectorCase): VectorCase {
-  const { description, scheme, hmac, secrets, headers, body, url, receivedAt, tolerance, expected } = vector;
+  const { description, scheme, hmac, secrets, headers, body, url, method, receivedAt, tolerance, expected } =
+    vector;
   return JSON.parse(
     JSON.stringify({
       description,
@@ -81,6 +90,7 @@ function inFileOrder(vector: VectorCase): VectorCase {
       headers,
       body,
       url,
+      method,
       receivedAt,
       tolerance,
       expected,
@@ -781,6 +791,276 @@ export function buildVectors(): VectorFile {
         headers: {},
         description: 'hmac: missing header',
         expected: fail('missing_header'),
+      },
+    );
+  }
+
+  // Discord: Ed25519 from the fixed seed (hex, as Discord tooling prints keys).
+  {
+    const body = '{"id":"1100000000000000001","type":1,"application_id":"1000000000000000001"}';
+    const privateKey = ED25519_SEED.toString('hex');
+    const publicKey = discordPublicKeyFromSeed(privateKey);
+    const otherPublicKey = discordPublicKeyFromSeed(ED25519_OTHER_SEED.toString('hex'));
+    const { headers } = signed('discord', body, privateKey);
+    const signature = headers['X-Signature-Ed25519'] ?? '';
+    const id = '1100000000000000001';
+    const base = { scheme: 'discord' as const, secrets: [publicKey], headers, body, receivedAt: NOW };
+    cases.push(
+      { ...base, description: 'discord: valid PING', expected: ok(0, id) },
+      {
+        ...base,
+        description: 'discord: rotation to a new application key',
+        secrets: [otherPublicKey, publicKey],
+        expected: ok(1, id),
+      },
+      {
+        ...base,
+        description: 'discord: upper-case hex public key',
+        secrets: [publicKey.toUpperCase()],
+        expected: ok(0, id),
+      },
+      {
+        ...base,
+        description: 'discord: tampered body',
+        body: body.replace('"type":1', '"type":2'),
+        expected: fail('no_matching_signature'),
+      },
+      {
+        ...base,
+        description: 'discord: tampered timestamp',
+        headers: { ...headers, 'X-Signature-Timestamp': String(NOW + 1) },
+        receivedAt: NOW + 1,
+        expected: fail('no_matching_signature'),
+      },
+      {
+        ...base,
+        description: 'discord: wrong public key',
+        secrets: [otherPublicKey],
+        expected: fail('no_matching_signature'),
+      },
+      {
+        ...base,
+        description: 'discord: 301 s old (default tolerance 300 s)',
+        receivedAt: NOW + 301,
+        expected: fail('timestamp_out_of_tolerance'),
+      },
+      {
+        ...base,
+        description: 'discord: signature of 63 bytes',
+        headers: { ...headers, 'X-Signature-Ed25519': signature.slice(2) },
+        expected: fail('malformed_header'),
+      },
+      {
+        ...base,
+        description: 'discord: missing X-Signature-Timestamp',
+        headers: without(headers, 'X-Signature-Timestamp'),
+        expected: fail('missing_header'),
+      },
+      {
+        ...base,
+        description: 'discord: the private key is not a verify secret',
+        secrets: [privateKey + publicKey],
+        expected: fail('invalid_secret'),
+      },
+    );
+  }
+
+  // HubSpot v1 and v2: HubSpot's documented examples; v3 signed here, with percent-escapes in the URI.
+  {
+    const v1Body =
+      '[{"eventId":1,"subscriptionId":12345,"portalId":62515,"occurredAt":1564113600000,"subscriptionType":"contact.creation","attemptNumber":0,"objectId":123,"changeSource":"CRM","changeFlag":"NEW","appId":54321}]';
+    const v1 = {
+      scheme: 'hubspot' as const,
+      secrets: [HUBSPOT_SECRET],
+      headers: {
+        'X-HubSpot-Signature': '232db2615f3d666fe21a8ec971ac7b5402d33b9a925784df3ca654d05f4817de',
+        'X-HubSpot-Signature-Version': 'v1',
+      },
+      body: v1Body,
+      receivedAt: NOW,
+    };
+    const url = 'https://www.example.com/webhook_uri';
+    const v2 = {
+      ...v1,
+      headers: {
+        'X-HubSpot-Signature': 'eee2dddcc73c94d699f5e395f4b9d454a069a6855fbfa152e91e88823087200e',
+        'X-HubSpot-Signature-Version': 'v2',
+      },
+      body: '',
+      url,
+      method: 'GET',
+    };
+    const v2Post = sign({
+      scheme: createHubspotScheme({ signVersion: 'v2' }),
+      body: '{"example_field":"example_value"}',
+      secret: HUBSPOT_SECRET,
+      url,
+      timestamp: NOW,
+    });
+    const v3Url = 'https://app.example.com/hubspot/card?email=ann%40example.com&tags=a%2Cb&name=Ann%20Lee';
+    const v3Body = '{"example_field":"example_value"}';
+    const v3 = {
+      ...v1,
+      headers: signed('hubspot', v3Body, HUBSPOT_SECRET, { url: v3Url }).headers,
+      body: v3Body,
+      url: v3Url,
+    };
+    cases.push(
+      { ...v1, description: 'hubspot v1: documented example', expected: ok(0) },
+      {
+        ...v1,
+        description: 'hubspot v1: no version header means v1',
+        headers: without(v1.headers, 'X-HubSpot-Signature-Version'),
+        expected: ok(0),
+      },
+      {
+        ...v1,
+        description: 'hubspot v1: tampered body',
+        body: v1Body.replace('"objectId":123', '"objectId":124'),
+        expected: fail('no_matching_signature'),
+      },
+      {
+        ...v1,
+        description: 'hubspot v1: wrong secret',
+        secrets: ['xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx'],
+        expected: fail('no_matching_signature'),
+      },
+      { ...v2, description: 'hubspot v2: documented GET example', expected: ok(0) },
+      {
+        ...v2,
+        description: 'hubspot v2: POST with body',
+        headers: v2Post.headers,
+        body: '{"example_field":"example_value"}',
+        method: 'POST',
+        expected: ok(0),
+      },
+      {
+        ...v2,
+        description: 'hubspot v2: signed for GET, verified as POST',
+        method: 'POST',
+        expected: fail('no_matching_signature'),
+      },
+      {
+        ...v2,
+        description: 'hubspot v2: other URL',
+        url: `${url}?portalId=1`,
+        expected: fail('no_matching_signature'),
+      },
+      { ...v2, description: 'hubspot v2: no url given', url: undefined, expected: fail('missing_option') },
+      { ...v3, description: 'hubspot v3: escaped URI as received', expected: ok(0) },
+      {
+        ...v3,
+        description: 'hubspot v3: the decoded URI signs alike',
+        url: 'https://app.example.com/hubspot/card?email=ann@example.com&tags=a,b&name=Ann%20Lee',
+        expected: ok(0),
+      },
+      {
+        ...v3,
+        description: 'hubspot v3: %20 is not decoded by HubSpot',
+        url: v3Url.replace('%20', ' '),
+        expected: fail('no_matching_signature'),
+      },
+      {
+        ...v3,
+        description: 'hubspot v3: tampered body',
+        body: v3Body.replace('example_value', 'other_value'),
+        expected: fail('no_matching_signature'),
+      },
+      {
+        ...v3,
+        description: 'hubspot v3: tampered timestamp',
+        headers: { ...v3.headers, 'X-HubSpot-Request-Timestamp': String(NOW * 1000 + 1) },
+        expected: fail('no_matching_signature'),
+      },
+      {
+        ...v3,
+        description: 'hubspot v3: 301 s old',
+        receivedAt: NOW + 301,
+        expected: fail('timestamp_out_of_tolerance'),
+      },
+      {
+        ...v3,
+        description: 'hubspot v3: v3 wins over a bogus v1 header',
+        headers: {
+          ...v3.headers,
+          'X-HubSpot-Signature': '0'.repeat(64),
+          'X-HubSpot-Signature-Version': 'v1',
+        },
+        expected: ok(0),
+      },
+      {
+        ...v3,
+        description: 'hubspot v3: missing timestamp header',
+        headers: without(v3.headers, 'X-HubSpot-Request-Timestamp'),
+        expected: fail('missing_header'),
+      },
+      { ...v3, description: 'hubspot v3: no url given', url: undefined, expected: fail('missing_option') },
+    );
+  }
+
+  // Salesforce Outbound Messaging: no signature; the envelope's OrganizationId is checked.
+  {
+    const body = buildSalesforceOutboundMessage({
+      organizationId: SALESFORCE_ORG,
+      actionId: '04k5g000000KzQmAAK',
+      notifications: [
+        {
+          id: '04l5g00000AbCdEAAX',
+          sObject: {
+            type: 'Account',
+            id: '0015g00000QxYzAAAA',
+            fields: { Name: 'Acme & Sons', Phone: null, NumberOfEmployees: '42' },
+          },
+        },
+        {
+          id: '04l5g00000AbCdFAAX',
+          sObject: {
+            type: 'Account',
+            id: '0015g00000QxZ0AAAA',
+            fields: { Name: 'Globex', Phone: '+1 555 0100' },
+          },
+        },
+      ],
+    });
+    const { headers } = signed('salesforce', body, SALESFORCE_ORG);
+    const base = { scheme: 'salesforce' as const, secrets: [SALESFORCE_ORG], headers, body, receivedAt: NOW };
+    cases.push(
+      { ...base, description: 'salesforce: 18-character org id', expected: ok(0) },
+      {
+        ...base,
+        description: 'salesforce: 15-character org id matches the 18-character one',
+        secrets: [SALESFORCE_ORG.slice(0, 15)],
+        expected: ok(0),
+      },
+      {
+        ...base,
+        description: 'salesforce: other org id',
+        secrets: ['00D5g000004XyZbEAK'],
+        expected: fail('no_matching_signature'),
+      },
+      {
+        ...base,
+        description: 'salesforce: org ids are case-sensitive',
+        secrets: [SALESFORCE_ORG.slice(0, 15).toUpperCase()],
+        expected: fail('no_matching_signature'),
+      },
+      {
+        ...base,
+        description: 'salesforce: not XML',
+        body: '{"OrganizationId":"00D5g000004XyZaEAK"}',
+        expected: fail('malformed_body'),
+      },
+      {
+        ...base,
+        description: 'salesforce: XML without notifications',
+        body: '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body/></soapenv:Envelope>',
+        expected: fail('malformed_body'),
+      },
+      {
+        ...base,
+        description: 'salesforce: org id of 16 characters',
+        secrets: [`${SALESFORCE_ORG.slice(0, 15)}E`],
+        expected: fail('invalid_secret'),
       },
     );
   }

@@ -22,6 +22,9 @@ describe('vectors.json', () => {
       'slack',
       'twilio',
       'paddle',
+      'discord',
+      'hubspot',
+      'salesforce',
       'hmac',
     ]) {
       const cases = file.cases.filter((c) => c.scheme === scheme);
@@ -45,6 +48,7 @@ describe('vectors.json', () => {
           headers: vector.headers,
           secrets: vector.secrets,
           url: vector.url,
+          method: vector.method,
           receivedAt: vector.receivedAt,
           tolerance: vector.tolerance,
         });
