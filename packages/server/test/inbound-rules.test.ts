@@ -1,13 +1,25 @@
 /** The pure parts of the gateway: which headers are forwarded, dedupe keys and event types. */
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { describe, test } from 'node:test';
-import type { Source } from '../src/core/types.ts';
+import { buildSalesforceOutboundMessage } from '@hookline/receiver';
+import { ConfigError, loadConfig } from '../src/config.ts';
+import type { ChallengeRule, Source } from '../src/core/types.ts';
 import { forwardedHeaders } from '../src/delivery/dispatcher.ts';
+import { allowlistProblems, ipAllowed } from '../src/inbound/allowlist.ts';
+import {
+  CHALLENGE_PRESETS,
+  challengeAnswer,
+  challengeProblems,
+  providerHandshake,
+  providerReply,
+} from '../src/inbound/handshakes.ts';
 import {
   dedupeKey,
   eventTypeOf,
   jsonPathValue,
   lazyJson,
+  salesforceMessage,
   UNTYPED_EVENT,
   verificationProblems,
 } from '../src/inbound/rules.ts';
@@ -136,5 +148,119 @@ describe('dedupe keys and event types', () => {
       )[0]?.field,
       'hmac',
     );
+  });
+});
+
+describe('handshakes, allowlists and provider event types', () => {
+  const q = (s: string) => new URLSearchParams(s);
+  const rule = (preset: string, over: Partial<ChallengeRule> = {}): ChallengeRule => ({
+    ...CHALLENGE_PRESETS[preset]!,
+    preset,
+    secret: null,
+    ...over,
+  });
+
+  test('challenge presets answer only their own requests', () => {
+    const graph = rule('graph');
+    assert.deepEqual(challengeAnswer(graph, 'POST', q('validationToken=a%20b'), lazyJson(Buffer.alloc(0))), {
+      contentType: 'text/plain; charset=utf-8',
+      body: 'a b',
+    });
+    assert.equal(challengeAnswer(graph, 'GET', q('validationToken=x'), lazyJson(Buffer.alloc(0))), null);
+    assert.equal(challengeAnswer(graph, 'POST', q(''), lazyJson(Buffer.alloc(0))), null);
+    assert.equal(
+      challengeAnswer(rule('dropbox'), 'GET', q('challenge=c1'), lazyJson(Buffer.alloc(0)))?.body,
+      'c1',
+    );
+
+    const zoom = rule('zoom', { secret: 'zs' });
+    const body = (event: string) =>
+      lazyJson(Buffer.from(JSON.stringify({ event, payload: { plainToken: 'pt' } })));
+    assert.deepEqual(
+      JSON.parse(challengeAnswer(zoom, 'POST', q(''), body('endpoint.url_validation'))!.body),
+      {
+        plainToken: 'pt',
+        encryptedToken: createHmac('sha256', 'zs').update('pt').digest('hex'),
+      },
+    );
+    assert.equal(
+      challengeAnswer(zoom, 'POST', q(''), body('meeting.started')),
+      null,
+      'only when event matches',
+    );
+    assert.deepEqual(challengeProblems(zoom), []);
+    assert.equal(challengeProblems({ ...zoom, secret: null })[0]?.field, 'secret');
+  });
+
+  test('provider handshakes: Slack url_verification and Discord PING, unless turned off', () => {
+    const slack = source({
+      verification: { scheme: 'slack', secrets: ['s'], tolerance: null, url: null, hmac: null },
+    });
+    const json = lazyJson(Buffer.from('{"type":"url_verification","challenge":"ch"}'));
+    assert.equal(providerHandshake(slack, json)?.body, '{"challenge":"ch"}');
+    assert.equal(
+      providerHandshake({ ...slack, handshake: { ...slack.handshake, provider: false } }, json),
+      null,
+    );
+    const discord = source({
+      verification: { scheme: 'discord', secrets: ['k'], tolerance: null, url: null, hmac: null },
+    });
+    assert.equal(providerHandshake(discord, lazyJson(Buffer.from('{"type":1}')))?.body, '{"type":1}');
+    assert.equal(providerHandshake(discord, lazyJson(Buffer.from('{"type":2}'))), null);
+    assert.equal(providerReply(discord)?.body, '{"type":5}');
+    assert.equal(providerReply(slack), null);
+  });
+
+  test('allowlists: v4, v6, v4-mapped clients; entries checked strictly', () => {
+    const list = ['10.0.0.0/8', '2001:db8::/32', '192.0.2.7'];
+    for (const [addr, ok] of [
+      ['10.255.0.1', true],
+      ['::ffff:10.0.0.1', true],
+      ['11.0.0.1', false],
+      ['2001:db8::1', true],
+      ['2001:db9::1', false],
+      ['192.0.2.7', true],
+      ['192.0.2.8', false],
+      ['not-an-ip', false],
+    ] as const) {
+      assert.equal(ipAllowed(list, addr, 'rules-test'), ok, addr);
+    }
+    assert.deepEqual(
+      allowlistProblems(['10.0.0.0/8', '10.1', '10.0.0.0/33', '::1/129', '::ffff:10.0.0.0/104']).map(
+        (p) => p.index,
+      ),
+      [1, 2, 3],
+    );
+  });
+
+  test('HOOKLINE_TRUST_PROXY: true, a hop count or proxy addresses', () => {
+    assert.equal(loadConfig({}).trustProxy, false);
+    assert.equal(loadConfig({ HOOKLINE_TRUST_PROXY: 'true' }).trustProxy, true);
+    assert.equal(loadConfig({ HOOKLINE_TRUST_PROXY: '2' }).trustProxy, 2);
+    assert.deepEqual(loadConfig({ HOOKLINE_TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).trustProxy, [
+      '10.0.0.0/8',
+      '127.0.0.1',
+    ]);
+    assert.throws(() => loadConfig({ HOOKLINE_TRUST_PROXY: 'proxy.local' }), ConfigError);
+  });
+
+  test('event types: HubSpot subscriptionType, Discord interaction type, Salesforce sObject type', () => {
+    const of = (scheme: string, body: string) =>
+      eventTypeOf(
+        source({ verification: { scheme, secrets: ['s'], tolerance: null, url: null, hmac: null } }),
+        [],
+        lazyJson(Buffer.from(body)),
+        scheme === 'salesforce' ? salesforceMessage(Buffer.from(body)) : null,
+      );
+    assert.equal(of('hubspot', '[{"subscriptionType":"contact.creation","objectId":1}]'), 'contact.creation');
+    assert.equal(of('discord', '{"type":2}'), '2');
+    const soap = buildSalesforceOutboundMessage({
+      organizationId: '00D5e000001AbCdEAA',
+      notifications: [
+        { id: '04l5e00000A1aaaAAA', sObject: { type: 'Opportunity', id: '0065e00000Q1xyzAAA' } },
+      ],
+    });
+    assert.equal(of('salesforce', soap), 'salesforce.Opportunity');
+    assert.equal(of('salesforce', '<not-soap/>'), UNTYPED_EVENT);
   });
 });
