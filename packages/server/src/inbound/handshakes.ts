@@ -55,8 +55,11 @@ export function challengeProblems(rule: ChallengeRule): { field: string; msg: st
   const problems: { field: string; msg: string }[] = [];
   if (!rule.query === !rule.jsonPath)
     problems.push({ field: 'query', msg: 'give query or jsonPath (where the challenge is), not both' });
-  if (rule.query && rule.method === 'GET' && rule.jsonPath)
-    problems.push({ field: 'jsonPath', msg: 'a GET request has no JSON body' });
+  if (rule.method === 'GET' && (rule.jsonPath || rule.when))
+    problems.push({
+      field: rule.jsonPath ? 'jsonPath' : 'when',
+      msg: 'a GET request has no JSON body: use query',
+    });
   if (rule.respond === 'json' && !rule.field)
     problems.push({ field: 'field', msg: 'a json answer needs field (where the challenge is echoed)' });
   if (rule.hmacField) {

@@ -91,8 +91,10 @@ export function inboundRoutes(ctx: ApiContext) {
     const store = async (
       req: FastifyRequest,
       source: Source,
-      fields: Pick<InboundEvent, 'status' | 'eventType' | 'dedupeKey' | 'verifyCode' | 'verifyDetail'>,
-      body: Buffer,
+      fields: Pick<
+        InboundEvent,
+        'status' | 'eventType' | 'dedupeKey' | 'verifyCode' | 'verifyDetail' | 'headers' | 'body'
+      >,
       parts?: InboundPart[],
     ) => {
       const now = ctx.clock.now();
@@ -102,8 +104,6 @@ export function inboundRoutes(ctx: ApiContext) {
         ...fields,
         duplicateOf: null,
         contentType: req.headers['content-type'] ?? null,
-        headers: headerPairs(req.raw.rawHeaders),
-        body,
         receivedAt: now,
         bodyExpungedAt: null,
         messageIds: null,
@@ -143,13 +143,15 @@ export function inboundRoutes(ctx: ApiContext) {
         verdict ??= verifyRequest(source, body, req.headers, ctx.clock.now(), req.method);
         return verdict;
       };
+      const request = { eventType, headers, body };
       const handshake = async (a: HandshakeAnswer) => {
-        const { event } = await store(
-          req,
-          source,
-          { status: 'handshake', eventType, dedupeKey: null, verifyCode: null, verifyDetail: null },
-          body,
-        );
+        const { event } = await store(req, source, {
+          ...request,
+          status: 'handshake',
+          dedupeKey: null,
+          verifyCode: null,
+          verifyDetail: null,
+        });
         return answer(reply, 200, event.id, a);
       };
 
@@ -158,7 +160,7 @@ export function inboundRoutes(ctx: ApiContext) {
       const challenge = rule
         ? challengeAnswer(rule, req.method, new URLSearchParams(req.raw.url?.split('?')[1] ?? ''), json)
         : null;
-      if (challenge && (!rule!.verify || verdictOf().ok)) return handshake(challenge);
+      if (rule && challenge && (!rule.verify || verdictOf().ok)) return handshake(challenge);
       if (req.method === 'GET' && !challenge) {
         throw new HooklineError(
           'method_not_allowed',
@@ -168,12 +170,13 @@ export function inboundRoutes(ctx: ApiContext) {
 
       const v = verdictOf();
       if (!v.ok) {
-        const { event } = await store(
-          req,
-          source,
-          { status: 'rejected', eventType, dedupeKey: null, verifyCode: v.code, verifyDetail: v.detail },
-          body,
-        );
+        const { event } = await store(req, source, {
+          ...request,
+          status: 'rejected',
+          dedupeKey: null,
+          verifyCode: v.code,
+          verifyDetail: v.detail,
+        });
         // Salesforce reads SOAP: a fault (and no Ack) makes it retry the message later.
         if (scheme === 'salesforce' && source.handshake.provider)
           return answer(reply, 401, event.id, salesforceFault(v.code, v.detail));
@@ -184,8 +187,8 @@ export function inboundRoutes(ctx: ApiContext) {
       if (provider) return handshake(provider);
 
       const accepted = {
+        ...request,
         status: 'accepted' as const,
-        eventType,
         dedupeKey: dedupeKey(source, headers, json, v.id),
         verifyCode: null,
         verifyDetail: null,
@@ -196,7 +199,6 @@ export function inboundRoutes(ctx: ApiContext) {
           req,
           source,
           accepted,
-          body,
           salesforceParts(sf, () => ctx.ids('message')),
         );
         return answer(reply, 200, event.id, {
@@ -205,7 +207,7 @@ export function inboundRoutes(ctx: ApiContext) {
         });
       }
 
-      const { event, result } = await store(req, source, accepted, body);
+      const { event, result } = await store(req, source, accepted);
       // Discord wants its interaction answer whether or not this copy is new.
       const custom = providerReply(source);
       if (custom) return answer(reply, 200, event.id, custom);
