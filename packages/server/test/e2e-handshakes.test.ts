@@ -360,9 +360,15 @@ for (const kind of await testStores()) {
       });
       const zoomForged = await post('zoom-hs', validation, zoomSigned(validation, 'wrong'));
       assert.equal(zoomForged.status, 401, 'Zoom signs its challenge: it is verified first');
-      // PATCH without the secret keeps it.
+      // PATCH without the secret keeps it; a PATCH of another handshake setting keeps the rule.
       const kept = await server.call('PATCH', `/api/v1/source/${zoom.id}`, { description: 'zoom app' });
       assert.equal(kept.body.handshake.challenge.hasSecret, true);
+      const other = await server.call('PATCH', `/api/v1/source/${zoom.id}`, {
+        handshake: { provider: false },
+      });
+      assert.equal(other.body.handshake.provider, false);
+      assert.equal(other.body.handshake.challenge.preset, 'zoom');
+      assert.equal(other.body.handshake.challenge.hasSecret, true);
       const zoomAgain = await post('zoom-hs', validation, zoomSigned(validation));
       assert.equal(zoomAgain.status, 200);
 

@@ -407,7 +407,13 @@ export function sourceRoutes(api: Routes, ctx: ApiContext): void {
     },
     async (req) => {
       const existing = await loadSource(ctx, req.params.source_id);
-      const merged = { ...asInput(existing), ...req.body } as SourceFields;
+      const current = asInput(existing);
+      // handshake merges one level down: changing one of its settings keeps the others.
+      const merged = {
+        ...current,
+        ...req.body,
+        ...(req.body.handshake ? { handshake: { ...current.handshake, ...req.body.handshake } } : {}),
+      } as SourceFields;
       const source = await buildSource(ctx, merged, existing);
       await ctx.store.updateSource(source);
       return sourceOut(source);
