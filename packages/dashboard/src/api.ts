@@ -199,6 +199,7 @@ export interface InboundEvent {
   dedupeKey: string | null;
   duplicateOf: string | null;
   verification: { code: string; detail: string } | null;
+  method: string;
   contentType: string | null;
   bodySize: number;
   receivedAt: string;

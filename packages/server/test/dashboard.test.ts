@@ -568,6 +568,7 @@ describe('web dashboard in Chromium', { skip }, () => {
         .getByRole('link', { name: / event msg_/ })
         .click();
       await page.getByTestId('verdict').getByText('Handshake', { exact: true }).waitFor();
+      await page.getByText('GET /in/dropbox').waitFor();
       assert.equal(await page.getByRole('button', { name: 'Replay' }).count(), 0);
       assert.deepEqual(browserErrors, []);
     } finally {

@@ -377,6 +377,7 @@ for (const kind of await testStores()) {
       for (const s of [graph, dropbox, zoom]) {
         const hs = await events(s.id, 'handshake');
         assert.equal(hs.length, s === zoom ? 2 : 1, `${s.name}: challenges are logged as handshakes`);
+        assert.equal(hs[0].method, s === dropbox ? 'GET' : 'POST');
       }
     });
 

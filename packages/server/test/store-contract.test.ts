@@ -692,6 +692,7 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
         duplicateOf: null,
         verifyCode: null,
         verifyDetail: null,
+        method: 'POST',
         contentType: 'application/octet-stream',
         headers: [
           ['X-GitHub-Event', 'issues'],

@@ -112,7 +112,7 @@ export function SourceEventPage({ sourceId, eventId }: { sourceId: string; event
           <h2>Request</h2>
           <p class="url">
             <code>
-              POST {s?.ingestPath ?? '/in/…'}
+              {e.method} {s?.ingestPath ?? '/in/…'}
               {e.contentType && ` · ${e.contentType}`}
             </code>
           </p>

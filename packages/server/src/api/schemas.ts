@@ -674,6 +674,7 @@ export const InboundEventOut = Type.Object(
     dedupeKey: Nullable(Type.String()),
     duplicateOf: Nullable(Type.String()),
     verification: Nullable(Type.Object({ code: Type.String(), detail: Type.String() })),
+    method: Type.String({ description: 'POST, or GET for a challenge that comes as GET' }),
     contentType: Nullable(Type.String()),
     bodySize: Type.Integer(),
     receivedAt: DateTime,

@@ -147,6 +147,7 @@ export function inboundEventOut(e: InboundEvent) {
     dedupeKey: e.dedupeKey,
     duplicateOf: e.duplicateOf,
     verification: e.verifyCode ? { code: e.verifyCode, detail: e.verifyDetail ?? '' } : null,
+    method: e.method,
     contentType: e.contentType,
     bodySize: e.body.length,
     receivedAt: iso(e.receivedAt),

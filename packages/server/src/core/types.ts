@@ -256,6 +256,8 @@ export interface InboundEvent {
   /** For a rejected request: the `@hookline/receiver` error code and message. */
   verifyCode: string | null;
   verifyDetail: string | null;
+  /** The HTTP method (POST; a handshake may come as GET). */
+  method: string;
   contentType: string | null;
   /** The request headers as received: names in their original case, in order, repeats kept. */
   headers: [string, string][];

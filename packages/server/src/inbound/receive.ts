@@ -103,6 +103,7 @@ export function inboundRoutes(ctx: ApiContext) {
         sourceId: source.id,
         ...fields,
         duplicateOf: null,
+        method: req.method,
         contentType: req.headers['content-type'] ?? null,
         receivedAt: now,
         bodyExpungedAt: null,

@@ -120,6 +120,7 @@ export function createRowMappers(enc: RowEncoding, box: SecretBox) {
       body: Buffer.from(r.body as Uint8Array),
       receivedAt: num(r.received_at),
       bodyExpungedAt: numOrNull(r.body_expunged_at),
+      method: str(r.method),
       // JSON text of the split request's message ids (see EVENT_PARTS in the adapters).
       messageIds: ((ids) => (ids && ids.length > 0 ? ids : null))(parse<string[] | null>(r.message_ids)),
     }),

@@ -203,6 +203,9 @@ CREATE INDEX delivery_due ON delivery (next_attempt_at, id) WHERE status IN (1, 
 ALTER TABLE source ADD COLUMN handshake TEXT;
 ALTER TABLE source ADD COLUMN allowed_ips TEXT;
 
+-- The request's method: a handshake may come as a GET (Dropbox's challenge).
+ALTER TABLE inbound_event ADD COLUMN method TEXT NOT NULL DEFAULT 'POST';
+
 -- Handshake requests (a provider checking the URL) are kept and pruned like rejected ones.
 DROP INDEX inbound_event_unaccepted;
 CREATE INDEX inbound_event_unaccepted ON inbound_event (source_id, id)

@@ -453,8 +453,8 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     const status = fresh.length > 0 ? 'accepted' : 'duplicate';
     await query(
       `INSERT INTO inbound_event (id, source_id, status, event_type, dedupe_key, duplicate_of, verify_code,
-         verify_detail, content_type, headers, body, received_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::bytea, ?)`,
+         verify_detail, content_type, headers, body, received_at, method)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::bytea, ?, ?)`,
       [
         ev.id,
         ev.sourceId,
@@ -468,6 +468,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
         JSON.stringify(ev.headers),
         ev.body,
         ev.receivedAt,
+        ev.method,
       ],
       c,
     );
@@ -1460,9 +1461,9 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
                ORDER BY received_at, id LIMIT 1
              )
              INSERT INTO inbound_event (id, source_id, status, event_type, dedupe_key, duplicate_of, verify_code,
-               verify_detail, content_type, headers, body, received_at)
+               verify_detail, content_type, headers, body, received_at, method)
              SELECT ?::text, ?::text, CASE WHEN first.id IS NULL THEN ?::text ELSE 'duplicate' END, ?::text, ?::text,
-               first.id, ?::text, ?::text, ?::text, ?::text, ?::bytea, ?::bigint
+               first.id, ?::text, ?::text, ?::text, ?::text, ?::bytea, ?::bigint, ?::text
              FROM (VALUES (1)) AS one (x) LEFT JOIN first ON true
              RETURNING status, duplicate_of`,
             [
@@ -1481,6 +1482,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
               JSON.stringify(ev.headers),
               ev.body,
               ev.receivedAt,
+              ev.method,
             ],
             c,
           );

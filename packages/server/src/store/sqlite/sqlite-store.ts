@@ -1006,7 +1006,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
             }
             run(
               `INSERT INTO inbound_event (id, source_id, status, event_type, dedupe_key, duplicate_of, verify_code,
-                 verify_detail, content_type, headers, body, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+                 verify_detail, content_type, headers, body, received_at, method)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
               [
                 ev.id,
                 ev.sourceId,
@@ -1020,6 +1021,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
                 JSON.stringify(ev.headers),
                 ev.body,
                 ev.receivedAt,
+                ev.method,
               ],
             );
             if (status !== 'accepted') {
