@@ -10,7 +10,11 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { verify as verifyReceiver } from '@hookline/receiver';
+import {
+  generateDiscordKeyPair,
+  parseSalesforceOutboundMessage,
+  verify as verifyReceiver,
+} from '@hookline/receiver';
 import { verify as verifyGithub } from '@octokit/webhooks-methods';
 import { Webhook } from 'standardwebhooks';
 import Stripe from 'stripe';
@@ -151,6 +155,56 @@ describe('hookline trigger', () => {
       secret: '8f742231b10e8888abcd99yyyzzz85a5',
     });
     assert.equal(JSON.parse(slack.body).event.type, 'app_mention');
+  });
+
+  test('discord, hubspot and salesforce: verify with @hookline/receiver (interop-tested against their libraries)', async () => {
+    const keys = generateDiscordKeyPair();
+    for (const event of ['ping', 'application_command']) {
+      const discord = await trigger('discord', event, keys.privateKey);
+      const ok = { scheme: 'discord', body: discord.body, headers: discord.headers } as const;
+      assert.equal(verifyReceiver({ ...ok, secret: keys.publicKey }).scheme, 'discord');
+      assert.throws(() => verifyReceiver({ ...ok, secret: generateDiscordKeyPair().publicKey }));
+      assert.equal(JSON.parse(discord.body).type, event === 'ping' ? 1 : 2);
+    }
+
+    const hubspotSecret = 'b9b0fa7c-0b2e-4a0f-8f61-5ac9e6b4c1d2';
+    const hubspot = await trigger('hubspot', 'deal.creation', hubspotSecret);
+    const signedFor = {
+      scheme: 'hubspot',
+      body: hubspot.body,
+      headers: hubspot.headers,
+      method: 'POST',
+    } as const;
+    verifyReceiver({ ...signedFor, secret: hubspotSecret, url: `${receiver.url}/hook` });
+    assert.throws(() =>
+      verifyReceiver({ ...signedFor, secret: hubspotSecret, url: `${receiver.url}/other` }),
+    );
+    assert.ok(hubspot.headers['x-hubspot-signature-v3']);
+    const events = JSON.parse(hubspot.body) as { subscriptionType: string }[];
+    assert.deepEqual(
+      events.map((e) => e.subscriptionType),
+      ['deal.creation', 'deal.creation'],
+    );
+
+    const org = '00D5g000004Tz1XEAS';
+    const sf = await trigger('salesforce', 'Account', org);
+    assert.match(sf.headers['content-type']!, /^text\/xml/);
+    const message = parseSalesforceOutboundMessage(sf.body);
+    assert.equal(message.organizationId, org);
+    assert.deepEqual(
+      message.notifications.map((n) => n.sObject.type),
+      ['Account', 'Account'],
+    );
+    assert.equal(message.notifications[0]!.sObject.fields.Website, null);
+    verifyReceiver({ scheme: 'salesforce', body: sf.body, headers: sf.headers, secret: org.slice(0, 15) });
+    assert.throws(() =>
+      verifyReceiver({
+        scheme: 'salesforce',
+        body: sf.body,
+        headers: sf.headers,
+        secret: '00D000000000001AAA',
+      }),
+    );
   });
 
   test('--source posts to the inbound source of the Hookline server', async () => {

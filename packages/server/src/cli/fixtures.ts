@@ -3,7 +3,8 @@
  * (field names, nesting, id formats), and the headers the provider adds besides its signature.
  * Values are made up; ids are fresh on every call so receivers that dedupe see new events.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { buildSalesforceOutboundMessage } from '@hookline/receiver';
 
 export interface Fixture {
   /** The body, serialized once; these exact bytes are signed and sent. */
@@ -14,7 +15,8 @@ export interface Fixture {
   id?: string;
 }
 
-type Make = (now: Date) => Fixture;
+/** Makes one event; `secret` is given for providers whose body names the receiver (Salesforce's org id). */
+type Make = (now: Date, secret: string) => Fixture;
 
 const rand = (n: number) => randomBytes(n).toString('base64url').replace(/[-_]/g, '').slice(0, n);
 const unix = (d: Date) => Math.floor(d.getTime() / 1000);
@@ -342,6 +344,117 @@ const STANDARD: Record<string, Make> = {
   }),
 };
 
+// ---- Discord: interactions (https://discord.com/developers/docs/interactions/receiving-and-responding)
+const snowflake = () =>
+  `${(BigInt(Date.now() - 1_420_070_400_000) << 22n) | BigInt(randomInt(0, 4_194_304))}`;
+const DISCORD_APP_ID = '1187265538310459392';
+const discordUser = {
+  id: '80351110224678912',
+  username: 'ada',
+  global_name: 'Ada',
+  discriminator: '0',
+  avatar: null,
+};
+function discordInteraction(type: number, extra: Record<string, unknown>): Make {
+  return () => ({
+    body: json({
+      application_id: DISCORD_APP_ID,
+      id: snowflake(),
+      token: `aW50ZXJhY3Rpb246${rand(120)}`,
+      type,
+      version: 1,
+      ...extra,
+    }),
+    headers: {
+      'Content-Type': 'application/json',
+      'User-Agent': 'Discord-Interactions/1.0 (+https://discord.com)',
+    },
+  });
+}
+const DISCORD: Record<string, Make> = {
+  ping: discordInteraction(1, { user: discordUser }),
+  application_command: discordInteraction(2, {
+    app_permissions: '562949953601536',
+    channel_id: '1187265539191263242',
+    data: {
+      id: '1187271062213890048',
+      name: 'deploy',
+      options: [{ name: 'environment', type: 3, value: 'staging' }],
+      type: 1,
+    },
+    entitlements: [],
+    guild_id: '1187265538310459390',
+    guild_locale: 'en-US',
+    locale: 'en-US',
+    member: { nick: null, roles: [], user: discordUser, permissions: '562949953601536' },
+  }),
+};
+
+// ---- HubSpot: webhooks API, a JSON array of events (https://developers.hubspot.com/docs/api/webhooks)
+function hubspotEvents(events: Record<string, unknown>[]): Make {
+  return (now) => {
+    const occurredAt = now.getTime();
+    return {
+      body: json(
+        events.map((event, i) => ({
+          eventId: randomInt(1, 2 ** 31),
+          subscriptionId: 2_471_532 + i,
+          portalId: 62_515,
+          appId: 1_160_452,
+          occurredAt,
+          attemptNumber: 0,
+          ...event,
+        })),
+      ),
+      headers: {
+        'Content-Type': 'application/json',
+        'User-Agent': 'HubSpot Connect 2.0 (http://dev.hubspot.com/)',
+      },
+    };
+  };
+}
+const HUBSPOT: Record<string, Make> = {
+  'contact.creation': hubspotEvents([
+    { subscriptionType: 'contact.creation', objectId: 5_101, changeFlag: 'NEW', changeSource: 'CRM' },
+  ]),
+  'contact.propertyChange': hubspotEvents([
+    {
+      subscriptionType: 'contact.propertyChange',
+      objectId: 5_101,
+      propertyName: 'lifecyclestage',
+      propertyValue: 'customer',
+      changeSource: 'CRM_UI',
+      sourceId: 'userId:2150924',
+    },
+  ]),
+  'deal.creation': hubspotEvents([
+    { subscriptionType: 'deal.creation', objectId: 9_044, changeFlag: 'NEW', changeSource: 'CRM_UI' },
+    { subscriptionType: 'deal.creation', objectId: 9_045, changeFlag: 'NEW', changeSource: 'IMPORT' },
+  ]),
+};
+
+// ---- Salesforce: Outbound Messaging, a SOAP envelope with one or more notifications -----------
+const sfId = (prefix: string) => `${prefix}${rand(12)}AAA`.slice(0, 18);
+function salesforceMessage(type: string, records: (() => Record<string, string | null>)[]): Make {
+  return (_now, secret) => ({
+    body: buildSalesforceOutboundMessage({
+      organizationId: secret,
+      actionId: '04k5g000000TqYbAAK',
+      notifications: records.map((fields) => ({ id: sfId('04l'), sObject: { type, fields: fields() } })),
+    }),
+    headers: { 'User-Agent': 'Salesforce Outbound Messaging' },
+  });
+}
+const SALESFORCE: Record<string, Make> = {
+  Account: salesforceMessage('Account', [
+    () => ({ Id: sfId('001'), Name: 'Acme Corporation', Industry: 'Manufacturing', Website: null }),
+    () => ({ Id: sfId('001'), Name: 'Globex', Industry: 'Energy', Website: 'https://globex.example' }),
+  ]),
+  Opportunity: salesforceMessage('Opportunity', [
+    () => ({ Id: sfId('006'), Name: 'Acme — 200 seats', StageName: 'Closed Won', Amount: '48000.0' }),
+  ]),
+};
+
 /** Events by scheme; the scheme names are those of @hookline/receiver. */
 export const FIXTURES: Record<string, Record<string, Make>> = {
   'standard-webhooks': STANDARD,
@@ -349,4 +462,7 @@ export const FIXTURES: Record<string, Record<string, Make>> = {
   github: GITHUB,
   shopify: SHOPIFY,
   slack: SLACK,
+  discord: DISCORD,
+  hubspot: HUBSPOT,
+  salesforce: SALESFORCE,
 };

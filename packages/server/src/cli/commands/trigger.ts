@@ -23,10 +23,14 @@ const list = Object.entries(FIXTURES)
 
 export const trigger: Command = {
   name: 'trigger',
-  summary: 'Send a realistic signed test event (Standard Webhooks, Stripe, GitHub, Shopify, Slack) to a URL',
+  summary:
+    'Send a realistic signed test event (Standard Webhooks, Stripe, GitHub, Shopify, Slack, Discord, HubSpot, Salesforce) to a URL',
   usage: 'hookline trigger <scheme> <event> (--url URL | --source NAME) --secret SECRET [--print]',
   details: `Schemes and events:\n${list}\n\nThe secret is the one your receiver verifies with: a whsec_ secret for Standard Webhooks and
-Stripe, the webhook secret for GitHub, the app's client secret for Shopify, the signing secret for Slack.`,
+Stripe, the webhook secret for GitHub, the app's client secret for Shopify and HubSpot, the signing secret for
+Slack, the application's private key (hex seed; your receiver verifies with its public key) for Discord, and
+the organization id (00D...) for Salesforce, whose outbound messages are not signed. HubSpot signs the URL it
+calls, so sign for the exact URL your receiver is configured with.`,
   maxPositionals: 2,
   options: {
     url: {
@@ -56,6 +60,7 @@ Stripe, the webhook secret for GitHub, the app's client secret for Shopify, the 
     'hookline trigger stripe payment_intent.succeeded --url http://localhost:3000/webhooks --secret whsec_...',
     'hookline trigger github push --url http://localhost:3000/github --secret s3cret',
     'hookline trigger shopify orders/create --source my-shop --secret shpss_...    # through a Hookline inbound source',
+    'hookline trigger salesforce Account --source crm --secret 00D5g000004Tz1XEAS    # a SOAP outbound message',
     'hookline trigger standard-webhooks invoice.paid --secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw --print',
   ],
   async run({ values, positionals, io }) {
@@ -82,10 +87,17 @@ Stripe, the webhook secret for GitHub, the app's client secret for Shopify, the 
       if (!Number.isInteger(timestamp) || timestamp <= 0)
         throw usageError('--timestamp must be unix seconds');
     }
-    const fixture = make(new Date(timestamp * 1000));
+    const fixture = make(new Date(timestamp * 1000), secret);
     let signed: ReturnType<typeof sign>;
     try {
-      signed = sign({ scheme: scheme as SchemeName, body: fixture.body, secret, timestamp, id: fixture.id });
+      signed = sign({
+        scheme: scheme as SchemeName,
+        body: fixture.body,
+        secret,
+        timestamp,
+        id: fixture.id,
+        url,
+      });
     } catch (err) {
       throw usageError(`cannot sign with this secret: ${(err as Error).message}`);
     }
