@@ -278,6 +278,79 @@ for (const kind of await testStores()) {
       assert.equal(parseSalesforceOutboundMessage(body).notifications.length, 3);
     });
 
+    test('HubSpot: a signed batch becomes one forwarded event per HubSpot event, typed and deduplicated on eventId', async () => {
+      const all = await destination();
+      const deals = await destination();
+      const secret = 'hubspot-client-secret-7f3c';
+      const url = `${server.url}/in/hubspot-crm`;
+      const source = await createSource({
+        name: 'hubspot-crm',
+        verification: { scheme: 'hubspot', secrets: [secret], url },
+        destinations: [{ url: all.url }, { url: deals.url, eventTypes: ['deal.creation'] }],
+      });
+      const batch = (events: { eventId: number; subscriptionType: string; objectId: number }[]) =>
+        JSON.stringify(
+          events.map((e) => ({
+            ...e,
+            portalId: 62515,
+            appId: 1160452,
+            occurredAt: 1764200000000,
+            attemptNumber: 0,
+          })),
+        );
+      const send = (body: string) => {
+        const signed = sign({
+          scheme: 'hubspot',
+          body,
+          secret,
+          url,
+          method: 'POST',
+          timestamp: Math.floor(Date.now() / 1000),
+        });
+        return post('hubspot-crm', body, { 'content-type': 'application/json', ...signed.headers });
+      };
+      const first = [
+        { eventId: 101, subscriptionType: 'contact.creation', objectId: 5101 },
+        { eventId: 102, subscriptionType: 'deal.creation', objectId: 9044 },
+        { eventId: 103, subscriptionType: 'contact.propertyChange', objectId: 5101 },
+      ];
+      const res = await send(batch(first));
+      assert.equal(res.status, 200);
+      const answer = await res.json();
+      assert.equal(answer.status, 'accepted');
+      assert.equal(answer.messageIds.length, 3);
+      await drain();
+      assert.equal(all.requests.length, 3, 'one forwarded request per HubSpot event');
+      assert.deepEqual(
+        all.requests.map((r) => JSON.parse(r.body.toString()).eventId).sort(),
+        [101, 102, 103],
+      );
+      assert.equal(deals.requests.length, 1, 'routed by subscriptionType');
+      assert.equal(JSON.parse(deals.requests[0]!.body.toString()).objectId, 9044);
+      assert.equal(new Set(all.requests.map((r) => headersOf(r)['webhook-id'])).size, 3);
+
+      // HubSpot retries a batch with the same eventIds: only events not seen before go out.
+      const retry = await send(
+        batch([first[2]!, { eventId: 104, subscriptionType: 'deal.creation', objectId: 9045 }]),
+      );
+      assert.equal((await retry.json()).messageIds.length, 1);
+      const repeat = await send(batch(first));
+      assert.equal((await repeat.json()).status, 'duplicate');
+      await drain();
+      assert.equal(all.requests.length, 4);
+      assert.equal(deals.requests.length, 2);
+
+      // A forged batch: 401, nothing forwarded.
+      const forged = await post('hubspot-crm', batch(first), { 'content-type': 'application/json' });
+      assert.equal(forged.status, 401);
+      await drain();
+      assert.equal(all.requests.length, 4);
+      assert.deepEqual(
+        (await events(source.id)).map((e) => e.status),
+        ['rejected', 'duplicate', 'accepted', 'accepted'],
+      );
+    });
+
     test('challenge rules: Microsoft Graph validationToken, Dropbox GET challenge, Zoom url_validation', async () => {
       const dest = await destination();
       const graph = await createSource({

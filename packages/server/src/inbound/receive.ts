@@ -20,6 +20,7 @@ import type { InboundEvent, Source } from '../core/types.ts';
 import type { InboundPart } from '../store/store.ts';
 import { ipAllowed } from './allowlist.ts';
 import { challengeAnswer, type HandshakeAnswer, providerHandshake, providerReply } from './handshakes.ts';
+import { hubspotParts } from './hubspot.ts';
 import { dedupeKey, eventTypeOf, lazyJson, salesforceMessage, type Verdict, verifyRequest } from './rules.ts';
 import { salesforceFault, salesforceParts } from './salesforce.ts';
 
@@ -205,6 +206,17 @@ export function inboundRoutes(ctx: ApiContext) {
         return answer(reply, 200, event.id, {
           contentType: 'text/xml; charset=utf-8',
           body: salesforceAck(),
+        });
+      }
+
+      // HubSpot: one message per event of the batch, whatever became of the others.
+      const batch = scheme === 'hubspot' ? hubspotParts(json(), () => ctx.ids('message')) : null;
+      if (batch) {
+        const { event, result } = await store(req, source, accepted, batch);
+        return reply.code(200).send({
+          id: event.id,
+          status: result.status,
+          messageIds: result.status === 'accepted' ? (result.messages ?? []) : [],
         });
       }
 
