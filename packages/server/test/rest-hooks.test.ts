@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { ApiException, Svix } from 'svix';
 import { createManualClock } from '../src/core/clock.ts';
 import {
   startHookline,
@@ -377,3 +378,45 @@ function restHooksSuite(kind: TestStoreKind): void {
 for (const kind of await testStores()) {
   describe(`REST Hooks and app-scoped tokens (${kind.name})`, kind.options, () => restHooksSuite(kind));
 }
+
+describe('app-scoped tokens through the official svix client', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startHookline();
+  });
+  after(() => server.close());
+
+  const status = (code: number) => (err: unknown) => {
+    assert.ok(err instanceof ApiException, String(err));
+    assert.equal(err.code, code);
+    return true;
+  };
+
+  test('appPortalAccess (creating the application inline), scoped calls, logout and expireAll', async () => {
+    const admin = new Svix(server.token, { serverUrl: server.url });
+    await admin.application.create({ name: 'Someone else', uid: 'else' });
+    const access = await admin.authentication.appPortalAccess('cust-1', {
+      application: { name: 'Customer 1' },
+      featureFlags: [],
+    });
+    assert.match(access.token, /^hl_app_/);
+    assert.ok(access.url.endsWith(`#key=${access.token}`), access.url);
+    const app = await admin.application.get('cust-1');
+    assert.equal(app.name, 'Customer 1');
+
+    const customer = new Svix(access.token, { serverUrl: server.url });
+    const ep = await customer.endpoint.create('cust-1', { url: 'https://example.com/hook' });
+    assert.equal((await customer.endpoint.list('cust-1')).data[0]?.id, ep.id);
+    await assert.rejects(customer.endpoint.list('else'), status(403));
+    await assert.rejects(customer.application.list(), status(403));
+    await customer.authentication.logout();
+    await assert.rejects(customer.endpoint.list('cust-1'), status(401));
+
+    const second = new Svix((await admin.authentication.appPortalAccess('cust-1')).token, {
+      serverUrl: server.url,
+    });
+    await second.endpoint.get('cust-1', ep.id);
+    await admin.authentication.expireAll('cust-1', {});
+    await assert.rejects(second.endpoint.get('cust-1', ep.id), status(401));
+  });
+});

@@ -16,7 +16,7 @@ import Type from 'typebox';
 import { HooklineError } from '../core/errors.ts';
 import type { AppToken } from '../core/types.ts';
 import type { Store } from '../store/store.ts';
-import { loadAppToChange } from './application.ts';
+import { createApplication, loadAppToChange } from './application.ts';
 import {
   ApplicationTokenExpireIn,
   AppPortalAccessIn,
@@ -151,8 +151,13 @@ export function authRoutes(api: Routes, ctx: ApiContext): void {
       },
     },
     async (req) => {
-      const app = await loadAppToChange(ctx, req.params.app_id);
       const body = req.body ?? {};
+      // Like Svix: the body may carry the application, created on first use under the path's uid.
+      const inline = body.application;
+      const app =
+        inline && !(await ctx.store.getApp(req.params.app_id))
+          ? (await createApplication(ctx, { ...inline, uid: inline.uid ?? req.params.app_id }, true)).app
+          : await loadAppToChange(ctx, req.params.app_id);
       const now = ctx.clock.now();
       const secret = `${APP_TOKEN_PREFIX}${randomBytes(24).toString('base64url')}`;
       await ctx.store.insertAppToken({

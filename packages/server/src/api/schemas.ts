@@ -611,6 +611,13 @@ export const ReplayOut = Type.Object(
 export const APP_TOKEN_MAX_EXPIRY_SECONDS = 10 * 365 * 86_400;
 export const AppPortalAccessIn = Type.Object(
   {
+    application: Type.Optional(
+      Nullable(
+        Type.Object(ApplicationIn.properties, {
+          description: 'Creates the application (uid: the one in the path) when it does not exist yet',
+        }),
+      ),
+    ),
     expiry: Type.Optional(
       Nullable(
         Type.Integer({
