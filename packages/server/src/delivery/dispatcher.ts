@@ -472,7 +472,7 @@ export function createDispatcher(deps: {
         for (const id of disabledEndpoints) {
           logger.warn(
             { endpointId: id, event: 'endpoint.disabled' },
-            'endpoint disabled after failing for too long',
+            'endpoint disabled (failing for too long, or a REST Hook target answered 410 Gone)',
           );
           events.onEndpointDisabled?.(id);
         }
