@@ -353,6 +353,21 @@ function restHooksSuite(kind: TestStoreKind): void {
     for (const t of many) assert.equal((await t('GET', '/api/v1/app/shop/hook')).status, 401);
     assert.equal((await untouched('GET', '/api/v1/app/other/hook')).status, 200);
 
+    // The token is never stored in clear, not even as an idempotent response to replay.
+    const first = await server.call(
+      'POST',
+      '/api/v1/auth/app-portal-access/shop',
+      {},
+      { 'idempotency-key': 'k1' },
+    );
+    const repeat = await server.call(
+      'POST',
+      '/api/v1/auth/app-portal-access/shop',
+      {},
+      { 'idempotency-key': 'k1' },
+    );
+    assert.equal(repeat.status, 200);
+    assert.notEqual(repeat.body.token, first.body.token, 'a repeat makes a new token, not a replay');
     assert.equal((await server.call('POST', '/api/v1/auth/app-portal-access/nope', {})).status, 404);
     const tooLong = await server.call('POST', '/api/v1/auth/app-portal-access/shop', { expiry: 0 });
     assert.equal(tooLong.status, 422);
