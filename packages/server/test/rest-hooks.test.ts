@@ -123,6 +123,25 @@ function restHooksSuite(kind: TestStoreKind): void {
     assert.equal(receiver.requests.length, before + 1, 'nothing is delivered after unsubscribing');
   });
 
+  test('identical subscribe requests at once make one subscription', async () => {
+    const body = { targetUrl: `${receiver.url}/zap/race`, eventTypes: ['order.refunded', 'order.created'] };
+    const results = await Promise.all(
+      Array.from({ length: 6 }, () => server.call('POST', '/api/v1/app/shop/hook', body)),
+    );
+    for (const r of results) assert.ok(r.status === 200 || r.status === 201, JSON.stringify(r.body));
+    assert.equal(results.filter((r) => r.status === 201).length, 1, 'exactly one is created');
+    assert.equal(new Set(results.map((r) => r.body.id)).size, 1);
+    assert.deepEqual(results[0]!.body.eventTypes, ['order.created', 'order.refunded']);
+    // The event types in another order are the same subscription.
+    const swapped = await server.call('POST', '/api/v1/app/shop/hook', {
+      ...body,
+      eventTypes: ['order.created', 'order.refunded'],
+    });
+    assert.equal(swapped.status, 200);
+    assert.equal(swapped.body.id, results[0]!.body.id);
+    assert.equal((await server.call('DELETE', `/api/v1/app/shop/hook/${swapped.body.id}`)).status, 204);
+  });
+
   test('unsubscribe by target URL (optionally one event); the hooks API never deletes ordinary endpoints', async () => {
     const target = `${receiver.url}/zap/by-url`;
     const a = await server.call('POST', '/api/v1/app/shop/hook', { hookUrl: target, event: 'order.created' });

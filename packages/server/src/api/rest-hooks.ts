@@ -172,7 +172,9 @@ export function restHookRoutes(api: Routes, ctx: ApiContext): void {
         return reply.code(201).send(hookOut(ep));
       } catch (err) {
         // Two identical subscribe requests at once: the second finds the first one's endpoint.
-        const raced = err instanceof StoreConflictError ? await ctx.store.getEndpoint(app.id, uid) : null;
+        const conflict =
+          err instanceof StoreConflictError || (err instanceof HooklineError && err.code === 'conflict');
+        const raced = conflict ? await ctx.store.getEndpoint(app.id, uid) : null;
         if (raced && isRestHook(raced.metadata)) return reply.code(200).send(hookOut(raced));
         throw renameIssues(err, eventField);
       }
