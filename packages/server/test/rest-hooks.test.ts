@@ -210,7 +210,20 @@ function restHooksSuite(kind: TestStoreKind): void {
     });
     assert.equal(hidden.status, 422);
     assert.equal((await plainToken('GET', '/api/v1/event-type/beta.thing/sample')).status, 404);
+    assert.equal((await plainToken('GET', '/api/v1/event-type/beta.thing')).status, 404);
+    const names = async (call: typeof plainToken) =>
+      (await call('GET', '/api/v1/event-type?limit=1')).body.data.map((t: any) => t.name);
+    assert.deepEqual(await names(plainToken), [], 'the first page (beta.thing) is hidden, not the iterator');
+    const page1 = await plainToken('GET', '/api/v1/event-type?limit=1');
+    assert.equal(page1.body.done, false);
+    const page2 = await plainToken('GET', `/api/v1/event-type?limit=1&iterator=${page1.body.iterator}`);
+    assert.deepEqual(
+      page2.body.data.map((t: any) => t.name),
+      ['order.created'],
+    );
+    assert.deepEqual(await names(server.call), ['beta.thing'], 'the admin sees every event type');
     const betaToken = as(await newToken('shop', { featureFlags: ['beta'] }));
+    assert.deepEqual(await names(betaToken), ['beta.thing']);
     const shown = await betaToken('POST', '/api/v1/app/shop/hook', {
       targetUrl: `${receiver.url}/b`,
       event: 'beta.thing',

@@ -14,7 +14,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { HooklineError } from '../core/errors.ts';
-import type { AppToken } from '../core/types.ts';
+import type { AppToken, EventType } from '../core/types.ts';
 import type { Store } from '../store/store.ts';
 import { createApplication, loadAppToChange } from './application.ts';
 import {
@@ -79,6 +79,16 @@ const APP_TOKEN_READABLE = new Set([
   '/event-type/:event_type_name',
   '/event-type/:event_type_name/sample',
 ]);
+
+/**
+ * Event types carrying feature flags are visible to an application token only with one of
+ * those flags (as in Svix's app portal); the admin sees everything.
+ */
+export function visibleTo(principal: Principal | undefined, t: EventType): boolean {
+  if (!t.featureFlags || t.featureFlags.length === 0 || principal?.kind !== 'app') return true;
+  const flags = principal.token.featureFlags ?? [];
+  return t.featureFlags.some((f) => flags.includes(f));
+}
 
 const refuse = (detail: string) => new HooklineError('insufficient_access', detail);
 

@@ -17,7 +17,7 @@ import { isRestHook, REST_HOOK_MARK } from '../core/rest-hook.ts';
 import type { App, Endpoint, EventType } from '../core/types.ts';
 import { StoreConflictError } from '../store/store-errors.ts';
 import { loadApp, loadAppToChange } from './application.ts';
-import type { Principal } from './auth.ts';
+import { visibleTo } from './auth.ts';
 import { createEndpoint } from './endpoint.ts';
 import { listOut, pageQuery } from './pagination.ts';
 import {
@@ -65,16 +65,6 @@ function hookUid(targetUrl: string, eventTypes: string[]): string {
     .update(`${targetUrl}\n${eventTypes.join('\n')}`)
     .digest('hex');
   return `hook-${digest.slice(0, 32)}`;
-}
-
-/**
- * Event types carrying feature flags are visible to an application token only with one of
- * those flags (as in Svix's app portal); the admin sees everything.
- */
-function visibleTo(principal: Principal | undefined, t: EventType): boolean {
-  if (!t.featureFlags || t.featureFlags.length === 0 || principal?.kind !== 'app') return true;
-  const flags = principal.token.featureFlags ?? [];
-  return t.featureFlags.some((f) => flags.includes(f));
 }
 
 /** The endpoint validation speaks of `url` and `eventTypes`; REST Hook clients sent other names. */
