@@ -645,7 +645,10 @@ export const AppPortalAccessIn = Type.Object(
 export type AppPortalAccessIn = Static<typeof AppPortalAccessIn>;
 export const AppPortalAccessOut = Type.Object(
   {
-    url: Type.String({ description: "The application's page in the Hookline dashboard, with the token" }),
+    url: Type.String({
+      description:
+        "The application's page in the Hookline dashboard, with the token in the #key= fragment (as Svix's links carry it)",
+    }),
     token: Type.String({ description: 'Bearer token for /api/v1/app/{app_id}/... routes only' }),
   },
   { $id: 'AppPortalAccessOut' },
