@@ -70,7 +70,7 @@ export function createMetrics(deps: {
   });
   const disabled = new Counter({
     name: 'hookline_endpoints_disabled_total',
-    help: 'Endpoints this process disabled after they failed for too long.',
+    help: 'Endpoints this process disabled: failing for too long, or a REST Hook target answered 410 Gone.',
     registers: [registry],
   });
 

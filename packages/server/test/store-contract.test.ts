@@ -617,6 +617,72 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
       assert.equal(await store.getSetting('k'), 'third');
     });
 
+    test('app tokens: stored by hash, revoked one by one, expired all at once; gone with their app', async () => {
+      const a = app();
+      const b = app();
+      await store.insertApp(a);
+      await store.insertApp(b);
+      const token = (appId: string, hash: string) => ({
+        id: ids('appToken'),
+        appId,
+        tokenHash: hash,
+        readOnly: hash.endsWith('r'),
+        featureFlags: hash.endsWith('r') ? ['beta'] : null,
+        expiresAt: now + 60_000,
+        revokedAt: null,
+        createdAt: now,
+      });
+      const t1 = token(a.id, 'aa01');
+      const t2 = token(a.id, 'aa02r');
+      const t3 = token(b.id, 'bb01');
+      for (const t of [t1, t2, t3]) await store.insertAppToken(t);
+      assert.deepEqual(await store.getAppTokenByHash('aa02r'), t2);
+      assert.equal(await store.getAppTokenByHash('nope'), null);
+      await assert.rejects(store.insertAppToken({ ...token(a.id, 'aa01') }), /unique|duplicate/i);
+
+      await store.revokeAppToken(t1.id, now + 5);
+      await store.revokeAppToken(t1.id, now + 9);
+      assert.equal(
+        (await store.getAppTokenByHash('aa01'))?.revokedAt,
+        now + 5,
+        'the first revocation counts',
+      );
+
+      // Expiring every live token of app a: the revoked one is left alone, app b is untouched.
+      assert.equal(await store.expireAppTokens(a.id, now + 10), 1);
+      assert.equal((await store.getAppTokenByHash('aa02r'))?.expiresAt, now + 10);
+      assert.equal(await store.expireAppTokens(a.id, now + 20), 0, 'never pushes an expiry later');
+      assert.equal((await store.getAppTokenByHash('bb01'))?.expiresAt, now + 60_000);
+
+      await store.deleteApp(b.id);
+      assert.equal(await store.getAppTokenByHash('bb01'), null);
+    });
+
+    test('endpoint lists filter by url and metadata pairs; claims carry the metadata', async () => {
+      const a = app();
+      await store.insertApp(a);
+      const mark = { 'hookline.restHook': 'true' };
+      const hook1 = endpoint(a.id, { url: 'http://127.0.0.1:1/z', metadata: { ...mark, team: 'x' } });
+      const hook2 = endpoint(a.id, { url: 'http://127.0.0.1:1/y', metadata: mark });
+      const plain = endpoint(a.id, { url: 'http://127.0.0.1:1/z', metadata: { 'hookline.restHook': 'no' } });
+      for (const e of [hook1, hook2, plain]) await store.insertEndpoint(e);
+      const page: PageQuery = { limit: 10, after: null, before: null, order: 'asc' };
+      const ids_ = async (filter: Parameters<Store['listEndpoints']>[2]) =>
+        (await store.listEndpoints(a.id, page, filter)).items.map((e) => e.id).sort();
+      assert.deepEqual(await ids_({ metadata: mark }), [hook1.id, hook2.id].sort());
+      assert.deepEqual(await ids_({ metadata: mark, url: 'http://127.0.0.1:1/z' }), [hook1.id]);
+      assert.deepEqual(await ids_({ url: 'http://127.0.0.1:1/z' }), [hook1.id, plain.id].sort());
+      assert.deepEqual(await ids_({ metadata: { ...mark, team: 'y' } }), []);
+      assert.deepEqual(await ids_(undefined), [hook1.id, hook2.id, plain.id].sort());
+
+      await store.ingest([item(a.id)]);
+      const claimed = await claim();
+      assert.equal(claimed.length, 3);
+      const byEndpoint = new Map(claimed.map((d) => [d.endpointId, d.endpoint.metadata]));
+      assert.deepEqual(byEndpoint.get(hook1.id), { ...mark, team: 'x' });
+      assert.deepEqual(byEndpoint.get(plain.id), { 'hookline.restHook': 'no' });
+    });
+
     test('idempotent responses expire', async () => {
       await store.putIdempotentResponse('k', { status: 202, body: '{"id":"x"}' }, now + 1000, now);
       assert.deepEqual(await store.getIdempotentResponse('k', now), { status: 202, body: '{"id":"x"}' });

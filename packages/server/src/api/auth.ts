@@ -1,12 +1,40 @@
 /**
- * Bearer-token authentication. The admin token comes from `HOOKLINE_ADMIN_TOKEN`, or is
- * generated on first start and stored only as a SHA-256 hash. Comparison is constant-time.
+ * Bearer-token authentication, and the tokens that open it.
+ *
+ * - The admin token comes from `HOOKLINE_ADMIN_TOKEN`, or is generated on first start and stored
+ *   only as a SHA-256 hash. Comparison is constant-time. It may do everything.
+ * - App-scoped tokens (`hl_app_...`, Svix's "app portal access") are made by the admin for one
+ *   application: what a SaaS hands its customer, or the customer's Zapier app, to manage that
+ *   customer's endpoints and REST Hook subscriptions. They work only under
+ *   `/api/v1/app/{that app}/...` (plus reading the event type catalog and logging out), never
+ *   publish messages, and a read-only one changes nothing. Only their hash is stored; they
+ *   expire, and `POST /api/v1/auth/logout` revokes one.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import Type from 'typebox';
 import { HooklineError } from '../core/errors.ts';
+import type { AppToken, EventType } from '../core/types.ts';
 import type { Store } from '../store/store.ts';
-import type { ApiContext } from './server.ts';
+import { createApplication, loadAppToChange } from './application.ts';
+import {
+  ApplicationTokenExpireIn,
+  AppPortalAccessIn,
+  AppPortalAccessOut,
+  ErrorOut,
+  NoContent,
+} from './schemas.ts';
+import type { ApiContext, Routes } from './server.ts';
+
+/** Who a request acts as. */
+export type Principal = { kind: 'admin' } | { kind: 'app'; token: AppToken };
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the auth hook on every `/api/v1` request it lets through. */
+    principal?: Principal;
+  }
+}
 
 export const hashToken = (token: string): Buffer => createHash('sha256').update(token).digest();
 
@@ -39,14 +67,165 @@ export async function resetAdminToken(store: Store): Promise<{ hash: Buffer; gen
   return { hash, generated: token };
 }
 
+const APP_TOKEN_PREFIX = 'hl_app_';
+/** Svix's default lifetime of an app portal token. */
+const DEFAULT_APP_TOKEN_SECONDS = 7 * 86_400;
+const API_PREFIX = '/api/v1';
+const READ_METHODS = new Set(['GET', 'HEAD']);
+
+/** Routes an app-scoped token may use outside its application's own tree (reads only). */
+const APP_TOKEN_READABLE = new Set([
+  '/event-type',
+  '/event-type/:event_type_name',
+  '/event-type/:event_type_name/sample',
+]);
+
+/**
+ * Event types carrying feature flags are visible to an application token only with one of
+ * those flags (as in Svix's app portal); the admin sees everything.
+ */
+export function visibleTo(principal: Principal | undefined, t: EventType): boolean {
+  if (!t.featureFlags || t.featureFlags.length === 0 || principal?.kind !== 'app') return true;
+  const flags = principal.token.featureFlags ?? [];
+  return t.featureFlags.some((f) => flags.includes(f));
+}
+
+const refuse = (detail: string) => new HooklineError('insufficient_access', detail);
+
+/**
+ * What an app-scoped token may do, decided from the matched route pattern (never the raw URL):
+ * its own application's subtree, reading the event type catalog, and logging itself out.
+ */
+async function checkAppToken(ctx: ApiContext, request: FastifyRequest, token: AppToken): Promise<void> {
+  const route = (request.routeOptions.url ?? '').slice(API_PREFIX.length);
+  const method = request.method;
+  if (route === '/auth/logout') return;
+  const reading = READ_METHODS.has(method);
+  if (APP_TOKEN_READABLE.has(route)) {
+    if (reading) return;
+    throw refuse('an application token can read the event type catalog, not change it');
+  }
+  if (!route.startsWith('/app/:app_id')) {
+    throw refuse(`an application token can only use /api/v1/app/${token.appId}/... routes`);
+  }
+  const appParam = (request.params as { app_id?: string }).app_id ?? '';
+  // By id or uid, like every route; an unknown application is refused like another's.
+  const app = appParam === token.appId ? { id: appParam } : await ctx.store.getApp(appParam);
+  if (app?.id !== token.appId) {
+    throw refuse(`this token belongs to application ${token.appId}; it cannot use another application`);
+  }
+  if (reading) return;
+  if (token.readOnly) throw refuse('this application token is read-only');
+  if (route === '/app/:app_id') throw refuse('an application token cannot change or delete its application');
+  if (route === '/app/:app_id/msg') throw refuse('an application token cannot publish messages');
+}
+
 export function createAuth(ctx: ApiContext) {
   return async (request: FastifyRequest, _reply: FastifyReply) => {
     const header = request.headers.authorization;
     const match = header ? /^Bearer\s+(.+)$/i.exec(header.trim()) : null;
     if (!match)
       throw new HooklineError('authentication_failed', 'send the header "Authorization: Bearer <token>"');
-    if (!timingSafeEqual(hashToken(match[1]!), ctx.adminTokenHash)) {
-      throw new HooklineError('authentication_failed', 'invalid token');
+    const hash = hashToken(match[1]!);
+    if (timingSafeEqual(hash, ctx.adminTokenHash)) {
+      request.principal = { kind: 'admin' };
+      return;
     }
+    // Looked up by the hash of a 192-bit random token: the lookup reveals nothing usable.
+    const token = match[1]!.startsWith(APP_TOKEN_PREFIX)
+      ? await ctx.store.getAppTokenByHash(hash.toString('hex'))
+      : null;
+    if (!token) throw new HooklineError('authentication_failed', 'invalid token');
+    if (token.revokedAt !== null) throw new HooklineError('authentication_failed', 'this token was revoked');
+    if (token.expiresAt <= ctx.clock.now())
+      throw new HooklineError('authentication_failed', 'this token expired');
+    await checkAppToken(ctx, request, token);
+    request.principal = { kind: 'app', token };
   };
+}
+
+const AppParams = Type.Object({ app_id: Type.String({ description: 'Application id or uid' }) });
+const tags = ['Authentication'];
+
+export function authRoutes(api: Routes, ctx: ApiContext): void {
+  api.post(
+    '/auth/app-portal-access/:app_id',
+    {
+      schema: {
+        tags,
+        summary:
+          'Make a token that works only for this application (its endpoints, REST Hook subscriptions, messages and attempts)',
+        params: AppParams,
+        body: Type.Optional(AppPortalAccessIn),
+        response: { 200: AppPortalAccessOut, 403: ErrorOut, 404: ErrorOut },
+      },
+    },
+    async (req) => {
+      const body = req.body ?? {};
+      // Like Svix: the body may carry the application, created on first use under the path's uid.
+      const inline = body.application;
+      const app =
+        inline && !(await ctx.store.getApp(req.params.app_id))
+          ? (await createApplication(ctx, { ...inline, uid: inline.uid ?? req.params.app_id }, true)).app
+          : await loadAppToChange(ctx, req.params.app_id);
+      const now = ctx.clock.now();
+      const secret = `${APP_TOKEN_PREFIX}${randomBytes(24).toString('base64url')}`;
+      await ctx.store.insertAppToken({
+        id: ctx.ids('appToken'),
+        appId: app.id,
+        tokenHash: hashToken(secret).toString('hex'),
+        readOnly: body.readOnly ?? false,
+        featureFlags: body.featureFlags ?? null,
+        expiresAt: now + (body.expiry ?? DEFAULT_APP_TOKEN_SECONDS) * 1000,
+        revokedAt: null,
+        createdAt: now,
+      });
+      // Never kept for idempotent replay (Svix clients send an idempotency-key on every POST):
+      // the stored response would hold the token in clear. A retried call makes another token.
+      req.idempotencyStored = true;
+      // The dashboard of this server, as the client reached it (no public URL is configured).
+      const origin = `${req.protocol}://${req.host}`;
+      return { url: `${origin}/apps/${app.id}#key=${secret}`, token: secret };
+    },
+  );
+
+  api.post(
+    '/auth/app/:app_id/expire-all',
+    {
+      schema: {
+        tags,
+        summary: 'Expire every token of this application (at once, or in `expiry` seconds)',
+        params: AppParams,
+        body: Type.Optional(ApplicationTokenExpireIn),
+        response: { 204: NoContent, 404: ErrorOut },
+      },
+    },
+    async (req, reply) => {
+      const app = await loadAppToChange(ctx, req.params.app_id);
+      await ctx.store.expireAppTokens(app.id, ctx.clock.now() + (req.body?.expiry ?? 0) * 1000);
+      return reply.code(204).send(null);
+    },
+  );
+
+  api.post(
+    '/auth/logout',
+    {
+      schema: {
+        tags,
+        summary: 'Revoke the application token this request is made with',
+        response: { 204: NoContent, 400: ErrorOut },
+      },
+    },
+    async (req, reply) => {
+      const p = req.principal;
+      if (p?.kind !== 'app') {
+        throw new HooklineError(
+          'generic_error',
+          'only application tokens log out; reset the admin token with `hookline admin-token --reset`',
+        );
+      }
+      await ctx.store.revokeAppToken(p.token.id, ctx.clock.now());
+      return reply.code(204).send(null);
+    },
+  );
 }

@@ -2,6 +2,7 @@
 import Type from 'typebox';
 import { HooklineError, notFound } from '../core/errors.ts';
 import type { EventType } from '../core/types.ts';
+import { visibleTo } from './auth.ts';
 import { listOut, pageQuery } from './pagination.ts';
 import {
   ErrorOut,
@@ -43,12 +44,18 @@ export function eventTypeRoutes(api: Routes, ctx: ApiContext): void {
       const q = pageQuery(req.query, 'asc');
       const page = await ctx.store.listEventTypes(q, req.query.include_archived === true);
       const withContent = req.query.with_content !== false;
-      return listOut(
+      const out = listOut(
         page,
         q,
         (t) => t.name,
-        (t) => eventTypeOut(t, withContent),
+        (t) => t,
       );
+      // An application token sees only the flagged event types its flags open (see auth.ts);
+      // the iterators still come from the whole page, so paging never stalls.
+      const data = out.data
+        .filter((t) => visibleTo(req.principal, t))
+        .map((t) => eventTypeOut(t, withContent));
+      return { ...out, data };
     },
   );
 
@@ -97,7 +104,11 @@ export function eventTypeRoutes(api: Routes, ctx: ApiContext): void {
         response: { 200: EventTypeOut, 404: ErrorOut },
       },
     },
-    async (req) => eventTypeOut(await loadEventType(ctx, req.params.event_type_name)),
+    async (req) => {
+      const t = await loadEventType(ctx, req.params.event_type_name);
+      if (!visibleTo(req.principal, t)) throw notFound('event type');
+      return eventTypeOut(t);
+    },
   );
 
   api.put(

@@ -732,6 +732,126 @@ export const ReplayOut = Type.Object(
   { $id: 'ReplayOut' },
 );
 
+// ---- app-scoped tokens (Svix's app portal access) ------------------------------------------
+export const APP_TOKEN_MAX_EXPIRY_SECONDS = 10 * 365 * 86_400;
+export const AppPortalAccessIn = Type.Object(
+  {
+    application: Type.Optional(
+      Nullable(
+        Type.Object(ApplicationIn.properties, {
+          description: 'Creates the application (uid: the one in the path) when it does not exist yet',
+        }),
+      ),
+    ),
+    expiry: Type.Optional(
+      Nullable(
+        Type.Integer({
+          minimum: 1,
+          maximum: APP_TOKEN_MAX_EXPIRY_SECONDS,
+          description:
+            'Seconds the token stays valid (default 7 days; up to 10 years for integrations such as a Zapier app)',
+        }),
+      ),
+    ),
+    featureFlags: Type.Optional(
+      Nullable(
+        Type.Array(Type.String({ maxLength: 256 }), {
+          maxItems: 64,
+          description: 'Event types carrying a feature flag can be subscribed to only with one of these',
+        }),
+      ),
+    ),
+    readOnly: Type.Optional(
+      Nullable(Type.Boolean({ description: 'The token can read but not change anything' })),
+    ),
+  },
+  { $id: 'AppPortalAccessIn' },
+);
+export type AppPortalAccessIn = Static<typeof AppPortalAccessIn>;
+export const AppPortalAccessOut = Type.Object(
+  {
+    url: Type.String({
+      description:
+        "The application's page in the Hookline dashboard, with the token in the #key= fragment (as Svix's links carry it)",
+    }),
+    token: Type.String({ description: 'Bearer token for /api/v1/app/{app_id}/... routes only' }),
+  },
+  { $id: 'AppPortalAccessOut' },
+);
+export const ApplicationTokenExpireIn = Type.Object(
+  {
+    expiry: Type.Optional(
+      Nullable(
+        Type.Integer({
+          minimum: 0,
+          maximum: 86_400,
+          description: 'Seconds until the tokens expire (default 0: at once)',
+        }),
+      ),
+    ),
+  },
+  { $id: 'ApplicationTokenExpireIn' },
+);
+
+// ---- REST Hooks (Zapier, Make, n8n, Pipedream) ---------------------------------------------
+const TargetUrl = Type.String({ minLength: 1, maxLength: 65536 });
+const EventName = Type.String({ pattern: UID_PATTERN, maxLength: 256 });
+export const RestHookIn = Type.Object(
+  {
+    targetUrl: Type.Optional(TargetUrl),
+    target_url: Type.Optional(TargetUrl),
+    hookUrl: Type.Optional(TargetUrl),
+    event: Type.Optional(EventName),
+    eventTypes: Type.Optional(Type.Array(EventName, { minItems: 1, maxItems: 256 })),
+    description: Type.Optional(Nullable(Type.String({ maxLength: 65536 }))),
+  },
+  {
+    $id: 'RestHookIn',
+    description:
+      'The URL to send to (targetUrl, or target_url / hookUrl) and what to send: one event type (event) or several (eventTypes)',
+  },
+);
+export type RestHookIn = Static<typeof RestHookIn>;
+export const RestHookOut = Type.Object(
+  {
+    id: Type.String({ description: 'The subscription id (an endpoint id): keep it to unsubscribe' }),
+    targetUrl: Type.String(),
+    event: Type.String({ description: 'The first event type subscribed to' }),
+    eventTypes: Type.Array(Type.String()),
+    description: Type.String(),
+    disabled: Type.Boolean({
+      description: 'True once the target answered 410 Gone (or the endpoint was disabled otherwise)',
+    }),
+    createdAt: DateTime,
+  },
+  { $id: 'RestHookOut' },
+);
+export const RestHookUnsubscribeIn = Type.Object(
+  {
+    targetUrl: Type.Optional(TargetUrl),
+    target_url: Type.Optional(TargetUrl),
+    hookUrl: Type.Optional(TargetUrl),
+    event: Type.Optional(EventName),
+  },
+  {
+    $id: 'RestHookUnsubscribeIn',
+    description: 'Removes every subscription of the application to this URL (only to this event, when given)',
+  },
+);
+export type RestHookUnsubscribeIn = Static<typeof RestHookUnsubscribeIn>;
+export const SampleQuery = Type.Object({
+  event: Type.String({ pattern: UID_PATTERN, maxLength: 256, description: 'Event type name' }),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 50, default: 3 })),
+});
+export const SampleLimitQuery = Type.Object({
+  limit: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 50, description: 'At most this many (default 50)' }),
+  ),
+});
+export const SamplesOut = Type.Array(Type.Record(Type.String(), Type.Unknown()), {
+  description: 'Payloads, newest first, each with an `id` (added when the payload has none)',
+});
+
 export const EmptyOut = Type.Object({}, { $id: 'EmptyResponse' });
 export const NoContent = Type.Null({ description: 'No content' });
 

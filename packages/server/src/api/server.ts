@@ -31,7 +31,7 @@ import type { Store } from '../store/store.ts';
 import { StoreConflictError, StoreUnavailableError } from '../store/store-errors.ts';
 import { applicationRoutes } from './application.ts';
 import { attemptRoutes } from './attempt.ts';
-import { createAuth } from './auth.ts';
+import { authRoutes, createAuth } from './auth.ts';
 import { registerDashboard } from './dashboard.ts';
 import { endpointRoutes } from './endpoint.ts';
 import { eventTypeRoutes } from './event-type.ts';
@@ -40,6 +40,7 @@ import { idempotency } from './idempotency.ts';
 import { listenRoutes } from './listen.ts';
 import { messageRoutes } from './message.ts';
 import { metricsRoutes } from './metrics.ts';
+import { restHookRoutes } from './rest-hooks.ts';
 import { SHARED_SCHEMAS } from './schemas.ts';
 import { sourceRoutes } from './source.ts';
 import { statsRoutes } from './stats.ts';
@@ -222,6 +223,8 @@ export async function buildApi(ctx: ApiContext) {
       attemptRoutes(typed, ctx);
       statsRoutes(typed, ctx);
       sourceRoutes(typed, ctx);
+      authRoutes(typed, ctx);
+      restHookRoutes(typed, ctx);
       if (ctx.listen) listenRoutes(typed, ctx, ctx.listen);
     },
     { prefix: '/api/v1' },

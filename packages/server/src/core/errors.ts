@@ -5,7 +5,15 @@
  */
 export const ERRORS = {
   generic_error: { status: 400, description: 'The request is malformed (for example invalid JSON).' },
-  authentication_failed: { status: 401, description: 'The bearer token is missing or wrong.' },
+  authentication_failed: {
+    status: 401,
+    description: 'The bearer token is missing or wrong, or an app-scoped token expired or was revoked.',
+  },
+  insufficient_access: {
+    status: 403,
+    description:
+      "An app-scoped token was used outside its application's routes, or a read-only one for a change.",
+  },
   not_found: {
     status: 404,
     description:

@@ -21,6 +21,7 @@ export const ID_PREFIXES = {
   task: 'qtask_',
   delivery: 'dlv_',
   source: 'src_',
+  appToken: 'apptok_',
 } as const;
 export type IdKind = keyof typeof ID_PREFIXES;
 

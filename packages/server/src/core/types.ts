@@ -69,6 +69,24 @@ export interface Endpoint {
   updatedAt: number;
 }
 
+/**
+ * A token that works only for one application's routes (`POST /api/v1/auth/app-portal-access/{app}`):
+ * what a SaaS hands its customer, or the customer's Zapier app. Only its SHA-256 is stored.
+ */
+export interface AppToken {
+  id: string;
+  appId: string;
+  /** Hex SHA-256 of the token. */
+  tokenHash: string;
+  /** Refuses every request that changes something. */
+  readOnly: boolean;
+  featureFlags: string[] | null;
+  expiresAt: number;
+  /** Set by `POST /api/v1/auth/logout`; the token stops working. */
+  revokedAt: number | null;
+  createdAt: number;
+}
+
 export interface EventType {
   name: string;
   description: string;

@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
 import { coerceError } from '../core/errors.ts';
 import type { IdGenerator } from '../core/ids.ts';
+import { isRestHook } from '../core/rest-hook.ts';
 import { nextRetryDelay, parseRetryAfter, type RetryPolicy } from '../core/retry.ts';
 import { signatureHeader } from '../core/signing.ts';
 import { type Attempt, DeliveryStatus } from '../core/types.ts';
@@ -188,7 +189,10 @@ export function settleAttempt(
   options: { retry: RetryPolicy; disableAfterMs: number },
   attemptId: string,
 ): { attempt: Attempt; outcome: DeliveryOutcome } {
-  const next = decideOutcome(d, result, times.now, options.retry);
+  // REST Hooks: a subscription's target answering 410 Gone asks to be unsubscribed. The delivery
+  // fails without retry and the endpoint is disabled at once (see core/rest-hook.ts).
+  const gone = result.ok && result.statusCode === 410 && isRestHook(d.endpoint.metadata);
+  const next = gone ? { kind: 'fail' as const } : decideOutcome(d, result, times.now, options.retry);
   const attempt: Attempt = {
     id: attemptId,
     deliveryId: d.id,
@@ -210,7 +214,9 @@ export function settleAttempt(
     leaseUntil: d.leaseUntil,
     attempt,
     next,
-    ...(next.kind === 'success' ? {} : { disableIfFailingSince: times.now - options.disableAfterMs }),
+    ...(next.kind === 'success'
+      ? {}
+      : { disableIfFailingSince: gone ? times.now : times.now - options.disableAfterMs }),
   };
   return { attempt, outcome };
 }
@@ -466,7 +472,7 @@ export function createDispatcher(deps: {
         for (const id of disabledEndpoints) {
           logger.warn(
             { endpointId: id, event: 'endpoint.disabled' },
-            'endpoint disabled after failing for too long',
+            'endpoint disabled (failing for too long, or a REST Hook target answered 410 Gone)',
           );
           events.onEndpointDisabled?.(id);
         }

@@ -7,6 +7,7 @@
 import type { SecretBox } from '../core/secret-box.ts';
 import type {
   App,
+  AppToken,
   Attempt,
   DeliveryStatusCode,
   Endpoint,
@@ -68,6 +69,16 @@ export function createRowMappers(enc: RowEncoding, box: SecretBox) {
       fifo: enc.flag(r.fifo),
       createdAt: num(r.created_at),
       updatedAt: num(r.updated_at),
+    }),
+    toAppToken: (r: Row): AppToken => ({
+      id: str(r.id),
+      appId: str(r.app_id),
+      tokenHash: str(r.token_hash),
+      readOnly: enc.flag(r.read_only),
+      featureFlags: parse(r.feature_flags),
+      expiresAt: num(r.expires_at),
+      revokedAt: numOrNull(r.revoked_at),
+      createdAt: num(r.created_at),
     }),
     toEventType: (r: Row): EventType => ({
       name: str(r.name),

@@ -8,6 +8,7 @@
  */
 import type {
   App,
+  AppToken,
   Attempt,
   DeliveryStatusCode,
   Endpoint,
@@ -49,6 +50,14 @@ export interface MessageFilter {
   /** Messages created strictly before / after these times. */
   before?: number;
   after?: number;
+}
+
+/** Narrows `listEndpoints`; every condition given must hold. */
+export interface EndpointFilter {
+  /** Exactly this URL. */
+  url?: string;
+  /** The endpoint's metadata holds every one of these key/value pairs. */
+  metadata?: Record<string, string>;
 }
 
 export interface AttemptFilter {
@@ -111,6 +120,8 @@ export interface ClaimedDelivery {
     headers: Record<string, string>;
     secrets: EndpointSecret[];
     svixHeaders: boolean;
+    /** The endpoint's metadata (a REST Hook subscription is marked there, see `core/rest-hook.ts`). */
+    metadata?: Record<string, string>;
   };
 }
 
@@ -280,9 +291,17 @@ export interface Store {
 
   insertEndpoint(endpoint: Endpoint): Promise<void>;
   getEndpoint(appId: string, idOrUid: string): Promise<Endpoint | null>;
-  listEndpoints(appId: string, page: PageQuery): Promise<Page<Endpoint>>;
+  listEndpoints(appId: string, page: PageQuery, filter?: EndpointFilter): Promise<Page<Endpoint>>;
   updateEndpoint(endpoint: Endpoint): Promise<void>;
   deleteEndpoint(appId: string, id: string): Promise<void>;
+
+  insertAppToken(token: AppToken): Promise<void>;
+  /** The token with this hash (hex SHA-256), whether or not it is expired or revoked. */
+  getAppTokenByHash(tokenHash: string): Promise<AppToken | null>;
+  /** Revokes one token (no-op when it is revoked already). */
+  revokeAppToken(id: string, now: number): Promise<void>;
+  /** Makes every live token of an application expire at `at` at the latest; returns how many changed. */
+  expireAppTokens(appId: string, at: number): Promise<number>;
 
   insertEventType(eventType: EventType): Promise<void>;
   getEventType(name: string): Promise<EventType | null>;

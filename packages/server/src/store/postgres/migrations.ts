@@ -226,4 +226,23 @@ CREATE INDEX inbound_part_dedupe ON inbound_part (source_id, dedupe_key, receive
   WHERE dedupe_key IS NOT NULL;
 `,
   },
+  {
+    version: 6,
+    name: 'app tokens',
+    sql: `
+-- Tokens scoped to one application (\`POST /api/v1/auth/app-portal-access/{app}\`). Only the
+-- SHA-256 of a token is kept; a token stops working at expires_at or once revoked.
+CREATE TABLE app_token (
+  id TEXT COLLATE "C" PRIMARY KEY,
+  app_id TEXT COLLATE "C" NOT NULL REFERENCES app(id) ON DELETE CASCADE,
+  token_hash TEXT NOT NULL UNIQUE,
+  read_only BOOLEAN NOT NULL,
+  feature_flags TEXT,
+  expires_at BIGINT NOT NULL,
+  revoked_at BIGINT,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX app_token_app ON app_token (app_id);
+`,
+  },
 ];

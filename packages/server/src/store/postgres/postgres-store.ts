@@ -280,7 +280,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
   }
 
   // ---- row mappers --------------------------------------------------------------------
-  const { openSecrets, toApp, toEndpoint, toEventType, toMessage, toAttempt, toInboundEvent } =
+  const { openSecrets, toApp, toAppToken, toEndpoint, toEventType, toMessage, toAttempt, toInboundEvent } =
     createRowMappers({ flag: (v) => v === true, list: jsonb }, box);
   /** Source rows with their destinations (the endpoints of each source's application). */
   async function toSources(rows: Row[], c: Queryable = pool): Promise<Source[]> {
@@ -621,8 +621,20 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       const r = await one(ENDPOINT_BY_ID_OR_UID, [appId, idOrUid, idOrUid]);
       return r ? toEndpoint(r) : null;
     },
-    listEndpoints: (appId, page) =>
-      paged('SELECT * FROM endpoint WHERE app_id = ?', [appId], 'id', page, toEndpoint),
+    listEndpoints: (appId, page, filter = {}) => {
+      let sql = 'SELECT * FROM endpoint WHERE app_id = ?';
+      const params: Param[] = [appId];
+      if (filter.url !== undefined) {
+        sql += ' AND url = ?';
+        params.push(filter.url);
+      }
+      if (filter.metadata && Object.keys(filter.metadata).length > 0) {
+        // metadata is the JSON text the API stored.
+        sql += ' AND metadata::jsonb @> ?::jsonb';
+        params.push(JSON.stringify(filter.metadata));
+      }
+      return paged(sql, params, 'id', page, toEndpoint);
+    },
     updateEndpoint: async (e) => {
       await query(
         `UPDATE endpoint SET uid = ?, url = ?, description = ?, disabled = ?, event_types = ?, channels = ?,
@@ -635,6 +647,27 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     deleteEndpoint: async (appId, id) => {
       await query('DELETE FROM endpoint WHERE id = ? AND app_id = ?', [id, appId]);
     },
+
+    // ---- application tokens ------------------------------------------------------------
+    insertAppToken: async (t) => {
+      await query(
+        `INSERT INTO app_token (id, app_id, token_hash, read_only, feature_flags, expires_at, revoked_at, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        [t.id, t.appId, t.tokenHash, t.readOnly, json(t.featureFlags), t.expiresAt, t.revokedAt, t.createdAt],
+      );
+    },
+    getAppTokenByHash: async (tokenHash) => {
+      const r = await one('SELECT * FROM app_token WHERE token_hash = ?', [tokenHash]);
+      return r ? toAppToken(r) : null;
+    },
+    revokeAppToken: async (id, now) => {
+      await query('UPDATE app_token SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', [now, id]);
+    },
+    expireAppTokens: (appId, at) =>
+      count(
+        'UPDATE app_token SET expires_at = ? WHERE app_id = ? AND expires_at > ? AND revoked_at IS NULL',
+        [at, appId, at],
+      ),
 
     // ---- event types -------------------------------------------------------------------
     insertEventType: async (t) => {
@@ -999,7 +1032,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       const endpoints = new Map(
         (
           await query(
-            'SELECT id, url, disabled, headers, secrets, svix_headers FROM endpoint WHERE id = ANY(?::text[])',
+            'SELECT id, url, disabled, headers, secrets, svix_headers, metadata FROM endpoint WHERE id = ANY(?::text[])',
             [endpointIds],
           )
         ).map((ep) => [
@@ -1010,6 +1043,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
             headers: parse<Record<string, string>>(ep.headers),
             secrets: openSecrets(ep.secrets),
             svixHeaders: ep.svix_headers === true,
+            metadata: parse<Record<string, string>>(ep.metadata),
           },
         ]),
       );

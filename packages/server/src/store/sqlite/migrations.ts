@@ -241,4 +241,23 @@ CREATE INDEX inbound_part_dedupe ON inbound_part (source_id, dedupe_key, receive
   WHERE dedupe_key IS NOT NULL;
 `,
   },
+  {
+    version: 10,
+    name: 'app tokens',
+    sql: `
+-- Tokens scoped to one application (\`POST /api/v1/auth/app-portal-access/{app}\`). Only the
+-- SHA-256 of a token is kept; a token stops working at expires_at or once revoked.
+CREATE TABLE app_token (
+  id TEXT PRIMARY KEY,
+  app_id TEXT NOT NULL REFERENCES app(id) ON DELETE CASCADE,
+  token_hash TEXT NOT NULL UNIQUE,
+  read_only INTEGER NOT NULL,
+  feature_flags TEXT,
+  expires_at INTEGER NOT NULL,
+  revoked_at INTEGER,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX app_token_app ON app_token (app_id);
+`,
+  },
 ];

@@ -149,7 +149,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   }
 
   // ---- row mappers --------------------------------------------------------------------
-  const { openSecrets, toApp, toEndpoint, toEventType, toMessage, toAttempt, toInboundEvent } =
+  const { openSecrets, toApp, toAppToken, toEndpoint, toEventType, toMessage, toAttempt, toInboundEvent } =
     createRowMappers({ flag: (v) => num(v) === 1, list: parse }, box);
   const toSource = (r: Row): Source => ({
     id: str(r.id),
@@ -339,8 +339,20 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         const r = get(ENDPOINT_BY_ID_OR_UID, [appId, idOrUid, idOrUid]);
         return r ? toEndpoint(r) : null;
       }),
-    listEndpoints: (appId, page) =>
-      guard(() => paged('SELECT * FROM endpoint WHERE app_id = ?', [appId], 'id', page, toEndpoint)),
+    listEndpoints: (appId, page, filter = {}) =>
+      guard(() => {
+        let sql = 'SELECT * FROM endpoint WHERE app_id = ?';
+        const params: SQLInputValue[] = [appId];
+        if (filter.url !== undefined) {
+          sql += ' AND url = ?';
+          params.push(filter.url);
+        }
+        for (const [key, value] of Object.entries(filter.metadata ?? {})) {
+          sql += ' AND json_extract(metadata, ?) = ?';
+          params.push(`$.${JSON.stringify(key)}`, value);
+        }
+        return paged(sql, params, 'id', page, toEndpoint);
+      }),
     updateEndpoint: (e) =>
       guard(() => {
         run(
@@ -356,6 +368,43 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         tx(() => {
           run('DELETE FROM endpoint WHERE id = ? AND app_id = ?', [id, appId]);
         }),
+      ),
+
+    // ---- application tokens ------------------------------------------------------------
+    insertAppToken: (t) =>
+      guard(() => {
+        run(
+          `INSERT INTO app_token (id, app_id, token_hash, read_only, feature_flags, expires_at, revoked_at, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+          [
+            t.id,
+            t.appId,
+            t.tokenHash,
+            t.readOnly ? 1 : 0,
+            json(t.featureFlags),
+            t.expiresAt,
+            t.revokedAt,
+            t.createdAt,
+          ],
+        );
+      }),
+    getAppTokenByHash: (tokenHash) =>
+      guard(() => {
+        const r = get('SELECT * FROM app_token WHERE token_hash = ?', [tokenHash]);
+        return r ? toAppToken(r) : null;
+      }),
+    revokeAppToken: (id, now) =>
+      guard(() => {
+        run('UPDATE app_token SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', [now, id]);
+      }),
+    expireAppTokens: (appId, at) =>
+      guard(() =>
+        Number(
+          run(
+            'UPDATE app_token SET expires_at = ? WHERE app_id = ? AND expires_at > ? AND revoked_at IS NULL',
+            [at, appId, at],
+          ).changes,
+        ),
       ),
 
     // ---- event types -------------------------------------------------------------------
@@ -603,7 +652,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
           let endpoint = endpoints.get(endpointId);
           if (endpoint === undefined) {
             const ep = get(
-              'SELECT url, disabled, headers, secrets, svix_headers FROM endpoint WHERE id = ?',
+              'SELECT url, disabled, headers, secrets, svix_headers, metadata FROM endpoint WHERE id = ?',
               [endpointId],
             );
             endpoint = ep
@@ -613,6 +662,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
                   headers: parse(ep.headers),
                   secrets: openSecrets(ep.secrets),
                   svixHeaders: num(ep.svix_headers) === 1,
+                  metadata: parse(ep.metadata),
                 }
               : null;
             endpoints.set(endpointId, endpoint);
