@@ -316,7 +316,7 @@ for (const kind of await testStores()) {
       ];
       const res = await send(batch(first));
       assert.equal(res.status, 200);
-      const answer = await res.json();
+      const answer = (await res.json()) as { status: string; messageIds: string[] };
       assert.equal(answer.status, 'accepted');
       assert.equal(answer.messageIds.length, 3);
       await drain();
@@ -333,9 +333,9 @@ for (const kind of await testStores()) {
       const retry = await send(
         batch([first[2]!, { eventId: 104, subscriptionType: 'deal.creation', objectId: 9045 }]),
       );
-      assert.equal((await retry.json()).messageIds.length, 1);
+      assert.equal(((await retry.json()) as { messageIds: string[] }).messageIds.length, 1);
       const repeat = await send(batch(first));
-      assert.equal((await repeat.json()).status, 'duplicate');
+      assert.equal(((await repeat.json()) as { status: string }).status, 'duplicate');
       await drain();
       assert.equal(all.requests.length, 4);
       assert.equal(deals.requests.length, 2);
