@@ -66,6 +66,7 @@ export function createRowMappers(enc: RowEncoding, box: SecretBox) {
       failingSince: numOrNull(r.failing_since),
       kind: (strOrNull(r.kind) ?? 'http') as EndpointKind,
       fifo: enc.flag(r.fifo),
+      template: parse(r.template),
       createdAt: num(r.created_at),
       updatedAt: num(r.updated_at),
     }),

@@ -209,4 +209,13 @@ DROP INDEX delivery_due;
 CREATE INDEX delivery_due ON delivery (next_attempt_at, id) WHERE status IN (1, 3);
 `,
   },
+  {
+    version: 9,
+    name: 'chat destination template',
+    sql: `
+-- Chat destinations (kind slack, discord, teams): the message template, JSON text, or NULL for
+-- the platform's default message.
+ALTER TABLE endpoint ADD COLUMN template TEXT;
+`,
+  },
 ];

@@ -13,13 +13,14 @@ import type { SecretBox } from '../../core/secret-box.ts';
 import {
   DeliveryStatus,
   type Endpoint,
+  type EndpointKind,
   type Source,
   type SourceDestination,
   TriggerType,
   type TriggerTypeCode,
 } from '../../core/types.ts';
 import { attemptFilterSql } from '../attempt-filter.ts';
-import { type EndpointGate, planClaim } from '../claim-plan.ts';
+import { type EndpointGate, planClaim, rateOf } from '../claim-plan.ts';
 import { type PageSql, pageSql, toPage } from '../paging.ts';
 import { createRowMappers, json, num, numOrNull, parse, str, strOrNull } from '../rows.ts';
 import { destinationEndpoint, sourceAppMetadata, sourceAppName } from '../sources.ts';
@@ -193,6 +194,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     e.failingSince,
     e.kind ?? 'http',
     e.fifo ? 1 : 0,
+    json(e.template ?? null),
     e.createdAt,
     e.updatedAt,
   ];
@@ -214,8 +216,9 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     );
 
   const INSERT_ENDPOINT = `INSERT INTO endpoint (uid, url, description, disabled, event_types, channels,
-      throttle_rate, metadata, headers, secrets, svix_headers, failing_since, kind, fifo, created_at, updated_at, id, app_id)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+      throttle_rate, metadata, headers, secrets, svix_headers, failing_since, kind, fifo, template, created_at, updated_at, id,
+      app_id)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
   /** The extra WHERE terms of a `DeliveryScope`, on the `delivery` table. */
   const scopeSql = (scope: DeliveryScope) => {
     let sql = '';
@@ -336,7 +339,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         run(
           `UPDATE endpoint SET uid = ?, url = ?, description = ?, disabled = ?, event_types = ?, channels = ?,
              throttle_rate = ?, metadata = ?, headers = ?, secrets = ?, svix_headers = ?, failing_since = ?,
-             kind = ?, fifo = ?, created_at = ?, updated_at = ?
+             kind = ?, fifo = ?, template = ?, created_at = ?, updated_at = ?
            WHERE id = ? AND app_id = ?`,
           [...endpointParams(e), e.id, e.appId],
         );
@@ -527,7 +530,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
           if (candidates.length === 0) return [];
           const endpointIds = JSON.stringify([...new Set(candidates.map((r) => str(r.endpoint_id)))]);
           const eps = all(
-            `SELECT e.id, e.fifo, e.throttle_next_at, COALESCE(e.throttle_rate, a.throttle_rate) AS rate
+            `SELECT e.id, e.fifo, e.kind, e.throttle_next_at, e.throttle_rate, a.throttle_rate AS app_rate
              FROM endpoint e JOIN app a ON a.id = e.app_id WHERE e.id IN (SELECT value FROM json_each(?))`,
             [endpointIds],
           );
@@ -554,7 +557,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
               inFlight: inFlight.get(id) ?? 0,
               fifo,
               fifoHead: head ? { id: str(head.id), due: num(head.next_attempt_at) <= o.now } : null,
-              ratePerSecond: numOrNull(e.rate),
+              ratePerSecond: rateOf(numOrNull(e.throttle_rate), numOrNull(e.app_rate), str(e.kind)),
               nextSlotAt: numOrNull(e.throttle_next_at),
             });
           }
@@ -581,7 +584,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         if (rows.length === 0) return claimed;
         const messages = new Map(
           all(
-            `SELECT m.id, m.event_type, m.payload, i.body, i.content_type, i.headers AS inbound_headers
+            `SELECT m.id, m.event_type, m.payload, m.created_at, i.body, i.content_type, i.headers AS inbound_headers
              FROM message m LEFT JOIN inbound_event i ON i.id = m.id
              WHERE m.id IN (SELECT value FROM json_each(?))`,
             [JSON.stringify([...new Set(rows.map((r) => r.msg_id))])],
@@ -593,7 +596,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
           let endpoint = endpoints.get(endpointId);
           if (endpoint === undefined) {
             const ep = get(
-              'SELECT url, disabled, headers, secrets, svix_headers FROM endpoint WHERE id = ?',
+              'SELECT url, disabled, headers, secrets, svix_headers, kind, template, uid, description FROM endpoint WHERE id = ?',
               [endpointId],
             );
             endpoint = ep
@@ -603,6 +606,10 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
                   headers: parse(ep.headers),
                   secrets: openSecrets(ep.secrets),
                   svixHeaders: num(ep.svix_headers) === 1,
+                  kind: str(ep.kind) as EndpointKind,
+                  template: parse(ep.template),
+                  uid: strOrNull(ep.uid),
+                  description: str(ep.description),
                 }
               : null;
             endpoints.set(endpointId, endpoint);
@@ -618,6 +625,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
             triggerType: num(r.trigger_type) as TriggerTypeCode,
             eventType: str(msg.event_type),
             payload: str(msg.payload),
+            msgCreatedAt: num(msg.created_at),
             leaseUntil,
             ...(msg.body !== null && msg.body !== undefined
               ? {
@@ -654,7 +662,14 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
             const moved = run(
               `UPDATE delivery SET status = ?, attempts = attempts + ?, next_attempt_at = ?, updated_at = ?
                WHERE id = ? AND status = 3 AND next_attempt_at = ?`,
-              [status, a ? 1 : 0, n.kind === 'retry' ? n.at : now, now, o.deliveryId, o.leaseUntil],
+              [
+                status,
+                a && !(n.kind === 'retry' && n.rateLimited) ? 1 : 0,
+                n.kind === 'retry' ? n.at : now,
+                now,
+                o.deliveryId,
+                o.leaseUntil,
+              ],
             );
             const leaseHeld = Number(moved.changes) > 0;
             if (!a || (!leaseHeld && !get('SELECT 1 FROM delivery WHERE id = ?', [o.deliveryId]))) continue;
