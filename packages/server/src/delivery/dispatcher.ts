@@ -15,11 +15,12 @@ import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
 import { coerceError } from '../core/errors.ts';
 import type { IdGenerator } from '../core/ids.ts';
-import { nextRetryDelay, parseRetryAfter, type RetryPolicy } from '../core/retry.ts';
+import { nextRetryDelay, type RetryPolicy, rateLimitDelay, retryAfterDelay } from '../core/retry.ts';
 import { signatureHeader } from '../core/signing.ts';
-import { type Attempt, DeliveryStatus } from '../core/types.ts';
+import { type Attempt, DeliveryStatus, isChatKind } from '../core/types.ts';
 import type { ClaimedDelivery, DeliveryOutcome, DeliveryScope, Store } from '../store/store.ts';
 import { StoreUnavailableError } from '../store/store-errors.ts';
+import { type ChatOptions, prepareChatRequest } from './chat.ts';
 import type { Sender, SendRequest, SendResult } from './sender.ts';
 
 export interface DispatcherOptions {
@@ -41,6 +42,8 @@ export interface DispatcherOptions {
    * process that holds their `hookline listen` connection.
    */
   scope?: DeliveryScope;
+  /** `HOOKLINE_PUBLIC_URL`: chat messages link to the message in the dashboard there. */
+  publicUrl?: string | null;
 }
 
 export interface DispatcherEvents {
@@ -131,8 +134,16 @@ export function forwardedHeaders(received: readonly [string, string][]): Record<
  * The request for one attempt: the payload, signed with every secret that is still active. An
  * inbound event goes out as it came in (same bytes, content type and provider headers), with
  * Hookline's own signature, so the application verifies one scheme whatever the provider.
+ * Chat destinations get the message rendered for their platform instead (`chat.ts`).
  */
-export function prepareRequest(d: ClaimedDelivery, nowMs: number): SendRequest {
+export function prepareRequest(d: ClaimedDelivery, nowMs: number, chat: ChatOptions = {}): SendRequest {
+  if (isChatKind(d.endpoint.kind)) {
+    const custom: Record<string, string> = {};
+    for (const [k, v] of Object.entries(d.endpoint.headers)) {
+      if (!isForbiddenCustomHeader(k)) custom[k.toLowerCase()] = v;
+    }
+    return prepareChatRequest(d, d.endpoint.kind, custom, chat);
+  }
   const timestamp = Math.floor(nowMs / 1000);
   const secrets = d.endpoint.secrets
     .filter((s) => s.expiresAt === null || s.expiresAt > nowMs)
@@ -167,10 +178,13 @@ export function decideOutcome(
   random: () => number = Math.random,
 ): DeliveryOutcome['next'] {
   if (result.ok && result.statusCode >= 200 && result.statusCode < 300) return { kind: 'success' };
-  const retryAfter =
-    result.ok && (result.statusCode === 429 || result.statusCode === 503)
-      ? parseRetryAfter(result.headers['retry-after'], nowMs)
-      : null;
+  // A chat platform's 429 says when to come back: go back then, without using up the schedule
+  // (while the message is younger than the whole schedule, so a 429 forever still ends).
+  const rateLimit = isChatKind(d.endpoint.kind) ? rateLimitDelay(result, nowMs) : null;
+  if (rateLimit !== null && nowMs - d.msgCreatedAt < policy.scheduleMs.reduce((a, b) => a + b, 0)) {
+    return { kind: 'retry', at: nowMs + Math.min(rateLimit, policy.maxRetryAfterMs), rateLimited: true };
+  }
+  const retryAfter = retryAfterDelay(result, nowMs);
   const delay = nextRetryDelay(policy, d.attempts + 1, retryAfter, random);
   return delay === null ? { kind: 'fail' } : { kind: 'retry', at: nowMs + delay };
 }
@@ -407,8 +421,10 @@ export function createDispatcher(deps: {
       return;
     }
     const startedAt = clock.now();
-    const req = prepareRequest(d, startedAt);
-    const result = await sender.send(req);
+    const req = prepareRequest(d, startedAt, options);
+    const result: SendResult = req.failure
+      ? { ok: false, error: 'not_sent', message: req.failure, durationMs: 0 }
+      : await sender.send(req);
     const { attempt: a, outcome } = settleAttempt(
       d,
       req,
