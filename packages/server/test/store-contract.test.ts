@@ -1018,11 +1018,18 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
       });
       assert.equal(d.msgCreatedAt, now);
       now += slotInterval(4) + 500;
-      assert.equal((await claim()).filter((x) => x.endpointId === slack.id).length, 0, 'not the app rate either');
+      assert.equal(
+        (await claim()).filter((x) => x.endpointId === slack.id).length,
+        0,
+        'not the app rate either',
+      );
       now = T0 + slotInterval(1) + 500;
       const second = await claim();
       assert.equal(second.filter((x) => x.endpointId === slack.id).length, 1, 'one second later');
-      assert.ok(first.some((x) => x.endpointId === teams.id), "the endpoint's own rate wins");
+      assert.ok(
+        first.some((x) => x.endpointId === teams.id),
+        "the endpoint's own rate wins",
+      );
 
       await store.completeDeliveries(
         [

@@ -312,7 +312,11 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
       const kindChange = changeKind(existing, b.kind);
       const kind = kindChange.kind ?? existing.kind;
       const template =
-        b.template !== undefined ? b.template : (kindChange.template ?? existing.template ?? null);
+        b.template !== undefined
+          ? b.template
+          : 'template' in kindChange
+            ? (kindChange.template ?? null)
+            : (existing.template ?? null);
       await validateEndpoint(ctx, { url: b.url, eventTypes, uid: b.uid ?? null, kind, template });
       await ensureUidFree(ctx, app, b.uid, existing.id);
       const ep = withChanges(
@@ -357,7 +361,11 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
       const kindChange = changeKind(existing, b.kind);
       const kind = kindChange.kind ?? existing.kind;
       const template =
-        b.template !== undefined ? b.template : (kindChange.template ?? existing.template ?? null);
+        b.template !== undefined
+          ? b.template
+          : 'template' in kindChange
+            ? (kindChange.template ?? null)
+            : (existing.template ?? null);
       await validateEndpoint(ctx, {
         // A new kind checks the URL again (chat kinds need https).
         ...(b.url !== undefined || kindChange.kind ? { url: b.url ?? existing.url } : {}),
