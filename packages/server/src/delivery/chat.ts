@@ -57,6 +57,17 @@ export function escapeSlack(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+/**
+ * Escaped for Slack and at most `max` characters once escaped (Slack counts the escaped text),
+ * never cutting an entity such as `&amp;` in half.
+ */
+export function slackText(s: string, max: number): string {
+  const escaped = escapeSlack(s);
+  if ([...escaped].length <= max) return escaped;
+  const cut = [...escaped].slice(0, Math.max(0, max - 1)).join('');
+  return `${cut.replace(/&[a-z]{0,3}$/, '')}…`;
+}
+
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -123,14 +134,14 @@ export function chatContext(d: ClaimedDelivery, options: ChatOptions = {}): Chat
 
 /** Slack: section text 3000, field text 2000, at most 10 fields; `text` is the notification. */
 export function renderSlack(c: ChatContext): Record<string, unknown> {
-  const title = `*${escapeSlack(truncate(c.eventType, 200))}*`;
+  const title = `*${slackText(c.eventType, 200)}*`;
   const link = c.link ? `\n<${c.link}|View message in Hookline>` : '';
   const blocks: Record<string, unknown>[] = [
     { type: 'section', text: { type: 'mrkdwn', text: `${title}${link}` } },
   ];
   const fields = keyFields(c.payload, 10).map(([k, v]) => ({
     type: 'mrkdwn',
-    text: `*${escapeSlack(truncate(k, 100))}*\n${escapeSlack(truncate(v, 1800))}`,
+    text: `*${slackText(k, 100)}*\n${slackText(v, 1800)}`,
   }));
   if (fields.length > 0) blocks.push({ type: 'section', fields });
   blocks.push({
@@ -141,7 +152,7 @@ export function renderSlack(c: ChatContext): Record<string, unknown> {
     .map(([k, v]) => `${k}: ${truncate(v, 80)}`)
     .join(', ');
   return {
-    text: escapeSlack(truncate(summary ? `${c.eventType}: ${summary}` : c.eventType, 3000)),
+    text: slackText(summary ? `${c.eventType}: ${summary}` : c.eventType, 3000),
     blocks,
   };
 }
