@@ -120,6 +120,11 @@ function chatSuite(kind: TestStoreKind): void {
     assert.equal(one.status, 200);
     assert.equal(one.body.requestHeaders['content-type'], 'application/json');
     assert.equal(one.body.requestHeaders['webhook-signature'], undefined);
+    assert.equal(
+      one.body.requestBody,
+      r.body.toString('utf8'),
+      'the inspector has the rendered message as sent',
+    );
   });
 
   test('discord: content and one embed within Discord limits; mentions disabled', async () => {

@@ -400,6 +400,12 @@ export const AttemptDetailOut = Type.Object(
   {
     ...AttemptOut.properties,
     requestHeaders: Type.Record(Type.String(), Type.String()),
+    requestBody: Nullable(
+      Type.String({
+        description:
+          'Hookline: the body sent when it was not the message payload (the rendered message of a chat destination); null when the payload was sent as stored.',
+      }),
+    ),
     responseHeaders: Type.Record(Type.String(), Type.String()),
   },
   { $id: 'MessageAttemptDetailOut' },

@@ -134,6 +134,11 @@ export interface Attempt {
   response: string;
   responseHeaders: Record<string, string>;
   requestHeaders: Record<string, string>;
+  /**
+   * The body sent, when it is not the message payload: a chat destination's rendered message.
+   * Absent or null: the payload (or the inbound event's body) was sent as stored.
+   */
+  requestBody?: string | null;
   durationMs: number;
   triggerType: TriggerTypeCode;
   createdAt: number;

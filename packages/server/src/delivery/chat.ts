@@ -369,5 +369,5 @@ export function prepareChatRequest(
       failure: `not sent: the endpoint's chat template${where} ${errorText(err)}`,
     };
   }
-  return { url: d.endpoint.url, headers, body: JSON.stringify(body) };
+  return { url: d.endpoint.url, headers, body: JSON.stringify(body), logBody: true };
 }

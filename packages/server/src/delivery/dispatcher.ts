@@ -215,6 +215,7 @@ export function settleAttempt(
     response: result.ok ? result.body : result.message,
     responseHeaders: result.ok ? result.headers : {},
     requestHeaders: req.headers,
+    requestBody: req.logBody ? String(req.body) : null,
     durationMs: result.durationMs,
     triggerType: d.triggerType,
     createdAt: times.startedAt,

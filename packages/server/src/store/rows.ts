@@ -103,6 +103,7 @@ export function createRowMappers(enc: RowEncoding, box: SecretBox) {
       response: str(r.response),
       responseHeaders: parse(r.response_headers),
       requestHeaders: parse(r.request_headers),
+      requestBody: strOrNull(r.request_body),
       durationMs: num(r.duration_ms),
       triggerType: num(r.trigger_type) as TriggerTypeCode,
       createdAt: num(r.created_at),

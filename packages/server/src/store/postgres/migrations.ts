@@ -199,8 +199,10 @@ CREATE INDEX delivery_due ON delivery (next_attempt_at, id) WHERE status IN (1, 
     name: 'chat destination template',
     sql: `
 -- Chat destinations (kind slack, discord, teams): the message template, JSON text, or NULL for
--- the platform's default message.
+-- the platform's default message; and the rendered message each attempt sent (NULL when the
+-- attempt sent the message payload as stored).
 ALTER TABLE endpoint ADD COLUMN template TEXT;
+ALTER TABLE attempt ADD COLUMN request_body TEXT;
 `,
   },
 ];

@@ -62,7 +62,17 @@ export interface PostgresStoreOptions {
   statementTimeoutMs?: number;
 }
 
-type Param = string | number | boolean | null | Buffer | string[] | number[] | boolean[] | (number | null)[];
+type Param =
+  | string
+  | number
+  | boolean
+  | null
+  | Buffer
+  | string[]
+  | number[]
+  | boolean[]
+  | (number | null)[]
+  | (string | null)[];
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
 const NOTIFY_CHANNEL = 'hookline_queued';
@@ -979,9 +989,9 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
         if (attempts.length > 0) {
           await query(
             `INSERT INTO attempt (id, delivery_id, msg_id, endpoint_id, app_id, url, status, response_status_code,
-               response, response_headers, request_headers, duration_ms, trigger_type, created_at)
+               response, response_headers, request_headers, request_body, duration_ms, trigger_type, created_at)
              SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::smallint[],
-               ?::int[], ?::text[], ?::text[], ?::text[], ?::int[], ?::smallint[], ?::bigint[])`,
+               ?::int[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::smallint[], ?::bigint[])`,
             [
               attempts.map((a) => a.id),
               attempts.map((a) => a.deliveryId),
@@ -994,6 +1004,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
               attempts.map((a) => a.response),
               attempts.map((a) => JSON.stringify(a.responseHeaders)),
               attempts.map((a) => JSON.stringify(a.requestHeaders)),
+              attempts.map((a) => a.requestBody ?? null),
               attempts.map((a) => Math.round(a.durationMs)),
               attempts.map((a) => a.triggerType),
               attempts.map((a) => a.createdAt),

@@ -675,8 +675,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
             if (!a || (!leaseHeld && !get('SELECT 1 FROM delivery WHERE id = ?', [o.deliveryId]))) continue;
             run(
               `INSERT INTO attempt (id, delivery_id, msg_id, endpoint_id, app_id, url, status, response_status_code,
-                 response, response_headers, request_headers, duration_ms, trigger_type, created_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+                 response, response_headers, request_headers, request_body, duration_ms, trigger_type, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
               [
                 a.id,
                 a.deliveryId,
@@ -689,6 +689,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
                 a.response,
                 json(a.responseHeaders),
                 json(a.requestHeaders),
+                a.requestBody ?? null,
                 a.durationMs,
                 a.triggerType,
                 a.createdAt,
