@@ -1036,7 +1036,7 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
           {
             deliveryId: d.id,
             leaseUntil: d.leaseUntil,
-            attempt: attemptFor(d, false),
+            attempt: { ...attemptFor(d, false), requestBody: '{"text":"invoice.paid"}' },
             next: { kind: 'retry', at: now + 7_000, rateLimited: true },
           },
         ],
@@ -1050,6 +1050,8 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
         { limit: 10, after: null, before: null, order: 'desc' },
       );
       assert.equal(log.items.length, 1);
+      assert.equal(log.items[0]!.requestBody, '{"text":"invoice.paid"}', 'the rendered body is kept');
+      assert.equal((await store.getAttempt(a.id, log.items[0]!.id))?.requestBody, '{"text":"invoice.paid"}');
     });
 
     test('retention expunges old payloads (not ones still queued) and attempt logs in batches', async () => {
