@@ -157,6 +157,10 @@ describe('templates', () => {
     );
     assert.deepEqual(out, { a: '4201', b: [{ c: 'team-chat' }, 3, true, null], d: { e: 'x' } });
     assert.equal(renderTemplate({ a: '{{ missing.deep }}|' }, ctx()).a, '|', 'unknown variables are empty');
+    assert.equal(
+      renderTemplate({ a: '{{ payload.x | slack_escape }}' }, ctx({ payload: { x: '<!here> &' } })).a,
+      '&lt;!here&gt; &amp;',
+    );
     assert.equal(renderTemplate({ a: '{{ payload.constructor }}' }, ctx()).a, '', 'no prototype access');
     assert.match(checkTemplate({ a: '{% include "/etc/passwd" %}' })?.message ?? '', /./);
     assert.match(checkTemplate({ a: '{% render "x" %}' })?.message ?? '', /./);

@@ -270,6 +270,11 @@ const liquid = new Liquid({
   memoryLimit: 16 * 1024 * 1024,
 });
 
+// `{{ payload.note | slack_escape }}`: data placed in Slack mrkdwn by a template.
+liquid.registerFilter('slack_escape', (v: unknown) =>
+  escapeSlack(v === null || v === undefined ? '' : String(v)),
+);
+
 /** Parsed Liquid per template string; bounded, rebuilt when full. */
 const parsed = new Map<string, Template[]>();
 const PARSED_CACHE_SIZE = 1000;
