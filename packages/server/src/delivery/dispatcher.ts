@@ -96,6 +96,15 @@ export function isForbiddenCustomHeader(name: string): boolean {
   return FORBIDDEN_CUSTOM_HEADERS.has(name.toLowerCase());
 }
 
+/** An endpoint's custom headers as sent: lower-case names, none that Hookline sets itself. */
+function customHeaders(endpointHeaders: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(endpointHeaders)) {
+    if (!isForbiddenCustomHeader(k)) out[k.toLowerCase()] = v;
+  }
+  return out;
+}
+
 /**
  * Headers of a received request that are not forwarded: hop-by-hop and framing headers (RFC 9110
  * 7.6.1), ones the next hop sets itself, and the signature headers Hookline replaces with its own.
@@ -138,11 +147,7 @@ export function forwardedHeaders(received: readonly [string, string][]): Record<
  */
 export function prepareRequest(d: ClaimedDelivery, nowMs: number, chat: ChatOptions = {}): SendRequest {
   if (isChatKind(d.endpoint.kind)) {
-    const custom: Record<string, string> = {};
-    for (const [k, v] of Object.entries(d.endpoint.headers)) {
-      if (!isForbiddenCustomHeader(k)) custom[k.toLowerCase()] = v;
-    }
-    return prepareChatRequest(d, d.endpoint.kind, custom, chat);
+    return prepareChatRequest(d, d.endpoint.kind, customHeaders(d.endpoint.headers), chat);
   }
   const timestamp = Math.floor(nowMs / 1000);
   const secrets = d.endpoint.secrets
@@ -150,10 +155,10 @@ export function prepareRequest(d: ClaimedDelivery, nowMs: number, chat: ChatOpti
     .map((s) => s.key);
   const body = d.inbound ? d.inbound.body : d.payload;
   const signature = signatureHeader(secrets, d.msgId, timestamp, body);
-  const headers: Record<string, string> = d.inbound ? forwardedHeaders(d.inbound.headers) : {};
-  for (const [k, v] of Object.entries(d.endpoint.headers)) {
-    if (!isForbiddenCustomHeader(k)) headers[k.toLowerCase()] = v;
-  }
+  const headers: Record<string, string> = {
+    ...(d.inbound ? forwardedHeaders(d.inbound.headers) : {}),
+    ...customHeaders(d.endpoint.headers),
+  };
   if (d.inbound) {
     if (d.inbound.contentType) headers['content-type'] = d.inbound.contentType;
     else delete headers['content-type'];
