@@ -108,16 +108,13 @@ export function keyFields(payload: unknown, max = MAX_FIELDS): [string, string][
 
 /** The context of one delivery. */
 export function chatContext(d: ClaimedDelivery, options: ChatOptions = {}): ChatContext {
+  // An inbound event's body is rendered when it is JSON (whatever its declared type says); a
+  // payload that is not JSON (emptied by retention) renders as null rather than failing.
   let payload: unknown = null;
-  if (d.inbound) {
-    // An inbound event's body is rendered when it is JSON (whatever its declared type says).
-    try {
-      payload = JSON.parse(d.inbound.body.toString('utf8'));
-    } catch {
-      payload = null;
-    }
-  } else {
-    payload = JSON.parse(d.payload);
+  try {
+    payload = JSON.parse(d.inbound ? d.inbound.body.toString('utf8') : d.payload);
+  } catch {
+    payload = null;
   }
   const base = options.publicUrl?.replace(/\/+$/, '');
   return {
