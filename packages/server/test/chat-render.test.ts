@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { ConfigError, loadConfig } from '../src/config.ts';
 import { DEFAULT_RETRY_POLICY, rateLimitDelay } from '../src/core/retry.ts';
 import {
   type ChatContext,
@@ -257,5 +258,21 @@ describe('requests and outcomes', () => {
     );
     const http = decideOutcome(delivery({ kind: 'http' }), r, NOW, DEFAULT_RETRY_POLICY, () => 0.5);
     assert.deepEqual(http, { kind: 'retry', at: NOW + 9000 }, 'http endpoints keep counting 429s');
+  });
+});
+
+describe('HOOKLINE_PUBLIC_URL', () => {
+  test('a http(s) URL, trailing slashes dropped; anything else is a configuration error', () => {
+    assert.equal(loadConfig({}).publicUrl, null);
+    assert.equal(
+      loadConfig({ HOOKLINE_PUBLIC_URL: 'https://hooks.example.com//' }).publicUrl,
+      'https://hooks.example.com',
+    );
+    for (const bad of ['hooks.example.com', 'ftp://hooks.example.com']) {
+      assert.throws(
+        () => loadConfig({ HOOKLINE_PUBLIC_URL: bad }),
+        (err) => err instanceof ConfigError && /HOOKLINE_PUBLIC_URL/.test(err.message),
+      );
+    }
   });
 });
