@@ -105,6 +105,8 @@ export interface Endpoint {
   disabled: boolean;
   filterTypes: string[] | null;
   channels: string[] | null;
+  kind: 'http' | 'listen' | 'slack' | 'discord' | 'teams';
+  template: Record<string, unknown> | null;
   createdAt: string;
 }
 export interface Message {

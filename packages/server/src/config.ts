@@ -18,6 +18,11 @@ export interface HooklineConfig {
   metricsToken: string | null;
   /** When set, `/metrics` is also served on this port (on `host`), whatever the role. */
   metricsPort: number | null;
+  /**
+   * Where people reach this server's dashboard (`https://hooks.example.com`): chat messages link
+   * to the message there. Null: no links.
+   */
+  publicUrl: string | null;
   /** Allow endpoint URLs on loopback and private ranges (local development, tests). */
   allowPrivateNetworks: boolean;
   /**
@@ -65,6 +70,7 @@ export const DEFAULT_CONFIG: HooklineConfig = {
   adminToken: null,
   metricsToken: null,
   metricsPort: null,
+  publicUrl: null,
   allowPrivateNetworks: false,
   trustProxy: false,
   secretKey: null,
@@ -154,6 +160,17 @@ const databaseUrl: Parser = (raw) => {
   return raw;
 };
 
+const publicUrl: Parser = (raw) => {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error('must be a URL such as https://hooks.example.com');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('must use http or https');
+  return raw.replace(/\/+$/, '');
+};
+
 /** Every setting: its environment variable, its path in the config file and how to read it. */
 const OPTIONS: { env: string; path: string; parse: Parser; doc: string }[] = [
   { env: 'HOOKLINE_HOST', path: 'host', parse: text, doc: 'bind address' },
@@ -176,6 +193,12 @@ const OPTIONS: { env: string; path: string; parse: Parser; doc: string }[] = [
     path: 'metricsPort',
     parse: int(0, 65535),
     doc: 'also serve /metrics on this port, in any role',
+  },
+  {
+    env: 'HOOKLINE_PUBLIC_URL',
+    path: 'publicUrl',
+    parse: publicUrl,
+    doc: 'public base URL of the dashboard, for links in chat messages',
   },
   {
     env: 'HOOKLINE_ALLOW_PRIVATE_NETWORKS',

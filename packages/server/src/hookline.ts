@@ -200,6 +200,7 @@ export async function createHookline(
           disableAfterMs: config.delivery.disableAfterMs,
           // Deliveries to `listen` endpoints go to the `hookline listen` client connected to the API.
           scope: { excludeKinds: ['listen'] },
+          publicUrl: config.publicUrl,
         },
         events: {
           onAttempt: (attempt, _delivery, next) => metrics.attempt(attempt, next),

@@ -251,6 +251,33 @@ describe('web dashboard in Chromium', { skip }, () => {
     assert.deepEqual(browserErrors, []);
   });
 
+  test('create a Slack chat destination with a message template', async () => {
+    await page.goto(server.url);
+    await page.evaluate('sessionStorage.clear()');
+    await page.reload();
+    await page.getByLabel('Admin token').fill(server.token);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Applications' }).waitFor();
+    await page.goto(`${server.url}/apps/acme/endpoints/new`);
+    await page.getByRole('heading', { name: 'Create endpoint' }).waitFor();
+    await page.getByLabel('URL').fill(`${receiver.url}/slack`);
+    await page.getByLabel('Destination').selectOption('slack');
+    await page.getByLabel('Message template').fill('{"text": ');
+    await page.getByRole('button', { name: 'Create endpoint' }).click();
+    await page.getByRole('alert').getByText('not valid JSON').waitFor();
+    await page.getByLabel('Message template').fill('{"text": "{{ eventType | nope }}"}');
+    await page.getByRole('button', { name: 'Create endpoint' }).click();
+    await page.getByRole('alert').getByText('nope').waitFor();
+    await page.getByLabel('Message template').fill('{"text": "{{ eventType }} paid"}');
+    await page.getByRole('button', { name: 'Create endpoint' }).click();
+    await page.getByRole('heading', { name: 'Endpoint' }).waitFor();
+    const endpointId = new URL(page.url()).pathname.split('/').pop()!;
+    const created = await server.call('GET', `/api/v1/app/acme/endpoint/${endpointId}`);
+    assert.equal(created.body.kind, 'slack');
+    assert.deepEqual(created.body.template, { text: '{{ eventType }} paid' });
+    assert.equal((await server.call('DELETE', `/api/v1/app/acme/endpoint/${endpointId}`)).status, 204);
+  });
+
   test('inbound source: create it, see signed, forged and repeated requests, inspect the raw request, replay', async () => {
     const dest = await startReceiver();
     try {

@@ -92,6 +92,7 @@ describe('prepareRequest', () => {
       triggerType: 0,
       eventType: 'invoice.paid',
       payload: '{"type":"invoice.paid","amount":4200,"note":"ünïcode"}',
+      msgCreatedAt: NOW,
       leaseUntil: NOW + 30_000,
       endpoint: {
         url: 'https://example.com/hooks?x=1',
@@ -99,6 +100,10 @@ describe('prepareRequest', () => {
         headers: overrides.headers ?? {},
         secrets: overrides.secrets ?? [{ key: VECTOR.key, expiresAt: null }],
         svixHeaders: overrides.svixHeaders ?? false,
+        kind: 'http',
+        template: null,
+        uid: null,
+        description: '',
       },
     };
   }

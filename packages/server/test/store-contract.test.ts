@@ -1200,6 +1200,81 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
       assert.equal(count(await claim(), inherited.id), 1);
     });
 
+    test('chat destinations: kind and template round-trip and reach the claim; default rate; a rate-limited retry is not counted', async () => {
+      const a = { ...app(), throttleRate: 100 };
+      await store.insertApp(a);
+      const template = { text: '{{ eventType }}', blocks: [{ type: 'section' }], n: 1 };
+      const slack = endpoint(a.id, {
+        kind: 'slack',
+        template,
+        uid: 'chat',
+        description: 'Team chat',
+        eventTypes: ['invoice.paid'],
+      });
+      const teams = endpoint(a.id, { kind: 'teams', throttleRate: 4, eventTypes: ['teams'] });
+      await store.insertEndpoint(slack);
+      await store.insertEndpoint(teams);
+      assert.deepEqual((await store.getEndpoint(a.id, slack.id))?.template, template);
+      assert.equal((await store.getEndpoint(a.id, teams.id))?.template, null);
+      await store.updateEndpoint({ ...slack, kind: 'discord', template: null });
+      assert.equal((await store.getEndpoint(a.id, slack.id))?.kind, 'discord');
+      assert.equal((await store.getEndpoint(a.id, slack.id))?.template, null);
+      await store.updateEndpoint(slack);
+
+      await store.ingest([item(a.id), item(a.id)]);
+      await store.ingest([item(a.id, { eventType: 'teams' }), item(a.id, { eventType: 'teams' })]);
+      const first = await claim();
+      const d = first.find((x) => x.endpointId === slack.id)!;
+      assert.equal(first.filter((x) => x.endpointId === slack.id).length, 1, 'a chat kind defaults to 1/s');
+      assert.deepEqual(d.endpoint, {
+        url: slack.url,
+        disabled: false,
+        headers: {},
+        secrets: slack.secrets,
+        svixHeaders: false,
+        kind: 'slack',
+        template,
+        uid: 'chat',
+        description: 'Team chat',
+      });
+      assert.equal(d.msgCreatedAt, now);
+      now += slotInterval(4) + 500;
+      assert.equal(
+        (await claim()).filter((x) => x.endpointId === slack.id).length,
+        0,
+        'not the app rate either',
+      );
+      now = T0 + slotInterval(1) + 500;
+      const second = await claim();
+      assert.equal(second.filter((x) => x.endpointId === slack.id).length, 1, 'one second later');
+      assert.ok(
+        first.some((x) => x.endpointId === teams.id),
+        "the endpoint's own rate wins",
+      );
+
+      await store.completeDeliveries(
+        [
+          {
+            deliveryId: d.id,
+            leaseUntil: d.leaseUntil,
+            attempt: { ...attemptFor(d, false), requestBody: '{"text":"invoice.paid"}' },
+            next: { kind: 'retry', at: now + 7_000, rateLimited: true },
+          },
+        ],
+        now,
+      );
+      now += 7_000;
+      const again = (await claim()).find((x) => x.id === d.id);
+      assert.equal(again?.attempts, 0, 'the 429 attempt is logged but does not use up the schedule');
+      const log = await store.listAttempts(
+        { appId: a.id, endpointId: slack.id },
+        { limit: 10, after: null, before: null, order: 'desc' },
+      );
+      assert.equal(log.items.length, 1);
+      assert.equal(log.items[0]!.requestBody, '{"text":"invoice.paid"}', 'the rendered body is kept');
+      assert.equal((await store.getAttempt(a.id, log.items[0]!.id))?.requestBody, '{"text":"invoice.paid"}');
+    });
+
     test('retention expunges old payloads (not ones still queued) and attempt logs in batches', async () => {
       const a = app();
       await store.insertApp(a);

@@ -1,24 +1,49 @@
 import { useState } from 'preact/hooks';
-import { type ApiError, api, type Endpoint, type EventType, enc, type ListResponse } from '../api.ts';
+import { ApiError, api, type Endpoint, type EventType, enc, type ListResponse } from '../api.ts';
 import { asApiError, ErrorBox, PageTitle, useLoad } from '../components.tsx';
 import { navigate } from '../router.ts';
 
-/** Creates an endpoint: URL, description, and optionally the event types it subscribes to. */
+/** Where deliveries go: a webhook receiver, or a chat channel's incoming webhook. */
+const KINDS = [
+  { value: 'http', label: 'Webhook (signed HTTP POST)' },
+  { value: 'slack', label: 'Slack incoming webhook' },
+  { value: 'discord', label: 'Discord webhook' },
+  { value: 'teams', label: 'Microsoft Teams (Workflows)' },
+];
+
+/**
+ * Creates an endpoint: URL, description, kind, optionally the event types it subscribes to and,
+ * for a chat destination, a message template (JSON whose strings are Liquid templates).
+ */
 export function NewEndpointPage({ appId }: { appId: string }) {
   const types = useLoad(() => api<ListResponse<EventType>>('GET', '/event-type?limit=250'), []);
   const [url, setUrl] = useState('');
   const [description, setDescription] = useState('');
   const [filter, setFilter] = useState<string[]>([]);
+  const [kind, setKind] = useState('http');
+  const [template, setTemplate] = useState('');
+  const chat = kind !== 'http';
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
   const submit = async (e: Event) => {
     e.preventDefault();
-    setBusy(true);
     setError(null);
+    let parsed: unknown = null;
+    if (chat && template.trim()) {
+      try {
+        parsed = JSON.parse(template);
+      } catch {
+        setError(new ApiError(422, 'validation', 'the template is not valid JSON'));
+        return;
+      }
+    }
+    setBusy(true);
     try {
       const ep = await api<Endpoint>('POST', `/app/${enc(appId)}/endpoint`, {
         url: url.trim(),
         description,
+        ...(kind !== 'http' ? { kind } : {}),
+        ...(parsed !== null ? { template: parsed } : {}),
         ...(filter.length ? { filterTypes: filter } : {}),
       });
       navigate(`/apps/${enc(appId)}/endpoints/${enc(ep.id)}`);
@@ -47,6 +72,29 @@ export function NewEndpointPage({ appId }: { appId: string }) {
             onInput={(e) => setUrl((e.target as HTMLInputElement).value)}
           />
         </div>
+        <div class="wide">
+          <label for="ep-kind">Destination</label>
+          <select id="ep-kind" value={kind} onChange={(e) => setKind((e.target as HTMLSelectElement).value)}>
+            {KINDS.map((k) => (
+              <option key={k.value} value={k.value}>
+                {k.label}
+              </option>
+            ))}
+          </select>
+        </div>
+        {chat && (
+          <div class="wide">
+            <label for="ep-template">Message template (optional JSON; strings are Liquid)</label>
+            <textarea
+              id="ep-template"
+              rows={6}
+              spellcheck={false}
+              value={template}
+              placeholder='{"text": "{{ eventType }}: {{ payload.id }}"}'
+              onInput={(e) => setTemplate((e.target as HTMLTextAreaElement).value)}
+            />
+          </div>
+        )}
         <div class="wide">
           <label for="ep-desc">Description</label>
           <input

@@ -42,6 +42,7 @@ export function EndpointPage({ appId, endpointId }: { appId: string; endpointId:
         <p class="url">
           <code>{ep.data.url}</code>
           {ep.data.description && <span class="muted"> · {ep.data.description}</span>}
+          {ep.data.kind && ep.data.kind !== 'http' && <span class="muted"> · {ep.data.kind}</span>}
           <span class="muted">
             {' '}
             · events: {ep.data.filterTypes?.join(', ') ?? 'all'} · id <code>{ep.data.id}</code>

@@ -100,7 +100,12 @@ export function attemptRoutes(api: Routes, ctx: ApiContext): void {
       const msg = await loadMessage(ctx, app, req.params.msg_id);
       const a = await ctx.store.getAttempt(app.id, req.params.attempt_id);
       if (!a || a.msgId !== msg.id) throw notFound('attempt');
-      return { ...attemptOut(a), requestHeaders: a.requestHeaders, responseHeaders: a.responseHeaders };
+      return {
+        ...attemptOut(a),
+        requestHeaders: a.requestHeaders,
+        requestBody: a.requestBody ?? null,
+        responseHeaders: a.responseHeaders,
+      };
     },
   );
 

@@ -10,7 +10,8 @@ import {
   rotateSecrets,
   type SecretType,
 } from '../core/signing.ts';
-import type { App, Endpoint, EndpointKind } from '../core/types.ts';
+import { type App, type Endpoint, type EndpointKind, isChatKind } from '../core/types.ts';
+import { checkTemplate } from '../delivery/chat.ts';
 import { isForbiddenCustomHeader } from '../delivery/dispatcher.ts';
 import { checkDestination, checkUrlShape } from '../delivery/ssrf.ts';
 import { loadApp, loadAppToChange } from './application.ts';
@@ -63,6 +64,8 @@ async function validateEndpoint(
     uid?: string | null;
     /** `listen` URLs are on the machine of the `hookline listen` client: never fetched by the server. */
     kind?: EndpointKind;
+    /** A chat destination's message template (checked: parses, renders, size). */
+    template?: Record<string, unknown> | null;
   },
 ): Promise<void> {
   const issues: ValidationIssue[] = [];
@@ -70,7 +73,15 @@ async function validateEndpoint(
     const shape = checkUrlShape(fields.url);
     if ('reason' in shape)
       issues.push({ loc: ['body', 'url'], msg: `url ${shape.reason}`, type: 'value_error.url' });
-    else if (fields.kind !== 'listen') {
+    else if (isChatKind(fields.kind) && shape.protocol !== 'https:' && !ctx.config.allowPrivateNetworks) {
+      // The platforms' incoming webhooks are all https; the real hosts are not required, so a
+      // proxy or a self-hosted Mattermost-style stand-in works too.
+      issues.push({
+        loc: ['body', 'url'],
+        msg: `url of a ${fields.kind} endpoint must use https (the incoming-webhook URL ${fields.kind} gave you)`,
+        type: 'value_error.url',
+      });
+    } else if (fields.kind !== 'listen') {
       const problem = await checkDestination(shape, ctx.config.allowPrivateNetworks);
       if (problem) {
         issues.push({
@@ -102,6 +113,24 @@ async function validateEndpoint(
       });
     }
   }
+  if (fields.template) {
+    if (!isChatKind(fields.kind)) {
+      issues.push({
+        loc: ['body', 'template'],
+        msg: 'template is only used by chat destinations (kind slack, discord or teams)',
+        type: 'value_error',
+      });
+    } else {
+      const problem = checkTemplate(fields.template);
+      if (problem) {
+        issues.push({
+          loc: ['body', 'template', ...problem.path],
+          msg: `template ${problem.message}`,
+          type: 'value_error.template',
+        });
+      }
+    }
+  }
   if (fields.uid && isId('endpoint', fields.uid)) {
     issues.push({
       loc: ['body', 'uid'],
@@ -110,6 +139,23 @@ async function validateEndpoint(
     });
   }
   if (issues.length > 0) throw new HooklineError('validation', issues[0]!.msg, issues);
+}
+
+/**
+ * The kind an endpoint changes to. `http` and the chat kinds share the dispatcher and change
+ * freely (leaving a chat kind drops the template); `listen` endpoints are served by another
+ * path (their URL is on a laptop), so nothing changes to or from `listen`.
+ */
+function changeKind(ep: Endpoint, to: EndpointKind | undefined): Partial<Endpoint> {
+  const from = ep.kind ?? 'http';
+  if (to === undefined || to === from) return {};
+  if (from === 'listen' || to === 'listen') {
+    throw new HooklineError(
+      'kind_change_not_allowed',
+      `an endpoint of kind ${from} cannot become ${to}; create a new endpoint instead`,
+    );
+  }
+  return isChatKind(to) ? { kind: to } : { kind: to, template: null };
 }
 
 async function ensureUidFree(ctx: ApiContext, app: App, uid: string | null | undefined, self?: string) {
@@ -127,6 +173,7 @@ export async function createEndpoint(ctx: ApiContext, app: App, input: EndpointI
     headers: input.headers ?? null,
     uid: input.uid ?? null,
     kind: input.kind ?? 'http',
+    template: input.template ?? null,
   });
   await ensureUidFree(ctx, app, input.uid);
   const now = ctx.clock.now();
@@ -151,6 +198,7 @@ export async function createEndpoint(ctx: ApiContext, app: App, input: EndpointI
     svixHeaders: input.svixHeaders ?? false,
     failingSince: null,
     kind: input.kind ?? 'http',
+    template: input.template ?? null,
     fifo: input.fifo ?? false,
     createdAt: now,
     updatedAt: now,
@@ -260,11 +308,22 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
       }
       const b = req.body;
       const eventTypes = b.eventTypes ?? b.filterTypes ?? null;
-      await validateEndpoint(ctx, { url: b.url, eventTypes, uid: b.uid ?? null, kind: existing.kind });
+      // Svix clients know neither kind nor template: absent, they stay as they are.
+      const kindChange = changeKind(existing, b.kind);
+      const kind = kindChange.kind ?? existing.kind;
+      const template =
+        b.template !== undefined
+          ? b.template
+          : 'template' in kindChange
+            ? (kindChange.template ?? null)
+            : (existing.template ?? null);
+      await validateEndpoint(ctx, { url: b.url, eventTypes, uid: b.uid ?? null, kind, template });
       await ensureUidFree(ctx, app, b.uid, existing.id);
       const ep = withChanges(
         existing,
         {
+          ...kindChange,
+          template,
           url: b.url,
           description: b.description ?? '',
           uid: b.uid ?? null,
@@ -299,14 +358,25 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
       const existing = await loadEndpoint(ctx, app, req.params.endpoint_id);
       const b = req.body;
       const eventTypes = b.eventTypes !== undefined ? b.eventTypes : b.filterTypes;
+      const kindChange = changeKind(existing, b.kind);
+      const kind = kindChange.kind ?? existing.kind;
+      const template =
+        b.template !== undefined
+          ? b.template
+          : 'template' in kindChange
+            ? (kindChange.template ?? null)
+            : (existing.template ?? null);
       await validateEndpoint(ctx, {
-        ...(b.url !== undefined ? { url: b.url } : {}),
+        // A new kind checks the URL again (chat kinds need https).
+        ...(b.url !== undefined || kindChange.kind ? { url: b.url ?? existing.url } : {}),
         eventTypes: eventTypes ?? null,
         uid: b.uid ?? null,
-        kind: existing.kind,
+        kind,
+        ...(b.template !== undefined || kindChange.kind ? { template } : {}),
       });
       await ensureUidFree(ctx, app, b.uid, existing.id);
-      const changes: Partial<Endpoint> = {};
+      const changes: Partial<Endpoint> = { ...kindChange };
+      if (b.template !== undefined) changes.template = b.template;
       if (b.url !== undefined) changes.url = b.url;
       if (b.description !== undefined) changes.description = b.description;
       if (b.uid !== undefined) changes.uid = b.uid;

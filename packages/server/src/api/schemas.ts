@@ -120,10 +120,25 @@ const SecretTypeIn = Type.Union([Type.Literal('hmac-sha256'), Type.Literal('ed25
   description:
     'Hookline: the kind of secret generated when none is given: hmac-sha256 (whsec_, v1 signatures, the default) or ed25519 (whsk_, v1a signatures; receivers verify with the public key)',
 });
-const EndpointKindSchema = Type.Union([Type.Literal('http'), Type.Literal('listen')], {
-  description:
-    'Hookline: `http` (default) delivers to `url`; `listen` delivers to a connected `hookline listen` client, which forwards to `url` on its machine.',
-});
+const EndpointKindSchema = Type.Union(
+  [
+    Type.Literal('http'),
+    Type.Literal('listen'),
+    Type.Literal('slack'),
+    Type.Literal('discord'),
+    Type.Literal('teams'),
+  ],
+  {
+    description:
+      'Hookline: `http` (default) delivers to `url`; `listen` delivers to a connected `hookline listen` client, which forwards to `url` on its machine; `slack`, `discord` and `teams` post each message, rendered as a chat message of that platform and unsigned, to the incoming-webhook `url`.',
+  },
+);
+const EndpointTemplate = Nullable(
+  Type.Record(Type.String(), Type.Unknown(), {
+    description:
+      "Hookline, chat destinations only: the message body as a JSON object whose string values are Liquid templates, rendered against {eventType, msgId, timestamp, payload, link, endpoint: {id, uid, description}}. Null: the platform's default message.",
+  }),
+);
 const Headers = Type.Record(Type.String({ pattern: "^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$" }), Type.String());
 export const EndpointIn = Type.Object(
   {
@@ -143,6 +158,7 @@ export const EndpointIn = Type.Object(
     headers: Type.Optional(Nullable(Headers)),
     svixHeaders: Type.Optional(endpointFields.svixHeaders),
     kind: Type.Optional(EndpointKindSchema),
+    template: Type.Optional(EndpointTemplate),
     fifo: Type.Optional(endpointFields.fifo),
   },
   { $id: 'EndpointIn' },
@@ -163,6 +179,8 @@ export const EndpointPatch = Type.Partial(
     version: endpointFields.version,
     secret: Nullable(Type.String({ pattern: SECRET_PATTERN })),
     svixHeaders: endpointFields.svixHeaders,
+    kind: EndpointKindSchema,
+    template: EndpointTemplate,
     fifo: endpointFields.fifo,
   }),
   { $id: 'EndpointPatch' },
@@ -184,6 +202,7 @@ export const EndpointOut = Type.Object(
     version: Type.Integer(),
     svixHeaders: Type.Boolean(),
     kind: EndpointKindSchema,
+    template: EndpointTemplate,
     fifo: Type.Boolean(),
     createdAt: DateTime,
     updatedAt: DateTime,
@@ -381,6 +400,12 @@ export const AttemptDetailOut = Type.Object(
   {
     ...AttemptOut.properties,
     requestHeaders: Type.Record(Type.String(), Type.String()),
+    requestBody: Nullable(
+      Type.String({
+        description:
+          'Hookline: the body sent when it was not the message payload (the rendered message of a chat destination); null when the payload was sent as stored.',
+      }),
+    ),
     responseHeaders: Type.Record(Type.String(), Type.String()),
   },
   { $id: 'MessageAttemptDetailOut' },

@@ -42,6 +42,7 @@ export function endpointOut(e: Endpoint) {
     version: 1,
     svixHeaders: e.svixHeaders,
     kind: e.kind ?? 'http',
+    template: e.template ?? null,
     fifo: e.fifo,
     createdAt: iso(e.createdAt),
     updatedAt: iso(e.updatedAt),

@@ -28,6 +28,11 @@ export const ERRORS = {
     status: 409,
     description: 'Only endpoints of kind `listen` stream their deliveries to `hookline listen`.',
   },
+  kind_change_not_allowed: {
+    status: 409,
+    description:
+      'An endpoint can change between `http`, `slack`, `discord` and `teams`, but not to or from `listen`; create a new endpoint instead.',
+  },
   managed_by_source: {
     status: 409,
     description:

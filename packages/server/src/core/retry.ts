@@ -50,3 +50,41 @@ export function parseRetryAfter(value: string | undefined, nowMs: number): numbe
   if (Number.isNaN(date)) return null;
   return Math.max(0, date - nowMs);
 }
+
+/** The part of an attempt's result the retry hints are read from. */
+type Answer = { ok: true; statusCode: number; headers: Record<string, string>; body: string } | { ok: false };
+
+/** Seconds as a decimal number (`1.5`) to milliseconds, or null. */
+function decimalSeconds(value: unknown): number | null {
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  return typeof n === 'number' && Number.isFinite(n) && n >= 0 ? Math.ceil(n * 1000) : null;
+}
+
+/** The `Retry-After` of a 429 or 503 answer, in milliseconds, or null. */
+export function retryAfterDelay(result: Answer, nowMs: number): number | null {
+  if (!result.ok || (result.statusCode !== 429 && result.statusCode !== 503)) return null;
+  return parseRetryAfter(result.headers['retry-after'], nowMs);
+}
+
+/**
+ * How long a 429 answer asks to wait, in milliseconds (at least 1 s), or null when it is no 429
+ * or says nothing. Besides `Retry-After` (whole seconds or a date), Discord sends
+ * `X-RateLimit-Reset-After` and a JSON body `{"retry_after": 1.25}`, both decimal seconds; the
+ * longest of them wins, so the next attempt never comes early.
+ */
+export function rateLimitDelay(result: Answer, nowMs: number): number | null {
+  if (!result.ok || result.statusCode !== 429) return null;
+  const hints = [
+    parseRetryAfter(result.headers['retry-after'], nowMs),
+    decimalSeconds(result.headers['x-ratelimit-reset-after']),
+  ];
+  if (result.body.trimStart().startsWith('{')) {
+    try {
+      hints.push(decimalSeconds((JSON.parse(result.body) as { retry_after?: unknown }).retry_after));
+    } catch {
+      // Not JSON after all: the headers decide.
+    }
+  }
+  const known = hints.filter((h): h is number => h !== null);
+  return known.length === 0 ? null : Math.max(1000, ...known);
+}

@@ -33,11 +33,19 @@ export interface EndpointSecret {
 }
 
 /**
- * How deliveries reach an endpoint: `http` (the dispatcher POSTs to `url`) or `listen` (a
+ * How deliveries reach an endpoint: `http` (the dispatcher POSTs to `url`), `listen` (a
  * `hookline listen` client connected to the server takes them over a WebSocket and forwards
- * them to a local URL; while none is connected they wait in the queue).
+ * them to a local URL; while none is connected they wait in the queue), or a chat destination
+ * (`slack`, `discord`, `teams`): `url` is the platform's incoming-webhook URL and the dispatcher
+ * posts each message rendered as that platform's chat message, unsigned.
  */
-export type EndpointKind = 'http' | 'listen';
+export type EndpointKind = 'http' | 'listen' | ChatKind;
+
+/** Chat platforms whose incoming webhooks Hookline can post messages to. */
+export type ChatKind = 'slack' | 'discord' | 'teams';
+export const CHAT_KINDS: readonly ChatKind[] = ['slack', 'discord', 'teams'];
+export const isChatKind = (kind: string | undefined): kind is ChatKind =>
+  (CHAT_KINDS as readonly string[]).includes(kind ?? '');
 
 export interface Endpoint {
   id: string;
@@ -65,6 +73,11 @@ export interface Endpoint {
    * waiting for a retry holds back the ones behind it.
    */
   fifo: boolean;
+  /**
+   * Chat destinations: the message body as a JSON object whose string values are Liquid
+   * templates, or null (absent) for the platform's default message.
+   */
+  template?: Record<string, unknown> | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -139,6 +152,11 @@ export interface Attempt {
   response: string;
   responseHeaders: Record<string, string>;
   requestHeaders: Record<string, string>;
+  /**
+   * The body sent, when it is not the message payload: a chat destination's rendered message.
+   * Absent or null: the payload (or the inbound event's body) was sent as stored.
+   */
+  requestBody?: string | null;
   durationMs: number;
   triggerType: TriggerTypeCode;
   createdAt: number;

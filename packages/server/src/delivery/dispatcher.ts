@@ -16,11 +16,12 @@ import type { Clock } from '../core/clock.ts';
 import { coerceError } from '../core/errors.ts';
 import type { IdGenerator } from '../core/ids.ts';
 import { isRestHook } from '../core/rest-hook.ts';
-import { nextRetryDelay, parseRetryAfter, type RetryPolicy } from '../core/retry.ts';
+import { nextRetryDelay, type RetryPolicy, rateLimitDelay, retryAfterDelay } from '../core/retry.ts';
 import { signatureHeader } from '../core/signing.ts';
-import { type Attempt, DeliveryStatus } from '../core/types.ts';
+import { type Attempt, DeliveryStatus, isChatKind } from '../core/types.ts';
 import type { ClaimedDelivery, DeliveryOutcome, DeliveryScope, Store } from '../store/store.ts';
 import { StoreUnavailableError } from '../store/store-errors.ts';
+import { type ChatOptions, prepareChatRequest } from './chat.ts';
 import type { Sender, SendRequest, SendResult } from './sender.ts';
 
 export interface DispatcherOptions {
@@ -42,6 +43,8 @@ export interface DispatcherOptions {
    * process that holds their `hookline listen` connection.
    */
   scope?: DeliveryScope;
+  /** `HOOKLINE_PUBLIC_URL`: chat messages link to the message in the dashboard there. */
+  publicUrl?: string | null;
 }
 
 export interface DispatcherEvents {
@@ -94,6 +97,15 @@ export function isForbiddenCustomHeader(name: string): boolean {
   return FORBIDDEN_CUSTOM_HEADERS.has(name.toLowerCase());
 }
 
+/** An endpoint's custom headers as sent: lower-case names, none that Hookline sets itself. */
+function customHeaders(endpointHeaders: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(endpointHeaders)) {
+    if (!isForbiddenCustomHeader(k)) out[k.toLowerCase()] = v;
+  }
+  return out;
+}
+
 /**
  * Headers of a received request that are not forwarded: hop-by-hop and framing headers (RFC 9110
  * 7.6.1), ones the next hop sets itself, and the signature headers Hookline replaces with its own.
@@ -132,18 +144,22 @@ export function forwardedHeaders(received: readonly [string, string][]): Record<
  * The request for one attempt: the payload, signed with every secret that is still active. An
  * inbound event goes out as it came in (same bytes, content type and provider headers), with
  * Hookline's own signature, so the application verifies one scheme whatever the provider.
+ * Chat destinations get the message rendered for their platform instead (`chat.ts`).
  */
-export function prepareRequest(d: ClaimedDelivery, nowMs: number): SendRequest {
+export function prepareRequest(d: ClaimedDelivery, nowMs: number, chat: ChatOptions = {}): SendRequest {
+  if (isChatKind(d.endpoint.kind)) {
+    return prepareChatRequest(d, d.endpoint.kind, customHeaders(d.endpoint.headers), chat);
+  }
   const timestamp = Math.floor(nowMs / 1000);
   const secrets = d.endpoint.secrets
     .filter((s) => s.expiresAt === null || s.expiresAt > nowMs)
     .map((s) => s.key);
   const body = d.inbound ? d.inbound.body : d.payload;
   const signature = signatureHeader(secrets, d.msgId, timestamp, body);
-  const headers: Record<string, string> = d.inbound ? forwardedHeaders(d.inbound.headers) : {};
-  for (const [k, v] of Object.entries(d.endpoint.headers)) {
-    if (!isForbiddenCustomHeader(k)) headers[k.toLowerCase()] = v;
-  }
+  const headers: Record<string, string> = {
+    ...(d.inbound ? forwardedHeaders(d.inbound.headers) : {}),
+    ...customHeaders(d.endpoint.headers),
+  };
   if (d.inbound) {
     if (d.inbound.contentType) headers['content-type'] = d.inbound.contentType;
     else delete headers['content-type'];
@@ -168,10 +184,13 @@ export function decideOutcome(
   random: () => number = Math.random,
 ): DeliveryOutcome['next'] {
   if (result.ok && result.statusCode >= 200 && result.statusCode < 300) return { kind: 'success' };
-  const retryAfter =
-    result.ok && (result.statusCode === 429 || result.statusCode === 503)
-      ? parseRetryAfter(result.headers['retry-after'], nowMs)
-      : null;
+  // A chat platform's 429 says when to come back: go back then, without using up the schedule
+  // (while the message is younger than the whole schedule, so a 429 forever still ends).
+  const rateLimit = isChatKind(d.endpoint.kind) ? rateLimitDelay(result, nowMs) : null;
+  if (rateLimit !== null && nowMs - d.msgCreatedAt < policy.scheduleMs.reduce((a, b) => a + b, 0)) {
+    return { kind: 'retry', at: nowMs + Math.min(rateLimit, policy.maxRetryAfterMs), rateLimited: true };
+  }
+  const retryAfter = retryAfterDelay(result, nowMs);
   const delay = nextRetryDelay(policy, d.attempts + 1, retryAfter, random);
   return delay === null ? { kind: 'fail' } : { kind: 'retry', at: nowMs + delay };
 }
@@ -205,6 +224,7 @@ export function settleAttempt(
     response: result.ok ? result.body : result.message,
     responseHeaders: result.ok ? result.headers : {},
     requestHeaders: req.headers,
+    requestBody: req.logBody ? String(req.body) : null,
     durationMs: result.durationMs,
     triggerType: d.triggerType,
     createdAt: times.startedAt,
@@ -413,8 +433,10 @@ export function createDispatcher(deps: {
       return;
     }
     const startedAt = clock.now();
-    const req = prepareRequest(d, startedAt);
-    const result = await sender.send(req);
+    const req = prepareRequest(d, startedAt, options);
+    const result: SendResult = req.failure
+      ? { ok: false, error: 'not_sent', message: req.failure, durationMs: 0 }
+      : await sender.send(req);
     const { attempt: a, outcome } = settleAttempt(
       d,
       req,

@@ -22,6 +22,10 @@ export interface SendRequest {
   headers: Record<string, string>;
   /** Bytes for forwarded inbound events (binary-safe), JSON text otherwise. */
   body: string | Buffer;
+  /** The body is built for this attempt (a rendered chat message): the attempt log keeps it. */
+  logBody?: boolean;
+  /** Set when the request could not be built (a chat template failed): it is not sent. */
+  failure?: string;
 }
 
 export type SendResult =
@@ -34,6 +38,8 @@ export type SendErrorKind =
   | 'connection_reset'
   | 'dns'
   | 'private_address'
+  /** The request could not be built (`SendRequest.failure`); nothing was sent. */
+  | 'not_sent'
   | 'other';
 
 export interface Sender {

@@ -8,7 +8,26 @@
  *   waits for a retry, the ones behind it wait too.
  * - Rate limit (`throttleRate`, per second): at most one delivery per claim, and claims of one
  *   endpoint at least 1000/rate ms apart, so no one-second window sees more than `rate`.
+ *   Chat destinations without a rate of their own get `CHAT_DEFAULT_RATE`.
  */
+import { isChatKind } from '../core/types.ts';
+
+/**
+ * Deliveries per second to a chat destination (`slack`, `discord`, `teams`) whose endpoint sets
+ * no `throttleRate`: Slack documents about one message per second per incoming webhook, Discord
+ * and Teams allow a little more; sending faster only earns 429s.
+ */
+export const CHAT_DEFAULT_RATE = 1;
+
+/**
+ * The rate limit of an endpoint: its own `throttleRate`, else the chat default for chat kinds,
+ * else its application's. Null or 0: no limit.
+ */
+export function rateOf(endpointRate: number | null, appRate: number | null, kind: string): number | null {
+  if (endpointRate !== null) return endpointRate;
+  if (isChatKind(kind)) return CHAT_DEFAULT_RATE;
+  return appRate;
+}
 
 export interface ClaimCandidate {
   id: string;

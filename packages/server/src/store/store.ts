@@ -111,6 +111,8 @@ export interface ClaimedDelivery {
   triggerType: TriggerTypeCode;
   eventType: string;
   payload: string;
+  /** When the message was created (the time a chat message shows). */
+  msgCreatedAt: number;
   leaseUntil: number;
   /** Set when the message is an inbound event: the provider's request, forwarded as it came. */
   inbound?: { body: Buffer; contentType: string | null; headers: [string, string][] };
@@ -122,6 +124,13 @@ export interface ClaimedDelivery {
     svixHeaders: boolean;
     /** The endpoint's metadata (a REST Hook subscription is marked there, see `core/rest-hook.ts`). */
     metadata?: Record<string, string>;
+    /** Chat kinds are rendered as a chat message and sent unsigned (`delivery/chat.ts`). */
+    kind: EndpointKind;
+    /** A chat destination's message template (`Endpoint.template`), or null for the default. */
+    template: Record<string, unknown> | null;
+    /** What a chat template may show of its endpoint. */
+    uid: string | null;
+    description: string;
   };
 }
 
@@ -157,7 +166,15 @@ export interface DeliveryOutcome {
   leaseUntil: number;
   /** Null when no request was made (endpoint deleted or disabled). */
   attempt: Attempt | null;
-  next: { kind: 'success' } | { kind: 'retry'; at: number } | { kind: 'fail' } | { kind: 'cancel' };
+  next:
+    | { kind: 'success' }
+    /**
+     * `rateLimited`: the endpoint answered 429 with when to come back; the attempt is logged
+     * but does not count against the retry schedule (`attempts` is not incremented).
+     */
+    | { kind: 'retry'; at: number; rateLimited?: boolean }
+    | { kind: 'fail' }
+    | { kind: 'cancel' };
   /** When the attempt failed: disable the endpoint if it has been failing since before this time. */
   disableIfFailingSince?: number;
 }

@@ -227,6 +227,17 @@ CREATE INDEX inbound_part_dedupe ON inbound_part (source_id, dedupe_key, receive
 `,
   },
   {
+    version: 5,
+    name: 'chat destination template',
+    sql: `
+-- Chat destinations (kind slack, discord, teams): the message template, JSON text, or NULL for
+-- the platform's default message; and the rendered message each attempt sent (NULL when the
+-- attempt sent the message payload as stored).
+ALTER TABLE endpoint ADD COLUMN template TEXT;
+ALTER TABLE attempt ADD COLUMN request_body TEXT;
+`,
+  },
+  {
     version: 6,
     name: 'app tokens',
     sql: `

@@ -21,6 +21,7 @@ import type { SecretBox } from '../../core/secret-box.ts';
 import {
   DeliveryStatus,
   type Endpoint,
+  type EndpointKind,
   type InboundStatus,
   type Source,
   type SourceDestination,
@@ -28,7 +29,7 @@ import {
   type TriggerTypeCode,
 } from '../../core/types.ts';
 import { attemptFilterSql } from '../attempt-filter.ts';
-import { type EndpointGate, planClaim } from '../claim-plan.ts';
+import { type EndpointGate, planClaim, rateOf } from '../claim-plan.ts';
 import { type PageSql, pageSql, toPage } from '../paging.ts';
 import { createRowMappers, json, num, numOrNull, parse, type Row, str, strOrNull } from '../rows.ts';
 import { destinationEndpoint, handshakeFromColumn, sourceAppMetadata, sourceAppName } from '../sources.ts';
@@ -63,7 +64,17 @@ export interface PostgresStoreOptions {
   statementTimeoutMs?: number;
 }
 
-type Param = string | number | boolean | null | Buffer | string[] | number[] | boolean[] | (number | null)[];
+type Param =
+  | string
+  | number
+  | boolean
+  | null
+  | Buffer
+  | string[]
+  | number[]
+  | boolean[]
+  | (number | null)[]
+  | (string | null)[];
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
 const NOTIFY_CHANNEL = 'hookline_queued';
@@ -351,10 +362,11 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     e.updatedAt,
     e.fifo,
     e.kind ?? 'http',
+    json(e.template ?? null),
   ];
   const INSERT_ENDPOINT = `INSERT INTO endpoint (uid, url, description, disabled, event_types, channels, throttle_rate,
-      metadata, headers, secrets, svix_headers, failing_since, created_at, updated_at, fifo, kind, id, app_id)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+      metadata, headers, secrets, svix_headers, failing_since, created_at, updated_at, fifo, kind, template, id, app_id)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
   /** Queues (message, endpoint) pairs: pending, no attempts yet. One statement for many rows. */
   const INSERT_DELIVERIES = `INSERT INTO delivery (id, msg_id, app_id, endpoint_id, status, attempts, next_attempt_at,
@@ -639,7 +651,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       await query(
         `UPDATE endpoint SET uid = ?, url = ?, description = ?, disabled = ?, event_types = ?, channels = ?,
            throttle_rate = ?, metadata = ?, headers = ?, secrets = ?, svix_headers = ?, failing_since = ?,
-           created_at = ?, updated_at = ?, fifo = ?, kind = ?
+           created_at = ?, updated_at = ?, fifo = ?, kind = ?, template = ?
          WHERE id = ? AND app_id = ?`,
         [...endpointParams(e), e.id, e.appId],
       );
@@ -935,7 +947,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
         // Lock those endpoints (in id order: claims never deadlock each other) so that their
         // limits are counted and updated by one claim at a time across every worker.
         const eps = await query(
-          `SELECT e.id, e.fifo, e.throttle_next_at, COALESCE(e.throttle_rate, a.throttle_rate) AS rate
+          `SELECT e.id, e.fifo, e.kind, e.throttle_next_at, e.throttle_rate, a.throttle_rate AS app_rate
            FROM endpoint e JOIN app a ON a.id = e.app_id
            WHERE e.id = ANY(?::text[]) ORDER BY e.id FOR NO KEY UPDATE OF e`,
           [dueEndpoints.map((r) => str(r.endpoint_id)).sort()],
@@ -990,7 +1002,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
             inFlight: inFlight.get(id) ?? 0,
             fifo: e.fifo === true,
             fifoHead: heads.get(id) ?? null,
-            ratePerSecond: numOrNull(e.rate),
+            ratePerSecond: rateOf(numOrNull(e.throttle_rate), numOrNull(e.app_rate), str(e.kind)),
             nextSlotAt: numOrNull(e.throttle_next_at),
           });
         }
@@ -1018,7 +1030,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
                AND next_attempt_at <= ? FOR UPDATE SKIP LOCKED)
              AND m.id = d.msg_id
            RETURNING d.id, d.msg_id, d.app_id, d.endpoint_id, d.attempts, d.trigger_type, d.next_attempt_at,
-             m.event_type, m.payload, i.body, i.content_type, i.headers AS inbound_headers`,
+             m.event_type, m.payload, m.created_at AS msg_created_at, i.body, i.content_type, i.headers AS inbound_headers`,
           [leaseUntil, o.now, plan.ids, o.now],
           c,
         ).then((updated) => {
@@ -1032,7 +1044,8 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       const endpoints = new Map(
         (
           await query(
-            'SELECT id, url, disabled, headers, secrets, svix_headers, metadata FROM endpoint WHERE id = ANY(?::text[])',
+            `SELECT id, url, disabled, headers, secrets, svix_headers, kind, template, uid, description, metadata
+             FROM endpoint WHERE id = ANY(?::text[])`,
             [endpointIds],
           )
         ).map((ep) => [
@@ -1044,6 +1057,10 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
             secrets: openSecrets(ep.secrets),
             svixHeaders: ep.svix_headers === true,
             metadata: parse<Record<string, string>>(ep.metadata),
+            kind: str(ep.kind) as EndpointKind,
+            template: parse<Record<string, unknown> | null>(ep.template),
+            uid: strOrNull(ep.uid),
+            description: str(ep.description),
           },
         ]),
       );
@@ -1060,6 +1077,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
           triggerType: num(r.trigger_type) as TriggerTypeCode,
           eventType: str(r.event_type),
           payload: str(r.payload),
+          msgCreatedAt: num(r.msg_created_at),
           leaseUntil,
           ...(r.body !== null && r.body !== undefined
             ? {
@@ -1102,7 +1120,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
                 now,
                 outcomes.map((o) => o.deliveryId),
                 outcomes.map((o) => statusOf(o.next)),
-                outcomes.map((o) => (o.attempt ? 1 : 0)),
+                outcomes.map((o) => (o.attempt && !(o.next.kind === 'retry' && o.next.rateLimited) ? 1 : 0)),
                 outcomes.map((o) => (o.next.kind === 'retry' ? o.next.at : now)),
                 outcomes.map((o) => o.leaseUntil),
               ],
@@ -1124,9 +1142,9 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
         if (attempts.length > 0) {
           await query(
             `INSERT INTO attempt (id, delivery_id, msg_id, endpoint_id, app_id, url, status, response_status_code,
-               response, response_headers, request_headers, duration_ms, trigger_type, created_at)
+               response, response_headers, request_headers, request_body, duration_ms, trigger_type, created_at)
              SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::smallint[],
-               ?::int[], ?::text[], ?::text[], ?::text[], ?::int[], ?::smallint[], ?::bigint[])`,
+               ?::int[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::smallint[], ?::bigint[])`,
             [
               attempts.map((a) => a.id),
               attempts.map((a) => a.deliveryId),
@@ -1139,6 +1157,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
               attempts.map((a) => a.response),
               attempts.map((a) => JSON.stringify(a.responseHeaders)),
               attempts.map((a) => JSON.stringify(a.requestHeaders)),
+              attempts.map((a) => a.requestBody ?? null),
               attempts.map((a) => Math.round(a.durationMs)),
               attempts.map((a) => a.triggerType),
               attempts.map((a) => a.createdAt),

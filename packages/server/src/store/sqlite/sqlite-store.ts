@@ -13,13 +13,14 @@ import type { SecretBox } from '../../core/secret-box.ts';
 import {
   DeliveryStatus,
   type Endpoint,
+  type EndpointKind,
   type Source,
   type SourceDestination,
   TriggerType,
   type TriggerTypeCode,
 } from '../../core/types.ts';
 import { attemptFilterSql } from '../attempt-filter.ts';
-import { type EndpointGate, planClaim } from '../claim-plan.ts';
+import { type EndpointGate, planClaim, rateOf } from '../claim-plan.ts';
 import { type PageSql, pageSql, toPage } from '../paging.ts';
 import { createRowMappers, json, num, numOrNull, parse, str, strOrNull } from '../rows.ts';
 import { destinationEndpoint, handshakeFromColumn, sourceAppMetadata, sourceAppName } from '../sources.ts';
@@ -203,6 +204,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     e.failingSince,
     e.kind ?? 'http',
     e.fifo ? 1 : 0,
+    json(e.template ?? null),
     e.createdAt,
     e.updatedAt,
   ];
@@ -224,8 +226,9 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     );
 
   const INSERT_ENDPOINT = `INSERT INTO endpoint (uid, url, description, disabled, event_types, channels,
-      throttle_rate, metadata, headers, secrets, svix_headers, failing_since, kind, fifo, created_at, updated_at, id, app_id)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+      throttle_rate, metadata, headers, secrets, svix_headers, failing_since, kind, fifo, template, created_at, updated_at, id,
+      app_id)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
   /** The extra WHERE terms of a `DeliveryScope`, on the `delivery` table. */
   const scopeSql = (scope: DeliveryScope) => {
     let sql = '';
@@ -358,7 +361,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         run(
           `UPDATE endpoint SET uid = ?, url = ?, description = ?, disabled = ?, event_types = ?, channels = ?,
              throttle_rate = ?, metadata = ?, headers = ?, secrets = ?, svix_headers = ?, failing_since = ?,
-             kind = ?, fifo = ?, created_at = ?, updated_at = ?
+             kind = ?, fifo = ?, template = ?, created_at = ?, updated_at = ?
            WHERE id = ? AND app_id = ?`,
           [...endpointParams(e), e.id, e.appId],
         );
@@ -586,7 +589,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
           if (candidates.length === 0) return [];
           const endpointIds = JSON.stringify([...new Set(candidates.map((r) => str(r.endpoint_id)))]);
           const eps = all(
-            `SELECT e.id, e.fifo, e.throttle_next_at, COALESCE(e.throttle_rate, a.throttle_rate) AS rate
+            `SELECT e.id, e.fifo, e.kind, e.throttle_next_at, e.throttle_rate, a.throttle_rate AS app_rate
              FROM endpoint e JOIN app a ON a.id = e.app_id WHERE e.id IN (SELECT value FROM json_each(?))`,
             [endpointIds],
           );
@@ -613,7 +616,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
               inFlight: inFlight.get(id) ?? 0,
               fifo,
               fifoHead: head ? { id: str(head.id), due: num(head.next_attempt_at) <= o.now } : null,
-              ratePerSecond: numOrNull(e.rate),
+              ratePerSecond: rateOf(numOrNull(e.throttle_rate), numOrNull(e.app_rate), str(e.kind)),
               nextSlotAt: numOrNull(e.throttle_next_at),
             });
           }
@@ -640,7 +643,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         if (rows.length === 0) return claimed;
         const messages = new Map(
           all(
-            `SELECT m.id, m.event_type, m.payload, i.body, i.content_type, i.headers AS inbound_headers
+            `SELECT m.id, m.event_type, m.payload, m.created_at, i.body, i.content_type, i.headers AS inbound_headers
              FROM message m LEFT JOIN inbound_event i ON i.id = m.id
              WHERE m.id IN (SELECT value FROM json_each(?))`,
             [JSON.stringify([...new Set(rows.map((r) => r.msg_id))])],
@@ -652,7 +655,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
           let endpoint = endpoints.get(endpointId);
           if (endpoint === undefined) {
             const ep = get(
-              'SELECT url, disabled, headers, secrets, svix_headers, metadata FROM endpoint WHERE id = ?',
+              'SELECT url, disabled, headers, secrets, svix_headers, kind, template, uid, description, metadata FROM endpoint WHERE id = ?',
               [endpointId],
             );
             endpoint = ep
@@ -663,6 +666,10 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
                   secrets: openSecrets(ep.secrets),
                   svixHeaders: num(ep.svix_headers) === 1,
                   metadata: parse(ep.metadata),
+                  kind: str(ep.kind) as EndpointKind,
+                  template: parse(ep.template),
+                  uid: strOrNull(ep.uid),
+                  description: str(ep.description),
                 }
               : null;
             endpoints.set(endpointId, endpoint);
@@ -678,6 +685,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
             triggerType: num(r.trigger_type) as TriggerTypeCode,
             eventType: str(msg.event_type),
             payload: str(msg.payload),
+            msgCreatedAt: num(msg.created_at),
             leaseUntil,
             ...(msg.body !== null && msg.body !== undefined
               ? {
@@ -714,14 +722,21 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
             const moved = run(
               `UPDATE delivery SET status = ?, attempts = attempts + ?, next_attempt_at = ?, updated_at = ?
                WHERE id = ? AND status = 3 AND next_attempt_at = ?`,
-              [status, a ? 1 : 0, n.kind === 'retry' ? n.at : now, now, o.deliveryId, o.leaseUntil],
+              [
+                status,
+                a && !(n.kind === 'retry' && n.rateLimited) ? 1 : 0,
+                n.kind === 'retry' ? n.at : now,
+                now,
+                o.deliveryId,
+                o.leaseUntil,
+              ],
             );
             const leaseHeld = Number(moved.changes) > 0;
             if (!a || (!leaseHeld && !get('SELECT 1 FROM delivery WHERE id = ?', [o.deliveryId]))) continue;
             run(
               `INSERT INTO attempt (id, delivery_id, msg_id, endpoint_id, app_id, url, status, response_status_code,
-                 response, response_headers, request_headers, duration_ms, trigger_type, created_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+                 response, response_headers, request_headers, request_body, duration_ms, trigger_type, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
               [
                 a.id,
                 a.deliveryId,
@@ -734,6 +749,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
                 a.response,
                 json(a.responseHeaders),
                 json(a.requestHeaders),
+                a.requestBody ?? null,
                 a.durationMs,
                 a.triggerType,
                 a.createdAt,

@@ -1,0 +1,375 @@
+/**
+ * Chat destinations: endpoints of kind `slack`, `discord` or `teams` whose URL is the
+ * platform's incoming-webhook URL. Instead of the signed payload, each message goes out as the
+ * platform's own chat message:
+ *
+ * - Slack (incoming webhook): `{text, blocks}`: a mrkdwn section with the event type and the
+ *   link, a section of key fields, a context line with the message id and time.
+ * - Discord (webhook): `{content, embeds: [{title, description, fields, timestamp, url}]}`
+ *   within Discord's limits (title 256, description 4096, 25 fields of 1024, 6000 in all).
+ * - Microsoft Teams (Workflows or connector): a message with one Adaptive Card 1.4 (a title,
+ *   a FactSet of key fields, an `Action.OpenUrl` to the message).
+ *
+ * An endpoint `template` replaces the default: a JSON object whose string values are Liquid
+ * templates, rendered against `{eventType, msgId, timestamp, payload, link, endpoint}`.
+ * The request is JSON, unsigned (these platforms reject or ignore unknown headers), with the
+ * endpoint's custom headers.
+ */
+import { Liquid, type Template } from 'liquidjs';
+import type { ChatKind } from '../core/types.ts';
+import type { ClaimedDelivery } from '../store/store.ts';
+import type { SendRequest } from './sender.ts';
+
+/** What a chat message (default or template) is built from. */
+export interface ChatContext {
+  eventType: string;
+  msgId: string;
+  /** When the message was created, RFC 3339. */
+  timestamp: string;
+  /** The message payload; for an inbound event, its body when that is JSON, else null. */
+  payload: unknown;
+  /** The message in the dashboard, when `HOOKLINE_PUBLIC_URL` is set; else null. */
+  link: string | null;
+  endpoint: { id: string; uid: string | null; description: string };
+}
+
+export interface ChatOptions {
+  /** `HOOKLINE_PUBLIC_URL`: where the dashboard is reachable, for links to a message. */
+  publicUrl?: string | null;
+}
+
+/** Key fields shown by the default messages. */
+export const MAX_FIELDS = 10;
+
+/** The longest template an endpoint may have (its JSON text), and the longest rendered body. */
+export const TEMPLATE_MAX_BYTES = 16 * 1024;
+export const RENDERED_MAX_BYTES = 64 * 1024;
+
+/** Cuts `s` to at most `max` characters (code points), ending with an ellipsis when cut. */
+export function truncate(s: string, max: number): string {
+  const chars = [...s];
+  if (chars.length <= max) return s;
+  return `${chars.slice(0, Math.max(0, max - 1)).join('')}…`;
+}
+
+/** Escapes the three characters Slack's mrkdwn treats as control characters. */
+export function escapeSlack(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/**
+ * Escaped for Slack and at most `max` characters once escaped (Slack counts the escaped text),
+ * never cutting an entity such as `&amp;` in half.
+ */
+export function slackText(s: string, max: number): string {
+  const escaped = escapeSlack(s);
+  if ([...escaped].length <= max) return escaped;
+  const cut = [...escaped].slice(0, Math.max(0, max - 1)).join('');
+  return `${cut.replace(/&[a-z]{0,3}$/, '')}…`;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function scalarText(v: unknown): string | null {
+  if (v === null) return 'null';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return null;
+}
+
+/**
+ * Up to `max` key fields of a payload: its scalar top-level fields, and the scalar fields of
+ * objects one level down (`customer.email`). Arrays and deeper values are left out; a payload
+ * that is not an object shows as one `payload` field.
+ */
+export function keyFields(payload: unknown, max = MAX_FIELDS): [string, string][] {
+  const out: [string, string][] = [];
+  if (payload === undefined) return out;
+  if (!isPlainObject(payload)) {
+    out.push(['payload', scalarText(payload) ?? JSON.stringify(payload)]);
+    return out;
+  }
+  for (const [k, v] of Object.entries(payload)) {
+    if (out.length >= max) break;
+    const text = scalarText(v);
+    if (text !== null) out.push([k, text]);
+    else if (isPlainObject(v)) {
+      for (const [k2, v2] of Object.entries(v)) {
+        if (out.length >= max) break;
+        const t2 = scalarText(v2);
+        if (t2 !== null) out.push([`${k}.${k2}`, t2]);
+      }
+    }
+  }
+  return out;
+}
+
+/** The context of one delivery. */
+export function chatContext(d: ClaimedDelivery, options: ChatOptions = {}): ChatContext {
+  // An inbound event's body is rendered when it is JSON (whatever its declared type says); a
+  // payload that is not JSON (emptied by retention) renders as null rather than failing.
+  let payload: unknown = null;
+  try {
+    payload = JSON.parse(d.inbound ? d.inbound.body.toString('utf8') : d.payload);
+  } catch {
+    payload = null;
+  }
+  const base = options.publicUrl?.replace(/\/+$/, '');
+  return {
+    eventType: d.eventType,
+    msgId: d.msgId,
+    timestamp: new Date(d.msgCreatedAt).toISOString(),
+    payload,
+    link: base ? `${base}/apps/${encodeURIComponent(d.appId)}/msg/${encodeURIComponent(d.msgId)}` : null,
+    endpoint: { id: d.endpointId, uid: d.endpoint.uid, description: d.endpoint.description },
+  };
+}
+
+// ---- the default messages ------------------------------------------------------------------
+
+/** Slack: section text 3000, field text 2000, at most 10 fields; `text` is the notification. */
+export function renderSlack(c: ChatContext): Record<string, unknown> {
+  const title = `*${slackText(c.eventType, 200)}*`;
+  const link = c.link ? `\n<${c.link}|View message in Hookline>` : '';
+  const blocks: Record<string, unknown>[] = [
+    { type: 'section', text: { type: 'mrkdwn', text: `${title}${link}` } },
+  ];
+  const fields = keyFields(c.payload, 10).map(([k, v]) => ({
+    type: 'mrkdwn',
+    text: `*${slackText(k, 100)}*\n${slackText(v, 1800)}`,
+  }));
+  if (fields.length > 0) blocks.push({ type: 'section', fields });
+  blocks.push({
+    type: 'context',
+    elements: [{ type: 'mrkdwn', text: `Message \`${escapeSlack(c.msgId)}\` · ${c.timestamp}` }],
+  });
+  const summary = keyFields(c.payload, 3)
+    .map(([k, v]) => `${k}: ${truncate(v, 80)}`)
+    .join(', ');
+  return {
+    text: slackText(summary ? `${c.eventType}: ${summary}` : c.eventType, 3000),
+    blocks,
+  };
+}
+
+/** Discord's documented embed limits. */
+export const DISCORD_LIMITS = {
+  content: 2000,
+  title: 256,
+  description: 4096,
+  fields: 25,
+  fieldName: 256,
+  fieldValue: 1024,
+  total: 6000,
+} as const;
+
+export function renderDiscord(c: ChatContext): Record<string, unknown> {
+  const L = DISCORD_LIMITS;
+  const title = truncate(c.eventType, L.title);
+  const description = truncate(`Message \`${c.msgId}\``, L.description);
+  // Discord refuses empty field names and values.
+  let fields = keyFields(c.payload, L.fields).map(([k, v]) => ({
+    name: truncate(k, L.fieldName) || '\u200b',
+    value: truncate(v, L.fieldValue) || '\u200b',
+    inline: v.length <= 40,
+  }));
+  const size = () =>
+    [...title].length +
+    [...description].length +
+    fields.reduce((n, f) => n + [...f.name].length + [...f.value].length, 0);
+  // Over the total: drop fields from the end (the first ones are the most telling).
+  while (fields.length > 0 && size() > L.total) fields = fields.slice(0, -1);
+  const embed: Record<string, unknown> = { title, description, fields, timestamp: c.timestamp };
+  if (c.link) embed.url = c.link;
+  return {
+    content: truncate(`**${c.eventType}**`, L.content),
+    embeds: [embed],
+    // A payload must never ping @everyone, roles or users.
+    allowed_mentions: { parse: [] },
+  };
+}
+
+/** Teams refuses messages over about 28 KB; facts are kept well below it. */
+export const TEAMS_LIMITS = { factTitle: 200, factValue: 1000, total: 24_000 } as const;
+
+export function renderTeams(c: ChatContext): Record<string, unknown> {
+  let facts = keyFields(c.payload, MAX_FIELDS).map(([k, v]) => ({
+    title: truncate(k, TEAMS_LIMITS.factTitle),
+    value: truncate(v, TEAMS_LIMITS.factValue),
+  }));
+  const build = () => {
+    const body: Record<string, unknown>[] = [
+      { type: 'TextBlock', text: truncate(c.eventType, 500), weight: 'Bolder', size: 'Medium', wrap: true },
+    ];
+    if (facts.length > 0) body.push({ type: 'FactSet', facts });
+    body.push({
+      type: 'TextBlock',
+      text: `Message ${c.msgId} · ${c.timestamp}`,
+      isSubtle: true,
+      size: 'Small',
+      wrap: true,
+    });
+    const content: Record<string, unknown> = {
+      $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
+      type: 'AdaptiveCard',
+      version: '1.4',
+      body,
+    };
+    if (c.link)
+      content.actions = [{ type: 'Action.OpenUrl', title: 'View message in Hookline', url: c.link }];
+    return {
+      type: 'message',
+      attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive', contentUrl: null, content }],
+    };
+  };
+  let message = build();
+  while (facts.length > 0 && Buffer.byteLength(JSON.stringify(message)) > TEAMS_LIMITS.total) {
+    facts = facts.slice(0, -1);
+    message = build();
+  }
+  return message;
+}
+
+const DEFAULT_RENDERERS: Record<ChatKind, (c: ChatContext) => Record<string, unknown>> = {
+  slack: renderSlack,
+  discord: renderDiscord,
+  teams: renderTeams,
+};
+
+export function renderDefault(kind: ChatKind, c: ChatContext): Record<string, unknown> {
+  return DEFAULT_RENDERERS[kind](c);
+}
+
+// ---- templates ----------------------------------------------------------------------------
+
+/** A template that cannot be used: the message says why. */
+export class ChatTemplateError extends Error {
+  /** Where in the template (JSON path of keys). */
+  readonly path: (string | number)[];
+  constructor(message: string, path: (string | number)[] = []) {
+    super(message);
+    this.name = 'ChatTemplateError';
+    this.path = path;
+  }
+}
+
+// Templates read nothing but their context: no file system (`include`/`render` find nothing),
+// own properties only, bounded parse size, render time and memory.
+const liquid = new Liquid({
+  strictVariables: false,
+  strictFilters: true,
+  ownPropertyOnly: true,
+  templates: {},
+  parseLimit: TEMPLATE_MAX_BYTES,
+  renderLimit: 200,
+  memoryLimit: 16 * 1024 * 1024,
+});
+
+// `{{ payload.note | slack_escape }}`: data placed in Slack mrkdwn by a template.
+liquid.registerFilter('slack_escape', (v: unknown) =>
+  escapeSlack(v === null || v === undefined ? '' : String(v)),
+);
+
+/** Parsed Liquid per template string; bounded, rebuilt when full. */
+const parsed = new Map<string, Template[]>();
+const PARSED_CACHE_SIZE = 1000;
+
+function parseLiquid(source: string): Template[] {
+  let t = parsed.get(source);
+  if (!t) {
+    t = liquid.parse(source);
+    if (parsed.size >= PARSED_CACHE_SIZE) parsed.clear();
+    parsed.set(source, t);
+  }
+  return t;
+}
+
+function errorText(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
+}
+
+function walk(value: unknown, path: (string | number)[], c: ChatContext): unknown {
+  if (typeof value === 'string') {
+    let tpl: Template[];
+    try {
+      tpl = parseLiquid(value);
+    } catch (err) {
+      throw new ChatTemplateError(`does not parse: ${errorText(err)}`, path);
+    }
+    try {
+      return String(liquid.renderSync(tpl, c));
+    } catch (err) {
+      throw new ChatTemplateError(`failed to render: ${errorText(err)}`, path);
+    }
+  }
+  if (Array.isArray(value)) return value.map((v, i) => walk(v, [...path, i], c));
+  if (isPlainObject(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = walk(v, [...path, k], c);
+    return out;
+  }
+  return value;
+}
+
+/** Renders every string of `template` against `c`; throws `ChatTemplateError`. */
+export function renderTemplate(template: Record<string, unknown>, c: ChatContext): Record<string, unknown> {
+  const out = walk(template, [], c) as Record<string, unknown>;
+  const size = Buffer.byteLength(JSON.stringify(out));
+  if (size > RENDERED_MAX_BYTES)
+    throw new ChatTemplateError(`renders to ${size} bytes, more than ${RENDERED_MAX_BYTES}`);
+  return out;
+}
+
+/** The context a template is tried against when saved. */
+export const SAMPLE_CONTEXT: ChatContext = {
+  eventType: 'invoice.paid',
+  msgId: 'msg_2bVxUn2pUa5NhGTZdsjMbyZTxFK',
+  timestamp: '2026-01-01T00:00:00.000Z',
+  payload: { id: 'in_123', amount: 4200, currency: 'eur', customer: { email: 'ada@example.com' } },
+  link: 'https://hooks.example.com/apps/app_1/msg/msg_2bVxUn2pUa5NhGTZdsjMbyZTxFK',
+  endpoint: { id: 'ep_2bVxUn2pUa5NhGTZdsjMbyZTxFK', uid: 'team-chat', description: 'Team chat' },
+};
+
+/** Checks a template when it is saved: size, every string parses, it renders against a sample. */
+export function checkTemplate(template: Record<string, unknown>): ChatTemplateError | null {
+  const size = Buffer.byteLength(JSON.stringify(template));
+  if (size > TEMPLATE_MAX_BYTES)
+    return new ChatTemplateError(`is ${size} bytes, more than ${TEMPLATE_MAX_BYTES}`);
+  try {
+    renderTemplate(template, SAMPLE_CONTEXT);
+    return null;
+  } catch (err) {
+    if (err instanceof ChatTemplateError) return err;
+    return new ChatTemplateError(errorText(err));
+  }
+}
+
+/**
+ * The request for one attempt to a chat destination: the rendered message as JSON, the
+ * endpoint's custom headers, no signature. A template that fails to render gives a request
+ * with `failure` set: the attempt fails with that reason without being sent.
+ */
+export function prepareChatRequest(
+  d: ClaimedDelivery,
+  kind: ChatKind,
+  customHeaders: Record<string, string>,
+  options: ChatOptions = {},
+): SendRequest {
+  const headers = { ...customHeaders, 'content-type': 'application/json' };
+  const c = chatContext(d, options);
+  let body: Record<string, unknown>;
+  try {
+    body = d.endpoint.template ? renderTemplate(d.endpoint.template, c) : renderDefault(kind, c);
+  } catch (err) {
+    const where = err instanceof ChatTemplateError && err.path.length > 0 ? ` at ${err.path.join('.')}` : '';
+    return {
+      url: d.endpoint.url,
+      headers,
+      body: '',
+      failure: `not sent: the endpoint's chat template${where} ${errorText(err)}`,
+    };
+  }
+  return { url: d.endpoint.url, headers, body: JSON.stringify(body), logBody: true };
+}
