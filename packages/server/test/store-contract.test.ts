@@ -1232,6 +1232,7 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
         headers: {},
         secrets: slack.secrets,
         svixHeaders: false,
+        metadata: {},
         kind: 'slack',
         template,
         uid: 'chat',
