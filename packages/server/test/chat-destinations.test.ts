@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { sign } from '@hookline/receiver';
 import { createManualClock } from '../src/core/clock.ts';
 import { DISCORD_LIMITS } from '../src/delivery/chat.ts';
 import {
@@ -367,6 +368,86 @@ function chatSuite(kind: TestStoreKind): void {
     const put = await server.call('PUT', `/api/v1/app/${uid}/endpoint/${ep.id}`, { url: ep.url });
     assert.equal(put.status, 200);
     assert.equal(put.body.kind, 'teams');
+  });
+
+  test('an inbound source forwards to chat destinations: the provider JSON rendered, unsigned, no provider headers', async () => {
+    const secret = 'gh-chat-secret';
+    const created = await server.call('POST', '/api/v1/source', {
+      name: `gh-chat-${++n}`,
+      verification: { scheme: 'github', secrets: [secret] },
+      destinations: [
+        {
+          url: `${receiver.url}/source/slack`,
+          kind: 'slack',
+          template: { text: '{{ payload.repository.full_name }}: {{ payload.head_commit.message }}' },
+        },
+        { url: `${receiver.url}/source/discord`, kind: 'discord', eventTypes: ['push'] },
+        { url: `${receiver.url}/source/http` },
+      ],
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.deepEqual(
+      created.body.destinations.map((d: { kind: string; template: unknown }) => [d.kind, d.template]),
+      [
+        ['slack', { text: '{{ payload.repository.full_name }}: {{ payload.head_commit.message }}' }],
+        ['discord', null],
+        ['http', null],
+      ],
+    );
+    const body = JSON.stringify({
+      ref: 'refs/heads/main',
+      repository: { full_name: 'acme/api' },
+      head_commit: { id: 'abc123', message: 'Fix <the> build & ship' },
+    });
+    const signed = sign({ scheme: 'github', body, secret, timestamp: Math.floor(clock.now() / 1000) });
+    const res = await fetch(`${server.url}/in/${created.body.name}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-github-event': 'push', ...signed.headers },
+      body,
+    });
+    assert.equal(res.status, 200);
+    await server.hookline.dispatcher!.drain();
+
+    const [slack] = at('/source/slack');
+    assert.ok(slack, 'the Slack destination got the event');
+    assert.deepEqual(assertChatRequest(slack), { text: 'acme/api: Fix <the> build & ship' });
+    assert.equal(
+      slack.headers['x-github-event'],
+      undefined,
+      "the provider's headers stay with http destinations",
+    );
+    assert.equal(slack.headers['x-hub-signature-256'], undefined);
+    const [discord] = at('/source/discord');
+    assert.ok(discord);
+    const embed = assertChatRequest(discord).embeds[0];
+    assert.equal(embed.title, 'push');
+    assert.ok(
+      embed.fields.some(
+        (f: { name: string; value: string }) => f.name === 'repository.full_name' && f.value === 'acme/api',
+      ),
+    );
+    const [http] = at('/source/http');
+    assert.ok(http, 'the http destination still gets the request as it came');
+    assert.equal(http.body.toString('utf8'), body);
+    assert.equal(http.headers['x-github-event'], 'push');
+    assert.ok(http.headers['webhook-signature']);
+
+    const bad = await server.call('POST', '/api/v1/source', {
+      name: `gh-chat-${++n}`,
+      verification: { scheme: 'none' },
+      destinations: [
+        { url: `${receiver.url}/x`, template: { text: '{{ x' } },
+        { url: `${receiver.url}/y`, kind: 'slack', template: { text: '{{ x | nope }}' } },
+      ],
+    });
+    assert.equal(bad.status, 422);
+    assert.deepEqual(
+      bad.body.detail.map((d: { loc: unknown[] }) => d.loc),
+      [
+        ['body', 'destinations', 0, 'template'],
+        ['body', 'destinations', 1, 'template', 'text'],
+      ],
+    );
   });
 }
 

@@ -731,6 +731,8 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
           headers: { 'x-k': 'v' },
           eventTypes: null,
           disabled: false,
+          kind: 'http',
+          template: null,
         },
         {
           id: ids('endpoint'),
@@ -738,6 +740,8 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
           headers: {},
           eventTypes: ['push'],
           disabled: false,
+          kind: 'slack',
+          template: { text: '{{ payload.ref }}' },
         },
       ],
       createdAt: now,
@@ -808,13 +812,21 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
       assert.equal(page.more, true);
 
       now += 1000;
-      const kept = { ...s.destinations[0]!, url: 'http://127.0.0.1:1/a2' };
+      // A destination can change kind (http → discord, with a template) and keep its history.
+      const kept = {
+        ...s.destinations[0]!,
+        url: 'http://127.0.0.1:1/a2',
+        kind: 'discord' as const,
+        template: { content: '{{ eventType }}' },
+      };
       const added = {
         id: ids('endpoint'),
         url: 'http://127.0.0.1:1/c',
         headers: {},
         eventTypes: null,
         disabled: true,
+        kind: 'http' as const,
+        template: null,
       };
       const next: Source = {
         ...s,
@@ -991,6 +1003,8 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
             headers: {},
             eventTypes: null,
             disabled: false,
+            kind: 'http',
+            template: null,
           },
           {
             id: ids('endpoint'),
@@ -998,6 +1012,8 @@ for (const adapter of ADAPTERS.filter((a) => !selected || selected.includes(a.na
             headers: {},
             eventTypes: ['salesforce.Contact'],
             disabled: false,
+            kind: 'http',
+            template: null,
           },
         ],
       });

@@ -494,6 +494,13 @@ export const DedupeIn = Type.Object(
       'Requests with the same key within the window of an accepted one are answered 200 and not forwarded. Without header or jsonPath the key is the id the scheme reports (webhook-id, Stripe event id, X-GitHub-Delivery, ...).',
   },
 );
+const SourceDestinationKindSchema = Type.Union(
+  [Type.Literal('http'), Type.Literal('slack'), Type.Literal('discord'), Type.Literal('teams')],
+  {
+    description:
+      '`http` (default) forwards the request as it came, signed by Hookline; `slack`, `discord` and `teams` post it as a chat message of that platform (its JSON body rendered, unsigned) to the incoming-webhook `url`.',
+  },
+);
 export const SourceDestinationIn = Type.Object(
   {
     id: Type.Optional(
@@ -505,6 +512,8 @@ export const SourceDestinationIn = Type.Object(
       Nullable(Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 256 })),
     ),
     disabled: Type.Optional(Type.Boolean()),
+    kind: Type.Optional(SourceDestinationKindSchema),
+    template: Type.Optional(EndpointTemplate),
   },
   { additionalProperties: false },
 );
@@ -678,6 +687,8 @@ export const SourceOut = Type.Object(
         headers: Type.Record(Type.String(), Type.String()),
         eventTypes: Nullable(Type.Array(Type.String())),
         disabled: Type.Boolean(),
+        kind: SourceDestinationKindSchema,
+        template: EndpointTemplate,
       }),
     ),
     createdAt: DateTime,

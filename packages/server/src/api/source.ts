@@ -17,6 +17,7 @@ import type {
   SourceHandshake,
   SourceVerification,
 } from '../core/types.ts';
+import { checkTemplate } from '../delivery/chat.ts';
 import { isForbiddenCustomHeader } from '../delivery/dispatcher.ts';
 import { checkDestination, checkUrlShape } from '../delivery/ssrf.ts';
 import { allowlistProblems } from '../inbound/allowlist.ts';
@@ -223,9 +224,15 @@ async function buildSource(ctx: ApiContext, input: SourceFields, existing: Sourc
   for (const [i, d] of input.destinations.entries()) {
     if (d.id && !known.has(d.id))
       issue(['destinations', i, 'id'], `destination "${d.id}" is not one of this source's`);
+    const kind = d.kind ?? 'http';
     const shape = checkUrlShape(d.url);
     if ('reason' in shape) issue(['destinations', i, 'url'], `url ${shape.reason}`);
-    else {
+    else if (kind !== 'http' && shape.protocol !== 'https:' && !ctx.config.allowPrivateNetworks) {
+      issue(
+        ['destinations', i, 'url'],
+        `url of a ${kind} destination must use https (the incoming-webhook URL ${kind} gave you)`,
+      );
+    } else {
       const problem = await checkDestination(shape, ctx.config.allowPrivateNetworks);
       if (problem) {
         issue(
@@ -241,8 +248,20 @@ async function buildSource(ctx: ApiContext, input: SourceFields, existing: Sourc
           `header "${name}" is set by Hookline and cannot be overridden`,
         );
     }
+    const template = d.template ?? null;
+    if (template && kind === 'http')
+      issue(
+        ['destinations', i, 'template'],
+        'template is only used by chat destinations (kind slack, discord or teams)',
+      );
+    else if (template) {
+      const problem = checkTemplate(template);
+      if (problem) issue(['destinations', i, 'template', ...problem.path], `template ${problem.message}`);
+    }
     destinations.push({
       id: d.id ?? ctx.ids('endpoint'),
+      kind,
+      template: kind === 'http' ? null : template,
       url: d.url,
       headers: Object.fromEntries(Object.entries(d.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
       eventTypes: d.eventTypes && d.eventTypes.length > 0 ? d.eventTypes : null,

@@ -206,7 +206,17 @@ export interface SourceDestination {
   /** Only these event types are forwarded here; null forwards all. */
   eventTypes: string[] | null;
   disabled: boolean;
+  /**
+   * `http` forwards the provider's request as it came (signed by Hookline); a chat kind posts it,
+   * rendered as a Slack, Discord or Teams message, to that platform's incoming webhook.
+   */
+  kind: SourceDestinationKind;
+  /** A chat destination's message template (see `Endpoint.template`); null for the default. */
+  template: Record<string, unknown> | null;
 }
+
+/** What a source can forward to: an HTTP endpoint or a chat channel. */
+export type SourceDestinationKind = 'http' | ChatKind;
 
 export interface Source {
   id: string;

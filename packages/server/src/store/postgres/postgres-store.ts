@@ -25,6 +25,7 @@ import {
   type InboundStatus,
   type Source,
   type SourceDestination,
+  type SourceDestinationKind,
   TriggerType,
   type TriggerTypeCode,
 } from '../../core/types.ts';
@@ -298,7 +299,8 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     if (rows.length === 0) return [];
     const destinations = new Map<string, SourceDestination[]>();
     const eps = await query(
-      'SELECT id, app_id, url, headers, event_types, disabled FROM endpoint WHERE app_id = ANY(?::text[]) ORDER BY id',
+      `SELECT id, app_id, url, headers, event_types, disabled, kind, template FROM endpoint
+       WHERE app_id = ANY(?::text[]) ORDER BY id`,
       [rows.map((r) => str(r.app_id))],
       c,
     );
@@ -311,6 +313,8 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
         headers: parse(e.headers),
         eventTypes: jsonb(e.event_types),
         disabled: e.disabled === true,
+        kind: str(e.kind) as SourceDestinationKind,
+        template: parse(e.template),
       });
     }
     return rows.map(
@@ -1411,14 +1415,16 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
         const sealed = box.seal(JSON.stringify(src.forwardSecrets));
         for (const d of src.destinations) {
           const changed = await count(
-            `UPDATE endpoint SET url = ?, disabled = ?, event_types = ?, headers = ?, secrets = ?, updated_at = ?,
-               failing_since = CASE WHEN ? THEN NULL ELSE failing_since END
+            `UPDATE endpoint SET url = ?, disabled = ?, event_types = ?, headers = ?, kind = ?, template = ?,
+               secrets = ?, updated_at = ?, failing_since = CASE WHEN ? THEN NULL ELSE failing_since END
              WHERE id = ? AND app_id = ?`,
             [
               d.url,
               d.disabled,
               json(d.eventTypes),
               json(d.headers),
+              d.kind,
+              json(d.template),
               sealed,
               src.updatedAt,
               d.disabled,

@@ -16,6 +16,7 @@ import {
   type EndpointKind,
   type Source,
   type SourceDestination,
+  type SourceDestinationKind,
   TriggerType,
   type TriggerTypeCode,
 } from '../../core/types.ts';
@@ -171,6 +172,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         headers: parse(e.headers),
         eventTypes: parse(e.event_types),
         disabled: num(e.disabled) === 1,
+        kind: str(e.kind) as SourceDestinationKind,
+        template: parse(e.template),
       }),
     ),
     createdAt: num(r.created_at),
@@ -973,14 +976,16 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
             );
             if (existing) {
               run(
-                `UPDATE endpoint SET url = ?, disabled = ?, event_types = ?, headers = ?, secrets = ?, updated_at = ?,
-                   failing_since = CASE WHEN ? = 0 THEN failing_since ELSE NULL END
+                `UPDATE endpoint SET url = ?, disabled = ?, event_types = ?, headers = ?, kind = ?, template = ?,
+                   secrets = ?, updated_at = ?, failing_since = CASE WHEN ? = 0 THEN failing_since ELSE NULL END
                  WHERE id = ? AND app_id = ?`,
                 [
                   d.url,
                   d.disabled ? 1 : 0,
                   json(d.eventTypes),
                   json(d.headers),
+                  d.kind,
+                  json(d.template),
                   box.seal(JSON.stringify(src.forwardSecrets)),
                   src.updatedAt,
                   d.disabled ? 1 : 0,
