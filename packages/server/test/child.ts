@@ -80,8 +80,10 @@ export async function spawnHookline(options: SpawnOptions = {}): Promise<Hooklin
   };
   proc.stdout!.on('data', keep);
   proc.stderr!.on('data', keep);
+  // 'close', not 'exit': it also waits for the output pipes to close. Under `npm start` npm can
+  // exit before the server it started has printed its last lines (and the server holds the pipes).
   const exited = new Promise<number | string | null>((ok) =>
-    proc.once('exit', (code, sig) => ok(sig ?? code)),
+    proc.once('close', (code, sig) => ok(sig ?? code)),
   );
   const signal = (sig: NodeJS.Signals) => {
     try {
