@@ -1,6 +1,15 @@
 import { useEffect, useState } from 'preact/hooks';
 import { type Attempt, api, type Endpoint, enc, type ListResponse, qs } from '../api.ts';
-import { ConfirmButton, ErrorBox, Loading, PageTitle, StatusBadge, time, useLoad } from '../components.tsx';
+import {
+  AppsCrumb,
+  ConfirmButton,
+  ErrorBox,
+  Loading,
+  PageTitle,
+  StatusBadge,
+  time,
+  useLoad,
+} from '../components.tsx';
 import { HealthPanel, WINDOWS, type WindowName } from '../health.tsx';
 
 /** One endpoint: health charts, recent attempts (filterable by status), bulk recover. */
@@ -34,7 +43,8 @@ export function EndpointPage({ appId, endpointId }: { appId: string; endpointId:
   return (
     <main>
       <nav aria-label="Breadcrumb" class="crumbs">
-        <a href="/">Applications</a> / <a href={`/apps/${enc(appId)}`}>{appId}</a>
+        <AppsCrumb />
+        <a href={`/apps/${enc(appId)}`}>{appId}</a>
       </nav>
       <PageTitle>Endpoint</PageTitle>
       <ErrorBox error={ep.error} />
