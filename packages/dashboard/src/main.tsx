@@ -1,6 +1,6 @@
 /** Entry point: login gate (or app portal link), top bar and the page for the current path. */
 import { render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import {
   type ApiError,
   enc,
@@ -28,14 +28,29 @@ type Session = 'in' | 'out' | 'expired' | 'signed-out';
 function Dashboard() {
   const [session, setSession] = useState<Session>(() => (getToken() !== null ? 'in' : 'out'));
   const [portalApp, setPortalApp] = useState(() => getPortalApp());
+  const portalRef = useRef(portalApp);
+  portalRef.current = portalApp;
   const [rejected, setRejected] = useState<ApiError | null>(null);
+  /** Bumped when another token signs in, so every page loads again with it. */
+  const [signIns, setSignIns] = useState(0);
   const loc = useLocation();
   useEffect(() => {
+    // A portal link opened in a tab already on its page changes only the fragment: no reload.
+    const onHash = () => {
+      if (!takePortalKey()) return;
+      setPortalApp(getPortalApp());
+      setSession('in');
+      setSignIns((n) => n + 1);
+    };
+    window.addEventListener('hashchange', onHash);
+    return () => window.removeEventListener('hashchange', onHash);
+  }, []);
+  useEffect(() => {
     setUnauthorizedHandler((err) => {
-      const portal = getPortalApp() !== null;
       setToken(null);
       setRejected(err);
-      setSession(portal ? 'expired' : 'out');
+      // From the state, not the storage: a page's other requests fail after the first cleared it.
+      setSession(portalRef.current ? 'expired' : 'out');
     });
     document.addEventListener('click', onLinkClick);
     return () => document.removeEventListener('click', onLinkClick);
@@ -43,7 +58,7 @@ function Dashboard() {
   // Move focus to the new page's heading, so keyboard and screen reader users land on it.
   useEffect(() => {
     document.querySelector<HTMLElement>('main h1')?.focus({ preventScroll: true });
-  }, [loc, session]);
+  }, [loc, session, signIns]);
   if (session === 'expired') return <PortalEnd expired error={rejected} />;
   if (session === 'signed-out') return <PortalEnd expired={false} error={null} />;
   if (session === 'out')
@@ -117,7 +132,7 @@ function Dashboard() {
           {portalApp ? 'Sign out' : 'Log out'}
         </button>
       </header>
-      <div id="content">
+      <div id="content" key={signIns}>
         {page ?? (
           <main>
             <h1 tabIndex={-1}>Not found</h1>
