@@ -25,9 +25,12 @@ export function AppPage({ appId }: { appId: string }) {
         <a class="button secondary" href={`/apps/${enc(appId)}/messages`}>
           Messages and attempts
         </a>
-        <a class="button secondary" href={`/event-types?app=${enc(appId)}`}>
-          Send test event
-        </a>
+        {/* An application token cannot publish messages, so the portal has no test-event form. */}
+        {!getPortalApp() && (
+          <a class="button secondary" href={`/event-types?app=${enc(appId)}`}>
+            Send test event
+          </a>
+        )}
       </div>
       <h2>Endpoints</h2>
       {!endpoints.data && !endpoints.error && <Loading what="endpoints" />}
