@@ -653,7 +653,31 @@ describe('web dashboard in Chromium', { skip }, () => {
       assert.equal(created.status, 200);
       assert.equal(created.body.url, epUrl);
       assert.deepEqual(created.body.filterTypes, ['invoice.paid']);
+      // Its signing secret, pause and resume.
+      await portal.getByRole('button', { name: 'Show signing secret' }).click();
+      const secret = await server.call('GET', `/api/v1/app/${appId}/endpoint/${endpointId}/secret`);
+      assert.equal(await portal.getByLabel('Signing secret', { exact: true }).inputValue(), secret.body.key);
+      assert.match(secret.body.key, /^whsec_/);
+      await portal.getByRole('button', { name: 'Disable' }).click();
+      await portal.getByRole('button', { name: 'Enable' }).waitFor();
+      const paused = await server.call('GET', `/api/v1/app/${appId}/endpoint/${endpointId}`);
+      assert.equal(paused.body.disabled, true);
+      await portal.getByRole('button', { name: 'Enable' }).click();
+      await portal.getByRole('button', { name: 'Disable' }).waitFor();
       await shot(portal, 'portal-endpoint', 'desktop');
+
+      // Delete the other endpoint (asks first), back to the application's page.
+      await portal.goto(`${server.url}/apps/${appId}/endpoints/${existing.body.id}`);
+      await portal.getByRole('heading', { name: 'Endpoint' }).waitFor();
+      await portal.getByRole('button', { name: 'Delete endpoint' }).click();
+      await portal.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
+      await portal.getByRole('heading', { name: 'Globex Corp' }).waitFor();
+      await portal.getByText(epUrl).waitFor();
+      assert.equal(
+        (await server.call('GET', `/api/v1/app/${appId}/endpoint/${existing.body.id}`)).status,
+        404,
+      );
+      assert.equal(await portal.getByText(`${receiver.url}/globex/existing`).count(), 0);
 
       await portal.getByRole('link', { name: 'Messages', exact: true }).click();
       await portal.getByRole('heading', { name: 'Messages' }).waitFor();

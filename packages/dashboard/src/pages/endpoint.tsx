@@ -11,6 +11,7 @@ import {
   useLoad,
 } from '../components.tsx';
 import { HealthPanel, WINDOWS, type WindowName } from '../health.tsx';
+import { EndpointManage } from './endpoint-manage.tsx';
 
 /** One endpoint: health charts, recent attempts (filterable by status), bulk recover. */
 export function EndpointPage({ appId, endpointId }: { appId: string; endpointId: string }) {
@@ -59,6 +60,7 @@ export function EndpointPage({ appId, endpointId }: { appId: string; endpointId:
           </span>
         </p>
       )}
+      {ep.data && <EndpointManage appId={appId} endpoint={ep.data} onChange={ep.reload} />}
       <div class="actions">
         <fieldset class="segmented">
           <legend>Window</legend>
