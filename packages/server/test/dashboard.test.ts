@@ -739,6 +739,9 @@ describe('web dashboard in Chromium', { skip }, () => {
       // A revoked (logged out) link shows that it expired, on a page already open and on a new visit.
       await phone.goto(`${server.url}/apps/${appId}`);
       await phone.getByRole('heading', { name: 'Globex Corp' }).waitFor();
+      // Every request of the page answered before the token is revoked: the next one meets it.
+      await phone.getByText('24 h: 0 attempts').waitFor();
+      await phone.waitForLoadState('networkidle');
       const logout = await server.call('POST', '/api/v1/auth/logout', undefined, {
         authorization: `Bearer ${token}`,
       });
