@@ -60,7 +60,17 @@ export function EndpointPage({ appId, endpointId }: { appId: string; endpointId:
           </span>
         </p>
       )}
-      {ep.data && <EndpointManage appId={appId} endpoint={ep.data} onChange={ep.reload} />}
+      {ep.data && (
+        <EndpointManage
+          appId={appId}
+          endpoint={ep.data}
+          onChange={() => {
+            // The health panel's state badge shows disabled too.
+            ep.reload();
+            setRefresh((x) => x + 1);
+          }}
+        />
+      )}
       <div class="actions">
         <fieldset class="segmented">
           <legend>Window</legend>
