@@ -134,7 +134,7 @@ describe('web dashboard in Chromium', { skip }, () => {
     await page.getByLabel('invoice.paid').check();
     await shot(page, 'endpoint-new', 'desktop');
     await page.getByRole('button', { name: 'Create endpoint' }).click();
-    await page.getByRole('heading', { name: 'Endpoint' }).waitFor();
+    await page.getByRole('heading', { name: 'Endpoint', exact: true }).waitFor();
     await page.getByText(url).waitFor();
     const endpointPath = new URL(page.url()).pathname;
     const endpointId = endpointPath.split('/').pop()!;
@@ -271,7 +271,7 @@ describe('web dashboard in Chromium', { skip }, () => {
     await page.getByRole('alert').getByText('nope').waitFor();
     await page.getByLabel('Message template').fill('{"text": "{{ eventType }} paid"}');
     await page.getByRole('button', { name: 'Create endpoint' }).click();
-    await page.getByRole('heading', { name: 'Endpoint' }).waitFor();
+    await page.getByRole('heading', { name: 'Endpoint', exact: true }).waitFor();
     const endpointId = new URL(page.url()).pathname.split('/').pop()!;
     const created = await server.call('GET', `/api/v1/app/acme/endpoint/${endpointId}`);
     assert.equal(created.body.kind, 'slack');
@@ -646,7 +646,7 @@ describe('web dashboard in Chromium', { skip }, () => {
       await portal.getByLabel('invoice.paid').check();
       await shot(portal, 'portal-endpoint-new', 'desktop');
       await portal.getByRole('button', { name: 'Create endpoint' }).click();
-      await portal.getByRole('heading', { name: 'Endpoint' }).waitFor();
+      await portal.getByRole('heading', { name: 'Endpoint', exact: true }).waitFor();
       await portal.getByText(epUrl).waitFor();
       const endpointId = new URL(portal.url()).pathname.split('/').pop()!;
       const created = await server.call('GET', `/api/v1/app/${appId}/endpoint/${endpointId}`);
@@ -668,7 +668,7 @@ describe('web dashboard in Chromium', { skip }, () => {
 
       // Delete the other endpoint (asks first), back to the application's page.
       await portal.goto(`${server.url}/apps/${appId}/endpoints/${existing.body.id}`);
-      await portal.getByRole('heading', { name: 'Endpoint' }).waitFor();
+      await portal.getByRole('heading', { name: 'Endpoint', exact: true }).waitFor();
       await portal.getByRole('button', { name: 'Delete endpoint' }).click();
       await portal.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
       await portal.getByRole('heading', { name: 'Globex Corp' }).waitFor();
