@@ -1,16 +1,43 @@
 /**
- * The dashboard's only way to the server: the public HTTP API under /api/v1 with the admin token
- * as a Bearer token. Every failure becomes an `ApiError` carrying the server's `{code, detail}`.
+ * The dashboard's only way to the server: the public HTTP API under /api/v1 with a Bearer token,
+ * either the admin token or, in portal mode, an application token (`hl_app_...`) from an app
+ * portal link. Every failure becomes an `ApiError` carrying the server's `{code, detail}`.
  */
 
 const TOKEN_KEY = 'hookline.token';
+/** Set in portal mode: the one application the token opens. */
+const PORTAL_APP_KEY = 'hookline.portalApp';
 
 export function getToken(): string | null {
   return sessionStorage.getItem(TOKEN_KEY);
 }
-export function setToken(token: string | null): void {
+/** Keeps the token for this browser tab; `portalApp` marks an application token (portal mode). */
+export function setToken(token: string | null, portalApp: string | null = null): void {
   if (token) sessionStorage.setItem(TOKEN_KEY, token);
   else sessionStorage.removeItem(TOKEN_KEY);
+  if (token && portalApp) sessionStorage.setItem(PORTAL_APP_KEY, portalApp);
+  else sessionStorage.removeItem(PORTAL_APP_KEY);
+}
+/** The application of portal mode, or null when signed in with the admin token. */
+export function getPortalApp(): string | null {
+  return getToken() ? sessionStorage.getItem(PORTAL_APP_KEY) : null;
+}
+
+/**
+ * Signs in from an app portal link, `/apps/{app}#key=hl_app_...` (what
+ * `POST /api/v1/auth/app-portal-access/{app}` returns): keeps the token, then removes it from the
+ * address bar so it stays out of the history and of screenshots. Returns true when it did.
+ */
+export function takePortalKey(): boolean {
+  const key = new URLSearchParams(location.hash.slice(1)).get('key');
+  if (!key) return false;
+  const m = /^\/apps\/([^/]+)/.exec(location.pathname);
+  history.replaceState(null, '', location.pathname + location.search);
+  // An application token opens portal mode on its application; any other key signs in as admin.
+  const portalApp = key.startsWith('hl_app_') ? m?.[1] : null;
+  if (key.startsWith('hl_app_') && !portalApp) return false;
+  setToken(key, portalApp ? decodeURIComponent(portalApp) : null);
+  return true;
 }
 
 export class ApiError extends Error {
@@ -39,9 +66,9 @@ function toError(status: number, body: unknown): ApiError {
   return new ApiError(status, typeof b.code === 'string' ? b.code : `http_${status}`, detail);
 }
 
-/** Called when the server rejects the token, so the app can show the login page. */
-let onUnauthorized: () => void = () => {};
-export function setUnauthorizedHandler(fn: () => void): void {
+/** Called when the server rejects the token, so the app can show the login (or link expired) page. */
+let onUnauthorized: (err: ApiError) => void = () => {};
+export function setUnauthorizedHandler(fn: (err: ApiError) => void): void {
   onUnauthorized = fn;
 }
 
@@ -68,8 +95,9 @@ export async function api<T>(method: string, path: string, body?: unknown, token
     parsed = { detail: text };
   }
   if (!res.ok) {
-    if (res.status === 401) onUnauthorized();
-    throw toError(res.status, parsed);
+    const err = toError(res.status, parsed);
+    if (res.status === 401) onUnauthorized(err);
+    throw err;
   }
   return parsed as T;
 }

@@ -1,7 +1,7 @@
 /** Building blocks every page uses: data loading, error display, confirmation, code blocks. */
 import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useId, useRef, useState } from 'preact/hooks';
-import { ApiError } from './api.ts';
+import { ApiError, getPortalApp } from './api.ts';
 
 export interface Loaded<T> {
   data: T | null;
@@ -257,4 +257,14 @@ export function CopyField({ value, label, id }: { value: string; label: string; 
 /** The state of a received request: accepted (verified, forwarded), rejected, duplicate or handshake (answered, never forwarded). */
 export function InboundBadge({ status }: { status: string }) {
   return <span class={`badge ${status}`}>{status}</span>;
+}
+
+/** The breadcrumb's first step, "Applications /"; left out in portal mode (one application only). */
+export function AppsCrumb() {
+  if (getPortalApp()) return null;
+  return (
+    <>
+      <a href="/">Applications</a> /{' '}
+    </>
+  );
 }

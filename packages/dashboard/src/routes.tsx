@@ -65,3 +65,19 @@ export const NAV: { href: string; label: string }[] = [
   { href: '/event-types', label: 'Event types' },
   { href: '/sources', label: 'Sources' },
 ];
+
+/** The top bar in portal mode: one application's pages and the event type catalog. */
+export const PORTAL_NAV = (appId: string): { href: string; label: string }[] => [
+  { href: `/apps/${encodeURIComponent(appId)}`, label: 'Endpoints' },
+  { href: `/apps/${encodeURIComponent(appId)}/messages`, label: 'Messages' },
+  { href: `/event-types?app=${encodeURIComponent(appId)}`, label: 'Event types' },
+];
+
+/**
+ * What an application token can open (the server refuses the rest with 403
+ * `insufficient_access`): its own application's pages and the event type catalog.
+ */
+export function visibleInPortal(path: string, params: Params, appId: string): boolean {
+  if (path === '/event-types') return true;
+  return path.startsWith('/apps/:appId') && params.appId === appId;
+}

@@ -95,7 +95,8 @@ describe('web dashboard in Chromium', { skip }, () => {
 
   const shot = async (p: Page, name: string, width: 'desktop' | 'phone') => {
     await p.screenshot({ path: join(SHOTS, `${name}-${width}.png`), fullPage: true });
-    if (width === 'desktop')
+    // Portal pages take their phone shots in their own test, signed in with the portal link.
+    if (width === 'desktop' && !name.startsWith('portal-'))
       visited.push({ name, path: new URL(p.url()).pathname + new URL(p.url()).search });
   };
 
@@ -133,7 +134,7 @@ describe('web dashboard in Chromium', { skip }, () => {
     await page.getByLabel('invoice.paid').check();
     await shot(page, 'endpoint-new', 'desktop');
     await page.getByRole('button', { name: 'Create endpoint' }).click();
-    await page.getByRole('heading', { name: 'Endpoint' }).waitFor();
+    await page.getByRole('heading', { name: 'Endpoint', exact: true }).waitFor();
     await page.getByText(url).waitFor();
     const endpointPath = new URL(page.url()).pathname;
     const endpointId = endpointPath.split('/').pop()!;
@@ -270,7 +271,7 @@ describe('web dashboard in Chromium', { skip }, () => {
     await page.getByRole('alert').getByText('nope').waitFor();
     await page.getByLabel('Message template').fill('{"text": "{{ eventType }} paid"}');
     await page.getByRole('button', { name: 'Create endpoint' }).click();
-    await page.getByRole('heading', { name: 'Endpoint' }).waitFor();
+    await page.getByRole('heading', { name: 'Endpoint', exact: true }).waitFor();
     const endpointId = new URL(page.url()).pathname.split('/').pop()!;
     const created = await server.call('GET', `/api/v1/app/acme/endpoint/${endpointId}`);
     assert.equal(created.body.kind, 'slack');
@@ -600,6 +601,177 @@ describe('web dashboard in Chromium', { skip }, () => {
       assert.deepEqual(browserErrors, []);
     } finally {
       await dest.close();
+    }
+  });
+
+  test('app portal link: scoped to its application, creates an endpoint, read-only and expired links', async () => {
+    const app = await server.call('POST', '/api/v1/app', { name: 'Globex Corp', uid: 'globex' });
+    assert.equal(app.status, 201, JSON.stringify(app.body));
+    const appId = app.body.id as string;
+    const existing = await server.call('POST', `/api/v1/app/${appId}/endpoint`, {
+      url: `${receiver.url}/globex/existing`,
+      description: 'Existing receiver',
+    });
+    assert.equal(existing.status, 201, JSON.stringify(existing.body));
+    const access = await server.call('POST', '/api/v1/auth/app-portal-access/globex', {});
+    assert.equal(access.status, 200, JSON.stringify(access.body));
+    const { url, token } = access.body as { url: string; token: string };
+    assert.equal(url, `${server.url}/apps/${appId}#key=${token}`);
+
+    const portal = await browser.newPage({ viewport: LAPTOP });
+    watch(portal);
+    portal.setDefaultTimeout(10_000);
+    try {
+      // Opening the link signs in with its token, and the token leaves the address bar.
+      await portal.goto(url);
+      await portal.getByRole('heading', { name: 'Globex Corp' }).waitFor();
+      assert.equal(portal.url(), `${server.url}/apps/${appId}`);
+      assert.equal(await portal.evaluate<string>("sessionStorage.getItem('hookline.token')"), token);
+      await portal.getByText(`${receiver.url}/globex/existing`).waitFor();
+      // Only what the token can do is offered: no applications list, no sources.
+      const nav = await portal.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents();
+      assert.deepEqual(nav, ['Endpoints', 'Messages', 'Event types']);
+      assert.equal(await portal.getByRole('link', { name: 'Applications' }).count(), 0);
+      assert.equal(await portal.getByRole('link', { name: 'Sources' }).count(), 0);
+      assert.equal(await portal.getByRole('button', { name: 'Log out' }).count(), 0);
+      await shot(portal, 'portal-app', 'desktop');
+
+      // Create an endpoint, subscribed to one event type from the catalog the token reads.
+      await portal.getByRole('link', { name: 'Create endpoint' }).click();
+      await portal.getByRole('heading', { name: 'Create endpoint' }).waitFor();
+      assert.equal(await portal.getByRole('link', { name: 'Applications' }).count(), 0);
+      const epUrl = `${receiver.url}/globex/orders`;
+      await portal.getByLabel('URL').fill(epUrl);
+      await portal.getByLabel('Description').fill('Created in the portal');
+      await portal.getByLabel('invoice.paid').check();
+      await shot(portal, 'portal-endpoint-new', 'desktop');
+      await portal.getByRole('button', { name: 'Create endpoint' }).click();
+      await portal.getByRole('heading', { name: 'Endpoint', exact: true }).waitFor();
+      await portal.getByText(epUrl).waitFor();
+      const endpointId = new URL(portal.url()).pathname.split('/').pop()!;
+      const created = await server.call('GET', `/api/v1/app/${appId}/endpoint/${endpointId}`);
+      assert.equal(created.status, 200);
+      assert.equal(created.body.url, epUrl);
+      assert.deepEqual(created.body.filterTypes, ['invoice.paid']);
+      // Its signing secret, pause and resume.
+      await portal.getByRole('button', { name: 'Show signing secret' }).click();
+      const secret = await server.call('GET', `/api/v1/app/${appId}/endpoint/${endpointId}/secret`);
+      assert.equal(await portal.getByLabel('Signing secret', { exact: true }).inputValue(), secret.body.key);
+      assert.match(secret.body.key, /^whsec_/);
+      await portal.getByRole('button', { name: 'Disable' }).click();
+      await portal.getByRole('button', { name: 'Enable' }).waitFor();
+      const paused = await server.call('GET', `/api/v1/app/${appId}/endpoint/${endpointId}`);
+      assert.equal(paused.body.disabled, true);
+      await portal.getByRole('button', { name: 'Enable' }).click();
+      await portal.getByRole('button', { name: 'Disable' }).waitFor();
+      await shot(portal, 'portal-endpoint', 'desktop');
+
+      // Delete the other endpoint (asks first), back to the application's page.
+      await portal.goto(`${server.url}/apps/${appId}/endpoints/${existing.body.id}`);
+      await portal.getByRole('heading', { name: 'Endpoint', exact: true }).waitFor();
+      await portal.getByRole('button', { name: 'Delete endpoint' }).click();
+      await portal.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
+      await portal.getByRole('heading', { name: 'Globex Corp' }).waitFor();
+      await portal.getByText(epUrl).waitFor();
+      assert.equal(
+        (await server.call('GET', `/api/v1/app/${appId}/endpoint/${existing.body.id}`)).status,
+        404,
+      );
+      assert.equal(await portal.getByText(`${receiver.url}/globex/existing`).count(), 0);
+
+      await portal.getByRole('link', { name: 'Messages', exact: true }).click();
+      await portal.getByRole('heading', { name: 'Messages' }).waitFor();
+      await shot(portal, 'portal-messages', 'desktop');
+      await portal.getByRole('link', { name: 'Event types' }).click();
+      await portal.getByRole('heading', { name: 'invoice.paid' }).waitFor();
+      // The token reads the catalog but cannot publish: no test-event form that would only fail.
+      assert.equal(await portal.getByRole('heading', { name: 'Send test event' }).count(), 0);
+      await shot(portal, 'portal-event-types', 'desktop');
+
+      // The home page is the application; sources and other applications are not in this portal.
+      await portal.goto(server.url);
+      await portal.getByRole('heading', { name: 'Globex Corp' }).waitFor();
+      await portal.goto(`${server.url}/sources`);
+      await portal.getByRole('heading', { name: 'Not in this portal' }).waitFor();
+      await portal.goto(`${server.url}/apps/acme`);
+      await portal.getByRole('heading', { name: 'Not in this portal' }).waitFor();
+
+      // Phone width: every portal page fits.
+      const phone = await browser.newPage({ viewport: PHONE });
+      watch(phone);
+      phone.setDefaultTimeout(10_000);
+      await phone.goto(url);
+      await phone.getByRole('heading', { name: 'Globex Corp' }).waitFor();
+      for (const [name, path] of [
+        ['portal-app', `/apps/${appId}`],
+        ['portal-endpoint-new', `/apps/${appId}/endpoints/new`],
+        ['portal-endpoint', `/apps/${appId}/endpoints/${endpointId}`],
+        ['portal-messages', `/apps/${appId}/messages`],
+        ['portal-event-types', `/event-types?app=${appId}`],
+      ] as const) {
+        await phone.goto(server.url + path);
+        await phone.locator('main h1').waitFor();
+        await phone.waitForLoadState('networkidle');
+        const overflow = await phone.evaluate<number>(
+          'document.documentElement.scrollWidth - window.innerWidth',
+        );
+        assert.ok(overflow <= 0, `${name}: page is ${overflow}px wider than the phone screen`);
+        await shot(phone, name, 'phone');
+      }
+
+      // Sign out forgets the token in this tab; the link itself still works.
+      await portal.goto(`${server.url}/apps/${appId}`);
+      await portal.getByRole('button', { name: 'Sign out' }).click();
+      await portal.getByRole('heading', { name: 'You signed out' }).waitFor();
+      assert.equal(await portal.evaluate<number>('sessionStorage.length'), 0);
+
+      // A read-only link: a change is refused, and the page shows the API's code and detail.
+      const ro = await server.call('POST', '/api/v1/auth/app-portal-access/globex', { readOnly: true });
+      assert.equal(ro.status, 200, JSON.stringify(ro.body));
+      await portal.goto(ro.body.url);
+      await portal.getByRole('heading', { name: 'Globex Corp' }).waitFor();
+      await portal.getByRole('link', { name: 'Create endpoint' }).click();
+      await portal.getByLabel('URL').fill(`${receiver.url}/globex/refused`);
+      await portal.getByRole('button', { name: 'Create endpoint' }).click();
+      await portal.getByRole('alert').getByText('insufficient_access').waitFor();
+      await portal.getByRole('alert').getByText('read-only').waitFor();
+
+      // A revoked (logged out) link shows that it expired, on a page already open and on a new visit.
+      await phone.goto(`${server.url}/apps/${appId}`);
+      await phone.getByRole('heading', { name: 'Globex Corp' }).waitFor();
+      // Every request of the page answered before the token is revoked: the next one meets it.
+      await phone.getByText('24 h: 0 attempts').waitFor();
+      await phone.waitForLoadState('networkidle');
+      const logout = await server.call('POST', '/api/v1/auth/logout', undefined, {
+        authorization: `Bearer ${token}`,
+      });
+      assert.equal(logout.status, 204);
+      await phone.getByRole('link', { name: 'Messages', exact: true }).click();
+      await phone.getByRole('heading', { name: 'This link has expired' }).waitFor();
+      await phone.getByRole('alert').getByText('authentication_failed').waitFor();
+      assert.equal(await phone.evaluate<string | null>("sessionStorage.getItem('hookline.token')"), null);
+      await shot(phone, 'portal-expired', 'phone');
+      await phone.close();
+      await portal.goto(url);
+      await portal.getByRole('heading', { name: 'This link has expired' }).waitFor();
+      assert.equal(portal.url(), `${server.url}/apps/${appId}`);
+      await shot(portal, 'portal-expired', 'desktop');
+      // Expired by time: a token of one second, past its expiry (bounded wait).
+      const short = await server.call('POST', '/api/v1/auth/app-portal-access/globex', { expiry: 1 });
+      assert.equal(short.status, 200, JSON.stringify(short.body));
+      for (let i = 0; i < 40; i++) {
+        const r = await server.call('GET', `/api/v1/app/${appId}`, undefined, {
+          authorization: `Bearer ${short.body.token}`,
+        });
+        if (r.status === 401) break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      await portal.goto(short.body.url);
+      await portal.getByRole('heading', { name: 'This link has expired' }).waitFor();
+      await portal.getByRole('alert').getByText('this token expired').waitFor();
+      assert.deepEqual(browserErrors, []);
+    } finally {
+      await portal.close();
     }
   });
 

@@ -1,4 +1,4 @@
-import { type App, api, type Endpoint, enc, type ListResponse } from '../api.ts';
+import { type App, api, type Endpoint, enc, getPortalApp, type ListResponse } from '../api.ts';
 import { ErrorBox, Loading, PageTitle, useLoad } from '../components.tsx';
 import { loadSeries, rate, StateBadge, totals } from '../health.tsx';
 
@@ -11,9 +11,11 @@ export function AppPage({ appId }: { appId: string }) {
   );
   return (
     <main>
-      <nav aria-label="Breadcrumb" class="crumbs">
-        <a href="/">Applications</a>
-      </nav>
+      {!getPortalApp() && (
+        <nav aria-label="Breadcrumb" class="crumbs">
+          <a href="/">Applications</a>
+        </nav>
+      )}
       <PageTitle>{app.data?.name ?? appId}</PageTitle>
       <ErrorBox error={app.error ?? endpoints.error} />
       <div class="actions">
@@ -23,9 +25,12 @@ export function AppPage({ appId }: { appId: string }) {
         <a class="button secondary" href={`/apps/${enc(appId)}/messages`}>
           Messages and attempts
         </a>
-        <a class="button secondary" href={`/event-types?app=${enc(appId)}`}>
-          Send test event
-        </a>
+        {/* An application token cannot publish messages, so the portal has no test-event form. */}
+        {!getPortalApp() && (
+          <a class="button secondary" href={`/event-types?app=${enc(appId)}`}>
+            Send test event
+          </a>
+        )}
       </div>
       <h2>Endpoints</h2>
       {!endpoints.data && !endpoints.error && <Loading what="endpoints" />}

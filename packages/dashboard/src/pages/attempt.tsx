@@ -1,6 +1,7 @@
 import { type AttemptDetail, api, enc, type InboundEventDetail, type Message } from '../api.ts';
 import { BodyView } from '../body-view.tsx';
 import {
+  AppsCrumb,
   Code,
   ConfirmButton,
   ErrorBox,
@@ -53,7 +54,8 @@ export function AttemptPage({
         </nav>
       ) : (
         <nav aria-label="Breadcrumb" class="crumbs">
-          <a href="/">Applications</a> / <a href={`/apps/${enc(appId)}`}>{appId}</a> /{' '}
+          <AppsCrumb />
+          <a href={`/apps/${enc(appId)}`}>{appId}</a> /{' '}
           <a href={`/apps/${enc(appId)}/msg/${enc(msgId)}`}>{msgId}</a>
         </nav>
       )}

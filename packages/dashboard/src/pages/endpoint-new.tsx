@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { ApiError, api, type Endpoint, type EventType, enc, type ListResponse } from '../api.ts';
-import { asApiError, ErrorBox, PageTitle, useLoad } from '../components.tsx';
+import { AppsCrumb, asApiError, ErrorBox, PageTitle, useLoad } from '../components.tsx';
 import { navigate } from '../router.ts';
 
 /** Where deliveries go: a webhook receiver, or a chat channel's incoming webhook. */
@@ -57,7 +57,8 @@ export function NewEndpointPage({ appId }: { appId: string }) {
   return (
     <main>
       <nav aria-label="Breadcrumb" class="crumbs">
-        <a href="/">Applications</a> / <a href={`/apps/${enc(appId)}`}>{appId}</a>
+        <AppsCrumb />
+        <a href={`/apps/${enc(appId)}`}>{appId}</a>
       </nav>
       <PageTitle>Create endpoint</PageTitle>
       <form onSubmit={submit} class="grid">

@@ -1,7 +1,17 @@
 import { useEffect, useState } from 'preact/hooks';
 import { type Attempt, api, type Endpoint, enc, type ListResponse, qs } from '../api.ts';
-import { ConfirmButton, ErrorBox, Loading, PageTitle, StatusBadge, time, useLoad } from '../components.tsx';
+import {
+  AppsCrumb,
+  ConfirmButton,
+  ErrorBox,
+  Loading,
+  PageTitle,
+  StatusBadge,
+  time,
+  useLoad,
+} from '../components.tsx';
 import { HealthPanel, WINDOWS, type WindowName } from '../health.tsx';
+import { EndpointManage } from './endpoint-manage.tsx';
 
 /** One endpoint: health charts, recent attempts (filterable by status), bulk recover. */
 export function EndpointPage({ appId, endpointId }: { appId: string; endpointId: string }) {
@@ -34,7 +44,8 @@ export function EndpointPage({ appId, endpointId }: { appId: string; endpointId:
   return (
     <main>
       <nav aria-label="Breadcrumb" class="crumbs">
-        <a href="/">Applications</a> / <a href={`/apps/${enc(appId)}`}>{appId}</a>
+        <AppsCrumb />
+        <a href={`/apps/${enc(appId)}`}>{appId}</a>
       </nav>
       <PageTitle>Endpoint</PageTitle>
       <ErrorBox error={ep.error} />
@@ -48,6 +59,17 @@ export function EndpointPage({ appId, endpointId }: { appId: string; endpointId:
             · events: {ep.data.filterTypes?.join(', ') ?? 'all'} · id <code>{ep.data.id}</code>
           </span>
         </p>
+      )}
+      {ep.data && (
+        <EndpointManage
+          appId={appId}
+          endpoint={ep.data}
+          onChange={() => {
+            // The health panel's state badge shows disabled too.
+            ep.reload();
+            setRefresh((x) => x + 1);
+          }}
+        />
       )}
       <div class="actions">
         <fieldset class="segmented">

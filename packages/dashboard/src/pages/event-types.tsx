@@ -5,6 +5,7 @@ import {
   api,
   type EventType,
   enc,
+  getPortalApp,
   type ListResponse,
   type Message,
 } from '../api.ts';
@@ -25,11 +26,27 @@ export function EventTypesPage({ presetApp }: { presetApp: string }) {
     () => api<ListResponse<EventType>>('GET', '/event-type?limit=250&with_content=true'),
     [],
   );
-  const apps = useLoad(() => api<ListResponse<App>>('GET', '/app?limit=250'), []);
+  // An application token reads the catalog but cannot list applications nor publish messages.
+  const portal = getPortalApp() !== null;
+  const apps = useLoad(
+    () => (portal ? Promise.resolve(null) : api<ListResponse<App>>('GET', '/app?limit=250')),
+    [],
+  );
   return (
     <main>
+      {portal && (
+        <nav aria-label="Breadcrumb" class="crumbs">
+          <a href={`/apps/${enc(presetApp)}`}>{presetApp}</a>
+        </nav>
+      )}
       <PageTitle>Event types</PageTitle>
       <ErrorBox error={types.error ?? apps.error} />
+      {portal && (
+        <p class="muted">
+          The events this application can send you. Subscribe an endpoint to some of them when you create or
+          edit it.
+        </p>
+      )}
       {types.data && apps.data && (
         <SendTestEvent types={types.data.data} apps={apps.data.data} presetApp={presetApp} />
       )}

@@ -1,5 +1,5 @@
 import { type Attempt, api, enc, type ListResponse, type Message } from '../api.ts';
-import { Code, ErrorBox, Loading, PageTitle, time, useLoad } from '../components.tsx';
+import { AppsCrumb, Code, ErrorBox, Loading, PageTitle, time, useLoad } from '../components.tsx';
 import { AttemptTable } from './endpoint.tsx';
 
 /** One message: its payload and every attempt to deliver it. */
@@ -12,8 +12,8 @@ export function MessagePage({ appId, msgId }: { appId: string; msgId: string }) 
   return (
     <main>
       <nav aria-label="Breadcrumb" class="crumbs">
-        <a href="/">Applications</a> / <a href={`/apps/${enc(appId)}`}>{appId}</a> /{' '}
-        <a href={`/apps/${enc(appId)}/messages`}>Messages</a>
+        <AppsCrumb />
+        <a href={`/apps/${enc(appId)}`}>{appId}</a> / <a href={`/apps/${enc(appId)}/messages`}>Messages</a>
       </nav>
       <PageTitle>Message {msgId}</PageTitle>
       <ErrorBox error={msg.error ?? attempts.error} />

@@ -9,7 +9,7 @@ import {
   type Message,
   qs,
 } from '../api.ts';
-import { asApiError, ErrorBox, PageTitle, time, useLoad } from '../components.tsx';
+import { AppsCrumb, asApiError, ErrorBox, PageTitle, time, useLoad } from '../components.tsx';
 import { navigate } from '../router.ts';
 import { AttemptTable, toLocalInput } from './endpoint.tsx';
 
@@ -89,7 +89,8 @@ export function MessagesPage({ appId }: { appId: string }) {
   return (
     <main>
       <nav aria-label="Breadcrumb" class="crumbs">
-        <a href="/">Applications</a> / <a href={`/apps/${enc(appId)}`}>{appId}</a>
+        <AppsCrumb />
+        <a href={`/apps/${enc(appId)}`}>{appId}</a>
       </nav>
       <PageTitle>Messages and attempts</PageTitle>
       <form class="grid" onSubmit={search}>
