@@ -73,12 +73,10 @@ async function validateEndpoint(
     const shape = checkUrlShape(fields.url);
     if ('reason' in shape)
       issues.push({ loc: ['body', 'url'], msg: `url ${shape.reason}`, type: 'value_error.url' });
-    else if (isChatKind(fields.kind) && shape.protocol !== 'https:' && !ctx.config.allowPrivateNetworks) {
-      // The platforms' incoming webhooks are all https; the real hosts are not required, so a
-      // proxy or a self-hosted Mattermost-style stand-in works too.
+    else if (chatUrlProblem(fields.kind, shape.protocol, ctx.config.allowPrivateNetworks)) {
       issues.push({
         loc: ['body', 'url'],
-        msg: `url of a ${fields.kind} endpoint must use https (the incoming-webhook URL ${fields.kind} gave you)`,
+        msg: chatUrlProblem(fields.kind, shape.protocol, ctx.config.allowPrivateNetworks)!,
         type: 'value_error.url',
       });
     } else if (fields.kind !== 'listen') {
@@ -156,6 +154,37 @@ function changeKind(ep: Endpoint, to: EndpointKind | undefined): Partial<Endpoin
     );
   }
   return isChatKind(to) ? { kind: to } : { kind: to, template: null };
+}
+
+/**
+ * The kind and template an update leaves: `template` given wins; otherwise a kind change may drop
+ * it; otherwise it stays. Svix clients send neither field, so both stay as they are.
+ */
+function kindAndTemplate(
+  ep: Endpoint,
+  body: { kind?: EndpointKind | undefined; template?: Record<string, unknown> | null | undefined },
+) {
+  const change = changeKind(ep, body.kind);
+  const template =
+    body.template !== undefined
+      ? body.template
+      : 'template' in change
+        ? (change.template ?? null)
+        : (ep.template ?? null);
+  return { change, kind: change.kind ?? ep.kind, template };
+}
+
+/**
+ * Chat platforms' incoming webhooks are all https; the real hosts are not required, so a proxy
+ * or a self-hosted stand-in works too. Null when the URL is fine for `kind`.
+ */
+export function chatUrlProblem(
+  kind: string | undefined,
+  protocol: string,
+  allowPrivate: boolean,
+): string | null {
+  if (!isChatKind(kind) || protocol === 'https:' || allowPrivate) return null;
+  return `url of a ${kind} destination must use https (the incoming-webhook URL ${kind} gave you)`;
 }
 
 async function ensureUidFree(ctx: ApiContext, app: App, uid: string | null | undefined, self?: string) {
@@ -308,15 +337,7 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
       }
       const b = req.body;
       const eventTypes = b.eventTypes ?? b.filterTypes ?? null;
-      // Svix clients know neither kind nor template: absent, they stay as they are.
-      const kindChange = changeKind(existing, b.kind);
-      const kind = kindChange.kind ?? existing.kind;
-      const template =
-        b.template !== undefined
-          ? b.template
-          : 'template' in kindChange
-            ? (kindChange.template ?? null)
-            : (existing.template ?? null);
+      const { change: kindChange, kind, template } = kindAndTemplate(existing, b);
       await validateEndpoint(ctx, { url: b.url, eventTypes, uid: b.uid ?? null, kind, template });
       await ensureUidFree(ctx, app, b.uid, existing.id);
       const ep = withChanges(
@@ -358,14 +379,7 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
       const existing = await loadEndpoint(ctx, app, req.params.endpoint_id);
       const b = req.body;
       const eventTypes = b.eventTypes !== undefined ? b.eventTypes : b.filterTypes;
-      const kindChange = changeKind(existing, b.kind);
-      const kind = kindChange.kind ?? existing.kind;
-      const template =
-        b.template !== undefined
-          ? b.template
-          : 'template' in kindChange
-            ? (kindChange.template ?? null)
-            : (existing.template ?? null);
+      const { change: kindChange, kind, template } = kindAndTemplate(existing, b);
       await validateEndpoint(ctx, {
         // A new kind checks the URL again (chat kinds need https).
         ...(b.url !== undefined || kindChange.kind ? { url: b.url ?? existing.url } : {}),

@@ -24,7 +24,7 @@ import { allowlistProblems } from '../inbound/allowlist.ts';
 import { CHALLENGE_PRESETS, challengeProblems } from '../inbound/handshakes.ts';
 import { SOURCE_SCHEMES, verificationProblems } from '../inbound/rules.ts';
 import { DEFAULT_HANDSHAKE } from '../store/sources.ts';
-import { DEFAULT_GRACE_SECONDS } from './endpoint.ts';
+import { chatUrlProblem, DEFAULT_GRACE_SECONDS } from './endpoint.ts';
 import { listOut, pageQuery } from './pagination.ts';
 import {
   AttemptOut,
@@ -227,10 +227,10 @@ async function buildSource(ctx: ApiContext, input: SourceFields, existing: Sourc
     const kind = d.kind ?? 'http';
     const shape = checkUrlShape(d.url);
     if ('reason' in shape) issue(['destinations', i, 'url'], `url ${shape.reason}`);
-    else if (kind !== 'http' && shape.protocol !== 'https:' && !ctx.config.allowPrivateNetworks) {
+    else if (chatUrlProblem(kind, shape.protocol, ctx.config.allowPrivateNetworks)) {
       issue(
         ['destinations', i, 'url'],
-        `url of a ${kind} destination must use https (the incoming-webhook URL ${kind} gave you)`,
+        chatUrlProblem(kind, shape.protocol, ctx.config.allowPrivateNetworks)!,
       );
     } else {
       const problem = await checkDestination(shape, ctx.config.allowPrivateNetworks);
