@@ -1,0 +1,88 @@
+/**
+ * The store adapters as the store tests open them: a fresh SQLite file, or a fresh PostgreSQL
+ * database cloned from the migrated template (see pg.ts). Set HOOKLINE_TEST_STORES=sqlite
+ * (comma-separated) to run only some.
+ */
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { createSecretBox } from '../src/core/secret-box.ts';
+import { createPostgresStore } from '../src/store/postgres/postgres-store.ts';
+import { createSqliteStore } from '../src/store/sqlite/sqlite-store.ts';
+import type { Store } from '../src/store/store.ts';
+import { tempDir } from './helpers.ts';
+import { createTestDatabase } from './pg.ts';
+
+export interface Adapter {
+  name: string;
+  open(): Promise<{
+    store: Store;
+    cleanup(): Promise<void>;
+    rawDump(): string | Promise<string>;
+    /** Multi-process stores: another store on the same database, as a second process would open. */
+    peer?(): Store;
+  }>;
+}
+
+export const ADAPTERS: Adapter[] = [
+  {
+    name: 'sqlite',
+    async open() {
+      const dir = tempDir('hookline-store-');
+      const path = join(dir, 'h.db');
+      const store = createSqliteStore({ path, secretBox: createSecretBox('test-key') });
+      await store.migrate();
+      return {
+        store,
+        rawDump: () => readFileSync(path).toString('latin1') + readFileSync(`${path}-wal`).toString('latin1'),
+        async cleanup() {
+          await store.close();
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    },
+  },
+  {
+    // A fresh database per test, cloned from the migrated template (see pg.ts).
+    name: 'postgres',
+    async open() {
+      const db = await createTestDatabase('contract');
+      const store = createPostgresStore({ url: db.url, secretBox: createSecretBox('test-key') });
+      await store.migrate();
+      const peers: Store[] = [];
+      return {
+        store,
+        peer() {
+          const p = createPostgresStore({ url: db.url, secretBox: createSecretBox('test-key') });
+          peers.push(p);
+          return p;
+        },
+        rawDump: async () => {
+          const c = new pg.Client({ connectionString: db.url });
+          await c.connect();
+          try {
+            const tables = ['app', 'endpoint', 'message', 'delivery', 'attempt', 'setting', 'source'];
+            let dump = '';
+            for (const t of tables) {
+              const { rows } = await c.query(`SELECT t::text AS r FROM ${t} t`);
+              dump += rows.map((r) => String(r.r)).join('\n');
+            }
+            return dump;
+          } finally {
+            await c.end();
+          }
+        },
+        async cleanup() {
+          for (const p of peers) await p.close();
+          await store.close();
+          await db.drop();
+        },
+      };
+    },
+  },
+];
+
+const selected = process.env.HOOKLINE_TEST_STORES?.split(',').map((s) => s.trim());
+/** The adapters this run covers. */
+export const selectedAdapters = (): Adapter[] =>
+  ADAPTERS.filter((a) => !selected || selected.includes(a.name));
