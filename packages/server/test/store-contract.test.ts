@@ -778,6 +778,42 @@ for (const adapter of selectedAdapters()) {
       );
     });
 
+    test('a failing multi-statement write rolls back alone; writes issued while it runs are kept', async () => {
+      const taken = source('taken');
+      await store.insertSource(taken);
+      const other = app();
+      await store.insertApp(other);
+      const clash = endpoint(other.id);
+      await store.insertEndpoint(clash);
+      // The second destination reuses an endpoint id another application owns: the transaction
+      // fails after its first statements ran.
+      const broken = source('broken', {
+        destinations: [
+          { ...taken.destinations[0]!, id: ids('endpoint') },
+          { ...taken.destinations[1]!, id: clash.id },
+        ],
+      });
+      // Other writes keep coming while the transaction is between its statements.
+      const failing = store.insertSource(broken);
+      const concurrent: App[] = [];
+      const writes: Promise<void>[] = [];
+      for (let i = 0; i < 30; i++) {
+        await null;
+        const a = app(`w${i}`);
+        concurrent.push(a);
+        writes.push(store.insertApp(a));
+      }
+      writes.push(store.updateApp({ ...other, name: 'renamed meanwhile' }));
+      await assert.rejects(failing, 'the source with a clashing destination is refused');
+      await Promise.all(writes);
+      assert.equal(await store.getSource('broken'), null, 'nothing of the failed source remains');
+      assert.equal(await store.getApp(broken.appId), null, 'not even its application');
+      for (const a of concurrent)
+        assert.equal((await store.getApp(a.id))?.uid, a.uid, 'the other writes were kept');
+      assert.equal((await store.getApp(other.id))?.name, 'renamed meanwhile');
+      assert.deepEqual(await store.getSource('taken'), taken);
+    });
+
     test('receiveInbound: accepted events queue routed deliveries; rejected are kept; duplicates within the window', async () => {
       const s = source('gh');
       await store.insertSource(s);

@@ -2,8 +2,8 @@
 import Type from 'typebox';
 import { HooklineError, invalid, notFound } from '../core/errors.ts';
 import { isId } from '../core/ids.ts';
+import { SOURCE_APP_METADATA_KEY } from '../core/source-app.ts';
 import type { App } from '../core/types.ts';
-import { SOURCE_APP_METADATA_KEY } from '../store/sources.ts';
 import { listOut, pageQuery } from './pagination.ts';
 import {
   ApplicationIn,

@@ -8,6 +8,7 @@ import { HooklineError, invalid, notFound, type ValidationIssue } from '../core/
 import { isId } from '../core/ids.ts';
 import { endpointMatches } from '../core/routing.ts';
 import { generateSecret, normalizeSecret, publicKeyFor, rotateSecrets, secretType } from '../core/signing.ts';
+import { DEFAULT_HANDSHAKE } from '../core/source-app.ts';
 import type {
   Attempt,
   ChallengeRule,
@@ -23,7 +24,6 @@ import { checkDestination, checkUrlShape } from '../delivery/ssrf.ts';
 import { allowlistProblems } from '../inbound/allowlist.ts';
 import { CHALLENGE_PRESETS, challengeProblems } from '../inbound/handshakes.ts';
 import { SOURCE_SCHEMES, verificationProblems } from '../inbound/rules.ts';
-import { DEFAULT_HANDSHAKE } from '../store/sources.ts';
 import { chatUrlProblem, DEFAULT_GRACE_SECONDS } from './endpoint.ts';
 import { listOut, pageQuery } from './pagination.ts';
 import {

@@ -13,6 +13,7 @@
  */
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
+import { disableThreshold } from '../core/endpoint-health.ts';
 import { coerceError } from '../core/errors.ts';
 import type { IdGenerator } from '../core/ids.ts';
 import { isRestHook } from '../core/rest-hook.ts';
@@ -236,7 +237,7 @@ export function settleAttempt(
     next,
     ...(next.kind === 'success'
       ? {}
-      : { disableIfFailingSince: gone ? times.now : times.now - options.disableAfterMs }),
+      : { disableIfFailingSince: disableThreshold(times.now, options.disableAfterMs, gone) }),
   };
   return { attempt, outcome };
 }

@@ -1,41 +1,31 @@
-/** Keyset pagination in SQL, shared by the adapters. */
+/** Keyset pagination (Svix's `iterator`), for every list the store serves. */
+import { type Executor, type Row, raw, type Sql, sql } from './sql.ts';
 import type { Page, PageQuery } from './store.ts';
 
-export interface PageSql {
-  /** A condition on the key column (or `1=1`), using `?` for the one parameter. */
-  condition: string;
-  params: string[];
-  orderBy: string;
-  limit: number;
-  /** Rows come back in reverse list order and must be flipped (backwards paging). */
-  reversed: boolean;
-}
-
-export function pageSql(keyColumn: string, page: PageQuery): PageSql {
+/**
+ * One page of `select` (a `SELECT ... FROM ... WHERE ...` without ORDER BY or LIMIT), keyed by
+ * the unique, ordered column `key`. Fetches one row more than asked to know whether more follow.
+ */
+export async function paged<T>(
+  ex: Executor,
+  select: Sql,
+  key: string,
+  page: PageQuery,
+  map: (r: Row) => T,
+): Promise<Page<T>> {
   const asc = page.order === 'asc';
-  if (page.before !== null) {
-    // Backwards: the rows just before `before` in list order, fetched in reverse.
-    return {
-      condition: `${keyColumn} ${asc ? '<' : '>'} ?`,
-      params: [page.before],
-      orderBy: `${keyColumn} ${asc ? 'DESC' : 'ASC'}`,
-      limit: page.limit + 1,
-      reversed: true,
-    };
-  }
-  return {
-    condition: page.after !== null ? `${keyColumn} ${asc ? '>' : '<'} ?` : '1=1',
-    params: page.after !== null ? [page.after] : [],
-    orderBy: `${keyColumn} ${asc ? 'ASC' : 'DESC'}`,
-    limit: page.limit + 1,
-    reversed: false,
-  };
-}
-
-/** Trims the look-ahead row and restores list order. */
-export function toPage<T>(rows: T[], sql: PageSql): Page<T> {
-  const more = rows.length > sql.limit - 1;
-  const items = more ? rows.slice(0, sql.limit - 1) : rows;
-  if (sql.reversed) items.reverse();
+  const k = raw(key);
+  // Backwards (`before`): the rows just before the key in list order, fetched in reverse.
+  const backwards = page.before !== null;
+  const cursor = backwards ? page.before : page.after;
+  const forward = asc !== backwards;
+  const condition =
+    cursor === null ? raw('') : forward ? sql` AND ${k} > ${cursor}` : sql` AND ${k} < ${cursor}`;
+  const rows = await ex.all(
+    sql`${select}${condition} ORDER BY ${k} ${raw(forward ? 'ASC' : 'DESC')} LIMIT ${raw(String(page.limit + 1))}`,
+  );
+  const more = rows.length > page.limit;
+  const items = (more ? rows.slice(0, page.limit) : rows).map(map);
+  if (backwards) items.reverse();
   return { items, more };
 }

@@ -6,6 +6,8 @@
  * Adapters convert snake_case columns to the camelCase records of `core/types.ts`; nothing
  * above this layer sees SQL.
  */
+
+import type { DeliveryOutcome } from '../core/outcome.ts';
 import type {
   App,
   AppToken,
@@ -21,6 +23,8 @@ import type {
   Source,
   TriggerTypeCode,
 } from '../core/types.ts';
+
+export type { DeliveryOutcome };
 
 export interface StoreCapabilities {
   /** Several processes may share this database (claims must be safe across processes). */
@@ -157,26 +161,6 @@ export interface ClaimOptions extends DeliveryScope {
   perEndpoint: number;
   /** Endpoints that are at their in-flight limit in this worker. */
   skipEndpoints: string[];
-}
-
-/** What happened to one claimed delivery, recorded in one transaction with its attempt. */
-export interface DeliveryOutcome {
-  deliveryId: string;
-  /** The lease the worker held (`ClaimedDelivery.leaseUntil`); a lost lease moves nothing. */
-  leaseUntil: number;
-  /** Null when no request was made (endpoint deleted or disabled). */
-  attempt: Attempt | null;
-  next:
-    | { kind: 'success' }
-    /**
-     * `rateLimited`: the endpoint answered 429 with when to come back; the attempt is logged
-     * but does not count against the retry schedule (`attempts` is not incremented).
-     */
-    | { kind: 'retry'; at: number; rateLimited?: boolean }
-    | { kind: 'fail' }
-    | { kind: 'cancel' };
-  /** When the attempt failed: disable the endpoint if it has been failing since before this time. */
-  disableIfFailingSince?: number;
 }
 
 export interface RecoverRequest {

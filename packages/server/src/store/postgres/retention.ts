@@ -1,0 +1,43 @@
+/**
+ * Retention on PostgreSQL, mirrored by `sqlite/retention.ts`: old attempt logs are deleted, old
+ * payloads (messages' and inbound requests') emptied, in small batches that skip rows other
+ * transactions hold.
+ */
+import { raw, sql } from '../sql.ts';
+import { OPEN } from '../statuses.ts';
+import type { Store } from '../store.ts';
+import type { PostgresConnection } from './connection.ts';
+
+export function postgresRetention({ count }: PostgresConnection): Pick<Store, 'expunge'> {
+  const open = raw(OPEN);
+  return {
+    expunge: async (before, now, batch) => {
+      const messages = await count(
+        sql`UPDATE message SET payload = '{}', payload_expunged_at = ${now}
+            WHERE id IN (
+              SELECT m.id FROM message m
+              WHERE m.created_at < ${before} AND m.payload_expunged_at IS NULL
+                AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.msg_id = m.id AND d.status IN (${open}))
+              ORDER BY m.created_at LIMIT ${batch} FOR UPDATE SKIP LOCKED)`,
+      );
+      // The bytes and headers of inbound requests are payloads too (an accepted event's message
+      // holds only '{}'): emptied in the same batch, once nothing waits to forward them.
+      const bodies =
+        messages >= batch
+          ? 0
+          : await count(
+              sql`UPDATE inbound_event SET body = ''::bytea, headers = '[]', body_expunged_at = ${now}
+                  WHERE id IN (
+                    SELECT i.id FROM inbound_event i
+                    WHERE i.received_at < ${before} AND i.body_expunged_at IS NULL
+                      AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.msg_id = i.id AND d.status IN (${open}))
+                    ORDER BY i.received_at LIMIT ${batch - messages} FOR UPDATE SKIP LOCKED)`,
+            );
+      const attempts = await count(
+        sql`DELETE FROM attempt WHERE id IN (
+              SELECT id FROM attempt WHERE created_at < ${before} ORDER BY created_at LIMIT ${batch} FOR UPDATE SKIP LOCKED)`,
+      );
+      return { payloads: messages + bodies, attempts };
+    },
+  };
+}

@@ -1,0 +1,196 @@
+/**
+ * Every stored record's columns, declared once (see `table.ts`). The migrations of each database
+ * create these columns; the round-trip test (`test/store-roundtrip.test.ts`) proves every field
+ * comes back as written.
+ *
+ * Columns that belong to the queue's hot paths only (`delivery.*`, `endpoint.throttle_next_at`,
+ * `message.payload_expunged_at`) are not part of any record and are written by the mirrored
+ * `sqlite/` and `postgres/` files.
+ */
+
+import { handshakeFromColumn } from '../core/source-app.ts';
+import type {
+  App,
+  AppToken,
+  Attempt,
+  DeliveryStatusCode,
+  Endpoint,
+  EndpointKind,
+  EndpointSecret,
+  EventType,
+  InboundEvent,
+  InboundStatus,
+  Message,
+  Source,
+  SourceHandshake,
+  TriggerTypeCode,
+} from '../core/types.ts';
+import type { Row } from './sql.ts';
+import type { ClaimedDelivery } from './store.ts';
+import {
+  bytes,
+  type Codec,
+  type CodecContext,
+  column,
+  defineTable,
+  flag,
+  int,
+  intOrNull,
+  json,
+  jsonArray,
+  oneOf,
+  sealed,
+  text,
+  textOrNull,
+} from './table.ts';
+
+export const apps = defineTable<App>('app', {
+  id: column('id', text),
+  uid: column('uid', textOrNull),
+  name: column('name', text),
+  throttleRate: column('throttle_rate', intOrNull),
+  metadata: column('metadata', json<Record<string, string>>()),
+  createdAt: column('created_at', int),
+  updatedAt: column('updated_at', int),
+});
+
+export const endpoints = defineTable<Endpoint>('endpoint', {
+  id: column('id', text),
+  appId: column('app_id', text),
+  uid: column('uid', textOrNull),
+  url: column('url', text),
+  description: column('description', text),
+  disabled: column('disabled', flag),
+  eventTypes: column('event_types', jsonArray<string[] | null>()),
+  channels: column('channels', jsonArray<string[] | null>()),
+  throttleRate: column('throttle_rate', intOrNull),
+  metadata: column('metadata', json<Record<string, string>>()),
+  headers: column('headers', json<Record<string, string>>()),
+  secrets: column('secrets', sealed<EndpointSecret[]>()),
+  svixHeaders: column('svix_headers', flag),
+  failingSince: column('failing_since', intOrNull),
+  kind: column('kind', oneOf<EndpointKind>('http') as Codec<EndpointKind | undefined>),
+  fifo: column('fifo', flag),
+  template: column(
+    'template',
+    json<Record<string, unknown> | null>() as Codec<Record<string, unknown> | null | undefined>,
+  ),
+  createdAt: column('created_at', int),
+  updatedAt: column('updated_at', int),
+});
+
+export const appTokens = defineTable<AppToken>('app_token', {
+  id: column('id', text),
+  appId: column('app_id', text),
+  tokenHash: column('token_hash', text),
+  readOnly: column('read_only', flag),
+  featureFlags: column('feature_flags', json<string[] | null>()),
+  expiresAt: column('expires_at', int),
+  revokedAt: column('revoked_at', intOrNull),
+  createdAt: column('created_at', int),
+});
+
+export const eventTypes = defineTable<EventType>('event_type', {
+  name: column('name', text),
+  description: column('description', text),
+  archived: column('archived', flag),
+  deprecated: column('deprecated', flag),
+  schemas: column('schemas', json<Record<string, unknown> | null>()),
+  groupName: column('group_name', textOrNull),
+  featureFlags: column('feature_flags', json<string[] | null>()),
+  createdAt: column('created_at', int),
+  updatedAt: column('updated_at', int),
+});
+
+export const messages = defineTable<Message>('message', {
+  id: column('id', text),
+  appId: column('app_id', text),
+  eventId: column('event_id', textOrNull),
+  eventType: column('event_type', text),
+  payload: column('payload', text),
+  channels: column('channels', jsonArray<string[] | null>()),
+  tags: column('tags', jsonArray<string[] | null>()),
+  createdAt: column('created_at', int),
+});
+
+export const attempts = defineTable<Attempt>('attempt', {
+  id: column('id', text),
+  deliveryId: column('delivery_id', text),
+  msgId: column('msg_id', text),
+  endpointId: column('endpoint_id', text),
+  appId: column('app_id', text),
+  url: column('url', text),
+  status: column('status', int as Codec<DeliveryStatusCode>),
+  responseStatusCode: column('response_status_code', int),
+  response: column('response', text),
+  responseHeaders: column('response_headers', json<Record<string, string>>()),
+  requestHeaders: column('request_headers', json<Record<string, string>>()),
+  requestBody: column('request_body', textOrNull as Codec<string | null | undefined>),
+  durationMs: column('duration_ms', {
+    // PostgreSQL keeps whole milliseconds.
+    write: (v: number) => Math.round(v),
+    read: (v: unknown) => Number(v),
+  }),
+  triggerType: column('trigger_type', int as Codec<TriggerTypeCode>),
+  createdAt: column('created_at', int),
+});
+
+const handshake: Codec<SourceHandshake> = {
+  write: (v, ctx) => ctx.box.seal(JSON.stringify(v)),
+  read: (v, ctx) => handshakeFromColumn(v === null || v === undefined ? null : ctx.box.open(String(v))),
+};
+
+/** A source's own columns; its destinations are endpoints of its application. */
+export const sources = defineTable<Omit<Source, 'destinations'>>('source', {
+  id: column('id', text),
+  name: column('name', text),
+  appId: column('app_id', text),
+  description: column('description', text),
+  verification: column('verification', sealed<Source['verification']>()),
+  forwardSecrets: column('forward_secrets', sealed<EndpointSecret[]>()),
+  dedupe: column('dedupe', json<Source['dedupe']>()),
+  eventType: column('event_type', json<Source['eventType']>()),
+  maxBodyBytes: column('max_body_bytes', intOrNull),
+  handshake: column('handshake', handshake),
+  allowedIps: column('allowed_ips', json<string[] | null>()),
+  createdAt: column('created_at', int),
+  updatedAt: column('updated_at', int),
+});
+
+/** A received request's columns; the messages it was split into live in `inbound_part`. */
+export const inboundEvents = defineTable<Omit<InboundEvent, 'messageIds'>>('inbound_event', {
+  id: column('id', text),
+  sourceId: column('source_id', text),
+  status: column('status', text as Codec<InboundStatus>),
+  eventType: column('event_type', text),
+  dedupeKey: column('dedupe_key', textOrNull),
+  duplicateOf: column('duplicate_of', textOrNull),
+  verifyCode: column('verify_code', textOrNull),
+  verifyDetail: column('verify_detail', textOrNull),
+  method: column('method', text),
+  contentType: column('content_type', textOrNull),
+  headers: column('headers', json<[string, string][]>()),
+  body: column('body', bytes),
+  receivedAt: column('received_at', int),
+  bodyExpungedAt: column('body_expunged_at', intOrNull),
+});
+
+/** The endpoint fields a claimed delivery carries to the sender. */
+export const CLAIMED_ENDPOINT_FIELDS = [
+  'url',
+  'disabled',
+  'headers',
+  'secrets',
+  'svixHeaders',
+  'metadata',
+  'kind',
+  'template',
+  'uid',
+  'description',
+] as const;
+
+/** The endpoint as a claimed delivery carries it (from a row with `CLAIMED_ENDPOINT_FIELDS`). */
+export function claimedEndpoint(row: Row, ctx: CodecContext): ClaimedDelivery['endpoint'] {
+  const e = endpoints.pick(row, ctx, CLAIMED_ENDPOINT_FIELDS);
+  return { ...e, kind: e.kind ?? 'http', template: e.template ?? null };
+}

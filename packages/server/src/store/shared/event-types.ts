@@ -1,0 +1,53 @@
+/** The event type catalog. */
+import { paged } from '../paging.ts';
+import { eventTypes } from '../schema.ts';
+import { raw, sql } from '../sql.ts';
+import type { Store } from '../store.ts';
+import type { Db } from './db.ts';
+
+export function eventTypesStore({
+  ex,
+  ctx,
+}: Db): Pick<
+  Store,
+  'insertEventType' | 'getEventType' | 'existingEventTypes' | 'listEventTypes' | 'updateEventType'
+> {
+  const read = (r: Record<string, unknown>) => eventTypes.read(r, ctx);
+  const live = sql`archived = ${ctx.dialect.flag(false)}`;
+  return {
+    async insertEventType(t) {
+      await ex.run(eventTypes.insert(t, ctx));
+    },
+    async getEventType(name) {
+      const r = await ex.one(sql`SELECT * FROM event_type WHERE name = ${name}`);
+      return r ? read(r) : null;
+    },
+    async existingEventTypes(names) {
+      if (names.length === 0) return new Set<string>();
+      const rows = await ex.all(
+        sql`SELECT name FROM event_type WHERE ${live} AND ${ctx.dialect.inList(sql`name`, names)}`,
+      );
+      return new Set(rows.map((r) => String(r.name)));
+    },
+    listEventTypes: (page, includeArchived) =>
+      paged(
+        ex,
+        sql`SELECT * FROM event_type WHERE ${includeArchived ? raw('1 = 1') : live}`,
+        'name',
+        page,
+        read,
+      ),
+    async updateEventType(t) {
+      const fields = [
+        'description',
+        'archived',
+        'deprecated',
+        'schemas',
+        'groupName',
+        'featureFlags',
+        'updatedAt',
+      ] as const;
+      await ex.run(sql`UPDATE event_type SET ${eventTypes.assign(t, ctx, fields)} WHERE name = ${t.name}`);
+    },
+  };
+}

@@ -1,0 +1,33 @@
+/**
+ * Everything both databases do alike, written once: CRUD, listing, paging and stats over an
+ * executor and a dialect. The adapters add their hot paths (`queue.ts`, `inbound.ts`,
+ * `retention.ts`) and compose a `Store`.
+ */
+import { appsStore } from './apps.ts';
+import { attemptsStore } from './attempts.ts';
+import type { Db } from './db.ts';
+import { endpointsStore } from './endpoints.ts';
+import { eventTypesStore } from './event-types.ts';
+import { idempotencyStore } from './idempotency.ts';
+import { inboundEventsStore } from './inbound-events.ts';
+import { messagesStore } from './messages.ts';
+import { settingsStore } from './settings.ts';
+import { sourcesStore } from './sources.ts';
+import { statsStore } from './stats.ts';
+import { tokensStore } from './tokens.ts';
+
+export { createDb, type Db } from './db.ts';
+
+export const sharedStore = (db: Db) => ({
+  ...settingsStore(db),
+  ...appsStore(db),
+  ...endpointsStore(db),
+  ...tokensStore(db),
+  ...eventTypesStore(db),
+  ...messagesStore(db),
+  ...attemptsStore(db),
+  ...statsStore(db),
+  ...sourcesStore(db),
+  ...inboundEventsStore(db),
+  ...idempotencyStore(db),
+});

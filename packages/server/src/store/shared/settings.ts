@@ -1,0 +1,26 @@
+/** Server settings: small key/value pairs (the admin token's hash, the secret key's fingerprint, ...). */
+import { sql } from '../sql.ts';
+import type { Store } from '../store.ts';
+import type { Db } from './db.ts';
+
+export function settingsStore({ ex }: Db): Pick<Store, 'getSetting' | 'setSetting' | 'setSettingIfAbsent'> {
+  const get = async (key: string) => {
+    const r = await ex.one(sql`SELECT value FROM setting WHERE key = ${key}`);
+    return r ? String(r.value) : null;
+  };
+  return {
+    getSetting: get,
+    async setSetting(key, value) {
+      await ex.run(
+        sql`INSERT INTO setting (key, value) VALUES (${key}, ${value})
+            ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+      );
+    },
+    async setSettingIfAbsent(key, value) {
+      await ex.run(
+        sql`INSERT INTO setting (key, value) VALUES (${key}, ${value}) ON CONFLICT (key) DO NOTHING`,
+      );
+      return (await get(key)) ?? value;
+    },
+  };
+}

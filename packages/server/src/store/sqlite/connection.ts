@@ -1,0 +1,260 @@
+/**
+ * The SQLite connection: one `node:sqlite` database in WAL mode, its dialect, and the executor
+ * the shared store modules run on.
+ *
+ * `node:sqlite` is synchronous and the connection is one, so a transaction must never let
+ * another caller's statement in. The hot paths (`queue.ts`, `inbound.ts`, `retention.ts`) run
+ * each transaction synchronously from BEGIN to COMMIT. The shared modules are asynchronous: their
+ * transactions hold the connection (`tx`), and every other statement, synchronous or not, waits
+ * until it is released (`exclusive`).
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import { type Dialect, type Executor, type Row, type Sql, sql } from '../sql.ts';
+import { StoreConflictError, StoreUnavailableError } from '../store-errors.ts';
+import { SQLITE_MIGRATIONS } from './migrations.ts';
+
+export const sqliteDialect: Dialect = {
+  name: 'sqlite',
+  placeholder: () => '?',
+  flag: (v) => (v ? 1 : 0),
+  readFlag: (v) => Number(v) === 1,
+  readJsonArray: <T>(v: unknown) => (v === null || v === undefined ? null : JSON.parse(String(v))) as T,
+  inList: (expr, values) =>
+    values.length === 0
+      ? sql`1 = 0`
+      : sql`${expr} IN (SELECT value FROM json_each(${JSON.stringify(values)}))`,
+  notInList: (expr, values) =>
+    values.length === 0
+      ? sql`1 = 1`
+      : sql`${expr} NOT IN (SELECT value FROM json_each(${JSON.stringify(values)}))`,
+  jsonArrayHas: (column, value) => sql`EXISTS (SELECT 1 FROM json_each(${column}) WHERE value = ${value})`,
+  jsonObjectHas: (column, entries) => {
+    let out = sql`1 = 1`;
+    for (const [key, value] of Object.entries(entries))
+      out = sql`${out} AND json_extract(${column}, ${`$.${JSON.stringify(key)}`}) = ${value}`;
+    return out;
+  },
+};
+
+/** Maps SQLite's failure modes to Hookline's: a full disk or a locked file means "try later". */
+export function translate(err: unknown): never {
+  const e = err as { errcode?: number; message?: string };
+  const primary = typeof e.errcode === 'number' ? e.errcode & 0xff : -1;
+  // SQLITE_BUSY 5, SQLITE_LOCKED 6, SQLITE_NOMEM 7, SQLITE_READONLY 8, SQLITE_IOERR 10,
+  // SQLITE_FULL 13, SQLITE_CANTOPEN 14.
+  if ([5, 6, 7, 8, 10, 13, 14].includes(primary)) {
+    throw new StoreUnavailableError(`database cannot take writes right now: ${e.message ?? 'unknown'}`, err);
+  }
+  if (primary === 19 && /UNIQUE/.test(e.message ?? ''))
+    throw new StoreConflictError(e.message ?? 'unique', err);
+  throw err;
+}
+
+export type Param = SQLInputValue;
+
+export interface SqliteConnection {
+  readonly db: DatabaseSync;
+  readonly synchronous: 'FULL' | 'NORMAL';
+  /** The executor the shared modules use. */
+  readonly ex: Executor;
+  /** Runs `fn` (synchronous) when no asynchronous transaction holds the connection. */
+  exclusive<T>(fn: () => T): Promise<T>;
+  all(sql: string, params?: Param[]): Row[];
+  get(sql: string, params?: Param[]): Row | undefined;
+  /** Runs a write; returns how many rows it changed. */
+  run(sql: string, params?: Param[]): number;
+  /** Runs a write built with `sql` (or a table declaration); returns how many rows it changed. */
+  runSql(q: Sql): number;
+  /**
+   * Runs `fn` in one write transaction (BEGIN IMMEDIATE), synchronously. `durable: false` skips
+   * the fsync at commit for writes whose loss on power failure is harmless (a lease: the
+   * delivery is simply claimed again); the next durable commit flushes them anyway.
+   */
+  txSync<T>(fn: () => T, durable?: boolean): T;
+  migrate(): Promise<void>;
+  pendingMigrations(): Promise<number>;
+  close(): void;
+}
+
+export function openSqlite(options: { path: string; synchronous?: 'FULL' | 'NORMAL' }): SqliteConnection {
+  if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+  const db = new DatabaseSync(options.path, { enableForeignKeyConstraints: true, timeout: 5000 });
+  db.exec('PRAGMA journal_mode = WAL');
+  const synchronous = options.synchronous ?? 'FULL';
+  db.exec(`PRAGMA synchronous = ${synchronous}`);
+  db.exec('PRAGMA temp_store = MEMORY');
+  db.exec('PRAGMA cache_size = -65536');
+
+  const statements = new Map<string, StatementSync>();
+  const stmt = (text: string): StatementSync => {
+    let s = statements.get(text);
+    if (!s) {
+      s = db.prepare(text);
+      statements.set(text, s);
+    }
+    return s;
+  };
+  const all = (text: string, params: Param[] = []) => stmt(text).all(...params) as Row[];
+  const get = (text: string, params: Param[] = []) => stmt(text).get(...params) as Row | undefined;
+  const run = (text: string, params: Param[] = []) => Number(stmt(text).run(...params).changes);
+
+  function txSync<T>(fn: () => T, durable = true): T {
+    const relax = !durable && synchronous === 'FULL';
+    if (relax) db.exec('PRAGMA synchronous = NORMAL');
+    try {
+      try {
+        db.exec('BEGIN IMMEDIATE');
+      } catch (err) {
+        return translate(err);
+      }
+      try {
+        const result = fn();
+        db.exec('COMMIT');
+        return result;
+      } catch (err) {
+        if (db.isTransaction) db.exec('ROLLBACK');
+        return translate(err);
+      }
+    } finally {
+      if (relax) db.exec(`PRAGMA synchronous = ${synchronous}`);
+    }
+  }
+
+  // The connection lock of the asynchronous layer: held from BEGIN to COMMIT of a `tx`.
+  let held: Promise<void> | null = null;
+  async function acquire(): Promise<() => void> {
+    while (held) await held;
+    let release!: () => void;
+    held = new Promise<void>((resolve) => {
+      release = () => {
+        held = null;
+        resolve();
+      };
+    });
+    return release;
+  }
+  async function exclusive<T>(fn: () => T): Promise<T> {
+    while (held) await held;
+    try {
+      return fn();
+    } catch (err) {
+      return translate(err);
+    }
+  }
+
+  const render = (q: Sql) => {
+    const { text, values } = q.render(sqliteDialect.placeholder);
+    return { text, params: values.map((v) => (v === undefined ? null : v)) as Param[] };
+  };
+  /** Statements run directly: inside a transaction that holds the connection. */
+  const direct: Executor = {
+    dialect: sqliteDialect,
+    async all(q) {
+      const { text, params } = render(q);
+      try {
+        return all(text, params);
+      } catch (err) {
+        return translate(err);
+      }
+    },
+    async one(q) {
+      const { text, params } = render(q);
+      try {
+        return get(text, params);
+      } catch (err) {
+        return translate(err);
+      }
+    },
+    async run(q) {
+      const { text, params } = render(q);
+      try {
+        return run(text, params);
+      } catch (err) {
+        return translate(err);
+      }
+    },
+    // Already inside the transaction: nested work joins it.
+    tx: (fn) => fn(direct),
+  };
+  const ex: Executor = {
+    dialect: sqliteDialect,
+    all(q) {
+      const { text, params } = render(q);
+      return exclusive(() => all(text, params));
+    },
+    one(q) {
+      const { text, params } = render(q);
+      return exclusive(() => get(text, params));
+    },
+    run(q) {
+      const { text, params } = render(q);
+      return exclusive(() => run(text, params));
+    },
+    async tx(fn) {
+      const release = await acquire();
+      try {
+        try {
+          db.exec('BEGIN IMMEDIATE');
+        } catch (err) {
+          return translate(err);
+        }
+        try {
+          const result = await fn(direct);
+          db.exec('COMMIT');
+          return result;
+        } catch (err) {
+          if (db.isTransaction) db.exec('ROLLBACK');
+          return translate(err);
+        }
+      } finally {
+        release();
+      }
+    },
+  };
+
+  return {
+    db,
+    synchronous,
+    ex,
+    exclusive,
+    all,
+    get,
+    run,
+    runSql(q) {
+      const { text, params } = render(q);
+      return run(text, params);
+    },
+    txSync,
+    async migrate() {
+      await exclusive(() => {
+        db.exec(
+          'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at INTEGER)',
+        );
+        const done = new Set(all('SELECT version FROM schema_migrations').map((r) => Number(r.version)));
+        for (const m of SQLITE_MIGRATIONS) {
+          if (done.has(m.version)) continue;
+          txSync(() => {
+            db.exec(m.sql);
+            run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
+              m.version,
+              m.name,
+              Date.now(),
+            ]);
+          });
+        }
+      });
+    },
+    pendingMigrations: () =>
+      exclusive(() => {
+        if (!get("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"))
+          return SQLITE_MIGRATIONS.length;
+        const done = new Set(all('SELECT version FROM schema_migrations').map((r) => Number(r.version)));
+        return SQLITE_MIGRATIONS.filter((m) => !done.has(m.version)).length;
+      }),
+    close() {
+      if (db.isOpen) db.close();
+    },
+  };
+}

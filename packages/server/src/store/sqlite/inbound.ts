@@ -1,0 +1,125 @@
+/**
+ * Requests received on `/in/{source}`, stored on SQLite — the hot path mirrored by
+ * `postgres/inbound.ts`: each request byte for byte, the duplicate check against earlier accepted
+ * ones, and for an accepted request its message(s) and deliveries, all in one transaction.
+ */
+import type { EventEmitter } from 'node:events';
+import { TriggerType } from '../../core/types.ts';
+import { inboundEvents } from '../schema.ts';
+import type { InboundItem, InboundPart, InboundResult, Store } from '../store.ts';
+import type { CodecContext } from '../table.ts';
+import type { SqliteConnection } from './connection.ts';
+import type { sqliteQueue } from './queue.ts';
+
+export function sqliteInbound(
+  conn: SqliteConnection,
+  ctx: CodecContext,
+  events: EventEmitter,
+  queue: ReturnType<typeof sqliteQueue>,
+): Pick<Store, 'receiveInbound'> {
+  const { get, run } = conn;
+  /** Queues a message's deliveries; returns how many. */
+  const queueMessage = (item: InboundItem, msgId: string, eventType: string, at: number): number => {
+    const targets = item.route(queue.routingOf(item.appId), eventType);
+    for (const endpointId of targets)
+      queue.insertDelivery(
+        item.newDeliveryId(),
+        msgId,
+        item.appId,
+        endpointId,
+        at,
+        TriggerType.scheduled,
+        at,
+      );
+    return targets.length;
+  };
+  const insertMessage = (id: string, appId: string, eventType: string, payload: string, at: number) =>
+    run(
+      `INSERT INTO message (id, app_id, event_id, event_type, payload, channels, tags, created_at)
+       VALUES (?, ?, NULL, ?, ?, NULL, NULL, ?)`,
+      [id, appId, eventType, payload, at],
+    );
+
+  return {
+    receiveInbound: (items) =>
+      conn.exclusive(() => {
+        let queued = 0;
+        const results = conn.txSync(() =>
+          items.map((item): InboundResult => {
+            const ev = item.event;
+            if (!get('SELECT 1 FROM source WHERE id = ?', [ev.sourceId]))
+              return { status: 'source_not_found' };
+            let status = ev.status;
+            let duplicateOf: string | null = null;
+            // A split request: the parts that repeat an accepted part are dropped; none left: duplicate.
+            const fresh: InboundPart[] = [];
+            if (status === 'accepted' && item.parts) {
+              const seen = new Set<string>();
+              for (const part of item.parts) {
+                if (part.dedupeKey !== null && item.dedupeSince !== null) {
+                  const first = seen.has(part.dedupeKey)
+                    ? { event_id: ev.id }
+                    : get(
+                        `SELECT event_id FROM inbound_part WHERE source_id = ? AND dedupe_key = ? AND received_at >= ?
+                         ORDER BY received_at LIMIT 1`,
+                        [ev.sourceId, part.dedupeKey, item.dedupeSince],
+                      );
+                  if (first) {
+                    duplicateOf ??= String(first.event_id);
+                    continue;
+                  }
+                  seen.add(part.dedupeKey);
+                }
+                fresh.push(part);
+              }
+              if (fresh.length > 0) duplicateOf = null;
+              else status = 'duplicate';
+            } else if (status === 'accepted' && ev.dedupeKey !== null && item.dedupeSince !== null) {
+              const first = get(
+                `SELECT id FROM inbound_event WHERE source_id = ? AND dedupe_key = ? AND status = 'accepted'
+                   AND received_at >= ? ORDER BY received_at LIMIT 1`,
+                [ev.sourceId, ev.dedupeKey, item.dedupeSince],
+              );
+              if (first) {
+                status = 'duplicate';
+                duplicateOf = String(first.id);
+              }
+            }
+            conn.runSql(inboundEvents.insert({ ...ev, status, duplicateOf }, ctx));
+            if (status !== 'accepted') {
+              // Anyone can post junk to /in: a source keeps only its newest unaccepted requests.
+              run(
+                `DELETE FROM inbound_event WHERE id IN (
+                   SELECT id FROM inbound_event WHERE source_id = ? AND status IN ('rejected', 'duplicate', 'handshake')
+                   ORDER BY id DESC LIMIT -1 OFFSET ?)`,
+                [ev.sourceId, item.keepUnaccepted],
+              );
+              return status === 'duplicate' ? { status, duplicateOf: duplicateOf! } : { status };
+            }
+            if (item.parts) {
+              // Each new part is a message of its own (its payload: the part's JSON); the request's
+              // bytes stay once in inbound_event.
+              let deliveries = 0;
+              for (const part of fresh) {
+                insertMessage(part.msgId, item.appId, part.eventType, part.payload, ev.receivedAt);
+                run(
+                  'INSERT INTO inbound_part (msg_id, event_id, source_id, dedupe_key, received_at) VALUES (?, ?, ?, ?, ?)',
+                  [part.msgId, ev.id, ev.sourceId, part.dedupeKey, ev.receivedAt],
+                );
+                deliveries += queueMessage(item, part.msgId, part.eventType, ev.receivedAt);
+              }
+              queued += deliveries;
+              return { status: 'accepted', deliveries, messages: fresh.map((p) => p.msgId) };
+            }
+            // The message row makes the event a delivery like any other; the bytes stay in inbound_event.
+            insertMessage(ev.id, item.appId, ev.eventType, '{}', ev.receivedAt);
+            const deliveries = queueMessage(item, ev.id, ev.eventType, ev.receivedAt);
+            queued += deliveries;
+            return { status: 'accepted', deliveries };
+          }),
+        );
+        if (queued > 0) events.emit('queued');
+        return results;
+      }),
+  };
+}
