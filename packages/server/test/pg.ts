@@ -30,7 +30,8 @@ let availability: Promise<string | null> | null = null;
 /** Null when PostgreSQL answers; otherwise why not. */
 export function pgUnavailableReason(): Promise<string | null> {
   availability ??= (async () => {
-    const c = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 3000 });
+    // Generous: a busy machine (a parallel test run) can take seconds to accept a connection.
+    const c = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 10_000 });
     try {
       await c.connect();
       await c.query('SELECT 1');

@@ -194,3 +194,35 @@ export function claimedEndpoint(row: Row, ctx: CodecContext): ClaimedDelivery['e
   const e = endpoints.pick(row, ctx, CLAIMED_ENDPOINT_FIELDS);
   return { ...e, kind: e.kind ?? 'http', template: e.template ?? null };
 }
+
+/**
+ * A leased delivery as the sender takes it, from a row with the delivery's columns, its
+ * message's (`event_type`, `payload`, `msg_created_at`) and, for an inbound event, the request's
+ * (`body`, `content_type`, `inbound_headers`).
+ */
+export const claimedDelivery = (
+  r: Row,
+  leaseUntil: number,
+  endpoint: ClaimedDelivery['endpoint'],
+): ClaimedDelivery => ({
+  id: String(r.id),
+  msgId: String(r.msg_id),
+  appId: String(r.app_id),
+  endpointId: String(r.endpoint_id),
+  attempts: Number(r.attempts),
+  triggerType: Number(r.trigger_type) as TriggerTypeCode,
+  eventType: String(r.event_type),
+  payload: String(r.payload),
+  msgCreatedAt: Number(r.msg_created_at),
+  leaseUntil,
+  ...(r.body !== null && r.body !== undefined
+    ? {
+        inbound: {
+          body: Buffer.from(r.body as Uint8Array),
+          contentType: r.content_type === null ? null : String(r.content_type),
+          headers: JSON.parse(String(r.inbound_headers)) as [string, string][],
+        },
+      }
+    : {}),
+  endpoint,
+});

@@ -16,7 +16,7 @@ import { healthChanges, healthSignals } from '../../core/endpoint-health.ts';
 import { countsAsAttempt, statusAfter } from '../../core/outcome.ts';
 import { TriggerType, type TriggerTypeCode } from '../../core/types.ts';
 import { type EndpointGate, planClaim, rateOf } from '../claim-plan.ts';
-import { CLAIMED_ENDPOINT_FIELDS, claimedEndpoint, endpoints, messages } from '../schema.ts';
+import { CLAIMED_ENDPOINT_FIELDS, claimedDelivery, claimedEndpoint, endpoints, messages } from '../schema.ts';
 import { raw, type Sql, sql } from '../sql.ts';
 import { GAVE_UP, OPEN, PENDING, SENDING } from '../statuses.ts';
 import type { ClaimedDelivery, DeliveryScope, IngestResult, RoutingEndpoint, Store } from '../store.ts';
@@ -345,28 +345,7 @@ export function postgresQueue(
       for (const r of rows) {
         const endpoint = eps.get(String(r.endpoint_id));
         if (!endpoint) continue; // deleted meanwhile; the cascade removed the delivery too
-        claimed.push({
-          id: String(r.id),
-          msgId: String(r.msg_id),
-          appId: String(r.app_id),
-          endpointId: String(r.endpoint_id),
-          attempts: Number(r.attempts),
-          triggerType: Number(r.trigger_type) as TriggerTypeCode,
-          eventType: String(r.event_type),
-          payload: String(r.payload),
-          msgCreatedAt: Number(r.msg_created_at),
-          leaseUntil,
-          ...(r.body !== null && r.body !== undefined
-            ? {
-                inbound: {
-                  body: Buffer.from(r.body as Uint8Array),
-                  contentType: r.content_type === null ? null : String(r.content_type),
-                  headers: JSON.parse(String(r.inbound_headers)) as [string, string][],
-                },
-              }
-            : {}),
-          endpoint,
-        });
+        claimed.push(claimedDelivery(r, leaseUntil, endpoint));
       }
       return claimed;
     },

@@ -148,33 +148,21 @@ export function openSqlite(options: { path: string; synchronous?: 'FULL' | 'NORM
     const { text, values } = q.render(sqliteDialect.placeholder);
     return { text, params: values.map((v) => (v === undefined ? null : v)) as Param[] };
   };
+  /** Runs `q` with `fn` now, its errors mapped to Hookline's. */
+  const now = async <T>(q: Sql, fn: (text: string, params: Param[]) => T): Promise<T> => {
+    const { text, params } = render(q);
+    try {
+      return fn(text, params);
+    } catch (err) {
+      return translate(err);
+    }
+  };
   /** Statements run directly: inside a transaction that holds the connection. */
   const direct: Executor = {
     dialect: sqliteDialect,
-    async all(q) {
-      const { text, params } = render(q);
-      try {
-        return all(text, params);
-      } catch (err) {
-        return translate(err);
-      }
-    },
-    async one(q) {
-      const { text, params } = render(q);
-      try {
-        return get(text, params);
-      } catch (err) {
-        return translate(err);
-      }
-    },
-    async run(q) {
-      const { text, params } = render(q);
-      try {
-        return run(text, params);
-      } catch (err) {
-        return translate(err);
-      }
-    },
+    all: (q) => now(q, all),
+    one: (q) => now(q, get),
+    run: (q) => now(q, run),
     // Already inside the transaction: nested work joins it.
     tx: (fn) => fn(direct),
   };

@@ -12,7 +12,14 @@ import { healthChanges, healthSignals } from '../../core/endpoint-health.ts';
 import { countsAsAttempt, statusAfter } from '../../core/outcome.ts';
 import { TriggerType, type TriggerTypeCode } from '../../core/types.ts';
 import { type EndpointGate, planClaim, rateOf } from '../claim-plan.ts';
-import { attempts, CLAIMED_ENDPOINT_FIELDS, claimedEndpoint, endpoints, messages } from '../schema.ts';
+import {
+  attempts,
+  CLAIMED_ENDPOINT_FIELDS,
+  claimedDelivery,
+  claimedEndpoint,
+  endpoints,
+  messages,
+} from '../schema.ts';
 import { GAVE_UP, OPEN, PENDING, SENDING } from '../statuses.ts';
 import type { ClaimedDelivery, DeliveryScope, IngestResult, RoutingEndpoint, Store } from '../store.ts';
 import type { CodecContext } from '../table.ts';
@@ -219,7 +226,7 @@ export function sqliteQueue(
         if (rows.length === 0) return claimed;
         const msgs = new Map(
           all(
-            `SELECT m.id, m.event_type, m.payload, m.created_at, i.body, i.content_type, i.headers AS inbound_headers
+            `SELECT m.id, m.event_type, m.payload, m.created_at AS msg_created_at, i.body, i.content_type, i.headers AS inbound_headers
              FROM message m LEFT JOIN inbound_event i ON i.id = m.id
              WHERE m.id IN (SELECT value FROM json_each(?))`,
             [JSON.stringify([...new Set(rows.map((r) => r.msg_id))])],
@@ -238,28 +245,7 @@ export function sqliteQueue(
           }
           const msg = msgs.get(String(r.msg_id));
           if (!msg || !endpoint) continue; // deleted meanwhile; cascades remove the delivery too
-          claimed.push({
-            id: String(r.id),
-            msgId: String(r.msg_id),
-            appId: String(r.app_id),
-            endpointId,
-            attempts: Number(r.attempts),
-            triggerType: Number(r.trigger_type) as TriggerTypeCode,
-            eventType: String(msg.event_type),
-            payload: String(msg.payload),
-            msgCreatedAt: Number(msg.created_at),
-            leaseUntil,
-            ...(msg.body !== null && msg.body !== undefined
-              ? {
-                  inbound: {
-                    body: Buffer.from(msg.body as Uint8Array),
-                    contentType: msg.content_type === null ? null : String(msg.content_type),
-                    headers: JSON.parse(String(msg.inbound_headers)) as [string, string][],
-                  },
-                }
-              : {}),
-            endpoint,
-          });
+          claimed.push(claimedDelivery({ ...msg, ...r }, leaseUntil, endpoint));
         }
         return claimed;
       }),
