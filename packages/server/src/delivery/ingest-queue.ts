@@ -14,25 +14,35 @@ export interface GroupCommit<I, R> {
 export type IngestQueue = GroupCommit<IngestItem, IngestResult>;
 export type InboundQueue = GroupCommit<InboundItem, InboundResult>;
 
-/** Batches `add` calls into `write` calls of up to `maxBatch` items, one result per item, in order. */
+/**
+ * Batches `add` calls into `write` calls of up to `maxBatch` items, one result per item, in order.
+ * At most `inFlight` writes run at once: what arrives while they are being written waits for the
+ * next batch, so under load batches grow instead of many small transactions competing for
+ * connections, while a store that can write in parallel starts the next batch as one commits.
+ */
 export function createGroupCommit<I, R>(
   write: (items: I[]) => Promise<R[]>,
   maxBatch = 1000,
+  inFlight = 1,
 ): GroupCommit<I, R> {
   let pending: { item: I; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
   let scheduled = false;
+  let writing = 0;
 
-  // One flush at a time: what arrives while a batch is being written waits for the next batch,
-  // so under load batches grow instead of many small transactions competing for connections.
-  async function flush() {
-    try {
-      while (pending.length > 0) {
-        const batch = pending.slice(0, maxBatch);
-        pending = pending.slice(batch.length);
-        await writeBatch(batch);
-      }
-    } finally {
-      scheduled = false;
+  function flush() {
+    scheduled = false;
+    while (pending.length > 0 && writing < inFlight) {
+      const batch = pending.slice(0, maxBatch);
+      pending = pending.slice(batch.length);
+      writing++;
+      void writeBatch(batch).finally(() => {
+        writing--;
+        // Whatever arrived meanwhile is the next batch.
+        if (pending.length > 0 && !scheduled) {
+          scheduled = true;
+          setImmediate(flush);
+        }
+      });
     }
   }
 
@@ -63,7 +73,7 @@ export function createGroupCommit<I, R>(
     add(item) {
       return new Promise<R>((resolve, reject) => {
         pending.push({ item, resolve, reject });
-        if (!scheduled) {
+        if (!scheduled && writing < inFlight) {
           scheduled = true;
           setImmediate(flush);
         }
@@ -73,9 +83,9 @@ export function createGroupCommit<I, R>(
 }
 
 export function createIngestQueue(store: Store, maxBatch = 1000): IngestQueue {
-  return createGroupCommit((items) => store.ingest(items), maxBatch);
+  return createGroupCommit((items) => store.ingest(items), maxBatch, store.capabilities.parallelWrites);
 }
 
 export function createInboundQueue(store: Store, maxBatch = 500): InboundQueue {
-  return createGroupCommit((items) => store.receiveInbound(items), maxBatch);
+  return createGroupCommit((items) => store.receiveInbound(items), maxBatch, store.capabilities.parallelWrites);
 }

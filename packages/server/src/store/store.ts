@@ -29,6 +29,11 @@ export type { DeliveryOutcome };
 export interface StoreCapabilities {
   /** Several processes may share this database (claims must be safe across processes). */
   multiProcess: boolean;
+  /**
+   * How many write transactions the store runs at once to good effect (1: one connection, or
+   * writes serialize anyway). Group commits keep up to this many batches in flight.
+   */
+  parallelWrites: number;
 }
 
 /** Keyset pagination as Svix does it: `iterator` is the last key seen, `-key` pages backwards. */

@@ -24,7 +24,8 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
   const notifier = createNotifier(conn);
   let closed = false;
   return {
-    capabilities: { multiProcess: true },
+    // A few batches in flight at once: while one commits (fsync), the next is being written.
+    capabilities: { multiProcess: true, parallelWrites: 3 },
     migrate: () => conn.migrate(),
     pendingMigrations: () => conn.pendingMigrations(),
     async ping() {

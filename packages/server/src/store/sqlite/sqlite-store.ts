@@ -31,7 +31,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   const queue = sqliteQueue(conn, db.ctx, events);
   const { routingOf: _routing, insertDelivery: _insert, ...queueMethods } = queue;
   return {
-    capabilities: { multiProcess: false },
+    capabilities: { multiProcess: false, parallelWrites: 1 },
     migrate: () => conn.migrate(),
     pendingMigrations: () => conn.pendingMigrations(),
     ping: () => conn.exclusive(() => void conn.get('SELECT 1')),
