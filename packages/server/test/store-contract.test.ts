@@ -778,6 +778,30 @@ for (const adapter of selectedAdapters()) {
       );
     });
 
+    test('idempotency keys: one reservation at a time, replaced by the response, freed on release or expiry', async () => {
+      assert.equal(await store.reserveIdempotencyKey('k', now, now + 1000), 'reserved');
+      assert.equal(await store.reserveIdempotencyKey('k', now, now + 1000), 'pending', 'held by the first');
+      assert.equal(await store.getIdempotentResponse('k', now), null, 'a reservation is not a response');
+      assert.equal(
+        await store.reserveIdempotencyKey('k', now + 1000, now + 2000),
+        'reserved',
+        'expired: taken over',
+      );
+      await store.releaseIdempotencyKey('k');
+      assert.equal(
+        await store.reserveIdempotencyKey('k', now, now + 1000),
+        'reserved',
+        'released: free again',
+      );
+      await store.putIdempotentResponse('k', { status: 202, body: '{"id":"m"}' }, now + 5000, now);
+      await store.releaseIdempotencyKey('k');
+      assert.deepEqual(
+        await store.reserveIdempotencyKey('k', now, now + 1000),
+        { status: 202, body: '{"id":"m"}' },
+        'a response is replayed, and release never drops it',
+      );
+    });
+
     test('a failing multi-statement write rolls back alone; writes issued while it runs are kept', async () => {
       const taken = source('taken');
       await store.insertSource(taken);

@@ -2,11 +2,12 @@
  * `idempotency-key` on POST requests, as Svix does it: the first 2xx response is kept for 12
  * hours under (token, key, path and query) and replayed to any repeat, so a client that retries
  * after a timeout never creates the same thing twice. A repeat that arrives while the first
- * request is still running waits for it. Message creation stores its response in the same
+ * request is still running (in this process or another) waits for it. Message creation stores its response in the same
  * transaction as the message (see message.ts), so even a crash between commit and reply is safe.
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { HooklineError } from '../core/errors.ts';
 import type { ApiContext } from './server.ts';
 
 export const IDEMPOTENCY_TTL_MS = 12 * 3_600_000;
@@ -20,25 +21,41 @@ declare module 'fastify' {
   }
 }
 
-export function idempotency(api: FastifyInstance, ctx: ApiContext): void {
-  const inFlight = new Map<string, Promise<void>>();
-  const finishers = new Map<string, () => void>();
+/**
+ * How long a request holds its key before another may take it over: longer than any request
+ * runs, short enough that a key whose holder crashed frees itself.
+ */
+export const IDEMPOTENCY_RESERVATION_MS = 60_000;
 
+/** How often a repeat checks whether the request holding its key has answered. */
+const POLL_MS = [5, 10, 20, 50, 100, 200];
+
+export function idempotency(api: FastifyInstance, ctx: ApiContext): void {
   api.addHook('onRequest', async (request, reply) => {
     const raw = request.headers['idempotency-key'];
     if (request.method !== 'POST' || typeof raw !== 'string' || raw === '') return;
     const key = createHash('sha256')
       .update(`${request.headers.authorization ?? ''}\n${raw}\n${request.url}`)
       .digest('hex');
-    while (inFlight.has(key)) await inFlight.get(key);
-    const stored = await ctx.store.getIdempotentResponse(key, ctx.clock.now());
-    if (stored) {
-      reply.header('content-type', 'application/json; charset=utf-8');
-      reply.header('idempotent-replayed', 'true');
-      return reply.code(stored.status).send(stored.body);
+    // The key is reserved in the database, so one request at a time runs under it in every
+    // process; repeats wait for its response and replay it.
+    const deadline = ctx.clock.now() + IDEMPOTENCY_RESERVATION_MS;
+    for (let i = 0; ; i++) {
+      const now = ctx.clock.now();
+      const held = await ctx.store.reserveIdempotencyKey(key, now, now + IDEMPOTENCY_RESERVATION_MS);
+      if (held === 'reserved') {
+        request.idempotencyKey = key;
+        return;
+      }
+      if (held !== 'pending') {
+        reply.header('content-type', 'application/json; charset=utf-8');
+        reply.header('idempotent-replayed', 'true');
+        return reply.code(held.status).send(held.body);
+      }
+      if (now >= deadline || request.raw.destroyed)
+        throw new HooklineError('conflict', 'a request with this idempotency key is still in progress');
+      await new Promise((r) => setTimeout(r, POLL_MS[Math.min(i, POLL_MS.length - 1)]));
     }
-    request.idempotencyKey = key;
-    inFlight.set(key, new Promise<void>((resolve) => finishers.set(key, resolve)));
   });
 
   api.addHook('onSend', async (request, reply, payload) => {
@@ -51,16 +68,18 @@ export function idempotency(api: FastifyInstance, ctx: ApiContext): void {
         ctx.clock.now() + IDEMPOTENCY_TTL_MS,
         ctx.clock.now(),
       );
+      request.idempotencyStored = true;
     }
     return payload;
   });
 
+  // A request that kept no response (an error, or the client went away) frees its key at once:
+  // a retry runs again instead of waiting for the reservation to expire.
   const finish = async (request: FastifyRequest) => {
     const key = request.idempotencyKey;
-    if (!key) return;
-    inFlight.delete(key);
-    finishers.get(key)?.();
-    finishers.delete(key);
+    if (!key || request.idempotencyStored) return;
+    request.idempotencyKey = undefined;
+    await ctx.store.releaseIdempotencyKey(key).catch(() => {});
   };
   api.addHook('onResponse', finish);
   api.addHook('onRequestAbort', finish);

@@ -87,5 +87,9 @@ export function createIngestQueue(store: Store, maxBatch = 1000): IngestQueue {
 }
 
 export function createInboundQueue(store: Store, maxBatch = 500): InboundQueue {
-  return createGroupCommit((items) => store.receiveInbound(items), maxBatch, store.capabilities.parallelWrites);
+  return createGroupCommit(
+    (items) => store.receiveInbound(items),
+    maxBatch,
+    store.capabilities.parallelWrites,
+  );
 }

@@ -361,6 +361,19 @@ export interface Store {
   expunge(before: number, now: number, batch: number): Promise<{ payloads: number; attempts: number }>;
 
   getIdempotentResponse(key: string, now: number): Promise<StoredResponse | null>;
+  /**
+   * Reserves an idempotency key for one request, atomically across processes: `reserved` when
+   * this caller holds it now (a new key, or one whose earlier reservation or response expired),
+   * the stored response when the key was answered already, or `pending` while another request
+   * holds it. A reservation lasts until `reservedUntil` unless a response replaces it.
+   */
+  reserveIdempotencyKey(
+    key: string,
+    now: number,
+    reservedUntil: number,
+  ): Promise<'reserved' | 'pending' | StoredResponse>;
+  /** Gives up a reservation that got no response to keep (an error, an aborted request). */
+  releaseIdempotencyKey(key: string): Promise<void>;
   /** Keeps a response until `expiresAt`; also drops a few entries that expired before `now`. */
   putIdempotentResponse(key: string, response: StoredResponse, expiresAt: number, now: number): Promise<void>;
 

@@ -1,19 +1,31 @@
-/** Stored API responses for `Idempotency-Key` replays. */
+/**
+ * Stored API responses for `Idempotency-Key` replays. A key being worked on is a reservation: a
+ * row with status 0 (never an HTTP status) that the response replaces, or that expires when the
+ * request holding it is gone.
+ */
 import { sql } from '../sql.ts';
 import type { Store, StoredResponse } from '../store.ts';
 import type { Db } from './db.ts';
 
-/** Stores (or replaces) the response kept under `key`; shared with ingest's transaction. */
+/** The status of a reservation row. */
+const RESERVED = 0;
+
+/** Stores (or replaces) the response kept under `key`. */
 export const upsertIdempotency = (key: string, response: StoredResponse, expiresAt: number) =>
   sql`INSERT INTO idempotency (key, status, body, expires_at)
       VALUES (${key}, ${response.status}, ${response.body}, ${expiresAt})
       ON CONFLICT (key) DO UPDATE SET status = excluded.status, body = excluded.body, expires_at = excluded.expires_at`;
 
-export function idempotencyStore({ ex }: Db): Pick<Store, 'getIdempotentResponse' | 'putIdempotentResponse'> {
+export function idempotencyStore({
+  ex,
+}: Db): Pick<
+  Store,
+  'getIdempotentResponse' | 'putIdempotentResponse' | 'reserveIdempotencyKey' | 'releaseIdempotencyKey'
+> {
   return {
     async getIdempotentResponse(key, now) {
       const r = await ex.one(
-        sql`SELECT status, body FROM idempotency WHERE key = ${key} AND expires_at > ${now}`,
+        sql`SELECT status, body FROM idempotency WHERE key = ${key} AND expires_at > ${now} AND status <> ${RESERVED}`,
       );
       return r ? { status: Number(r.status), body: String(r.body) } : null;
     },
@@ -23,6 +35,24 @@ export function idempotencyStore({ ex }: Db): Pick<Store, 'getIdempotentResponse
       await ex.run(
         sql`DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency WHERE expires_at < ${now} LIMIT 100)`,
       );
+    },
+    async reserveIdempotencyKey(key, now, reservedUntil) {
+      // The unique key decides: of concurrent requests (in any process) exactly one inserts the
+      // row or takes over an expired one; the others see it.
+      const taken = await ex.one(
+        sql`INSERT INTO idempotency (key, status, body, expires_at) VALUES (${key}, ${RESERVED}, '', ${reservedUntil})
+            ON CONFLICT (key) DO UPDATE SET status = excluded.status, body = excluded.body, expires_at = excluded.expires_at
+              WHERE idempotency.expires_at <= ${now}
+            RETURNING key`,
+      );
+      if (taken) return 'reserved';
+      const r = await ex.one(sql`SELECT status, body FROM idempotency WHERE key = ${key}`);
+      // Released in between: the caller asks again.
+      if (!r || Number(r.status) === RESERVED) return 'pending';
+      return { status: Number(r.status), body: String(r.body) };
+    },
+    async releaseIdempotencyKey(key) {
+      await ex.run(sql`DELETE FROM idempotency WHERE key = ${key} AND status = ${RESERVED}`);
     },
   };
 }
