@@ -137,7 +137,11 @@ export interface IdempotencyGuardOptions {
 
 /** Drops events whose id was already processed within the window. */
 export interface IdempotencyGuard {
-  /** True the first time `event` is seen in the window. A VerifyResult is keyed by `${scheme}:${id}`. */
+  /**
+   * True the first time `event` is seen in the window. A VerifyResult is keyed by
+   * `${scheme}:${id}`, and, when its id is not signed (GitHub, Shopify, Twilio), also by
+   * `${scheme}:sha256:${contentHash}`: a captured request resent under a new id is a duplicate.
+   */
   claim(event: string | VerifyResult): Promise<boolean>;
   /** Forgets `event`, so its retry is processed. */
   release(event: string | VerifyResult): Promise<void>;
@@ -151,14 +155,32 @@ export interface IdempotencyGuard {
   ): Promise<{ duplicate: true } | { duplicate: false; value: T }>;
 }
 
-function eventKey(event: string | VerifyResult): string {
-  if (typeof event === 'string') return event;
-  if (event.id === undefined) {
+function eventKeys(event: string | VerifyResult): string[] {
+  if (typeof event === 'string') return [event];
+  const keys: string[] = [];
+  if (event.id !== undefined) keys.push(`${event.scheme}:${event.id}`);
+  // An unsigned id can be changed at will: what the signature covers cannot.
+  if (!event.idSigned && event.contentHash !== undefined)
+    keys.push(`${event.scheme}:sha256:${event.contentHash}`);
+  if (keys.length === 0) {
     throw new TypeError(
       `the ${event.scheme} request carries no event id: deduplicate on a field of the body instead`,
     );
   }
-  return `${event.scheme}:${event.id}`;
+  return keys;
+}
+
+/** Claims every key, or none: a key already claimed makes the event a duplicate. */
+async function claimAll(store: IdempotencyStore, keys: readonly string[], windowMs: number) {
+  const claimed: string[] = [];
+  for (const key of keys) {
+    if (!(await store.claim(key, windowMs))) {
+      for (const done of claimed) await store.release(done);
+      return false;
+    }
+    claimed.push(key);
+  }
+  return true;
 }
 
 /**
@@ -176,18 +198,18 @@ export function createIdempotencyGuard(options: IdempotencyGuardOptions): Idempo
   const { store } = options;
   return {
     async claim(event) {
-      return store.claim(eventKey(event), windowMs);
+      return claimAll(store, eventKeys(event), windowMs);
     },
     async release(event) {
-      await store.release(eventKey(event));
+      for (const key of eventKeys(event)) await store.release(key);
     },
     async run(event, handler) {
-      const key = eventKey(event);
-      if (!(await store.claim(key, windowMs))) return { duplicate: true };
+      const keys = eventKeys(event);
+      if (!(await claimAll(store, keys, windowMs))) return { duplicate: true };
       try {
         return { duplicate: false, value: await handler() };
       } catch (error) {
-        await store.release(key);
+        for (const key of keys) await store.release(key);
         throw error;
       }
     },

@@ -40,6 +40,7 @@ export {
   type VerifiedNodeRequest,
   verifyNodeRequest,
 } from './middleware/node.ts';
+export { withRequestQuery } from './request-url.ts';
 export type { SchemeInput } from './resolve.ts';
 export type { ParsedRequest, RequestParts, Scheme, SignParts, SignResult } from './scheme.ts';
 export {

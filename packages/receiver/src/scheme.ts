@@ -75,6 +75,20 @@ export interface Scheme {
   requestHint?(parsed: ParsedRequest, secrets: readonly string[]): string | undefined;
   /** Event id for idempotency when it is not in the headers (e.g. Stripe's `id` in the body). */
   eventId?(request: RequestParts, parsed: ParsedRequest): string | undefined;
+  /**
+   * True when the id `parse` reads from the headers is part of the signed content (Standard
+   * Webhooks' `webhook-id`). False or absent when it is not (GitHub's `X-GitHub-Delivery`): then
+   * anyone holding one genuine request can resend it under a new id. Ids from `eventId` (the
+   * body) count as signed.
+   */
+  readonly headerIdSigned?: boolean | undefined;
+  /**
+   * The content the request's signature covers, in a canonical form (the same for every
+   * request that carries a valid signature for the same content: Twilio's parameters sorted,
+   * its URL without the default port), called after a signature matched. Its hash is
+   * `VerifyResult.contentHash`, a replay key that unsigned headers cannot change.
+   */
+  signedContent?(parsed: ParsedRequest, request: RequestParts): readonly (string | Uint8Array)[];
   /** Produces provider-shaped headers for a body. */
   sign(parts: SignParts): SignResult;
 }

@@ -198,6 +198,8 @@ export function createStandardWebhooksScheme(options: StandardWebhooksSchemeOpti
       }
       return matched;
     },
+    headerIdSigned: true,
+    signedContent: (parsed) => (parsed.state as StandardState).prefix,
     requestHint(parsed, secrets) {
       const state = parsed.state as StandardState;
       const sent = new Set(state.signatures.map((entry) => entry.version));

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { type RawBody, toBodyBuffer } from './body.ts';
 import { WebhookVerificationError } from './errors.ts';
 import { createHeaderReader, type HeadersInput } from './headers.ts';
@@ -41,6 +42,18 @@ export interface VerifyResult {
   readonly matchedSecretIndex: number;
   /** Delivery/event id for deduplication, when the scheme has one (header or body). */
   readonly id?: string | undefined;
+  /**
+   * True when `id` is covered by the signature (it is in the signed content or the body). When
+   * false, a captured request can be resent under any id: deduplicate on `contentHash` too
+   * (`createIdempotencyGuard` does).
+   */
+  readonly idSigned?: boolean | undefined;
+  /**
+   * Hex SHA-256 of the content the signature covers (see `Scheme.signedContent`): equal for a
+   * request and its replays whatever their unsigned headers say. Undefined for schemes that
+   * sign nothing (Salesforce).
+   */
+  readonly contentHash?: string | undefined;
   /** Signed timestamp (unix seconds), when the scheme has one. */
   readonly timestamp?: number | undefined;
 }
@@ -104,12 +117,22 @@ export function verify(options: VerifyOptions): VerifyResult {
     }
   }
 
+  const id = parsed.id ?? scheme.eventId?.(request, parsed);
+  const content = scheme.signedContent?.(parsed, request);
   return {
     scheme: name,
     matchedSecretIndex,
-    id: parsed.id ?? scheme.eventId?.(request, parsed),
+    id,
+    idSigned: id !== undefined && (parsed.id === undefined || scheme.headerIdSigned === true),
+    contentHash: content === undefined ? undefined : sha256Hex(content),
     timestamp: parsed.timestamp,
   };
+}
+
+function sha256Hex(parts: readonly (string | Uint8Array)[]): string {
+  const hash = createHash('sha256');
+  for (const part of parts) hash.update(part);
+  return hash.digest('hex');
 }
 
 function noMatchMessage(secrets: readonly string[], scheme: Scheme, parsed: ParsedRequest): string {

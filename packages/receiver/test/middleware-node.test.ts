@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import twilio from 'twilio';
 import { createNodeWebhookHandler, verifyNodeRequest } from '../src/middleware/node.ts';
 import { sign } from '../src/sign.ts';
 import { listen, post } from './helpers.ts';
@@ -25,6 +27,11 @@ describe('node:http', () => {
     const twilioHandler = createNodeWebhookHandler({ scheme: 'twilio', secret: 'tok' }, (_req, res) =>
       res.end('ok'),
     );
+    // Behind a proxy: the public URL is configured, the path here differs.
+    const twilioBehindProxy = createNodeWebhookHandler(
+      { scheme: 'twilio', secret: 'tok', url: 'https://hooks.example.com/public/twilio#rc=3' },
+      (_req, res) => res.end('ok'),
+    );
     const misconfigured = createNodeWebhookHandler(
       { scheme: 'standard-webhooks', secret: 'whsec_not base64', onError: (e) => errors.push(e) },
       (_req, res) => res.end('ok'),
@@ -41,6 +48,7 @@ describe('node:http', () => {
     base = await listen(
       createServer((req, res) => {
         if (req.url?.startsWith('/twilio')) void twilioHandler(req, res);
+        else if (req.url?.startsWith('/proxied-twilio')) void twilioBehindProxy(req, res);
         else if (req.url === '/misconfigured') void misconfigured(req, res);
         else if (req.url === '/direct') void direct(req, res);
         else void handler(req, res);
@@ -92,6 +100,28 @@ describe('node:http', () => {
     });
     assert.equal(response.status, 200);
     assert.equal(response.text, 'ok');
+  });
+
+  test("Twilio JSON with a configured url: the request's query string (bodySHA256) is what Twilio signed", async () => {
+    // What Twilio does for a JSON body, with twilio's own helpers: it appends the body's hex
+    // SHA-256 to the URL it calls and signs that URL (the #rc=3 connection override is neither
+    // sent nor signed).
+    const json = '{"EventType":"onMessageAdded","ConversationSid":"CH1"}';
+    const hash = createHash('sha256').update(json).digest('hex');
+    const called = `https://hooks.example.com/public/twilio?bodySHA256=${hash}`;
+    const signature = twilio.getExpectedTwilioSignature('tok', called, {});
+    assert.equal(twilio.validateRequestWithBody('tok', signature, called, json), true);
+    const headers = { 'X-Twilio-Signature': signature, 'content-type': 'application/json' };
+
+    const response = await post(`${base.url}/proxied-twilio?bodySHA256=${hash}`, json, headers);
+    assert.equal(response.status, 200, response.text);
+    assert.equal(response.text, 'ok');
+
+    const tampered = await post(`${base.url}/proxied-twilio?bodySHA256=${hash}`, `${json} `, headers);
+    assert.equal(tampered.status, 401);
+    assert.match((tampered.json as { detail: string }).detail, /bodySHA256/);
+    const otherQuery = await post(`${base.url}/proxied-twilio?bodySHA256=${hash}&x=1`, json, headers);
+    assert.equal(otherQuery.status, 401, 'the query string is signed');
   });
 
   test('our misconfiguration -> 500 without details, reported to onError', async () => {

@@ -16,6 +16,7 @@ import {
 } from '../src/inbound/handshakes.ts';
 import {
   dedupeKey,
+  discordWebhookEvent,
   eventTypeOf,
   jsonPathValue,
   lazyJson,
@@ -84,14 +85,30 @@ describe('dedupe keys and event types', () => {
     assert.equal(jsonPathValue(lazyJson(Buffer.from('not json'))(), 'id'), undefined);
   });
 
-  test('the dedupe key comes from the rule, else from the id the scheme reported', () => {
-    assert.equal(dedupeKey(source({}), headers, json, 'delivery-9'), 'delivery-9');
+  test('the dedupe key comes from the rule, else the signed id, else the hash of the signed content', () => {
+    const signed = { id: 'delivery-9', idSigned: true, contentHash: 'c0ffee' };
+    const unsigned = { ...signed, idSigned: false };
+    assert.equal(dedupeKey(source({}), headers, json, signed), 'delivery-9');
+    assert.equal(
+      dedupeKey(source({}), headers, json, unsigned),
+      'sha256:c0ffee',
+      'an id outside the signature can be changed by anyone replaying the request',
+    );
+    assert.equal(
+      dedupeKey(source({}), headers, json, { id: undefined, idSigned: false, contentHash: 'c0ffee' }),
+      'sha256:c0ffee',
+    );
+    assert.equal(
+      dedupeKey(source({}), headers, json, { ...unsigned, contentHash: undefined }),
+      'delivery-9',
+      'a scheme that signs nothing keeps its id',
+    );
     assert.equal(
       dedupeKey(
         source({ dedupe: { header: 'x-request-id', jsonPath: null, windowMs: 1 } }),
         headers,
         json,
-        'd',
+        signed,
       ),
       'r-1',
     );
@@ -100,11 +117,11 @@ describe('dedupe keys and event types', () => {
         source({ dedupe: { header: null, jsonPath: 'data.object.id', windowMs: 1 } }),
         headers,
         json,
-        'd',
+        signed,
       ),
       '42',
     );
-    assert.equal(dedupeKey(source({ dedupe: null }), headers, json, 'delivery-9'), null);
+    assert.equal(dedupeKey(source({ dedupe: null }), headers, json, signed), null);
     assert.equal(dedupeKey(source({}), headers, json, undefined), null);
   });
 
@@ -207,8 +224,32 @@ describe('handshakes, allowlists and provider event types', () => {
     });
     assert.equal(providerHandshake(discord, lazyJson(Buffer.from('{"type":1}')))?.body, '{"type":1}');
     assert.equal(providerHandshake(discord, lazyJson(Buffer.from('{"type":2}'))), null);
-    assert.equal(providerReply(discord)?.body, '{"type":5}');
-    assert.equal(providerReply(slack), null);
+    const interaction = lazyJson(Buffer.from('{"id":"1","type":2,"version":1,"application_id":"9"}'));
+    assert.equal(providerReply(discord, interaction)?.body, '{"type":5}');
+    assert.equal(providerReply(slack, json), null);
+  });
+
+  test('Discord webhook events are told from interactions: PING 204, events forwarded with event.type', () => {
+    const discord = source({
+      verification: { scheme: 'discord', secrets: ['k'], tolerance: null, url: null, hmac: null },
+    });
+    const ping = lazyJson(Buffer.from('{"version":1,"application_id":"9","type":0}'));
+    const event = lazyJson(
+      Buffer.from(
+        '{"version":1,"application_id":"9","type":1,"event":{"type":"ENTITLEMENT_CREATE","timestamp":"2024-10-18T14:42:53.064834","data":{}}}',
+      ),
+    );
+    const interactionPing = lazyJson(Buffer.from('{"id":"1","application_id":"9","type":1,"version":1}'));
+    assert.equal(discordWebhookEvent(ping()), 'ping');
+    assert.equal(discordWebhookEvent(event()), 'event');
+    assert.equal(discordWebhookEvent(interactionPing()), null);
+    assert.equal(discordWebhookEvent({ version: 1, application_id: '9', type: 1 }), null, 'no event object');
+    assert.equal(providerHandshake(discord, ping)?.status, 204);
+    assert.equal(providerHandshake(discord, event), null, 'an event is no handshake');
+    assert.equal(providerHandshake(discord, interactionPing)?.body, '{"type":1}');
+    assert.equal(providerReply(discord, event)?.status, 204);
+    assert.equal(eventTypeOf(discord, [], event), 'ENTITLEMENT_CREATE');
+    assert.equal(eventTypeOf(discord, [], interactionPing), '1');
   });
 
   test('allowlists: v4, v6, v4-mapped clients; entries checked strictly', () => {

@@ -1,13 +1,16 @@
 import { isWebhookVerificationError, WebhookVerificationError } from '../errors.ts';
+import { withRequestQuery } from '../request-url.ts';
 import type { VerifyOptions } from '../verify.ts';
 
 /** Options shared by every middleware: `verify()` options minus what comes from the request. */
 export interface WebhookRequestOptions<Req>
   extends Omit<VerifyOptions, 'body' | 'headers' | 'url' | 'receivedAt'> {
   /**
-   * Public URL the provider called (Twilio signs it). A function receives the request. By
-   * default it is rebuilt from the Host header and the request path, which is wrong behind a
-   * proxy that rewrites them: pass it explicitly there.
+   * Public URL the provider called (Twilio and HubSpot sign it). By default it is rebuilt from
+   * the Host header and the request path, which is wrong behind a proxy that rewrites them: pass
+   * it explicitly there. A string gives the scheme, host and path; the query string is the
+   * request's own (Twilio adds `bodySHA256` to it), see `withRequestQuery`. A function receives
+   * the request and returns the whole URL.
    */
   readonly url?: string | ((request: Req) => string) | undefined;
   /** Largest body accepted, in bytes. Default 1 MiB. */
@@ -39,14 +42,18 @@ export function errorResponse(
   return { status: error.status, body: { code: error.code, detail } };
 }
 
-/** Picks a configured URL (string or function) or falls back to `fallback()`. */
+/**
+ * The URL to verify with: a configured function's answer, a configured string with the
+ * request's query string, or `fallback()` (the URL rebuilt from the request).
+ */
 export function resolveUrl<Req>(
   url: WebhookRequestOptions<Req>['url'],
   request: Req,
   fallback: () => string | undefined,
 ): string | undefined {
   if (typeof url === 'function') return url(request);
-  return url ?? fallback();
+  if (url === undefined) return fallback();
+  return withRequestQuery(url, fallback());
 }
 
 /** Rejects a body that a framework parser already turned into an object. */

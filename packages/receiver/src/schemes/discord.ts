@@ -1,4 +1,5 @@
 import {
+  createHash,
   createPublicKey,
   generateKeyPairSync,
   sign as signEd25519,
@@ -7,7 +8,6 @@ import {
 import { cachedKey, decodeSignature, ed25519PrivateKey, ed25519PublicKey, ed25519Raw } from '../crypto.ts';
 import { WebhookVerificationError } from '../errors.ts';
 import type { ParsedRequest, Scheme } from '../scheme.ts';
-import { jsonStringField } from './hints.ts';
 import { parseTimestamp, requireHeader } from './hmac-scheme.ts';
 
 const NAME = 'discord';
@@ -87,6 +87,27 @@ export function generateDiscordKeyPair(): DiscordKeyPair {
   };
 }
 
+/**
+ * Interactions carry their snowflake `id`. Webhook events (`{"version":1,"application_id":..,
+ * "type":0|1,"event":{..}}`) carry none, and Discord resends one that did not get its 204: their
+ * id is `sha256:` + the hex SHA-256 of the body, which holds the event's own timestamp.
+ */
+function discordEventId(body: Buffer): string | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const { id, version, application_id: applicationId } = value as Record<string, unknown>;
+  if (typeof id === 'string') return id;
+  if (version !== undefined && applicationId !== undefined) {
+    return `sha256:${createHash('sha256').update(body).digest('hex')}`;
+  }
+  return undefined;
+}
+
 /** Discord: Ed25519 over `${timestamp}${body}`, verified with the application's hex public key. */
 export const discord: Scheme = {
   name: NAME,
@@ -118,8 +139,8 @@ export const discord: Scheme = {
   },
   secretHint: () =>
     "check that the secret is this application's Public Key (not the bot token, client secret or another application's key)",
-  // Interactions carry their snowflake id in the body.
-  eventId: (request) => jsonStringField(request.body, 'id'),
+  eventId: (request) => discordEventId(request.body),
+  signedContent: (parsed) => [(parsed.state as DiscordState).content],
   sign(parts) {
     if (parts.secrets.length !== 1) {
       throw new RangeError('discord carries exactly one signature: sign with one private key');

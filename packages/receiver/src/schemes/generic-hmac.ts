@@ -140,5 +140,6 @@ export function createHmacScheme(config: GenericHmacConfig): Scheme {
       return headers;
     },
     secretHint: secretEncoding === 'utf8' ? textSecretHint : undefined,
+    idSigned: uses('id'),
   });
 }

@@ -15,10 +15,11 @@ const NAME = 'github';
 const SHA256_HEADER = 'X-Hub-Signature-256';
 const SHA1_HEADER = 'X-Hub-Signature';
 
+// X-GitHub-Delivery is not signed (idSigned stays false): a resend under a new delivery id
+// has the same contentHash.
 const common = {
   encoding: 'hex',
   secretHint: textSecretHint,
-  eventId: (request) => request.headers.get('X-GitHub-Delivery'),
 } as const satisfies Partial<Parameters<typeof defineHmacScheme>[0]>;
 
 const sha256 = defineHmacScheme({
@@ -74,6 +75,10 @@ export function createGithubScheme(options: GithubSchemeOptions = {}): Scheme {
     check(secret, parsed, request) {
       const { useSha1, inner } = parsed.state as { useSha1: boolean; inner: typeof parsed };
       return (useSha1 ? sha1 : sha256).check(secret, inner, request);
+    },
+    signedContent(parsed, request) {
+      const { useSha1, inner } = parsed.state as { useSha1: boolean; inner: typeof parsed };
+      return (useSha1 ? sha1 : sha256).signedContent?.(inner, request) ?? [request.body];
     },
     // GitHub sends both headers; signing both lets receivers of either kind verify.
     sign: (parts) => ({ headers: { ...sha1.sign(parts).headers, ...sha256.sign(parts).headers } }),

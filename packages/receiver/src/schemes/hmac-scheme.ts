@@ -51,6 +51,8 @@ export interface HmacSchemeSpec {
   readonly validateSecret?: ((secret: string) => void) | undefined;
   readonly secretHint?: ((secret: string) => string | undefined) | undefined;
   readonly eventId?: ((request: RequestParts, parsed: ParsedRequest) => string | undefined) | undefined;
+  /** True when `content` includes the id `read` returns (see `Scheme.headerIdSigned`). Default false. */
+  readonly idSigned?: boolean | undefined;
 }
 
 interface HmacState {
@@ -164,6 +166,8 @@ export function defineHmacScheme(spec: HmacSchemeSpec): Scheme {
     },
     secretHint: spec.secretHint,
     eventId: spec.eventId,
+    headerIdSigned: spec.idSigned ?? false,
+    signedContent: (parsed) => spec.content((parsed.state as HmacState).fields),
     sign(parts: SignParts): SignResult {
       if (!spec.multipleSignatures && parts.secrets.length !== 1) {
         throw new RangeError(`${spec.name} carries exactly one signature: sign with one secret`);

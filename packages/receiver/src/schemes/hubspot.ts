@@ -128,6 +128,13 @@ export function createHubspotScheme(options: HubspotSchemeOptions = {}): Scheme 
           : sha256([secret, state.prefix, request.body]);
       return safeEqual(expected, state.signature);
     },
+    // Without the secret that v1/v2 hash in front: the same for every secret.
+    signedContent(parsed, request) {
+      const state = parsed.state as HubspotState;
+      return state.version === 'v3'
+        ? [state.prefix, request.body, state.suffix]
+        : [state.prefix, request.body];
+    },
     secretHint: (secret) =>
       textSecretHint(secret) ??
       (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(secret)

@@ -15,26 +15,53 @@ interface TwilioState {
   readonly contents: readonly string[];
   /** False when the JSON body does not hash to the bodySHA256 query parameter. */
   readonly bodyHashMatches: boolean;
+  /** The signed content in one form for all URL variants: the URL without its port. */
+  readonly canonical: string;
 }
 
 const AUTHORITY = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)/i;
 
+interface UrlParts {
+  readonly scheme: string;
+  readonly userInfo: string;
+  readonly host: string;
+  /** `:port`, or '' when the URL has none. */
+  readonly port: string;
+  /** Path, query and fragment. */
+  readonly rest: string;
+}
+
+function splitUrl(url: string): UrlParts | undefined {
+  const match = AUTHORITY.exec(url);
+  if (match === null) return undefined;
+  const [prefix, scheme = '', authority = ''] = match;
+  const at = authority.lastIndexOf('@');
+  const hostPort = authority.slice(at + 1);
+  const colon = hostPort.indexOf(':', hostPort.lastIndexOf(']') + 1);
+  return {
+    scheme,
+    userInfo: authority.slice(0, at + 1),
+    host: colon === -1 ? hostPort : hostPort.slice(0, colon),
+    port: colon === -1 ? '' : hostPort.slice(colon),
+    rest: url.slice(prefix.length),
+  };
+}
+
+/** The URL without its port: the form every variant of one URL shares (for `contentHash`). */
+function portless(url: string): string {
+  const parts = splitUrl(url);
+  return parts === undefined ? url : parts.scheme + parts.userInfo + parts.host + parts.rest;
+}
+
 // Twilio signs the URL exactly as configured, and proxies/frameworks add or drop the default
 // port, so (like twilio's own validateRequest) both forms are tried.
 function urlVariants(url: string): string[] {
-  const match = AUTHORITY.exec(url);
-  if (match === null) return [url];
-  const [prefix, scheme = '', authority = ''] = match;
-  const rest = url.slice(prefix.length);
-  const at = authority.lastIndexOf('@');
-  const userInfo = authority.slice(0, at + 1);
-  const hostPort = authority.slice(at + 1);
-  const colon = hostPort.indexOf(':', hostPort.lastIndexOf(']') + 1);
-  const host = colon === -1 ? hostPort : hostPort.slice(0, colon);
-  const defaultPort = scheme.toLowerCase() === 'https://' ? ':443' : ':80';
-  const without = scheme + userInfo + host + rest;
-  const withPort = colon === -1 ? scheme + userInfo + host + defaultPort + rest : url;
-  return [...new Set([url, without, withPort])];
+  const parts = splitUrl(url);
+  if (parts === undefined) return [url];
+  const defaultPort = parts.scheme.toLowerCase() === 'https://' ? ':443' : ':80';
+  const withPort =
+    parts.port === '' ? parts.scheme + parts.userInfo + parts.host + defaultPort + parts.rest : url;
+  return [...new Set([url, portless(url), withPort])];
 }
 
 /** Form parameters as Twilio concatenates them: names sorted, each name followed by its value. */
@@ -101,6 +128,7 @@ export const twilio: Scheme = {
       signature,
       contents: urlVariants(url).map((candidate) => candidate + params),
       bodyHashMatches,
+      canonical: portless(url) + params,
     };
     return { id: request.headers.get('I-Twilio-Idempotency-Token'), state };
   },
@@ -113,6 +141,9 @@ export const twilio: Scheme = {
     }
     return matched && state.bodyHashMatches;
   },
+  // I-Twilio-Idempotency-Token is not signed; the URL (with bodySHA256) and parameters are.
+  headerIdSigned: false,
+  signedContent: (parsed) => [(parsed.state as TwilioState).canonical],
   secretHint: (secret) =>
     textSecretHint(secret) ??
     (/^[0-9a-f]{32}$/.test(secret)

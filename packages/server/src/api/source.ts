@@ -189,6 +189,25 @@ export async function loadSource(ctx: ApiContext, idOrName: string): Promise<Sou
 type SourceFields = Required<Omit<SourceIn, 'forwardSecret'>> & { forwardSecret?: string | null | undefined };
 type ChallengeIn = NonNullable<SourceHandshakeIn['challenge']>;
 
+/**
+ * The existing destination each given one stays: the one it names by id, else the first
+ * existing one with the same URL that no other names, so an edit listing destinations by URL
+ * alone (`"destinations": [{"url": ...}]`) keeps their endpoints and forwarding attempts;
+ * undefined for a new destination.
+ */
+function destinationIds(
+  given: readonly { id?: string | undefined; url: string }[],
+  existing: readonly SourceDestination[],
+): (string | undefined)[] {
+  const taken = new Set(given.flatMap((d) => (d.id ? [d.id] : [])));
+  return given.map((d) => {
+    if (d.id) return d.id;
+    const same = existing.find((e) => e.url === d.url && !taken.has(e.id));
+    if (same) taken.add(same.id);
+    return same?.id;
+  });
+}
+
 /** Builds the record from (merged) input, checking what the schema cannot. */
 async function buildSource(ctx: ApiContext, input: SourceFields, existing: Source | null): Promise<Source> {
   const issues: ValidationIssue[] = [];
@@ -220,6 +239,7 @@ async function buildSource(ctx: ApiContext, input: SourceFields, existing: Sourc
   if (input.eventType?.header && input.eventType.jsonPath)
     issue(['eventType'], 'give header or jsonPath, not both');
   const known = new Set(existing?.destinations.map((d) => d.id));
+  const ids = destinationIds(input.destinations, existing?.destinations ?? []);
   const destinations: SourceDestination[] = [];
   for (const [i, d] of input.destinations.entries()) {
     if (d.id && !known.has(d.id))
@@ -259,7 +279,7 @@ async function buildSource(ctx: ApiContext, input: SourceFields, existing: Sourc
       if (problem) issue(['destinations', i, 'template', ...problem.path], `template ${problem.message}`);
     }
     destinations.push({
-      id: d.id ?? ctx.ids('endpoint'),
+      id: ids[i] ?? ctx.ids('endpoint'),
       kind,
       template: kind === 'http' ? null : template,
       url: d.url,

@@ -94,7 +94,12 @@ export const ERRORS = {
   method_not_allowed: {
     status: 405,
     description:
-      "Inbound: `/in/{name}` answers GET only for the source's challenge rule (`handshake.challenge`); providers POST events.",
+      "Inbound: `/in/{name}` answers GET (and HEAD) only for the source's challenge rule (`handshake.challenge`); providers POST events.",
+  },
+  too_many_notifications: {
+    status: 413,
+    description:
+      'Inbound: a Salesforce Outbound Message carries more than 100 notifications (the most Salesforce sends in one); refused with a SOAP fault and kept as rejected.',
   },
   payload_too_large: {
     status: 413,

@@ -4,13 +4,13 @@
  * never forwarded.
  *
  * - Provider handshakes, on by default for their scheme: Slack's `url_verification` (echo the
- *   challenge), Discord's PING (answer `{"type":1}`).
+ *   challenge), Discord's interaction PING (answer `{"type":1}`) and webhook-event PING (`204`).
  * - A generic challenge rule per source, for Microsoft Graph (`validationToken`), Dropbox
  *   (`GET ?challenge=`), Zoom (`endpoint.url_validation`) and the like; presets spell those out.
  */
 import { createHmac } from 'node:crypto';
 import type { ChallengeRule, Source } from '../core/types.ts';
-import { jsonPathValue } from './rules.ts';
+import { discordWebhookEvent, jsonPathValue } from './rules.ts';
 
 /** Ready-made challenge rules; a source may override any field of its preset. */
 export const CHALLENGE_PRESETS: Record<string, Omit<ChallengeRule, 'preset' | 'secret'>> = {
@@ -74,9 +74,14 @@ export function challengeProblems(rule: ChallengeRule): { field: string; msg: st
 
 /** What a handshake is answered with. */
 export interface HandshakeAnswer {
+  /** 200 unless said otherwise; 204 is sent without a body or content type. */
+  status?: number;
   contentType: string;
   body: string;
 }
+
+/** Discord's webhook events (their PING included) want 204 and nothing else. */
+const NO_CONTENT: HandshakeAnswer = { status: 204, contentType: '', body: '' };
 
 const text = (value: string): HandshakeAnswer => ({ contentType: 'text/plain; charset=utf-8', body: value });
 const json = (value: unknown): HandshakeAnswer => ({
@@ -110,7 +115,7 @@ export function challengeAnswer(
 
 /**
  * The answer to a provider handshake of the source's scheme (verified already), or null:
- * Slack's url_verification and Discord's PING.
+ * Slack's url_verification, Discord's interaction PING and its webhook-event PING.
  */
 export function providerHandshake(source: Source, body: () => unknown): HandshakeAnswer | null {
   if (!source.handshake.provider) return null;
@@ -121,8 +126,11 @@ export function providerHandshake(source: Source, body: () => unknown): Handshak
       return b.type === 'url_verification' && typeof b.challenge === 'string'
         ? json({ challenge: b.challenge })
         : null;
-    case 'discord':
-      return b.type === 1 ? json({ type: 1 }) : null;
+    case 'discord': {
+      const webhook = discordWebhookEvent(b);
+      if (webhook === 'ping') return NO_CONTENT;
+      return webhook === null && b.type === 1 ? json({ type: 1 }) : null;
+    }
     default:
       return null;
   }
@@ -131,10 +139,11 @@ export function providerHandshake(source: Source, body: () => unknown): Handshak
 /**
  * What an accepted (forwarded) request is answered with, when its provider expects more than a
  * 200: a Discord interaction needs a response within 3 s, by default `{"type":5}` (deferred: the
- * application completes it later with the interaction token).
+ * application completes it later with the interaction token); a Discord webhook event wants 204.
  */
-export function providerReply(source: Source): HandshakeAnswer | null {
+export function providerReply(source: Source, body: () => unknown): HandshakeAnswer | null {
   if (!source.handshake.provider) return null;
-  if (source.verification.scheme === 'discord') return json(source.handshake.discordResponse);
+  if (source.verification.scheme === 'discord')
+    return discordWebhookEvent(body()) ? NO_CONTENT : json(source.handshake.discordResponse);
   return null;
 }

@@ -7,14 +7,15 @@
  * any other delivery.
  *
  * Handshakes (a provider checking the URL: Slack, Discord, a source's challenge rule, also on
- * `GET`) are answered at once, stored as `handshake` events and never forwarded. A Salesforce
- * Outbound Message is split into one message per notification and acknowledged after the commit.
+ * `GET` and `HEAD`) are answered at once, stored as `handshake` events and never forwarded. A
+ * Salesforce Outbound Message (at most 100 notifications) is split into one message per
+ * notification and acknowledged after the commit.
  */
 import { Transform } from 'node:stream';
 import { salesforceAck } from '@hookline/receiver';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiContext } from '../api/server.ts';
-import { HooklineError, notFound } from '../core/errors.ts';
+import { ERRORS, HooklineError, notFound } from '../core/errors.ts';
 import { endpointMatches } from '../core/routing.ts';
 import type { InboundEvent, Source } from '../core/types.ts';
 import type { InboundPart } from '../store/store.ts';
@@ -22,7 +23,7 @@ import { ipAllowed } from './allowlist.ts';
 import { challengeAnswer, type HandshakeAnswer, providerHandshake, providerReply } from './handshakes.ts';
 import { hubspotParts } from './hubspot.ts';
 import { dedupeKey, eventTypeOf, lazyJson, salesforceMessage, type Verdict, verifyRequest } from './rules.ts';
-import { salesforceFault, salesforceParts } from './salesforce.ts';
+import { SALESFORCE_MAX_NOTIFICATIONS, salesforceFault, salesforceParts } from './salesforce.ts';
 
 /**
  * Rejected, duplicate and handshake requests kept per source for inspection (the newest). Anyone can post
@@ -126,7 +127,11 @@ export function inboundRoutes(ctx: ApiContext) {
     };
 
     const answer = (reply: FastifyReply, status: number, eventId: string, a: HandshakeAnswer) => {
-      reply.code(status).header('hookline-event-id', eventId).type(a.contentType);
+      if (a.status === 204) return reply.code(204).header('hookline-event-id', eventId).send();
+      reply
+        .code(a.status ?? status)
+        .header('hookline-event-id', eventId)
+        .type(a.contentType);
       // Dropbox asks for this on its echoed challenge; harmless on any text answer.
       if (a.contentType.startsWith('text/plain')) reply.header('x-content-type-options', 'nosniff');
       return reply.send(a.body);
@@ -142,7 +147,7 @@ export function inboundRoutes(ctx: ApiContext) {
       const eventType = eventTypeOf(source, headers, json, sf);
       let verdict: Verdict | undefined;
       const verdictOf = () => {
-        verdict ??= verifyRequest(source, body, req.headers, ctx.clock.now(), req.method);
+        verdict ??= verifyRequest(source, body, req.headers, ctx.clock.now(), req.method, req.raw.url);
         return verdict;
       };
       const request = { eventType, headers, body };
@@ -157,32 +162,46 @@ export function inboundRoutes(ctx: ApiContext) {
         return answer(reply, 200, event.id, a);
       };
 
-      // A challenge rule's request, when it applies (and verifies, if the rule says so).
+      // A challenge rule's request, when it applies (and verifies, if the rule says so). HEAD is
+      // GET without the body (Fastify answers it with the GET route): the same rules apply.
       const rule = source.handshake.challenge;
+      const method = req.method === 'HEAD' ? 'GET' : req.method;
       const challenge = rule
-        ? challengeAnswer(rule, req.method, new URLSearchParams(req.raw.url?.split('?')[1] ?? ''), json)
+        ? challengeAnswer(rule, method, new URLSearchParams(req.raw.url?.split('?')[1] ?? ''), json)
         : null;
       if (rule && challenge && (!rule.verify || verdictOf().ok)) return handshake(challenge);
-      if (req.method === 'GET' && !challenge) {
+      if (method === 'GET' && !challenge) {
         throw new HooklineError(
           'method_not_allowed',
-          'this source answers GET only for its challenge rule (handshake.challenge); providers POST their events',
+          'this source answers GET (and HEAD) only for its challenge rule (handshake.challenge); providers POST their events',
         );
       }
 
-      const v = verdictOf();
-      if (!v.ok) {
+      /** Keeps a refused request for inspection and tells the provider why, in its language. */
+      const refuse = async (status: number, code: string, detail: string) => {
         const { event } = await store(req, source, {
           ...request,
           status: 'rejected',
           dedupeKey: null,
-          verifyCode: v.code,
-          verifyDetail: v.detail,
+          verifyCode: code,
+          verifyDetail: detail,
         });
         // Salesforce reads SOAP: a fault (and no Ack) makes it retry the message later.
         if (scheme === 'salesforce' && source.handshake.provider)
-          return answer(reply, 401, event.id, salesforceFault(v.code, v.detail));
-        return reply.code(401).header('hookline-event-id', event.id).send({ code: v.code, detail: v.detail });
+          return answer(reply, status, event.id, salesforceFault(code, detail));
+        return reply.code(status).header('hookline-event-id', event.id).send({ code, detail });
+      };
+
+      const v = verdictOf();
+      if (!v.ok) return refuse(401, v.code, v.detail);
+      // Salesforce itself never sends more (and signs nothing): without this cap one request
+      // could become any number of messages.
+      if (sf && sf.notifications.length > SALESFORCE_MAX_NOTIFICATIONS) {
+        return refuse(
+          ERRORS.too_many_notifications.status,
+          'too_many_notifications',
+          `the Outbound Message carries ${sf.notifications.length} notifications; Salesforce sends at most ${SALESFORCE_MAX_NOTIFICATIONS}`,
+        );
       }
 
       const provider = providerHandshake(source, json);
@@ -191,7 +210,7 @@ export function inboundRoutes(ctx: ApiContext) {
       const accepted = {
         ...request,
         status: 'accepted' as const,
-        dedupeKey: dedupeKey(source, headers, json, v.id),
+        dedupeKey: dedupeKey(source, headers, json, v),
         verifyCode: null,
         verifyDetail: null,
       };
@@ -221,8 +240,8 @@ export function inboundRoutes(ctx: ApiContext) {
       }
 
       const { event, result } = await store(req, source, accepted);
-      // Discord wants its interaction answer whether or not this copy is new.
-      const custom = providerReply(source);
+      // Discord wants its interaction answer (or 204) whether or not this copy is new.
+      const custom = providerReply(source, json);
       if (custom) return answer(reply, 200, event.id, custom);
       if (result.status === 'duplicate') {
         return reply

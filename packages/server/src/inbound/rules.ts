@@ -15,6 +15,7 @@ import {
   schemes,
   verify,
   WebhookVerificationError,
+  withRequestQuery,
 } from '@hookline/receiver';
 import type { RequestField, Source, SourceVerification } from '../core/types.ts';
 
@@ -30,7 +31,8 @@ const DEFAULT_EVENT_TYPE: Record<string, RequestField> = {
   svix: { header: null, jsonPath: 'type' },
   slack: { header: null, jsonPath: 'event.type' },
   paddle: { header: null, jsonPath: 'event_type' },
-  // An interaction's type (1 PING, 2 APPLICATION_COMMAND, 3 MESSAGE_COMPONENT, ...).
+  // An interaction's type (1 PING, 2 APPLICATION_COMMAND, 3 MESSAGE_COMPONENT, ...); a webhook
+  // event's is `event.type` (see discordWebhookEvent).
   discord: { header: null, jsonPath: 'type' },
   // HubSpot posts a JSON array of events (up to 100), each with its subscriptionType.
   hubspot: { header: null, jsonPath: '0.subscriptionType' },
@@ -46,6 +48,23 @@ export function salesforceMessage(body: Buffer): SalesforceOutboundMessage | nul
   } catch {
     return null;
   }
+}
+
+/**
+ * What a Discord body is. Discord posts two kinds to an app's URLs, signed alike: interactions
+ * (`type` 1 PING, 2 APPLICATION_COMMAND, ...; they carry an `id` and a `token`) and webhook
+ * events, which have `version`, `application_id` and `type` 0 (PING: checking the URL) or 1
+ * with an `event` object (`{"type": "APPLICATION_AUTHORIZED", "timestamp": ..., "data": ...}`).
+ */
+export function discordWebhookEvent(json: unknown): 'ping' | 'event' | null {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) return null;
+  const b = json as Record<string, unknown>;
+  if (b.version === undefined || b.application_id === undefined || b.id !== undefined) return null;
+  if (b.type === 0) return 'ping';
+  const event = b.event;
+  return b.type === 1 && event !== null && typeof event === 'object' && !Array.isArray(event)
+    ? 'event'
+    : null;
 }
 
 /** The event type of a request whose type cannot be found. */
@@ -97,17 +116,35 @@ export function verificationProblems(v: SourceVerification): { field: string; ms
 
 const schemeCache = new Map<string, Scheme | null>();
 
+/** What a verified request tells about its identity (see `VerifyResult` of `@hookline/receiver`). */
+export interface VerifiedIdentity {
+  /** The provider's id for the event, when the scheme has one. */
+  id: string | undefined;
+  /** True when `id` is covered by the signature. */
+  idSigned: boolean;
+  /** Hex SHA-256 of the content the signature covers; undefined when nothing is signed. */
+  contentHash: string | undefined;
+}
+
 export type Verdict =
-  | { ok: true; id: string | undefined }
+  | ({ ok: true } & VerifiedIdentity)
   | { ok: false; code: WebhookVerificationError['code']; detail: string };
 
-/** Verifies one request against its source; a failure is a verdict, never a throw. */
+const UNVERIFIED: Verdict = { ok: true, id: undefined, idSigned: false, contentHash: undefined };
+
+/**
+ * Verifies one request against its source; a failure is a verdict, never a throw.
+ * `requestUrl` is the request target as received (`/in/name?query`): schemes that sign the URL
+ * (Twilio, HubSpot) are checked against the source's `url` with this query string, since
+ * providers sign the URL they call, and Twilio adds `bodySHA256` to it for JSON bodies.
+ */
 export function verifyRequest(
   source: Source,
   body: Buffer,
   headers: HeadersInput,
   receivedAtMs: number,
   method = 'POST',
+  requestUrl?: string,
 ): Verdict {
   const v = source.verification;
   try {
@@ -118,18 +155,23 @@ export function verifyRequest(
       if (schemeCache.size > 1000) schemeCache.clear();
       schemeCache.set(cacheKey, scheme);
     }
-    if (!scheme) return { ok: true, id: undefined };
+    if (!scheme) return UNVERIFIED;
     const result = verify({
       scheme,
       body,
       headers,
       secret: v.secrets,
       ...(v.tolerance !== null ? { tolerance: v.tolerance } : {}),
-      ...(v.url !== null ? { url: v.url } : {}),
+      ...(v.url !== null ? { url: withRequestQuery(v.url, requestUrl) } : {}),
       method,
       receivedAt: receivedAtMs / 1000,
     });
-    return { ok: true, id: result.id };
+    return {
+      ok: true,
+      id: result.id,
+      idSigned: result.idSigned === true,
+      contentHash: result.contentHash,
+    };
   } catch (err) {
     if (isWebhookVerificationError(err)) return { ok: false, code: err.code, detail: err.message };
     throw err;
@@ -178,16 +220,26 @@ function fieldValue(
   return undefined;
 }
 
-/** The dedupe key: the rule's header or JSON field, else the id the scheme reported; null when none. */
+/**
+ * The dedupe key: the rule's header or JSON field; else the id the scheme reported when the
+ * signature covers it; else `sha256:` + the hash of the signed content. GitHub's, Shopify's and
+ * Twilio's ids are not signed: keyed on them, a captured request resent under a new id would
+ * pass as new. Providers resend the same signed content with the same id, so the content is
+ * as good a key for their retries. Null when dedupe is off or nothing identifies the request.
+ */
 export function dedupeKey(
   source: Source,
   headers: readonly [string, string][],
   json: () => unknown,
-  schemeId: string | undefined,
+  verified: VerifiedIdentity | undefined,
 ): string | null {
   const rule = source.dedupe;
   if (!rule) return null;
-  const value = rule.header || rule.jsonPath ? fieldValue(rule, headers, json) : schemeId;
+  let value: string | undefined;
+  if (rule.header || rule.jsonPath) value = fieldValue(rule, headers, json);
+  else if (verified?.id !== undefined && verified.idSigned) value = verified.id;
+  else if (verified?.contentHash !== undefined) value = `sha256:${verified.contentHash}`;
+  else value = verified?.id;
   return value ? value.slice(0, 512) : null;
 }
 
@@ -199,7 +251,9 @@ export function eventTypeOf(
   /** For a Salesforce source: its parsed Outbound Message (see salesforceMessage). */
   salesforce?: SalesforceOutboundMessage | null,
 ): string {
-  const field = source.eventType ?? DEFAULT_EVENT_TYPE[source.verification.scheme];
+  let field = source.eventType ?? DEFAULT_EVENT_TYPE[source.verification.scheme];
+  if (!source.eventType && source.verification.scheme === 'discord' && discordWebhookEvent(json()))
+    field = { header: null, jsonPath: 'event.type' };
   let value = field ? fieldValue(field, headers, json) : undefined;
   if (!field && source.verification.scheme === 'salesforce') {
     const type = salesforce?.notifications[0]?.sObject.type;

@@ -1,6 +1,6 @@
 /**
  * Salesforce Outbound Messaging at the gateway. One SOAP request carries up to 100
- * notifications; Hookline stores the request once and forwards each notification as its own
+ * notifications (more are refused); Hookline stores the request once and forwards each notification as its own
  * message (its own webhook-id), with a JSON body:
  *
  * ```json
@@ -20,6 +20,12 @@ import { XMLBuilder } from 'fast-xml-parser';
 import type { InboundPart } from '../store/store.ts';
 import type { HandshakeAnswer } from './handshakes.ts';
 import { salesforceEventType } from './rules.ts';
+
+/**
+ * The most notifications Salesforce puts in one Outbound Message. A message with more did not
+ * come from Salesforce and is refused (`too_many_notifications`, with a SOAP fault).
+ */
+export const SALESFORCE_MAX_NOTIFICATIONS = 100;
 
 /** One message per notification; the notification id is its dedupe key. */
 export function salesforceParts(message: SalesforceOutboundMessage, newId: () => string): InboundPart[] {
@@ -42,10 +48,10 @@ export function salesforceParts(message: SalesforceOutboundMessage, newId: () =>
 const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@_' });
 
 /**
- * The answer to an Outbound Message that fails verification (a wrong organization id): a SOAP
- * 1.1 fault (`soapenv:Client`, the error code and detail as its faultstring), sent with 401.
- * It carries no Ack, so Salesforce retries the message (for up to 24 hours) and shows the
- * fault in its Outbound Messaging delivery status.
+ * The answer to an Outbound Message that is refused (a wrong organization id: 401; too many
+ * notifications: 413): a SOAP 1.1 fault (`soapenv:Client`, the error code and detail as its
+ * faultstring). It carries no Ack, so Salesforce retries the message (for up to 24 hours) and
+ * shows the fault in its Outbound Messaging delivery status.
  */
 export function salesforceFault(code: string, detail: string): HandshakeAnswer {
   const body = builder.build({
