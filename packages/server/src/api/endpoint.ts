@@ -15,6 +15,7 @@ import { checkTemplate } from '../delivery/chat.ts';
 import { isForbiddenCustomHeader } from '../delivery/dispatcher.ts';
 import { checkDestination, checkUrlShape } from '../delivery/ssrf.ts';
 import { loadApp, loadAppToChange } from './application.ts';
+import type { ApiContext, Routes } from './context.ts';
 import { listOut, pageQuery } from './pagination.ts';
 import {
   BackgroundTaskOut,
@@ -36,7 +37,6 @@ import {
   StatsQuery,
   ValidationErrorOut,
 } from './schemas.ts';
-import type { ApiContext, Routes } from './server.ts';
 import { endpointOut, iso } from './wire.ts';
 
 const tags = ['Endpoint'];

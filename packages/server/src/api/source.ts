@@ -24,6 +24,7 @@ import { allowlistProblems } from '../inbound/allowlist.ts';
 import { CHALLENGE_PRESETS, challengeProblems } from '../inbound/handshakes.ts';
 import { SOURCE_SCHEMES, verificationProblems } from '../inbound/rules.ts';
 import { DEFAULT_HANDSHAKE } from '../store/sources.ts';
+import type { ApiContext, Routes } from './context.ts';
 import { chatUrlProblem, DEFAULT_GRACE_SECONDS } from './endpoint.ts';
 import { listOut, pageQuery } from './pagination.ts';
 import {
@@ -44,7 +45,6 @@ import {
   SourceSecretRotateIn,
   ValidationErrorOut,
 } from './schemas.ts';
-import type { ApiContext, Routes } from './server.ts';
 import { attemptOut, iso } from './wire.ts';
 
 const tags = ['Source'];

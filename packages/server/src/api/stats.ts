@@ -6,9 +6,9 @@
 import Type, { type Static } from 'typebox';
 import { invalid } from '../core/errors.ts';
 import { loadApp } from './application.ts';
+import type { ApiContext, Routes } from './context.ts';
 import { loadEndpoint } from './endpoint.ts';
 import { ErrorOut, ValidationErrorOut } from './schemas.ts';
-import type { ApiContext, Routes } from './server.ts';
 import { iso } from './wire.ts';
 
 /** At most this many buckets per response, and this long a window: one request stays cheap. */
