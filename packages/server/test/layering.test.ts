@@ -1,0 +1,74 @@
+/**
+ * The layers' shape: no import cycles (type-only imports included), and the imports the layering
+ * forbids stay absent. The cycle check is also `npm run check`'s last step.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { findCycles, importGraph } from '../../../scripts/check-cycles.ts';
+import { tempDir } from './helpers.ts';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const SERVER_SRC = join(ROOT, 'packages/server/src');
+const DASHBOARD_SRC = join(ROOT, 'packages/dashboard/src');
+
+function files(dir: string, tree: Record<string, string>): void {
+  for (const [name, text] of Object.entries(tree)) {
+    mkdirSync(join(dir, name, '..'), { recursive: true });
+    writeFileSync(join(dir, name), text);
+  }
+}
+
+describe('check-cycles', () => {
+  test('finds a cycle made only of type imports, across folders', () => {
+    const dir = tempDir();
+    files(dir, {
+      'api/server.ts': "import type { Ctx } from './context.ts';\nexport type Server = { ctx: Ctx };\n",
+      'api/context.ts':
+        "import type {\n  Receive,\n} from '../inbound/receive.ts';\nexport type Ctx = Receive;\n",
+      'inbound/receive.ts':
+        "import type { Server } from '../api/server.ts';\nexport type Receive = Server;\n",
+      'leaf.ts': 'export const x = 1;\n',
+    });
+    const cycles = findCycles([dir]);
+    assert.equal(cycles.length, 1);
+    assert.deepEqual(
+      cycles[0]!.files.map((f) => relative(dir, f)),
+      ['api/context.ts', 'api/server.ts', 'inbound/receive.ts'],
+    );
+    assert.equal(cycles[0]!.example.length, 4, 'three files, back to the first');
+  });
+
+  test('counts import() types and re-exports; ignores imports in comments and strings', () => {
+    const dir = tempDir();
+    files(dir, {
+      'a.ts': "export type B = import('./b.ts').B;\n",
+      'b.ts': "export * from './c.ts';\nexport type B = 1;\n",
+      'c.ts': "// import { a } from './a.ts';\n/* import './a.ts'; */\nexport const s = \"from './a.ts'\";\n",
+    });
+    assert.deepEqual(findCycles([dir]), []);
+    writeFileSync(join(dir, 'c.ts'), "export type { B } from './a.ts';\n");
+    assert.equal(findCycles([dir]).length, 1);
+  });
+});
+
+describe('Hookline layering', () => {
+  test('no import cycle in the server or the dashboard', () => {
+    const cycles = findCycles([SERVER_SRC, DASHBOARD_SRC]);
+    assert.deepEqual(
+      cycles.map((c) => c.example.map((f) => relative(ROOT, f)).join(' -> ')),
+      [],
+    );
+  });
+
+  test('route files and the inbound gateway take ApiContext from api/context.ts, not the server', () => {
+    const graph = importGraph([SERVER_SRC]);
+    const server = join(SERVER_SRC, 'api/server.ts');
+    const importers = [...graph]
+      .filter(([, to]) => to.includes(server))
+      .map(([from]) => relative(ROOT, from));
+    assert.deepEqual(importers, ['packages/server/src/hookline.ts']);
+  });
+});
