@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import { buildSalesforceOutboundMessage } from '@hookline/receiver';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import type { ChallengeRule, Source } from '../src/core/types.ts';
-import { forwardedHeaders } from '../src/delivery/dispatcher.ts';
+import { forwardedHeaders } from '../src/delivery/headers.ts';
 import { allowlistProblems, ipAllowed } from '../src/inbound/allowlist.ts';
 import {
   CHALLENGE_PRESETS,

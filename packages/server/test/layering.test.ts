@@ -71,4 +71,13 @@ describe('Hookline layering', () => {
       .map(([from]) => relative(ROOT, from));
     assert.deepEqual(importers, ['packages/server/src/hookline.ts']);
   });
+
+  test('the API takes header policy from delivery/headers.ts, not from the dispatcher', () => {
+    const graph = importGraph([SERVER_SRC]);
+    const dispatcher = join(SERVER_SRC, 'delivery/dispatcher.ts');
+    const fromApi = [...graph]
+      .filter(([from, to]) => from.startsWith(join(SERVER_SRC, 'api')) && to.includes(dispatcher))
+      .map(([from]) => relative(ROOT, from));
+    assert.deepEqual(fromApi, []);
+  });
 });

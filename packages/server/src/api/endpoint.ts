@@ -12,7 +12,7 @@ import {
 } from '../core/signing.ts';
 import { type App, type Endpoint, type EndpointKind, isChatKind } from '../core/types.ts';
 import { checkTemplate } from '../delivery/chat.ts';
-import { isForbiddenCustomHeader } from '../delivery/dispatcher.ts';
+import { isForbiddenCustomHeader } from '../delivery/headers.ts';
 import { checkDestination, checkUrlShape } from '../delivery/ssrf.ts';
 import { loadApp, loadAppToChange } from './application.ts';
 import type { ApiContext, Routes } from './context.ts';

@@ -18,7 +18,7 @@ import type {
   SourceVerification,
 } from '../core/types.ts';
 import { checkTemplate } from '../delivery/chat.ts';
-import { isForbiddenCustomHeader } from '../delivery/dispatcher.ts';
+import { isForbiddenCustomHeader } from '../delivery/headers.ts';
 import { checkDestination, checkUrlShape } from '../delivery/ssrf.ts';
 import { allowlistProblems } from '../inbound/allowlist.ts';
 import { CHALLENGE_PRESETS, challengeProblems } from '../inbound/handshakes.ts';
