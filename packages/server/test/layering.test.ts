@@ -80,4 +80,12 @@ describe('Hookline layering', () => {
       .map(([from]) => relative(ROOT, from));
     assert.deepEqual(fromApi, []);
   });
+
+  test('sources and endpoints share destination rules through api/destination-rules.ts', () => {
+    const graph = importGraph([SERVER_SRC]);
+    const imports = (f: string) => (graph.get(join(SERVER_SRC, f)) ?? []).map((t) => relative(SERVER_SRC, t));
+    assert.equal(imports('api/source.ts').includes('api/endpoint.ts'), false);
+    assert.ok(imports('api/source.ts').includes('api/destination-rules.ts'));
+    assert.ok(imports('api/endpoint.ts').includes('api/destination-rules.ts'));
+  });
 });

@@ -17,15 +17,12 @@ import type {
   SourceHandshake,
   SourceVerification,
 } from '../core/types.ts';
-import { checkTemplate } from '../delivery/chat.ts';
-import { isForbiddenCustomHeader } from '../delivery/headers.ts';
-import { checkDestination, checkUrlShape } from '../delivery/ssrf.ts';
 import { allowlistProblems } from '../inbound/allowlist.ts';
 import { CHALLENGE_PRESETS, challengeProblems } from '../inbound/handshakes.ts';
 import { SOURCE_SCHEMES, verificationProblems } from '../inbound/rules.ts';
 import { DEFAULT_HANDSHAKE } from '../store/sources.ts';
 import type { ApiContext, Routes } from './context.ts';
-import { chatUrlProblem, DEFAULT_GRACE_SECONDS } from './endpoint.ts';
+import { DEFAULT_GRACE_SECONDS, destinationProblems } from './destination-rules.ts';
 import { listOut, pageQuery } from './pagination.ts';
 import {
   AttemptOut,
@@ -225,39 +222,9 @@ async function buildSource(ctx: ApiContext, input: SourceFields, existing: Sourc
     if (d.id && !known.has(d.id))
       issue(['destinations', i, 'id'], `destination "${d.id}" is not one of this source's`);
     const kind = d.kind ?? 'http';
-    const shape = checkUrlShape(d.url);
-    if ('reason' in shape) issue(['destinations', i, 'url'], `url ${shape.reason}`);
-    else if (chatUrlProblem(kind, shape.protocol, ctx.config.allowPrivateNetworks)) {
-      issue(
-        ['destinations', i, 'url'],
-        chatUrlProblem(kind, shape.protocol, ctx.config.allowPrivateNetworks)!,
-      );
-    } else {
-      const problem = await checkDestination(shape, ctx.config.allowPrivateNetworks);
-      if (problem) {
-        issue(
-          ['destinations', i, 'url'],
-          `url ${problem.reason}; set HOOKLINE_ALLOW_PRIVATE_NETWORKS=true to allow this in development`,
-        );
-      }
-    }
-    for (const name of Object.keys(d.headers ?? {})) {
-      if (isForbiddenCustomHeader(name))
-        issue(
-          ['destinations', i, 'headers', name],
-          `header "${name}" is set by Hookline and cannot be overridden`,
-        );
-    }
     const template = d.template ?? null;
-    if (template && kind === 'http')
-      issue(
-        ['destinations', i, 'template'],
-        'template is only used by chat destinations (kind slack, discord or teams)',
-      );
-    else if (template) {
-      const problem = checkTemplate(template);
-      if (problem) issue(['destinations', i, 'template', ...problem.path], `template ${problem.message}`);
-    }
+    const problems = await destinationProblems({ ...d, kind }, ctx.config.allowPrivateNetworks);
+    for (const p of problems) issue(['destinations', i, ...p.path], p.msg);
     destinations.push({
       id: d.id ?? ctx.ids('endpoint'),
       kind,
