@@ -4,9 +4,10 @@ import { createHmac } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { buildSalesforceOutboundMessage } from '@hookline/receiver';
 import { ConfigError, loadConfig } from '../src/config.ts';
+import { ipRangeProblems } from '../src/core/ip-ranges.ts';
 import type { ChallengeRule, Source } from '../src/core/types.ts';
 import { forwardedHeaders } from '../src/delivery/headers.ts';
-import { allowlistProblems, ipAllowed } from '../src/inbound/allowlist.ts';
+import { ipAllowed } from '../src/inbound/allowlist.ts';
 import {
   CHALLENGE_PRESETS,
   challengeAnswer,
@@ -226,7 +227,7 @@ describe('handshakes, allowlists and provider event types', () => {
       assert.equal(ipAllowed(list, addr, 'rules-test'), ok, addr);
     }
     assert.deepEqual(
-      allowlistProblems(['10.0.0.0/8', '10.1', '10.0.0.0/33', '::1/129', '::ffff:10.0.0.0/104']).map(
+      ipRangeProblems(['10.0.0.0/8', '10.1', '10.0.0.0/33', '::1/129', '::ffff:10.0.0.0/104']).map(
         (p) => p.index,
       ),
       [1, 2, 3],

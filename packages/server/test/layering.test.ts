@@ -88,4 +88,13 @@ describe('Hookline layering', () => {
     assert.ok(imports('api/source.ts').includes('api/destination-rules.ts'));
     assert.ok(imports('api/endpoint.ts').includes('api/destination-rules.ts'));
   });
+
+  test('the configuration imports nothing from the inbound gateway (IP ranges live in core/)', () => {
+    const graph = importGraph([SERVER_SRC]);
+    const fromConfig = (graph.get(join(SERVER_SRC, 'config.ts')) ?? []).map((t) => relative(SERVER_SRC, t));
+    assert.deepEqual(
+      fromConfig.filter((t) => !t.startsWith('core/')),
+      [],
+    );
+  });
 });

@@ -6,6 +6,7 @@
 import Type from 'typebox';
 import { HooklineError, invalid, notFound, type ValidationIssue } from '../core/errors.ts';
 import { isId } from '../core/ids.ts';
+import { ipRangeProblems } from '../core/ip-ranges.ts';
 import { endpointMatches } from '../core/routing.ts';
 import { generateSecret, normalizeSecret, publicKeyFor, rotateSecrets, secretType } from '../core/signing.ts';
 import type {
@@ -17,7 +18,6 @@ import type {
   SourceHandshake,
   SourceVerification,
 } from '../core/types.ts';
-import { allowlistProblems } from '../inbound/allowlist.ts';
 import { CHALLENGE_PRESETS, challengeProblems } from '../inbound/handshakes.ts';
 import { SOURCE_SCHEMES, verificationProblems } from '../inbound/rules.ts';
 import { DEFAULT_HANDSHAKE } from '../store/sources.ts';
@@ -213,7 +213,7 @@ async function buildSource(ctx: ApiContext, input: SourceFields, existing: Sourc
   }
   if (input.dedupe?.header && input.dedupe.jsonPath) issue(['dedupe'], 'give header or jsonPath, not both');
   const handshake = buildHandshake(input.handshake, existing?.handshake ?? null, issue);
-  for (const p of allowlistProblems(input.allowedIps ?? [])) issue(['allowedIps', p.index], p.msg);
+  for (const p of ipRangeProblems(input.allowedIps ?? [])) issue(['allowedIps', p.index], p.msg);
   if (input.eventType?.header && input.eventType.jsonPath)
     issue(['eventType'], 'give header or jsonPath, not both');
   const known = new Set(existing?.destinations.map((d) => d.id));
