@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import { buildSalesforceOutboundMessage } from '@hookline/receiver';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { ipRangeProblems } from '../src/core/ip-ranges.ts';
-import type { ChallengeRule, Source } from '../src/core/types.ts';
+import type { ChallengeRule, Source, SourceScheme, SourceVerification } from '../src/core/types.ts';
 import { forwardedHeaders } from '../src/delivery/headers.ts';
 import { ipAllowed } from '../src/inbound/allowlist.ts';
 import {
@@ -126,7 +126,7 @@ describe('dedupe keys and event types', () => {
   });
 
   test('verificationProblems names what is wrong with a definition', () => {
-    const v = (over: object) => ({
+    const v = (over: object): SourceVerification => ({
       scheme: 'github',
       secrets: ['s'],
       tolerance: null,
@@ -246,7 +246,7 @@ describe('handshakes, allowlists and provider event types', () => {
   });
 
   test('event types: HubSpot subscriptionType, Discord interaction type, Salesforce sObject type', () => {
-    const of = (scheme: string, body: string) =>
+    const of = (scheme: SourceScheme, body: string) =>
       eventTypeOf(
         source({ verification: { scheme, secrets: ['s'], tolerance: null, url: null, hmac: null } }),
         [],

@@ -7,6 +7,15 @@
  * responses carry both.
  */
 import Type, { type Static, type TSchema } from 'typebox';
+import {
+  DELIVERY_STATUS_CODES,
+  DELIVERY_STATUS_NAMES,
+  ENDPOINT_KINDS,
+  INBOUND_STATUSES,
+  SOURCE_DESTINATION_KINDS,
+  SOURCE_SCHEMES,
+  TRIGGER_TYPE_CODES,
+} from '../core/enums.ts';
 import { UID_PATTERN } from '../core/ids.ts';
 import { SECRET_PATTERN } from '../core/signing.ts';
 
@@ -120,19 +129,13 @@ const SecretTypeIn = Type.Union([Type.Literal('hmac-sha256'), Type.Literal('ed25
   description:
     'Hookline: the kind of secret generated when none is given: hmac-sha256 (whsec_, v1 signatures, the default) or ed25519 (whsk_, v1a signatures; receivers verify with the public key)',
 });
-const EndpointKindSchema = Type.Union(
-  [
-    Type.Literal('http'),
-    Type.Literal('listen'),
-    Type.Literal('slack'),
-    Type.Literal('discord'),
-    Type.Literal('teams'),
-  ],
-  {
-    description:
-      'Hookline: `http` (default) delivers to `url`; `listen` delivers to a connected `hookline listen` client, which forwards to `url` on its machine; `slack`, `discord` and `teams` post each message, rendered as a chat message of that platform and unsigned, to the incoming-webhook `url`.',
-  },
-);
+// The closed sets of core/enums.ts are `{type, enum}`: validation refuses other values with a 422
+// that lists the allowed ones, and /openapi.json shows them to clients and SDK generators.
+const EndpointKindSchema = Type.Enum(ENDPOINT_KINDS, {
+  type: 'string',
+  description:
+    'Hookline: `http` (default) delivers to `url`; `listen` delivers to a connected `hookline listen` client, which forwards to `url` on its machine; `slack`, `discord` and `teams` post each message, rendered as a chat message of that platform and unsigned, to the incoming-webhook `url`.',
+});
 const EndpointTemplate = Nullable(
   Type.Record(Type.String(), Type.Unknown(), {
     description:
@@ -379,6 +382,10 @@ export const MessageListQuery = Type.Object({
 export type MessageListQuery = Static<typeof MessageListQuery>;
 
 // ---- attempts ---------------------------------------------------------------------------
+const DeliveryStatusSchema = Type.Enum(DELIVERY_STATUS_CODES, {
+  type: 'integer',
+  description: '0 success, 1 pending, 2 fail, 3 sending, 4 canceled',
+});
 export const AttemptOut = Type.Object(
   {
     id: Type.String(),
@@ -388,9 +395,9 @@ export const AttemptOut = Type.Object(
     response: Type.String(),
     responseStatusCode: Type.Integer(),
     responseDurationMs: Type.Integer(),
-    status: Type.Integer({ description: '0 success, 1 pending, 2 fail, 3 sending' }),
-    statusText: Type.String(),
-    triggerType: Type.Integer({ description: '0 scheduled, 1 manual' }),
+    status: DeliveryStatusSchema,
+    statusText: Type.Enum(DELIVERY_STATUS_NAMES, { type: 'string', description: 'The name of `status`' }),
+    triggerType: Type.Enum(TRIGGER_TYPE_CODES, { type: 'integer', description: '0 scheduled, 1 manual' }),
     timestamp: DateTime,
     msg: Type.Optional(MessageOut),
   },
@@ -412,7 +419,7 @@ export const AttemptDetailOut = Type.Object(
 );
 export const AttemptListQuery = Type.Object({
   ...ListQuery.properties,
-  status: Type.Optional(Type.Integer({ minimum: 0, maximum: 4 })),
+  status: Type.Optional(DeliveryStatusSchema),
   status_code_class: Type.Optional(Type.Integer({ minimum: 0, maximum: 500 })),
   channel: Type.Optional(Type.String()),
   tag: Type.Optional(Type.String()),
@@ -457,9 +464,10 @@ const HmacSettings = Type.Object(
 );
 export const SourceVerificationIn = Type.Object(
   {
-    scheme: Type.String({
+    scheme: Type.Enum(SOURCE_SCHEMES, {
+      type: 'string',
       description:
-        'standard-webhooks, svix, stripe, github, shopify, slack, twilio, paddle, hmac (generic, see `hmac`) or none',
+        'A provider scheme of @hookline/receiver, hmac (generic, configured by `hmac`) or none (accept every request)',
     }),
     secrets: Type.Optional(
       Type.Array(Type.String({ minLength: 1, maxLength: 1024 }), {
@@ -494,13 +502,11 @@ export const DedupeIn = Type.Object(
       'Requests with the same key within the window of an accepted one are answered 200 and not forwarded. Without header or jsonPath the key is the id the scheme reports (webhook-id, Stripe event id, X-GitHub-Delivery, ...).',
   },
 );
-const SourceDestinationKindSchema = Type.Union(
-  [Type.Literal('http'), Type.Literal('slack'), Type.Literal('discord'), Type.Literal('teams')],
-  {
-    description:
-      '`http` (default) forwards the request as it came, signed by Hookline; `slack`, `discord` and `teams` post it as a chat message of that platform (its JSON body rendered, unsigned) to the incoming-webhook `url`.',
-  },
-);
+const SourceDestinationKindSchema = Type.Enum(SOURCE_DESTINATION_KINDS, {
+  type: 'string',
+  description:
+    '`http` (default) forwards the request as it came, signed by Hookline; `slack`, `discord` and `teams` post it as a chat message of that platform (its JSON body rendered, unsigned) to the incoming-webhook `url`.',
+});
 export const SourceDestinationIn = Type.Object(
   {
     id: Type.Optional(
@@ -651,7 +657,7 @@ export const SourceOut = Type.Object(
     ingestPath: Type.String({ description: 'Where the provider posts: /in/{name}' }),
     appId: Type.String({ description: 'The application whose endpoints are the destinations' }),
     verification: Type.Object({
-      scheme: Type.String(),
+      scheme: Type.Enum(SOURCE_SCHEMES, { type: 'string' }),
       secretCount: Type.Integer(),
       tolerance: Nullable(Type.Integer()),
       url: Nullable(Type.String()),
@@ -696,16 +702,16 @@ export const SourceOut = Type.Object(
   },
   { $id: 'SourceOut' },
 );
+const InboundStatusSchema = Type.Enum(INBOUND_STATUSES, {
+  type: 'string',
+  description:
+    'accepted (verified, forwarded), rejected (failed verification), duplicate (of an accepted one) or handshake (answered at once, never forwarded)',
+});
 export const InboundEventOut = Type.Object(
   {
     id: Type.String({ description: 'Also the webhook-id destinations receive' }),
     sourceId: Type.String(),
-    status: Type.Union([
-      Type.Literal('accepted'),
-      Type.Literal('rejected'),
-      Type.Literal('duplicate'),
-      Type.Literal('handshake'),
-    ]),
+    status: InboundStatusSchema,
     eventType: Type.String(),
     dedupeKey: Nullable(Type.String()),
     duplicateOf: Nullable(Type.String()),
@@ -744,14 +750,7 @@ export const InboundEventDetailOut = Type.Object(
 );
 export const InboundEventListQuery = Type.Object({
   ...ListQuery.properties,
-  status: Type.Optional(
-    Type.Union([
-      Type.Literal('accepted'),
-      Type.Literal('rejected'),
-      Type.Literal('duplicate'),
-      Type.Literal('handshake'),
-    ]),
-  ),
+  status: Type.Optional(InboundStatusSchema),
   before: Type.Optional(Nullable(DateTime)),
   after: Type.Optional(Nullable(DateTime)),
 });

@@ -41,9 +41,16 @@ function validationIssues(err: FastifyError): ValidationIssue[] {
     const params = v.params as Record<string, unknown>;
     if (v.keyword === 'required') path.push(String(params.missingProperty));
     if (v.keyword === 'additionalProperties') path.push(String(params.additionalProperty));
+    // An enumeration names its allowed values (they come from core/enums.ts).
+    const allowed = v.keyword === 'enum' ? (params.allowedValues as unknown[]) : null;
     return {
       loc: [part, ...path.map((p) => (/^\d+$/.test(p) ? Number(p) : p))],
-      msg: v.keyword === 'required' ? 'field required' : (v.message ?? 'invalid value'),
+      msg:
+        v.keyword === 'required'
+          ? 'field required'
+          : allowed
+            ? `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`
+            : (v.message ?? 'invalid value'),
       type: v.keyword === 'required' ? 'value_error.missing' : `value_error.${v.keyword}`,
     };
   });

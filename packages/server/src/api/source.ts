@@ -19,7 +19,7 @@ import type {
   SourceVerification,
 } from '../core/types.ts';
 import { CHALLENGE_PRESETS, challengeProblems } from '../inbound/handshakes.ts';
-import { SOURCE_SCHEMES, verificationProblems } from '../inbound/rules.ts';
+import { verificationProblems } from '../inbound/rules.ts';
 import { DEFAULT_HANDSHAKE } from '../store/sources.ts';
 import type { ApiContext, Routes } from './context.ts';
 import { DEFAULT_GRACE_SECONDS, destinationProblems } from './destination-rules.ts';
@@ -193,9 +193,6 @@ async function buildSource(ctx: ApiContext, input: SourceFields, existing: Sourc
     issues.push({ loc: ['body', ...loc], msg, type: 'value_error' });
   if (isId('source', input.name)) issue(['name'], 'name must not look like a source id (src_...)');
   const vin = input.verification;
-  if (!(SOURCE_SCHEMES as readonly string[]).includes(vin.scheme)) {
-    issue(['verification', 'scheme'], `scheme must be one of ${SOURCE_SCHEMES.join(', ')}`);
-  }
   const verification: SourceVerification = {
     scheme: vin.scheme,
     secrets:
