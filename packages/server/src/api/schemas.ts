@@ -16,8 +16,7 @@ import {
   SOURCE_SCHEMES,
   TRIGGER_TYPE_CODES,
 } from '../core/enums.ts';
-import { UID_PATTERN } from '../core/ids.ts';
-import { SECRET_PATTERN } from '../core/signing.ts';
+import { SECRET_PATTERN, UID_PATTERN } from '../core/formats.ts';
 
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 const Uid = Type.String({
@@ -58,6 +57,8 @@ export const ListQuery = Type.Object({
 });
 export type ListQuery = Static<typeof ListQuery>;
 
+/** A page of `T`, as `listOf(T)` describes it. */
+export type ListOut<T> = Omit<Static<ReturnType<typeof listOf>>, 'data'> & { data: T[] };
 export const listOf = <T extends TSchema>(item: T, name: string) =>
   Type.Object(
     {
@@ -105,6 +106,7 @@ export const ApplicationOut = Type.Object(
   },
   { $id: 'ApplicationOut' },
 );
+export type ApplicationOut = Static<typeof ApplicationOut>;
 
 // ---- endpoints --------------------------------------------------------------------------
 const endpointFields = {
@@ -212,7 +214,9 @@ export const EndpointOut = Type.Object(
   },
   { $id: 'EndpointOut' },
 );
+export type EndpointOut = Static<typeof EndpointOut>;
 export const EndpointSecretOut = Type.Object({ key: Type.String() }, { $id: 'EndpointSecretOut' });
+export type EndpointSecretOut = Static<typeof EndpointSecretOut>;
 export const EndpointPublicKeyOut = Type.Object(
   {
     key: Type.String({
@@ -257,6 +261,7 @@ export const BackgroundTaskOut = Type.Object(
   },
   { $id: 'BackgroundTaskOut' },
 );
+export type BackgroundTaskOut = Static<typeof BackgroundTaskOut>;
 export const EndpointStatsOut = Type.Object(
   {
     success: Type.Integer(),
@@ -267,6 +272,36 @@ export const EndpointStatsOut = Type.Object(
   },
   { $id: 'EndpointStats' },
 );
+/** An endpoint's health over time (`.../stats/series`, see api/stats.ts). */
+const SeriesBucketOut = Type.Object(
+  {
+    start: Type.String({ format: 'date-time' }),
+    attempts: Type.Integer({ description: 'Attempts made in this bucket.' }),
+    successes: Type.Integer({ description: 'Attempts answered with a 2xx.' }),
+    p50Ms: Type.Union([Type.Integer(), Type.Null()], {
+      description: 'Median duration; null when no attempts.',
+    }),
+    p95Ms: Type.Union([Type.Integer(), Type.Null()], {
+      description: '95th percentile duration (nearest rank); null when no attempts.',
+    }),
+  },
+  { $id: 'EndpointSeriesBucket' },
+);
+export const SeriesOut = Type.Object(
+  {
+    since: Type.String({ format: 'date-time', description: 'Start of the first bucket.' }),
+    until: Type.String({ format: 'date-time' }),
+    bucketSeconds: Type.Integer(),
+    disabled: Type.Boolean(),
+    failingSince: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+      description: 'When the endpoint started failing without a success since; null when healthy.',
+    }),
+    data: Type.Array(SeriesBucketOut, { description: 'Every bucket of the window, oldest first.' }),
+  },
+  { $id: 'EndpointSeriesOut' },
+);
+export type SeriesOut = Static<typeof SeriesOut>;
+
 export const StatsQuery = Type.Object({
   since: Type.Optional(Nullable(DateTime)),
   until: Type.Optional(Nullable(DateTime)),
@@ -329,6 +364,7 @@ export const EventTypeOut = Type.Object(
   },
   { $id: 'EventTypeOut' },
 );
+export type EventTypeOut = Static<typeof EventTypeOut>;
 export const EventTypeListQuery = Type.Object({
   ...ListQuery.properties,
   include_archived: Type.Optional(Type.Boolean()),
@@ -368,6 +404,7 @@ export const MessageOut = Type.Object(
   },
   { $id: 'MessageOut' },
 );
+export type MessageOut = Static<typeof MessageOut>;
 export const WithContentQuery = Type.Object({ with_content: Type.Optional(Type.Boolean()) });
 const CommaList = Type.String({ description: 'Comma-separated list' });
 export const MessageListQuery = Type.Object({
@@ -403,6 +440,7 @@ export const AttemptOut = Type.Object(
   },
   { $id: 'MessageAttemptOut' },
 );
+export type AttemptOut = Static<typeof AttemptOut>;
 export const AttemptDetailOut = Type.Object(
   {
     ...AttemptOut.properties,
@@ -417,6 +455,7 @@ export const AttemptDetailOut = Type.Object(
   },
   { $id: 'MessageAttemptDetailOut' },
 );
+export type AttemptDetailOut = Static<typeof AttemptDetailOut>;
 export const AttemptListQuery = Type.Object({
   ...ListQuery.properties,
   status: Type.Optional(DeliveryStatusSchema),
@@ -702,6 +741,7 @@ export const SourceOut = Type.Object(
   },
   { $id: 'SourceOut' },
 );
+export type SourceOut = Static<typeof SourceOut>;
 const InboundStatusSchema = Type.Enum(INBOUND_STATUSES, {
   type: 'string',
   description:
@@ -732,6 +772,7 @@ export const InboundEventOut = Type.Object(
   },
   { $id: 'InboundEventOut' },
 );
+export type InboundEventOut = Static<typeof InboundEventOut>;
 export const InboundEventDetailOut = Type.Object(
   {
     ...InboundEventOut.properties,
@@ -748,6 +789,7 @@ export const InboundEventDetailOut = Type.Object(
   },
   { $id: 'InboundEventDetailOut' },
 );
+export type InboundEventDetailOut = Static<typeof InboundEventDetailOut>;
 export const InboundEventListQuery = Type.Object({
   ...ListQuery.properties,
   status: Type.Optional(InboundStatusSchema),
@@ -766,6 +808,7 @@ export const ReplayOut = Type.Object(
   { id: Type.String(), deliveries: Type.Integer({ description: 'Deliveries queued' }) },
   { $id: 'ReplayOut' },
 );
+export type ReplayOut = Static<typeof ReplayOut>;
 
 // ---- app-scoped tokens (Svix's app portal access) ------------------------------------------
 export const APP_TOKEN_MAX_EXPIRY_SECONDS = 10 * 365 * 86_400;
