@@ -3,7 +3,7 @@
  * forbids stay absent. The cycle check is also `npm run check`'s last step.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -96,5 +96,43 @@ describe('Hookline layering', () => {
       fromConfig.filter((t) => !t.startsWith('core/')),
       [],
     );
+  });
+  test('the dashboard takes only types and core/enums.ts from the server, all through its api.ts', () => {
+    const found: string[] = [];
+    for (const name of readdirSync(DASHBOARD_SRC, { recursive: true }) as string[]) {
+      if (!/\.tsx?$/.test(name)) continue;
+      const text = readFileSync(join(DASHBOARD_SRC, name), 'utf8');
+      for (const m of text.matchAll(/^(import|export)( type)?\b[^;]*?from '([^']*\/server\/[^']*)'/gm)) {
+        found.push(`${name}: ${m[1]}${m[2] ?? ''} ${m[3]}`);
+      }
+    }
+    assert.deepEqual(found.sort(), [
+      'api.ts: export ../../server/src/core/enums.ts',
+      'api.ts: import type ../../server/src/api/schemas.ts',
+    ]);
+  });
+
+  test('the response schemas the dashboard reads stand on dependency-free modules only', () => {
+    const graph = importGraph([SERVER_SRC]);
+    const reached = new Set<string>();
+    const visit = (f: string) => {
+      if (reached.has(f)) return;
+      reached.add(f);
+      for (const t of graph.get(f) ?? []) visit(t);
+    };
+    visit(join(SERVER_SRC, 'api/schemas.ts'));
+    assert.deepEqual([...reached].map((f) => relative(SERVER_SRC, f)).sort(), [
+      'api/schemas.ts',
+      'core/enums.ts',
+      'core/formats.ts',
+    ]);
+    for (const f of reached) {
+      const packages = [...readFileSync(f, 'utf8').matchAll(/from '([^.][^']*)'/g)].map((m) => m[1]);
+      assert.deepEqual(
+        packages.filter((p) => p !== 'typebox'),
+        [],
+        `${relative(SERVER_SRC, f)} imports only typebox`,
+      );
+    }
   });
 });
