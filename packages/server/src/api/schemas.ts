@@ -82,16 +82,7 @@ export const ApplicationIn = Type.Object(
   { $id: 'ApplicationIn' },
 );
 export type ApplicationIn = Static<typeof ApplicationIn>;
-export const ApplicationPatch = Type.Partial(
-  Type.Object({
-    name: Type.String({ minLength: 1, maxLength: 256 }),
-    uid: Nullable(Uid),
-    throttleRate: Nullable(Type.Integer({ minimum: 0, maximum: 65535 })),
-    rateLimit: Nullable(Type.Integer({ minimum: 0, maximum: 65535 })),
-    metadata: Metadata,
-  }),
-  { $id: 'ApplicationPatch' },
-);
+export const ApplicationPatch = Type.Partial(ApplicationIn, { $id: 'ApplicationPatch' });
 export type ApplicationPatch = Static<typeof ApplicationPatch>;
 export const ApplicationOut = Type.Object(
   {
@@ -169,27 +160,10 @@ export const EndpointIn = Type.Object(
   { $id: 'EndpointIn' },
 );
 export type EndpointIn = Static<typeof EndpointIn>;
-export const EndpointPatch = Type.Partial(
-  Type.Object({
-    url: endpointFields.url,
-    description: endpointFields.description,
-    uid: endpointFields.uid,
-    disabled: endpointFields.disabled,
-    eventTypes: endpointFields.eventTypes,
-    filterTypes: endpointFields.filterTypes,
-    channels: endpointFields.channels,
-    throttleRate: endpointFields.throttleRate,
-    rateLimit: endpointFields.rateLimit,
-    metadata: endpointFields.metadata,
-    version: endpointFields.version,
-    secret: Nullable(Type.String({ pattern: SECRET_PATTERN })),
-    svixHeaders: endpointFields.svixHeaders,
-    kind: EndpointKindSchema,
-    template: EndpointTemplate,
-    fifo: endpointFields.fifo,
-  }),
-  { $id: 'EndpointPatch' },
-);
+/** Any field of EndpointIn but the ones with routes of their own (headers) or used only on create. */
+export const EndpointPatch = Type.Partial(Type.Omit(EndpointIn, ['secretType', 'headers']), {
+  $id: 'EndpointPatch',
+});
 export type EndpointPatch = Static<typeof EndpointPatch>;
 export const EndpointOut = Type.Object(
   {
@@ -323,31 +297,10 @@ export const EventTypeIn = Type.Object(
   { $id: 'EventTypeIn' },
 );
 export type EventTypeIn = Static<typeof EventTypeIn>;
-export const EventTypeUpdate = Type.Object(
-  {
-    description: Type.String({ maxLength: 65536 }),
-    archived: Type.Optional(Type.Boolean()),
-    deprecated: Type.Optional(Type.Boolean()),
-    schemas: Type.Optional(Nullable(Schemas)),
-    groupName: Type.Optional(Nullable(Type.String({ maxLength: 256 }))),
-    featureFlags: Type.Optional(Nullable(Type.Array(Type.String({ maxLength: 256 })))),
-    featureFlag: Type.Optional(Nullable(Type.String({ maxLength: 256 }))),
-  },
-  { $id: 'EventTypeUpdate' },
-);
+/** PUT: EventTypeIn without the name (it is in the path). */
+export const EventTypeUpdate = Type.Omit(EventTypeIn, ['name'], { $id: 'EventTypeUpdate' });
 export type EventTypeUpdate = Static<typeof EventTypeUpdate>;
-export const EventTypePatch = Type.Partial(
-  Type.Object({
-    description: Type.String({ maxLength: 65536 }),
-    archived: Type.Boolean(),
-    deprecated: Type.Boolean(),
-    schemas: Nullable(Schemas),
-    groupName: Nullable(Type.String({ maxLength: 256 })),
-    featureFlags: Nullable(Type.Array(Type.String({ maxLength: 256 }))),
-    featureFlag: Nullable(Type.String({ maxLength: 256 })),
-  }),
-  { $id: 'EventTypePatch' },
-);
+export const EventTypePatch = Type.Partial(EventTypeUpdate, { $id: 'EventTypePatch' });
 export type EventTypePatch = Static<typeof EventTypePatch>;
 export const EventTypeOut = Type.Object(
   {
@@ -904,18 +857,10 @@ export const RestHookOut = Type.Object(
   },
   { $id: 'RestHookOut' },
 );
-export const RestHookUnsubscribeIn = Type.Object(
-  {
-    targetUrl: Type.Optional(TargetUrl),
-    target_url: Type.Optional(TargetUrl),
-    hookUrl: Type.Optional(TargetUrl),
-    event: Type.Optional(EventName),
-  },
-  {
-    $id: 'RestHookUnsubscribeIn',
-    description: 'Removes every subscription of the application to this URL (only to this event, when given)',
-  },
-);
+export const RestHookUnsubscribeIn = Type.Pick(RestHookIn, ['targetUrl', 'target_url', 'hookUrl', 'event'], {
+  $id: 'RestHookUnsubscribeIn',
+  description: 'Removes every subscription of the application to this URL (only to this event, when given)',
+});
 export type RestHookUnsubscribeIn = Static<typeof RestHookUnsubscribeIn>;
 export const SampleQuery = Type.Object({
   event: Type.String({ pattern: UID_PATTERN, maxLength: 256, description: 'Event type name' }),
