@@ -3,6 +3,33 @@
  * either the admin token or, in portal mode, an application token (`hl_app_...`) from an app
  * portal link. Every failure becomes an `ApiError` carrying the server's `{code, detail}`.
  */
+import type {
+  ApplicationOut,
+  AttemptDetailOut,
+  AttemptOut,
+  EndpointOut,
+  EventTypeOut,
+  InboundEventDetailOut,
+  InboundEventOut,
+  ListOut,
+  MessageOut,
+  SeriesOut,
+  SourceOut,
+} from '../../server/src/api/schemas.ts';
+
+// The server's closed sets of names (kinds, statuses, schemes): a dependency-free module, the only
+// server code the bundle contains.
+export {
+  DeliveryStatus,
+  type DeliveryStatusName,
+  INBOUND_STATUSES,
+  SOURCE_DESTINATION_KINDS,
+  SOURCE_SCHEMES,
+  type SourceDestinationKind,
+  type SourceScheme,
+  STATUS_TEXT,
+  TriggerType,
+} from '../../server/src/core/enums.ts';
 
 const TOKEN_KEY = 'hookline.token';
 /** Set in portal mode: the one application the token opens. */
@@ -111,137 +138,25 @@ export function qs(params: Record<string, string | number | boolean | undefined 
   return s ? `?${s}` : '';
 }
 
-// ---- wire types (the subset of the API's responses the dashboard reads) ----------------------
+// ---- wire types: the server's response schemas -----------------------------------------------
+// Type-only imports (erased from the bundle): when a response schema changes, the pages that
+// read it stop compiling instead of drifting from the server.
 
-export interface ListResponse<T> {
-  data: T[];
-  iterator: string | null;
-  prevIterator: string | null;
-  done: boolean;
-}
-export interface App {
-  id: string;
-  uid: string | null;
-  name: string;
-  createdAt: string;
-}
-export interface Endpoint {
-  id: string;
-  uid: string | null;
-  url: string;
-  description: string;
-  disabled: boolean;
-  filterTypes: string[] | null;
-  channels: string[] | null;
-  kind: 'http' | 'listen' | 'slack' | 'discord' | 'teams';
-  template: Record<string, unknown> | null;
-  createdAt: string;
-}
-export interface Message {
-  id: string;
-  eventId: string | null;
-  eventType: string;
-  payload: Record<string, unknown>;
-  channels: string[] | null;
-  timestamp: string;
-}
-export interface Attempt {
-  id: string;
-  msgId: string;
-  endpointId: string;
-  url: string;
-  response: string;
-  responseStatusCode: number;
-  responseDurationMs: number;
-  status: number;
-  statusText: string;
-  triggerType: number;
-  timestamp: string;
-  msg?: Message;
-}
-export interface AttemptDetail extends Attempt {
-  requestHeaders: Record<string, string>;
-  responseHeaders: Record<string, string>;
-}
-export interface EventType {
-  name: string;
-  description: string;
-  archived: boolean;
-  deprecated: boolean;
-  schemas: Record<string, unknown> | null;
-  groupName?: string | null;
-}
-export interface SeriesBucket {
-  start: string;
-  attempts: number;
-  successes: number;
-  p50Ms: number | null;
-  p95Ms: number | null;
-}
-export interface Series {
-  since: string;
-  until: string;
-  bucketSeconds: number;
-  disabled: boolean;
-  failingSince: string | null;
-  data: SeriesBucket[];
-}
-
-export interface SourceDestination {
-  id: string;
-  url: string;
-  headers: Record<string, string>;
-  eventTypes: string[] | null;
-  disabled: boolean;
-}
-export interface RequestField {
-  header: string | null;
-  jsonPath: string | null;
-}
+export type ListResponse<T> = ListOut<T>;
+export type App = ApplicationOut;
+export type Endpoint = EndpointOut;
+export type Message = MessageOut;
+export type Attempt = AttemptOut;
+export type AttemptDetail = AttemptDetailOut;
+export type EventType = EventTypeOut;
+export type Series = SeriesOut;
+export type SeriesBucket = SeriesOut['data'][number];
 /** A source as the API returns it: its verification secrets are never sent, only their count. */
-export interface Source {
-  id: string;
-  name: string;
-  description: string;
-  ingestPath: string;
-  appId: string;
-  verification: {
-    scheme: string;
-    secretCount: number;
-    tolerance: number | null;
-    url: string | null;
-    hmac: Record<string, unknown> | null;
-  };
-  forwardSecretType: string;
-  dedupe: (RequestField & { windowSeconds: number }) | null;
-  eventType: RequestField | null;
-  maxBodyBytes: number | null;
-  destinations: SourceDestination[];
-  createdAt: string;
-  updatedAt: string;
-}
-export type InboundStatus = 'accepted' | 'rejected' | 'duplicate' | 'handshake';
-export interface InboundEvent {
-  id: string;
-  sourceId: string;
-  status: InboundStatus;
-  eventType: string;
-  dedupeKey: string | null;
-  duplicateOf: string | null;
-  verification: { code: string; detail: string } | null;
-  method: string;
-  contentType: string | null;
-  bodySize: number;
-  receivedAt: string;
-  /** A split request (Salesforce): the messages it was forwarded as; null when the event is its message. */
-  messageIds: string[] | null;
-}
-export interface InboundEventDetail extends InboundEvent {
-  /** As received: original case and order, repeats kept. */
-  headers: [string, string][];
-  body: string;
-  bodyEncoding: 'utf8' | 'base64';
-  attempts: Attempt[];
-}
+export type Source = SourceOut;
+export type SourceDestination = SourceOut['destinations'][number];
+export type RequestField = NonNullable<SourceOut['eventType']>;
+export type InboundEvent = InboundEventOut;
+export type InboundStatus = InboundEventOut['status'];
+export type InboundEventDetail = InboundEventDetailOut;
 
 export const enc = encodeURIComponent;

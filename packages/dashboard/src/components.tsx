@@ -1,7 +1,7 @@
 /** Building blocks every page uses: data loading, error display, confirmation, code blocks. */
 import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useId, useRef, useState } from 'preact/hooks';
-import { ApiError, getPortalApp } from './api.ts';
+import { ApiError, DeliveryStatus, type DeliveryStatusName, getPortalApp, STATUS_TEXT } from './api.ts';
 
 export interface Loaded<T> {
   data: T | null;
@@ -158,16 +158,21 @@ export function HeadersTable({ headers, caption }: { headers: Record<string, str
   );
 }
 
-export const STATUS_NAMES: Record<number, string> = {
-  0: 'success',
-  1: 'pending',
-  2: 'fail',
-  3: 'sending',
-  4: 'canceled',
-};
+/** `<option>`s of an attempt-status filter: the server's status codes, under their names. */
+export function StatusOptions({ names }: { names: DeliveryStatusName[] }) {
+  return (
+    <>
+      {names.map((n) => (
+        <option key={n} value={String(DeliveryStatus[n])}>
+          {n}
+        </option>
+      ))}
+    </>
+  );
+}
 
 export function StatusBadge({ status, code }: { status: number; code?: number }) {
-  const name = STATUS_NAMES[status] ?? 'unknown';
+  const name = STATUS_TEXT[status] ?? 'unknown';
   return (
     <span class={`badge ${name}`}>
       {name}

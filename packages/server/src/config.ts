@@ -5,7 +5,7 @@
  * in one error, then frozen. Library code receives this object and never reads `process.env`.
  */
 import { readFileSync } from 'node:fs';
-import { allowlistProblems } from './inbound/allowlist.ts';
+import { ipRangeProblems } from './core/ip-ranges.ts';
 
 export interface HooklineConfig {
   host: string;
@@ -149,7 +149,7 @@ const trustProxy: Parser = (raw) => {
   if (/^(true|false)$/i.test(raw)) return raw.toLowerCase() === 'true';
   if (/^\d+$/.test(raw)) return int(1, 100)(raw);
   const list = raw.split(',').map((s) => s.trim());
-  const bad = allowlistProblems(list);
+  const bad = ipRangeProblems(list);
   if (bad.length > 0) throw new Error(`must be true, false, a hop count or IPs/CIDRs: ${bad[0]!.msg}`);
   return list;
 };

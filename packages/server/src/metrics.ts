@@ -10,7 +10,7 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Clock } from './core/clock.ts';
-import type { Attempt } from './core/types.ts';
+import type { Attempt, InboundStatus } from './core/types.ts';
 import type { DeliveryOutcome, Store } from './store/store.ts';
 
 /** How long an endpoint has been failing, as the `longer_than` label of `hookline_endpoints_failing`. */
@@ -28,7 +28,7 @@ export interface Metrics {
   attempt(attempt: Attempt, next: DeliveryOutcome['next']): void;
   endpointDisabled(): void;
   /** A request to `/in/{source}` was answered: stored with this status, or refused by the source's allowlist. */
-  inboundRequest(status: 'accepted' | 'duplicate' | 'rejected' | 'handshake' | 'ip_not_allowed'): void;
+  inboundRequest(status: InboundStatus | 'ip_not_allowed'): void;
   /** The text Prometheus scrapes. */
   render(): Promise<string>;
 }

@@ -19,6 +19,7 @@ import { after, before, describe, test } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { Webhook } from 'standardwebhooks';
 import { DEFAULT_DASHBOARD_DIR } from '../src/api/dashboard.ts';
+import { SOURCE_SCHEMES } from '../src/core/enums.ts';
 import { startHookline, startReceiver, type TestReceiver, type TestServer } from './helpers.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -276,6 +277,23 @@ describe('web dashboard in Chromium', { skip }, () => {
     const created = await server.call('GET', `/api/v1/app/acme/endpoint/${endpointId}`);
     assert.equal(created.body.kind, 'slack');
     assert.deepEqual(created.body.template, { text: '{{ eventType }} paid' });
+
+    // The attempt inspector shows the body that was sent: the rendered chat message, not the payload.
+    const msg = await server.call('POST', '/api/v1/app/acme/msg', {
+      eventType: 'invoice.paid',
+      payload: { invoiceId: 'inv_chat' },
+    });
+    assert.equal(msg.status, 202);
+    let attemptId: string | undefined;
+    for (let i = 0; i < 40 && !attemptId; i++) {
+      const list = await server.call('GET', `/api/v1/app/acme/attempt/endpoint/${endpointId}`);
+      attemptId = list.body.data[0]?.id;
+      if (!attemptId) await page.waitForTimeout(250);
+    }
+    assert.ok(attemptId, 'the Slack endpoint got an attempt');
+    await page.goto(`${server.url}/apps/acme/msg/${msg.body.id}/attempt/${attemptId}`);
+    await page.getByRole('heading', { name: `Attempt ${attemptId}` }).waitFor();
+    assert.equal(await page.getByTitle('Request body').textContent(), '{"text":"invoice.paid paid"}');
     assert.equal((await server.call('DELETE', `/api/v1/app/acme/endpoint/${endpointId}`)).status, 204);
   });
 
@@ -296,6 +314,12 @@ describe('web dashboard in Chromium', { skip }, () => {
       const secret = `whsec_${randomBytes(32).toString('base64')}`;
       await page.getByRole('link', { name: 'Create source' }).click();
       await page.getByRole('heading', { name: 'Create source' }).waitFor();
+      // Every scheme the server accepts is offered, in the server's order.
+      const schemeOptions = page.getByLabel('Scheme').locator('option');
+      const offered: (string | null)[] = [];
+      for (let i = 0; i < (await schemeOptions.count()); i++)
+        offered.push(await schemeOptions.nth(i).getAttribute('value'));
+      assert.deepEqual(offered, [...SOURCE_SCHEMES]);
       await page.getByLabel('Name').fill('clerk-users');
       await page.getByLabel('Description').fill('Clerk user events');
       await page.getByLabel('Scheme').selectOption('standard-webhooks');
@@ -602,6 +626,28 @@ describe('web dashboard in Chromium', { skip }, () => {
     } finally {
       await dest.close();
     }
+  });
+
+  test('source page: chat destinations, the IP allowlist and handshakes', async () => {
+    const created = await server.call('POST', '/api/v1/source', {
+      name: 'team-alerts',
+      verification: { scheme: 'github', secrets: ['gh-secret'] },
+      allowedIps: ['192.0.2.0/24', '2001:db8::/32'],
+      handshake: { challenge: { preset: 'graph' } },
+      destinations: [{ url: 'https://hooks.example.com/slack', kind: 'slack' }],
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    await page.goto(`${server.url}/sources/${created.body.id}`);
+    await page.getByRole('heading', { name: 'Source team-alerts' }).waitFor();
+    const definition = page.getByTestId('source-definition');
+    const row = (name: string) => definition.getByRole('row', { name: new RegExp(`^${name}`) });
+    assert.match((await row('Allowed clients').textContent())!, /192\.0\.2\.0\/24, 2001:db8::\/32/);
+    assert.match((await row('Handshakes').textContent())!, /graph challenge/);
+    assert.match(
+      (await page.getByTestId('destinations').textContent())!,
+      /hooks\.example\.com\/slack · slack/,
+    );
+    await shot(page, 'source-chat', 'desktop');
   });
 
   test('app portal link: scoped to its application, creates an endpoint, read-only and expired links', async () => {

@@ -4,9 +4,10 @@ import { createHmac } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { buildSalesforceOutboundMessage } from '@hookline/receiver';
 import { ConfigError, loadConfig } from '../src/config.ts';
-import type { ChallengeRule, Source } from '../src/core/types.ts';
-import { forwardedHeaders } from '../src/delivery/dispatcher.ts';
-import { allowlistProblems, ipAllowed } from '../src/inbound/allowlist.ts';
+import { ipRangeProblems } from '../src/core/ip-ranges.ts';
+import type { ChallengeRule, Source, SourceScheme, SourceVerification } from '../src/core/types.ts';
+import { forwardedHeaders } from '../src/delivery/headers.ts';
+import { ipAllowed } from '../src/inbound/allowlist.ts';
 import {
   CHALLENGE_PRESETS,
   challengeAnswer,
@@ -142,7 +143,7 @@ describe('dedupe keys and event types', () => {
   });
 
   test('verificationProblems names what is wrong with a definition', () => {
-    const v = (over: object) => ({
+    const v = (over: object): SourceVerification => ({
       scheme: 'github',
       secrets: ['s'],
       tolerance: null,
@@ -267,7 +268,7 @@ describe('handshakes, allowlists and provider event types', () => {
       assert.equal(ipAllowed(list, addr, 'rules-test'), ok, addr);
     }
     assert.deepEqual(
-      allowlistProblems(['10.0.0.0/8', '10.1', '10.0.0.0/33', '::1/129', '::ffff:10.0.0.0/104']).map(
+      ipRangeProblems(['10.0.0.0/8', '10.1', '10.0.0.0/33', '::1/129', '::ffff:10.0.0.0/104']).map(
         (p) => p.index,
       ),
       [1, 2, 3],
@@ -286,7 +287,7 @@ describe('handshakes, allowlists and provider event types', () => {
   });
 
   test('event types: HubSpot subscriptionType, Discord interaction type, Salesforce sObject type', () => {
-    const of = (scheme: string, body: string) =>
+    const of = (scheme: SourceScheme, body: string) =>
       eventTypeOf(
         source({ verification: { scheme, secrets: ['s'], tolerance: null, url: null, hmac: null } }),
         [],

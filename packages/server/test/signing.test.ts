@@ -9,7 +9,8 @@ import { Webhook } from 'standardwebhooks';
 import { Webhook as SvixWebhook } from 'svix';
 import { generateSecret, signatureHeader, signV1 } from '../src/core/signing.ts';
 import type { EndpointSecret } from '../src/core/types.ts';
-import { isForbiddenCustomHeader, prepareRequest } from '../src/delivery/dispatcher.ts';
+import { prepareRequest } from '../src/delivery/dispatcher.ts';
+import { isForbiddenCustomHeader } from '../src/delivery/headers.ts';
 import type { ClaimedDelivery } from '../src/store/store.ts';
 
 // The vector shared by the Standard Webhooks JS, Go, Java, Python, PHP, Ruby and C# libraries.

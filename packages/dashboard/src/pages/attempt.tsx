@@ -1,4 +1,4 @@
-import { type AttemptDetail, api, enc, type InboundEventDetail, type Message } from '../api.ts';
+import { type AttemptDetail, api, enc, type InboundEventDetail, type Message, TriggerType } from '../api.ts';
 import { BodyView } from '../body-view.tsx';
 import {
   AppsCrumb,
@@ -18,7 +18,8 @@ import {
  * The attempt inspector: the request exactly as Hookline sent it (URL, headers, body) and the
  * response that came back. The body is the message payload: Hookline stores it as the compact
  * JSON it sends, byte for byte. For the forward of an inbound event (`sourceId` given) the body
- * sent is the request the provider posted, kept byte for byte with the event.
+ * sent is the request the provider posted, kept byte for byte with the event. A chat destination
+ * was sent the rendered chat message instead, which the attempt keeps as `requestBody`.
  */
 export function AttemptPage({
   appId,
@@ -81,7 +82,7 @@ export function AttemptPage({
             </div>
             <div>
               <dt>Trigger</dt>
-              <dd>{a.triggerType === 1 ? 'manual' : 'scheduled'}</dd>
+              <dd>{a.triggerType === TriggerType.manual ? 'manual' : 'scheduled'}</dd>
             </div>
           </dl>
           <div class="actions">
@@ -115,7 +116,9 @@ export function AttemptPage({
               </p>
               <HeadersTable headers={a.requestHeaders} caption="Request headers" />
               <h3>Body</h3>
-              {inbound ? (
+              {a.requestBody !== null ? (
+                <Code text={a.requestBody} label="Request body" />
+              ) : inbound ? (
                 <BodyView body={inbound.body} encoding={inbound.bodyEncoding} label="Request body" />
               ) : body === null ? (
                 <Loading what="body" />

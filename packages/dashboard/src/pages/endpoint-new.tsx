@@ -1,15 +1,27 @@
 import { useState } from 'preact/hooks';
-import { ApiError, api, type Endpoint, type EventType, enc, type ListResponse } from '../api.ts';
+import {
+  ApiError,
+  api,
+  type Endpoint,
+  type EventType,
+  enc,
+  type ListResponse,
+  SOURCE_DESTINATION_KINDS,
+  type SourceDestinationKind,
+} from '../api.ts';
 import { AppsCrumb, asApiError, ErrorBox, PageTitle, useLoad } from '../components.tsx';
 import { navigate } from '../router.ts';
 
-/** Where deliveries go: a webhook receiver, or a chat channel's incoming webhook. */
-const KINDS = [
-  { value: 'http', label: 'Webhook (signed HTTP POST)' },
-  { value: 'slack', label: 'Slack incoming webhook' },
-  { value: 'discord', label: 'Discord webhook' },
-  { value: 'teams', label: 'Microsoft Teams (Workflows)' },
-];
+/**
+ * Where deliveries go: a webhook receiver, or a chat channel's incoming webhook (the kinds a form
+ * can create; `listen` endpoints are made by `hookline listen`).
+ */
+const KIND_LABELS: Record<SourceDestinationKind, string> = {
+  http: 'Webhook (signed HTTP POST)',
+  slack: 'Slack incoming webhook',
+  discord: 'Discord webhook',
+  teams: 'Microsoft Teams (Workflows)',
+};
 
 /**
  * Creates an endpoint: URL, description, kind, optionally the event types it subscribes to and,
@@ -76,9 +88,9 @@ export function NewEndpointPage({ appId }: { appId: string }) {
         <div class="wide">
           <label for="ep-kind">Destination</label>
           <select id="ep-kind" value={kind} onChange={(e) => setKind((e.target as HTMLSelectElement).value)}>
-            {KINDS.map((k) => (
-              <option key={k.value} value={k.value}>
-                {k.label}
+            {SOURCE_DESTINATION_KINDS.map((k) => (
+              <option key={k} value={k}>
+                {KIND_LABELS[k]}
               </option>
             ))}
           </select>

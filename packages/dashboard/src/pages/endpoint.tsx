@@ -7,6 +7,7 @@ import {
   Loading,
   PageTitle,
   StatusBadge,
+  StatusOptions,
   time,
   useLoad,
 } from '../components.tsx';
@@ -137,9 +138,7 @@ export function EndpointPage({ appId, endpointId }: { appId: string; endpointId:
         }}
       >
         <option value="">any</option>
-        <option value="0">success</option>
-        <option value="2">fail</option>
-        <option value="1">pending</option>
+        <StatusOptions names={['success', 'fail', 'pending']} />
       </select>
       <ErrorBox error={attempts.error} />
       {!attempts.data && !attempts.error && <Loading what="attempts" />}

@@ -9,7 +9,7 @@ import {
   type Message,
   qs,
 } from '../api.ts';
-import { AppsCrumb, asApiError, ErrorBox, PageTitle, time, useLoad } from '../components.tsx';
+import { AppsCrumb, asApiError, ErrorBox, PageTitle, StatusOptions, time, useLoad } from '../components.tsx';
 import { navigate } from '../router.ts';
 import { AttemptTable, toLocalInput } from './endpoint.tsx';
 
@@ -122,8 +122,7 @@ export function MessagesPage({ appId }: { appId: string }) {
           <label for="s-status">Attempt status</label>
           <select id="s-status" value={form.status} onChange={set('status')} disabled={!form.endpoint}>
             <option value="">any</option>
-            <option value="0">success</option>
-            <option value="2">fail</option>
+            <StatusOptions names={['success', 'fail']} />
           </select>
         </div>
         <div>

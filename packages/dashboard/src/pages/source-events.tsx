@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { api, enc, type InboundEvent, type ListResponse, qs, type Source } from '../api.ts';
+import { api, enc, INBOUND_STATUSES, type InboundEvent, type ListResponse, qs, type Source } from '../api.ts';
 import { ErrorBox, InboundBadge, Loading, PageTitle, time, useLoad } from '../components.tsx';
 
 const iso = (local: string) => (local ? new Date(local).toISOString() : undefined);
@@ -63,10 +63,11 @@ export function SourceEventsPage({ sourceId, presetStatus }: { sourceId: string;
             }}
           >
             <option value="">any</option>
-            <option value="accepted">accepted</option>
-            <option value="rejected">rejected</option>
-            <option value="duplicate">duplicate</option>
-            <option value="handshake">handshake</option>
+            {INBOUND_STATUSES.map((s) => (
+              <option key={s} value={s}>
+                {s}
+              </option>
+            ))}
           </select>
         </div>
         <div>

@@ -1,21 +1,29 @@
 import { useState } from 'preact/hooks';
-import { type ApiError, api, enc, type Source } from '../api.ts';
+import { type ApiError, api, enc, SOURCE_SCHEMES, type Source, type SourceScheme } from '../api.ts';
 import { asApiError, ErrorBox, PageTitle } from '../components.tsx';
 import { navigate } from '../router.ts';
 
-/** The verification schemes the server knows (`verification.scheme`), with a word on each. */
-export const SCHEMES: { name: string; label: string }[] = [
-  { name: 'standard-webhooks', label: 'Standard Webhooks (webhook-signature)' },
-  { name: 'svix', label: 'Svix (svix-signature)' },
-  { name: 'stripe', label: 'Stripe' },
-  { name: 'github', label: 'GitHub' },
-  { name: 'shopify', label: 'Shopify' },
-  { name: 'slack', label: 'Slack' },
-  { name: 'twilio', label: 'Twilio (needs the public URL)' },
-  { name: 'paddle', label: 'Paddle' },
-  { name: 'hmac', label: 'Generic HMAC (configure below)' },
-  { name: 'none', label: 'None: accept every request' },
-];
+/**
+ * A word on each verification scheme the server knows (`verification.scheme`). Keyed by the
+ * server's list, so a scheme added there does not compile here until it has a label.
+ */
+const SCHEME_LABELS: Record<SourceScheme, string> = {
+  'standard-webhooks': 'Standard Webhooks (webhook-signature)',
+  svix: 'Svix (svix-signature)',
+  stripe: 'Stripe',
+  github: 'GitHub',
+  shopify: 'Shopify',
+  slack: 'Slack',
+  twilio: 'Twilio (needs the public URL)',
+  paddle: 'Paddle',
+  discord: "Discord (the application's public key)",
+  hubspot: "HubSpot (the app's client secret; needs the public URL)",
+  salesforce: 'Salesforce Outbound Messages (the organization id)',
+  hmac: 'Generic HMAC (configure below)',
+  none: 'None: accept every request',
+};
+/** Schemes whose signature covers the URL the provider calls, so the source needs its public URL. */
+const SIGNS_URL: string[] = ['twilio', 'hubspot'] satisfies SourceScheme[];
 
 interface DestinationForm {
   key: number;
@@ -38,7 +46,7 @@ const list = (s: string) =>
 export function NewSourcePage() {
   const [name, setName] = useState('');
   const [description, setDescription] = useState('');
-  const [scheme, setScheme] = useState('standard-webhooks');
+  const [scheme, setScheme] = useState<string>('standard-webhooks');
   const [secret, setSecret] = useState('');
   const [tolerance, setTolerance] = useState('');
   const [publicUrl, setPublicUrl] = useState('');
@@ -66,7 +74,7 @@ export function NewSourcePage() {
           scheme,
           ...(scheme !== 'none' && secret.trim() ? { secrets: [secret.trim()] } : {}),
           ...(tolerance !== '' ? { tolerance: Number(tolerance) } : {}),
-          ...(scheme === 'twilio' && publicUrl.trim() ? { url: publicUrl.trim() } : {}),
+          ...(SIGNS_URL.includes(scheme) && publicUrl.trim() ? { url: publicUrl.trim() } : {}),
           ...(scheme === 'hmac'
             ? {
                 hmac: {
@@ -140,9 +148,9 @@ export function NewSourcePage() {
               value={scheme}
               onChange={(e) => setScheme((e.target as HTMLSelectElement).value)}
             >
-              {SCHEMES.map((s) => (
-                <option key={s.name} value={s.name}>
-                  {s.label}
+              {SOURCE_SCHEMES.map((name) => (
+                <option key={name} value={name}>
+                  {SCHEME_LABELS[name]}
                 </option>
               ))}
             </select>
@@ -174,7 +182,7 @@ export function NewSourcePage() {
               />
             </div>
           )}
-          {scheme === 'twilio' && (
+          {SIGNS_URL.includes(scheme) && (
             <div class="wide">
               <label for="src-url">Public URL the provider calls</label>
               <input

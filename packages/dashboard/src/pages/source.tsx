@@ -8,6 +8,17 @@ export function describeField(f: RequestField | null, fallback: string): string 
   return f.header ? `header ${f.header}` : `JSON field ${f.jsonPath}`;
 }
 
+/** The handshakes a source answers itself, in a few words. */
+function describeHandshake(h: Source['handshake']): string {
+  const parts = [h.provider ? "the provider's own (when its scheme has one)" : 'no provider handshakes'];
+  const c = h.challenge;
+  if (c) {
+    const where = c.query ? `query ${c.query}` : `JSON field ${c.jsonPath}`;
+    parts.push(`${c.preset ?? 'custom'} challenge (${c.method}, ${where}, answered as ${c.respond})`);
+  }
+  return parts.join('; ');
+}
+
 /**
  * One source: where the provider posts, how requests are verified (the secrets themselves are never
  * returned by the API), duplicates, destinations, and the secret forwarded requests are signed with.
@@ -68,6 +79,10 @@ export function SourcePage({ sourceId }: { sourceId: string }) {
                   : 'not checked'}
               </Row>
               <Row name="Event type from">{describeField(s.eventType, "the provider's usual place")}</Row>
+              <Row name="Allowed clients">
+                {s.allowedIps ? s.allowedIps.join(', ') : 'anyone (no IP allowlist)'}
+              </Row>
+              <Row name="Handshakes">{describeHandshake(s.handshake)}</Row>
               <Row name="Largest body">
                 {s.maxBodyBytes === null ? "the server's limit" : `${s.maxBodyBytes} bytes`}
               </Row>
@@ -95,6 +110,7 @@ export function SourcePage({ sourceId }: { sourceId: string }) {
                   <tr key={d.id}>
                     <td>
                       <code class="url">{d.url}</code>
+                      {d.kind !== 'http' && <span class="muted"> · {d.kind}</span>}
                       {d.disabled && <span class="badge fail">disabled</span>}
                     </td>
                     <td>{d.eventTypes?.join(', ') ?? 'all'}</td>

@@ -4,6 +4,7 @@ import { HooklineError, invalid, notFound } from '../core/errors.ts';
 import { isId } from '../core/ids.ts';
 import { SOURCE_APP_METADATA_KEY } from '../core/source-app.ts';
 import type { App } from '../core/types.ts';
+import type { ApiContext, Routes } from './context.ts';
 import { listOut, pageQuery } from './pagination.ts';
 import {
   ApplicationIn,
@@ -14,7 +15,6 @@ import {
   listOf,
   NoContent,
 } from './schemas.ts';
-import type { ApiContext, Routes } from './server.ts';
 import { appOut } from './wire.ts';
 
 const tags = ['Application'];

@@ -4,11 +4,11 @@ import { notFound } from '../core/errors.ts';
 import type { DeliveryStatusCode, Message } from '../core/types.ts';
 import type { AttemptFilter } from '../store/store.ts';
 import { loadApp } from './application.ts';
+import type { ApiContext, Routes } from './context.ts';
 import { loadEndpoint } from './endpoint.ts';
 import { commaList, loadMessage, parseTime } from './message.ts';
 import { listOut, pageQuery } from './pagination.ts';
 import { AttemptDetailOut, AttemptListQuery, AttemptOut, EmptyOut, ErrorOut, listOf } from './schemas.ts';
-import type { ApiContext, Routes } from './server.ts';
 import { attemptOut } from './wire.ts';
 
 const tags = ['Message Attempt'];

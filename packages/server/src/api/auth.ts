@@ -17,6 +17,7 @@ import { HooklineError } from '../core/errors.ts';
 import type { AppToken, EventType } from '../core/types.ts';
 import type { Store } from '../store/store.ts';
 import { createApplication, loadAppToChange } from './application.ts';
+import type { ApiContext, Routes } from './context.ts';
 import {
   ApplicationTokenExpireIn,
   AppPortalAccessIn,
@@ -24,7 +25,6 @@ import {
   ErrorOut,
   NoContent,
 } from './schemas.ts';
-import type { ApiContext, Routes } from './server.ts';
 
 /** Who a request acts as. */
 export type Principal = { kind: 'admin' } | { kind: 'app'; token: AppToken };

@@ -11,10 +11,9 @@ import {
   type SecretType,
 } from '../core/signing.ts';
 import { type App, type Endpoint, type EndpointKind, isChatKind } from '../core/types.ts';
-import { checkTemplate } from '../delivery/chat.ts';
-import { isForbiddenCustomHeader } from '../delivery/dispatcher.ts';
-import { checkDestination, checkUrlShape } from '../delivery/ssrf.ts';
 import { loadApp, loadAppToChange } from './application.ts';
+import type { ApiContext, Routes } from './context.ts';
+import { DEFAULT_GRACE_SECONDS, destinationProblems } from './destination-rules.ts';
 import { listOut, pageQuery } from './pagination.ts';
 import {
   BackgroundTaskOut,
@@ -36,7 +35,6 @@ import {
   StatsQuery,
   ValidationErrorOut,
 } from './schemas.ts';
-import type { ApiContext, Routes } from './server.ts';
 import { endpointOut, iso } from './wire.ts';
 
 const tags = ['Endpoint'];
@@ -45,7 +43,6 @@ const EpParams = Type.Object({
   app_id: Type.String(),
   endpoint_id: Type.String({ description: 'Endpoint id or uid' }),
 });
-export const DEFAULT_GRACE_SECONDS = 24 * 3600;
 const DAY_MS = 86_400_000;
 
 export async function loadEndpoint(ctx: ApiContext, app: App, idOrUid: string): Promise<Endpoint> {
@@ -68,28 +65,9 @@ async function validateEndpoint(
     template?: Record<string, unknown> | null;
   },
 ): Promise<void> {
-  const issues: ValidationIssue[] = [];
-  if (fields.url !== undefined) {
-    const shape = checkUrlShape(fields.url);
-    if ('reason' in shape)
-      issues.push({ loc: ['body', 'url'], msg: `url ${shape.reason}`, type: 'value_error.url' });
-    else if (chatUrlProblem(fields.kind, shape.protocol, ctx.config.allowPrivateNetworks)) {
-      issues.push({
-        loc: ['body', 'url'],
-        msg: chatUrlProblem(fields.kind, shape.protocol, ctx.config.allowPrivateNetworks)!,
-        type: 'value_error.url',
-      });
-    } else if (fields.kind !== 'listen') {
-      const problem = await checkDestination(shape, ctx.config.allowPrivateNetworks);
-      if (problem) {
-        issues.push({
-          loc: ['body', 'url'],
-          msg: `url ${problem.reason}; set HOOKLINE_ALLOW_PRIVATE_NETWORKS=true to allow this in development`,
-          type: 'value_error.url',
-        });
-      }
-    }
-  }
+  const issues: ValidationIssue[] = (await destinationProblems(fields, ctx.config.allowPrivateNetworks)).map(
+    (p) => ({ loc: ['body', ...p.path], msg: p.msg, type: p.type }),
+  );
   if (fields.eventTypes && fields.eventTypes.length > 0) {
     const known = await ctx.store.existingEventTypes(fields.eventTypes);
     fields.eventTypes.forEach((name, i) => {
@@ -101,33 +79,6 @@ async function validateEndpoint(
         });
       }
     });
-  }
-  for (const name of Object.keys(fields.headers ?? {})) {
-    if (isForbiddenCustomHeader(name)) {
-      issues.push({
-        loc: ['body', 'headers', name],
-        msg: `header "${name}" is set by Hookline and cannot be overridden`,
-        type: 'value_error',
-      });
-    }
-  }
-  if (fields.template) {
-    if (!isChatKind(fields.kind)) {
-      issues.push({
-        loc: ['body', 'template'],
-        msg: 'template is only used by chat destinations (kind slack, discord or teams)',
-        type: 'value_error',
-      });
-    } else {
-      const problem = checkTemplate(fields.template);
-      if (problem) {
-        issues.push({
-          loc: ['body', 'template', ...problem.path],
-          msg: `template ${problem.message}`,
-          type: 'value_error.template',
-        });
-      }
-    }
   }
   if (fields.uid && isId('endpoint', fields.uid)) {
     issues.push({
@@ -172,19 +123,6 @@ function kindAndTemplate(
         ? (change.template ?? null)
         : (ep.template ?? null);
   return { change, kind: change.kind ?? ep.kind, template };
-}
-
-/**
- * Chat platforms' incoming webhooks are all https; the real hosts are not required, so a proxy
- * or a self-hosted stand-in works too. Null when the URL is fine for `kind`.
- */
-export function chatUrlProblem(
-  kind: string | undefined,
-  protocol: string,
-  allowPrivate: boolean,
-): string | null {
-  if (!isChatKind(kind) || protocol === 'https:' || allowPrivate) return null;
-  return `url of a ${kind} destination must use https (the incoming-webhook URL ${kind} gave you)`;
 }
 
 async function ensureUidFree(ctx: ApiContext, app: App, uid: string | null | undefined, self?: string) {

@@ -3,6 +3,7 @@ import Type from 'typebox';
 import { HooklineError, notFound } from '../core/errors.ts';
 import type { EventType } from '../core/types.ts';
 import { visibleTo } from './auth.ts';
+import type { ApiContext, Routes } from './context.ts';
 import { listOut, pageQuery } from './pagination.ts';
 import {
   ErrorOut,
@@ -14,7 +15,6 @@ import {
   listOf,
   NoContent,
 } from './schemas.ts';
-import type { ApiContext, Routes } from './server.ts';
 import { eventTypeOut } from './wire.ts';
 
 const tags = ['Event Type'];

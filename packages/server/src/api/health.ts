@@ -1,7 +1,7 @@
 /** Liveness and readiness: 200 when the process runs and the database answers, else 503. */
 import type { FastifyInstance } from 'fastify';
 import { coerceError } from '../core/errors.ts';
-import type { ApiContext } from './server.ts';
+import type { ApiContext } from './context.ts';
 
 export function healthRoutes(ctx: ApiContext) {
   return async (app: FastifyInstance) => {

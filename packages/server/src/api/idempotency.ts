@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HooklineError } from '../core/errors.ts';
-import type { ApiContext } from './server.ts';
+import type { ApiContext } from './context.ts';
 
 export const IDEMPOTENCY_TTL_MS = 12 * 3_600_000;
 

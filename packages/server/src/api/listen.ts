@@ -10,8 +10,8 @@ import { HooklineError } from '../core/errors.ts';
 import type { Endpoint } from '../core/types.ts';
 import type { ListenHub } from '../delivery/listen-hub.ts';
 import { loadApp } from './application.ts';
+import type { ApiContext, Routes } from './context.ts';
 import { loadEndpoint } from './endpoint.ts';
-import type { ApiContext, Routes } from './server.ts';
 
 /** Pings keep proxies from closing an idle stream and find clients that vanished (laptop lid shut). */
 const PING_MS = 15_000;

@@ -4,6 +4,7 @@ import { HooklineError, invalid, notFound } from '../core/errors.ts';
 import { endpointMatches } from '../core/routing.ts';
 import type { App, Message } from '../core/types.ts';
 import { createApplication } from './application.ts';
+import type { ApiContext, Routes } from './context.ts';
 import { IDEMPOTENCY_TTL_MS } from './idempotency.ts';
 import { listOut, pageQuery } from './pagination.ts';
 import {
@@ -15,7 +16,6 @@ import {
   ValidationErrorOut,
   WithContentQuery,
 } from './schemas.ts';
-import type { ApiContext, Routes } from './server.ts';
 import { messageOut } from './wire.ts';
 
 const tags = ['Message'];

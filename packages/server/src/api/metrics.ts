@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import { coerceError, HooklineError } from '../core/errors.ts';
 import type { Metrics } from '../metrics.ts';
 import { hashToken } from './auth.ts';
-import type { ApiContext } from './server.ts';
+import type { ApiContext } from './context.ts';
 
 /**
  * Checks a scrape's `Authorization` header: passes when no metrics token is configured, or when

@@ -18,6 +18,7 @@ import type { App, Endpoint, EventType } from '../core/types.ts';
 import { StoreConflictError } from '../store/store-errors.ts';
 import { loadApp, loadAppToChange } from './application.ts';
 import { visibleTo } from './auth.ts';
+import type { ApiContext, Routes } from './context.ts';
 import { createEndpoint } from './endpoint.ts';
 import { listOut, pageQuery } from './pagination.ts';
 import {
@@ -33,7 +34,6 @@ import {
   SamplesOut,
   ValidationErrorOut,
 } from './schemas.ts';
-import type { ApiContext, Routes } from './server.ts';
 import { iso } from './wire.ts';
 
 const tags = ['REST Hooks'];

@@ -7,8 +7,16 @@
  * responses carry both.
  */
 import Type, { type Static, type TSchema } from 'typebox';
-import { UID_PATTERN } from '../core/ids.ts';
-import { SECRET_PATTERN } from '../core/signing.ts';
+import {
+  DELIVERY_STATUS_CODES,
+  DELIVERY_STATUS_NAMES,
+  ENDPOINT_KINDS,
+  INBOUND_STATUSES,
+  SOURCE_DESTINATION_KINDS,
+  SOURCE_SCHEMES,
+  TRIGGER_TYPE_CODES,
+} from '../core/enums.ts';
+import { SECRET_PATTERN, UID_PATTERN } from '../core/formats.ts';
 
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 const Uid = Type.String({
@@ -49,6 +57,8 @@ export const ListQuery = Type.Object({
 });
 export type ListQuery = Static<typeof ListQuery>;
 
+/** A page of `T`, as `listOf(T)` describes it. */
+export type ListOut<T> = Omit<Static<ReturnType<typeof listOf>>, 'data'> & { data: T[] };
 export const listOf = <T extends TSchema>(item: T, name: string) =>
   Type.Object(
     {
@@ -72,16 +82,7 @@ export const ApplicationIn = Type.Object(
   { $id: 'ApplicationIn' },
 );
 export type ApplicationIn = Static<typeof ApplicationIn>;
-export const ApplicationPatch = Type.Partial(
-  Type.Object({
-    name: Type.String({ minLength: 1, maxLength: 256 }),
-    uid: Nullable(Uid),
-    throttleRate: Nullable(Type.Integer({ minimum: 0, maximum: 65535 })),
-    rateLimit: Nullable(Type.Integer({ minimum: 0, maximum: 65535 })),
-    metadata: Metadata,
-  }),
-  { $id: 'ApplicationPatch' },
-);
+export const ApplicationPatch = Type.Partial(ApplicationIn, { $id: 'ApplicationPatch' });
 export type ApplicationPatch = Static<typeof ApplicationPatch>;
 export const ApplicationOut = Type.Object(
   {
@@ -96,6 +97,7 @@ export const ApplicationOut = Type.Object(
   },
   { $id: 'ApplicationOut' },
 );
+export type ApplicationOut = Static<typeof ApplicationOut>;
 
 // ---- endpoints --------------------------------------------------------------------------
 const endpointFields = {
@@ -120,19 +122,13 @@ const SecretTypeIn = Type.Union([Type.Literal('hmac-sha256'), Type.Literal('ed25
   description:
     'Hookline: the kind of secret generated when none is given: hmac-sha256 (whsec_, v1 signatures, the default) or ed25519 (whsk_, v1a signatures; receivers verify with the public key)',
 });
-const EndpointKindSchema = Type.Union(
-  [
-    Type.Literal('http'),
-    Type.Literal('listen'),
-    Type.Literal('slack'),
-    Type.Literal('discord'),
-    Type.Literal('teams'),
-  ],
-  {
-    description:
-      'Hookline: `http` (default) delivers to `url`; `listen` delivers to a connected `hookline listen` client, which forwards to `url` on its machine; `slack`, `discord` and `teams` post each message, rendered as a chat message of that platform and unsigned, to the incoming-webhook `url`.',
-  },
-);
+// The closed sets of core/enums.ts are `{type, enum}`: validation refuses other values with a 422
+// that lists the allowed ones, and /openapi.json shows them to clients and SDK generators.
+const EndpointKindSchema = Type.Enum(ENDPOINT_KINDS, {
+  type: 'string',
+  description:
+    'Hookline: `http` (default) delivers to `url`; `listen` delivers to a connected `hookline listen` client, which forwards to `url` on its machine; `slack`, `discord` and `teams` post each message, rendered as a chat message of that platform and unsigned, to the incoming-webhook `url`.',
+});
 const EndpointTemplate = Nullable(
   Type.Record(Type.String(), Type.Unknown(), {
     description:
@@ -164,27 +160,10 @@ export const EndpointIn = Type.Object(
   { $id: 'EndpointIn' },
 );
 export type EndpointIn = Static<typeof EndpointIn>;
-export const EndpointPatch = Type.Partial(
-  Type.Object({
-    url: endpointFields.url,
-    description: endpointFields.description,
-    uid: endpointFields.uid,
-    disabled: endpointFields.disabled,
-    eventTypes: endpointFields.eventTypes,
-    filterTypes: endpointFields.filterTypes,
-    channels: endpointFields.channels,
-    throttleRate: endpointFields.throttleRate,
-    rateLimit: endpointFields.rateLimit,
-    metadata: endpointFields.metadata,
-    version: endpointFields.version,
-    secret: Nullable(Type.String({ pattern: SECRET_PATTERN })),
-    svixHeaders: endpointFields.svixHeaders,
-    kind: EndpointKindSchema,
-    template: EndpointTemplate,
-    fifo: endpointFields.fifo,
-  }),
-  { $id: 'EndpointPatch' },
-);
+/** Any field of EndpointIn but the ones with routes of their own (headers) or used only on create. */
+export const EndpointPatch = Type.Partial(Type.Omit(EndpointIn, ['secretType', 'headers']), {
+  $id: 'EndpointPatch',
+});
 export type EndpointPatch = Static<typeof EndpointPatch>;
 export const EndpointOut = Type.Object(
   {
@@ -209,7 +188,9 @@ export const EndpointOut = Type.Object(
   },
   { $id: 'EndpointOut' },
 );
+export type EndpointOut = Static<typeof EndpointOut>;
 export const EndpointSecretOut = Type.Object({ key: Type.String() }, { $id: 'EndpointSecretOut' });
+export type EndpointSecretOut = Static<typeof EndpointSecretOut>;
 export const EndpointPublicKeyOut = Type.Object(
   {
     key: Type.String({
@@ -254,6 +235,7 @@ export const BackgroundTaskOut = Type.Object(
   },
   { $id: 'BackgroundTaskOut' },
 );
+export type BackgroundTaskOut = Static<typeof BackgroundTaskOut>;
 export const EndpointStatsOut = Type.Object(
   {
     success: Type.Integer(),
@@ -264,6 +246,36 @@ export const EndpointStatsOut = Type.Object(
   },
   { $id: 'EndpointStats' },
 );
+/** An endpoint's health over time (`.../stats/series`, see api/stats.ts). */
+const SeriesBucketOut = Type.Object(
+  {
+    start: Type.String({ format: 'date-time' }),
+    attempts: Type.Integer({ description: 'Attempts made in this bucket.' }),
+    successes: Type.Integer({ description: 'Attempts answered with a 2xx.' }),
+    p50Ms: Type.Union([Type.Integer(), Type.Null()], {
+      description: 'Median duration; null when no attempts.',
+    }),
+    p95Ms: Type.Union([Type.Integer(), Type.Null()], {
+      description: '95th percentile duration (nearest rank); null when no attempts.',
+    }),
+  },
+  { $id: 'EndpointSeriesBucket' },
+);
+export const SeriesOut = Type.Object(
+  {
+    since: Type.String({ format: 'date-time', description: 'Start of the first bucket.' }),
+    until: Type.String({ format: 'date-time' }),
+    bucketSeconds: Type.Integer(),
+    disabled: Type.Boolean(),
+    failingSince: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+      description: 'When the endpoint started failing without a success since; null when healthy.',
+    }),
+    data: Type.Array(SeriesBucketOut, { description: 'Every bucket of the window, oldest first.' }),
+  },
+  { $id: 'EndpointSeriesOut' },
+);
+export type SeriesOut = Static<typeof SeriesOut>;
+
 export const StatsQuery = Type.Object({
   since: Type.Optional(Nullable(DateTime)),
   until: Type.Optional(Nullable(DateTime)),
@@ -285,31 +297,10 @@ export const EventTypeIn = Type.Object(
   { $id: 'EventTypeIn' },
 );
 export type EventTypeIn = Static<typeof EventTypeIn>;
-export const EventTypeUpdate = Type.Object(
-  {
-    description: Type.String({ maxLength: 65536 }),
-    archived: Type.Optional(Type.Boolean()),
-    deprecated: Type.Optional(Type.Boolean()),
-    schemas: Type.Optional(Nullable(Schemas)),
-    groupName: Type.Optional(Nullable(Type.String({ maxLength: 256 }))),
-    featureFlags: Type.Optional(Nullable(Type.Array(Type.String({ maxLength: 256 })))),
-    featureFlag: Type.Optional(Nullable(Type.String({ maxLength: 256 }))),
-  },
-  { $id: 'EventTypeUpdate' },
-);
+/** PUT: EventTypeIn without the name (it is in the path). */
+export const EventTypeUpdate = Type.Omit(EventTypeIn, ['name'], { $id: 'EventTypeUpdate' });
 export type EventTypeUpdate = Static<typeof EventTypeUpdate>;
-export const EventTypePatch = Type.Partial(
-  Type.Object({
-    description: Type.String({ maxLength: 65536 }),
-    archived: Type.Boolean(),
-    deprecated: Type.Boolean(),
-    schemas: Nullable(Schemas),
-    groupName: Nullable(Type.String({ maxLength: 256 })),
-    featureFlags: Nullable(Type.Array(Type.String({ maxLength: 256 }))),
-    featureFlag: Nullable(Type.String({ maxLength: 256 })),
-  }),
-  { $id: 'EventTypePatch' },
-);
+export const EventTypePatch = Type.Partial(EventTypeUpdate, { $id: 'EventTypePatch' });
 export type EventTypePatch = Static<typeof EventTypePatch>;
 export const EventTypeOut = Type.Object(
   {
@@ -326,6 +317,7 @@ export const EventTypeOut = Type.Object(
   },
   { $id: 'EventTypeOut' },
 );
+export type EventTypeOut = Static<typeof EventTypeOut>;
 export const EventTypeListQuery = Type.Object({
   ...ListQuery.properties,
   include_archived: Type.Optional(Type.Boolean()),
@@ -365,6 +357,7 @@ export const MessageOut = Type.Object(
   },
   { $id: 'MessageOut' },
 );
+export type MessageOut = Static<typeof MessageOut>;
 export const WithContentQuery = Type.Object({ with_content: Type.Optional(Type.Boolean()) });
 const CommaList = Type.String({ description: 'Comma-separated list' });
 export const MessageListQuery = Type.Object({
@@ -379,6 +372,10 @@ export const MessageListQuery = Type.Object({
 export type MessageListQuery = Static<typeof MessageListQuery>;
 
 // ---- attempts ---------------------------------------------------------------------------
+const DeliveryStatusSchema = Type.Enum(DELIVERY_STATUS_CODES, {
+  type: 'integer',
+  description: '0 success, 1 pending, 2 fail, 3 sending, 4 canceled',
+});
 export const AttemptOut = Type.Object(
   {
     id: Type.String(),
@@ -388,14 +385,15 @@ export const AttemptOut = Type.Object(
     response: Type.String(),
     responseStatusCode: Type.Integer(),
     responseDurationMs: Type.Integer(),
-    status: Type.Integer({ description: '0 success, 1 pending, 2 fail, 3 sending' }),
-    statusText: Type.String(),
-    triggerType: Type.Integer({ description: '0 scheduled, 1 manual' }),
+    status: DeliveryStatusSchema,
+    statusText: Type.Enum(DELIVERY_STATUS_NAMES, { type: 'string', description: 'The name of `status`' }),
+    triggerType: Type.Enum(TRIGGER_TYPE_CODES, { type: 'integer', description: '0 scheduled, 1 manual' }),
     timestamp: DateTime,
     msg: Type.Optional(MessageOut),
   },
   { $id: 'MessageAttemptOut' },
 );
+export type AttemptOut = Static<typeof AttemptOut>;
 export const AttemptDetailOut = Type.Object(
   {
     ...AttemptOut.properties,
@@ -410,9 +408,10 @@ export const AttemptDetailOut = Type.Object(
   },
   { $id: 'MessageAttemptDetailOut' },
 );
+export type AttemptDetailOut = Static<typeof AttemptDetailOut>;
 export const AttemptListQuery = Type.Object({
   ...ListQuery.properties,
-  status: Type.Optional(Type.Integer({ minimum: 0, maximum: 4 })),
+  status: Type.Optional(DeliveryStatusSchema),
   status_code_class: Type.Optional(Type.Integer({ minimum: 0, maximum: 500 })),
   channel: Type.Optional(Type.String()),
   tag: Type.Optional(Type.String()),
@@ -457,9 +456,10 @@ const HmacSettings = Type.Object(
 );
 export const SourceVerificationIn = Type.Object(
   {
-    scheme: Type.String({
+    scheme: Type.Enum(SOURCE_SCHEMES, {
+      type: 'string',
       description:
-        'standard-webhooks, svix, stripe, github, shopify, slack, twilio, paddle, hmac (generic, see `hmac`) or none',
+        'A provider scheme of @hookline/receiver, hmac (generic, configured by `hmac`) or none (accept every request)',
     }),
     secrets: Type.Optional(
       Type.Array(Type.String({ minLength: 1, maxLength: 1024 }), {
@@ -494,13 +494,11 @@ export const DedupeIn = Type.Object(
       'Requests with the same key within the window of an accepted one are answered 200 and not forwarded. Without header or jsonPath the key is the id the scheme reports (webhook-id, Stripe event id, X-GitHub-Delivery, ...).',
   },
 );
-const SourceDestinationKindSchema = Type.Union(
-  [Type.Literal('http'), Type.Literal('slack'), Type.Literal('discord'), Type.Literal('teams')],
-  {
-    description:
-      '`http` (default) forwards the request as it came, signed by Hookline; `slack`, `discord` and `teams` post it as a chat message of that platform (its JSON body rendered, unsigned) to the incoming-webhook `url`.',
-  },
-);
+const SourceDestinationKindSchema = Type.Enum(SOURCE_DESTINATION_KINDS, {
+  type: 'string',
+  description:
+    '`http` (default) forwards the request as it came, signed by Hookline; `slack`, `discord` and `teams` post it as a chat message of that platform (its JSON body rendered, unsigned) to the incoming-webhook `url`.',
+});
 export const SourceDestinationIn = Type.Object(
   {
     id: Type.Optional(
@@ -651,7 +649,7 @@ export const SourceOut = Type.Object(
     ingestPath: Type.String({ description: 'Where the provider posts: /in/{name}' }),
     appId: Type.String({ description: 'The application whose endpoints are the destinations' }),
     verification: Type.Object({
-      scheme: Type.String(),
+      scheme: Type.Enum(SOURCE_SCHEMES, { type: 'string' }),
       secretCount: Type.Integer(),
       tolerance: Nullable(Type.Integer()),
       url: Nullable(Type.String()),
@@ -696,16 +694,17 @@ export const SourceOut = Type.Object(
   },
   { $id: 'SourceOut' },
 );
+export type SourceOut = Static<typeof SourceOut>;
+const InboundStatusSchema = Type.Enum(INBOUND_STATUSES, {
+  type: 'string',
+  description:
+    'accepted (verified, forwarded), rejected (failed verification), duplicate (of an accepted one) or handshake (answered at once, never forwarded)',
+});
 export const InboundEventOut = Type.Object(
   {
     id: Type.String({ description: 'Also the webhook-id destinations receive' }),
     sourceId: Type.String(),
-    status: Type.Union([
-      Type.Literal('accepted'),
-      Type.Literal('rejected'),
-      Type.Literal('duplicate'),
-      Type.Literal('handshake'),
-    ]),
+    status: InboundStatusSchema,
     eventType: Type.String(),
     dedupeKey: Nullable(Type.String()),
     duplicateOf: Nullable(Type.String()),
@@ -726,6 +725,7 @@ export const InboundEventOut = Type.Object(
   },
   { $id: 'InboundEventOut' },
 );
+export type InboundEventOut = Static<typeof InboundEventOut>;
 export const InboundEventDetailOut = Type.Object(
   {
     ...InboundEventOut.properties,
@@ -742,16 +742,10 @@ export const InboundEventDetailOut = Type.Object(
   },
   { $id: 'InboundEventDetailOut' },
 );
+export type InboundEventDetailOut = Static<typeof InboundEventDetailOut>;
 export const InboundEventListQuery = Type.Object({
   ...ListQuery.properties,
-  status: Type.Optional(
-    Type.Union([
-      Type.Literal('accepted'),
-      Type.Literal('rejected'),
-      Type.Literal('duplicate'),
-      Type.Literal('handshake'),
-    ]),
-  ),
+  status: Type.Optional(InboundStatusSchema),
   before: Type.Optional(Nullable(DateTime)),
   after: Type.Optional(Nullable(DateTime)),
 });
@@ -767,6 +761,7 @@ export const ReplayOut = Type.Object(
   { id: Type.String(), deliveries: Type.Integer({ description: 'Deliveries queued' }) },
   { $id: 'ReplayOut' },
 );
+export type ReplayOut = Static<typeof ReplayOut>;
 
 // ---- app-scoped tokens (Svix's app portal access) ------------------------------------------
 export const APP_TOKEN_MAX_EXPIRY_SECONDS = 10 * 365 * 86_400;
@@ -862,18 +857,10 @@ export const RestHookOut = Type.Object(
   },
   { $id: 'RestHookOut' },
 );
-export const RestHookUnsubscribeIn = Type.Object(
-  {
-    targetUrl: Type.Optional(TargetUrl),
-    target_url: Type.Optional(TargetUrl),
-    hookUrl: Type.Optional(TargetUrl),
-    event: Type.Optional(EventName),
-  },
-  {
-    $id: 'RestHookUnsubscribeIn',
-    description: 'Removes every subscription of the application to this URL (only to this event, when given)',
-  },
-);
+export const RestHookUnsubscribeIn = Type.Pick(RestHookIn, ['targetUrl', 'target_url', 'hookUrl', 'event'], {
+  $id: 'RestHookUnsubscribeIn',
+  description: 'Removes every subscription of the application to this URL (only to this event, when given)',
+});
 export type RestHookUnsubscribeIn = Static<typeof RestHookUnsubscribeIn>;
 export const SampleQuery = Type.Object({
   event: Type.String({ pattern: UID_PATTERN, maxLength: 256, description: 'Event type name' }),

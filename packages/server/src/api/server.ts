@@ -7,31 +7,15 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import websocket from '@fastify/websocket';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
-import Fastify, {
-  type FastifyBaseLogger,
-  type FastifyError,
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-  LogController,
-  type RawReplyDefaultExpression,
-  type RawRequestDefaultExpression,
-  type RawServerDefault,
-} from 'fastify';
-import type { Logger } from 'pino';
+import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import type { HooklineConfig } from '../config.ts';
-import type { Clock } from '../core/clock.ts';
 import { coerceError, HooklineError, type ValidationIssue } from '../core/errors.ts';
-import type { IdGenerator } from '../core/ids.ts';
-import type { InboundQueue, IngestQueue } from '../delivery/ingest-queue.ts';
-import type { ListenHub } from '../delivery/listen-hub.ts';
 import { inboundRoutes } from '../inbound/receive.ts';
-import type { Metrics } from '../metrics.ts';
-import type { Store } from '../store/store.ts';
 import { StoreConflictError, StoreUnavailableError } from '../store/store-errors.ts';
 import { applicationRoutes } from './application.ts';
 import { attemptRoutes } from './attempt.ts';
 import { authRoutes, createAuth } from './auth.ts';
+import type { ApiContext } from './context.ts';
 import { registerDashboard } from './dashboard.ts';
 import { endpointRoutes } from './endpoint.ts';
 import { eventTypeRoutes } from './event-type.ts';
@@ -45,33 +29,6 @@ import { SHARED_SCHEMAS } from './schemas.ts';
 import { sourceRoutes } from './source.ts';
 import { statsRoutes } from './stats.ts';
 
-export interface ApiContext {
-  store: Store;
-  clock: Clock;
-  ids: IdGenerator;
-  config: Readonly<HooklineConfig>;
-  ingest: IngestQueue;
-  /** Group commit for requests received on `/in/{source}`. */
-  inbound: InboundQueue;
-  logger: Logger;
-  /** SHA-256 of the admin token. */
-  adminTokenHash: Buffer;
-  version: string;
-  /** Served at `/metrics` when given. */
-  metrics?: Metrics;
-  /** Streams deliveries of `listen` endpoints to `hookline listen` clients, when given. */
-  listen?: ListenHub;
-}
-
-/** The Fastify instance routes are declared on, typed by the TypeBox schemas. */
-export type Routes = FastifyInstance<
-  RawServerDefault,
-  RawRequestDefaultExpression,
-  RawReplyDefaultExpression,
-  FastifyBaseLogger,
-  TypeBoxTypeProvider
->;
-
 /** Fastify's request parts under the names FastAPI (and so Svix) puts first in `loc`. */
 const LOC_PART: Record<string, string> = { querystring: 'query', params: 'path', headers: 'header' };
 
@@ -84,9 +41,16 @@ function validationIssues(err: FastifyError): ValidationIssue[] {
     const params = v.params as Record<string, unknown>;
     if (v.keyword === 'required') path.push(String(params.missingProperty));
     if (v.keyword === 'additionalProperties') path.push(String(params.additionalProperty));
+    // An enumeration names its allowed values (they come from core/enums.ts).
+    const allowed = v.keyword === 'enum' ? (params.allowedValues as unknown[]) : null;
     return {
       loc: [part, ...path.map((p) => (/^\d+$/.test(p) ? Number(p) : p))],
-      msg: v.keyword === 'required' ? 'field required' : (v.message ?? 'invalid value'),
+      msg:
+        v.keyword === 'required'
+          ? 'field required'
+          : allowed
+            ? `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`
+            : (v.message ?? 'invalid value'),
       type: v.keyword === 'required' ? 'value_error.missing' : `value_error.${v.keyword}`,
     };
   });

@@ -6,6 +6,7 @@
 import Type from 'typebox';
 import { HooklineError, invalid, notFound, type ValidationIssue } from '../core/errors.ts';
 import { isId } from '../core/ids.ts';
+import { ipRangeProblems } from '../core/ip-ranges.ts';
 import { endpointMatches } from '../core/routing.ts';
 import { generateSecret, normalizeSecret, publicKeyFor, rotateSecrets, secretType } from '../core/signing.ts';
 import { DEFAULT_HANDSHAKE } from '../core/source-app.ts';
@@ -18,13 +19,10 @@ import type {
   SourceHandshake,
   SourceVerification,
 } from '../core/types.ts';
-import { checkTemplate } from '../delivery/chat.ts';
-import { isForbiddenCustomHeader } from '../delivery/dispatcher.ts';
-import { checkDestination, checkUrlShape } from '../delivery/ssrf.ts';
-import { allowlistProblems } from '../inbound/allowlist.ts';
 import { CHALLENGE_PRESETS, challengeProblems } from '../inbound/handshakes.ts';
-import { SOURCE_SCHEMES, verificationProblems } from '../inbound/rules.ts';
-import { chatUrlProblem, DEFAULT_GRACE_SECONDS } from './endpoint.ts';
+import { verificationProblems } from '../inbound/rules.ts';
+import type { ApiContext, Routes } from './context.ts';
+import { DEFAULT_GRACE_SECONDS, destinationProblems } from './destination-rules.ts';
 import { listOut, pageQuery } from './pagination.ts';
 import {
   AttemptOut,
@@ -44,7 +42,6 @@ import {
   SourceSecretRotateIn,
   ValidationErrorOut,
 } from './schemas.ts';
-import type { ApiContext, Routes } from './server.ts';
 import { attemptOut, iso } from './wire.ts';
 
 const tags = ['Source'];
@@ -215,9 +212,6 @@ async function buildSource(ctx: ApiContext, input: SourceFields, existing: Sourc
     issues.push({ loc: ['body', ...loc], msg, type: 'value_error' });
   if (isId('source', input.name)) issue(['name'], 'name must not look like a source id (src_...)');
   const vin = input.verification;
-  if (!(SOURCE_SCHEMES as readonly string[]).includes(vin.scheme)) {
-    issue(['verification', 'scheme'], `scheme must be one of ${SOURCE_SCHEMES.join(', ')}`);
-  }
   const verification: SourceVerification = {
     scheme: vin.scheme,
     secrets:
@@ -235,7 +229,7 @@ async function buildSource(ctx: ApiContext, input: SourceFields, existing: Sourc
   }
   if (input.dedupe?.header && input.dedupe.jsonPath) issue(['dedupe'], 'give header or jsonPath, not both');
   const handshake = buildHandshake(input.handshake, existing?.handshake ?? null, issue);
-  for (const p of allowlistProblems(input.allowedIps ?? [])) issue(['allowedIps', p.index], p.msg);
+  for (const p of ipRangeProblems(input.allowedIps ?? [])) issue(['allowedIps', p.index], p.msg);
   if (input.eventType?.header && input.eventType.jsonPath)
     issue(['eventType'], 'give header or jsonPath, not both');
   const known = new Set(existing?.destinations.map((d) => d.id));
@@ -245,39 +239,9 @@ async function buildSource(ctx: ApiContext, input: SourceFields, existing: Sourc
     if (d.id && !known.has(d.id))
       issue(['destinations', i, 'id'], `destination "${d.id}" is not one of this source's`);
     const kind = d.kind ?? 'http';
-    const shape = checkUrlShape(d.url);
-    if ('reason' in shape) issue(['destinations', i, 'url'], `url ${shape.reason}`);
-    else if (chatUrlProblem(kind, shape.protocol, ctx.config.allowPrivateNetworks)) {
-      issue(
-        ['destinations', i, 'url'],
-        chatUrlProblem(kind, shape.protocol, ctx.config.allowPrivateNetworks)!,
-      );
-    } else {
-      const problem = await checkDestination(shape, ctx.config.allowPrivateNetworks);
-      if (problem) {
-        issue(
-          ['destinations', i, 'url'],
-          `url ${problem.reason}; set HOOKLINE_ALLOW_PRIVATE_NETWORKS=true to allow this in development`,
-        );
-      }
-    }
-    for (const name of Object.keys(d.headers ?? {})) {
-      if (isForbiddenCustomHeader(name))
-        issue(
-          ['destinations', i, 'headers', name],
-          `header "${name}" is set by Hookline and cannot be overridden`,
-        );
-    }
     const template = d.template ?? null;
-    if (template && kind === 'http')
-      issue(
-        ['destinations', i, 'template'],
-        'template is only used by chat destinations (kind slack, discord or teams)',
-      );
-    else if (template) {
-      const problem = checkTemplate(template);
-      if (problem) issue(['destinations', i, 'template', ...problem.path], `template ${problem.message}`);
-    }
+    const problems = await destinationProblems({ ...d, kind }, ctx.config.allowPrivateNetworks);
+    for (const p of problems) issue(['destinations', i, ...p.path], p.msg);
     destinations.push({
       id: ids[i] ?? ctx.ids('endpoint'),
       kind,

@@ -6,9 +6,9 @@
 import Type, { type Static } from 'typebox';
 import { invalid } from '../core/errors.ts';
 import { loadApp } from './application.ts';
+import type { ApiContext, Routes } from './context.ts';
 import { loadEndpoint } from './endpoint.ts';
-import { ErrorOut, ValidationErrorOut } from './schemas.ts';
-import type { ApiContext, Routes } from './server.ts';
+import { ErrorOut, SeriesOut, ValidationErrorOut } from './schemas.ts';
 import { iso } from './wire.ts';
 
 /** At most this many buckets per response, and this long a window: one request stays cheap. */
@@ -38,34 +38,6 @@ const SeriesQuery = Type.Object({
   ),
 });
 type SeriesQuery = Static<typeof SeriesQuery>;
-
-const SeriesBucketOut = Type.Object(
-  {
-    start: Type.String({ format: 'date-time' }),
-    attempts: Type.Integer({ description: 'Attempts made in this bucket.' }),
-    successes: Type.Integer({ description: 'Attempts answered with a 2xx.' }),
-    p50Ms: Type.Union([Type.Integer(), Type.Null()], {
-      description: 'Median duration; null when no attempts.',
-    }),
-    p95Ms: Type.Union([Type.Integer(), Type.Null()], {
-      description: '95th percentile duration (nearest rank); null when no attempts.',
-    }),
-  },
-  { $id: 'EndpointSeriesBucket' },
-);
-const SeriesOut = Type.Object(
-  {
-    since: Type.String({ format: 'date-time', description: 'Start of the first bucket.' }),
-    until: Type.String({ format: 'date-time' }),
-    bucketSeconds: Type.Integer(),
-    disabled: Type.Boolean(),
-    failingSince: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
-      description: 'When the endpoint started failing without a success since; null when healthy.',
-    }),
-    data: Type.Array(SeriesBucketOut, { description: 'Every bucket of the window, oldest first.' }),
-  },
-  { $id: 'EndpointSeriesOut' },
-);
 
 /** Resolves the window and bucket width; bucket starts are aligned to multiples of the width. */
 export function seriesWindow(

@@ -82,6 +82,3 @@ export function isId(kind: IdKind, value: string): boolean {
   const prefix = ID_PREFIXES[kind];
   return value.startsWith(prefix) && KSUID_RE.test(value.slice(prefix.length));
 }
-
-/** uids, event ids and event type names: 1–256 characters of `[a-zA-Z0-9\-_.]`. */
-export const UID_PATTERN = '^[a-zA-Z0-9\\-_.]{1,256}$';

@@ -23,12 +23,6 @@ import type { EndpointSecret } from './types.ts';
 const SECRET_PREFIX = 'whsec_';
 const ED25519_SECRET_PREFIX = 'whsk_';
 
-/**
- * Supplied secrets must look like this: an HMAC secret as Svix allows it (optional `whsec_`,
- * 32–100 base64 characters) or an Ed25519 secret key (`whsk_` + base64 of 32 bytes).
- */
-export const SECRET_PATTERN = '^((whsec_)?[A-Za-z0-9+/=]{32,100}|whsk_[A-Za-z0-9+/]{43}=)$';
-
 /** The kinds of signing key an endpoint can have. */
 export type SecretType = 'hmac-sha256' | 'ed25519';
 

@@ -14,7 +14,31 @@
  *   lets the lease run out and another claims the delivery again (at-least-once delivery).
  *
  * Times are milliseconds since the epoch inside Hookline and RFC 3339 strings on the wire.
+ * The closed sets of names (kinds, statuses, schemes) are declared in core/enums.ts.
  */
+import type {
+  DeliveryStatusCode,
+  EndpointKind,
+  InboundStatus,
+  SourceDestinationKind,
+  SourceScheme,
+  TriggerTypeCode,
+} from './enums.ts';
+
+export {
+  CHAT_KINDS,
+  type ChatKind,
+  DeliveryStatus,
+  type DeliveryStatusCode,
+  type EndpointKind,
+  type InboundStatus,
+  isChatKind,
+  type SourceDestinationKind,
+  type SourceScheme,
+  STATUS_TEXT,
+  TriggerType,
+  type TriggerTypeCode,
+} from './enums.ts';
 
 export interface App {
   id: string;
@@ -31,21 +55,6 @@ export interface EndpointSecret {
   key: string;
   expiresAt: number | null;
 }
-
-/**
- * How deliveries reach an endpoint: `http` (the dispatcher POSTs to `url`), `listen` (a
- * `hookline listen` client connected to the server takes them over a WebSocket and forwards
- * them to a local URL; while none is connected they wait in the queue), or a chat destination
- * (`slack`, `discord`, `teams`): `url` is the platform's incoming-webhook URL and the dispatcher
- * posts each message rendered as that platform's chat message, unsigned.
- */
-export type EndpointKind = 'http' | 'listen' | ChatKind;
-
-/** Chat platforms whose incoming webhooks Hookline can post messages to. */
-export type ChatKind = 'slack' | 'discord' | 'teams';
-export const CHAT_KINDS: readonly ChatKind[] = ['slack', 'discord', 'teams'];
-export const isChatKind = (kind: string | undefined): kind is ChatKind =>
-  (CHAT_KINDS as readonly string[]).includes(kind ?? '');
 
 export interface Endpoint {
   id: string;
@@ -124,20 +133,6 @@ export interface Message {
   createdAt: number;
 }
 
-/** Delivery and attempt states, numbered as in the Svix API. */
-export const DeliveryStatus = { success: 0, pending: 1, fail: 2, sending: 3, canceled: 4 } as const;
-export type DeliveryStatusCode = (typeof DeliveryStatus)[keyof typeof DeliveryStatus];
-export const STATUS_TEXT: Record<number, string> = {
-  0: 'success',
-  1: 'pending',
-  2: 'fail',
-  3: 'sending',
-  4: 'canceled',
-};
-
-export const TriggerType = { scheduled: 0, manual: 1 } as const;
-export type TriggerTypeCode = (typeof TriggerType)[keyof typeof TriggerType];
-
 export interface Attempt {
   id: string;
   deliveryId: string;
@@ -175,7 +170,7 @@ export interface Attempt {
 /** How a source checks that a request comes from its provider (through `@hookline/receiver`). */
 export interface SourceVerification {
   /** A `@hookline/receiver` scheme name, `hmac` (generic, configured by `hmac`), or `none`. */
-  scheme: string;
+  scheme: SourceScheme;
   /** Newest first; during a provider's secret rotation any of them verifies. */
   secrets: string[];
   /** Allowed clock distance in seconds; null keeps the scheme's default. */
@@ -214,9 +209,6 @@ export interface SourceDestination {
   /** A chat destination's message template (see `Endpoint.template`); null for the default. */
   template: Record<string, unknown> | null;
 }
-
-/** What a source can forward to: an HTTP endpoint or a chat channel. */
-export type SourceDestinationKind = 'http' | ChatKind;
 
 export interface Source {
   id: string;
@@ -283,12 +275,6 @@ export interface SourceHandshake {
   discordResponse: Record<string, unknown>;
   challenge: ChallengeRule | null;
 }
-
-/**
- * accepted (verified, forwarded), rejected (failed verification), duplicate (of an accepted
- * one), handshake (a provider's check of the URL, answered at once and never forwarded).
- */
-export type InboundStatus = 'accepted' | 'rejected' | 'duplicate' | 'handshake';
 
 export interface InboundEvent {
   id: string;

@@ -23,6 +23,7 @@ import { type Attempt, DeliveryStatus, isChatKind } from '../core/types.ts';
 import type { ClaimedDelivery, DeliveryOutcome, DeliveryScope, Store } from '../store/store.ts';
 import { StoreUnavailableError } from '../store/store-errors.ts';
 import { type ChatOptions, prepareChatRequest } from './chat.ts';
+import { customHeaders, forwardedHeaders } from './headers.ts';
 import type { Sender, SendRequest, SendResult } from './sender.ts';
 
 export interface DispatcherOptions {
@@ -71,75 +72,6 @@ const BLOCKED_POLL_MS = 50;
 
 /** How long finished attempts wait to be recorded together. */
 const OUTCOME_BATCH_WAIT_MS = 2;
-
-const FORBIDDEN_CUSTOM_HEADERS = new Set([
-  'host',
-  'content-length',
-  'content-type',
-  'connection',
-  'keep-alive',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'proxy-authorization',
-  'proxy-connection',
-  'user-agent',
-  'webhook-id',
-  'webhook-timestamp',
-  'webhook-signature',
-  'svix-id',
-  'svix-timestamp',
-  'svix-signature',
-]);
-
-/** Custom headers that may not be set on an endpoint: hop-by-hop, framing and signature headers. */
-export function isForbiddenCustomHeader(name: string): boolean {
-  return FORBIDDEN_CUSTOM_HEADERS.has(name.toLowerCase());
-}
-
-/** An endpoint's custom headers as sent: lower-case names, none that Hookline sets itself. */
-function customHeaders(endpointHeaders: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(endpointHeaders)) {
-    if (!isForbiddenCustomHeader(k)) out[k.toLowerCase()] = v;
-  }
-  return out;
-}
-
-/**
- * Headers of a received request that are not forwarded: hop-by-hop and framing headers (RFC 9110
- * 7.6.1), ones the next hop sets itself, and the signature headers Hookline replaces with its own.
- * The provider's User-Agent is kept: applications sometimes check it.
- */
-const NOT_FORWARDED = new Set([
-  ...[...FORBIDDEN_CUSTOM_HEADERS].filter((h) => h !== 'user-agent'),
-  'proxy-authenticate',
-  'trailers',
-  'expect',
-  'forwarded',
-  'x-forwarded-for',
-  'x-forwarded-host',
-  'x-forwarded-proto',
-]);
-
-/** The provider's headers an inbound event is forwarded with (lower-case names, repeats joined). */
-export function forwardedHeaders(received: readonly [string, string][]): Record<string, string> {
-  const out: Record<string, string> = {};
-  const named = new Set<string>();
-  for (const [name, value] of received) {
-    // A `Connection` header names further hop-by-hop headers of that request.
-    if (name.toLowerCase() === 'connection') {
-      for (const n of value.split(',')) named.add(n.trim().toLowerCase());
-    }
-  }
-  for (const [name, value] of received) {
-    const k = name.toLowerCase();
-    if (NOT_FORWARDED.has(k) || named.has(k)) continue;
-    out[k] = k in out ? `${out[k]}, ${value}` : value;
-  }
-  return out;
-}
 
 /**
  * The request for one attempt: the payload, signed with every secret that is still active. An

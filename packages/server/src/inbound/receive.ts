@@ -14,7 +14,7 @@
 import { Transform } from 'node:stream';
 import { salesforceAck } from '@hookline/receiver';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ApiContext } from '../api/server.ts';
+import type { ApiContext } from '../api/context.ts';
 import { ERRORS, HooklineError, notFound } from '../core/errors.ts';
 import { endpointMatches } from '../core/routing.ts';
 import type { InboundEvent, Source } from '../core/types.ts';

@@ -9,7 +9,6 @@ import {
   isWebhookVerificationError,
   parseSalesforceOutboundMessage,
   type SalesforceOutboundMessage,
-  SCHEME_NAMES,
   type Scheme,
   type SchemeName,
   schemes,
@@ -17,10 +16,13 @@ import {
   WebhookVerificationError,
   withRequestQuery,
 } from '@hookline/receiver';
+import type { RECEIVER_SCHEMES } from '../core/enums.ts';
 import type { RequestField, Source, SourceVerification } from '../core/types.ts';
 
-/** Every scheme a source can use: the receiver's built-ins, a configured generic HMAC, or none. */
-export const SOURCE_SCHEMES = [...SCHEME_NAMES, 'hmac', 'none'] as const;
+// core/enums.ts spells out the receiver's scheme names for the API schemas and the dashboard
+// (which cannot import the receiver); this stops the build when a scheme is added on one side only.
+type Listed = (typeof RECEIVER_SCHEMES)[number];
+const _schemesListed: [SchemeName, Listed] extends [Listed, SchemeName] ? true : never = true;
 
 /** Where each provider puts the event type, when the source does not say. */
 const DEFAULT_EVENT_TYPE: Record<string, RequestField> = {
