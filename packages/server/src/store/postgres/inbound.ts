@@ -10,7 +10,7 @@
 import { TriggerType } from '../../core/types.ts';
 import { endpoints, inboundEvents } from '../schema.ts';
 import { raw, sql } from '../sql.ts';
-import { PENDING } from '../statuses.ts';
+import { ACCEPTED, PENDING, UNACCEPTED } from '../statuses.ts';
 import type { InboundItem, InboundPart, InboundResult, RoutingEndpoint, Store } from '../store.ts';
 import type { CodecContext } from '../table.ts';
 import type { PostgresConnection, Queryable } from './connection.ts';
@@ -35,7 +35,7 @@ export function postgresInbound(
   const pruneUnaccepted = (c: Queryable, sourceId: string, keep: number) =>
     query(
       sql`DELETE FROM inbound_event WHERE id IN (
-            SELECT id FROM inbound_event WHERE source_id = ${sourceId} AND status IN ('rejected', 'duplicate', 'handshake')
+            SELECT id FROM inbound_event WHERE source_id = ${sourceId} AND status IN (${raw(UNACCEPTED)})
             ORDER BY id DESC OFFSET ${keep})`,
       c,
     );
@@ -172,7 +172,7 @@ export function postgresInbound(
             sql`WITH first AS (
                   SELECT id FROM inbound_event
                   WHERE ${check}::boolean AND source_id = ${ev.sourceId} AND dedupe_key = ${ev.dedupeKey}
-                    AND status = 'accepted' AND received_at >= ${item.dedupeSince ?? 0}
+                    AND status = ${raw(ACCEPTED)} AND received_at >= ${item.dedupeSince ?? 0}
                   ORDER BY received_at, id LIMIT 1
                 )
                 INSERT INTO inbound_event (id, source_id, status, event_type, dedupe_key, duplicate_of, verify_code,

@@ -6,6 +6,7 @@
 import type { EventEmitter } from 'node:events';
 import { TriggerType } from '../../core/types.ts';
 import { inboundEvents } from '../schema.ts';
+import { ACCEPTED, UNACCEPTED } from '../statuses.ts';
 import type { InboundItem, InboundPart, InboundResult, Store } from '../store.ts';
 import type { CodecContext } from '../table.ts';
 import type { SqliteConnection } from './connection.ts';
@@ -76,7 +77,7 @@ export function sqliteInbound(
               else status = 'duplicate';
             } else if (status === 'accepted' && ev.dedupeKey !== null && item.dedupeSince !== null) {
               const first = get(
-                `SELECT id FROM inbound_event WHERE source_id = ? AND dedupe_key = ? AND status = 'accepted'
+                `SELECT id FROM inbound_event WHERE source_id = ? AND dedupe_key = ? AND status = ${ACCEPTED}
                    AND received_at >= ? ORDER BY received_at LIMIT 1`,
                 [ev.sourceId, ev.dedupeKey, item.dedupeSince],
               );
@@ -90,7 +91,7 @@ export function sqliteInbound(
               // Anyone can post junk to /in: a source keeps only its newest unaccepted requests.
               run(
                 `DELETE FROM inbound_event WHERE id IN (
-                   SELECT id FROM inbound_event WHERE source_id = ? AND status IN ('rejected', 'duplicate', 'handshake')
+                   SELECT id FROM inbound_event WHERE source_id = ? AND status IN (${UNACCEPTED})
                    ORDER BY id DESC LIMIT -1 OFFSET ?)`,
                 [ev.sourceId, item.keepUnaccepted],
               );
