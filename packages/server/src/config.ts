@@ -5,6 +5,7 @@
  * in one error, then frozen. Library code receives this object and never reads `process.env`.
  */
 import { readFileSync } from 'node:fs';
+import ipaddr from 'ipaddr.js';
 import { allowlistProblems } from './inbound/allowlist.ts';
 
 export interface HooklineConfig {
@@ -407,4 +408,27 @@ export function loadConfig(
 /** `sqlite:./data/hookline.db` -> `./data/hookline.db`. */
 export function sqlitePath(databaseUrl: string): string | null {
   return databaseUrl.startsWith('sqlite:') ? databaseUrl.slice('sqlite:'.length) : null;
+}
+
+/** True when `host` (HOOKLINE_HOST) is reachable from this machine only. */
+export function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  if (!ipaddr.isValid(host)) return false;
+  const ip = ipaddr.process(host);
+  return ip.range() === 'loopback';
+}
+
+/**
+ * Settings that are fine on a laptop but not on a server others can reach, in words for the
+ * start-up log. Empty when nothing needs saying.
+ */
+export function productionWarnings(config: Readonly<HooklineConfig>): string[] {
+  const warnings: string[] = [];
+  const servesMetrics = config.role !== 'worker' || config.metricsPort !== null;
+  if (servesMetrics && !config.metricsToken && !isLoopbackHost(config.host)) {
+    warnings.push(
+      `GET /metrics is open to anyone who can reach ${config.host}: set HOOKLINE_METRICS_TOKEN (Prometheus sends it as a bearer token)`,
+    );
+  }
+  return warnings;
 }

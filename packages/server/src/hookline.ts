@@ -11,7 +11,7 @@ import { resolveAdminToken } from './api/auth.ts';
 import { createScrapeAuth, listenOn, serveMetrics } from './api/metrics.ts';
 import { buildApi } from './api/server.ts';
 import type { HooklineConfig } from './config.ts';
-import { sqlitePath } from './config.ts';
+import { productionWarnings, sqlitePath } from './config.ts';
 import { type Clock, systemClock } from './core/clock.ts';
 import { createIdGenerator } from './core/ids.ts';
 import { createSecretBox } from './core/secret-box.ts';
@@ -107,6 +107,7 @@ export async function createHookline(
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? pino({ level: config.logLevel, base: { service: 'hookline' } });
   const ids = createIdGenerator(() => clock.now());
+  for (const warning of productionWarnings(config)) logger.warn(warning);
   const store = openStore(config);
   try {
     if (config.migrateOnStart) await store.migrate();
