@@ -193,13 +193,14 @@ describe('/metrics exposure', () => {
       ),
       open.join('\n'),
     );
-    for (const quiet of [
+    const quietSettings: Record<string, string>[] = [
       { HOOKLINE_HOST: '0.0.0.0', HOOKLINE_METRICS_TOKEN: 'a-scrape-token' },
       { HOOKLINE_HOST: '127.0.0.1' },
       { HOOKLINE_HOST: '::1' },
       { HOOKLINE_HOST: 'localhost' },
       { HOOKLINE_HOST: '0.0.0.0', HOOKLINE_ROLE: 'worker' },
-    ]) {
+    ];
+    for (const quiet of quietSettings) {
       const got = await startWarnings(quiet);
       assert.ok(!got.some((m) => /metrics/i.test(m)), `${JSON.stringify(quiet)}: ${got.join('\n')}`);
     }
