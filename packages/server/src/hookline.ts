@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
-import { resolveAdminToken } from './api/auth.ts';
+import { createAdminTokenHash, resolveAdminToken } from './api/auth.ts';
 import { createScrapeAuth, listenOn, serveMetrics } from './api/metrics.ts';
 import { buildApi } from './api/server.ts';
 import type { HooklineConfig } from './config.ts';
@@ -229,7 +229,11 @@ export async function createHookline(
     async start() {
       dispatcher?.start();
       if (config.metricsPort !== null) {
-        metricsServer = serveMetrics(metrics, createScrapeAuth(config.metricsToken, token.hash), logger);
+        metricsServer = serveMetrics(
+          metrics,
+          createScrapeAuth(config.metricsToken, createAdminTokenHash(store, config.adminToken, token.hash)),
+          logger,
+        );
         hookline.metricsUrl = await listenOn(metricsServer, config.host, config.metricsPort);
       }
       retention?.start();

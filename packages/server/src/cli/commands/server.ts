@@ -1,9 +1,9 @@
 /** `hookline serve`, `migrate` and `admin-token`: the commands that run on the server machine. */
-import { resetAdminToken } from '../../api/auth.ts';
+import { ADMIN_TOKEN_RECHECK_MS, resetAdminToken } from '../../api/auth.ts';
 import { ConfigError, type HooklineConfig, loadConfig } from '../../config.ts';
 import { createHookline, openStore, StartupError, VERSION } from '../../hookline.ts';
 import type { Command, OptionValues } from '../command.ts';
-import { CliError, EXIT, type Io, usageError } from '../shared.ts';
+import { CliError, EXIT, type Io, printJson, usageError } from '../shared.ts';
 
 function configFrom(values: OptionValues, io: Io): Readonly<HooklineConfig> {
   const env = { ...io.env };
@@ -109,18 +109,33 @@ export const migrate: Command = {
 
 export const adminToken: Command = {
   name: 'admin-token',
-  summary: 'Make a new admin token and print it (the old one stops working)',
+  summary: 'Make a new admin token and print it (the old one stops working, on running servers too)',
   usage: 'hookline admin-token --reset',
+  details: `The token is stored as a hash in the database. Running servers read it again within
+${ADMIN_TOKEN_RECHECK_MS / 1000} s, so a leaked token stops working without a restart. A token set with
+HOOKLINE_ADMIN_TOKEN is not stored: change the variable and restart every process instead.`,
   maxPositionals: 0,
   options: { reset: { type: 'boolean', description: 'Required: confirms that the old token stops working' } },
   examples: ['hookline admin-token --reset'],
   async run({ values, io }) {
     if (!values.reset)
       throw usageError('admin-token needs --reset (the current token is stored only as a hash)');
-    const hookline = await starting(() => createHookline({ ...configFrom(values, io), role: 'worker' }));
+    const config = configFrom(values, io);
+    if (config.adminToken) {
+      throw usageError(
+        'the admin token comes from HOOKLINE_ADMIN_TOKEN, which a reset cannot change: set a new value there and restart every Hookline process (or unset it to use a generated token that `admin-token --reset` can replace live)',
+      );
+    }
+    const hookline = await starting(() => createHookline({ ...config, role: 'worker' }));
     const { generated } = await resetAdminToken(hookline.store);
     await hookline.close();
-    io.out(generated);
+    if (io.json) printJson(io, { token: generated, takesEffectWithinMs: ADMIN_TOKEN_RECHECK_MS });
+    else {
+      io.out(generated);
+      io.err(
+        `hookline admin-token: the old token stops working on running servers within ${ADMIN_TOKEN_RECHECK_MS / 1000} s`,
+      );
+    }
     return 0;
   },
 };
