@@ -2,10 +2,7 @@
  * One Hookline process: the store, the API and the dispatcher, wired from a configuration.
  * `hookline serve` calls this; so do the end-to-end tests, with a clock they control.
  */
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { dirname, join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { createAdminTokenHash, resolveAdminToken } from './api/auth.ts';
 import { createScrapeAuth, listenOn, serveMetrics } from './api/metrics.ts';
@@ -14,13 +11,14 @@ import type { HooklineConfig } from './config.ts';
 import { productionWarnings, sqlitePath } from './config.ts';
 import { type Clock, systemClock } from './core/clock.ts';
 import { createIdGenerator } from './core/ids.ts';
-import { createSecretBox } from './core/secret-box.ts';
+import { createSecretBox, type SecretBox } from './core/secret-box.ts';
 import { createDispatcher, type Dispatcher } from './delivery/dispatcher.ts';
 import { createInboundQueue, createIngestQueue } from './delivery/ingest-queue.ts';
 import { createListenHub } from './delivery/listen-hub.ts';
 import { createRetention, type Retention } from './delivery/retention.ts';
 import { createSender } from './delivery/sender.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
+import { checkSecretKey, resolveSecretKey, StartupError } from './secret-key.ts';
 import { createPostgresStore } from './store/postgres/postgres-store.ts';
 import { createSqliteStore } from './store/sqlite/sqlite-store.ts';
 import type { Store } from './store/store.ts';
@@ -54,50 +52,27 @@ export interface HooklineDeps {
   logger?: Logger;
 }
 
-/** Reads the secret-encryption key, creating it next to the database on first start. */
-function secretKeyFor(config: Readonly<HooklineConfig>): string {
-  if (config.secretKey) return config.secretKey;
-  const path = sqlitePath(config.databaseUrl);
-  if (!path || path === ':memory:') return randomBytes(32).toString('base64');
-  const file = join(dirname(resolve(path)), 'secret.key');
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  mkdirSync(dirname(file), { recursive: true });
-  const key = randomBytes(32).toString('base64');
-  writeFileSync(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
-  return key;
-}
+export { StartupError };
 
-/** Thrown at start when the configuration cannot work (the CLI prints it and exits). */
-export class StartupError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'StartupError';
-  }
-}
-
-export function openStore(config: Readonly<HooklineConfig>): Store {
+/**
+ * Opens the configured database. `secretBox` seals and opens endpoint and source secrets; by
+ * default it holds the configured (or generated) key.
+ */
+export function openStore(
+  config: Readonly<HooklineConfig>,
+  secretBox: SecretBox = createSecretBox(resolveSecretKey(config).key),
+): Store {
   const path = sqlitePath(config.databaseUrl);
   if (path === null) {
-    // Every process sharing the database must decrypt the same endpoint secrets: the key
-    // cannot be generated per process, so it must be given.
-    if (!config.secretKey) {
-      throw new StartupError(
-        'HOOKLINE_SECRET_KEY is required with PostgreSQL: every Hookline process sharing the database must use the same key (generate one with `openssl rand -base64 32`)',
-      );
-    }
     return createPostgresStore({
       url: config.databaseUrl,
-      secretBox: createSecretBox(config.secretKey),
+      secretBox,
       poolSize: config.database.poolSize,
       connectTimeoutMs: config.database.connectTimeoutMs,
       statementTimeoutMs: config.database.statementTimeoutMs,
     });
   }
-  return createSqliteStore({
-    path,
-    secretBox: createSecretBox(secretKeyFor(config)),
-    synchronous: config.sqliteSynchronous,
-  });
+  return createSqliteStore({ path, secretBox, synchronous: config.sqliteSynchronous });
 }
 
 export async function createHookline(
@@ -108,7 +83,9 @@ export async function createHookline(
   const logger = deps.logger ?? pino({ level: config.logLevel, base: { service: 'hookline' } });
   const ids = createIdGenerator(() => clock.now());
   for (const warning of productionWarnings(config)) logger.warn(warning);
-  const store = openStore(config);
+  const secretKey = resolveSecretKey(config);
+  const secretBox = createSecretBox(secretKey.key);
+  const store = openStore(config, secretBox);
   try {
     if (config.migrateOnStart) await store.migrate();
     else {
@@ -119,6 +96,7 @@ export async function createHookline(
         );
       }
     }
+    await checkSecretKey(store, secretBox, secretKey.source);
   } catch (err) {
     await store.close();
     throw err;
