@@ -10,6 +10,7 @@ import { buildApi } from './api/server.ts';
 import type { HooklineConfig } from './config.ts';
 import { productionWarnings, sqlitePath } from './config.ts';
 import { type Clock, systemClock } from './core/clock.ts';
+import { coerceError } from './core/errors.ts';
 import { createIdGenerator } from './core/ids.ts';
 import { createSecretBox, type SecretBox } from './core/secret-box.ts';
 import { createDispatcher, type Dispatcher } from './delivery/dispatcher.ts';
@@ -73,6 +74,27 @@ export function openStore(
     });
   }
   return createSqliteStore({ path, secretBox, synchronous: config.sqliteSynchronous });
+}
+
+/** Why the server cannot listen, in words that name the setting to change (else the error itself). */
+function listenError(err: unknown, setting: string, host: string, port: number): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') {
+    return new StartupError(
+      `port ${port} is in use on ${host} (another Hookline, or another program): stop it, or set ${setting} to a free port`,
+    );
+  }
+  if (code === 'EACCES') {
+    return new StartupError(
+      `port ${port} on ${host} needs privileges this process does not have: set ${setting} to a port above 1023`,
+    );
+  }
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
+    return new StartupError(
+      `${host} is not an address of this machine: set HOOKLINE_HOST to one of its addresses (127.0.0.1, or 0.0.0.0 for every interface)`,
+    );
+  }
+  return coerceError(err);
 }
 
 export async function createHookline(
@@ -212,11 +234,15 @@ export async function createHookline(
           createScrapeAuth(config.metricsToken, createAdminTokenHash(store, config.adminToken, token.hash)),
           logger,
         );
-        hookline.metricsUrl = await listenOn(metricsServer, config.host, config.metricsPort);
+        hookline.metricsUrl = await listenOn(metricsServer, config.host, config.metricsPort).catch((err) => {
+          throw listenError(err, 'HOOKLINE_METRICS_PORT', config.host, config.metricsPort!);
+        });
       }
       retention?.start();
       if (!api) return null;
-      return api.listen({ host: config.host, port: config.port });
+      return api.listen({ host: config.host, port: config.port }).catch((err) => {
+        throw listenError(err, 'HOOKLINE_PORT', config.host, config.port);
+      });
     },
     async close(graceMs?: number) {
       if (closed) return;

@@ -54,7 +54,13 @@ rest back to the queue, then exits 0.`,
   async run({ values, io }) {
     const config = configFrom(values, io);
     const hookline = await starting(() => createHookline(config));
-    const url = await hookline.start();
+    let url: string | null;
+    try {
+      url = await starting(() => hookline.start());
+    } catch (err) {
+      await hookline.close();
+      throw err;
+    }
     const lines = [`Hookline ${VERSION} (${config.role}) using ${config.databaseUrl}`];
     if (url) {
       lines.push(`Dashboard:  ${url}/`);
@@ -99,12 +105,18 @@ export const migrate: Command = {
     const config = configFrom(values, io);
     // Only the schema: no token, no listeners, so it can run before any server starts.
     const store = await starting(async () => openStore(config));
+    let behind: number;
     try {
+      // What the schema lacked when we looked (another process starting at the same time may
+      // apply some of them: migrations run once, under a lock).
+      behind = await store.pendingMigrations();
       await store.migrate();
     } finally {
       await store.close();
     }
-    io.out('hookline: database schema is up to date');
+    if (io.json) printJson(io, { migrationsApplied: behind });
+    else if (behind === 0) io.out('hookline migrate: nothing to apply; the database schema is up to date');
+    else io.out(`hookline migrate: applied ${behind} migration(s); the database schema is up to date`);
     return 0;
   },
 };
