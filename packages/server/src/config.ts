@@ -5,6 +5,7 @@
  * in one error, then frozen. Library code receives this object and never reads `process.env`.
  */
 import { readFileSync } from 'node:fs';
+import ipaddr from 'ipaddr.js';
 import { ipRangeProblems } from './core/ip-ranges.ts';
 
 export interface HooklineConfig {
@@ -35,6 +36,13 @@ export interface HooklineConfig {
   secretKey: string | null;
   /** Largest accepted request body, in bytes. */
   maxPayloadBytes: number;
+  /**
+   * How long a client may take to send a request, so slow or stalled clients cannot hold
+   * sockets forever: its headers (`headersTimeoutMs`), the whole request with its body
+   * (`requestTimeoutMs`), and how long an idle keep-alive connection stays open between
+   * requests (`keepAliveTimeoutMs`). A WebSocket (`hookline listen`) is not cut by them once open.
+   */
+  http: { requestTimeoutMs: number; headersTimeoutMs: number; keepAliveTimeoutMs: number };
   /** `all` runs the API and the delivery worker; `api` or `worker` runs one of them. */
   role: 'all' | 'api' | 'worker';
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -75,6 +83,9 @@ export const DEFAULT_CONFIG: HooklineConfig = {
   trustProxy: false,
   secretKey: null,
   maxPayloadBytes: 1024 * 1024,
+  // 72 s keep-alive outlives the 60 s idle timeout of common load balancers, so they never reuse
+  // a connection Hookline is closing.
+  http: { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 72_000 },
   role: 'all',
   logLevel: 'info',
   sqliteSynchronous: 'FULL',
@@ -126,6 +137,14 @@ const text: Parser = (raw) => {
   if (raw.trim() === '') throw new Error('must not be empty');
   return raw;
 };
+/** A secret someone could otherwise guess: at least `min` characters. */
+const secret =
+  (min: number, generate: string): Parser =>
+  (raw) => {
+    if (raw.trim().length < min)
+      throw new Error(`is too short: use at least ${min} random characters (${generate})`);
+    return raw;
+  };
 const seconds =
   (min: number): Parser =>
   (raw) => {
@@ -171,6 +190,11 @@ const publicUrl: Parser = (raw) => {
   return raw.replace(/\/+$/, '');
 };
 
+/** Shortest admin token accepted (the generated ones have 41 characters). */
+export const MIN_TOKEN_CHARS = 16;
+/** Shortest secret key accepted (`openssl rand -base64 32` gives 44 characters). */
+export const MIN_SECRET_KEY_CHARS = 32;
+
 /** Every setting: its environment variable, its path in the config file and how to read it. */
 const OPTIONS: { env: string; path: string; parse: Parser; doc: string }[] = [
   { env: 'HOOKLINE_HOST', path: 'host', parse: text, doc: 'bind address' },
@@ -181,7 +205,12 @@ const OPTIONS: { env: string; path: string; parse: Parser; doc: string }[] = [
     parse: databaseUrl,
     doc: 'sqlite:<path> or postgres://...',
   },
-  { env: 'HOOKLINE_ADMIN_TOKEN', path: 'adminToken', parse: text, doc: 'bearer token with full access' },
+  {
+    env: 'HOOKLINE_ADMIN_TOKEN',
+    path: 'adminToken',
+    parse: secret(MIN_TOKEN_CHARS, 'openssl rand -base64 24'),
+    doc: 'bearer token with full access',
+  },
   {
     env: 'HOOKLINE_METRICS_TOKEN',
     path: 'metricsToken',
@@ -215,7 +244,7 @@ const OPTIONS: { env: string; path: string; parse: Parser; doc: string }[] = [
   {
     env: 'HOOKLINE_SECRET_KEY',
     path: 'secretKey',
-    parse: text,
+    parse: secret(MIN_SECRET_KEY_CHARS, 'openssl rand -base64 32'),
     doc: 'key that encrypts endpoint secrets at rest',
   },
   {
@@ -223,6 +252,24 @@ const OPTIONS: { env: string; path: string; parse: Parser; doc: string }[] = [
     path: 'maxPayloadBytes',
     parse: int(1024, 64 * 1024 * 1024),
     doc: 'body limit',
+  },
+  {
+    env: 'HOOKLINE_REQUEST_TIMEOUT',
+    path: 'http.requestTimeoutMs',
+    parse: seconds(1),
+    doc: 'seconds a client may take to send a whole request, body included (then 408)',
+  },
+  {
+    env: 'HOOKLINE_HEADERS_TIMEOUT',
+    path: 'http.headersTimeoutMs',
+    parse: seconds(1),
+    doc: "seconds a client may take to send a request's headers (then 408)",
+  },
+  {
+    env: 'HOOKLINE_KEEP_ALIVE_TIMEOUT',
+    path: 'http.keepAliveTimeoutMs',
+    parse: seconds(1),
+    doc: 'seconds an idle keep-alive connection stays open',
   },
   { env: 'HOOKLINE_ROLE', path: 'role', parse: oneOf('all', 'api', 'worker'), doc: 'which parts run' },
   {
@@ -347,6 +394,13 @@ export function loadConfig(
       problems.push(`${o.env}=${JSON.stringify(raw)} ${(err as Error).message} (${o.doc})`);
     }
   }
+  const http = (config as unknown as HooklineConfig).http;
+  // Node refuses to start an HTTP server whose headers may take longer than the whole request.
+  if (http.headersTimeoutMs > http.requestTimeoutMs) {
+    problems.push(
+      `HOOKLINE_HEADERS_TIMEOUT (${http.headersTimeoutMs / 1000} s) must not be longer than HOOKLINE_REQUEST_TIMEOUT (${http.requestTimeoutMs / 1000} s)`,
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze({ ...(config as unknown as HooklineConfig), ...overrides });
 }
@@ -354,4 +408,27 @@ export function loadConfig(
 /** `sqlite:./data/hookline.db` -> `./data/hookline.db`. */
 export function sqlitePath(databaseUrl: string): string | null {
   return databaseUrl.startsWith('sqlite:') ? databaseUrl.slice('sqlite:'.length) : null;
+}
+
+/** True when `host` (HOOKLINE_HOST) is reachable from this machine only. */
+export function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  if (!ipaddr.isValid(host)) return false;
+  const ip = ipaddr.process(host);
+  return ip.range() === 'loopback';
+}
+
+/**
+ * Settings that are fine on a laptop but not on a server others can reach, in words for the
+ * start-up log. Empty when nothing needs saying.
+ */
+export function productionWarnings(config: Readonly<HooklineConfig>): string[] {
+  const warnings: string[] = [];
+  const servesMetrics = config.role !== 'worker' || config.metricsPort !== null;
+  if (servesMetrics && !config.metricsToken && !isLoopbackHost(config.host)) {
+    warnings.push(
+      `GET /metrics is open to anyone who can reach ${config.host}: set HOOKLINE_METRICS_TOKEN (Prometheus sends it as a bearer token)`,
+    );
+  }
+  return warnings;
 }

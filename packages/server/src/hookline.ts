@@ -2,25 +2,24 @@
  * One Hookline process: the store, the API and the dispatcher, wired from a configuration.
  * `hookline serve` calls this; so do the end-to-end tests, with a clock they control.
  */
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { dirname, join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
-import { resolveAdminToken } from './api/auth.ts';
+import { createAdminTokenHash, resolveAdminToken } from './api/auth.ts';
 import { createScrapeAuth, listenOn, serveMetrics } from './api/metrics.ts';
 import { buildApi } from './api/server.ts';
 import type { HooklineConfig } from './config.ts';
-import { sqlitePath } from './config.ts';
+import { productionWarnings, sqlitePath } from './config.ts';
 import { type Clock, systemClock } from './core/clock.ts';
+import { coerceError } from './core/errors.ts';
 import { createIdGenerator } from './core/ids.ts';
-import { createSecretBox } from './core/secret-box.ts';
+import { createSecretBox, type SecretBox } from './core/secret-box.ts';
 import { createDispatcher, type Dispatcher } from './delivery/dispatcher.ts';
 import { createInboundQueue, createIngestQueue } from './delivery/ingest-queue.ts';
 import { createListenHub } from './delivery/listen-hub.ts';
 import { createRetention, type Retention } from './delivery/retention.ts';
 import { createSender } from './delivery/sender.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
+import { checkSecretKey, resolveSecretKey, StartupError } from './secret-key.ts';
 import { createPostgresStore } from './store/postgres/postgres-store.ts';
 import { createSqliteStore } from './store/sqlite/sqlite-store.ts';
 import type { Store } from './store/store.ts';
@@ -54,50 +53,48 @@ export interface HooklineDeps {
   logger?: Logger;
 }
 
-/** Reads the secret-encryption key, creating it next to the database on first start. */
-function secretKeyFor(config: Readonly<HooklineConfig>): string {
-  if (config.secretKey) return config.secretKey;
-  const path = sqlitePath(config.databaseUrl);
-  if (!path || path === ':memory:') return randomBytes(32).toString('base64');
-  const file = join(dirname(resolve(path)), 'secret.key');
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  mkdirSync(dirname(file), { recursive: true });
-  const key = randomBytes(32).toString('base64');
-  writeFileSync(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
-  return key;
-}
+export { StartupError };
 
-/** Thrown at start when the configuration cannot work (the CLI prints it and exits). */
-export class StartupError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'StartupError';
-  }
-}
-
-export function openStore(config: Readonly<HooklineConfig>): Store {
+/**
+ * Opens the configured database. `secretBox` seals and opens endpoint and source secrets; by
+ * default it holds the configured (or generated) key.
+ */
+export function openStore(
+  config: Readonly<HooklineConfig>,
+  secretBox: SecretBox = createSecretBox(resolveSecretKey(config).key),
+): Store {
   const path = sqlitePath(config.databaseUrl);
   if (path === null) {
-    // Every process sharing the database must decrypt the same endpoint secrets: the key
-    // cannot be generated per process, so it must be given.
-    if (!config.secretKey) {
-      throw new StartupError(
-        'HOOKLINE_SECRET_KEY is required with PostgreSQL: every Hookline process sharing the database must use the same key (generate one with `openssl rand -base64 32`)',
-      );
-    }
     return createPostgresStore({
       url: config.databaseUrl,
-      secretBox: createSecretBox(config.secretKey),
+      secretBox,
       poolSize: config.database.poolSize,
       connectTimeoutMs: config.database.connectTimeoutMs,
       statementTimeoutMs: config.database.statementTimeoutMs,
     });
   }
-  return createSqliteStore({
-    path,
-    secretBox: createSecretBox(secretKeyFor(config)),
-    synchronous: config.sqliteSynchronous,
-  });
+  return createSqliteStore({ path, secretBox, synchronous: config.sqliteSynchronous });
+}
+
+/** Why the server cannot listen, in words that name the setting to change (else the error itself). */
+function listenError(err: unknown, setting: string, host: string, port: number): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') {
+    return new StartupError(
+      `port ${port} is in use on ${host} (another Hookline, or another program): stop it, or set ${setting} to a free port`,
+    );
+  }
+  if (code === 'EACCES') {
+    return new StartupError(
+      `port ${port} on ${host} needs privileges this process does not have: set ${setting} to a port above 1023`,
+    );
+  }
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
+    return new StartupError(
+      `${host} is not an address of this machine: set HOOKLINE_HOST to one of its addresses (127.0.0.1, or 0.0.0.0 for every interface)`,
+    );
+  }
+  return coerceError(err);
 }
 
 export async function createHookline(
@@ -107,7 +104,10 @@ export async function createHookline(
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? pino({ level: config.logLevel, base: { service: 'hookline' } });
   const ids = createIdGenerator(() => clock.now());
-  const store = openStore(config);
+  for (const warning of productionWarnings(config)) logger.warn(warning);
+  const secretKey = resolveSecretKey(config);
+  const secretBox = createSecretBox(secretKey.key);
+  const store = openStore(config, secretBox);
   try {
     if (config.migrateOnStart) await store.migrate();
     else {
@@ -118,6 +118,7 @@ export async function createHookline(
         );
       }
     }
+    await checkSecretKey(store, secretBox, secretKey.source);
   } catch (err) {
     await store.close();
     throw err;
@@ -228,12 +229,20 @@ export async function createHookline(
     async start() {
       dispatcher?.start();
       if (config.metricsPort !== null) {
-        metricsServer = serveMetrics(metrics, createScrapeAuth(config.metricsToken, token.hash), logger);
-        hookline.metricsUrl = await listenOn(metricsServer, config.host, config.metricsPort);
+        metricsServer = serveMetrics(
+          metrics,
+          createScrapeAuth(config.metricsToken, createAdminTokenHash(store, config.adminToken, token.hash)),
+          logger,
+        );
+        hookline.metricsUrl = await listenOn(metricsServer, config.host, config.metricsPort).catch((err) => {
+          throw listenError(err, 'HOOKLINE_METRICS_PORT', config.host, config.metricsPort!);
+        });
       }
       retention?.start();
       if (!api) return null;
-      return api.listen({ host: config.host, port: config.port });
+      return api.listen({ host: config.host, port: config.port }).catch((err) => {
+        throw listenError(err, 'HOOKLINE_PORT', config.host, config.port);
+      });
     },
     async close(graceMs?: number) {
       if (closed) return;

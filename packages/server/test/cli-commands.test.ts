@@ -242,6 +242,24 @@ describe('hookline trigger', () => {
       1,
     );
     assert.match(refused.out[0]!, /^400 .*bad signature/);
+    // A coded error is shown whole: its hint comes last.
+    const detail = `no signature matches the configured secret: ${'check the secret; '.repeat(20)}HINT AT THE END`;
+    receiver.queue({
+      status: 401,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ code: 'no_matching_signature', detail }),
+    });
+    const coded = capture();
+    assert.equal(
+      await run(['trigger', 'github', 'ping', '--url', receiver.url, '--secret', 's'], coded.io),
+      1,
+    );
+    assert.ok(coded.out[0]!.endsWith(`no_matching_signature: ${detail}`), coded.out[0]);
+    // Other text is shown up to 2,000 characters, then says how much more there is.
+    receiver.queue({ status: 500, body: `${'e'.repeat(2_000)}TAIL` });
+    const long = capture();
+    await run(['trigger', 'github', 'ping', '--url', receiver.url, '--secret', 's'], long.io);
+    assert.match(long.out[0]!, /e{2000}… \(4 more characters; --json shows all\)$/);
     assert.equal(
       await run(['trigger', 'github', 'ping', '--url', 'http://127.0.0.1:1/', '--secret', 's'], capture().io),
       3,

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { type HooklineChild, MAIN, spawnHookline } from './child.ts';
@@ -91,7 +92,43 @@ describe('npm start', () => {
       },
     });
     assert.equal(r.status, 0, r.stderr.toString());
-    assert.match(r.stdout.toString(), /up to date/);
+    assert.match(r.stdout.toString(), /applied [1-9]\d* migration\(s\); the database schema is up to date/);
+    const again = spawnSync(process.execPath, [MAIN, 'migrate'], {
+      env: {
+        ...process.env,
+        HOOKLINE_DATABASE_URL: `sqlite:${join(dir, 'h.db')}`,
+        HOOKLINE_LOG_LEVEL: 'silent',
+      },
+    });
+    assert.equal(again.status, 0, again.stderr.toString());
+    assert.match(again.stdout.toString(), /nothing to apply; the database schema is up to date/);
+  });
+
+  test('a busy port says which one and which setting to change, without a stack trace', async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const port = (busy.address() as AddressInfo).port;
+    try {
+      const r = spawnSync(process.execPath, [MAIN, 'serve'], {
+        env: {
+          ...process.env,
+          HOOKLINE_DATABASE_URL: `sqlite:${join(tempDir(), 'h.db')}`,
+          HOOKLINE_HOST: '127.0.0.1',
+          HOOKLINE_PORT: String(port),
+          HOOKLINE_LOG_LEVEL: 'silent',
+        },
+        timeout: 30_000,
+      });
+      const err = r.stderr.toString();
+      assert.equal(r.status, 2, err);
+      assert.match(
+        err,
+        new RegExp(`port ${port} is in use on 127\\.0\\.0\\.1 .*set HOOKLINE_PORT to a free port`),
+      );
+      assert.doesNotMatch(err, /\n\s+at /, 'no stack trace');
+    } finally {
+      await new Promise((resolve) => busy.close(resolve));
+    }
   });
 
   test('with HOOKLINE_MIGRATE_ON_START=false, serve refuses a database that needs migrating, then starts after migrate', async () => {

@@ -3,6 +3,7 @@
  * deliveries made (acceptance 4 of issue 5).
  */
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import parsePrometheus from 'parse-prometheus-text-format';
@@ -166,3 +167,54 @@ for (const kind of await testStores()) {
     });
   });
 }
+
+describe('/metrics exposure', () => {
+  /** The warnings Hookline logs while starting with these settings (it never listens here). */
+  async function startWarnings(env: Record<string, string>): Promise<string[]> {
+    const dir = tempDir();
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (l: string) => lines.push(l) });
+    const config = loadConfig({
+      HOOKLINE_DATABASE_URL: `sqlite:${join(dir, 'h.db')}`,
+      HOOKLINE_ADMIN_TOKEN: 'admin-token-for-metrics',
+      ...env,
+    });
+    const hookline = await createHookline(config, { logger });
+    await hookline.close();
+    rmSync(dir, { recursive: true, force: true });
+    return lines.map((l) => JSON.parse(l).msg as string);
+  }
+
+  test('an API on a non-loopback address without HOOKLINE_METRICS_TOKEN warns at start', async () => {
+    const open = await startWarnings({ HOOKLINE_HOST: '0.0.0.0' });
+    assert.ok(
+      open.some((m) =>
+        /\/metrics is open to anyone who can reach 0\.0\.0\.0: set HOOKLINE_METRICS_TOKEN/.test(m),
+      ),
+      open.join('\n'),
+    );
+    const quietSettings: Record<string, string>[] = [
+      { HOOKLINE_HOST: '0.0.0.0', HOOKLINE_METRICS_TOKEN: 'a-scrape-token' },
+      { HOOKLINE_HOST: '127.0.0.1' },
+      { HOOKLINE_HOST: '::1' },
+      { HOOKLINE_HOST: 'localhost' },
+      { HOOKLINE_HOST: '0.0.0.0', HOOKLINE_ROLE: 'worker' },
+    ];
+    for (const quiet of quietSettings) {
+      const got = await startWarnings(quiet);
+      assert.ok(!got.some((m) => /metrics/i.test(m)), `${JSON.stringify(quiet)}: ${got.join('\n')}`);
+    }
+  });
+
+  test('/openapi.json stays open without a token', async () => {
+    const server = await startHookline({ env: { HOOKLINE_METRICS_TOKEN: 'a-scrape-token' } });
+    try {
+      const res = await fetch(`${server.url}/openapi.json`);
+      assert.equal(res.status, 200);
+      assert.equal(((await res.json()) as { openapi: string }).openapi, '3.1.0');
+      assert.equal((await fetch(`${server.url}/metrics`)).status, 401);
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -16,7 +16,7 @@ import { createPostgresStore } from '../src/store/postgres/postgres-store.ts';
 
 export const PG_ADMIN_URL = process.env.HOOKLINE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 /** The secret key every process of a PostgreSQL test shares. */
-export const PG_SECRET_KEY = 'hookline-test-secret-key';
+export const PG_SECRET_KEY = 'hookline-test-secret-key-shared-by-postgres-tests';
 const TEMPLATE_LOCK = 7_240_002;
 
 /** `PG_ADMIN_URL` with another database name. */

@@ -23,6 +23,14 @@ describe('SSRF guard', () => {
       '::ffff:127.0.0.1',
       '224.0.0.1',
       'not-an-ip',
+      // IPv4-compatible (::/96) and other reserved IPv6 outside 2000::/3
+      '::7f00:1',
+      '::a00:1',
+      '::a9fe:a9fe',
+      '::808:808',
+      '::1:7f00:1',
+      '100::1',
+      'fec0::1',
     ]) {
       assert.equal(isPrivateAddress(ip), true, ip);
     }
@@ -38,6 +46,8 @@ describe('SSRF guard', () => {
     };
     assert.match((await check('http://127.0.0.1:8080/x'))!.reason, /private/);
     assert.match((await check('http://[::1]/x'))!.reason, /private/);
+    assert.match((await check('http://[::7f00:1]/x'))!.reason, /private/);
+    assert.match((await check('http://[::ffff:7f00:1]/x'))!.reason, /private/);
     assert.match((await check('http://localhost/x'))!.reason, /localhost/);
     assert.match((await check('http://169.254.169.254/latest/meta-data'))!.reason, /private/);
     assert.equal(await check('http://127.0.0.1:8080/x', true), null);
@@ -80,6 +90,8 @@ describe('sender', () => {
       );
       const literal = await guarded.send({ url: `http://127.0.0.1:${port}/x`, headers: {}, body: '{}' });
       assert.equal(!literal.ok && literal.error, 'private_address');
+      const compatible = await guarded.send({ url: `http://[::7f00:1]:${port}/x`, headers: {}, body: '{}' });
+      assert.equal(!compatible.ok && compatible.error, 'private_address', 'IPv4-compatible IPv6 literal');
       assert.equal(receiver.requests.length, 0, 'nothing reached the receiver');
     } finally {
       await guarded.close();

@@ -59,6 +59,55 @@ export async function resolveAdminToken(
   return { hash: Buffer.from(kept, 'hex'), generated: kept === hash ? token : null };
 }
 
+/**
+ * How long a running server trusts the admin token hash it last read from the database: a reset
+ * (`hookline admin-token --reset`, from any machine) is honoured by every running server within
+ * this time, without a restart.
+ */
+export const ADMIN_TOKEN_RECHECK_MS = 1_000;
+
+/** The admin token hash a running process checks requests against. */
+export interface AdminTokenHash {
+  current(): Buffer | Promise<Buffer>;
+}
+
+/**
+ * A token from `HOOKLINE_ADMIN_TOKEN` never changes while the process runs. A generated one is
+ * kept in the `setting` table, re-read at most once per `recheckMs` when requests come in (one
+ * read shared by the requests waiting for it). If the database cannot answer, the last hash read
+ * stays in force until it can.
+ */
+export function createAdminTokenHash(
+  store: Store,
+  configured: string | null,
+  initial: Buffer,
+  recheckMs = ADMIN_TOKEN_RECHECK_MS,
+): AdminTokenHash {
+  if (configured) return { current: () => initial };
+  let hash = initial;
+  let readAt = performance.now();
+  let reading: Promise<Buffer> | null = null;
+  const read = async (): Promise<Buffer> => {
+    try {
+      const stored = await store.getSetting(ADMIN_TOKEN_SETTING);
+      if (stored) hash = Buffer.from(stored, 'hex');
+    } catch {
+      // The database is down: requests that need it fail on their own; keep the last hash.
+    } finally {
+      readAt = performance.now();
+      reading = null;
+    }
+    return hash;
+  };
+  return {
+    current() {
+      if (performance.now() - readAt < recheckMs) return hash;
+      reading ??= read();
+      return reading;
+    },
+  };
+}
+
 /** Makes a new admin token (the old one stops working) and returns it. */
 export async function resetAdminToken(store: Store): Promise<{ hash: Buffer; generated: string }> {
   const token = `hl_admin_${randomBytes(24).toString('base64url')}`;
@@ -121,13 +170,14 @@ async function checkAppToken(ctx: ApiContext, request: FastifyRequest, token: Ap
 }
 
 export function createAuth(ctx: ApiContext) {
+  const admin = createAdminTokenHash(ctx.store, ctx.config.adminToken, ctx.adminTokenHash);
   return async (request: FastifyRequest, _reply: FastifyReply) => {
     const header = request.headers.authorization;
     const match = header ? /^Bearer\s+(.+)$/i.exec(header.trim()) : null;
     if (!match)
       throw new HooklineError('authentication_failed', 'send the header "Authorization: Bearer <token>"');
     const hash = hashToken(match[1]!);
-    if (timingSafeEqual(hash, ctx.adminTokenHash)) {
+    if (timingSafeEqual(hash, await admin.current())) {
       request.principal = { kind: 'admin' };
       return;
     }

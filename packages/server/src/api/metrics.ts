@@ -13,20 +13,20 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { coerceError, HooklineError } from '../core/errors.ts';
 import type { Metrics } from '../metrics.ts';
-import { hashToken } from './auth.ts';
+import { type AdminTokenHash, createAdminTokenHash, hashToken } from './auth.ts';
 import type { ApiContext } from './context.ts';
 
 /**
  * Checks a scrape's `Authorization` header: passes when no metrics token is configured, or when
  * it carries the metrics token or the admin token. Throws `authentication_failed` otherwise.
  */
-export function createScrapeAuth(metricsToken: string | null, adminTokenHash: Buffer) {
+export function createScrapeAuth(metricsToken: string | null, admin: AdminTokenHash) {
   const scrapeHash = metricsToken ? hashToken(metricsToken) : null;
-  return (authorization: string | undefined) => {
+  return async (authorization: string | undefined): Promise<void> => {
     if (!scrapeHash) return;
     const match = /^Bearer\s+(.+)$/i.exec(authorization?.trim() ?? '');
     const given = match ? hashToken(match[1]!) : null;
-    if (!given || !(timingSafeEqual(given, scrapeHash) || timingSafeEqual(given, adminTokenHash))) {
+    if (!given || !(timingSafeEqual(given, scrapeHash) || timingSafeEqual(given, await admin.current()))) {
       throw new HooklineError(
         'authentication_failed',
         'this server protects /metrics: send "Authorization: Bearer <HOOKLINE_METRICS_TOKEN>"',
@@ -36,13 +36,16 @@ export function createScrapeAuth(metricsToken: string | null, adminTokenHash: Bu
 }
 
 export function metricsRoutes(ctx: ApiContext, metrics: Metrics) {
-  const checkScrape = createScrapeAuth(ctx.config.metricsToken, ctx.adminTokenHash);
+  const checkScrape = createScrapeAuth(
+    ctx.config.metricsToken,
+    createAdminTokenHash(ctx.store, ctx.config.adminToken, ctx.adminTokenHash),
+  );
   return async (app: FastifyInstance) => {
     app.get(
       '/metrics',
       { schema: { tags: ['Health'], summary: 'Prometheus metrics (text format)', security: [] } },
       async (request, reply) => {
-        checkScrape(request.headers.authorization);
+        await checkScrape(request.headers.authorization);
         const text = await metrics.render();
         return reply.type(metrics.registry.contentType).send(text);
       },
@@ -53,10 +56,10 @@ export function metricsRoutes(ctx: ApiContext, metrics: Metrics) {
 /** `/metrics` on a plain `node:http` server of its own; anything else is a coded 404. */
 export function serveMetrics(
   metrics: Metrics,
-  checkScrape: (authorization: string | undefined) => void,
+  checkScrape: (authorization: string | undefined) => Promise<void>,
   logger: Logger,
 ) {
-  return createServer((req, res) => {
+  return createServer(async (req, res) => {
     const reply = (status: number, type: string, body: string) => {
       res.writeHead(status, { 'content-type': type });
       res.end(body);
@@ -70,7 +73,7 @@ export function serveMetrics(
       return;
     }
     try {
-      checkScrape(req.headers.authorization);
+      await checkScrape(req.headers.authorization);
     } catch (err) {
       const e = err as HooklineError;
       reply(e.status, 'application/json', JSON.stringify(e.toBody()));

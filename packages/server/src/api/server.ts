@@ -20,6 +20,12 @@ import { registerDashboard } from './dashboard.ts';
 import { endpointRoutes } from './endpoint.ts';
 import { eventTypeRoutes } from './event-type.ts';
 import { healthRoutes } from './health.ts';
+import {
+  clientErrorHandler,
+  depthLimitedJsonParser,
+  httpServerOptions,
+  instantFormat,
+} from './http-limits.ts';
 import { idempotency } from './idempotency.ts';
 import { listenRoutes } from './listen.ts';
 import { messageRoutes } from './message.ts';
@@ -113,7 +119,20 @@ export async function buildApi(ctx: ApiContext) {
     forceCloseConnections: true,
     // Whose X-Forwarded-For gives request.ip (source allowlists check it); false: the socket's.
     trustProxy: trustProxyOption(ctx.config.trustProxy),
+    // A client that trickles its request (anyone can reach /in/{source}) gets a 408 and loses
+    // the socket, instead of holding it forever.
+    http: httpServerOptions(ctx.config.http),
+    requestTimeout: ctx.config.http.requestTimeoutMs,
+    keepAliveTimeout: ctx.config.http.keepAliveTimeoutMs,
+    clientErrorHandler: clientErrorHandler(ctx.config.http),
   });
+  // Too deep to stringify, validate or render: refused once here for every route.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string' },
+    depthLimitedJsonParser(app.getDefaultJsonParser('error', 'error')),
+  );
 
   // Bodies are checked strictly (a string is not a number); query strings are coerced, since
   // every value in a URL is text.
@@ -131,8 +150,10 @@ export async function buildApi(ctx: ApiContext) {
     coerceTypes: 'array',
     strict: false,
   });
-  addFormats.default(bodyAjv);
-  addFormats.default(queryAjv);
+  for (const ajv of [bodyAjv, queryAjv]) {
+    addFormats.default(ajv);
+    ajv.addFormat('date-time', instantFormat(ajv.formats['date-time']));
+  }
   app.setValidatorCompiler(({ schema, httpPart }) =>
     (httpPart === 'body' ? bodyAjv : queryAjv).compile(schema as object),
   );

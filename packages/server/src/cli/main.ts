@@ -9,12 +9,22 @@ import { COMMON_OPTIONS, type Command, commandHelp, type OptionValues } from './
 import { listen } from './commands/listen.ts';
 import { replay } from './commands/replay.ts';
 import { send } from './commands/send.ts';
-import { adminToken, migrate, serve } from './commands/server.ts';
+import { adminToken, migrate, rotateSecretKeyCommand, serve } from './commands/server.ts';
 import { tail } from './commands/tail.ts';
 import { trigger } from './commands/trigger.ts';
 import { CliError, colorsFor, EXIT, EXIT_CODES_HELP, type Io, processIo } from './shared.ts';
 
-export const COMMANDS: Command[] = [serve, migrate, adminToken, send, trigger, listen, tail, replay];
+export const COMMANDS: Command[] = [
+  serve,
+  migrate,
+  adminToken,
+  rotateSecretKeyCommand,
+  send,
+  trigger,
+  listen,
+  tail,
+  replay,
+];
 
 function mainHelp(bold: (s: string) => string): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;

@@ -5,6 +5,10 @@
  */
 export const ERRORS = {
   generic_error: { status: 400, description: 'The request is malformed (for example invalid JSON).' },
+  json_too_deep: {
+    status: 400,
+    description: 'The JSON body nests arrays and objects more than 128 levels deep.',
+  },
   authentication_failed: {
     status: 401,
     description: 'The bearer token is missing or wrong, or an app-scoped token expired or was revoked.',
@@ -110,6 +114,12 @@ export const ERRORS = {
     status: 426,
     description: 'This route is a WebSocket stream (`hookline listen`); a plain HTTP request cannot use it.',
   },
+  request_timeout: {
+    status: 408,
+    description:
+      'The client did not send the whole request in time (`HOOKLINE_REQUEST_TIMEOUT`, headers within `HOOKLINE_HEADERS_TIMEOUT`); the connection is closed.',
+  },
+  headers_too_large: { status: 431, description: 'The request headers are larger than the server accepts.' },
   unsupported_media_type: { status: 415, description: 'The body is not `application/json`.' },
   validation: {
     status: 422,

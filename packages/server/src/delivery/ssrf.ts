@@ -9,12 +9,22 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
 
+/**
+ * The only IPv6 block handed out for the internet. Everything outside it is special or reserved,
+ * including `::/96`, the deprecated IPv4-compatible form (`::7f00:1` is 127.0.0.1 to some
+ * stacks) that ipaddr.js calls plain unicast.
+ */
+const GLOBAL_UNICAST_V6 = ipaddr.parseCIDR('2000::/3');
+
 /** True when connecting to this IP address would reach something other than the public internet. */
 export function isPrivateAddress(address: string): boolean {
   if (!ipaddr.isValid(address)) return true;
   let ip = ipaddr.parse(address);
-  if (ip.kind() === 'ipv6' && (ip as ipaddr.IPv6).isIPv4MappedAddress())
-    ip = (ip as ipaddr.IPv6).toIPv4Address();
+  if (ip.kind() === 'ipv6') {
+    const v6 = ip as ipaddr.IPv6;
+    if (v6.isIPv4MappedAddress()) ip = v6.toIPv4Address();
+    else if (!v6.match(GLOBAL_UNICAST_V6)) return true;
+  }
   return ip.range() !== 'unicast';
 }
 

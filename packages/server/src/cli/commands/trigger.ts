@@ -134,9 +134,28 @@ calls, so sign for the exact URL your receiver is configured with.`,
       });
     } else {
       io.out(
-        `${paintStatus(io.c, res.status)} ${scheme} ${event} -> ${url} ${io.c.dim(`${ms.toFixed(0)} ms`)}${ok ? '' : `  ${response.slice(0, 200)}`}`,
+        `${paintStatus(io.c, res.status)} ${scheme} ${event} -> ${url} ${io.c.dim(`${ms.toFixed(0)} ms`)}${ok ? '' : `  ${answerText(response)}`}`,
       );
     }
     return ok ? EXIT.ok : EXIT.failure;
   },
 };
+
+/** Longest non-JSON answer printed in full (`--json` always has all of it). */
+const MAX_ANSWER_CHARS = 2_000;
+
+/**
+ * A refusing target's answer, for the status line: a `{code, detail}` error (as Hookline's
+ * `/in/{source}` answers) in full, since its hint comes last; any other text up to a limit.
+ */
+export function answerText(body: string): string {
+  try {
+    const e = JSON.parse(body) as { code?: unknown; detail?: unknown };
+    if (typeof e.code === 'string' && typeof e.detail === 'string') return `${e.code}: ${e.detail}`;
+  } catch {
+    // not JSON: shown as text
+  }
+  const text = body.replace(/\s+/g, ' ').trim();
+  if (text.length <= MAX_ANSWER_CHARS) return text;
+  return `${text.slice(0, MAX_ANSWER_CHARS)}… (${text.length - MAX_ANSWER_CHARS} more characters; --json shows all)`;
+}
