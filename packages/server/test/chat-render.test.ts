@@ -22,7 +22,7 @@ import {
   TEAMS_LIMITS,
   truncate,
 } from '../src/delivery/chat.ts';
-import { decideOutcome, prepareRequest } from '../src/delivery/dispatcher.ts';
+import { decideOutcome, prepareAttempt } from '../src/delivery/dispatcher.ts';
 import type { ClaimedDelivery } from '../src/store/store.ts';
 
 const ctx = (over: Partial<ChatContext> = {}): ChatContext => ({ ...SAMPLE_CONTEXT, ...over });
@@ -151,33 +151,41 @@ describe('default messages', () => {
 });
 
 describe('templates', () => {
-  test('render every string, keep other values, no file system, own properties only', () => {
-    const out = renderTemplate(
+  test('render every string, keep other values, no file system, own properties only', async () => {
+    const out = await renderTemplate(
       { a: '{{ payload.amount | plus: 1 }}', b: [{ c: '{{ endpoint.uid }}' }, 3, true, null], d: { e: 'x' } },
       ctx(),
     );
     assert.deepEqual(out, { a: '4201', b: [{ c: 'team-chat' }, 3, true, null], d: { e: 'x' } });
-    assert.equal(renderTemplate({ a: '{{ missing.deep }}|' }, ctx()).a, '|', 'unknown variables are empty');
     assert.equal(
-      renderTemplate({ a: '{{ payload.x | slack_escape }}' }, ctx({ payload: { x: '<!here> &' } })).a,
+      (await renderTemplate({ a: '{{ missing.deep }}|' }, ctx())).a,
+      '|',
+      'unknown variables are empty',
+    );
+    assert.equal(
+      (await renderTemplate({ a: '{{ payload.x | slack_escape }}' }, ctx({ payload: { x: '<!here> &' } }))).a,
       '&lt;!here&gt; &amp;',
     );
-    assert.equal(renderTemplate({ a: '{{ payload.constructor }}' }, ctx()).a, '', 'no prototype access');
-    assert.match(checkTemplate({ a: '{% include "/etc/passwd" %}' })?.message ?? '', /./);
-    assert.match(checkTemplate({ a: '{% render "x" %}' })?.message ?? '', /./);
+    assert.equal(
+      (await renderTemplate({ a: '{{ payload.constructor }}' }, ctx())).a,
+      '',
+      'no prototype access',
+    );
+    assert.match((await checkTemplate({ a: '{% include "/etc/passwd" %}' }))?.message ?? '', /./);
+    assert.match((await checkTemplate({ a: '{% render "x" %}' }))?.message ?? '', /./);
   });
 
-  test('checkTemplate names where the problem is', () => {
-    assert.equal(checkTemplate({ text: 'hi {{ eventType }}' }), null);
-    const e = checkTemplate({ blocks: [{ text: '{{ x | nope }}' }] });
+  test('checkTemplate names where the problem is', async () => {
+    assert.equal(await checkTemplate({ text: 'hi {{ eventType }}' }), null);
+    const e = await checkTemplate({ blocks: [{ text: '{{ x | nope }}' }] });
     assert.deepEqual(e?.path, ['blocks', 0, 'text']);
     assert.match(e?.message ?? '', /nope/);
   });
 });
 
 describe('requests and outcomes', () => {
-  test('a chat request is JSON, unsigned, with custom headers (signature headers never)', () => {
-    const req = prepareRequest(delivery(), NOW, { publicUrl: 'https://h.example.com' });
+  test('a chat request is JSON, unsigned, with custom headers (signature headers never)', async () => {
+    const req = await prepareAttempt(delivery(), NOW, { publicUrl: 'https://h.example.com' });
     assert.equal(req.url, 'https://hooks.slack.com/services/T/B/x');
     assert.deepEqual(req.headers, { 'x-a': '1', 'content-type': 'application/json' });
     assert.equal(req.failure, undefined);
@@ -185,20 +193,22 @@ describe('requests and outcomes', () => {
     assert.match(body.blocks[0].text.text, /<https:\/\/h\.example\.com\/apps\/app_1\/msg\/msg_1\|/);
   });
 
-  test('an inbound event renders its JSON body; a non-JSON body renders without fields', () => {
+  test('an inbound event renders its JSON body; a non-JSON body renders without fields', async () => {
     const inbound = (body: string) =>
       delivery(
         { kind: 'teams' },
         { inbound: { body: Buffer.from(body), contentType: 'application/json', headers: [] } },
       );
-    const json = JSON.parse(String(prepareChatRequest(inbound('{"action":"opened"}'), 'teams', {}).body));
+    const json = JSON.parse(
+      String((await prepareChatRequest(inbound('{"action":"opened"}'), 'teams', {})).body),
+    );
     assert.deepEqual(json.attachments[0].content.body[1].facts, [{ title: 'action', value: 'opened' }]);
-    const form = JSON.parse(String(prepareChatRequest(inbound('a=1&b=2'), 'teams', {}).body));
+    const form = JSON.parse(String((await prepareChatRequest(inbound('a=1&b=2'), 'teams', {})).body));
     assert.deepEqual(form.attachments[0].content.body[1].facts, [{ title: 'payload', value: 'null' }]);
   });
 
-  test('a template failure gives a request that is not sent, with the reason', () => {
-    const req = prepareRequest(
+  test('a template failure gives a request that is not sent, with the reason', async () => {
+    const req = await prepareAttempt(
       delivery(
         { template: { text: '{% for i in (1..payload.n) %}0123456789{% endfor %}' } },
         { payload: '{"n":9000}' },

@@ -119,7 +119,7 @@ async function validateEndpoint(
         type: 'value_error',
       });
     } else {
-      const problem = checkTemplate(fields.template);
+      const problem = await checkTemplate(fields.template);
       if (problem) {
         issues.push({
           loc: ['body', 'template', ...problem.path],

@@ -255,7 +255,7 @@ async function buildSource(ctx: ApiContext, input: SourceFields, existing: Sourc
         'template is only used by chat destinations (kind slack, discord or teams)',
       );
     else if (template) {
-      const problem = checkTemplate(template);
+      const problem = await checkTemplate(template);
       if (problem) issue(['destinations', i, 'template', ...problem.path], `template ${problem.message}`);
     }
     destinations.push({
