@@ -164,9 +164,13 @@ function chatSuite(kind: TestStoreKind): void {
     assert.ok(e.fields.length >= 4, 'as many fields as fit');
   });
 
-  test('teams: a message with one Adaptive Card 1.4: title, FactSet, OpenUrl action', async () => {
+  test('teams: a message with one Adaptive Card 1.4: title, FactSet (payload markdown escaped), OpenUrl action', async () => {
     const { uid, appId, path } = await chatEndpoint('teams');
-    const msg = await publish(uid, { id: 'in_2', amount: 10, customer: { name: 'Ada' } });
+    const msg = await publish(uid, {
+      id: 'in_2',
+      amount: 10,
+      customer: { name: '[Ada](https://evil.example)' },
+    });
     await server.hookline.dispatcher!.drain();
     const [r] = at(path);
     assert.ok(r);
@@ -188,7 +192,7 @@ function chatSuite(kind: TestStoreKind): void {
                 facts: [
                   { title: 'id', value: 'in_2' },
                   { title: 'amount', value: '10' },
-                  { title: 'customer.name', value: 'Ada' },
+                  { title: 'customer.name', value: '\\[Ada\\](https://evil.example)' },
                 ],
               },
               {

@@ -10,8 +10,10 @@ import {
   type ChatContext,
   checkTemplate,
   DISCORD_LIMITS,
+  escapeMarkdown,
   escapeSlack,
   keyFields,
+  markdownText,
   prepareChatRequest,
   renderDiscord,
   renderSlack,
@@ -79,6 +81,47 @@ describe('text helpers', () => {
     assert.equal(escapeSlack('*bold* _it_'), '*bold* _it_');
   });
 
+  test('Discord markdown: formatting, masked links, mentions and line starts escaped; words left alone', () => {
+    assert.equal(
+      escapeMarkdown('**bold** _it_ __u__ ~~s~~ ||spoiler|| `code` \\', 'discord'),
+      '\\*\\*bold\\*\\* \\_it\\_ \\_\\_u\\_\\_ \\~\\~s\\~\\~ \\|\\|spoiler\\|\\| \\`code\\` \\\\',
+    );
+    assert.equal(
+      escapeMarkdown('[Reset your password](https://evil.example)', 'discord'),
+      '\\[Reset your password\\](https://evil.example)',
+      'no masked link',
+    );
+    assert.equal(
+      escapeMarkdown('@everyone @HERE <@123> <@&456> <#789> <t:0:R>', 'discord'),
+      '@\u200beveryone @\u200bHERE \\<@123> \\<@&456> \\<#789> \\<t:0:R>',
+    );
+    assert.equal(
+      escapeMarkdown('# h\n> q\n- l\n  + l\n-# small\n12. n\nok - 1. x', 'discord'),
+      '\\# h\n\\> q\n\\- l\n  \\+ l\n\\-# small\n12\\. n\nok - 1. x',
+    );
+    assert.equal(
+      escapeMarkdown('invoice.payment_failed ada@example.com 2026-01-01', 'discord'),
+      'invoice.payment_failed ada@example.com 2026-01-01',
+      'an underscore inside a word, dots, dashes and @ in an address stay as they are',
+    );
+  });
+
+  test('Teams markdown: formatting and masked links escaped; < and @ left alone', () => {
+    assert.equal(
+      escapeMarkdown('**b** _i_ [x](https://evil.example) <at>Ada</at> @everyone', 'teams'),
+      '\\*\\*b\\*\\* \\_i\\_ \\[x\\](https://evil.example) <at>Ada</at> @everyone',
+    );
+    assert.equal(escapeMarkdown('- a\n1. b', 'teams'), '\\- a\n1\\. b');
+  });
+
+  test('markdownText: cut after escaping, never ending in a lone backslash', () => {
+    assert.equal(markdownText('a*b', 10, 'discord'), 'a\\*b');
+    assert.equal(markdownText('aaaaaaaa**', 10, 'discord'), 'aaaaaaaa…', 'a cut escape dropped whole');
+    assert.equal(markdownText('aaaaaaa**', 10, 'discord'), 'aaaaaaa\\*…');
+    const stars = markdownText('*'.repeat(5000), 1024, 'teams');
+    assert.equal(stars, `${'\\*'.repeat(511)}…`, 'within 1024, whole escapes only');
+  });
+
   test('key fields: scalars, one level down, no arrays, at most N; non-objects as one field', () => {
     assert.deepEqual(keyFields({ a: 1, b: [1], c: { d: 'x', e: { f: 1 }, g: null }, h: false }), [
       ['a', '1'],
@@ -137,6 +180,34 @@ describe('default messages', () => {
     assert.ok(total(big.embeds[0]) <= DISCORD_LIMITS.total);
     assert.equal(big.embeds[0].fields.length, 5, 'five 1024-character fields fit under 6000 with the title');
     assert.equal((renderDiscord(ctx({ link: null })) as any).embeds[0].url, undefined);
+  });
+
+  test('Discord and Teams: payload markdown and mentions arrive as plain text', () => {
+    const payload = {
+      note: '[Reset your password](https://evil.example) @everyone <@123> **now**',
+      __key__: 'x',
+    };
+    const d = renderDiscord(ctx({ eventType: 'user.*created*', payload })) as any;
+    assert.deepEqual(d.allowed_mentions, { parse: [] });
+    assert.equal(d.content, '**user.\\*created\\***');
+    assert.equal(d.embeds[0].title, 'user.\\*created\\*');
+    assert.deepEqual(
+      d.embeds[0].fields.map((f: any) => [f.name, f.value]),
+      [
+        ['note', '\\[Reset your password\\](https://evil.example) @\u200beveryone \\<@123> \\*\\*now\\*\\*'],
+        ['\\_\\_key\\_\\_', 'x'],
+      ],
+    );
+    const t = renderTeams(ctx({ eventType: 'user.*created*', payload })) as any;
+    const card = t.attachments[0].content;
+    assert.equal(card.body[0].text, 'user.\\*created\\*');
+    assert.deepEqual(card.body[1].facts, [
+      {
+        title: 'note',
+        value: '\\[Reset your password\\](https://evil.example) @everyone <@123> \\*\\*now\\*\\*',
+      },
+      { title: '\\_\\_key\\_\\_', value: 'x' },
+    ]);
   });
 
   test('Teams: facts cut, the card stays under the size limit, no action without a link', () => {

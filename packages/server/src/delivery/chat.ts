@@ -70,6 +70,43 @@ export function slackText(s: string, max: number): string {
   return `${cut.replace(/&[a-z]{0,3}$/, '')}…`;
 }
 
+/**
+ * Markdown in message text that Discord or Teams would read: characters that start or end
+ * formatting (bold, italics, strike-through, code, Discord's spoilers) or a masked link
+ * `[text](url)`, and Discord's mentions `<@id>`, `<@&role>`, `<#channel>`, each escaped with a
+ * backslash (both show `\*` as `*`). An `_` inside a word (`payment_failed`) is left alone: it
+ * formats nothing there.
+ */
+const INLINE_MARKDOWN = {
+  discord: /[\\*~|`[\]<]|(?<![\p{L}\p{N}])_|_(?![\p{L}\p{N}])/gu,
+  teams: /[\\*~`[\]]|(?<![\p{L}\p{N}])_|_(?![\p{L}\p{N}])/gu,
+} as const;
+
+/** Payload text made plain for Discord or Teams markdown (see `INLINE_MARKDOWN`). */
+export function escapeMarkdown(s: string, flavour: 'discord' | 'teams'): string {
+  let out = s
+    .replace(INLINE_MARKDOWN[flavour], '\\$&')
+    // At the start of a line: headings, quotes, bullets (`* ` is escaped above), numbered lists.
+    .replace(/^([ \t]*)([#>+-])/gm, '$1\\$2')
+    .replace(/^([ \t]*)(\d+)\./gm, '$1$2\\.');
+  // `allowed_mentions` already keeps these from pinging anyone; they should not even look like a ping.
+  if (flavour === 'discord') out = out.replace(/@(everyone|here)/gi, '@\u200b$1');
+  return out;
+}
+
+/**
+ * Escaped for Discord or Teams and at most `max` characters once escaped (Discord counts the
+ * escaped text), never ending in a lone backslash that would escape the ellipsis.
+ */
+export function markdownText(s: string, max: number, flavour: 'discord' | 'teams'): string {
+  const escaped = escapeMarkdown(s, flavour);
+  const chars = [...escaped];
+  if (chars.length <= max) return escaped;
+  let cut = chars.slice(0, Math.max(0, max - 1)).join('');
+  if ((/\\+$/.exec(cut)?.[0].length ?? 0) % 2 === 1) cut = cut.slice(0, -1);
+  return `${cut}…`;
+}
+
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -169,12 +206,14 @@ export const DISCORD_LIMITS = {
 
 export function renderDiscord(c: ChatContext): Record<string, unknown> {
   const L = DISCORD_LIMITS;
-  const title = truncate(c.eventType, L.title);
+  // Payload text is escaped: a payload cannot format the message, hide a link behind text or
+  // show a mention. (The message id is Hookline's own.)
+  const title = markdownText(c.eventType, L.title, 'discord');
   const description = truncate(`Message \`${c.msgId}\``, L.description);
   // Discord refuses empty field names and values.
   let fields = keyFields(c.payload, L.fields).map(([k, v]) => ({
-    name: truncate(k, L.fieldName) || '\u200b',
-    value: truncate(v, L.fieldValue) || '\u200b',
+    name: markdownText(k, L.fieldName, 'discord') || '\u200b',
+    value: markdownText(v, L.fieldValue, 'discord') || '\u200b',
     inline: v.length <= 40,
   }));
   const size = () =>
@@ -186,7 +225,7 @@ export function renderDiscord(c: ChatContext): Record<string, unknown> {
   const embed: Record<string, unknown> = { title, description, fields, timestamp: c.timestamp };
   if (c.link) embed.url = c.link;
   return {
-    content: truncate(`**${c.eventType}**`, L.content),
+    content: `**${markdownText(c.eventType, L.content - 4, 'discord')}**`,
     embeds: [embed],
     // A payload must never ping @everyone, roles or users.
     allowed_mentions: { parse: [] },
@@ -197,13 +236,20 @@ export function renderDiscord(c: ChatContext): Record<string, unknown> {
 export const TEAMS_LIMITS = { factTitle: 200, factValue: 1000, total: 24_000 } as const;
 
 export function renderTeams(c: ChatContext): Record<string, unknown> {
+  // TextBlocks and facts read markdown: payload text is escaped (the message id is Hookline's own).
   let facts = keyFields(c.payload, MAX_FIELDS).map(([k, v]) => ({
-    title: truncate(k, TEAMS_LIMITS.factTitle),
-    value: truncate(v, TEAMS_LIMITS.factValue),
+    title: markdownText(k, TEAMS_LIMITS.factTitle, 'teams'),
+    value: markdownText(v, TEAMS_LIMITS.factValue, 'teams'),
   }));
   const build = () => {
     const body: Record<string, unknown>[] = [
-      { type: 'TextBlock', text: truncate(c.eventType, 500), weight: 'Bolder', size: 'Medium', wrap: true },
+      {
+        type: 'TextBlock',
+        text: markdownText(c.eventType, 500, 'teams'),
+        weight: 'Bolder',
+        size: 'Medium',
+        wrap: true,
+      },
     ];
     if (facts.length > 0) body.push({ type: 'FactSet', facts });
     body.push({
