@@ -8,7 +8,6 @@
  * fails with a budget error and a new worker takes the next render.
  */
 import { EventEmitter } from 'node:events';
-import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { ChatContext } from './chat.ts';
 import type { RenderBudget, RenderResult } from './chat-template.ts';
@@ -24,14 +23,18 @@ export const DEFAULT_RENDER_BUDGET: Readonly<RenderBudget> = {
 /** How long past its budget's time a render may run before its worker is terminated. */
 export const RENDER_DEADLINE_GRACE_MS = 1000;
 
+/** setTimeout's longest delay (longer ones fire at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** A render worker's heap: the message context (with its payload) plus what a template allocates. */
 export const RENDER_WORKER_HEAP_MB = 128;
 
 /**
- * Renders run one at a time per worker. Two workers: one expensive template does not hold up
- * every other endpoint's messages, and the API keeps at least one core to itself on small machines.
+ * Renders run one at a time per worker. Two workers, started when there is work for them: one
+ * expensive template does not hold up every other endpoint's messages, and at most two threads'
+ * worth of CPU goes to templates however many arrive.
  */
-const POOL_SIZE = Math.max(1, Math.min(2, availableParallelism()));
+const POOL_SIZE = 2;
 
 let budget: RenderBudget = { ...DEFAULT_RENDER_BUDGET };
 
@@ -129,19 +132,22 @@ function dispatch(slot: Slot, p: Pending) {
     return;
   }
   renderEvents.emit('start', p.job.op);
-  p.timer = setTimeout(() => {
-    // Past its time without coming back to LiquidJS's checks: only ending the thread stops it.
-    settle(slot, p);
-    remove(slot);
-    void slot.worker.terminate();
-    p.resolve({
-      ok: false,
-      budget: true,
-      path: [],
-      message: `exceeds its render budget: rendering took more than ${p.job.budget.timeMs} ms and was stopped`,
-    });
-    pump();
-  }, p.job.budget.timeMs + RENDER_DEADLINE_GRACE_MS);
+  p.timer = setTimeout(
+    () => {
+      // Past its time without coming back to LiquidJS's checks: only ending the thread stops it.
+      settle(slot, p);
+      remove(slot);
+      void slot.worker.terminate();
+      p.resolve({
+        ok: false,
+        budget: true,
+        path: [],
+        message: `exceeds its render budget: rendering took more than ${p.job.budget.timeMs} ms and was stopped`,
+      });
+      pump();
+    },
+    Math.min(p.job.budget.timeMs + RENDER_DEADLINE_GRACE_MS, MAX_TIMER_MS),
+  );
 }
 
 function pump() {
@@ -150,7 +156,15 @@ function pump() {
     if (slot.ready && !slot.pending) dispatch(slot, queue.shift()!);
   }
   const starting = slots.filter((s) => !s.ready).length;
-  if (queue.length > starting && slots.length < POOL_SIZE) spawn();
+  if (queue.length > starting && slots.length < POOL_SIZE) {
+    try {
+      spawn();
+    } catch (err) {
+      // No thread to be had (resources): what waits fails now, the next render tries again.
+      const why = `the chat template renderer did not start: ${err instanceof Error ? err.message : String(err)}`;
+      if (slots.length === 0) for (const w of queue.splice(0)) w.reject(new Error(why));
+    }
+  }
   // Idle workers do not keep the process alive; busy ones (or ones starting for waiting work) do.
   for (const s of slots) {
     if (s.pending || (!s.ready && queue.length > 0)) s.worker.ref();
