@@ -5,10 +5,12 @@
  * retry schedule. Runs on both stores.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { sign } from '@hookline/receiver';
 import { createManualClock } from '../src/core/clock.ts';
-import { DISCORD_LIMITS } from '../src/delivery/chat.ts';
+import { DISCORD_LIMITS, TEMPLATE_MAX_LOOPS, TEMPLATE_MAX_STRINGS } from '../src/delivery/chat.ts';
+import { DEFAULT_RENDER_BUDGET, renderEvents, setRenderBudget } from '../src/delivery/chat-renderer.ts';
 import {
   type ReceivedRequest,
   startHookline,
@@ -162,9 +164,13 @@ function chatSuite(kind: TestStoreKind): void {
     assert.ok(e.fields.length >= 4, 'as many fields as fit');
   });
 
-  test('teams: a message with one Adaptive Card 1.4: title, FactSet, OpenUrl action', async () => {
+  test('teams: a message with one Adaptive Card 1.4: title, FactSet (payload markdown escaped), OpenUrl action', async () => {
     const { uid, appId, path } = await chatEndpoint('teams');
-    const msg = await publish(uid, { id: 'in_2', amount: 10, customer: { name: 'Ada' } });
+    const msg = await publish(uid, {
+      id: 'in_2',
+      amount: 10,
+      customer: { name: '[Ada](https://evil.example)' },
+    });
     await server.hookline.dispatcher!.drain();
     const [r] = at(path);
     assert.ok(r);
@@ -186,7 +192,7 @@ function chatSuite(kind: TestStoreKind): void {
                 facts: [
                   { title: 'id', value: 'in_2' },
                   { title: 'amount', value: '10' },
-                  { title: 'customer.name', value: 'Ada' },
+                  { title: 'customer.name', value: '\\[Ada\\](https://evil.example)' },
                 ],
               },
               {
@@ -292,6 +298,143 @@ function chatSuite(kind: TestStoreKind): void {
     clock.advance(due);
     await server.hookline.dispatcher!.drain();
     assert.equal(at(path).length, 1);
+  });
+
+  test('a template over its render budget at send time: a failed attempt saying so, nothing sent', async () => {
+    // Fine against the save-time sample (no items); a million loop iterations with this payload.
+    const template = {
+      text: '{% for a in payload.items %}{% for b in payload.items %}{% endfor %}{% endfor %}',
+    };
+    const { uid, ep, path } = await chatEndpoint('discord', { template });
+    // Time lifted so that the steps run out first however busy the machine is.
+    const restore = setRenderBudget({ timeMs: 60_000 });
+    try {
+      await publish(uid, { items: Array.from({ length: 1000 }, (_, i) => i) });
+      await server.hookline.dispatcher!.drain();
+    } finally {
+      restore();
+    }
+    assert.equal(at(path).length, 0, 'nothing reached the platform');
+    const attempts = await server.call('GET', `/api/v1/app/${uid}/attempt/endpoint/${ep.id}`);
+    assert.equal(attempts.body.data.length, 1);
+    const [a] = attempts.body.data;
+    assert.equal(a.status, 2);
+    assert.match(
+      a.response,
+      new RegExp(
+        `^not sent: the endpoint's chat template at text exceeds its render budget: more than ${DEFAULT_RENDER_BUDGET.steps} rendering steps`,
+      ),
+    ); // Its retry would be due in a later test's schedule.
+    assert.equal((await server.call('DELETE', `/api/v1/app/${uid}/endpoint/${ep.id}`)).status, 204);
+  });
+
+  /**
+   * Calls /health, one call after the other, while `work` is unsettled; how many answered before
+   * it settled. `work` must already be rendering (its worker reported `start`).
+   */
+  async function healthDuring(work: Promise<unknown>): Promise<number> {
+    let settled = false;
+    void work.finally(() => {
+      settled = true;
+    });
+    let answered = 0;
+    while (!settled) {
+      const res = await fetch(`${server.url}/health`);
+      assert.equal(res.status, 200);
+      await res.arrayBuffer();
+      if (!settled) answered++;
+    }
+    return answered;
+  }
+
+  // A template that would render for hours: 16 strings of ten billion loop iterations each.
+  const ENDLESS = Object.fromEntries(
+    Array.from({ length: 16 }, (_, i) => [
+      `s${i}`,
+      '{% for a in (1..100000) %}{% for b in (1..100000) %}{% endfor %}{% endfor %}',
+    ]),
+  );
+  // Only time stops it: the budget's steps and allocations are lifted for these two tests.
+  const TIME_ONLY = { timeMs: 2000, steps: Number.POSITIVE_INFINITY, memory: Number.POSITIVE_INFINITY };
+
+  test('/health answers while a template is checked at save time', async () => {
+    const { uid } = await chatEndpoint('slack');
+    const restore = setRenderBudget(TIME_ONLY);
+    try {
+      const started = once(renderEvents, 'start');
+      const save = server.call('POST', `/api/v1/app/${uid}/endpoint`, {
+        url: `${receiver.url}/never`,
+        kind: 'slack',
+        template: ENDLESS,
+      });
+      await started;
+      const answered = await healthDuring(save);
+      assert.ok(answered >= 1, 'the API answered while the template was rendering');
+      const res = await save;
+      assert.equal(res.status, 422);
+      assert.deepEqual(res.body.detail[0].loc, ['body', 'template', 's0']);
+      assert.equal(
+        res.body.detail[0].msg,
+        'template exceeds its render budget: rendering took more than 2000 ms',
+      );
+    } finally {
+      restore();
+    }
+  });
+
+  test('/health answers while a template renders at delivery time; the attempt fails with the budget error', async () => {
+    // Cheap on the save-time sample (no payload.n), endless on the real payload.
+    const template = Object.fromEntries(
+      Object.keys(ENDLESS).map((k) => [
+        k,
+        '{% for a in (1..payload.n) %}{% for b in (1..payload.n) %}{% endfor %}{% endfor %}',
+      ]),
+    );
+    const { uid, ep, path } = await chatEndpoint('teams', { template });
+    const restore = setRenderBudget(TIME_ONLY);
+    try {
+      const started = once(renderEvents, 'start');
+      await publish(uid, { n: 100_000 });
+      const delivered = server.hookline.dispatcher!.drain();
+      await started;
+      const answered = await healthDuring(delivered);
+      assert.ok(answered >= 1, 'the API answered while the template was rendering');
+    } finally {
+      restore();
+    }
+    assert.equal(at(path).length, 0);
+    const attempts = await server.call('GET', `/api/v1/app/${uid}/attempt/endpoint/${ep.id}`);
+    assert.equal(
+      attempts.body.data[0].response,
+      "not sent: the endpoint's chat template at s0 exceeds its render budget: rendering took more than 2000 ms",
+    );
+    assert.equal((await server.call('DELETE', `/api/v1/app/${uid}/endpoint/${ep.id}`)).status, 204);
+  });
+
+  test('the template caps apply to endpoints and source destinations alike', async () => {
+    const { uid } = await chatEndpoint('slack');
+    const many = Object.fromEntries(
+      Array.from({ length: TEMPLATE_MAX_STRINGS + 1 }, (_, i) => [`s${i}`, 'x']),
+    );
+    const ep = await server.call('POST', `/api/v1/app/${uid}/endpoint`, {
+      url: `${receiver.url}/never`,
+      kind: 'slack',
+      template: many,
+    });
+    assert.equal(ep.status, 422);
+    assert.match(
+      ep.body.detail[0].msg,
+      new RegExp(`^template has more than ${TEMPLATE_MAX_STRINGS} strings`),
+    );
+    const loops = { text: '{% for a in (1..2) %}{% endfor %}'.repeat(TEMPLATE_MAX_LOOPS + 1) };
+    const src = await server.call('POST', '/api/v1/source', {
+      name: `loops-${++n}`,
+      verification: { scheme: 'none' },
+      destinations: [{ url: `${receiver.url}/never`, kind: 'discord', template: loops }],
+    });
+    assert.equal(src.status, 422);
+    assert.deepEqual(src.body.detail[0].loc, ['body', 'destinations', 0, 'template', 'text']);
+    assert.match(src.body.detail[0].msg, new RegExp(`^template has more than ${TEMPLATE_MAX_LOOPS} loops`));
   });
 
   test('429 + Retry-After: the next attempt comes exactly then, and the 429 does not use up a retry', async () => {

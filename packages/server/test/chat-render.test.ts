@@ -10,8 +10,10 @@ import {
   type ChatContext,
   checkTemplate,
   DISCORD_LIMITS,
+  escapeMarkdown,
   escapeSlack,
   keyFields,
+  markdownText,
   prepareChatRequest,
   renderDiscord,
   renderSlack,
@@ -22,7 +24,7 @@ import {
   TEAMS_LIMITS,
   truncate,
 } from '../src/delivery/chat.ts';
-import { decideOutcome, prepareRequest } from '../src/delivery/dispatcher.ts';
+import { decideOutcome, prepareAttempt } from '../src/delivery/dispatcher.ts';
 import type { ClaimedDelivery } from '../src/store/store.ts';
 
 const ctx = (over: Partial<ChatContext> = {}): ChatContext => ({ ...SAMPLE_CONTEXT, ...over });
@@ -77,6 +79,47 @@ describe('text helpers', () => {
     assert.equal(escapeSlack('<!channel> & <@U1> a>b'), '&lt;!channel&gt; &amp; &lt;@U1&gt; a&gt;b');
     assert.equal(escapeSlack('&lt;'), '&amp;lt;');
     assert.equal(escapeSlack('*bold* _it_'), '*bold* _it_');
+  });
+
+  test('Discord markdown: formatting, masked links, mentions and line starts escaped; words left alone', () => {
+    assert.equal(
+      escapeMarkdown('**bold** _it_ __u__ ~~s~~ ||spoiler|| `code` \\', 'discord'),
+      '\\*\\*bold\\*\\* \\_it\\_ \\_\\_u\\_\\_ \\~\\~s\\~\\~ \\|\\|spoiler\\|\\| \\`code\\` \\\\',
+    );
+    assert.equal(
+      escapeMarkdown('[Reset your password](https://evil.example)', 'discord'),
+      '\\[Reset your password\\](https://evil.example)',
+      'no masked link',
+    );
+    assert.equal(
+      escapeMarkdown('@everyone @HERE <@123> <@&456> <#789> <t:0:R>', 'discord'),
+      '@\u200beveryone @\u200bHERE \\<@123> \\<@&456> \\<#789> \\<t:0:R>',
+    );
+    assert.equal(
+      escapeMarkdown('# h\n> q\n- l\n  + l\n-# small\n12. n\nok - 1. x', 'discord'),
+      '\\# h\n\\> q\n\\- l\n  \\+ l\n\\-# small\n12\\. n\nok - 1. x',
+    );
+    assert.equal(
+      escapeMarkdown('invoice.payment_failed ada@example.com 2026-01-01', 'discord'),
+      'invoice.payment_failed ada@example.com 2026-01-01',
+      'an underscore inside a word, dots, dashes and @ in an address stay as they are',
+    );
+  });
+
+  test('Teams markdown: formatting and masked links escaped; < and @ left alone', () => {
+    assert.equal(
+      escapeMarkdown('**b** _i_ [x](https://evil.example) <at>Ada</at> @everyone', 'teams'),
+      '\\*\\*b\\*\\* \\_i\\_ \\[x\\](https://evil.example) <at>Ada</at> @everyone',
+    );
+    assert.equal(escapeMarkdown('- a\n1. b', 'teams'), '\\- a\n1\\. b');
+  });
+
+  test('markdownText: cut after escaping, never ending in a lone backslash', () => {
+    assert.equal(markdownText('a*b', 10, 'discord'), 'a\\*b');
+    assert.equal(markdownText('aaaaaaaa**', 10, 'discord'), 'aaaaaaaa…', 'a cut escape dropped whole');
+    assert.equal(markdownText('aaaaaaa**', 10, 'discord'), 'aaaaaaa\\*…');
+    const stars = markdownText('*'.repeat(5000), 1024, 'teams');
+    assert.equal(stars, `${'\\*'.repeat(511)}…`, 'within 1024, whole escapes only');
   });
 
   test('key fields: scalars, one level down, no arrays, at most N; non-objects as one field', () => {
@@ -139,6 +182,34 @@ describe('default messages', () => {
     assert.equal((renderDiscord(ctx({ link: null })) as any).embeds[0].url, undefined);
   });
 
+  test('Discord and Teams: payload markdown and mentions arrive as plain text', () => {
+    const payload = {
+      note: '[Reset your password](https://evil.example) @everyone <@123> **now**',
+      __key__: 'x',
+    };
+    const d = renderDiscord(ctx({ eventType: 'user.*created*', payload })) as any;
+    assert.deepEqual(d.allowed_mentions, { parse: [] });
+    assert.equal(d.content, '**user.\\*created\\***');
+    assert.equal(d.embeds[0].title, 'user.\\*created\\*');
+    assert.deepEqual(
+      d.embeds[0].fields.map((f: any) => [f.name, f.value]),
+      [
+        ['note', '\\[Reset your password\\](https://evil.example) @\u200beveryone \\<@123> \\*\\*now\\*\\*'],
+        ['\\_\\_key\\_\\_', 'x'],
+      ],
+    );
+    const t = renderTeams(ctx({ eventType: 'user.*created*', payload })) as any;
+    const card = t.attachments[0].content;
+    assert.equal(card.body[0].text, 'user.\\*created\\*');
+    assert.deepEqual(card.body[1].facts, [
+      {
+        title: 'note',
+        value: '\\[Reset your password\\](https://evil.example) @everyone <@123> \\*\\*now\\*\\*',
+      },
+      { title: '\\_\\_key\\_\\_', value: 'x' },
+    ]);
+  });
+
   test('Teams: facts cut, the card stays under the size limit, no action without a link', () => {
     const payload = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`f${i}`, 'q'.repeat(10_000)]));
     const m = renderTeams(ctx({ payload, link: null })) as any;
@@ -151,33 +222,41 @@ describe('default messages', () => {
 });
 
 describe('templates', () => {
-  test('render every string, keep other values, no file system, own properties only', () => {
-    const out = renderTemplate(
+  test('render every string, keep other values, no file system, own properties only', async () => {
+    const out = await renderTemplate(
       { a: '{{ payload.amount | plus: 1 }}', b: [{ c: '{{ endpoint.uid }}' }, 3, true, null], d: { e: 'x' } },
       ctx(),
     );
     assert.deepEqual(out, { a: '4201', b: [{ c: 'team-chat' }, 3, true, null], d: { e: 'x' } });
-    assert.equal(renderTemplate({ a: '{{ missing.deep }}|' }, ctx()).a, '|', 'unknown variables are empty');
     assert.equal(
-      renderTemplate({ a: '{{ payload.x | slack_escape }}' }, ctx({ payload: { x: '<!here> &' } })).a,
+      (await renderTemplate({ a: '{{ missing.deep }}|' }, ctx())).a,
+      '|',
+      'unknown variables are empty',
+    );
+    assert.equal(
+      (await renderTemplate({ a: '{{ payload.x | slack_escape }}' }, ctx({ payload: { x: '<!here> &' } }))).a,
       '&lt;!here&gt; &amp;',
     );
-    assert.equal(renderTemplate({ a: '{{ payload.constructor }}' }, ctx()).a, '', 'no prototype access');
-    assert.match(checkTemplate({ a: '{% include "/etc/passwd" %}' })?.message ?? '', /./);
-    assert.match(checkTemplate({ a: '{% render "x" %}' })?.message ?? '', /./);
+    assert.equal(
+      (await renderTemplate({ a: '{{ payload.constructor }}' }, ctx())).a,
+      '',
+      'no prototype access',
+    );
+    assert.match((await checkTemplate({ a: '{% include "/etc/passwd" %}' }))?.message ?? '', /./);
+    assert.match((await checkTemplate({ a: '{% render "x" %}' }))?.message ?? '', /./);
   });
 
-  test('checkTemplate names where the problem is', () => {
-    assert.equal(checkTemplate({ text: 'hi {{ eventType }}' }), null);
-    const e = checkTemplate({ blocks: [{ text: '{{ x | nope }}' }] });
+  test('checkTemplate names where the problem is', async () => {
+    assert.equal(await checkTemplate({ text: 'hi {{ eventType }}' }), null);
+    const e = await checkTemplate({ blocks: [{ text: '{{ x | nope }}' }] });
     assert.deepEqual(e?.path, ['blocks', 0, 'text']);
     assert.match(e?.message ?? '', /nope/);
   });
 });
 
 describe('requests and outcomes', () => {
-  test('a chat request is JSON, unsigned, with custom headers (signature headers never)', () => {
-    const req = prepareRequest(delivery(), NOW, { publicUrl: 'https://h.example.com' });
+  test('a chat request is JSON, unsigned, with custom headers (signature headers never)', async () => {
+    const req = await prepareAttempt(delivery(), NOW, { publicUrl: 'https://h.example.com' });
     assert.equal(req.url, 'https://hooks.slack.com/services/T/B/x');
     assert.deepEqual(req.headers, { 'x-a': '1', 'content-type': 'application/json' });
     assert.equal(req.failure, undefined);
@@ -185,20 +264,22 @@ describe('requests and outcomes', () => {
     assert.match(body.blocks[0].text.text, /<https:\/\/h\.example\.com\/apps\/app_1\/msg\/msg_1\|/);
   });
 
-  test('an inbound event renders its JSON body; a non-JSON body renders without fields', () => {
+  test('an inbound event renders its JSON body; a non-JSON body renders without fields', async () => {
     const inbound = (body: string) =>
       delivery(
         { kind: 'teams' },
         { inbound: { body: Buffer.from(body), contentType: 'application/json', headers: [] } },
       );
-    const json = JSON.parse(String(prepareChatRequest(inbound('{"action":"opened"}'), 'teams', {}).body));
+    const json = JSON.parse(
+      String((await prepareChatRequest(inbound('{"action":"opened"}'), 'teams', {})).body),
+    );
     assert.deepEqual(json.attachments[0].content.body[1].facts, [{ title: 'action', value: 'opened' }]);
-    const form = JSON.parse(String(prepareChatRequest(inbound('a=1&b=2'), 'teams', {}).body));
+    const form = JSON.parse(String((await prepareChatRequest(inbound('a=1&b=2'), 'teams', {})).body));
     assert.deepEqual(form.attachments[0].content.body[1].facts, [{ title: 'payload', value: 'null' }]);
   });
 
-  test('a template failure gives a request that is not sent, with the reason', () => {
-    const req = prepareRequest(
+  test('a template failure gives a request that is not sent, with the reason', async () => {
+    const req = await prepareAttempt(
       delivery(
         { template: { text: '{% for i in (1..payload.n) %}0123456789{% endfor %}' } },
         { payload: '{"n":9000}' },

@@ -82,7 +82,7 @@ export async function destinationProblems(
         type: 'value_error',
       });
     } else {
-      const problem = checkTemplate(fields.template);
+      const problem = await checkTemplate(fields.template);
       if (problem) {
         problems.push({
           path: ['template', ...problem.path],

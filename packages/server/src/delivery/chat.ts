@@ -11,13 +11,15 @@
  *   a FactSet of key fields, an `Action.OpenUrl` to the message).
  *
  * An endpoint `template` replaces the default: a JSON object whose string values are Liquid
- * templates, rendered against `{eventType, msgId, timestamp, payload, link, endpoint}`.
+ * templates, rendered against `{eventType, msgId, timestamp, payload, link, endpoint}` in a
+ * render worker under one budget for the whole template (`chat-renderer.ts`), never on the
+ * event loop that serves the API.
  * The request is JSON, unsigned (these platforms reject or ignore unknown headers), with the
  * endpoint's custom headers.
  */
-import { Liquid, type Template } from 'liquidjs';
 import type { ChatKind } from '../core/types.ts';
 import type { ClaimedDelivery } from '../store/store.ts';
+import { renderInWorker } from './chat-renderer.ts';
 import type { SendRequest } from './sender.ts';
 
 /** What a chat message (default or template) is built from. */
@@ -66,6 +68,43 @@ export function slackText(s: string, max: number): string {
   if ([...escaped].length <= max) return escaped;
   const cut = [...escaped].slice(0, Math.max(0, max - 1)).join('');
   return `${cut.replace(/&[a-z]{0,3}$/, '')}…`;
+}
+
+/**
+ * Markdown in message text that Discord or Teams would read: characters that start or end
+ * formatting (bold, italics, strike-through, code, Discord's spoilers) or a masked link
+ * `[text](url)`, and Discord's mentions `<@id>`, `<@&role>`, `<#channel>`, each escaped with a
+ * backslash (both show `\*` as `*`). An `_` inside a word (`payment_failed`) is left alone: it
+ * formats nothing there.
+ */
+const INLINE_MARKDOWN = {
+  discord: /[\\*~|`[\]<]|(?<![\p{L}\p{N}])_|_(?![\p{L}\p{N}])/gu,
+  teams: /[\\*~`[\]]|(?<![\p{L}\p{N}])_|_(?![\p{L}\p{N}])/gu,
+} as const;
+
+/** Payload text made plain for Discord or Teams markdown (see `INLINE_MARKDOWN`). */
+export function escapeMarkdown(s: string, flavour: 'discord' | 'teams'): string {
+  let out = s
+    .replace(INLINE_MARKDOWN[flavour], '\\$&')
+    // At the start of a line: headings, quotes, bullets (`* ` is escaped above), numbered lists.
+    .replace(/^([ \t]*)([#>+-])/gm, '$1\\$2')
+    .replace(/^([ \t]*)(\d+)\./gm, '$1$2\\.');
+  // `allowed_mentions` already keeps these from pinging anyone; they should not even look like a ping.
+  if (flavour === 'discord') out = out.replace(/@(everyone|here)/gi, '@\u200b$1');
+  return out;
+}
+
+/**
+ * Escaped for Discord or Teams and at most `max` characters once escaped (Discord counts the
+ * escaped text), never ending in a lone backslash that would escape the ellipsis.
+ */
+export function markdownText(s: string, max: number, flavour: 'discord' | 'teams'): string {
+  const escaped = escapeMarkdown(s, flavour);
+  const chars = [...escaped];
+  if (chars.length <= max) return escaped;
+  let cut = chars.slice(0, Math.max(0, max - 1)).join('');
+  if ((/\\+$/.exec(cut)?.[0].length ?? 0) % 2 === 1) cut = cut.slice(0, -1);
+  return `${cut}…`;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -167,12 +206,14 @@ export const DISCORD_LIMITS = {
 
 export function renderDiscord(c: ChatContext): Record<string, unknown> {
   const L = DISCORD_LIMITS;
-  const title = truncate(c.eventType, L.title);
+  // Payload text is escaped: a payload cannot format the message, hide a link behind text or
+  // show a mention. (The message id is Hookline's own.)
+  const title = markdownText(c.eventType, L.title, 'discord');
   const description = truncate(`Message \`${c.msgId}\``, L.description);
   // Discord refuses empty field names and values.
   let fields = keyFields(c.payload, L.fields).map(([k, v]) => ({
-    name: truncate(k, L.fieldName) || '\u200b',
-    value: truncate(v, L.fieldValue) || '\u200b',
+    name: markdownText(k, L.fieldName, 'discord') || '\u200b',
+    value: markdownText(v, L.fieldValue, 'discord') || '\u200b',
     inline: v.length <= 40,
   }));
   const size = () =>
@@ -184,7 +225,7 @@ export function renderDiscord(c: ChatContext): Record<string, unknown> {
   const embed: Record<string, unknown> = { title, description, fields, timestamp: c.timestamp };
   if (c.link) embed.url = c.link;
   return {
-    content: truncate(`**${c.eventType}**`, L.content),
+    content: `**${markdownText(c.eventType, L.content - 4, 'discord')}**`,
     embeds: [embed],
     // A payload must never ping @everyone, roles or users.
     allowed_mentions: { parse: [] },
@@ -195,13 +236,20 @@ export function renderDiscord(c: ChatContext): Record<string, unknown> {
 export const TEAMS_LIMITS = { factTitle: 200, factValue: 1000, total: 24_000 } as const;
 
 export function renderTeams(c: ChatContext): Record<string, unknown> {
+  // TextBlocks and facts read markdown: payload text is escaped (the message id is Hookline's own).
   let facts = keyFields(c.payload, MAX_FIELDS).map(([k, v]) => ({
-    title: truncate(k, TEAMS_LIMITS.factTitle),
-    value: truncate(v, TEAMS_LIMITS.factValue),
+    title: markdownText(k, TEAMS_LIMITS.factTitle, 'teams'),
+    value: markdownText(v, TEAMS_LIMITS.factValue, 'teams'),
   }));
   const build = () => {
     const body: Record<string, unknown>[] = [
-      { type: 'TextBlock', text: truncate(c.eventType, 500), weight: 'Bolder', size: 'Medium', wrap: true },
+      {
+        type: 'TextBlock',
+        text: markdownText(c.eventType, 500, 'teams'),
+        weight: 'Bolder',
+        size: 'Medium',
+        wrap: true,
+      },
     ];
     if (facts.length > 0) body.push({ type: 'FactSet', facts });
     body.push({
@@ -243,83 +291,78 @@ export function renderDefault(kind: ChatKind, c: ChatContext): Record<string, un
 }
 
 // ---- templates ----------------------------------------------------------------------------
+// Liquid runs in worker threads under one budget per render (`chat-renderer.ts`,
+// `chat-template.ts`); here are the caps checked before a template goes there, and the
+// asynchronous entry points.
 
 /** A template that cannot be used: the message says why. */
 export class ChatTemplateError extends Error {
   /** Where in the template (JSON path of keys). */
   readonly path: (string | number)[];
-  constructor(message: string, path: (string | number)[] = []) {
+  /** It went over its render budget (time, steps, memory), as opposed to being wrong. */
+  readonly budget: boolean;
+  constructor(message: string, path: (string | number)[] = [], budget = false) {
     super(message);
     this.name = 'ChatTemplateError';
     this.path = path;
+    this.budget = budget;
   }
 }
 
-// Templates read nothing but their context: no file system (`include`/`render` find nothing),
-// own properties only, bounded parse size, render time and memory.
-const liquid = new Liquid({
-  strictVariables: false,
-  strictFilters: true,
-  ownPropertyOnly: true,
-  templates: {},
-  parseLimit: TEMPLATE_MAX_BYTES,
-  renderLimit: 200,
-  memoryLimit: 16 * 1024 * 1024,
-});
+/**
+ * Caps on a template's shape, checked when it is saved: strings (each one is a Liquid
+ * template), loops (`for`, `tablerow`) and nesting. Its size is `TEMPLATE_MAX_BYTES`.
+ */
+export const TEMPLATE_MAX_STRINGS = 256;
+export const TEMPLATE_MAX_LOOPS = 32;
+export const TEMPLATE_MAX_DEPTH = 32;
 
-// `{{ payload.note | slack_escape }}`: data placed in Slack mrkdwn by a template.
-liquid.registerFilter('slack_escape', (v: unknown) =>
-  escapeSlack(v === null || v === undefined ? '' : String(v)),
-);
-
-/** Parsed Liquid per template string; bounded, rebuilt when full. */
-const parsed = new Map<string, Template[]>();
-const PARSED_CACHE_SIZE = 1000;
-
-function parseLiquid(source: string): Template[] {
-  let t = parsed.get(source);
-  if (!t) {
-    t = liquid.parse(source);
-    if (parsed.size >= PARSED_CACHE_SIZE) parsed.clear();
-    parsed.set(source, t);
-  }
-  return t;
-}
-
-function errorText(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
-}
-
-function walk(value: unknown, path: (string | number)[], c: ChatContext): unknown {
-  if (typeof value === 'string') {
-    let tpl: Template[];
-    try {
-      tpl = parseLiquid(value);
-    } catch (err) {
-      throw new ChatTemplateError(`does not parse: ${errorText(err)}`, path);
-    }
-    try {
-      return String(liquid.renderSync(tpl, c));
-    } catch (err) {
-      throw new ChatTemplateError(`failed to render: ${errorText(err)}`, path);
+/** The size, strings and depth of a template: a problem, or null. No Liquid involved. */
+export function templateShapeProblem(template: Record<string, unknown>): ChatTemplateError | null {
+  const size = Buffer.byteLength(JSON.stringify(template));
+  if (size > TEMPLATE_MAX_BYTES)
+    return new ChatTemplateError(`is ${size} bytes, more than ${TEMPLATE_MAX_BYTES}`);
+  let strings = 0;
+  // Without recursion: a deep template is refused, not a stack overflow.
+  const todo: { value: unknown; path: (string | number)[] }[] = [{ value: template, path: [] }];
+  for (let item = todo.pop(); item; item = todo.pop()) {
+    const { value, path } = item;
+    if (typeof value === 'string') {
+      if (++strings > TEMPLATE_MAX_STRINGS)
+        return new ChatTemplateError(`has more than ${TEMPLATE_MAX_STRINGS} strings`, path);
+    } else if (typeof value === 'object' && value !== null) {
+      if (path.length >= TEMPLATE_MAX_DEPTH)
+        return new ChatTemplateError(`nests deeper than ${TEMPLATE_MAX_DEPTH} levels`, path);
+      const entries: [string | number, unknown][] = Array.isArray(value)
+        ? value.map((v, i) => [i, v])
+        : Object.entries(value);
+      for (const [k, v] of entries) todo.push({ value: v, path: [...path, k] });
     }
   }
-  if (Array.isArray(value)) return value.map((v, i) => walk(v, [...path, i], c));
-  if (isPlainObject(value)) {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = walk(v, [...path, k], c);
-    return out;
-  }
-  return value;
+  return null;
 }
 
-/** Renders every string of `template` against `c`; throws `ChatTemplateError`. */
-export function renderTemplate(template: Record<string, unknown>, c: ChatContext): Record<string, unknown> {
-  const out = walk(template, [], c) as Record<string, unknown>;
-  const size = Buffer.byteLength(JSON.stringify(out));
-  if (size > RENDERED_MAX_BYTES)
-    throw new ChatTemplateError(`renders to ${size} bytes, more than ${RENDERED_MAX_BYTES}`);
-  return out;
+function templateError(r: { message: string; path: (string | number)[]; budget: boolean }) {
+  return new ChatTemplateError(r.message, r.path, r.budget);
+}
+
+/**
+ * Renders every string of `template` against `c` in a render worker, under one budget for the
+ * whole template; rejects with `ChatTemplateError`.
+ */
+export async function renderTemplate(
+  template: Record<string, unknown>,
+  c: ChatContext,
+): Promise<Record<string, unknown>> {
+  return JSON.parse(await renderTemplateJson(template, c));
+}
+
+async function renderTemplateJson(template: Record<string, unknown>, c: ChatContext): Promise<string> {
+  const shape = templateShapeProblem(template);
+  if (shape) throw shape;
+  const r = await renderInWorker('render', template, c);
+  if (!r.ok) throw templateError(r);
+  return r.json;
 }
 
 /** The context a template is tried against when saved. */
@@ -332,44 +375,48 @@ export const SAMPLE_CONTEXT: ChatContext = {
   endpoint: { id: 'ep_2bVxUn2pUa5NhGTZdsjMbyZTxFK', uid: 'team-chat', description: 'Team chat' },
 };
 
-/** Checks a template when it is saved: size, every string parses, it renders against a sample. */
-export function checkTemplate(template: Record<string, unknown>): ChatTemplateError | null {
-  const size = Buffer.byteLength(JSON.stringify(template));
-  if (size > TEMPLATE_MAX_BYTES)
-    return new ChatTemplateError(`is ${size} bytes, more than ${TEMPLATE_MAX_BYTES}`);
-  try {
-    renderTemplate(template, SAMPLE_CONTEXT);
-    return null;
-  } catch (err) {
-    if (err instanceof ChatTemplateError) return err;
-    return new ChatTemplateError(errorText(err));
-  }
+/**
+ * Checks a template when it is saved: its size, strings, loops and nesting are within the caps,
+ * every string parses, and it renders against a sample message within the render budget. Runs
+ * in a render worker; the answer is the problem, or null.
+ */
+export async function checkTemplate(template: Record<string, unknown>): Promise<ChatTemplateError | null> {
+  const shape = templateShapeProblem(template);
+  if (shape) return shape;
+  const r = await renderInWorker('check', template, SAMPLE_CONTEXT);
+  return r.ok ? null : templateError(r);
 }
 
 /**
  * The request for one attempt to a chat destination: the rendered message as JSON, the
- * endpoint's custom headers, no signature. A template that fails to render gives a request
- * with `failure` set: the attempt fails with that reason without being sent.
+ * endpoint's custom headers, no signature. A template that fails to render (or goes over its
+ * budget) gives a request with `failure` set: the attempt fails with that reason without being sent.
  */
-export function prepareChatRequest(
+export async function prepareChatRequest(
   d: ClaimedDelivery,
   kind: ChatKind,
   customHeaders: Record<string, string>,
   options: ChatOptions = {},
-): SendRequest {
+): Promise<SendRequest> {
   const headers = { ...customHeaders, 'content-type': 'application/json' };
   const c = chatContext(d, options);
-  let body: Record<string, unknown>;
+  let body: string;
   try {
-    body = d.endpoint.template ? renderTemplate(d.endpoint.template, c) : renderDefault(kind, c);
+    body = d.endpoint.template
+      ? await renderTemplateJson(d.endpoint.template, c)
+      : JSON.stringify(renderDefault(kind, c));
   } catch (err) {
+    const why = (err instanceof Error ? err.message : String(err)).split('\n')[0];
     const where = err instanceof ChatTemplateError && err.path.length > 0 ? ` at ${err.path.join('.')}` : '';
     return {
       url: d.endpoint.url,
       headers,
       body: '',
-      failure: `not sent: the endpoint's chat template${where} ${errorText(err)}`,
+      failure:
+        err instanceof ChatTemplateError
+          ? `not sent: the endpoint's chat template${where} ${why}`
+          : `not sent: ${why}`,
     };
   }
-  return { url: d.endpoint.url, headers, body: JSON.stringify(body), logBody: true };
+  return { url: d.endpoint.url, headers, body, logBody: true };
 }

@@ -2,7 +2,7 @@
  * The dispatcher: the life of a delivery after the API committed it.
  *
  *   claim (lease a batch of due deliveries)
- *     -> prepareRequest (sign with every active secret, add headers)
+ *     -> prepareAttempt (sign with every active secret, add headers; or render a chat message)
  *     -> sender.send (one HTTP attempt)
  *     -> decideOutcome (success | retry at T | fail)
  *     -> completeDeliveries (attempts and state changes of many deliveries, one transaction)
@@ -74,15 +74,29 @@ const BLOCKED_POLL_MS = 50;
 const OUTCOME_BATCH_WAIT_MS = 2;
 
 /**
- * The request for one attempt: the payload, signed with every secret that is still active. An
- * inbound event goes out as it came in (same bytes, content type and provider headers), with
- * Hookline's own signature, so the application verifies one scheme whatever the provider.
- * Chat destinations get the message rendered for their platform instead (`chat.ts`).
+ * The request for one attempt, whatever the endpoint's kind: signed (`prepareRequest`), or for a
+ * chat destination the message rendered for its platform (`chat.ts`; a template renders in a
+ * worker thread, hence the promise).
  */
-export function prepareRequest(d: ClaimedDelivery, nowMs: number, chat: ChatOptions = {}): SendRequest {
+export async function prepareAttempt(
+  d: ClaimedDelivery,
+  nowMs: number,
+  chat: ChatOptions = {},
+): Promise<SendRequest> {
   if (isChatKind(d.endpoint.kind)) {
     return prepareChatRequest(d, d.endpoint.kind, customHeaders(d.endpoint.headers), chat);
   }
+  return prepareRequest(d, nowMs);
+}
+
+/**
+ * The signed request for one attempt to an `http` or `listen` endpoint: the payload, signed with
+ * every secret that is still active. An inbound event goes out as it came in (same bytes, content
+ * type and provider headers), with Hookline's own signature, so the application verifies one
+ * scheme whatever the provider. Chat destinations go through `prepareAttempt`.
+ */
+export function prepareRequest(d: ClaimedDelivery, nowMs: number): SendRequest {
+  if (isChatKind(d.endpoint.kind)) throw new Error('chat destinations are prepared by prepareAttempt');
   const timestamp = Math.floor(nowMs / 1000);
   const secrets = d.endpoint.secrets
     .filter((s) => s.expiresAt === null || s.expiresAt > nowMs)
@@ -366,7 +380,7 @@ export function createDispatcher(deps: {
       return;
     }
     const startedAt = clock.now();
-    const req = prepareRequest(d, startedAt, options);
+    const req = await prepareAttempt(d, startedAt, options);
     const result: SendResult = req.failure
       ? { ok: false, error: 'not_sent', message: req.failure, durationMs: 0 }
       : await sender.send(req);
