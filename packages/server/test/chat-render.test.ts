@@ -24,6 +24,7 @@ import {
   TEAMS_LIMITS,
   truncate,
 } from '../src/delivery/chat.ts';
+import { setRenderBudget } from '../src/delivery/chat-renderer.ts';
 import { decideOutcome, prepareAttempt } from '../src/delivery/dispatcher.ts';
 import type { ClaimedDelivery } from '../src/store/store.ts';
 
@@ -278,7 +279,9 @@ describe('requests and outcomes', () => {
     assert.deepEqual(form.attachments[0].content.body[1].facts, [{ title: 'payload', value: 'null' }]);
   });
 
-  test('a template failure gives a request that is not sent, with the reason', async () => {
+  test('a template failure gives a request that is not sent, with the reason', async (t) => {
+    // The size limit is what this test is about: no time limit on a slow machine.
+    t.after(setRenderBudget({ timeMs: 60_000 }));
     const req = await prepareAttempt(
       delivery(
         { template: { text: '{% for i in (1..payload.n) %}0123456789{% endfor %}' } },

@@ -9,7 +9,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import type { ChatContext } from './chat.ts';
+import type { ChatContext } from './chat-limits.ts';
 import type { RenderBudget, RenderResult } from './chat-template.ts';
 import type { RenderJob } from './chat-worker.ts';
 

@@ -15,7 +15,7 @@ import {
   RENDERED_MAX_BYTES,
   TEMPLATE_MAX_BYTES,
   TEMPLATE_MAX_LOOPS,
-} from './chat.ts';
+} from './chat-limits.ts';
 
 /** What one render of a template may use, all its strings together. */
 export interface RenderBudget {

@@ -4,7 +4,7 @@
  * LiquidJS's checks is stopped from outside by terminating this thread.
  */
 import { parentPort } from 'node:worker_threads';
-import type { ChatContext } from './chat.ts';
+import type { ChatContext } from './chat-limits.ts';
 import { checkWithBudget, type RenderBudget, renderWithBudget } from './chat-template.ts';
 
 export interface RenderJob {

@@ -19,21 +19,17 @@
  */
 import type { ChatKind } from '../core/types.ts';
 import type { ClaimedDelivery } from '../store/store.ts';
+import {
+  type ChatContext,
+  escapeSlack,
+  RENDERED_MAX_BYTES,
+  TEMPLATE_MAX_BYTES,
+  TEMPLATE_MAX_DEPTH,
+  TEMPLATE_MAX_LOOPS,
+  TEMPLATE_MAX_STRINGS,
+} from './chat-limits.ts';
 import { renderInWorker } from './chat-renderer.ts';
 import type { SendRequest } from './sender.ts';
-
-/** What a chat message (default or template) is built from. */
-export interface ChatContext {
-  eventType: string;
-  msgId: string;
-  /** When the message was created, RFC 3339. */
-  timestamp: string;
-  /** The message payload; for an inbound event, its body when that is JSON, else null. */
-  payload: unknown;
-  /** The message in the dashboard, when `HOOKLINE_PUBLIC_URL` is set; else null. */
-  link: string | null;
-  endpoint: { id: string; uid: string | null; description: string };
-}
 
 export interface ChatOptions {
   /** `HOOKLINE_PUBLIC_URL`: where the dashboard is reachable, for links to a message. */
@@ -43,20 +39,11 @@ export interface ChatOptions {
 /** Key fields shown by the default messages. */
 export const MAX_FIELDS = 10;
 
-/** The longest template an endpoint may have (its JSON text), and the longest rendered body. */
-export const TEMPLATE_MAX_BYTES = 16 * 1024;
-export const RENDERED_MAX_BYTES = 64 * 1024;
-
 /** Cuts `s` to at most `max` characters (code points), ending with an ellipsis when cut. */
 export function truncate(s: string, max: number): string {
   const chars = [...s];
   if (chars.length <= max) return s;
   return `${chars.slice(0, Math.max(0, max - 1)).join('')}…`;
-}
-
-/** Escapes the three characters Slack's mrkdwn treats as control characters. */
-export function escapeSlack(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 /**
@@ -313,9 +300,6 @@ export class ChatTemplateError extends Error {
  * Caps on a template's shape, checked when it is saved: strings (each one is a Liquid
  * template), loops (`for`, `tablerow`) and nesting. Its size is `TEMPLATE_MAX_BYTES`.
  */
-export const TEMPLATE_MAX_STRINGS = 256;
-export const TEMPLATE_MAX_LOOPS = 32;
-export const TEMPLATE_MAX_DEPTH = 32;
 
 /** The size, strings and depth of a template: a problem, or null. No Liquid involved. */
 export function templateShapeProblem(template: Record<string, unknown>): ChatTemplateError | null {
@@ -420,3 +404,13 @@ export async function prepareChatRequest(
   }
   return { url: d.endpoint.url, headers, body, logBody: true };
 }
+
+export {
+  type ChatContext,
+  escapeSlack,
+  RENDERED_MAX_BYTES,
+  TEMPLATE_MAX_BYTES,
+  TEMPLATE_MAX_DEPTH,
+  TEMPLATE_MAX_LOOPS,
+  TEMPLATE_MAX_STRINGS,
+};
