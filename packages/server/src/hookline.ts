@@ -12,6 +12,7 @@ import { productionWarnings, sqlitePath } from './config.ts';
 import { type Clock, systemClock } from './core/clock.ts';
 import { coerceError } from './core/errors.ts';
 import { createIdGenerator } from './core/ids.ts';
+import { leaseFor } from './core/lease.ts';
 import { createSecretBox, type SecretBox } from './core/secret-box.ts';
 import { createDispatcher, type Dispatcher } from './delivery/dispatcher.ts';
 import { createInboundQueue, createIngestQueue } from './delivery/ingest-queue.ts';
@@ -130,7 +131,7 @@ export async function createHookline(
   const metrics = createMetrics({ store, clock, listenClients: () => listen?.connected ?? 0 });
   const ingestQueue = createIngestQueue(store);
   // A claimed delivery belongs to its worker for two full request timeouts and then some.
-  const leaseMs = config.delivery.timeoutMs * 2 + 10_000;
+  const leaseMs = leaseFor(config.delivery.timeoutMs);
   const retry = {
     scheduleMs: config.delivery.retryScheduleMs,
     jitter: config.delivery.retryJitter,

@@ -56,6 +56,7 @@ function delivery(
       template: null,
       uid: null,
       description: '',
+      timeoutMs: null,
       ...over,
     },
     ...d,

@@ -85,6 +85,7 @@ describe('secrets', () => {
     secrets: [{ key: 'whsec_old', expiresAt: null }],
     svixHeaders: false,
     failingSince: null,
+    timeoutMs: null,
     fifo: false,
     createdAt: 0,
     updatedAt: 0,

@@ -133,6 +133,7 @@ describe('web dashboard in Chromium', { skip }, () => {
     await page.getByLabel('URL').fill(url);
     await page.getByLabel('Description').fill('Billing service');
     await page.getByLabel('invoice.paid').check();
+    await page.getByLabel('Request timeout (seconds)').fill('40');
     await shot(page, 'endpoint-new', 'desktop');
     await page.getByRole('button', { name: 'Create endpoint' }).click();
     await page.getByRole('heading', { name: 'Endpoint', exact: true }).waitFor();
@@ -143,6 +144,8 @@ describe('web dashboard in Chromium', { skip }, () => {
     assert.equal(created.status, 200);
     assert.equal(created.body.url, url);
     assert.deepEqual(created.body.filterTypes, ['invoice.paid']);
+    assert.equal(created.body.timeout, 40, 'the request timeout from the form');
+    await page.getByText('timeout 40 s').waitFor();
     assert.equal(await page.getByTestId('attempt-total').textContent(), '0');
 
     // Send a test event from the catalog page; the example payload is prefilled.

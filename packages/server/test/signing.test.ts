@@ -105,6 +105,7 @@ describe('prepareRequest', () => {
         template: null,
         uid: null,
         description: '',
+        timeoutMs: null,
       },
     };
   }

@@ -54,6 +54,7 @@ for (const adapter of selectedAdapters()) {
       secrets: [{ key: 'whsec_c2VjcmV0LXRoYXQtaXMtbG9uZy1lbm91Z2g=', expiresAt: null }],
       svixHeaders: false,
       failingSince: null,
+      timeoutMs: null,
       fifo: false,
       createdAt: now,
       updatedAt: now,
@@ -1237,6 +1238,7 @@ for (const adapter of selectedAdapters()) {
         template,
         uid: 'chat',
         description: 'Team chat',
+        timeoutMs: null,
       });
       assert.equal(d.msgCreatedAt, now);
       now += slotInterval(4) + 500;

@@ -59,6 +59,7 @@ for (const adapter of selectedAdapters()) {
       ],
       svixHeaders: true,
       failingSince: T0 + 3,
+      timeoutMs: 45_000,
       kind: 'slack',
       fifo: true,
       template: { text: '{{ eventType }}', blocks: [{ type: 'divider' }] },
@@ -131,6 +132,7 @@ for (const adapter of selectedAdapters()) {
         secrets: [{ key: 'whsk_3q2+7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=', expiresAt: null }],
         svixHeaders: false,
         failingSince: null,
+        timeoutMs: null,
         kind: 'http',
         fifo: false,
         template: null,
@@ -229,6 +231,7 @@ for (const adapter of selectedAdapters()) {
         template: endpoint.template,
         uid: endpoint.uid,
         description: endpoint.description,
+        timeoutMs: endpoint.timeoutMs,
       });
 
       const attempt: Attempt = {

@@ -34,6 +34,7 @@ export function NewEndpointPage({ appId }: { appId: string }) {
   const [filter, setFilter] = useState<string[]>([]);
   const [kind, setKind] = useState('http');
   const [template, setTemplate] = useState('');
+  const [timeout, setTimeoutSeconds] = useState('');
   const chat = kind !== 'http';
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
@@ -57,6 +58,7 @@ export function NewEndpointPage({ appId }: { appId: string }) {
         ...(kind !== 'http' ? { kind } : {}),
         ...(parsed !== null ? { template: parsed } : {}),
         ...(filter.length ? { filterTypes: filter } : {}),
+        ...(timeout.trim() ? { timeout: Number(timeout) } : {}),
       });
       navigate(`/apps/${enc(appId)}/endpoints/${enc(ep.id)}`);
     } catch (err) {
@@ -114,6 +116,19 @@ export function NewEndpointPage({ appId }: { appId: string }) {
             id="ep-desc"
             value={description}
             onInput={(e) => setDescription((e.target as HTMLInputElement).value)}
+          />
+        </div>
+        <div>
+          <label for="ep-timeout">Request timeout (seconds)</label>
+          <input
+            id="ep-timeout"
+            type="number"
+            min={1}
+            max={300}
+            step={1}
+            value={timeout}
+            placeholder="server default"
+            onInput={(e) => setTimeoutSeconds((e.target as HTMLInputElement).value)}
           />
         </div>
         {live.length > 0 && (

@@ -55,6 +55,7 @@ export function EndpointPage({ appId, endpointId }: { appId: string; endpointId:
           <code>{ep.data.url}</code>
           {ep.data.description && <span class="muted"> · {ep.data.description}</span>}
           {ep.data.kind && ep.data.kind !== 'http' && <span class="muted"> · {ep.data.kind}</span>}
+          {ep.data.timeout !== null && <span class="muted"> · timeout {ep.data.timeout} s</span>}
           <span class="muted">
             {' '}
             · events: {ep.data.filterTypes?.join(', ') ?? 'all'} · id <code>{ep.data.id}</code>

@@ -37,6 +37,10 @@ import {
 } from './schemas.ts';
 import { endpointOut, iso } from './wire.ts';
 
+/** An endpoint's `timeout` (seconds on the wire) as stored. */
+const secondsToMs = (s: number | null | undefined): number | null =>
+  s === null || s === undefined ? null : s * 1000;
+
 const tags = ['Endpoint'];
 const AppParams = Type.Object({ app_id: Type.String() });
 const EpParams = Type.Object({
@@ -167,6 +171,7 @@ export async function createEndpoint(ctx: ApiContext, app: App, input: EndpointI
     kind: input.kind ?? 'http',
     template: input.template ?? null,
     fifo: input.fifo ?? false,
+    timeoutMs: secondsToMs(input.timeout),
     createdAt: now,
     updatedAt: now,
   };
@@ -293,6 +298,7 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
           metadata: b.metadata ?? {},
           svixHeaders: b.svixHeaders ?? existing.svixHeaders,
           fifo: b.fifo ?? existing.fifo,
+          timeoutMs: b.timeout === undefined ? existing.timeoutMs : secondsToMs(b.timeout),
         },
         ctx.clock.now(),
       );
@@ -341,6 +347,7 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
       if (b.metadata !== undefined) changes.metadata = b.metadata;
       if (b.svixHeaders !== undefined) changes.svixHeaders = b.svixHeaders;
       if (b.fifo !== undefined) changes.fifo = b.fifo;
+      if (b.timeout !== undefined) changes.timeoutMs = secondsToMs(b.timeout);
       let ep = withChanges(existing, changes, ctx.clock.now());
       if (b.secret) ep = rotateSecret(ep, b.secret, 0, ctx.clock.now());
       await ctx.store.updateEndpoint(ep);

@@ -117,6 +117,14 @@ const endpointFields = {
     description:
       'Hookline: strict FIFO. One delivery at a time, in message order; a retry holds back the ones behind it.',
   }),
+  timeout: Nullable(
+    Type.Integer({
+      minimum: 1,
+      maximum: 300,
+      description:
+        "Hookline: seconds one request to this endpoint may take before the attempt fails as a timeout; null: the server's HOOKLINE_DELIVERY_TIMEOUT.",
+    }),
+  ),
 };
 const SecretTypeIn = Type.Union([Type.Literal('hmac-sha256'), Type.Literal('ed25519')], {
   description:
@@ -156,6 +164,7 @@ export const EndpointIn = Type.Object(
     kind: Type.Optional(EndpointKindSchema),
     template: Type.Optional(EndpointTemplate),
     fifo: Type.Optional(endpointFields.fifo),
+    timeout: Type.Optional(endpointFields.timeout),
   },
   { $id: 'EndpointIn' },
 );
@@ -183,6 +192,7 @@ export const EndpointOut = Type.Object(
     kind: EndpointKindSchema,
     template: EndpointTemplate,
     fifo: Type.Boolean(),
+    timeout: endpointFields.timeout,
     createdAt: DateTime,
     updatedAt: DateTime,
   },

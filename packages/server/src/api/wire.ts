@@ -44,6 +44,7 @@ export function endpointOut(e: Endpoint) {
     kind: e.kind ?? 'http',
     template: e.template ?? null,
     fifo: e.fifo,
+    timeout: e.timeoutMs === null ? null : e.timeoutMs / 1000,
     createdAt: iso(e.createdAt),
     updatedAt: iso(e.updatedAt),
   };

@@ -24,6 +24,7 @@ export const destinationEndpoint = (src: Source, d: SourceDestination, createdAt
   template: d.template,
   fifo: false,
   failingSince: null,
+  timeoutMs: null,
   createdAt,
   updatedAt: src.updatedAt,
 });

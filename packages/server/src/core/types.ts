@@ -75,6 +75,11 @@ export interface Endpoint {
   svixHeaders: boolean;
   /** Start of the current unbroken run of failed attempts, or null while healthy. */
   failingSince: number | null;
+  /**
+   * How long one request to this endpoint may take, in ms; null: the server's
+   * `HOOKLINE_DELIVERY_TIMEOUT`. A slow receiver can get more, a latency-sensitive one less.
+   */
+  timeoutMs: number | null;
   /** Absent means `http`. */
   kind?: EndpointKind;
   /**

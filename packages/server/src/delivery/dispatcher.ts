@@ -83,10 +83,10 @@ export async function prepareAttempt(
   nowMs: number,
   chat: ChatOptions = {},
 ): Promise<SendRequest> {
-  if (isChatKind(d.endpoint.kind)) {
-    return prepareChatRequest(d, d.endpoint.kind, customHeaders(d.endpoint.headers), chat);
-  }
-  return prepareRequest(d, nowMs);
+  const req = isChatKind(d.endpoint.kind)
+    ? await prepareChatRequest(d, d.endpoint.kind, customHeaders(d.endpoint.headers), chat)
+    : prepareRequest(d, nowMs);
+  return d.endpoint.timeoutMs === null ? req : { ...req, timeoutMs: d.endpoint.timeoutMs };
 }
 
 /**
@@ -284,6 +284,7 @@ export function createDispatcher(deps: {
             now: clock.now(),
             limit,
             leaseMs: options.leaseMs,
+            leasePerEndpoint: true,
             perEndpoint: prefetch,
             skipEndpoints: skip,
             ...scope,

@@ -26,6 +26,8 @@ export interface SendRequest {
   logBody?: boolean;
   /** Set when the request could not be built (a chat template failed): it is not sent. */
   failure?: string;
+  /** This endpoint's own timeout (`Endpoint.timeoutMs`), instead of the sender's. */
+  timeoutMs?: number;
 }
 
 export type SendResult =
@@ -96,10 +98,13 @@ export function createSender(options: SenderOptions): Sender {
           durationMs: 0,
         };
       }
-      const signal = AbortSignal.timeout(options.timeoutMs);
+      const timeoutMs = req.timeoutMs ?? options.timeoutMs;
+      const signal = AbortSignal.timeout(timeoutMs);
       try {
         const res = await request(url, {
           method: 'POST',
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
           // A forwarded inbound event keeps the provider's User-Agent; everything else is Hookline's.
           headers: { 'user-agent': options.userAgent, ...req.headers },
           body: req.body,

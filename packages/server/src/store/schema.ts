@@ -69,6 +69,7 @@ export const endpoints = defineTable<Endpoint>('endpoint', {
   secrets: column('secrets', sealed<EndpointSecret[]>()),
   svixHeaders: column('svix_headers', flag),
   failingSince: column('failing_since', intOrNull),
+  timeoutMs: column('timeout_ms', intOrNull),
   kind: column('kind', oneOf<EndpointKind>('http') as Codec<EndpointKind | undefined>),
   fifo: column('fifo', flag),
   template: column(
@@ -187,6 +188,7 @@ export const CLAIMED_ENDPOINT_FIELDS = [
   'template',
   'uid',
   'description',
+  'timeoutMs',
 ] as const;
 
 /** The endpoint as a claimed delivery carries it (from a row with `CLAIMED_ENDPOINT_FIELDS`). */

@@ -140,6 +140,8 @@ export interface ClaimedDelivery {
     /** What a chat template may show of its endpoint. */
     uid: string | null;
     description: string;
+    /** The endpoint's own request timeout (ms), or null for the server's. */
+    timeoutMs: number | null;
   };
 }
 
@@ -158,6 +160,12 @@ export interface ClaimOptions extends DeliveryScope {
   now: number;
   limit: number;
   leaseMs: number;
+  /**
+   * Endpoints with a timeout of their own (`Endpoint.timeoutMs`) are leased for
+   * `leaseFor(timeoutMs)` (core/lease.ts) instead of `leaseMs`. Each claimed delivery says its
+   * lease in `leaseUntil`.
+   */
+  leasePerEndpoint?: boolean;
   /**
    * In-flight limit per endpoint: a claim leaves every endpoint with at most this many live
    * leases, counting those of every worker process. Claims also keep each endpoint's strict

@@ -13,6 +13,7 @@
  *   decides.
  */
 import { healthChanges, healthSignals } from '../../core/endpoint-health.ts';
+import { leaseFor } from '../../core/lease.ts';
 import { countsAsAttempt, statusAfter } from '../../core/outcome.ts';
 import { TriggerType, type TriggerTypeCode } from '../../core/types.ts';
 import { type EndpointGate, planClaim, rateOf } from '../claim-plan.ts';
@@ -213,7 +214,6 @@ export function postgresQueue(
       }),
 
     claimDue: async (o) => {
-      const leaseUntil = o.now + o.leaseMs;
       const started = performance.now();
       const scope = scopeSql(o, 'd.');
       const rows = await tx(async (c) => {
@@ -248,7 +248,7 @@ export function postgresQueue(
         // Lock those endpoints (in id order: claims never deadlock each other) so that their
         // limits are counted and updated by one claim at a time across every worker.
         const eps = await query(
-          sql`SELECT e.id, e.fifo, e.kind, e.throttle_next_at, e.throttle_rate, a.throttle_rate AS app_rate
+          sql`SELECT e.id, e.fifo, e.kind, e.throttle_next_at, e.throttle_rate, e.timeout_ms, a.throttle_rate AS app_rate
               FROM endpoint e JOIN app a ON a.id = e.app_id
               WHERE e.id = ANY(${dueEndpoints.map((r) => String(r.endpoint_id)).sort()}::text[])
               ORDER BY e.id FOR NO KEY UPDATE OF e`,
@@ -316,12 +316,24 @@ export function postgresQueue(
           );
         }
         if (plan.ids.length === 0) return [];
+        // Each endpoint's lease: its own timeout's, or the default (core/lease.ts).
+        const leaseOf = new Map(
+          eps.map((e) => [
+            String(e.id),
+            o.leasePerEndpoint && e.timeout_ms !== null ? leaseFor(Number(e.timeout_ms)) : o.leaseMs,
+          ]),
+        );
+        const endpointOf = new Map(candidates.map((r) => [String(r.id), String(r.endpoint_id)]));
+        for (const [endpointId, gate] of gates)
+          if (gate.fifoHead) endpointOf.set(gate.fifoHead.id, endpointId);
+        const leases = plan.ids.map((id) => o.now + (leaseOf.get(endpointOf.get(id)!) ?? o.leaseMs));
         const updated = await query(
-          sql`UPDATE delivery d SET status = ${raw(SENDING)}, next_attempt_at = ${leaseUntil}, updated_at = ${o.now}
-              FROM message m LEFT JOIN inbound_event i ON i.id = m.id
+          sql`UPDATE delivery d SET status = ${raw(SENDING)}, next_attempt_at = l.until, updated_at = ${o.now}
+              FROM message m LEFT JOIN inbound_event i ON i.id = m.id,
+                unnest(${plan.ids}::text[], ${leases}::bigint[]) AS l(id, until)
               WHERE d.id IN (SELECT id FROM delivery WHERE id = ANY(${plan.ids}::text[]) AND status IN (${raw(OPEN)})
                   AND next_attempt_at <= ${o.now} FOR UPDATE SKIP LOCKED)
-                AND m.id = d.msg_id
+                AND l.id = d.id AND m.id = d.msg_id
               RETURNING d.id, d.msg_id, d.app_id, d.endpoint_id, d.attempts, d.trigger_type, d.next_attempt_at,
                 m.event_type, m.payload, m.created_at AS msg_created_at, i.body, i.content_type,
                 i.headers AS inbound_headers`,
@@ -345,7 +357,7 @@ export function postgresQueue(
       for (const r of rows) {
         const endpoint = eps.get(String(r.endpoint_id));
         if (!endpoint) continue; // deleted meanwhile; the cascade removed the delivery too
-        claimed.push(claimedDelivery(r, leaseUntil, endpoint));
+        claimed.push(claimedDelivery(r, Number(r.next_attempt_at), endpoint));
       }
       return claimed;
     },

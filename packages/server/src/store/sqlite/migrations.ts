@@ -271,4 +271,12 @@ CREATE TABLE app_token (
 CREATE INDEX app_token_app ON app_token (app_id);
 `,
   },
+  {
+    version: 11,
+    name: 'endpoint timeout',
+    sql: `
+-- How long one request to the endpoint may take (ms); NULL: the server's HOOKLINE_DELIVERY_TIMEOUT.
+ALTER TABLE endpoint ADD COLUMN timeout_ms INTEGER;
+`,
+  },
 ];

@@ -9,6 +9,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import { healthChanges, healthSignals } from '../../core/endpoint-health.ts';
+import { leaseFor } from '../../core/lease.ts';
 import { countsAsAttempt, statusAfter } from '../../core/outcome.ts';
 import { TriggerType, type TriggerTypeCode } from '../../core/types.ts';
 import { type EndpointGate, planClaim, rateOf } from '../claim-plan.ts';
@@ -134,7 +135,6 @@ export function sqliteQueue(
 
     claimDue: (o) =>
       conn.exclusive(() => {
-        const leaseUntil = o.now + o.leaseMs;
         const scope = scopeSql(o);
         // One writer at a time (BEGIN IMMEDIATE): the endpoint limits are counted and updated
         // without racing another claim.
@@ -173,7 +173,7 @@ export function sqliteQueue(
           if (candidates.length === 0) return [];
           const endpointIds = JSON.stringify([...new Set(candidates.map((r) => String(r.endpoint_id)))]);
           const eps = all(
-            `SELECT e.id, e.fifo, e.kind, e.throttle_next_at, e.throttle_rate, a.throttle_rate AS app_rate
+            `SELECT e.id, e.fifo, e.kind, e.throttle_next_at, e.throttle_rate, e.timeout_ms, a.throttle_rate AS app_rate
              FROM endpoint e JOIN app a ON a.id = e.app_id WHERE e.id IN (SELECT value FROM json_each(?))`,
             [endpointIds],
           );
@@ -212,12 +212,29 @@ export function sqliteQueue(
           for (const [id, at] of plan.slots)
             run('UPDATE endpoint SET throttle_next_at = ? WHERE id = ?', [at, id]);
           if (plan.ids.length === 0) return [];
-          // One statement leases the plan; the rows come back in the plan's (due, id) order.
-          const leased = all(
-            `UPDATE delivery SET status = ${SENDING}, next_attempt_at = ?, updated_at = ?
-             WHERE id IN (SELECT value FROM json_each(?)) AND status IN (${OPEN}) AND next_attempt_at <= ?
-             RETURNING id, msg_id, app_id, endpoint_id, attempts, trigger_type`,
-            [leaseUntil, o.now, JSON.stringify(plan.ids), o.now],
+          // One statement per lease length (one, unless endpoints have timeouts of their own)
+          // leases the plan; the rows come back in the plan's (due, id) order.
+          const leaseOf = new Map(
+            eps.map((e) => [
+              String(e.id),
+              o.leasePerEndpoint && e.timeout_ms !== null ? leaseFor(Number(e.timeout_ms)) : o.leaseMs,
+            ]),
+          );
+          const byLease = new Map<number, string[]>();
+          const endpointOf = new Map(candidates.map((r) => [String(r.id), String(r.endpoint_id)]));
+          for (const [endpointId, gate] of gates)
+            if (gate.fifoHead) endpointOf.set(gate.fifoHead.id, endpointId);
+          for (const id of plan.ids) {
+            const lease = leaseOf.get(endpointOf.get(id)!) ?? o.leaseMs;
+            byLease.set(lease, [...(byLease.get(lease) ?? []), id]);
+          }
+          const leased = [...byLease].flatMap(([lease, ids]) =>
+            all(
+              `UPDATE delivery SET status = ${SENDING}, next_attempt_at = ?, updated_at = ?
+               WHERE id IN (SELECT value FROM json_each(?)) AND status IN (${OPEN}) AND next_attempt_at <= ?
+               RETURNING id, msg_id, app_id, endpoint_id, attempts, trigger_type, next_attempt_at`,
+              [o.now + lease, o.now, JSON.stringify(ids), o.now],
+            ),
           );
           const position = new Map(plan.ids.map((id, i) => [id, i]));
           return leased.sort((a, b) => position.get(String(a.id))! - position.get(String(b.id))!);
@@ -245,7 +262,7 @@ export function sqliteQueue(
           }
           const msg = msgs.get(String(r.msg_id));
           if (!msg || !endpoint) continue; // deleted meanwhile; cascades remove the delivery too
-          claimed.push(claimedDelivery({ ...msg, ...r }, leaseUntil, endpoint));
+          claimed.push(claimedDelivery({ ...msg, ...r }, Number(r.next_attempt_at), endpoint));
         }
         return claimed;
       }),
