@@ -232,7 +232,7 @@ export function authRoutes(api: Routes, ctx: ApiContext): void {
       });
       // Never kept for idempotent replay (Svix clients send an idempotency-key on every POST):
       // the stored response would hold the token in clear. A retried call makes another token.
-      req.idempotencyStored = true;
+      req.idempotencyKeep = false;
       // The dashboard of this server, as the client reached it (no public URL is configured).
       const origin = `${req.protocol}://${req.host}`;
       return { url: `${origin}/apps/${app.id}#key=${secret}`, token: secret };
