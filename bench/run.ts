@@ -43,6 +43,8 @@
  *   --inbound-rate N       requests/s for the inbound acknowledgement latency (default 500)
  *   --probe-rate N         messages/s to another endpoint while a backlog drains (default 100)
  *   --json FILE            also write every figure as JSON (for bench/compare.ts)
+ *   --only LIST            run only these sections (the ceiling always runs): ingest, e2e,
+ *                          inbound (SQLite only), drain, peer, grow; peer and grow need no flag then
  *   --cpu-prof             run Hookline under `node --cpu-prof`; profiles land in
  *                          $TMPDIR/hookline-bench-profiles (`node bench/profile-summary.ts <file>`)
  * PostgreSQL: HOOKLINE_TEST_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres); each
@@ -96,6 +98,7 @@ const { values: args } = parseArgs({
     'inbound-rate': { type: 'string', default: '500' },
     'probe-rate': { type: 'string', default: '100' },
     json: { type: 'string' },
+    only: { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
   },
 });
@@ -114,6 +117,13 @@ const positive = (name: string, raw: string | undefined, fallback: number): numb
 if (!['sqlite', 'postgres', 'both'].includes(args.store!)) fail('--store must be sqlite, postgres or both');
 if (args.peer !== undefined && args.peer !== 'bullmq') fail('--peer must be bullmq');
 const STORES: StoreKind[] = args.store === 'both' ? ['sqlite', 'postgres'] : [args.store as StoreKind];
+const SECTION_NAMES = ['ingest', 'e2e', 'inbound', 'drain', 'peer', 'grow'] as const;
+type SectionName = (typeof SECTION_NAMES)[number];
+const ONLY = args.only?.split(',').map((s) => s.trim()) as SectionName[] | undefined;
+if (ONLY?.some((s) => !SECTION_NAMES.includes(s))) fail(`--only takes a list of ${SECTION_NAMES.join(', ')}`);
+/** Whether a section runs: by default every one but peer and grow, which need their flags; --only picks. */
+const runs = (s: SectionName): boolean =>
+  ONLY ? ONLY.includes(s) : s === 'peer' ? args.peer === 'bullmq' : s === 'grow' ? args.grow! : true;
 
 const QUICK = args.quick;
 const C = positive('concurrency', args.concurrency, 64);
@@ -774,6 +784,36 @@ async function endToEndOnce(dep: Deployment, path: string) {
   return { rate: (d.count * 1000) / (d.at - t0), count: d.count, ms: d.at - t0 };
 }
 
+const pidsOf = (dep: Deployment) => Object.fromEntries(dep.procs.map((p) => [p.name, p.h.proc.pid!]));
+
+/** The largest RSS of the deployment's processes (bytes per process name from an RssSampler), in MB. */
+function rssFigure(
+  key: string,
+  label: string,
+  dep: Deployment,
+  rss: Record<string, number>,
+  when?: string,
+  maxMB?: number,
+) {
+  const mb = Object.fromEntries(Object.entries(rss).map(([n, b]) => [n, b / 1024 / 1024]));
+  const max = Math.max(...Object.values(mb));
+  show(
+    results.other(
+      key,
+      label,
+      max,
+      'MB',
+      'lower',
+      maxMB !== undefined ? { text: `< ${maxMB} MB`, met: max < maxMB } : undefined,
+    ),
+    `largest RSS of the ${dep.procs.length === 1 ? 'Hookline process' : 'Hookline processes'}${when ? ` ${when}` : ''} (${Object.entries(
+      mb,
+    )
+      .map(([n, v]) => `${n} ${fmtValue(v, 'MB')}`)
+      .join(', ')}).`,
+  );
+}
+
 /** Counts rows of a running server's database (null when the query fails, e.g. a changed schema). */
 async function countRows(store: StoreHandle, sql: string): Promise<number | null> {
   const db = await openBulk(store.databaseUrl, { live: true });
@@ -804,6 +844,12 @@ async function measureGrow(kind: StoreKind) {
   show(
     results.rate(`${key}.e2e_empty`, `${store.label}, empty database: end to end`, empty.rate),
     `${empty.count} messages published and delivered in ${empty.ms.toFixed(0)} ms${kind === 'postgres' ? ' (1 API + 1 worker)' : ''}.`,
+  );
+  rssFigure(
+    `${key}.rss_empty`,
+    `${store.label}, empty database: server RSS after that`,
+    dep,
+    new RssSampler(pidsOf(dep)).stop(),
   );
   await dep.stop();
 
@@ -850,11 +896,18 @@ async function measureGrow(kind: StoreKind) {
   await measurePublishLatency(dep, app.path, `${key}.latency`, label);
   await dep.stop();
 
-  // Retention: the worker's first pass starts 5 s after it starts and expunges in small batches.
+  // Retention: the worker's first pass starts 5 s after it starts and expunges in small batches;
+  // the latency window opens about then. Counting rows before and after shows it ran meanwhile.
   dep = await deploy(store, { workers: 1, env: { HOOKLINE_RETENTION_DAYS: String(GROW_RETENTION_DAYS) } });
-  await sleep(6_000);
-  const expunged = 'SELECT count(*) AS n FROM message WHERE payload_expunged_at IS NOT NULL';
-  const before = await countRows(store, expunged);
+  await sleep(5_000);
+  const counts = async () => ({
+    expunged: await countRows(
+      store,
+      'SELECT count(*) AS n FROM message WHERE payload_expunged_at IS NOT NULL',
+    ),
+    attempts: await countRows(store, 'SELECT count(*) AS n FROM attempt'),
+  });
+  const before = await counts();
   // The target: retention does not move the p99 (at most 10 % above the figure without it).
   const p99Without = results.get(`${key}.latency_p99`)!.value;
   await measurePublishLatency(
@@ -864,9 +917,12 @@ async function measureGrow(kind: StoreKind) {
     `${label}, retention running`,
     kind === 'postgres' ? { p99: p99Without * TARGETS.retentionP99 } : {},
   );
-  const after = await countRows(store, expunged);
+  const after = await counts();
+  const diff = (a: number | null, b: number | null) => (a === null || b === null ? Number.NaN : b - a);
+  const payloads = diff(before.expunged, after.expunged);
+  const attempts = -diff(before.attempts, after.attempts) + LATENCY_RATE * LATENCY_SECONDS;
   console.log(
-    `    retention (HOOKLINE_RETENTION_DAYS=${GROW_RETENTION_DAYS}) expunged ${before === null || after === null ? 'n/a' : fmtN(after - before)} payloads during the latency window (${after === null ? 'n/a' : fmtN(after)} in all so far)${before !== null && after !== null && after === before ? ': it did not run meanwhile, so this says nothing about retention' : ''}.`,
+    `    meanwhile retention (HOOKLINE_RETENTION_DAYS=${GROW_RETENTION_DAYS}) expunged ${Number.isNaN(payloads) ? 'n/a' : fmtN(payloads)} payloads and deleted about ${Number.isNaN(attempts) ? 'n/a' : fmtN(attempts)} attempts${payloads === 0 && attempts <= 0 ? ': it did not run during the window (finished, or not started), so this says nothing about retention' : ''}.`,
   );
   await dep.stop();
 
@@ -884,28 +940,18 @@ async function measureGrow(kind: StoreKind) {
   console.log(`  (${fmtN(M)} pending deliveries loaded by SQL in ${((now() - t1) / 1000).toFixed(0)} s)`);
   await receiver.reset();
   dep = await deploy(store, { workers: 1 });
-  const sampler = new RssSampler(Object.fromEntries(dep.procs.map((p) => [p.name, p.h.proc.pid!])));
+  const sampler = new RssSampler(pidsOf(dep));
   await sleep(RSS_WINDOW_MS);
   const rss = sampler.stop();
   const delivered = (await receiver.waitFor(0, 1_000, '/pending')).count;
   await dep.stop();
-  const mb = Object.fromEntries(Object.entries(rss).map(([n, b]) => [n, b / 1024 / 1024]));
-  const max = Math.max(...Object.values(mb));
-  show(
-    results.other(
-      `${key}.rss_pending`,
-      `${label}: server RSS with ${fmtN(M)} deliveries pending`,
-      max,
-      'MB',
-      'lower',
-      {
-        text: `< ${TARGETS.rssMB} MB`,
-        met: max < TARGETS.rssMB,
-      },
-    ),
-    `largest RSS over ${RSS_WINDOW_MS / 1000} s after start (${Object.entries(mb)
-      .map(([n, v]) => `${n} ${fmtValue(v, 'MB')}`)
-      .join(', ')}), while it delivered ${fmtN(delivered)} of them.`,
+  rssFigure(
+    `${key}.rss_pending`,
+    `${label}: server RSS with ${fmtN(M)} deliveries pending`,
+    dep,
+    rss,
+    `over the ${RSS_WINDOW_MS / 1000} s after start, while it delivered ${fmtN(delivered)} of them`,
+    TARGETS.rssMB,
   );
   await dropStore(store);
 }
@@ -913,10 +959,24 @@ async function measureGrow(kind: StoreKind) {
 // ---- the run ----------------------------------------------------------------------------------
 
 async function runSqlite() {
-  section('SQLite: durable ingest with the worker disabled, then the worker drains that backlog');
-  await measureIngestOnly('FULL');
-  await measureIngestOnly('NORMAL');
+  if (runs('ingest')) {
+    section('SQLite: durable ingest with the worker disabled, then the worker drains that backlog');
+    await measureIngestOnly('FULL');
+    await measureIngestOnly('NORMAL');
+  }
+  if (runs('e2e')) await sqliteEndToEnd();
+  if (runs('inbound')) {
+    section('SQLite: inbound gateway, requests to /in/{source} acknowledged, and acknowledgement latency');
+    await measureInbound('FULL');
+  }
+  if (runs('drain')) {
+    section(`SQLite: draining a backlog of ${fmtN(BACKLOG)} due deliveries, new messages meanwhile`);
+    await measureDrain('sqlite', 1);
+    await measureDrain('sqlite', 100);
+  }
+}
 
+async function sqliteEndToEnd() {
   section(
     `SQLite: ingest with delivery running, end to end, CPU per delivery, latency at ${fmtN(LATENCY_RATE)} msg/s`,
   );
@@ -937,18 +997,11 @@ async function runSqlite() {
     label: 'SQLite NORMAL',
     targets: {},
   });
-
-  section('SQLite: inbound gateway, requests to /in/{source} acknowledged, and acknowledgement latency');
-  await measureInbound('FULL');
-
-  section(`SQLite: draining a backlog of ${fmtN(BACKLOG)} due deliveries, new messages meanwhile`);
-  await measureDrain('sqlite', 1);
-  await measureDrain('sqlite', 100);
 }
 
 async function runPostgres() {
   const t = TARGETS.postgres;
-  for (const w of WORKERS) {
+  for (const w of runs('e2e') ? WORKERS : []) {
     section(`PostgreSQL: 1 API process + ${w} worker process${w === 1 ? '' : 'es'}`);
     await measureEndToEnd({
       kind: 'postgres',
@@ -958,13 +1011,15 @@ async function runPostgres() {
       targets: w === 1 ? { e2e: t.e2e, p50: t.p50, p99: t.p99 } : {},
     });
   }
-  if (WORKERS.length > 1) {
+  if (runs('e2e') && WORKERS.length > 1) {
     section('PostgreSQL: more workers against one');
     workerScaling();
   }
-  section(`PostgreSQL: draining a backlog of ${fmtN(BACKLOG)} due deliveries, new messages meanwhile`);
-  await measureDrain('postgres', 1);
-  await measureDrain('postgres', 100);
+  if (runs('drain')) {
+    section(`PostgreSQL: draining a backlog of ${fmtN(BACKLOG)} due deliveries, new messages meanwhile`);
+    await measureDrain('postgres', 1);
+    await measureDrain('postgres', 100);
+  }
 }
 
 function printSummary(seconds: number) {
@@ -993,13 +1048,13 @@ async function main() {
   receiver = await startReceiverProcess();
   await measureCeiling();
 
-  if (args.peer === 'bullmq') {
+  if (runs('peer')) {
     section('Peer: a do-it-yourself BullMQ + Redis stack (producer -> Redis -> worker process -> receiver)');
     await measurePeer();
   }
   if (STORES.includes('sqlite')) await runSqlite();
   if (STORES.includes('postgres')) await runPostgres();
-  if (args.grow) {
+  if (runs('grow')) {
     for (const kind of STORES) {
       section(
         `${kind === 'sqlite' ? 'SQLite' : 'PostgreSQL'}: flat as data grows (${fmtN(GROW_MESSAGES)} messages, ${fmtN(GROW_MESSAGES * GROW_ATTEMPTS_PER_MESSAGE)} attempts)`,
@@ -1023,8 +1078,8 @@ async function cleanup() {
 const capMinutes =
   (STORES.includes('sqlite') ? (QUICK ? 5 : 10) : 0) +
   (STORES.includes('postgres') ? (QUICK ? 6 : 12) : 0) +
-  (args.peer ? 2 : 0) +
-  (args.grow ? STORES.length * (QUICK ? 10 : 45) : 0);
+  (runs('peer') ? 2 : 0) +
+  (runs('grow') ? STORES.length * (QUICK ? 10 : 45) : 0);
 const watchdog = setTimeout(() => {
   console.error(`bench: over the ${capMinutes}-minute cap; stopping`);
   void cleanup().finally(() => process.exit(1));
