@@ -21,8 +21,14 @@ function load(file: string): RunFile {
   const run = JSON.parse(readFileSync(file, 'utf8')) as RunFile;
   if (run.bench !== 'hookline' || !Array.isArray(run.figures))
     throw new Error(`${file} is not a file written by npm run bench -- --json`);
-  // JSON has no NaN: the bench wrote unmeasured values as null.
-  for (const f of run.figures) f.value ??= Number.NaN;
+  // JSON has neither NaN nor Infinity: the bench wrote them as null and "Infinity".
+  for (const f of run.figures)
+    f.value =
+      f.value === null
+        ? Number.NaN
+        : (f.value as unknown) === 'Infinity'
+          ? Number.POSITIVE_INFINITY
+          : f.value;
   return run;
 }
 

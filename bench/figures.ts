@@ -43,6 +43,7 @@ export interface RunFile {
 }
 
 export function fmtValue(value: number, unit: Unit): string {
+  if (value === Number.POSITIVE_INFINITY) return '∞';
   if (!Number.isFinite(value)) return 'n/a';
   switch (unit) {
     case '/s':
@@ -67,6 +68,8 @@ export class Results {
   readonly figures: Figure[] = [];
   ceiling = Number.NaN;
   readonly #startedAt = new Date();
+  /** Rate targets, as ratios of the ceiling, by key: re-evaluated when the ceiling changes. */
+  readonly #minRatio = new Map<string, number>();
 
   #push(f: Figure): Figure {
     const i = this.figures.findIndex((x) => x.key === f.key);
@@ -82,6 +85,7 @@ export class Results {
   /** A rate (per second), with its share of the ceiling; `min`: the target as a ratio of the ceiling. */
   rate(key: string, label: string, perSec: number, min?: number): Figure {
     const ofCeiling = perSec / this.ceiling;
+    if (min !== undefined) this.#minRatio.set(key, min);
     return this.#push({
       key,
       label,
@@ -93,6 +97,17 @@ export class Results {
         ? { target: { text: `≥ ${min.toFixed(2)} of ceiling`, met: ofCeiling >= min } }
         : {}),
     });
+  }
+
+  /** Takes another ceiling: every rate's ratio and rate target are computed again. */
+  rebase(ceiling: number): void {
+    this.ceiling = ceiling;
+    for (const f of this.figures) {
+      if (f.ofCeiling === undefined) continue;
+      f.ofCeiling = f.value / ceiling;
+      const min = this.#minRatio.get(f.key);
+      if (min !== undefined && f.target) f.target.met = f.ofCeiling >= min;
+    }
   }
 
   /** A time in milliseconds (lower is better); `max`: the target. */
@@ -162,9 +177,11 @@ export class Results {
       command,
       seconds: Math.round(seconds),
       ceiling: this.ceiling,
-      // JSON has no NaN: unmeasured values become null.
       figures: this.figures,
     };
-    writeFileSync(file, `${JSON.stringify(run, (_k, v) => (Number.isNaN(v) ? null : v), 2)}\n`);
+    // JSON has neither NaN nor Infinity: unmeasured values become null, infinite ones a string.
+    const replacer = (_k: string, v: unknown) =>
+      v === Number.POSITIVE_INFINITY ? 'Infinity' : Number.isNaN(v) ? null : v;
+    writeFileSync(file, `${JSON.stringify(run, replacer, 2)}\n`);
   }
 }

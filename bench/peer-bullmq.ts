@@ -160,7 +160,7 @@ export async function startBullmqPeer(options: { url: string; path: string }): P
 
   const q = queue;
   const redisServer = () =>
-    findProcesses((cmd) => cmd.startsWith('redis-server') && cmd.includes(`:${REDIS.port}`));
+    findProcesses((cmd) => /^(\S*\/)?redis-server /.test(cmd) && cmd.includes(`:${REDIS.port}`));
   return {
     async add(id, payload) {
       await q.add('webhook', { id, path: options.path, eventType: 'invoice.paid', payload });

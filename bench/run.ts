@@ -4,8 +4,9 @@
  * Processes on one machine: this one (the undici load client), a `node:http` receiver, and
  * Hookline started like `npm start` on a fresh SQLite file or PostgreSQL database (the local
  * server), with default delivery settings. Every Hookline rate is printed as a ratio of the raw
- * loopback ceiling measured first in the same run (absolute numbers vary between runs on a shared
- * machine; ratios much less). Every loop is bounded by a count and a time cap, and every process,
+ * loopback ceiling measured in the same run (absolute numbers vary between runs on a shared
+ * machine; ratios much less): first, and again at the end; the summary uses the higher of the
+ * two. Every loop is bounded by a count and a time cap, and every process,
  * file and database the run starts or creates is stopped or removed at the end, also on failure.
  *
  * What it measures (sections run in this order):
@@ -25,6 +26,7 @@
  *   - with --grow, on each store: end to end on an empty database and again with 1M messages and
  *     5M attempts stored (loaded by SQL), latency with retention expiring old history, and the
  *     server's RSS with 1M deliveries pending;
+ *   - the ceiling again;
  *   - a summary: every figure, its ratio of the ceiling and its target (met or not), as a Markdown
  *     table for the README; --json FILE writes it for `node bench/compare.ts A.json B.json`.
  *
@@ -240,12 +242,15 @@ async function warmUp(dep: Deployment, path: string) {
   await receiver.waitFor(r.ok, DELIVERY_CAP_MS);
 }
 
-/** Sorted latencies (ms) of the ids in `sentAt` that arrived. */
+/**
+ * Sorted latencies (ms) of the ids in `sentAt`. One that never arrived (within the phase's cap)
+ * counts as Infinity, so that losing messages cannot make a percentile look better.
+ */
 function latencies(sentAt: Map<string, number>, arrived: Map<string, number>): number[] {
   const lat: number[] = [];
   for (const [id, t] of sentAt) {
     const a = arrived.get(id);
-    if (a !== undefined) lat.push(a - t);
+    lat.push(a === undefined ? Number.POSITIVE_INFINITY : a - t);
   }
   return lat.sort((a, b) => a - b);
 }
@@ -262,7 +267,10 @@ function latencyFigures(
   const p99 = results.ms(`${key}_p99`, `${label}, p99`, percentile(lat, 99), targets.p99);
   show(p50);
   show(p99);
-  console.log(`    max ${fmtValue(lat[lat.length - 1] ?? Number.NaN, 'ms')}; ${explain}`);
+  const lost = lat.filter((x) => x === Number.POSITIVE_INFINITY).length;
+  const arrived = lat.length - lost;
+  console.log(`    max ${fmtValue(lat[arrived - 1] ?? Number.NaN, 'ms')}; ${explain}`);
+  if (lost > 0) console.log(`    (${fmtN(lost)} never arrived within the cap: counted as infinitely late)`);
 }
 
 /** CPU figures of a phase that delivered `count` messages; `cpu` from a CpuMeter over processGroups. */
@@ -304,28 +312,51 @@ function cpuFigures(key: string, label: string, cpu: Record<string, number>, cou
 
 // ---- phases -----------------------------------------------------------------------------------
 
-async function measureCeiling() {
+/** The raw loopback ceiling: the same 1 KB JSON POSTs straight to the receiver, no Hookline. */
+async function ceilingRate() {
   const pool = new Pool(receiver.url, { connections: C, pipelining: 1 });
   try {
     const common = {
       pool,
       concurrency: C,
       timeCapMs: LOOP_CAP_MS,
-      path: '/webhook',
+      path: '/ceiling',
       headers: { 'content-type': 'application/json', 'webhook-id': 'msg_ceiling' },
       body: () => CEILING_BODY,
       okStatus: 200,
     };
     await closedLoop({ ...common, count: Math.min(2_000, CEILING_COUNT) }); // warm-up (JIT, sockets)
-    const r = await closedLoop({ ...common, count: CEILING_COUNT });
-    results.ceiling = r.rate;
-    show(
-      results.rate('ceiling', `raw loopback ceiling (undici → node:http, C=${C})`, r.rate),
-      `${r.ok} requests in ${r.elapsedMs.toFixed(0)} ms; undici Pool (${C} keep-alive connections) -> node:http receiver, ${CEILING_BODY.length}-byte JSON, answers 200; no Hookline involved.`,
-    );
+    return await closedLoop({ ...common, count: CEILING_COUNT });
   } finally {
     await pool.close();
   }
+}
+
+/**
+ * Measured at the start (live ratios use it) and again at the end; the summary uses the higher of
+ * the two, since a busy moment on a shared machine only ever lowers it.
+ */
+async function measureCeiling(again: boolean) {
+  const r = await ceilingRate();
+  const explain = `${r.ok} requests in ${r.elapsedMs.toFixed(0)} ms; undici Pool (${C} keep-alive connections) -> node:http receiver, ${CEILING_BODY.length}-byte JSON, answers 200.`;
+  if (!again) {
+    results.ceiling = r.rate;
+    show(results.rate('ceiling', `raw loopback ceiling (undici → node:http, C=${C})`, r.rate), explain);
+    return;
+  }
+  const first = results.ceiling;
+  console.log(
+    `  raw loopback ceiling, again: ${fmtValue(r.rate, '/s')} (at the start: ${fmtValue(first, '/s')})`,
+  );
+  console.log(`    ${explain}`);
+  const ceiling = Math.max(first, r.rate);
+  results.rebase(ceiling);
+  results.rate(
+    'ceiling',
+    `raw loopback ceiling (undici → node:http, C=${C}; higher of ${fmtValue(first, '/s')} at the start and ${fmtValue(r.rate, '/s')} at the end)`,
+    ceiling,
+  );
+  console.log(`    The summary's ratios are of ${fmtValue(ceiling, '/s')}, the higher of the two.`);
 }
 
 /** SQLite, API only (HOOKLINE_ROLE=api): pure ingest. Then a full process drains that backlog. */
@@ -448,7 +479,7 @@ async function measurePublishLatency(
     key,
     `${label}: publish → delivery at ${fmtN(LATENCY_RATE)} msg/s`,
     lat,
-    `${lat.length}/${sent} messages; from sending the API request to the receiver having the delivery's body (open loop, ${refused} refused).`,
+    `${lat.filter(Number.isFinite).length}/${sent} messages; from sending the API request to the receiver having the delivery's body (open loop, ${refused} refused).`,
     targets,
   );
 }
@@ -631,7 +662,7 @@ async function measureDrain(kind: StoreKind, endpoints: number) {
     `${key}.probe`,
     `${store.label}: during the drain on ${on}, another endpoint's publish → delivery`,
     lat,
-    `${lat.length}/${sent} messages at ${PROBE_RATE}/s to an endpoint of another application while the backlog drained (${refused} refused).`,
+    `${lat.filter(Number.isFinite).length}/${sent} messages at ${PROBE_RATE}/s to an endpoint of another application while the backlog drained (${refused} refused).`,
     { p99: targets.p99 },
   );
   await dep.stop();
@@ -702,7 +733,7 @@ async function measurePeer() {
     'peer.bullmq.latency',
     `${label}: add → delivery at ${fmtN(LATENCY_RATE)} msg/s`,
     lat,
-    `${lat.length}/${sent} jobs; from calling queue.add to the receiver having the body.`,
+    `${lat.filter(Number.isFinite).length}/${sent} jobs; from calling queue.add to the receiver having the body.`,
   );
   await p.close();
   peer = null;
@@ -1046,7 +1077,7 @@ async function main() {
   );
   section('Raw loopback ceiling');
   receiver = await startReceiverProcess();
-  await measureCeiling();
+  await measureCeiling(false);
 
   if (runs('peer')) {
     section('Peer: a do-it-yourself BullMQ + Redis stack (producer -> Redis -> worker process -> receiver)');
@@ -1063,6 +1094,8 @@ async function main() {
     }
   }
   peerMultiples();
+  section('Raw loopback ceiling, again');
+  await measureCeiling(true);
   await cleanup();
   printSummary((Date.now() - t0) / 1000);
 }
