@@ -68,8 +68,6 @@ export class Results {
   readonly figures: Figure[] = [];
   ceiling = Number.NaN;
   readonly #startedAt = new Date();
-  /** Rate targets, as ratios of the ceiling, by key: re-evaluated when the ceiling changes. */
-  readonly #minRatio = new Map<string, number>();
 
   #push(f: Figure): Figure {
     const i = this.figures.findIndex((x) => x.key === f.key);
@@ -85,7 +83,6 @@ export class Results {
   /** A rate (per second), with its share of the ceiling; `min`: the target as a ratio of the ceiling. */
   rate(key: string, label: string, perSec: number, min?: number): Figure {
     const ofCeiling = perSec / this.ceiling;
-    if (min !== undefined) this.#minRatio.set(key, min);
     return this.#push({
       key,
       label,
@@ -97,17 +94,6 @@ export class Results {
         ? { target: { text: `≥ ${min.toFixed(2)} of ceiling`, met: ofCeiling >= min } }
         : {}),
     });
-  }
-
-  /** Takes another ceiling: every rate's ratio and rate target are computed again. */
-  rebase(ceiling: number): void {
-    this.ceiling = ceiling;
-    for (const f of this.figures) {
-      if (f.ofCeiling === undefined) continue;
-      f.ofCeiling = f.value / ceiling;
-      const min = this.#minRatio.get(f.key);
-      if (min !== undefined && f.target) f.target.met = f.ofCeiling >= min;
-    }
   }
 
   /** A time in milliseconds (lower is better); `max`: the target. */
