@@ -1,7 +1,7 @@
 /**
  * The figures one bench run produces: each with a stable key (so two runs can be compared), its
  * value, its ratio to the raw loopback ceiling measured in the same run (rates), and the target
- * it is held to (from the issue that set the performance goals), met or not. Printed at the end
+ * it is held to (the performance goals set for the delivery engine), met or not. Printed at the end
  * as a Markdown table that can be pasted into the README, and written as JSON with `--json FILE`
  * for `bench/compare.ts`.
  */
@@ -60,7 +60,7 @@ export function fmtValue(value: number, unit: Unit): string {
   }
 }
 
-/** A ratio of the ceiling, as the issue writes them (0.15). */
+/** A ratio of the ceiling, written as the goals write them (0.15). */
 export const fmtRatio = (r: number | undefined) =>
   r === undefined ? '' : Number.isFinite(r) ? r.toFixed(r < 0.1 ? 3 : 2) : 'n/a';
 

@@ -73,6 +73,7 @@ import {
   ADMIN_TOKEN,
   closedLoop,
   closedLoopTasks,
+  type HooklineProc,
   now,
   openLoop,
   openLoopTasks,
@@ -154,7 +155,7 @@ const CEILING_BODY = JSON.stringify(PAYLOAD);
 const MSG_HEADERS = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
 const msgBody = (i: number) => JSON.stringify({ eventType: 'invoice.paid', payload: { ...PAYLOAD, seq: i } });
 
-/** The issue's targets, by store. */
+/** The performance goals set for the delivery engine, which the summary checks each figure against. */
 const TARGETS = {
   sqlite: { e2e: 0.3, ingest: 0.4, p50: 2, p99: 10, drain: 0.25, inboundP99: 10, vsPeer: 1.0 },
   postgres: { e2e: 0.15, p50: 10, p99: 50, drain: 0.25, vsPeer: 0.5 },
@@ -196,7 +197,7 @@ interface AppHandle {
 }
 
 /** Creates an application with one endpoint per URL. */
-async function createApp(h: HooklineProcLike, uid: string, urls: string[]): Promise<AppHandle> {
+async function createApp(h: HooklineProc, uid: string, urls: string[]): Promise<AppHandle> {
   const app = await h.call('POST', '/api/v1/app', { name: uid, uid });
   if (app.status !== 201)
     throw new Error(`creating the app failed: ${app.status} ${JSON.stringify(app.body)}`);
@@ -204,9 +205,7 @@ async function createApp(h: HooklineProcLike, uid: string, urls: string[]): Prom
   for (const url of urls) endpointIds.push(await createEndpoint(h, app.body.id, url));
   return { appId: app.body.id, endpointIds, path: `/api/v1/app/${app.body.id}/msg` };
 }
-type HooklineProcLike = Deployment['api'];
-
-async function createEndpoint(h: HooklineProcLike, appId: string, url: string): Promise<string> {
+async function createEndpoint(h: HooklineProc, appId: string, url: string): Promise<string> {
   const ep = await h.call('POST', `/api/v1/app/${appId}/endpoint`, { url });
   if (ep.status !== 201)
     throw new Error(`creating the endpoint failed: ${ep.status} ${JSON.stringify(ep.body)}`);
@@ -214,7 +213,7 @@ async function createEndpoint(h: HooklineProcLike, appId: string, url: string): 
 }
 
 /** Publishes `count` messages with `C` requests in flight; reports failures and the time cap. */
-async function publish(h: HooklineProcLike, path: string, count: number) {
+async function publish(h: HooklineProc, path: string, count: number) {
   const pool = new Pool(h.url, { connections: C, pipelining: 1 });
   try {
     const r = await closedLoop({
@@ -334,7 +333,7 @@ async function ceilingRate() {
 
 /**
  * The yardstick of every ratio: measured at the start, after a 2,000-request warm-up, the way the
- * baselines in the performance issue were measured. Measured again at the end for reference only:
+ * earlier baselines were measured. Measured again at the end for reference only:
  * it keeps rising as the two processes warm up (15k -> 45k req/s over 160k requests on the 2-core
  * machine), so the end figure shows how far the start one is from a fully warm loopback.
  */
