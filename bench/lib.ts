@@ -26,10 +26,15 @@ export function payloadOf(bytes: number): Record<string, unknown> {
 
 export interface ReceiverProc {
   url: string;
-  reset(track?: boolean): Promise<void>;
-  /** Resolves with the count and the arrival times of the first and the last request since the reset,
-   * once `n` arrived or the timeout passed. */
-  waitFor(n: number, timeoutMs: number): Promise<{ count: number; at: number; firstAt: number }>;
+  /** Zeroes the counters. `track`: record webhook-id arrival times, of every request (`true`) or of one path. */
+  reset(track?: boolean | string): Promise<void>;
+  /** Resolves with the count and the arrival times of the first and the last request since the reset
+   * (on `path`, or in total), once `n` arrived or the timeout passed. `n = 0` answers at once. */
+  waitFor(
+    n: number,
+    timeoutMs: number,
+    path?: string,
+  ): Promise<{ count: number; at: number; firstAt: number }>;
   times(): Promise<Map<string, number>>;
   close(): Promise<void>;
 }
@@ -58,9 +63,9 @@ export async function startReceiverProcess(): Promise<ReceiverProc> {
       proc.send({ cmd: 'reset', track });
       await p;
     },
-    async waitFor(n, timeoutMs) {
+    async waitFor(n, timeoutMs, path) {
       const p = next('reached');
-      proc.send({ cmd: 'waitFor', n, timeoutMs });
+      proc.send({ cmd: 'waitFor', n, timeoutMs, path: path ?? null });
       return p;
     },
     async times() {
@@ -116,20 +121,15 @@ export interface LoadResult {
 }
 
 /**
- * Closed loop: `concurrency` workers each send one request at a time until `count` requests were
- * sent or `timeCapMs` passed. `okStatus` decides success; `onResponse` sees each body when given.
+ * Closed loop over any task: `concurrency` runners each run one task at a time until `count`
+ * tasks ran or `timeCapMs` passed. A task resolves `true` on success, or a short description of
+ * what went wrong (the first one is kept); a throw counts as a failure too.
  */
-export async function closedLoop(options: {
-  pool: Pool;
+export async function closedLoopTasks(options: {
   count: number;
   concurrency: number;
   timeCapMs: number;
-  path: string;
-  /** The same headers for every request, or one set per request. */
-  headers: Record<string, string> | ((i: number) => Record<string, string>);
-  body: (i: number) => string;
-  okStatus: number;
-  onResponse?: (i: number, body: string, sentAt: number) => void;
+  task: (i: number) => Promise<true | string>;
 }): Promise<LoadResult> {
   let next = 0;
   let ok = 0;
@@ -137,26 +137,15 @@ export async function closedLoop(options: {
   let firstStatus: string | undefined;
   const started = now();
   const stopAt = started + options.timeCapMs;
-  const worker = async () => {
+  const runner = async () => {
     while (next < options.count && now() < stopAt) {
       const i = next++;
-      const body = options.body(i);
-      const sentAt = now();
       try {
-        const res = await options.pool.request({
-          method: 'POST',
-          path: options.path,
-          headers: typeof options.headers === 'function' ? options.headers(i) : options.headers,
-          body,
-        });
-        if (res.statusCode === options.okStatus) {
-          ok++;
-          if (options.onResponse) options.onResponse(i, await res.body.text(), sentAt);
-          else await res.body.dump();
-        } else {
+        const r = await options.task(i);
+        if (r === true) ok++;
+        else {
           failed++;
-          const text = await res.body.text();
-          firstStatus ??= `${res.statusCode} ${text.slice(0, 200)}`;
+          firstStatus ??= r;
         }
       } catch (err) {
         failed++;
@@ -164,7 +153,7 @@ export async function closedLoop(options: {
       }
     }
   };
-  await Promise.all(Array.from({ length: options.concurrency }, worker));
+  await Promise.all(Array.from({ length: options.concurrency }, runner));
   const elapsedMs = now() - started;
   return {
     ok,
@@ -176,46 +165,106 @@ export async function closedLoop(options: {
 }
 
 /**
- * Open loop at a fixed rate: request i leaves at start + i / rate whatever the answers do, with
- * at most `maxOutstanding` requests open (beyond that the loop waits, which the caller sees as
- * a lower achieved rate). Bounded by `count` and `timeCapMs`.
+ * Closed loop of HTTP POSTs: `concurrency` workers each send one request at a time until `count`
+ * requests were sent or `timeCapMs` passed. `okStatus` decides success; `onResponse` sees each body when given.
  */
-export async function openLoop(options: {
+export function closedLoop(options: {
   pool: Pool;
+  count: number;
+  concurrency: number;
+  timeCapMs: number;
+  path: string;
+  /** The same headers for every request, or one set per request. */
+  headers: Record<string, string> | ((i: number) => Record<string, string>);
+  body: (i: number) => string;
+  okStatus: number;
+  onResponse?: (i: number, body: string, sentAt: number) => void;
+}): Promise<LoadResult> {
+  return closedLoopTasks({
+    count: options.count,
+    concurrency: options.concurrency,
+    timeCapMs: options.timeCapMs,
+    task: async (i) => {
+      const body = options.body(i);
+      const sentAt = now();
+      const res = await options.pool.request({
+        method: 'POST',
+        path: options.path,
+        headers: typeof options.headers === 'function' ? options.headers(i) : options.headers,
+        body,
+      });
+      if (res.statusCode !== options.okStatus) {
+        const text = await res.body.text();
+        return `${res.statusCode} ${text.slice(0, 200)}`;
+      }
+      if (options.onResponse) options.onResponse(i, await res.body.text(), sentAt);
+      else await res.body.dump();
+      return true;
+    },
+  });
+}
+
+/**
+ * Open loop over any task at a fixed rate: task i starts at start + i / rate whatever the
+ * earlier ones do, with at most `maxOutstanding` open (beyond that the loop waits, which the
+ * caller sees as a lower achieved rate). Bounded by `count` and `timeCapMs`; `stop` ends it early.
+ * A task must not throw (report failures through its own bookkeeping).
+ */
+export async function openLoopTasks(options: {
   count: number;
   ratePerSec: number;
   maxOutstanding: number;
   timeCapMs: number;
-  path: string;
-  headers: Record<string, string> | ((i: number) => Record<string, string>);
-  body: (i: number) => string;
-  onResponse: (i: number, status: number, body: string, sentAt: number) => void;
+  stop?: () => boolean;
+  task: (i: number, sentAt: number) => Promise<void>;
 }): Promise<{ sent: number; elapsedMs: number }> {
   const started = now();
   const stopAt = started + options.timeCapMs;
   const open = new Set<Promise<void>>();
   let sent = 0;
-  for (let i = 0; i < options.count && now() < stopAt; i++) {
+  for (let i = 0; i < options.count && now() < stopAt && !options.stop?.(); i++) {
     const due = started + (i * 1000) / options.ratePerSec;
     const wait = due - now();
     if (wait > 1) await sleep(wait);
     while (open.size >= options.maxOutstanding) await Promise.race(open);
-    const sentAt = now();
-    const p = options.pool
-      .request({
-        method: 'POST',
-        path: options.path,
-        headers: typeof options.headers === 'function' ? options.headers(i) : options.headers,
-        body: options.body(i),
-      })
-      .then(async (res) => options.onResponse(i, res.statusCode, await res.body.text(), sentAt))
-      .catch((err: unknown) => options.onResponse(i, 0, String(err), sentAt))
-      .finally(() => open.delete(p));
+    const p = options.task(i, now()).finally(() => open.delete(p));
     open.add(p);
     sent++;
   }
   await Promise.all(open);
   return { sent, elapsedMs: now() - started };
+}
+
+/** Open loop of HTTP POSTs at a fixed rate (see `openLoopTasks`); `onResponse` sees every answer. */
+export function openLoop(options: {
+  pool: Pool;
+  count: number;
+  ratePerSec: number;
+  maxOutstanding: number;
+  timeCapMs: number;
+  stop?: () => boolean;
+  path: string;
+  headers: Record<string, string> | ((i: number) => Record<string, string>);
+  body: (i: number) => string;
+  onResponse: (i: number, status: number, body: string, sentAt: number) => void;
+}): Promise<{ sent: number; elapsedMs: number }> {
+  return openLoopTasks({
+    count: options.count,
+    ratePerSec: options.ratePerSec,
+    maxOutstanding: options.maxOutstanding,
+    timeCapMs: options.timeCapMs,
+    ...(options.stop ? { stop: options.stop } : {}),
+    task: (i, sentAt) =>
+      options.pool
+        .request({
+          method: 'POST',
+          path: options.path,
+          headers: typeof options.headers === 'function' ? options.headers(i) : options.headers,
+          body: options.body(i),
+        })
+        .then(async (res) => options.onResponse(i, res.statusCode, await res.body.text(), sentAt))
+        .catch((err: unknown) => options.onResponse(i, 0, String(err), sentAt)),
+  });
 }
 
 export function percentile(sorted: number[], p: number): number {

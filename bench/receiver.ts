@@ -2,13 +2,16 @@
  * The benchmark's webhook receiver, run as its own process so it does not share a core with the
  * load client. A plain `node:http` server that reads the body and answers 200.
  *
- * It talks to the parent over IPC:
- *   -> { port }                          once listening
- *   <- { cmd: 'reset', track }           zero the counter; `track` records webhook-id arrival times
- *   <- { cmd: 'waitFor', n, timeoutMs }  -> { cmd: 'reached', count, at, firstAt } when `n` requests
- *                                           arrived (or the timeout passed); `at` is the arrival of
- *                                           the last one, `firstAt` of the first since the reset
- *   <- { cmd: 'times' }                  -> { cmd: 'times', times: [id, ms][] }
+ * It counts requests in total and per path (the bench gives each kind of traffic its own path:
+ * a backlog on `/webhook`, latency probes on `/probe`, ...), and talks to the parent over IPC:
+ *   -> { port }                                once listening
+ *   <- { cmd: 'reset', track }                 zero the counters; `track` records webhook-id arrival
+ *                                              times: `true` for every request, a path for that path only
+ *   <- { cmd: 'waitFor', n, timeoutMs, path }  -> { cmd: 'reached', count, at, firstAt } when `n`
+ *                                              requests arrived (on `path`, or in total), or the timeout
+ *                                              passed; `at` is the arrival of the last one, `firstAt` of
+ *                                              the first since the reset
+ *   <- { cmd: 'times' }                        -> { cmd: 'times', times: [id, ms][] }
  *   <- { cmd: 'exit' }
  * Times are `performance.timeOrigin + performance.now()`: comparable across processes.
  */
@@ -18,64 +21,87 @@ import type { AddressInfo } from 'node:net';
 const now = () => performance.timeOrigin + performance.now();
 const RESPONSE = '{"ok":true}';
 
-let count = 0;
-let lastAt = 0;
-let firstAt = 0;
-let track = false;
-let times: [string, number][] = [];
-let waiter: { n: number; timer: NodeJS.Timeout } | null = null;
+interface Counter {
+  count: number;
+  firstAt: number;
+  lastAt: number;
+}
+const newCounter = (): Counter => ({ count: 0, firstAt: 0, lastAt: 0 });
 
-function reached() {
-  if (!waiter) return;
-  clearTimeout(waiter.timer);
+let total = newCounter();
+let byPath = new Map<string, Counter>();
+let track: boolean | string = false;
+let times: [string, number][] = [];
+let waiter: { n: number; path: string | null; timer: NodeJS.Timeout } | null = null;
+
+const counterOf = (path: string | null): Counter =>
+  path === null ? total : (byPath.get(path) ?? newCounter());
+
+function bump(c: Counter, at: number) {
+  c.count++;
+  c.lastAt = at;
+  if (c.count === 1) c.firstAt = at;
+}
+
+function answer() {
+  const c = counterOf(waiter?.path ?? null);
+  if (waiter) clearTimeout(waiter.timer);
   waiter = null;
-  process.send!({ cmd: 'reached', count, at: lastAt, firstAt });
+  process.send!({ cmd: 'reached', count: c.count, at: c.lastAt, firstAt: c.firstAt });
 }
 
 const server = createServer((req, res) => {
   req.on('data', () => {});
   req.on('end', () => {
-    count++;
-    lastAt = now();
-    if (count === 1) firstAt = lastAt;
-    if (track) {
+    const at = now();
+    const q = req.url!.indexOf('?');
+    const path = q === -1 ? req.url! : req.url!.slice(0, q);
+    bump(total, at);
+    let c = byPath.get(path);
+    if (!c) {
+      c = newCounter();
+      byPath.set(path, c);
+    }
+    bump(c, at);
+    if (track === true || track === path) {
       const id = req.headers['webhook-id'];
-      if (typeof id === 'string') times.push([id, lastAt]);
+      if (typeof id === 'string') times.push([id, at]);
     }
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': RESPONSE.length });
     res.end(RESPONSE);
-    if (waiter && count >= waiter.n) reached();
+    if (waiter && counterOf(waiter.path).count >= waiter.n) answer();
   });
 });
 server.keepAliveTimeout = 60_000;
 
-process.on('message', (m: { cmd: string; track?: boolean; n?: number; timeoutMs?: number }) => {
-  switch (m.cmd) {
-    case 'reset':
-      count = 0;
-      lastAt = 0;
-      firstAt = 0;
-      track = m.track === true;
-      times = [];
-      process.send!({ cmd: 'reset' });
-      break;
-    case 'waitFor':
-      if (count >= m.n!) {
-        process.send!({ cmd: 'reached', count, at: lastAt, firstAt });
+process.on(
+  'message',
+  (m: { cmd: string; track?: boolean | string; n?: number; timeoutMs?: number; path?: string | null }) => {
+    switch (m.cmd) {
+      case 'reset':
+        total = newCounter();
+        byPath = new Map();
+        track = m.track ?? false;
+        times = [];
+        process.send!({ cmd: 'reset' });
+        break;
+      case 'waitFor': {
+        const path = m.path ?? null;
+        waiter = { n: m.n!, path, timer: setTimeout(answer, m.timeoutMs ?? 60_000) };
+        if (counterOf(path).count >= m.n!) answer();
         break;
       }
-      waiter = { n: m.n!, timer: setTimeout(reached, m.timeoutMs ?? 60_000) };
-      break;
-    case 'times':
-      process.send!({ cmd: 'times', times });
-      break;
-    case 'exit':
-      server.closeAllConnections();
-      server.close();
-      process.disconnect();
-      break;
-  }
-});
+      case 'times':
+        process.send!({ cmd: 'times', times });
+        break;
+      case 'exit':
+        server.closeAllConnections();
+        server.close();
+        process.disconnect();
+        break;
+    }
+  },
+);
 process.on('disconnect', () => process.exit(0));
 
 server.listen(0, '127.0.0.1', () => {

@@ -1,0 +1,292 @@
+/**
+ * Fast bulk loading straight into a Hookline database, for the backlog and "data grows" phases:
+ * far faster than publishing through the API, with the database's own tools (generate_series on
+ * PostgreSQL, a recursive CTE on SQLite), a chunk of rows per statement.
+ *
+ * Rows are cloned from template rows that Hookline itself wrote (a message published through the
+ * API, its delivery, an attempt), overriding only ids, foreign keys, states and times. Every other
+ * column is copied by name from the template, read from the live schema, so a column added by a
+ * later migration keeps whatever Hookline writes there.
+ *
+ * Generated ids have Hookline's shape (prefix + 27 base62 characters) but start with `0` or `1`,
+ * so they sort before every id Hookline makes today (KSUIDs of this decade start with `2`–`4`):
+ * the preloaded rows are "older" than anything published during the run.
+ */
+import { DatabaseSync } from 'node:sqlite';
+import pg from 'pg';
+import { DeliveryStatus } from '../packages/server/src/core/types.ts';
+
+export interface BulkDb {
+  readonly dialect: 'sqlite' | 'postgres';
+  exec(sql: string): Promise<void>;
+  /** The first row of a query, or undefined. */
+  one(sql: string): Promise<Record<string, unknown> | undefined>;
+  columns(table: string): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the database of a `HOOKLINE_DATABASE_URL` (`sqlite:<path>` or `postgres://...`).
+ * `live`: the server is running; only read (no bulk-load settings, no checkpoint at close).
+ */
+export async function openBulk(databaseUrl: string, options: { live?: boolean } = {}): Promise<BulkDb> {
+  if (databaseUrl.startsWith('sqlite:')) {
+    const db = new DatabaseSync(databaseUrl.slice('sqlite:'.length));
+    db.exec('PRAGMA busy_timeout = 10000');
+    // A bulk load, with the server stopped: nothing to protect against a power cut meanwhile.
+    if (!options.live) db.exec('PRAGMA synchronous = OFF');
+    return {
+      dialect: 'sqlite',
+      exec: async (sql) => {
+        db.exec(sql);
+      },
+      one: async (sql) => db.prepare(sql).get() as Record<string, unknown> | undefined,
+      columns: async (table) =>
+        (db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((r) => r.name),
+      close: async () => {
+        // Fold the WAL back into the file, so the server does not start on a huge WAL.
+        if (!options.live) db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+        db.close();
+      },
+    };
+  }
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  // Bulk-loaded test data: no need to wait for each chunk's WAL flush.
+  if (!options.live) await client.query('SET synchronous_commit = off');
+  return {
+    dialect: 'postgres',
+    exec: async (sql) => {
+      await client.query(sql);
+    },
+    one: async (sql) => (await client.query(sql)).rows[0],
+    columns: async (table) =>
+      (
+        await client.query(
+          `SELECT column_name FROM information_schema.columns
+           WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position`,
+          [table],
+        )
+      ).rows.map((r: { column_name: string }) => r.column_name),
+    close: () => client.end(),
+  };
+}
+
+const quote = (s: string) => `'${s.replaceAll("'", "''")}'`;
+
+/** SQL for an id `prefix` + the zero-padded number `expr` (27 characters after the prefix). */
+function idExpr(db: BulkDb, prefix: string, expr: string): string {
+  // prefix ends in the id kind's `_` plus one leading character ('0' or '1'): 26 digits follow.
+  return db.dialect === 'postgres'
+    ? `${quote(prefix)} || lpad((${expr})::text, 26, '0')`
+    : `${quote(prefix)} || printf('%026d', ${expr})`;
+}
+
+/**
+ * Inserts rows `lo..hi` (`s.i`) of `table`, each a copy of the template row (`t`) with the
+ * columns in `set` replaced by SQL expressions. `join` adds more FROM items (e.g. `k` for
+ * several rows per `i`). Columns of `set` the table does not have are ignored.
+ */
+async function cloneChunk(
+  db: BulkDb,
+  table: string,
+  template: string,
+  lo: number,
+  hi: number,
+  set: Record<string, string>,
+  join = '',
+): Promise<void> {
+  const cols = await db.columns(table);
+  if (cols.length === 0) throw new Error(`bench preload: no table ${table}`);
+  const exprs = cols.map((c) => (c in set ? `${set[c]} AS ${c}` : `t.${c}`));
+  const select = `SELECT ${exprs.join(', ')} FROM s ${join} CROSS JOIN (${template}) AS t`;
+  const insert = `INSERT INTO ${table} (${cols.join(', ')}) `;
+  if (db.dialect === 'postgres') {
+    await db.exec(
+      `WITH s AS (SELECT i FROM generate_series(${lo}::bigint, ${hi}::bigint) AS g(i)) ${insert}${select}`,
+    );
+  } else {
+    await db.exec('BEGIN');
+    await db.exec(
+      `WITH RECURSIVE s(i) AS (SELECT ${lo} UNION ALL SELECT i + 1 FROM s WHERE i < ${hi}) ${insert}${select}`,
+    );
+    await db.exec('COMMIT');
+  }
+}
+
+/** Runs `fn(lo, hi)` over 1..count in chunks, reporting progress now and then. */
+async function chunked(
+  count: number,
+  chunk: number,
+  fn: (lo: number, hi: number) => Promise<void>,
+  progress?: (done: number) => void,
+) {
+  for (let lo = 1; lo <= count; lo += chunk) {
+    const hi = Math.min(count, lo + chunk - 1);
+    await fn(lo, hi);
+    progress?.(hi);
+  }
+}
+
+const CHUNK = 50_000;
+
+/** The oldest message of an application (one the bench published through the API). */
+async function templateMessage(db: BulkDb, appId: string): Promise<string> {
+  const row = await db.one(`SELECT id FROM message WHERE app_id = ${quote(appId)} ORDER BY id LIMIT 1`);
+  if (!row) throw new Error('bench preload: publish one message through the API first (the template)');
+  return String(row.id);
+}
+
+/** `SELECT ... AS e, ... AS ep` rows mapping `s.i % n` to each endpoint id. */
+function endpointTable(ids: string[]): string {
+  return ids.map((id, n) => `SELECT ${n} AS e, ${quote(id)} AS ep`).join(' UNION ALL ');
+}
+
+/**
+ * A backlog: `count` messages of application `appId` (copies of its oldest message), each with
+ * one pending delivery due now, spread round-robin over `endpointIds`, oldest first.
+ */
+export async function fillBacklog(
+  db: BulkDb,
+  options: { appId: string; endpointIds: string[]; count: number; now: number },
+): Promise<void> {
+  const { count, now } = options;
+  const msg = await templateMessage(db, options.appId);
+  const created = `(${now - count} + s.i)`;
+  const msgId = idExpr(db, 'msg_0', 's.i');
+  await chunked(count, CHUNK, async (lo, hi) => {
+    await cloneChunk(db, 'message', `SELECT * FROM message WHERE id = ${quote(msg)}`, lo, hi, {
+      id: msgId,
+      event_id: 'NULL',
+      created_at: created,
+      payload_expunged_at: 'NULL',
+    });
+    await cloneChunk(
+      db,
+      'delivery',
+      `SELECT * FROM delivery WHERE msg_id = ${quote(msg)} LIMIT 1`,
+      lo,
+      hi,
+      {
+        id: idExpr(db, 'dlv_0', 's.i'),
+        msg_id: msgId,
+        endpoint_id: 'eps.ep',
+        status: String(DeliveryStatus.pending),
+        attempts: '0',
+        next_attempt_at: created,
+        created_at: created,
+        updated_at: created,
+      },
+      `JOIN (${endpointTable(options.endpointIds)}) AS eps ON eps.e = s.i % ${options.endpointIds.length}`,
+    );
+  });
+}
+
+/**
+ * History: `messages` messages of `appId` spread over the `spanMs` before `now`, each delivered to
+ * `endpointId` after `attemptsPerMessage` attempts (all but the last failed with a 503).
+ * Templates: the app's oldest message and any attempt Hookline recorded.
+ */
+export async function preloadHistory(
+  db: BulkDb,
+  options: {
+    appId: string;
+    endpointId: string;
+    messages: number;
+    attemptsPerMessage: number;
+    spanMs: number;
+    now: number;
+    progress?: (done: number) => void;
+  },
+): Promise<void> {
+  const { messages, spanMs, now } = options;
+  const A = options.attemptsPerMessage;
+  const msg = await templateMessage(db, options.appId);
+  const attempt = await db.one('SELECT id FROM attempt ORDER BY id LIMIT 1');
+  if (!attempt) throw new Error('bench preload: deliver one message first (the attempt template)');
+  // Integer arithmetic in both databases: created times rise with i across the span.
+  const created = `(${now - spanMs} + (s.i * ${spanMs}) / ${messages})`;
+  const msgId = idExpr(db, 'msg_0', 's.i');
+  const dlvId = idExpr(db, 'dlv_0', 's.i');
+  const ks = Array.from({ length: A }, (_, k) => `SELECT ${k} AS k`).join(' UNION ALL ');
+  await chunked(
+    messages,
+    CHUNK,
+    async (lo, hi) => {
+      await cloneChunk(db, 'message', `SELECT * FROM message WHERE id = ${quote(msg)}`, lo, hi, {
+        id: msgId,
+        event_id: 'NULL',
+        created_at: created,
+        payload_expunged_at: 'NULL',
+      });
+      await cloneChunk(
+        db,
+        'delivery',
+        `SELECT * FROM delivery WHERE msg_id = ${quote(msg)} LIMIT 1`,
+        lo,
+        hi,
+        {
+          id: dlvId,
+          msg_id: msgId,
+          endpoint_id: quote(options.endpointId),
+          status: String(DeliveryStatus.success),
+          attempts: String(A),
+          next_attempt_at: created,
+          created_at: created,
+          updated_at: `(${created} + ${(A - 1) * 1000})`,
+        },
+      );
+      await cloneChunk(
+        db,
+        'attempt',
+        `SELECT * FROM attempt WHERE id = ${quote(String(attempt.id))}`,
+        lo,
+        hi,
+        {
+          id: idExpr(db, 'atmpt_0', `s.i * ${A} + kk.k`),
+          delivery_id: dlvId,
+          msg_id: msgId,
+          endpoint_id: quote(options.endpointId),
+          status: `CASE WHEN kk.k < ${A - 1} THEN ${DeliveryStatus.fail} ELSE ${DeliveryStatus.success} END`,
+          response_status_code: `CASE WHEN kk.k < ${A - 1} THEN 503 ELSE 200 END`,
+          created_at: `(${created} + kk.k * 1000)`,
+        },
+        `CROSS JOIN (${ks}) AS kk`,
+      );
+    },
+    options.progress,
+  );
+  if (db.dialect === 'postgres') {
+    // A database that grew over months has been vacuumed and analyzed by autovacuum.
+    await db.exec('VACUUM ANALYZE message, delivery, attempt');
+  }
+}
+
+/**
+ * One pending delivery due now to `endpointId` for each of the first `messages` preloaded
+ * messages (a backlog behind an endpoint that was down). Ids start with `dlv_1`.
+ */
+export async function addPendingDeliveries(
+  db: BulkDb,
+  options: { endpointId: string; messages: number; now: number; progress?: (done: number) => void },
+): Promise<void> {
+  const { messages, now } = options;
+  const due = `(${now - messages} + s.i)`;
+  await chunked(
+    messages,
+    CHUNK * 2,
+    (lo, hi) =>
+      cloneChunk(db, 'delivery', 'SELECT * FROM delivery ORDER BY id LIMIT 1', lo, hi, {
+        id: idExpr(db, 'dlv_1', 's.i'),
+        msg_id: idExpr(db, 'msg_0', 's.i'),
+        endpoint_id: quote(options.endpointId),
+        status: String(DeliveryStatus.pending),
+        attempts: '0',
+        next_attempt_at: due,
+        created_at: due,
+        updated_at: due,
+      }),
+    options.progress,
+  );
+  if (db.dialect === 'postgres') await db.exec('ANALYZE delivery');
+}

@@ -1,0 +1,165 @@
+/**
+ * What the bench reads about processes from Linux's /proc: CPU time, resident memory, and which
+ * PostgreSQL server processes work for a given database. Elsewhere (no /proc) every reading is
+ * null and the bench prints "n/a".
+ */
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** Clock ticks per second of /proc/PID/stat's times (100 on every common Linux). */
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** User + system CPU seconds a process has used so far; null when it is gone (or no /proc). */
+export function cpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) is in parentheses and may hold spaces: count from the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  } catch {
+    return null;
+  }
+}
+
+/** Resident set size in bytes (VmRSS); null when the process is gone. */
+export function rssBytes(pid: number): number | null {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+function cmdline(pid: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** PIDs of processes whose command line satisfies `match`. */
+export function findProcesses(match: (cmd: string) => boolean): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const pids: number[] = [];
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    if (match(cmdline(e))) pids.push(Number(e));
+  }
+  return pids;
+}
+
+/**
+ * PostgreSQL server processes on this machine that work for `database`: its backends (their
+ * command line names the database: `postgres: user db host(port) state`) and the server-wide
+ * WAL writer, checkpointer and background writer, which write what those backends commit (they
+ * also serve any other database's load at the same time).
+ */
+export function postgresProcesses(database: string): { backends: number[]; shared: number[] } {
+  const backends: number[] = [];
+  const shared: number[] = [];
+  for (const pid of findProcesses((cmd) => cmd.startsWith('postgres:'))) {
+    const cmd = cmdline(String(pid));
+    if (cmd.split(' ').includes(database)) backends.push(pid);
+    else if (/: (walwriter|checkpointer|background writer)\s*$/.test(cmd)) shared.push(pid);
+  }
+  return { backends, shared };
+}
+
+/**
+ * CPU seconds used by groups of processes over a phase. `groups` names the PIDs of each group;
+ * it is asked again at every sample (every `intervalMs`), so a process born during the phase
+ * counts in full and one that ends counts up to its last sample.
+ */
+export class CpuMeter {
+  readonly #groups: () => Record<string, number[]>;
+  readonly #intervalMs: number;
+  /** Per group, per PID: the CPU seconds at the start (0 for a PID born later) and at the last sample. */
+  #seen = new Map<string, Map<number, { base: number; last: number }>>();
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(groups: () => Record<string, number[]>, intervalMs = 500) {
+    this.#groups = groups;
+    this.#intervalMs = intervalMs;
+  }
+
+  #sample(first: boolean) {
+    for (const [name, pids] of Object.entries(this.#groups())) {
+      let seen = this.#seen.get(name);
+      if (!seen) {
+        seen = new Map();
+        this.#seen.set(name, seen);
+      }
+      for (const pid of pids) {
+        const cpu = cpuSeconds(pid);
+        if (cpu === null) continue;
+        const s = seen.get(pid);
+        if (s) s.last = cpu;
+        else seen.set(pid, { base: first ? cpu : 0, last: cpu });
+      }
+    }
+  }
+
+  start(): this {
+    this.#seen = new Map();
+    this.#sample(true);
+    this.#timer = setInterval(() => this.#sample(false), this.#intervalMs);
+    this.#timer.unref();
+    return this;
+  }
+
+  /** Stops sampling; CPU seconds per group (NaN for a group none of whose processes could be read). */
+  stop(): Record<string, number> {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+    this.#sample(false);
+    const out: Record<string, number> = {};
+    for (const [name, seen] of this.#seen) {
+      out[name] =
+        seen.size === 0 ? Number.NaN : [...seen.values()].reduce((sum, s) => sum + (s.last - s.base), 0);
+    }
+    return out;
+  }
+}
+
+/** Samples the RSS of some processes every `intervalMs` and keeps each one's largest. */
+export class RssSampler {
+  readonly #pids: Record<string, number>;
+  readonly #max = new Map<string, number>();
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(pids: Record<string, number>, intervalMs = 250) {
+    this.#pids = pids;
+    this.#sample();
+    this.#timer = setInterval(() => this.#sample(), intervalMs);
+    this.#timer.unref();
+  }
+
+  #sample() {
+    for (const [name, pid] of Object.entries(this.#pids)) {
+      const rss = rssBytes(pid);
+      if (rss !== null) this.#max.set(name, Math.max(rss, this.#max.get(name) ?? 0));
+    }
+  }
+
+  /** Stops; the largest RSS seen per process name, in bytes (NaN when never readable). */
+  stop(): Record<string, number> {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+    this.#sample();
+    return Object.fromEntries(Object.keys(this.#pids).map((n) => [n, this.#max.get(n) ?? Number.NaN]));
+  }
+}
