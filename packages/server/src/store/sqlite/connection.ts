@@ -65,8 +65,6 @@ export interface SqliteConnection {
   get(sql: string, params?: Param[]): Row | undefined;
   /** Runs a write; returns how many rows it changed. */
   run(sql: string, params?: Param[]): number;
-  /** Runs a write built with `sql` (or a table declaration); returns how many rows it changed. */
-  runSql(q: Sql): number;
   /**
    * Runs `fn` in one write transaction (BEGIN IMMEDIATE), synchronously. `durable: false` skips
    * the fsync at commit for writes whose loss on power failure is harmless (a lease: the
@@ -210,10 +208,6 @@ export function openSqlite(options: { path: string; synchronous?: 'FULL' | 'NORM
     all,
     get,
     run,
-    runSql(q) {
-      const { text, params } = render(q);
-      return run(text, params);
-    },
     txSync,
     async migrate() {
       await exclusive(() => {

@@ -9,8 +9,11 @@ import { inboundEvents } from '../schema.ts';
 import { ACCEPTED, UNACCEPTED } from '../statuses.ts';
 import type { InboundItem, InboundPart, InboundResult, Store } from '../store.ts';
 import type { CodecContext } from '../table.ts';
-import type { SqliteConnection } from './connection.ts';
+import { type Param, type SqliteConnection, sqliteDialect } from './connection.ts';
 import type { sqliteQueue } from './queue.ts';
+
+/** Prepared once; the columns come from store/schema.ts. */
+const INSERT_EVENT = inboundEvents.insertText(sqliteDialect.placeholder);
 
 export function sqliteInbound(
   conn: SqliteConnection,
@@ -86,7 +89,7 @@ export function sqliteInbound(
                 duplicateOf = String(first.id);
               }
             }
-            conn.runSql(inboundEvents.insert({ ...ev, status, duplicateOf }, ctx));
+            run(INSERT_EVENT, inboundEvents.values({ ...ev, status, duplicateOf }, ctx) as Param[]);
             if (status !== 'accepted') {
               // Anyone can post junk to /in: a source keeps only its newest unaccepted requests.
               run(

@@ -24,7 +24,11 @@ import {
 import { GAVE_UP, OPEN, PENDING, SENDING } from '../statuses.ts';
 import type { ClaimedDelivery, DeliveryScope, IngestResult, RoutingEndpoint, Store } from '../store.ts';
 import type { CodecContext } from '../table.ts';
-import type { Param, SqliteConnection } from './connection.ts';
+import { type Param, type SqliteConnection, sqliteDialect } from './connection.ts';
+
+/** Hot-path inserts, prepared once (the columns come from store/schema.ts). */
+const INSERT_MESSAGE = messages.insertText(sqliteDialect.placeholder);
+const INSERT_ATTEMPT = attempts.insertText(sqliteDialect.placeholder);
 
 /** The routing fields of an application's endpoints. */
 const ROUTING = 'SELECT id, disabled, event_types, channels FROM endpoint WHERE app_id = ?';
@@ -103,7 +107,7 @@ export function sqliteQueue(
               if (existing)
                 return { ok: false, reason: 'duplicate_event_id', existing: messages.read(existing, ctx) };
             }
-            conn.runSql(messages.insert(m, ctx));
+            run(INSERT_MESSAGE, messages.values(m, ctx) as Param[]);
             const targets = item.route(endpointsOfApp);
             for (const endpointId of targets) {
               insertDelivery(
@@ -290,7 +294,7 @@ export function sqliteQueue(
             );
             if (moved > 0) held.add(o.deliveryId);
             if (!a || (moved === 0 && !get('SELECT 1 FROM delivery WHERE id = ?', [o.deliveryId]))) continue;
-            conn.runSql(attempts.insert(a, ctx));
+            run(INSERT_ATTEMPT, attempts.values(a, ctx) as Param[]);
           }
           for (const change of healthChanges(healthSignals(outcomes, (id) => held.has(id)))) {
             if (change.kind === 'recovered') {
