@@ -53,11 +53,13 @@ export interface ClaimPlan {
 }
 
 /**
- * Milliseconds between two deliveries at `rate` per second: 5% slower than the exact spacing,
- * so that network jitter between the claim and the receiver cannot squeeze `rate + 1`
- * deliveries into one second as the receiver measures it.
+ * A second as rate slots count it: 5% longer, so that network jitter between the claim and the
+ * receiver cannot squeeze `rate + 1` deliveries into one second as the receiver measures it.
  */
-export const slotInterval = (rate: number): number => Math.ceil(1050 / rate);
+export const SLOT_SECOND_MS = 1050;
+
+/** Milliseconds between two deliveries at `rate` per second. */
+export const slotInterval = (rate: number): number => Math.ceil(SLOT_SECOND_MS / rate);
 
 export function planClaim(
   candidates: ClaimCandidate[],
