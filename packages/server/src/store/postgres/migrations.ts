@@ -471,23 +471,29 @@ BEGIN
   IF cardinality(v_pick_ids) = 0 THEN
     RETURN;
   END IF;
+  -- The oldest p_limit picks.
+  SELECT array_agg(u.id ORDER BY u.due, u.id), array_agg(u.due ORDER BY u.due, u.id),
+         array_agg(u.eid ORDER BY u.due, u.id), array_agg(u.slot ORDER BY u.due, u.id)
+    INTO v_g_ids, v_g_due, v_g_eps, v_g_slots
+    FROM (SELECT * FROM unnest(v_pick_ids, v_pick_due, v_pick_eps, v_pick_slots) AS p(id, due, eid, slot)
+           ORDER BY p.due, p.id LIMIT p_limit) u;
+  -- The rows of endpoints whose rate slot moves are locked before any delivery row (in id
+  -- order, like every writer of endpoint rows): a claim never waits while it holds deliveries.
+  PERFORM 1 FROM endpoint e
+    WHERE e.id IN (SELECT u.eid FROM unnest(v_g_eps, v_g_slots) AS u(eid, slot) WHERE u.slot IS NOT NULL)
+    ORDER BY e.id FOR NO KEY UPDATE OF e;
   RETURN QUERY
     WITH p AS (
-      SELECT u.id, u.due, u.eid, u.slot FROM unnest(v_pick_ids, v_pick_due, v_pick_eps, v_pick_slots) AS u(id, due, eid, slot)
-       ORDER BY u.due, u.id LIMIT p_limit
+      SELECT * FROM unnest(v_g_ids, v_g_due, v_g_eps, v_g_slots) AS u(id, due, eid, slot)
     ), leased AS (
       UPDATE delivery d SET status = 3, next_attempt_at = p_lease_until, updated_at = p_now
        WHERE d.id IN (SELECT l.id FROM delivery l
                        WHERE l.id IN (SELECT p.id FROM p) AND l.status IN (1, 3) AND l.next_attempt_at <= p_now
                        FOR UPDATE SKIP LOCKED)
       RETURNING d.id, d.msg_id, d.app_id, d.endpoint_id, d.attempts, d.trigger_type
-    ), slots AS (
-      -- In id order, like every writer of endpoint rows: no deadlocks.
-      SELECT e.id, p.slot FROM endpoint e JOIN p ON p.eid = e.id
-       WHERE p.slot IS NOT NULL AND p.id IN (SELECT leased.id FROM leased)
-       ORDER BY e.id FOR NO KEY UPDATE OF e
     ), throttled AS (
-      UPDATE endpoint e SET throttle_next_at = slots.slot FROM slots WHERE e.id = slots.id
+      UPDATE endpoint e SET throttle_next_at = p.slot
+        FROM p WHERE e.id = p.eid AND p.slot IS NOT NULL AND p.id IN (SELECT leased.id FROM leased)
     )
     SELECT l.id, l.msg_id, l.app_id, l.endpoint_id, l.attempts, l.trigger_type,
            m.event_type, m.payload, m.created_at, i.body, i.content_type, i.headers,
