@@ -7,7 +7,8 @@
  * instances, as two worker processes would open), loop `claimDue` (limit 100, perEndpoint 64)
  * and `completeDeliveries` (every delivery a success, its attempt logged) until the backlog is
  * gone or the time is up, and the deliveries/s are printed. No HTTP: this is the store's share
- * of the work. Checks on the way that no delivery is claimed twice.
+ * of the work. Checks on the way that no delivery is claimed twice. A claim that comes back
+ * empty while work is due is tried again 50 ms later, as the dispatcher does.
  *
  *   --seconds N   time cap per scenario (default 8)
  *   --due N       due deliveries per scenario (default 100000)
@@ -150,9 +151,10 @@ async function drain(stores: Store[]): Promise<Result> {
         claims++;
         claimMs += t1 - t0;
         if (batch.length === 0) {
-          // Another claimer holds the only endpoint (or everything is gone): look again shortly.
-          if (++emptyInARow > 2000) throw new Error('no progress');
-          await new Promise((r) => setTimeout(r, 1));
+          // Due but nothing claimable (the other claimer holds the endpoint's leases): look again
+          // after the dispatcher's BLOCKED_POLL_MS.
+          if (++emptyInARow > 1000) throw new Error('no progress');
+          await new Promise((r) => setTimeout(r, 50));
           continue;
         }
         emptyInARow = 0;
