@@ -6,7 +6,9 @@
  * 1 endpoint and spread over 100; then one claimer, and then two concurrent claimers (two store
  * instances, as two worker processes would open), loop `claimDue` (limit 100, perEndpoint 64)
  * and `completeDeliveries` (every delivery a success, its attempt logged) until the backlog is
- * gone or the time is up, and the deliveries/s are printed. No HTTP: this is the store's share
+ * gone or the time is up, and the deliveries/s are printed with the CPU seconds PostgreSQL (its
+ * processes for the database, read from /proc) and this process spent per 1,000 deliveries,
+ * the figure that noise on a shared machine moves least. No HTTP: this is the store's share
  * of the work. Checks on the way that no delivery is claimed twice. A claim that comes back
  * empty while work is due is tried again 50 ms later, as the dispatcher does.
  *
@@ -15,6 +17,7 @@
  *
  * Uses HOOKLINE_TEST_PG_URL like the tests (default the local server, trust auth).
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { createIdGenerator } from '../packages/server/src/core/ids.ts';
@@ -124,6 +127,7 @@ interface Result {
   claimMs: number;
   completeMs: number;
   completions: number;
+  empty: number;
 }
 
 async function drain(stores: Store[]): Promise<Result> {
@@ -134,6 +138,7 @@ async function drain(stores: Store[]): Promise<Result> {
   let claimMs = 0;
   let completeMs = 0;
   let completions = 0;
+  let empty = 0;
   let emptyInARow = 0;
   await Promise.all(
     stores.map(async (store) => {
@@ -153,6 +158,7 @@ async function drain(stores: Store[]): Promise<Result> {
         if (batch.length === 0) {
           // Due but nothing claimable (the other claimer holds the endpoint's leases): look again
           // after the dispatcher's BLOCKED_POLL_MS.
+          empty++;
           if (++emptyInARow > 1000) throw new Error('no progress');
           await new Promise((r) => setTimeout(r, 50));
           continue;
@@ -184,7 +190,27 @@ async function drain(stores: Store[]): Promise<Result> {
     claimMs,
     completeMs,
     completions,
+    empty,
   };
+}
+
+/**
+ * CPU seconds used so far by PostgreSQL's processes for database `name` (its backends and any
+ * autovacuum worker on it), from /proc: PostgreSQL runs on this machine.
+ */
+async function pgCpuSeconds(admin: pg.Client, name: string, known: Map<number, number>): Promise<number> {
+  const { rows } = await admin.query('SELECT pid FROM pg_stat_activity WHERE datname = $1', [name]);
+  for (const r of rows) {
+    try {
+      const stat = readFileSync(`/proc/${r.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // utime and stime (fields 14 and 15 of the whole line), in clock ticks of 1/100 s.
+      known.set(Number(r.pid), (Number(fields[11]) + Number(fields[12])) / 100);
+    } catch {
+      // Gone meanwhile: its last reading stands.
+    }
+  }
+  return [...known.values()].reduce((a, b) => a + b, 0);
 }
 
 async function scenario(endpointCount: number, claimers: number): Promise<void> {
@@ -196,11 +222,21 @@ async function scenario(endpointCount: number, claimers: number): Promise<void> 
     await stores[0]!.migrate();
     await fill(db.url, stores[0]!, endpointCount);
     await Promise.all(stores.map((s) => s.ping()));
+    const admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+    const known = new Map<number, number>();
+    const pgBefore = await pgCpuSeconds(admin, db.name, known);
+    const nodeBefore = process.cpuUsage();
     const r = await drain(stores);
+    const node = process.cpuUsage(nodeBefore);
+    const pgUsed = (await pgCpuSeconds(admin, db.name, known)) - pgBefore;
+    await admin.end();
     const rate = Math.round(r.delivered / r.seconds);
+    const perK = (seconds: number) => ((seconds / Math.max(1, r.delivered)) * 1000).toFixed(2);
     console.log(
       `${String(endpointCount).padStart(3)} endpoint(s), ${claimers} claimer(s): ${String(rate).padStart(6)} deliveries/s` +
-        `  (${r.delivered} in ${r.seconds.toFixed(1)} s; ${r.claims} claims,` +
+        `  CPU s per 1,000: PostgreSQL ${perK(pgUsed)}, Node ${perK((node.user + node.system) / 1e6)}` +
+        `  (${r.delivered} in ${r.seconds.toFixed(1)} s; ${r.claims} claims, ${r.empty} empty;` +
         ` ${(r.claimMs / r.claims).toFixed(1)} ms per claim, ${(r.completeMs / Math.max(1, r.completions)).toFixed(1)} ms per completion)`,
     );
   } finally {
