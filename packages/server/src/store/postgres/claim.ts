@@ -24,6 +24,13 @@ import type { CodecContext } from '../table.ts';
 import { type PostgresConnection, translate } from './connection.ts';
 import type { Notifier } from './notify.ts';
 
+/**
+ * The class (first key) of the transaction-scoped advisory locks `hookline_claim` takes, one per
+ * endpoint (second key: `hashtext(endpoint id)`); written into the function (migration 7). Apart
+ * from MIGRATION_LOCK, the test template's lock and DEDUPE_LOCK (7_240_001..3).
+ */
+export const CLAIM_LOCK_CLASS = 7_240_004;
+
 /** The columns `hookline_claim` returns that a claimed delivery is read from. */
 const CLAIM_COLUMNS = raw(
   [
