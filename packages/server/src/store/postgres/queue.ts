@@ -4,13 +4,11 @@
  *
  * - Ingest stores a batch of messages, their deliveries and idempotent responses in one
  *   statement, and notifies the workers after the commit (coalesced, see `notify.ts`).
- * - Claims lock due rows with `FOR UPDATE SKIP LOCKED` (workers never wait on each other's
- *   rows) and lease them by writing the lease end into `next_attempt_at`. Per-endpoint limits
- *   (in-flight, FIFO, rate) are decided with the endpoint rows locked, so they hold across
- *   processes (see `claim-plan.ts`).
- * - Completion records a batch's attempts and state changes in one transaction, only for the
- *   leases the worker still holds, and persists endpoint health as `core/endpoint-health.ts`
- *   decides.
+ * - Claims and completions are one statement each, and never wait on another worker (see
+ *   `claim.ts`): a claim leases due rows by writing the lease end into `next_attempt_at`, with
+ *   the per-endpoint limits (in-flight, FIFO, rate) decided by one claim at a time per endpoint
+ *   across every process; a completion moves on only the deliveries whose lease the worker
+ *   still holds, and persists endpoint health as `core/endpoint-health.ts` decides.
  */
 import { TriggerType, type TriggerTypeCode } from '../../core/types.ts';
 import { endpoints, messages } from '../schema.ts';
@@ -224,7 +222,14 @@ export function postgresQueue(
       numOrNull(
         (
           await one(
-            sql`SELECT MIN(next_attempt_at) AS t FROM delivery WHERE status IN (${raw(OPEN)})${scopeSql(filter)}`,
+            filter.onlyEndpoints
+              ? // Endpoint by endpoint (one index probe each): the rest of the queue may be large.
+                sql`SELECT MIN(f.t) AS t FROM unnest(${filter.onlyEndpoints}::text[]) AS o(id)
+                    CROSS JOIN LATERAL (
+                      SELECT d.next_attempt_at AS t FROM delivery d
+                      WHERE d.endpoint_id = o.id AND d.status IN (${raw(OPEN)})${scopeSql({ excludeKinds: filter.excludeKinds }, 'd.')}
+                      ORDER BY d.next_attempt_at LIMIT 1) f`
+              : sql`SELECT MIN(next_attempt_at) AS t FROM delivery WHERE status IN (${raw(OPEN)})${scopeSql(filter)}`,
           )
         )?.t,
       ),
