@@ -1285,6 +1285,41 @@ for (const adapter of selectedAdapters()) {
       );
     });
 
+    test('many FIFO lines waiting for their head’s retry do not hide other work behind them', async () => {
+      const a = app();
+      await store.insertApp(a);
+      const lines: Endpoint[] = [];
+      for (let i = 0; i < 150; i++) {
+        const e = endpoint(a.id, { fifo: true, eventTypes: ['line'] });
+        lines.push(e);
+        await store.insertEndpoint(e);
+      }
+      const free = endpoint(a.id, { eventTypes: ['free'] });
+      await store.insertEndpoint(free);
+      await store.ingest([item(a.id, { eventType: 'line' })]);
+      const heads = await claim({ limit: 200 });
+      assert.equal(heads.length, 150);
+      await store.completeDeliveries(
+        heads.map((d) => ({
+          deliveryId: d.id,
+          leaseUntil: d.leaseUntil,
+          attempt: attemptFor(d, false),
+          next: { kind: 'retry' as const, at: now + 60_000 },
+        })),
+        now,
+      );
+      // Every line has a due delivery behind its waiting head, older than the free endpoint's.
+      await store.ingest([item(a.id, { eventType: 'line' })]);
+      now += 1;
+      const work = item(a.id, { eventType: 'free' });
+      await store.ingest([work]);
+      const got = await claim({ limit: 10 });
+      assert.deepEqual(
+        got.map((d) => d.msgId),
+        [work.message.id],
+      );
+    });
+
     test('a batch over 100 endpoints writes each one’s health and disables exactly those failing past their threshold', async () => {
       const a = app();
       await store.insertApp(a);

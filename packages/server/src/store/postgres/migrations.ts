@@ -311,6 +311,11 @@ CREATE FUNCTION hookline_claim(
 DECLARE
   -- Advisory lock class of claims (7240001..3: migrations, test template, inbound dedupe).
   lock_class CONSTANT integer := 7240004;
+  -- Locks live in a table shared with every transaction: a claim tries at most this many (only
+  -- endpoints that turned out blocked between the look and the lock make it try more than the
+  -- batch needs).
+  max_tries CONSTANT integer := greatest(2 * p_limit, 64);
+  v_tries integer := 0;
   v_stage integer := 0; -- 0: no candidates read; 1: the window read; 2: the rest read
   v_window_full boolean := false;
   v_raw_ids text[];
@@ -343,7 +348,8 @@ BEGIN
   END IF;
   LOOP
     -- Lock candidates, in due order, until they could fill the batch.
-    WHILE v_i <= v_count AND cardinality(v_pick_ids) + v_locked_est < p_limit LOOP
+    WHILE v_i <= v_count AND cardinality(v_pick_ids) + v_locked_est < p_limit AND v_tries < max_tries LOOP
+      v_tries := v_tries + 1;
       IF pg_try_advisory_xact_lock(lock_class, hashtext(v_ids[v_i])) THEN
         v_locked := v_locked || v_ids[v_i];
         v_locked_n := v_locked_n || v_n[v_i];
@@ -402,7 +408,7 @@ BEGIN
       v_locked_n := '{}';
       v_locked_est := 0;
     END IF;
-    EXIT WHEN cardinality(v_pick_ids) >= p_limit;
+    EXIT WHEN cardinality(v_pick_ids) >= p_limit OR v_tries >= max_tries;
     CONTINUE WHEN v_i <= v_count;
     EXIT WHEN v_stage = 2 OR (v_stage = 1 AND NOT v_window_full);
     IF v_stage = 0 AND p_only IS NULL THEN
@@ -446,7 +452,7 @@ BEGIN
     v_raw_ids := coalesce(v_raw_ids, '{}');
     v_seen := v_seen || v_raw_ids;
     -- Leave out, before locking, what is out of scope and what is visibly blocked: at its
-    -- in-flight limit, waiting for its rate slot, FIFO with its head in flight.
+    -- in-flight limit, waiting for its rate slot, FIFO with its head in flight or not due.
     SELECT coalesce(array_agg(c.eid ORDER BY c.ord), '{}'), coalesce(array_agg(c.n ORDER BY c.ord), '{}'),
            coalesce(array_agg(CASE WHEN e.fifo OR rt.rate > 0 THEN 1
                                    ELSE least(coalesce(c.n, p_per_endpoint), p_per_endpoint - l.live) END
@@ -464,7 +470,9 @@ BEGIN
      WHERE NOT (c.eid = ANY(p_skip)) AND NOT (e.kind = ANY(p_exclude_kinds))
        AND l.live < p_per_endpoint
        AND NOT (rt.rate > 0 AND coalesce(e.throttle_next_at, 0) > p_now)
-       AND NOT (e.fifo AND l.live > 0);
+       AND NOT (e.fifo AND (l.live > 0 OR (SELECT h.next_attempt_at FROM delivery h
+                                             WHERE h.endpoint_id = c.eid AND h.status IN (1, 3)
+                                             ORDER BY h.created_at, h.id LIMIT 1) > p_now));
     v_count := cardinality(v_ids);
     v_i := 1;
   END LOOP;
