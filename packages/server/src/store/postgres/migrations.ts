@@ -428,19 +428,21 @@ BEGIN
       v_raw_n := NULL;
       IF p_only IS NULL THEN
         -- Every other endpoint with due work, by its oldest due row: a skip scan over the
-        -- endpoints with open deliveries.
-        WITH RECURSIVE eps(eid) AS (
-          SELECT (SELECT min(d.endpoint_id) FROM delivery d WHERE d.status IN (1, 3))
+        -- endpoints with open deliveries, one index probe each (the first entry of an endpoint
+        -- is its oldest open row).
+        WITH RECURSIVE eps(eid, due, did) AS (
+          (SELECT d.endpoint_id, d.next_attempt_at, d.id FROM delivery d WHERE d.status IN (1, 3)
+            ORDER BY d.endpoint_id, d.next_attempt_at, d.id LIMIT 1)
           UNION ALL
-          SELECT (SELECT min(d.endpoint_id) FROM delivery d WHERE d.status IN (1, 3) AND d.endpoint_id > eps.eid)
-            FROM eps WHERE eps.eid IS NOT NULL
+          SELECT nx.endpoint_id, nx.next_attempt_at, nx.id
+            FROM eps CROSS JOIN LATERAL (
+              SELECT d.endpoint_id, d.next_attempt_at, d.id FROM delivery d
+               WHERE d.status IN (1, 3) AND d.endpoint_id > eps.eid
+               ORDER BY d.endpoint_id, d.next_attempt_at, d.id LIMIT 1) nx
         )
-        SELECT array_agg(eps.eid ORDER BY f.next_attempt_at, f.id) INTO v_raw_ids
+        SELECT array_agg(eps.eid ORDER BY eps.due, eps.did) INTO v_raw_ids
           FROM eps
-          CROSS JOIN LATERAL (SELECT d.next_attempt_at, d.id FROM delivery d
-                               WHERE d.endpoint_id = eps.eid AND d.status IN (1, 3) AND d.next_attempt_at <= p_now
-                               ORDER BY d.next_attempt_at, d.id LIMIT 1) f
-         WHERE eps.eid IS NOT NULL AND NOT (eps.eid = ANY(v_seen)) AND NOT (eps.eid = ANY(p_skip));
+         WHERE eps.due <= p_now AND NOT (eps.eid = ANY(v_seen)) AND NOT (eps.eid = ANY(p_skip));
       ELSE
         SELECT array_agg(o.eid ORDER BY f.next_attempt_at, f.id) INTO v_raw_ids
           FROM (SELECT DISTINCT u.eid FROM unnest(p_only) AS u(eid)) o
