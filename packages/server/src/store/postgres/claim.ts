@@ -34,7 +34,7 @@ export const CLAIM_LOCK_CLASS = 7_240_004;
 /** The columns `hookline_claim` returns that a claimed delivery is read from. */
 const CLAIM_COLUMNS = raw(
   [
-    'id, msg_id, app_id, endpoint_id, attempts, trigger_type, event_type, payload, msg_created_at',
+    'id, msg_id, app_id, endpoint_id, attempts, trigger_type, lease_until, event_type, payload, msg_created_at',
     'body, content_type, inbound_headers',
     endpoints.names(CLAIMED_ENDPOINT_FIELDS),
   ].join(', '),
@@ -117,13 +117,12 @@ export function postgresClaims(
   return {
     claimDue: async (o) => {
       const started = performance.now();
-      const leaseUntil = o.now + o.leaseMs;
       const rows = await onConnection((c) => {
         // Rate slots count from when the claim runs, not from when the worker read its clock: a
         // claim that waited for a connection must not let the next one come early.
         const slotFrom = o.now + Math.round(performance.now() - started);
         return query(
-          sql`SELECT ${CLAIM_COLUMNS} FROM hookline_claim(${o.now}::bigint, ${leaseUntil}::bigint,
+          sql`SELECT ${CLAIM_COLUMNS} FROM hookline_claim(${o.now}::bigint, ${o.leaseMs}::bigint,
                 ${o.limit}::integer, ${o.perEndpoint}::integer, ${o.skipEndpoints}::text[],
                 ${o.onlyEndpoints ?? null}::text[], ${o.excludeKinds ?? []}::text[], ${slotFrom}::bigint,
                 ${SLOT_SECOND_MS}::integer, ${CHAT_KINDS}::text[], ${CHAT_DEFAULT_RATE}::integer)`,
@@ -138,7 +137,7 @@ export function postgresClaims(
           endpoint = claimedEndpoint(r, ctx);
           eps.set(endpointId, endpoint);
         }
-        return claimedDelivery(r, leaseUntil, endpoint);
+        return claimedDelivery(r, Number(r.lease_until), endpoint);
       });
     },
 

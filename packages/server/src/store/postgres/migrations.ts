@@ -289,7 +289,8 @@ $$;
 --    got one, and returns the leased rows with their message, inbound request and endpoint.
 CREATE FUNCTION hookline_claim(
   p_now bigint,
-  p_lease_until bigint,
+  -- How long a lease lasts (each pick's lease is decided with its endpoint's limits).
+  p_lease_ms bigint,
   p_limit integer,
   p_per_endpoint integer,
   p_skip text[],
@@ -302,7 +303,7 @@ CREATE FUNCTION hookline_claim(
   p_chat_kinds text[],
   p_chat_rate integer
 ) RETURNS TABLE (
-  id text, msg_id text, app_id text, endpoint_id text, attempts integer, trigger_type smallint,
+  id text, msg_id text, app_id text, endpoint_id text, attempts integer, trigger_type smallint, lease_until bigint,
   event_type text, payload text, msg_created_at bigint, body bytea, content_type text,
   inbound_headers text, url text, disabled boolean, headers text, secrets text, svix_headers boolean,
   metadata text, kind text, template text, uid text, description text
@@ -334,10 +335,12 @@ DECLARE
   v_pick_due bigint[] := '{}';
   v_pick_eps text[] := '{}';
   v_pick_slots bigint[] := '{}';
+  v_pick_until bigint[] := '{}';
   v_g_ids text[];
   v_g_due bigint[];
   v_g_eps text[];
   v_g_slots bigint[];
+  v_g_until bigint[];
 BEGIN
   -- Step 3 relies on each statement taking a new snapshot.
   IF current_setting('transaction_isolation') <> 'read committed' THEN
@@ -364,18 +367,20 @@ BEGIN
       -- at most its rows in the window when the window's rows fill the batch (rows past the
       -- window are newer than all of them).
       SELECT coalesce(array_agg(x.id), '{}'), coalesce(array_agg(x.due), '{}'),
-             coalesce(array_agg(x.eid), '{}'), coalesce(array_agg(x.slot), '{}')
-        INTO v_g_ids, v_g_due, v_g_eps, v_g_slots
+             coalesce(array_agg(x.eid), '{}'), coalesce(array_agg(x.slot), '{}'), coalesce(array_agg(x.until), '{}')
+        INTO v_g_ids, v_g_due, v_g_eps, v_g_slots, v_g_until
         FROM (
           SELECT d.id, d.next_attempt_at AS due, g.eid,
-                 CASE WHEN g.rate > 0 THEN v_slot_from + ceil(p_slot_ms::numeric / g.rate)::bigint END AS slot
+                 CASE WHEN g.rate > 0 THEN v_slot_from + ceil(p_slot_ms::numeric / g.rate)::bigint END AS slot,
+                 p_now + g.lease_ms AS until
             FROM (
               SELECT r.*, least(r.room, CASE
                        WHEN sum(least(coalesce(r.n, r.room), r.room)) OVER () >= p_limit - cardinality(v_pick_ids)
                        THEN coalesce(r.n, r.room)
                        ELSE p_limit - cardinality(v_pick_ids) END) AS take
                 FROM (
-                  SELECT e.id AS eid, e.fifo, rt.rate, c.n, CASE
+                  -- The endpoint's limits, and the lease its deliveries get.
+                  SELECT e.id AS eid, e.fifo, rt.rate, c.n, p_lease_ms AS lease_ms, CASE
                            WHEN rt.rate > 0 AND coalesce(e.throttle_next_at, 0) > p_now THEN 0
                            WHEN e.fifo THEN CASE WHEN l.live = 0 THEN 1 ELSE 0 END
                            WHEN rt.rate > 0 THEN least(p_per_endpoint - l.live, 1)
@@ -404,6 +409,7 @@ BEGIN
       v_pick_due := v_pick_due || v_g_due;
       v_pick_eps := v_pick_eps || v_g_eps;
       v_pick_slots := v_pick_slots || v_g_slots;
+      v_pick_until := v_pick_until || v_g_until;
       v_locked := '{}';
       v_locked_n := '{}';
       v_locked_est := 0;
@@ -483,9 +489,11 @@ BEGIN
   END IF;
   -- The oldest p_limit picks.
   SELECT array_agg(u.id ORDER BY u.due, u.id), array_agg(u.due ORDER BY u.due, u.id),
-         array_agg(u.eid ORDER BY u.due, u.id), array_agg(u.slot ORDER BY u.due, u.id)
-    INTO v_g_ids, v_g_due, v_g_eps, v_g_slots
-    FROM (SELECT * FROM unnest(v_pick_ids, v_pick_due, v_pick_eps, v_pick_slots) AS p(id, due, eid, slot)
+         array_agg(u.eid ORDER BY u.due, u.id), array_agg(u.slot ORDER BY u.due, u.id),
+         array_agg(u.until ORDER BY u.due, u.id)
+    INTO v_g_ids, v_g_due, v_g_eps, v_g_slots, v_g_until
+    FROM (SELECT * FROM unnest(v_pick_ids, v_pick_due, v_pick_eps, v_pick_slots, v_pick_until)
+                 AS p(id, due, eid, slot, until)
            ORDER BY p.due, p.id LIMIT p_limit) u;
   -- The rows of endpoints whose rate slot moves are locked before any delivery row (in id
   -- order, like every writer of endpoint rows): a claim never waits while it holds deliveries.
@@ -494,18 +502,20 @@ BEGIN
     ORDER BY e.id FOR NO KEY UPDATE OF e;
   RETURN QUERY
     WITH p AS (
-      SELECT * FROM unnest(v_g_ids, v_g_due, v_g_eps, v_g_slots) AS u(id, due, eid, slot)
+      SELECT * FROM unnest(v_g_ids, v_g_due, v_g_eps, v_g_slots, v_g_until) AS u(id, due, eid, slot, until)
     ), leased AS (
-      UPDATE delivery d SET status = 3, next_attempt_at = p_lease_until, updated_at = p_now
-       WHERE d.id IN (SELECT l.id FROM delivery l
+      UPDATE delivery d SET status = 3, next_attempt_at = p.until, updated_at = p_now
+        FROM p
+       WHERE p.id = d.id
+         AND d.id IN (SELECT l.id FROM delivery l
                        WHERE l.id IN (SELECT p.id FROM p) AND l.status IN (1, 3) AND l.next_attempt_at <= p_now
                        FOR UPDATE SKIP LOCKED)
-      RETURNING d.id, d.msg_id, d.app_id, d.endpoint_id, d.attempts, d.trigger_type
+      RETURNING d.id, d.msg_id, d.app_id, d.endpoint_id, d.attempts, d.trigger_type, d.next_attempt_at AS lease_until
     ), throttled AS (
       UPDATE endpoint e SET throttle_next_at = p.slot
         FROM p WHERE e.id = p.eid AND p.slot IS NOT NULL AND p.id IN (SELECT leased.id FROM leased)
     )
-    SELECT l.id, l.msg_id, l.app_id, l.endpoint_id, l.attempts, l.trigger_type,
+    SELECT l.id, l.msg_id, l.app_id, l.endpoint_id, l.attempts, l.trigger_type, l.lease_until,
            m.event_type, m.payload, m.created_at, i.body, i.content_type, i.headers,
            e.url, e.disabled, e.headers, e.secrets, e.svix_headers, e.metadata, e.kind, e.template, e.uid,
            e.description
