@@ -1278,6 +1278,184 @@ for (const adapter of selectedAdapters()) {
       assert.equal((await store.getAttempt(a.id, log.items[0]!.id))?.requestBody, '{"text":"invoice.paid"}');
     });
 
+    test('a skipped or out-of-scope backlog at the front of the queue does not hide work behind it', async () => {
+      const a = app();
+      await store.insertApp(a);
+      const big = endpoint(a.id, { eventTypes: ['big'] });
+      const listen = endpoint(a.id, { eventTypes: ['listen'], kind: 'listen' });
+      const other = endpoint(a.id, { eventTypes: ['other'] });
+      for (const e of [big, listen, other]) await store.insertEndpoint(e);
+      // More due rows than a claim of 10 looks at first, all older than the other endpoint's.
+      await store.ingest(Array.from({ length: 60 }, () => item(a.id, { eventType: 'big' })));
+      await store.ingest(Array.from({ length: 60 }, () => item(a.id, { eventType: 'listen' })));
+      now += 1;
+      const behind = [item(a.id, { eventType: 'other' }), item(a.id, { eventType: 'other' })];
+      await store.ingest(behind);
+      const got = await claim({ limit: 10, skipEndpoints: [big.id], excludeKinds: ['listen'] });
+      assert.deepEqual(
+        got.map((d) => d.msgId),
+        behind.map((b) => b.message.id),
+        'the other endpoint’s deliveries, oldest first',
+      );
+      // At its in-flight limit, a backlog is passed over the same way.
+      const capped = await claim({ limit: 10, perEndpoint: 10, excludeKinds: ['listen'] });
+      assert.deepEqual(
+        capped.map((d) => d.endpointId),
+        Array(10).fill(big.id),
+      );
+      await store.ingest([item(a.id, { eventType: 'other' })]);
+      const next = await claim({ limit: 10, perEndpoint: 10, excludeKinds: ['listen'] });
+      assert.deepEqual(
+        next.map((d) => d.endpointId),
+        [other.id],
+      );
+    });
+
+    test('many FIFO lines waiting for their head’s retry do not hide other work behind them', async () => {
+      const a = app();
+      await store.insertApp(a);
+      const lines: Endpoint[] = [];
+      for (let i = 0; i < 150; i++) {
+        const e = endpoint(a.id, { fifo: true, eventTypes: ['line'] });
+        lines.push(e);
+        await store.insertEndpoint(e);
+      }
+      const free = endpoint(a.id, { eventTypes: ['free'] });
+      await store.insertEndpoint(free);
+      await store.ingest([item(a.id, { eventType: 'line' })]);
+      const heads = await claim({ limit: 200 });
+      assert.equal(heads.length, 150);
+      await store.completeDeliveries(
+        heads.map((d) => ({
+          deliveryId: d.id,
+          leaseUntil: d.leaseUntil,
+          attempt: attemptFor(d, false),
+          next: { kind: 'retry' as const, at: now + 60_000 },
+        })),
+        now,
+      );
+      // Every line has a due delivery behind its waiting head, older than the free endpoint's.
+      await store.ingest([item(a.id, { eventType: 'line' })]);
+      now += 1;
+      const work = item(a.id, { eventType: 'free' });
+      await store.ingest([work]);
+      const got = await claim({ limit: 10 });
+      assert.deepEqual(
+        got.map((d) => d.msgId),
+        [work.message.id],
+      );
+    });
+
+    test('a batch over 100 endpoints writes each one’s health and disables exactly those failing past their threshold', async () => {
+      const a = app();
+      await store.insertApp(a);
+      // Five kinds of endpoint, by i % 5:
+      // 0: failing, then a success: recovers.          1: healthy, a failure with no threshold.
+      // 2: failing for 100 s, a failure, threshold 60 s: disabled.
+      // 3: failing for 10 s, a failure, threshold 60 s: keeps failing, stays enabled.
+      // 4: healthy, a failure whose threshold is now (a REST Hook's 410): disabled.
+      const eps: Endpoint[] = [];
+      for (let i = 0; i < 100; i++) {
+        const failingSince = [now - 5_000, null, now - 100_000, now - 10_000, null][i % 5]!;
+        const e = endpoint(a.id, { failingSince });
+        eps.push(e);
+        await store.insertEndpoint(e);
+      }
+      await store.ingest([item(a.id)]);
+      const claimed = await claim({ limit: 200, perEndpoint: 10 });
+      assert.equal(claimed.length, 100);
+      const kindOf = new Map(eps.map((e, i) => [e.id, i % 5]));
+      now += 1_000;
+      const { disabledEndpoints } = await store.completeDeliveries(
+        claimed.map((d) => {
+          const k = kindOf.get(d.endpointId)!;
+          return {
+            deliveryId: d.id,
+            leaseUntil: d.leaseUntil,
+            attempt: attemptFor(d, k === 0),
+            next: k === 0 ? { kind: 'success' as const } : { kind: 'retry' as const, at: now + 60_000 },
+            ...(k === 2 || k === 3 ? { disableIfFailingSince: now - 60_000 } : {}),
+            ...(k === 4 ? { disableIfFailingSince: now } : {}),
+          };
+        }),
+        now,
+      );
+      const expected = eps.filter((_e, i) => i % 5 === 2 || i % 5 === 4).map((e) => e.id);
+      assert.deepEqual([...disabledEndpoints].sort(), expected.sort());
+      for (const [i, e] of eps.entries()) {
+        const got = (await store.getEndpoint(a.id, e.id))!;
+        const want = {
+          disabled: i % 5 === 2 || i % 5 === 4,
+          failingSince: [null, now, e.failingSince, e.failingSince, now][i % 5],
+        };
+        assert.deepEqual({ disabled: got.disabled, failingSince: got.failingSince }, want, `endpoint ${i}`);
+      }
+    });
+
+    test('a lost lease in a batch: its attempt is logged, and its endpoint’s health comes from the attempts whose lease was held', async () => {
+      const a = app();
+      await store.insertApp(a);
+      const e = endpoint(a.id, { failingSince: now - 50_000, eventTypes: ['invoice.paid'] });
+      const f = endpoint(a.id, { eventTypes: ['f'] });
+      await store.insertEndpoint(e);
+      await store.insertEndpoint(f);
+      await store.ingest([item(a.id), item(a.id), item(a.id, { eventType: 'f' })]);
+      const first = await claim({ leaseMs: 1_000 });
+      assert.equal(first.length, 3);
+      const [d1, d2] = first.filter((d) => d.endpointId === e.id);
+      const d3 = first.find((d) => d.endpointId === f.id)!;
+      now += 1_000;
+      // Another worker takes d1 over (its lease ran out); d2 and d3 are still ours.
+      const [taken] = await claim({ limit: 1, leaseMs: 60_000 });
+      assert.equal(taken?.id, d1!.id);
+      // Our batch: d1 succeeded (too late: not ours any more), d2 and d3 failed. Counting d1's
+      // success, e would have restarted failing at d2; without it, e has been failing since
+      // before the threshold and is disabled.
+      const { disabledEndpoints } = await store.completeDeliveries(
+        [
+          {
+            deliveryId: d1!.id,
+            leaseUntil: d1!.leaseUntil,
+            attempt: attemptFor(d1!, true),
+            next: { kind: 'success' },
+          },
+          {
+            deliveryId: d2!.id,
+            leaseUntil: d2!.leaseUntil,
+            attempt: attemptFor(d2!, false),
+            next: { kind: 'retry', at: now + 60_000 },
+            disableIfFailingSince: now - 10_000,
+          },
+          {
+            deliveryId: d3.id,
+            leaseUntil: d3.leaseUntil,
+            attempt: attemptFor(d3, false),
+            next: { kind: 'retry', at: now + 60_000 },
+          },
+        ],
+        now,
+      );
+      assert.deepEqual(disabledEndpoints, [e.id]);
+      const ep = (await store.getEndpoint(a.id, e.id))!;
+      assert.deepEqual(
+        { disabled: ep.disabled, failingSince: ep.failingSince },
+        { disabled: true, failingSince: T0 - 50_000 },
+      );
+      assert.equal(
+        (await store.getEndpoint(a.id, f.id))?.failingSince,
+        now,
+        'the other endpoint in the batch',
+      );
+      const page: PageQuery = { limit: 10, after: null, before: null, order: 'desc' };
+      assert.equal((await store.listAttempts({ appId: a.id, endpointId: e.id }, page)).items.length, 2);
+      const stats = await store.endpointStats(e.id, T0, now + 1);
+      assert.deepEqual(
+        { sending: stats.sending, success: stats.success },
+        { sending: 1, success: 0 },
+        'd1 stays with the other worker',
+      );
+    });
+
     test('retention expunges old payloads (not ones still queued) and attempt logs in batches', async () => {
       const a = app();
       await store.insertApp(a);
@@ -1356,6 +1534,50 @@ for (const adapter of selectedAdapters()) {
         const statuses = results.flat().map((r) => r.status);
         assert.equal(statuses.filter((x) => x === 'accepted').length, 1, `round ${round}: ${statuses}`);
         assert.equal(statuses.filter((x) => x === 'duplicate').length, workers.length - 1);
+      }
+    });
+
+    test('several processes: claims for one endpoint at once never exceed its in-flight limit together', async (t) => {
+      if (!store.capabilities.multiProcess || !peer) {
+        t.skip('single-process store');
+        return;
+      }
+      const a = app();
+      await store.insertApp(a);
+      const e = endpoint(a.id);
+      await store.insertEndpoint(e);
+      await store.ingest(Array.from({ length: 200 }, () => item(a.id)));
+      const workers = [store, peer(), peer(), peer()];
+      await Promise.all(workers.map((w) => w.ping()));
+      const seen = new Set<string>();
+      for (let round = 0; round < 10; round++) {
+        const batches = await Promise.all(
+          workers.map((w) =>
+            w.claimDue({ now, limit: 25, leaseMs: 30_000, perEndpoint: 10, skipEndpoints: [] }),
+          ),
+        );
+        const all = batches.flat();
+        // Whoever got the endpoint took all its room; the others found it taken or full.
+        assert.equal(all.length, 10, `round ${round}: ${batches.map((b) => b.length)}`);
+        for (const d of all) {
+          assert.equal(seen.has(d.id), false, 'no delivery leased twice');
+          seen.add(d.id);
+        }
+        // Half of them finish: the room they leave is all the next round may take.
+        await Promise.all(
+          batches.map((b, i) =>
+            workers[i]!.completeDeliveries(b.slice(0, Math.ceil(b.length / 2)).map(done), now),
+          ),
+        );
+        const refill = await Promise.all(
+          workers.map((w) =>
+            w.claimDue({ now, limit: 25, leaseMs: 30_000, perEndpoint: 10, skipEndpoints: [] }),
+          ),
+        );
+        assert.equal(refill.flat().length, 5, `round ${round} refill: ${refill.map((b) => b.length)}`);
+        const live = [...batches.map((b) => b.slice(Math.ceil(b.length / 2))), ...refill];
+        await Promise.all(live.map((b) => store.completeDeliveries(b.map(done), now)));
+        for (const d of refill.flat()) seen.add(d.id);
       }
     });
 

@@ -1,7 +1,9 @@
 /**
- * Which due deliveries a claim may lease, given each endpoint's limits. Shared by the adapters:
- * each reads the facts below inside its claim transaction (with the endpoint rows locked, so
- * the limits hold across every worker process), asks this function, then writes the leases.
+ * Which due deliveries a claim may lease, given each endpoint's limits. SQLite reads the facts
+ * below inside its claim transaction (one writer at a time), asks this function, then writes
+ * the leases. PostgreSQL applies the same rules inside its claim function (`hookline_claim`,
+ * postgres/migrations.ts), one claim at a time per endpoint across every process, so that a
+ * claim is one statement; the store contract tests hold both to the same behaviour.
  *
  * - In-flight limit: live leases of an endpoint (all workers) never exceed `perEndpoint`.
  * - FIFO: only the oldest undelivered delivery of a FIFO endpoint may be in flight; while it
@@ -53,11 +55,13 @@ export interface ClaimPlan {
 }
 
 /**
- * Milliseconds between two deliveries at `rate` per second: 5% slower than the exact spacing,
- * so that network jitter between the claim and the receiver cannot squeeze `rate + 1`
- * deliveries into one second as the receiver measures it.
+ * A second as rate slots count it: 5% longer, so that network jitter between the claim and the
+ * receiver cannot squeeze `rate + 1` deliveries into one second as the receiver measures it.
  */
-export const slotInterval = (rate: number): number => Math.ceil(1050 / rate);
+export const SLOT_SECOND_MS = 1050;
+
+/** Milliseconds between two deliveries at `rate` per second. */
+export const slotInterval = (rate: number): number => Math.ceil(SLOT_SECOND_MS / rate);
 
 export function planClaim(
   candidates: ClaimCandidate[],

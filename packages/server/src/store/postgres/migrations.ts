@@ -257,11 +257,292 @@ CREATE INDEX app_token_app ON app_token (app_id);
 `,
   },
   {
-    version: 8,
+    version: 7,
     name: 'endpoint timeout',
     sql: `
 -- How long one request to the endpoint may take (ms); NULL: the server's HOOKLINE_DELIVERY_TIMEOUT.
 ALTER TABLE endpoint ADD COLUMN timeout_ms INTEGER;
+`,
+  },
+  {
+    version: 8,
+    name: 'claim in one statement',
+    sql: `
+-- An endpoint's due deliveries in due order: what a claim leases for it, and how a claim finds
+-- the endpoints with due work behind another endpoint's backlog.
+CREATE INDEX delivery_endpoint_due ON delivery (endpoint_id, next_attempt_at, id) WHERE status IN (1, 3);
+
+-- Deliveries per second to an endpoint (store/claim-plan.ts rateOf): its own rate, else the
+-- default of chat kinds, else its application's. NULL or 0: no limit.
+CREATE FUNCTION hookline_rate_of(endpoint_rate integer, app_rate integer, endpoint_kind text,
+  chat_kinds text[], chat_rate integer) RETURNS integer LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN endpoint_rate IS NOT NULL THEN endpoint_rate
+              WHEN endpoint_kind = ANY(chat_kinds) THEN chat_rate
+              ELSE app_rate END
+$$;
+
+-- Leases due deliveries (store/postgres/claim.ts), called as one autocommit statement. Every
+-- per-endpoint limit is decided by one claim at a time per endpoint, across all processes,
+-- without ever waiting for another claim:
+-- 1. Candidate endpoints in due order: those of the oldest due rows (the due index), then, when
+--    those cannot fill the batch, every other endpoint with due work (one index probe each), so
+--    a blocked backlog never hides other work.
+-- 2. For each, a transaction-scoped advisory lock, try only: an endpoint another claim holds is
+--    skipped (that claim serves it). Locks are taken only until the batch can be filled.
+-- 3. Then, in a new statement (under READ COMMITTED it sees every lease committed by the
+--    claims that held the lock before), the limits as store/claim-plan.ts planClaim decides
+--    them: live leases below p_per_endpoint, FIFO (only the oldest open delivery, when due and
+--    nothing is in flight), rate (one per claim, slots ceil(p_slot_ms / rate) ms apart).
+-- 4. One statement leases the oldest p_limit picks, moves the rate slots of the endpoints that
+--    got one, and returns the leased rows with their message, inbound request and endpoint.
+CREATE FUNCTION hookline_claim(
+  p_now bigint,
+  -- How long a lease lasts (each pick's lease is decided with its endpoint's limits).
+  p_lease_ms bigint,
+  p_limit integer,
+  p_per_endpoint integer,
+  p_skip text[],
+  p_only text[],
+  p_exclude_kinds text[],
+  -- Rate slots count from here (the caller's now plus the time until it sent the call) plus the
+  -- time this call took to get its locks.
+  p_slot_from bigint,
+  p_slot_ms integer,
+  p_chat_kinds text[],
+  p_chat_rate integer,
+  -- Endpoints with their own request timeout are leased for p_lease_timeouts of it plus
+  -- p_lease_slack_ms (core/lease.ts) when p_lease_per_endpoint; others for p_lease_ms.
+  p_lease_per_endpoint boolean,
+  p_lease_timeouts integer,
+  p_lease_slack_ms integer
+) RETURNS TABLE (
+  id text, msg_id text, app_id text, endpoint_id text, attempts integer, trigger_type smallint, lease_until bigint,
+  event_type text, payload text, msg_created_at bigint, body bytea, content_type text,
+  inbound_headers text, url text, disabled boolean, headers text, secrets text, svix_headers boolean,
+  metadata text, kind text, template text, uid text, description text, timeout_ms integer
+) LANGUAGE plpgsql VOLATILE AS $$
+#variable_conflict use_column
+DECLARE
+  -- Advisory lock class of claims (7240001..3: migrations, test template, inbound dedupe).
+  lock_class CONSTANT integer := 7240004;
+  -- Locks live in a table shared with every transaction: a claim tries at most this many (only
+  -- endpoints that turned out blocked between the look and the lock make it try more than the
+  -- batch needs).
+  max_tries CONSTANT integer := greatest(2 * p_limit, 64);
+  v_tries integer := 0;
+  v_stage integer := 0; -- 0: no candidates read; 1: the window read; 2: the rest read
+  v_window_full boolean := false;
+  v_raw_ids text[];
+  v_raw_n integer[];
+  v_seen text[] := '{}';
+  v_ids text[] := '{}'; -- candidates not visibly blocked, in due order
+  v_n integer[] := '{}'; -- of each, its rows in the window (NULL: not from the window)
+  v_est integer[] := '{}'; -- how many each could take, as seen before its lock
+  v_count integer := 0;
+  v_i integer := 1;
+  v_locked text[] := '{}';
+  v_locked_n integer[] := '{}';
+  v_locked_est integer := 0;
+  v_slot_from bigint;
+  v_pick_ids text[] := '{}';
+  v_pick_due bigint[] := '{}';
+  v_pick_eps text[] := '{}';
+  v_pick_slots bigint[] := '{}';
+  v_pick_until bigint[] := '{}';
+  v_g_ids text[];
+  v_g_due bigint[];
+  v_g_eps text[];
+  v_g_slots bigint[];
+  v_g_until bigint[];
+BEGIN
+  -- Step 3 relies on each statement taking a new snapshot.
+  IF current_setting('transaction_isolation') <> 'read committed' THEN
+    RAISE EXCEPTION 'hookline_claim must run under READ COMMITTED';
+  END IF;
+  IF p_limit <= 0 OR p_per_endpoint <= 0 THEN
+    RETURN;
+  END IF;
+  LOOP
+    -- Lock candidates, in due order, until they could fill the batch.
+    WHILE v_i <= v_count AND cardinality(v_pick_ids) + v_locked_est < p_limit AND v_tries < max_tries LOOP
+      v_tries := v_tries + 1;
+      IF pg_try_advisory_xact_lock(lock_class, hashtext(v_ids[v_i])) THEN
+        v_locked := v_locked || v_ids[v_i];
+        v_locked_n := v_locked_n || v_n[v_i];
+        v_locked_est := v_locked_est + v_est[v_i];
+      END IF;
+      v_i := v_i + 1;
+    END LOOP;
+    IF cardinality(v_locked) > 0 THEN
+      v_slot_from := greatest(p_now,
+        p_slot_from + (extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::bigint);
+      -- The locked endpoints' limits, counted now, and the rows each may take. An endpoint takes
+      -- at most its rows in the window when the window's rows fill the batch (rows past the
+      -- window are newer than all of them).
+      SELECT coalesce(array_agg(x.id), '{}'), coalesce(array_agg(x.due), '{}'),
+             coalesce(array_agg(x.eid), '{}'), coalesce(array_agg(x.slot), '{}'), coalesce(array_agg(x.until), '{}')
+        INTO v_g_ids, v_g_due, v_g_eps, v_g_slots, v_g_until
+        FROM (
+          SELECT d.id, d.next_attempt_at AS due, g.eid,
+                 CASE WHEN g.rate > 0 THEN v_slot_from + ceil(p_slot_ms::numeric / g.rate)::bigint END AS slot,
+                 p_now + g.lease_ms AS until
+            FROM (
+              SELECT r.*, least(r.room, CASE
+                       WHEN sum(least(coalesce(r.n, r.room), r.room)) OVER () >= p_limit - cardinality(v_pick_ids)
+                       THEN coalesce(r.n, r.room)
+                       ELSE p_limit - cardinality(v_pick_ids) END) AS take
+                FROM (
+                  -- The endpoint's limits, and the lease its deliveries get.
+                  SELECT e.id AS eid, e.fifo, rt.rate, c.n,
+                         CASE WHEN p_lease_per_endpoint AND e.timeout_ms IS NOT NULL
+                              THEN p_lease_timeouts * e.timeout_ms::bigint + p_lease_slack_ms
+                              ELSE p_lease_ms END AS lease_ms, CASE
+                           WHEN rt.rate > 0 AND coalesce(e.throttle_next_at, 0) > p_now THEN 0
+                           WHEN e.fifo THEN CASE WHEN l.live = 0 THEN 1 ELSE 0 END
+                           WHEN rt.rate > 0 THEN least(p_per_endpoint - l.live, 1)
+                           ELSE p_per_endpoint - l.live END AS room
+                    FROM unnest(v_locked, v_locked_n) AS c(eid, n)
+                    JOIN endpoint e ON e.id = c.eid
+                    JOIN app a ON a.id = e.app_id
+                    CROSS JOIN LATERAL (SELECT coalesce(hookline_rate_of(e.throttle_rate, a.throttle_rate, e.kind,
+                                          p_chat_kinds, p_chat_rate), 0) AS rate) rt
+                    CROSS JOIN LATERAL (SELECT count(*)::integer AS live FROM delivery s
+                                         WHERE s.endpoint_id = e.id AND s.status = 3 AND s.next_attempt_at > p_now) l
+                ) r
+            ) g
+            CROSS JOIN LATERAL (
+              (SELECT h.id, h.next_attempt_at FROM delivery h
+                WHERE g.fifo AND h.endpoint_id = g.eid AND h.status IN (1, 3)
+                ORDER BY h.created_at, h.id LIMIT 1)
+              UNION ALL
+              (SELECT o.id, o.next_attempt_at FROM delivery o
+                WHERE NOT g.fifo AND o.endpoint_id = g.eid AND o.status IN (1, 3) AND o.next_attempt_at <= p_now
+                ORDER BY o.next_attempt_at, o.id LIMIT g.take)
+            ) d
+           WHERE g.take > 0 AND d.next_attempt_at <= p_now
+        ) x;
+      v_pick_ids := v_pick_ids || v_g_ids;
+      v_pick_due := v_pick_due || v_g_due;
+      v_pick_eps := v_pick_eps || v_g_eps;
+      v_pick_slots := v_pick_slots || v_g_slots;
+      v_pick_until := v_pick_until || v_g_until;
+      v_locked := '{}';
+      v_locked_n := '{}';
+      v_locked_est := 0;
+    END IF;
+    EXIT WHEN cardinality(v_pick_ids) >= p_limit OR v_tries >= max_tries;
+    CONTINUE WHEN v_i <= v_count;
+    EXIT WHEN v_stage = 2 OR (v_stage = 1 AND NOT v_window_full);
+    IF v_stage = 0 AND p_only IS NULL THEN
+      -- The window: the oldest due rows, read through the due index.
+      v_stage := 1;
+      SELECT array_agg(w.eid ORDER BY w.pos), array_agg(w.cnt ORDER BY w.pos),
+             coalesce(sum(w.cnt), 0) >= p_limit * 4
+        INTO v_raw_ids, v_raw_n, v_window_full
+        FROM (SELECT o.endpoint_id AS eid, min(o.pos) AS pos, count(*)::integer AS cnt
+                FROM (SELECT d.endpoint_id, row_number() OVER (ORDER BY d.next_attempt_at, d.id) AS pos
+                        FROM (SELECT d.endpoint_id, d.next_attempt_at, d.id FROM delivery d
+                               WHERE d.status IN (1, 3) AND d.next_attempt_at <= p_now
+                               ORDER BY d.next_attempt_at, d.id LIMIT p_limit * 4) d) o
+               GROUP BY o.endpoint_id) w;
+    ELSE
+      v_stage := 2;
+      v_raw_n := NULL;
+      IF p_only IS NULL THEN
+        -- Every other endpoint with due work, by its oldest due row: a skip scan over the
+        -- endpoints with open deliveries, one index probe each (the first entry of an endpoint
+        -- is its oldest open row).
+        WITH RECURSIVE eps(eid, due, did) AS (
+          (SELECT d.endpoint_id, d.next_attempt_at, d.id FROM delivery d WHERE d.status IN (1, 3)
+            ORDER BY d.endpoint_id, d.next_attempt_at, d.id LIMIT 1)
+          UNION ALL
+          SELECT nx.endpoint_id, nx.next_attempt_at, nx.id
+            FROM eps CROSS JOIN LATERAL (
+              SELECT d.endpoint_id, d.next_attempt_at, d.id FROM delivery d
+               WHERE d.status IN (1, 3) AND d.endpoint_id > eps.eid
+               ORDER BY d.endpoint_id, d.next_attempt_at, d.id LIMIT 1) nx
+        )
+        SELECT array_agg(eps.eid ORDER BY eps.due, eps.did) INTO v_raw_ids
+          FROM eps
+         WHERE eps.due <= p_now AND NOT (eps.eid = ANY(v_seen)) AND NOT (eps.eid = ANY(p_skip));
+      ELSE
+        SELECT array_agg(o.eid ORDER BY f.next_attempt_at, f.id) INTO v_raw_ids
+          FROM (SELECT DISTINCT u.eid FROM unnest(p_only) AS u(eid)) o
+          CROSS JOIN LATERAL (SELECT d.next_attempt_at, d.id FROM delivery d
+                               WHERE d.endpoint_id = o.eid AND d.status IN (1, 3) AND d.next_attempt_at <= p_now
+                               ORDER BY d.next_attempt_at, d.id LIMIT 1) f;
+      END IF;
+    END IF;
+    v_raw_ids := coalesce(v_raw_ids, '{}');
+    v_seen := v_seen || v_raw_ids;
+    -- Leave out, before locking, what is out of scope and what is visibly blocked: at its
+    -- in-flight limit, waiting for its rate slot, FIFO with its head in flight or not due.
+    SELECT coalesce(array_agg(c.eid ORDER BY c.ord), '{}'), coalesce(array_agg(c.n ORDER BY c.ord), '{}'),
+           coalesce(array_agg(CASE WHEN e.fifo OR rt.rate > 0 THEN 1
+                                   ELSE least(coalesce(c.n, p_per_endpoint), p_per_endpoint - l.live) END
+                              ORDER BY c.ord), '{}')
+      INTO v_ids, v_n, v_est
+      FROM unnest(v_raw_ids, v_raw_n) WITH ORDINALITY AS c(eid, n, ord)
+      JOIN endpoint e ON e.id = c.eid
+      JOIN app a ON a.id = e.app_id
+      CROSS JOIN LATERAL (SELECT coalesce(hookline_rate_of(e.throttle_rate, a.throttle_rate, e.kind,
+                            p_chat_kinds, p_chat_rate), 0) AS rate) rt
+      CROSS JOIN LATERAL (SELECT count(*)::integer AS live FROM (
+                            SELECT 1 FROM delivery s
+                             WHERE s.endpoint_id = c.eid AND s.status = 3 AND s.next_attempt_at > p_now
+                             LIMIT p_per_endpoint) s) l
+     WHERE NOT (c.eid = ANY(p_skip)) AND NOT (e.kind = ANY(p_exclude_kinds))
+       AND l.live < p_per_endpoint
+       AND NOT (rt.rate > 0 AND coalesce(e.throttle_next_at, 0) > p_now)
+       AND NOT (e.fifo AND (l.live > 0 OR (SELECT h.next_attempt_at FROM delivery h
+                                             WHERE h.endpoint_id = c.eid AND h.status IN (1, 3)
+                                             ORDER BY h.created_at, h.id LIMIT 1) > p_now));
+    v_count := cardinality(v_ids);
+    v_i := 1;
+  END LOOP;
+  IF cardinality(v_pick_ids) = 0 THEN
+    RETURN;
+  END IF;
+  -- The oldest p_limit picks.
+  SELECT array_agg(u.id ORDER BY u.due, u.id), array_agg(u.due ORDER BY u.due, u.id),
+         array_agg(u.eid ORDER BY u.due, u.id), array_agg(u.slot ORDER BY u.due, u.id),
+         array_agg(u.until ORDER BY u.due, u.id)
+    INTO v_g_ids, v_g_due, v_g_eps, v_g_slots, v_g_until
+    FROM (SELECT * FROM unnest(v_pick_ids, v_pick_due, v_pick_eps, v_pick_slots, v_pick_until)
+                 AS p(id, due, eid, slot, until)
+           ORDER BY p.due, p.id LIMIT p_limit) u;
+  -- The rows of endpoints whose rate slot moves are locked before any delivery row (in id
+  -- order, like every writer of endpoint rows): a claim never waits while it holds deliveries.
+  PERFORM 1 FROM endpoint e
+    WHERE e.id IN (SELECT u.eid FROM unnest(v_g_eps, v_g_slots) AS u(eid, slot) WHERE u.slot IS NOT NULL)
+    ORDER BY e.id FOR NO KEY UPDATE OF e;
+  RETURN QUERY
+    WITH p AS (
+      SELECT * FROM unnest(v_g_ids, v_g_due, v_g_eps, v_g_slots, v_g_until) AS u(id, due, eid, slot, until)
+    ), leased AS (
+      UPDATE delivery d SET status = 3, next_attempt_at = p.until, updated_at = p_now
+        FROM p
+       WHERE p.id = d.id
+         AND d.id IN (SELECT l.id FROM delivery l
+                       WHERE l.id IN (SELECT p.id FROM p) AND l.status IN (1, 3) AND l.next_attempt_at <= p_now
+                       FOR UPDATE SKIP LOCKED)
+      RETURNING d.id, d.msg_id, d.app_id, d.endpoint_id, d.attempts, d.trigger_type, d.next_attempt_at AS lease_until
+    ), throttled AS (
+      UPDATE endpoint e SET throttle_next_at = p.slot
+        FROM p WHERE e.id = p.eid AND p.slot IS NOT NULL AND p.id IN (SELECT leased.id FROM leased)
+    )
+    SELECT l.id, l.msg_id, l.app_id, l.endpoint_id, l.attempts, l.trigger_type, l.lease_until,
+           m.event_type, m.payload, m.created_at, i.body, i.content_type, i.headers,
+           e.url, e.disabled, e.headers, e.secrets, e.svix_headers, e.metadata, e.kind, e.template, e.uid,
+           e.description, e.timeout_ms
+      FROM leased l
+      JOIN p ON p.id = l.id
+      JOIN message m ON m.id = l.msg_id
+      LEFT JOIN inbound_event i ON i.id = l.msg_id
+      JOIN endpoint e ON e.id = l.endpoint_id
+     ORDER BY p.due, p.id;
+END
+$$;
 `,
   },
 ];

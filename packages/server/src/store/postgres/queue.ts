@@ -4,24 +4,19 @@
  *
  * - Ingest stores a batch of messages, their deliveries and idempotent responses in one
  *   statement, and notifies the workers after the commit (coalesced, see `notify.ts`).
- * - Claims lock due rows with `FOR UPDATE SKIP LOCKED` (workers never wait on each other's
- *   rows) and lease them by writing the lease end into `next_attempt_at`. Per-endpoint limits
- *   (in-flight, FIFO, rate) are decided with the endpoint rows locked, so they hold across
- *   processes (see `claim-plan.ts`).
- * - Completion records a batch's attempts and state changes in one transaction, only for the
- *   leases the worker still holds, and persists endpoint health as `core/endpoint-health.ts`
- *   decides.
+ * - Claims and completions are one statement each, and never wait on another worker (see
+ *   `claim.ts`): a claim leases due rows by writing the lease end into `next_attempt_at`, with
+ *   the per-endpoint limits (in-flight, FIFO, rate) decided by one claim at a time per endpoint
+ *   across every process; a completion moves on only the deliveries whose lease the worker
+ *   still holds, and persists endpoint health as `core/endpoint-health.ts` decides.
  */
-import { healthChanges, healthSignals } from '../../core/endpoint-health.ts';
-import { leaseFor } from '../../core/lease.ts';
-import { countsAsAttempt, statusAfter } from '../../core/outcome.ts';
 import { TriggerType, type TriggerTypeCode } from '../../core/types.ts';
-import { type EndpointGate, planClaim, rateOf } from '../claim-plan.ts';
-import { CLAIMED_ENDPOINT_FIELDS, claimedDelivery, claimedEndpoint, endpoints, messages } from '../schema.ts';
+import { endpoints, messages } from '../schema.ts';
 import { raw, type Sql, sql } from '../sql.ts';
 import { GAVE_UP, OPEN, PENDING, SENDING } from '../statuses.ts';
-import type { ClaimedDelivery, DeliveryScope, IngestResult, RoutingEndpoint, Store } from '../store.ts';
+import type { DeliveryScope, IngestResult, RoutingEndpoint, Store } from '../store.ts';
 import type { CodecContext } from '../table.ts';
+import { postgresClaims } from './claim.ts';
 import type { PostgresConnection, Queryable } from './connection.ts';
 import type { Notifier } from './notify.ts';
 
@@ -213,232 +208,7 @@ export function postgresQueue(
         return results;
       }),
 
-    claimDue: async (o) => {
-      const started = performance.now();
-      const scope = scopeSql(o, 'd.');
-      const rows = await tx(async (c) => {
-        // Endpoints with due work (rate-limited ones whose next slot has not come are left
-        // out, so they cannot crowd the others out of the batch).
-        const dueSql = sql`SELECT d.id, d.endpoint_id FROM delivery d
-           WHERE d.status IN (${raw(OPEN)}) AND d.next_attempt_at <= ${o.now}
-             AND d.endpoint_id <> ALL(${o.skipEndpoints}::text[])${scope}
-             AND NOT EXISTS (SELECT 1 FROM endpoint e WHERE e.id = d.endpoint_id AND e.throttle_next_at > ${o.now})`;
-        // Endpoints that cannot take a delivery now, however much of their backlog is due: at
-        // their in-flight limit, or FIFO with the head in flight or waiting for its retry; and
-        // of a FIFO endpoint only its head counts. Left out up front so that one large backlog
-        // cannot hide everyone else's work.
-        const blockedSql = sql`
-           AND d.endpoint_id NOT IN (
-             SELECT endpoint_id FROM delivery WHERE status = ${raw(SENDING)} AND next_attempt_at > ${o.now}
-             GROUP BY endpoint_id HAVING COUNT(*) >= ${o.perEndpoint})
-           AND d.endpoint_id NOT IN (
-             SELECT e.id FROM endpoint e
-             CROSS JOIN LATERAL (SELECT h.status, h.next_attempt_at FROM delivery h
-               WHERE h.endpoint_id = e.id AND h.status IN (${raw(OPEN)}) ORDER BY h.created_at, h.id LIMIT 1) head
-             WHERE e.fifo AND head.next_attempt_at > ${o.now})
-           AND NOT EXISTS (
-             SELECT 1 FROM endpoint e JOIN delivery older ON older.endpoint_id = e.id
-             WHERE e.id = d.endpoint_id AND e.fifo AND older.status IN (${raw(OPEN)})
-               AND (older.created_at, older.id) < (d.created_at, d.id))`;
-        const dueEndpoints = await query(
-          sql`SELECT DISTINCT endpoint_id FROM (${dueSql}${blockedSql} ORDER BY d.next_attempt_at, d.id LIMIT ${o.limit * 4}) s`,
-          c,
-        );
-        if (dueEndpoints.length === 0) return [];
-        // Lock those endpoints (in id order: claims never deadlock each other) so that their
-        // limits are counted and updated by one claim at a time across every worker.
-        const eps = await query(
-          sql`SELECT e.id, e.fifo, e.kind, e.throttle_next_at, e.throttle_rate, e.timeout_ms, a.throttle_rate AS app_rate
-              FROM endpoint e JOIN app a ON a.id = e.app_id
-              WHERE e.id = ANY(${dueEndpoints.map((r) => String(r.endpoint_id)).sort()}::text[])
-              ORDER BY e.id FOR NO KEY UPDATE OF e`,
-          c,
-        );
-        const endpointIds = eps.map((e) => String(e.id));
-        // With the locks held, what is due now (another worker may have just claimed some).
-        const candidates = await query(
-          sql`${dueSql}${blockedSql} AND d.endpoint_id = ANY(${endpointIds}::text[])
-              ORDER BY d.next_attempt_at, d.id LIMIT ${o.limit * 4}`,
-          c,
-        );
-        if (candidates.length === 0) return [];
-        const inFlight = new Map(
-          (
-            await query(
-              sql`SELECT endpoint_id, COUNT(*) AS n FROM delivery
-                  WHERE endpoint_id = ANY(${endpointIds}::text[]) AND status = ${raw(SENDING)} AND next_attempt_at > ${o.now}
-                  GROUP BY endpoint_id`,
-              c,
-            )
-          ).map((r) => [String(r.endpoint_id), Number(r.n)]),
-        );
-        const fifoIds = eps.filter((e) => e.fifo === true).map((e) => String(e.id));
-        const heads = new Map(
-          fifoIds.length === 0
-            ? []
-            : (
-                await query(
-                  sql`SELECT DISTINCT ON (endpoint_id) endpoint_id, id, next_attempt_at FROM delivery
-                      WHERE endpoint_id = ANY(${fifoIds}::text[]) AND status IN (${raw(OPEN)})
-                      ORDER BY endpoint_id, created_at, id`,
-                  c,
-                )
-              ).map((r) => [
-                String(r.endpoint_id),
-                { id: String(r.id), due: Number(r.next_attempt_at) <= o.now },
-              ]),
-        );
-        const gates = new Map<string, EndpointGate>();
-        for (const e of eps) {
-          const id = String(e.id);
-          gates.set(id, {
-            inFlight: inFlight.get(id) ?? 0,
-            fifo: e.fifo === true,
-            fifoHead: heads.get(id) ?? null,
-            ratePerSecond: rateOf(numOrNull(e.throttle_rate), numOrNull(e.app_rate), String(e.kind)),
-            nextSlotAt: numOrNull(e.throttle_next_at),
-          });
-        }
-        // Rate-limit slots count from now as it is after the locks were taken, not from when
-        // the worker read its clock: a slow claim must not let the next one come early.
-        const plan = planClaim(
-          candidates.map((r) => ({ id: String(r.id), endpointId: String(r.endpoint_id) })),
-          gates,
-          { ...o, slotFrom: o.now + Math.round(performance.now() - started) },
-        );
-        if (plan.slots.size > 0) {
-          const slots = [...plan.slots];
-          await query(
-            sql`UPDATE endpoint e SET throttle_next_at = u.at
-                FROM unnest(${slots.map(([id]) => id)}::text[], ${slots.map(([, at]) => at)}::bigint[]) AS u(id, at)
-                WHERE e.id = u.id`,
-            c,
-          );
-        }
-        if (plan.ids.length === 0) return [];
-        // Each endpoint's lease: its own timeout's, or the default (core/lease.ts).
-        const leaseOf = new Map(
-          eps.map((e) => [
-            String(e.id),
-            o.leasePerEndpoint && e.timeout_ms !== null ? leaseFor(Number(e.timeout_ms)) : o.leaseMs,
-          ]),
-        );
-        const endpointOf = new Map(candidates.map((r) => [String(r.id), String(r.endpoint_id)]));
-        for (const [endpointId, gate] of gates)
-          if (gate.fifoHead) endpointOf.set(gate.fifoHead.id, endpointId);
-        const leases = plan.ids.map((id) => o.now + (leaseOf.get(endpointOf.get(id)!) ?? o.leaseMs));
-        const updated = await query(
-          sql`UPDATE delivery d SET status = ${raw(SENDING)}, next_attempt_at = l.until, updated_at = ${o.now}
-              FROM message m LEFT JOIN inbound_event i ON i.id = m.id,
-                unnest(${plan.ids}::text[], ${leases}::bigint[]) AS l(id, until)
-              WHERE d.id IN (SELECT id FROM delivery WHERE id = ANY(${plan.ids}::text[]) AND status IN (${raw(OPEN)})
-                  AND next_attempt_at <= ${o.now} FOR UPDATE SKIP LOCKED)
-                AND l.id = d.id AND m.id = d.msg_id
-              RETURNING d.id, d.msg_id, d.app_id, d.endpoint_id, d.attempts, d.trigger_type, d.next_attempt_at,
-                m.event_type, m.payload, m.created_at AS msg_created_at, i.body, i.content_type,
-                i.headers AS inbound_headers`,
-          c,
-        );
-        // In the plan's order: oldest due first.
-        const rank = new Map(plan.ids.map((id, i) => [id, i]));
-        return updated.sort((a, b) => rank.get(String(a.id))! - rank.get(String(b.id))!);
-      });
-      if (rows.length === 0) return [];
-      const endpointIds = [...new Set(rows.map((r) => String(r.endpoint_id)))];
-      const eps = new Map(
-        (
-          await query(
-            sql`SELECT id, ${raw(endpoints.names(CLAIMED_ENDPOINT_FIELDS))} FROM endpoint
-                WHERE id = ANY(${endpointIds}::text[])`,
-          )
-        ).map((ep) => [String(ep.id), claimedEndpoint(ep, ctx)]),
-      );
-      const claimed: ClaimedDelivery[] = [];
-      for (const r of rows) {
-        const endpoint = eps.get(String(r.endpoint_id));
-        if (!endpoint) continue; // deleted meanwhile; the cascade removed the delivery too
-        claimed.push(claimedDelivery(r, Number(r.next_attempt_at), endpoint));
-      }
-      return claimed;
-    },
-
-    completeDeliveries: async (outcomes, now) => {
-      if (outcomes.length === 0) return { disabledEndpoints: [] };
-      const disabled = await tx(async (c) => {
-        // Only the holder of the current lease moves a delivery on. A worker whose lease ran
-        // out (another took the delivery over) still logs its attempt, if the delivery exists.
-        const held = new Set(
-          (
-            await query(
-              sql`UPDATE delivery d SET status = u.status, attempts = d.attempts + u.inc, next_attempt_at = u.next_at,
-                    updated_at = ${now}
-                  FROM unnest(${outcomes.map((o) => o.deliveryId)}::text[], ${outcomes.map((o) => statusAfter(o.next))}::smallint[],
-                    ${outcomes.map((o) => (countsAsAttempt(o) ? 1 : 0))}::int[],
-                    ${outcomes.map((o) => (o.next.kind === 'retry' ? o.next.at : now))}::bigint[],
-                    ${outcomes.map((o) => o.leaseUntil)}::bigint[])
-                    AS u(id, status, inc, next_at, lease)
-                  WHERE d.id = u.id AND d.status = ${raw(SENDING)} AND d.next_attempt_at = u.lease
-                  RETURNING d.id`,
-              c,
-            )
-          ).map((r) => String(r.id)),
-        );
-        const lost = outcomes.filter((o) => o.attempt && !held.has(o.deliveryId)).map((o) => o.deliveryId);
-        const stillThere = new Set(
-          lost.length === 0
-            ? []
-            : (
-                await query(sql`SELECT id FROM delivery WHERE id = ANY(${lost}::text[]) FOR KEY SHARE`, c)
-              ).map((r) => String(r.id)),
-        );
-        const logged = outcomes
-          .filter((o) => o.attempt && (held.has(o.deliveryId) || stillThere.has(o.deliveryId)))
-          .map((o) => o.attempt!);
-        if (logged.length > 0) {
-          const col = <T>(f: (a: (typeof logged)[number]) => T) => logged.map(f);
-          await query(
-            sql`INSERT INTO attempt (id, delivery_id, msg_id, endpoint_id, app_id, url, status, response_status_code,
-                  response, response_headers, request_headers, request_body, duration_ms, trigger_type, created_at)
-                SELECT * FROM unnest(${col((a) => a.id)}::text[], ${col((a) => a.deliveryId)}::text[],
-                  ${col((a) => a.msgId)}::text[], ${col((a) => a.endpointId)}::text[], ${col((a) => a.appId)}::text[],
-                  ${col((a) => a.url)}::text[], ${col((a) => a.status)}::smallint[],
-                  ${col((a) => a.responseStatusCode)}::int[], ${col((a) => a.response)}::text[],
-                  ${col((a) => JSON.stringify(a.responseHeaders))}::text[], ${col((a) => JSON.stringify(a.requestHeaders))}::text[],
-                  ${col((a) => a.requestBody ?? null)}::text[], ${col((a) => Math.round(a.durationMs))}::int[],
-                  ${col((a) => a.triggerType)}::smallint[], ${col((a) => a.createdAt)}::bigint[])`,
-            c,
-          );
-        }
-        // Endpoint health, endpoint by endpoint in id order (no deadlock with other batches).
-        const disabledIds: string[] = [];
-        for (const change of healthChanges(healthSignals(outcomes, (id) => held.has(id)))) {
-          if (change.kind === 'recovered') {
-            await query(
-              sql`UPDATE endpoint SET failing_since = NULL WHERE id = ${change.endpointId} AND failing_since IS NOT NULL`,
-              c,
-            );
-            continue;
-          }
-          await query(
-            change.restart
-              ? sql`UPDATE endpoint SET failing_since = ${change.since} WHERE id = ${change.endpointId}`
-              : sql`UPDATE endpoint SET failing_since = ${change.since} WHERE id = ${change.endpointId} AND failing_since IS NULL`,
-            c,
-          );
-          if (change.disableIfFailingSince === null) continue;
-          const n = await count(
-            sql`UPDATE endpoint SET disabled = true, updated_at = ${now}
-                WHERE id = ${change.endpointId} AND NOT disabled AND failing_since <= ${change.disableIfFailingSince}`,
-            c,
-          );
-          if (n > 0) disabledIds.push(change.endpointId);
-        }
-        // Other workers re-arm their timers for the retries (the local one wakes itself).
-        if (outcomes.some((o) => o.next.kind === 'retry' && held.has(o.deliveryId))) await notifier.inTx(c);
-        return disabledIds;
-      });
-      return { disabledEndpoints: disabled };
-    },
+    ...postgresClaims(conn, ctx, notifier),
 
     releaseDeliveries: async (ids, now) => {
       if (ids.length === 0) return;
@@ -452,7 +222,14 @@ export function postgresQueue(
       numOrNull(
         (
           await one(
-            sql`SELECT MIN(next_attempt_at) AS t FROM delivery WHERE status IN (${raw(OPEN)})${scopeSql(filter)}`,
+            filter.onlyEndpoints
+              ? // Endpoint by endpoint (one index probe each): the rest of the queue may be large.
+                sql`SELECT MIN(f.t) AS t FROM unnest(${filter.onlyEndpoints}::text[]) AS o(id)
+                    CROSS JOIN LATERAL (
+                      SELECT d.next_attempt_at AS t FROM delivery d
+                      WHERE d.endpoint_id = o.id AND d.status IN (${raw(OPEN)})${scopeSql({ excludeKinds: filter.excludeKinds }, 'd.')}
+                      ORDER BY d.next_attempt_at LIMIT 1) f`
+              : sql`SELECT MIN(next_attempt_at) AS t FROM delivery WHERE status IN (${raw(OPEN)})${scopeSql(filter)}`,
           )
         )?.t,
       ),

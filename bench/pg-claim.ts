@@ -1,0 +1,254 @@
+/**
+ * Backlog drain on PostgreSQL, claim + complete only: `node bench/pg-claim.ts [--seconds N]`.
+ *
+ * What an endpoint coming back after an outage sees. For each scenario a fresh database (the
+ * test template, see packages/server/test/pg.ts) gets 100k due deliveries of 1 KB messages, on
+ * 1 endpoint and spread over 100; then one claimer, and then two concurrent claimers (two store
+ * instances, as two worker processes would open), loop `claimDue` (limit 100, perEndpoint 64)
+ * and `completeDeliveries` (every delivery a success, its attempt logged) until the backlog is
+ * gone or the time is up, and the deliveries/s are printed with the CPU seconds PostgreSQL (its
+ * processes for the database, read from /proc) and this process spent per 1,000 deliveries,
+ * the figure that noise on a shared machine moves least. No HTTP: this is the store's share
+ * of the work. Checks on the way that no delivery is claimed twice. A claim that comes back
+ * empty while work is due is tried again 50 ms later, as the dispatcher does.
+ *
+ *   --seconds N   time cap per scenario (default 8)
+ *   --due N       due deliveries per scenario (default 100000)
+ *
+ * Uses HOOKLINE_TEST_PG_URL like the tests (default the local server, trust auth).
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { createIdGenerator } from '../packages/server/src/core/ids.ts';
+import { createSecretBox } from '../packages/server/src/core/secret-box.ts';
+import type { Attempt } from '../packages/server/src/core/types.ts';
+import { createPostgresStore } from '../packages/server/src/store/postgres/postgres-store.ts';
+import type { ClaimedDelivery, Store } from '../packages/server/src/store/store.ts';
+import { createTestDatabase, PG_SECRET_KEY } from '../packages/server/test/pg.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '8' },
+    due: { type: 'string', default: '100000' },
+  },
+});
+const SECONDS = Number(args.seconds);
+const DUE = Number(args.due);
+const LIMIT = 100;
+const PER_ENDPOINT = 64;
+
+const ids = createIdGenerator();
+
+async function fill(url: string, store: Store, endpointCount: number): Promise<void> {
+  const t = Date.now();
+  const appId = ids('app');
+  await store.insertApp({
+    id: appId,
+    uid: null,
+    name: 'bench',
+    throttleRate: null,
+    metadata: {},
+    createdAt: t,
+    updatedAt: t,
+  });
+  const endpointIds: string[] = [];
+  for (let i = 0; i < endpointCount; i++) {
+    const id = ids('endpoint');
+    endpointIds.push(id);
+    await store.insertEndpoint({
+      id,
+      appId,
+      uid: null,
+      url: 'http://127.0.0.1:1/hook',
+      description: '',
+      disabled: false,
+      eventTypes: null,
+      channels: null,
+      throttleRate: null,
+      metadata: {},
+      headers: {},
+      secrets: [{ key: 'whsec_c2VjcmV0LXRoYXQtaXMtbG9uZy1lbm91Z2g=', expiresAt: null }],
+      svixHeaders: false,
+      failingSince: null,
+      timeoutMs: null,
+      fifo: false,
+      createdAt: t,
+      updatedAt: t,
+    });
+  }
+  // Straight SQL: filling through the API would take longer than the run. Message i goes to
+  // endpoint i mod n, due in creation order over the last DUE ms.
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const payload = JSON.stringify({ type: 'invoice.paid', note: 'x'.repeat(960) });
+    await c.query(
+      `INSERT INTO message (id, app_id, event_id, event_type, payload, channels, tags, created_at)
+       SELECT 'msg_' || lpad(i::text, 27, '0'), $1, NULL, 'invoice.paid', $2, NULL, NULL, $3::bigint - $4 + i
+       FROM generate_series(1, $4::int) AS i`,
+      [appId, payload, t, DUE],
+    );
+    await c.query(
+      `INSERT INTO delivery (id, msg_id, app_id, endpoint_id, status, attempts, next_attempt_at, trigger_type,
+         created_at, updated_at)
+       SELECT 'dlv_' || lpad(i::text, 27, '0'), 'msg_' || lpad(i::text, 27, '0'), $1, ($2::text[])[1 + i % $5],
+         1, 0, $3::bigint - $4 + i, 0, $3::bigint - $4 + i, $3::bigint - $4 + i
+       FROM generate_series(1, $4::int) AS i`,
+      [appId, endpointIds, t, DUE, endpointCount],
+    );
+    await c.query('VACUUM ANALYZE message');
+    await c.query('VACUUM ANALYZE delivery');
+  } finally {
+    await c.end();
+  }
+}
+
+const attemptOf = (d: ClaimedDelivery, at: number): Attempt => ({
+  id: ids('attempt'),
+  deliveryId: d.id,
+  msgId: d.msgId,
+  endpointId: d.endpointId,
+  appId: d.appId,
+  url: d.endpoint.url,
+  status: 0,
+  responseStatusCode: 200,
+  response: 'ok',
+  responseHeaders: { 'content-type': 'text/plain' },
+  requestHeaders: { 'content-type': 'application/json' },
+  durationMs: 3,
+  triggerType: d.triggerType,
+  createdAt: at,
+});
+
+interface Result {
+  delivered: number;
+  seconds: number;
+  claims: number;
+  claimMs: number;
+  completeMs: number;
+  completions: number;
+  empty: number;
+}
+
+async function drain(stores: Store[]): Promise<Result> {
+  const seen = new Set<string>();
+  const started = performance.now();
+  const deadline = started + SECONDS * 1000;
+  let claims = 0;
+  let claimMs = 0;
+  let completeMs = 0;
+  let completions = 0;
+  let empty = 0;
+  let emptyInARow = 0;
+  await Promise.all(
+    stores.map(async (store) => {
+      while (performance.now() < deadline && seen.size < DUE) {
+        const now = Date.now();
+        const t0 = performance.now();
+        const batch = await store.claimDue({
+          now,
+          limit: LIMIT,
+          leaseMs: 60_000,
+          perEndpoint: PER_ENDPOINT,
+          skipEndpoints: [],
+        });
+        const t1 = performance.now();
+        claims++;
+        claimMs += t1 - t0;
+        if (batch.length === 0) {
+          // Due but nothing claimable (the other claimer holds the endpoint's leases): look again
+          // after the dispatcher's BLOCKED_POLL_MS.
+          empty++;
+          if (++emptyInARow > 1000) throw new Error('no progress');
+          await new Promise((r) => setTimeout(r, 50));
+          continue;
+        }
+        emptyInARow = 0;
+        for (const d of batch) {
+          if (seen.has(d.id)) throw new Error(`delivery ${d.id} claimed twice`);
+          seen.add(d.id);
+        }
+        const at = Date.now();
+        await store.completeDeliveries(
+          batch.map((d) => ({
+            deliveryId: d.id,
+            leaseUntil: d.leaseUntil,
+            attempt: attemptOf(d, at),
+            next: { kind: 'success' as const },
+          })),
+          at,
+        );
+        completeMs += performance.now() - t1;
+        completions++;
+      }
+    }),
+  );
+  return {
+    delivered: seen.size,
+    seconds: (performance.now() - started) / 1000,
+    claims,
+    claimMs,
+    completeMs,
+    completions,
+    empty,
+  };
+}
+
+/**
+ * CPU seconds used so far by PostgreSQL's processes for database `name` (its backends and any
+ * autovacuum worker on it), from /proc: PostgreSQL runs on this machine.
+ */
+async function pgCpuSeconds(admin: pg.Client, name: string, known: Map<number, number>): Promise<number> {
+  const { rows } = await admin.query('SELECT pid FROM pg_stat_activity WHERE datname = $1', [name]);
+  for (const r of rows) {
+    try {
+      const stat = readFileSync(`/proc/${r.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // utime and stime (fields 14 and 15 of the whole line), in clock ticks of 1/100 s.
+      known.set(Number(r.pid), (Number(fields[11]) + Number(fields[12])) / 100);
+    } catch {
+      // Gone meanwhile: its last reading stands.
+    }
+  }
+  return [...known.values()].reduce((a, b) => a + b, 0);
+}
+
+async function scenario(endpointCount: number, claimers: number): Promise<void> {
+  const db = await createTestDatabase('bench_claim');
+  const stores = Array.from({ length: claimers }, () =>
+    createPostgresStore({ url: db.url, secretBox: createSecretBox(PG_SECRET_KEY), poolSize: 4 }),
+  );
+  try {
+    await stores[0]!.migrate();
+    await fill(db.url, stores[0]!, endpointCount);
+    await Promise.all(stores.map((s) => s.ping()));
+    const admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+    const known = new Map<number, number>();
+    const pgBefore = await pgCpuSeconds(admin, db.name, known);
+    const nodeBefore = process.cpuUsage();
+    const r = await drain(stores);
+    const node = process.cpuUsage(nodeBefore);
+    const pgUsed = (await pgCpuSeconds(admin, db.name, known)) - pgBefore;
+    await admin.end();
+    const rate = Math.round(r.delivered / r.seconds);
+    const perK = (seconds: number) => ((seconds / Math.max(1, r.delivered)) * 1000).toFixed(2);
+    console.log(
+      `${String(endpointCount).padStart(3)} endpoint(s), ${claimers} claimer(s): ${String(rate).padStart(6)} deliveries/s` +
+        `  CPU s per 1,000: PostgreSQL ${perK(pgUsed)}, Node ${perK((node.user + node.system) / 1e6)}` +
+        `  (${r.delivered} in ${r.seconds.toFixed(1)} s; ${r.claims} claims, ${r.empty} empty;` +
+        ` ${(r.claimMs / r.claims).toFixed(1)} ms per claim, ${(r.completeMs / Math.max(1, r.completions)).toFixed(1)} ms per completion)`,
+    );
+  } finally {
+    for (const s of stores) await s.close();
+    await db.drop();
+  }
+}
+
+console.log(
+  `claim + complete, ${DUE} due deliveries of 1 KB, limit ${LIMIT}, perEndpoint ${PER_ENDPOINT}, ≤${SECONDS} s each`,
+);
+for (const endpoints of [1, 100]) {
+  for (const claimers of [1, 2]) await scenario(endpoints, claimers);
+}

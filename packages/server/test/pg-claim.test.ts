@@ -1,0 +1,154 @@
+/**
+ * PostgreSQL's claim never waits on another worker (see store/postgres/claim.ts): an endpoint
+ * another claim is serving is skipped, an endpoint row another transaction holds does not stop
+ * a claim for an unlimited endpoint, and the claim function refuses to run where its limits
+ * could not be exact.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { createIdGenerator } from '../src/core/ids.ts';
+import { createSecretBox } from '../src/core/secret-box.ts';
+import type { Endpoint, Message } from '../src/core/types.ts';
+import { CLAIM_LOCK_CLASS } from '../src/store/postgres/claim.ts';
+import { createPostgresStore } from '../src/store/postgres/postgres-store.ts';
+import type { Store } from '../src/store/store.ts';
+import { createTestDatabase, PG_SECRET_KEY, pgTestOptions, type TestDatabase } from './pg.ts';
+
+const T0 = Date.parse('2026-03-01T00:00:00Z');
+
+describe('PostgreSQL claims never wait', await pgTestOptions(), () => {
+  let db: TestDatabase;
+  let store: Store;
+  let other: pg.Client;
+  const ids = createIdGenerator(() => T0);
+
+  before(async () => {
+    db = await createTestDatabase('claim');
+    // A claim that waited for a lock would hit this and fail the test instead of hanging it.
+    store = createPostgresStore({
+      url: db.url,
+      secretBox: createSecretBox(PG_SECRET_KEY),
+      statementTimeoutMs: 3000,
+    });
+    await store.migrate();
+    other = new pg.Client({ connectionString: db.url });
+    await other.connect();
+  });
+  after(async () => {
+    await other?.end();
+    await store?.close();
+    await db?.drop();
+  });
+
+  /** An application with endpoints `a` and `b` (no limits), each with `n` due deliveries. */
+  async function twoEndpoints(n: number): Promise<{ a: string; b: string }> {
+    const appId = ids('app');
+    await store.insertApp({
+      id: appId,
+      uid: null,
+      name: 'A',
+      throttleRate: null,
+      metadata: {},
+      createdAt: T0,
+      updatedAt: T0,
+    });
+    const endpoint = (eventType: string): Endpoint => ({
+      id: ids('endpoint'),
+      appId,
+      uid: null,
+      url: 'http://127.0.0.1:1/hook',
+      description: '',
+      disabled: false,
+      eventTypes: [eventType],
+      channels: null,
+      throttleRate: null,
+      metadata: {},
+      headers: {},
+      secrets: [{ key: 'whsec_c2VjcmV0LXRoYXQtaXMtbG9uZy1lbm91Z2g=', expiresAt: null }],
+      svixHeaders: false,
+      failingSince: null,
+      timeoutMs: null,
+      fifo: false,
+      createdAt: T0,
+      updatedAt: T0,
+    });
+    const a = endpoint('a');
+    const b = endpoint('b');
+    await store.insertEndpoint(a);
+    await store.insertEndpoint(b);
+    const message = (eventType: string): Message => ({
+      id: ids('message'),
+      appId,
+      eventId: null,
+      eventType,
+      payload: '{}',
+      channels: null,
+      tags: null,
+      createdAt: T0,
+    });
+    await store.ingest(
+      ['a', 'b'].flatMap((eventType) =>
+        Array.from({ length: n }, () => ({
+          message: message(eventType),
+          dueAt: T0,
+          route: (eps: { id: string; eventTypes: string[] | null }[]) =>
+            eps.filter((e) => e.eventTypes?.includes(eventType)).map((e) => e.id),
+          newDeliveryId: () => ids('delivery'),
+        })),
+      ),
+    );
+    return { a: a.id, b: b.id };
+  }
+  const claim = (now: number) =>
+    store.claimDue({ now, limit: 100, leaseMs: 30_000, perEndpoint: 10, skipEndpoints: [] });
+
+  test('an endpoint another claim is serving is skipped; the batch fills from the others', async () => {
+    const { a, b } = await twoEndpoints(5);
+    // Another process's claim holds endpoint a (the lock a claim takes while it decides a's limits).
+    await other.query('BEGIN');
+    await other.query('SELECT pg_advisory_xact_lock($1::integer, hashtext($2))', [CLAIM_LOCK_CLASS, a]);
+    try {
+      const got = await claim(T0 + 1);
+      assert.deepEqual(
+        got.map((d) => d.endpointId),
+        Array(5).fill(b),
+      );
+    } finally {
+      await other.query('COMMIT');
+    }
+    const after = await claim(T0 + 1);
+    assert.deepEqual(
+      after.map((d) => d.endpointId),
+      Array(5).fill(a),
+      'its holder is gone: a is served',
+    );
+  });
+
+  test('an endpoint row held by another transaction does not stop a claim for it', async () => {
+    const { a } = await twoEndpoints(3);
+    // What a completion writing this endpoint's health (or an API update) holds.
+    await other.query('BEGIN');
+    await other.query('SELECT 1 FROM endpoint WHERE id = $1 FOR NO KEY UPDATE', [a]);
+    try {
+      const got = await claim(T0 + 1);
+      assert.equal(got.filter((d) => d.endpointId === a).length, 3);
+    } finally {
+      await other.query('COMMIT');
+    }
+  });
+
+  test('the claim function runs only under READ COMMITTED, where each of its steps sees the others’ leases', async () => {
+    await other.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    try {
+      await assert.rejects(
+        other.query(
+          `SELECT * FROM hookline_claim(0, 1, 10, 10, '{}', NULL, '{}', 0, 1050, '{}', 1, false, 2, 10000)`,
+        ),
+        /READ COMMITTED/,
+      );
+    } finally {
+      await other.query('ROLLBACK');
+    }
+  });
+});
