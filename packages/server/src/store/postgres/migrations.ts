@@ -6,6 +6,8 @@
  * the "C" collation whatever the database's locale: ids sort in creation order only byte by
  * byte, and keyset paging, FIFO order and claim ties all rely on that.
  */
+import { OPEN, SENDING } from '../statuses.ts';
+
 export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
   {
     version: 1,
@@ -270,7 +272,7 @@ ALTER TABLE endpoint ADD COLUMN timeout_ms INTEGER;
     sql: `
 -- An endpoint's due deliveries in due order: what a claim leases for it, and how a claim finds
 -- the endpoints with due work behind another endpoint's backlog.
-CREATE INDEX delivery_endpoint_due ON delivery (endpoint_id, next_attempt_at, id) WHERE status IN (1, 3);
+CREATE INDEX delivery_endpoint_due ON delivery (endpoint_id, next_attempt_at, id) WHERE status IN (${OPEN});
 
 -- Deliveries per second to an endpoint (store/claim-plan.ts rateOf): its own rate, else the
 -- default of chat kinds, else its application's. NULL or 0: no limit.
@@ -407,16 +409,16 @@ BEGIN
                     CROSS JOIN LATERAL (SELECT coalesce(hookline_rate_of(e.throttle_rate, a.throttle_rate, e.kind,
                                           p_chat_kinds, p_chat_rate), 0) AS rate) rt
                     CROSS JOIN LATERAL (SELECT count(*)::integer AS live FROM delivery s
-                                         WHERE s.endpoint_id = e.id AND s.status = 3 AND s.next_attempt_at > p_now) l
+                                         WHERE s.endpoint_id = e.id AND s.status = ${SENDING} AND s.next_attempt_at > p_now) l
                 ) r
             ) g
             CROSS JOIN LATERAL (
               (SELECT h.id, h.next_attempt_at FROM delivery h
-                WHERE g.fifo AND h.endpoint_id = g.eid AND h.status IN (1, 3)
+                WHERE g.fifo AND h.endpoint_id = g.eid AND h.status IN (${OPEN})
                 ORDER BY h.created_at, h.id LIMIT 1)
               UNION ALL
               (SELECT o.id, o.next_attempt_at FROM delivery o
-                WHERE NOT g.fifo AND o.endpoint_id = g.eid AND o.status IN (1, 3) AND o.next_attempt_at <= p_now
+                WHERE NOT g.fifo AND o.endpoint_id = g.eid AND o.status IN (${OPEN}) AND o.next_attempt_at <= p_now
                 ORDER BY o.next_attempt_at, o.id LIMIT g.take)
             ) d
            WHERE g.take > 0 AND d.next_attempt_at <= p_now
@@ -442,7 +444,7 @@ BEGIN
         FROM (SELECT o.endpoint_id AS eid, min(o.pos) AS pos, count(*)::integer AS cnt
                 FROM (SELECT d.endpoint_id, row_number() OVER (ORDER BY d.next_attempt_at, d.id) AS pos
                         FROM (SELECT d.endpoint_id, d.next_attempt_at, d.id FROM delivery d
-                               WHERE d.status IN (1, 3) AND d.next_attempt_at <= p_now
+                               WHERE d.status IN (${OPEN}) AND d.next_attempt_at <= p_now
                                ORDER BY d.next_attempt_at, d.id LIMIT p_limit * 4) d) o
                GROUP BY o.endpoint_id) w;
     ELSE
@@ -453,13 +455,13 @@ BEGIN
         -- endpoints with open deliveries, one index probe each (the first entry of an endpoint
         -- is its oldest open row).
         WITH RECURSIVE eps(eid, due, did) AS (
-          (SELECT d.endpoint_id, d.next_attempt_at, d.id FROM delivery d WHERE d.status IN (1, 3)
+          (SELECT d.endpoint_id, d.next_attempt_at, d.id FROM delivery d WHERE d.status IN (${OPEN})
             ORDER BY d.endpoint_id, d.next_attempt_at, d.id LIMIT 1)
           UNION ALL
           SELECT nx.endpoint_id, nx.next_attempt_at, nx.id
             FROM eps CROSS JOIN LATERAL (
               SELECT d.endpoint_id, d.next_attempt_at, d.id FROM delivery d
-               WHERE d.status IN (1, 3) AND d.endpoint_id > eps.eid
+               WHERE d.status IN (${OPEN}) AND d.endpoint_id > eps.eid
                ORDER BY d.endpoint_id, d.next_attempt_at, d.id LIMIT 1) nx
         )
         SELECT array_agg(eps.eid ORDER BY eps.due, eps.did) INTO v_raw_ids
@@ -469,7 +471,7 @@ BEGIN
         SELECT array_agg(o.eid ORDER BY f.next_attempt_at, f.id) INTO v_raw_ids
           FROM (SELECT DISTINCT u.eid FROM unnest(p_only) AS u(eid)) o
           CROSS JOIN LATERAL (SELECT d.next_attempt_at, d.id FROM delivery d
-                               WHERE d.endpoint_id = o.eid AND d.status IN (1, 3) AND d.next_attempt_at <= p_now
+                               WHERE d.endpoint_id = o.eid AND d.status IN (${OPEN}) AND d.next_attempt_at <= p_now
                                ORDER BY d.next_attempt_at, d.id LIMIT 1) f;
       END IF;
     END IF;
@@ -489,13 +491,13 @@ BEGIN
                             p_chat_kinds, p_chat_rate), 0) AS rate) rt
       CROSS JOIN LATERAL (SELECT count(*)::integer AS live FROM (
                             SELECT 1 FROM delivery s
-                             WHERE s.endpoint_id = c.eid AND s.status = 3 AND s.next_attempt_at > p_now
+                             WHERE s.endpoint_id = c.eid AND s.status = ${SENDING} AND s.next_attempt_at > p_now
                              LIMIT p_per_endpoint) s) l
      WHERE NOT (c.eid = ANY(p_skip)) AND NOT (e.kind = ANY(p_exclude_kinds))
        AND l.live < p_per_endpoint
        AND NOT (rt.rate > 0 AND coalesce(e.throttle_next_at, 0) > p_now)
        AND NOT (e.fifo AND (l.live > 0 OR (SELECT h.next_attempt_at FROM delivery h
-                                             WHERE h.endpoint_id = c.eid AND h.status IN (1, 3)
+                                             WHERE h.endpoint_id = c.eid AND h.status IN (${OPEN})
                                              ORDER BY h.created_at, h.id LIMIT 1) > p_now));
     v_count := cardinality(v_ids);
     v_i := 1;
@@ -520,11 +522,11 @@ BEGIN
     WITH p AS (
       SELECT * FROM unnest(v_g_ids, v_g_due, v_g_eps, v_g_slots, v_g_until) AS u(id, due, eid, slot, until)
     ), leased AS (
-      UPDATE delivery d SET status = 3, next_attempt_at = p.until, updated_at = p_now
+      UPDATE delivery d SET status = ${SENDING}, next_attempt_at = p.until, updated_at = p_now
         FROM p
        WHERE p.id = d.id
          AND d.id IN (SELECT l.id FROM delivery l
-                       WHERE l.id IN (SELECT p.id FROM p) AND l.status IN (1, 3) AND l.next_attempt_at <= p_now
+                       WHERE l.id IN (SELECT p.id FROM p) AND l.status IN (${OPEN}) AND l.next_attempt_at <= p_now
                        FOR UPDATE SKIP LOCKED)
       RETURNING d.id, d.msg_id, d.app_id, d.endpoint_id, d.attempts, d.trigger_type, d.next_attempt_at AS lease_until
     ), throttled AS (
