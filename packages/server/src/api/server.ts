@@ -125,6 +125,12 @@ export async function buildApi(ctx: ApiContext) {
     requestTimeout: ctx.config.http.requestTimeoutMs,
     keepAliveTimeout: ctx.config.http.keepAliveTimeoutMs,
     clientErrorHandler: clientErrorHandler(ctx.config.http),
+    // A path Fastify cannot decode (`/api/v1/app/%`) fails before routing, outside the error
+    // handler: answer it coded like every other malformed request.
+    frameworkErrors: (error, _request, reply: FastifyReply) => {
+      const e = new HooklineError('generic_error', `malformed request: ${error.message}`);
+      return reply.code(e.status).send(e.toBody());
+    },
   });
   // Too deep to stringify, validate or render: refused once here for every route.
   app.removeContentTypeParser('application/json');
