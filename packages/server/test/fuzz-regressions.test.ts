@@ -46,5 +46,43 @@ for (const store of await testStores()) {
         assert.equal(JSON.parse(r.text).code, 'generic_error');
       }
     });
+
+    test('NUL (U+0000) in a path, query or body field: 422 naming the field, on both stores alike', async () => {
+      const app = (await server.call('POST', '/api/v1/app', { name: 'nul', uid: 'nul' })).body;
+      const token = (await server.call('POST', `/api/v1/auth/app-portal-access/${app.id}`, {})).body.token;
+      const cases: [string, string, unknown, (string | number)[]][] = [
+        ['GET', '/api/v1/app/a%00b', undefined, ['path', 'app_id']],
+        ['GET', '/api/v1/event-type/a%00b', undefined, ['path', 'event_type_name']],
+        ['GET', '/api/v1/app/nul/msg?channel=a%00b', undefined, ['query', 'channel']],
+        ['GET', '/api/v1/app/nul/msg?iterator=a%00b', undefined, ['query', 'iterator']],
+        ['POST', '/api/v1/app', { name: 'a\u0000b' }, ['body', 'name']],
+        [
+          'POST',
+          '/api/v1/app/nul/endpoint',
+          { url: 'https://example.com/', description: 'a\u0000b' },
+          ['body', 'description'],
+        ],
+        ['POST', '/api/v1/event-type', { name: 'c.d', description: 'a\u0000b' }, ['body', 'description']],
+      ];
+      for (const [method, path, body, loc] of cases) {
+        const r = await server.call(method, path, body);
+        assert.equal(r.status, 422, `${method} ${path}: ${JSON.stringify(r.body)}`);
+        assert.deepEqual(r.body.detail[0].loc, loc);
+      }
+      // An application token asking for another application by a NUL id is refused the same way.
+      const scoped = await server.call('GET', '/api/v1/app/a%00b/endpoint', undefined, {
+        authorization: `Bearer ${token}`,
+      });
+      assert.equal(scoped.status, 422, JSON.stringify(scoped.body));
+      // A message payload is the sender's JSON, stored as text: NUL in it is kept.
+      await server.call('POST', '/api/v1/event-type', { name: 'nul.test', description: 'x' });
+      const msg = await server.call('POST', '/api/v1/app/nul/msg', {
+        eventType: 'nul.test',
+        payload: { k: 'a\u0000b' },
+      });
+      assert.equal(msg.status, 202, JSON.stringify(msg.body));
+      const back = await server.call('GET', `/api/v1/app/nul/msg/${msg.body.id}`);
+      assert.equal(back.body.payload.k, 'a\u0000b');
+    });
   });
 }

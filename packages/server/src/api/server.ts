@@ -25,6 +25,7 @@ import {
   depthLimitedJsonParser,
   httpServerOptions,
   instantFormat,
+  refuseNul,
 } from './http-limits.ts';
 import { idempotency } from './idempotency.ts';
 import { listenRoutes } from './listen.ts';
@@ -204,7 +205,11 @@ export async function buildApi(ctx: ApiContext) {
 
   await app.register(
     async (api) => {
+      // NUL in the path or query is refused before auth looks an application up by it; in the
+      // body once it is parsed.
+      api.addHook('onRequest', refuseNul);
       api.addHook('onRequest', auth);
+      api.addHook('preValidation', refuseNul);
       idempotency(api, ctx);
       const typed = api.withTypeProvider<TypeBoxTypeProvider>();
       applicationRoutes(typed, ctx);
