@@ -84,5 +84,72 @@ for (const store of await testStores()) {
       const back = await server.call('GET', `/api/v1/app/nul/msg/${msg.body.id}`);
       assert.equal(back.body.payload.k, 'a\u0000b');
     });
+
+    test('a supplied signing secret that is not base64 (whsec_====…, 4n+1 characters): 422, never stored', async () => {
+      await server.call('POST', '/api/v1/app', { name: 'sec', uid: 'sec' });
+      const bad = [`whsec_${'='.repeat(32)}`, 'A'.repeat(33), `whsec_${'A'.repeat(40)}=A`];
+      for (const secret of bad) {
+        const r = await server.call('POST', '/api/v1/app/sec/endpoint', {
+          url: 'https://example.com/h',
+          secret,
+        });
+        assert.equal(r.status, 422, `${secret}: ${JSON.stringify(r.body)}`);
+        assert.deepEqual(r.body.detail[0].loc, ['body', 'secret']);
+      }
+      const ep = (await server.call('POST', '/api/v1/app/sec/endpoint', { url: 'https://example.com/h' }))
+        .body;
+      const put = await server.call('PATCH', `/api/v1/app/sec/endpoint/${ep.id}`, { secret: bad[0] });
+      assert.equal(put.status, 422, JSON.stringify(put.body));
+      const rotate = await server.call('POST', `/api/v1/app/sec/endpoint/${ep.id}/secret/rotate`, {
+        key: bad[1],
+      });
+      assert.equal(rotate.status, 422, JSON.stringify(rotate.body));
+      assert.deepEqual(rotate.body.detail[0].loc, ['body', 'key']);
+      const source = await server.call('POST', '/api/v1/source', {
+        name: 'sec-src',
+        verification: { scheme: 'none' },
+        destinations: [{ url: 'https://example.com/h' }],
+        forwardSecret: bad[0],
+      });
+      assert.equal(source.status, 422, JSON.stringify(source.body));
+      assert.deepEqual(source.body.detail[0].loc, ['body', 'forwardSecret']);
+      // A good secret of the same shape is still taken.
+      const good = await server.call('POST', '/api/v1/app/sec/endpoint', {
+        url: 'https://example.com/h',
+        secret: `whsec_${Buffer.alloc(24, 7).toString('base64')}`,
+      });
+      assert.equal(good.status, 201, JSON.stringify(good.body));
+    });
+
+    test('a stored secret that cannot sign fails its attempt with the reason; nothing is left unhandled', async () => {
+      const rejections: unknown[] = [];
+      const onRejection = (err: unknown) => rejections.push(err);
+      process.on('unhandledRejection', onRejection);
+      try {
+        await server.call('POST', '/api/v1/app', { name: 'unsignable', uid: 'unsignable' });
+        await server.call('POST', '/api/v1/event-type', { name: 'sec.test', description: 'x' });
+        const created = (
+          await server.call('POST', '/api/v1/app/unsignable/endpoint', { url: 'http://127.0.0.1:9/h' })
+        ).body;
+        // As an older version (or a hand-edited row) could have stored it: the API no longer takes it.
+        const store = server.hookline.store;
+        const app = (await store.getApp('unsignable'))!;
+        const ep = (await store.getEndpoint(app.id, created.id))!;
+        await store.updateEndpoint({ ...ep, secrets: [{ key: `whsec_${'='.repeat(32)}`, expiresAt: null }] });
+        const msg = (
+          await server.call('POST', '/api/v1/app/unsignable/msg', { eventType: 'sec.test', payload: {} })
+        ).body;
+        let attempts: any[] = [];
+        for (let i = 0; i < 100 && attempts.length === 0; i++) {
+          await new Promise((r) => setTimeout(r, 50));
+          attempts = (await server.call('GET', `/api/v1/app/unsignable/attempt/msg/${msg.id}`)).body.data;
+        }
+        assert.equal(attempts.length >= 1, true, 'the attempt is recorded');
+        assert.match(JSON.stringify(attempts[0]), /could not be prepared/);
+        assert.deepEqual(rejections, []);
+      } finally {
+        process.off('unhandledRejection', onRejection);
+      }
+    });
   });
 }
