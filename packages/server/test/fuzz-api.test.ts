@@ -223,11 +223,12 @@ for (const store of stores) {
       /** One request for an operation. */
       const requestFor = (o: Operation, role: Role) => {
         const arbs = schemaArbitraries(doc);
+        const valid = schemaArbitraries(doc, { hostile: false });
         const destructive = o.method === 'DELETE' || o.path.endsWith('/expire-all');
         const names = [...o.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!);
         const params = fc.tuple(...names.map((n) => pathParam(n, destructive, role)));
         const queryParams = ((o.op.parameters ?? []) as any[]).filter((p) => p.in === 'query');
-        const query = fc.tuple(
+        const hostileQuery = fc.tuple(
           ...queryParams.map((p) =>
             fc.option(
               fc.oneof(
@@ -239,11 +240,30 @@ for (const store of stores) {
           ),
           fc.option(fc.tuple(hostileString, hostileString), { freq: 4 }),
         );
+        // A query the document allows, so that list filters and paging run too.
+        const validQuery = fc.tuple(
+          ...queryParams.map((p) =>
+            fc.option(
+              valid.valueFor(p.schema ?? {}).map((v) => (Array.isArray(v) ? v : [v])),
+              { freq: 2 },
+            ),
+          ),
+          fc.constant(null),
+        );
+        const query = fc.oneof(validQuery, hostileQuery);
         const schema = o.op.requestBody?.content?.['application/json']?.schema;
         const body = fc.oneof(
           {
-            weight: schema ? 8 : 1,
+            weight: schema ? 5 : 1,
             arbitrary: (schema ? arbs.valueFor(schema) : fc.constant({})).map((v) => ({
+              text: JSON.stringify(v) ?? 'null',
+              type: 'application/json',
+            })),
+          },
+          // Bodies the schema allows, so that cases get past validation into the handlers.
+          {
+            weight: schema ? 5 : 0,
+            arbitrary: (schema ? valid.valueFor(schema) : fc.constant({})).map((v) => ({
               text: JSON.stringify(v) ?? 'null',
               type: 'application/json',
             })),

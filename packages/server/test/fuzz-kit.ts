@@ -170,7 +170,13 @@ export const hostileString: fc.Arbitrary<string> = fc.oneof(
 type Schema = Record<string, any>;
 
 /** Builds values for JSON Schemas of one OpenAPI document (its `$ref`s resolved against it). */
-export function schemaArbitraries(doc: { components?: { schemas?: Record<string, Schema> } }) {
+export function schemaArbitraries(
+  doc: { components?: { schemas?: Record<string, Schema> } },
+  options: { hostile: boolean; hints?: Record<string, fc.Arbitrary<unknown>> } = { hostile: true },
+) {
+  const { hostile } = options;
+  /** Values for properties by name (URLs, known event types) that a schema alone does not pin down. */
+  const hints = options.hints ?? {};
   const resolve = (s: Schema): Schema => {
     let cur = s;
     for (let i = 0; i < 10 && cur && typeof cur.$ref === 'string'; i++) {
@@ -183,6 +189,7 @@ export function schemaArbitraries(doc: { components?: { schemas?: Record<string,
   /** Mostly a value the schema allows (a fuzzed body should reach the handler), sometimes a hostile one. */
   const valueFor = (raw: Schema, depth = 0): fc.Arbitrary<unknown> => {
     const s = resolve(raw);
+    if (!hostile) return conforming(s, depth);
     const hostileWeight = depth > 4 ? 5 : 1;
     return fc.oneof(
       { weight: 5, arbitrary: conforming(s, depth) },
@@ -202,6 +209,8 @@ export function schemaArbitraries(doc: { components?: { schemas?: Record<string,
       case 'string':
         return stringFor(s);
       case 'integer':
+        if (!hostile)
+          return fc.integer({ min: s.minimum ?? 0, max: Math.min(s.maximum ?? 100_000, 100_000) });
         return fc.oneof(
           fc.integer({ min: s.minimum ?? -1000, max: s.maximum ?? 100_000 }),
           fc.constantFrom(
@@ -221,8 +230,11 @@ export function schemaArbitraries(doc: { components?: { schemas?: Record<string,
       case 'null':
         return fc.constant(null);
       case 'array': {
-        const items = s.items ? valueFor(s.items, depth + 1) : hostileValue;
-        return fc.array(items, { minLength: 0, maxLength: Math.min(s.maxItems ?? 4, 4) });
+        const items = s.items ? valueFor(s.items, depth + 1) : hostile ? hostileValue : fc.string();
+        return fc.array(items, {
+          minLength: hostile ? 0 : (s.minItems ?? 0),
+          maxLength: Math.max(s.minItems ?? 0, Math.min(s.maxItems ?? 4, 4)),
+        });
       }
       case 'object':
         return objectFor(s, depth);
@@ -232,7 +244,14 @@ export function schemaArbitraries(doc: { components?: { schemas?: Record<string,
   };
 
   const stringFor = (s: Schema): fc.Arbitrary<string> => {
-    const options: fc.Arbitrary<string>[] = [hostileString];
+    const options: fc.Arbitrary<string>[] = hostile ? [hostileString] : [];
+    if (!hostile && s.format === 'date-time')
+      return fc.constantFrom(
+        '2026-01-01T00:00:00Z',
+        '2026-12-31T23:59:60Z',
+        new Date(Date.now() + 1000).toISOString(),
+      );
+    if (!hostile && s.format === 'uri') return fc.constant('https://example.com/hook');
     if (s.format === 'date-time')
       options.push(
         fc.constantFrom(
@@ -270,20 +289,36 @@ export function schemaArbitraries(doc: { components?: { schemas?: Record<string,
     const props = (s.properties ?? {}) as Record<string, Schema>;
     const required = new Set<string>(s.required ?? []);
     const entries = Object.entries(props);
-    if (entries.length === 0) return fc.dictionary(fc.string({ maxLength: 8 }), hostileValue, { maxKeys: 3 });
+    if (entries.length === 0)
+      return fc.dictionary(
+        fc.string({ maxLength: 8 }),
+        hostile ? hostileValue : fc.jsonValue({ maxDepth: 2 }),
+        {
+          maxKeys: 3,
+        },
+      );
     const model: Record<string, fc.Arbitrary<unknown>> = {};
-    for (const [k, v] of entries) model[k] = valueFor(v, depth + 1);
+    for (const [k, v] of entries) {
+      const hint = hints[k];
+      model[k] = hint ? (hostile ? fc.oneof(hint, valueFor(v, depth + 1)) : hint) : valueFor(v, depth + 1);
+    }
     return fc
       .tuple(
         fc.record(model, { requiredKeys: [] }),
         // Usually every required field is there (to get past validation); sometimes one is not.
-        fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.boolean() }),
-        fc.oneof(
-          { weight: 4, arbitrary: fc.constant(null) },
-          { weight: 1, arbitrary: fc.tuple(fc.string({ maxLength: 8 }), hostileValue) },
-        ),
+        hostile
+          ? fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.boolean() })
+          : fc.constant(true),
+        hostile
+          ? fc.oneof(
+              { weight: 4, arbitrary: fc.constant(null) },
+              { weight: 1, arbitrary: fc.tuple(fc.string({ maxLength: 8 }), hostileValue) },
+            )
+          : fc.constant(null),
         fc.record(
-          Object.fromEntries([...required].map((k) => [k, conforming(resolve(props[k] ?? {}), depth + 1)])),
+          Object.fromEntries(
+            [...required].map((k) => [k, hints[k] ?? conforming(resolve(props[k] ?? {}), depth + 1)]),
+          ),
         ),
       )
       .map(([rec, keepRequired, extra, req]) => {
