@@ -143,7 +143,7 @@ export function nulIssues(request: Pick<FastifyRequest, 'params' | 'query' | 'bo
     if (typeof value === 'string') {
       if (value.includes('\u0000')) issues.push({ loc, msg: NUL_MESSAGE, type: 'value_error.nul' });
     } else if (Array.isArray(value)) {
-      value.forEach((v, i) => walk(v, [...loc, i]));
+      for (let i = 0; i < value.length; i++) walk(value[i], [...loc, i]);
     } else if (value !== null && typeof value === 'object') {
       for (const [k, v] of Object.entries(value)) {
         if (loc.length === 1 && loc[0] === 'body' && k === 'payload') continue;
