@@ -4,10 +4,19 @@
  * already checked the shapes; these are the rules a schema cannot express. Each problem's path
  * is relative to the endpoint or destination object; the caller puts it under its own `loc`.
  */
+import { invalid } from '../core/errors.ts';
+import { secretProblem } from '../core/signing.ts';
 import { isChatKind } from '../core/types.ts';
 import { checkTemplate } from '../delivery/chat.ts';
 import { isForbiddenCustomHeader } from '../delivery/headers.ts';
 import { checkDestination, checkUrlShape } from '../delivery/ssrf.ts';
+
+/** A 422 for a supplied signing secret (endpoint or source) that could never sign. */
+export function assertSigningSecret(secret: string | null | undefined, loc: (string | number)[]): void {
+  if (!secret) return;
+  const problem = secretProblem(secret);
+  if (problem) throw invalid(loc, problem);
+}
 
 /** How long a rotated-out signing secret stays valid when the request does not say. */
 export const DEFAULT_GRACE_SECONDS = 24 * 3600;

@@ -13,7 +13,7 @@ import {
 import { type App, type Endpoint, type EndpointKind, isChatKind } from '../core/types.ts';
 import { loadApp, loadAppToChange } from './application.ts';
 import type { ApiContext, Routes } from './context.ts';
-import { DEFAULT_GRACE_SECONDS, destinationProblems } from './destination-rules.ts';
+import { assertSigningSecret, DEFAULT_GRACE_SECONDS, destinationProblems } from './destination-rules.ts';
 import { listOut, pageQuery } from './pagination.ts';
 import {
   BackgroundTaskOut,
@@ -138,6 +138,7 @@ async function ensureUidFree(ctx: ApiContext, app: App, uid: string | null | und
 
 export async function createEndpoint(ctx: ApiContext, app: App, input: EndpointIn): Promise<Endpoint> {
   const eventTypes = input.eventTypes ?? input.filterTypes ?? null;
+  assertSigningSecret(input.secret, ['body', 'secret']);
   await validateEndpoint(ctx, {
     url: input.url,
     eventTypes,
@@ -349,6 +350,7 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
       if (b.fifo !== undefined) changes.fifo = b.fifo;
       if (b.timeout !== undefined) changes.timeoutMs = secondsToMs(b.timeout);
       let ep = withChanges(existing, changes, ctx.clock.now());
+      assertSigningSecret(b.secret, ['body', 'secret']);
       if (b.secret) ep = rotateSecret(ep, b.secret, 0, ctx.clock.now());
       await ctx.store.updateEndpoint(ep);
       return endpointOut(ep);
@@ -428,6 +430,7 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
       const app = await loadAppToChange(ctx, req.params.app_id);
       const ep = await loadEndpoint(ctx, app, req.params.endpoint_id);
       const body = req.body ?? {};
+      assertSigningSecret(body.key, ['body', 'key']);
       const rotated = rotateSecret(
         ep,
         body.key ?? null,

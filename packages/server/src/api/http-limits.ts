@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import type { Format } from 'ajv';
 import type { FastifyRequest } from 'fastify';
 import type { HooklineConfig } from '../config.ts';
-import { type ErrorCode, HooklineError } from '../core/errors.ts';
+import { type ErrorCode, HooklineError, type ValidationIssue } from '../core/errors.ts';
 
 /**
  * Deepest nesting of arrays and objects a JSON body may have. Real payloads stay far below it;
@@ -129,4 +129,40 @@ export function instantFormat(rfc3339: Format | undefined): (s: string) => boole
           ? (rfc3339.validate as (s: string) => boolean)
           : () => true;
   return (s) => check(s) === true && Number.isFinite(Date.parse(s));
+}
+
+/**
+ * Where a request carries the NUL character (U+0000), as 422 issues: PostgreSQL text cannot hold
+ * it (every lookup or write with one failed there), and no id, name or URL has a use for it.
+ * A message's `payload` is stored as JSON text, where NUL stays escaped: it keeps it.
+ */
+export function nulIssues(request: Pick<FastifyRequest, 'params' | 'query' | 'body'>): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const walk = (value: unknown, loc: (string | number)[]) => {
+    if (issues.length >= 10) return;
+    if (typeof value === 'string') {
+      if (value.includes('\u0000')) issues.push({ loc, msg: NUL_MESSAGE, type: 'value_error.nul' });
+    } else if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) walk(value[i], [...loc, i]);
+    } else if (value !== null && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) {
+        if (loc.length === 1 && loc[0] === 'body' && k === 'payload') continue;
+        if (k.includes('\u0000'))
+          issues.push({ loc: [...loc, k], msg: NUL_MESSAGE, type: 'value_error.nul' });
+        walk(v, [...loc, k]);
+      }
+    }
+  };
+  walk(request.params, ['path']);
+  walk(request.query, ['query']);
+  walk(request.body, ['body']);
+  return issues;
+}
+
+const NUL_MESSAGE = 'must not contain the NUL character (U+0000)';
+
+/** A `preValidation` hook: refuses a request with NUL outside a message payload (see `nulIssues`). */
+export async function refuseNul(request: FastifyRequest): Promise<void> {
+  const issues = nulIssues(request);
+  if (issues.length > 0) throw new HooklineError('validation', NUL_MESSAGE, issues);
 }

@@ -25,6 +25,7 @@ import {
   depthLimitedJsonParser,
   httpServerOptions,
   instantFormat,
+  refuseNul,
 } from './http-limits.ts';
 import { idempotency } from './idempotency.ts';
 import { listenRoutes } from './listen.ts';
@@ -125,6 +126,12 @@ export async function buildApi(ctx: ApiContext) {
     requestTimeout: ctx.config.http.requestTimeoutMs,
     keepAliveTimeout: ctx.config.http.keepAliveTimeoutMs,
     clientErrorHandler: clientErrorHandler(ctx.config.http),
+    // A path Fastify cannot decode (`/api/v1/app/%`) fails before routing, outside the error
+    // handler: answer it coded like every other malformed request.
+    frameworkErrors: (error, _request, reply: FastifyReply) => {
+      const e = new HooklineError('generic_error', `malformed request: ${error.message}`);
+      return reply.code(e.status).send(e.toBody());
+    },
   });
   // Too deep to stringify, validate or render: refused once here for every route.
   app.removeContentTypeParser('application/json');
@@ -198,7 +205,11 @@ export async function buildApi(ctx: ApiContext) {
 
   await app.register(
     async (api) => {
+      // NUL in the path or query is refused before auth looks an application up by it; in the
+      // body once it is parsed.
+      api.addHook('onRequest', refuseNul);
       api.addHook('onRequest', auth);
+      api.addHook('preValidation', refuseNul);
       idempotency(api, ctx);
       const typed = api.withTypeProvider<TypeBoxTypeProvider>();
       applicationRoutes(typed, ctx);

@@ -22,7 +22,7 @@ import type {
 import { CHALLENGE_PRESETS, challengeProblems } from '../inbound/handshakes.ts';
 import { verificationProblems } from '../inbound/rules.ts';
 import type { ApiContext, Routes } from './context.ts';
-import { DEFAULT_GRACE_SECONDS, destinationProblems } from './destination-rules.ts';
+import { assertSigningSecret, DEFAULT_GRACE_SECONDS, destinationProblems } from './destination-rules.ts';
 import { listOut, pageQuery } from './pagination.ts';
 import {
   AttemptOut,
@@ -258,6 +258,7 @@ async function buildSource(ctx: ApiContext, input: SourceFields, existing: Sourc
     if (other && other.id !== existing?.id)
       throw new HooklineError('conflict', `a source named "${input.name}" exists already`);
   }
+  assertSigningSecret(input.forwardSecret, ['body', 'forwardSecret']);
   const now = ctx.clock.now();
   const forwardSecrets =
     input.forwardSecret != null
@@ -479,6 +480,7 @@ export function sourceRoutes(api: Routes, ctx: ApiContext): void {
     async (req, reply) => {
       const source = await loadSource(ctx, req.params.source_id);
       const body = req.body ?? {};
+      assertSigningSecret(body.key, ['body', 'key']);
       const now = ctx.clock.now();
       await ctx.store.updateSource({
         ...source,

@@ -50,6 +50,20 @@ export function publicKeyFor(secret: string): string | null {
 const scheme = schemes['standard-webhooks'];
 
 /**
+ * Why a supplied secret cannot sign, or null. The API's pattern admits what Svix admits (32–100
+ * base64 characters), which includes strings that are not base64 (`====...`, a length of 4n+1);
+ * such a secret would fail every delivery at signing time.
+ */
+export function secretProblem(secret: string): string | null {
+  try {
+    scheme.validateSecret?.(normalizeSecret(secret));
+    return null;
+  } catch (err) {
+    return (err as Error).message.replace(/^standard-webhooks: /, '');
+  }
+}
+
+/**
  * The `webhook-signature` header value: one entry per secret, space-separated (`v1,` for
  * `whsec_` secrets, `v1a,` for `whsk_` keys).
  */

@@ -381,7 +381,19 @@ export function createDispatcher(deps: {
       return;
     }
     const startedAt = clock.now();
-    const req = await prepareAttempt(d, startedAt, options);
+    let req: SendRequest;
+    try {
+      req = await prepareAttempt(d, startedAt, options);
+    } catch (err) {
+      // A request that cannot be built (a stored secret that cannot sign) is a failed attempt
+      // with the reason in its log, never a rejection nobody handles (that would stop the process).
+      req = {
+        url: d.endpoint.url,
+        headers: {},
+        body: '',
+        failure: `the request could not be prepared: ${coerceError(err).message}`,
+      };
+    }
     const result: SendResult = req.failure
       ? { ok: false, error: 'not_sent', message: req.failure, durationMs: 0 }
       : await sender.send(req);
