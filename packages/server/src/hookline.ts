@@ -151,6 +151,7 @@ export async function createHookline(
           pollMs: 1_000,
           batch: 32,
           maxResponseBytes: config.delivery.maxResponseBytes,
+          seenEveryMs: null,
         },
         onAttempt: (attempt, _delivery, next) => metrics.attempt(attempt, next),
       })

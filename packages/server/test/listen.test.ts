@@ -8,11 +8,13 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { sign } from '@hookline/receiver';
 import { Webhook } from 'standardwebhooks';
 import Stripe from 'stripe';
 import WebSocket from 'ws';
+import { LISTEN_ERRORS } from '../src/delivery/listen-hub.ts';
 import { MAIN } from './child.ts';
 import { headersOf, startHookline, startReceiver, type TestReceiver, type TestServer } from './helpers.ts';
 import { type TestStoreKind, testStores } from './pg.ts';
@@ -75,6 +77,91 @@ function startListen(server: TestServer, args: string[]): ListenChild {
     },
   };
 }
+
+/** A raw client of the listen stream, speaking the protocol as a test (or a buggy client) would. */
+interface Stream {
+  ws: WebSocket;
+  /** Every message the server sent, parsed. */
+  messages: Record<string, any>[];
+  /** Resolves with the first message (from `from` on) matching `pred`. */
+  next(pred: (m: Record<string, any>) => boolean, what: string, from?: number): Promise<Record<string, any>>;
+  closed: Promise<{ code: number; reason: string }>;
+}
+
+/** Opens the stream; resolves with the session, or with the HTTP refusal (status and body). */
+function openStream(
+  server: TestServer,
+  appId: string,
+  endpointId: string,
+  token: string,
+): Promise<Stream | { status: number; body: any }> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(
+      `${server.url.replace('http', 'ws')}/api/v1/app/${appId}/endpoint/${endpointId}/listen`,
+      { headers: { authorization: `Bearer ${token}` } },
+    );
+    const messages: Record<string, any>[] = [];
+    const waiters = new Set<() => void>();
+    const closed = new Promise<{ code: number; reason: string }>((ok) =>
+      ws.on('close', (code, reason) => {
+        ok({ code, reason: reason.toString() });
+        for (const w of waiters) w();
+      }),
+    );
+    ws.on('message', (data) => {
+      messages.push(JSON.parse(String(data)));
+      for (const w of waiters) w();
+    });
+    ws.on('error', () => {});
+    ws.on('unexpected-response', (_req, res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => {
+        text += c.toString();
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+    });
+    ws.on('open', () =>
+      resolve({
+        ws,
+        messages,
+        closed,
+        next(pred, what, from = 0) {
+          return new Promise((ok, fail) => {
+            const timer = setTimeout(() => {
+              waiters.delete(check);
+              fail(new Error(`timed out waiting for ${what}; got ${JSON.stringify(messages)}`));
+            }, 15_000);
+            function check() {
+              const found = messages.slice(from).find(pred);
+              if (found) {
+                clearTimeout(timer);
+                waiters.delete(check);
+                ok(found);
+              } else if (ws.readyState === WebSocket.CLOSED) {
+                clearTimeout(timer);
+                waiters.delete(check);
+                fail(new Error(`stream closed before ${what}; got ${JSON.stringify(messages)}`));
+              }
+            }
+            waiters.add(check);
+            check();
+          });
+        },
+      }),
+    );
+  });
+}
+
+function isStream(s: Stream | { status: number }): s is Stream {
+  return 'ws' in s;
+}
+
+test('every error code of the listen stream is documented in docs/errors.md', () => {
+  const doc = readFileSync(new URL('../../../docs/errors.md', import.meta.url), 'utf8');
+  for (const [code, meaning] of Object.entries(LISTEN_ERRORS)) {
+    assert.ok(doc.includes(`| \`${code}\` | ${meaning} |`), `docs/errors.md lists ${code}`);
+  }
+});
 
 for (const kind of await testStores()) {
   describe(`hookline listen (${kind.name})`, kind.options, () => {
@@ -336,6 +423,178 @@ for (const kind of await testStores()) {
       const cli = startListen(server, ['--forward-to', local.url, '--app', 'laptop', '--token', 'wrong']);
       const code = await new Promise((ok) => cli.proc.once('exit', ok));
       assert.equal(code, 3, 'a rejected token exits 3');
+    });
+
+    const listenEndpoint = async (uid: string) => {
+      const res = await server.call('POST', `/api/v1/app/${appId}/endpoint`, {
+        url: `${local.url}/${uid}`,
+        uid,
+        kind: 'listen',
+      });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      return res.body.id as string;
+    };
+    const appToken = async (readOnly: boolean, app = appId) => {
+      const res = await server.call('POST', `/api/v1/auth/app-portal-access/${app}`, { readOnly });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      return res.body.token as string;
+    };
+    const answer = (s: Stream, d: Record<string, any>, status = 200) =>
+      s.ws.send(
+        JSON.stringify({ type: 'result', deliveryId: d.deliveryId, status, durationMs: 3, body: 'ok' }),
+      );
+
+    test('only a token that can change the endpoint takes the stream: a read-only app token is refused', async () => {
+      const ep = await listenEndpoint('owner-stream');
+      const owner = await openStream(server, appId, ep, server.token);
+      assert.ok(isStream(owner));
+      await owner.next((m) => m.type === 'hello', 'hello');
+
+      const readOnly = await openStream(server, appId, ep, await appToken(true));
+      assert.ok(!isStream(readOnly), 'a read-only token must not open the stream');
+      assert.equal(readOnly.status, 403);
+      assert.equal(readOnly.body.code, 'insufficient_access');
+      const otherApp = (await server.call('POST', '/api/v1/app', { name: 'other', uid: 'other-app' })).body
+        .id;
+      const foreign = await openStream(server, appId, ep, await appToken(false, otherApp));
+      assert.ok(!isStream(foreign));
+      assert.equal(foreign.status, 403);
+
+      // The owner's session was not kicked off: it still gets (and answers) the next delivery.
+      const msgId = await send({ owner: true });
+      const d = await owner.next((m) => m.type === 'delivery' && m.msgId === msgId, 'the delivery');
+      answer(owner, d);
+      const attempts = async () =>
+        (await server.call('GET', `/api/v1/app/${appId}/attempt/endpoint/${ep}`)).body.data as unknown[];
+      for (let i = 0; i < 200 && (await attempts()).length === 0; i++)
+        await new Promise((r) => setTimeout(r, 25));
+      assert.equal((await attempts()).length, 1);
+
+      // An application token that may change the endpoint may take the stream over.
+      const writer = await openStream(server, appId, ep, await appToken(false));
+      assert.ok(isStream(writer));
+      await writer.next((m) => m.type === 'hello', 'hello for the app token');
+      assert.equal((await owner.closed).code, 4000);
+      writer.ws.close();
+      await writer.closed;
+    });
+
+    test('a malformed client message gets a coded error and the session lives on', async () => {
+      const ep = await listenEndpoint('raw-bad');
+      const s = await openStream(server, appId, ep, server.token);
+      assert.ok(isStream(s));
+      await s.next((m) => m.type === 'idle', 'idle');
+      const msgId = await send({ bad: 'client' });
+      const d = await s.next((m) => m.type === 'delivery' && m.msgId === msgId, 'the delivery');
+      const bad = [
+        'not json',
+        'null',
+        '[1]',
+        '{"type":"nope"}',
+        JSON.stringify({ type: 'result', deliveryId: d.deliveryId, status: '200', durationMs: 'x' }),
+        JSON.stringify({ type: 'result', deliveryId: d.deliveryId, status: 200, durationMs: -1 }),
+        JSON.stringify({
+          type: 'result',
+          deliveryId: d.deliveryId,
+          status: 200,
+          durationMs: 1,
+          headers: { a: 1 },
+        }),
+      ];
+      for (const [i, text] of bad.entries()) {
+        const from = s.messages.length;
+        s.ws.send(text);
+        const e = await s.next((m) => m.type === 'error', `the error for message ${i}`, from);
+        assert.equal(e.code, 'invalid_listen_message', `message ${i}: ${text}`);
+        assert.equal(typeof e.detail, 'string');
+      }
+      const from = s.messages.length;
+      s.ws.send(JSON.stringify({ type: 'result', deliveryId: 'dlv_not_pushed', status: 200, durationMs: 1 }));
+      const unknown = await s.next((m) => m.type === 'error', 'the error for an unknown delivery', from);
+      assert.equal(unknown.code, 'unknown_delivery');
+      assert.equal(s.ws.readyState, WebSocket.OPEN, 'the session survives bad messages');
+
+      // A valid answer is still taken after all that.
+      answer(s, d, 204);
+      const attempts = async () =>
+        (await server.call('GET', `/api/v1/app/${appId}/attempt/endpoint/${ep}`)).body.data as {
+          responseStatusCode: number;
+        }[];
+      for (let i = 0; i < 200 && (await attempts()).length === 0; i++)
+        await new Promise((r) => setTimeout(r, 25));
+      assert.deepEqual(
+        (await attempts()).map((a) => a.responseStatusCode),
+        [204],
+      );
+      s.ws.close();
+      await s.closed;
+    });
+
+    test('a session that dies on a server error gives its deliveries back at once', async () => {
+      const ep = await listenEndpoint('raw-dies');
+      const ids = [await send({ n: 0 }), await send({ n: 1 })];
+      const first = await openStream(server, appId, ep, server.token);
+      assert.ok(isStream(first));
+      const d0 = await first.next((m) => m.type === 'delivery' && m.msgId === ids[0], 'the first delivery');
+      const d1 = await first.next((m) => m.type === 'delivery' && m.msgId === ids[1], 'the second delivery');
+      // The database fails while the answers are recorded: the session ends (the client reconnects).
+      const store = server.hookline.store;
+      const complete = store.completeDeliveries;
+      store.completeDeliveries = async () => {
+        store.completeDeliveries = complete;
+        throw new Error('database went away');
+      };
+      answer(first, d0);
+      answer(first, d1);
+      assert.equal((await first.closed).code, 1011);
+      // Its leases were given back at once, not after they expire (minutes): the next session
+      // gets both deliveries again, in order.
+      const second = await openStream(server, appId, ep, server.token);
+      assert.ok(isStream(second));
+      const again0 = await second.next((m) => m.type === 'delivery', 'the first delivery again');
+      assert.equal(again0.msgId, ids[0]);
+      assert.equal(again0.attempt, 1, 'nothing was recorded for it');
+      answer(second, again0);
+      const again1 = await second.next(
+        (m) => m.type === 'delivery' && m.msgId === ids[1],
+        'the second again',
+      );
+      answer(second, again1);
+      await second.next((m) => m.type === 'idle', 'caught up');
+      second.ws.close();
+      await second.closed;
+    });
+
+    test('after a SIGKILL, the next listen gets the interrupted delivery first, then the rest in order', async () => {
+      const args = (path: string) => [
+        '--forward-to',
+        `${local.url}/${path}`,
+        '--app',
+        'laptop',
+        '--name',
+        'dev-kill',
+      ];
+      const cli = startListen(server, args('first'));
+      await cli.waitFor((e) => e.type === 'connected', 'connected');
+      const sent = [await send({ i: 0 })];
+      await cli.waitFor((e) => e.type === 'forwarded' && e.msgId === sent[0], 'the first forward');
+      // The local app takes the next one and never answers: that delivery is in flight when the
+      // CLI dies, and everything published meanwhile waits behind it.
+      const before = local.requests.length;
+      local.queue({ hang: true });
+      sent.push(await send({ i: 1 }));
+      await local.waitFor(before + 1);
+      for (let i = 2; i < 7; i++) sent.push(await send({ i }));
+      cli.proc.kill('SIGKILL');
+      await new Promise((ok) =>
+        cli.proc.exitCode !== null || cli.proc.signalCode !== null ? ok(null) : cli.proc.once('exit', ok),
+      );
+
+      const again = startListen(server, args('second'));
+      await again.waitFor((e) => e.type === 'caught-up', 'caught up');
+      const got = local.requests.filter((r) => r.url === '/second').map((r) => r.headers['webhook-id']);
+      assert.deepEqual(got, sent.slice(1), 'the interrupted delivery first, then the rest in publish order');
+      assert.equal(await again.stop(), 0);
     });
   });
 }

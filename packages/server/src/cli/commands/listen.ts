@@ -264,7 +264,18 @@ async function session(
       ws.on('ping', alive);
       ws.on('message', (data) => {
         alive();
-        const msg = JSON.parse(String(data)) as ListenServerMessage;
+        let msg: ListenServerMessage;
+        try {
+          msg = JSON.parse(String(data)) as ListenServerMessage;
+        } catch {
+          return;
+        }
+        if (msg.type === 'error') {
+          // The server refused something this CLI sent: a bug worth showing, not worth stopping for.
+          if (io.json) printJson(io, { type: 'server-error', code: msg.code, detail: msg.detail });
+          else io.err(io.c.red(`server: ${msg.code}: ${msg.detail}`));
+          return;
+        }
         if (msg.type === 'hello') {
           backlog = msg.backlog;
           timeoutMs = msg.timeoutMs;
@@ -285,6 +296,8 @@ async function session(
           });
           return;
         }
+        // Newer servers may send messages this version does not know: skip them.
+        if (msg.type !== 'delivery') return;
         // One at a time, in the order the server sends them.
         queue = queue.then(async () => {
           const result = await forward(forwardTo, msg, timeoutMs);
