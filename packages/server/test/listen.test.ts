@@ -14,6 +14,7 @@ import { sign } from '@hookline/receiver';
 import { Webhook } from 'standardwebhooks';
 import Stripe from 'stripe';
 import WebSocket from 'ws';
+import { ConfigError, loadConfig } from '../src/config.ts';
 import { LISTEN_ERRORS } from '../src/delivery/listen-hub.ts';
 import { MAIN } from './child.ts';
 import { headersOf, startHookline, startReceiver, type TestReceiver, type TestServer } from './helpers.ts';
@@ -595,6 +596,175 @@ for (const kind of await testStores()) {
       const got = local.requests.filter((r) => r.url === '/second').map((r) => r.headers['webhook-id']);
       assert.deepEqual(got, sent.slice(1), 'the interrupted delivery first, then the rest in publish order');
       assert.equal(await again.stop(), 0);
+    });
+  });
+}
+
+test('HOOKLINE_LISTEN_ENDPOINT_TTL: seconds, 0 turns it off, default one day, checked at start', () => {
+  assert.equal(loadConfig({}).listenEndpointTtlMs, 86_400_000);
+  assert.equal(loadConfig({ HOOKLINE_LISTEN_ENDPOINT_TTL: '3600' }).listenEndpointTtlMs, 3_600_000);
+  assert.equal(loadConfig({ HOOKLINE_LISTEN_ENDPOINT_TTL: '0' }).listenEndpointTtlMs, null);
+  for (const bad of ['soon', '-5', '0.5']) {
+    assert.throws(
+      () => loadConfig({ HOOKLINE_LISTEN_ENDPOINT_TTL: bad }),
+      (err: unknown) => err instanceof ConfigError && /HOOKLINE_LISTEN_ENDPOINT_TTL/.test(err.message),
+      bad,
+    );
+  }
+});
+
+for (const kind of await testStores()) {
+  describe(`listen endpoint lifetime (${kind.name})`, kind.options, () => {
+    let db: Awaited<ReturnType<TestStoreKind['open']>> | undefined;
+    let server: TestServer;
+    let local: TestReceiver;
+    let appId: string;
+
+    before(async () => {
+      db = await kind.open('listen_ttl');
+      // Listen endpoints are paused one second after their hookline listen has gone.
+      server = await startHookline({ env: { HOOKLINE_LISTEN_ENDPOINT_TTL: '1', ...db.env } });
+      local = await startReceiver();
+      appId = (await server.call('POST', '/api/v1/app', { name: 'ttl', uid: 'ttl' })).body.id;
+    });
+    after(async () => {
+      await server.close();
+      await local.close();
+      await db?.drop();
+    });
+
+    const endpoint = async (id: string) =>
+      (await server.call('GET', `/api/v1/app/${appId}/endpoint/${id}`)).body;
+    const stats = (id: string) => server.hookline.store.endpointStats(id, 0, Date.now() + 1);
+    /** Waits (no assertion on time) until the endpoint was last seen more than the TTL ago. */
+    const pastTtl = async (id: string) => {
+      const seen = Date.parse((await endpoint(id)).updatedAt);
+      await new Promise((r) => setTimeout(r, Math.max(0, seen + 1_200 - Date.now())));
+    };
+    const send = async (payload: unknown) => {
+      const res = await server.call('POST', `/api/v1/app/${appId}/msg`, { eventType: 'ttl.test', payload });
+      assert.equal(res.status, 202, JSON.stringify(res.body));
+      return res.body.id as string;
+    };
+
+    test('a listen endpoint is paused once its CLI has been gone for the TTL, and enabled by the next listen', async () => {
+      const args = ['--forward-to', `${local.url}/ttl`, '--app', 'ttl', '--name', 'dev-ttl'];
+      let cli = startListen(server, args);
+      const ready = await cli.waitFor((e) => e.type === 'ready', 'ready');
+      await cli.waitFor((e) => e.type === 'connected', 'connected');
+      const forgotten = (
+        await server.call('POST', `/api/v1/app/${appId}/endpoint`, {
+          url: local.url,
+          uid: 'forgotten',
+          kind: 'listen',
+        })
+      ).body.id as string;
+      const http = (await server.call('POST', `/api/v1/app/${appId}/endpoint`, { url: `${local.url}/http` }))
+        .body.id as string;
+      await send({ n: 1 });
+      assert.equal((await stats(forgotten)).pending, 1, 'queued for the endpoint nobody listens on');
+
+      // Longer than the TTL: the endpoint nobody connected to is paused and its queue dropped;
+      // the one with a connected CLI and the http endpoint are left alone.
+      await pastTtl(forgotten);
+      await server.hookline.listenExpiry!.runOnce();
+      assert.equal((await endpoint(forgotten)).disabled, true);
+      assert.deepEqual(
+        { pending: (await stats(forgotten)).pending, canceled: (await stats(forgotten)).canceled },
+        { pending: 0, canceled: 1 },
+      );
+      assert.equal((await endpoint(ready.endpointId)).disabled, false, 'its CLI is connected');
+      assert.equal((await endpoint(http)).disabled, false);
+
+      // The CLI goes; a TTL later its endpoint is paused too, and stops collecting messages.
+      assert.equal(await cli.stop(), 0);
+      await pastTtl(ready.endpointId);
+      await server.hookline.listenExpiry!.runOnce();
+      const paused = await endpoint(ready.endpointId);
+      assert.equal(paused.disabled, true);
+      await send({ n: 2 });
+      assert.equal((await stats(ready.endpointId)).pending, 0, 'nothing queues for a paused endpoint');
+
+      // The next listen with that name enables it again, says since when events were missed,
+      // and forwards as before.
+      cli = startListen(server, args);
+      const again = await cli.waitFor((e) => e.type === 'ready', 'ready again');
+      assert.equal(again.endpointId, ready.endpointId);
+      assert.equal(again.reenabled, true);
+      assert.equal(again.missedSince, paused.updatedAt, 'the last time the CLI was seen');
+      await cli.waitFor((e) => e.type === 'connected', 'connected again');
+      assert.equal((await endpoint(ready.endpointId)).disabled, false);
+      const live = await send({ n: 3 });
+      await cli.waitFor((e) => e.type === 'forwarded' && e.msgId === live, 'a live event');
+      assert.equal(await cli.stop(), 0);
+    });
+
+    test('hookline listen runs with an application token that may change endpoints (twice), not a read-only one', async () => {
+      const portalToken = async (readOnly: boolean) =>
+        (await server.call('POST', `/api/v1/auth/app-portal-access/${appId}`, { readOnly })).body
+          .token as string;
+      const args = (token: string) => [
+        '--forward-to',
+        `${local.url}/app-token`,
+        '--app',
+        'ttl',
+        '--name',
+        'dev-app-token',
+        '--token',
+        token,
+      ];
+      const token = await portalToken(false);
+      // The second run finds the endpoint although the token cannot see it (hidden from app tokens).
+      for (const round of [1, 2]) {
+        const cli = startListen(server, args(token));
+        const ready = await cli.waitFor((e) => e.type === 'ready', `ready (run ${round})`);
+        assert.equal(ready.created, round === 1);
+        await cli.waitFor((e) => e.type === 'connected', `connected (run ${round})`);
+        const id = await send({ round });
+        await cli.waitFor((e) => e.type === 'forwarded' && e.msgId === id, `forwarded (run ${round})`);
+        assert.equal(await cli.stop(), 0);
+      }
+      const readOnly = startListen(server, args(await portalToken(true)));
+      const code = await new Promise((ok) => readOnly.proc.once('exit', ok));
+      assert.equal(code, 1);
+      assert.match(readOnly.stderr(), /read-only/);
+    });
+
+    test('listen endpoints are hidden from application tokens (the app portal)', async () => {
+      await server.call('POST', `/api/v1/app/${appId}/endpoint`, { url: `${local.url}/shown` });
+      const listen = (
+        await server.call('POST', `/api/v1/app/${appId}/endpoint`, {
+          url: local.url,
+          uid: 'hidden',
+          kind: 'listen',
+        })
+      ).body.id as string;
+      const token = (await server.call('POST', `/api/v1/auth/app-portal-access/${appId}`, {})).body
+        .token as string;
+      const asApp = (path: string) =>
+        server.call('GET', `/api/v1/app/${appId}${path}`, undefined, { authorization: `Bearer ${token}` });
+      const admin = (await server.call('GET', `/api/v1/app/${appId}/endpoint?limit=250`)).body.data as {
+        id: string;
+        kind: string;
+      }[];
+      assert.ok(admin.some((e) => e.id === listen));
+      const portal = (await asApp('/endpoint?limit=250')).body.data as { id: string; kind: string }[];
+      assert.ok(portal.length > 0);
+      assert.ok(
+        portal.every((e) => e.kind !== 'listen'),
+        JSON.stringify(portal),
+      );
+      for (const ref of [listen, 'hidden']) {
+        const one = await asApp(`/endpoint/${ref}`);
+        assert.equal(one.status, 404);
+        assert.equal(one.body.code, 'not_found');
+      }
+      // Paging past a page of hidden endpoints goes on to the visible ones.
+      const page1 = (await asApp('/endpoint?limit=1&order=descending')).body;
+      assert.equal(page1.done, false);
+      assert.deepEqual(page1.data, [], 'the newest endpoint is the hidden one');
+      const page2 = (await asApp(`/endpoint?limit=250&order=descending&iterator=${page1.iterator}`)).body;
+      assert.ok(page2.data.length > 0);
     });
   });
 }
