@@ -12,9 +12,9 @@
  *   client connects -> hello {backlog, timeoutMs}; once nothing is due -> idle (caught up)
  *   loop: claim a batch (scope: only this endpoint) -> push each {delivery}
  *         -> collect each {result} in order -> completeDeliveries (success | retry at T | fail)
- *   session ends for any reason (client gone or stuck, a malformed answer is NOT one of them,
- *   a database error) -> every lease it still holds is given back at once, due before anything
- *   published after them, so the next session gets them first and in publish order
+ *   session ends for any reason (client gone or stuck, a database error) -> every lease it
+ *   still holds is given back at once, due before anything published after them, so the next
+ *   session gets them first and in publish order
  *
  * Every client message is checked; a malformed one is answered with an `error` message and
  * ignored (the session goes on). While a client is connected the endpoint's `updatedAt` is
