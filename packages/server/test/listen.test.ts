@@ -35,11 +35,23 @@ interface ListenChild {
   stop(): Promise<number | null>;
 }
 
+/**
+ * Every child started. A failed test may leave one running, which would keep this file from
+ * ending: each suite's `after` kills what is left (a file-level `after` would run too early,
+ * while the suites below are still being declared).
+ */
+const children = new Set<ChildProcess>();
+function killChildren() {
+  for (const proc of children) if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  children.clear();
+}
+
 function startListen(server: TestServer, args: string[]): ListenChild {
   const proc = spawn(process.execPath, [MAIN, 'listen', '--json', ...args], {
     env: { ...process.env, HOOKLINE_URL: server.url, HOOKLINE_TOKEN: server.token, NO_COLOR: '1' },
     stdio: 'pipe',
   });
+  children.add(proc);
   const events: Record<string, any>[] = [];
   let buffered = '';
   let err = '';
@@ -179,6 +191,7 @@ for (const kind of await testStores()) {
       appId = (await server.call('POST', '/api/v1/app', { name: 'laptop', uid: 'laptop' })).body.id;
     });
     after(async () => {
+      killChildren();
       await server.close();
       await local.close();
       await db?.drop();
@@ -566,10 +579,13 @@ for (const kind of await testStores()) {
       await second.closed;
     });
 
-    test('after a SIGKILL, the next listen gets the interrupted delivery first, then the rest in order', async () => {
+    test('after a SIGKILL, the next listen gets the interrupted delivery first, then the rest in order', async (ctx) => {
+      // A local app of its own: the http endpoint of an earlier test delivers to `local` too.
+      const app = await startReceiver();
+      ctx.after(() => app.close());
       const args = (path: string) => [
         '--forward-to',
-        `${local.url}/${path}`,
+        `${app.url}/${path}`,
         '--app',
         'laptop',
         '--name',
@@ -581,10 +597,10 @@ for (const kind of await testStores()) {
       await cli.waitFor((e) => e.type === 'forwarded' && e.msgId === sent[0], 'the first forward');
       // The local app takes the next one and never answers: that delivery is in flight when the
       // CLI dies, and everything published meanwhile waits behind it.
-      const before = local.requests.length;
-      local.queue({ hang: true });
+      app.queue({ hang: true });
       sent.push(await send({ i: 1 }));
-      await local.waitFor(before + 1);
+      await app.waitFor(2);
+      assert.equal(app.requests[1]!.headers['webhook-id'], sent[1]);
       for (let i = 2; i < 7; i++) sent.push(await send({ i }));
       cli.proc.kill('SIGKILL');
       await new Promise((ok) =>
@@ -593,7 +609,7 @@ for (const kind of await testStores()) {
 
       const again = startListen(server, args('second'));
       await again.waitFor((e) => e.type === 'caught-up', 'caught up');
-      const got = local.requests.filter((r) => r.url === '/second').map((r) => r.headers['webhook-id']);
+      const got = app.requests.filter((r) => r.url === '/second').map((r) => r.headers['webhook-id']);
       assert.deepEqual(got, sent.slice(1), 'the interrupted delivery first, then the rest in publish order');
       assert.equal(await again.stop(), 0);
     });
@@ -628,6 +644,7 @@ for (const kind of await testStores()) {
       appId = (await server.call('POST', '/api/v1/app', { name: 'ttl', uid: 'ttl' })).body.id;
     });
     after(async () => {
+      killChildren();
       await server.close();
       await local.close();
       await db?.drop();
