@@ -57,6 +57,11 @@ export interface HooklineConfig {
    * records stay, marked as expunged). Null keeps everything.
    */
   retentionMs: number | null;
+  /**
+   * A `listen` endpoint whose `hookline listen` has been gone this long is paused (disabled,
+   * its queued deliveries canceled); the next `hookline listen` enables it again. Null: never.
+   */
+  listenEndpointTtlMs: number | null;
   delivery: {
     concurrency: number;
     perEndpointConcurrency: number;
@@ -92,6 +97,7 @@ export const DEFAULT_CONFIG: HooklineConfig = {
   migrateOnStart: true,
   database: { poolSize: 10, connectTimeoutMs: 5_000, statementTimeoutMs: 15_000 },
   retentionMs: null,
+  listenEndpointTtlMs: 24 * 3_600_000,
   delivery: {
     concurrency: 256,
     perEndpointConcurrency: 32,
@@ -156,6 +162,12 @@ const days: Parser = (raw) => {
   const n = Number(raw);
   if (!Number.isFinite(n) || n < 0) throw new Error('must be a number of days (0 keeps everything)');
   return n === 0 ? null : Math.round(n * 86_400_000);
+};
+const secondsOrNever: Parser = (raw) => {
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0 || (n > 0 && n < 1))
+    throw new Error('must be a number of seconds, at least 1 (0 turns it off)');
+  return n === 0 ? null : Math.round(n * 1000);
 };
 const secondsList: Parser = (raw) =>
   raw.split(',').map((part) => {
@@ -313,6 +325,12 @@ const OPTIONS: { env: string; path: string; parse: Parser; doc: string }[] = [
     path: 'retentionMs',
     parse: days,
     doc: 'days to keep payloads and attempt logs (0 keeps them forever)',
+  },
+  {
+    env: 'HOOKLINE_LISTEN_ENDPOINT_TTL',
+    path: 'listenEndpointTtlMs',
+    parse: secondsOrNever,
+    doc: 'seconds after its hookline listen left before a listen endpoint is paused (0: never)',
   },
   {
     env: 'HOOKLINE_CONCURRENCY',

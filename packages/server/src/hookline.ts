@@ -16,6 +16,7 @@ import { leaseFor } from './core/lease.ts';
 import { createSecretBox, type SecretBox } from './core/secret-box.ts';
 import { createDispatcher, type Dispatcher } from './delivery/dispatcher.ts';
 import { createInboundQueue, createIngestQueue } from './delivery/ingest-queue.ts';
+import { createListenExpiry, type ListenExpiry, listenSeenEvery } from './delivery/listen-expiry.ts';
 import { createListenHub } from './delivery/listen-hub.ts';
 import { createRetention, type Retention } from './delivery/retention.ts';
 import { createSender } from './delivery/sender.ts';
@@ -37,6 +38,8 @@ export interface Hookline {
   metricsUrl: string | null;
   /** Deletes old payloads and attempt logs (worker role, when HOOKLINE_RETENTION_DAYS is set). */
   retention: Retention | null;
+  /** Pauses `listen` endpoints whose client has been gone too long (API role, unless turned off). */
+  listenExpiry: ListenExpiry | null;
   /** Set when this start generated the admin token (first start): print it once. */
   generatedAdminToken: string | null;
   /** Starts listening (API role) and delivering (worker role). Returns the URL. */
@@ -153,6 +156,8 @@ export async function createHookline(
           pollMs: 1_000,
           batch: 32,
           maxResponseBytes: config.delivery.maxResponseBytes,
+          seenEveryMs:
+            config.listenEndpointTtlMs === null ? null : listenSeenEvery(config.listenEndpointTtlMs),
         },
         onAttempt: (attempt, _delivery, next) => metrics.attempt(attempt, next),
       })
@@ -216,6 +221,17 @@ export async function createHookline(
       ? createRetention({ store, clock, logger, retentionMs: config.retentionMs })
       : null;
 
+  const listenExpiry =
+    listen && config.listenEndpointTtlMs !== null
+      ? createListenExpiry({
+          store,
+          clock,
+          logger,
+          ttlMs: config.listenEndpointTtlMs,
+          isConnected: (id) => listen.isConnected(id),
+        })
+      : null;
+
   let closed = false;
   let metricsServer: Server | null = null;
   const hookline: Hookline = {
@@ -225,6 +241,7 @@ export async function createHookline(
     dispatcher,
     metrics,
     retention,
+    listenExpiry,
     generatedAdminToken: token.generated,
     metricsUrl: null,
     async start() {
@@ -240,6 +257,7 @@ export async function createHookline(
         });
       }
       retention?.start();
+      listenExpiry?.start();
       if (!api) return null;
       return api.listen({ host: config.host, port: config.port }).catch((err) => {
         throw listenError(err, 'HOOKLINE_PORT', config.host, config.port);
@@ -248,6 +266,7 @@ export async function createHookline(
     async close(graceMs?: number) {
       if (closed) return;
       closed = true;
+      await listenExpiry?.stop();
       await listen?.close();
       await api?.close();
       await dispatcher?.stop(graceMs);

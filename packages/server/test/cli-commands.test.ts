@@ -7,6 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
@@ -68,6 +70,32 @@ function capture(
       stdin,
       signal: controller.signal,
     },
+  };
+}
+
+/** An HTTP proxy to `target` that records the URL of every request passing through. */
+async function countingProxy(
+  target: string,
+): Promise<{ url: string; urls: string[]; close(): Promise<void> }> {
+  const urls: string[] = [];
+  const proxy = createServer((req, res) => {
+    urls.push(req.url ?? '');
+    const upstream = httpRequest(`${target}${req.url}`, { method: req.method, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((ok) => proxy.listen(0, '127.0.0.1', ok));
+  return {
+    url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+    urls,
+    close: () =>
+      new Promise<void>((ok) => {
+        proxy.closeAllConnections();
+        proxy.close(() => ok());
+      }),
   };
 }
 
@@ -378,6 +406,59 @@ describe('hookline send, tail, replay', () => {
     assert.ok(lines.every((l) => l.msg.eventType === 'a.b'));
     assert.equal(failed.out.length, 1);
     assert.match(failed.out[0]!, /500 {2}a\.b {2}msg_\w+ {2}-> ep_\w+ {2}\d+ ms {2}fail/);
+  });
+
+  test('tail follows an endpoint created while it runs from its next poll, and outlives its deletion', async (ctx) => {
+    // tail talks to the server through a proxy that counts its polls: "at once" means within a
+    // few polls, whatever the time they take.
+    // An application of its own: the other tests count this one's messages.
+    const app = (await server.call('POST', '/api/v1/app', { name: 'tail-new', uid: 'tail-new' })).body.id;
+    const first = (await server.call('POST', `/api/v1/app/${app}/endpoint`, { url: `${receiver.url}/first` }))
+      .body.id;
+    const proxy = await countingProxy(server.url);
+    const t = capture({ env: { HOOKLINE_URL: proxy.url, HOOKLINE_TOKEN: server.token }, json: true });
+    let ended = false;
+    const tailing = run(['tail', '--app', 'tail-new', '--interval', '0.1', '--json'], t.io).finally(() => {
+      ended = true;
+    });
+    ctx.after(async () => {
+      t.abort();
+      await tailing;
+      await proxy.close();
+    });
+    const polls = () => proxy.urls.filter((u) => u.includes(`/attempt/endpoint/${first}?`)).length;
+    const until = async (pred: () => boolean, what: string) => {
+      for (const deadline = Date.now() + 20_000; !pred(); ) {
+        if (Date.now() > deadline || ended)
+          throw new Error(`no ${what}: ${t.out.join('\n')} ${t.err.join('\n')}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    await until(() => polls() >= 2, 'polls');
+    await server.call('POST', '/api/v1/event-type', { name: 'late.event', description: '' });
+    const late = await server.call('POST', `/api/v1/app/${app}/endpoint`, {
+      url: `${receiver.url}/late`,
+      filterTypes: ['late.event'],
+    });
+    assert.equal(late.status, 201, JSON.stringify(late.body));
+    await server.call('POST', `/api/v1/app/${app}/msg`, { eventType: 'late.event', payload: {} });
+    await until(() => receiver.requests.some((r) => r.url === '/late'), 'delivery to the new endpoint');
+    await server.hookline.dispatcher!.drain();
+    const attempts = async () =>
+      (await server.call('GET', `/api/v1/app/${app}/attempt/endpoint/${late.body.id}`)).body.data.length;
+    for (let i = 0; i < 200 && (await attempts()) === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    const shown = () => t.out.some((l) => JSON.parse(l).endpointId === late.body.id);
+    const at = polls();
+    await until(() => shown() || polls() >= at + 3, 'three more polls');
+    assert.ok(shown(), 'the attempt to the new endpoint is printed within three polls of being made');
+
+    // A deleted endpoint is dropped from the polls (its attempts answer 404); tail goes on.
+    assert.equal((await server.call('DELETE', `/api/v1/app/${app}/endpoint/${late.body.id}`)).status, 204);
+    const afterDelete = polls();
+    await until(() => polls() >= afterDelete + 3, 'polls after the deletion');
+    assert.equal(ended, false, t.err.join('\n'));
+    t.abort();
+    assert.equal(await tailing, 0);
   });
 
   test('replay: one message, or a range with --dry-run and a real run', async () => {

@@ -8,11 +8,14 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { sign } from '@hookline/receiver';
 import { Webhook } from 'standardwebhooks';
 import Stripe from 'stripe';
 import WebSocket from 'ws';
+import { ConfigError, loadConfig } from '../src/config.ts';
+import { LISTEN_ERRORS } from '../src/delivery/listen-hub.ts';
 import { MAIN } from './child.ts';
 import { headersOf, startHookline, startReceiver, type TestReceiver, type TestServer } from './helpers.ts';
 import { type TestStoreKind, testStores } from './pg.ts';
@@ -32,11 +35,23 @@ interface ListenChild {
   stop(): Promise<number | null>;
 }
 
+/**
+ * Every child started. A failed test may leave one running, which would keep this file from
+ * ending: each suite's `after` kills what is left (a file-level `after` would run too early,
+ * while the suites below are still being declared).
+ */
+const children = new Set<ChildProcess>();
+function killChildren() {
+  for (const proc of children) if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  children.clear();
+}
+
 function startListen(server: TestServer, args: string[]): ListenChild {
   const proc = spawn(process.execPath, [MAIN, 'listen', '--json', ...args], {
     env: { ...process.env, HOOKLINE_URL: server.url, HOOKLINE_TOKEN: server.token, NO_COLOR: '1' },
     stdio: 'pipe',
   });
+  children.add(proc);
   const events: Record<string, any>[] = [];
   let buffered = '';
   let err = '';
@@ -76,6 +91,91 @@ function startListen(server: TestServer, args: string[]): ListenChild {
   };
 }
 
+/** A raw client of the listen stream, speaking the protocol as a test (or a buggy client) would. */
+interface Stream {
+  ws: WebSocket;
+  /** Every message the server sent, parsed. */
+  messages: Record<string, any>[];
+  /** Resolves with the first message (from `from` on) matching `pred`. */
+  next(pred: (m: Record<string, any>) => boolean, what: string, from?: number): Promise<Record<string, any>>;
+  closed: Promise<{ code: number; reason: string }>;
+}
+
+/** Opens the stream; resolves with the session, or with the HTTP refusal (status and body). */
+function openStream(
+  server: TestServer,
+  appId: string,
+  endpointId: string,
+  token: string,
+): Promise<Stream | { status: number; body: any }> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(
+      `${server.url.replace('http', 'ws')}/api/v1/app/${appId}/endpoint/${endpointId}/listen`,
+      { headers: { authorization: `Bearer ${token}` } },
+    );
+    const messages: Record<string, any>[] = [];
+    const waiters = new Set<() => void>();
+    const closed = new Promise<{ code: number; reason: string }>((ok) =>
+      ws.on('close', (code, reason) => {
+        ok({ code, reason: reason.toString() });
+        for (const w of waiters) w();
+      }),
+    );
+    ws.on('message', (data) => {
+      messages.push(JSON.parse(String(data)));
+      for (const w of waiters) w();
+    });
+    ws.on('error', () => {});
+    ws.on('unexpected-response', (_req, res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => {
+        text += c.toString();
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+    });
+    ws.on('open', () =>
+      resolve({
+        ws,
+        messages,
+        closed,
+        next(pred, what, from = 0) {
+          return new Promise((ok, fail) => {
+            const timer = setTimeout(() => {
+              waiters.delete(check);
+              fail(new Error(`timed out waiting for ${what}; got ${JSON.stringify(messages)}`));
+            }, 15_000);
+            function check() {
+              const found = messages.slice(from).find(pred);
+              if (found) {
+                clearTimeout(timer);
+                waiters.delete(check);
+                ok(found);
+              } else if (ws.readyState === WebSocket.CLOSED) {
+                clearTimeout(timer);
+                waiters.delete(check);
+                fail(new Error(`stream closed before ${what}; got ${JSON.stringify(messages)}`));
+              }
+            }
+            waiters.add(check);
+            check();
+          });
+        },
+      }),
+    );
+  });
+}
+
+function isStream(s: Stream | { status: number }): s is Stream {
+  return 'ws' in s;
+}
+
+test('every error code of the listen stream is documented in docs/errors.md', () => {
+  const doc = readFileSync(new URL('../../../docs/errors.md', import.meta.url), 'utf8');
+  for (const [code, meaning] of Object.entries(LISTEN_ERRORS)) {
+    assert.ok(doc.includes(`| \`${code}\` | ${meaning} |`), `docs/errors.md lists ${code}`);
+  }
+});
+
 for (const kind of await testStores()) {
   describe(`hookline listen (${kind.name})`, kind.options, () => {
     let db: Awaited<ReturnType<TestStoreKind['open']>> | undefined;
@@ -91,6 +191,7 @@ for (const kind of await testStores()) {
       appId = (await server.call('POST', '/api/v1/app', { name: 'laptop', uid: 'laptop' })).body.id;
     });
     after(async () => {
+      killChildren();
       await server.close();
       await local.close();
       await db?.drop();
@@ -336,6 +437,351 @@ for (const kind of await testStores()) {
       const cli = startListen(server, ['--forward-to', local.url, '--app', 'laptop', '--token', 'wrong']);
       const code = await new Promise((ok) => cli.proc.once('exit', ok));
       assert.equal(code, 3, 'a rejected token exits 3');
+    });
+
+    const listenEndpoint = async (uid: string) => {
+      const res = await server.call('POST', `/api/v1/app/${appId}/endpoint`, {
+        url: `${local.url}/${uid}`,
+        uid,
+        kind: 'listen',
+      });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      return res.body.id as string;
+    };
+    const appToken = async (readOnly: boolean, app = appId) => {
+      const res = await server.call('POST', `/api/v1/auth/app-portal-access/${app}`, { readOnly });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      return res.body.token as string;
+    };
+    const answer = (s: Stream, d: Record<string, any>, status = 200) =>
+      s.ws.send(
+        JSON.stringify({ type: 'result', deliveryId: d.deliveryId, status, durationMs: 3, body: 'ok' }),
+      );
+
+    test('only a token that can change the endpoint takes the stream: a read-only app token is refused', async () => {
+      const ep = await listenEndpoint('owner-stream');
+      const owner = await openStream(server, appId, ep, server.token);
+      assert.ok(isStream(owner));
+      await owner.next((m) => m.type === 'hello', 'hello');
+
+      const readOnly = await openStream(server, appId, ep, await appToken(true));
+      assert.ok(!isStream(readOnly), 'a read-only token must not open the stream');
+      assert.equal(readOnly.status, 403);
+      assert.equal(readOnly.body.code, 'insufficient_access');
+      const otherApp = (await server.call('POST', '/api/v1/app', { name: 'other', uid: 'other-app' })).body
+        .id;
+      const foreign = await openStream(server, appId, ep, await appToken(false, otherApp));
+      assert.ok(!isStream(foreign));
+      assert.equal(foreign.status, 403);
+
+      // The owner's session was not kicked off: it still gets (and answers) the next delivery.
+      const msgId = await send({ owner: true });
+      const d = await owner.next((m) => m.type === 'delivery' && m.msgId === msgId, 'the delivery');
+      answer(owner, d);
+      const attempts = async () =>
+        (await server.call('GET', `/api/v1/app/${appId}/attempt/endpoint/${ep}`)).body.data as unknown[];
+      for (let i = 0; i < 200 && (await attempts()).length === 0; i++)
+        await new Promise((r) => setTimeout(r, 25));
+      assert.equal((await attempts()).length, 1);
+
+      // An application token that may change the endpoint may take the stream over.
+      const writer = await openStream(server, appId, ep, await appToken(false));
+      assert.ok(isStream(writer));
+      await writer.next((m) => m.type === 'hello', 'hello for the app token');
+      assert.equal((await owner.closed).code, 4000);
+      writer.ws.close();
+      await writer.closed;
+    });
+
+    test('a malformed client message gets a coded error and the session lives on', async () => {
+      const ep = await listenEndpoint('raw-bad');
+      const s = await openStream(server, appId, ep, server.token);
+      assert.ok(isStream(s));
+      await s.next((m) => m.type === 'idle', 'idle');
+      const msgId = await send({ bad: 'client' });
+      const d = await s.next((m) => m.type === 'delivery' && m.msgId === msgId, 'the delivery');
+      const bad = [
+        'not json',
+        'null',
+        '[1]',
+        '{"type":"nope"}',
+        JSON.stringify({ type: 'result', deliveryId: d.deliveryId, status: '200', durationMs: 'x' }),
+        JSON.stringify({ type: 'result', deliveryId: d.deliveryId, status: 200, durationMs: -1 }),
+        JSON.stringify({
+          type: 'result',
+          deliveryId: d.deliveryId,
+          status: 200,
+          durationMs: 1,
+          headers: { a: 1 },
+        }),
+      ];
+      for (const [i, text] of bad.entries()) {
+        const from = s.messages.length;
+        s.ws.send(text);
+        const e = await s.next((m) => m.type === 'error', `the error for message ${i}`, from);
+        assert.equal(e.code, 'invalid_listen_message', `message ${i}: ${text}`);
+        assert.equal(typeof e.detail, 'string');
+      }
+      const from = s.messages.length;
+      s.ws.send(JSON.stringify({ type: 'result', deliveryId: 'dlv_not_pushed', status: 200, durationMs: 1 }));
+      const unknown = await s.next((m) => m.type === 'error', 'the error for an unknown delivery', from);
+      assert.equal(unknown.code, 'unknown_delivery');
+      assert.equal(s.ws.readyState, WebSocket.OPEN, 'the session survives bad messages');
+
+      // A valid answer is still taken after all that.
+      answer(s, d, 204);
+      const attempts = async () =>
+        (await server.call('GET', `/api/v1/app/${appId}/attempt/endpoint/${ep}`)).body.data as {
+          responseStatusCode: number;
+        }[];
+      for (let i = 0; i < 200 && (await attempts()).length === 0; i++)
+        await new Promise((r) => setTimeout(r, 25));
+      assert.deepEqual(
+        (await attempts()).map((a) => a.responseStatusCode),
+        [204],
+      );
+      s.ws.close();
+      await s.closed;
+    });
+
+    test('a session that dies on a server error gives its deliveries back at once', async () => {
+      const ep = await listenEndpoint('raw-dies');
+      const ids = [await send({ n: 0 }), await send({ n: 1 })];
+      const first = await openStream(server, appId, ep, server.token);
+      assert.ok(isStream(first));
+      const d0 = await first.next((m) => m.type === 'delivery' && m.msgId === ids[0], 'the first delivery');
+      const d1 = await first.next((m) => m.type === 'delivery' && m.msgId === ids[1], 'the second delivery');
+      // The database fails while the answers are recorded: the session ends (the client reconnects).
+      const store = server.hookline.store;
+      const complete = store.completeDeliveries;
+      store.completeDeliveries = async () => {
+        store.completeDeliveries = complete;
+        throw new Error('database went away');
+      };
+      answer(first, d0);
+      answer(first, d1);
+      assert.equal((await first.closed).code, 1011);
+      // Its leases were given back at once, not after they expire (minutes): the next session
+      // gets both deliveries again, in order.
+      const second = await openStream(server, appId, ep, server.token);
+      assert.ok(isStream(second));
+      const again0 = await second.next((m) => m.type === 'delivery', 'the first delivery again');
+      assert.equal(again0.msgId, ids[0]);
+      assert.equal(again0.attempt, 1, 'nothing was recorded for it');
+      answer(second, again0);
+      const again1 = await second.next(
+        (m) => m.type === 'delivery' && m.msgId === ids[1],
+        'the second again',
+      );
+      answer(second, again1);
+      await second.next((m) => m.type === 'idle', 'caught up');
+      second.ws.close();
+      await second.closed;
+    });
+
+    test('after a SIGKILL, the next listen gets the interrupted delivery first, then the rest in order', async (ctx) => {
+      // A local app of its own: the http endpoint of an earlier test delivers to `local` too.
+      const app = await startReceiver();
+      ctx.after(() => app.close());
+      const args = (path: string) => [
+        '--forward-to',
+        `${app.url}/${path}`,
+        '--app',
+        'laptop',
+        '--name',
+        'dev-kill',
+      ];
+      const cli = startListen(server, args('first'));
+      await cli.waitFor((e) => e.type === 'connected', 'connected');
+      const sent = [await send({ i: 0 })];
+      await cli.waitFor((e) => e.type === 'forwarded' && e.msgId === sent[0], 'the first forward');
+      // The local app takes the next one and never answers: that delivery is in flight when the
+      // CLI dies, and everything published meanwhile waits behind it.
+      app.queue({ hang: true });
+      sent.push(await send({ i: 1 }));
+      await app.waitFor(2);
+      assert.equal(app.requests[1]!.headers['webhook-id'], sent[1]);
+      for (let i = 2; i < 7; i++) sent.push(await send({ i }));
+      cli.proc.kill('SIGKILL');
+      await new Promise((ok) =>
+        cli.proc.exitCode !== null || cli.proc.signalCode !== null ? ok(null) : cli.proc.once('exit', ok),
+      );
+
+      const again = startListen(server, args('second'));
+      await again.waitFor((e) => e.type === 'caught-up', 'caught up');
+      const got = app.requests.filter((r) => r.url === '/second').map((r) => r.headers['webhook-id']);
+      assert.deepEqual(got, sent.slice(1), 'the interrupted delivery first, then the rest in publish order');
+      assert.equal(await again.stop(), 0);
+    });
+  });
+}
+
+test('HOOKLINE_LISTEN_ENDPOINT_TTL: seconds, 0 turns it off, default one day, checked at start', () => {
+  assert.equal(loadConfig({}).listenEndpointTtlMs, 86_400_000);
+  assert.equal(loadConfig({ HOOKLINE_LISTEN_ENDPOINT_TTL: '3600' }).listenEndpointTtlMs, 3_600_000);
+  assert.equal(loadConfig({ HOOKLINE_LISTEN_ENDPOINT_TTL: '0' }).listenEndpointTtlMs, null);
+  for (const bad of ['soon', '-5', '0.5']) {
+    assert.throws(
+      () => loadConfig({ HOOKLINE_LISTEN_ENDPOINT_TTL: bad }),
+      (err: unknown) => err instanceof ConfigError && /HOOKLINE_LISTEN_ENDPOINT_TTL/.test(err.message),
+      bad,
+    );
+  }
+});
+
+for (const kind of await testStores()) {
+  describe(`listen endpoint lifetime (${kind.name})`, kind.options, () => {
+    let db: Awaited<ReturnType<TestStoreKind['open']>> | undefined;
+    let server: TestServer;
+    let local: TestReceiver;
+    let appId: string;
+
+    before(async () => {
+      db = await kind.open('listen_ttl');
+      // Listen endpoints are paused one second after their hookline listen has gone.
+      server = await startHookline({ env: { HOOKLINE_LISTEN_ENDPOINT_TTL: '1', ...db.env } });
+      local = await startReceiver();
+      appId = (await server.call('POST', '/api/v1/app', { name: 'ttl', uid: 'ttl' })).body.id;
+    });
+    after(async () => {
+      killChildren();
+      await server.close();
+      await local.close();
+      await db?.drop();
+    });
+
+    const endpoint = async (id: string) =>
+      (await server.call('GET', `/api/v1/app/${appId}/endpoint/${id}`)).body;
+    const stats = (id: string) => server.hookline.store.endpointStats(id, 0, Date.now() + 1);
+    /** Waits (no assertion on time) until the endpoint was last seen more than the TTL ago. */
+    const pastTtl = async (id: string) => {
+      const seen = Date.parse((await endpoint(id)).updatedAt);
+      await new Promise((r) => setTimeout(r, Math.max(0, seen + 1_200 - Date.now())));
+    };
+    const send = async (payload: unknown) => {
+      const res = await server.call('POST', `/api/v1/app/${appId}/msg`, { eventType: 'ttl.test', payload });
+      assert.equal(res.status, 202, JSON.stringify(res.body));
+      return res.body.id as string;
+    };
+
+    test('a listen endpoint is paused once its CLI has been gone for the TTL, and enabled by the next listen', async () => {
+      const args = ['--forward-to', `${local.url}/ttl`, '--app', 'ttl', '--name', 'dev-ttl'];
+      let cli = startListen(server, args);
+      const ready = await cli.waitFor((e) => e.type === 'ready', 'ready');
+      await cli.waitFor((e) => e.type === 'connected', 'connected');
+      const forgotten = (
+        await server.call('POST', `/api/v1/app/${appId}/endpoint`, {
+          url: local.url,
+          uid: 'forgotten',
+          kind: 'listen',
+        })
+      ).body.id as string;
+      const http = (await server.call('POST', `/api/v1/app/${appId}/endpoint`, { url: `${local.url}/http` }))
+        .body.id as string;
+      await send({ n: 1 });
+      assert.equal((await stats(forgotten)).pending, 1, 'queued for the endpoint nobody listens on');
+
+      // Longer than the TTL: the endpoint nobody connected to is paused and its queue dropped;
+      // the one with a connected CLI and the http endpoint are left alone.
+      await pastTtl(forgotten);
+      await server.hookline.listenExpiry!.runOnce();
+      assert.equal((await endpoint(forgotten)).disabled, true);
+      assert.deepEqual(
+        { pending: (await stats(forgotten)).pending, canceled: (await stats(forgotten)).canceled },
+        { pending: 0, canceled: 1 },
+      );
+      assert.equal((await endpoint(ready.endpointId)).disabled, false, 'its CLI is connected');
+      assert.equal((await endpoint(http)).disabled, false);
+
+      // The CLI goes; a TTL later its endpoint is paused too, and stops collecting messages.
+      assert.equal(await cli.stop(), 0);
+      await pastTtl(ready.endpointId);
+      await server.hookline.listenExpiry!.runOnce();
+      const paused = await endpoint(ready.endpointId);
+      assert.equal(paused.disabled, true);
+      await send({ n: 2 });
+      assert.equal((await stats(ready.endpointId)).pending, 0, 'nothing queues for a paused endpoint');
+
+      // The next listen with that name enables it again, says since when events were missed,
+      // and forwards as before.
+      cli = startListen(server, args);
+      const again = await cli.waitFor((e) => e.type === 'ready', 'ready again');
+      assert.equal(again.endpointId, ready.endpointId);
+      assert.equal(again.reenabled, true);
+      assert.equal(again.missedSince, paused.updatedAt, 'the last time the CLI was seen');
+      await cli.waitFor((e) => e.type === 'connected', 'connected again');
+      assert.equal((await endpoint(ready.endpointId)).disabled, false);
+      const live = await send({ n: 3 });
+      await cli.waitFor((e) => e.type === 'forwarded' && e.msgId === live, 'a live event');
+      assert.equal(await cli.stop(), 0);
+    });
+
+    test('hookline listen runs with an application token that may change endpoints (twice), not a read-only one', async () => {
+      const portalToken = async (readOnly: boolean) =>
+        (await server.call('POST', `/api/v1/auth/app-portal-access/${appId}`, { readOnly })).body
+          .token as string;
+      const args = (token: string) => [
+        '--forward-to',
+        `${local.url}/app-token`,
+        '--app',
+        'ttl',
+        '--name',
+        'dev-app-token',
+        '--token',
+        token,
+      ];
+      const token = await portalToken(false);
+      // The second run finds the endpoint although the token cannot see it (hidden from app tokens).
+      for (const round of [1, 2]) {
+        const cli = startListen(server, args(token));
+        const ready = await cli.waitFor((e) => e.type === 'ready', `ready (run ${round})`);
+        assert.equal(ready.created, round === 1);
+        await cli.waitFor((e) => e.type === 'connected', `connected (run ${round})`);
+        const id = await send({ round });
+        await cli.waitFor((e) => e.type === 'forwarded' && e.msgId === id, `forwarded (run ${round})`);
+        assert.equal(await cli.stop(), 0);
+      }
+      const readOnly = startListen(server, args(await portalToken(true)));
+      const code = await new Promise((ok) => readOnly.proc.once('exit', ok));
+      assert.equal(code, 1);
+      assert.match(readOnly.stderr(), /read-only/);
+    });
+
+    test('listen endpoints are hidden from application tokens (the app portal)', async () => {
+      await server.call('POST', `/api/v1/app/${appId}/endpoint`, { url: `${local.url}/shown` });
+      const listen = (
+        await server.call('POST', `/api/v1/app/${appId}/endpoint`, {
+          url: local.url,
+          uid: 'hidden',
+          kind: 'listen',
+        })
+      ).body.id as string;
+      const token = (await server.call('POST', `/api/v1/auth/app-portal-access/${appId}`, {})).body
+        .token as string;
+      const asApp = (path: string) =>
+        server.call('GET', `/api/v1/app/${appId}${path}`, undefined, { authorization: `Bearer ${token}` });
+      const admin = (await server.call('GET', `/api/v1/app/${appId}/endpoint?limit=250`)).body.data as {
+        id: string;
+        kind: string;
+      }[];
+      assert.ok(admin.some((e) => e.id === listen));
+      const portal = (await asApp('/endpoint?limit=250')).body.data as { id: string; kind: string }[];
+      assert.ok(portal.length > 0);
+      assert.ok(
+        portal.every((e) => e.kind !== 'listen'),
+        JSON.stringify(portal),
+      );
+      for (const ref of [listen, 'hidden']) {
+        const one = await asApp(`/endpoint/${ref}`);
+        assert.equal(one.status, 404);
+        assert.equal(one.body.code, 'not_found');
+      }
+      // Paging past a page of hidden endpoints goes on to the visible ones.
+      const page1 = (await asApp('/endpoint?limit=1&order=descending')).body;
+      assert.equal(page1.done, false);
+      assert.deepEqual(page1.data, [], 'the newest endpoint is the hidden one');
+      const page2 = (await asApp(`/endpoint?limit=250&order=descending&iterator=${page1.iterator}`)).body;
+      assert.ok(page2.data.length > 0);
     });
   });
 }

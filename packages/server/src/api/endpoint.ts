@@ -220,7 +220,12 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
     async (req) => {
       const app = await loadApp(ctx, req.params.app_id);
       const q = pageQuery(req.query, 'desc');
-      return listOut(await ctx.store.listEndpoints(app.id, q), q, (e) => e.id, endpointOut);
+      const out = listOut(await ctx.store.listEndpoints(app.id, q), q, (e) => e.id, endpointOut);
+      // `listen` endpoints are a developer's `hookline listen` session, not the customer's:
+      // the app portal (application tokens) does not show them. The iterator still follows
+      // the unfiltered page, so paging goes on past a page of hidden ones.
+      if (req.principal?.kind === 'app') out.data = out.data.filter((e) => e.kind !== 'listen');
+      return out;
     },
   );
 
@@ -253,7 +258,9 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
     },
     async (req) => {
       const app = await loadApp(ctx, req.params.app_id);
-      return endpointOut(await loadEndpoint(ctx, app, req.params.endpoint_id));
+      const ep = await loadEndpoint(ctx, app, req.params.endpoint_id);
+      if (req.principal?.kind === 'app' && ep.kind === 'listen') throw notFound('endpoint');
+      return endpointOut(ep);
     },
   );
 

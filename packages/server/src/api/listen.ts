@@ -3,6 +3,11 @@
  * connects to receive the deliveries of a `listen` endpoint. The protocol is in
  * `delivery/listen-hub.ts`. The connection is checked (token, app, endpoint kind) before the
  * upgrade, so a refused client gets a normal `{code, detail}` HTTP error.
+ *
+ * Opening the stream is a change, although it is a GET: it takes over the endpoint's session
+ * (the connected client is closed) and records deliveries as answered. So it needs a token that
+ * may change the endpoint: the admin token, or an application token of that application that
+ * is not read-only.
  */
 import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
@@ -27,6 +32,14 @@ export function listenRoutes(api: Routes, ctx: ApiContext, hub: ListenHub): void
       params: Type.Object({ app_id: Type.String(), endpoint_id: Type.String() }),
     },
     preHandler: async (req) => {
+      const p = req.principal;
+      // The auth hook has already refused other applications' tokens; reads pass it, this may not.
+      if (p?.kind === 'app' && p.token.readOnly) {
+        throw new HooklineError(
+          'insufficient_access',
+          'this application token is read-only; streaming an endpoint needs a token that can change it',
+        );
+      }
       const { app_id, endpoint_id } = req.params as { app_id: string; endpoint_id: string };
       const app = await loadApp(ctx, app_id);
       const ep = await loadEndpoint(ctx, app, endpoint_id);

@@ -12,7 +12,14 @@
  *   client connects -> hello {backlog, timeoutMs}; once nothing is due -> idle (caught up)
  *   loop: claim a batch (scope: only this endpoint) -> push each {delivery}
  *         -> collect each {result} in order -> completeDeliveries (success | retry at T | fail)
- *   client gone mid-batch -> the unanswered leases are given back; they go first on reconnect
+ *   session ends for any reason (client gone or stuck, a database error) -> every lease it
+ *   still holds is given back at once, due before anything published after them, so the next
+ *   session gets them first and in publish order
+ *
+ * Every client message is checked; a malformed one is answered with an `error` message and
+ * ignored (the session goes on). While a client is connected the endpoint's `updatedAt` is
+ * refreshed now and then and when it leaves: that is its "last seen", which
+ * `listen-expiry.ts` uses to pause endpoints whose client has been gone too long.
  *
  * A failed delivery is retried on the production schedule; the ones behind it do not wait for
  * it (the same ordering guarantee as HTTP endpoints: first tries go out in order).
@@ -22,6 +29,8 @@
  * processes would share its deliveries (each still delivered at least once).
  */
 import type { Logger } from 'pino';
+import Type from 'typebox';
+import { Compile } from 'typebox/compile';
 import type { Clock } from '../core/clock.ts';
 import { coerceError } from '../core/errors.ts';
 import type { IdGenerator } from '../core/ids.ts';
@@ -55,9 +64,44 @@ export type ListenServerMessage =
       /** The exact body: text as is, or base64 (`bodyEncoding`) for bytes received on `/in/{source}`. */
       body: string;
       bodyEncoding?: 'base64';
-    };
+    }
+  /** A client message was refused (it is ignored; the session goes on). */
+  | { type: 'error'; code: ListenErrorCode; detail: string };
 
-/** The client's answer for one delivery: what the local URL answered, or why it did not. */
+/**
+ * Codes of the `error` messages the server sends on the stream (listed in docs/errors.md).
+ * They are not HTTP errors: the WebSocket stays open.
+ */
+export const LISTEN_ERRORS = {
+  invalid_listen_message:
+    'A client message is not JSON, or not a `result` of the documented shape; it was ignored.',
+  unknown_delivery:
+    'A `result` names a delivery that is not waiting for an answer on this connection (answered already, or never sent on it).',
+} as const;
+export type ListenErrorCode = keyof typeof LISTEN_ERRORS;
+
+/** WebSocket close codes the server uses on the stream (listed in docs/errors.md). */
+export const LISTEN_CLOSE = {
+  /** Another `hookline listen` connected to the same endpoint and took over. */
+  replaced: 4000,
+  /** The client did not answer a delivery within `resultTimeoutMs`. */
+  noAnswer: 4001,
+} as const;
+
+/**
+ * The client's answer for one delivery: what the local URL answered (`status` 100-999), or why
+ * it did not (`status` 0 and `error`). Checked on arrival; extra fields are ignored.
+ */
+const ListenResultSchema = Type.Object({
+  type: Type.Literal('result'),
+  deliveryId: Type.String({ minLength: 1, maxLength: 100 }),
+  status: Type.Union([Type.Literal(0), Type.Integer({ minimum: 100, maximum: 999 })]),
+  durationMs: Type.Number({ minimum: 0, maximum: 86_400_000 }),
+  headers: Type.Optional(Type.Record(Type.String({ maxLength: 1024 }), Type.String({ maxLength: 16_384 }))),
+  /** Cut to `maxResponseBytes` when recorded. */
+  body: Type.Optional(Type.String()),
+  error: Type.Optional(Type.String({ maxLength: 4096 })),
+});
 export interface ListenResult {
   type: 'result';
   deliveryId: string;
@@ -67,6 +111,28 @@ export interface ListenResult {
   headers?: Record<string, string>;
   body?: string;
   error?: string;
+}
+const listenResult = Compile(ListenResultSchema);
+
+/** Reads one client message: the result it carries, or why it is refused. */
+export function parseClientMessage(data: unknown): ListenResult | { problem: string } {
+  let msg: unknown;
+  try {
+    msg = JSON.parse(String(data));
+  } catch {
+    return { problem: 'the message is not JSON' };
+  }
+  if (typeof msg !== 'object' || msg === null || Array.isArray(msg))
+    return { problem: 'a message must be a JSON object' };
+  if ((msg as { type?: unknown }).type !== 'result')
+    return {
+      problem: `unknown message type ${JSON.stringify((msg as { type?: unknown }).type ?? null)}; clients send only "result"`,
+    };
+  if (listenResult.Check(msg)) return msg as ListenResult;
+  const first = [...listenResult.Errors(msg)][0];
+  return {
+    problem: `invalid result: ${first ? `${first.instancePath || '/'} ${first.message}` : 'wrong shape'}`,
+  };
 }
 
 /** The part of a WebSocket the hub needs (the `ws` package's WebSocket fits). */
@@ -91,6 +157,11 @@ export interface ListenHubOptions {
   /** Deliveries pushed to the client at once (it forwards them one by one, in order). */
   batch: number;
   maxResponseBytes: number;
+  /**
+   * While a client is connected, refresh the endpoint's "last seen" (`updatedAt`) this often;
+   * null: never (listen endpoints do not expire).
+   */
+  seenEveryMs: number | null;
 }
 
 export interface ListenHub {
@@ -98,6 +169,8 @@ export interface ListenHub {
   serve(socket: ListenSocket, endpoint: { id: string; appId: string; url: string }): Promise<void>;
   /** Endpoints with a client connected to this process. */
   readonly connected: number;
+  /** A client of this endpoint is connected to this process. */
+  isConnected(endpointId: string): boolean;
   /** Disconnects every client; leases of deliveries in flight are given back. */
   close(): Promise<void>;
 }
@@ -122,6 +195,8 @@ export function createListenHub(deps: {
     let wakeUp: (() => void) | null = null;
     /** Deliveries pushed and not answered yet, by id. */
     const answers = new Map<string, (r: ListenResult | null) => void>();
+    /** Deliveries this session holds a lease on and has neither completed nor given back. */
+    const leased = new Map<string, ClaimedDelivery>();
     let finished!: () => void;
     const done = new Promise<void>((r) => {
       finished = r;
@@ -138,28 +213,49 @@ export function createListenHub(deps: {
       wake();
     };
     const session = {
-      async stop(reason: string, closeCode = 4000) {
+      async stop(reason: string, closeCode: number = LISTEN_CLOSE.replaced) {
         if (socket.readyState === OPEN) socket.close(closeCode, reason);
         shut();
         await done;
       },
     };
     sessions.set(endpoint.id, session);
+    const log = logger.child({ endpointId: endpoint.id, listen: true });
     socket.on('close', shut);
     socket.on('message', (data) => {
-      let msg: ListenResult;
-      try {
-        msg = JSON.parse(String(data)) as ListenResult;
-      } catch {
+      // Whatever a client sends, the session goes on: a bad message is refused and ignored.
+      const msg = parseClientMessage(data);
+      if ('problem' in msg) {
+        log.debug({ problem: msg.problem }, 'listen client sent an invalid message');
+        send(socket, { type: 'error', code: 'invalid_listen_message', detail: msg.problem });
         return;
       }
-      if (msg.type !== 'result') return;
       const resolve = answers.get(msg.deliveryId);
+      if (!resolve) {
+        send(socket, {
+          type: 'error',
+          code: 'unknown_delivery',
+          detail: `delivery ${msg.deliveryId} is not waiting for an answer on this connection`,
+        });
+        return;
+      }
       answers.delete(msg.deliveryId);
-      resolve?.(msg);
+      resolve(msg);
     });
     const unsubscribe = store.onDeliveriesQueued(wake);
-    const log = logger.child({ endpointId: endpoint.id, listen: true });
+    let seenAt = 0;
+    /** Refreshes "last seen"; a failure only delays it (the next refresh or the disconnect). */
+    const markSeen = async () => {
+      if (options.seenEveryMs === null) return;
+      seenAt = clock.now();
+      try {
+        // Read just before writing, so a change made meanwhile through the API is kept.
+        const ep = await store.getEndpoint(endpoint.appId, endpoint.id);
+        if (ep) await store.updateEndpoint({ ...ep, updatedAt: clock.now() });
+      } catch (err) {
+        log.warn({ err: coerceError(err) }, 'could not record that the listen client was seen');
+      }
+    };
 
     try {
       const stats = await store.endpointStats(endpoint.id, 0, clock.now() + 1);
@@ -171,8 +267,10 @@ export function createListenHub(deps: {
         timeoutMs: options.forwardTimeoutMs,
       });
       log.info({ backlog: stats.pending + stats.sending }, 'listen client connected');
+      await markSeen();
       let caughtUp = false;
       while (open) {
+        if (options.seenEveryMs !== null && clock.now() - seenAt >= options.seenEveryMs) await markSeen();
         // The batch is answered one by one, in order: its lease covers the slowest case.
         const batch = await store.claimDue({
           now: clock.now(),
@@ -182,6 +280,7 @@ export function createListenHub(deps: {
           skipEndpoints: [],
           onlyEndpoints: [endpoint.id],
         });
+        for (const d of batch) leased.set(d.id, d);
         if (batch.length === 0) {
           if (!caughtUp) send(socket, { type: 'idle' });
           caughtUp = true;
@@ -199,23 +298,42 @@ export function createListenHub(deps: {
           });
           continue;
         }
-        if (!open) {
-          await store.releaseDeliveries(
-            batch.map((d) => d.id),
-            clock.now(),
-          );
-          break;
-        }
+        if (!open) break;
         await deliverBatch(batch);
       }
     } catch (err) {
       log.error({ err: coerceError(err) }, 'listen session failed; the client will reconnect');
       if (socket.readyState === OPEN) socket.close(1011, 'server error');
     } finally {
+      shut();
       unsubscribe();
+      try {
+        await giveBack([...leased.values()]);
+      } catch (err) {
+        // Their leases expire instead; nothing is lost, only delayed.
+        log.error({ err: coerceError(err) }, 'could not give back the deliveries of a listen session');
+      }
+      await markSeen();
       if (sessions.get(endpoint.id) === session) sessions.delete(endpoint.id);
       log.info('listen client disconnected');
       finished();
+    }
+
+    /**
+     * Gives leases back without an attempt. They become due at the creation time of the oldest
+     * of their messages: before anything published after them (a new message is due when it
+     * is created, at the earliest), so the next session gets them first. Due at the same
+     * moment, they go out by id, which is publish order. Given back at `now`, they would queue
+     * behind everything published while they were out, and arrive after later messages.
+     */
+    async function giveBack(ds: ClaimedDelivery[]) {
+      if (ds.length === 0) return;
+      const dueAt = Math.min(clock.now(), ...ds.map((d) => d.msgCreatedAt));
+      await store.releaseDeliveries(
+        ds.map((d) => d.id),
+        dueAt,
+      );
+      for (const d of ds) leased.delete(d.id);
     }
 
     /**
@@ -225,7 +343,7 @@ export function createListenHub(deps: {
      */
     async function deliverBatch(batch: ClaimedDelivery[]) {
       const outcomes: DeliveryOutcome[] = [];
-      const unanswered: string[] = [];
+      const unanswered: ClaimedDelivery[] = [];
       const pushed: {
         d: ClaimedDelivery;
         req: SendRequest;
@@ -261,7 +379,7 @@ export function createListenHub(deps: {
       let gone = false;
       for (const p of pushed) {
         if (gone) {
-          unanswered.push(p.d.id);
+          unanswered.push(p.d);
           continue;
         }
         let timer: NodeJS.Timeout | undefined;
@@ -276,17 +394,20 @@ export function createListenHub(deps: {
         if (result === null || result === 'timeout') {
           // Gone, or stuck: give this one and the rest back untried; the client reconnects.
           gone = true;
-          unanswered.push(p.d.id);
+          unanswered.push(p.d);
           if (result === 'timeout') {
             log.warn({ deliveryId: p.d.id }, 'hookline listen stopped answering; closing its connection');
-            if (socket.readyState === OPEN) socket.close(4001, 'no answer in time');
+            if (socket.readyState === OPEN) socket.close(LISTEN_CLOSE.noAnswer, 'no answer in time');
           }
           continue;
         }
         outcomes.push(outcomeOf(p.d, p.req, p.startedAt, result));
       }
-      if (outcomes.length > 0) await store.completeDeliveries(outcomes, clock.now());
-      if (unanswered.length > 0) await store.releaseDeliveries(unanswered, clock.now());
+      if (outcomes.length > 0) {
+        await store.completeDeliveries(outcomes, clock.now());
+        for (const o of outcomes) leased.delete(o.deliveryId);
+      }
+      await giveBack(unanswered);
     }
 
     function outcomeOf(
@@ -332,6 +453,7 @@ export function createListenHub(deps: {
     get connected() {
       return sessions.size;
     },
+    isConnected: (endpointId) => sessions.has(endpointId),
     async close() {
       closing = true;
       await Promise.all([...sessions.values()].map((s) => s.stop('server shutting down', 1001)));

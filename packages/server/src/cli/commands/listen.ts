@@ -15,12 +15,12 @@ import type { Command } from '../command.ts';
 import {
   type ApiClient,
   apiClient,
+  CliError,
   causeOf,
   clockTime,
   EXIT,
   enc,
   type Io,
-  listAll,
   paintStatus,
   pause,
   printJson,
@@ -40,39 +40,63 @@ interface EndpointOut {
   uid: string | null;
   url: string;
   kind?: string;
+  disabled?: boolean;
   filterTypes: string[] | null;
+  updatedAt?: string;
 }
 
-/** Finds the listen endpoint named `uid` or makes it; keeps its URL and event filter up to date. */
+/** The HTTP status of a failed API call (the client puts it in the message). */
+const statusOf = (err: unknown): number | null =>
+  err instanceof CliError ? Number(/ failed: (\d{3}) /.exec(err.message)?.[1] ?? Number.NaN) || null : null;
+
+/**
+ * Finds the listen endpoint named `uid` or makes it; keeps its URL and event filter up to date,
+ * and enables it again when it was disabled (paused after the CLI was gone too long, or by hand):
+ * running `hookline listen` asks for its deliveries.
+ */
 async function ensureEndpoint(
   api: ApiClient,
   app: string,
   uid: string,
   forwardTo: string,
   events: string[] | null,
-): Promise<{ endpoint: EndpointOut; created: boolean }> {
+): Promise<{ endpoint: EndpointOut; created: boolean; reenabled: EndpointOut | null }> {
   const base = `/api/v1/app/${enc(app)}/endpoint`;
-  const existing = (await listAll<EndpointOut>(api, base)).find((e) => e.uid === uid);
-  if (!existing) {
-    const endpoint = await api.request<EndpointOut>('POST', base, {
-      url: forwardTo,
-      uid,
-      kind: 'listen',
-      description: `hookline listen on ${hostname()}`,
-      ...(events ? { filterTypes: events } : {}),
-    });
-    return { endpoint, created: true };
+  let existing: EndpointOut | null = null;
+  try {
+    existing = await api.request<EndpointOut>('GET', `${base}/${enc(uid)}`);
+  } catch (err) {
+    if (statusOf(err) !== 404) throw err;
   }
-  if (existing.kind !== 'listen') {
+  if (!existing) {
+    try {
+      const endpoint = await api.request<EndpointOut>('POST', base, {
+        url: forwardTo,
+        uid,
+        kind: 'listen',
+        description: `hookline listen on ${hostname()}`,
+        ...(events ? { filterTypes: events } : {}),
+      });
+      return { endpoint, created: true, reenabled: null };
+    } catch (err) {
+      // Listen endpoints are hidden from application tokens: the name is taken by one we cannot
+      // read, so it is a listen endpoint (any other kind would have been found above).
+      if (statusOf(err) !== 409) throw err;
+    }
+  } else if (existing.kind !== 'listen') {
     throw usageError(`endpoint "${uid}" exists and is not a listen endpoint; choose another --name`);
   }
-  const sameEvents = JSON.stringify(existing.filterTypes ?? null) === JSON.stringify(events);
-  if (existing.url === forwardTo && sameEvents) return { endpoint: existing, created: false };
-  const endpoint = await api.request<EndpointOut>('PATCH', `${base}/${enc(existing.id)}`, {
+  const sameEvents = existing && JSON.stringify(existing.filterTypes ?? null) === JSON.stringify(events);
+  if (existing && existing.url === forwardTo && sameEvents && !existing.disabled)
+    return { endpoint: existing, created: false, reenabled: null };
+  const endpoint = await api.request<EndpointOut>('PATCH', `${base}/${enc(existing?.id ?? uid)}`, {
     url: forwardTo,
     filterTypes: events,
+    disabled: false,
   });
-  return { endpoint, created: false };
+  if (endpoint.kind !== 'listen')
+    throw usageError(`endpoint "${uid}" exists and is not a listen endpoint; choose another --name`);
+  return { endpoint, created: false, reenabled: existing?.disabled ? existing : null };
 }
 
 /** POSTs one delivery to the local URL with its exact headers and body. */
@@ -122,8 +146,9 @@ export const listen: Command = {
 streams its deliveries here; your machine needs no public address. Each delivery is POSTed to
 --forward-to with the exact body and signed headers; its outcome (status, latency) is recorded
 on the server, and failures are retried on the production schedule. While listen is not running,
-deliveries wait on the server; when it reconnects they arrive in order. Verify signatures in
-your app with the signing secret printed at start. Stop with Ctrl-C.`,
+deliveries wait on the server; when it reconnects they arrive in order. After a day away (the
+server's HOOKLINE_LISTEN_ENDPOINT_TTL) the endpoint is paused; the next listen enables it again.
+Verify signatures in your app with the signing secret printed at start. Stop with Ctrl-C.`,
   maxPositionals: 0,
   options: {
     'forward-to': {
@@ -162,7 +187,7 @@ your app with the signing secret printed at start. Stop with Ctrl-C.`,
           .filter(Boolean)
       : null;
     const api = apiClient(values as { server?: string; token?: string }, io.env);
-    const { endpoint, created } = await ensureEndpoint(api, app, name, forwardTo, events);
+    const { endpoint, created, reenabled } = await ensureEndpoint(api, app, name, forwardTo, events);
     const appId = (await api.request<{ id: string }>('GET', `/api/v1/app/${enc(app)}`)).id;
     const secret = (
       await api.request<{ key: string }>(
@@ -170,12 +195,31 @@ your app with the signing secret printed at start. Stop with Ctrl-C.`,
         `/api/v1/app/${enc(appId)}/endpoint/${enc(endpoint.id)}/secret`,
       )
     ).key;
-    const info = { type: 'ready', endpointId: endpoint.id, name, created, forwardTo, secret };
+    // Events published while it was disabled were not kept for it: say since when, so that
+    // `hookline replay` can send them (a paused endpoint keeps its last-seen time as `updatedAt`).
+    const missedSince = reenabled?.updatedAt ?? null;
+    const info = {
+      type: 'ready',
+      endpointId: endpoint.id,
+      name,
+      created,
+      reenabled: reenabled !== null,
+      ...(missedSince ? { missedSince } : {}),
+      forwardTo,
+      secret,
+    };
     if (io.json) printJson(io, info);
     else {
       io.err(
         `${created ? 'Created' : 'Using'} listen endpoint ${io.c.bold(endpoint.id)} (${name}) in ${appId}`,
       );
+      if (reenabled) {
+        io.err(
+          io.c.yellow(
+            `It was disabled (paused after hookline listen had been gone too long, or by hand) and is enabled again. Events published since ${missedSince ?? 'then'} were not kept for it; to get them: hookline replay --app ${app} --endpoint ${endpoint.id} --since ${missedSince ?? '1d'}`,
+          ),
+        );
+      }
       io.err(`Signing secret: ${io.c.bold(secret)}  (verify webhook-signature with it)`);
     }
     return session(io, api, appId, endpoint.id, forwardTo);
@@ -264,7 +308,18 @@ async function session(
       ws.on('ping', alive);
       ws.on('message', (data) => {
         alive();
-        const msg = JSON.parse(String(data)) as ListenServerMessage;
+        let msg: ListenServerMessage;
+        try {
+          msg = JSON.parse(String(data)) as ListenServerMessage;
+        } catch {
+          return;
+        }
+        if (msg.type === 'error') {
+          // The server refused something this CLI sent: a bug worth showing, not worth stopping for.
+          if (io.json) printJson(io, { type: 'server-error', code: msg.code, detail: msg.detail });
+          else io.err(io.c.red(`server: ${msg.code}: ${msg.detail}`));
+          return;
+        }
         if (msg.type === 'hello') {
           backlog = msg.backlog;
           timeoutMs = msg.timeoutMs;
@@ -285,6 +340,8 @@ async function session(
           });
           return;
         }
+        // Newer servers may send messages this version does not know: skip them.
+        if (msg.type !== 'delivery') return;
         // One at a time, in the order the server sends them.
         queue = queue.then(async () => {
           const result = await forward(forwardTo, msg, timeoutMs);

@@ -5,11 +5,18 @@
  * cursor), so it sees attempts made by every worker process of the server. Attempt ids sort by
  * the second they were made and are committed a moment later, so each poll reads again from a
  * few seconds back and skips what it has printed: an attempt committed late still shows once.
+ *
+ * The API lists attempts per endpoint, so tail keeps the application's endpoint list current
+ * the same way: each poll first asks for the endpoints created since a few seconds before the
+ * last poll (endpoint ids sort by creation time too; usually one request with nothing in it),
+ * so an endpoint made while tail runs (`hookline listen` makes one) is followed from the next
+ * poll. An endpoint whose attempts answer 404 was deleted and is dropped.
  */
 import { idFloor } from '../../core/ids.ts';
 import { STATUS_TEXT } from '../../core/types.ts';
 import type { Command } from '../command.ts';
 import {
+  type ApiClient,
   apiClient,
   CliError,
   clockTime,
@@ -78,14 +85,17 @@ export const tail: Command = {
     const api = apiClient(values as { server?: string; token?: string }, io.env);
     const appOut = await api.request('GET', `/api/v1/app/${enc(app)}`);
     const given = values.endpoint as string | undefined;
-    let endpoints: string[] = given
-      ? [(await api.request('GET', `/api/v1/app/${enc(app)}/endpoint/${enc(given)}`)).id]
-      : [];
+    const endpoints = new Set<string>(
+      given ? [(await api.request('GET', `/api/v1/app/${enc(app)}/endpoint/${enc(given)}`)).id] : [],
+    );
+    /** When the endpoint list was last brought up to date (0: never; the first look reads all). */
     let endpointsAt = 0;
     const seen = new Map<string, number>();
     if (!io.json)
       io.err(
-        io.c.dim(`following attempts of ${appOut.id}${given ? ` to ${endpoints[0]}` : ''}; Ctrl-C stops`),
+        io.c.dim(
+          `following attempts of ${appOut.id}${given ? ` to ${[...endpoints][0]}` : ''}; Ctrl-C stops`,
+        ),
       );
 
     /** When the last poll that reached the server started: the next one reads from a little before. */
@@ -95,10 +105,8 @@ export const tail: Command = {
       const now = Date.now();
       const fresh: AttemptOut[] = [];
       try {
-        if (!given && now - endpointsAt > 30_000) {
-          endpoints = (await listAll<{ id: string }>(api, `/api/v1/app/${enc(app)}/endpoint`)).map(
-            (e) => e.id,
-          );
+        if (!given) {
+          for (const id of await endpointsSince(api, appOut.id, endpointsAt)) endpoints.add(id);
           endpointsAt = now;
         }
         const cursor = idFloor('attempt', Math.max(start, polledAt - OVERLAP_MS) - 1000);
@@ -106,10 +114,20 @@ export const tail: Command = {
           const q = `order=ascending&with_msg=true&with_content=false${status ? `&status=${STATUS[status]}` : ''}`;
           let iterator = cursor;
           for (;;) {
-            const page = await api.request<{ data: AttemptOut[]; iterator: string; done: boolean }>(
-              'GET',
-              `/api/v1/app/${enc(appOut.id)}/attempt/endpoint/${enc(ep)}?${q}&limit=250&iterator=${enc(iterator)}`,
-            );
+            let page: { data: AttemptOut[]; iterator: string; done: boolean };
+            try {
+              page = await api.request(
+                'GET',
+                `/api/v1/app/${enc(appOut.id)}/attempt/endpoint/${enc(ep)}?${q}&limit=250&iterator=${enc(iterator)}`,
+              );
+            } catch (err) {
+              // Deleted while we follow it: nothing more will come from it.
+              if (!given && err instanceof CliError && / failed: 404 /.test(err.message)) {
+                endpoints.delete(ep);
+                break;
+              }
+              throw err;
+            }
             for (const a of page.data) {
               if (seen.has(a.id) || Date.parse(a.timestamp) < start) continue;
               seen.set(a.id, now);
@@ -160,3 +178,23 @@ export const tail: Command = {
     return 0;
   },
 };
+
+/**
+ * Ids of the application's endpoints created since `sinceMs` (a few seconds earlier, for
+ * endpoints committed a moment after their id was made), or all of them when `sinceMs` is 0.
+ */
+async function endpointsSince(api: ApiClient, appId: string, sinceMs: number): Promise<string[]> {
+  const path = `/api/v1/app/${enc(appId)}/endpoint?order=ascending`;
+  if (sinceMs === 0) return (await listAll<{ id: string }>(api, path)).map((e) => e.id);
+  const ids: string[] = [];
+  let iterator = idFloor('endpoint', sinceMs - OVERLAP_MS - 1000);
+  for (;;) {
+    const page = await api.request<{ data: { id: string }[]; iterator: string; done: boolean }>(
+      'GET',
+      `${path}&limit=250&iterator=${enc(iterator)}`,
+    );
+    ids.push(...page.data.map((e) => e.id));
+    if (page.done || page.data.length === 0) return ids;
+    iterator = page.iterator;
+  }
+}
