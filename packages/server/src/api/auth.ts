@@ -233,8 +233,9 @@ export function authRoutes(api: Routes, ctx: ApiContext): void {
       // Never kept for idempotent replay (Svix clients send an idempotency-key on every POST):
       // the stored response would hold the token in clear. A retried call makes another token.
       req.idempotencyStored = true;
-      // The dashboard of this server, as the client reached it (no public URL is configured).
-      const origin = `${req.protocol}://${req.host}`;
+      // The dashboard at HOOKLINE_PUBLIC_URL; without one, this server as the client reached it.
+      // The Host header is the client's to choose: with a public URL it never shapes the link.
+      const origin = ctx.config.publicUrl?.replace(/\/+$/, '') ?? `${req.protocol}://${req.host}`;
       return { url: `${origin}/apps/${app.id}#key=${secret}`, token: secret };
     },
   );
