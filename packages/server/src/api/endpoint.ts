@@ -11,7 +11,8 @@ import {
   type SecretType,
 } from '../core/signing.ts';
 import { type App, type Endpoint, type EndpointKind, isChatKind } from '../core/types.ts';
-import { loadApp, loadAppToChange } from './application.ts';
+import { StoreConflictError } from '../store/store-errors.ts';
+import { isConflict, loadApp, loadAppToChange } from './application.ts';
 import type { ApiContext, Routes } from './context.ts';
 import { DEFAULT_GRACE_SECONDS, destinationProblems } from './destination-rules.ts';
 import { listOut, pageQuery } from './pagination.ts';
@@ -170,7 +171,14 @@ export async function createEndpoint(ctx: ApiContext, app: App, input: EndpointI
     createdAt: now,
     updatedAt: now,
   };
-  await ctx.store.insertEndpoint(endpoint);
+  try {
+    await ctx.store.insertEndpoint(endpoint);
+  } catch (err) {
+    // Another request took the uid since the check above: the unique key decided.
+    if (err instanceof StoreConflictError && input.uid)
+      throw new HooklineError('conflict', `an endpoint with uid "${input.uid}" exists already`);
+    throw err;
+  }
   return endpoint;
 }
 
@@ -264,14 +272,20 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
     },
     async (req, reply) => {
       const app = await loadAppToChange(ctx, req.params.app_id);
-      const existing = await ctx.store.getEndpoint(app.id, req.params.endpoint_id);
+      let existing = await ctx.store.getEndpoint(app.id, req.params.endpoint_id);
       if (!existing) {
         if (isId('endpoint', req.params.endpoint_id)) throw notFound('endpoint');
-        const created = await createEndpoint(ctx, app, {
-          ...req.body,
-          uid: req.body.uid ?? req.params.endpoint_id,
-        });
-        return reply.code(201).send(endpointOut(created));
+        try {
+          const created = await createEndpoint(ctx, app, {
+            ...req.body,
+            uid: req.body.uid ?? req.params.endpoint_id,
+          });
+          return reply.code(201).send(endpointOut(created));
+        } catch (err) {
+          // The same PUT at once from another client created it first: this one updates it.
+          existing = isConflict(err) ? await ctx.store.getEndpoint(app.id, req.params.endpoint_id) : null;
+          if (!existing) throw err;
+        }
       }
       const b = req.body;
       const eventTypes = b.eventTypes ?? b.filterTypes ?? null;
@@ -285,7 +299,8 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
           template,
           url: b.url,
           description: b.description ?? '',
-          uid: b.uid ?? null,
+          // A body without a uid keeps the endpoint's (see the application's PUT).
+          uid: b.uid ?? existing.uid,
           disabled: b.disabled ?? false,
           eventTypes,
           channels: b.channels ?? null,
