@@ -520,6 +520,62 @@ for (const adapter of selectedAdapters()) {
       assert.equal((await store.listMessages(a.id, { before: T0 + 1 }, page)).items.length, 1);
     });
 
+    test('flagged event types; message and attempt lists leave out excluded event types', async () => {
+      const type = (name: string, featureFlags: string[] | null, archived = false) => ({
+        name,
+        description: '',
+        archived,
+        deprecated: false,
+        schemas: null,
+        groupName: null,
+        featureFlags,
+        createdAt: now,
+        updatedAt: now,
+      });
+      await store.insertEventType(type('plain', null));
+      await store.insertEventType(type('empty.flags', []));
+      await store.insertEventType(type('beta', ['b']));
+      await store.insertEventType(type('old.beta', ['b', 'c'], true));
+      assert.deepEqual(
+        (await store.flaggedEventTypes()).map((t) => [t.name, t.featureFlags]),
+        [
+          ['beta', ['b']],
+          ['old.beta', ['b', 'c']],
+        ],
+      );
+      const a = app();
+      await store.insertApp(a);
+      await store.insertEndpoint(endpoint(a.id));
+      await store.ingest([item(a.id, { eventType: 'beta' }), item(a.id, { eventType: 'plain' })]);
+      const page: PageQuery = { limit: 10, after: null, before: null, order: 'desc' };
+      const types = (ms: { eventType: string }[]) => ms.map((m) => m.eventType);
+      assert.deepEqual(types((await store.listMessages(a.id, { excludeEventTypes: ['beta'] }, page)).items), [
+        'plain',
+      ]);
+      assert.deepEqual(
+        types(
+          (await store.listMessages(a.id, { eventTypes: ['beta'], excludeEventTypes: ['beta'] }, page)).items,
+        ),
+        [],
+      );
+      const claimed = await claim();
+      await store.completeDeliveries(
+        claimed.map((d) => ({
+          deliveryId: d.id,
+          leaseUntil: d.leaseUntil,
+          attempt: attemptFor(d, true),
+          next: { kind: 'success' as const },
+        })),
+        now,
+      );
+      const attempts = await store.listAttempts({ appId: a.id, excludeEventTypes: ['beta'] }, page);
+      assert.deepEqual(
+        attempts.items.map((x) => x.msgId),
+        claimed.filter((d) => d.eventType === 'plain').map((d) => d.msgId),
+      );
+      assert.equal((await store.listAttempts({ appId: a.id, excludeEventTypes: [] }, page)).items.length, 2);
+    });
+
     test('endpoint secrets are encrypted at rest', async () => {
       const a = app();
       await store.insertApp(a);

@@ -139,6 +139,16 @@ export function visibleTo(principal: Principal | undefined, t: EventType): boole
   return t.featureFlags.some((f) => flags.includes(f));
 }
 
+/**
+ * The event types an application token may not see: flagged ones none of its flags open (none
+ * for the admin). To such a token they do not exist: routes answer as for an unknown type, and
+ * lists leave out their messages and attempts.
+ */
+export async function hiddenEventTypes(store: Store, principal: Principal | undefined): Promise<string[]> {
+  if (principal?.kind !== 'app') return [];
+  return (await store.flaggedEventTypes()).filter((t) => !visibleTo(principal, t)).map((t) => t.name);
+}
+
 const refuse = (detail: string) => new HooklineError('insufficient_access', detail);
 
 /**

@@ -13,6 +13,7 @@ import {
 import { type App, type Endpoint, type EndpointKind, isChatKind } from '../core/types.ts';
 import { StoreConflictError } from '../store/store-errors.ts';
 import { isConflict, loadApp, loadAppToChange } from './application.ts';
+import { hiddenEventTypes, type Principal } from './auth.ts';
 import type { ApiContext, Routes } from './context.ts';
 import { DEFAULT_GRACE_SECONDS, destinationProblems } from './destination-rules.ts';
 import { listOut, pageQuery } from './pagination.ts';
@@ -52,9 +53,37 @@ export async function loadEndpoint(ctx: ApiContext, app: App, idOrUid: string): 
   return ep;
 }
 
+/**
+ * The issues of event types that do not exist for this caller: unknown or archived ones, and for
+ * an application token the flagged types its flags do not open — answered exactly alike, so a
+ * token cannot learn that a hidden type exists. Types in `keep` (the endpoint has them already,
+ * so the caller sees them on it) stay allowed, and a round trip of GET and PUT keeps working.
+ */
+export async function unknownEventTypeIssues(
+  ctx: ApiContext,
+  principal: Principal | undefined,
+  names: string[],
+  keep: readonly string[] | null = null,
+): Promise<ValidationIssue[]> {
+  if (names.length === 0) return [];
+  const known = await ctx.store.existingEventTypes(names);
+  const hidden = new Set(await hiddenEventTypes(ctx.store, principal));
+  const issues: ValidationIssue[] = [];
+  names.forEach((name, i) => {
+    if (known.has(name) && (!hidden.has(name) || keep?.includes(name))) return;
+    issues.push({
+      loc: ['body', 'eventTypes', i],
+      msg: `event type "${name}" does not exist`,
+      type: 'value_error',
+    });
+  });
+  return issues;
+}
+
 /** Checks what the schema cannot: URL safety, known event types, allowed headers, uid shape. */
 async function validateEndpoint(
   ctx: ApiContext,
+  access: { principal: Principal | undefined; keep?: readonly string[] | null },
   fields: {
     url?: string;
     eventTypes?: string[] | null;
@@ -69,18 +98,8 @@ async function validateEndpoint(
   const issues: ValidationIssue[] = (await destinationProblems(fields, ctx.config.allowPrivateNetworks)).map(
     (p) => ({ loc: ['body', ...p.path], msg: p.msg, type: p.type }),
   );
-  if (fields.eventTypes && fields.eventTypes.length > 0) {
-    const known = await ctx.store.existingEventTypes(fields.eventTypes);
-    fields.eventTypes.forEach((name, i) => {
-      if (!known.has(name)) {
-        issues.push({
-          loc: ['body', 'eventTypes', i],
-          msg: `event type "${name}" does not exist`,
-          type: 'value_error',
-        });
-      }
-    });
-  }
+  if (fields.eventTypes)
+    issues.push(...(await unknownEventTypeIssues(ctx, access.principal, fields.eventTypes, access.keep)));
   if (fields.uid && isId('endpoint', fields.uid)) {
     issues.push({
       loc: ['body', 'uid'],
@@ -133,16 +152,25 @@ async function ensureUidFree(ctx: ApiContext, app: App, uid: string | null | und
     throw new HooklineError('conflict', `an endpoint with uid "${uid}" exists already`);
 }
 
-export async function createEndpoint(ctx: ApiContext, app: App, input: EndpointIn): Promise<Endpoint> {
+export async function createEndpoint(
+  ctx: ApiContext,
+  principal: Principal | undefined,
+  app: App,
+  input: EndpointIn,
+): Promise<Endpoint> {
   const eventTypes = input.eventTypes ?? input.filterTypes ?? null;
-  await validateEndpoint(ctx, {
-    url: input.url,
-    eventTypes,
-    headers: input.headers ?? null,
-    uid: input.uid ?? null,
-    kind: input.kind ?? 'http',
-    template: input.template ?? null,
-  });
+  await validateEndpoint(
+    ctx,
+    { principal },
+    {
+      url: input.url,
+      eventTypes,
+      headers: input.headers ?? null,
+      uid: input.uid ?? null,
+      kind: input.kind ?? 'http',
+      template: input.template ?? null,
+    },
+  );
   await ensureUidFree(ctx, app, input.uid);
   const now = ctx.clock.now();
   const endpoint: Endpoint = {
@@ -239,7 +267,7 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
     },
     async (req, reply) => {
       const app = await loadAppToChange(ctx, req.params.app_id);
-      return reply.code(201).send(endpointOut(await createEndpoint(ctx, app, req.body)));
+      return reply.code(201).send(endpointOut(await createEndpoint(ctx, req.principal, app, req.body)));
     },
   );
 
@@ -276,7 +304,7 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
       if (!existing) {
         if (isId('endpoint', req.params.endpoint_id)) throw notFound('endpoint');
         try {
-          const created = await createEndpoint(ctx, app, {
+          const created = await createEndpoint(ctx, req.principal, app, {
             ...req.body,
             uid: req.body.uid ?? req.params.endpoint_id,
           });
@@ -290,7 +318,11 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
       const b = req.body;
       const eventTypes = b.eventTypes ?? b.filterTypes ?? null;
       const { change: kindChange, kind, template } = kindAndTemplate(existing, b);
-      await validateEndpoint(ctx, { url: b.url, eventTypes, uid: b.uid ?? null, kind, template });
+      await validateEndpoint(
+        ctx,
+        { principal: req.principal, keep: existing.eventTypes },
+        { url: b.url, eventTypes, uid: b.uid ?? null, kind, template },
+      );
       await ensureUidFree(ctx, app, b.uid, existing.id);
       const ep = withChanges(
         existing,
@@ -333,14 +365,18 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
       const b = req.body;
       const eventTypes = b.eventTypes !== undefined ? b.eventTypes : b.filterTypes;
       const { change: kindChange, kind, template } = kindAndTemplate(existing, b);
-      await validateEndpoint(ctx, {
-        // A new kind checks the URL again (chat kinds need https).
-        ...(b.url !== undefined || kindChange.kind ? { url: b.url ?? existing.url } : {}),
-        eventTypes: eventTypes ?? null,
-        uid: b.uid ?? null,
-        kind,
-        ...(b.template !== undefined || kindChange.kind ? { template } : {}),
-      });
+      await validateEndpoint(
+        ctx,
+        { principal: req.principal, keep: existing.eventTypes },
+        {
+          // A new kind checks the URL again (chat kinds need https).
+          ...(b.url !== undefined || kindChange.kind ? { url: b.url ?? existing.url } : {}),
+          eventTypes: eventTypes ?? null,
+          uid: b.uid ?? null,
+          kind,
+          ...(b.template !== undefined || kindChange.kind ? { template } : {}),
+        },
+      );
       await ensureUidFree(ctx, app, b.uid, existing.id);
       const changes: Partial<Endpoint> = { ...kindChange };
       if (b.template !== undefined) changes.template = b.template;
@@ -473,7 +509,7 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
     const app = await loadAppToChange(ctx, appId);
     const ep = await loadEndpoint(ctx, app, epId);
     const headers = lowerKeys(next(ep.headers));
-    await validateEndpoint(ctx, { headers });
+    await validateEndpoint(ctx, { principal: undefined }, { headers });
     await ctx.store.updateEndpoint({ ...ep, headers, updatedAt: ctx.clock.now() });
   };
   api.put(

@@ -54,6 +54,8 @@ export interface Page<T> {
 
 export interface MessageFilter {
   eventTypes?: string[];
+  /** None of these event types (the ones an application token may not see). */
+  excludeEventTypes?: string[];
   channel?: string;
   tag?: string;
   /** Messages created strictly before / after these times. */
@@ -79,6 +81,8 @@ export interface AttemptFilter {
   /** 1xx..5xx as 100..500; 0 for "no response". */
   statusCodeClass?: number;
   eventTypes?: string[];
+  /** Only attempts for messages of none of these event types. */
+  excludeEventTypes?: string[];
   channel?: string;
   before?: number;
   after?: number;
@@ -313,6 +317,8 @@ export interface Store {
   getEventType(name: string): Promise<EventType | null>;
   /** The subset of `names` that exist and are not archived. */
   existingEventTypes(names: string[]): Promise<Set<string>>;
+  /** Every event type that carries feature flags, archived ones too (a short list). */
+  flaggedEventTypes(): Promise<EventType[]>;
   listEventTypes(page: PageQuery, includeArchived: boolean): Promise<Page<EventType>>;
   updateEventType(eventType: EventType): Promise<void>;
 
