@@ -4,6 +4,7 @@
  * be able to find, subscribe to or read messages of — through any route.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { startHookline, startReceiver, type TestReceiver, type TestServer } from './helpers.ts';
@@ -53,6 +54,25 @@ describe('the app portal link', () => {
     );
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.match(r.body.url, /^https:\/\/hooks\.example\.com\/apps\/app_[0-9A-Za-z]+#key=hl_app_/);
+  });
+
+  test('a repeat with the same idempotency key makes another token at once (no response is kept)', async () => {
+    const call = () =>
+      without.call('POST', '/api/v1/auth/app-portal-access/acme', {}, { 'idempotency-key': 'same-key' });
+    const first = await call();
+    // The key is free once the call is answered: neither a response nor a reservation holds it
+    // (the key as the idempotency layer hashes it: token, key and URL).
+    const key = createHash('sha256')
+      .update(`Bearer ${without.token}\nsame-key\n/api/v1/auth/app-portal-access/acme`)
+      .digest('hex');
+    const store = without.hookline.store;
+    assert.equal(await store.reserveIdempotencyKey(key, Date.now(), Date.now() + 1000), 'reserved');
+    await store.releaseIdempotencyKey(key);
+    const repeat = await call();
+    assert.equal(first.status, 200);
+    assert.equal(repeat.status, 200, JSON.stringify(repeat.body));
+    assert.notEqual(repeat.body.token, first.body.token);
+    assert.equal(repeat.body.url.includes(first.body.token), false);
   });
 
   test('without a public URL, the server as the client reached it', async () => {

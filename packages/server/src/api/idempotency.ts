@@ -18,6 +18,11 @@ declare module 'fastify' {
     idempotencyKey?: string;
     /** Set when the handler already stored the response atomically with its own writes. */
     idempotencyStored?: boolean;
+    /**
+     * Set when the response must never be kept (it carries a credential): the key is freed when
+     * the request ends, as after an error, and a repeat runs again.
+     */
+    idempotencyNotKept?: boolean;
   }
 }
 
@@ -60,7 +65,7 @@ export function idempotency(api: FastifyInstance, ctx: ApiContext): void {
 
   api.addHook('onSend', async (request, reply, payload) => {
     const key = request.idempotencyKey;
-    if (!key || request.idempotencyStored) return payload;
+    if (!key || request.idempotencyStored || request.idempotencyNotKept) return payload;
     if (reply.statusCode >= 200 && reply.statusCode < 300 && typeof payload === 'string') {
       await ctx.store.putIdempotentResponse(
         key,
