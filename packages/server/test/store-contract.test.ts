@@ -576,17 +576,25 @@ for (const adapter of selectedAdapters()) {
       assert.equal((await store.listAttempts({ appId: a.id, excludeEventTypes: [] }, page)).items.length, 2);
     });
 
-    test('endpoint secrets are encrypted at rest', async () => {
+    test('endpoint secrets and custom headers are encrypted at rest', async () => {
       const a = app();
       await store.insertApp(a);
-      const e = endpoint(a.id);
+      const credential = 'Bearer custom-header-credential-0123456789';
+      const e = endpoint(a.id, { headers: { authorization: credential } });
       await store.insertEndpoint(e);
-      assert.equal((await store.getEndpoint(a.id, e.id))?.secrets[0]?.key, e.secrets[0]!.key);
+      const read = await store.getEndpoint(a.id, e.id);
+      assert.equal(read?.secrets[0]?.key, e.secrets[0]!.key);
+      assert.deepEqual(read?.headers, { authorization: credential });
+      await store.ingest([item(a.id)]);
+      const [claimed] = await claim();
+      assert.deepEqual(claimed?.endpoint.headers, { authorization: credential }, 'a claim carries them');
+      const dump = await rawDump();
       assert.equal(
-        (await rawDump()).includes(e.secrets[0]!.key),
+        dump.includes(e.secrets[0]!.key),
         false,
         'the plain secret is nowhere in the database files',
       );
+      assert.equal(dump.includes('custom-header-credential'), false, 'nor the header value');
     });
 
     test('settings: set, and set-if-absent keeps the first value', async () => {

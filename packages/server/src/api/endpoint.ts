@@ -235,6 +235,16 @@ export function rotateSecret(
   return { ...ep, secrets: rotateSecrets(ep.secrets, newKey, graceSeconds, now, type), updatedAt: now };
 }
 
+/**
+ * An endpoint's custom headers as the caller may see them. Their values often are credentials:
+ * an application token (the customer's portal) gets every name in `sensitive` and no value, the
+ * way Svix leaves out sensitive headers; it can still replace or remove them. The admin sees all.
+ */
+function headersOut(headers: Record<string, string>, principal: Principal | undefined) {
+  if (principal?.kind !== 'app') return { headers, sensitive: [] };
+  return { headers: {}, sensitive: Object.keys(headers).sort() };
+}
+
 export function endpointRoutes(api: Routes, ctx: ApiContext): void {
   api.get(
     '/app/:app_id/endpoint',
@@ -490,7 +500,7 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
     {
       schema: {
         tags,
-        summary: 'Get custom headers',
+        summary: 'Get custom headers (for an application token: their names, in `sensitive`, without values)',
         params: EpParams,
         response: { 200: EndpointHeadersOut },
       },
@@ -498,7 +508,7 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
     async (req) => {
       const app = await loadApp(ctx, req.params.app_id);
       const ep = await loadEndpoint(ctx, app, req.params.endpoint_id);
-      return { headers: ep.headers, sensitive: [] };
+      return headersOut(ep.headers, req.principal);
     },
   );
   const setHeaders = async (

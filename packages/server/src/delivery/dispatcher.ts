@@ -23,7 +23,7 @@ import { type Attempt, DeliveryStatus, isChatKind } from '../core/types.ts';
 import type { ClaimedDelivery, DeliveryOutcome, DeliveryScope, Store } from '../store/store.ts';
 import { StoreUnavailableError } from '../store/store-errors.ts';
 import { type ChatOptions, prepareChatRequest } from './chat.ts';
-import { customHeaders, forwardedHeaders } from './headers.ts';
+import { customHeaders, forwardedHeaders, loggedRequestHeaders } from './headers.ts';
 import type { Sender, SendRequest, SendResult } from './sender.ts';
 
 export interface DispatcherOptions {
@@ -156,7 +156,8 @@ export function settleAttempt(
     responseStatusCode: result.ok ? result.statusCode : 0,
     response: result.ok ? result.body : result.message,
     responseHeaders: result.ok ? result.headers : {},
-    requestHeaders: req.headers,
+    // Custom header values are often credentials: the log keeps their names only.
+    requestHeaders: loggedRequestHeaders(req.headers, d.endpoint.headers),
     requestBody: req.logBody ? String(req.body) : null,
     durationMs: result.durationMs,
     triggerType: d.triggerType,
