@@ -2,13 +2,14 @@
  * Limits on what a client may send before any route runs: how long it may take (a client
  * trickling a body byte by byte must not hold a socket forever), how deeply its JSON may nest
  * (JSON.parse reads 10,000 levels, but JSON.stringify, Ajv and the template engine recurse and
- * would overflow the stack), and which date-times are real instants.
+ * would overflow the stack), which date-times are real instants, and where a NUL character may
+ * appear (nowhere but inside JSON payloads).
  */
 import type { Socket } from 'node:net';
-import type { Format } from 'ajv';
+import type { Ajv, Format } from 'ajv';
 import type { FastifyRequest } from 'fastify';
 import type { HooklineConfig } from '../config.ts';
-import { type ErrorCode, HooklineError } from '../core/errors.ts';
+import { type ErrorCode, HooklineError, type ValidationIssue } from '../core/errors.ts';
 
 /**
  * Deepest nesting of arrays and objects a JSON body may have. Real payloads stay far below it;
@@ -129,4 +130,95 @@ export function instantFormat(rfc3339: Format | undefined): (s: string) => boole
           ? (rfc3339.validate as (s: string) => boolean)
           : () => true;
   return (s) => check(s) === true && Number.isFinite(Date.parse(s));
+}
+
+/**
+ * The NUL character (U+0000). No name, id, filter or text field has a use for it, and
+ * PostgreSQL's `text` and `jsonb` cannot hold it (the statement fails): it is refused at the
+ * edge, with a 422 that says where. JSON payloads (messages, inbound bodies) may carry `\u0000`:
+ * they are stored as JSON text or bytes, which keep it.
+ */
+const NUL_MESSAGE = 'must not contain the NUL character (U+0000)';
+const hasNul = (v: unknown): boolean =>
+  typeof v === 'string' ? v.includes('\0') : Array.isArray(v) && v.some(hasNul);
+
+/**
+ * An `onRequest` hook for every route (authentication and lookups come after it): refuses a NUL
+ * in a path parameter or in a query string name or value. `%00` is the only way one arrives.
+ */
+export async function refuseNulInUrl(request: FastifyRequest): Promise<void> {
+  const issues: ValidationIssue[] = [];
+  const parts = [
+    ['path', request.params],
+    ['query', request.query],
+  ] as const;
+  for (const [part, values] of parts) {
+    if (values === null || typeof values !== 'object') continue;
+    for (const [name, value] of Object.entries(values)) {
+      if (hasNul(name) || hasNul(value))
+        issues.push({ loc: [part, name], msg: `${part} parameter ${NUL_MESSAGE}`, type: 'value_error.nul' });
+    }
+  }
+  if (issues.length > 0) throw new HooklineError('validation', issues[0]!.msg, issues);
+}
+
+/** The validation keyword `nul: false` (a string, or the keys of a string map, without NUL). */
+export function addNulKeyword(ajv: Ajv): void {
+  const check = (refused: boolean, data: unknown): boolean => {
+    if (refused !== false) return true;
+    const bad = typeof data === 'string' ? data.includes('\0') : Object.keys(data as object).some(hasNul);
+    if (bad) {
+      const message = typeof data === 'string' ? NUL_MESSAGE : `a key ${NUL_MESSAGE}`;
+      (check as { errors?: unknown[] }).errors = [{ keyword: 'nul', message, params: {} }];
+    }
+    return !bad;
+  };
+  ajv.addKeyword({
+    keyword: 'nul',
+    type: ['string', 'object'],
+    schemaType: 'boolean',
+    errors: true,
+    validate: check,
+  });
+}
+
+const refusesNul = new WeakMap<object, object>();
+
+/**
+ * A body schema with `nul: false` on every string it declares, and on every string map (its
+ * keys), so NUL is refused in names, descriptions, metadata and the like. Values the schema
+ * leaves open (a message payload, a template, event type schemas) are JSON kept as JSON text:
+ * they may hold `\u0000`, and keep it. One copy per schema: Ajv keeps compiled schemas by `$id`.
+ */
+export function refusingNul<T>(schema: T): T {
+  if (schema === null || typeof schema !== 'object') return schema;
+  const known = refusesNul.get(schema);
+  if (known) return known as T;
+  const copy = copyRefusingNul(schema);
+  refusesNul.set(schema, copy as object);
+  return copy;
+}
+
+function copyRefusingNul<T>(node: T): T {
+  if (Array.isArray(node)) return node.map(copyRefusingNul) as T;
+  if (node === null || typeof node !== 'object') return node;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(node)) out[k] = copyRefusingNul(v);
+  const type = out.type;
+  const types = Array.isArray(type) ? type : [type];
+  if (types.includes('string')) out.nul = false;
+  else if (types.includes('object') && isStringMap(out)) out.nul = false;
+  return out as T;
+}
+
+/** An object schema whose every value is declared a string (metadata, headers). */
+function isStringMap(schema: Record<string, unknown>): boolean {
+  const values = [
+    ...Object.values((schema.patternProperties as Record<string, unknown>) ?? {}),
+    ...(typeof schema.additionalProperties === 'object' ? [schema.additionalProperties] : []),
+  ] as Record<string, unknown>[];
+  return (
+    values.length > 0 &&
+    values.every((v) => v && (v.type === 'string' || (Array.isArray(v.type) && v.type.includes('string'))))
+  );
 }

@@ -21,10 +21,13 @@ import { endpointRoutes } from './endpoint.ts';
 import { eventTypeRoutes } from './event-type.ts';
 import { healthRoutes } from './health.ts';
 import {
+  addNulKeyword,
   clientErrorHandler,
   depthLimitedJsonParser,
   httpServerOptions,
   instantFormat,
+  refuseNulInUrl,
+  refusingNul,
 } from './http-limits.ts';
 import { idempotency } from './idempotency.ts';
 import { listenRoutes } from './listen.ts';
@@ -154,8 +157,11 @@ export async function buildApi(ctx: ApiContext) {
     addFormats.default(ajv);
     ajv.addFormat('date-time', instantFormat(ajv.formats['date-time']));
   }
+  addNulKeyword(bodyAjv);
+  // Paths and query strings are checked for NUL once for every route (refuseNulInUrl); bodies
+  // field by field, by their schemas.
   app.setValidatorCompiler(({ schema, httpPart }) =>
-    (httpPart === 'body' ? bodyAjv : queryAjv).compile(schema as object),
+    httpPart === 'body' ? bodyAjv.compile(refusingNul(schema as object)) : queryAjv.compile(schema as object),
   );
 
   for (const s of SHARED_SCHEMAS) app.addSchema(s);
@@ -191,6 +197,8 @@ export async function buildApi(ctx: ApiContext) {
       .send({ code: 'not_found', detail: `no route for ${request.method} ${request.url.split('?')[0]}` }),
   );
 
+  // First of every request's hooks: nothing with a NUL in its URL reaches authentication or a lookup.
+  app.addHook('onRequest', refuseNulInUrl);
   const auth = createAuth(ctx);
   await app.register(healthRoutes(ctx));
   if (ctx.metrics) await app.register(metricsRoutes(ctx, ctx.metrics));

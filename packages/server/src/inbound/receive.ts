@@ -17,6 +17,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiContext } from '../api/context.ts';
 import { ERRORS, HooklineError, notFound } from '../core/errors.ts';
 import { endpointMatches } from '../core/routing.ts';
+import { storableText } from '../core/text.ts';
 import type { InboundEvent, Source } from '../core/types.ts';
 import type { InboundPart } from '../store/store.ts';
 import { ipAllowed } from './allowlist.ts';
@@ -104,6 +105,10 @@ export function inboundRoutes(ctx: ApiContext) {
         id: ctx.ids('message'),
         sourceId: source.id,
         ...fields,
+        // Read from the body, which may hold `\u0000` (the body itself is kept as bytes).
+        eventType: storableText(fields.eventType),
+        dedupeKey: fields.dedupeKey === null ? null : storableText(fields.dedupeKey),
+        verifyDetail: fields.verifyDetail === null ? null : storableText(fields.verifyDetail),
         duplicateOf: null,
         method: req.method,
         contentType: req.headers['content-type'] ?? null,
@@ -119,7 +124,15 @@ export function inboundRoutes(ctx: ApiContext) {
           endpoints.filter((e) => endpointMatches(e, eventType, null)).map((e) => e.id),
         newDeliveryId: () => ctx.ids('delivery'),
         keepUnaccepted: KEEP_UNACCEPTED,
-        ...(parts ? { parts } : {}),
+        ...(parts
+          ? {
+              parts: parts.map((p) => ({
+                ...p,
+                eventType: storableText(p.eventType),
+                dedupeKey: p.dedupeKey === null ? null : storableText(p.dedupeKey),
+              })),
+            }
+          : {}),
       });
       if (result.status === 'source_not_found') throw notFound('source');
       ctx.metrics?.inboundRequest(result.status);
