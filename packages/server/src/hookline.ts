@@ -172,6 +172,9 @@ export async function createHookline(
         },
         metrics,
         ...(listen ? { listen } : {}),
+        // The dispatcher is made below; this only runs once requests come in. (`hookline listen`
+        // sessions look at their queue every second.)
+        wakeWorkers: () => dispatcher?.wake(),
         logger,
         adminTokenHash: token.hash,
         version: VERSION,

@@ -8,7 +8,7 @@ import { createIdGenerator } from '../src/core/ids.ts';
 import { endpointMatches } from '../src/core/routing.ts';
 import type { App, Attempt, Endpoint, InboundEvent, Message, Source } from '../src/core/types.ts';
 import { slotInterval } from '../src/store/claim-plan.ts';
-import type { InboundItem, IngestItem, PageQuery, Store } from '../src/store/store.ts';
+import type { InboundItem, IngestItem, PageQuery, RecoverCursor, Store } from '../src/store/store.ts';
 import { pgTestOptions } from './pg.ts';
 import { selectedAdapters } from './stores.ts';
 
@@ -499,6 +499,62 @@ for (const adapter of selectedAdapters()) {
       });
       assert.equal(count, 2, 'one failed delivery and one missed message (the unsubscribed type is skipped)');
       assert.equal((await claim()).length, 2);
+    });
+
+    test('recoverBatch: the same as recover, a batch at a time; messages before missedSince are left', async () => {
+      const a = app();
+      await store.insertApp(a);
+      const e = endpoint(a.id, { eventTypes: ['invoice.paid'] });
+      await store.insertEndpoint(e);
+      // Before the window of missed messages (the endpoint did not exist yet).
+      await store.updateEndpoint({ ...e, disabled: true });
+      await store.ingest([item(a.id)]);
+      now += 1000;
+      const missedSince = now;
+      await store.updateEndpoint({ ...e, disabled: false });
+      await store.ingest([item(a.id), item(a.id)]);
+      for (const d of await claim()) {
+        await store.completeDeliveries(
+          [
+            {
+              deliveryId: d.id,
+              leaseUntil: d.leaseUntil,
+              attempt: attemptFor(d, false),
+              next: { kind: 'fail' },
+            },
+          ],
+          now,
+        );
+      }
+      await store.updateEndpoint({ ...e, disabled: true });
+      now += 1000;
+      await store.ingest([item(a.id), item(a.id), item(a.id, { eventType: 'not.subscribed' })]);
+      await store.updateEndpoint({ ...e, disabled: false });
+      now += 1000;
+      let cursor: RecoverCursor | null = null;
+      let queued = 0;
+      let batches = 0;
+      do {
+        const r = await store.recoverBatch({
+          appId: a.id,
+          endpointId: e.id,
+          since: T0,
+          until: now,
+          missedSince,
+          now,
+          cursor,
+          limit: 1,
+          matches: (type, channels) => endpointMatches({ ...e, disabled: false }, type, channels),
+          newDeliveryId: () => ids('delivery'),
+        });
+        queued += r.queued;
+        cursor = r.next;
+        batches++;
+        assert.ok(batches < 20, 'it ends');
+      } while (cursor !== null);
+      assert.equal(queued, 4, 'two failed deliveries, two missed messages');
+      assert.ok(batches >= 4, `one row at a time (${batches} batches)`);
+      assert.equal((await claim()).length, 4);
     });
 
     test('messages: by id or eventId, filtered lists newest first', async () => {

@@ -122,11 +122,15 @@ const DEFAULT_APP_TOKEN_SECONDS = 7 * 86_400;
 const API_PREFIX = '/api/v1';
 const READ_METHODS = new Set(['GET', 'HEAD']);
 
-/** Routes an app-scoped token may use outside its application's own tree (reads only). */
+/**
+ * Routes an app-scoped token may use outside its application's own tree (reads only). A
+ * background task is read only by its own application's tokens (see background-task.ts).
+ */
 const APP_TOKEN_READABLE = new Set([
   '/event-type',
   '/event-type/:event_type_name',
   '/event-type/:event_type_name/sample',
+  '/background-task/:task_id',
 ]);
 
 /**
@@ -162,7 +166,7 @@ async function checkAppToken(ctx: ApiContext, request: FastifyRequest, token: Ap
   const reading = READ_METHODS.has(method);
   if (APP_TOKEN_READABLE.has(route)) {
     if (reading) return;
-    throw refuse('an application token can read the event type catalog, not change it');
+    throw refuse('an application token can read the event type catalog and its tasks, not change them');
   }
   if (!route.startsWith('/app/:app_id')) {
     throw refuse(`an application token can only use /api/v1/app/${token.appId}/... routes`);

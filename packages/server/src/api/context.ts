@@ -36,6 +36,12 @@ export interface ApiContext {
   metrics?: Metrics;
   /** Streams deliveries of `listen` endpoints to `hookline listen` clients, when given. */
   listen?: ListenHub;
+  /**
+   * Tells this process's workers that deliveries are due now (work the store queues without
+   * waking them, such as a recovery's batches). Workers of other processes find them at their
+   * next look at the queue.
+   */
+  wakeWorkers?: () => void;
 }
 
 /** The Fastify instance routes are declared on, typed by the TypeBox schemas. */

@@ -11,9 +11,11 @@ import {
   type SecretType,
 } from '../core/signing.ts';
 import { type App, type Endpoint, type EndpointKind, isChatKind } from '../core/types.ts';
+import type { RecoverCursor } from '../store/store.ts';
 import { StoreConflictError } from '../store/store-errors.ts';
 import { isConflict, loadApp, loadAppToChange } from './application.ts';
 import { hiddenEventTypes, type Principal } from './auth.ts';
+import type { BackgroundTasks } from './background-task.ts';
 import type { ApiContext, Routes } from './context.ts';
 import { DEFAULT_GRACE_SECONDS, destinationProblems } from './destination-rules.ts';
 import { listOut, pageQuery } from './pagination.ts';
@@ -245,7 +247,13 @@ function headersOut(headers: Record<string, string>, principal: Principal | unde
   return { headers: {}, sensitive: Object.keys(headers).sort() };
 }
 
-export function endpointRoutes(api: Routes, ctx: ApiContext): void {
+/** How far back a recovery may reach (Svix's limit). */
+export const RECOVER_WINDOW_MS = 14 * DAY_MS;
+const RECOVER_GRACE_MS = 5 * 60_000;
+/** Rows a recovery looks at per transaction: short enough that nothing waits on it for long. */
+const RECOVER_BATCH = 200;
+
+export function endpointRoutes(api: Routes, ctx: ApiContext, tasks: BackgroundTasks): void {
   api.get(
     '/app/:app_id/endpoint',
     {
@@ -569,7 +577,7 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
       schema: {
         tags,
         summary:
-          'Send again every failed message since a time, and every message the endpoint missed while disabled',
+          'Send again every failed message since a time (at most 14 days ago), and every message the endpoint missed while disabled; runs as a background task',
         params: EpParams,
         body: RecoverIn,
         response: { 202: BackgroundTaskOut, 422: ValidationErrorOut },
@@ -581,23 +589,43 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
       const now = ctx.clock.now();
       const since = Date.parse(req.body.since);
       const until = req.body.until ? Date.parse(req.body.until) : now + 1;
+      // As Svix: 14 days back at most, with a few minutes' grace for `now - 14 days` clients.
+      if (since < now - RECOVER_WINDOW_MS - RECOVER_GRACE_MS)
+        throw invalid(['body', 'since'], 'Cannot recover messages more than 14 days old');
       if (since >= until) throw invalid(['body', 'since'], 'since must be before until');
-      const count = await ctx.store.recover({
+      const request = {
         appId: app.id,
         endpointId: ep.id,
         since,
         until,
+        // A message older than the endpoint was never meant for it.
+        missedSince: Math.max(since, ep.createdAt),
         now,
-        matches: (eventType, channels) => endpointMatches({ ...ep, disabled: false }, eventType, channels),
+        limit: RECOVER_BATCH,
+        matches: (eventType: string, channels: string[] | null) =>
+          endpointMatches({ ...ep, disabled: false }, eventType, channels),
         newDeliveryId: () => ctx.ids('delivery'),
-      });
-      return reply.code(202).send({
-        id: ctx.ids('task'),
-        status: 'finished',
-        task: 'endpoint.recover',
-        data: { messagesQueued: count },
-        updatedAt: iso(now),
-      });
+      };
+      const task = await tasks.start(
+        'endpoint.recover',
+        app.id,
+        { endpointId: ep.id, since: iso(since), until: iso(until), messagesQueued: 0, batches: 0 },
+        async (progress) => {
+          let cursor: RecoverCursor | null = null;
+          let queued = 0;
+          let batches = 0;
+          do {
+            const batch = await ctx.store.recoverBatch({ ...request, cursor });
+            queued += batch.queued;
+            batches++;
+            cursor = batch.next;
+            if (batch.queued > 0) ctx.wakeWorkers?.();
+            await progress({ messagesQueued: queued, batches });
+          } while (cursor !== null);
+          return { messagesQueued: queued, batches };
+        },
+      );
+      return reply.code(202).send(task);
     },
   );
 

@@ -182,6 +182,36 @@ export interface RecoverRequest {
   newDeliveryId: () => string;
 }
 
+/**
+ * Where a batched recovery stands: first the endpoint's failed and canceled deliveries (in
+ * creation order), then the application's messages it never had a delivery for (in id order).
+ */
+export type RecoverCursor =
+  | { step: 'failed'; createdAt: number; id: string }
+  | { step: 'missed'; id: string | null };
+
+/** One batch of a recovery (see `Store.recoverBatch`). */
+export interface RecoverBatchRequest {
+  appId: string;
+  endpointId: string;
+  /** Failed and canceled deliveries created in [since, until) go back in the queue. */
+  since: number;
+  until: number;
+  /**
+   * Messages created in [missedSince, until) that were never queued for the endpoint get a
+   * delivery. The caller passes the later of `since` and the endpoint's creation: a message
+   * older than the endpoint was never meant for it.
+   */
+  missedSince: number;
+  now: number;
+  /** Where the previous batch stopped; null for the first one. */
+  cursor: RecoverCursor | null;
+  /** Most rows one batch looks at, per step. */
+  limit: number;
+  matches: (eventType: string, channels: string[] | null) => boolean;
+  newDeliveryId: () => string;
+}
+
 export interface StoredResponse {
   status: number;
   body: string;
@@ -291,6 +321,9 @@ export interface Store {
   setSetting(key: string, value: string): Promise<void>;
   /** Stores `value` unless the key has one already; returns the value the key now has. */
   setSettingIfAbsent(key: string, value: string): Promise<string>;
+  /** Every setting whose key starts with `prefix`. */
+  listSettings(prefix: string): Promise<{ key: string; value: string }[]>;
+  deleteSettings(keys: string[]): Promise<void>;
 
   insertApp(app: App): Promise<void>;
   getApp(idOrUid: string): Promise<App | null>;
@@ -345,6 +378,12 @@ export interface Store {
    * yet) and that `matches` accepts get a new delivery. Returns how many deliveries were queued.
    */
   recover(request: RecoverRequest): Promise<number>;
+  /**
+   * `recover` a batch at a time, each batch one short transaction: call again with `next` until
+   * it is null. Returns how many deliveries this batch queued. Workers find them at their next
+   * look at the queue (this does not wake them).
+   */
+  recoverBatch(request: RecoverBatchRequest): Promise<{ queued: number; next: RecoverCursor | null }>;
   endpointStats(endpointId: string, since: number, until: number): Promise<EndpointStats>;
   /**
    * Attempts to an endpoint made in [since, until), grouped into buckets of `bucketMs` starting
