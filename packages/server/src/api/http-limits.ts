@@ -2,11 +2,10 @@
  * Limits on what a client may send before any route runs: how long it may take (a client
  * trickling a body byte by byte must not hold a socket forever), how deeply its JSON may nest
  * (JSON.parse reads 10,000 levels, but JSON.stringify, Ajv and the template engine recurse and
- * would overflow the stack), which date-times are real instants, and where a NUL character may
- * appear (nowhere but inside JSON payloads).
+ * would overflow the stack), and which date-times are real instants.
  */
 import type { Socket } from 'node:net';
-import type { Ajv, Format } from 'ajv';
+import type { Format } from 'ajv';
 import type { FastifyRequest } from 'fastify';
 import type { HooklineConfig } from '../config.ts';
 import { type ErrorCode, HooklineError, type ValidationIssue } from '../core/errors.ts';
@@ -133,92 +132,37 @@ export function instantFormat(rfc3339: Format | undefined): (s: string) => boole
 }
 
 /**
- * The NUL character (U+0000). No name, id, filter or text field has a use for it, and
- * PostgreSQL's `text` and `jsonb` cannot hold it (the statement fails): it is refused at the
- * edge, with a 422 that says where. JSON payloads (messages, inbound bodies) may carry `\u0000`:
- * they are stored as JSON text or bytes, which keep it.
+ * Where a request carries the NUL character (U+0000), as 422 issues: PostgreSQL text cannot hold
+ * it (every lookup or write with one failed there), and no id, name or URL has a use for it.
+ * A message's `payload` is stored as JSON text, where NUL stays escaped: it keeps it.
  */
-const NUL_MESSAGE = 'must not contain the NUL character (U+0000)';
-const hasNul = (v: unknown): boolean =>
-  typeof v === 'string' ? v.includes('\0') : Array.isArray(v) && v.some(hasNul);
-
-/**
- * An `onRequest` hook for every route (authentication and lookups come after it): refuses a NUL
- * in a path parameter or in a query string name or value. `%00` is the only way one arrives.
- */
-export async function refuseNulInUrl(request: FastifyRequest): Promise<void> {
+export function nulIssues(request: Pick<FastifyRequest, 'params' | 'query' | 'body'>): ValidationIssue[] {
   const issues: ValidationIssue[] = [];
-  const parts = [
-    ['path', request.params],
-    ['query', request.query],
-  ] as const;
-  for (const [part, values] of parts) {
-    if (values === null || typeof values !== 'object') continue;
-    for (const [name, value] of Object.entries(values)) {
-      if (hasNul(name) || hasNul(value))
-        issues.push({ loc: [part, name], msg: `${part} parameter ${NUL_MESSAGE}`, type: 'value_error.nul' });
+  const walk = (value: unknown, loc: (string | number)[]) => {
+    if (issues.length >= 10) return;
+    if (typeof value === 'string') {
+      if (value.includes('\u0000')) issues.push({ loc, msg: NUL_MESSAGE, type: 'value_error.nul' });
+    } else if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) walk(value[i], [...loc, i]);
+    } else if (value !== null && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) {
+        if (loc.length === 1 && loc[0] === 'body' && k === 'payload') continue;
+        if (k.includes('\u0000'))
+          issues.push({ loc: [...loc, k], msg: NUL_MESSAGE, type: 'value_error.nul' });
+        walk(v, [...loc, k]);
+      }
     }
-  }
-  if (issues.length > 0) throw new HooklineError('validation', issues[0]!.msg, issues);
-}
-
-/** The validation keyword `nul: false` (a string, or the keys of a string map, without NUL). */
-export function addNulKeyword(ajv: Ajv): void {
-  const check = (refused: boolean, data: unknown): boolean => {
-    if (refused !== false) return true;
-    const bad = typeof data === 'string' ? data.includes('\0') : Object.keys(data as object).some(hasNul);
-    if (bad) {
-      const message = typeof data === 'string' ? NUL_MESSAGE : `a key ${NUL_MESSAGE}`;
-      (check as { errors?: unknown[] }).errors = [{ keyword: 'nul', message, params: {} }];
-    }
-    return !bad;
   };
-  ajv.addKeyword({
-    keyword: 'nul',
-    type: ['string', 'object'],
-    schemaType: 'boolean',
-    errors: true,
-    validate: check,
-  });
+  walk(request.params, ['path']);
+  walk(request.query, ['query']);
+  walk(request.body, ['body']);
+  return issues;
 }
 
-const refusesNul = new WeakMap<object, object>();
+const NUL_MESSAGE = 'must not contain the NUL character (U+0000)';
 
-/**
- * A body schema with `nul: false` on every string it declares, and on every string map (its
- * keys), so NUL is refused in names, descriptions, metadata and the like. Values the schema
- * leaves open (a message payload, a template, event type schemas) are JSON kept as JSON text:
- * they may hold `\u0000`, and keep it. One copy per schema: Ajv keeps compiled schemas by `$id`.
- */
-export function refusingNul<T>(schema: T): T {
-  if (schema === null || typeof schema !== 'object') return schema;
-  const known = refusesNul.get(schema);
-  if (known) return known as T;
-  const copy = copyRefusingNul(schema);
-  refusesNul.set(schema, copy as object);
-  return copy;
-}
-
-function copyRefusingNul<T>(node: T): T {
-  if (Array.isArray(node)) return node.map(copyRefusingNul) as T;
-  if (node === null || typeof node !== 'object') return node;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(node)) out[k] = copyRefusingNul(v);
-  const type = out.type;
-  const types = Array.isArray(type) ? type : [type];
-  if (types.includes('string')) out.nul = false;
-  else if (types.includes('object') && isStringMap(out)) out.nul = false;
-  return out as T;
-}
-
-/** An object schema whose every value is declared a string (metadata, headers). */
-function isStringMap(schema: Record<string, unknown>): boolean {
-  const values = [
-    ...Object.values((schema.patternProperties as Record<string, unknown>) ?? {}),
-    ...(typeof schema.additionalProperties === 'object' ? [schema.additionalProperties] : []),
-  ] as Record<string, unknown>[];
-  return (
-    values.length > 0 &&
-    values.every((v) => v && (v.type === 'string' || (Array.isArray(v.type) && v.type.includes('string'))))
-  );
+/** A `preValidation` hook: refuses a request with NUL outside a message payload (see `nulIssues`). */
+export async function refuseNul(request: FastifyRequest): Promise<void> {
+  const issues = nulIssues(request);
+  if (issues.length > 0) throw new HooklineError('validation', NUL_MESSAGE, issues);
 }

@@ -22,13 +22,11 @@ import { endpointRoutes } from './endpoint.ts';
 import { eventTypeRoutes } from './event-type.ts';
 import { healthRoutes } from './health.ts';
 import {
-  addNulKeyword,
   clientErrorHandler,
   depthLimitedJsonParser,
   httpServerOptions,
   instantFormat,
-  refuseNulInUrl,
-  refusingNul,
+  refuseNul,
 } from './http-limits.ts';
 import { idempotency } from './idempotency.ts';
 import { listenRoutes } from './listen.ts';
@@ -158,11 +156,8 @@ export async function buildApi(ctx: ApiContext) {
     addFormats.default(ajv);
     ajv.addFormat('date-time', instantFormat(ajv.formats['date-time']));
   }
-  addNulKeyword(bodyAjv);
-  // Paths and query strings are checked for NUL once for every route (refuseNulInUrl); bodies
-  // field by field, by their schemas.
   app.setValidatorCompiler(({ schema, httpPart }) =>
-    httpPart === 'body' ? bodyAjv.compile(refusingNul(schema as object)) : queryAjv.compile(schema as object),
+    (httpPart === 'body' ? bodyAjv : queryAjv).compile(schema as object),
   );
 
   for (const s of SHARED_SCHEMAS) app.addSchema(s);
@@ -198,19 +193,21 @@ export async function buildApi(ctx: ApiContext) {
       .send({ code: 'not_found', detail: `no route for ${request.method} ${request.url.split('?')[0]}` }),
   );
 
-  // First of every request's hooks: nothing with a NUL in its URL reaches authentication or a lookup.
-  app.addHook('onRequest', refuseNulInUrl);
   const auth = createAuth(ctx);
+  const tasks = createBackgroundTasks(ctx);
+  // Running tasks stop between batches when the server closes (they read as failed).
+  app.addHook('onClose', () => tasks.close());
   await app.register(healthRoutes(ctx));
   if (ctx.metrics) await app.register(metricsRoutes(ctx, ctx.metrics));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  const tasks = createBackgroundTasks(ctx);
-  // Running tasks stop between batches when the server closes (they read as failed).
-  app.addHook('onClose', () => tasks.close());
   await app.register(
     async (api) => {
+      // NUL in the path or query is refused before auth looks an application up by it; in the
+      // body once it is parsed.
+      api.addHook('onRequest', refuseNul);
       api.addHook('onRequest', auth);
+      api.addHook('preValidation', refuseNul);
       idempotency(api, ctx);
       const typed = api.withTypeProvider<TypeBoxTypeProvider>();
       applicationRoutes(typed, ctx);

@@ -15,6 +15,7 @@ import { Transform } from 'node:stream';
 import { salesforceAck } from '@hookline/receiver';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiContext } from '../api/context.ts';
+import { refuseNul } from '../api/http-limits.ts';
 import { ERRORS, HooklineError, notFound } from '../core/errors.ts';
 import { endpointMatches } from '../core/routing.ts';
 import { storableText } from '../core/text.ts';
@@ -62,6 +63,9 @@ export function inboundRoutes(ctx: ApiContext) {
     );
 
     scope.addHook('onRequest', async (req: FastifyRequest<{ Params: { source: string } }>) => {
+      // A NUL in the name or query (`/in/%00`) is refused before the lookup: no source has one,
+      // and PostgreSQL cannot even compare text holding one. The body may hold `\u0000`.
+      await refuseNul(req);
       const source = await ctx.store.getSource(req.params.source);
       if (!source || source.name !== req.params.source) throw notFound('source');
       // Before the body is read: nothing from outside the allowlist is kept.
