@@ -246,7 +246,7 @@ export function authRoutes(api: Routes, ctx: ApiContext): void {
       });
       // Never kept for idempotent replay (Svix clients send an idempotency-key on every POST):
       // the stored response would hold the token in clear. A retried call makes another token.
-      req.idempotencyNotKept = true;
+      req.idempotencyKeep = false;
       // The dashboard at HOOKLINE_PUBLIC_URL; without one, this server as the client reached it.
       // The Host header is the client's to choose: with a public URL it never shapes the link.
       const origin = ctx.config.publicUrl?.replace(/\/+$/, '') ?? `${req.protocol}://${req.host}`;

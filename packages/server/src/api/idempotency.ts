@@ -16,13 +16,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Hash under which this request's response is kept, when it carries an idempotency key. */
     idempotencyKey?: string;
-    /** Set when the handler already stored the response atomically with its own writes. */
+    /** Set when the response is stored (by the handler atomically with its own writes, or here). */
     idempotencyStored?: boolean;
-    /**
-     * Set when the response must never be kept (it carries a credential): the key is freed when
-     * the request ends, as after an error, and a repeat runs again.
-     */
-    idempotencyNotKept?: boolean;
+    /** Set to false by a handler whose response must never be kept (it holds a secret). */
+    idempotencyKeep?: boolean;
   }
 }
 
@@ -44,7 +41,8 @@ export function idempotency(api: FastifyInstance, ctx: ApiContext): void {
       .digest('hex');
     // The key is reserved in the database, so one request at a time runs under it in every
     // process; repeats wait for its response and replay it.
-    const deadline = ctx.clock.now() + IDEMPOTENCY_RESERVATION_MS;
+    // Waiting is bounded in real time, whatever clock the server runs on.
+    const deadline = performance.now() + IDEMPOTENCY_RESERVATION_MS;
     for (let i = 0; ; i++) {
       const now = ctx.clock.now();
       const held = await ctx.store.reserveIdempotencyKey(key, now, now + IDEMPOTENCY_RESERVATION_MS);
@@ -57,7 +55,7 @@ export function idempotency(api: FastifyInstance, ctx: ApiContext): void {
         reply.header('idempotent-replayed', 'true');
         return reply.code(held.status).send(held.body);
       }
-      if (now >= deadline || request.raw.destroyed)
+      if (performance.now() >= deadline || request.raw.destroyed)
         throw new HooklineError('conflict', 'a request with this idempotency key is still in progress');
       await new Promise((r) => setTimeout(r, POLL_MS[Math.min(i, POLL_MS.length - 1)]));
     }
@@ -65,7 +63,7 @@ export function idempotency(api: FastifyInstance, ctx: ApiContext): void {
 
   api.addHook('onSend', async (request, reply, payload) => {
     const key = request.idempotencyKey;
-    if (!key || request.idempotencyStored || request.idempotencyNotKept) return payload;
+    if (!key || request.idempotencyStored || request.idempotencyKeep === false) return payload;
     if (reply.statusCode >= 200 && reply.statusCode < 300 && typeof payload === 'string') {
       await ctx.store.putIdempotentResponse(
         key,
@@ -78,8 +76,8 @@ export function idempotency(api: FastifyInstance, ctx: ApiContext): void {
     return payload;
   });
 
-  // A request that kept no response (an error, or the client went away) frees its key at once:
-  // a retry runs again instead of waiting for the reservation to expire.
+  // A request that kept no response (an error, a response that must not be kept, or the client
+  // went away) frees its key at once: a retry runs again instead of waiting for the reservation.
   const finish = async (request: FastifyRequest) => {
     const key = request.idempotencyKey;
     if (!key || request.idempotencyStored) return;
