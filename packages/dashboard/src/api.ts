@@ -7,6 +7,7 @@ import type {
   ApplicationOut,
   AttemptDetailOut,
   AttemptOut,
+  BackgroundTaskOut,
   EndpointOut,
   EventTypeOut,
   InboundEventDetailOut,
@@ -147,6 +148,7 @@ export type App = ApplicationOut;
 export type Endpoint = EndpointOut;
 export type Message = MessageOut;
 export type Attempt = AttemptOut;
+export type BackgroundTask = BackgroundTaskOut;
 export type AttemptDetail = AttemptDetailOut;
 export type EventType = EventTypeOut;
 export type Series = SeriesOut;

@@ -178,6 +178,14 @@ function givingUpSuite(kind: TestStoreKind): void {
     });
     assert.equal(recovered.status, 202);
     assert.match(recovered.body.id, /^qtask_/);
+    // A background task: its batches are queued once it reports finished.
+    let task = recovered.body;
+    for (let i = 0; task.status === 'running' && i < 1000; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      task = (await server.call('GET', `/api/v1/background-task/${recovered.body.id}`)).body;
+    }
+    assert.equal(task.status, 'finished', JSON.stringify(task));
+    assert.equal(task.data.messagesQueued, 3);
     await dispatcher.drain();
     const delivered = receiver.requests.slice(before).map((r) => r.headers['webhook-id']);
     assert.ok(delivered.includes(first), 'the message that failed for good is delivered');

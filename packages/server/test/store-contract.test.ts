@@ -8,7 +8,7 @@ import { createIdGenerator } from '../src/core/ids.ts';
 import { endpointMatches } from '../src/core/routing.ts';
 import type { App, Attempt, Endpoint, InboundEvent, Message, Source } from '../src/core/types.ts';
 import { slotInterval } from '../src/store/claim-plan.ts';
-import type { InboundItem, IngestItem, PageQuery, Store } from '../src/store/store.ts';
+import type { InboundItem, IngestItem, PageQuery, RecoverCursor, Store } from '../src/store/store.ts';
 import { pgTestOptions } from './pg.ts';
 import { selectedAdapters } from './stores.ts';
 
@@ -502,6 +502,62 @@ for (const adapter of selectedAdapters()) {
       assert.equal((await claim()).length, 2);
     });
 
+    test('recoverBatch: the same as recover, a batch at a time; messages before missedSince are left', async () => {
+      const a = app();
+      await store.insertApp(a);
+      const e = endpoint(a.id, { eventTypes: ['invoice.paid'] });
+      await store.insertEndpoint(e);
+      // Before the window of missed messages (the endpoint did not exist yet).
+      await store.updateEndpoint({ ...e, disabled: true });
+      await store.ingest([item(a.id)]);
+      now += 1000;
+      const missedSince = now;
+      await store.updateEndpoint({ ...e, disabled: false });
+      await store.ingest([item(a.id), item(a.id)]);
+      for (const d of await claim()) {
+        await store.completeDeliveries(
+          [
+            {
+              deliveryId: d.id,
+              leaseUntil: d.leaseUntil,
+              attempt: attemptFor(d, false),
+              next: { kind: 'fail' },
+            },
+          ],
+          now,
+        );
+      }
+      await store.updateEndpoint({ ...e, disabled: true });
+      now += 1000;
+      await store.ingest([item(a.id), item(a.id), item(a.id, { eventType: 'not.subscribed' })]);
+      await store.updateEndpoint({ ...e, disabled: false });
+      now += 1000;
+      let cursor: RecoverCursor | null = null;
+      let queued = 0;
+      let batches = 0;
+      do {
+        const r = await store.recoverBatch({
+          appId: a.id,
+          endpointId: e.id,
+          since: T0,
+          until: now,
+          missedSince,
+          now,
+          cursor,
+          limit: 1,
+          matches: (type, channels) => endpointMatches({ ...e, disabled: false }, type, channels),
+          newDeliveryId: () => ids('delivery'),
+        });
+        queued += r.queued;
+        cursor = r.next;
+        batches++;
+        assert.ok(batches < 20, 'it ends');
+      } while (cursor !== null);
+      assert.equal(queued, 4, 'two failed deliveries, two missed messages');
+      assert.ok(batches >= 4, `one row at a time (${batches} batches)`);
+      assert.equal((await claim()).length, 4);
+    });
+
     test('messages: by id or eventId, filtered lists newest first', async () => {
       const a = app();
       await store.insertApp(a);
@@ -521,17 +577,81 @@ for (const adapter of selectedAdapters()) {
       assert.equal((await store.listMessages(a.id, { before: T0 + 1 }, page)).items.length, 1);
     });
 
-    test('endpoint secrets are encrypted at rest', async () => {
+    test('flagged event types; message and attempt lists leave out excluded event types', async () => {
+      const type = (name: string, featureFlags: string[] | null, archived = false) => ({
+        name,
+        description: '',
+        archived,
+        deprecated: false,
+        schemas: null,
+        groupName: null,
+        featureFlags,
+        createdAt: now,
+        updatedAt: now,
+      });
+      await store.insertEventType(type('plain', null));
+      await store.insertEventType(type('empty.flags', []));
+      await store.insertEventType(type('beta', ['b']));
+      await store.insertEventType(type('old.beta', ['b', 'c'], true));
+      assert.deepEqual(
+        (await store.flaggedEventTypes()).map((t) => [t.name, t.featureFlags]),
+        [
+          ['beta', ['b']],
+          ['old.beta', ['b', 'c']],
+        ],
+      );
       const a = app();
       await store.insertApp(a);
-      const e = endpoint(a.id);
+      await store.insertEndpoint(endpoint(a.id));
+      await store.ingest([item(a.id, { eventType: 'beta' }), item(a.id, { eventType: 'plain' })]);
+      const page: PageQuery = { limit: 10, after: null, before: null, order: 'desc' };
+      const types = (ms: { eventType: string }[]) => ms.map((m) => m.eventType);
+      assert.deepEqual(types((await store.listMessages(a.id, { excludeEventTypes: ['beta'] }, page)).items), [
+        'plain',
+      ]);
+      assert.deepEqual(
+        types(
+          (await store.listMessages(a.id, { eventTypes: ['beta'], excludeEventTypes: ['beta'] }, page)).items,
+        ),
+        [],
+      );
+      const claimed = await claim();
+      await store.completeDeliveries(
+        claimed.map((d) => ({
+          deliveryId: d.id,
+          leaseUntil: d.leaseUntil,
+          attempt: attemptFor(d, true),
+          next: { kind: 'success' as const },
+        })),
+        now,
+      );
+      const attempts = await store.listAttempts({ appId: a.id, excludeEventTypes: ['beta'] }, page);
+      assert.deepEqual(
+        attempts.items.map((x) => x.msgId),
+        claimed.filter((d) => d.eventType === 'plain').map((d) => d.msgId),
+      );
+      assert.equal((await store.listAttempts({ appId: a.id, excludeEventTypes: [] }, page)).items.length, 2);
+    });
+
+    test('endpoint secrets and custom headers are encrypted at rest', async () => {
+      const a = app();
+      await store.insertApp(a);
+      const credential = 'Bearer custom-header-credential-0123456789';
+      const e = endpoint(a.id, { headers: { authorization: credential } });
       await store.insertEndpoint(e);
-      assert.equal((await store.getEndpoint(a.id, e.id))?.secrets[0]?.key, e.secrets[0]!.key);
+      const read = await store.getEndpoint(a.id, e.id);
+      assert.equal(read?.secrets[0]?.key, e.secrets[0]!.key);
+      assert.deepEqual(read?.headers, { authorization: credential });
+      await store.ingest([item(a.id)]);
+      const [claimed] = await claim();
+      assert.deepEqual(claimed?.endpoint.headers, { authorization: credential }, 'a claim carries them');
+      const dump = await rawDump();
       assert.equal(
-        (await rawDump()).includes(e.secrets[0]!.key),
+        dump.includes(e.secrets[0]!.key),
         false,
         'the plain secret is nowhere in the database files',
       );
+      assert.equal(dump.includes('custom-header-credential'), false, 'nor the header value');
     });
 
     test('settings: set, and set-if-absent keeps the first value', async () => {

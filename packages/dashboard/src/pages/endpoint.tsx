@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { type Attempt, api, type Endpoint, enc, type ListResponse, qs } from '../api.ts';
+import { type Attempt, api, type BackgroundTask, type Endpoint, enc, type ListResponse, qs } from '../api.ts';
 import {
   AppsCrumb,
   ConfirmButton,
@@ -105,23 +105,34 @@ export function EndpointPage({ appId, endpointId }: { appId: string; endpointId:
           title="Recover failed messages"
           confirmLabel="Recover"
           action={async () => {
-            const r = await api<{ data: { messagesQueued?: number } }>(
+            let task = await api<BackgroundTask>(
               'POST',
               `/app/${enc(appId)}/endpoint/${enc(endpointId)}/recover`,
               { since: new Date(recoverSince).toISOString() },
             );
+            // A background task: follow it for a while (a long window takes a few seconds).
+            for (let i = 0; task.status === 'running' && i < 60; i++) {
+              await new Promise((r) => setTimeout(r, 250));
+              task = await api<BackgroundTask>('GET', `/background-task/${enc(task.id)}`);
+            }
             setRefresh((x) => x + 1);
-            return `${r.data.messagesQueued ?? 0} messages queued again`;
+            const queued = Number(task.data.messagesQueued ?? 0);
+            if (task.status === 'failed')
+              throw new Error(`recovery failed: ${String(task.data.error ?? '')}`);
+            if (task.status === 'running')
+              return `recovery still running: ${queued} messages queued again so far`;
+            return `${queued} messages queued again`;
           }}
         >
           <p>
-            Every failed or canceled delivery to this endpoint since the time below, and every message it
-            missed while disabled, is sent again.
+            Every failed or canceled delivery to this endpoint since the time below (at most 14 days ago), and
+            every message it missed while disabled, is sent again.
           </p>
           <label for="recover-since">Since</label>
           <input
             id="recover-since"
             type="datetime-local"
+            min={toLocalInput(Date.now() - 14 * 86_400_000)}
             value={recoverSince}
             onInput={(e) => setRecoverSince((e.target as HTMLInputElement).value)}
           />

@@ -4,6 +4,7 @@ import { HooklineError, invalid, notFound } from '../core/errors.ts';
 import { isId } from '../core/ids.ts';
 import { SOURCE_APP_METADATA_KEY } from '../core/source-app.ts';
 import type { App } from '../core/types.ts';
+import { StoreConflictError } from '../store/store-errors.ts';
 import type { ApiContext, Routes } from './context.ts';
 import { listOut, pageQuery } from './pagination.ts';
 import {
@@ -84,9 +85,23 @@ export async function createApplication(
     createdAt: now,
     updatedAt: now,
   };
-  await ctx.store.insertApp(app);
+  try {
+    await ctx.store.insertApp(app);
+  } catch (err) {
+    // Another request created the same uid since the check above (in any process): the unique
+    // key decides, and the one that lost gets the winner's application.
+    if (!(err instanceof StoreConflictError) || !input.uid) throw err;
+    const winner = await ctx.store.getApp(input.uid);
+    if (!winner) throw err;
+    if (getIfExists) return { app: winner, created: false };
+    throw new HooklineError('conflict', `an application with uid "${input.uid}" exists already`);
+  }
   return { app, created: true };
 }
+
+/** A uid conflict, as the API or the store reports it. */
+export const isConflict = (err: unknown): boolean =>
+  err instanceof StoreConflictError || (err instanceof HooklineError && err.code === 'conflict');
 
 export function applicationRoutes(api: Routes, ctx: ApiContext): void {
   api.get(
@@ -147,16 +162,22 @@ export function applicationRoutes(api: Routes, ctx: ApiContext): void {
       },
     },
     async (req, reply) => {
-      const existing = await ctx.store.getApp(req.params.app_id);
+      let existing = await ctx.store.getApp(req.params.app_id);
       if (!existing) {
         // Upsert: an unknown id cannot be created under that id, but an unknown uid can.
         if (isId('app', req.params.app_id)) throw notFound('application');
-        const { app } = await createApplication(
-          ctx,
-          { ...req.body, uid: req.body.uid ?? req.params.app_id },
-          false,
-        );
-        return reply.code(201).send(appOut(app));
+        try {
+          const { app } = await createApplication(
+            ctx,
+            { ...req.body, uid: req.body.uid ?? req.params.app_id },
+            false,
+          );
+          return reply.code(201).send(appOut(app));
+        } catch (err) {
+          // The same PUT at once from another client created it first: this one updates it.
+          existing = isConflict(err) ? await ctx.store.getApp(req.params.app_id) : null;
+          if (!existing) throw err;
+        }
       }
       assertNotSourceOwned(existing);
       checkUid(req.body.uid);
@@ -164,7 +185,10 @@ export function applicationRoutes(api: Routes, ctx: ApiContext): void {
       const app: App = {
         ...existing,
         name: req.body.name,
-        uid: req.body.uid ?? null,
+        // A body without a uid keeps the application's (PUT /app/{uid} is addressed by it; an
+        // update that dropped it would make the next identical PUT create a second application).
+        // PATCH with `"uid": null` removes a uid.
+        uid: req.body.uid ?? existing.uid,
         throttleRate: req.body.throttleRate ?? req.body.rateLimit ?? null,
         metadata: req.body.metadata ?? {},
         updatedAt: ctx.clock.now(),

@@ -4,6 +4,7 @@ import { notFound } from '../core/errors.ts';
 import type { DeliveryStatusCode, Message } from '../core/types.ts';
 import type { AttemptFilter } from '../store/store.ts';
 import { loadApp } from './application.ts';
+import { hiddenEventTypes } from './auth.ts';
 import type { ApiContext, Routes } from './context.ts';
 import { loadEndpoint } from './endpoint.ts';
 import { commaList, loadMessage, parseTime } from './message.ts';
@@ -13,9 +14,11 @@ import { attemptOut } from './wire.ts';
 
 const tags = ['Message Attempt'];
 
-function filterOf(appId: string, q: AttemptListQuery): AttemptFilter {
+/** The list filters of the query, and the event types hidden from the caller left out. */
+function filterOf(appId: string, q: AttemptListQuery, hidden: string[]): AttemptFilter {
   return {
     appId,
+    excludeEventTypes: hidden,
     ...(q.status !== undefined ? { status: q.status as DeliveryStatusCode } : {}),
     ...(q.status_code_class !== undefined ? { statusCodeClass: q.status_code_class } : {}),
     ...(q.channel !== undefined ? { channel: q.channel } : {}),
@@ -61,7 +64,8 @@ export function attemptRoutes(api: Routes, ctx: ApiContext): void {
     async (req) => {
       const app = await loadApp(ctx, req.params.app_id);
       const ep = await loadEndpoint(ctx, app, req.params.endpoint_id);
-      return list({ ...filterOf(app.id, req.query), endpointId: ep.id }, req.query);
+      const hidden = await hiddenEventTypes(ctx.store, req.principal);
+      return list({ ...filterOf(app.id, req.query, hidden), endpointId: ep.id }, req.query);
     },
   );
 
@@ -78,8 +82,9 @@ export function attemptRoutes(api: Routes, ctx: ApiContext): void {
     },
     async (req) => {
       const app = await loadApp(ctx, req.params.app_id);
-      const msg = await loadMessage(ctx, app, req.params.msg_id);
-      const filter: AttemptFilter = { ...filterOf(app.id, req.query), msgId: msg.id };
+      const msg = await loadMessage(ctx, req.principal, app, req.params.msg_id);
+      // The message is visible (or loadMessage answered 404): its attempts are too.
+      const filter: AttemptFilter = { ...filterOf(app.id, req.query, []), msgId: msg.id };
       if (req.query.endpoint_id) filter.endpointId = (await loadEndpoint(ctx, app, req.query.endpoint_id)).id;
       return list(filter, req.query);
     },
@@ -97,7 +102,7 @@ export function attemptRoutes(api: Routes, ctx: ApiContext): void {
     },
     async (req) => {
       const app = await loadApp(ctx, req.params.app_id);
-      const msg = await loadMessage(ctx, app, req.params.msg_id);
+      const msg = await loadMessage(ctx, req.principal, app, req.params.msg_id);
       const a = await ctx.store.getAttempt(app.id, req.params.attempt_id);
       if (!a || a.msgId !== msg.id) throw notFound('attempt');
       return {
@@ -121,7 +126,7 @@ export function attemptRoutes(api: Routes, ctx: ApiContext): void {
     },
     async (req, reply) => {
       const app = await loadApp(ctx, req.params.app_id);
-      const msg = await loadMessage(ctx, app, req.params.msg_id);
+      const msg = await loadMessage(ctx, req.principal, app, req.params.msg_id);
       const ep = await loadEndpoint(ctx, app, req.params.endpoint_id);
       await ctx.store.resend(msg, ep.id, ctx.ids('delivery'), ctx.clock.now());
       return reply.code(202).send({});

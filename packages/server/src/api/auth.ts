@@ -122,11 +122,15 @@ const DEFAULT_APP_TOKEN_SECONDS = 7 * 86_400;
 const API_PREFIX = '/api/v1';
 const READ_METHODS = new Set(['GET', 'HEAD']);
 
-/** Routes an app-scoped token may use outside its application's own tree (reads only). */
+/**
+ * Routes an app-scoped token may use outside its application's own tree (reads only). A
+ * background task is read only by its own application's tokens (see background-task.ts).
+ */
 const APP_TOKEN_READABLE = new Set([
   '/event-type',
   '/event-type/:event_type_name',
   '/event-type/:event_type_name/sample',
+  '/background-task/:task_id',
 ]);
 
 /**
@@ -137,6 +141,16 @@ export function visibleTo(principal: Principal | undefined, t: EventType): boole
   if (!t.featureFlags || t.featureFlags.length === 0 || principal?.kind !== 'app') return true;
   const flags = principal.token.featureFlags ?? [];
   return t.featureFlags.some((f) => flags.includes(f));
+}
+
+/**
+ * The event types an application token may not see: flagged ones none of its flags open (none
+ * for the admin). To such a token they do not exist: routes answer as for an unknown type, and
+ * lists leave out their messages and attempts.
+ */
+export async function hiddenEventTypes(store: Store, principal: Principal | undefined): Promise<string[]> {
+  if (principal?.kind !== 'app') return [];
+  return (await store.flaggedEventTypes()).filter((t) => !visibleTo(principal, t)).map((t) => t.name);
 }
 
 const refuse = (detail: string) => new HooklineError('insufficient_access', detail);
@@ -152,7 +166,7 @@ async function checkAppToken(ctx: ApiContext, request: FastifyRequest, token: Ap
   const reading = READ_METHODS.has(method);
   if (APP_TOKEN_READABLE.has(route)) {
     if (reading) return;
-    throw refuse('an application token can read the event type catalog, not change it');
+    throw refuse('an application token can read the event type catalog and its tasks, not change them');
   }
   if (!route.startsWith('/app/:app_id')) {
     throw refuse(`an application token can only use /api/v1/app/${token.appId}/... routes`);
@@ -233,8 +247,9 @@ export function authRoutes(api: Routes, ctx: ApiContext): void {
       // Never kept for idempotent replay (Svix clients send an idempotency-key on every POST):
       // the stored response would hold the token in clear. A retried call makes another token.
       req.idempotencyKeep = false;
-      // The dashboard of this server, as the client reached it (no public URL is configured).
-      const origin = `${req.protocol}://${req.host}`;
+      // The dashboard at HOOKLINE_PUBLIC_URL; without one, this server as the client reached it.
+      // The Host header is the client's to choose: with a public URL it never shapes the link.
+      const origin = ctx.config.publicUrl?.replace(/\/+$/, '') ?? `${req.protocol}://${req.host}`;
       return { url: `${origin}/apps/${app.id}#key=${secret}`, token: secret };
     },
   );

@@ -8,7 +8,7 @@ import { invalid } from '../core/errors.ts';
 import { secretProblem } from '../core/signing.ts';
 import { isChatKind } from '../core/types.ts';
 import { checkTemplate } from '../delivery/chat.ts';
-import { isForbiddenCustomHeader } from '../delivery/headers.ts';
+import { isForbiddenCustomHeader, isHeaderName, isHeaderValue } from '../delivery/headers.ts';
 import { checkDestination, checkUrlShape } from '../delivery/ssrf.ts';
 
 /** A 422 for a supplied signing secret (endpoint or source) that could never sign. */
@@ -74,11 +74,24 @@ export async function destinationProblems(
       }
     }
   }
-  for (const name of Object.keys(fields.headers ?? {})) {
-    if (isForbiddenCustomHeader(name)) {
+  for (const [name, value] of Object.entries(fields.headers ?? {})) {
+    if (!isHeaderName(name)) {
+      problems.push({
+        path: ['headers', name],
+        msg: `header name ${JSON.stringify(name)} is not a valid HTTP header name`,
+        type: 'value_error',
+      });
+    } else if (isForbiddenCustomHeader(name)) {
       problems.push({
         path: ['headers', name],
         msg: `header "${name}" is set by Hookline and cannot be overridden`,
+        type: 'value_error',
+      });
+    } else if (!isHeaderValue(value)) {
+      // Accepted, such a value would make every delivery fail (and CR/LF would split the request).
+      problems.push({
+        path: ['headers', name],
+        msg: `header "${name}" has a character an HTTP header cannot carry (a line break or other control character, or one above U+00FF)`,
         type: 'value_error',
       });
     }

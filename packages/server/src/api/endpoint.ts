@@ -11,7 +11,11 @@ import {
   type SecretType,
 } from '../core/signing.ts';
 import { type App, type Endpoint, type EndpointKind, isChatKind } from '../core/types.ts';
-import { loadApp, loadAppToChange } from './application.ts';
+import type { RecoverCursor } from '../store/store.ts';
+import { StoreConflictError } from '../store/store-errors.ts';
+import { isConflict, loadApp, loadAppToChange } from './application.ts';
+import { hiddenEventTypes, type Principal } from './auth.ts';
+import type { BackgroundTasks } from './background-task.ts';
 import type { ApiContext, Routes } from './context.ts';
 import { assertSigningSecret, DEFAULT_GRACE_SECONDS, destinationProblems } from './destination-rules.ts';
 import { listOut, pageQuery } from './pagination.ts';
@@ -55,9 +59,37 @@ export async function loadEndpoint(ctx: ApiContext, app: App, idOrUid: string): 
   return ep;
 }
 
+/**
+ * The issues of event types that do not exist for this caller: unknown or archived ones, and for
+ * an application token the flagged types its flags do not open — answered exactly alike, so a
+ * token cannot learn that a hidden type exists. Types in `keep` (the endpoint has them already,
+ * so the caller sees them on it) stay allowed, and a round trip of GET and PUT keeps working.
+ */
+export async function unknownEventTypeIssues(
+  ctx: ApiContext,
+  principal: Principal | undefined,
+  names: string[],
+  keep: readonly string[] | null = null,
+): Promise<ValidationIssue[]> {
+  if (names.length === 0) return [];
+  const known = await ctx.store.existingEventTypes(names);
+  const hidden = new Set(await hiddenEventTypes(ctx.store, principal));
+  const issues: ValidationIssue[] = [];
+  names.forEach((name, i) => {
+    if (known.has(name) && (!hidden.has(name) || keep?.includes(name))) return;
+    issues.push({
+      loc: ['body', 'eventTypes', i],
+      msg: `event type "${name}" does not exist`,
+      type: 'value_error',
+    });
+  });
+  return issues;
+}
+
 /** Checks what the schema cannot: URL safety, known event types, allowed headers, uid shape. */
 async function validateEndpoint(
   ctx: ApiContext,
+  access: { principal: Principal | undefined; keep?: readonly string[] | null },
   fields: {
     url?: string;
     eventTypes?: string[] | null;
@@ -72,18 +104,8 @@ async function validateEndpoint(
   const issues: ValidationIssue[] = (await destinationProblems(fields, ctx.config.allowPrivateNetworks)).map(
     (p) => ({ loc: ['body', ...p.path], msg: p.msg, type: p.type }),
   );
-  if (fields.eventTypes && fields.eventTypes.length > 0) {
-    const known = await ctx.store.existingEventTypes(fields.eventTypes);
-    fields.eventTypes.forEach((name, i) => {
-      if (!known.has(name)) {
-        issues.push({
-          loc: ['body', 'eventTypes', i],
-          msg: `event type "${name}" does not exist`,
-          type: 'value_error',
-        });
-      }
-    });
-  }
+  if (fields.eventTypes)
+    issues.push(...(await unknownEventTypeIssues(ctx, access.principal, fields.eventTypes, access.keep)));
   if (fields.uid && isId('endpoint', fields.uid)) {
     issues.push({
       loc: ['body', 'uid'],
@@ -136,17 +158,26 @@ async function ensureUidFree(ctx: ApiContext, app: App, uid: string | null | und
     throw new HooklineError('conflict', `an endpoint with uid "${uid}" exists already`);
 }
 
-export async function createEndpoint(ctx: ApiContext, app: App, input: EndpointIn): Promise<Endpoint> {
+export async function createEndpoint(
+  ctx: ApiContext,
+  principal: Principal | undefined,
+  app: App,
+  input: EndpointIn,
+): Promise<Endpoint> {
   const eventTypes = input.eventTypes ?? input.filterTypes ?? null;
   assertSigningSecret(input.secret, ['body', 'secret']);
-  await validateEndpoint(ctx, {
-    url: input.url,
-    eventTypes,
-    headers: input.headers ?? null,
-    uid: input.uid ?? null,
-    kind: input.kind ?? 'http',
-    template: input.template ?? null,
-  });
+  await validateEndpoint(
+    ctx,
+    { principal },
+    {
+      url: input.url,
+      eventTypes,
+      headers: input.headers ?? null,
+      uid: input.uid ?? null,
+      kind: input.kind ?? 'http',
+      template: input.template ?? null,
+    },
+  );
   await ensureUidFree(ctx, app, input.uid);
   const now = ctx.clock.now();
   const endpoint: Endpoint = {
@@ -176,7 +207,14 @@ export async function createEndpoint(ctx: ApiContext, app: App, input: EndpointI
     createdAt: now,
     updatedAt: now,
   };
-  await ctx.store.insertEndpoint(endpoint);
+  try {
+    await ctx.store.insertEndpoint(endpoint);
+  } catch (err) {
+    // Another request took the uid since the check above: the unique key decided.
+    if (err instanceof StoreConflictError && input.uid)
+      throw new HooklineError('conflict', `an endpoint with uid "${input.uid}" exists already`);
+    throw err;
+  }
   return endpoint;
 }
 
@@ -205,7 +243,23 @@ export function rotateSecret(
   return { ...ep, secrets: rotateSecrets(ep.secrets, newKey, graceSeconds, now, type), updatedAt: now };
 }
 
-export function endpointRoutes(api: Routes, ctx: ApiContext): void {
+/**
+ * An endpoint's custom headers as the caller may see them. Their values often are credentials:
+ * an application token (the customer's portal) gets every name in `sensitive` and no value, the
+ * way Svix leaves out sensitive headers; it can still replace or remove them. The admin sees all.
+ */
+function headersOut(headers: Record<string, string>, principal: Principal | undefined) {
+  if (principal?.kind !== 'app') return { headers, sensitive: [] };
+  return { headers: {}, sensitive: Object.keys(headers).sort() };
+}
+
+/** How far back a recovery may reach (Svix's limit). */
+export const RECOVER_WINDOW_MS = 14 * DAY_MS;
+const RECOVER_GRACE_MS = 5 * 60_000;
+/** Rows a recovery looks at per transaction: short enough that nothing waits on it for long. */
+const RECOVER_BATCH = 200;
+
+export function endpointRoutes(api: Routes, ctx: ApiContext, tasks: BackgroundTasks): void {
   api.get(
     '/app/:app_id/endpoint',
     {
@@ -242,7 +296,7 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
     },
     async (req, reply) => {
       const app = await loadAppToChange(ctx, req.params.app_id);
-      return reply.code(201).send(endpointOut(await createEndpoint(ctx, app, req.body)));
+      return reply.code(201).send(endpointOut(await createEndpoint(ctx, req.principal, app, req.body)));
     },
   );
 
@@ -277,19 +331,29 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
     },
     async (req, reply) => {
       const app = await loadAppToChange(ctx, req.params.app_id);
-      const existing = await ctx.store.getEndpoint(app.id, req.params.endpoint_id);
+      let existing = await ctx.store.getEndpoint(app.id, req.params.endpoint_id);
       if (!existing) {
         if (isId('endpoint', req.params.endpoint_id)) throw notFound('endpoint');
-        const created = await createEndpoint(ctx, app, {
-          ...req.body,
-          uid: req.body.uid ?? req.params.endpoint_id,
-        });
-        return reply.code(201).send(endpointOut(created));
+        try {
+          const created = await createEndpoint(ctx, req.principal, app, {
+            ...req.body,
+            uid: req.body.uid ?? req.params.endpoint_id,
+          });
+          return reply.code(201).send(endpointOut(created));
+        } catch (err) {
+          // The same PUT at once from another client created it first: this one updates it.
+          existing = isConflict(err) ? await ctx.store.getEndpoint(app.id, req.params.endpoint_id) : null;
+          if (!existing) throw err;
+        }
       }
       const b = req.body;
       const eventTypes = b.eventTypes ?? b.filterTypes ?? null;
       const { change: kindChange, kind, template } = kindAndTemplate(existing, b);
-      await validateEndpoint(ctx, { url: b.url, eventTypes, uid: b.uid ?? null, kind, template });
+      await validateEndpoint(
+        ctx,
+        { principal: req.principal, keep: existing.eventTypes },
+        { url: b.url, eventTypes, uid: b.uid ?? null, kind, template },
+      );
       await ensureUidFree(ctx, app, b.uid, existing.id);
       const ep = withChanges(
         existing,
@@ -298,7 +362,8 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
           template,
           url: b.url,
           description: b.description ?? '',
-          uid: b.uid ?? null,
+          // A body without a uid keeps the endpoint's (see the application's PUT).
+          uid: b.uid ?? existing.uid,
           disabled: b.disabled ?? false,
           eventTypes,
           channels: b.channels ?? null,
@@ -332,14 +397,18 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
       const b = req.body;
       const eventTypes = b.eventTypes !== undefined ? b.eventTypes : b.filterTypes;
       const { change: kindChange, kind, template } = kindAndTemplate(existing, b);
-      await validateEndpoint(ctx, {
-        // A new kind checks the URL again (chat kinds need https).
-        ...(b.url !== undefined || kindChange.kind ? { url: b.url ?? existing.url } : {}),
-        eventTypes: eventTypes ?? null,
-        uid: b.uid ?? null,
-        kind,
-        ...(b.template !== undefined || kindChange.kind ? { template } : {}),
-      });
+      await validateEndpoint(
+        ctx,
+        { principal: req.principal, keep: existing.eventTypes },
+        {
+          // A new kind checks the URL again (chat kinds need https).
+          ...(b.url !== undefined || kindChange.kind ? { url: b.url ?? existing.url } : {}),
+          eventTypes: eventTypes ?? null,
+          uid: b.uid ?? null,
+          kind,
+          ...(b.template !== undefined || kindChange.kind ? { template } : {}),
+        },
+      );
       await ensureUidFree(ctx, app, b.uid, existing.id);
       const changes: Partial<Endpoint> = { ...kindChange };
       if (b.template !== undefined) changes.template = b.template;
@@ -456,7 +525,7 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
     {
       schema: {
         tags,
-        summary: 'Get custom headers',
+        summary: 'Get custom headers (for an application token: their names, in `sensitive`, without values)',
         params: EpParams,
         response: { 200: EndpointHeadersOut },
       },
@@ -464,7 +533,7 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
     async (req) => {
       const app = await loadApp(ctx, req.params.app_id);
       const ep = await loadEndpoint(ctx, app, req.params.endpoint_id);
-      return { headers: ep.headers, sensitive: [] };
+      return headersOut(ep.headers, req.principal);
     },
   );
   const setHeaders = async (
@@ -475,7 +544,7 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
     const app = await loadAppToChange(ctx, appId);
     const ep = await loadEndpoint(ctx, app, epId);
     const headers = lowerKeys(next(ep.headers));
-    await validateEndpoint(ctx, { headers });
+    await validateEndpoint(ctx, { principal: undefined }, { headers });
     await ctx.store.updateEndpoint({ ...ep, headers, updatedAt: ctx.clock.now() });
   };
   api.put(
@@ -525,7 +594,7 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
       schema: {
         tags,
         summary:
-          'Send again every failed message since a time, and every message the endpoint missed while disabled',
+          'Send again every failed message since a time (at most 14 days ago), and every message the endpoint missed while disabled; runs as a background task',
         params: EpParams,
         body: RecoverIn,
         response: { 202: BackgroundTaskOut, 422: ValidationErrorOut },
@@ -537,23 +606,42 @@ export function endpointRoutes(api: Routes, ctx: ApiContext): void {
       const now = ctx.clock.now();
       const since = Date.parse(req.body.since);
       const until = req.body.until ? Date.parse(req.body.until) : now + 1;
+      // As Svix: 14 days back at most, with a few minutes' grace for `now - 14 days` clients.
+      if (since < now - RECOVER_WINDOW_MS - RECOVER_GRACE_MS)
+        throw invalid(['body', 'since'], 'Cannot recover messages more than 14 days old');
       if (since >= until) throw invalid(['body', 'since'], 'since must be before until');
-      const count = await ctx.store.recover({
+      const request = {
         appId: app.id,
         endpointId: ep.id,
         since,
         until,
+        // A message older than the endpoint was never meant for it.
+        missedSince: Math.max(since, ep.createdAt),
         now,
-        matches: (eventType, channels) => endpointMatches({ ...ep, disabled: false }, eventType, channels),
+        limit: RECOVER_BATCH,
+        matches: (eventType: string, channels: string[] | null) =>
+          endpointMatches({ ...ep, disabled: false }, eventType, channels),
         newDeliveryId: () => ctx.ids('delivery'),
-      });
-      return reply.code(202).send({
-        id: ctx.ids('task'),
-        status: 'finished',
-        task: 'endpoint.recover',
-        data: { messagesQueued: count },
-        updatedAt: iso(now),
-      });
+      };
+      const task = await tasks.start(
+        'endpoint.recover',
+        app.id,
+        { endpointId: ep.id, since: iso(since), until: iso(until), messagesQueued: 0, batches: 0 },
+        async (progress) => {
+          let cursor: RecoverCursor | null = null;
+          let queued = 0;
+          let batches = 0;
+          do {
+            const batch = await ctx.store.recoverBatch({ ...request, cursor });
+            queued += batch.queued;
+            batches++;
+            cursor = batch.next;
+            await progress({ messagesQueued: queued, batches });
+          } while (cursor !== null);
+          return { messagesQueued: queued, batches };
+        },
+      );
+      return reply.code(202).send(task);
     },
   );
 

@@ -2,6 +2,7 @@
 import Type from 'typebox';
 import { HooklineError, notFound } from '../core/errors.ts';
 import type { EventType } from '../core/types.ts';
+import { StoreConflictError } from '../store/store-errors.ts';
 import { visibleTo } from './auth.ts';
 import type { ApiContext, Routes } from './context.ts';
 import { listOut, pageQuery } from './pagination.ts';
@@ -89,7 +90,16 @@ export function eventTypeRoutes(api: Routes, ctx: ApiContext): void {
       };
       // Creating an archived type again brings it back.
       if (existing) await ctx.store.updateEventType(t);
-      else await ctx.store.insertEventType(t);
+      else {
+        try {
+          await ctx.store.insertEventType(t);
+        } catch (err) {
+          // Created at the same time by another request (the name is the key).
+          if (err instanceof StoreConflictError)
+            throw new HooklineError('event_type_exists', `an event type named "${b.name}" exists already`);
+          throw err;
+        }
+      }
       return reply.code(201).send(eventTypeOut(t));
     },
   );
@@ -137,12 +147,20 @@ export function eventTypeRoutes(api: Routes, ctx: ApiContext): void {
         createdAt: existing?.createdAt ?? now,
         updatedAt: now,
       };
-      if (existing) {
-        await ctx.store.updateEventType(t);
-        return eventTypeOut(t);
+      if (!existing) {
+        try {
+          await ctx.store.insertEventType(t);
+          return reply.code(201).send(eventTypeOut(t));
+        } catch (err) {
+          // The same PUT at once from another client created it first: this one updates it.
+          if (!(err instanceof StoreConflictError)) throw err;
+          const winner = await ctx.store.getEventType(t.name);
+          if (!winner) throw err;
+          t.createdAt = winner.createdAt;
+        }
       }
-      await ctx.store.insertEventType(t);
-      return reply.code(201).send(eventTypeOut(t));
+      await ctx.store.updateEventType(t);
+      return eventTypeOut(t);
     },
   );
 

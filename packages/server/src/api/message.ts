@@ -4,6 +4,7 @@ import { HooklineError, invalid, notFound } from '../core/errors.ts';
 import { endpointMatches } from '../core/routing.ts';
 import type { App, Message } from '../core/types.ts';
 import { createApplication } from './application.ts';
+import { hiddenEventTypes, type Principal } from './auth.ts';
 import type { ApiContext, Routes } from './context.ts';
 import { IDEMPOTENCY_TTL_MS } from './idempotency.ts';
 import { listOut, pageQuery } from './pagination.ts';
@@ -36,9 +37,15 @@ export function commaList(v: string | string[] | undefined): string[] | undefine
 export const parseTime = (v: string | null | undefined): number | undefined =>
   v ? Date.parse(v) : undefined;
 
-export async function loadMessage(ctx: ApiContext, app: App, idOrEventId: string): Promise<Message> {
+/** A message by id or eventId; one of an event type hidden from the caller is not found either. */
+export async function loadMessage(
+  ctx: ApiContext,
+  principal: Principal | undefined,
+  app: App,
+  idOrEventId: string,
+): Promise<Message> {
   const m = await ctx.store.getMessage(app.id, idOrEventId);
-  if (!m) throw notFound('message');
+  if (!m || (await hiddenEventTypes(ctx.store, principal)).includes(m.eventType)) throw notFound('message');
   return m;
 }
 
@@ -150,6 +157,8 @@ export function messageRoutes(api: Routes, ctx: ApiContext): void {
         app.id,
         {
           eventTypes: commaList(req.query.event_types),
+          // An application token never lists messages of the event types hidden from it.
+          excludeEventTypes: await hiddenEventTypes(ctx.store, req.principal),
           channel: req.query.channel,
           tag: req.query.tag,
           before: parseTime(req.query.before),
@@ -181,7 +190,7 @@ export function messageRoutes(api: Routes, ctx: ApiContext): void {
     async (req) => {
       const app = await ctx.store.getApp(req.params.app_id);
       if (!app) throw notFound('application');
-      const m = await loadMessage(ctx, app, req.params.msg_id);
+      const m = await loadMessage(ctx, req.principal, app, req.params.msg_id);
       return messageOut(m, req.query.with_content !== false);
     },
   );

@@ -19,7 +19,7 @@ import { StoreConflictError } from '../store/store-errors.ts';
 import { loadApp, loadAppToChange } from './application.ts';
 import { visibleTo } from './auth.ts';
 import type { ApiContext, Routes } from './context.ts';
-import { createEndpoint } from './endpoint.ts';
+import { createEndpoint, unknownEventTypeIssues } from './endpoint.ts';
 import { listOut, pageQuery } from './pagination.ts';
 import {
   ErrorOut,
@@ -137,11 +137,11 @@ export function restHookRoutes(api: Routes, ctx: ApiContext): void {
       const requested = b.eventTypes ?? (b.event !== undefined ? [b.event] : []);
       if (requested.length === 0) throw invalid(['body', 'event'], 'field required', 'value_error.missing');
       const eventTypes = [...new Set(requested)].sort();
-      for (const name of eventTypes) {
-        const t = await ctx.store.getEventType(name);
-        if (t && !visibleTo(req.principal, t))
-          throw invalid(['body', eventField], `event type "${name}" does not exist`);
-      }
+      // Before the lookup below: an existing subscription must not reveal a type hidden from
+      // this token (it is answered like an unknown one).
+      const unknown = await unknownEventTypeIssues(ctx, req.principal, eventTypes);
+      if (unknown.length > 0)
+        throw renameIssues(new HooklineError('validation', unknown[0]!.msg, unknown), eventField);
       const uid = hookUid(targetUrl, eventTypes);
       const existing = await ctx.store.getEndpoint(app.id, uid);
       if (existing && isRestHook(existing.metadata)) {
@@ -152,7 +152,7 @@ export function restHookRoutes(api: Routes, ctx: ApiContext): void {
         return reply.code(200).send(hookOut(enabled));
       }
       try {
-        const ep = await createEndpoint(ctx, app, {
+        const ep = await createEndpoint(ctx, req.principal, app, {
           url: targetUrl,
           uid,
           eventTypes,

@@ -15,6 +15,7 @@ import { StoreConflictError, StoreUnavailableError } from '../store/store-errors
 import { applicationRoutes } from './application.ts';
 import { attemptRoutes } from './attempt.ts';
 import { authRoutes, createAuth } from './auth.ts';
+import { backgroundTaskRoutes, createBackgroundTasks } from './background-task.ts';
 import type { ApiContext } from './context.ts';
 import { registerDashboard } from './dashboard.ts';
 import { endpointRoutes } from './endpoint.ts';
@@ -199,6 +200,9 @@ export async function buildApi(ctx: ApiContext) {
   );
 
   const auth = createAuth(ctx);
+  const tasks = createBackgroundTasks(ctx);
+  // Running tasks stop between batches when the server closes (they read as failed).
+  app.addHook('onClose', () => tasks.close());
   await app.register(healthRoutes(ctx));
   if (ctx.metrics) await app.register(metricsRoutes(ctx, ctx.metrics));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
@@ -213,7 +217,8 @@ export async function buildApi(ctx: ApiContext) {
       idempotency(api, ctx);
       const typed = api.withTypeProvider<TypeBoxTypeProvider>();
       applicationRoutes(typed, ctx);
-      endpointRoutes(typed, ctx);
+      endpointRoutes(typed, ctx, tasks);
+      backgroundTaskRoutes(typed, tasks);
       eventTypeRoutes(typed, ctx);
       messageRoutes(typed, ctx);
       attemptRoutes(typed, ctx);

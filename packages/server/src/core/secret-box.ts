@@ -1,8 +1,8 @@
 /**
  * Endpoint secrets are encrypted at rest with AES-256-GCM under `HOOKLINE_SECRET_KEY`, so a
  * copy of the database alone does not let anyone forge webhooks. What is sealed: each endpoint's
- * signing secrets, and each inbound source's verification secrets, forwarding secrets and
- * handshake settings.
+ * signing secrets and custom headers (they often carry credentials), and each inbound source's
+ * verification secrets, forwarding secrets and handshake settings.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 
@@ -27,6 +27,9 @@ export class SecretKeyMismatchError extends Error {
 const VERSION = 'v1';
 
 const deriveKey = (key: string) => createHash('sha256').update(key).digest();
+
+/** Text `seal` produced (its version prefix), as opposed to anything stored in the clear. */
+export const isSealed = (text: string): boolean => text.startsWith(`${VERSION}:`);
 
 /** The fingerprint of `key` (see `SecretBox.fingerprint`). */
 export function secretKeyFingerprint(key: string): string {

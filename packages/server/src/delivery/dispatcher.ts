@@ -19,11 +19,12 @@ import type { IdGenerator } from '../core/ids.ts';
 import { isRestHook } from '../core/rest-hook.ts';
 import { nextRetryDelay, type RetryPolicy, rateLimitDelay, retryAfterDelay } from '../core/retry.ts';
 import { signatureHeader } from '../core/signing.ts';
+import { storableText } from '../core/text.ts';
 import { type Attempt, DeliveryStatus, isChatKind } from '../core/types.ts';
 import type { ClaimedDelivery, DeliveryOutcome, DeliveryScope, Store } from '../store/store.ts';
 import { StoreUnavailableError } from '../store/store-errors.ts';
 import { type ChatOptions, prepareChatRequest } from './chat.ts';
-import { customHeaders, forwardedHeaders } from './headers.ts';
+import { customHeaders, forwardedHeaders, loggedRequestHeaders } from './headers.ts';
 import type { Sender, SendRequest, SendResult } from './sender.ts';
 
 export interface DispatcherOptions {
@@ -168,9 +169,11 @@ export function settleAttempt(
     url: req.url,
     status: next.kind === 'success' ? DeliveryStatus.success : DeliveryStatus.fail,
     responseStatusCode: result.ok ? result.statusCode : 0,
-    response: result.ok ? result.body : result.message,
+    // A receiver may answer anything, NUL included: the log keeps what a text column can hold.
+    response: storableText(result.ok ? result.body : result.message),
     responseHeaders: result.ok ? result.headers : {},
-    requestHeaders: req.headers,
+    // Custom header values are often credentials: the log keeps their names only.
+    requestHeaders: loggedRequestHeaders(req.headers, d.endpoint.headers),
     requestBody: req.logBody ? String(req.body) : null,
     durationMs: result.durationMs,
     triggerType: d.triggerType,

@@ -31,6 +31,36 @@ export function isForbiddenCustomHeader(name: string): boolean {
   return FORBIDDEN_CUSTOM_HEADERS.has(name.toLowerCase());
 }
 
+/** A header name HTTP allows (an RFC 9110 token). */
+export function isHeaderName(name: string): boolean {
+  return /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name);
+}
+
+/**
+ * A header value an HTTP request can carry: no line breaks, NUL or other control characters (a
+ * tab is fine) and nothing above U+00FF. Anything else makes every request that sends it fail.
+ */
+export function isHeaderValue(value: string): boolean {
+  return /^[\t\x20-\x7e\x80-\xff]*$/.test(value);
+}
+
+/** What the attempt log and application tokens see instead of a custom header's value. */
+export const MASKED_HEADER_VALUE = '********';
+
+/**
+ * The request headers of an attempt as logged: the endpoint's custom headers (often credentials)
+ * keep their names, their values are masked; Hookline's own headers stay as sent.
+ */
+export function loggedRequestHeaders(
+  sent: Record<string, string>,
+  endpointHeaders: Record<string, string>,
+): Record<string, string> {
+  const custom = customHeaders(endpointHeaders);
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(sent)) out[k] = k.toLowerCase() in custom ? MASKED_HEADER_VALUE : v;
+  return out;
+}
+
 /** An endpoint's custom headers as sent: lower-case names, none that Hookline sets itself. */
 export function customHeaders(endpointHeaders: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};

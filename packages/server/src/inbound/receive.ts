@@ -15,8 +15,10 @@ import { Transform } from 'node:stream';
 import { salesforceAck } from '@hookline/receiver';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiContext } from '../api/context.ts';
+import { refuseNul } from '../api/http-limits.ts';
 import { ERRORS, HooklineError, notFound } from '../core/errors.ts';
 import { endpointMatches } from '../core/routing.ts';
+import { storableText } from '../core/text.ts';
 import type { InboundEvent, Source } from '../core/types.ts';
 import type { InboundPart } from '../store/store.ts';
 import { ipAllowed } from './allowlist.ts';
@@ -61,6 +63,9 @@ export function inboundRoutes(ctx: ApiContext) {
     );
 
     scope.addHook('onRequest', async (req: FastifyRequest<{ Params: { source: string } }>) => {
+      // A NUL in the name or query (`/in/%00`) is refused before the lookup: no source has one,
+      // and PostgreSQL cannot even compare text holding one. The body may hold `\u0000`.
+      await refuseNul(req);
       const source = await ctx.store.getSource(req.params.source);
       if (!source || source.name !== req.params.source) throw notFound('source');
       // Before the body is read: nothing from outside the allowlist is kept.
@@ -104,6 +109,10 @@ export function inboundRoutes(ctx: ApiContext) {
         id: ctx.ids('message'),
         sourceId: source.id,
         ...fields,
+        // Read from the body, which may hold `\u0000` (the body itself is kept as bytes).
+        eventType: storableText(fields.eventType),
+        dedupeKey: fields.dedupeKey === null ? null : storableText(fields.dedupeKey),
+        verifyDetail: fields.verifyDetail === null ? null : storableText(fields.verifyDetail),
         duplicateOf: null,
         method: req.method,
         contentType: req.headers['content-type'] ?? null,
@@ -119,7 +128,15 @@ export function inboundRoutes(ctx: ApiContext) {
           endpoints.filter((e) => endpointMatches(e, eventType, null)).map((e) => e.id),
         newDeliveryId: () => ctx.ids('delivery'),
         keepUnaccepted: KEEP_UNACCEPTED,
-        ...(parts ? { parts } : {}),
+        ...(parts
+          ? {
+              parts: parts.map((p) => ({
+                ...p,
+                eventType: storableText(p.eventType),
+                dedupeKey: p.dedupeKey === null ? null : storableText(p.dedupeKey),
+              })),
+            }
+          : {}),
       });
       if (result.status === 'source_not_found') throw notFound('source');
       ctx.metrics?.inboundRequest(result.status);

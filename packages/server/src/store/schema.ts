@@ -40,6 +40,7 @@ import {
   jsonArray,
   oneOf,
   sealed,
+  sealedOrPlainJson,
   text,
   textOrNull,
 } from './table.ts';
@@ -65,7 +66,8 @@ export const endpoints = defineTable<Endpoint>('endpoint', {
   channels: column('channels', jsonArray<string[] | null>()),
   throttleRate: column('throttle_rate', intOrNull),
   metadata: column('metadata', json<Record<string, string>>()),
-  headers: column('headers', json<Record<string, string>>()),
+  // Custom headers often carry credentials: sealed like the secrets (older rows: plain JSON).
+  headers: column('headers', sealedOrPlainJson<Record<string, string>>()),
   secrets: column('secrets', sealed<EndpointSecret[]>()),
   svixHeaders: column('svix_headers', flag),
   failingSince: column('failing_since', intOrNull),

@@ -54,6 +54,8 @@ export interface Page<T> {
 
 export interface MessageFilter {
   eventTypes?: string[];
+  /** None of these event types (the ones an application token may not see). */
+  excludeEventTypes?: string[];
   channel?: string;
   tag?: string;
   /** Messages created strictly before / after these times. */
@@ -79,6 +81,8 @@ export interface AttemptFilter {
   /** 1xx..5xx as 100..500; 0 for "no response". */
   statusCodeClass?: number;
   eventTypes?: string[];
+  /** Only attempts for messages of none of these event types. */
+  excludeEventTypes?: string[];
   channel?: string;
   before?: number;
   after?: number;
@@ -182,6 +186,36 @@ export interface RecoverRequest {
   since: number;
   until: number;
   now: number;
+  matches: (eventType: string, channels: string[] | null) => boolean;
+  newDeliveryId: () => string;
+}
+
+/**
+ * Where a batched recovery stands: first the endpoint's failed and canceled deliveries (in
+ * creation order), then the application's messages it never had a delivery for (in id order).
+ */
+export type RecoverCursor =
+  | { step: 'failed'; createdAt: number; id: string }
+  | { step: 'missed'; id: string | null };
+
+/** One batch of a recovery (see `Store.recoverBatch`). */
+export interface RecoverBatchRequest {
+  appId: string;
+  endpointId: string;
+  /** Failed and canceled deliveries created in [since, until) go back in the queue. */
+  since: number;
+  until: number;
+  /**
+   * Messages created in [missedSince, until) that were never queued for the endpoint get a
+   * delivery. The caller passes the later of `since` and the endpoint's creation: a message
+   * older than the endpoint was never meant for it.
+   */
+  missedSince: number;
+  now: number;
+  /** Where the previous batch stopped; null for the first one. */
+  cursor: RecoverCursor | null;
+  /** Most rows one batch looks at, per step. */
+  limit: number;
   matches: (eventType: string, channels: string[] | null) => boolean;
   newDeliveryId: () => string;
 }
@@ -295,6 +329,9 @@ export interface Store {
   setSetting(key: string, value: string): Promise<void>;
   /** Stores `value` unless the key has one already; returns the value the key now has. */
   setSettingIfAbsent(key: string, value: string): Promise<string>;
+  /** Every setting whose key starts with `prefix`. */
+  listSettings(prefix: string): Promise<{ key: string; value: string }[]>;
+  deleteSettings(keys: string[]): Promise<void>;
 
   insertApp(app: App): Promise<void>;
   getApp(idOrUid: string): Promise<App | null>;
@@ -321,6 +358,8 @@ export interface Store {
   getEventType(name: string): Promise<EventType | null>;
   /** The subset of `names` that exist and are not archived. */
   existingEventTypes(names: string[]): Promise<Set<string>>;
+  /** Every event type that carries feature flags, archived ones too (a short list). */
+  flaggedEventTypes(): Promise<EventType[]>;
   listEventTypes(page: PageQuery, includeArchived: boolean): Promise<Page<EventType>>;
   updateEventType(eventType: EventType): Promise<void>;
 
@@ -347,6 +386,12 @@ export interface Store {
    * yet) and that `matches` accepts get a new delivery. Returns how many deliveries were queued.
    */
   recover(request: RecoverRequest): Promise<number>;
+  /**
+   * `recover` a batch at a time, each batch one short transaction: call again with `next` until
+   * it is null. Returns how many deliveries this batch queued. Workers find them at their next
+   * look at the queue (this does not wake them).
+   */
+  recoverBatch(request: RecoverBatchRequest): Promise<{ queued: number; next: RecoverCursor | null }>;
   endpointStats(endpointId: string, since: number, until: number): Promise<EndpointStats>;
   /**
    * Attempts to an endpoint made in [since, until), grouped into buckets of `bucketMs` starting

@@ -3,7 +3,7 @@
  * is written and read. Row mapping, INSERT and UPDATE statements are derived from the
  * declaration, so a column list cannot fall out of step with the record or with itself.
  */
-import type { SecretBox } from '../core/secret-box.ts';
+import { isSealed, type SecretBox } from '../core/secret-box.ts';
 import { type Dialect, join, type Row, raw, type Sql, sql } from './sql.ts';
 
 /** What a codec may need: the database's dialect and the key that seals secrets. */
@@ -46,6 +46,19 @@ export const jsonArray = <T>(): Codec<T> => ({
 export const sealed = <T>(): Codec<T> => ({
   write: (v, ctx) => ctx.box.seal(JSON.stringify(v)),
   read: (v, ctx) => JSON.parse(ctx.box.open(String(v))) as T,
+});
+/**
+ * `sealed` for a column that held plain JSON before it was encrypted (an endpoint's custom
+ * headers): writes are sealed; a row written before still reads as the plain JSON it holds, and
+ * is sealed the next time it is written (`hookline rotate-secret-key` rewrites every endpoint).
+ * No migration: sealed text never starts like JSON does.
+ */
+export const sealedOrPlainJson = <T>(): Codec<T> => ({
+  write: (v, ctx) => ctx.box.seal(JSON.stringify(v)),
+  read: (v, ctx) => {
+    const s = String(v);
+    return JSON.parse(isSealed(s) ? ctx.box.open(s) : s) as T;
+  },
 });
 /** Text restricted to a set of values (an enumeration); a missing value reads as `fallback`. */
 export const oneOf = <T extends string>(fallback: T): Codec<T> => ({

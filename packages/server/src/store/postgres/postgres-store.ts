@@ -23,6 +23,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
   const db = createDb(conn.ex, options.secretBox);
   const notifier = createNotifier(conn);
   let closed = false;
+  const shared = sharedStore(db);
   return {
     // A few batches in flight at once: while one commits (fsync), the next is being written.
     capabilities: { multiProcess: true, parallelWrites: 3 },
@@ -38,7 +39,16 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       await conn.end();
     },
     onDeliveriesQueued: (listener) => notifier.subscribe(listener),
-    ...sharedStore(db),
+    ...shared,
+    // Recovered deliveries wake every worker like new messages do.
+    async recoverBatch(request) {
+      const batch = await shared.recoverBatch(request);
+      if (batch.queued > 0) {
+        notifier.local();
+        notifier.soon();
+      }
+      return batch;
+    },
     ...postgresQueue(conn, db.ctx, notifier),
     ...postgresInbound(conn, db.ctx, notifier),
     ...postgresRetention(conn),

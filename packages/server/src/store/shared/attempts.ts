@@ -22,9 +22,16 @@ function attemptSearch({ ctx }: Db, f: AttemptFilter): Sql {
   }
   if (f.before !== undefined) where = sql`${where} AND a.created_at < ${f.before}`;
   if (f.after !== undefined) where = sql`${where} AND a.created_at > ${f.after}`;
-  const byMessage = (f.eventTypes && f.eventTypes.length > 0) || f.channel !== undefined;
+  const byMessage =
+    (f.eventTypes && f.eventTypes.length > 0) ||
+    (f.excludeEventTypes && f.excludeEventTypes.length > 0) ||
+    f.channel !== undefined;
   if (!byMessage) return sql`SELECT a.* FROM attempt a WHERE ${where}`;
-  const m = messageConditions(ctx.dialect, { eventTypes: f.eventTypes, channel: f.channel }, 'm.');
+  const m = messageConditions(
+    ctx.dialect,
+    { eventTypes: f.eventTypes, excludeEventTypes: f.excludeEventTypes, channel: f.channel },
+    'm.',
+  );
   return sql`SELECT a.* FROM attempt a JOIN message m ON m.id = a.msg_id WHERE ${where}${m}`;
 }
 

@@ -10,7 +10,12 @@ export function eventTypesStore({
   ctx,
 }: Db): Pick<
   Store,
-  'insertEventType' | 'getEventType' | 'existingEventTypes' | 'listEventTypes' | 'updateEventType'
+  | 'insertEventType'
+  | 'getEventType'
+  | 'existingEventTypes'
+  | 'flaggedEventTypes'
+  | 'listEventTypes'
+  | 'updateEventType'
 > {
   const read = (r: Record<string, unknown>) => eventTypes.read(r, ctx);
   const live = sql`archived = ${ctx.dialect.flag(false)}`;
@@ -28,6 +33,13 @@ export function eventTypesStore({
         sql`SELECT name FROM event_type WHERE ${live} AND ${ctx.dialect.inList(sql`name`, names)}`,
       );
       return new Set(rows.map((r) => String(r.name)));
+    },
+    async flaggedEventTypes() {
+      // `feature_flags` is JSON text: null and '[]' both mean "no flags".
+      const rows = await ex.all(
+        sql`SELECT * FROM event_type WHERE feature_flags IS NOT NULL AND feature_flags <> '[]' ORDER BY name`,
+      );
+      return rows.map(read).filter((t) => t.featureFlags && t.featureFlags.length > 0);
     },
     listEventTypes: (page, includeArchived) =>
       paged(

@@ -11,6 +11,7 @@ import { eventTypesStore } from './event-types.ts';
 import { idempotencyStore } from './idempotency.ts';
 import { inboundEventsStore } from './inbound-events.ts';
 import { messagesStore } from './messages.ts';
+import { recoverStore } from './recover.ts';
 import { settingsStore } from './settings.ts';
 import { sourcesStore } from './sources.ts';
 import { statsStore } from './stats.ts';
@@ -30,4 +31,5 @@ export const sharedStore = (db: Db) => ({
   ...sourcesStore(db),
   ...inboundEventsStore(db),
   ...idempotencyStore(db),
+  ...recoverStore(db),
 });

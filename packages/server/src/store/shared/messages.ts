@@ -11,6 +11,8 @@ export function messageConditions(dialect: Dialect, f: MessageFilter, alias = ''
   let where = raw('');
   if (f.eventTypes && f.eventTypes.length > 0)
     where = sql`${where} AND ${dialect.inList(col('event_type'), f.eventTypes)}`;
+  if (f.excludeEventTypes && f.excludeEventTypes.length > 0)
+    where = sql`${where} AND ${dialect.notInList(col('event_type'), f.excludeEventTypes)}`;
   if (f.channel !== undefined) where = sql`${where} AND ${dialect.jsonArrayHas(col('channels'), f.channel)}`;
   if (f.tag !== undefined) where = sql`${where} AND ${dialect.jsonArrayHas(col('tags'), f.tag)}`;
   if (f.before !== undefined) where = sql`${where} AND ${col('created_at')} < ${f.before}`;

@@ -8,7 +8,7 @@
  * transactions hold the connection (`tx`), and every other statement, synchronous or not, waits
  * until it is released (`exclusive`).
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { type Dialect, type Executor, type Row, type Sql, sql } from '../sql.ts';
@@ -76,10 +76,35 @@ export interface SqliteConnection {
   close(): void;
 }
 
+/**
+ * Creates the database file readable and writable by its owner only (0600, whatever the umask),
+ * unless it exists. Returns whether it was created. SQLite gives the WAL and shared-memory files
+ * it creates later the database file's permissions.
+ */
+function createPrivateFile(path: string): boolean {
+  // Its directory (also the data dir, with secret.key) is the owner's only when Hookline makes it.
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  let fd: number;
+  try {
+    fd = openSync(path, 'wx', 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+  closeSync(fd);
+  // An empty file is an empty database to SQLite.
+  chmodSync(path, 0o600);
+  return true;
+}
+
 export function openSqlite(options: { path: string; synchronous?: 'FULL' | 'NORMAL' }): SqliteConnection {
-  if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+  const created = options.path !== ':memory:' && createPrivateFile(options.path);
   const db = new DatabaseSync(options.path, { enableForeignKeyConstraints: true, timeout: 5000 });
   db.exec('PRAGMA journal_mode = WAL');
+  if (created) {
+    // SQLite copies the database file's mode onto these; made certain here, independent of that.
+    for (const f of [`${options.path}-wal`, `${options.path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
+  }
   const synchronous = options.synchronous ?? 'FULL';
   db.exec(`PRAGMA synchronous = ${synchronous}`);
   db.exec('PRAGMA temp_store = MEMORY');

@@ -30,6 +30,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   const events = new EventEmitter();
   const queue = sqliteQueue(conn, db.ctx, events);
   const { routingOf: _routing, insertDelivery: _insert, ...queueMethods } = queue;
+  const shared = sharedStore(db);
   return {
     capabilities: { multiProcess: false, parallelWrites: 1 },
     migrate: () => conn.migrate(),
@@ -42,7 +43,13 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       events.on('queued', listener);
       return () => events.off('queued', listener);
     },
-    ...sharedStore(db),
+    ...shared,
+    // Recovered deliveries wake the dispatcher like new messages do.
+    async recoverBatch(request) {
+      const batch = await shared.recoverBatch(request);
+      if (batch.queued > 0) events.emit('queued');
+      return batch;
+    },
     ...queueMethods,
     ...sqliteInbound(conn, db.ctx, events, queue),
     ...sqliteRetention(conn),
