@@ -14,16 +14,12 @@
  */
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
-import { coerceError } from '../core/errors.ts';
 import type { Endpoint } from '../core/types.ts';
 import type { Store } from '../store/store.ts';
+import { createPeriodic, type Periodic } from './periodic.ts';
 
-export interface ListenExpiry {
-  start(): void;
-  stop(): Promise<void>;
-  /** One pass now. Returns how many endpoints it paused and deliveries it canceled. */
-  runOnce(): Promise<{ paused: number; canceled: number }>;
-}
+/** A pass returns how many endpoints it paused and deliveries it canceled. */
+export type ListenExpiry = Periodic<{ paused: number; canceled: number }>;
 
 /**
  * How often a connected client's "last seen" is refreshed for a TTL: well within it, so that
@@ -47,9 +43,6 @@ export function createListenExpiry(deps: {
 }): ListenExpiry {
   const { store, clock, logger, ttlMs } = deps;
   const intervalMs = deps.intervalMs ?? Math.min(Math.max(ttlMs / 4, 1_000), 3_600_000);
-  let timer: NodeJS.Timeout | null = null;
-  let running: Promise<unknown> | null = null;
-  let stopped = false;
 
   const stale = (ep: Endpoint, now: number) =>
     ep.kind === 'listen' && !ep.disabled && ep.updatedAt < now - ttlMs && !deps.isConnected(ep.id);
@@ -106,11 +99,11 @@ export function createListenExpiry(deps: {
     );
   }
 
-  async function pass(timed: boolean) {
+  async function pass(stopping: () => boolean) {
     const totals = { paused: 0, canceled: 0 };
     let appsAfter: string | null = null;
     for (;;) {
-      if (timed && stopped) break;
+      if (stopping()) break;
       const apps = await store.listApps({ limit: PAGE, after: appsAfter, before: null, order: 'asc' });
       for (const app of apps.items) {
         let after: string | null = null;
@@ -129,34 +122,5 @@ export function createListenExpiry(deps: {
     return totals;
   }
 
-  function tick() {
-    running = pass(true)
-      .catch((err: unknown) =>
-        logger.warn({ err: coerceError(err) }, 'listen endpoint expiry pass failed; will try again'),
-      )
-      .finally(() => {
-        running = null;
-      });
-  }
-
-  return {
-    start() {
-      stopped = false;
-      timer = setTimeout(
-        function loop() {
-          if (!running) tick();
-          timer = setTimeout(loop, intervalMs);
-          timer.unref?.();
-        },
-        Math.min(intervalMs, 5_000),
-      );
-      timer.unref?.();
-    },
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
-    },
-    runOnce: () => pass(false),
-  };
+  return createPeriodic({ name: 'listen endpoint expiry pass', logger, intervalMs, pass });
 }
