@@ -123,22 +123,31 @@ export function openSqlite(options: { path: string; synchronous?: 'FULL' | 'NORM
   const get = (text: string, params: Param[] = []) => stmt(text).get(...params) as Row | undefined;
   const run = (text: string, params: Param[] = []) => Number(stmt(text).run(...params).changes);
 
+  /** Starts a write transaction (one writer at a time: the others wait up to the busy timeout). */
+  const begin = () => {
+    try {
+      db.exec('BEGIN IMMEDIATE');
+    } catch (err) {
+      translate(err);
+    }
+  };
+  /** Rolls back what the failed transaction did, and throws the error as Hookline's. */
+  const abort = (err: unknown): never => {
+    if (db.isTransaction) db.exec('ROLLBACK');
+    return translate(err);
+  };
+
   function txSync<T>(fn: () => T, durable = true): T {
     const relax = !durable && synchronous === 'FULL';
     if (relax) db.exec('PRAGMA synchronous = NORMAL');
     try {
-      try {
-        db.exec('BEGIN IMMEDIATE');
-      } catch (err) {
-        return translate(err);
-      }
+      begin();
       try {
         const result = fn();
         db.exec('COMMIT');
         return result;
       } catch (err) {
-        if (db.isTransaction) db.exec('ROLLBACK');
-        return translate(err);
+        return abort(err);
       }
     } finally {
       if (relax) db.exec(`PRAGMA synchronous = ${synchronous}`);
@@ -206,18 +215,13 @@ export function openSqlite(options: { path: string; synchronous?: 'FULL' | 'NORM
     async tx(fn) {
       const release = await acquire();
       try {
-        try {
-          db.exec('BEGIN IMMEDIATE');
-        } catch (err) {
-          return translate(err);
-        }
+        begin();
         try {
           const result = await fn(direct);
           db.exec('COMMIT');
           return result;
         } catch (err) {
-          if (db.isTransaction) db.exec('ROLLBACK');
-          return translate(err);
+          return abort(err);
         }
       } finally {
         release();
