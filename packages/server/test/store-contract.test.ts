@@ -489,15 +489,24 @@ for (const adapter of selectedAdapters()) {
       await store.ingest([item(a.id), item(a.id, { eventType: 'not.subscribed' })]);
       await store.updateEndpoint({ ...e, disabled: false });
       now += 1000;
-      const count = await store.recover({
-        appId: a.id,
-        endpointId: e.id,
-        since: T0,
-        until: now,
-        now,
-        matches: (type, channels) => endpointMatches({ ...e, disabled: false }, type, channels),
-        newDeliveryId: () => ids('delivery'),
-      });
+      let count = 0;
+      let cursor: RecoverCursor | null = null;
+      do {
+        const batch = await store.recoverBatch({
+          appId: a.id,
+          endpointId: e.id,
+          since: T0,
+          until: now,
+          missedSince: T0,
+          now,
+          cursor,
+          limit: 100,
+          matches: (type, channels) => endpointMatches({ ...e, disabled: false }, type, channels),
+          newDeliveryId: () => ids('delivery'),
+        });
+        count += batch.queued;
+        cursor = batch.next;
+      } while (cursor !== null);
       assert.equal(count, 2, 'one failed delivery and one missed message (the unsubscribed type is skipped)');
       assert.equal((await claim()).length, 2);
     });

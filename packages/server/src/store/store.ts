@@ -180,16 +180,6 @@ export interface ClaimOptions extends DeliveryScope {
   skipEndpoints: string[];
 }
 
-export interface RecoverRequest {
-  appId: string;
-  endpointId: string;
-  since: number;
-  until: number;
-  now: number;
-  matches: (eventType: string, channels: string[] | null) => boolean;
-  newDeliveryId: () => string;
-}
-
 /**
  * Where a batched recovery stands: first the endpoint's failed and canceled deliveries (in
  * creation order), then the application's messages it never had a delivery for (in id order).
@@ -381,15 +371,11 @@ export interface Store {
   /** Queues a new manual delivery of a message to an endpoint. */
   resend(message: Message, endpointId: string, id: string, now: number): Promise<void>;
   /**
-   * Brings back what an endpoint missed in [since, until): failed and canceled deliveries go back
-   * in the queue, and messages that were never queued for it (it was disabled, or did not exist
-   * yet) and that `matches` accepts get a new delivery. Returns how many deliveries were queued.
-   */
-  recover(request: RecoverRequest): Promise<number>;
-  /**
-   * `recover` a batch at a time, each batch one short transaction: call again with `next` until
-   * it is null. Returns how many deliveries this batch queued. Workers find them at their next
-   * look at the queue (this does not wake them).
+   * Brings back what an endpoint missed in [since, until), a batch at a time, each batch one
+   * short transaction: failed and canceled deliveries go back in the queue, and messages that
+   * were never queued for it (it was disabled, or did not exist yet) and that `matches` accepts
+   * get a new delivery. Call again with `next` until it is null. Returns how many deliveries
+   * this batch queued; like ingest, a batch that queued some wakes the workers.
    */
   recoverBatch(request: RecoverBatchRequest): Promise<{ queued: number; next: RecoverCursor | null }>;
   endpointStats(endpointId: string, since: number, until: number): Promise<EndpointStats>;

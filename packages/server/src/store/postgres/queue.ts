@@ -13,7 +13,7 @@
 import { TriggerType, type TriggerTypeCode } from '../../core/types.ts';
 import { endpoints, messages } from '../schema.ts';
 import { raw, type Sql, sql } from '../sql.ts';
-import { GAVE_UP, OPEN, PENDING, SENDING } from '../statuses.ts';
+import { OPEN, PENDING, SENDING } from '../statuses.ts';
 import type { DeliveryScope, IngestResult, RoutingEndpoint, Store } from '../store.ts';
 import type { CodecContext } from '../table.ts';
 import { postgresClaims } from './claim.ts';
@@ -36,10 +36,7 @@ export function postgresQueue(
   conn: PostgresConnection,
   ctx: CodecContext,
   notifier: Notifier,
-): Pick<
-  Store,
-  'ingest' | 'claimDue' | 'completeDeliveries' | 'releaseDeliveries' | 'nextDueAt' | 'resend' | 'recover'
-> {
+): Pick<Store, 'ingest' | 'claimDue' | 'completeDeliveries' | 'releaseDeliveries' | 'nextDueAt' | 'resend'> {
   const { query, one, count, tx } = conn;
   const routing = (r: Record<string, unknown>): RoutingEndpoint => ({
     id: String(r.id),
@@ -244,41 +241,6 @@ export function postgresQueue(
         await notifier.inTx(c);
       });
       notifier.local();
-    },
-
-    recover: async (q) => {
-      const n = await tx(async (c) => {
-        const requeued = await count(
-          sql`UPDATE delivery SET status = ${raw(PENDING)}, next_attempt_at = ${q.now}, updated_at = ${q.now}
-              WHERE endpoint_id = ${q.endpointId} AND status IN (${raw(GAVE_UP)})
-                AND created_at >= ${q.since} AND created_at < ${q.until}`,
-          c,
-        );
-        const missed = await query(
-          sql`SELECT m.id, m.event_type, m.channels FROM message m
-              WHERE m.app_id = ${q.appId} AND m.created_at >= ${q.since} AND m.created_at < ${q.until}
-                AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.msg_id = m.id AND d.endpoint_id = ${q.endpointId})`,
-          c,
-        );
-        const added: NewDelivery[] = [];
-        for (const m of missed) {
-          if (!q.matches(String(m.event_type), messages.pick(m, ctx, ['channels']).channels)) continue;
-          added.push({
-            id: q.newDeliveryId(),
-            msgId: String(m.id),
-            appId: q.appId,
-            endpointId: q.endpointId,
-            dueAt: q.now,
-            createdAt: q.now,
-          });
-        }
-        await insertDeliveries(c, added, TriggerType.manual);
-        const total = requeued + added.length;
-        if (total > 0) await notifier.inTx(c);
-        return total;
-      });
-      if (n > 0) notifier.local();
-      return n;
     },
   };
 }

@@ -2,7 +2,8 @@
  * The delivery queue on SQLite — the hot path, mirrored by `postgres/queue.ts`: ingest (messages
  * and their deliveries in one transaction), claim (lease due deliveries within each endpoint's
  * limits), complete (attempts, state changes and endpoint health in one transaction), release,
- * and the manual paths that queue deliveries (resend, recover).
+ * and the manual path that queues a delivery (resend; recovery is written once, in
+ * `shared/recover.ts`).
  *
  * One process owns the file and every transaction runs synchronously from BEGIN IMMEDIATE to
  * COMMIT, so claims never race each other and need no row locks.
@@ -21,7 +22,7 @@ import {
   endpoints,
   messages,
 } from '../schema.ts';
-import { GAVE_UP, OPEN, PENDING, SENDING } from '../statuses.ts';
+import { OPEN, PENDING, SENDING } from '../statuses.ts';
 import type { ClaimedDelivery, DeliveryScope, IngestResult, RoutingEndpoint, Store } from '../store.ts';
 import type { CodecContext } from '../table.ts';
 import { type Param, type SqliteConnection, sqliteDialect } from './connection.ts';
@@ -39,7 +40,7 @@ export function sqliteQueue(
   events: EventEmitter,
 ): Pick<
   Store,
-  'ingest' | 'claimDue' | 'completeDeliveries' | 'releaseDeliveries' | 'nextDueAt' | 'resend' | 'recover'
+  'ingest' | 'claimDue' | 'completeDeliveries' | 'releaseDeliveries' | 'nextDueAt' | 'resend'
 > & { routingOf(appId: string): RoutingEndpoint[]; insertDelivery: typeof insertDelivery } {
   const { all, get, run } = conn;
   const routingOf = (appId: string): RoutingEndpoint[] =>
@@ -347,40 +348,6 @@ export function sqliteQueue(
       conn.exclusive(() => {
         insertDelivery(id, m.id, m.appId, endpointId, now, TriggerType.manual, now);
         events.emit('queued');
-      }),
-
-    recover: (q) =>
-      conn.exclusive(() => {
-        const count = conn.txSync(() => {
-          const requeued = run(
-            `UPDATE delivery SET status = ${PENDING}, next_attempt_at = ?, updated_at = ?
-             WHERE endpoint_id = ? AND status IN (${GAVE_UP}) AND created_at >= ? AND created_at < ?`,
-            [q.now, q.now, q.endpointId, q.since, q.until],
-          );
-          let added = 0;
-          const missed = all(
-            `SELECT m.id, m.event_type, m.channels FROM message m
-             WHERE m.app_id = ? AND m.created_at >= ? AND m.created_at < ?
-               AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.msg_id = m.id AND d.endpoint_id = ?)`,
-            [q.appId, q.since, q.until, q.endpointId],
-          );
-          for (const m of missed) {
-            if (!q.matches(String(m.event_type), messages.pick(m, ctx, ['channels']).channels)) continue;
-            insertDelivery(
-              q.newDeliveryId(),
-              String(m.id),
-              q.appId,
-              q.endpointId,
-              q.now,
-              TriggerType.manual,
-              q.now,
-            );
-            added++;
-          }
-          return requeued + added;
-        });
-        if (count > 0) events.emit('queued');
-        return count;
       }),
   };
 }
