@@ -10,7 +10,7 @@ import { ACCEPTED, UNACCEPTED } from '../statuses.ts';
 import type { InboundItem, InboundPart, InboundResult, Store } from '../store.ts';
 import type { CodecContext } from '../table.ts';
 import { type Param, type SqliteConnection, sqliteDialect } from './connection.ts';
-import type { sqliteQueue } from './queue.ts';
+import { sqliteRouting } from './queue.ts';
 
 /** Prepared once; the columns come from store/schema.ts. */
 const INSERT_EVENT = inboundEvents.insertText(sqliteDialect.placeholder);
@@ -19,8 +19,8 @@ export function sqliteInbound(
   conn: SqliteConnection,
   ctx: CodecContext,
   events: EventEmitter,
-  queue: ReturnType<typeof sqliteQueue>,
 ): Pick<Store, 'receiveInbound'> {
+  const queue = sqliteRouting(conn, ctx);
   const { get, run } = conn;
   /** Queues a message's deliveries; returns how many. */
   const queueMessage = (item: InboundItem, msgId: string, eventType: string, at: number): number => {

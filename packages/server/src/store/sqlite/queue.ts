@@ -34,37 +34,43 @@ const INSERT_ATTEMPT = attempts.insertText(sqliteDialect.placeholder);
 /** The routing fields of an application's endpoints. */
 const ROUTING = 'SELECT id, disabled, event_types, channels FROM endpoint WHERE app_id = ?';
 
+/**
+ * What queueing a message needs, shared by ingest and the inbound gateway: the routing fields of
+ * an application's endpoints, and one (message, endpoint) delivery row.
+ */
+export function sqliteRouting(conn: SqliteConnection, ctx: CodecContext) {
+  return {
+    routingOf: (appId: string): RoutingEndpoint[] =>
+      conn.all(ROUTING, [appId]).map((r) => ({
+        id: String(r.id),
+        ...endpoints.pick(r, ctx, ['disabled', 'eventTypes', 'channels']),
+      })),
+    /** Queues one (message, endpoint) pair: pending, no attempts yet, due at `dueAt`. */
+    insertDelivery(
+      id: string,
+      msgId: string,
+      appId: string,
+      endpointId: string,
+      dueAt: number,
+      triggerType: TriggerTypeCode,
+      now: number,
+    ) {
+      conn.run(
+        `INSERT INTO delivery (id, msg_id, app_id, endpoint_id, status, attempts, next_attempt_at, trigger_type,
+           created_at, updated_at) VALUES (?, ?, ?, ?, ${PENDING}, 0, ?, ?, ?, ?)`,
+        [id, msgId, appId, endpointId, dueAt, triggerType, now, now],
+      );
+    },
+  };
+}
+
 export function sqliteQueue(
   conn: SqliteConnection,
   ctx: CodecContext,
   events: EventEmitter,
-): Pick<
-  Store,
-  'ingest' | 'claimDue' | 'completeDeliveries' | 'releaseDeliveries' | 'nextDueAt' | 'resend'
-> & { routingOf(appId: string): RoutingEndpoint[]; insertDelivery: typeof insertDelivery } {
+): Pick<Store, 'ingest' | 'claimDue' | 'completeDeliveries' | 'releaseDeliveries' | 'nextDueAt' | 'resend'> {
   const { all, get, run } = conn;
-  const routingOf = (appId: string): RoutingEndpoint[] =>
-    all(ROUTING, [appId]).map((r) => ({
-      id: String(r.id),
-      ...endpoints.pick(r, ctx, ['disabled', 'eventTypes', 'channels']),
-    }));
-
-  /** Queues one (message, endpoint) pair: pending, no attempts yet, due at `dueAt`. */
-  function insertDelivery(
-    id: string,
-    msgId: string,
-    appId: string,
-    endpointId: string,
-    dueAt: number,
-    triggerType: TriggerTypeCode,
-    now: number,
-  ) {
-    run(
-      `INSERT INTO delivery (id, msg_id, app_id, endpoint_id, status, attempts, next_attempt_at, trigger_type,
-         created_at, updated_at) VALUES (?, ?, ?, ?, ${PENDING}, 0, ?, ?, ?, ?)`,
-      [id, msgId, appId, endpointId, dueAt, triggerType, now, now],
-    );
-  }
+  const { routingOf, insertDelivery } = sqliteRouting(conn, ctx);
 
   /** The extra WHERE terms of a `DeliveryScope`, on the `delivery` table. */
   const scopeSql = (scope: DeliveryScope) => {
@@ -83,9 +89,6 @@ export function sqliteQueue(
   };
 
   return {
-    routingOf,
-    insertDelivery,
-
     ingest: (items) =>
       conn.exclusive(() => {
         let queued = 0;

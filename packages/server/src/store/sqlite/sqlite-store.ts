@@ -28,8 +28,6 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   const conn = openSqlite(options);
   const db = createDb(conn.ex, options.secretBox);
   const events = new EventEmitter();
-  const queue = sqliteQueue(conn, db.ctx, events);
-  const { routingOf: _routing, insertDelivery: _insert, ...queueMethods } = queue;
   const shared = sharedStore(db);
   return {
     capabilities: { multiProcess: false, parallelWrites: 1 },
@@ -50,8 +48,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       if (batch.queued > 0) events.emit('queued');
       return batch;
     },
-    ...queueMethods,
-    ...sqliteInbound(conn, db.ctx, events, queue),
+    ...sqliteQueue(conn, db.ctx, events),
+    ...sqliteInbound(conn, db.ctx, events),
     ...sqliteRetention(conn),
   };
 }
