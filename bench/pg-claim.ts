@@ -26,6 +26,7 @@ import type { Attempt } from '../packages/server/src/core/types.ts';
 import { createPostgresStore } from '../packages/server/src/store/postgres/postgres-store.ts';
 import type { ClaimedDelivery, Store } from '../packages/server/src/store/store.ts';
 import { createTestDatabase, PG_SECRET_KEY } from '../packages/server/test/pg.ts';
+import { testEndpoint } from '../packages/server/test/stores.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -56,26 +57,7 @@ async function fill(url: string, store: Store, endpointCount: number): Promise<v
   for (let i = 0; i < endpointCount; i++) {
     const id = ids('endpoint');
     endpointIds.push(id);
-    await store.insertEndpoint({
-      id,
-      appId,
-      uid: null,
-      url: 'http://127.0.0.1:1/hook',
-      description: '',
-      disabled: false,
-      eventTypes: null,
-      channels: null,
-      throttleRate: null,
-      metadata: {},
-      headers: {},
-      secrets: [{ key: 'whsec_c2VjcmV0LXRoYXQtaXMtbG9uZy1lbm91Z2g=', expiresAt: null }],
-      svixHeaders: false,
-      failingSince: null,
-      timeoutMs: null,
-      fifo: false,
-      createdAt: t,
-      updatedAt: t,
-    });
+    await store.insertEndpoint(testEndpoint(id, appId, t));
   }
   // Straight SQL: filling through the API would take longer than the run. Message i goes to
   // endpoint i mod n, due in creation order over the last DUE ms.

@@ -14,6 +14,7 @@ import { CLAIM_LOCK_CLASS } from '../src/store/postgres/claim.ts';
 import { createPostgresStore } from '../src/store/postgres/postgres-store.ts';
 import type { Store } from '../src/store/store.ts';
 import { createTestDatabase, PG_SECRET_KEY, pgTestOptions, type TestDatabase } from './pg.ts';
+import { testEndpoint } from './stores.ts';
 
 const T0 = Date.parse('2026-03-01T00:00:00Z');
 
@@ -53,26 +54,8 @@ describe('PostgreSQL claims never wait', await pgTestOptions(), () => {
       createdAt: T0,
       updatedAt: T0,
     });
-    const endpoint = (eventType: string): Endpoint => ({
-      id: ids('endpoint'),
-      appId,
-      uid: null,
-      url: 'http://127.0.0.1:1/hook',
-      description: '',
-      disabled: false,
-      eventTypes: [eventType],
-      channels: null,
-      throttleRate: null,
-      metadata: {},
-      headers: {},
-      secrets: [{ key: 'whsec_c2VjcmV0LXRoYXQtaXMtbG9uZy1lbm91Z2g=', expiresAt: null }],
-      svixHeaders: false,
-      failingSince: null,
-      timeoutMs: null,
-      fifo: false,
-      createdAt: T0,
-      updatedAt: T0,
-    });
+    const endpoint = (eventType: string): Endpoint =>
+      testEndpoint(ids('endpoint'), appId, T0, { eventTypes: [eventType] });
     const a = endpoint('a');
     const b = endpoint('b');
     await store.insertEndpoint(a);

@@ -10,7 +10,7 @@ import type { App, Attempt, Endpoint, InboundEvent, Message, Source } from '../s
 import { slotInterval } from '../src/store/claim-plan.ts';
 import type { InboundItem, IngestItem, PageQuery, RecoverCursor, Store } from '../src/store/store.ts';
 import { pgTestOptions } from './pg.ts';
-import { selectedAdapters } from './stores.ts';
+import { selectedAdapters, testEndpoint } from './stores.ts';
 
 const T0 = Date.parse('2026-03-01T00:00:00Z');
 
@@ -39,27 +39,8 @@ for (const adapter of selectedAdapters()) {
       createdAt: now,
       updatedAt: now,
     });
-    const endpoint = (appId: string, over: Partial<Endpoint> = {}): Endpoint => ({
-      id: ids('endpoint'),
-      appId,
-      uid: null,
-      url: 'http://127.0.0.1:1/hook',
-      description: '',
-      disabled: false,
-      eventTypes: null,
-      channels: null,
-      throttleRate: null,
-      metadata: {},
-      headers: {},
-      secrets: [{ key: 'whsec_c2VjcmV0LXRoYXQtaXMtbG9uZy1lbm91Z2g=', expiresAt: null }],
-      svixHeaders: false,
-      failingSince: null,
-      timeoutMs: null,
-      fifo: false,
-      createdAt: now,
-      updatedAt: now,
-      ...over,
-    });
+    const endpoint = (appId: string, over: Partial<Endpoint> = {}): Endpoint =>
+      testEndpoint(ids('endpoint'), appId, now, over);
     const item = (appId: string, over: Partial<Message> = {}): IngestItem => {
       const message: Message = {
         id: ids('message'),

@@ -7,6 +7,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { createSecretBox } from '../src/core/secret-box.ts';
+import type { Endpoint } from '../src/core/types.ts';
 import { createPostgresStore } from '../src/store/postgres/postgres-store.ts';
 import { createSqliteStore } from '../src/store/sqlite/sqlite-store.ts';
 import type { Store } from '../src/store/store.ts';
@@ -86,3 +87,31 @@ const selected = process.env.HOOKLINE_TEST_STORES?.split(',').map((s) => s.trim(
 /** The adapters this run covers. */
 export const selectedAdapters = (): Adapter[] =>
   ADAPTERS.filter((a) => !selected || selected.includes(a.name));
+
+/** An endpoint record with every field at its plain default, for store tests and benchmarks. */
+export const testEndpoint = (
+  id: string,
+  appId: string,
+  at: number,
+  over: Partial<Endpoint> = {},
+): Endpoint => ({
+  id,
+  appId,
+  uid: null,
+  url: 'http://127.0.0.1:1/hook',
+  description: '',
+  disabled: false,
+  eventTypes: null,
+  channels: null,
+  throttleRate: null,
+  metadata: {},
+  headers: {},
+  secrets: [{ key: 'whsec_c2VjcmV0LXRoYXQtaXMtbG9uZy1lbm91Z2g=', expiresAt: null }],
+  svixHeaders: false,
+  failingSince: null,
+  timeoutMs: null,
+  fifo: false,
+  createdAt: at,
+  updatedAt: at,
+  ...over,
+});
