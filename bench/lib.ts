@@ -26,6 +26,8 @@ export function payloadOf(bytes: number): Record<string, unknown> {
 
 export interface ReceiverProc {
   url: string;
+  /** The same receiver on another port: another origin, as another customer's endpoint is. */
+  otherUrl: string;
   /** Zeroes the counters. `track`: record webhook-id arrival times, of every request (`true`) or of one path. */
   reset(track?: boolean | string): Promise<void>;
   /** Resolves with the count and the arrival times of the first and the last request since the reset
@@ -54,10 +56,11 @@ export async function startReceiverProcess(): Promise<ReceiverProc> {
       proc.on('message', onMsg);
       proc.once('exit', onExit);
     });
-  const { port } = await next('port');
+  const { port, otherPort } = await next('port');
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   return {
     url: `http://127.0.0.1:${port}`,
+    otherUrl: `http://127.0.0.1:${otherPort}`,
     async reset(track = false) {
       const p = next('reset');
       proc.send({ cmd: 'reset', track });

@@ -4,7 +4,8 @@
  *
  * It counts requests in total and per path (the bench gives each kind of traffic its own path:
  * a backlog on `/webhook`, latency probes on `/probe`, ...), and talks to the parent over IPC:
- *   -> { port }                                once listening
+ *   -> { port, otherPort }                     once listening (both ports count alike; the other
+ *                                              stands for another receiver host)
  *   <- { cmd: 'reset', track }                 zero the counters; `track` records webhook-id arrival
  *                                              times: `true` for every request, a path for that path only
  *   <- { cmd: 'waitFor', n, timeoutMs, path }  -> { cmd: 'reached', count, at, firstAt } when `n`
@@ -104,6 +105,14 @@ process.on(
 );
 process.on('disconnect', () => process.exit(0));
 
+// A second address for traffic that stands for another receiver host (another customer's
+// endpoint): undici pools connections per origin, so it does not queue behind the first one's.
+const other = createServer(server.listeners('request')[0] as Parameters<typeof createServer>[1]);
 server.listen(0, '127.0.0.1', () => {
-  process.send!({ port: (server.address() as AddressInfo).port });
+  other.listen(0, '127.0.0.1', () => {
+    process.send!({
+      port: (server.address() as AddressInfo).port,
+      otherPort: (other.address() as AddressInfo).port,
+    });
+  });
 });

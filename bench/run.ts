@@ -576,8 +576,9 @@ async function measureInbound(sync: Sync) {
  * A backlog of `BACKLOG` due deliveries (1 endpoint, or spread round-robin over `endpoints`),
  * loaded by SQL while the server is stopped (an endpoint back after an outage, a worker back
  * after a crash). Then Hookline starts (SQLite: one process; PostgreSQL: API + 1 worker) and
- * drains it, while new messages go to an endpoint of another application at `PROBE_RATE`:
- * drain rate (first to last arrival) and the probes' publish -> delivery latency.
+ * drains it, while new messages go to an endpoint of another application (on another receiver
+ * address, as another customer's host would be) at `PROBE_RATE`: drain rate (first to last
+ * arrival) and the probes' publish -> delivery latency.
  */
 async function measureDrain(kind: StoreKind, endpoints: number) {
   const targets = TARGETS[kind];
@@ -590,7 +591,8 @@ async function measureDrain(kind: StoreKind, endpoints: number) {
     'backlog',
     Array.from({ length: endpoints }, () => `${receiver.url}/webhook`),
   );
-  const probeApp = await createApp(dep.api, 'probe', [`${receiver.url}/probe`]);
+  // Another customer's endpoint: another host (origin), as it would be in production.
+  const probeApp = await createApp(dep.api, 'probe', [`${receiver.otherUrl}/probe`]);
   // The template the backlog is cloned from: one message, one delivery per endpoint.
   const first = await dep.api.call('POST', backlogApp.path, { eventType: 'invoice.paid', payload: PAYLOAD });
   if (first.status !== 202) throw new Error(`publishing failed: ${first.status}`);
@@ -660,7 +662,7 @@ async function measureDrain(kind: StoreKind, endpoints: number) {
     `${key}.probe`,
     `${store.label}: during the drain on ${on}, another endpoint's publish → delivery`,
     lat,
-    `${lat.filter(Number.isFinite).length}/${sent} messages at ${PROBE_RATE}/s to an endpoint of another application while the backlog drained (${refused} refused).`,
+    `${lat.filter(Number.isFinite).length}/${sent} messages at ${PROBE_RATE}/s to an endpoint of another application (another receiver host) while the backlog drained (${refused} refused).`,
     { p99: targets.p99 },
   );
   await dep.stop();

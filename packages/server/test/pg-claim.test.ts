@@ -126,7 +126,7 @@ describe('PostgreSQL claims never wait', await pgTestOptions(), () => {
     try {
       await assert.rejects(
         other.query(
-          `SELECT * FROM hookline_claim(0, 1, 10, 10, '{}', NULL, '{}', 0, 1050, '{}', 1, false, 2, 10000)`,
+          `SELECT * FROM hookline_claim(0, 1, 10, 10, '{}', NULL, '{}', 0, 1050, '{}', 1, false, 2, 10000, '', 40, 256, 2000)`,
         ),
         /READ COMMITTED/,
       );

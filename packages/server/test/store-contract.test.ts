@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import { createIdGenerator } from '../src/core/ids.ts';
 import { endpointMatches } from '../src/core/routing.ts';
 import type { App, Attempt, Endpoint, InboundEvent, Message, Source } from '../src/core/types.ts';
-import { slotInterval } from '../src/store/claim-plan.ts';
+import { LIVE_MS, slotInterval } from '../src/store/claim-plan.ts';
 import type { InboundItem, IngestItem, PageQuery, RecoverCursor, Store } from '../src/store/store.ts';
 import { pgTestOptions } from './pg.ts';
 import { selectedAdapters, testEndpoint } from './stores.ts';
@@ -1273,15 +1273,51 @@ for (const adapter of selectedAdapters()) {
       const first = await claim({ limit: 3, perEndpoint: 2 });
       assert.deepEqual(
         first.map((d) => d.endpointId).sort(),
-        [fifo.id, capped.id, capped.id].sort(),
-        'the FIFO head and two of the capped endpoint',
+        [fifo.id, capped.id, other.id].sort(),
+        'each endpoint takes a turn: the FIFO head, one of the capped endpoint, the other one',
       );
-      // Both big backlogs are due (older than the other endpoint's message) but blocked.
-      const next = await claim({ limit: 2, perEndpoint: 2 });
+      // Both big backlogs are due (older than anything new) but the FIFO line waits for its head.
+      const next = await claim({ limit: 5, perEndpoint: 2 });
       assert.deepEqual(
         next.map((d) => d.endpointId),
-        [other.id],
+        [capped.id],
+        'the capped endpoint up to its limit',
       );
+      assert.equal((await claim({ limit: 5, perEndpoint: 2 })).length, 0, 'everything left is blocked');
+    });
+
+    test('live first, then turns: a backlog delays neither another endpoint’s new message nor the other backlogs', async () => {
+      const a = app();
+      await store.insertApp(a);
+      const eps = [0, 1, 2].map((i) => endpoint(a.id, { eventTypes: [`turn${i}`] }));
+      for (const e of eps) await store.insertEndpoint(e);
+      // Far more due than a claim's window, and older than what counts as live.
+      await store.ingest(Array.from({ length: 200 }, () => item(a.id, { eventType: 'turn0' })));
+      now += LIVE_MS + 1_000;
+      await store.ingest([item(a.id, { eventType: 'turn1' })]);
+      now += 1;
+      const first = await claim({ limit: 4, perEndpoint: 100 });
+      assert.equal(first.length, 4);
+      assert.equal(first[0]!.endpointId, eps[1]!.id, 'the new message goes out first despite 200 older ones');
+      const own = first.filter((d) => d.endpointId === eps[0]!.id).map((d) => d.id);
+      assert.equal(own.length, 3, 'the rest of the claim serves the backlog');
+      // All 200 became due at the same time: due order is id order.
+      assert.deepEqual(own, [...own].sort(), 'an endpoint’s own deliveries still go in due order');
+      // Two backlogs, claimed one delivery at a time: the endpoints alternate.
+      await store.ingest(Array.from({ length: 50 }, () => item(a.id, { eventType: 'turn2' })));
+      now += LIVE_MS + 1;
+      const turns: string[] = [];
+      for (let i = 0; i < 4; i++)
+        turns.push(...(await claim({ limit: 1, perEndpoint: 100 })).map((d) => d.endpointId));
+      assert.equal(turns.length, 4);
+      assert.notEqual(
+        turns[0],
+        turns[1],
+        `consecutive claims serve different endpoints: ${turns.join(', ')}`,
+      );
+      assert.equal(turns[0], turns[2]);
+      assert.equal(turns[1], turns[3]);
+      assert.deepEqual(new Set(turns), new Set([eps[0]!.id, eps[2]!.id]));
     });
 
     test('rate limit: throttleRate (endpoint, else app) spaces claims 1000/rate ms apart', async () => {
@@ -1710,7 +1746,9 @@ for (const adapter of selectedAdapters()) {
       ]);
       const workers = [store, other, peer(), peer()];
       const seen = new Map<string, number>();
-      for (let round = 0; round < 10; round++) {
+      // A claim locks every endpoint its round robin serves: claims made at the same instant for
+      // the same four endpoints mostly take turns rather than share them.
+      for (let round = 0; round < 40; round++) {
         const batches = await Promise.all(
           workers.map((w) =>
             w.claimDue({ now, limit: 25, leaseMs: 30_000, perEndpoint: 1000, skipEndpoints: [] }),

@@ -1,9 +1,10 @@
 /**
- * Which due deliveries a claim may lease, given each endpoint's limits. SQLite reads the facts
- * below inside its claim transaction (one writer at a time), asks this function, then writes
- * the leases. PostgreSQL applies the same rules inside its claim function (`hookline_claim`,
- * postgres/migrations.ts), one claim at a time per endpoint across every process, so that a
- * claim is one statement; the store contract tests hold both to the same behaviour.
+ * Which due deliveries a claim may lease, given each endpoint's limits, and in what order
+ * endpoints take turns. SQLite reads the facts below inside its claim transaction (one writer at
+ * a time) and asks these functions; PostgreSQL applies the same rules inside its claim function
+ * (`hookline_claim`, postgres/migrations.ts), one claim at a time per endpoint across every
+ * process, so that a claim is one statement; the store contract tests hold both to the same
+ * behaviour.
  *
  * - In-flight limit: live leases of an endpoint (all workers) never exceed `perEndpoint`.
  * - FIFO: only the oldest undelivered delivery of a FIFO endpoint may be in flight; while it
@@ -11,6 +12,18 @@
  * - Rate limit (`throttleRate`, per second): at most one delivery per claim, and claims of one
  *   endpoint at least 1000/rate ms apart, so no one-second window sees more than `rate`.
  *   Chat destinations without a rate of their own get `CHAT_DEFAULT_RATE`.
+ * - Live first: deliveries that became due in the last `LIVE_MS` (new messages, retries on
+ *   schedule, expired leases) go first, in due order. While live traffic keeps up, what is live
+ *   stays a short list, so the rest of a claim serves the backlogs; an endpoint back from an
+ *   outage with a million deliveries waiting does not delay anyone's new messages.
+ * - Turns: the rest of a claim is shared by the endpoints with due work round robin — the first
+ *   due delivery of each, then the second of each, and so on — starting after the endpoint where
+ *   the previous claim stopped, so that many backlogs drain side by side.
+ *
+ * Which endpoints have due work: the oldest due deliveries (a window of `4 x limit` rows of the
+ * due index) show them all when the window is not full; when it is, there may be more behind it,
+ * and the claim walks the endpoints with open deliveries in id order from where the last claim
+ * stopped, `SCAN_ENDPOINTS` at most, one index probe each.
  */
 import { isChatKind } from '../core/types.ts';
 
@@ -31,11 +44,6 @@ export function rateOf(endpointRate: number | null, appRate: number | null, kind
   return appRate;
 }
 
-export interface ClaimCandidate {
-  id: string;
-  endpointId: string;
-}
-
 export interface EndpointGate {
   /** Deliveries of this endpoint leased by some worker, lease not yet expired. */
   inFlight: number;
@@ -48,10 +56,77 @@ export interface EndpointGate {
   nextSlotAt: number | null;
 }
 
-export interface ClaimPlan {
-  ids: string[];
-  /** New `nextSlotAt` for rate-limited endpoints that got a delivery. */
-  slots: Map<string, number>;
+/** Deliveries that became due this recently are live traffic: a claim takes them first. */
+export const LIVE_MS = 2_000;
+
+/** Endpoints a claim walks past the due window, at most (one index probe each). */
+export const SCAN_ENDPOINTS = 256;
+
+/** The due window a claim reads first: this many rows per delivery it may lease. */
+export const WINDOW_PER_LIMIT = 4;
+
+/**
+ * How many due deliveries an endpoint may take in this claim: room below the in-flight limit;
+ * rate-limited endpoints one, when their slot has come; FIFO endpoints their head, when it is
+ * due and nothing is in flight.
+ */
+export function roomOf(gate: EndpointGate, perEndpoint: number, now: number): number {
+  let room = perEndpoint - gate.inFlight;
+  if (gate.ratePerSecond !== null && gate.ratePerSecond > 0) {
+    if ((gate.nextSlotAt ?? 0) > now) return 0;
+    room = Math.min(room, 1);
+  }
+  if (gate.fifo) return room > 0 && gate.inFlight === 0 && gate.fifoHead?.due ? 1 : 0;
+  return Math.max(0, room);
+}
+
+/** Endpoint ids in turn order: those after `after` (by id), then from the first. */
+export function inTurn(ids: Iterable<string>, after: string): string[] {
+  const sorted = [...new Set(ids)].sort();
+  const i = sorted.findIndex((id) => id > after);
+  return i <= 0 ? sorted : [...sorted.slice(i), ...sorted.slice(0, i)];
+}
+
+/**
+ * Round robin over endpoints in turn order: each takes one, then each with room a second, and so
+ * on until `limit`. Returns how many each takes.
+ */
+export function shareOut(rooms: number[], limit: number): number[] {
+  const takes = rooms.map(() => 0);
+  let left = limit;
+  let level = 0;
+  while (left > 0) {
+    let any = false;
+    for (let i = 0; i < rooms.length && left > 0; i++) {
+      if (rooms[i]! > level) {
+        takes[i]!++;
+        left--;
+        any = true;
+      }
+    }
+    if (!any) break;
+    level++;
+  }
+  return takes;
+}
+
+/**
+ * The picks in the order they go out: the first of each endpoint in turn, then the second, and
+ * so on, at most `limit`. `rows[i]` are endpoint i's picks in due order.
+ */
+export function interleave<T>(rows: T[][], limit: number): T[] {
+  const out: T[] = [];
+  for (let rank = 0; out.length < limit; rank++) {
+    let any = false;
+    for (const r of rows) {
+      if (rank < r.length && out.length < limit) {
+        out.push(r[rank]!);
+        any = true;
+      }
+    }
+    if (!any) break;
+  }
+  return out;
 }
 
 /**
@@ -62,50 +137,3 @@ export const SLOT_SECOND_MS = 1050;
 
 /** Milliseconds between two deliveries at `rate` per second. */
 export const slotInterval = (rate: number): number => Math.ceil(SLOT_SECOND_MS / rate);
-
-export function planClaim(
-  candidates: ClaimCandidate[],
-  gates: Map<string, EndpointGate>,
-  o: {
-    now: number;
-    limit: number;
-    perEndpoint: number;
-    /** Next rate-limit slots count from here (default `now`): the time the locks were taken. */
-    slotFrom?: number;
-  },
-): ClaimPlan {
-  const slotFrom = Math.max(o.now, o.slotFrom ?? o.now);
-  const ids: string[] = [];
-  const slots = new Map<string, number>();
-  const taken = new Map<string, number>();
-  const done = new Set<string>();
-  for (const c of candidates) {
-    if (ids.length >= o.limit) break;
-    if (done.has(c.endpointId)) continue;
-    const gate = gates.get(c.endpointId);
-    if (!gate) continue; // endpoint locked by another claim right now, or deleted
-    let room = o.perEndpoint - gate.inFlight - (taken.get(c.endpointId) ?? 0);
-    if (gate.ratePerSecond !== null && gate.ratePerSecond > 0) {
-      if ((gate.nextSlotAt ?? 0) > o.now) room = 0;
-      else room = Math.min(room, 1);
-    }
-    if (gate.fifo) {
-      done.add(c.endpointId);
-      if (room <= 0 || gate.inFlight > 0 || !gate.fifoHead?.due) continue;
-      ids.push(gate.fifoHead.id);
-      if (gate.ratePerSecond) slots.set(c.endpointId, slotFrom + slotInterval(gate.ratePerSecond));
-      continue;
-    }
-    if (room <= 0) {
-      done.add(c.endpointId);
-      continue;
-    }
-    ids.push(c.id);
-    taken.set(c.endpointId, (taken.get(c.endpointId) ?? 0) + 1);
-    if (gate.ratePerSecond) {
-      slots.set(c.endpointId, slotFrom + slotInterval(gate.ratePerSecond));
-      done.add(c.endpointId);
-    }
-  }
-  return { ids, slots };
-}

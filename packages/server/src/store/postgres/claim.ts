@@ -2,7 +2,7 @@
  * Claim and completion on PostgreSQL, one statement each, in autocommit: workers never wait on
  * one another, and a batch costs one round trip each way.
  *
- * - `claimDue` calls `hookline_claim` (migration 8): per endpoint, one claim at a time across
+ * - `claimDue` calls `hookline_claim` (migration 9): per endpoint, one claim at a time across
  *   every process decides the limits (in-flight cap, FIFO, rate), under a transaction-scoped
  *   advisory lock that is only ever tried: an endpoint another claim holds is skipped, that
  *   claim serves it. The leased rows come back with their message and endpoint.
@@ -15,7 +15,13 @@ import { type HealthChange, healthChanges, healthSignals } from '../../core/endp
 import { LEASE_SLACK_MS, LEASE_TIMEOUTS } from '../../core/lease.ts';
 import { countsAsAttempt, statusAfter } from '../../core/outcome.ts';
 import { CHAT_KINDS } from '../../core/types.ts';
-import { CHAT_DEFAULT_RATE, SLOT_SECOND_MS } from '../claim-plan.ts';
+import {
+  CHAT_DEFAULT_RATE,
+  LIVE_MS,
+  SCAN_ENDPOINTS,
+  SLOT_SECOND_MS,
+  WINDOW_PER_LIMIT,
+} from '../claim-plan.ts';
 import { CLAIMED_ENDPOINT_FIELDS, claimedDelivery, claimedEndpoint, endpoints } from '../schema.ts';
 import { raw, type Sql, sql } from '../sql.ts';
 import { SENDING } from '../statuses.ts';
@@ -27,7 +33,7 @@ import type { Notifier } from './notify.ts';
 
 /**
  * The class (first key) of the transaction-scoped advisory locks `hookline_claim` takes, one per
- * endpoint (second key: `hashtext(endpoint id)`); written into the function (migration 8). Apart
+ * endpoint (second key: `hashtext(endpoint id)`); written into the function (migrations 8 and 9). Apart
  * from MIGRATION_LOCK, the test template's lock and DEDUPE_LOCK (7_240_001..3).
  */
 export const CLAIM_LOCK_CLASS = 7_240_004;
@@ -38,6 +44,7 @@ const CLAIM_COLUMNS = raw(
     'id, msg_id, app_id, endpoint_id, attempts, trigger_type, lease_until, event_type, payload, msg_created_at',
     'body, content_type, inbound_headers',
     endpoints.names(CLAIMED_ENDPOINT_FIELDS),
+    'turn_after',
   ].join(', '),
 );
 
@@ -84,6 +91,8 @@ export function postgresClaims(
   notifier: Notifier,
 ): Pick<Store, 'claimDue' | 'completeDeliveries'> {
   const { query, one } = conn;
+  /** Where the last claim's round robin stopped: the next one starts after this endpoint. */
+  let turnAfter = '';
 
   /** Runs `fn` on one pooled connection, outside any transaction. */
   async function onConnection<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
@@ -127,20 +136,27 @@ export function postgresClaims(
                 ${o.limit}::integer, ${o.perEndpoint}::integer, ${o.skipEndpoints}::text[],
                 ${o.onlyEndpoints ?? null}::text[], ${o.excludeKinds ?? []}::text[], ${slotFrom}::bigint,
                 ${SLOT_SECOND_MS}::integer, ${CHAT_KINDS}::text[], ${CHAT_DEFAULT_RATE}::integer,
-                ${o.leasePerEndpoint ?? false}::boolean, ${LEASE_TIMEOUTS}::integer, ${LEASE_SLACK_MS}::integer)`,
+                ${o.leasePerEndpoint ?? false}::boolean, ${LEASE_TIMEOUTS}::integer, ${LEASE_SLACK_MS}::integer,
+                ${turnAfter}::text, ${o.limit * WINDOW_PER_LIMIT}::integer, ${SCAN_ENDPOINTS}::integer,
+                ${LIVE_MS}::integer)`,
           c,
         );
       });
+      // Where this process's next claim starts its round robin (store/claim-plan.ts). A row with
+      // no delivery only carries that (a walk that found nothing to serve).
+      if (rows.length > 0) turnAfter = String(rows[0]!.turn_after ?? turnAfter);
       const eps = new Map<string, ClaimedDelivery['endpoint']>();
-      return rows.map((r) => {
-        const endpointId = String(r.endpoint_id);
-        let endpoint = eps.get(endpointId);
-        if (!endpoint) {
-          endpoint = claimedEndpoint(r, ctx);
-          eps.set(endpointId, endpoint);
-        }
-        return claimedDelivery(r, Number(r.lease_until), endpoint);
-      });
+      return rows
+        .filter((r) => r.id !== null)
+        .map((r) => {
+          const endpointId = String(r.endpoint_id);
+          let endpoint = eps.get(endpointId);
+          if (!endpoint) {
+            endpoint = claimedEndpoint(r, ctx);
+            eps.set(endpointId, endpoint);
+          }
+          return claimedDelivery(r, Number(r.lease_until), endpoint);
+        });
     },
 
     completeDeliveries: async (outcomes, now) => {

@@ -279,4 +279,13 @@ CREATE INDEX app_token_app ON app_token (app_id);
 ALTER TABLE endpoint ADD COLUMN timeout_ms INTEGER;
 `,
   },
+  {
+    version: 12,
+    name: 'claims take turns across endpoints',
+    sql: `
+-- An endpoint's due deliveries in due order: what a claim leases for it, and how a claim walks
+-- the endpoints with due work (store/claim-plan.ts), one probe each.
+CREATE INDEX delivery_endpoint_due ON delivery (endpoint_id, next_attempt_at, id) WHERE status IN (1, 3);
+`,
+  },
 ];

@@ -13,7 +13,18 @@ import { healthChanges, healthSignals } from '../../core/endpoint-health.ts';
 import { leaseFor } from '../../core/lease.ts';
 import { countsAsAttempt, statusAfter } from '../../core/outcome.ts';
 import { TriggerType, type TriggerTypeCode } from '../../core/types.ts';
-import { type EndpointGate, planClaim, rateOf } from '../claim-plan.ts';
+import {
+  type EndpointGate,
+  inTurn,
+  interleave,
+  LIVE_MS,
+  rateOf,
+  roomOf,
+  SCAN_ENDPOINTS,
+  shareOut,
+  slotInterval,
+  WINDOW_PER_LIMIT,
+} from '../claim-plan.ts';
 import {
   attempts,
   CLAIMED_ENDPOINT_FIELDS,
@@ -23,13 +34,40 @@ import {
   messages,
 } from '../schema.ts';
 import { OPEN, PENDING, SENDING } from '../statuses.ts';
-import type { ClaimedDelivery, DeliveryScope, IngestResult, RoutingEndpoint, Store } from '../store.ts';
+import type {
+  ClaimedDelivery,
+  ClaimOptions,
+  DeliveryScope,
+  IngestResult,
+  RoutingEndpoint,
+  Store,
+} from '../store.ts';
 import type { CodecContext } from '../table.ts';
 import { type Param, type SqliteConnection, sqliteDialect } from './connection.ts';
 
 /** Hot-path inserts, prepared once (the columns come from store/schema.ts). */
 const INSERT_MESSAGE = messages.insertText(sqliteDialect.placeholder);
 const INSERT_ATTEMPT = attempts.insertText(sqliteDialect.placeholder);
+
+/** The endpoints of the oldest due deliveries, with how many each has among them. */
+const DUE_WINDOW = `SELECT endpoint_id, COUNT(*) AS n FROM (
+    SELECT endpoint_id FROM delivery WHERE status IN (${OPEN}) AND next_attempt_at <= ?
+    ORDER BY next_attempt_at, id LIMIT ?) GROUP BY endpoint_id`;
+/** The next endpoint (by id) with open deliveries, and its oldest one's due time. */
+const NEXT_OPEN_ENDPOINT = `SELECT endpoint_id, next_attempt_at FROM delivery
+  WHERE status IN (${OPEN}) AND endpoint_id > ? ORDER BY endpoint_id, next_attempt_at, id LIMIT 1`;
+/** When an endpoint's oldest open delivery is due. */
+const OLDEST_OPEN = `SELECT next_attempt_at AS at FROM delivery WHERE endpoint_id = ? AND status IN (${OPEN})
+  ORDER BY next_attempt_at, id LIMIT 1`;
+/** An endpoint's oldest due deliveries, in due order. */
+const DUE_OF_ENDPOINT = `SELECT id FROM delivery WHERE endpoint_id = ? AND status IN (${OPEN}) AND next_attempt_at <= ?
+  ORDER BY next_attempt_at, id LIMIT ?`;
+/** What became due in the last moments (live traffic, retries on time), in due order. */
+const LIVE_DUE = `SELECT id, endpoint_id FROM delivery WHERE status IN (${OPEN}) AND next_attempt_at > ? AND next_attempt_at <= ?
+  ORDER BY next_attempt_at, id LIMIT ?`;
+/** A FIFO endpoint's head: its oldest open delivery. */
+const FIFO_HEAD = `SELECT id, next_attempt_at FROM delivery WHERE endpoint_id = ? AND status IN (${OPEN})
+  ORDER BY created_at, id LIMIT 1`;
 
 /** The routing fields of an application's endpoints. */
 const ROUTING = 'SELECT id, disabled, event_types, channels FROM endpoint WHERE app_id = ?';
@@ -88,6 +126,57 @@ export function sqliteQueue(
     return { sql, params };
   };
 
+  /** Where the last claim's round robin stopped: the next one starts after this endpoint. */
+  let turnAfter = '';
+
+  /**
+   * The endpoints with due work a claim considers (claim-plan.ts): those of the due window when
+   * it holds every due delivery; otherwise the endpoints with open deliveries from where the last
+   * claim stopped, one probe each. Skipped endpoints and those out of scope are left out.
+   */
+  function dueEndpoints(o: ClaimOptions): {
+    ids: string[];
+    scannedTo: string | null;
+    live: { id: string; endpointId: string }[];
+  } {
+    const skip = new Set(o.skipEndpoints);
+    if (o.onlyEndpoints) {
+      const ids = o.onlyEndpoints.filter(
+        (id) => !skip.has(id) && Number(get(OLDEST_OPEN, [id])?.at ?? Infinity) <= o.now,
+      );
+      return { ids, scannedTo: null, live: [] };
+    }
+    const live = all(LIVE_DUE, [o.now - LIVE_MS, o.now, o.limit * WINDOW_PER_LIMIT])
+      .map((r) => ({ id: String(r.id), endpointId: String(r.endpoint_id) }))
+      .filter((r) => !skip.has(r.endpointId));
+    const withLive = (ids: string[]) => [...new Set([...live.map((r) => r.endpointId), ...ids])];
+    const window = all(DUE_WINDOW, [o.now, o.limit * WINDOW_PER_LIMIT]);
+    const seen = window.reduce((n, r) => n + Number(r.n), 0);
+    if (seen < o.limit * WINDOW_PER_LIMIT)
+      return {
+        ids: withLive(window.map((r) => String(r.endpoint_id)).filter((id) => !skip.has(id))),
+        scannedTo: null,
+        live,
+      };
+    const found: string[] = [];
+    let at = turnAfter;
+    let wrapped = turnAfter === '';
+    for (let probes = 0; probes < SCAN_ENDPOINTS; probes++) {
+      const next = get(NEXT_OPEN_ENDPOINT, [at]);
+      if (!next) {
+        if (wrapped) break;
+        wrapped = true;
+        at = '';
+        continue;
+      }
+      const id = String(next.endpoint_id);
+      if (wrapped && turnAfter !== '' && id > turnAfter) break;
+      if (Number(next.next_attempt_at) <= o.now && !skip.has(id)) found.push(id);
+      at = id;
+    }
+    return { ids: withLive(found), scannedTo: at, live };
+  }
+
   return {
     ingest: (items) =>
       conn.exclusive(() => {
@@ -143,67 +232,34 @@ export function sqliteQueue(
 
     claimDue: (o) =>
       conn.exclusive(() => {
-        const scope = scopeSql(o);
         // One writer at a time (BEGIN IMMEDIATE): the endpoint limits are counted and updated
         // without racing another claim.
         const rows = conn.txSync(() => {
-          const candidates = all(
-            `SELECT d.id, d.endpoint_id FROM delivery d
-             WHERE d.status IN (${OPEN}) AND d.next_attempt_at <= ?
-               AND d.endpoint_id NOT IN (SELECT value FROM json_each(?))${scope.sql}
-               AND NOT EXISTS (SELECT 1 FROM endpoint e WHERE e.id = d.endpoint_id AND e.throttle_next_at > ?)
-               -- Blocked endpoints (at their in-flight limit, or FIFO with the head in flight or
-               -- waiting for its retry) are left out, and of a FIFO endpoint only its head
-               -- counts, so that one large backlog cannot hide other work.
-               AND d.endpoint_id NOT IN (
-                 SELECT endpoint_id FROM delivery WHERE status = ${SENDING} AND next_attempt_at > ?
-                 GROUP BY endpoint_id HAVING COUNT(*) >= ?)
-               AND d.endpoint_id NOT IN (
-                 SELECT e.id FROM endpoint e WHERE e.fifo = 1 AND (
-                   SELECT h.next_attempt_at FROM delivery h WHERE h.endpoint_id = e.id AND h.status IN (${OPEN})
-                   ORDER BY h.created_at, h.id LIMIT 1) > ?)
-               AND NOT EXISTS (
-                 SELECT 1 FROM endpoint e JOIN delivery older ON older.endpoint_id = e.id
-                 WHERE e.id = d.endpoint_id AND e.fifo = 1 AND older.status IN (${OPEN})
-                   AND (older.created_at, older.id) < (d.created_at, d.id))
-             ORDER BY d.next_attempt_at, d.id LIMIT ?`,
-            [
-              o.now,
-              JSON.stringify(o.skipEndpoints),
-              ...scope.params,
-              o.now,
-              o.now,
-              o.perEndpoint,
-              o.now,
-              o.limit * 4,
-            ],
-          );
-          if (candidates.length === 0) return [];
-          const endpointIds = JSON.stringify([...new Set(candidates.map((r) => String(r.endpoint_id)))]);
+          const startAfter = turnAfter;
+          const { ids: due, scannedTo, live } = dueEndpoints(o);
+          // A scan that found nothing to serve still moves on: the next claim looks further.
+          if (scannedTo !== null) turnAfter = scannedTo;
+          if (due.length === 0) return [];
           const eps = all(
             `SELECT e.id, e.fifo, e.kind, e.throttle_next_at, e.throttle_rate, e.timeout_ms, a.throttle_rate AS app_rate
              FROM endpoint e JOIN app a ON a.id = e.app_id WHERE e.id IN (SELECT value FROM json_each(?))`,
-            [endpointIds],
-          );
+            [JSON.stringify(due)],
+          ).filter((e) => !(o.excludeKinds as readonly string[] | undefined)?.includes(String(e.kind)));
+          if (eps.length === 0) return [];
           const inFlight = new Map(
             all(
               `SELECT endpoint_id, COUNT(*) AS n FROM delivery
                WHERE endpoint_id IN (SELECT value FROM json_each(?)) AND status = ${SENDING} AND next_attempt_at > ?
                GROUP BY endpoint_id`,
-              [endpointIds, o.now],
+              [JSON.stringify(eps.map((e) => e.id)), o.now],
             ).map((r) => [String(r.endpoint_id), Number(r.n)]),
           );
           const gates = new Map<string, EndpointGate>();
+          const leaseOf = new Map<string, number>();
           for (const e of eps) {
             const id = String(e.id);
             const fifo = Number(e.fifo) === 1;
-            const head = fifo
-              ? get(
-                  `SELECT id, next_attempt_at FROM delivery WHERE endpoint_id = ? AND status IN (${OPEN})
-                   ORDER BY created_at, id LIMIT 1`,
-                  [id],
-                )
-              : undefined;
+            const head = fifo ? get(FIFO_HEAD, [id]) : undefined;
             gates.set(id, {
               inFlight: inFlight.get(id) ?? 0,
               fifo,
@@ -211,30 +267,74 @@ export function sqliteQueue(
               ratePerSecond: rateOf(numOrNull(e.throttle_rate), numOrNull(e.app_rate), String(e.kind)),
               nextSlotAt: numOrNull(e.throttle_next_at),
             });
-          }
-          const plan = planClaim(
-            candidates.map((r) => ({ id: String(r.id), endpointId: String(r.endpoint_id) })),
-            gates,
-            o,
-          );
-          for (const [id, at] of plan.slots)
-            run('UPDATE endpoint SET throttle_next_at = ? WHERE id = ?', [at, id]);
-          if (plan.ids.length === 0) return [];
-          // One statement per lease length (one, unless endpoints have timeouts of their own)
-          // leases the plan; the rows come back in the plan's (due, id) order.
-          const leaseOf = new Map(
-            eps.map((e) => [
-              String(e.id),
+            leaseOf.set(
+              id,
               o.leasePerEndpoint && e.timeout_ms !== null ? leaseFor(Number(e.timeout_ms)) : o.leaseMs,
-            ]),
+            );
+          }
+          const order = inTurn(gates.keys(), startAfter);
+          const position = new Map(order.map((id, i) => [id, i]));
+          const rooms = order.map((id) => roomOf(gates.get(id)!, o.perEndpoint, o.now));
+          const taken = new Set<string>();
+          // Live first (claim-plan.ts): what just became due, in due order, within each
+          // endpoint's room. FIFO endpoints only ever send their head, in their turn.
+          const livePicks: { id: string; endpointId: string }[] = [];
+          const liveOf = new Map<string, number>();
+          for (const r of live) {
+            if (livePicks.length >= o.limit) break;
+            const i = position.get(r.endpointId);
+            if (i === undefined || rooms[i]! <= 0 || gates.get(r.endpointId)!.fifo) continue;
+            livePicks.push(r);
+            taken.add(r.id);
+            liveOf.set(r.endpointId, (liveOf.get(r.endpointId) ?? 0) + 1);
+            rooms[i]!--;
+          }
+          // Then the endpoints take turns for the rest: a share each, round robin from where
+          // the last claim stopped; one that had fewer due than its share leaves the rest to the
+          // others in a second round.
+          const picked: string[][] = order.map(() => []);
+          let total = livePicks.length;
+          for (let round = 0; round < 2 && total < o.limit; round++) {
+            const takes = shareOut(rooms, o.limit - total);
+            order.forEach((id, i) => {
+              const take = takes[i]!;
+              if (take === 0) return;
+              const gate = gates.get(id)!;
+              const got = gate.fifo
+                ? [gate.fifoHead!.id].filter((h) => !taken.has(h))
+                : all(DUE_OF_ENDPOINT, [id, o.now, take + picked[i]!.length + (liveOf.get(id) ?? 0)])
+                    .map((r) => String(r.id))
+                    .filter((d) => !taken.has(d))
+                    .slice(0, take);
+              for (const d of got) taken.add(d);
+              picked[i]!.push(...got);
+              total += got.length;
+              rooms[i] = got.length < take ? 0 : rooms[i]! - take;
+            });
+          }
+          const turnPicks = interleave(
+            picked.map((ids, i) => ids.map((id) => ({ id, endpointId: order[i]! }))),
+            o.limit - livePicks.length,
           );
+          const picks = [...livePicks, ...turnPicks];
+          if (picks.length === 0) return [];
+          const servedInTurn = new Set(turnPicks.map((p) => p.endpointId));
+          turnAfter = order.findLast((id) => servedInTurn.has(id)) ?? turnAfter;
+          const served = new Set(picks.map((p) => p.endpointId));
+          for (const endpointId of served) {
+            const rate = gates.get(endpointId)!.ratePerSecond;
+            if (rate)
+              run('UPDATE endpoint SET throttle_next_at = ? WHERE id = ?', [
+                o.now + slotInterval(rate),
+                endpointId,
+              ]);
+          }
+          // One statement per lease length (one, unless endpoints have timeouts of their own)
+          // leases the picks; the rows come back in the picks' order.
           const byLease = new Map<number, string[]>();
-          const endpointOf = new Map(candidates.map((r) => [String(r.id), String(r.endpoint_id)]));
-          for (const [endpointId, gate] of gates)
-            if (gate.fifoHead) endpointOf.set(gate.fifoHead.id, endpointId);
-          for (const id of plan.ids) {
-            const lease = leaseOf.get(endpointOf.get(id)!) ?? o.leaseMs;
-            byLease.set(lease, [...(byLease.get(lease) ?? []), id]);
+          for (const p of picks) {
+            const lease = leaseOf.get(p.endpointId) ?? o.leaseMs;
+            byLease.set(lease, [...(byLease.get(lease) ?? []), p.id]);
           }
           const leased = [...byLease].flatMap(([lease, ids]) =>
             all(
@@ -244,8 +344,8 @@ export function sqliteQueue(
               [o.now + lease, o.now, JSON.stringify(ids), o.now],
             ),
           );
-          const position = new Map(plan.ids.map((id, i) => [id, i]));
-          return leased.sort((a, b) => position.get(String(a.id))! - position.get(String(b.id))!);
+          const rank = new Map(picks.map((p, i) => [p.id, i]));
+          return leased.sort((a, b) => rank.get(String(a.id))! - rank.get(String(b.id))!);
         }, false);
         const claimed: ClaimedDelivery[] = [];
         if (rows.length === 0) return claimed;
