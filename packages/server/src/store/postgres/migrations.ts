@@ -583,8 +583,10 @@ $$;
 --    (wrapping once), p_scan at most.
 -- 2. Those visibly blocked are left out; the others get a transaction-scoped advisory lock,
 --    try only: an endpoint another claim holds is skipped (that claim serves it). Endpoints with
---    live rows first, then in turn order (after p_after first); at most p_limit endpoints are
---    locked: round robin never serves more in one claim.
+--    live rows first, then in turn order (after p_after first), until their shares fill the
+--    batch: each counts for what it can take (its room, and its due rows when the window shows
+--    them all), at most the batch over the candidates or 8 (a quarter of a small batch),
+--    whichever is more.
 -- 3. Then, in a new statement (under READ COMMITTED it sees every lease committed by the
 --    claims that held the lock before), each locked endpoint's room: live leases below
 --    p_per_endpoint, FIFO (only the oldest open delivery, when due and nothing is in flight),
@@ -663,6 +665,12 @@ DECLARE
   v_served integer;
   v_live_ids text[] := '{}';
   v_live_eps text[] := '{}';
+  v_est integer[];
+  v_cand_n integer[] := '{}';
+  v_locked_est integer := 0;
+  v_share integer;
+  -- The smallest share of a batch an endpoint is locked for.
+  min_share CONSTANT integer := 8;
 BEGIN
   -- Step 3 relies on each statement taking a new snapshot.
   IF current_setting('transaction_isolation') <> 'read committed' THEN
@@ -684,12 +692,16 @@ BEGIN
       FROM (SELECT d.id, d.endpoint_id, d.next_attempt_at FROM delivery d
              WHERE d.status IN (${OPEN}) AND d.next_attempt_at > p_now - p_live_ms AND d.next_attempt_at <= p_now
              ORDER BY d.next_attempt_at, d.id LIMIT p_window) l;
-    SELECT array_agg(DISTINCT w.endpoint_id), count(*) INTO v_cands, v_seen
-      FROM (SELECT d.endpoint_id FROM delivery d
-             WHERE d.status IN (${OPEN}) AND d.next_attempt_at <= p_now
-             ORDER BY d.next_attempt_at, d.id LIMIT p_window) w;
+    SELECT array_agg(w.eid), array_agg(w.n), coalesce(sum(w.n), 0) INTO v_cands, v_cand_n, v_seen
+      FROM (SELECT d.endpoint_id AS eid, count(*)::integer AS n
+              FROM (SELECT d.endpoint_id FROM delivery d
+                     WHERE d.status IN (${OPEN}) AND d.next_attempt_at <= p_now
+                     ORDER BY d.next_attempt_at, d.id LIMIT p_window) d
+             GROUP BY d.endpoint_id) w;
     IF v_seen >= p_window THEN
       -- More may be due behind the window: walk the endpoints from where the last claim stopped.
+      -- (How many each has due is not known then: v_cand_n stays empty.)
+      v_cand_n := '{}';
       SELECT array_agg(w.eid ORDER BY w.n) FILTER (WHERE w.due <= p_now), coalesce(max(w.n), 0),
              (array_agg(w.eid ORDER BY w.n DESC))[1]
         INTO v_cands, v_walked, v_scanned
@@ -706,11 +718,16 @@ BEGIN
   END IF;
   -- 2. In turn order, without what is out of scope or visibly blocked (at its in-flight limit,
   -- waiting for its rate slot, FIFO with its head in flight or not due); then the locks.
-  SELECT coalesce(array_agg(c.eid ORDER BY c.live_pos, c.eid <= p_after, c.eid), '{}') INTO v_ids
-    FROM (SELECT u.eid, min(u.live_pos) AS live_pos
-            FROM (SELECT x.eid, NULL::bigint AS live_pos FROM unnest(coalesce(v_cands, '{}')) AS x(eid)
+  SELECT coalesce(array_agg(c.eid ORDER BY c.live_pos, c.eid <= p_after, c.eid), '{}'),
+         coalesce(array_agg(CASE WHEN e.fifo OR rt.rate > 0 THEN 1
+                                 ELSE least(coalesce(c.n, p_per_endpoint), p_per_endpoint - l.live) END
+                            ORDER BY c.live_pos, c.eid <= p_after, c.eid), '{}')
+    INTO v_ids, v_est
+    FROM (SELECT u.eid, min(u.live_pos) AS live_pos, max(u.n) AS n
+            FROM (SELECT x.eid, NULL::bigint AS live_pos, x.n
+                    FROM unnest(coalesce(v_cands, '{}'), v_cand_n) AS x(eid, n)
                   UNION ALL
-                  SELECT x.eid, x.pos FROM unnest(v_live_eps) WITH ORDINALITY AS x(eid, pos)) u
+                  SELECT x.eid, x.pos, NULL::integer FROM unnest(v_live_eps) WITH ORDINALITY AS x(eid, pos)) u
            GROUP BY u.eid) c
     JOIN endpoint e ON e.id = c.eid
     JOIN app a ON a.id = e.app_id
@@ -726,11 +743,17 @@ BEGIN
      AND NOT (e.fifo AND (l.live > 0 OR (SELECT h.next_attempt_at FROM delivery h
                                            WHERE h.endpoint_id = c.eid AND h.status IN (${OPEN})
                                            ORDER BY h.created_at, h.id LIMIT 1) > p_now));
+  -- Each locked endpoint is counted for its share of the batch (at least min_share): a claim
+  -- locks only as many endpoints as the batch needs, and a claim running at the same time in
+  -- another process serves the next ones instead of finding them all taken.
+  v_share := greatest(ceil(p_limit::numeric / greatest(cardinality(v_ids), 1))::integer,
+                      least(min_share, ceil(p_limit::numeric / 4)::integer));
   FOR i IN 1 .. cardinality(v_ids) LOOP
-    EXIT WHEN cardinality(v_locked) >= p_limit OR v_tries >= max_tries;
+    EXIT WHEN v_locked_est >= p_limit OR v_tries >= max_tries;
     v_tries := v_tries + 1;
     IF pg_try_advisory_xact_lock(lock_class, hashtext(v_ids[i])) THEN
       v_locked := v_locked || v_ids[i];
+      v_locked_est := v_locked_est + least(v_est[i], v_share);
     END IF;
   END LOOP;
   IF cardinality(v_locked) > 0 THEN
