@@ -1,5 +1,6 @@
 import {
-  cachedSecretKey,
+  asBuffer,
+  cachedKeyRef,
   decodeSignature,
   type HmacAlgorithm,
   hmac,
@@ -114,7 +115,7 @@ export function requireNonEmptySecret(secret: string, scheme: string): void {
 export function defineHmacScheme(spec: HmacSchemeSpec): Scheme {
   const keyTag = spec.keyTag ?? 'utf8';
   const deriveKey = spec.key ?? ((secret: string) => Buffer.from(secret, 'utf8'));
-  const keyFor = (secret: string) => cachedSecretKey(`${keyTag}\0${secret}`, () => deriveKey(secret));
+  const keyFor = (secret: string) => cachedKeyRef(`${keyTag}\0${secret}`, () => deriveKey(secret));
   const mac = (secret: string, fields: SignedFields) =>
     hmac(spec.algorithm, keyFor(secret), spec.content(fields));
 
@@ -184,7 +185,7 @@ export function defineHmacScheme(spec: HmacSchemeSpec): Scheme {
       };
       const signatures = parts.secrets.map((secret) => {
         requireNonEmptySecret(secret, spec.name);
-        return mac(secret, fields).toString(spec.encoding);
+        return asBuffer(mac(secret, fields)).toString(spec.encoding);
       });
       return { headers: spec.write(signatures, fields) };
     },

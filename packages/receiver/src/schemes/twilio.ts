@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { cachedSecretKey, decodeSignature, hmac, safeEqual } from '../crypto.ts';
+import { asBuffer, cachedKeyRef, decodeSignature, hmac, safeEqual, sha256, toHex, utf8 } from '../crypto.ts';
 import { WebhookVerificationError } from '../errors.ts';
 import type { Scheme } from '../scheme.ts';
 import { textSecretHint } from './hints.ts';
@@ -80,7 +79,7 @@ function formParamsText(body: Buffer): string {
 }
 
 function bodySha256(body: Buffer): string {
-  return createHash('sha256').update(body).digest('hex');
+  return toHex(sha256([body]));
 }
 
 function bodyHashParam(url: string): string | undefined {
@@ -100,7 +99,7 @@ function requireUrl(url: string | undefined): string {
   return url;
 }
 
-const keyFor = (secret: string) => cachedSecretKey(`utf8\0${secret}`, () => Buffer.from(secret, 'utf8'));
+const keyFor = (secret: string) => cachedKeyRef(`utf8\0${secret}`, () => utf8(secret));
 
 /**
  * Twilio: `X-Twilio-Signature: <base64>`, HMAC-SHA1 keyed by the Auth Token over the full URL
@@ -123,7 +122,7 @@ export const twilio: Scheme = {
     const params = expectedHash === undefined ? formParamsText(request.body) : '';
     const bodyHashMatches =
       expectedHash === undefined ||
-      safeEqual(Buffer.from(bodySha256(request.body)), Buffer.from(expectedHash.toLowerCase()));
+      safeEqual(utf8(bodySha256(request.body)), utf8(expectedHash.toLowerCase()));
     const state: TwilioState = {
       signature,
       contents: urlVariants(url).map((candidate) => candidate + params),
@@ -169,7 +168,7 @@ export const twilio: Scheme = {
     } else {
       params = formParamsText(parts.body);
     }
-    const signature = hmac('sha1', keyFor(secret), [url + params]).toString('base64');
+    const signature = asBuffer(hmac('sha1', keyFor(secret), [url + params])).toString('base64');
     return { headers: { [HEADER]: signature }, url };
   },
 };
