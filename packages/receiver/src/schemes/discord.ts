@@ -1,5 +1,4 @@
 import {
-  asBuffer,
   cachedKeyRef,
   concatBytes,
   decodeSignature,
