@@ -84,6 +84,8 @@ const keyRefs = boundedCache<KeyRef>();
  * Engines cache their imported key by `id`, because importing a key for every message is slow.
  */
 export function cachedKeyRef(cacheKey: string, derive: () => Uint8Array): KeyRef {
+  // `derive` must not use the engine: a cached key would change which operations a
+  // verification runs, which the Web entry's replay relies on staying the same.
   const cached = keyRefs.get(cacheKey);
   if (cached !== undefined) return cached;
   const key: KeyRef = { id: cacheKey, bytes: derive() };
@@ -220,7 +222,10 @@ function createNodeEngine(): CryptoEngine {
       return hash.digest();
     },
     ed25519Verify: (key, message, signature) => crypto.verify(null, message, publicKey(key), signature),
-    ed25519PublicFromSeed: (seed) => rawOf(crypto.createPublicKey(privateKey(seed))),
+    ed25519PublicFromSeed(seed) {
+      const publicKey = keyObject('ed25519-public-of', seed, () => crypto.createPublicKey(privateKey(seed)));
+      return rawOf(publicKey);
+    },
     ed25519Sign: (seed, message) => crypto.sign(null, message, privateKey(seed)),
     ed25519GenerateSeed: () => rawOf(crypto.generateKeyPairSync('ed25519').privateKey),
     randomBytes: (length) => crypto.randomBytes(length),

@@ -65,7 +65,8 @@ function resolveSecret(secret: string, scheme: string): SecretKind {
     return {
       version: 'v1a',
       privateKey,
-      publicKey: cachedKeyRef(`whsk-pub\0${secret}`, () => engine().ed25519PublicFromSeed(privateKey)),
+      // Not in the key cache: deriving it is an engine operation (the engine keeps its own copy).
+      publicKey: { id: `whsk-pub\0${secret}`, bytes: engine().ed25519PublicFromSeed(privateKey) },
     };
   }
   const encoded = secret.startsWith(V1_PREFIX) ? secret.slice(V1_PREFIX.length) : secret;

@@ -62,10 +62,17 @@ type Crypto = webcrypto.Crypto;
 
 /** A crypto operation the replaying engine had no result for yet. */
 class PendingOperation {
+  readonly kind: string;
   readonly run: () => Promise<unknown>;
-  constructor(run: () => Promise<unknown>) {
+  constructor(kind: string, run: () => Promise<unknown>) {
+    this.kind = kind;
     this.run = run;
   }
+}
+
+interface OperationResult {
+  readonly kind: string;
+  readonly value: unknown;
 }
 
 const HASH_NAMES: Record<HmacAlgorithm, string> = { sha1: 'SHA-1', sha256: 'SHA-256', sha512: 'SHA-512' };
@@ -149,27 +156,34 @@ function signingUnavailable(): never {
 }
 
 /** An engine that answers from `results` and stops at the first operation it has no result for. */
-function replayingEngine(results: readonly unknown[]): CryptoEngine {
+function replayingEngine(results: readonly OperationResult[]): CryptoEngine {
   let next = 0;
-  const answer = <T>(run: () => Promise<T>): T => {
-    if (next < results.length) return results[next++] as T;
-    throw new PendingOperation(run);
+  const answer = <T>(kind: string, run: () => Promise<T>): T => {
+    const known = results[next];
+    if (known !== undefined) {
+      next++;
+      // Runs repeat the same operations in the same order; anything else is a bug, not a result.
+      if (known.kind !== kind) throw new Error(`@hookline/receiver/web: expected ${known.kind}, got ${kind}`);
+      return known.value as T;
+    }
+    throw new PendingOperation(kind, run);
   };
   return {
     hmac: (algorithm, key, parts) => {
       const data = bytesOf(parts);
-      return answer(() => webCrypto.hmac(algorithm, key, data));
+      return answer('hmac', () => webCrypto.hmac(algorithm, key, data));
     },
     sha256: (parts) => {
       const data = bytesOf(parts);
-      return answer(() => webCrypto.sha256(data));
+      return answer('sha256', () => webCrypto.sha256(data));
     },
     ed25519Verify: (key, message, signature) => {
       const data = copy(message);
       const sig = copy(signature);
-      return answer(() => webCrypto.ed25519Verify(key, data, sig));
+      return answer('ed25519Verify', () => webCrypto.ed25519Verify(key, data, sig));
     },
-    ed25519PublicFromSeed: (seed) => answer(() => webCrypto.ed25519PublicFromSeed(seed)),
+    ed25519PublicFromSeed: (seed) =>
+      answer('ed25519PublicFromSeed', () => webCrypto.ed25519PublicFromSeed(seed)),
     ed25519Sign: signingUnavailable,
     ed25519GenerateSeed: signingUnavailable,
     randomBytes: (length) =>
@@ -182,13 +196,13 @@ const MAX_OPERATIONS = 4096;
 
 /** Runs the synchronous `fn` to completion, computing each crypto operation it needs with Web Crypto. */
 async function runWithWebCrypto<T>(fn: () => T): Promise<T> {
-  const results: unknown[] = [];
+  const results: OperationResult[] = [];
   for (;;) {
     try {
       return withEngine(replayingEngine(results), fn);
     } catch (error) {
       if (!(error instanceof PendingOperation) || results.length >= MAX_OPERATIONS) throw error;
-      results.push(await error.run());
+      results.push({ kind: error.kind, value: await error.run() });
     }
   }
 }
