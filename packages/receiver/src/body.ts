@@ -1,17 +1,30 @@
 import { WebhookVerificationError } from './errors.ts';
 
+// Runtimes without Buffer (Cloudflare Workers without nodejs_compat) get plain Uint8Arrays.
+const NodeBuffer = (globalThis as { Buffer?: typeof Buffer }).Buffer;
+
 /**
  * The request body exactly as received. Signatures cover bytes, so a body that was parsed
  * and serialized again (even with the same keys) will not verify.
  */
 export type RawBody = string | Uint8Array | ArrayBuffer;
 
-/** Converts a raw body to a Buffer without copying when possible; rejects parsed objects. */
+/**
+ * Converts a raw body to a Buffer without copying when possible; rejects parsed objects. Where
+ * the runtime has no Buffer, the result is a Uint8Array (the built-in schemes use no Buffer
+ * methods on it).
+ */
 export function toBodyBuffer(body: unknown, scheme?: string): Buffer {
-  if (typeof body === 'string') return Buffer.from(body, 'utf8');
-  if (Buffer.isBuffer(body)) return body;
-  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  if (body instanceof ArrayBuffer) return Buffer.from(body);
+  if (NodeBuffer === undefined) {
+    if (typeof body === 'string') return new TextEncoder().encode(body) as Buffer;
+    if (body instanceof Uint8Array) return body as Buffer;
+    if (body instanceof ArrayBuffer) return new Uint8Array(body) as Buffer;
+  } else {
+    if (typeof body === 'string') return NodeBuffer.from(body, 'utf8');
+    if (NodeBuffer.isBuffer(body)) return body;
+    if (body instanceof Uint8Array) return NodeBuffer.from(body.buffer, body.byteOffset, body.byteLength);
+    if (body instanceof ArrayBuffer) return NodeBuffer.from(body);
+  }
   const parsed = typeof body === 'object' && body !== null;
   const got = Array.isArray(body)
     ? 'an array'

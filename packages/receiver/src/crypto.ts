@@ -116,10 +116,41 @@ export function safeEqual(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /** UTF-8 bytes of a text. */
 export function utf8(text: string): Uint8Array {
   return encoder.encode(text);
+}
+
+/** Text of UTF-8 bytes (invalid sequences become U+FFFD, as Buffer#toString does). */
+export function utf8Text(bytes: Uint8Array): string {
+  return decoder.decode(bytes);
+}
+
+/** Bytes of an even-length hex text the caller has validated. */
+export function fromHex(text: string): Uint8Array {
+  const out = new Uint8Array(text.length >> 1);
+  for (let index = 0; index < out.length; index++)
+    out[index] = Number.parseInt(text.slice(index * 2, index * 2 + 2), 16);
+  return out;
+}
+
+/**
+ * Bytes of a base64 text the caller has checked against /^[A-Za-z0-9+/]+={0,2}$/; padding is
+ * optional. Undefined for a length no base64 text has.
+ */
+export function fromBase64(text: string): Uint8Array | undefined {
+  const unpadded = text.replace(/=+$/, '');
+  if (unpadded.length % 4 === 1) return undefined;
+  return Uint8Array.from(atob(unpadded), (char) => char.charCodeAt(0));
+}
+
+/** Standard base64 (padded) of bytes. */
+export function toBase64(bytes: Uint8Array): string {
+  let binary = '';
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary);
 }
 
 /** The parts (texts as UTF-8) in one byte array. */
@@ -155,14 +186,14 @@ const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
  * Buffer.from() silently drops invalid characters, which would let `<valid hex>zz` verify;
  * checking the text first keeps the comparison about exactly the bytes that were sent.
  */
-export function decodeSignature(text: string, encoding: SignatureEncoding): Buffer | undefined {
-  if (encoding === 'hex') return HEX.test(text) ? Buffer.from(text, 'hex') : undefined;
+export function decodeSignature(text: string, encoding: SignatureEncoding): Uint8Array | undefined {
+  if (encoding === 'hex') return HEX.test(text) ? fromHex(text) : undefined;
   if (!BASE64.test(text) || text.length % 4 !== 0) return undefined;
-  return Buffer.from(text, 'base64');
+  return fromBase64(text);
 }
 
 /** Strict standard base64 decode (padding required), or undefined. */
-export function decodeBase64(text: string): Buffer | undefined {
+export function decodeBase64(text: string): Uint8Array | undefined {
   return decodeSignature(text, 'base64');
 }
 
@@ -172,7 +203,7 @@ const SPKI_ED25519 = '302a300506032b6570032100';
 
 /** The DER (PKCS#8) form of a raw Ed25519 seed, which both node:crypto and Web Crypto import. */
 export function ed25519Pkcs8(seed: Uint8Array): Uint8Array {
-  return concatBytes([Buffer.from(PKCS8_ED25519, 'hex'), seed]);
+  return concatBytes([fromHex(PKCS8_ED25519), seed]);
 }
 
 function createNodeEngine(): CryptoEngine {

@@ -1,4 +1,13 @@
-import { asBuffer, cachedKeyRef, concatBytes, engine, hmac, type KeyRef, safeEqual } from './crypto.ts';
+import {
+  asBuffer,
+  cachedKeyRef,
+  concatBytes,
+  engine,
+  fromBase64,
+  hmac,
+  type KeyRef,
+  safeEqual,
+} from './crypto.ts';
 import { WebhookVerificationError } from './errors.ts';
 import type { HeaderReader } from './headers.ts';
 import type { ParsedRequest, Scheme } from './scheme.ts';
@@ -30,17 +39,17 @@ type SecretKind =
   | { readonly version: 'v1'; readonly key: KeyRef }
   | { readonly version: 'v1a'; readonly publicKey: KeyRef; readonly privateKey?: KeyRef | undefined };
 
-function decodeSecretBase64(text: string): Buffer | undefined {
+function decodeSecretBase64(text: string): Uint8Array | undefined {
   // Secrets are sometimes copied without padding; accept that, but nothing else that is not base64.
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || text.length % 4 === 1) return undefined;
-  return Buffer.from(text, 'base64');
+  return fromBase64(text);
 }
 
 function invalidSecret(scheme: string, message: string): WebhookVerificationError {
   return new WebhookVerificationError('invalid_secret', message, { scheme });
 }
 
-function rawEd25519Key(secret: string, prefix: string, scheme: string): Buffer {
+function rawEd25519Key(secret: string, prefix: string, scheme: string): Uint8Array {
   const raw = decodeSecretBase64(secret.slice(prefix.length));
   if (raw === undefined || raw.length !== 32) {
     throw invalidSecret(
@@ -85,7 +94,7 @@ function resolveSecret(secret: string, scheme: string): SecretKind {
 
 interface SignatureEntry {
   readonly version: string;
-  readonly bytes: Buffer;
+  readonly bytes: Uint8Array;
 }
 
 interface StandardState {

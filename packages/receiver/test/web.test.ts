@@ -30,6 +30,12 @@ describe('the Web-standard entry', () => {
     assert.ok(summary.checks >= summary.cases, JSON.stringify(summary));
   });
 
+  test('without Buffer either (Cloudflare Workers without nodejs_compat), every vector verifies', () => {
+    const summary = runVectors('--web-only', '--no-buffer');
+    assert.deepEqual(summary.failures, []);
+    assert.equal(summary.checks, summary.cases);
+  });
+
   test('verifyRequest returns the body; a forged request becomes a {code, detail} 401 Response', async () => {
     const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
     const body = '{"type":"invoice.paid"}';

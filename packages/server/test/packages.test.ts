@@ -152,13 +152,14 @@ describe('the packed packages, installed from their tarballs', { skip, timeout: 
       assert.ok(!existsSync(join(project, 'node_modules/@hookline/receiver/src')));
     });
 
-    test('Node 20 (the machine Node): Node entry, Web entry, and Web entry without node:crypto', (t) => {
+    test('Node 20 (the machine Node): Node entry, Web entry, Web entry without node:crypto and Buffer', (t) => {
       if (nodeMajor(NODE20) !== 20) {
         if (process.env.CI === 'true') assert.fail(`${NODE20} is not Node 20`);
         return t.skip(`${NODE20} is not Node 20`);
       }
       assert.match(checkVectors(NODE20, project).node, /^v20\./);
       checkVectors(NODE20, project, '--web-only');
+      checkVectors(NODE20, project, '--web-only', '--no-buffer');
     });
 
     test('Node 22 (from the npm registry, cached)', () => {
@@ -170,6 +171,7 @@ describe('the packed packages, installed from their tarballs', { skip, timeout: 
     test(`this Node (${process.version})`, () => {
       checkVectors(process.execPath, project);
       checkVectors(process.execPath, project, '--web-only');
+      checkVectors(process.execPath, project, '--web-only', '--no-buffer');
     });
   });
 

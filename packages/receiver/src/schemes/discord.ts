@@ -3,6 +3,7 @@ import {
   concatBytes,
   decodeSignature,
   engine,
+  fromHex,
   type KeyRef,
   safeEqual,
   sha256,
@@ -45,7 +46,7 @@ function publicKeyFor(secret: string): KeyRef {
       `the secret must be the application's public key, 64 hex characters (Developer Portal → General Information → Public Key); got ${secret.length === 0 ? 'an empty secret' : `${secret.length} characters${PRIVATE_KEY.test(secret) ? ' (a 128-hex private key? verify with the public key)' : ''}`}`,
     );
   }
-  return cachedKeyRef(`discord-pub\0${secret.toLowerCase()}`, () => Buffer.from(secret, 'hex'));
+  return cachedKeyRef(`discord-pub\0${secret.toLowerCase()}`, () => fromHex(secret));
 }
 
 function privateKeyFor(secret: string): KeyRef {
@@ -55,10 +56,10 @@ function privateKeyFor(secret: string): KeyRef {
     );
   }
   const seed = secret.slice(0, 64).toLowerCase();
-  const privateKey = cachedKeyRef(`discord-seed\0${seed}`, () => Buffer.from(seed, 'hex'));
+  const privateKey = cachedKeyRef(`discord-seed\0${seed}`, () => fromHex(seed));
   if (
     secret.length === 128 &&
-    !safeEqual(engine().ed25519PublicFromSeed(privateKey), Buffer.from(secret.slice(64), 'hex'))
+    !safeEqual(engine().ed25519PublicFromSeed(privateKey), fromHex(secret.slice(64)))
   ) {
     throw invalidSecret('the 128-hex private key does not end with the public key of its seed');
   }

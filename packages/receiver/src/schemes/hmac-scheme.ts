@@ -6,6 +6,7 @@ import {
   hmac,
   type SignatureEncoding,
   safeEqual,
+  utf8,
 } from '../crypto.ts';
 import { WebhookVerificationError } from '../errors.ts';
 import type { HeaderReader } from '../headers.ts';
@@ -40,7 +41,7 @@ export interface HmacSchemeSpec {
   /** True when the header may carry several signatures (one per secret when signing). */
   readonly multipleSignatures?: boolean | undefined;
   /** Turns a secret into key bytes; default: the secret's UTF-8 text. */
-  readonly key?: ((secret: string) => Buffer) | undefined;
+  readonly key?: ((secret: string) => Uint8Array) | undefined;
   /** Distinguishes key derivations in the KeyObject cache. Required with `key`. */
   readonly keyTag?: string | undefined;
   /** Reads the signature(s), timestamp and id; throws missing_header / malformed_header. */
@@ -57,7 +58,7 @@ export interface HmacSchemeSpec {
 }
 
 interface HmacState {
-  readonly signatures: readonly Buffer[];
+  readonly signatures: readonly Uint8Array[];
   readonly fields: SignedFields;
 }
 
@@ -114,7 +115,7 @@ export function requireNonEmptySecret(secret: string, scheme: string): void {
 /** Builds a {@link Scheme} from an {@link HmacSchemeSpec}. */
 export function defineHmacScheme(spec: HmacSchemeSpec): Scheme {
   const keyTag = spec.keyTag ?? 'utf8';
-  const deriveKey = spec.key ?? ((secret: string) => Buffer.from(secret, 'utf8'));
+  const deriveKey = spec.key ?? utf8;
   const keyFor = (secret: string) => cachedKeyRef(`${keyTag}\0${secret}`, () => deriveKey(secret));
   const mac = (secret: string, fields: SignedFields) =>
     hmac(spec.algorithm, keyFor(secret), spec.content(fields));

@@ -27,8 +27,13 @@ export function hubspotV3Uri(url: string): string {
 }
 
 type HubspotState =
-  | { readonly version: 'v3'; readonly signature: Buffer; readonly prefix: string; readonly suffix: string }
-  | { readonly version: 'v1' | 'v2'; readonly signature: Buffer; readonly prefix: string };
+  | {
+      readonly version: 'v3';
+      readonly signature: Uint8Array;
+      readonly prefix: string;
+      readonly suffix: string;
+    }
+  | { readonly version: 'v1' | 'v2'; readonly signature: Uint8Array; readonly prefix: string };
 
 function requireUrl(url: string | undefined, version: string): string {
   if (url === undefined || url === '') {

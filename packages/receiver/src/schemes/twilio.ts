@@ -1,4 +1,14 @@
-import { asBuffer, cachedKeyRef, decodeSignature, hmac, safeEqual, sha256, toHex, utf8 } from '../crypto.ts';
+import {
+  asBuffer,
+  cachedKeyRef,
+  decodeSignature,
+  hmac,
+  safeEqual,
+  sha256,
+  toHex,
+  utf8,
+  utf8Text,
+} from '../crypto.ts';
 import { WebhookVerificationError } from '../errors.ts';
 import type { Scheme } from '../scheme.ts';
 import { textSecretHint } from './hints.ts';
@@ -9,7 +19,7 @@ const HEADER = 'X-Twilio-Signature';
 const BODY_HASH_PARAM = 'bodySHA256';
 
 interface TwilioState {
-  readonly signature: Buffer;
+  readonly signature: Uint8Array;
   /** Signed-content candidates: the URL as given, without and with its default port. */
   readonly contents: readonly string[];
   /** False when the JSON body does not hash to the bodySHA256 query parameter. */
@@ -66,7 +76,7 @@ function urlVariants(url: string): string[] {
 /** Form parameters as Twilio concatenates them: names sorted, each name followed by its value. */
 function formParamsText(body: Buffer): string {
   const grouped = new Map<string, string[]>();
-  for (const [name, value] of new URLSearchParams(body.toString('utf8'))) {
+  for (const [name, value] of new URLSearchParams(utf8Text(body))) {
     const values = grouped.get(name);
     if (values === undefined) grouped.set(name, [value]);
     else values.push(value);
