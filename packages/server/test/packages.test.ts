@@ -267,6 +267,53 @@ describe('the packed packages, installed from their tarballs', { skip, timeout: 
       }
     });
 
+    test('startHookline from the installed package runs, and its types check in a TypeScript project', () => {
+      writeFileSync(
+        join(project, 'embed.ts'),
+        `import { startHookline, type RunningHookline } from 'hookline';
+import { verify, type VerifyResult } from '@hookline/receiver';
+import { verifyRequest, type VerifiedWebhook } from '@hookline/receiver/web';
+const running: RunningHookline = await startHookline({ logLevel: 'silent' });
+const health: number = (await fetch(\`\${running.url}/health\`)).status;
+console.log(JSON.stringify({ health, version: running.version }));
+await running.close();
+export type Checked = [VerifyResult, VerifiedWebhook, typeof verify, typeof verifyRequest];
+`,
+      );
+      writeFileSync(
+        join(project, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: {
+            target: 'es2022',
+            module: 'nodenext',
+            moduleResolution: 'nodenext',
+            strict: true,
+            noEmit: true,
+            skipLibCheck: false,
+            typeRoots: [join(ROOT, 'node_modules/@types')],
+            types: ['node'],
+          },
+          files: ['embed.ts'],
+        }),
+      );
+      writeFileSync(
+        join(project, 'package.json'),
+        JSON.stringify({ name: 'hookline-user-app', private: true, type: 'module' }),
+      );
+      const tsc = spawnSync(join(ROOT, 'node_modules/.bin/tsc'), ['-p', project], { encoding: 'utf8' });
+      assert.equal(tsc.status, 0, `the installed types do not check:\n${tsc.stdout}${tsc.stderr}`);
+      const run = spawnSync(process.execPath, ['embed.ts'], {
+        cwd: project,
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      assert.equal(run.status, 0, run.stderr);
+      assert.deepEqual(JSON.parse(run.stdout.trim().split('\n').at(-1)!), {
+        health: 200,
+        version: packed.hookline.version,
+      });
+    });
+
     test('npm install -g from the tarballs puts `hookline` on PATH', () => {
       const prefix = join(work, 'global');
       execFileSync(
