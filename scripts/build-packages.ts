@@ -93,7 +93,8 @@ function buildServer(): void {
   const dependencies = { ...(source.dependencies as Json), '@hookline/receiver': `^${receiver.version}` };
   writeJson(join(out, 'package.json'), {
     ...publishedFields(source),
-    engines: { node: '>=22.12.0' },
+    // The server's floor is its dependencies' (undici 8 needs Node >= 22.19).
+    engines: source.engines,
     bin: { hookline: './dist/src/cli/main.js' },
     main: './dist/src/index.js',
     types: './dist/src/index.d.ts',
