@@ -10,15 +10,22 @@ const NodeBuffer = (globalThis as { Buffer?: typeof Buffer }).Buffer;
 export type RawBody = string | Uint8Array | ArrayBuffer;
 
 /**
+ * The bytes of a body as the schemes get them: Node's `Buffer` in programs that have Node's
+ * types (`@types/node`), `Uint8Array` in those that do not (a Worker's), so the declarations
+ * need no Node types. At run time it is a Buffer wherever the runtime has Buffer.
+ */
+export type BodyBytes = typeof globalThis extends { Buffer: { prototype: infer B } } ? B : Uint8Array;
+
+/**
  * Converts a raw body to a Buffer without copying when possible; rejects parsed objects. Where
  * the runtime has no Buffer, the result is a Uint8Array (the built-in schemes use no Buffer
  * methods on it).
  */
-export function toBodyBuffer(body: unknown, scheme?: string): Buffer {
+export function toBodyBuffer(body: unknown, scheme?: string): BodyBytes {
   if (NodeBuffer === undefined) {
-    if (typeof body === 'string') return new TextEncoder().encode(body) as Buffer;
-    if (body instanceof Uint8Array) return body as Buffer;
-    if (body instanceof ArrayBuffer) return new Uint8Array(body) as Buffer;
+    if (typeof body === 'string') return new TextEncoder().encode(body) as BodyBytes;
+    if (body instanceof Uint8Array) return body as BodyBytes;
+    if (body instanceof ArrayBuffer) return new Uint8Array(body) as BodyBytes;
   } else {
     if (typeof body === 'string') return NodeBuffer.from(body, 'utf8');
     if (NodeBuffer.isBuffer(body)) return body;

@@ -6,6 +6,7 @@
  * `process.getBuiltinModule`, so the Web entry's module graph stays free of Node built-ins.
  */
 import type * as NodeCrypto from 'node:crypto';
+import type { BodyBytes } from './body.ts';
 
 /** HMAC digests the schemes use. */
 export type HmacAlgorithm = 'sha1' | 'sha256' | 'sha512';
@@ -173,7 +174,7 @@ export function toHex(bytes: Uint8Array): string {
 }
 
 /** Bytes as a node Buffer (a view, no copy); for the Node-only signing paths. */
-export function asBuffer(bytes: Uint8Array): Buffer {
+export function asBuffer(bytes: Uint8Array): BodyBytes {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 

@@ -23,7 +23,7 @@ import { WebhookVerificationError } from './errors.ts';
 import { errorResponse } from './middleware/shared.ts';
 import { type VerifyOptions, type VerifyResult, verify } from './verify.ts';
 
-export { type RawBody, toBodyBuffer } from './body.ts';
+export type { BodyBytes, RawBody } from './body.ts';
 export type { HmacAlgorithm, SignatureEncoding } from './crypto.ts';
 export {
   ERROR_CODES,

@@ -168,6 +168,49 @@ describe('the packed packages, installed from their tarballs', { skip, timeout: 
       checkVectors(binary, project, '--web-only');
     });
 
+    test('a Worker in TypeScript (DOM types, no Node types) type-checks against the Web entry', () => {
+      const dir = join(project, 'worker');
+      mkdirSync(dir);
+      writeFileSync(
+        join(dir, 'worker.ts'),
+        `import { verifyRequest, webhookErrorResponse, type VerifiedWebhook } from '@hookline/receiver/web';
+export default {
+  async fetch(request: Request, env: { SECRET: string }): Promise<Response> {
+    try {
+      const event: VerifiedWebhook = await verifyRequest(request, { scheme: 'standard-webhooks', secret: env.SECRET });
+      const body: Uint8Array = event.rawBody;
+      return Response.json({ id: event.id, size: body.length });
+    } catch (error) {
+      return webhookErrorResponse(error);
+    }
+  },
+};
+`,
+      );
+      writeFileSync(
+        join(dir, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: {
+            target: 'es2022',
+            module: 'es2022',
+            moduleResolution: 'bundler',
+            lib: ['es2022', 'dom'],
+            types: [],
+            strict: true,
+            noEmit: true,
+            skipLibCheck: false,
+          },
+          files: ['worker.ts'],
+        }),
+      );
+      const tsc = spawnSync(join(ROOT, 'node_modules/.bin/tsc'), ['-p', dir], { encoding: 'utf8' });
+      assert.equal(
+        tsc.status,
+        0,
+        `the Web entry's types need more than DOM types:\n${tsc.stdout}${tsc.stderr}`,
+      );
+    });
+
     test(`this Node (${process.version})`, () => {
       checkVectors(process.execPath, project);
       checkVectors(process.execPath, project, '--web-only');

@@ -1,3 +1,4 @@
+import type { BodyBytes } from '../body.ts';
 import {
   asBuffer,
   cachedKeyRef,
@@ -23,7 +24,7 @@ export interface HmacHeaderFields {
 
 /** Fields available to build the signed content, on both the verify and the sign side. */
 export interface SignedFields {
-  readonly body: Buffer;
+  readonly body: BodyBytes;
   readonly timestamp?: string | undefined;
   readonly id?: string | undefined;
   readonly url?: string | undefined;

@@ -74,7 +74,7 @@ function urlVariants(url: string): string[] {
 }
 
 /** Form parameters as Twilio concatenates them: names sorted, each name followed by its value. */
-function formParamsText(body: Buffer): string {
+function formParamsText(body: Uint8Array): string {
   const grouped = new Map<string, string[]>();
   for (const [name, value] of new URLSearchParams(utf8Text(body))) {
     const values = grouped.get(name);
@@ -88,7 +88,7 @@ function formParamsText(body: Buffer): string {
   return text;
 }
 
-function bodySha256(body: Buffer): string {
+function bodySha256(body: Uint8Array): string {
   return toHex(sha256([body]));
 }
 
