@@ -51,6 +51,17 @@ export function withEngine<T>(engine: CryptoEngine, fn: () => T): T {
   }
 }
 
+/** True when node:crypto can be loaded (Node, Bun, Deno, Workers with nodejs_compat). */
+export function hasNodeCrypto(): boolean {
+  const getBuiltin = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process
+    ?.getBuiltinModule;
+  try {
+    return getBuiltin?.('node:crypto') !== undefined;
+  } catch {
+    return false;
+  }
+}
+
 /** The engine in effect: the one `withEngine` set, otherwise node:crypto. */
 export function engine(): CryptoEngine {
   if (current !== undefined) return current;

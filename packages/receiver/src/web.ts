@@ -16,6 +16,7 @@ import {
   type CryptoEngine,
   ed25519Pkcs8,
   type HmacAlgorithm,
+  hasNodeCrypto,
   type KeyRef,
   withEngine,
 } from './crypto.ts';
@@ -219,6 +220,14 @@ export async function verifyWebhook(options: VerifyOptions): Promise<VerifyResul
   // One arrival time for every run, so a run does not see a later clock than the one before.
   const receivedAt = options.receivedAt ?? Date.now() / 1000;
   return runWithWebCrypto(() => verify({ ...options, receivedAt }));
+}
+
+/**
+ * `verify` where node:crypto is there (synchronous and fastest), `verifyWebhook` (Web Crypto)
+ * where it is not: for code that runs on both, like the Hono middleware.
+ */
+export function verifyOnAnyRuntime(options: VerifyOptions): VerifyResult | Promise<VerifyResult> {
+  return hasNodeCrypto() ? verify(options) : verifyWebhook(options);
 }
 
 /** Options for {@link verifyRequest}: {@link VerifyOptions} minus what the request carries. */

@@ -36,6 +36,34 @@ describe('the Web-standard entry', () => {
     assert.equal(summary.checks, summary.cases);
   });
 
+  test('the Hono middleware verifies with Web Crypto where node:crypto is missing (Workers, Deno)', () => {
+    const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+    const body = '{"type":"invoice.paid"}';
+    const { headers } = sign({ scheme: 'standard-webhooks', body, secret });
+    const script = `
+      process.getBuiltinModule = undefined;
+      const { Hono } = await import('hono');
+      const { createHonoWebhookMiddleware } = await import('@hookline/receiver/hono');
+      const { headers, body, secret } = JSON.parse(process.env.CASE);
+      const app = new Hono();
+      app.post('/hook', createHonoWebhookMiddleware({ scheme: 'standard-webhooks', secret }), (c) => c.json({ id: c.get('webhook').id }));
+      const ok = await app.request('/hook', { method: 'POST', headers, body });
+      const forged = await app.request('/hook', { method: 'POST', headers, body: body + ' ' });
+      console.log(JSON.stringify({ ok: [ok.status, await ok.json()], forged: [forged.status, await forged.json()] }));`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: fileURLToPath(new URL('..', import.meta.url)),
+      env: { ...process.env, CASE: JSON.stringify({ headers, body, secret }) },
+      encoding: 'utf8',
+    });
+    const result = JSON.parse(out.trim()) as {
+      ok: [number, { id: string }];
+      forged: [number, { code: string }];
+    };
+    assert.deepEqual(result.ok, [200, { id: headers['webhook-id'] }]);
+    assert.equal(result.forged[0], 401);
+    assert.equal(result.forged[1].code, 'no_matching_signature');
+  });
+
   test('verifyRequest returns the body; a forged request becomes a {code, detail} 401 Response', async () => {
     const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
     const body = '{"type":"invoice.paid"}';
