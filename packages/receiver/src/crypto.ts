@@ -75,10 +75,14 @@ const MAX_CACHED_KEYS = 256;
 export function boundedCache<V>(max = MAX_CACHED_KEYS): {
   get(key: string): V | undefined;
   set(key: string, value: V): void;
+  delete(key: string): void;
 } {
   const map = new Map<string, V>();
   return {
     get: (key) => map.get(key),
+    delete: (key) => {
+      map.delete(key);
+    },
     set(key, value) {
       if (map.size >= max) {
         const oldest = map.keys().next();

@@ -89,9 +89,9 @@ function importOnce(id: string, build: () => Promise<CryptoKey>): Promise<Crypto
   const cached = importedKeys.get(id);
   if (cached !== undefined) return cached;
   const built = build();
-  // A failed import is not kept: the next request tries again.
-  built.catch(() => undefined);
   importedKeys.set(id, built);
+  // A failed import is not kept: the next request tries again.
+  built.catch(() => importedKeys.delete(id));
   return built;
 }
 
@@ -170,19 +170,11 @@ function replayingEngine(results: readonly OperationResult[]): CryptoEngine {
     throw new PendingOperation(kind, run);
   };
   return {
-    hmac: (algorithm, key, parts) => {
-      const data = bytesOf(parts);
-      return answer('hmac', () => webCrypto.hmac(algorithm, key, data));
-    },
-    sha256: (parts) => {
-      const data = bytesOf(parts);
-      return answer('sha256', () => webCrypto.sha256(data));
-    },
-    ed25519Verify: (key, message, signature) => {
-      const data = copy(message);
-      const sig = copy(signature);
-      return answer('ed25519Verify', () => webCrypto.ed25519Verify(key, data, sig));
-    },
+    // The inputs are copied only when the operation runs, not on every replay.
+    hmac: (algorithm, key, parts) => answer('hmac', () => webCrypto.hmac(algorithm, key, bytesOf(parts))),
+    sha256: (parts) => answer('sha256', () => webCrypto.sha256(bytesOf(parts))),
+    ed25519Verify: (key, message, signature) =>
+      answer('ed25519Verify', () => webCrypto.ed25519Verify(key, copy(message), copy(signature))),
     ed25519PublicFromSeed: (seed) =>
       answer('ed25519PublicFromSeed', () => webCrypto.ed25519PublicFromSeed(seed)),
     ed25519Sign: signingUnavailable,
@@ -202,7 +194,12 @@ async function runWithWebCrypto<T>(fn: () => T): Promise<T> {
     try {
       return withEngine(replayingEngine(results), fn);
     } catch (error) {
-      if (!(error instanceof PendingOperation) || results.length >= MAX_OPERATIONS) throw error;
+      if (!(error instanceof PendingOperation)) throw error;
+      if (results.length >= MAX_OPERATIONS) {
+        throw new Error(
+          `@hookline/receiver/web: a verification needed more than ${MAX_OPERATIONS} crypto operations`,
+        );
+      }
       results.push({ kind: error.kind, value: await error.run() });
     }
   }

@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { MAIN, ROOT } from './child.ts';
 import { tempDir } from './helpers.ts';
@@ -51,10 +51,17 @@ describe('README quickstart', () => {
     await new Promise<void>((ok) => receiver.listen(0, '127.0.0.1', ok));
     receiverPort = (receiver.address() as AddressInfo).port;
     const dir = tempDir('hookline-quickstart-');
-    // As the README starts it: `hookline serve --dev`, nothing but the database location set.
-    server = spawn(process.execPath, [MAIN, 'serve', '--dev'], {
+    // As the README starts it: `npx hookline serve --dev`, which runs the workspace's bin link
+    // (its #!/usr/bin/env node finds this Node first on PATH). Only the port is set.
+    server = spawn(join(ROOT, 'node_modules/.bin/hookline'), ['serve', '--dev'], {
       cwd: dir,
-      env: { ...process.env, HOOKLINE_PORT: '0', HOOKLINE_LOG_LEVEL: 'warn', NO_COLOR: '1' },
+      env: {
+        ...process.env,
+        PATH: `${dirname(process.execPath)}:${process.env.PATH}`,
+        HOOKLINE_PORT: '0',
+        HOOKLINE_LOG_LEVEL: 'warn',
+        NO_COLOR: '1',
+      },
       stdio: 'pipe',
     });
     server.stdout!.on('data', (c: Buffer) => {
