@@ -275,6 +275,10 @@ export default {
         )[1]!;
         const url = /API: +(http:\/\/\S+)\/api\/v1/.exec(serverOut.text())![1]!;
         assert.match(serverOut.text(), /DEVELOPMENT MODE/);
+        // The built dashboard ships in the package and is served at /.
+        const dashboard = await fetch(`${url}/`);
+        assert.equal(dashboard.status, 200);
+        assert.match(await dashboard.text(), /<div id="app"|<script type="module"/);
 
         const call = async (method: string, path: string, body: unknown) => {
           const res = await fetch(`${url}/api/v1${path}`, {
