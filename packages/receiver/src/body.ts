@@ -1,17 +1,37 @@
 import { WebhookVerificationError } from './errors.ts';
 
+// Runtimes without Buffer (Cloudflare Workers without nodejs_compat) get plain Uint8Arrays.
+const NodeBuffer = (globalThis as { Buffer?: typeof Buffer }).Buffer;
+
 /**
  * The request body exactly as received. Signatures cover bytes, so a body that was parsed
  * and serialized again (even with the same keys) will not verify.
  */
 export type RawBody = string | Uint8Array | ArrayBuffer;
 
-/** Converts a raw body to a Buffer without copying when possible; rejects parsed objects. */
-export function toBodyBuffer(body: unknown, scheme?: string): Buffer {
-  if (typeof body === 'string') return Buffer.from(body, 'utf8');
-  if (Buffer.isBuffer(body)) return body;
-  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  if (body instanceof ArrayBuffer) return Buffer.from(body);
+/**
+ * The bytes of a body as the schemes get them: Node's `Buffer` in programs that have Node's
+ * types (`@types/node`), `Uint8Array` in those that do not (a Worker's), so the declarations
+ * need no Node types. At run time it is a Buffer wherever the runtime has Buffer.
+ */
+export type BodyBytes = typeof globalThis extends { Buffer: { prototype: infer B } } ? B : Uint8Array;
+
+/**
+ * Converts a raw body to a Buffer without copying when possible; rejects parsed objects. Where
+ * the runtime has no Buffer, the result is a Uint8Array (the built-in schemes use no Buffer
+ * methods on it).
+ */
+export function toBodyBuffer(body: unknown, scheme?: string): BodyBytes {
+  if (NodeBuffer === undefined) {
+    if (typeof body === 'string') return new TextEncoder().encode(body) as BodyBytes;
+    if (body instanceof Uint8Array) return body as BodyBytes;
+    if (body instanceof ArrayBuffer) return new Uint8Array(body) as BodyBytes;
+  } else {
+    if (typeof body === 'string') return NodeBuffer.from(body, 'utf8');
+    if (NodeBuffer.isBuffer(body)) return body;
+    if (body instanceof Uint8Array) return NodeBuffer.from(body.buffer, body.byteOffset, body.byteLength);
+    if (body instanceof ArrayBuffer) return NodeBuffer.from(body);
+  }
   const parsed = typeof body === 'object' && body !== null;
   const got = Array.isArray(body)
     ? 'an array'

@@ -1,12 +1,10 @@
-import type { IncomingHttpHeaders } from 'node:http';
-
 /**
  * Request headers in any of the shapes apps have at hand: a fetch `Headers` object,
  * node's `IncomingHttpHeaders`, or a plain record whose values are strings or arrays.
+ * (The record covers `IncomingHttpHeaders`, so the declarations need no Node types.)
  */
 export type HeadersInput =
   | Headers
-  | IncomingHttpHeaders
   | Readonly<Record<string, string | readonly string[] | number | undefined>>;
 
 /** Case-insensitive read access to request headers. */

@@ -1,4 +1,4 @@
-import { DatabaseSync } from 'node:sqlite';
+import type * as NodeSqlite from 'node:sqlite';
 import type { VerifyResult } from './verify.ts';
 
 /**
@@ -93,7 +93,16 @@ export function createSqliteIdempotencyStore(
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(table))
     throw new TypeError(`invalid table name ${JSON.stringify(table)}`);
   const now = options.now ?? Date.now;
-  const db = new DatabaseSync(options.path, { timeout: options.busyTimeoutMs ?? 5000 });
+  // Loaded on use, so the package imports on runtimes without node:sqlite (Node 20, Web runtimes).
+  const sqlite = (
+    globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }
+  ).process?.getBuiltinModule?.('node:sqlite') as typeof NodeSqlite | undefined;
+  if (sqlite === undefined) {
+    throw new Error(
+      'createSqliteIdempotencyStore needs node:sqlite (Node >= 22.13); use createMemoryIdempotencyStore or your own IdempotencyStore',
+    );
+  }
+  const db = new sqlite.DatabaseSync(options.path, { timeout: options.busyTimeoutMs ?? 5000 });
   if (options.path !== ':memory:') db.exec('PRAGMA journal_mode = WAL');
   db.exec(`CREATE TABLE IF NOT EXISTS ${table} (
     event_id TEXT PRIMARY KEY,

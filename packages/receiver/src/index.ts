@@ -1,4 +1,4 @@
-export { type RawBody, toBodyBuffer } from './body.ts';
+export { type BodyBytes, type RawBody, toBodyBuffer } from './body.ts';
 export type { HmacAlgorithm, SignatureEncoding } from './crypto.ts';
 export {
   ERROR_CODES,

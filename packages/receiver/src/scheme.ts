@@ -8,12 +8,13 @@
  * A scheme is data plus a few small functions. `verify()` owns the loop over secrets,
  * the timestamp check and the error messages, so a new provider is one object.
  */
+import type { BodyBytes } from './body.ts';
 import type { HeaderReader } from './headers.ts';
 
 /** The request as a scheme sees it. */
 export interface RequestParts {
   /** The raw body bytes. */
-  readonly body: Buffer;
+  readonly body: BodyBytes;
   /** Case-insensitive header access. */
   readonly headers: HeaderReader;
   /** Full public URL the provider called, including the query string (Twilio signs it). */
@@ -34,7 +35,7 @@ export interface ParsedRequest {
 
 /** Inputs for producing a provider-shaped signed request. */
 export interface SignParts {
-  readonly body: Buffer;
+  readonly body: BodyBytes;
   /** One secret per signature to emit (schemes with a single signature use exactly one). */
   readonly secrets: readonly string[];
   /** Unix seconds. */

@@ -1,18 +1,11 @@
 import {
-  createPublicKey,
-  generateKeyPairSync,
-  type KeyObject,
-  randomBytes,
-  sign as signEd25519,
-  verify as verifyEd25519,
-} from 'node:crypto';
-import {
-  cachedKey,
-  cachedSecretKey,
-  ed25519PrivateKey,
-  ed25519PublicKey,
-  ed25519Raw,
+  asBuffer,
+  cachedKeyRef,
+  concatBytes,
+  engine,
+  fromBase64,
   hmac,
+  type KeyRef,
   safeEqual,
 } from './crypto.ts';
 import { WebhookVerificationError } from './errors.ts';
@@ -43,20 +36,20 @@ export interface Ed25519KeyPair {
 }
 
 type SecretKind =
-  | { readonly version: 'v1'; readonly key: KeyObject }
-  | { readonly version: 'v1a'; readonly publicKey: KeyObject; readonly privateKey?: KeyObject | undefined };
+  | { readonly version: 'v1'; readonly key: KeyRef }
+  | { readonly version: 'v1a'; readonly publicKey: KeyRef; readonly privateKey?: KeyRef | undefined };
 
-function decodeSecretBase64(text: string): Buffer | undefined {
+function decodeSecretBase64(text: string): Uint8Array | undefined {
   // Secrets are sometimes copied without padding; accept that, but nothing else that is not base64.
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || text.length % 4 === 1) return undefined;
-  return Buffer.from(text, 'base64');
+  return fromBase64(text);
 }
 
 function invalidSecret(scheme: string, message: string): WebhookVerificationError {
   return new WebhookVerificationError('invalid_secret', message, { scheme });
 }
 
-function rawEd25519Key(secret: string, prefix: string, scheme: string): Buffer {
+function rawEd25519Key(secret: string, prefix: string, scheme: string): Uint8Array {
   const raw = decodeSecretBase64(secret.slice(prefix.length));
   if (raw === undefined || raw.length !== 32) {
     throw invalidSecret(
@@ -71,23 +64,22 @@ function resolveSecret(secret: string, scheme: string): SecretKind {
   if (secret.startsWith(PUBLIC_KEY_PREFIX)) {
     return {
       version: 'v1a',
-      publicKey: cachedKey(`whpk\0${secret}`, () =>
-        ed25519PublicKey(rawEd25519Key(secret, PUBLIC_KEY_PREFIX, scheme)),
-      ),
+      publicKey: cachedKeyRef(`whpk\0${secret}`, () => rawEd25519Key(secret, PUBLIC_KEY_PREFIX, scheme)),
     };
   }
   if (secret.startsWith(SECRET_KEY_PREFIX)) {
-    const privateKey = cachedKey(`whsk\0${secret}`, () =>
-      ed25519PrivateKey(rawEd25519Key(secret, SECRET_KEY_PREFIX, scheme)),
+    const privateKey = cachedKeyRef(`whsk\0${secret}`, () =>
+      rawEd25519Key(secret, SECRET_KEY_PREFIX, scheme),
     );
     return {
       version: 'v1a',
       privateKey,
-      publicKey: cachedKey(`whsk-pub\0${secret}`, () => createPublicKey(privateKey)),
+      // Not in the key cache: deriving it is an engine operation (the engine keeps its own copy).
+      publicKey: { id: `whsk-pub\0${secret}`, bytes: engine().ed25519PublicFromSeed(privateKey) },
     };
   }
   const encoded = secret.startsWith(V1_PREFIX) ? secret.slice(V1_PREFIX.length) : secret;
-  const key = cachedSecretKey(`whsec\0${secret}`, () => {
+  const key = cachedKeyRef(`whsec\0${secret}`, () => {
     const bytes = decodeSecretBase64(encoded);
     if (bytes === undefined || bytes.length === 0) {
       throw invalidSecret(
@@ -102,16 +94,12 @@ function resolveSecret(secret: string, scheme: string): SecretKind {
 
 interface SignatureEntry {
   readonly version: string;
-  readonly bytes: Buffer;
+  readonly bytes: Uint8Array;
 }
 
 interface StandardState {
   readonly signatures: readonly SignatureEntry[];
-  readonly prefix: readonly (string | Buffer)[];
-}
-
-function concat(parts: readonly (string | Buffer)[]): Buffer {
-  return Buffer.concat(parts.map((part) => (typeof part === 'string' ? Buffer.from(part, 'utf8') : part)));
+  readonly prefix: readonly (string | Uint8Array)[];
 }
 
 function parseSignatureHeader(header: string, headerName: string, scheme: string): SignatureEntry[] {
@@ -190,10 +178,10 @@ export function createStandardWebhooksScheme(options: StandardWebhooksSchemeOpti
         }
         return matched;
       }
-      const content = concat(state.prefix);
+      const content = concatBytes(state.prefix);
       for (const entry of state.signatures) {
         if (entry.version === 'v1a' && entry.bytes.length === 64) {
-          matched = verifyEd25519(null, content, kind.publicKey, entry.bytes) || matched;
+          matched = engine().ed25519Verify(kind.publicKey, content, entry.bytes) || matched;
         }
       }
       return matched;
@@ -214,16 +202,18 @@ export function createStandardWebhooksScheme(options: StandardWebhooksSchemeOpti
       return undefined;
     },
     sign(parts) {
-      const id = parts.id ?? `msg_${randomBytes(12).toString('base64url')}`;
+      const id = parts.id ?? `msg_${asBuffer(engine().randomBytes(12)).toString('base64url')}`;
       const prefix = [`${id}.${parts.timestamp}.`, parts.body];
       const signatures = parts.secrets.map((secret) => {
         if (secret.length === 0) throw invalidSecret(name, 'a secret is empty');
         const kind = resolveSecret(secret, name);
-        if (kind.version === 'v1') return `v1,${hmac('sha256', kind.key, prefix).toString('base64')}`;
+        if (kind.version === 'v1')
+          return `v1,${asBuffer(hmac('sha256', kind.key, prefix)).toString('base64')}`;
         if (kind.privateKey === undefined) {
           throw invalidSecret(name, 'a whpk_ public key can only verify: sign v1a with the whsk_ secret key');
         }
-        return `v1a,${signEd25519(null, concat(prefix), kind.privateKey).toString('base64')}`;
+        const signature = engine().ed25519Sign(kind.privateKey, concatBytes(prefix));
+        return `v1a,${asBuffer(signature).toString('base64')}`;
       });
       const family = options.headerPrefix;
       return {
@@ -246,22 +236,26 @@ export const standardWebhooks: Scheme = createStandardWebhooksScheme({
 /** Svix (Clerk, Resend, ...): Standard Webhooks signing with `svix-*` headers; verifies both families. */
 export const svix: Scheme = createStandardWebhooksScheme({ name: 'svix', headerPrefix: 'svix' });
 
-function encodeKeyPair(privateKey: KeyObject): Ed25519KeyPair {
+function encodeKeyPair(seed: Uint8Array): Ed25519KeyPair {
+  const publicKey = engine().ed25519PublicFromSeed({
+    id: `seed\0${asBuffer(seed).toString('hex')}`,
+    bytes: seed,
+  });
   return {
-    secretKey: SECRET_KEY_PREFIX + ed25519Raw(privateKey).toString('base64'),
-    publicKey: PUBLIC_KEY_PREFIX + ed25519Raw(createPublicKey(privateKey)).toString('base64'),
+    secretKey: SECRET_KEY_PREFIX + asBuffer(seed).toString('base64'),
+    publicKey: PUBLIC_KEY_PREFIX + asBuffer(publicKey).toString('base64'),
   };
 }
 
 /** Generates a fresh v1a Ed25519 key pair (`whsk_` secret key, `whpk_` public key). */
 export function generateEd25519KeyPair(): Ed25519KeyPair {
-  return encodeKeyPair(generateKeyPairSync('ed25519').privateKey);
+  return encodeKeyPair(engine().ed25519GenerateSeed());
 }
 
 /** The v1a key pair for a fixed 32-byte seed; for deterministic tests and vectors. */
 export function ed25519KeyPairFromSeed(seed: Uint8Array): Ed25519KeyPair {
   if (seed.length !== 32) throw new RangeError('an Ed25519 seed is exactly 32 bytes');
-  return encodeKeyPair(ed25519PrivateKey(Buffer.from(seed)));
+  return encodeKeyPair(Uint8Array.from(seed));
 }
 
 /** The `whpk_` public key belonging to a `whsk_` secret key. */
@@ -269,11 +263,11 @@ export function ed25519PublicKeyFor(secretKey: string): string {
   if (!secretKey.startsWith(SECRET_KEY_PREFIX)) throw new TypeError('expected a whsk_ secret key');
   const kind = resolveSecret(secretKey, 'standard-webhooks');
   if (kind.version !== 'v1a') throw new TypeError('expected a whsk_ secret key');
-  return PUBLIC_KEY_PREFIX + ed25519Raw(kind.publicKey).toString('base64');
+  return PUBLIC_KEY_PREFIX + asBuffer(kind.publicKey.bytes).toString('base64');
 }
 
 /** Generates a v1 secret: `whsec_` + base64 of `bytes` random bytes (24–64 per the spec; default 32). */
 export function generateStandardWebhooksSecret(bytes = 32): string {
   if (bytes < 24 || bytes > 64) throw new RangeError('Standard Webhooks secrets are 24 to 64 bytes');
-  return V1_PREFIX + randomBytes(bytes).toString('base64');
+  return V1_PREFIX + asBuffer(engine().randomBytes(bytes)).toString('base64');
 }

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { type RawBody, toBodyBuffer } from './body.ts';
+import { sha256, toHex } from './crypto.ts';
 import { WebhookVerificationError } from './errors.ts';
 import { createHeaderReader, type HeadersInput } from './headers.ts';
 import { resolveScheme, type SchemeInput, secretList, unixSeconds } from './resolve.ts';
@@ -130,9 +130,7 @@ export function verify(options: VerifyOptions): VerifyResult {
 }
 
 function sha256Hex(parts: readonly (string | Uint8Array)[]): string {
-  const hash = createHash('sha256');
-  for (const part of parts) hash.update(part);
-  return hash.digest('hex');
+  return toHex(sha256(parts));
 }
 
 function noMatchMessage(secrets: readonly string[], scheme: Scheme, parsed: ParsedRequest): string {

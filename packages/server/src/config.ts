@@ -27,6 +27,11 @@ export interface HooklineConfig {
   /** Allow endpoint URLs on loopback and private ranges (local development, tests). */
   allowPrivateNetworks: boolean;
   /**
+   * Development mode (`hookline serve --dev`, `HOOKLINE_DEV`): allows loopback and private
+   * endpoints. Only for a server that listens on a loopback address (see `checkDevMode`).
+   */
+  dev: boolean;
+  /**
    * Which proxies' `X-Forwarded-For` names the client (Fastify's `trustProxy`): false (the
    * socket address), true (any), a hop count, or the proxies' IPs/CIDRs. Source allowlists
    * check the address this gives.
@@ -85,6 +90,7 @@ export const DEFAULT_CONFIG: HooklineConfig = {
   metricsPort: null,
   publicUrl: null,
   allowPrivateNetworks: false,
+  dev: false,
   trustProxy: false,
   secretKey: null,
   maxPayloadBytes: 1024 * 1024,
@@ -246,6 +252,12 @@ const OPTIONS: { env: string; path: string; parse: Parser; doc: string }[] = [
     path: 'allowPrivateNetworks',
     parse: bool,
     doc: 'allow endpoint URLs on loopback / private ranges',
+  },
+  {
+    env: 'HOOKLINE_DEV',
+    path: 'dev',
+    parse: bool,
+    doc: 'development mode: deliver to loopback / private addresses; loopback HOOKLINE_HOST only',
   },
   {
     env: 'HOOKLINE_TRUST_PROXY',
@@ -419,8 +431,23 @@ export function loadConfig(
       `HOOKLINE_HEADERS_TIMEOUT (${http.headersTimeoutMs / 1000} s) must not be longer than HOOKLINE_REQUEST_TIMEOUT (${http.requestTimeoutMs / 1000} s)`,
     );
   }
+  const merged = { ...(config as unknown as HooklineConfig), ...overrides };
+  const devProblem = devModeProblem(merged);
+  if (devProblem !== null) problems.push(devProblem);
   if (problems.length > 0) throw new ConfigError(problems);
-  return deepFreeze({ ...(config as unknown as HooklineConfig), ...overrides });
+  // Development mode is what lets the quickstart deliver to a receiver on localhost.
+  if (merged.dev) merged.allowPrivateNetworks = true;
+  return deepFreeze(merged);
+}
+
+/**
+ * Development mode opens delivery to loopback and private addresses (this machine, its network):
+ * fine on a laptop, a server-side request forgery hole on a server others reach. So it is
+ * refused unless the server listens on a loopback address only.
+ */
+export function devModeProblem(config: Readonly<Pick<HooklineConfig, 'dev' | 'host'>>): string | null {
+  if (!config.dev || isLoopbackHost(config.host)) return null;
+  return `development mode (--dev, HOOKLINE_DEV) allows deliveries to loopback and private addresses, so it only runs on a loopback address, and HOOKLINE_HOST is ${config.host}: use HOOKLINE_HOST=127.0.0.1, or drop --dev (and set HOOKLINE_ALLOW_PRIVATE_NETWORKS=true only if you know every API user)`;
 }
 
 /** `sqlite:./data/hookline.db` -> `./data/hookline.db`. */

@@ -1,6 +1,6 @@
 import { WebhookVerificationError } from '../errors.ts';
 import type { VerifyResult } from '../verify.ts';
-import { verify } from '../verify.ts';
+import { verifyOnAnyRuntime } from '../web.ts';
 import {
   DEFAULT_LIMIT,
   errorResponse,
@@ -55,7 +55,8 @@ export function createHonoWebhookMiddleware(
       if (body.length > limit) {
         throw new WebhookVerificationError('body_too_large', `the body is larger than ${limit} bytes`);
       }
-      const webhook = verify({
+      // Hono runs on Workers and Deno too: Web Crypto where node:crypto is missing.
+      const webhook = await verifyOnAnyRuntime({
         ...verifyOptionsOf(options),
         body,
         headers: c.req.raw.headers,

@@ -1,11 +1,14 @@
 import {
-  createHash,
-  createPublicKey,
-  generateKeyPairSync,
-  sign as signEd25519,
-  verify as verifyEd25519,
-} from 'node:crypto';
-import { cachedKey, decodeSignature, ed25519PrivateKey, ed25519PublicKey, ed25519Raw } from '../crypto.ts';
+  cachedKeyRef,
+  concatBytes,
+  decodeSignature,
+  engine,
+  fromHex,
+  type KeyRef,
+  safeEqual,
+  sha256,
+  toHex,
+} from '../crypto.ts';
 import { WebhookVerificationError } from '../errors.ts';
 import type { ParsedRequest, Scheme } from '../scheme.ts';
 import { parseTimestamp, requireHeader } from './hmac-scheme.ts';
@@ -29,36 +32,34 @@ const PRIVATE_KEY = /^(?:[0-9a-fA-F]{64}|[0-9a-fA-F]{128})$/;
  */
 
 interface DiscordState {
-  readonly signature: Buffer;
-  readonly content: Buffer;
+  readonly signature: Uint8Array;
+  readonly content: Uint8Array;
 }
 
 function invalidSecret(message: string): WebhookVerificationError {
   return new WebhookVerificationError('invalid_secret', message, { scheme: NAME });
 }
 
-function publicKeyFor(secret: string) {
+function publicKeyFor(secret: string): KeyRef {
   if (!PUBLIC_KEY.test(secret)) {
     throw invalidSecret(
       `the secret must be the application's public key, 64 hex characters (Developer Portal → General Information → Public Key); got ${secret.length === 0 ? 'an empty secret' : `${secret.length} characters${PRIVATE_KEY.test(secret) ? ' (a 128-hex private key? verify with the public key)' : ''}`}`,
     );
   }
-  return cachedKey(`discord-pub\0${secret.toLowerCase()}`, () =>
-    ed25519PublicKey(Buffer.from(secret, 'hex')),
-  );
+  return cachedKeyRef(`discord-pub\0${secret.toLowerCase()}`, () => fromHex(secret));
 }
 
-function privateKeyFor(secret: string) {
+function privateKeyFor(secret: string): KeyRef {
   if (!PRIVATE_KEY.test(secret)) {
     throw invalidSecret(
       'signing needs the private key as hex: the 32-byte seed (64 hex characters) or seed + public key (128 hex characters)',
     );
   }
-  const seed = Buffer.from(secret.slice(0, 64), 'hex');
-  const privateKey = ed25519PrivateKey(seed);
+  const seed = secret.slice(0, 64).toLowerCase();
+  const privateKey = cachedKeyRef(`discord-seed\0${seed}`, () => fromHex(seed));
   if (
     secret.length === 128 &&
-    !ed25519Raw(createPublicKey(privateKey)).equals(Buffer.from(secret.slice(64), 'hex'))
+    !safeEqual(engine().ed25519PublicFromSeed(privateKey), fromHex(secret.slice(64)))
   ) {
     throw invalidSecret('the 128-hex private key does not end with the public key of its seed');
   }
@@ -75,15 +76,16 @@ export interface DiscordKeyPair {
 
 /** The hex public key for a hex private key (64-hex seed or 128-hex seed + public key). */
 export function discordPublicKeyFromSeed(privateKey: string): string {
-  return ed25519Raw(createPublicKey(privateKeyFor(privateKey))).toString('hex');
+  return toHex(engine().ed25519PublicFromSeed(privateKeyFor(privateKey)));
 }
 
 /** Generates a fresh key pair for signing test interactions (`sign()` with `privateKey`). */
 export function generateDiscordKeyPair(): DiscordKeyPair {
-  const { privateKey } = generateKeyPairSync('ed25519');
+  const seed = engine().ed25519GenerateSeed();
+  const privateKey = toHex(seed);
   return {
-    privateKey: ed25519Raw(privateKey).toString('hex'),
-    publicKey: ed25519Raw(createPublicKey(privateKey)).toString('hex'),
+    privateKey,
+    publicKey: toHex(engine().ed25519PublicFromSeed({ id: `discord-seed\0${privateKey}`, bytes: seed })),
   };
 }
 
@@ -92,10 +94,10 @@ export function generateDiscordKeyPair(): DiscordKeyPair {
  * "type":0|1,"event":{..}}`) carry none, and Discord resends one that did not get its 204: their
  * id is `sha256:` + the hex SHA-256 of the body, which holds the event's own timestamp.
  */
-function discordEventId(body: Buffer): string | undefined {
+function discordEventId(body: Uint8Array): string | undefined {
   let value: unknown;
   try {
-    value = JSON.parse(body.toString('utf8'));
+    value = JSON.parse(new TextDecoder().decode(body));
   } catch {
     return undefined;
   }
@@ -103,7 +105,7 @@ function discordEventId(body: Buffer): string | undefined {
   const { id, version, application_id: applicationId } = value as Record<string, unknown>;
   if (typeof id === 'string') return id;
   if (version !== undefined && applicationId !== undefined) {
-    return `sha256:${createHash('sha256').update(body).digest('hex')}`;
+    return `sha256:${toHex(sha256([body]))}`;
   }
   return undefined;
 }
@@ -126,7 +128,7 @@ export const discord: Scheme = {
     const timestamp = parseTimestamp(timestampText, NAME, TIMESTAMP);
     const state: DiscordState = {
       signature,
-      content: Buffer.concat([Buffer.from(timestampText, 'utf8'), request.body]),
+      content: concatBytes([timestampText, request.body]),
     };
     return { timestamp, state };
   },
@@ -135,7 +137,7 @@ export const discord: Scheme = {
   },
   check(secret, parsed) {
     const state = parsed.state as DiscordState;
-    return verifyEd25519(null, state.content, publicKeyFor(secret), state.signature);
+    return engine().ed25519Verify(publicKeyFor(secret), state.content, state.signature);
   },
   secretHint: () =>
     "check that the secret is this application's Public Key (not the bot token, client secret or another application's key)",
@@ -147,11 +149,7 @@ export const discord: Scheme = {
     }
     const [secret = ''] = parts.secrets;
     const timestamp = String(parts.timestamp);
-    const signature = signEd25519(
-      null,
-      Buffer.concat([Buffer.from(timestamp, 'utf8'), parts.body]),
-      privateKeyFor(secret),
-    );
-    return { headers: { [SIGNATURE]: signature.toString('hex'), [TIMESTAMP]: timestamp } };
+    const signature = engine().ed25519Sign(privateKeyFor(secret), concatBytes([timestamp, parts.body]));
+    return { headers: { [SIGNATURE]: toHex(signature), [TIMESTAMP]: timestamp } };
   },
 };

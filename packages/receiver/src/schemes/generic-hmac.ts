@@ -1,4 +1,11 @@
-import type { HmacAlgorithm, SignatureEncoding } from '../crypto.ts';
+import {
+  fromBase64,
+  fromHex,
+  type HmacAlgorithm,
+  type SignatureEncoding,
+  toBase64,
+  utf8,
+} from '../crypto.ts';
 import { WebhookVerificationError } from '../errors.ts';
 import type { Scheme } from '../scheme.ts';
 import { textSecretHint } from './hints.ts';
@@ -98,11 +105,22 @@ export function createHmacScheme(config: GenericHmacConfig): Scheme {
     timestampDivisor: config.timestampUnit === 'milliseconds' ? 1000 : 1,
     keyTag: secretEncoding,
     key(secret) {
-      if (secretEncoding === 'utf8') return Buffer.from(secret, 'utf8');
-      const bytes = Buffer.from(secret, secretEncoding);
-      const canonical = (text: string) =>
-        secretEncoding === 'hex' ? text.toLowerCase() : text.replace(/=+$/, '');
-      if (bytes.length === 0 || canonical(bytes.toString(secretEncoding)) !== canonical(secret)) {
+      if (secretEncoding === 'utf8') return utf8(secret);
+      const bytes =
+        secretEncoding === 'hex'
+          ? /^(?:[0-9a-fA-F]{2})+$/.test(secret)
+            ? fromHex(secret)
+            : undefined
+          : /^[A-Za-z0-9+/]+={0,2}$/.test(secret)
+            ? fromBase64(secret)
+            : undefined;
+      // Only canonical text: base64 whose last character carries bits no byte uses is refused.
+      const canonical = (text: string) => text.replace(/=+$/, '');
+      if (
+        bytes === undefined ||
+        bytes.length === 0 ||
+        (secretEncoding === 'base64' && canonical(toBase64(bytes)) !== canonical(secret))
+      ) {
         throw new WebhookVerificationError('invalid_secret', `the secret is not valid ${secretEncoding}`, {
           scheme: name,
         });

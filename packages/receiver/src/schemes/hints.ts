@@ -1,3 +1,5 @@
+import { utf8Text } from '../crypto.ts';
+
 const BASE64_LOOKING = /^[A-Za-z0-9+/]{16,}={0,2}$/;
 
 /** Hint for schemes that use the secret as text, when the secret looks like base64 data. */
@@ -16,9 +18,9 @@ export function textSecretHint(secret: string): string | undefined {
 }
 
 /** Parses a JSON body and returns a top-level string field, or undefined. */
-export function jsonStringField(body: Buffer, field: string): string | undefined {
+export function jsonStringField(body: Uint8Array, field: string): string | undefined {
   try {
-    const value: unknown = JSON.parse(body.toString('utf8'));
+    const value: unknown = JSON.parse(utf8Text(body));
     if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
       const found = (value as Record<string, unknown>)[field];
       return typeof found === 'string' ? found : undefined;

@@ -1,10 +1,13 @@
+import type { BodyBytes } from '../body.ts';
 import {
-  cachedSecretKey,
+  asBuffer,
+  cachedKeyRef,
   decodeSignature,
   type HmacAlgorithm,
   hmac,
   type SignatureEncoding,
   safeEqual,
+  utf8,
 } from '../crypto.ts';
 import { WebhookVerificationError } from '../errors.ts';
 import type { HeaderReader } from '../headers.ts';
@@ -21,7 +24,7 @@ export interface HmacHeaderFields {
 
 /** Fields available to build the signed content, on both the verify and the sign side. */
 export interface SignedFields {
-  readonly body: Buffer;
+  readonly body: BodyBytes;
   readonly timestamp?: string | undefined;
   readonly id?: string | undefined;
   readonly url?: string | undefined;
@@ -39,7 +42,7 @@ export interface HmacSchemeSpec {
   /** True when the header may carry several signatures (one per secret when signing). */
   readonly multipleSignatures?: boolean | undefined;
   /** Turns a secret into key bytes; default: the secret's UTF-8 text. */
-  readonly key?: ((secret: string) => Buffer) | undefined;
+  readonly key?: ((secret: string) => Uint8Array) | undefined;
   /** Distinguishes key derivations in the KeyObject cache. Required with `key`. */
   readonly keyTag?: string | undefined;
   /** Reads the signature(s), timestamp and id; throws missing_header / malformed_header. */
@@ -56,7 +59,7 @@ export interface HmacSchemeSpec {
 }
 
 interface HmacState {
-  readonly signatures: readonly Buffer[];
+  readonly signatures: readonly Uint8Array[];
   readonly fields: SignedFields;
 }
 
@@ -113,8 +116,8 @@ export function requireNonEmptySecret(secret: string, scheme: string): void {
 /** Builds a {@link Scheme} from an {@link HmacSchemeSpec}. */
 export function defineHmacScheme(spec: HmacSchemeSpec): Scheme {
   const keyTag = spec.keyTag ?? 'utf8';
-  const deriveKey = spec.key ?? ((secret: string) => Buffer.from(secret, 'utf8'));
-  const keyFor = (secret: string) => cachedSecretKey(`${keyTag}\0${secret}`, () => deriveKey(secret));
+  const deriveKey = spec.key ?? utf8;
+  const keyFor = (secret: string) => cachedKeyRef(`${keyTag}\0${secret}`, () => deriveKey(secret));
   const mac = (secret: string, fields: SignedFields) =>
     hmac(spec.algorithm, keyFor(secret), spec.content(fields));
 
@@ -184,7 +187,7 @@ export function defineHmacScheme(spec: HmacSchemeSpec): Scheme {
       };
       const signatures = parts.secrets.map((secret) => {
         requireNonEmptySecret(secret, spec.name);
-        return mac(secret, fields).toString(spec.encoding);
+        return asBuffer(mac(secret, fields)).toString(spec.encoding);
       });
       return { headers: spec.write(signatures, fields) };
     },

@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { cachedSecretKey, decodeSignature, hmac, safeEqual } from '../crypto.ts';
+import { asBuffer, cachedKeyRef, decodeSignature, hmac, safeEqual, sha256, utf8 } from '../crypto.ts';
 import { WebhookVerificationError } from '../errors.ts';
 import type { ParsedRequest, Scheme, SignResult } from '../scheme.ts';
 import { textSecretHint } from './hints.ts';
@@ -28,8 +27,13 @@ export function hubspotV3Uri(url: string): string {
 }
 
 type HubspotState =
-  | { readonly version: 'v3'; readonly signature: Buffer; readonly prefix: string; readonly suffix: string }
-  | { readonly version: 'v1' | 'v2'; readonly signature: Buffer; readonly prefix: string };
+  | {
+      readonly version: 'v3';
+      readonly signature: Uint8Array;
+      readonly prefix: string;
+      readonly suffix: string;
+    }
+  | { readonly version: 'v1' | 'v2'; readonly signature: Uint8Array; readonly prefix: string };
 
 function requireUrl(url: string | undefined, version: string): string {
   if (url === undefined || url === '') {
@@ -50,13 +54,7 @@ function malformed(header: string, encoding: string, text: string): WebhookVerif
   );
 }
 
-function sha256(parts: readonly (string | Uint8Array)[]): Buffer {
-  const hash = createHash('sha256');
-  for (const part of parts) hash.update(part);
-  return hash.digest();
-}
-
-const keyFor = (secret: string) => cachedSecretKey(`utf8\0${secret}`, () => Buffer.from(secret, 'utf8'));
+const keyFor = (secret: string) => cachedKeyRef(`utf8\0${secret}`, () => utf8(secret));
 
 /** Options for {@link createHubspotScheme}. */
 export interface HubspotSchemeOptions {
@@ -157,10 +155,12 @@ export function createHubspotScheme(options: HubspotSchemeOptions = {}): Scheme 
         const timestamp = String(parts.timestamp * 1000);
         const uri = hubspotV3Uri(requireUrl(parts.url, 'v3'));
         const signature = hmac('sha256', keyFor(secret), [`${method}${uri}`, parts.body, timestamp]);
-        return { headers: { [SIGNATURE_V3]: signature.toString('base64'), [TIMESTAMP_V3]: timestamp } };
+        return {
+          headers: { [SIGNATURE_V3]: asBuffer(signature).toString('base64'), [TIMESTAMP_V3]: timestamp },
+        };
       }
       const prefix = signVersion === 'v2' ? `${method}${requireUrl(parts.url, 'v2')}` : '';
-      const signature = sha256([secret, prefix, parts.body]).toString('hex');
+      const signature = asBuffer(sha256([secret, prefix, parts.body])).toString('hex');
       return { headers: { [SIGNATURE]: signature, [VERSION]: signVersion } };
     },
   };

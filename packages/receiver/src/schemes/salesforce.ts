@@ -1,5 +1,5 @@
 import { XMLBuilder, XMLParser, XMLValidator } from 'fast-xml-parser';
-import { safeEqual } from '../crypto.ts';
+import { safeEqual, utf8, utf8Text } from '../crypto.ts';
 import { WebhookVerificationError } from '../errors.ts';
 import type { ParsedRequest, Scheme } from '../scheme.ts';
 
@@ -152,8 +152,8 @@ function parseSObject(value: unknown, where: string): SalesforceSObject {
  * for (const { id, sObject } of message.notifications) console.log(id, sObject.type, sObject.fields.Name);
  * ```
  */
-export function parseSalesforceOutboundMessage(body: Buffer | string): SalesforceOutboundMessage {
-  const text = typeof body === 'string' ? body : body.toString('utf8');
+export function parseSalesforceOutboundMessage(body: Uint8Array | string): SalesforceOutboundMessage {
+  const text = typeof body === 'string' ? body : utf8Text(body);
   // SOAP forbids a DTD; refusing it also keeps entity expansion out of the parser.
   if (/<!DOCTYPE/i.test(text)) throw malformedBody('the body has a DOCTYPE, which SOAP messages never carry');
   if (XMLValidator.validate(text) !== true) throw malformedBody('the body is not well-formed XML');
@@ -252,7 +252,7 @@ export function buildSalesforceOutboundMessage(input: SalesforceOutboundMessageI
 /** Org ids compare on their 15 case-sensitive characters; when both have 18, on all of them. */
 function sameOrganization(configured: string, sent: string): boolean {
   const length = configured.length === 18 && sent.length === 18 ? 18 : 15;
-  return safeEqual(Buffer.from(configured.slice(0, length)), Buffer.from(sent.slice(0, length)));
+  return safeEqual(utf8(configured.slice(0, length)), utf8(sent.slice(0, length)));
 }
 
 interface SalesforceState {

@@ -1,5 +1,14 @@
-import { createHash } from 'node:crypto';
-import { cachedSecretKey, decodeSignature, hmac, safeEqual } from '../crypto.ts';
+import {
+  asBuffer,
+  cachedKeyRef,
+  decodeSignature,
+  hmac,
+  safeEqual,
+  sha256,
+  toHex,
+  utf8,
+  utf8Text,
+} from '../crypto.ts';
 import { WebhookVerificationError } from '../errors.ts';
 import type { Scheme } from '../scheme.ts';
 import { textSecretHint } from './hints.ts';
@@ -10,7 +19,7 @@ const HEADER = 'X-Twilio-Signature';
 const BODY_HASH_PARAM = 'bodySHA256';
 
 interface TwilioState {
-  readonly signature: Buffer;
+  readonly signature: Uint8Array;
   /** Signed-content candidates: the URL as given, without and with its default port. */
   readonly contents: readonly string[];
   /** False when the JSON body does not hash to the bodySHA256 query parameter. */
@@ -65,9 +74,9 @@ function urlVariants(url: string): string[] {
 }
 
 /** Form parameters as Twilio concatenates them: names sorted, each name followed by its value. */
-function formParamsText(body: Buffer): string {
+function formParamsText(body: Uint8Array): string {
   const grouped = new Map<string, string[]>();
-  for (const [name, value] of new URLSearchParams(body.toString('utf8'))) {
+  for (const [name, value] of new URLSearchParams(utf8Text(body))) {
     const values = grouped.get(name);
     if (values === undefined) grouped.set(name, [value]);
     else values.push(value);
@@ -79,8 +88,8 @@ function formParamsText(body: Buffer): string {
   return text;
 }
 
-function bodySha256(body: Buffer): string {
-  return createHash('sha256').update(body).digest('hex');
+function bodySha256(body: Uint8Array): string {
+  return toHex(sha256([body]));
 }
 
 function bodyHashParam(url: string): string | undefined {
@@ -100,7 +109,7 @@ function requireUrl(url: string | undefined): string {
   return url;
 }
 
-const keyFor = (secret: string) => cachedSecretKey(`utf8\0${secret}`, () => Buffer.from(secret, 'utf8'));
+const keyFor = (secret: string) => cachedKeyRef(`utf8\0${secret}`, () => utf8(secret));
 
 /**
  * Twilio: `X-Twilio-Signature: <base64>`, HMAC-SHA1 keyed by the Auth Token over the full URL
@@ -123,7 +132,7 @@ export const twilio: Scheme = {
     const params = expectedHash === undefined ? formParamsText(request.body) : '';
     const bodyHashMatches =
       expectedHash === undefined ||
-      safeEqual(Buffer.from(bodySha256(request.body)), Buffer.from(expectedHash.toLowerCase()));
+      safeEqual(utf8(bodySha256(request.body)), utf8(expectedHash.toLowerCase()));
     const state: TwilioState = {
       signature,
       contents: urlVariants(url).map((candidate) => candidate + params),
@@ -169,7 +178,7 @@ export const twilio: Scheme = {
     } else {
       params = formParamsText(parts.body);
     }
-    const signature = hmac('sha1', keyFor(secret), [url + params]).toString('base64');
+    const signature = asBuffer(hmac('sha1', keyFor(secret), [url + params])).toString('base64');
     return { headers: { [HEADER]: signature }, url };
   },
 };

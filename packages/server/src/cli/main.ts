@@ -3,6 +3,8 @@
  * The `hookline` command: one file per command under `commands/`, options parsed with
  * `node:util` parseArgs. `hookline --help` lists them; `hookline <command> --help` explains one.
  */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { VERSION } from '../hookline.ts';
 import { COMMON_OPTIONS, type Command, commandHelp, type OptionValues } from './command.ts';
@@ -102,7 +104,22 @@ export async function run(argv: string[], io: Io): Promise<number> {
   }
 }
 
-if (import.meta.main) {
+/**
+ * True when this file is the program (`hookline ...`, `node main.ts`), not imported. Node < 24.2
+ * has no `import.meta.main`; the npm bin link is a symlink, hence the realpath.
+ */
+function isProgram(): boolean {
+  if (typeof import.meta.main === 'boolean') return import.meta.main;
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isProgram()) {
   const controller = new AbortController();
   let signals = 0;
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {

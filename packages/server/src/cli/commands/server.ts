@@ -10,6 +10,7 @@ import { CliError, EXIT, type Io, printJson, usageError } from '../shared.ts';
 function configFrom(values: OptionValues, io: Io): Readonly<HooklineConfig> {
   const env = { ...io.env };
   if (typeof values.role === 'string') env.HOOKLINE_ROLE = values.role;
+  if (values.dev === true) env.HOOKLINE_DEV = 'true';
   try {
     return loadConfig(env);
   } catch (err) {
@@ -34,7 +35,7 @@ const SHUTDOWN_GRACE_MS = 10_000;
 export const serve: Command = {
   name: 'serve',
   summary: 'Start the server: the API on HOOKLINE_HOST:HOOKLINE_PORT and the delivery worker',
-  usage: 'hookline serve [--role all|api|worker]',
+  usage: 'hookline serve [--dev] [--role all|api|worker]',
   details: `Settings come from HOOKLINE_* environment variables (see the README). On SIGTERM or SIGINT the
 server stops taking requests, lets deliveries in flight finish (up to ${SHUTDOWN_GRACE_MS / 1000} s) and gives the
 rest back to the queue, then exits 0.`,
@@ -45,10 +46,15 @@ rest back to the queue, then exits 0.`,
       valueName: 'all|api|worker',
       description: 'Run the API and the worker (all, default) or one of them',
     },
+    dev: {
+      type: 'boolean',
+      description:
+        'Development mode: deliver to localhost and private addresses (refused unless HOOKLINE_HOST is loopback)',
+    },
   },
   examples: [
     'hookline serve',
-    'HOOKLINE_ALLOW_PRIVATE_NETWORKS=true hookline serve     # deliver to localhost while developing',
+    'hookline serve --dev     # on your machine: deliver to receivers on localhost',
     'HOOKLINE_PORT=9000 hookline serve --role api',
   ],
   async run({ values, io }) {
@@ -62,6 +68,16 @@ rest back to the queue, then exits 0.`,
       throw err;
     }
     const lines = [`Hookline ${VERSION} (${config.role}) using ${config.databaseUrl}`];
+    if (config.dev) {
+      lines.push(
+        '',
+        io.c.bold(
+          io.c.yellow('DEVELOPMENT MODE (--dev): endpoints on localhost and private networks are allowed.'),
+        ),
+        io.c.yellow(`Listening on ${config.host} only. Never use --dev on a server others can reach.`),
+        '',
+      );
+    }
     if (url) {
       lines.push(`Dashboard:  ${url}/`);
       lines.push(`API:        ${url}/api/v1   (OpenAPI: ${url}/openapi.json, health: ${url}/health)`);
