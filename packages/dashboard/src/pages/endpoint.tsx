@@ -1,17 +1,19 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { type Attempt, api, type BackgroundTask, type Endpoint, enc, type ListResponse, qs } from '../api.ts';
 import {
   AppsCrumb,
   ConfirmButton,
   ErrorBox,
+  Id,
   Loading,
   PageTitle,
   StatusBadge,
   StatusOptions,
-  time,
   useLoad,
+  When,
 } from '../components.tsx';
 import { HealthPanel, WINDOWS, type WindowName } from '../health.tsx';
+import { LiveIndicator, useLive } from '../live.tsx';
 import { EndpointManage } from './endpoint-manage.tsx';
 
 /** One endpoint: health charts, recent attempts (filterable by status), bulk recover. */
@@ -19,14 +21,18 @@ export function EndpointPage({ appId, endpointId }: { appId: string; endpointId:
   const [window, setWindow] = useState<WindowName>('1h');
   const [refresh, setRefresh] = useState(0);
   const [status, setStatus] = useState('');
-  const [live, setLive] = useState(false);
-  useEffect(() => {
-    if (!live) return;
-    const t = setInterval(() => {
-      if (document.visibilityState === 'visible') setRefresh((r) => r + 1);
-    }, 5000);
-    return () => clearInterval(t);
-  }, [live]);
+  // New attempts to this endpoint refresh the attempts and the health panel (at most once a second).
+  const pending = useRef<ReturnType<typeof setTimeout> | null>(null);
+  useEffect(() => () => void (pending.current && clearTimeout(pending.current)), []);
+  const live = useLive(`/app/${enc(appId)}/live?endpoint=${enc(endpointId)}`, {
+    attempt: () => {
+      if (pending.current) return;
+      pending.current = setTimeout(() => {
+        pending.current = null;
+        setRefresh((r) => r + 1);
+      }, 1000);
+    },
+  });
   const ep = useLoad(
     () => api<Endpoint>('GET', `/app/${enc(appId)}/endpoint/${enc(endpointId)}`),
     [appId, endpointId],
@@ -56,10 +62,8 @@ export function EndpointPage({ appId, endpointId }: { appId: string; endpointId:
           {ep.data.description && <span class="muted"> · {ep.data.description}</span>}
           {ep.data.kind && ep.data.kind !== 'http' && <span class="muted"> · {ep.data.kind}</span>}
           {ep.data.timeout !== null && <span class="muted"> · timeout {ep.data.timeout} s</span>}
-          <span class="muted">
-            {' '}
-            · events: {ep.data.filterTypes?.join(', ') ?? 'all'} · id <code>{ep.data.id}</code>
-          </span>
+          <span class="muted"> · events: {ep.data.filterTypes?.join(', ') ?? 'all'} · id </span>
+          <Id value={ep.data.id} label="endpoint id" />
         </p>
       )}
       {ep.data && (
@@ -92,14 +96,7 @@ export function EndpointPage({ appId, endpointId }: { appId: string; endpointId:
         <button type="button" class="secondary" onClick={() => setRefresh((r) => r + 1)}>
           Refresh
         </button>
-        <label class="check">
-          <input
-            type="checkbox"
-            checked={live}
-            onChange={(e) => setLive((e.target as HTMLInputElement).checked)}
-          />
-          Auto-refresh (5 s)
-        </label>
+        <LiveIndicator state={live} />
         <ConfirmButton
           label="Recover failed messages"
           title="Recover failed messages"
@@ -175,7 +172,19 @@ export function EndpointPage({ appId, endpointId }: { appId: string; endpointId:
   );
 }
 
-export function AttemptTable({ appId, attempts }: { appId: string; attempts: Attempt[] }) {
+/**
+ * Attempts, newest first. `showMessage` adds the message each went with (its event type and id);
+ * a message's own page leaves it out.
+ */
+export function AttemptTable({
+  appId,
+  attempts,
+  showMessage = true,
+}: {
+  appId: string;
+  attempts: Attempt[];
+  showMessage?: boolean;
+}) {
   if (attempts.length === 0) return <p class="muted">No attempts.</p>;
   return (
     <div class="scroll">
@@ -184,7 +193,7 @@ export function AttemptTable({ appId, attempts }: { appId: string; attempts: Att
           <tr>
             <th scope="col">Time</th>
             <th scope="col">Status</th>
-            <th scope="col">Event</th>
+            {showMessage && <th scope="col">Message</th>}
             <th scope="col">Duration</th>
             <th scope="col">Attempt</th>
           </tr>
@@ -192,12 +201,25 @@ export function AttemptTable({ appId, attempts }: { appId: string; attempts: Att
         <tbody>
           {attempts.map((a) => (
             <tr key={a.id}>
-              <td>{time(a.timestamp)}</td>
+              <td>
+                <When iso={a.timestamp} />
+              </td>
               <td>
                 <StatusBadge status={a.status} code={a.responseStatusCode} />
                 {a.triggerType === 1 && <span class="muted"> manual</span>}
               </td>
-              <td>{a.msg?.eventType ?? <code>{a.msgId}</code>}</td>
+              {showMessage && (
+                <td>
+                  {a.msg && (
+                    <>
+                      <code>{a.msg.eventType}</code>{' '}
+                    </>
+                  )}
+                  <a class="id-link" href={`/apps/${enc(appId)}/msg/${enc(a.msgId)}`}>
+                    <code>{a.msgId}</code>
+                  </a>
+                </td>
+              )}
               <td>{a.responseDurationMs} ms</td>
               <td>
                 <a href={`/apps/${enc(appId)}/msg/${enc(a.msgId)}/attempt/${enc(a.id)}`}>
