@@ -6,13 +6,22 @@ import { type LiveAttempt, type LiveInbound, LiveIndicator, useLive } from '../l
 type Line = { kind: 'attempt'; a: LiveAttempt } | { kind: 'inbound'; e: LiveInbound };
 /** Lines kept on screen; older ones scroll off. */
 const KEEP = 200;
+/** The lines of this tab's tail, kept while the user opens one and comes back. */
+const kept = new Map<string, Line[]>();
 
 /**
  * `hookline tail` in the browser: every attempt and every received request as it happens,
  * newest first, for every application (or the portal's one).
  */
 export function TailPage({ appId }: { appId: string | null }) {
-  const [lines, setLines] = useState<Line[]>([]);
+  const feed = appId ?? '';
+  const [lines, setLinesState] = useState<Line[]>(() => kept.get(feed) ?? []);
+  const setLines = (next: Line[] | ((all: Line[]) => Line[])) =>
+    setLinesState((all) => {
+      const value = typeof next === 'function' ? next(all) : next;
+      kept.set(feed, value);
+      return value;
+    });
   const [paused, setPaused] = useState(false);
   const [show, setShow] = useState({ attempt: true, inbound: appId === null });
   const add = (l: Line) => {
