@@ -63,18 +63,11 @@ export function useLive(path: string | null, handlers: LiveHandlers): LiveState 
       setState('offline');
       retry = setTimeout(connect, 3000);
     };
-    const onVisibility = () => {
-      if (document.visibilityState === 'hidden') {
-        abort?.abort();
-      }
-    };
-    document.addEventListener('visibilitychange', onVisibility);
     void connect();
     return () => {
       stopped = true;
       abort?.abort();
       if (retry) clearTimeout(retry);
-      document.removeEventListener('visibilitychange', onVisibility);
     };
   }, [path]);
   return state;

@@ -78,12 +78,17 @@ describe('a new user in the dashboard', { skip }, () => {
 
   /** Accessibility check, then a screenshot numbered in step order. */
   const t0 = Date.now();
+  const mark = (label: string) => {
+    if (process.env.HOOKLINE_TOUR_TIMES) console.log(`  ${label}`, Date.now() - t0);
+  };
   const visit = async (p: Page, name: string, readme?: string) => {
     if (process.env.HOOKLINE_TOUR_TIMES) console.log(name, Date.now() - t0);
     await a11y(p, name);
+    mark(`${name}: axe done`);
     step++;
     const file = join(SHOTS, `${String(step).padStart(2, '0')}-${name}.png`);
-    await p.screenshot({ path: file, fullPage: true });
+    await p.screenshot({ path: file });
+    mark(`${name}: shot`);
     if (readme && process.env.HOOKLINE_README_SHOTS === '1') {
       mkdirSync(README_SHOTS, { recursive: true });
       await p.screenshot({ path: join(README_SHOTS, `${readme}.png`) });
@@ -213,6 +218,9 @@ describe('a new user in the dashboard', { skip }, () => {
     assert.match(msgId, /^msg_/);
     await receiver.waitFor(1);
     assert.equal(receiver.requests[0]!.headers['x-team'], 'billing');
+    // Back to the overview's tab (a background tab's timers are throttled).
+    await sender.close();
+    await page.bringToFront();
     const activity = page.getByTestId('activity');
     await activity.getByRole('link', { name: msgId }).waitFor();
     await page.getByTestId('ov-attempts').getByText('1').waitFor();
@@ -232,14 +240,17 @@ describe('a new user in the dashboard', { skip }, () => {
     receiver.fallback = { status: 500, body: 'down for maintenance' };
     await page.getByRole('link', { name: 'Inspect' }).first().click();
     await page.getByRole('heading', { name: /^Attempt atmpt_/ }).waitFor();
+    mark('inspect');
     await page.getByRole('button', { name: 'Resend' }).click();
     await page
       .getByRole('dialog', { name: 'Resend this message' })
       .getByRole('button', { name: 'Resend now' })
       .click();
     await page.getByRole('status').getByText('Queued').waitFor();
+    mark('queued');
     await page.goBack();
     await page.getByRole('heading', { name: `Message ${msgId}` }).waitFor();
+    mark('back');
     // Three tries (first + two retries) then it gives up: all arrive without a reload.
     await row.getByText('fail').waitFor({ timeout: 15_000 });
     assert.match((await row.textContent()) ?? '', /fail.*3/);
@@ -261,7 +272,9 @@ describe('a new user in the dashboard', { skip }, () => {
       .getByRole('dialog', { name: 'Recover failed messages' })
       .getByRole('button', { name: 'Recover' })
       .click();
+    mark('recover');
     await page.getByRole('status').getByText('1 messages queued again').waitFor();
+    mark('recovered');
     await page.getByText('healthy').first().waitFor({ timeout: 15_000 });
     await visit(page, 'endpoint-recovered');
 
@@ -272,6 +285,7 @@ describe('a new user in the dashboard', { skip }, () => {
       .first()
       .click();
     await page.getByRole('heading', { name: /^Attempt atmpt_/ }).waitFor();
+    mark('attempt-open');
     await page.getByRole('button', { name: 'Copy as curl' }).waitFor();
     await page.getByText('Show the curl command').click();
     const curl = (await page.getByTitle('curl command').textContent()) ?? '';
@@ -341,7 +355,6 @@ describe('a new user in the dashboard', { skip }, () => {
     await page.getByRole('heading', { name: 'Application not found' }).waitFor();
     assert.equal(await page.getByRole('link', { name: 'Create endpoint' }).count(), 0);
     await visit(page, 'application-missing');
-    await sender.close();
     await page.close();
     assert.deepEqual(browserErrors, []);
   });
