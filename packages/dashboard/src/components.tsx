@@ -294,7 +294,24 @@ export function CopyButton({ text, label, visible }: { text: string; label: stri
       >
         {visible ?? (
           <>
-            <span aria-hidden="true">⧉</span>
+            <svg aria-hidden="true" width="14" height="14" viewBox="0 0 16 16" class="glyph">
+              <rect
+                x="5"
+                y="5"
+                width="9"
+                height="9"
+                rx="1.5"
+                fill="none"
+                stroke="currentColor"
+                stroke-width="1.5"
+              />
+              <path
+                d="M11 3.5V3a1 1 0 0 0-1-1H3a1 1 0 0 0-1 1v7a1 1 0 0 0 1 1h.5"
+                fill="none"
+                stroke="currentColor"
+                stroke-width="1.5"
+              />
+            </svg>
             <span class="sr-only">Copy {label}</span>
           </>
         )}

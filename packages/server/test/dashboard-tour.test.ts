@@ -14,7 +14,7 @@
  * library. Without /usr/bin/chromium the test is skipped, unless CI=true (then it fails).
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -100,6 +100,8 @@ describe('a new user in the dashboard', { skip }, () => {
       existsSync(join(DEFAULT_DASHBOARD_DIR, 'index.html')),
       'the dashboard is not built: run "npm install"',
     );
+    // Only this run's steps in the folder.
+    rmSync(SHOTS, { recursive: true, force: true });
     mkdirSync(SHOTS, { recursive: true });
     // Quick retries: a broken endpoint gives up within seconds, so recovery can be shown.
     server = await startHookline({ env: { HOOKLINE_RETRY_SCHEDULE: '0.5,0.5' } });
@@ -343,6 +345,22 @@ describe('a new user in the dashboard', { skip }, () => {
     await page.getByRole('button', { name: 'Copy as curl' }).waitFor();
     await visit(page, 'inbound-accepted', 'inbound-request');
 
+    // Edit the source from its page: a new description, the same destination.
+    await page.goto(`${server.url}/sources/${source.body.id}`);
+    await page.getByRole('button', { name: 'Edit source' }).click();
+    const edit = page.getByRole('dialog', { name: 'Edit source clerk-users' });
+    await edit.getByLabel('Description').fill('Clerk user events');
+    await edit.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('status').getByText('Saved').waitFor();
+    const edited = await server.call('GET', `/api/v1/source/${source.body.id}`);
+    assert.equal(edited.body.description, 'Clerk user events');
+    assert.deepEqual(
+      edited.body.destinations.map((d: { id: string }) => d.id),
+      source.body.destinations.map((d: { id: string }) => d.id),
+      'the destination keeps its id',
+    );
+    await visit(page, 'source');
+
     // The overview counts the source's verdicts.
     await page.goto(server.url);
     const sources = page.getByTestId('sources').getByRole('row', { name: /clerk-users/ });
@@ -411,7 +429,3 @@ describe('a new user in the dashboard', { skip }, () => {
     assert.ok(checked.size >= 20, `${checked.size} pages checked for accessibility`);
   });
 });
-
-// The README's screenshots are copies of these steps; keep the names in one place.
-export const README_IMAGES = ['overview', 'message', 'inbound-request'].map((n) => `docs/img/${n}.png`);
-void copyFileSync;

@@ -10,7 +10,7 @@ export type Overview = OverviewOut;
 type Window = '1h' | '24h';
 
 const SERIES: uPlot.Series[] = [
-  { label: 'deliveries / min', stroke: '#3b82f6', fill: 'rgba(59,130,246,0.15)' },
+  { label: 'deliveries / min', stroke: '#3b82f6', fill: 'rgba(59,130,246,0.15)', points: { show: false } },
   { label: 'success %', stroke: '#16a34a', scale: '%', points: { show: true, size: 4 } },
 ];
 
