@@ -346,7 +346,13 @@ describe('a new user in the dashboard', { skip }, () => {
     await visit(page, 'inbound-accepted', 'inbound-request');
 
     // Edit the source from its page: a new description, the same destination.
+    // The source's page lists its latest requests, and a new one arrives live.
     await page.goto(`${server.url}/sources/${source.body.id}`);
+    const latest = page.getByTestId('latest-requests').locator('li');
+    await latest.nth(1).waitFor();
+    await page.locator('#latest-h + .live').getByText('Live').waitFor();
+    assert.equal((await post('msg_forged2', 'v1,Zm9yZ2VkIGFnYWlu')).status, 401);
+    await latest.nth(2).waitFor();
     await page.getByRole('button', { name: 'Edit source' }).click();
     const edit = page.getByRole('dialog', { name: 'Edit source clerk-users' });
     await edit.getByLabel('Description').fill('Clerk user events');
@@ -365,8 +371,24 @@ describe('a new user in the dashboard', { skip }, () => {
     await page.goto(server.url);
     const sources = page.getByTestId('sources').getByRole('row', { name: /clerk-users/ });
     await sources.waitFor();
-    assert.match((await sources.textContent()) ?? '', /clerk-users\s*1\s*1\s*50%/);
+    assert.match((await sources.textContent()) ?? '', /clerk-users\s*1\s*2\s*33%/);
     await visit(page, 'overview', 'overview');
+
+    // Dark mode follows the system, and passes the same check; the overview fits a phone.
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await visit(page, 'overview-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.setViewportSize({ width: 390, height: 844 });
+    for (const path of ['/', '/tail', `/apps/acme`]) {
+      await page.goto(server.url + path);
+      await page.locator('main h1').waitFor();
+      const overflow = await page.evaluate<number>(
+        'document.documentElement.scrollWidth - window.innerWidth',
+      );
+      assert.ok(overflow <= 0, `${path}: ${overflow}px wider than a phone`);
+    }
+    await visit(page, 'application-phone');
+    await page.setViewportSize({ width: 1280, height: 860 });
 
     // A missing application offers only the way back; a missing page too.
     await page.goto(`${server.url}/apps/app_missing`);

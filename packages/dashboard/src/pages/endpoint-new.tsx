@@ -249,11 +249,11 @@ function EndpointForm({
           />
         </div>
         <div>
-          <label for="ep-channels">Channels (comma-separated)</label>
+          <label for="ep-channels">Channels</label>
           <input
             id="ep-channels"
             value={channels}
-            placeholder="every channel"
+            placeholder="all; or a, b, c"
             onInput={(e) => setChannels((e.target as HTMLInputElement).value)}
           />
         </div>

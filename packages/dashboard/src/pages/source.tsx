@@ -1,16 +1,27 @@
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
-import { type ApiError, api, enc, type RequestField, type Source } from '../api.ts';
+import {
+  type ApiError,
+  api,
+  enc,
+  type InboundEvent,
+  type ListResponse,
+  type RequestField,
+  type Source,
+} from '../api.ts';
 import {
   asApiError,
   ConfirmButton,
   CopyField,
   ErrorBox,
+  InboundBadge,
   Loading,
   PageTitle,
   time,
   useLoad,
+  When,
 } from '../components.tsx';
+import { LiveIndicator, useLive } from '../live.tsx';
 import { navigate } from '../router.ts';
 
 export function describeField(f: RequestField | null, fallback: string): string {
@@ -73,6 +84,7 @@ export function SourcePage({ sourceId }: { sourceId: string }) {
               </p>
             </ConfirmButton>
           </div>
+          <LatestRequests source={s} />
           <h2>Definition</h2>
           <table class="kv" data-testid="source-definition">
             <tbody>
@@ -279,5 +291,47 @@ function EditSource({ source, onSaved }: { source: Source; onSaved: () => void }
         </div>
       </div>
     </ConfirmButton>
+  );
+}
+
+/** The newest requests to the source, kept current by the live feed. */
+function LatestRequests({ source }: { source: Source }) {
+  const latest = useLoad(
+    () => api<ListResponse<InboundEvent>>('GET', `/source/${enc(source.id)}/event?limit=5`),
+    [source.id],
+  );
+  const live = useLive(`/live?source=${enc(source.id)}`, { inbound: () => latest.reload() });
+  const events = latest.data?.data ?? [];
+  return (
+    <section aria-labelledby="latest-h" class="card">
+      <div class="title-row">
+        <h2 id="latest-h">Latest requests</h2>
+        <LiveIndicator state={live} />
+      </div>
+      <ErrorBox error={latest.error} />
+      {latest.data && events.length === 0 && (
+        <p class="muted">
+          Nothing received yet. Point the provider at the URL above, or try it:{' '}
+          <code>
+            curl -X POST {location.origin + source.ingestPath} -d {"'{}'"}
+          </code>
+        </p>
+      )}
+      {events.length > 0 && (
+        <ul class="plain" data-testid="latest-requests">
+          {events.map((e) => (
+            <li key={e.id}>
+              <InboundBadge status={e.status} /> <code>{e.eventType}</code>{' '}
+              <a href={`/sources/${enc(source.id)}/events/${enc(e.id)}`}>
+                <code>{e.id}</code>
+              </a>{' '}
+              <span class="muted">
+                <When iso={e.receivedAt} />
+              </span>
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
   );
 }
