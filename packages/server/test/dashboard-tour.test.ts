@@ -270,10 +270,11 @@ describe('a new user in the dashboard', { skip }, () => {
     await page.getByTestId('troubled').getByRole('link', { name: url }).click();
     await page.getByText(/failing since/).waitFor();
     await page.getByRole('button', { name: 'Recover failed messages' }).click();
-    await page
-      .getByRole('dialog', { name: 'Recover failed messages' })
-      .getByRole('button', { name: 'Recover' })
-      .click();
+    const recover = page.getByRole('dialog', { name: 'Recover failed messages' });
+    // It says first what it will send again.
+    await recover.getByTestId('recover-preview').getByText('1 delivery').waitFor();
+    await visit(page, 'recover-preview');
+    await recover.getByRole('button', { name: 'Recover' }).click();
     mark('recover');
     await page.getByRole('status').getByText('1 messages queued again').waitFor();
     mark('recovered');

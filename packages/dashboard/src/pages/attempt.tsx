@@ -109,8 +109,13 @@ export function AttemptPage({
             >
               <p>
                 Sends message <code>{msgId}</code> to <code class="url">{a.url}</code> again, with the same{' '}
-                <code>webhook-id</code>.
+                <code>webhook-id</code>, freshly signed. The body:
               </p>
+              {a.requestBody !== null || body !== null ? (
+                <Code text={prettyJson(a.requestBody ?? body ?? '')} label="Body to resend" />
+              ) : (
+                <p class="muted">The request the provider posted, byte for byte.</p>
+              )}
             </ConfirmButton>
             <a class="button secondary" href={`/apps/${enc(appId)}/endpoints/${enc(a.endpointId)}`}>
               Endpoint health

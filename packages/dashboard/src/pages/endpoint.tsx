@@ -1,5 +1,14 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { type Attempt, api, type BackgroundTask, type Endpoint, enc, type ListResponse, qs } from '../api.ts';
+import {
+  type Attempt,
+  api,
+  type BackgroundTask,
+  type Endpoint,
+  type EndpointStats,
+  enc,
+  type ListResponse,
+  qs,
+} from '../api.ts';
 import {
   AppsCrumb,
   ConfirmButton,
@@ -125,6 +134,7 @@ export function EndpointPage({ appId, endpointId }: { appId: string; endpointId:
             Every failed or canceled delivery to this endpoint since the time below (at most 14 days ago), and
             every message it missed while disabled, is sent again.
           </p>
+          <RecoverPreview appId={appId} endpointId={endpointId} since={recoverSince} />
           <label for="recover-since">Since</label>
           <input
             id="recover-since"
@@ -238,4 +248,26 @@ export function AttemptTable({
 export function toLocalInput(ms: number): string {
   const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60_000);
   return d.toISOString().slice(0, 16);
+}
+
+/** What a recover would send again: the failed and canceled deliveries since the chosen time. */
+function RecoverPreview({ appId, endpointId, since }: { appId: string; endpointId: string; since: string }) {
+  const stats = useLoad(
+    () =>
+      api<EndpointStats>(
+        'GET',
+        `/app/${enc(appId)}/endpoint/${enc(endpointId)}/stats${qs({ since: since ? new Date(since).toISOString() : '' })}`,
+      ),
+    [appId, endpointId, since],
+  );
+  if (!stats.data) return null;
+  const n = stats.data.fail + stats.data.canceled;
+  return (
+    <p data-testid="recover-preview">
+      <strong>
+        {n} {n === 1 ? 'delivery' : 'deliveries'}
+      </strong>{' '}
+      failed or canceled since then ({stats.data.fail} failed, {stats.data.canceled} canceled).
+    </p>
+  );
 }

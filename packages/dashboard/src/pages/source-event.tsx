@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { type Attempt, api, enc, type InboundEventDetail, type Source } from '../api.ts';
 import { BodyView } from '../body-view.tsx';
 import {
+  Code,
   ConfirmButton,
   CopyButton,
   CurlBlock,
@@ -11,6 +12,7 @@ import {
   InboundBadge,
   Loading,
   PageTitle,
+  prettyJson,
   StatusBadge,
   useLoad,
   When,
@@ -91,6 +93,7 @@ export function SourceEventPage({ sourceId, eventId }: { sourceId: string; event
                   Forwards {e.status === 'duplicate' ? 'the event this request repeats' : 'this event'} again,
                   with the same <code>webhook-id</code>, so destinations that dedupe will recognise it.
                 </p>
+                {e.bodyEncoding !== 'base64' && <Code text={prettyJson(e.body)} label="Body to replay" />}
                 {s && (
                   <>
                     <label for="replay-to">To</label>
