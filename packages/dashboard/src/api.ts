@@ -6,6 +6,12 @@
 
 import type { Static } from 'typebox';
 import type {
+  LiveAttemptOut,
+  LiveInboundOut,
+  MessageDeliveryListOut,
+  OverviewOut,
+} from '../../server/src/api/overview-schemas.ts';
+import type {
   ApplicationOut,
   AttemptDetailOut,
   AttemptOut,
@@ -155,6 +161,13 @@ export type BackgroundTask = BackgroundTaskOut;
 export type AttemptDetail = AttemptDetailOut;
 export type EventType = EventTypeOut;
 export type Series = SeriesOut;
+/** The overview of the instance or one application (`/overview`). */
+export type Overview = OverviewOut;
+/** Where one message stands at each endpoint (`/msg/{msg}/delivery`). */
+export type MessageDeliveries = MessageDeliveryListOut;
+/** Events of the live feed (`/live`). */
+export type LiveAttempt = LiveAttemptOut;
+export type LiveInbound = LiveInboundOut;
 /** Deliveries of an endpoint by status in a window. */
 export type EndpointStats = Static<typeof EndpointStatsOut>;
 export type SeriesBucket = SeriesOut['data'][number];

@@ -5,11 +5,9 @@
  * while), and stops while the tab is hidden.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { LiveAttemptOut, LiveInboundOut } from '../../server/src/api/overview-schemas.ts';
-import { getToken } from './api.ts';
+import { getToken, type LiveAttempt, type LiveInbound } from './api.ts';
 
-export type LiveAttempt = LiveAttemptOut;
-export type LiveInbound = LiveInboundOut;
+export type { LiveAttempt, LiveInbound };
 export type LiveState = 'connecting' | 'live' | 'offline';
 
 export interface LiveHandlers {

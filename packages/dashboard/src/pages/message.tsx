@@ -1,5 +1,4 @@
-import type { MessageDeliveryListOut } from '../../../server/src/api/overview-schemas.ts';
-import { type Attempt, api, enc, type ListResponse, type Message } from '../api.ts';
+import { type Attempt, api, enc, type ListResponse, type Message, type MessageDeliveries } from '../api.ts';
 import {
   AppsCrumb,
   Code,
@@ -22,7 +21,7 @@ import { AttemptTable } from './endpoint.tsx';
 export function MessagePage({ appId, msgId }: { appId: string; msgId: string }) {
   const msg = useLoad(() => api<Message>('GET', `/app/${enc(appId)}/msg/${enc(msgId)}`), [appId, msgId]);
   const deliveries = useLoad(
-    () => api<MessageDeliveryListOut>('GET', `/app/${enc(appId)}/msg/${enc(msgId)}/delivery`),
+    () => api<MessageDeliveries>('GET', `/app/${enc(appId)}/msg/${enc(msgId)}/delivery`),
     [appId, msgId],
   );
   const attempts = useLoad(
@@ -36,7 +35,7 @@ export function MessagePage({ appId, msgId }: { appId: string; msgId: string }) 
     },
   });
   // The latest delivery per endpoint (a resend adds another).
-  const byEndpoint = new Map<string, MessageDeliveryListOut['data'][number]>();
+  const byEndpoint = new Map<string, MessageDeliveries['data'][number]>();
   for (const d of deliveries.data?.data ?? []) byEndpoint.set(d.endpointId, d);
   const all = attempts.data?.data ?? [];
   return (

@@ -1,12 +1,10 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type uPlot from 'uplot';
-import type { OverviewOut } from '../../../server/src/api/overview-schemas.ts';
-import { api, enc, getPortalApp, qs, STATUS_TEXT } from '../api.ts';
+import { api, enc, getPortalApp, type Overview, qs, STATUS_TEXT } from '../api.ts';
 import { Empty, ErrorBox, Loading, PageTitle, useLoad, When } from '../components.tsx';
 import { Chart } from '../health.tsx';
 import { type LiveAttempt, type LiveInbound, LiveIndicator, useLive } from '../live.tsx';
 
-export type Overview = OverviewOut;
 type Window = '1h' | '24h';
 
 const SERIES: uPlot.Series[] = [
