@@ -400,13 +400,20 @@ export function curlCommand(
 
 /** A "Copy as curl" button with the command shown in a disclosure. */
 export function CurlBlock({ command }: { command: string }) {
+  // Drawn only once opened: a big body would otherwise sit in the page twice.
+  const [open, setOpen] = useState(false);
   return (
     <div class="curl">
       <CopyButton text={command} label="as curl" visible="Copy as curl" />
-      <details>
+      <details onToggle={(e) => setOpen((e.currentTarget as HTMLDetailsElement).open)}>
         <summary>Show the curl command</summary>
-        <Code text={command} label="curl command" />
+        {open && <Code text={command} label="curl command" />}
       </details>
     </div>
   );
+}
+
+/** The start of a long text, to preview what an action will send. */
+export function preview(text: string, max = 4000): string {
+  return text.length <= max ? text : `${text.slice(0, max)}\n… (${text.length - max} more characters)`;
 }

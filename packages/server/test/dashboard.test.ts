@@ -615,7 +615,7 @@ describe('web dashboard in Chromium', { skip }, () => {
       await bigBody.waitFor();
       assert.deepEqual(JSON.parse((await bigBody.textContent()) ?? ''), { type: 'order.created', items });
       const box = await page.evaluate<{ scroll: number; client: number }>(
-        `(() => { const e = document.querySelector('pre.code'); return { scroll: e.scrollHeight, client: e.clientHeight }; })()`,
+        `(() => { const e = document.querySelector('pre.code[title="Request body"]'); return { scroll: e.scrollHeight, client: e.clientHeight }; })()`,
       );
       assert.ok(box.scroll > box.client * 10, `the body box scrolls (${box.scroll} > ${box.client})`);
       await shot(page, 'source-event-big', 'desktop');

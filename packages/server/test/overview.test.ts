@@ -207,6 +207,26 @@ for (const kind of await testStores()) {
       });
       assert.equal(portalView.status, 200);
       assert.deepEqual(portalView.body.sources, [], 'sources are left out for an application token');
+
+      // A developer's `hookline listen` endpoint: its backlog shows to the admin only.
+      const listen = await server.call('POST', '/api/v1/app/ov/endpoint', {
+        url: 'http://localhost:3000/hooks',
+        kind: 'listen',
+      });
+      assert.equal(listen.status, 201, JSON.stringify(listen.body));
+      assert.equal(
+        (await server.call('POST', '/api/v1/app/ov/msg', { eventType: 'order.paid', payload: {} })).status,
+        202,
+      );
+      const waiting = (body: { undelivered: { endpointId: string }[] }) =>
+        body.undelivered.map((u) => u.endpointId).includes(listen.body.id);
+      assert.ok(waiting((await server.call('GET', '/api/v1/app/ov/overview')).body), 'the admin sees it');
+      const asApp = await server.call('GET', '/api/v1/app/ov/overview', undefined, {
+        authorization: `Bearer ${token}`,
+      });
+      assert.equal(waiting(asApp.body), false, 'an application token does not');
+      const listenFeed = await live(`/app/ov/live?endpoint=${listen.body.id}`, token);
+      assert.equal(listenFeed.status, 404);
       const unknown = await live('/app/ov/live?endpoint=ep_missing');
       assert.equal(unknown.status, 404);
     });

@@ -12,6 +12,7 @@ import {
   Loading,
   PageTitle,
   prettyJson,
+  preview,
   StatusBadge,
   useLoad,
   When,
@@ -112,7 +113,7 @@ export function AttemptPage({
                 <code>webhook-id</code>, freshly signed. The body:
               </p>
               {a.requestBody !== null || body !== null ? (
-                <Code text={prettyJson(a.requestBody ?? body ?? '')} label="Body to resend" />
+                <Code text={preview(prettyJson(a.requestBody ?? body ?? ''))} label="Body to resend" />
               ) : (
                 <p class="muted">The request the provider posted, byte for byte.</p>
               )}

@@ -13,6 +13,7 @@ import {
   Loading,
   PageTitle,
   prettyJson,
+  preview,
   StatusBadge,
   useLoad,
   When,
@@ -93,7 +94,9 @@ export function SourceEventPage({ sourceId, eventId }: { sourceId: string; event
                   Forwards {e.status === 'duplicate' ? 'the event this request repeats' : 'this event'} again,
                   with the same <code>webhook-id</code>, so destinations that dedupe will recognise it.
                 </p>
-                {e.bodyEncoding !== 'base64' && <Code text={prettyJson(e.body)} label="Body to replay" />}
+                {e.bodyEncoding !== 'base64' && (
+                  <Code text={preview(prettyJson(e.body))} label="Body to replay" />
+                )}
                 {s && (
                   <>
                     <label for="replay-to">To</label>

@@ -14,7 +14,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
-import { coerceError, HooklineError } from '../core/errors.ts';
+import { coerceError, HooklineError, notFound } from '../core/errors.ts';
 import type { LiveAttempt, LiveFilter, LiveInbound } from '../store/overview-types.ts';
 import { loadApp } from './application.ts';
 import { hiddenEventTypes } from './auth.ts';
@@ -172,6 +172,8 @@ export function liveRoutes(api: Routes, ctx: ApiContext): void {
       const q = req.query;
       const app = await loadApp(ctx, req.params.app_id);
       const endpoint = q.endpoint ? await loadEndpoint(ctx, app, q.endpoint) : null;
+      // An application token does not see `listen` endpoints (as in the endpoint list).
+      if (endpoint?.kind === 'listen' && req.principal?.kind === 'app') throw notFound('endpoint');
       const msg = q.msg ? await loadMessage(ctx, req.principal, app, q.msg) : null;
       const source = q.source ? await loadSource(ctx, q.source) : null;
       if (source && source.appId !== app.id)

@@ -48,6 +48,10 @@ async function overview(
     // An application token sees its own deliveries; sources are the admin's business.
     principal?.kind === 'app' ? Promise.resolve([]) : s.sourceRates(appId, since, LIST_LIMIT),
   ]);
+  // `listen` endpoints are a developer's `hookline listen` session: an application token does not
+  // see them (as in the endpoint list).
+  const visible = <T extends { kind: string }>(list: T[]) =>
+    principal?.kind === 'app' ? list.filter((e) => e.kind !== 'listen') : list;
   const found = new Map(buckets.map((b) => [b.start, b]));
   const series = [];
   let attempts = 0;
@@ -64,12 +68,12 @@ async function overview(
     bucketSeconds: bucket,
     totals: { attempts, successes },
     series,
-    troubledEndpoints: troubled.map((e) => ({
+    troubledEndpoints: visible(troubled).map(({ kind: _kind, ...e }) => ({
       ...e,
       failingSince: e.failingSince === null ? null : iso(e.failingSince),
       updatedAt: iso(e.updatedAt),
     })),
-    undelivered: undelivered.map((u) => ({
+    undelivered: visible(undelivered).map(({ kind: _kind, ...u }) => ({
       ...u,
       oldestAt: iso(u.oldestAt),
       nextAttemptAt: iso(u.nextAttemptAt),

@@ -19,6 +19,8 @@ export interface TroubledEndpoint {
   appId: string;
   appName: string;
   url: string;
+  /** `http`, a chat kind, or `listen` (a developer's `hookline listen` session). */
+  kind: string;
   disabled: boolean;
   failingSince: number | null;
   /** Last change of the endpoint (for a disabled one: about when it was disabled). */
@@ -30,6 +32,7 @@ export interface UndeliveredEndpoint {
   endpointId: string;
   appId: string;
   url: string;
+  kind: string;
   count: number;
   /** When the oldest of them was created. */
   oldestAt: number;

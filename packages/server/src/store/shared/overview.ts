@@ -45,7 +45,7 @@ export function overviewStore({ ex, ctx }: Db): OverviewQueries {
 
     async troubledEndpoints(appId, limit) {
       const rows = await ex.all(
-        sql`SELECT e.id, e.app_id, e.url, e.disabled, e.failing_since, e.updated_at, a.name AS app_name
+        sql`SELECT e.id, e.app_id, e.url, e.kind, e.disabled, e.failing_since, e.updated_at, a.name AS app_name
             FROM endpoint e JOIN app a ON a.id = e.app_id
             WHERE (e.failing_since IS NOT NULL OR e.disabled = ${d.flag(true)})${inApp('e', appId)}
             ORDER BY e.disabled, e.failing_since, e.id LIMIT ${limit}`,
@@ -56,6 +56,7 @@ export function overviewStore({ ex, ctx }: Db): OverviewQueries {
           appId: String(r.app_id),
           appName: String(r.app_name),
           url: String(r.url),
+          kind: String(r.kind ?? 'http'),
           disabled: d.readFlag(r.disabled),
           failingSince: r.failing_since === null ? null : num(r.failing_since),
           updatedAt: num(r.updated_at),
@@ -65,7 +66,7 @@ export function overviewStore({ ex, ctx }: Db): OverviewQueries {
 
     async undelivered(appId, limit) {
       const rows = await ex.all(
-        sql`SELECT q.endpoint_id, q.n, q.oldest, q.next_at, e.app_id, e.url FROM (
+        sql`SELECT q.endpoint_id, q.n, q.oldest, q.next_at, e.app_id, e.url, e.kind FROM (
               SELECT d.endpoint_id, COUNT(*) AS n, MIN(d.created_at) AS oldest, MIN(d.next_attempt_at) AS next_at
               FROM delivery d WHERE d.status IN (${raw(OPEN)})${inApp('d', appId)}
               GROUP BY d.endpoint_id
@@ -76,6 +77,7 @@ export function overviewStore({ ex, ctx }: Db): OverviewQueries {
           endpointId: String(r.endpoint_id),
           appId: String(r.app_id),
           url: String(r.url),
+          kind: String(r.kind ?? 'http'),
           count: num(r.n),
           oldestAt: num(r.oldest),
           nextAttemptAt: num(r.next_at),
