@@ -27,9 +27,14 @@ import { EndpointManage } from './endpoint-manage.tsx';
 
 /** One endpoint: health charts, recent attempts (filterable by status), bulk recover. */
 export function EndpointPage({ appId, endpointId }: { appId: string; endpointId: string }) {
-  const [window, setWindow] = useState<WindowName>('1h');
+  // The window, status filter and page start from the URL and go back into it (a shareable view).
+  const initial = new URLSearchParams(location.search);
+  const [window, setWindow] = useState<WindowName>(() => {
+    const w = initial.get('window');
+    return w && w in WINDOWS ? (w as WindowName) : '1h';
+  });
   const [refresh, setRefresh] = useState(0);
-  const [status, setStatus] = useState('');
+  const [status, setStatus] = useState(initial.get('status') ?? '');
   // New attempts to this endpoint refresh the attempts and the health panel (at most once a second).
   const pending = useRef<ReturnType<typeof setTimeout> | null>(null);
   useEffect(() => () => void (pending.current && clearTimeout(pending.current)), []);
@@ -47,7 +52,11 @@ export function EndpointPage({ appId, endpointId }: { appId: string; endpointId:
     [appId, endpointId],
   );
   /** Null: the newest page; otherwise the list iterator of an older page. */
-  const [iterator, setIterator] = useState<string | null>(null);
+  const [iterator, setIterator] = useState<string | null>(initial.get('iterator'));
+  useEffect(() => {
+    const q = qs({ window: window === '1h' ? '' : window, status, iterator });
+    if (q !== location.search) history.replaceState(null, '', `${location.pathname}${q}`);
+  }, [window, status, iterator]);
   const attempts = useLoad(
     () =>
       api<ListResponse<Attempt>>(
