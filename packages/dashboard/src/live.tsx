@@ -34,6 +34,11 @@ export function useLive(path: string | null, handlers: LiveHandlers): LiveState 
           headers: { authorization: `Bearer ${getToken() ?? ''}`, accept: 'text/event-stream' },
           signal: abort.signal,
         });
+        // Refused (token expired, page gone): trying again would only be refused again.
+        if (res.status >= 400 && res.status < 500) {
+          setState('offline');
+          return;
+        }
         if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
         const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
         let buf = '';
