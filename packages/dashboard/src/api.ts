@@ -3,12 +3,21 @@
  * either the admin token or, in portal mode, an application token (`hl_app_...`) from an app
  * portal link. Every failure becomes an `ApiError` carrying the server's `{code, detail}`.
  */
+
+import type { Static } from 'typebox';
+import type {
+  LiveAttemptOut,
+  LiveInboundOut,
+  MessageDeliveryListOut,
+  OverviewOut,
+} from '../../server/src/api/overview-schemas.ts';
 import type {
   ApplicationOut,
   AttemptDetailOut,
   AttemptOut,
   BackgroundTaskOut,
   EndpointOut,
+  EndpointStatsOut,
   EventTypeOut,
   InboundEventDetailOut,
   InboundEventOut,
@@ -152,6 +161,15 @@ export type BackgroundTask = BackgroundTaskOut;
 export type AttemptDetail = AttemptDetailOut;
 export type EventType = EventTypeOut;
 export type Series = SeriesOut;
+/** The overview of the instance or one application (`/overview`). */
+export type Overview = OverviewOut;
+/** Where one message stands at each endpoint (`/msg/{msg}/delivery`). */
+export type MessageDeliveries = MessageDeliveryListOut;
+/** Events of the live feed (`/live`). */
+export type LiveAttempt = LiveAttemptOut;
+export type LiveInbound = LiveInboundOut;
+/** Deliveries of an endpoint by status in a window. */
+export type EndpointStats = Static<typeof EndpointStatsOut>;
 export type SeriesBucket = SeriesOut['data'][number];
 /** A source as the API returns it: its verification secrets are never sent, only their count. */
 export type Source = SourceOut;

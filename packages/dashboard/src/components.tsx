@@ -273,3 +273,147 @@ export function AppsCrumb() {
     </>
   );
 }
+
+/** Copies `text`; falls back to a prompt-free note when the clipboard is refused (plain http). */
+export function CopyButton({ text, label, visible }: { text: string; label: string; visible?: string }) {
+  const [note, setNote] = useState('');
+  return (
+    <>
+      <button
+        type="button"
+        class={visible ? 'secondary' : 'icon'}
+        onClick={async () => {
+          try {
+            await navigator.clipboard.writeText(text);
+            setNote('Copied');
+          } catch {
+            setNote('Copy refused by the browser');
+          }
+          setTimeout(() => setNote(''), 2000);
+        }}
+      >
+        {visible ?? (
+          <>
+            <svg aria-hidden="true" width="14" height="14" viewBox="0 0 16 16" class="glyph">
+              <rect
+                x="5"
+                y="5"
+                width="9"
+                height="9"
+                rx="1.5"
+                fill="none"
+                stroke="currentColor"
+                stroke-width="1.5"
+              />
+              <path
+                d="M11 3.5V3a1 1 0 0 0-1-1H3a1 1 0 0 0-1 1v7a1 1 0 0 0 1 1h.5"
+                fill="none"
+                stroke="currentColor"
+                stroke-width="1.5"
+              />
+            </svg>
+            <span class="sr-only">Copy {label}</span>
+          </>
+        )}
+      </button>
+      <span class="copied" aria-live="polite">
+        {note}
+      </span>
+    </>
+  );
+}
+
+/** An id in a monospace face (`I` and `l` differ) with a copy button; a link when `href` is given. */
+export function Id({ value, href, label = 'id' }: { value: string; href?: string; label?: string }) {
+  return (
+    <span class="id">
+      {href ? (
+        <a href={href}>
+          <code>{value}</code>
+        </a>
+      ) : (
+        <code>{value}</code>
+      )}
+      <CopyButton text={value} label={`${label} ${value}`} />
+    </span>
+  );
+}
+
+/** "3 min ago" / "in 5 s", from `now`. */
+export function relative(iso: string, now = Date.now()): string {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return iso;
+  const s = Math.round((t - now) / 1000);
+  const a = Math.abs(s);
+  const [n, unit] =
+    a < 60
+      ? [a, 's']
+      : a < 3600
+        ? [Math.round(a / 60), 'min']
+        : a < 86_400
+          ? [Math.round(a / 3600), 'h']
+          : [Math.round(a / 86_400), 'd'];
+  if (a < 5) return 'just now';
+  return s < 0 ? `${n} ${unit} ago` : `in ${n} ${unit}`;
+}
+
+/** A relative time, with the exact local time on hover and for assistive technology. */
+export function When({ iso }: { iso: string }) {
+  return (
+    <time dateTime={iso} title={time(iso)}>
+      {relative(iso)}
+    </time>
+  );
+}
+
+/** An empty list that says what to do next. */
+export function Empty({ title, children }: { title: string; children?: ComponentChildren }) {
+  return (
+    <div class="empty">
+      <p>
+        <strong>{title}</strong>
+      </p>
+      {children}
+    </div>
+  );
+}
+
+/** A shell-quoted string for a `curl` command line. */
+const sh = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** The `curl` command that makes the same request again (headers in order, body as sent). */
+export function curlCommand(
+  method: string,
+  url: string,
+  headers: [string, string][],
+  body: string | null,
+): string {
+  const parts = [`curl -X ${method} ${sh(url)}`];
+  for (const [k, v] of headers) {
+    // Set by curl itself from the URL and body.
+    if (/^(host|content-length|connection|transfer-encoding)$/i.test(k)) continue;
+    parts.push(`-H ${sh(`${k}: ${v}`)}`);
+  }
+  if (body !== null && body !== '') parts.push(`--data-binary ${sh(body)}`);
+  return parts.join(' \\\n  ');
+}
+
+/** A "Copy as curl" button with the command shown in a disclosure. */
+export function CurlBlock({ command }: { command: string }) {
+  // Drawn only once opened: a big body would otherwise sit in the page twice.
+  const [open, setOpen] = useState(false);
+  return (
+    <div class="curl">
+      <CopyButton text={command} label="as curl" visible="Copy as curl" />
+      <details onToggle={(e) => setOpen((e.currentTarget as HTMLDetailsElement).open)}>
+        <summary>Show the curl command</summary>
+        {open && <Code text={command} label="curl command" />}
+      </details>
+    </div>
+  );
+}
+
+/** The start of a long text, to preview what an action will send. */
+export function preview(text: string, max = 4000): string {
+  return text.length <= max ? text : `${text.slice(0, max)}\n… (${text.length - max} more characters)`;
+}

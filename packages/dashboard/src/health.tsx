@@ -3,7 +3,7 @@ import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { api, enc, qs, type Series } from './api.ts';
-import { ErrorBox, time, useLoad } from './components.tsx';
+import { ErrorBox, relative, time, useLoad } from './components.tsx';
 
 export const WINDOWS = {
   '1h': { ms: 3_600_000, bucket: 60 },
@@ -56,11 +56,24 @@ export function rate(t: Totals): string {
 /** Healthy, failing since …, or disabled: from the endpoint's own record. */
 export function StateBadge({ disabled, failingSince }: { disabled: boolean; failingSince: string | null }) {
   if (disabled) return <span class="badge fail">disabled</span>;
-  if (failingSince) return <span class="badge warn">failing since {time(failingSince)}</span>;
+  if (failingSince)
+    return (
+      <span class="badge warn" title={time(failingSince)}>
+        failing since {relative(failingSince)}
+      </span>
+    );
   return <span class="badge success">healthy</span>;
 }
 
-function Chart({ title, data, series }: { title: string; data: uPlot.AlignedData; series: uPlot.Series[] }) {
+export function Chart({
+  title,
+  data,
+  series,
+}: {
+  title: string;
+  data: uPlot.AlignedData;
+  series: uPlot.Series[];
+}) {
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const el = box.current;
@@ -79,7 +92,8 @@ function Chart({ title, data, series }: { title: string; data: uPlot.AlignedData
             ? [{ ...axis, scale: '%', side: 1, grid: { show: false } }]
             : []),
         ],
-        legend: { show: true },
+        // Series names only: values under the cursor would read `--` whenever it is off the chart.
+        legend: { show: true, live: false },
         scales: { x: { time: true }, '%': { range: [0, 100] } },
       },
       data,

@@ -7,28 +7,40 @@ import { AppPage } from './pages/app.tsx';
 import { AppsPage } from './pages/apps.tsx';
 import { AttemptPage } from './pages/attempt.tsx';
 import { EndpointPage } from './pages/endpoint.tsx';
-import { NewEndpointPage } from './pages/endpoint-new.tsx';
+import { EditEndpointPage, NewEndpointPage } from './pages/endpoint-new.tsx';
 import { EventTypesPage } from './pages/event-types.tsx';
 import { MessagePage } from './pages/message.tsx';
 import { MessagesPage } from './pages/messages.tsx';
+import { OverviewPage } from './pages/overview.tsx';
 import { SourcePage } from './pages/source.tsx';
 import { SourceEventPage } from './pages/source-event.tsx';
 import { SourceEventsPage } from './pages/source-events.tsx';
 import { NewSourcePage } from './pages/source-new.tsx';
 import { SourcesPage } from './pages/sources.tsx';
+import { TailPage } from './pages/tail.tsx';
 
 type Params = Record<string, string>;
 
 export const ROUTES: { path: string; render: (p: Params, query: URLSearchParams) => VNode }[] = [
-  { path: '/', render: () => <AppsPage /> },
-  { path: '/apps', render: () => <AppsPage /> },
+  { path: '/', render: () => <OverviewPage /> },
+  { path: '/tail', render: () => <TailPage appId={null} /> },
+  { path: '/apps', render: (_p, q) => <AppsPage key={q.toString()} iterator={q.get('iterator')} /> },
+  { path: '/apps/:appId/tail', render: (p) => <TailPage appId={p.appId!} /> },
   { path: '/apps/:appId', render: (p) => <AppPage appId={p.appId!} /> },
   { path: '/apps/:appId/endpoints/new', render: (p) => <NewEndpointPage appId={p.appId!} /> },
   {
     path: '/apps/:appId/endpoints/:endpointId',
     render: (p) => <EndpointPage appId={p.appId!} endpointId={p.endpointId!} />,
   },
-  { path: '/apps/:appId/messages', render: (p) => <MessagesPage appId={p.appId!} /> },
+  {
+    path: '/apps/:appId/endpoints/:endpointId/edit',
+    render: (p) => <EditEndpointPage appId={p.appId!} endpointId={p.endpointId!} />,
+  },
+  {
+    path: '/apps/:appId/messages',
+    // Keyed by the query: a new search or page starts from the URL's filters.
+    render: (p, q) => <MessagesPage key={q.toString()} appId={p.appId!} query={q} />,
+  },
   { path: '/apps/:appId/msg/:msgId', render: (p) => <MessagePage appId={p.appId!} msgId={p.msgId!} /> },
   {
     path: '/apps/:appId/msg/:msgId/attempt/:attemptId',
@@ -61,9 +73,11 @@ export const ROUTES: { path: string; render: (p: Params, query: URLSearchParams)
 ];
 
 export const NAV: { href: string; label: string }[] = [
-  { href: '/', label: 'Applications' },
+  { href: '/', label: 'Overview' },
+  { href: '/apps', label: 'Applications' },
   { href: '/event-types', label: 'Event types' },
   { href: '/sources', label: 'Sources' },
+  { href: '/tail', label: 'Tail' },
 ];
 
 /** The top bar in portal mode: one application's pages and the event type catalog. */
@@ -71,6 +85,7 @@ export const PORTAL_NAV = (appId: string): { href: string; label: string }[] => 
   { href: `/apps/${encodeURIComponent(appId)}`, label: 'Endpoints' },
   { href: `/apps/${encodeURIComponent(appId)}/messages`, label: 'Messages' },
   { href: `/event-types?app=${encodeURIComponent(appId)}`, label: 'Event types' },
+  { href: `/apps/${encodeURIComponent(appId)}/tail`, label: 'Tail' },
 ];
 
 /**

@@ -33,6 +33,13 @@ const skip = haveChromium
   : `${CHROMIUM} not found: install Debian's Chromium (apt-get install -y chromium) to run the browser test`;
 
 const PHONE = { width: 390, height: 844 };
+
+/**
+ * Waits until the page shows no "Loading …" text. (Not the network going idle: live pages keep
+ * their server-sent event stream open.)
+ */
+const settled = (p: Page) =>
+  p.waitForFunction("!/Loading /.test(document.querySelector('main')?.textContent ?? '')");
 const LAPTOP = { width: 1280, height: 800 };
 
 describe('web dashboard in Chromium', { skip }, () => {
@@ -122,6 +129,9 @@ describe('web dashboard in Chromium', { skip }, () => {
 
     await page.getByLabel('Admin token').fill(server.token);
     await page.getByRole('button', { name: 'Log in' }).click();
+    // The home page is the overview; the applications are one link away.
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Applications' }).click();
     await page.getByRole('heading', { name: 'Applications' }).waitFor();
     await shot(page, 'apps', 'desktop');
 
@@ -176,7 +186,10 @@ describe('web dashboard in Chromium', { skip }, () => {
     await shot(page, 'endpoint', 'desktop');
 
     // The inspector shows the exact request and the response.
-    await rows.first().getByRole('link').click();
+    await rows
+      .first()
+      .getByRole('link', { name: /^Inspect/ })
+      .click();
     await page.getByRole('heading', { name: /^Attempt atmpt_/ }).waitFor();
     const reqHeaders = page.getByRole('table', { name: 'Request headers' });
     await reqHeaders.waitFor();
@@ -262,7 +275,7 @@ describe('web dashboard in Chromium', { skip }, () => {
     await page.reload();
     await page.getByLabel('Admin token').fill(server.token);
     await page.getByRole('button', { name: 'Log in' }).click();
-    await page.getByRole('heading', { name: 'Applications' }).waitFor();
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
     await page.goto(`${server.url}/apps/acme/endpoints/new`);
     await page.getByRole('heading', { name: 'Create endpoint' }).waitFor();
     await page.getByLabel('URL').fill(`${receiver.url}/slack`);
@@ -308,7 +321,7 @@ describe('web dashboard in Chromium', { skip }, () => {
       await page.reload();
       await page.getByLabel('Admin token').fill(server.token);
       await page.getByRole('button', { name: 'Log in' }).click();
-      await page.getByRole('heading', { name: 'Applications' }).waitFor();
+      await page.getByRole('heading', { name: 'Overview' }).waitFor();
       await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Sources' }).click();
       await page.getByRole('heading', { name: 'Sources' }).waitFor();
       await page.getByText('No sources yet.').waitFor();
@@ -507,6 +520,8 @@ describe('web dashboard in Chromium', { skip }, () => {
       // keyboard reaches it from the heading, and Escape backs out of the dialog.
       await page.getByRole('heading', { name: `Event ${accepted}` }).focus();
       await page.keyboard.press('Tab');
+      assert.equal(await page.evaluate<string>('document.activeElement?.textContent'), 'Copy event id');
+      await page.keyboard.press('Tab');
       assert.equal(await page.evaluate<string>('document.activeElement?.textContent'), 'Replay');
       await page.keyboard.press('Enter');
       const dialog = page.getByRole('dialog', { name: 'Replay this event' });
@@ -600,7 +615,7 @@ describe('web dashboard in Chromium', { skip }, () => {
       await bigBody.waitFor();
       assert.deepEqual(JSON.parse((await bigBody.textContent()) ?? ''), { type: 'order.created', items });
       const box = await page.evaluate<{ scroll: number; client: number }>(
-        `(() => { const e = document.querySelector('pre.code'); return { scroll: e.scrollHeight, client: e.clientHeight }; })()`,
+        `(() => { const e = document.querySelector('pre.code[title="Request body"]'); return { scroll: e.scrollHeight, client: e.clientHeight }; })()`,
       );
       assert.ok(box.scroll > box.client * 10, `the body box scrolls (${box.scroll} > ${box.client})`);
       await shot(page, 'source-event-big', 'desktop');
@@ -679,7 +694,7 @@ describe('web dashboard in Chromium', { skip }, () => {
       await portal.getByText(`${receiver.url}/globex/existing`).waitFor();
       // Only what the token can do is offered: no applications list, no sources.
       const nav = await portal.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents();
-      assert.deepEqual(nav, ['Endpoints', 'Messages', 'Event types']);
+      assert.deepEqual(nav, ['Endpoints', 'Messages', 'Event types', 'Tail']);
       assert.equal(await portal.getByRole('link', { name: 'Applications' }).count(), 0);
       assert.equal(await portal.getByRole('link', { name: 'Sources' }).count(), 0);
       assert.equal(await portal.getByRole('button', { name: 'Log out' }).count(), 0);
@@ -760,7 +775,7 @@ describe('web dashboard in Chromium', { skip }, () => {
       ] as const) {
         await phone.goto(server.url + path);
         await phone.locator('main h1').waitFor();
-        await phone.waitForLoadState('networkidle');
+        await settled(phone);
         const overflow = await phone.evaluate<number>(
           'document.documentElement.scrollWidth - window.innerWidth',
         );
@@ -790,7 +805,7 @@ describe('web dashboard in Chromium', { skip }, () => {
       await phone.getByRole('heading', { name: 'Globex Corp' }).waitFor();
       // Every request of the page answered before the token is revoked: the next one meets it.
       await phone.getByText('24 h: 0 attempts').waitFor();
-      await phone.waitForLoadState('networkidle');
+      await settled(phone);
       const logout = await server.call('POST', '/api/v1/auth/logout', undefined, {
         authorization: `Bearer ${token}`,
       });
@@ -833,12 +848,12 @@ describe('web dashboard in Chromium', { skip }, () => {
     await shot(phone, 'login', 'phone');
     await phone.getByLabel('Admin token').fill(server.token);
     await phone.keyboard.press('Enter');
-    await phone.getByRole('heading', { name: 'Applications' }).waitFor();
+    await phone.getByRole('heading', { name: 'Overview' }).waitFor();
     assert.ok(visited.length >= 7, `${visited.length} pages visited`);
     for (const v of visited.filter((x) => x.name !== 'login')) {
       await phone.goto(server.url + v.path);
       await phone.locator('main h1').waitFor();
-      await phone.waitForLoadState('networkidle');
+      await settled(phone);
       const overflow = await phone.evaluate<number>(
         'document.documentElement.scrollWidth - window.innerWidth',
       );
@@ -849,6 +864,8 @@ describe('web dashboard in Chromium', { skip }, () => {
     await phone.goto(`${server.url}/apps/acme`);
     await phone.getByRole('heading', { name: 'Acme Store' }).waitFor();
     await phone.waitForFunction("document.activeElement?.tagName === 'H1'");
+    await phone.keyboard.press('Tab');
+    assert.match(await phone.evaluate<string>('document.activeElement?.textContent'), /^Copy application id/);
     await phone.keyboard.press('Tab');
     assert.equal(await phone.evaluate<string>('document.activeElement?.textContent'), 'Create endpoint');
     const outline = await phone.evaluate<string>('getComputedStyle(document.activeElement).outlineStyle');

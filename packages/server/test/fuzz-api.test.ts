@@ -347,6 +347,11 @@ for (const store of stores) {
           headers,
           ...(req.body ? { body: req.body.text } : {}),
         });
+        // A live feed (server-sent events) never ends: its status and headers are the answer.
+        if (res.headers.get('content-type')?.startsWith('text/event-stream')) {
+          await res.body?.cancel();
+          return { status: res.status, text: '' };
+        }
         return { status: res.status, text: await res.text() };
       };
 

@@ -108,6 +108,7 @@ describe('Hookline layering', () => {
     }
     assert.deepEqual(found.sort(), [
       'api.ts: export ../../server/src/core/enums.ts',
+      'api.ts: import type ../../server/src/api/overview-schemas.ts',
       'api.ts: import type ../../server/src/api/schemas.ts',
     ]);
   });
@@ -121,7 +122,9 @@ describe('Hookline layering', () => {
       for (const t of graph.get(f) ?? []) visit(t);
     };
     visit(join(SERVER_SRC, 'api/schemas.ts'));
+    visit(join(SERVER_SRC, 'api/overview-schemas.ts'));
     assert.deepEqual([...reached].map((f) => relative(SERVER_SRC, f)).sort(), [
+      'api/overview-schemas.ts',
       'api/schemas.ts',
       'core/enums.ts',
       'core/formats.ts',

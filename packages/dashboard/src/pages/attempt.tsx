@@ -4,14 +4,18 @@ import {
   AppsCrumb,
   Code,
   ConfirmButton,
+  CopyButton,
+  CurlBlock,
+  curlCommand,
   ErrorBox,
   HeadersTable,
   Loading,
   PageTitle,
   prettyJson,
+  preview,
   StatusBadge,
-  time,
   useLoad,
+  When,
 } from '../components.tsx';
 
 /**
@@ -60,7 +64,10 @@ export function AttemptPage({
           <a href={`/apps/${enc(appId)}/msg/${enc(msgId)}`}>{msgId}</a>
         </nav>
       )}
-      <PageTitle>Attempt {attemptId}</PageTitle>
+      <div class="title-row">
+        <PageTitle>Attempt {attemptId}</PageTitle>
+        <CopyButton text={attemptId} label="attempt id" />
+      </div>
       <ErrorBox error={attempt.error ?? msg.error} />
       {!a && !attempt.error && <Loading what="attempt" />}
       {a && (
@@ -78,7 +85,9 @@ export function AttemptPage({
             </div>
             <div>
               <dt>Time</dt>
-              <dd>{time(a.timestamp)}</dd>
+              <dd>
+                <When iso={a.timestamp} />
+              </dd>
             </div>
             <div>
               <dt>Trigger</dt>
@@ -101,8 +110,13 @@ export function AttemptPage({
             >
               <p>
                 Sends message <code>{msgId}</code> to <code class="url">{a.url}</code> again, with the same{' '}
-                <code>webhook-id</code>.
+                <code>webhook-id</code>, freshly signed. The body:
               </p>
+              {a.requestBody !== null || body !== null ? (
+                <Code text={preview(prettyJson(a.requestBody ?? body ?? ''))} label="Body to resend" />
+              ) : (
+                <p class="muted">The request the provider posted, byte for byte.</p>
+              )}
             </ConfirmButton>
             <a class="button secondary" href={`/apps/${enc(appId)}/endpoints/${enc(a.endpointId)}`}>
               Endpoint health
@@ -115,6 +129,18 @@ export function AttemptPage({
                 <code>POST {a.url}</code>
               </p>
               <HeadersTable headers={a.requestHeaders} caption="Request headers" />
+              {(a.requestBody !== null ||
+                body !== null ||
+                (inbound && inbound.bodyEncoding !== 'base64')) && (
+                <CurlBlock
+                  command={curlCommand(
+                    'POST',
+                    a.url,
+                    Object.entries(a.requestHeaders),
+                    a.requestBody ?? body ?? inbound?.body ?? null,
+                  )}
+                />
+              )}
               <h3>Body</h3>
               {a.requestBody !== null ? (
                 <Code text={a.requestBody} label="Request body" />

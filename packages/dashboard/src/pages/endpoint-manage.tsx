@@ -36,6 +36,9 @@ export function EndpointManage({
     <section aria-labelledby="manage-h">
       <h2 id="manage-h">Manage</h2>
       <div class="actions">
+        <a class="button secondary" href={`/apps/${enc(appId)}/endpoints/${enc(endpoint.id)}/edit`}>
+          Edit endpoint
+        </a>
         {endpoint.kind === 'http' && secret === null && (
           <button
             type="button"

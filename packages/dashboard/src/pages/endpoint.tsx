@@ -1,38 +1,62 @@
-import { useEffect, useState } from 'preact/hooks';
-import { type Attempt, api, type BackgroundTask, type Endpoint, enc, type ListResponse, qs } from '../api.ts';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import {
+  type Attempt,
+  api,
+  type BackgroundTask,
+  type Endpoint,
+  type EndpointStats,
+  enc,
+  type ListResponse,
+  qs,
+} from '../api.ts';
 import {
   AppsCrumb,
   ConfirmButton,
   ErrorBox,
+  Id,
   Loading,
   PageTitle,
   StatusBadge,
   StatusOptions,
-  time,
   useLoad,
+  When,
 } from '../components.tsx';
 import { HealthPanel, WINDOWS, type WindowName } from '../health.tsx';
+import { LiveIndicator, useLive } from '../live.tsx';
 import { EndpointManage } from './endpoint-manage.tsx';
 
 /** One endpoint: health charts, recent attempts (filterable by status), bulk recover. */
 export function EndpointPage({ appId, endpointId }: { appId: string; endpointId: string }) {
-  const [window, setWindow] = useState<WindowName>('1h');
+  // The window, status filter and page start from the URL and go back into it (a shareable view).
+  const initial = new URLSearchParams(location.search);
+  const [window, setWindow] = useState<WindowName>(() => {
+    const w = initial.get('window');
+    return w && w in WINDOWS ? (w as WindowName) : '1h';
+  });
   const [refresh, setRefresh] = useState(0);
-  const [status, setStatus] = useState('');
-  const [live, setLive] = useState(false);
-  useEffect(() => {
-    if (!live) return;
-    const t = setInterval(() => {
-      if (document.visibilityState === 'visible') setRefresh((r) => r + 1);
-    }, 5000);
-    return () => clearInterval(t);
-  }, [live]);
+  const [status, setStatus] = useState(initial.get('status') ?? '');
+  // New attempts to this endpoint refresh the attempts and the health panel (at most once a second).
+  const pending = useRef<ReturnType<typeof setTimeout> | null>(null);
+  useEffect(() => () => void (pending.current && clearTimeout(pending.current)), []);
+  const live = useLive(`/app/${enc(appId)}/live?endpoint=${enc(endpointId)}`, {
+    attempt: () => {
+      if (pending.current) return;
+      pending.current = setTimeout(() => {
+        pending.current = null;
+        setRefresh((r) => r + 1);
+      }, 1000);
+    },
+  });
   const ep = useLoad(
     () => api<Endpoint>('GET', `/app/${enc(appId)}/endpoint/${enc(endpointId)}`),
     [appId, endpointId],
   );
   /** Null: the newest page; otherwise the list iterator of an older page. */
-  const [iterator, setIterator] = useState<string | null>(null);
+  const [iterator, setIterator] = useState<string | null>(initial.get('iterator'));
+  useEffect(() => {
+    const q = qs({ window: window === '1h' ? '' : window, status, iterator });
+    if (q !== location.search) history.replaceState(null, '', `${location.pathname}${q}`);
+  }, [window, status, iterator]);
   const attempts = useLoad(
     () =>
       api<ListResponse<Attempt>>(
@@ -56,10 +80,8 @@ export function EndpointPage({ appId, endpointId }: { appId: string; endpointId:
           {ep.data.description && <span class="muted"> · {ep.data.description}</span>}
           {ep.data.kind && ep.data.kind !== 'http' && <span class="muted"> · {ep.data.kind}</span>}
           {ep.data.timeout !== null && <span class="muted"> · timeout {ep.data.timeout} s</span>}
-          <span class="muted">
-            {' '}
-            · events: {ep.data.filterTypes?.join(', ') ?? 'all'} · id <code>{ep.data.id}</code>
-          </span>
+          <span class="muted"> · events: {ep.data.filterTypes?.join(', ') ?? 'all'} · id </span>
+          <Id value={ep.data.id} label="endpoint id" />
         </p>
       )}
       {ep.data && (
@@ -92,14 +114,7 @@ export function EndpointPage({ appId, endpointId }: { appId: string; endpointId:
         <button type="button" class="secondary" onClick={() => setRefresh((r) => r + 1)}>
           Refresh
         </button>
-        <label class="check">
-          <input
-            type="checkbox"
-            checked={live}
-            onChange={(e) => setLive((e.target as HTMLInputElement).checked)}
-          />
-          Auto-refresh (5 s)
-        </label>
+        <LiveIndicator state={live} />
         <ConfirmButton
           label="Recover failed messages"
           title="Recover failed messages"
@@ -128,6 +143,7 @@ export function EndpointPage({ appId, endpointId }: { appId: string; endpointId:
             Every failed or canceled delivery to this endpoint since the time below (at most 14 days ago), and
             every message it missed while disabled, is sent again.
           </p>
+          <RecoverPreview appId={appId} endpointId={endpointId} since={recoverSince} />
           <label for="recover-since">Since</label>
           <input
             id="recover-since"
@@ -175,7 +191,19 @@ export function EndpointPage({ appId, endpointId }: { appId: string; endpointId:
   );
 }
 
-export function AttemptTable({ appId, attempts }: { appId: string; attempts: Attempt[] }) {
+/**
+ * Attempts, newest first. `showMessage` adds the message each went with (its event type and id);
+ * a message's own page leaves it out.
+ */
+export function AttemptTable({
+  appId,
+  attempts,
+  showMessage = true,
+}: {
+  appId: string;
+  attempts: Attempt[];
+  showMessage?: boolean;
+}) {
   if (attempts.length === 0) return <p class="muted">No attempts.</p>;
   return (
     <div class="scroll">
@@ -184,7 +212,7 @@ export function AttemptTable({ appId, attempts }: { appId: string; attempts: Att
           <tr>
             <th scope="col">Time</th>
             <th scope="col">Status</th>
-            <th scope="col">Event</th>
+            {showMessage && <th scope="col">Message</th>}
             <th scope="col">Duration</th>
             <th scope="col">Attempt</th>
           </tr>
@@ -192,12 +220,25 @@ export function AttemptTable({ appId, attempts }: { appId: string; attempts: Att
         <tbody>
           {attempts.map((a) => (
             <tr key={a.id}>
-              <td>{time(a.timestamp)}</td>
+              <td>
+                <When iso={a.timestamp} />
+              </td>
               <td>
                 <StatusBadge status={a.status} code={a.responseStatusCode} />
                 {a.triggerType === 1 && <span class="muted"> manual</span>}
               </td>
-              <td>{a.msg?.eventType ?? <code>{a.msgId}</code>}</td>
+              {showMessage && (
+                <td>
+                  {a.msg && (
+                    <>
+                      <code>{a.msg.eventType}</code>{' '}
+                    </>
+                  )}
+                  <a class="id-link" href={`/apps/${enc(appId)}/msg/${enc(a.msgId)}`}>
+                    <code>{a.msgId}</code>
+                  </a>
+                </td>
+              )}
               <td>{a.responseDurationMs} ms</td>
               <td>
                 <a href={`/apps/${enc(appId)}/msg/${enc(a.msgId)}/attempt/${enc(a.id)}`}>
@@ -216,4 +257,26 @@ export function AttemptTable({ appId, attempts }: { appId: string; attempts: Att
 export function toLocalInput(ms: number): string {
   const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60_000);
   return d.toISOString().slice(0, 16);
+}
+
+/** What a recover would send again: the failed and canceled deliveries since the chosen time. */
+function RecoverPreview({ appId, endpointId, since }: { appId: string; endpointId: string; since: string }) {
+  const stats = useLoad(
+    () =>
+      api<EndpointStats>(
+        'GET',
+        `/app/${enc(appId)}/endpoint/${enc(endpointId)}/stats${qs({ since: since ? new Date(since).toISOString() : '' })}`,
+      ),
+    [appId, endpointId, since],
+  );
+  if (!stats.data) return null;
+  const n = stats.data.fail + stats.data.canceled;
+  return (
+    <p data-testid="recover-preview">
+      <strong>
+        {n} {n === 1 ? 'delivery' : 'deliveries'}
+      </strong>{' '}
+      failed or canceled since then ({stats.data.fail} failed, {stats.data.canceled} canceled).
+    </p>
+  );
 }

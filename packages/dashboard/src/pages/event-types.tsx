@@ -1,6 +1,6 @@
-import { useState } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
 import {
-  type ApiError,
+  ApiError,
   type App,
   api,
   type EventType,
@@ -9,7 +9,17 @@ import {
   type ListResponse,
   type Message,
 } from '../api.ts';
-import { asApiError, Code, ErrorBox, Loading, PageTitle, useLoad } from '../components.tsx';
+import {
+  asApiError,
+  Code,
+  ConfirmButton,
+  Empty,
+  ErrorBox,
+  Loading,
+  PageTitle,
+  useLoad,
+} from '../components.tsx';
+import { checkAgainstSchema } from '../schema-check.ts';
 
 /** An example payload from the newest schema version: its `examples[0]`, or an empty object. */
 export function examplePayload(t: EventType | undefined): Record<string, unknown> {
@@ -39,7 +49,10 @@ export function EventTypesPage({ presetApp }: { presetApp: string }) {
           <a href={`/apps/${enc(presetApp)}`}>{presetApp}</a>
         </nav>
       )}
-      <PageTitle>Event types</PageTitle>
+      <div class="title-row">
+        <PageTitle>Event types</PageTitle>
+        {!portal && <EventTypeEditor existing={null} onSaved={types.reload} />}
+      </div>
       <ErrorBox error={types.error ?? apps.error} />
       {portal && (
         <p class="muted">
@@ -48,14 +61,22 @@ export function EventTypesPage({ presetApp }: { presetApp: string }) {
         </p>
       )}
       {types.data && apps.data && (
-        <SendTestEvent types={types.data.data} apps={apps.data.data} presetApp={presetApp} />
+        <SendTestEvent
+          key={types.data.data.map((t) => t.name).join()}
+          types={types.data.data}
+          apps={apps.data.data}
+          presetApp={presetApp}
+        />
       )}
       <h2>Catalog</h2>
       {!types.data && !types.error && <Loading what="event types" />}
       {types.data?.data.length === 0 && (
-        <p class="muted">
-          No event types yet. Create them with <code>POST /api/v1/event-type</code>.
-        </p>
+        <Empty title="No event types yet">
+          <p>
+            Event types name what your messages are about (<code>invoice.paid</code>) and describe their
+            payload. {!portal && 'Press Create event type, or use POST /api/v1/event-type.'}
+          </p>
+        </Empty>
       )}
       <ul class="cards">
         {types.data?.data.map((t) => (
@@ -66,6 +87,28 @@ export function EventTypesPage({ presetApp }: { presetApp: string }) {
               {t.archived && <span class="badge fail">archived</span>}
             </h3>
             {t.description && <p>{t.description}</p>}
+            {!portal && (
+              <div class="actions">
+                <EventTypeEditor existing={t} onSaved={types.reload} />
+                {!t.archived && (
+                  <ConfirmButton
+                    label={`Archive ${t.name}`}
+                    title={`Archive ${t.name}`}
+                    confirmLabel="Archive"
+                    class="danger"
+                    action={async () => {
+                      await api('DELETE', `/event-type/${enc(t.name)}`);
+                      types.reload();
+                      return 'Archived';
+                    }}
+                  >
+                    <p>
+                      An archived event type stays readable but is no longer offered for new subscriptions.
+                    </p>
+                  </ConfirmButton>
+                )}
+              </div>
+            )}
             {t.schemas && Object.keys(t.schemas).length > 0 ? (
               <>
                 <details>
@@ -89,7 +132,9 @@ export function EventTypesPage({ presetApp }: { presetApp: string }) {
 
 function SendTestEvent({ types, apps, presetApp }: { types: EventType[]; apps: App[]; presetApp: string }) {
   const live = types.filter((t) => !t.archived);
-  const [appId, setAppId] = useState(presetApp || apps[0]?.id || '');
+  // The link may name the application by uid: select it by id, which the options carry.
+  const preset = apps.find((a) => a.id === presetApp || a.uid === presetApp);
+  const [appId, setAppId] = useState(preset?.id ?? apps[0]?.id ?? '');
   const [eventType, setEventType] = useState(live[0]?.name ?? '');
   const [payload, setPayload] = useState(() => JSON.stringify(examplePayload(live[0]), null, 2));
   const [error, setError] = useState<ApiError | null>(null);
@@ -180,5 +225,137 @@ function SendTestEvent({ types, apps, presetApp }: { types: EventType[]; apps: A
         </p>
       )}
     </section>
+  );
+}
+
+/** The newest schema version of an event type, and its first example. */
+function latest(t: EventType | null): { schema: Record<string, unknown>; example: unknown } {
+  if (!t?.schemas) return { schema: {}, example: {} };
+  const v = Object.keys(t.schemas).sort().pop();
+  const schema = { ...((v ? t.schemas[v] : {}) as Record<string, unknown>) };
+  const examples = schema.examples as unknown[] | undefined;
+  delete schema.examples;
+  return { schema, example: examples?.[0] ?? {} };
+}
+
+/**
+ * Creates or edits an event type: name, description, its payload's JSON Schema and an example
+ * payload (kept as the schema's `examples[0]`, which Send test event prefills). Both must be JSON
+ * objects, and the example must fit the schema, before anything is sent.
+ */
+function EventTypeEditor({ existing, onSaved }: { existing: EventType | null; onSaved: () => void }) {
+  const dialog = useRef<HTMLDialogElement>(null);
+  const init = latest(existing);
+  const [name, setName] = useState(existing?.name ?? '');
+  const [description, setDescription] = useState(existing?.description ?? '');
+  const [schema, setSchema] = useState(JSON.stringify(init.schema, null, 2));
+  const [example, setExample] = useState(JSON.stringify(init.example, null, 2));
+  const [error, setError] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+  const idp = existing ? `et-edit-${existing.name}` : 'et-new';
+  const parse = (text: string, what: string): Record<string, unknown> => {
+    let v: unknown;
+    try {
+      v = JSON.parse(text || '{}');
+    } catch (err) {
+      throw new ApiError(422, 'validation', `the ${what} is not valid JSON: ${(err as Error).message}`);
+    }
+    if (typeof v !== 'object' || v === null || Array.isArray(v))
+      throw new ApiError(422, 'validation', `the ${what} must be a JSON object`);
+    return v as Record<string, unknown>;
+  };
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      const s = parse(schema, 'schema');
+      const ex = parse(example, 'example');
+      const problems = checkAgainstSchema(s, ex);
+      if (problems.length)
+        throw new ApiError(422, 'validation', `the example does not fit the schema: ${problems.join('; ')}`);
+      const hasSchema = Object.keys(s).length > 0;
+      const body = {
+        description,
+        schemas: hasSchema || Object.keys(ex).length ? { '1': { ...s, examples: [ex] } } : null,
+      };
+      setBusy(true);
+      if (existing) await api('PUT', `/event-type/${enc(existing.name)}`, { ...body, archived: false });
+      else await api('POST', '/event-type', { name: name.trim(), ...body });
+      dialog.current?.close();
+      onSaved();
+    } catch (err) {
+      setError(asApiError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <>
+      <button
+        type="button"
+        class={existing ? 'secondary' : undefined}
+        onClick={() => {
+          setError(null);
+          dialog.current?.showModal();
+        }}
+      >
+        {existing ? `Edit ${existing.name}` : 'Create event type'}
+      </button>
+      <dialog ref={dialog} aria-labelledby={`${idp}-h`} class="wide-dialog">
+        <h2 id={`${idp}-h`}>{existing ? `Edit ${existing.name}` : 'Create event type'}</h2>
+        <form onSubmit={submit} class="stack">
+          {!existing && (
+            <div>
+              <label for={`${idp}-name`}>Name</label>
+              <input
+                id={`${idp}-name`}
+                required
+                pattern="[a-zA-Z0-9\-_.]{1,256}"
+                placeholder="invoice.paid"
+                value={name}
+                onInput={(e) => setName((e.target as HTMLInputElement).value)}
+              />
+            </div>
+          )}
+          <div>
+            <label for={`${idp}-desc`}>Description</label>
+            <input
+              id={`${idp}-desc`}
+              value={description}
+              onInput={(e) => setDescription((e.target as HTMLInputElement).value)}
+            />
+          </div>
+          <div>
+            <label for={`${idp}-schema`}>Payload JSON Schema</label>
+            <textarea
+              id={`${idp}-schema`}
+              rows={8}
+              spellcheck={false}
+              value={schema}
+              onInput={(e) => setSchema((e.target as HTMLTextAreaElement).value)}
+            />
+          </div>
+          <div>
+            <label for={`${idp}-example`}>Example payload</label>
+            <textarea
+              id={`${idp}-example`}
+              rows={5}
+              spellcheck={false}
+              value={example}
+              onInput={(e) => setExample((e.target as HTMLTextAreaElement).value)}
+            />
+          </div>
+          <ErrorBox error={error} />
+          <div class="actions">
+            <button type="button" class="secondary" onClick={() => dialog.current?.close()}>
+              Cancel
+            </button>
+            <button type="submit" disabled={busy}>
+              {busy ? 'Saving…' : existing ? 'Save' : 'Create'}
+            </button>
+          </div>
+        </form>
+      </dialog>
+    </>
   );
 }

@@ -1,39 +1,131 @@
-import { type Attempt, api, enc, type ListResponse, type Message } from '../api.ts';
-import { AppsCrumb, Code, ErrorBox, Loading, PageTitle, time, useLoad } from '../components.tsx';
+import { type Attempt, api, enc, type ListResponse, type Message, type MessageDeliveries } from '../api.ts';
+import {
+  AppsCrumb,
+  Code,
+  CopyButton,
+  ErrorBox,
+  Id,
+  Loading,
+  PageTitle,
+  StatusBadge,
+  useLoad,
+  When,
+} from '../components.tsx';
+import { LiveIndicator, useLive } from '../live.tsx';
 import { AttemptTable } from './endpoint.tsx';
 
-/** One message: its payload and every attempt to deliver it. */
+/**
+ * One message: its payload, one row per endpoint (where its delivery stands: status, attempts,
+ * next try), then each endpoint's attempts. New attempts arrive live.
+ */
 export function MessagePage({ appId, msgId }: { appId: string; msgId: string }) {
   const msg = useLoad(() => api<Message>('GET', `/app/${enc(appId)}/msg/${enc(msgId)}`), [appId, msgId]);
-  const attempts = useLoad(
-    () => api<ListResponse<Attempt>>('GET', `/app/${enc(appId)}/attempt/msg/${enc(msgId)}?limit=100`),
+  const deliveries = useLoad(
+    () => api<MessageDeliveries>('GET', `/app/${enc(appId)}/msg/${enc(msgId)}/delivery`),
     [appId, msgId],
   );
+  const attempts = useLoad(
+    () => api<ListResponse<Attempt>>('GET', `/app/${enc(appId)}/attempt/msg/${enc(msgId)}?limit=250`),
+    [appId, msgId],
+  );
+  const live = useLive(msg.data ? `/app/${enc(appId)}/live?msg=${enc(msg.data.id)}` : null, {
+    attempt: () => {
+      deliveries.reload();
+      attempts.reload();
+    },
+  });
+  // The latest delivery per endpoint (a resend adds another).
+  const byEndpoint = new Map<string, MessageDeliveries['data'][number]>();
+  for (const d of deliveries.data?.data ?? []) byEndpoint.set(d.endpointId, d);
+  const all = attempts.data?.data ?? [];
   return (
     <main>
       <nav aria-label="Breadcrumb" class="crumbs">
         <AppsCrumb />
         <a href={`/apps/${enc(appId)}`}>{appId}</a> / <a href={`/apps/${enc(appId)}/messages`}>Messages</a>
       </nav>
-      <PageTitle>Message {msgId}</PageTitle>
-      <ErrorBox error={msg.error ?? attempts.error} />
+      <div class="title-row">
+        <PageTitle>Message {msgId}</PageTitle>
+        <CopyButton text={msgId} label="message id" />
+        <LiveIndicator state={live} />
+      </div>
+      <ErrorBox error={msg.error ?? deliveries.error ?? attempts.error} />
       {msg.data && (
         <>
-          <p>
-            <code>{msg.data.eventType}</code> · {time(msg.data.timestamp)}
+          <dl class="stats">
+            <div>
+              <dt>Event type</dt>
+              <dd>
+                <code>{msg.data.eventType}</code>
+              </dd>
+            </div>
+            <div>
+              <dt>Created</dt>
+              <dd>
+                <When iso={msg.data.timestamp} />
+              </dd>
+            </div>
             {msg.data.eventId && (
-              <>
-                {' '}
-                · event id <code>{msg.data.eventId}</code>
-              </>
+              <div>
+                <dt>Event id</dt>
+                <dd>
+                  <Id value={msg.data.eventId} label="event id" />
+                </dd>
+              </div>
             )}
-          </p>
-          <Code text={JSON.stringify(msg.data.payload, null, 2)} label="Payload" />
+          </dl>
+          <details>
+            <summary>Payload</summary>
+            <Code text={JSON.stringify(msg.data.payload, null, 2)} label="Payload" />
+          </details>
         </>
       )}
-      <h2>Attempts</h2>
-      {!attempts.data && !attempts.error && <Loading what="attempts" />}
-      {attempts.data && <AttemptTable appId={appId} attempts={attempts.data.data} />}
+      <h2>Endpoints</h2>
+      {!deliveries.data && !deliveries.error && <Loading what="deliveries" />}
+      {deliveries.data && byEndpoint.size === 0 && (
+        <p class="muted">No endpoint was subscribed to this message's event type when it was sent.</p>
+      )}
+      {byEndpoint.size > 0 && (
+        <div class="scroll">
+          <table data-testid="deliveries">
+            <thead>
+              <tr>
+                <th scope="col">Endpoint</th>
+                <th scope="col">Status</th>
+                <th scope="col">Attempts</th>
+                <th scope="col">Next try</th>
+              </tr>
+            </thead>
+            <tbody>
+              {[...byEndpoint.values()].map((d) => (
+                <tr key={d.endpointId}>
+                  <td class="url">
+                    {d.url ? (
+                      <a href={`/apps/${enc(appId)}/endpoints/${enc(d.endpointId)}`}>{d.url}</a>
+                    ) : (
+                      <span class="muted">deleted endpoint</span>
+                    )}
+                  </td>
+                  <td>
+                    <StatusBadge status={d.status} />
+                  </td>
+                  <td>{d.attempts}</td>
+                  <td>{d.nextAttempt ? <When iso={d.nextAttempt} /> : <span class="muted">–</span>}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {[...byEndpoint.values()].map((d) => {
+        const mine = all.filter((a) => a.endpointId === d.endpointId);
+        return (
+          <section key={d.endpointId} aria-label={`Attempts to ${d.url ?? d.endpointId}`}>
+            <h3 class="url">Attempts to {d.url ?? d.endpointId}</h3>
+            <AttemptTable appId={appId} attempts={mine} showMessage={false} />
+          </section>
+        );
+      })}
     </main>
   );
 }

@@ -1,91 +1,98 @@
 import { useState } from 'preact/hooks';
 import {
-  type ApiError,
   type Attempt,
   api,
   type Endpoint,
   enc,
+  getPortalApp,
   type ListResponse,
   type Message,
   qs,
 } from '../api.ts';
-import { AppsCrumb, asApiError, ErrorBox, PageTitle, StatusOptions, time, useLoad } from '../components.tsx';
+import {
+  AppsCrumb,
+  asApiError,
+  Empty,
+  ErrorBox,
+  Loading,
+  PageTitle,
+  StatusOptions,
+  useLoad,
+  When,
+} from '../components.tsx';
 import { navigate } from '../router.ts';
 import { AttemptTable, toLocalInput } from './endpoint.tsx';
 
-interface Search {
-  id: string;
-  eventType: string;
-  endpoint: string;
-  status: string;
-  after: string;
-  before: string;
-}
+/** The filters, exactly as they stand in the URL (so a view can be shared). */
+const FILTERS = ['id', 'event_types', 'endpoint', 'status', 'after', 'before', 'iterator'] as const;
+type Filters = Record<(typeof FILTERS)[number], string>;
 
 const iso = (local: string) => (local ? new Date(local).toISOString() : undefined);
+const local = (isoText: string) => (isoText ? toLocalInput(Date.parse(isoText)) : '');
 
 /**
- * Search: by message id or event id (opens the message), or by event type and time; with an
- * endpoint (and optionally a status) it lists that endpoint's attempts instead of messages.
+ * The newest messages of an application, or, with an endpoint (and optionally a status), that
+ * endpoint's attempts; filtered by event type and time. Filters and the page cursor live in the
+ * URL. A message id or eventId opens the message.
  */
-export function MessagesPage({ appId }: { appId: string }) {
+export function MessagesPage({ appId, query }: { appId: string; query: URLSearchParams }) {
+  const f = Object.fromEntries(FILTERS.map((k) => [k, query.get(k) ?? ''])) as Filters;
   const endpoints = useLoad(
     () => api<ListResponse<Endpoint>>('GET', `/app/${enc(appId)}/endpoint?limit=250`),
     [appId],
   );
-  const [form, setForm] = useState<Search>({
-    id: '',
-    eventType: '',
-    endpoint: '',
-    status: '',
-    after: toLocalInput(Date.now() - 7 * 86_400_000),
-    before: '',
-  });
-  const [messages, setMessages] = useState<Message[] | null>(null);
-  const [attempts, setAttempts] = useState<Attempt[] | null>(null);
-  const [error, setError] = useState<ApiError | null>(null);
-  /** Iterator of the next page of the current search; null when it has been read to the end. */
-  const [next, setNext] = useState<string | null>(null);
-  const set = (k: keyof Search) => (e: Event) =>
+  const key = query.toString();
+  const list = useLoad(async () => {
+    const common = {
+      event_types: f.event_types,
+      after: f.after,
+      before: f.before,
+      limit: 50,
+      iterator: f.iterator,
+    };
+    if (f.endpoint) {
+      const r = await api<ListResponse<Attempt>>(
+        'GET',
+        `/app/${enc(appId)}/attempt/endpoint/${enc(f.endpoint)}${qs({ ...common, status: f.status, with_msg: true, with_content: false })}`,
+      );
+      return { kind: 'attempts' as const, r };
+    }
+    const r = await api<ListResponse<Message>>(
+      'GET',
+      `/app/${enc(appId)}/msg${qs({ ...common, with_content: false })}`,
+    );
+    return { kind: 'messages' as const, r };
+  }, [appId, key]);
+  const [form, setForm] = useState({ ...f, after: local(f.after), before: local(f.before) });
+  const [idError, setIdError] = useState<ReturnType<typeof asApiError> | null>(null);
+  const set = (k: keyof Filters) => (e: Event) =>
     setForm({ ...form, [k]: (e.target as HTMLInputElement | HTMLSelectElement).value });
-
-  const search = async (e?: Event, iterator: string | null = null) => {
-    e?.preventDefault();
-    setError(null);
-    try {
-      if (form.id.trim()) {
+  const base = `/apps/${enc(appId)}/messages`;
+  const search = async (e: Event) => {
+    e.preventDefault();
+    setIdError(null);
+    if (form.id.trim()) {
+      try {
         const m = await api<Message>('GET', `/app/${enc(appId)}/msg/${enc(form.id.trim())}`);
         navigate(`/apps/${enc(appId)}/msg/${enc(m.id)}`);
-        return;
+      } catch (err) {
+        setIdError(asApiError(err));
       }
-      const common = {
-        event_types: form.eventType.trim(),
-        after: iso(form.after),
-        before: iso(form.before),
-        limit: 100,
-      };
-      if (form.endpoint) {
-        const r = await api<ListResponse<Attempt>>(
-          'GET',
-          `/app/${enc(appId)}/attempt/endpoint/${enc(form.endpoint)}${qs({ ...common, status: form.status, with_msg: true, with_content: false })}`,
-        );
-        setAttempts(iterator ? [...(attempts ?? []), ...r.data] : r.data);
-        setMessages(null);
-        setNext(r.done ? null : r.iterator);
-      } else {
-        const r = await api<ListResponse<Message>>(
-          'GET',
-          `/app/${enc(appId)}/msg${qs({ ...common, with_content: false })}`,
-        );
-        setMessages(iterator ? [...(messages ?? []), ...r.data] : r.data);
-        setAttempts(null);
-        setNext(r.done ? null : r.iterator);
-      }
-    } catch (err) {
-      setError(asApiError(err));
+      return;
     }
+    navigate(
+      base +
+        qs({
+          event_types: form.event_types.trim(),
+          endpoint: form.endpoint,
+          status: form.endpoint ? form.status : '',
+          after: iso(form.after),
+          before: iso(form.before),
+        }),
+    );
   };
-
+  const r = list.data?.r;
+  const filtered = FILTERS.some((k) => k !== 'iterator' && f[k]);
   return (
     <main>
       <nav aria-label="Breadcrumb" class="crumbs">
@@ -93,7 +100,7 @@ export function MessagesPage({ appId }: { appId: string }) {
         <a href={`/apps/${enc(appId)}`}>{appId}</a>
       </nav>
       <PageTitle>Messages and attempts</PageTitle>
-      <form class="grid" onSubmit={search}>
+      <form class="grid filters" onSubmit={search}>
         <div>
           <label for="s-id">Message id or event id</label>
           <input id="s-id" value={form.id} onInput={set('id')} placeholder="msg_… or your eventId" />
@@ -102,8 +109,8 @@ export function MessagesPage({ appId }: { appId: string }) {
           <label for="s-type">Event types</label>
           <input
             id="s-type"
-            value={form.eventType}
-            onInput={set('eventType')}
+            value={form.event_types}
+            onInput={set('event_types')}
             placeholder="invoice.paid, user.created"
           />
         </div>
@@ -133,44 +140,76 @@ export function MessagesPage({ appId }: { appId: string }) {
           <label for="s-before">Before</label>
           <input id="s-before" type="datetime-local" value={form.before} onInput={set('before')} />
         </div>
-        <div class="actions">
+        <div class="actions wide">
           <button type="submit">Search</button>
+          {filtered && (
+            <a class="button secondary" href={base}>
+              Clear filters
+            </a>
+          )}
         </div>
       </form>
-      <ErrorBox error={error ?? endpoints.error} />
-      {messages && messages.length === 0 && <p class="muted">No messages match.</p>}
-      {messages && messages.length > 0 && (
-        <div class="scroll">
-          <table data-testid="messages">
-            <thead>
-              <tr>
-                <th scope="col">Time</th>
-                <th scope="col">Event type</th>
-                <th scope="col">Message</th>
-              </tr>
-            </thead>
-            <tbody>
-              {messages.map((m) => (
-                <tr key={m.id}>
-                  <td>{time(m.timestamp)}</td>
-                  <td>
-                    <code>{m.eventType}</code>
-                  </td>
-                  <td>
-                    <a href={`/apps/${enc(appId)}/msg/${enc(m.id)}`}>{m.id}</a>
-                  </td>
+      <ErrorBox error={idError ?? list.error ?? endpoints.error} />
+      {!list.data && !list.error && <Loading what="messages" />}
+      {list.data?.kind === 'messages' &&
+        (list.data.r.data.length === 0 ? (
+          filtered ? (
+            <p class="muted">No messages match.</p>
+          ) : (
+            <Empty title="No messages yet">
+              {getPortalApp() ? (
+                <p>Messages this application sends you appear here.</p>
+              ) : (
+                <p>
+                  <a href={`/event-types?app=${enc(appId)}`}>Send a test event</a>, or publish one with{' '}
+                  <code>POST /api/v1/app/{appId}/msg</code>.
+                </p>
+              )}
+            </Empty>
+          )
+        ) : (
+          <div class="scroll">
+            <table data-testid="messages">
+              <thead>
+                <tr>
+                  <th scope="col">Time</th>
+                  <th scope="col">Event type</th>
+                  <th scope="col">Message</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-      {attempts && <AttemptTable appId={appId} attempts={attempts} />}
-      {next && (
-        <button type="button" class="secondary" onClick={() => search(undefined, next)}>
-          Load more
-        </button>
-      )}
+              </thead>
+              <tbody>
+                {list.data.r.data.map((m) => (
+                  <tr key={m.id}>
+                    <td>
+                      <When iso={m.timestamp} />
+                    </td>
+                    <td>
+                      <code>{m.eventType}</code>
+                    </td>
+                    <td>
+                      <a href={`/apps/${enc(appId)}/msg/${enc(m.id)}`}>
+                        <code>{m.id}</code>
+                      </a>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        ))}
+      {list.data?.kind === 'attempts' && <AttemptTable appId={appId} attempts={list.data.r.data} />}
+      <div class="actions">
+        {f.iterator && (
+          <a class="button secondary" href={base + qs({ ...f, iterator: '' })}>
+            Newest
+          </a>
+        )}
+        {r && !r.done && r.iterator && (
+          <a class="button secondary" href={base + qs({ ...f, iterator: r.iterator })}>
+            Older
+          </a>
+        )}
+      </div>
     </main>
   );
 }

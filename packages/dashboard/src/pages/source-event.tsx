@@ -2,15 +2,21 @@ import { useState } from 'preact/hooks';
 import { type Attempt, api, enc, type InboundEventDetail, type Source } from '../api.ts';
 import { BodyView } from '../body-view.tsx';
 import {
+  Code,
   ConfirmButton,
+  CopyButton,
+  CurlBlock,
+  curlCommand,
   ErrorBox,
   HeaderPairs,
   InboundBadge,
   Loading,
   PageTitle,
+  prettyJson,
+  preview,
   StatusBadge,
-  time,
   useLoad,
+  When,
 } from '../components.tsx';
 
 /**
@@ -34,7 +40,10 @@ export function SourceEventPage({ sourceId, eventId }: { sourceId: string; event
         <a href="/sources">Sources</a> / <a href={`/sources/${enc(sourceId)}`}>{name}</a> /{' '}
         <a href={`/sources/${enc(sourceId)}/events`}>events</a>
       </nav>
-      <PageTitle>Event {eventId}</PageTitle>
+      <div class="title-row">
+        <PageTitle>Event {eventId}</PageTitle>
+        <CopyButton text={eventId} label="event id" />
+      </div>
       <ErrorBox error={event.error ?? source.error} />
       {!e && !event.error && <Loading what="event" />}
       {e && (
@@ -48,7 +57,9 @@ export function SourceEventPage({ sourceId, eventId }: { sourceId: string; event
             </div>
             <div>
               <dt>Received</dt>
-              <dd>{time(e.receivedAt)}</dd>
+              <dd>
+                <When iso={e.receivedAt} />
+              </dd>
             </div>
             <div>
               <dt>Event type</dt>
@@ -83,6 +94,9 @@ export function SourceEventPage({ sourceId, eventId }: { sourceId: string; event
                   Forwards {e.status === 'duplicate' ? 'the event this request repeats' : 'this event'} again,
                   with the same <code>webhook-id</code>, so destinations that dedupe will recognise it.
                 </p>
+                {e.bodyEncoding !== 'base64' && (
+                  <Code text={preview(prettyJson(e.body))} label="Body to replay" />
+                )}
                 {s && (
                   <>
                     <label for="replay-to">To</label>
@@ -116,6 +130,16 @@ export function SourceEventPage({ sourceId, eventId }: { sourceId: string; event
               {e.contentType && ` · ${e.contentType}`}
             </code>
           </p>
+          {s && e.bodyEncoding !== 'base64' && (
+            <CurlBlock
+              command={curlCommand(
+                e.method,
+                location.origin + s.ingestPath,
+                e.headers,
+                e.method === 'GET' ? null : e.body,
+              )}
+            />
+          )}
           <div class="split">
             <section aria-labelledby="hdr-h">
               <h3 id="hdr-h">Headers</h3>
@@ -244,7 +268,9 @@ function Forwards({
                   <tbody>
                     {list.map((a) => (
                       <tr key={a.id}>
-                        <td>{time(a.timestamp)}</td>
+                        <td>
+                          <When iso={a.timestamp} />
+                        </td>
                         <td>
                           <StatusBadge status={a.status} code={a.responseStatusCode} />
                           {a.triggerType === 1 && <span class="muted"> manual</span>}

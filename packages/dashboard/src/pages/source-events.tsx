@@ -1,6 +1,8 @@
-import { useState } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
 import { api, enc, INBOUND_STATUSES, type InboundEvent, type ListResponse, qs, type Source } from '../api.ts';
 import { ErrorBox, InboundBadge, Loading, PageTitle, time, useLoad } from '../components.tsx';
+import { LiveIndicator, useLive } from '../live.tsx';
+import { toLocalInput } from './endpoint.tsx';
 
 const iso = (local: string) => (local ? new Date(local).toISOString() : undefined);
 
@@ -13,7 +15,13 @@ interface Filter {
 /** The requests a source received, newest first, filtered by status and time, 50 a page. */
 export function SourceEventsPage({ sourceId, presetStatus }: { sourceId: string; presetStatus: string }) {
   const source = useLoad(() => api<Source>('GET', `/source/${enc(sourceId)}`), [sourceId]);
-  const [form, setForm] = useState<Filter>({ status: presetStatus, after: '', before: '' });
+  // The filters start from the URL (a shared link), and go back into it when applied.
+  const [form, setForm] = useState<Filter>(() => {
+    const q = new URLSearchParams(location.search);
+    const local = (v: string | null) =>
+      v && !Number.isNaN(Date.parse(v)) ? toLocalInput(Date.parse(v)) : '';
+    return { status: presetStatus, after: local(q.get('after')), before: local(q.get('before')) };
+  });
   const [applied, setApplied] = useState<Filter>(form);
   /** Null: the newest page; otherwise the iterator of an older page. */
   const [iterator, setIterator] = useState<string | null>(null);
@@ -33,17 +41,36 @@ export function SourceEventsPage({ sourceId, presetStatus }: { sourceId: string;
     [sourceId, applied, iterator, refresh],
   );
   const apply = (f: Filter) => {
+    history.replaceState(
+      null,
+      '',
+      `${location.pathname}${qs({ status: f.status, after: iso(f.after), before: iso(f.before) })}`,
+    );
     setApplied(f);
     setIterator(null);
     setRefresh((r) => r + 1);
   };
+  // New requests refresh the newest page (at most once a second).
+  const pending = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const live = useLive(source.data ? `/live?source=${enc(source.data.id)}` : null, {
+    inbound: () => {
+      if (iterator !== null || pending.current) return;
+      pending.current = setTimeout(() => {
+        pending.current = null;
+        setRefresh((r) => r + 1);
+      }, 1000);
+    },
+  });
   const name = source.data?.name ?? sourceId;
   return (
     <main>
       <nav aria-label="Breadcrumb" class="crumbs">
         <a href="/sources">Sources</a> / <a href={`/sources/${enc(sourceId)}`}>{name}</a>
       </nav>
-      <PageTitle>Events of {name}</PageTitle>
+      <div class="title-row">
+        <PageTitle>Events of {name}</PageTitle>
+        <LiveIndicator state={live} />
+      </div>
       <form
         class="grid"
         onSubmit={(e) => {

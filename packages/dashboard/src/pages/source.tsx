@@ -1,7 +1,28 @@
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
-import { type ApiError, api, enc, type RequestField, type Source } from '../api.ts';
-import { asApiError, CopyField, ErrorBox, Loading, PageTitle, time, useLoad } from '../components.tsx';
+import {
+  type ApiError,
+  api,
+  enc,
+  type InboundEvent,
+  type ListResponse,
+  type RequestField,
+  type Source,
+} from '../api.ts';
+import {
+  asApiError,
+  ConfirmButton,
+  CopyField,
+  ErrorBox,
+  InboundBadge,
+  Loading,
+  PageTitle,
+  time,
+  useLoad,
+  When,
+} from '../components.tsx';
+import { LiveIndicator, useLive } from '../live.tsx';
+import { navigate } from '../router.ts';
 
 export function describeField(f: RequestField | null, fallback: string): string {
   if (!f || (!f.header && !f.jsonPath)) return fallback;
@@ -45,7 +66,25 @@ export function SourcePage({ sourceId }: { sourceId: string }) {
             <a class="button secondary" href={`/sources/${enc(s.id)}/events?status=rejected`}>
               Rejected requests
             </a>
+            <EditSource source={s} onSaved={source.reload} />
+            <ConfirmButton
+              label="Delete source"
+              title={`Delete source ${s.name}`}
+              confirmLabel="Delete"
+              class="danger"
+              action={async () => {
+                await api('DELETE', `/source/${enc(s.id)}`);
+                navigate('/sources');
+                return 'Deleted';
+              }}
+            >
+              <p>
+                Requests to <code>{s.ingestPath}</code> will be refused from now on. Its received requests and
+                their forwards are deleted with it.
+              </p>
+            </ConfirmButton>
           </div>
+          <LatestRequests source={s} />
           <h2>Definition</h2>
           <table class="kv" data-testid="source-definition">
             <tbody>
@@ -181,6 +220,118 @@ function ForwardSecret({ sourceId }: { sourceId: string }) {
         </button>
       )}
       <ErrorBox error={error} />
+    </section>
+  );
+}
+
+/**
+ * Edits what changes most often: the description and the destinations, one per line as
+ * `URL [event.type, other.type]`. A destination whose URL stays keeps its id and its history.
+ */
+function EditSource({ source, onSaved }: { source: Source; onSaved: () => void }) {
+  const [description, setDescription] = useState(source.description);
+  const [dests, setDests] = useState(
+    source.destinations
+      .map((d) => (d.eventTypes?.length ? `${d.url} ${d.eventTypes.join(', ')}` : d.url))
+      .join('\n'),
+  );
+  return (
+    <ConfirmButton
+      label="Edit source"
+      title={`Edit source ${source.name}`}
+      confirmLabel="Save"
+      action={async () => {
+        const destinations = dests
+          .split('\n')
+          .map((l) => l.trim())
+          .filter(Boolean)
+          .map((line) => {
+            const [url = '', ...rest] = line.split(/\s+/);
+            const types = rest
+              .join(' ')
+              .split(',')
+              .map((t) => t.trim())
+              .filter(Boolean);
+            const existing = source.destinations.find((d) => d.url === url);
+            // An existing destination keeps its other settings (headers, kind, template).
+            const kept = existing
+              ? {
+                  id: existing.id,
+                  headers: existing.headers,
+                  disabled: existing.disabled,
+                  kind: existing.kind,
+                  template: existing.template,
+                }
+              : {};
+            return { ...kept, url, eventTypes: types.length ? types : null };
+          });
+        await api('PATCH', `/source/${enc(source.id)}`, { description, destinations });
+        onSaved();
+        return 'Saved';
+      }}
+    >
+      <div class="stack">
+        <div>
+          <label for="src-edit-desc">Description</label>
+          <input
+            id="src-edit-desc"
+            value={description}
+            onInput={(e) => setDescription((e.target as HTMLInputElement).value)}
+          />
+        </div>
+        <div>
+          <label for="src-edit-dests">Destinations (one per line: URL, then optional event types)</label>
+          <textarea
+            id="src-edit-dests"
+            rows={4}
+            spellcheck={false}
+            value={dests}
+            onInput={(e) => setDests((e.target as HTMLTextAreaElement).value)}
+          />
+        </div>
+      </div>
+    </ConfirmButton>
+  );
+}
+
+/** The newest requests to the source, kept current by the live feed. */
+function LatestRequests({ source }: { source: Source }) {
+  const latest = useLoad(
+    () => api<ListResponse<InboundEvent>>('GET', `/source/${enc(source.id)}/event?limit=5`),
+    [source.id],
+  );
+  const live = useLive(`/live?source=${enc(source.id)}`, { inbound: () => latest.reload() });
+  const events = latest.data?.data ?? [];
+  return (
+    <section aria-labelledby="latest-h" class="card">
+      <div class="title-row">
+        <h2 id="latest-h">Latest requests</h2>
+        <LiveIndicator state={live} />
+      </div>
+      <ErrorBox error={latest.error} />
+      {latest.data && events.length === 0 && (
+        <p class="muted">
+          Nothing received yet. Point the provider at the URL above, or try it:{' '}
+          <code>
+            curl -X POST {location.origin + source.ingestPath} -d {"'{}'"}
+          </code>
+        </p>
+      )}
+      {events.length > 0 && (
+        <ul class="plain" data-testid="latest-requests">
+          {events.map((e) => (
+            <li key={e.id}>
+              <InboundBadge status={e.status} /> <code>{e.eventType}</code>{' '}
+              <a href={`/sources/${enc(source.id)}/events/${enc(e.id)}`}>
+                <code>{e.id}</code>
+              </a>{' '}
+              <span class="muted">
+                <When iso={e.receivedAt} />
+              </span>
+            </li>
+          ))}
+        </ul>
+      )}
     </section>
   );
 }

@@ -30,8 +30,10 @@ import {
 } from './http-limits.ts';
 import { idempotency } from './idempotency.ts';
 import { listenRoutes } from './listen.ts';
+import { liveRoutes } from './live.ts';
 import { messageRoutes } from './message.ts';
 import { metricsRoutes } from './metrics.ts';
+import { overviewRoutes } from './overview.ts';
 import { restHookRoutes } from './rest-hooks.ts';
 import { SHARED_SCHEMAS } from './schemas.ts';
 import { sourceRoutes } from './source.ts';
@@ -227,6 +229,8 @@ export async function buildApi(ctx: ApiContext) {
       authRoutes(typed, ctx);
       restHookRoutes(typed, ctx);
       if (ctx.listen) listenRoutes(typed, ctx, ctx.listen);
+      overviewRoutes(typed, ctx);
+      liveRoutes(typed, ctx);
     },
     { prefix: '/api/v1' },
   );

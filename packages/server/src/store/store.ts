@@ -24,6 +24,8 @@ import type {
   TriggerTypeCode,
 } from '../core/types.ts';
 
+import type { OverviewQueries } from './overview-types.ts';
+
 export type { DeliveryOutcome };
 
 export interface StoreCapabilities {
@@ -303,7 +305,7 @@ export interface InboundEventFilter {
   after?: number;
 }
 
-export interface Store {
+export interface Store extends OverviewQueries {
   readonly capabilities: StoreCapabilities;
   /** Creates or upgrades the schema. Safe to call on every start. */
   migrate(): Promise<void>;

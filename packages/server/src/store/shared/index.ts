@@ -11,6 +11,7 @@ import { eventTypesStore } from './event-types.ts';
 import { idempotencyStore } from './idempotency.ts';
 import { inboundEventsStore } from './inbound-events.ts';
 import { messagesStore } from './messages.ts';
+import { overviewStore } from './overview.ts';
 import { recoverStore } from './recover.ts';
 import { settingsStore } from './settings.ts';
 import { sourcesStore } from './sources.ts';
@@ -32,4 +33,5 @@ export const sharedStore = (db: Db) => ({
   ...inboundEventsStore(db),
   ...idempotencyStore(db),
   ...recoverStore(db),
+  ...overviewStore(db),
 });
