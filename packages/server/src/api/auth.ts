@@ -130,6 +130,7 @@ const APP_TOKEN_READABLE = new Set([
   '/event-type',
   '/event-type/:event_type_name',
   '/event-type/:event_type_name/sample',
+  '/background-task',
   '/background-task/:task_id',
 ]);
 

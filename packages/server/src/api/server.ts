@@ -34,6 +34,7 @@ import { messageRoutes } from './message.ts';
 import { metricsRoutes } from './metrics.ts';
 import { restHookRoutes } from './rest-hooks.ts';
 import { SHARED_SCHEMAS } from './schemas.ts';
+import { sendingRoutes } from './sending.ts';
 import { sourceRoutes } from './source.ts';
 import { statsRoutes } from './stats.ts';
 
@@ -218,9 +219,10 @@ export async function buildApi(ctx: ApiContext) {
       const typed = api.withTypeProvider<TypeBoxTypeProvider>();
       applicationRoutes(typed, ctx);
       endpointRoutes(typed, ctx, tasks);
-      backgroundTaskRoutes(typed, tasks);
+      backgroundTaskRoutes(typed, ctx, tasks);
       eventTypeRoutes(typed, ctx);
       messageRoutes(typed, ctx);
+      sendingRoutes(typed, ctx, tasks);
       attemptRoutes(typed, ctx);
       statsRoutes(typed, ctx);
       sourceRoutes(typed, ctx);

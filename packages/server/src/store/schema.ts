@@ -13,6 +13,9 @@ import type {
   App,
   AppToken,
   Attempt,
+  BackgroundTask,
+  BackgroundTaskKind,
+  BackgroundTaskStatus,
   DeliveryStatusCode,
   Endpoint,
   EndpointKind,
@@ -176,6 +179,16 @@ export const inboundEvents = defineTable<Omit<InboundEvent, 'messageIds'>>('inbo
   body: column('body', bytes),
   receivedAt: column('received_at', int),
   bodyExpungedAt: column('body_expunged_at', intOrNull),
+});
+
+export const backgroundTasks = defineTable<BackgroundTask>('background_task', {
+  id: column('id', text),
+  appId: column('app_id', textOrNull),
+  kind: column('kind', text as Codec<BackgroundTaskKind>),
+  status: column('status', text as Codec<BackgroundTaskStatus>),
+  data: column('data', json<Record<string, unknown>>()),
+  createdAt: column('created_at', int),
+  updatedAt: column('updated_at', int),
 });
 
 /** The endpoint fields a claimed delivery carries to the sender. */

@@ -12,6 +12,9 @@ import type {
   App,
   AppToken,
   Attempt,
+  BackgroundTask,
+  BackgroundTaskKind,
+  BackgroundTaskStatus,
   DeliveryStatusCode,
   Endpoint,
   EndpointKind,
@@ -303,6 +306,20 @@ export interface InboundEventFilter {
   after?: number;
 }
 
+/** A message's state at one endpoint: its newest delivery there. */
+export interface DeliveryState {
+  status: DeliveryStatusCode;
+  /** When the next attempt is due, for a pending delivery; null otherwise. */
+  nextAttemptAt: number | null;
+}
+
+export interface BackgroundTaskFilter {
+  /** Only this application's tasks. */
+  appId?: string;
+  status?: BackgroundTaskStatus;
+  kind?: BackgroundTaskKind;
+}
+
 export interface Store {
   readonly capabilities: StoreCapabilities;
   /** Creates or upgrades the schema. Safe to call on every start. */
@@ -444,4 +461,32 @@ export interface Store {
     page: PageQuery,
   ): Promise<Page<InboundEvent>>;
   getInboundEvent(sourceId: string, id: string): Promise<InboundEvent | null>;
+
+  insertBackgroundTask(task: BackgroundTask): Promise<void>;
+  /** Writes the task's status, data and updatedAt. */
+  updateBackgroundTask(task: BackgroundTask): Promise<void>;
+  getBackgroundTask(id: string): Promise<BackgroundTask | null>;
+  listBackgroundTasks(filter: BackgroundTaskFilter, page: PageQuery): Promise<Page<BackgroundTask>>;
+  /** Forgets ended tasks last updated before `before`, and ended ones beyond the newest `keep`. */
+  pruneBackgroundTasks(before: number, keep: number): Promise<number>;
+
+  /** Empties a message's payload (the record stays, marked expunged); false when there is no such message. */
+  expungeMessageContent(appId: string, msgId: string, now: number): Promise<boolean>;
+  /** Empties an attempt's response body; false when there is no such attempt. */
+  expungeAttemptContent(appId: string, attemptId: string): Promise<boolean>;
+  /** Empties the payloads of up to `limit` messages of the application not expunged yet; returns how many. */
+  expungeAppContents(appId: string, now: number, limit: number): Promise<number>;
+  /** The messages that have a delivery to the endpoint (newest delivery's state), paged by message id. */
+  listEndpointMessages(
+    appId: string,
+    endpointId: string,
+    filter: MessageFilter & { status?: DeliveryStatusCode },
+    page: PageQuery,
+  ): Promise<Page<DeliveryState & { message: Message }>>;
+  /** The endpoints a message has a delivery to (newest delivery's state), paged by endpoint id. */
+  listMessageDestinations(
+    appId: string,
+    msgId: string,
+    page: PageQuery,
+  ): Promise<Page<DeliveryState & { endpoint: Endpoint }>>;
 }

@@ -547,4 +547,26 @@ END
 $$;
 `,
   },
+  {
+    version: 9,
+    name: 'background tasks',
+    sql: `
+-- Work an API call starts and answers at once (recover, replays, purges, stats), as Svix's
+-- background tasks: \`GET /api/v1/background-task[/{id}]\`. app_id is NULL for a task across
+-- applications (admin only). data is the task's progress and result, JSON text. Tasks used to
+-- be kept in \`setting\` under background_task:{id}; those short-lived rows are dropped.
+CREATE TABLE background_task (
+  id TEXT COLLATE "C" PRIMARY KEY,
+  app_id TEXT COLLATE "C" REFERENCES app(id) ON DELETE CASCADE,
+  kind TEXT NOT NULL,
+  status TEXT NOT NULL,
+  data TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX background_task_app ON background_task (app_id, id);
+CREATE INDEX background_task_updated ON background_task (updated_at);
+DELETE FROM setting WHERE key LIKE 'background\\_task:%' ESCAPE '\\';
+`,
+  },
 ];

@@ -5,6 +5,7 @@
  */
 import { appsStore } from './apps.ts';
 import { attemptsStore } from './attempts.ts';
+import { backgroundTasksStore } from './background-tasks.ts';
 import type { Db } from './db.ts';
 import { endpointsStore } from './endpoints.ts';
 import { eventTypesStore } from './event-types.ts';
@@ -12,6 +13,7 @@ import { idempotencyStore } from './idempotency.ts';
 import { inboundEventsStore } from './inbound-events.ts';
 import { messagesStore } from './messages.ts';
 import { recoverStore } from './recover.ts';
+import { sendingStore } from './sending.ts';
 import { settingsStore } from './settings.ts';
 import { sourcesStore } from './sources.ts';
 import { statsStore } from './stats.ts';
@@ -32,4 +34,6 @@ export const sharedStore = (db: Db) => ({
   ...inboundEventsStore(db),
   ...idempotencyStore(db),
   ...recoverStore(db),
+  ...backgroundTasksStore(db),
+  ...sendingStore(db),
 });

@@ -1,0 +1,310 @@
+/**
+ * The rest of Svix's sending API through the official `svix` v2 client, on SQLite and on
+ * PostgreSQL: sending an example, expunging content, a message's status at each endpoint (and
+ * the reverse), replays and purges as background tasks that outlive a restart, the pre-check,
+ * and app-token scoping of tasks.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { ApiException, BackgroundTaskStatus, MessageStatus, Svix } from 'svix';
+import { startHookline, startReceiver, type TestReceiver, type TestServer, tempDir } from './helpers.ts';
+import { createTestDatabase, PG_SECRET_KEY, pgTestOptions, type TestDatabase } from './pg.ts';
+
+function apiError(status: number, code?: string) {
+  return (err: unknown) => {
+    assert.ok(err instanceof ApiException, `expected ApiException, got ${String(err)}`);
+    assert.equal(err.code, status);
+    if (code !== undefined) assert.equal((err.body as { code: string }).code, code);
+    return true;
+  };
+}
+
+const payloadsOf = (r: TestReceiver) =>
+  r.requests.map((q) => JSON.parse(q.body.toString()) as Record<string, unknown>);
+
+interface Setup {
+  env: Record<string, string>;
+  dataDir?: string;
+  cleanup?: () => Promise<void>;
+}
+
+function suite(name: string, setup: () => Promise<Setup>, options: { skip?: string } = {}) {
+  describe(`Svix sending API through the svix client (${name})`, options, () => {
+    let s: Setup;
+    let server: TestServer;
+    let svix: Svix;
+    let recvA: TestReceiver;
+    let recvC: TestReceiver;
+    const drain = () => server.hookline.dispatcher!.drain();
+    const start = async () => {
+      server = await startHookline({ env: s.env, ...(s.dataDir ? { dataDir: s.dataDir } : {}) });
+      svix = new Svix(server.token, { serverUrl: server.url });
+    };
+    /** Polls the task (bounded) until it is no longer running. */
+    const ended = async (client: Svix, id: string) => {
+      for (let i = 0; i < 500; i++) {
+        const t = await client.backgroundTask.get(id);
+        if (t.status !== BackgroundTaskStatus.Running) return t;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      throw new Error(`task ${id} still running`);
+    };
+
+    before(async () => {
+      s = await setup();
+      await start();
+      recvA = await startReceiver();
+      recvC = await startReceiver();
+      await svix.eventType.create({
+        name: 'user.created',
+        description: 'A user signed up',
+        schemas: {
+          '1': {
+            type: 'object',
+            properties: { email: { type: 'string' } },
+            examples: [{ email: 'first@example.com' }, { email: 'second@example.com' }],
+          },
+        },
+      });
+      await svix.eventType.create({ name: 'user.deleted', description: 'No schema' });
+      await svix.application.create({ name: 'Shop', uid: 'shop' });
+      await svix.application.create({ name: 'Other', uid: 'other' });
+    });
+    after(async () => {
+      await server?.close();
+      await recvA?.close();
+      await recvC?.close();
+      await s?.cleanup?.();
+    });
+
+    test('send-example posts the chosen example to that endpoint only', async () => {
+      const a = await svix.endpoint.create('shop', {
+        url: recvA.url,
+        uid: 'a',
+        eventTypes: ['user.created'],
+      });
+      const msg = await svix.endpoint.sendExample('shop', a.id, {
+        eventType: 'user.created',
+        exampleIndex: 1,
+      });
+      assert.equal(msg.eventType, 'user.created');
+      assert.deepEqual(msg.payload, { email: 'second@example.com' });
+      await drain();
+      assert.deepEqual(payloadsOf(recvA), [{ email: 'second@example.com' }]);
+      await assert.rejects(
+        svix.endpoint.sendExample('shop', 'a', { eventType: 'user.deleted' }),
+        apiError(422),
+      );
+      await assert.rejects(
+        svix.endpoint.sendExample('shop', 'a', { eventType: 'user.created', exampleIndex: 5 }),
+        (err: unknown) =>
+          apiError(422)(err) && (err as ApiException<any>).body.detail[0].loc[1] === 'exampleIndex',
+      );
+      await assert.rejects(
+        svix.endpoint.sendExample('shop', 'no-such-ep', { eventType: 'user.created' }),
+        apiError(404, 'not_found'),
+      );
+    });
+
+    test('listAttemptedDestinations and listAttemptedMessages give each side with its status', async () => {
+      const b = await svix.endpoint.create('shop', { url: `${recvA.url}/b`, uid: 'b' });
+      recvA.queue({ status: 200 }, { status: 500, body: 'nope' });
+      const m = await svix.message.create('shop', { eventType: 'user.created', payload: { email: 'x@y.z' } });
+      await drain();
+      const dests = await svix.messageAttempt.listAttemptedDestinations('shop', m.id);
+      assert.equal(dests.data.length, 2);
+      assert.deepEqual(dests.data.map((d) => d.uid).sort(), ['a', 'b']);
+      const statuses = new Map(dests.data.map((d) => [d.uid, d]));
+      // One of the two got the 500 (the order is the dispatcher's): one success, one pending retry.
+      const codes = [...statuses.values()].map((d) => d.status).sort();
+      assert.deepEqual(codes, [MessageStatus.Success, MessageStatus.Pending]);
+      const pending = [...statuses.values()].find((d) => d.status === MessageStatus.Pending)!;
+      assert.equal(pending.statusText, 'pending');
+      assert.ok(pending.nextAttempt instanceof Date);
+
+      const byB = await svix.messageAttempt.listAttemptedMessages('shop', b.id, { withContent: true });
+      assert.deepEqual(
+        byB.data.map((x) => [x.id, x.payload]),
+        [[m.id, { email: 'x@y.z' }]],
+      );
+      const onlyPending = await svix.messageAttempt.listAttemptedMessages('shop', pending.id, {
+        status: MessageStatus.Pending,
+      });
+      assert.deepEqual(
+        onlyPending.data.map((x) => x.id),
+        [m.id],
+      );
+      // Paging: one per page, newest first, the iterator continues.
+      const p1 = await svix.messageAttempt.listAttemptedMessages('shop', 'a', { limit: 1 });
+      assert.equal(p1.data.length, 1);
+      assert.equal(p1.done, false);
+      assert.equal(p1.data[0]!.id, m.id);
+      const p2 = await svix.messageAttempt.listAttemptedMessages('shop', 'a', {
+        limit: 1,
+        iterator: p1.iterator,
+      });
+      assert.equal(p2.data[0]!.eventType, 'user.created');
+      assert.notEqual(p2.data[0]!.id, m.id);
+      await assert.rejects(svix.messageAttempt.listAttemptedDestinations('shop', 'msg_nope'), apiError(404));
+    });
+
+    test('expunging a payload and an attempt response body', async () => {
+      const m = await svix.message.create('shop', {
+        eventType: 'user.created',
+        payload: { secret: 's3' },
+        eventId: 'ev-x',
+      });
+      await drain();
+      assert.deepEqual((await svix.message.get('shop', m.id, { withContent: true })).payload, {
+        secret: 's3',
+      });
+      await svix.message.expungeContent('shop', 'ev-x');
+      assert.deepEqual((await svix.message.get('shop', m.id, { withContent: true })).payload, {});
+      const attempts = await svix.messageAttempt.listByMsg('shop', m.id);
+      assert.ok(attempts.data.length > 0);
+      const at = attempts.data[0]!;
+      await svix.messageAttempt.expungeContent('shop', m.id, at.id);
+      assert.equal((await svix.messageAttempt.get('shop', m.id, at.id)).response, '');
+      await assert.rejects(svix.messageAttempt.expungeContent('shop', m.id, 'atmpt_nope'), apiError(404));
+      await assert.rejects(svix.message.expungeContent('other', m.id), apiError(404));
+    });
+
+    test('bulk expunge answers per id; expunge-all-contents is a task that empties every payload', async () => {
+      const m1 = await svix.message.create('shop', { eventType: 'user.deleted', payload: { n: 1 } });
+      const out = await svix.message.bulkExpungeContent('shop', { ids: [m1.id, 'msg_missing'] });
+      assert.deepEqual(out.results, { [m1.id]: 'expunged', msg_missing: 'not-found' });
+      assert.deepEqual((await svix.message.get('shop', m1.id, { withContent: true })).payload, {});
+
+      await svix.message.create('other', { eventType: 'user.deleted', payload: { keep: true } });
+      await svix.message.create('shop', { eventType: 'user.deleted', payload: { n: 2 } });
+      const task = await svix.message.expungeAllContents('shop');
+      assert.equal(task.task, 'application.purge_content');
+      const done = await ended(svix, task.id);
+      assert.equal(done.status, BackgroundTaskStatus.Finished);
+      const all = await svix.message.list('shop', { limit: 250, withContent: true });
+      assert.ok(all.data.every((x) => Object.keys(x.payload).length === 0));
+      assert.ok(done.data.messagesExpunged >= 1);
+      // Another application's payloads are untouched.
+      assert.deepEqual((await svix.message.list('other', { withContent: true })).data[0]!.payload, {
+        keep: true,
+      });
+    });
+
+    test('replay-missing sends an endpoint what it never got; bulk-replay resends by filter', async () => {
+      const since = new Date(Date.now() - 3_600_000);
+      const before = (await svix.messageAttempt.listAttemptedMessages('shop', 'a', { limit: 250 })).data
+        .length;
+      const c = await svix.endpoint.create('shop', {
+        url: recvC.url,
+        uid: 'c',
+        eventTypes: ['user.created'],
+      });
+      const replay = await svix.endpoint.replayMissing('shop', c.id, { since });
+      assert.equal(replay.task, 'endpoint.replay');
+      const done = await ended(svix, replay.id);
+      assert.equal(done.status, BackgroundTaskStatus.Finished);
+      await drain();
+      // Every user.created message of the application (the example went to a only, and is one too).
+      const created = (await svix.message.list('shop', { eventTypes: ['user.created'], limit: 250 })).data;
+      assert.equal(recvC.requests.length, created.length);
+      assert.equal(done.data.messagesQueued, created.length);
+      // Again: nothing is missing any more.
+      const again = await ended(svix, (await svix.endpoint.replayMissing('shop', 'c', { since })).id);
+      assert.equal(again.data.messagesQueued, 0);
+
+      const succeeded = (
+        await svix.messageAttempt.listAttemptedMessages('shop', 'a', {
+          limit: 250,
+          status: MessageStatus.Success,
+        })
+      ).data.length;
+      assert.ok(succeeded >= 1 && succeeded <= before);
+      await drain();
+      const n = recvA.requests.length;
+      const bulk = await svix.endpoint.bulkReplay('shop', 'a', { since, status: MessageStatus.Success });
+      assert.equal(bulk.task, 'endpoint.bulk-replay');
+      const bulkDone = await ended(svix, bulk.id);
+      assert.equal(bulkDone.data.messagesQueued, succeeded);
+      await drain();
+      assert.equal(recvA.requests.length, n + succeeded);
+      await assert.rejects(
+        svix.endpoint.bulkReplay('shop', 'a', { since, eventTypes: ['no.such'] }),
+        apiError(422),
+      );
+      await assert.rejects(
+        svix.endpoint.replayMissing('shop', 'a', { since: new Date(), until: since }),
+        apiError(422),
+      );
+    });
+
+    test('precheck says whether any enabled endpoint would get the message', async () => {
+      await svix.application.create({ name: 'Pre', uid: 'pre' });
+      assert.equal((await svix.message.precheck('pre', { eventType: 'user.created' })).active, false);
+      const e = await svix.endpoint.create('pre', {
+        url: recvA.url,
+        eventTypes: ['user.deleted'],
+        channels: ['eu'],
+      });
+      assert.equal((await svix.message.precheck('pre', { eventType: 'user.created' })).active, false);
+      assert.equal((await svix.message.precheck('pre', { eventType: 'user.deleted' })).active, false);
+      assert.equal(
+        (await svix.message.precheck('pre', { eventType: 'user.deleted', channels: ['eu'] })).active,
+        true,
+      );
+      await svix.endpoint.patch('pre', e.id, { disabled: true });
+      assert.equal(
+        (await svix.message.precheck('pre', { eventType: 'user.deleted', channels: ['eu'] })).active,
+        false,
+      );
+    });
+
+    test('background tasks: listed and filtered, scoped to an app token, kept across a restart', async () => {
+      const list = await svix.backgroundTask.list({ limit: 250 });
+      const kinds = new Set(list.data.map((t) => t.task));
+      for (const k of ['endpoint.replay', 'endpoint.bulk-replay', 'application.purge_content'])
+        assert.ok(kinds.has(k as never), k);
+      const replays = await svix.backgroundTask.list({ task: 'endpoint.replay' as never });
+      assert.ok(replays.data.length >= 2 && replays.data.every((t) => t.task === 'endpoint.replay'));
+
+      const otherTask = await svix.message.expungeAllContents('other');
+      await ended(svix, otherTask.id);
+      const { token } = await svix.authentication.appPortalAccess('shop', {});
+      const scoped = new Svix(token, { serverUrl: server.url });
+      const seen = await scoped.backgroundTask.list({ limit: 250 });
+      assert.ok(seen.data.length > 0);
+      assert.ok(!seen.data.some((t) => t.id === otherTask.id), "another application's task is not listed");
+      await assert.rejects(scoped.backgroundTask.get(otherTask.id), apiError(404));
+      const shopTask = seen.data[0]!;
+      assert.equal((await scoped.backgroundTask.get(shopTask.id)).id, shopTask.id);
+
+      await server.close();
+      await start();
+      const afterRestart = await svix.backgroundTask.get(shopTask.id);
+      assert.equal(afterRestart.status, BackgroundTaskStatus.Finished);
+      assert.deepEqual(afterRestart.data, shopTask.data);
+      await assert.rejects(svix.backgroundTask.get('qtask_nope'), apiError(404, 'not_found'));
+    });
+  });
+}
+
+suite('sqlite', async () => {
+  const dir = tempDir();
+  return { env: { HOOKLINE_RETRY_SCHEDULE: '60,60' }, dataDir: dir };
+});
+
+let db: TestDatabase | undefined;
+suite(
+  'postgres',
+  async () => {
+    db = await createTestDatabase('sending');
+    return {
+      env: {
+        HOOKLINE_DATABASE_URL: db.url,
+        HOOKLINE_SECRET_KEY: PG_SECRET_KEY,
+        HOOKLINE_RETRY_SCHEDULE: '60,60',
+      },
+      cleanup: () => db!.drop(),
+    };
+  },
+  await pgTestOptions(),
+);
