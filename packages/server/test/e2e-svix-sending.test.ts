@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ApiException, BackgroundTaskStatus, MessageStatus, Svix } from 'svix';
+import { createManualClock } from '../src/core/clock.ts';
 import { startHookline, startReceiver, type TestReceiver, type TestServer, tempDir } from './helpers.ts';
 import { createTestDatabase, PG_SECRET_KEY, pgTestOptions, type TestDatabase } from './pg.ts';
 
@@ -35,9 +36,11 @@ function suite(name: string, setup: () => Promise<Setup>, options: { skip?: stri
     let svix: Svix;
     let recvA: TestReceiver;
     let recvC: TestReceiver;
+    // Moves only when told to (the polling API holds back its newest two seconds).
+    const clock = createManualClock();
     const drain = () => server.hookline.dispatcher!.drain();
     const start = async () => {
-      server = await startHookline({ env: s.env, ...(s.dataDir ? { dataDir: s.dataDir } : {}) });
+      server = await startHookline({ env: s.env, clock, ...(s.dataDir ? { dataDir: s.dataDir } : {}) });
       svix = new Svix(server.token, { serverUrl: server.url });
     };
     /** Polls the task (bounded) until it is no longer running. */
@@ -256,6 +259,137 @@ function suite(name: string, setup: () => Promise<Setup>, options: { skip?: stri
         (await svix.message.precheck('pre', { eventType: 'user.deleted', channels: ['eu'] })).active,
         false,
       );
+    });
+
+    test('raw payload, attempt headers and count, cancel-msgs, rate-limit status, test-attempt', async () => {
+      const m = await svix.message.create('shop', {
+        eventType: 'user.deleted',
+        payload: { b: 2, a: [1, 'ü'] },
+      });
+      const raw = await server.call('GET', `/api/v1/app/shop/msg/${m.id}/raw`);
+      assert.equal(raw.status, 200);
+      assert.deepEqual(JSON.parse(raw.body.payload), { b: 2, a: [1, 'ü'] });
+
+      const h = await svix.endpoint.create('shop', {
+        url: `${recvC.url}/h`,
+        uid: 'h',
+        eventTypes: ['user.deleted'],
+        headers: { 'x-api-key': 'k-secret' },
+      });
+      const m2 = await svix.message.create('shop', { eventType: 'user.deleted', payload: { n: 3 } });
+      await drain();
+      const [at] = (await svix.messageAttempt.listByEndpoint('shop', h.id)).data;
+      const headers = await server.call('GET', `/api/v1/app/shop/msg/${m2.id}/attempt/${at!.id}/headers`);
+      assert.equal(headers.status, 200);
+      assert.deepEqual(headers.body.sensitive, ['x-api-key']);
+      assert.equal(headers.body.sentHeaders['x-api-key'], '********');
+      assert.ok(headers.body.sentHeaders['webhook-signature'] ?? headers.body.sentHeaders['svix-signature']);
+      assert.ok(
+        headers.body.responseHeaders.some(([k, v]: string[]) => k === 'content-type' && v === 'text/plain'),
+      );
+
+      const all = (await svix.messageAttempt.listByEndpoint('shop', 'a', { limit: 250 })).data;
+      const count = await server.call('GET', '/api/v1/app/shop/attempt/endpoint/a/count');
+      assert.deepEqual(count.body, { count: all.length, approximated: false });
+      const ok = await server.call('GET', '/api/v1/app/shop/attempt/endpoint/a/count?status=0');
+      assert.equal(ok.body.count, all.filter((x) => x.status === MessageStatus.Success).length);
+
+      // A failed first attempt leaves the delivery pending (retry in 60 s): cancel-msgs cancels it.
+      recvC.queue({ status: 500 });
+      const m3 = await svix.message.create('shop', { eventType: 'user.deleted', payload: { n: 4 } });
+      await drain();
+      const before = await svix.messageAttempt.listAttemptedDestinations('shop', m3.id);
+      assert.equal(before.data.find((d) => d.id === h.id)?.status, MessageStatus.Pending);
+      const cancel = await server.call('POST', '/api/v1/app/shop/endpoint/h/cancel-msgs', {
+        createdBefore: new Date(clock.now() + 1000).toISOString(),
+      });
+      assert.equal(cancel.status, 204);
+      const afterCancel = await svix.messageAttempt.listAttemptedDestinations('shop', m3.id);
+      assert.equal(afterCancel.data.find((d) => d.id === h.id)?.status, MessageStatus.Canceled);
+      assert.equal((await server.call('POST', '/api/v1/app/shop/endpoint/h/cancel-msgs', {})).status, 422);
+
+      const rl = await server.call('GET', '/api/v1/app/shop/endpoint/h/rate-limit-status');
+      assert.deepEqual(rl.body, { status: 'Ok', throttledSince: null });
+
+      // A test attempt goes to this endpoint even though it does not subscribe to the event type.
+      const n = recvC.requests.length;
+      const test = await server.call('POST', '/api/v1/app/shop/endpoint/h/msg/test-attempt', {
+        eventType: 'user.created',
+        payload: { probe: true },
+      });
+      assert.equal(test.status, 201);
+      assert.equal(test.body.endpointId, h.id);
+      assert.equal(test.body.status, 0);
+      assert.deepEqual(test.body.msg.payload, { probe: true });
+      assert.equal(recvC.requests.length, n + 1);
+      assert.deepEqual(JSON.parse(recvC.requests.at(-1)!.body.toString()), { probe: true });
+      assert.equal(
+        (await server.call('GET', '/api/v1/app/shop/endpoint/nope/rate-limit-status')).status,
+        404,
+      );
+    });
+
+    test('polling: /app/{app}/events and /events page oldest first with an iterator', async () => {
+      await svix.application.create({ name: 'Poll', uid: 'poll' });
+      const sent: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        sent.push(
+          (
+            await svix.message.create('poll', {
+              eventType: i % 2 ? 'user.deleted' : 'user.created',
+              payload: { i },
+              channels: i === 4 ? ['eu'] : null,
+            })
+          ).id,
+        );
+      }
+      // The newest two seconds are held back.
+      const early = await server.call('GET', '/api/v1/app/poll/events');
+      assert.deepEqual(early.body.data, []);
+      clock.advance(3000);
+      const p1 = await server.call('GET', '/api/v1/app/poll/events?limit=3');
+      assert.equal(p1.status, 200);
+      assert.deepEqual(
+        p1.body.data.map((x: { id: string }) => x.id),
+        sent.slice(0, 3),
+      );
+      assert.equal(p1.body.done, false);
+      const p2 = await server.call('GET', `/api/v1/app/poll/events?limit=3&iterator=${p1.body.iterator}`);
+      assert.deepEqual(
+        p2.body.data.map((x: { payload: { i: number } }) => x.payload.i),
+        [3, 4],
+      );
+      assert.equal(p2.body.done, true);
+      // Nothing new: same iterator back, no data.
+      const p3 = await server.call('GET', `/api/v1/app/poll/events?iterator=${p2.body.iterator}`);
+      assert.deepEqual([p3.body.data, p3.body.iterator], [[], p2.body.iterator]);
+      const deleted = await server.call('GET', '/api/v1/app/poll/events?event_types=user.deleted');
+      assert.deepEqual(
+        deleted.body.data.map((x: { payload: { i: number } }) => x.payload.i),
+        [1, 3],
+      );
+      const eu = await server.call('GET', '/api/v1/app/poll/events?channels=eu,us');
+      assert.deepEqual(
+        eu.body.data.map((x: { id: string }) => x.id),
+        [sent[4]],
+      );
+      // Across applications (admin only): the poll application's messages are among them, in order.
+      const everything = await server.call('GET', '/api/v1/events?limit=250');
+      const ids = everything.body.data.map((x: { id: string }) => x.id);
+      assert.deepEqual(
+        ids.filter((id: string) => sent.includes(id)),
+        sent,
+      );
+      assert.deepEqual([...ids].sort(), ids);
+      const { token } = await svix.authentication.appPortalAccess('poll', {});
+      const asApp = await fetch(`${server.url}/api/v1/events`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      assert.equal(asApp.status, 403);
+      const ownEvents = await fetch(`${server.url}/api/v1/app/poll/events`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      assert.equal(((await ownEvents.json()) as { data: unknown[] }).data.length, 5);
     });
 
     test('background tasks: listed and filtered, scoped to an app token, kept across a restart', async () => {

@@ -57,7 +57,12 @@ export async function createMessage(
   ctx: ApiContext,
   app: App,
   input: MessageIn,
-  options: { withContent: boolean; idempotencyKey?: string | undefined },
+  options: {
+    withContent: boolean;
+    idempotencyKey?: string | undefined;
+    /** This endpoint only, whatever its filters say (a test attempt). */
+    only?: string;
+  },
 ): Promise<{ message: Message; body: ReturnType<typeof messageOut> }> {
   const now = ctx.clock.now();
   const payload = JSON.stringify(input.payload);
@@ -86,7 +91,13 @@ export async function createMessage(
     message,
     dueAt: deliverAt !== undefined ? Math.max(now, deliverAt) : now,
     route: (endpoints) =>
-      endpoints.filter((e) => endpointMatches(e, message.eventType, message.channels)).map((e) => e.id),
+      endpoints
+        .filter((e) =>
+          options.only !== undefined
+            ? e.id === options.only
+            : endpointMatches(e, message.eventType, message.channels),
+        )
+        .map((e) => e.id),
     newDeliveryId: () => ctx.ids('delivery'),
     ...(options.idempotencyKey
       ? {

@@ -5,7 +5,15 @@
 import Type, { type Static } from 'typebox';
 import { DELIVERY_STATUS_NAMES } from '../core/enums.ts';
 import { UID_PATTERN } from '../core/formats.ts';
-import { ChannelList, CommaList, DateTime, DeliveryStatusSchema, ListQuery, Nullable } from './schemas.ts';
+import {
+  ChannelList,
+  CommaList,
+  DateTime,
+  DeliveryStatusSchema,
+  ListQuery,
+  MessageOut,
+  Nullable,
+} from './schemas.ts';
 
 const StatusText = Type.Enum(DELIVERY_STATUS_NAMES, { type: 'string', description: 'The name of `status`' });
 const EventTypeName = Type.String({ pattern: UID_PATTERN, maxLength: 256 });
@@ -116,4 +124,59 @@ export const BulkExpungeContentsOut = Type.Object(
     results: Type.Record(Type.String(), Type.Union([Type.Literal('expunged'), Type.Literal('not-found')])),
   },
   { $id: 'BulkExpungeContentsOut' },
+);
+
+export const CancelMsgsIn = Type.Object({ createdBefore: DateTime }, { $id: 'CancelMsgsIn' });
+
+export const EndpointThrottleRateStatusOut = Type.Object(
+  {
+    status: Type.Union([Type.Literal('Ok'), Type.Literal('RateLimited')]),
+    throttledSince: Nullable(DateTime),
+  },
+  { $id: 'EndpointThrottleRateStatusOut' },
+);
+
+export const MessageRawPayloadOut = Type.Object(
+  { payload: Type.String({ description: 'The payload exactly as stored (JSON text)' }) },
+  { $id: 'MessageRawPayloadOut' },
+);
+
+export const CountOut = Type.Object(
+  { count: Type.Integer({ minimum: 0 }), approximated: Type.Boolean() },
+  { $id: 'CountOut' },
+);
+
+export const AttemptCountQuery = Type.Object({
+  status: Type.Optional(DeliveryStatusSchema),
+  status_code_class: Type.Optional(Type.Integer({ minimum: 0, maximum: 500 })),
+  channel: Type.Optional(Type.String()),
+  before: Type.Optional(Nullable(DateTime)),
+  after: Type.Optional(Nullable(DateTime)),
+  event_types: Type.Optional(Type.Union([CommaList, Type.Array(Type.String())])),
+});
+
+export const MessageAttemptHeadersOut = Type.Object(
+  {
+    sentHeaders: Type.Record(Type.String(), Type.String()),
+    responseHeaders: Nullable(Type.Array(Type.Array(Type.String(), { minItems: 2, maxItems: 2 }))),
+    sensitive: Type.Array(Type.String(), { description: 'Headers whose values are masked in sentHeaders' }),
+  },
+  { $id: 'MessageAttemptHeadersOut' },
+);
+
+export const EventsQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 250, default: 50 })),
+  iterator: Type.Optional(Nullable(Type.String({ maxLength: 300 }))),
+  event_types: Type.Optional(Type.Union([CommaList, Type.Array(Type.String())])),
+  channels: Type.Optional(Type.Union([CommaList, Type.Array(Type.String())])),
+  after: Type.Optional(Nullable(DateTime)),
+});
+
+export const MessageEventsOut = Type.Object(
+  {
+    data: Type.Array(MessageOut),
+    iterator: Type.String({ description: 'Pass it back to get the messages that come next' }),
+    done: Type.Boolean(),
+  },
+  { $id: 'MessageEventsOut' },
 );

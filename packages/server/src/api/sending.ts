@@ -25,6 +25,7 @@ import {
   NoContent,
   ValidationErrorOut,
 } from './schemas.ts';
+import { sendingExtraRoutes } from './sending-extra.ts';
 import {
   BulkExpungeContentsIn,
   BulkExpungeContentsOut,
@@ -77,6 +78,7 @@ function window(body: { since: string; until?: string | null | undefined }, now:
 }
 
 export function sendingRoutes(api: Routes, ctx: ApiContext, tasks: BackgroundTasks): void {
+  sendingExtraRoutes(api, ctx);
   // ---- send an example ---------------------------------------------------------------------
   api.post(
     '/app/:app_id/endpoint/:endpoint_id/send-example',

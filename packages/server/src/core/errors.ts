@@ -125,6 +125,11 @@ export const ERRORS = {
     status: 422,
     description: 'A field is missing, has the wrong type or an invalid value; `detail` lists each.',
   },
+  test_attempt_timeout: {
+    status: 504,
+    description:
+      'A test attempt (`POST .../msg/test-attempt`) was not made within the time allowed (the endpoint timeout plus 10 seconds); the message stays queued for the endpoint.',
+  },
   internal_error: {
     status: 500,
     description: 'An unexpected error; details are in the server log, never in the response.',

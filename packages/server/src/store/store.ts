@@ -60,7 +60,11 @@ export interface MessageFilter {
   /** None of these event types (the ones an application token may not see). */
   excludeEventTypes?: string[];
   channel?: string;
+  /** In any of these channels. */
+  anyChannel?: string[];
   tag?: string;
+  /** Ids strictly below this one (ids order by the second they were made in). */
+  idBelow?: string;
   /** Messages created strictly before / after these times. */
   before?: number;
   after?: number;
@@ -483,6 +487,13 @@ export interface Store {
     filter: MessageFilter & { status?: DeliveryStatusCode },
     page: PageQuery,
   ): Promise<Page<DeliveryState & { message: Message }>>;
+  /** Every application's messages (not inbound sources'), paged by id. */
+  listAllMessages(filter: MessageFilter, page: PageQuery): Promise<Page<Message>>;
+  /** Cancels the endpoint's pending deliveries created before `createdBefore`; returns how many. */
+  cancelPendingDeliveries(endpointId: string, createdBefore: number, now: number): Promise<number>;
+  /** When the endpoint's rate limit lets its next delivery go (null: never throttled). */
+  endpointThrottleNextAt(endpointId: string): Promise<number | null>;
+  countAttempts(filter: AttemptFilter): Promise<number>;
   /** The endpoints a message has a delivery to (newest delivery's state), paged by endpoint id. */
   listMessageDestinations(
     appId: string,

@@ -8,7 +8,7 @@ import type { DeliveryStatusCode } from '../../core/types.ts';
 import { paged } from '../paging.ts';
 import { endpoints, messages } from '../schema.ts';
 import { raw, sql } from '../sql.ts';
-import { PENDING } from '../statuses.ts';
+import { CANCELED, PENDING } from '../statuses.ts';
 import type { DeliveryState, Store } from '../store.ts';
 import type { Db } from './db.ts';
 import { messageConditions } from './messages.ts';
@@ -37,6 +37,8 @@ export function sendingStore({
   | 'expungeAppContents'
   | 'listEndpointMessages'
   | 'listMessageDestinations'
+  | 'cancelPendingDeliveries'
+  | 'endpointThrottleNextAt'
 > {
   return {
     expungeMessageContent: (appId, msgId, now) =>
@@ -72,6 +74,20 @@ export function sendingStore({
         );
         return ids.length;
       });
+    },
+
+    cancelPendingDeliveries: (endpointId, createdBefore, now) =>
+      // Pending only: a delivery leased by a worker is being sent and ends as its attempt says.
+      ex.run(
+        sql`UPDATE delivery SET status = ${raw(CANCELED)}, updated_at = ${now}
+            WHERE endpoint_id = ${endpointId} AND status = ${raw(PENDING)} AND created_at < ${createdBefore}`,
+      ),
+
+    async endpointThrottleNextAt(endpointId) {
+      const r = await ex.one(sql`SELECT throttle_next_at FROM endpoint WHERE id = ${endpointId}`);
+      return r?.throttle_next_at === null || r?.throttle_next_at === undefined
+        ? null
+        : Number(r.throttle_next_at);
     },
 
     listEndpointMessages(appId, endpointId, filter, page) {
