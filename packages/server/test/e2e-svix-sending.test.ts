@@ -266,6 +266,26 @@ function suite(name: string, setup: () => Promise<Setup>, options: { skip?: stri
         eventType: 'user.deleted',
         payload: { b: 2, a: [1, 'ü'] },
       });
+      const found = await server.call('POST', '/api/v1/app/shop/msg/search', {
+        event_types: ['user.deleted'],
+        limit: 1,
+        with_content: true,
+      });
+      assert.equal(found.status, 200);
+      assert.deepEqual(
+        found.body.data.map((x: { id: string; payload: unknown }) => [x.id, x.payload]),
+        [[m.id, { b: 2, a: [1, 'ü'] }]],
+      );
+      assert.equal(found.body.done, false);
+      const next = await server.call('POST', '/api/v1/app/shop/msg/search', {
+        event_types: ['user.deleted'],
+        iterator: found.body.iterator,
+      });
+      assert.ok(
+        next.body.data.length > 0 &&
+          next.body.data.every((x: { eventType: string }) => x.eventType === 'user.deleted'),
+      );
+      assert.deepEqual(next.body.data[0].payload, {});
       const raw = await server.call('GET', `/api/v1/app/shop/msg/${m.id}/raw`);
       assert.equal(raw.status, 200);
       assert.deepEqual(JSON.parse(raw.body.payload), { b: 2, a: [1, 'ü'] });

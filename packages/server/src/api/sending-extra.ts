@@ -15,7 +15,16 @@ import { hiddenEventTypes } from './auth.ts';
 import type { ApiContext, Routes } from './context.ts';
 import { loadEndpoint } from './endpoint.ts';
 import { commaList, createMessage, loadMessage, parseTime } from './message.ts';
-import { AttemptOut, ErrorOut, MessageIn, NoContent, ValidationErrorOut } from './schemas.ts';
+import { listOut, pageQuery } from './pagination.ts';
+import {
+  AttemptOut,
+  ErrorOut,
+  listOf,
+  MessageIn,
+  MessageOut,
+  NoContent,
+  ValidationErrorOut,
+} from './schemas.ts';
 import {
   AttemptCountQuery,
   CancelMsgsIn,
@@ -25,6 +34,7 @@ import {
   MessageAttemptHeadersOut,
   MessageEventsOut,
   MessageRawPayloadOut,
+  MessageSearchIn,
 } from './sending-schemas.ts';
 import { attemptOut, messageOut } from './wire.ts';
 
@@ -173,6 +183,43 @@ export function sendingExtraRoutes(api: Routes, ctx: ApiContext): void {
           .filter(([, v]) => v === MASKED_HEADER_VALUE)
           .map(([k]) => k),
       };
+    },
+  );
+
+  api.post(
+    '/app/:app_id/msg/search',
+    {
+      schema: {
+        tags: ['Message'],
+        summary: 'List messages, newest first, with the filters in the body (as `GET /msg` takes them)',
+        params: Type.Object({ app_id: Type.String() }),
+        body: MessageSearchIn,
+        response: { 200: listOf(MessageOut, 'MessageOut'), 404: ErrorOut, 422: ValidationErrorOut },
+      },
+    },
+    async (req) => {
+      const app = await loadApp(ctx, req.params.app_id);
+      const b = req.body;
+      const q = pageQuery({ limit: b.limit, iterator: b.iterator ?? null }, 'desc');
+      const page = await ctx.store.listMessages(
+        app.id,
+        {
+          eventTypes: b.event_types ?? undefined,
+          excludeEventTypes: await hiddenEventTypes(ctx.store, req.principal),
+          ...(b.channel ? { channel: b.channel } : {}),
+          ...(b.tag ? { tag: b.tag } : {}),
+          before: parseTime(b.before),
+          after: parseTime(b.after),
+        },
+        q,
+      );
+      // As Svix: without `with_content: true` the payloads are left out.
+      return listOut(
+        page,
+        q,
+        (m) => m.id,
+        (m) => messageOut(m, b.with_content === true),
+      );
     },
   );
 

@@ -180,3 +180,17 @@ export const MessageEventsOut = Type.Object(
   },
   { $id: 'MessageEventsOut' },
 );
+
+export const MessageSearchIn = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 250 })),
+    iterator: Type.Optional(Nullable(Type.String({ maxLength: 300 }))),
+    channel: Type.Optional(Nullable(Type.String({ maxLength: 128 }))),
+    before: Type.Optional(Nullable(DateTime)),
+    after: Type.Optional(Nullable(DateTime)),
+    with_content: Type.Optional(Type.Boolean()),
+    tag: Type.Optional(Nullable(Type.String({ maxLength: 128 }))),
+    event_types: Type.Optional(Nullable(Type.Array(EventTypeName, { maxItems: 256 }))),
+  },
+  { $id: 'MessageSearchIn' },
+);
