@@ -412,6 +412,79 @@ function suite(name: string, setup: () => Promise<Setup>, options: { skip?: stri
       assert.equal(((await ownEvents.json()) as { data: unknown[] }).data.length, 5);
     });
 
+    test('statistics: usage tasks through the client, counts and attempt stats, whoami', async () => {
+      const usage = await svix.statistics.aggregateAppStats({
+        since: new Date(clock.now() - 86_400_000),
+        until: new Date(clock.now() + 60_000),
+        appIds: ['shop', 'no-such-app'],
+      });
+      assert.deepEqual(usage.unresolvedAppIds, ['no-such-app']);
+      assert.equal(usage.task, 'application.stats');
+      const done = await ended(svix, usage.id);
+      assert.equal(done.status, BackgroundTaskStatus.Finished);
+      const shopId = (await svix.application.get('shop')).id;
+      const deliveries = (await svix.messageAttempt.listAttemptedMessages('shop', 'a', { limit: 250 })).data
+        .length;
+      const [stat] = done.data.appStats;
+      assert.equal(stat.appId, shopId);
+      assert.equal(stat.appUid, 'shop');
+      assert.ok(stat.messageDestinations >= deliveries, `${stat.messageDestinations} >= ${deliveries}`);
+
+      const agg = await ended(svix, (await svix.statistics.aggregateEventTypes()).id);
+      const counts = new Map(
+        agg.data.eventTypes.map((e: { eventType: string; messages: number }) => [e.eventType, e.messages]),
+      );
+      const shopCreated = (await svix.message.list('shop', { eventTypes: ['user.created'], limit: 250 })).data
+        .length;
+      assert.ok((counts.get('user.created') as number) >= shopCreated);
+
+      const active = await server.call('GET', '/api/v1/app/stats/count-active');
+      // shop and pre have endpoints (pre's is disabled); other and poll have none.
+      assert.deepEqual(active.body, { count: 1 });
+      assert.deepEqual(
+        (await server.call('GET', '/api/v1/app/stats/count-active?exclude_disabled=false')).body,
+        {
+          count: 2,
+        },
+      );
+      const eps = await server.call('GET', '/api/v1/stats/endpoint/count');
+      assert.deepEqual(eps.body, { active: 4, disabled: 1 });
+
+      const byType = await server.call('GET', '/api/v1/app/shop/stats/attempts');
+      assert.equal(byType.status, 200);
+      const attemptsToShop = (await server.call('GET', '/api/v1/app/shop/attempt/endpoint/a/count')).body
+        .count;
+      assert.ok(
+        byType.body.total_success + byType.body.total_failure + byType.body.total_canceled >= attemptsToShop,
+      );
+      assert.ok(byType.body.by_event_type['user.created'].success > 0);
+      const series = await server.call('GET', '/api/v1/stats/app/shop/attempt?period=OneHour');
+      assert.equal(series.status, 200);
+      assert.equal(series.body.period, 'OneHour');
+      assert.equal(series.body.data.successCount.length, 28 * 24 + 1);
+      const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+      assert.equal(sum(series.body.data.successCount), byType.body.total_success);
+      assert.equal(sum(series.body.data.failureCount), byType.body.total_failure);
+
+      assert.deepEqual((await server.call('GET', '/api/v1/auth/whoami')).body, {
+        envId: null,
+        appId: null,
+        permissionSource: 'GlobalAuthToken',
+        sessionId: null,
+      });
+      const { token } = await svix.authentication.appPortalAccess('shop', {});
+      const who = await fetch(`${server.url}/api/v1/auth/whoami`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      assert.equal(((await who.json()) as { appId: string }).appId, shopId);
+      const scoped = new Svix(token, { serverUrl: server.url });
+      await assert.rejects(scoped.statistics.aggregateEventTypes(), apiError(403, 'insufficient_access'));
+      const notAdmin = await fetch(`${server.url}/api/v1/stats/endpoint/count`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      assert.equal(notAdmin.status, 403);
+    });
+
     test('background tasks: listed and filtered, scoped to an app token, kept across a restart', async () => {
       const list = await svix.backgroundTask.list({ limit: 250 });
       const kinds = new Set(list.data.map((t) => t.task));

@@ -163,7 +163,7 @@ const refuse = (detail: string) => new HooklineError('insufficient_access', deta
 async function checkAppToken(ctx: ApiContext, request: FastifyRequest, token: AppToken): Promise<void> {
   const route = (request.routeOptions.url ?? '').slice(API_PREFIX.length);
   const method = request.method;
-  if (route === '/auth/logout') return;
+  if (route === '/auth/logout' || route === '/auth/whoami') return;
   const reading = READ_METHODS.has(method);
   if (APP_TOKEN_READABLE.has(route)) {
     if (reading) return;

@@ -38,6 +38,7 @@ import {
   MessagePrecheckOut,
   ReplayWindowIn,
 } from './sending-schemas.ts';
+import { usageStatsRoutes } from './usage-stats.ts';
 import { iso, messageOut } from './wire.ts';
 
 const EpParams = Type.Object({
@@ -79,6 +80,7 @@ function window(body: { since: string; until?: string | null | undefined }, now:
 
 export function sendingRoutes(api: Routes, ctx: ApiContext, tasks: BackgroundTasks): void {
   sendingExtraRoutes(api, ctx);
+  usageStatsRoutes(api, ctx, tasks);
   // ---- send an example ---------------------------------------------------------------------
   api.post(
     '/app/:app_id/endpoint/:endpoint_id/send-example',

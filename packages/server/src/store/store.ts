@@ -324,6 +324,13 @@ export interface BackgroundTaskFilter {
   kind?: BackgroundTaskKind;
 }
 
+/** Attempts by outcome (failure: every attempt that neither succeeded nor was canceled). */
+export interface AttemptCounts {
+  success: number;
+  failure: number;
+  canceled: number;
+}
+
 export interface Store {
   readonly capabilities: StoreCapabilities;
   /** Creates or upgrades the schema. Safe to call on every start. */
@@ -500,4 +507,28 @@ export interface Store {
     msgId: string,
     page: PageQuery,
   ): Promise<Page<DeliveryState & { endpoint: Endpoint }>>;
+
+  /** Applications (not inbound sources') with an endpoint (an enabled one when `enabledOnly`). */
+  countActiveApps(enabledOnly: boolean): Promise<number>;
+  /** Endpoints of the API users' applications, enabled and disabled. */
+  countEndpoints(): Promise<{ active: number; disabled: number }>;
+  /** The application's attempts made in [since, until), by event type. */
+  appAttemptStats(
+    appId: string,
+    since: number,
+    until: number,
+    eventTypes?: string[],
+  ): Promise<Record<string, AttemptCounts>>;
+  /** The application's attempts in [since, until) in buckets of `bucketMs` from `since` (only buckets with any). */
+  appAttemptSeries(
+    appId: string,
+    since: number,
+    until: number,
+    bucketMs: number,
+    eventTypes?: string[],
+  ): Promise<(AttemptCounts & { bucket: number })[]>;
+  /** Deliveries created in [since, until) per application (those with none are left out). */
+  deliveriesPerApp(appIds: string[], since: number, until: number): Promise<Record<string, number>>;
+  /** Messages of the API users' applications per event type. */
+  messagesPerEventType(): Promise<{ eventType: string; messages: number }[]>;
 }

@@ -18,6 +18,7 @@ import { settingsStore } from './settings.ts';
 import { sourcesStore } from './sources.ts';
 import { statsStore } from './stats.ts';
 import { tokensStore } from './tokens.ts';
+import { usageStore } from './usage.ts';
 
 export { createDb, type Db } from './db.ts';
 
@@ -36,4 +37,5 @@ export const sharedStore = (db: Db) => ({
   ...recoverStore(db),
   ...backgroundTasksStore(db),
   ...sendingStore(db),
+  ...usageStore(db),
 });
