@@ -27,6 +27,11 @@ export interface HooklineConfig {
   /** Allow endpoint URLs on loopback and private ranges (local development, tests). */
   allowPrivateNetworks: boolean;
   /**
+   * Check message payloads against their event type's JSON Schema on publish, for event types
+   * that do not say (`validatePayload` null).
+   */
+  validatePayloads: boolean;
+  /**
    * Which proxies' `X-Forwarded-For` names the client (Fastify's `trustProxy`): false (the
    * socket address), true (any), a hop count, or the proxies' IPs/CIDRs. Source allowlists
    * check the address this gives.
@@ -85,6 +90,7 @@ export const DEFAULT_CONFIG: HooklineConfig = {
   metricsPort: null,
   publicUrl: null,
   allowPrivateNetworks: false,
+  validatePayloads: false,
   trustProxy: false,
   secretKey: null,
   maxPayloadBytes: 1024 * 1024,
@@ -246,6 +252,12 @@ const OPTIONS: { env: string; path: string; parse: Parser; doc: string }[] = [
     path: 'allowPrivateNetworks',
     parse: bool,
     doc: 'allow endpoint URLs on loopback / private ranges',
+  },
+  {
+    env: 'HOOKLINE_VALIDATE_PAYLOADS',
+    path: 'validatePayloads',
+    parse: bool,
+    doc: "check message payloads against the event type's JSON Schema, for event types that do not say",
   },
   {
     env: 'HOOKLINE_TRUST_PROXY',

@@ -485,6 +485,171 @@ function suite(name: string, setup: () => Promise<Setup>, options: { skip?: stri
       assert.equal(notAdmin.status, 403);
     });
 
+    test("an event type's retry schedule: get and set, and the dispatcher retries on it", async () => {
+      await svix.eventType.create({ name: 'retry.fast', description: 'Retried quickly' });
+      const none = await server.call('GET', '/api/v1/event-type/retry.fast/retry-schedule');
+      assert.deepEqual(none.body, { retrySchedule: null });
+      const schedule = [{ secs: 0, nanos: 50_000_000 }];
+      const set = await server.call('PUT', '/api/v1/event-type/retry.fast/retry-schedule', {
+        retrySchedule: schedule,
+      });
+      assert.equal(set.status, 200);
+      assert.deepEqual((await server.call('GET', '/api/v1/event-type/retry.fast/retry-schedule')).body, {
+        retrySchedule: schedule,
+      });
+      assert.equal((await server.call('GET', '/api/v1/event-type/no.such/retry-schedule')).status, 404);
+      assert.equal(
+        (
+          await server.call('PUT', '/api/v1/event-type/retry.fast/retry-schedule', {
+            retrySchedule: [{ secs: -1, nanos: 0 }],
+          })
+        ).status,
+        422,
+      );
+      await server.hookline.retrySchedules.refresh();
+
+      await svix.application.create({ name: 'Retry', uid: 'retry' });
+      await svix.endpoint.create('retry', { url: `${recvC.url}/r`, uid: 'r' });
+      recvC.queue({ status: 500 }, { status: 500 });
+      const fast = await svix.message.create('retry', { eventType: 'retry.fast', payload: { n: 1 } });
+      const slow = await svix.message.create('retry', { eventType: 'user.deleted', payload: { n: 2 } });
+      await drain();
+      // Both failed once. 100 ms later only the event type with its own schedule is due again
+      // (the server's schedule waits 60 s).
+      clock.advance(100);
+      await drain();
+      const status = async (id: string) =>
+        (await svix.messageAttempt.listAttemptedDestinations('retry', id)).data[0]!.status;
+      assert.equal(await status(fast.id), MessageStatus.Success);
+      assert.equal(await status(slow.id), MessageStatus.Pending);
+      assert.equal((await svix.messageAttempt.listByMsg('retry', fast.id)).data.length, 2);
+      assert.equal((await svix.messageAttempt.listByMsg('retry', slow.id)).data.length, 1);
+      // Cleared: the server's schedule again.
+      await server.call('PUT', '/api/v1/event-type/retry.fast/retry-schedule', { retrySchedule: null });
+      assert.deepEqual((await server.call('GET', '/api/v1/event-type/retry.fast/retry-schedule')).body, {
+        retrySchedule: null,
+      });
+    });
+
+    test('payload validation against the JSON Schema is opt-in per event type, with coded 422s', async () => {
+      const schema = {
+        type: 'object',
+        required: ['id'],
+        properties: {
+          id: { type: 'string' },
+          customer: { type: 'object', properties: { email: { type: 'string', format: 'email' } } },
+          items: { type: 'array', items: { type: 'integer' } },
+        },
+      };
+      // (The svix client leaves out fields Svix does not have: validatePayload goes over plain HTTP.)
+      const noSchema = await server.call('POST', '/api/v1/event-type', {
+        name: 'order.nothing',
+        description: 'x',
+        validatePayload: true,
+      });
+      assert.equal(noSchema.status, 422);
+      assert.deepEqual(noSchema.body.detail[0].loc, ['body', 'schemas']);
+      const created = await server.call('POST', '/api/v1/event-type', {
+        name: 'order.placed',
+        description: 'An order',
+        schemas: { '1': schema },
+        validatePayload: true,
+      });
+      assert.equal(created.status, 201);
+      assert.equal(created.body.validatePayload, true);
+      const bad = (payload: Record<string, unknown>) =>
+        svix.message.create('shop', { eventType: 'order.placed', payload }).then(
+          () => assert.fail('accepted'),
+          (err: unknown) => {
+            assert.ok(err instanceof ApiException);
+            assert.equal(err.code, 422);
+            assert.equal((err.body as { code: string }).code, 'payload_invalid');
+            return (err.body as { detail: { loc: unknown[]; type: string }[] }).detail;
+          },
+        );
+      assert.deepEqual((await bad({ customer: {} }))[0]!.loc, ['body', 'payload', 'id']);
+      const d = await bad({ id: 'o1', customer: { email: 'not-an-email' }, items: [1, 'two'] });
+      assert.deepEqual(d.map((x) => x.loc).sort(), [
+        ['body', 'payload', 'customer', 'email'],
+        ['body', 'payload', 'items', 1],
+      ]);
+      assert.ok(d.every((x) => x.type.startsWith('value_error.jsonschema.')));
+      const ok = await svix.message.create('shop', {
+        eventType: 'order.placed',
+        payload: { id: 'o2', items: [1] },
+      });
+      assert.equal(ok.eventType, 'order.placed');
+      // Off again (a PUT from a Svix client, which never sends the field, keeps it on).
+      await svix.eventType.upsert('order.placed', { description: 'An order', schemas: { '1': schema } });
+      assert.equal((await server.call('GET', '/api/v1/event-type/order.placed')).body.validatePayload, true);
+      await server.call('PATCH', '/api/v1/event-type/order.placed', { validatePayload: false });
+      await svix.message.create('shop', { eventType: 'order.placed', payload: { anything: true } });
+      // An event type without the setting is not checked (the server default is off).
+      await svix.message.create('shop', { eventType: 'user.created', payload: { email: 42 } });
+    });
+
+    test('event types from and to an OpenAPI document', async () => {
+      const spec = {
+        openapi: '3.1.0',
+        info: { title: 'Shop webhooks', version: '1' },
+        webhooks: {
+          'invoice.paid': {
+            post: {
+              description: 'An invoice was paid',
+              'x-svix-group-name': 'billing',
+              requestBody: {
+                content: { 'application/json': { schema: { $ref: '#/components/schemas/Invoice' } } },
+              },
+            },
+          },
+          'invoice.voided': { post: { summary: 'Voided', deprecated: true } },
+        },
+        components: {
+          schemas: {
+            Invoice: { type: 'object', properties: { amount: { $ref: '#/components/schemas/Money' } } },
+            Money: { type: 'integer' },
+          },
+        },
+      };
+      const dry = await svix.eventType.importOpenapi({ spec, dryRun: true });
+      assert.deepEqual(dry.data.modified, []);
+      assert.deepEqual(
+        dry.data.toModify?.map((t) => t.name),
+        ['invoice.paid', 'invoice.voided'],
+      );
+      await assert.rejects(svix.eventType.get('invoice.paid'), apiError(404));
+      const done = await svix.eventType.importOpenapi({ spec });
+      assert.deepEqual(done.data.modified, ['invoice.paid', 'invoice.voided']);
+      const paid = await svix.eventType.get('invoice.paid');
+      assert.equal(paid.description, 'An invoice was paid');
+      assert.equal(paid.groupName, 'billing');
+      assert.deepEqual(paid.schemas, {
+        '1': { type: 'object', properties: { amount: { type: 'integer' } } },
+      });
+      assert.equal((await svix.eventType.get('invoice.voided')).deprecated, true);
+      const raw = await svix.eventType.importOpenapi({ specRaw: JSON.stringify(spec), dryRun: true });
+      assert.equal(raw.data.toModify?.length, 2);
+      await assert.rejects(svix.eventType.importOpenapi({ specRaw: 'webhooks: {}' }), apiError(422));
+      await assert.rejects(svix.eventType.importOpenapi({ spec: { openapi: '3.1.0' } }), apiError(422));
+
+      const exp = await server.call('POST', '/api/v1/event-type/export/openapi');
+      assert.equal(exp.status, 202);
+      assert.equal(exp.body.task, 'sdk.generate');
+      const doc = (await ended(svix, exp.body.id)).data.openapi;
+      assert.deepEqual(
+        doc.webhooks['invoice.paid'].post.requestBody.content['application/json'].schema,
+        paid.schemas!['1'],
+      );
+      assert.ok(doc.webhooks['user.created']);
+      // The export imports back to the same event types.
+      const back = await svix.eventType.importOpenapi({ spec: doc, dryRun: true });
+      const again = back.data.toModify!.find((t) => t.name === 'invoice.paid')!;
+      assert.deepEqual(
+        [again.schemas, again.groupName, again.description],
+        [paid.schemas, 'billing', paid.description],
+      );
+    });
+
     test('background tasks: listed and filtered, scoped to an app token, kept across a restart', async () => {
       const list = await svix.backgroundTask.list({ limit: 250 });
       const kinds = new Set(list.data.map((t) => t.task));

@@ -85,6 +85,8 @@ for (const adapter of selectedAdapters()) {
       schemas: { '1': { type: 'object', properties: { id: { type: 'string' } } } },
       groupName: 'invoice',
       featureFlags: ['beta'],
+      retryScheduleMs: [50, 60_000],
+      validatePayload: true,
       createdAt: T0 + 9,
       updatedAt: T0 + 10,
     };
@@ -167,13 +169,27 @@ for (const adapter of selectedAdapters()) {
         schemas: null,
         groupName: null,
         featureFlags: null,
+        validatePayload: false,
         updatedAt: T0 + 50,
       };
-      await store.updateEventType(eventType2);
+      await store.updateEventType({ ...eventType2, retryScheduleMs: null });
+      // updateEventType leaves the retry schedule alone; setEventTypeRetrySchedule changes it.
       assert.deepEqual(await store.getEventType(eventType.name), {
         ...eventType2,
         createdAt: eventType.createdAt,
       });
+      assert.deepEqual(await store.eventTypeRetrySchedules(), new Map([['invoice.paid', [50, 60_000]]]));
+      assert.equal(await store.setEventTypeRetrySchedule('invoice.paid', null, T0 + 51), true);
+      assert.equal(await store.setEventTypeRetrySchedule('no.such', [1], T0 + 51), false);
+      assert.deepEqual(await store.getEventType(eventType.name), {
+        ...eventType2,
+        retryScheduleMs: null,
+        createdAt: eventType.createdAt,
+        updatedAt: T0 + 51,
+      });
+      assert.deepEqual(await store.eventTypeRetrySchedules(), new Map());
+      await store.updateEventType({ ...eventType2, validatePayload: null });
+      assert.equal((await store.getEventType(eventType.name))?.validatePayload, null);
 
       await store.setSetting('k', 'v1');
       assert.equal(await store.getSetting('k'), 'v1');

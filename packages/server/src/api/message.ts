@@ -8,6 +8,7 @@ import { hiddenEventTypes, type Principal } from './auth.ts';
 import type { ApiContext, Routes } from './context.ts';
 import { IDEMPOTENCY_TTL_MS } from './idempotency.ts';
 import { listOut, pageQuery } from './pagination.ts';
+import { checkMessagePayload } from './payload-schema.ts';
 import {
   ErrorOut,
   listOf,
@@ -72,6 +73,7 @@ export async function createMessage(
       `payload is larger than the ${ctx.config.maxPayloadBytes}-byte limit`,
     );
   }
+  await checkMessagePayload(ctx.store, input.eventType, input.payload, ctx.config.validatePayloads);
   const deliverAt = parseTime(input.deliverAt);
   if (deliverAt !== undefined && deliverAt > now + 90 * 86_400_000) {
     throw invalid(['body', 'deliverAt'], 'deliverAt may be at most 90 days in the future');

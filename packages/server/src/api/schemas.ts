@@ -40,6 +40,11 @@ export const ChannelList = Type.Array(Type.String({ pattern: UID_PATTERN, maxLen
 export const ErrorOut = Type.Object({ code: Type.String(), detail: Type.String() }, { $id: 'HttpError' });
 export const ValidationErrorOut = Type.Object(
   {
+    code: Type.Optional(
+      Type.String({
+        description: 'Set for a coded field error such as `payload_invalid`; absent for plain validation',
+      }),
+    ),
     detail: Type.Array(
       Type.Object({
         loc: Type.Array(Type.Union([Type.String(), Type.Integer()])),
@@ -312,6 +317,14 @@ export const EventTypeIn = Type.Object(
     groupName: Type.Optional(Nullable(Type.String({ maxLength: 256 }))),
     featureFlags: Type.Optional(Nullable(Type.Array(Type.String({ maxLength: 256 })))),
     featureFlag: Type.Optional(Nullable(Type.String({ maxLength: 256 }))),
+    validatePayload: Type.Optional(
+      Nullable(
+        Type.Boolean({
+          description:
+            "Check message payloads against the newest of `schemas` on publish (422 payload_invalid); null: the server's HOOKLINE_VALIDATE_PAYLOADS. A Hookline extension.",
+        }),
+      ),
+    ),
   },
   { $id: 'EventTypeIn' },
 );
@@ -331,6 +344,7 @@ export const EventTypeOut = Type.Object(
     groupName: Nullable(Type.String()),
     featureFlags: Nullable(Type.Array(Type.String())),
     featureFlag: Nullable(Type.String()),
+    validatePayload: Nullable(Type.Boolean()),
     createdAt: DateTime,
     updatedAt: DateTime,
   },

@@ -14,6 +14,7 @@ import { hiddenEventTypes, visibleTo } from './auth.ts';
 import type { BackgroundTasks } from './background-task.ts';
 import type { ApiContext, Routes } from './context.ts';
 import { loadEndpoint, unknownEventTypeIssues } from './endpoint.ts';
+import { eventTypeExtraRoutes } from './event-type-extra.ts';
 import { commaList, loadMessage, parseTime } from './message.ts';
 import { listOut, pageQuery } from './pagination.ts';
 import {
@@ -81,6 +82,7 @@ function window(body: { since: string; until?: string | null | undefined }, now:
 export function sendingRoutes(api: Routes, ctx: ApiContext, tasks: BackgroundTasks): void {
   sendingExtraRoutes(api, ctx);
   usageStatsRoutes(api, ctx, tasks);
+  eventTypeExtraRoutes(api, ctx, tasks);
   // ---- send an example ---------------------------------------------------------------------
   api.post(
     '/app/:app_id/endpoint/:endpoint_id/send-example',

@@ -86,6 +86,7 @@ export const BACKGROUND_TASK_KINDS = [
   'application.stats',
   'event-type.aggregate',
   'message.broadcast',
+  'sdk.generate',
 ] as const;
 export type BackgroundTaskKind = (typeof BACKGROUND_TASK_KINDS)[number];
 export const BACKGROUND_TASK_STATUSES = ['running', 'finished', 'failed'] as const;

@@ -126,6 +126,10 @@ export interface EventType {
   schemas: Record<string, unknown> | null;
   groupName: string | null;
   featureFlags: string[] | null;
+  /** Its own retry schedule (delays in ms after each failed attempt); null: the server's. */
+  retryScheduleMs?: number[] | null;
+  /** Check message payloads against its JSON Schema on publish; null: the server's default. */
+  validatePayload?: boolean | null;
   createdAt: number;
   updatedAt: number;
 }

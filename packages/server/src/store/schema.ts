@@ -37,6 +37,7 @@ import {
   column,
   defineTable,
   flag,
+  flagOrNull,
   int,
   intOrNull,
   json,
@@ -104,6 +105,8 @@ export const eventTypes = defineTable<EventType>('event_type', {
   schemas: column('schemas', json<Record<string, unknown> | null>()),
   groupName: column('group_name', textOrNull),
   featureFlags: column('feature_flags', json<string[] | null>()),
+  retryScheduleMs: column('retry_schedule', json<number[] | null>() as Codec<number[] | null | undefined>),
+  validatePayload: column('validate_payload', flagOrNull as Codec<boolean | null | undefined>),
   createdAt: column('created_at', int),
   updatedAt: column('updated_at', int),
 });

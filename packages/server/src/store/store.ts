@@ -379,7 +379,12 @@ export interface Store {
   /** Every event type that carries feature flags, archived ones too (a short list). */
   flaggedEventTypes(): Promise<EventType[]>;
   listEventTypes(page: PageQuery, includeArchived: boolean): Promise<Page<EventType>>;
+  /** Writes every field but `retryScheduleMs` (see setEventTypeRetrySchedule). */
   updateEventType(eventType: EventType): Promise<void>;
+  /** Sets (or with null clears) an event type's retry schedule; false when there is no such event type. */
+  setEventTypeRetrySchedule(name: string, scheduleMs: number[] | null, now: number): Promise<boolean>;
+  /** Every event type's own retry schedule (the ones that have one). */
+  eventTypeRetrySchedules(): Promise<Map<string, number[]>>;
 
   /** Stores messages and their deliveries, all in ONE transaction. */
   ingest(items: IngestItem[]): Promise<IngestResult[]>;

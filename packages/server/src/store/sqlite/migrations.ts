@@ -301,4 +301,15 @@ CREATE INDEX background_task_updated ON background_task (updated_at);
 DELETE FROM setting WHERE key LIKE 'background\\_task:%' ESCAPE '\\';
 `,
   },
+  {
+    version: 13,
+    name: 'event type retry schedule and payload validation',
+    sql: `
+-- An event type's own retry schedule (JSON array of delays in ms; NULL: the server's), and
+-- whether messages of it are checked against its JSON Schema on publish (NULL: the server's
+-- HOOKLINE_VALIDATE_PAYLOADS).
+ALTER TABLE event_type ADD COLUMN retry_schedule TEXT;
+ALTER TABLE event_type ADD COLUMN validate_payload INTEGER;
+`,
+  },
 ];
