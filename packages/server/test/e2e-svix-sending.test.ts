@@ -650,6 +650,81 @@ function suite(name: string, setup: () => Promise<Setup>, options: { skip?: stri
       );
     });
 
+    test('broadcast publishes to every application; environment export and import move the catalog and endpoints', async () => {
+      const apps = (await svix.application.list({ limit: 250 })).data;
+      const b = await server.call('POST', '/api/v1/msg/broadcast', {
+        eventType: 'user.deleted',
+        payload: { notice: 'maintenance' },
+        eventId: 'bc-1',
+      });
+      assert.equal(b.status, 202);
+      assert.equal(b.body.task, 'message.broadcast');
+      const done = await ended(svix, b.body.id);
+      assert.deepEqual(
+        [done.status, done.data.applications, done.data.skipped],
+        [BackgroundTaskStatus.Finished, apps.length, 0],
+      );
+      for (const a of apps) {
+        const m = await svix.message.get(a.id, 'bc-1', { withContent: true });
+        assert.deepEqual(m.payload, { notice: 'maintenance' });
+      }
+      // Again with the same eventId: every application has it already.
+      const again = await ended(
+        svix,
+        (
+          await server.call('POST', '/api/v1/msg/broadcast', {
+            eventType: 'user.deleted',
+            payload: {},
+            eventId: 'bc-1',
+          })
+        ).body.id,
+      );
+      assert.deepEqual([again.data.applications, again.data.skipped], [0, apps.length]);
+      const { token } = await svix.authentication.appPortalAccess('shop', {});
+      const asApp = await fetch(`${server.url}/api/v1/msg/broadcast`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ eventType: 'user.deleted', payload: {} }),
+      });
+      assert.equal(asApp.status, 403);
+
+      const viaClient = await svix.environment.export();
+      assert.ok(viaClient.eventTypes.some((t) => t.name === 'user.created'));
+      const doc = (await server.call('POST', '/api/v1/environment/export')).body;
+      assert.equal(doc.version, 1);
+      const shop = doc.applications.find((a: { uid: string }) => a.uid === 'shop');
+      const h = shop.endpoints.find((e: { uid: string }) => e.uid === 'h');
+      assert.deepEqual(h.headers, { 'x-api-key': 'k-secret' });
+      assert.equal(h.secret, (await svix.endpoint.getSecret('shop', 'h')).key);
+
+      // Into a fresh server: the same event types, applications, endpoints and secrets.
+      const other = await startHookline({ clock });
+      try {
+        const imp = await other.call('POST', '/api/v1/environment/import', doc);
+        assert.equal(imp.status, 204);
+        const svix2 = new Svix(other.token, { serverUrl: other.url });
+        assert.deepEqual(
+          (await svix2.eventType.get('user.created')).schemas,
+          (await svix.eventType.get('user.created')).schemas,
+        );
+        assert.equal((await svix2.endpoint.getSecret('shop', 'h')).key, h.secret);
+        assert.equal((await svix2.endpoint.get('shop', 'a')).url, recvA.url);
+        assert.deepEqual((await svix2.endpoint.getHeaders('shop', 'h')).headers, { 'x-api-key': 'k-secret' });
+        // Importing twice changes nothing (matched by uid).
+        assert.equal((await other.call('POST', '/api/v1/environment/import', doc)).status, 204);
+        assert.equal((await svix2.endpoint.list('shop', { limit: 250 })).data.length, shop.endpoints.length);
+        // Through the client (event types only: it knows nothing of applications).
+        await svix2.environment.import({ eventTypes: [{ name: 'from.client', description: 'x' }] });
+        assert.equal((await svix2.eventType.get('from.client')).description, 'x');
+        const bad = await other.call('POST', '/api/v1/environment/import', {
+          applications: [{ name: 'X', uid: 'x', endpoints: [{ url: 'not a url' }] }],
+        });
+        assert.equal(bad.status, 422);
+      } finally {
+        await other.close();
+      }
+    });
+
     test('background tasks: listed and filtered, scoped to an app token, kept across a restart', async () => {
       const list = await svix.backgroundTask.list({ limit: 250 });
       const kinds = new Set(list.data.map((t) => t.task));

@@ -12,6 +12,7 @@ import type { DeliveryState, RecoverCursor } from '../store/store.ts';
 import { loadApp } from './application.ts';
 import { hiddenEventTypes, visibleTo } from './auth.ts';
 import type { BackgroundTasks } from './background-task.ts';
+import { broadcastEnvironmentRoutes } from './broadcast-environment.ts';
 import type { ApiContext, Routes } from './context.ts';
 import { loadEndpoint, unknownEventTypeIssues } from './endpoint.ts';
 import { eventTypeExtraRoutes } from './event-type-extra.ts';
@@ -83,6 +84,7 @@ export function sendingRoutes(api: Routes, ctx: ApiContext, tasks: BackgroundTas
   sendingExtraRoutes(api, ctx);
   usageStatsRoutes(api, ctx, tasks);
   eventTypeExtraRoutes(api, ctx, tasks);
+  broadcastEnvironmentRoutes(api, ctx, tasks);
   // ---- send an example ---------------------------------------------------------------------
   api.post(
     '/app/:app_id/endpoint/:endpoint_id/send-example',
