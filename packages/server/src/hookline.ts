@@ -18,6 +18,7 @@ import { createDispatcher, type Dispatcher } from './delivery/dispatcher.ts';
 import { createInboundQueue, createIngestQueue } from './delivery/ingest-queue.ts';
 import { createListenExpiry, type ListenExpiry, listenSeenEvery } from './delivery/listen-expiry.ts';
 import { createListenHub } from './delivery/listen-hub.ts';
+import { createOperationalEvents } from './delivery/operational.ts';
 import { createRetention, type Retention } from './delivery/retention.ts';
 import { createRetrySchedules, type RetrySchedules } from './delivery/retry-schedules.ts';
 import { createSender } from './delivery/sender.ts';
@@ -197,6 +198,7 @@ export async function createHookline(
     maxResponseBytes: config.delivery.maxResponseBytes,
     userAgent: `Hookline/${VERSION}`,
   });
+  const operational = createOperationalEvents({ store, ingest: ingestQueue, ids, clock, logger });
   const dispatcher = runWorker
     ? createDispatcher({
         store,
@@ -218,8 +220,15 @@ export async function createHookline(
           publicUrl: config.publicUrl,
         },
         events: {
-          onAttempt: (attempt, _delivery, next) => metrics.attempt(attempt, next),
-          onEndpointDisabled: () => metrics.endpointDisabled(),
+          onAttempt: (attempt, delivery, next) => {
+            metrics.attempt(attempt, next);
+            // Exhausted, failing and recovered deliveries are told to the operational webhooks.
+            void operational.attempt(attempt, delivery, next);
+          },
+          onEndpointDisabled: (endpointId) => {
+            metrics.endpointDisabled();
+            void operational.endpointDisabled(endpointId);
+          },
         },
       })
     : null;

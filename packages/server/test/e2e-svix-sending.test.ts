@@ -6,9 +6,17 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ApiException, BackgroundTaskStatus, MessageStatus, Svix } from 'svix';
+import { Webhook } from 'standardwebhooks';
+import { ApiException, BackgroundTaskStatus, type MessageOut, MessageStatus, Svix } from 'svix';
 import { createManualClock } from '../src/core/clock.ts';
-import { startHookline, startReceiver, type TestReceiver, type TestServer, tempDir } from './helpers.ts';
+import {
+  headersOf,
+  startHookline,
+  startReceiver,
+  type TestReceiver,
+  type TestServer,
+  tempDir,
+} from './helpers.ts';
 import { createTestDatabase, PG_SECRET_KEY, pgTestOptions, type TestDatabase } from './pg.ts';
 
 function apiError(status: number, code?: string) {
@@ -722,6 +730,131 @@ function suite(name: string, setup: () => Promise<Setup>, options: { skip?: stri
         assert.equal(bad.status, 422);
       } finally {
         await other.close();
+      }
+    });
+
+    test('operational webhooks: the 9 endpoint calls, and endpoint and delivery events signed and retried', async () => {
+      const ops = await startReceiver();
+      try {
+        const ep = await svix.operationalWebhook.endpoint.create({
+          url: ops.url,
+          uid: 'ops',
+          description: 'Operator',
+          eventTypes: [
+            'endpoint.created',
+            'endpoint.updated',
+            'endpoint.deleted',
+            'endpoint.disabled',
+            'message.attempt.exhausted',
+            'message.attempt.failing',
+            'message.attempt.recovered',
+          ],
+        });
+        assert.equal(ep.uid, 'ops');
+        assert.deepEqual(
+          (await svix.operationalWebhook.endpoint.list()).data.map((e) => e.id),
+          [ep.id],
+        );
+        assert.equal((await svix.operationalWebhook.endpoint.get('ops')).description, 'Operator');
+        const secret = (await svix.operationalWebhook.endpoint.getSecret('ops')).key;
+        assert.match(secret, /^whsec_/);
+        await svix.operationalWebhook.endpoint.setHeaders('ops', { headers: { 'X-Operator': 'yes' } });
+        assert.deepEqual((await svix.operationalWebhook.endpoint.getHeaders('ops')).headers, {
+          'x-operator': 'yes',
+        });
+        await assert.rejects(
+          svix.operationalWebhook.endpoint.create({ url: ops.url, eventTypes: ['no.such'] }),
+          apiError(422),
+        );
+        // Hookline's own application is in no list.
+        assert.ok(
+          !(await svix.application.list({ limit: 250 })).data.some((a) => a.name.includes('operational')),
+        );
+
+        const seen = () =>
+          ops.requests.map((r) => {
+            const body = new Webhook(secret).verify(r.body.toString(), headersOf(r)) as {
+              type: string;
+              data: any;
+            };
+            assert.equal(r.headers['x-operator'], 'yes');
+            return body;
+          });
+        await svix.application.create({ name: 'Ops', uid: 'opsapp' });
+        const appId = (await svix.application.get('opsapp')).id;
+        const x = await svix.endpoint.create('opsapp', { url: `${recvA.url}/x`, uid: 'x' });
+        await svix.endpoint.patch('opsapp', 'x', { disabled: true });
+        await svix.endpoint.delete('opsapp', 'x');
+        await drain();
+        const events = seen();
+        assert.deepEqual(
+          events.map((e) => e.type),
+          ['endpoint.created', 'endpoint.updated', 'endpoint.disabled', 'endpoint.deleted'],
+        );
+        assert.deepEqual(events[0]!.data, { appId, appUid: 'opsapp', endpointId: x.id, endpointUid: 'x' });
+        assert.equal(events[2]!.data.trigger, 'manual');
+
+        // Deliveries: failing on the 4th failure, recovered on the success after it, exhausted at the end.
+        await svix.eventType.create({ name: 'ops.probe', description: 'Probe' });
+        const fast = Array.from({ length: 5 }, () => ({ secs: 0, nanos: 10_000_000 }));
+        await server.call('PUT', '/api/v1/event-type/ops.probe/retry-schedule', { retrySchedule: fast });
+        await server.hookline.retrySchedules.refresh();
+        const recv = await startReceiver();
+        let m1: MessageOut | undefined;
+        let m2: MessageOut | undefined;
+        try {
+          await svix.endpoint.create('opsapp', { url: recv.url, uid: 'y' });
+          recv.queue(...Array.from({ length: 4 }, () => ({ status: 500 })));
+          m1 = await svix.message.create('opsapp', {
+            eventType: 'ops.probe',
+            payload: { n: 1 },
+            eventId: 'probe-1',
+          });
+          for (let i = 0; i < 6; i++) {
+            await drain();
+            clock.advance(20);
+          }
+          recv.fallback = { status: 503 };
+          m2 = await svix.message.create('opsapp', { eventType: 'ops.probe', payload: { n: 2 } });
+          for (let i = 0; i < 7; i++) {
+            await drain();
+            clock.advance(20);
+          }
+          await drain();
+        } finally {
+          await recv.close();
+        }
+        const later = seen().slice(4);
+        assert.deepEqual(
+          later.map((e) => [e.type, e.data.msgId]),
+          [
+            ['endpoint.created', undefined],
+            ['message.attempt.failing', m1?.id],
+            ['message.attempt.recovered', m1?.id],
+            ['message.attempt.failing', m2?.id],
+            ['message.attempt.exhausted', m2?.id],
+          ],
+        );
+        assert.equal(later[1]!.data.msgEventId, 'probe-1');
+        assert.equal(later[4]!.data.lastAttempt.responseStatusCode, 503);
+        assert.match(later[4]!.data.lastAttempt.id, /^atmpt_/);
+
+        await svix.operationalWebhook.endpoint.rotateSecret('ops', {});
+        assert.notEqual((await svix.operationalWebhook.endpoint.getSecret('ops')).key, secret);
+        const up = await svix.operationalWebhook.endpoint.upsert('ops', {
+          url: ops.url,
+          eventTypes: ['endpoint.deleted'],
+        });
+        assert.deepEqual(up.eventTypes, ['endpoint.deleted']);
+        const { token } = await svix.authentication.appPortalAccess('opsapp', {});
+        await assert.rejects(
+          new Svix(token, { serverUrl: server.url }).operationalWebhook.endpoint.list(),
+          apiError(403, 'insufficient_access'),
+        );
+        await svix.operationalWebhook.endpoint.delete('ops');
+        await assert.rejects(svix.operationalWebhook.endpoint.get('ops'), apiError(404));
+      } finally {
+        await ops.close();
       }
     });
 

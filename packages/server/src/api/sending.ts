@@ -17,6 +17,7 @@ import type { ApiContext, Routes } from './context.ts';
 import { loadEndpoint, unknownEventTypeIssues } from './endpoint.ts';
 import { eventTypeExtraRoutes } from './event-type-extra.ts';
 import { commaList, loadMessage, parseTime } from './message.ts';
+import { operationalWebhookRoutes } from './operational-webhooks.ts';
 import { listOut, pageQuery } from './pagination.ts';
 import {
   BackgroundTaskOut,
@@ -85,6 +86,7 @@ export function sendingRoutes(api: Routes, ctx: ApiContext, tasks: BackgroundTas
   usageStatsRoutes(api, ctx, tasks);
   eventTypeExtraRoutes(api, ctx, tasks);
   broadcastEnvironmentRoutes(api, ctx, tasks);
+  operationalWebhookRoutes(api, ctx);
   // ---- send an example ---------------------------------------------------------------------
   api.post(
     '/app/:app_id/endpoint/:endpoint_id/send-example',

@@ -503,6 +503,8 @@ export interface Store {
   listAllMessages(filter: MessageFilter, page: PageQuery): Promise<Page<Message>>;
   /** Cancels the endpoint's pending deliveries created before `createdBefore`; returns how many. */
   cancelPendingDeliveries(endpointId: string, createdBefore: number, now: number): Promise<number>;
+  /** An endpoint by id alone, whatever its application. */
+  getEndpointById(id: string): Promise<Endpoint | null>;
   /** When the endpoint's rate limit lets its next delivery go (null: never throttled). */
   endpointThrottleNextAt(endpointId: string): Promise<number | null>;
   countAttempts(filter: AttemptFilter): Promise<number>;

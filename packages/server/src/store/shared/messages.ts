@@ -3,6 +3,7 @@ import { paged } from '../paging.ts';
 import { messages } from '../schema.ts';
 import { type Dialect, join, raw, type Sql, sql } from '../sql.ts';
 import type { MessageFilter, Store } from '../store.ts';
+import { HIDDEN_APPS } from './apps.ts';
 import type { Db } from './db.ts';
 
 /** The conditions of a message search, on the message table as `alias` (each begins with AND). */
@@ -49,7 +50,7 @@ export function messagesStore({
     listAllMessages: (filter, page) =>
       paged(
         ex,
-        sql`SELECT * FROM message WHERE app_id NOT IN (SELECT app_id FROM source)${messageConditions(ctx.dialect, filter)}`,
+        sql`SELECT * FROM message WHERE app_id NOT IN ${HIDDEN_APPS}${messageConditions(ctx.dialect, filter)}`,
         'id',
         page,
         read,

@@ -39,6 +39,7 @@ export function sendingStore({
   | 'listMessageDestinations'
   | 'cancelPendingDeliveries'
   | 'endpointThrottleNextAt'
+  | 'getEndpointById'
 > {
   return {
     expungeMessageContent: (appId, msgId, now) =>
@@ -82,6 +83,11 @@ export function sendingStore({
         sql`UPDATE delivery SET status = ${raw(CANCELED)}, updated_at = ${now}
             WHERE endpoint_id = ${endpointId} AND status = ${raw(PENDING)} AND created_at < ${createdBefore}`,
       ),
+
+    async getEndpointById(id) {
+      const r = await ex.one(sql`SELECT * FROM endpoint WHERE id = ${id}`);
+      return r ? endpoints.read(r, ctx) : null;
+    },
 
     async endpointThrottleNextAt(endpointId) {
       const r = await ex.one(sql`SELECT throttle_next_at FROM endpoint WHERE id = ${endpointId}`);

@@ -6,6 +6,7 @@
 import { DeliveryStatus } from '../../core/types.ts';
 import { raw, sql } from '../sql.ts';
 import type { AttemptCounts, Store } from '../store.ts';
+import { HIDDEN_APPS } from './apps.ts';
 import type { Db } from './db.ts';
 
 const countWhen = (condition: ReturnType<typeof sql>) =>
@@ -13,7 +14,6 @@ const countWhen = (condition: ReturnType<typeof sql>) =>
 const SUCCESS = raw(`a.status = ${DeliveryStatus.success}`);
 const CANCELED = raw(`a.status = ${DeliveryStatus.canceled}`);
 const FAILURE = raw(`a.status NOT IN (${DeliveryStatus.success}, ${DeliveryStatus.canceled})`);
-const SOURCE_APPS = raw('(SELECT app_id FROM source)');
 
 export function usageStore({
   ex,
@@ -30,7 +30,7 @@ export function usageStore({
   return {
     async countActiveApps(enabledOnly) {
       const r = await ex.one(
-        sql`SELECT COUNT(*) AS n FROM app a WHERE a.id NOT IN ${SOURCE_APPS} AND EXISTS (
+        sql`SELECT COUNT(*) AS n FROM app a WHERE a.id NOT IN ${HIDDEN_APPS} AND EXISTS (
               SELECT 1 FROM endpoint e WHERE e.app_id = a.id
               ${enabledOnly ? sql`AND e.disabled = ${ctx.dialect.flag(false)}` : raw('')})`,
       );
@@ -41,7 +41,7 @@ export function usageStore({
       const r = await ex.one(
         sql`SELECT ${countWhen(sql`disabled = ${ctx.dialect.flag(false)}`)} AS active,
               ${countWhen(sql`disabled = ${ctx.dialect.flag(true)}`)} AS disabled
-            FROM endpoint WHERE app_id NOT IN ${SOURCE_APPS}`,
+            FROM endpoint WHERE app_id NOT IN ${HIDDEN_APPS}`,
       );
       return { active: Number(r?.active ?? 0), disabled: Number(r?.disabled ?? 0) };
     },
@@ -93,7 +93,7 @@ export function usageStore({
 
     async messagesPerEventType() {
       const rows = await ex.all(
-        sql`SELECT event_type, COUNT(*) AS n FROM message WHERE app_id NOT IN ${SOURCE_APPS}
+        sql`SELECT event_type, COUNT(*) AS n FROM message WHERE app_id NOT IN ${HIDDEN_APPS}
             GROUP BY event_type ORDER BY event_type`,
       );
       return rows.map((r) => ({ eventType: String(r.event_type), messages: Number(r.n) }));
