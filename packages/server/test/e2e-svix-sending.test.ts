@@ -858,6 +858,63 @@ function suite(name: string, setup: () => Promise<Setup>, options: { skip?: stri
       }
     });
 
+    test('/openapi.json documents every operation of this file', async () => {
+      const doc = (await (await fetch(`${server.url}/openapi.json`)).json()) as {
+        paths: Record<string, Record<string, unknown>>;
+      };
+      const ops = [
+        'post /api/v1/app/{app_id}/endpoint/{endpoint_id}/send-example',
+        'delete /api/v1/app/{app_id}/msg/{msg_id}/content',
+        'delete /api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content',
+        'get /api/v1/app/{app_id}/endpoint/{endpoint_id}/msg',
+        'get /api/v1/app/{app_id}/msg/{msg_id}/endpoint',
+        'get /api/v1/background-task',
+        'get /api/v1/background-task/{task_id}',
+        'post /api/v1/app/{app_id}/endpoint/{endpoint_id}/replay-missing',
+        'post /api/v1/app/{app_id}/endpoint/{endpoint_id}/bulk-replay',
+        'post /api/v1/app/{app_id}/endpoint/{endpoint_id}/cancel-msgs',
+        'get /api/v1/app/{app_id}/endpoint/{endpoint_id}/rate-limit-status',
+        'post /api/v1/app/{app_id}/msg/precheck/active',
+        'post /api/v1/app/{app_id}/msg/bulk-expunge',
+        'post /api/v1/app/{app_id}/msg/expunge-all-contents',
+        'post /api/v1/app/{app_id}/msg/search',
+        'get /api/v1/app/{app_id}/msg/{msg_id}/raw',
+        'post /api/v1/app/{app_id}/endpoint/{endpoint_id}/msg/test-attempt',
+        'get /api/v1/app/{app_id}/events',
+        'get /api/v1/events',
+        'get /api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}/count',
+        'get /api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/headers',
+        'get /api/v1/auth/whoami',
+        'get /api/v1/app/stats/count-active',
+        'get /api/v1/app/{app_id}/stats/attempts',
+        'post /api/v1/stats/usage/app',
+        'put /api/v1/stats/usage/event-types',
+        'get /api/v1/stats/endpoint/count',
+        'get /api/v1/stats/app/{app_id}/attempt',
+        'get /api/v1/event-type/{event_type_name}/retry-schedule',
+        'put /api/v1/event-type/{event_type_name}/retry-schedule',
+        'post /api/v1/event-type/import/openapi',
+        'post /api/v1/event-type/export/openapi',
+        'get /api/v1/operational-webhook/endpoint',
+        'post /api/v1/operational-webhook/endpoint',
+        'get /api/v1/operational-webhook/endpoint/{endpoint_id}',
+        'put /api/v1/operational-webhook/endpoint/{endpoint_id}',
+        'delete /api/v1/operational-webhook/endpoint/{endpoint_id}',
+        'get /api/v1/operational-webhook/endpoint/{endpoint_id}/secret',
+        'post /api/v1/operational-webhook/endpoint/{endpoint_id}/secret/rotate',
+        'get /api/v1/operational-webhook/endpoint/{endpoint_id}/headers',
+        'put /api/v1/operational-webhook/endpoint/{endpoint_id}/headers',
+        'post /api/v1/msg/broadcast',
+        'post /api/v1/environment/export',
+        'post /api/v1/environment/import',
+      ];
+      const missing = ops.filter((op) => {
+        const [method, path] = op.split(' ') as [string, string];
+        return !doc.paths[path]?.[method];
+      });
+      assert.deepEqual(missing, []);
+    });
+
     test('background tasks: listed and filtered, scoped to an app token, kept across a restart', async () => {
       const list = await svix.backgroundTask.list({ limit: 250 });
       const kinds = new Set(list.data.map((t) => t.task));
@@ -876,6 +933,19 @@ function suite(name: string, setup: () => Promise<Setup>, options: { skip?: stri
       await assert.rejects(scoped.backgroundTask.get(otherTask.id), apiError(404));
       const shopTask = seen.data[0]!;
       assert.equal((await scoped.backgroundTask.get(shopTask.id)).id, shopTask.id);
+      // A read-only token may search and pre-check (POSTs that read), not replay.
+      const ro = new Svix((await svix.authentication.appPortalAccess('shop', { readOnly: true })).token, {
+        serverUrl: server.url,
+      });
+      assert.equal(
+        typeof (await ro.message.precheck('shop', { eventType: 'user.created' })).active,
+        'boolean',
+      );
+      await assert.rejects(
+        ro.endpoint.replayMissing('shop', 'a', { since: new Date(clock.now() - 1000) }),
+        apiError(403, 'insufficient_access'),
+      );
+      await assert.rejects(ro.message.precheck('other', { eventType: 'user.created' }), apiError(403));
 
       await server.close();
       await start();

@@ -134,6 +134,9 @@ const APP_TOKEN_READABLE = new Set([
   '/background-task/:task_id',
 ]);
 
+/** POSTs that only read (a search, a pre-check): a read-only application token may make them. */
+const READING_POSTS = new Set(['/app/:app_id/msg/search', '/app/:app_id/msg/precheck/active']);
+
 /**
  * Event types carrying feature flags are visible to an application token only with one of
  * those flags (as in Svix's app portal); the admin sees everything.
@@ -178,7 +181,7 @@ async function checkAppToken(ctx: ApiContext, request: FastifyRequest, token: Ap
   if (app?.id !== token.appId) {
     throw refuse(`this token belongs to application ${token.appId}; it cannot use another application`);
   }
-  if (reading) return;
+  if (reading || READING_POSTS.has(route)) return;
   if (token.readOnly) throw refuse('this application token is read-only');
   if (route === '/app/:app_id') throw refuse('an application token cannot change or delete its application');
   if (route === '/app/:app_id/msg') throw refuse('an application token cannot publish messages');
