@@ -12,12 +12,9 @@ import type { DeliveryState, RecoverCursor } from '../store/store.ts';
 import { loadApp } from './application.ts';
 import { hiddenEventTypes, visibleTo } from './auth.ts';
 import type { BackgroundTasks } from './background-task.ts';
-import { broadcastEnvironmentRoutes } from './broadcast-environment.ts';
 import type { ApiContext, Routes } from './context.ts';
 import { loadEndpoint, unknownEventTypeIssues } from './endpoint.ts';
-import { eventTypeExtraRoutes } from './event-type-extra.ts';
 import { commaList, loadMessage, parseTime } from './message.ts';
-import { operationalWebhookRoutes } from './operational-webhooks.ts';
 import { listOut, pageQuery } from './pagination.ts';
 import {
   BackgroundTaskOut,
@@ -28,7 +25,6 @@ import {
   NoContent,
   ValidationErrorOut,
 } from './schemas.ts';
-import { sendingExtraRoutes } from './sending-extra.ts';
 import {
   BulkExpungeContentsIn,
   BulkExpungeContentsOut,
@@ -41,7 +37,6 @@ import {
   MessagePrecheckOut,
   ReplayWindowIn,
 } from './sending-schemas.ts';
-import { usageStatsRoutes } from './usage-stats.ts';
 import { iso, messageOut } from './wire.ts';
 
 const EpParams = Type.Object({
@@ -82,11 +77,6 @@ function window(body: { since: string; until?: string | null | undefined }, now:
 }
 
 export function sendingRoutes(api: Routes, ctx: ApiContext, tasks: BackgroundTasks): void {
-  sendingExtraRoutes(api, ctx);
-  usageStatsRoutes(api, ctx, tasks);
-  eventTypeExtraRoutes(api, ctx, tasks);
-  broadcastEnvironmentRoutes(api, ctx, tasks);
-  operationalWebhookRoutes(api, ctx);
   // ---- send an example ---------------------------------------------------------------------
   api.post(
     '/app/:app_id/endpoint/:endpoint_id/send-example',
