@@ -32,6 +32,11 @@ export interface HooklineConfig {
    */
   dev: boolean;
   /**
+   * Check message payloads against their event type's JSON Schema on publish, for event types
+   * that do not say (`validatePayload` null).
+   */
+  validatePayloads: boolean;
+  /**
    * Which proxies' `X-Forwarded-For` names the client (Fastify's `trustProxy`): false (the
    * socket address), true (any), a hop count, or the proxies' IPs/CIDRs. Source allowlists
    * check the address this gives.
@@ -91,6 +96,7 @@ export const DEFAULT_CONFIG: HooklineConfig = {
   publicUrl: null,
   allowPrivateNetworks: false,
   dev: false,
+  validatePayloads: false,
   trustProxy: false,
   secretKey: null,
   maxPayloadBytes: 1024 * 1024,
@@ -258,6 +264,12 @@ const OPTIONS: { env: string; path: string; parse: Parser; doc: string }[] = [
     path: 'dev',
     parse: bool,
     doc: 'development mode: deliver to loopback / private addresses; loopback HOOKLINE_HOST only',
+  },
+  {
+    env: 'HOOKLINE_VALIDATE_PAYLOADS',
+    path: 'validatePayloads',
+    parse: bool,
+    doc: "check message payloads against the event type's JSON Schema, for event types that do not say",
   },
   {
     env: 'HOOKLINE_TRUST_PROXY',

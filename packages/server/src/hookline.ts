@@ -18,7 +18,9 @@ import { createDispatcher, type Dispatcher } from './delivery/dispatcher.ts';
 import { createInboundQueue, createIngestQueue } from './delivery/ingest-queue.ts';
 import { createListenExpiry, type ListenExpiry, listenSeenEvery } from './delivery/listen-expiry.ts';
 import { createListenHub } from './delivery/listen-hub.ts';
+import { createOperationalEvents } from './delivery/operational.ts';
 import { createRetention, type Retention } from './delivery/retention.ts';
+import { createRetrySchedules, type RetrySchedules } from './delivery/retry-schedules.ts';
 import { createSender } from './delivery/sender.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { checkSecretKey, resolveSecretKey, StartupError } from './secret-key.ts';
@@ -40,6 +42,8 @@ export interface Hookline {
   retention: Retention | null;
   /** Pauses `listen` endpoints whose client has been gone too long (API role, unless turned off). */
   listenExpiry: ListenExpiry | null;
+  /** Each event type's own retry schedule, as the dispatcher and listen hub use it. */
+  retrySchedules: RetrySchedules;
   /** Set when this start generated the admin token (first start): print it once. */
   generatedAdminToken: string | null;
   /** Starts listening (API role) and delivering (worker role). Returns the URL. */
@@ -140,6 +144,9 @@ export async function createHookline(
     jitter: config.delivery.retryJitter,
     maxRetryAfterMs: 24 * 3_600_000,
   };
+  // Event types with their own retry schedule (read every few seconds by every process that delivers).
+  const retrySchedules = createRetrySchedules(store, retry, logger);
+  const retryFor = retrySchedules.policyFor;
   // The API process holds `hookline listen` connections, so it delivers to listen endpoints.
   const listen = runApi
     ? createListenHub({
@@ -152,6 +159,7 @@ export async function createHookline(
           resultTimeoutMs: config.delivery.timeoutMs + 5_000,
           leaseMs,
           retry,
+          retryFor,
           disableAfterMs: config.delivery.disableAfterMs,
           pollMs: 1_000,
           batch: 32,
@@ -190,6 +198,7 @@ export async function createHookline(
     maxResponseBytes: config.delivery.maxResponseBytes,
     userAgent: `Hookline/${VERSION}`,
   });
+  const operational = createOperationalEvents({ store, ingest: ingestQueue, ids, clock, logger });
   const dispatcher = runWorker
     ? createDispatcher({
         store,
@@ -204,14 +213,22 @@ export async function createHookline(
           claimBatch: 100,
           idlePollMs: 5_000,
           retry,
+          retryFor,
           disableAfterMs: config.delivery.disableAfterMs,
           // Deliveries to `listen` endpoints go to the `hookline listen` client connected to the API.
           scope: { excludeKinds: ['listen'] },
           publicUrl: config.publicUrl,
         },
         events: {
-          onAttempt: (attempt, _delivery, next) => metrics.attempt(attempt, next),
-          onEndpointDisabled: () => metrics.endpointDisabled(),
+          onAttempt: (attempt, delivery, next) => {
+            metrics.attempt(attempt, next);
+            // Exhausted, failing and recovered deliveries are told to the operational webhooks.
+            void operational.attempt(attempt, delivery, next);
+          },
+          onEndpointDisabled: (endpointId) => {
+            metrics.endpointDisabled();
+            void operational.endpointDisabled(endpointId);
+          },
         },
       })
     : null;
@@ -242,6 +259,7 @@ export async function createHookline(
     metrics,
     retention,
     listenExpiry,
+    retrySchedules,
     generatedAdminToken: token.generated,
     metricsUrl: null,
     async start() {
@@ -271,6 +289,7 @@ export async function createHookline(
       await api?.close();
       await dispatcher?.stop(graceMs);
       await retention?.stop();
+      retrySchedules.stop();
       await sender.close();
       if (metricsServer) {
         metricsServer.closeAllConnections();

@@ -9,6 +9,7 @@ import type {
   App,
   AppToken,
   Attempt,
+  BackgroundTask,
   Endpoint,
   EventType,
   InboundEvent,
@@ -84,6 +85,8 @@ for (const adapter of selectedAdapters()) {
       schemas: { '1': { type: 'object', properties: { id: { type: 'string' } } } },
       groupName: 'invoice',
       featureFlags: ['beta'],
+      retryScheduleMs: [50, 60_000],
+      validatePayload: true,
       createdAt: T0 + 9,
       updatedAt: T0 + 10,
     };
@@ -166,13 +169,27 @@ for (const adapter of selectedAdapters()) {
         schemas: null,
         groupName: null,
         featureFlags: null,
+        validatePayload: false,
         updatedAt: T0 + 50,
       };
-      await store.updateEventType(eventType2);
+      await store.updateEventType({ ...eventType2, retryScheduleMs: null });
+      // updateEventType leaves the retry schedule alone; setEventTypeRetrySchedule changes it.
       assert.deepEqual(await store.getEventType(eventType.name), {
         ...eventType2,
         createdAt: eventType.createdAt,
       });
+      assert.deepEqual(await store.eventTypeRetrySchedules(), new Map([['invoice.paid', [50, 60_000]]]));
+      assert.equal(await store.setEventTypeRetrySchedule('invoice.paid', null, T0 + 51), true);
+      assert.equal(await store.setEventTypeRetrySchedule('no.such', [1], T0 + 51), false);
+      assert.deepEqual(await store.getEventType(eventType.name), {
+        ...eventType2,
+        retryScheduleMs: null,
+        createdAt: eventType.createdAt,
+        updatedAt: T0 + 51,
+      });
+      assert.deepEqual(await store.eventTypeRetrySchedules(), new Map());
+      await store.updateEventType({ ...eventType2, validatePayload: null });
+      assert.equal((await store.getEventType(eventType.name))?.validatePayload, null);
 
       await store.setSetting('k', 'v1');
       assert.equal(await store.getSetting('k'), 'v1');
@@ -376,6 +393,47 @@ for (const adapter of selectedAdapters()) {
       assert.deepEqual(await store.getInboundEvent(source.id, event.id), event);
       assert.deepEqual(await store.getInboundEvent(source.id, rejected.id), rejected);
       assert.deepEqual((await store.listInboundEvents(source.id, {}, PAGE)).items, [event, rejected]);
+    });
+    test('background tasks', async () => {
+      await store.insertApp(app);
+      const task: BackgroundTask = {
+        id: 'qtask_2rtT',
+        appId: app.id,
+        kind: 'endpoint.bulk-replay',
+        status: 'running',
+        data: { endpointId: 'ep_x', since: '2026-03-31T00:00:00.000Z', messagesQueued: 0 },
+        createdAt: T0 + 1,
+        updatedAt: T0 + 2,
+      };
+      const global: BackgroundTask = { ...task, id: 'qtask_2rtU', appId: null, kind: 'message.broadcast' };
+      await store.insertBackgroundTask(task);
+      await store.insertBackgroundTask(global);
+      assert.deepEqual(await store.getBackgroundTask(task.id), task);
+      assert.deepEqual(await store.getBackgroundTask(global.id), global);
+      const done: BackgroundTask = {
+        ...task,
+        status: 'finished',
+        data: { messagesQueued: 7, ü: '“x”' },
+        updatedAt: T0 + 9,
+      };
+      await store.updateBackgroundTask(done);
+      assert.deepEqual(await store.getBackgroundTask(task.id), done);
+      assert.deepEqual((await store.listBackgroundTasks({ appId: app.id }, PAGE)).items, [done]);
+      assert.deepEqual((await store.listBackgroundTasks({ status: 'running' }, PAGE)).items, [global]);
+      assert.deepEqual((await store.listBackgroundTasks({ kind: 'message.broadcast' }, PAGE)).items, [
+        global,
+      ]);
+      // Pruning forgets ended tasks only: by age, then beyond the newest `keep`.
+      assert.equal(await store.pruneBackgroundTasks(T0 + 5, 10), 0);
+      assert.equal(await store.pruneBackgroundTasks(T0 + 10, 10), 1);
+      assert.equal(await store.getBackgroundTask(task.id), null);
+      await store.insertBackgroundTask({ ...done, id: 'qtask_2rtV' });
+      await store.insertBackgroundTask({ ...done, id: 'qtask_2rtW', updatedAt: T0 + 10 });
+      assert.equal(await store.pruneBackgroundTasks(0, 1), 1);
+      assert.deepEqual(
+        (await store.listBackgroundTasks({}, PAGE)).items.map((t) => t.id),
+        ['qtask_2rtU', 'qtask_2rtW'],
+      );
     });
   });
 }

@@ -130,8 +130,12 @@ const APP_TOKEN_READABLE = new Set([
   '/event-type',
   '/event-type/:event_type_name',
   '/event-type/:event_type_name/sample',
+  '/background-task',
   '/background-task/:task_id',
 ]);
+
+/** POSTs that only read (a search, a pre-check): a read-only application token may make them. */
+const READING_POSTS = new Set(['/app/:app_id/msg/search', '/app/:app_id/msg/precheck/active']);
 
 /**
  * Event types carrying feature flags are visible to an application token only with one of
@@ -162,7 +166,7 @@ const refuse = (detail: string) => new HooklineError('insufficient_access', deta
 async function checkAppToken(ctx: ApiContext, request: FastifyRequest, token: AppToken): Promise<void> {
   const route = (request.routeOptions.url ?? '').slice(API_PREFIX.length);
   const method = request.method;
-  if (route === '/auth/logout') return;
+  if (route === '/auth/logout' || route === '/auth/whoami') return;
   const reading = READ_METHODS.has(method);
   if (APP_TOKEN_READABLE.has(route)) {
     if (reading) return;
@@ -177,7 +181,7 @@ async function checkAppToken(ctx: ApiContext, request: FastifyRequest, token: Ap
   if (app?.id !== token.appId) {
     throw refuse(`this token belongs to application ${token.appId}; it cannot use another application`);
   }
-  if (reading) return;
+  if (reading || READING_POSTS.has(route)) return;
   if (token.readOnly) throw refuse('this application token is read-only');
   if (route === '/app/:app_id') throw refuse('an application token cannot change or delete its application');
   if (route === '/app/:app_id/msg') throw refuse('an application token cannot publish messages');

@@ -1,11 +1,12 @@
 /** `/api/v1/event-type`: the catalog of event types endpoints can subscribe to. */
 import Type from 'typebox';
-import { HooklineError, notFound } from '../core/errors.ts';
+import { HooklineError, invalid, notFound } from '../core/errors.ts';
 import type { EventType } from '../core/types.ts';
 import { StoreConflictError } from '../store/store-errors.ts';
 import { visibleTo } from './auth.ts';
 import type { ApiContext, Routes } from './context.ts';
 import { listOut, pageQuery } from './pagination.ts';
+import { eventTypesChanged, schemaProblem } from './payload-schema.ts';
 import {
   ErrorOut,
   EventTypeIn,
@@ -24,6 +25,13 @@ const NameParams = Type.Object({ event_type_name: Type.String() });
 const flags = (b: { featureFlags?: string[] | null; featureFlag?: string | null }) =>
   b.featureFlags ?? (b.featureFlag ? [b.featureFlag] : null);
 
+/** Turning payload validation on needs a schema that compiles. */
+function checkValidationSetting(t: EventType): void {
+  if (t.validatePayload !== true) return;
+  const problem = schemaProblem(t.schemas);
+  if (problem) throw invalid(['body', 'schemas'], `validatePayload is on, but ${problem}`);
+}
+
 async function loadEventType(ctx: ApiContext, name: string): Promise<EventType> {
   const t = await ctx.store.getEventType(name);
   if (!t) throw notFound('event type');
@@ -31,6 +39,11 @@ async function loadEventType(ctx: ApiContext, name: string): Promise<EventType> 
 }
 
 export function eventTypeRoutes(api: Routes, ctx: ApiContext): void {
+  // A change here is seen by the next publish in this process (others re-read within seconds).
+  api.addHook('onSend', async (req, _reply, payload) => {
+    if (req.method !== 'GET' && req.routeOptions.url?.includes('/event-type')) eventTypesChanged(ctx.store);
+    return payload;
+  });
   api.get(
     '/event-type',
     {
@@ -85,9 +98,11 @@ export function eventTypeRoutes(api: Routes, ctx: ApiContext): void {
         schemas: b.schemas ?? null,
         groupName: b.groupName ?? null,
         featureFlags: flags(b),
+        validatePayload: b.validatePayload ?? null,
         createdAt: existing?.createdAt ?? now,
         updatedAt: now,
       };
+      checkValidationSetting(t);
       // Creating an archived type again brings it back.
       if (existing) await ctx.store.updateEventType(t);
       else {
@@ -144,9 +159,13 @@ export function eventTypeRoutes(api: Routes, ctx: ApiContext): void {
         schemas: b.schemas ?? null,
         groupName: b.groupName ?? null,
         featureFlags: flags(b),
+        // Svix clients never send it: a PUT without it keeps the event type's setting.
+        validatePayload:
+          b.validatePayload !== undefined ? b.validatePayload : (existing?.validatePayload ?? null),
         createdAt: existing?.createdAt ?? now,
         updatedAt: now,
       };
+      checkValidationSetting(t);
       if (!existing) {
         try {
           await ctx.store.insertEventType(t);
@@ -186,8 +205,10 @@ export function eventTypeRoutes(api: Routes, ctx: ApiContext): void {
         ...(b.schemas !== undefined ? { schemas: b.schemas } : {}),
         ...(b.groupName !== undefined ? { groupName: b.groupName } : {}),
         ...(b.featureFlags !== undefined || b.featureFlag !== undefined ? { featureFlags: flags(b) } : {}),
+        ...(b.validatePayload !== undefined ? { validatePayload: b.validatePayload } : {}),
         updatedAt: ctx.clock.now(),
       };
+      checkValidationSetting(t);
       await ctx.store.updateEventType(t);
       return eventTypeOut(t);
     },

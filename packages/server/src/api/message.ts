@@ -8,6 +8,7 @@ import { hiddenEventTypes, type Principal } from './auth.ts';
 import type { ApiContext, Routes } from './context.ts';
 import { IDEMPOTENCY_TTL_MS } from './idempotency.ts';
 import { listOut, pageQuery } from './pagination.ts';
+import { checkMessagePayload } from './payload-schema.ts';
 import {
   ErrorOut,
   listOf,
@@ -57,7 +58,12 @@ export async function createMessage(
   ctx: ApiContext,
   app: App,
   input: MessageIn,
-  options: { withContent: boolean; idempotencyKey?: string | undefined },
+  options: {
+    withContent: boolean;
+    idempotencyKey?: string | undefined;
+    /** This endpoint only, whatever its filters say (a test attempt). */
+    only?: string;
+  },
 ): Promise<{ message: Message; body: ReturnType<typeof messageOut> }> {
   const now = ctx.clock.now();
   const payload = JSON.stringify(input.payload);
@@ -67,6 +73,7 @@ export async function createMessage(
       `payload is larger than the ${ctx.config.maxPayloadBytes}-byte limit`,
     );
   }
+  await checkMessagePayload(ctx.store, input.eventType, input.payload, ctx.config.validatePayloads);
   const deliverAt = parseTime(input.deliverAt);
   if (deliverAt !== undefined && deliverAt > now + 90 * 86_400_000) {
     throw invalid(['body', 'deliverAt'], 'deliverAt may be at most 90 days in the future');
@@ -86,7 +93,13 @@ export async function createMessage(
     message,
     dueAt: deliverAt !== undefined ? Math.max(now, deliverAt) : now,
     route: (endpoints) =>
-      endpoints.filter((e) => endpointMatches(e, message.eventType, message.channels)).map((e) => e.id),
+      endpoints
+        .filter((e) =>
+          options.only !== undefined
+            ? e.id === options.only
+            : endpointMatches(e, message.eventType, message.channels),
+        )
+        .map((e) => e.id),
     newDeliveryId: () => ctx.ids('delivery'),
     ...(options.idempotencyKey
       ? {

@@ -8,6 +8,8 @@
  */
 import Type, { type Static, type TSchema } from 'typebox';
 import {
+  BACKGROUND_TASK_KINDS,
+  BACKGROUND_TASK_STATUSES,
   DELIVERY_STATUS_CODES,
   DELIVERY_STATUS_NAMES,
   ENDPOINT_KINDS,
@@ -18,19 +20,19 @@ import {
 } from '../core/enums.ts';
 import { SECRET_PATTERN, UID_PATTERN } from '../core/formats.ts';
 
-const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 const Uid = Type.String({
   pattern: UID_PATTERN,
   maxLength: 256,
   description: 'Your own id for it: 1–256 of [a-zA-Z0-9-_.]',
 });
 const Metadata = Type.Record(Type.String(), Type.String());
-const DateTime = Type.String({ format: 'date-time' });
-const NameList = Type.Array(Type.String({ pattern: UID_PATTERN, maxLength: 256 }), {
+export const DateTime = Type.String({ format: 'date-time' });
+export const NameList = Type.Array(Type.String({ pattern: UID_PATTERN, maxLength: 256 }), {
   minItems: 1,
   maxItems: 256,
 });
-const ChannelList = Type.Array(Type.String({ pattern: UID_PATTERN, maxLength: 128 }), {
+export const ChannelList = Type.Array(Type.String({ pattern: UID_PATTERN, maxLength: 128 }), {
   minItems: 1,
   maxItems: 10,
 });
@@ -38,6 +40,11 @@ const ChannelList = Type.Array(Type.String({ pattern: UID_PATTERN, maxLength: 12
 export const ErrorOut = Type.Object({ code: Type.String(), detail: Type.String() }, { $id: 'HttpError' });
 export const ValidationErrorOut = Type.Object(
   {
+    code: Type.Optional(
+      Type.String({
+        description: 'Set for a coded field error such as `payload_invalid`; absent for plain validation',
+      }),
+    ),
     detail: Type.Array(
       Type.Object({
         loc: Type.Array(Type.Union([Type.String(), Type.Integer()])),
@@ -235,16 +242,23 @@ export const RecoverIn = Type.Object(
   { since: DateTime, until: Type.Optional(Nullable(DateTime)) },
   { $id: 'RecoverIn' },
 );
+const TaskStatusSchema = Type.Enum(BACKGROUND_TASK_STATUSES, { type: 'string' });
+const TaskKindSchema = Type.Enum(BACKGROUND_TASK_KINDS, { type: 'string' });
 export const BackgroundTaskOut = Type.Object(
   {
     id: Type.String(),
-    status: Type.Union([Type.Literal('running'), Type.Literal('finished'), Type.Literal('failed')]),
-    task: Type.String(),
+    status: TaskStatusSchema,
+    task: TaskKindSchema,
     data: Type.Record(Type.String(), Type.Unknown()),
     updatedAt: DateTime,
   },
   { $id: 'BackgroundTaskOut' },
 );
+export const BackgroundTaskListQuery = Type.Object({
+  ...ListQuery.properties,
+  status: Type.Optional(TaskStatusSchema),
+  task: Type.Optional(TaskKindSchema),
+});
 export type BackgroundTaskOut = Static<typeof BackgroundTaskOut>;
 export const EndpointStatsOut = Type.Object(
   {
@@ -303,6 +317,14 @@ export const EventTypeIn = Type.Object(
     groupName: Type.Optional(Nullable(Type.String({ maxLength: 256 }))),
     featureFlags: Type.Optional(Nullable(Type.Array(Type.String({ maxLength: 256 })))),
     featureFlag: Type.Optional(Nullable(Type.String({ maxLength: 256 }))),
+    validatePayload: Type.Optional(
+      Nullable(
+        Type.Boolean({
+          description:
+            "Check message payloads against the newest of `schemas` on publish (422 payload_invalid); null: the server's HOOKLINE_VALIDATE_PAYLOADS. A Hookline extension.",
+        }),
+      ),
+    ),
   },
   { $id: 'EventTypeIn' },
 );
@@ -322,6 +344,7 @@ export const EventTypeOut = Type.Object(
     groupName: Nullable(Type.String()),
     featureFlags: Nullable(Type.Array(Type.String())),
     featureFlag: Nullable(Type.String()),
+    validatePayload: Nullable(Type.Boolean()),
     createdAt: DateTime,
     updatedAt: DateTime,
   },
@@ -369,7 +392,7 @@ export const MessageOut = Type.Object(
 );
 export type MessageOut = Static<typeof MessageOut>;
 export const WithContentQuery = Type.Object({ with_content: Type.Optional(Type.Boolean()) });
-const CommaList = Type.String({ description: 'Comma-separated list' });
+export const CommaList = Type.String({ description: 'Comma-separated list' });
 export const MessageListQuery = Type.Object({
   ...ListQuery.properties,
   channel: Type.Optional(Type.String()),
@@ -382,7 +405,7 @@ export const MessageListQuery = Type.Object({
 export type MessageListQuery = Static<typeof MessageListQuery>;
 
 // ---- attempts ---------------------------------------------------------------------------
-const DeliveryStatusSchema = Type.Enum(DELIVERY_STATUS_CODES, {
+export const DeliveryStatusSchema = Type.Enum(DELIVERY_STATUS_CODES, {
   type: 'integer',
   description: '0 success, 1 pending, 2 fail, 3 sending, 4 canceled',
 });

@@ -16,10 +16,12 @@ import { applicationRoutes } from './application.ts';
 import { attemptRoutes } from './attempt.ts';
 import { authRoutes, createAuth } from './auth.ts';
 import { backgroundTaskRoutes, createBackgroundTasks } from './background-task.ts';
+import { broadcastEnvironmentRoutes } from './broadcast-environment.ts';
 import type { ApiContext } from './context.ts';
 import { registerDashboard } from './dashboard.ts';
 import { endpointRoutes } from './endpoint.ts';
 import { eventTypeRoutes } from './event-type.ts';
+import { eventTypeExtraRoutes } from './event-type-extra.ts';
 import { healthRoutes } from './health.ts';
 import {
   clientErrorHandler,
@@ -33,11 +35,15 @@ import { listenRoutes } from './listen.ts';
 import { liveRoutes } from './live.ts';
 import { messageRoutes } from './message.ts';
 import { metricsRoutes } from './metrics.ts';
+import { operationalWebhookRoutes } from './operational-webhooks.ts';
 import { overviewRoutes } from './overview.ts';
 import { restHookRoutes } from './rest-hooks.ts';
 import { SHARED_SCHEMAS } from './schemas.ts';
+import { sendingRoutes } from './sending.ts';
+import { sendingExtraRoutes } from './sending-extra.ts';
 import { sourceRoutes } from './source.ts';
 import { statsRoutes } from './stats.ts';
+import { usageStatsRoutes } from './usage-stats.ts';
 
 /** Fastify's request parts under the names FastAPI (and so Svix) puts first in `loc`. */
 const LOC_PART: Record<string, string> = { querystring: 'query', params: 'path', headers: 'header' };
@@ -220,9 +226,16 @@ export async function buildApi(ctx: ApiContext) {
       const typed = api.withTypeProvider<TypeBoxTypeProvider>();
       applicationRoutes(typed, ctx);
       endpointRoutes(typed, ctx, tasks);
-      backgroundTaskRoutes(typed, tasks);
+      backgroundTaskRoutes(typed, ctx, tasks);
       eventTypeRoutes(typed, ctx);
       messageRoutes(typed, ctx);
+      // The rest of Svix's API (see README "Svix compatibility").
+      sendingRoutes(typed, ctx, tasks);
+      sendingExtraRoutes(typed, ctx);
+      usageStatsRoutes(typed, ctx, tasks);
+      eventTypeExtraRoutes(typed, ctx, tasks);
+      broadcastEnvironmentRoutes(typed, ctx, tasks);
+      operationalWebhookRoutes(typed, ctx);
       attemptRoutes(typed, ctx);
       statsRoutes(typed, ctx);
       sourceRoutes(typed, ctx);

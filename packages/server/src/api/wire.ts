@@ -60,6 +60,7 @@ export function eventTypeOut(t: EventType, withContent = true) {
     groupName: t.groupName,
     featureFlags: t.featureFlags,
     featureFlag: t.featureFlags?.[0] ?? null,
+    validatePayload: t.validatePayload ?? null,
     createdAt: iso(t.createdAt),
     updatedAt: iso(t.updatedAt),
   };

@@ -76,3 +76,18 @@ export const STATUS_TEXT = Object.fromEntries(
 export const TriggerType = { scheduled: 0, manual: 1 } as const;
 export type TriggerTypeCode = (typeof TriggerType)[keyof typeof TriggerType];
 export const TRIGGER_TYPE_CODES = Object.values(TriggerType) as TriggerTypeCode[];
+
+/** Svix's background task kinds (`BackgroundTaskType`) that Hookline runs. */
+export const BACKGROUND_TASK_KINDS = [
+  'endpoint.recover',
+  'endpoint.replay',
+  'endpoint.bulk-replay',
+  'application.purge_content',
+  'application.stats',
+  'event-type.aggregate',
+  'message.broadcast',
+  'sdk.generate',
+] as const;
+export type BackgroundTaskKind = (typeof BACKGROUND_TASK_KINDS)[number];
+export const BACKGROUND_TASK_STATUSES = ['running', 'finished', 'failed'] as const;
+export type BackgroundTaskStatus = (typeof BACKGROUND_TASK_STATUSES)[number];

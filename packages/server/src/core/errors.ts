@@ -125,6 +125,16 @@ export const ERRORS = {
     status: 422,
     description: 'A field is missing, has the wrong type or an invalid value; `detail` lists each.',
   },
+  payload_invalid: {
+    status: 422,
+    description:
+      "The message payload does not match its event type's JSON Schema (validation is on for the event type, or by HOOKLINE_VALIDATE_PAYLOADS); `detail` lists each failing field under `payload`.",
+  },
+  test_attempt_timeout: {
+    status: 504,
+    description:
+      'A test attempt (`POST .../msg/test-attempt`) was not made within the time allowed (the endpoint timeout plus 10 seconds); the message stays queued for the endpoint.',
+  },
   internal_error: {
     status: 500,
     description: 'An unexpected error; details are in the server log, never in the response.',
@@ -165,9 +175,11 @@ export class HooklineError extends Error {
   }
 
   /** The JSON body a client receives. */
-  toBody(): { code: string; detail: string } | { detail: ValidationIssue[] } {
+  toBody(): { code: string; detail: string | ValidationIssue[] } | { detail: ValidationIssue[] } {
     if (this.code === 'validation')
       return { detail: this.issues ?? [{ loc: ['body'], msg: this.message, type: 'value_error' }] };
+    // A coded error about fields (payload_invalid): Svix's 422 list, with the code beside it.
+    if (this.issues) return { code: this.code, detail: this.issues };
     return { code: this.code, detail: this.message };
   }
 }

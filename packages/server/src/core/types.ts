@@ -17,6 +17,8 @@
  * The closed sets of names (kinds, statuses, schemes) are declared in core/enums.ts.
  */
 import type {
+  BackgroundTaskKind,
+  BackgroundTaskStatus,
   DeliveryStatusCode,
   EndpointKind,
   InboundStatus,
@@ -24,6 +26,8 @@ import type {
   SourceScheme,
   TriggerTypeCode,
 } from './enums.ts';
+
+export type { BackgroundTaskKind, BackgroundTaskStatus } from './enums.ts';
 
 export {
   CHAT_KINDS,
@@ -122,6 +126,10 @@ export interface EventType {
   schemas: Record<string, unknown> | null;
   groupName: string | null;
   featureFlags: string[] | null;
+  /** Its own retry schedule (delays in ms after each failed attempt); null: the server's. */
+  retryScheduleMs?: number[] | null;
+  /** Check message payloads against its JSON Schema on publish; null: the server's default. */
+  validatePayload?: boolean | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -307,4 +315,17 @@ export interface InboundEvent {
    * Message: one per new notification); null when the event itself is the one message.
    */
   messageIds: string[] | null;
+}
+
+/** Work an API call started and answered at once; its progress is kept as it runs. */
+export interface BackgroundTask {
+  id: string;
+  /** The application it works on (its app tokens may read it); null across applications. */
+  appId: string | null;
+  kind: BackgroundTaskKind;
+  status: BackgroundTaskStatus;
+  /** Progress and result, as the API shows them. */
+  data: Record<string, unknown>;
+  createdAt: number;
+  updatedAt: number;
 }

@@ -39,6 +39,8 @@ export interface DispatcherOptions {
   /** Longest sleep when nothing is due (a safety net; new work wakes the dispatcher at once). */
   idlePollMs: number;
   retry: RetryPolicy;
+  /** The policy for messages of an event type with its own retry schedule (else `retry`). */
+  retryFor?: (eventType: string) => RetryPolicy;
   /** An endpoint failing without a single success for this long is disabled. */
   disableAfterMs: number;
   /**
@@ -153,13 +155,15 @@ export function settleAttempt(
   req: SendRequest,
   result: SendResult,
   times: { startedAt: number; now: number },
-  options: { retry: RetryPolicy; disableAfterMs: number },
+  options: { retry: RetryPolicy; retryFor?: (eventType: string) => RetryPolicy; disableAfterMs: number },
   attemptId: string,
 ): { attempt: Attempt; outcome: DeliveryOutcome } {
   // REST Hooks: a subscription's target answering 410 Gone asks to be unsubscribed. The delivery
   // fails without retry and the endpoint is disabled at once (see core/rest-hook.ts).
   const gone = result.ok && result.statusCode === 410 && isRestHook(d.endpoint.metadata);
-  const next = gone ? { kind: 'fail' as const } : decideOutcome(d, result, times.now, options.retry);
+  const next = gone
+    ? { kind: 'fail' as const }
+    : decideOutcome(d, result, times.now, options.retryFor?.(d.eventType) ?? options.retry);
   const attempt: Attempt = {
     id: attemptId,
     deliveryId: d.id,

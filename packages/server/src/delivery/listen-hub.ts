@@ -151,6 +151,8 @@ export interface ListenHubOptions {
   resultTimeoutMs: number;
   leaseMs: number;
   retry: RetryPolicy;
+  /** The policy for messages of an event type with its own retry schedule (else `retry`). */
+  retryFor?: (eventType: string) => RetryPolicy;
   disableAfterMs: number;
   /** Longest wait between looks at the queue when nothing wakes the session. */
   pollMs: number;

@@ -13,6 +13,9 @@ import type {
   App,
   AppToken,
   Attempt,
+  BackgroundTask,
+  BackgroundTaskKind,
+  BackgroundTaskStatus,
   DeliveryStatusCode,
   Endpoint,
   EndpointKind,
@@ -34,6 +37,7 @@ import {
   column,
   defineTable,
   flag,
+  flagOrNull,
   int,
   intOrNull,
   json,
@@ -101,6 +105,8 @@ export const eventTypes = defineTable<EventType>('event_type', {
   schemas: column('schemas', json<Record<string, unknown> | null>()),
   groupName: column('group_name', textOrNull),
   featureFlags: column('feature_flags', json<string[] | null>()),
+  retryScheduleMs: column('retry_schedule', json<number[] | null>() as Codec<number[] | null | undefined>),
+  validatePayload: column('validate_payload', flagOrNull as Codec<boolean | null | undefined>),
   createdAt: column('created_at', int),
   updatedAt: column('updated_at', int),
 });
@@ -176,6 +182,16 @@ export const inboundEvents = defineTable<Omit<InboundEvent, 'messageIds'>>('inbo
   body: column('body', bytes),
   receivedAt: column('received_at', int),
   bodyExpungedAt: column('body_expunged_at', intOrNull),
+});
+
+export const backgroundTasks = defineTable<BackgroundTask>('background_task', {
+  id: column('id', text),
+  appId: column('app_id', textOrNull),
+  kind: column('kind', text as Codec<BackgroundTaskKind>),
+  status: column('status', text as Codec<BackgroundTaskStatus>),
+  data: column('data', json<Record<string, unknown>>()),
+  createdAt: column('created_at', int),
+  updatedAt: column('updated_at', int),
 });
 
 /** The endpoint fields a claimed delivery carries to the sender. */

@@ -12,6 +12,9 @@ import type {
   App,
   AppToken,
   Attempt,
+  BackgroundTask,
+  BackgroundTaskKind,
+  BackgroundTaskStatus,
   DeliveryStatusCode,
   Endpoint,
   EndpointKind,
@@ -59,7 +62,11 @@ export interface MessageFilter {
   /** None of these event types (the ones an application token may not see). */
   excludeEventTypes?: string[];
   channel?: string;
+  /** In any of these channels. */
+  anyChannel?: string[];
   tag?: string;
+  /** Ids strictly below this one (ids order by the second they were made in). */
+  idBelow?: string;
   /** Messages created strictly before / after these times. */
   before?: number;
   after?: number;
@@ -305,6 +312,27 @@ export interface InboundEventFilter {
   after?: number;
 }
 
+/** A message's state at one endpoint: its newest delivery there. */
+export interface DeliveryState {
+  status: DeliveryStatusCode;
+  /** When the next attempt is due, for a pending delivery; null otherwise. */
+  nextAttemptAt: number | null;
+}
+
+export interface BackgroundTaskFilter {
+  /** Only this application's tasks. */
+  appId?: string;
+  status?: BackgroundTaskStatus;
+  kind?: BackgroundTaskKind;
+}
+
+/** Attempts by outcome (failure: every attempt that neither succeeded nor was canceled). */
+export interface AttemptCounts {
+  success: number;
+  failure: number;
+  canceled: number;
+}
+
 export interface Store extends OverviewQueries {
   readonly capabilities: StoreCapabilities;
   /** Creates or upgrades the schema. Safe to call on every start. */
@@ -353,7 +381,12 @@ export interface Store extends OverviewQueries {
   /** Every event type that carries feature flags, archived ones too (a short list). */
   flaggedEventTypes(): Promise<EventType[]>;
   listEventTypes(page: PageQuery, includeArchived: boolean): Promise<Page<EventType>>;
+  /** Writes every field but `retryScheduleMs` (see setEventTypeRetrySchedule). */
   updateEventType(eventType: EventType): Promise<void>;
+  /** Sets (or with null clears) an event type's retry schedule; false when there is no such event type. */
+  setEventTypeRetrySchedule(name: string, scheduleMs: number[] | null, now: number): Promise<boolean>;
+  /** Every event type's own retry schedule (the ones that have one). */
+  eventTypeRetrySchedules(): Promise<Map<string, number[]>>;
 
   /** Stores messages and their deliveries, all in ONE transaction. */
   ingest(items: IngestItem[]): Promise<IngestResult[]>;
@@ -446,4 +479,65 @@ export interface Store extends OverviewQueries {
     page: PageQuery,
   ): Promise<Page<InboundEvent>>;
   getInboundEvent(sourceId: string, id: string): Promise<InboundEvent | null>;
+
+  insertBackgroundTask(task: BackgroundTask): Promise<void>;
+  /** Writes the task's status, data and updatedAt. */
+  updateBackgroundTask(task: BackgroundTask): Promise<void>;
+  getBackgroundTask(id: string): Promise<BackgroundTask | null>;
+  listBackgroundTasks(filter: BackgroundTaskFilter, page: PageQuery): Promise<Page<BackgroundTask>>;
+  /** Forgets ended tasks last updated before `before`, and ended ones beyond the newest `keep`. */
+  pruneBackgroundTasks(before: number, keep: number): Promise<number>;
+
+  /** Empties a message's payload (the record stays, marked expunged); false when there is no such message. */
+  expungeMessageContent(appId: string, msgId: string, now: number): Promise<boolean>;
+  /** Empties an attempt's response body; false when there is no such attempt. */
+  expungeAttemptContent(appId: string, attemptId: string): Promise<boolean>;
+  /** Empties the payloads of up to `limit` messages of the application not expunged yet; returns how many. */
+  expungeAppContents(appId: string, now: number, limit: number): Promise<number>;
+  /** The messages that have a delivery to the endpoint (newest delivery's state), paged by message id. */
+  listEndpointMessages(
+    appId: string,
+    endpointId: string,
+    filter: MessageFilter & { status?: DeliveryStatusCode },
+    page: PageQuery,
+  ): Promise<Page<DeliveryState & { message: Message }>>;
+  /** Every application's messages (not inbound sources'), paged by id. */
+  listAllMessages(filter: MessageFilter, page: PageQuery): Promise<Page<Message>>;
+  /** Cancels the endpoint's pending deliveries created before `createdBefore`; returns how many. */
+  cancelPendingDeliveries(endpointId: string, createdBefore: number, now: number): Promise<number>;
+  /** An endpoint by id alone, whatever its application. */
+  getEndpointById(id: string): Promise<Endpoint | null>;
+  /** When the endpoint's rate limit lets its next delivery go (null: never throttled). */
+  endpointThrottleNextAt(endpointId: string): Promise<number | null>;
+  countAttempts(filter: AttemptFilter): Promise<number>;
+  /** The endpoints a message has a delivery to (newest delivery's state), paged by endpoint id. */
+  listMessageDestinations(
+    appId: string,
+    msgId: string,
+    page: PageQuery,
+  ): Promise<Page<DeliveryState & { endpoint: Endpoint }>>;
+
+  /** Applications (not inbound sources') with an endpoint (an enabled one when `enabledOnly`). */
+  countActiveApps(enabledOnly: boolean): Promise<number>;
+  /** Endpoints of the API users' applications, enabled and disabled. */
+  countEndpoints(): Promise<{ active: number; disabled: number }>;
+  /** The application's attempts made in [since, until), by event type. */
+  appAttemptStats(
+    appId: string,
+    since: number,
+    until: number,
+    eventTypes?: string[],
+  ): Promise<Record<string, AttemptCounts>>;
+  /** The application's attempts in [since, until) in buckets of `bucketMs` from `since` (only buckets with any). */
+  appAttemptSeries(
+    appId: string,
+    since: number,
+    until: number,
+    bucketMs: number,
+    eventTypes?: string[],
+  ): Promise<(AttemptCounts & { bucket: number })[]>;
+  /** Deliveries created in [since, until) per application (those with none are left out). */
+  deliveriesPerApp(appIds: string[], since: number, until: number): Promise<Record<string, number>>;
+  /** Messages of the API users' applications per event type. */
+  messagesPerEventType(): Promise<{ eventType: string; messages: number }[]>;
 }

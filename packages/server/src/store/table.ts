@@ -32,6 +32,7 @@ export const flag: Codec<boolean> = {
   write: (v, ctx) => ctx.dialect.flag(v),
   read: (v, ctx) => ctx.dialect.readFlag(v),
 };
+export const flagOrNull = nullable(flag);
 /** JSON kept as text in both databases (maps, headers, templates, schemas). */
 export const json = <T>(): Codec<T> => ({
   write: (v) => (v === null || v === undefined ? null : JSON.stringify(v)),

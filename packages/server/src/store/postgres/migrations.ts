@@ -891,4 +891,37 @@ END
 $$;
 `,
   },
+  {
+    version: 10,
+    name: 'background tasks',
+    sql: `
+-- Work an API call starts and answers at once (recover, replays, purges, stats), as Svix's
+-- background tasks: \`GET /api/v1/background-task[/{id}]\`. app_id is NULL for a task across
+-- applications (admin only). data is the task's progress and result, JSON text. Tasks used to
+-- be kept in \`setting\` under background_task:{id}; those short-lived rows are dropped.
+CREATE TABLE background_task (
+  id TEXT COLLATE "C" PRIMARY KEY,
+  app_id TEXT COLLATE "C" REFERENCES app(id) ON DELETE CASCADE,
+  kind TEXT NOT NULL,
+  status TEXT NOT NULL,
+  data TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX background_task_app ON background_task (app_id, id);
+CREATE INDEX background_task_updated ON background_task (updated_at);
+DELETE FROM setting WHERE key LIKE 'background\\_task:%' ESCAPE '\\';
+`,
+  },
+  {
+    version: 11,
+    name: 'event type retry schedule and payload validation',
+    sql: `
+-- An event type's own retry schedule (JSON array of delays in ms; NULL: the server's), and
+-- whether messages of it are checked against its JSON Schema on publish (NULL: the server's
+-- HOOKLINE_VALIDATE_PAYLOADS).
+ALTER TABLE event_type ADD COLUMN retry_schedule TEXT;
+ALTER TABLE event_type ADD COLUMN validate_payload BOOLEAN;
+`,
+  },
 ];

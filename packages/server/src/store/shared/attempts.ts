@@ -35,11 +35,15 @@ function attemptSearch({ ctx }: Db, f: AttemptFilter): Sql {
   return sql`SELECT a.* FROM attempt a JOIN message m ON m.id = a.msg_id WHERE ${where}${m}`;
 }
 
-export function attemptsStore(db: Db): Pick<Store, 'listAttempts' | 'getAttempt'> {
+export function attemptsStore(db: Db): Pick<Store, 'listAttempts' | 'getAttempt' | 'countAttempts'> {
   const { ex, ctx } = db;
   const read = (r: Record<string, unknown>) => attempts.read(r, ctx);
   return {
     listAttempts: (f, page) => paged(ex, attemptSearch(db, f), 'a.id', page, read),
+    async countAttempts(f) {
+      const r = await ex.one(sql`SELECT COUNT(*) AS n FROM (${attemptSearch(db, f)}) counted`);
+      return Number(r?.n ?? 0);
+    },
     async getAttempt(appId, id) {
       const r = await ex.one(sql`SELECT * FROM attempt WHERE app_id = ${appId} AND id = ${id}`);
       return r ? read(r) : null;

@@ -16,6 +16,8 @@ export function eventTypesStore({
   | 'flaggedEventTypes'
   | 'listEventTypes'
   | 'updateEventType'
+  | 'setEventTypeRetrySchedule'
+  | 'eventTypeRetrySchedules'
 > {
   const read = (r: Record<string, unknown>) => eventTypes.read(r, ctx);
   const live = sql`archived = ${ctx.dialect.flag(false)}`;
@@ -57,9 +59,23 @@ export function eventTypesStore({
         'schemas',
         'groupName',
         'featureFlags',
+        'validatePayload',
         'updatedAt',
       ] as const;
       await ex.run(sql`UPDATE event_type SET ${eventTypes.assign(t, ctx, fields)} WHERE name = ${t.name}`);
+    },
+    async setEventTypeRetrySchedule(name, scheduleMs, now) {
+      const set = eventTypes.assign({ retryScheduleMs: scheduleMs, updatedAt: now }, ctx, [
+        'retryScheduleMs',
+        'updatedAt',
+      ]);
+      return (await ex.run(sql`UPDATE event_type SET ${set} WHERE name = ${name}`)) > 0;
+    },
+    async eventTypeRetrySchedules() {
+      const rows = await ex.all(
+        sql`SELECT name, retry_schedule FROM event_type WHERE retry_schedule IS NOT NULL`,
+      );
+      return new Map(rows.map((r) => [String(r.name), JSON.parse(String(r.retry_schedule)) as number[]]));
     },
   };
 }

@@ -5,6 +5,7 @@
  */
 import { appsStore } from './apps.ts';
 import { attemptsStore } from './attempts.ts';
+import { backgroundTasksStore } from './background-tasks.ts';
 import type { Db } from './db.ts';
 import { endpointsStore } from './endpoints.ts';
 import { eventTypesStore } from './event-types.ts';
@@ -13,10 +14,12 @@ import { inboundEventsStore } from './inbound-events.ts';
 import { messagesStore } from './messages.ts';
 import { overviewStore } from './overview.ts';
 import { recoverStore } from './recover.ts';
+import { sendingStore } from './sending.ts';
 import { settingsStore } from './settings.ts';
 import { sourcesStore } from './sources.ts';
 import { statsStore } from './stats.ts';
 import { tokensStore } from './tokens.ts';
+import { usageStore } from './usage.ts';
 
 export { createDb, type Db } from './db.ts';
 
@@ -34,4 +37,7 @@ export const sharedStore = (db: Db) => ({
   ...idempotencyStore(db),
   ...recoverStore(db),
   ...overviewStore(db),
+  ...backgroundTasksStore(db),
+  ...sendingStore(db),
+  ...usageStore(db),
 });
