@@ -891,4 +891,22 @@ END
 $$;
 `,
   },
+  {
+    version: 10,
+    name: 'endpoint authentication and transformations',
+    sql: `
+-- What only some endpoints have: OAuth client credentials and an mTLS client certificate (both
+-- sealed JSON), a CA to trust (PEM) and a transformation (JSON: code, enabled, updated_at).
+-- A row exists only while one of them is set; the delivery engine loads them all.
+CREATE TABLE endpoint_extra (
+  endpoint_id TEXT PRIMARY KEY REFERENCES endpoint(id) ON DELETE CASCADE,
+  app_id TEXT NOT NULL,
+  oauth TEXT,
+  mtls TEXT,
+  ca TEXT,
+  transformation TEXT,
+  updated_at BIGINT NOT NULL
+);
+`,
+  },
 ];
