@@ -19,6 +19,7 @@ import { backgroundTaskRoutes, createBackgroundTasks } from './background-task.t
 import type { ApiContext } from './context.ts';
 import { registerDashboard } from './dashboard.ts';
 import { endpointRoutes } from './endpoint.ts';
+import { endpointAuthRoutes } from './endpoint-auth.ts';
 import { eventTypeRoutes } from './event-type.ts';
 import { healthRoutes } from './health.ts';
 import {
@@ -220,6 +221,7 @@ export async function buildApi(ctx: ApiContext) {
       const typed = api.withTypeProvider<TypeBoxTypeProvider>();
       applicationRoutes(typed, ctx);
       endpointRoutes(typed, ctx, tasks);
+      endpointAuthRoutes(typed, ctx);
       backgroundTaskRoutes(typed, tasks);
       eventTypeRoutes(typed, ctx);
       messageRoutes(typed, ctx);

@@ -24,6 +24,7 @@ import { type Attempt, DeliveryStatus, isChatKind } from '../core/types.ts';
 import type { ClaimedDelivery, DeliveryOutcome, DeliveryScope, Store } from '../store/store.ts';
 import { StoreUnavailableError } from '../store/store-errors.ts';
 import { type ChatOptions, prepareChatRequest } from './chat.ts';
+import { authOptions, type ExtrasCache } from './endpoint-extras.ts';
 import { customHeaders, forwardedHeaders, loggedRequestHeaders } from './headers.ts';
 import type { Sender, SendRequest, SendResult } from './sender.ts';
 
@@ -48,6 +49,8 @@ export interface DispatcherOptions {
   scope?: DeliveryScope;
   /** `HOOKLINE_PUBLIC_URL`: chat messages link to the message in the dashboard there. */
   publicUrl?: string | null;
+  /** Endpoints' OAuth, mTLS, CA and transformations; without it, no endpoint has any. */
+  extras?: ExtrasCache;
 }
 
 export interface DispatcherEvents {
@@ -82,11 +85,14 @@ const OUTCOME_BATCH_WAIT_MS = 2;
 export async function prepareAttempt(
   d: ClaimedDelivery,
   nowMs: number,
-  chat: ChatOptions = {},
+  chat: ChatOptions & { extras?: ExtrasCache } = {},
 ): Promise<SendRequest> {
-  const req = isChatKind(d.endpoint.kind)
+  // A map lookup for endpoints without extras; see endpoint-extras.ts.
+  const extras = chat.extras ? await chat.extras.get(d.endpointId) : undefined;
+  let req = isChatKind(d.endpoint.kind)
     ? await prepareChatRequest(d, d.endpoint.kind, customHeaders(d.endpoint.headers), chat)
     : prepareRequest(d, nowMs);
+  if (extras) req = { ...req, ...authOptions(extras) };
   return d.endpoint.timeoutMs === null ? req : { ...req, timeoutMs: d.endpoint.timeoutMs };
 }
 
