@@ -39,6 +39,7 @@ import { restHookRoutes } from './rest-hooks.ts';
 import { SHARED_SCHEMAS } from './schemas.ts';
 import { sourceRoutes } from './source.ts';
 import { statsRoutes } from './stats.ts';
+import { transformationRoutes } from './transformation.ts';
 
 /** Fastify's request parts under the names FastAPI (and so Svix) puts first in `loc`. */
 const LOC_PART: Record<string, string> = { querystring: 'query', params: 'path', headers: 'header' };
@@ -222,6 +223,7 @@ export async function buildApi(ctx: ApiContext) {
       applicationRoutes(typed, ctx);
       endpointRoutes(typed, ctx, tasks);
       endpointAuthRoutes(typed, ctx);
+      transformationRoutes(typed, ctx);
       backgroundTaskRoutes(typed, tasks);
       eventTypeRoutes(typed, ctx);
       messageRoutes(typed, ctx);

@@ -35,6 +35,8 @@ export interface SendRequest {
   failure?: string;
   /** This endpoint's own timeout (`Endpoint.timeoutMs`), instead of the sender's. */
   timeoutMs?: number;
+  /** Set with `failure` when the endpoint's transformation canceled the delivery. */
+  canceled?: boolean;
   /** POST unless a transformation chose another method. */
   method?: string;
   /**
