@@ -386,6 +386,21 @@ function authSuite(kind: TestStoreKind): void {
     [last] = await attempts(ep);
     assert.equal(last!.status, 2);
     assert.deepEqual(clients, ['client']);
+    // And without the CA, the private CA is not trusted any more.
+    assert.equal((await server.call('DELETE', `${base}/ca`)).status, 204);
+    await publish();
+    [last] = await attempts(ep);
+    assert.equal(last!.status, 2);
+    assert.match(last!.response, /certificate/i);
+
+    const openapi = (await (await fetch(`${server.url}/openapi.json`)).json()) as {
+      paths: Record<string, unknown>;
+    };
+    for (const part of ['oauth', 'mtls', 'ca', 'transformation', 'transformation/simulate'])
+      assert.ok(
+        openapi.paths[`/api/v1/app/{app_id}/endpoint/{endpoint_id}/${part}`],
+        `${part} is in /openapi.json`,
+      );
     await server.call('DELETE', base);
   });
 }

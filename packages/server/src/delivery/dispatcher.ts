@@ -96,6 +96,7 @@ export async function prepareAttempt(
     : code && !d.inbound
       ? await prepareTransformedRequest(d, nowMs, code)
       : prepareRequest(d, nowMs);
+  req.endpointId = d.endpointId;
   if (extras) req = { ...req, ...authOptions(extras) };
   return d.endpoint.timeoutMs === null ? req : { ...req, timeoutMs: d.endpoint.timeoutMs };
 }

@@ -35,6 +35,8 @@ export interface SendRequest {
   failure?: string;
   /** This endpoint's own timeout (`Endpoint.timeoutMs`), instead of the sender's. */
   timeoutMs?: number;
+  /** The endpoint, when known: lets the sender drop what it kept for it (its own TLS Agent). */
+  endpointId?: string;
   /** Set with `failure` when the endpoint's transformation canceled the delivery. */
   canceled?: boolean;
   /** POST unless a transformation chose another method. */
@@ -130,7 +132,18 @@ export function createSender(options: SenderOptions): Sender {
 
   function dispatcherFor(req: SendRequest): Dispatcher {
     const tls = req.tls;
-    if (!tls) return agent;
+    if (!tls) {
+      // An endpoint whose certificate or CA was removed: its own Agent goes (checked only while
+      // some endpoint has one).
+      if (tlsAgents.size > 0 && req.endpointId !== undefined) {
+        const old = tlsAgents.get(req.endpointId);
+        if (old) {
+          tlsAgents.delete(req.endpointId);
+          void old.agent.close().catch(() => {});
+        }
+      }
+      return agent;
+    }
     const known = tlsAgents.get(tls.endpointId);
     if (known?.version === tls.version) return known.agent;
     // Requests still using the old Agent finish; it closes after them.
