@@ -140,6 +140,7 @@ function authSuite(kind: TestStoreKind): void {
   let receiverUrl: string;
   // The TLS receiver: the client certificates' names it saw.
   const clients: string[] = [];
+  const tlsAuth: string[] = [];
   let tlsReceiver: Server;
   let tlsUrl: string;
 
@@ -177,7 +178,15 @@ function authSuite(kind: TestStoreKind): void {
       { key: pki.serverKey, cert: pki.serverCert, ca: pki.ca, requestCert: true, rejectUnauthorized: true },
       async (req, res) => {
         await readBody(req);
-        clients.push((req.socket as TLSSocket).getPeerCertificate().subject.CN as string);
+        const cn = (req.socket as TLSSocket).getPeerCertificate().subject.CN as string;
+        if (req.url === '/token') {
+          // A token server on the same private PKI, binding tokens to the client certificate.
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ access_token: `tls-token-for-${cn}`, expires_in: 3600 }));
+          return;
+        }
+        clients.push(cn);
+        tlsAuth.push(req.headers.authorization ?? '');
         res.writeHead(200).end('tls ok');
       },
     );
@@ -378,6 +387,20 @@ function authSuite(kind: TestStoreKind): void {
     assert.equal(last!.status, 0, last!.response);
     assert.equal(last!.response, 'tls ok');
     assert.deepEqual(clients, ['client']);
+
+    // OAuth with a token URL on the same private PKI: reached with the endpoint's CA and certificate.
+    const oauth = await server.call('PUT', `${base}/oauth`, {
+      tokenUrl: tlsUrl.replace('/hook', '/token'),
+      clientId: 'c',
+      clientSecret: 's',
+    });
+    assert.equal(oauth.status, 204);
+    await publish();
+    [last] = await attempts(ep);
+    assert.equal(last!.status, 0, last!.response);
+    assert.equal(tlsAuth.at(-1), 'Bearer tls-token-for-client');
+    assert.equal((await server.call('DELETE', `${base}/oauth`)).status, 204);
+    clients.length = 1;
 
     // Removing the client certificate: the receiver refuses the connection again.
     assert.equal((await server.call('DELETE', `${base}/mtls`)).status, 204);

@@ -165,7 +165,11 @@ export function createSender(options: SenderOptions): Sender {
     return own;
   }
 
-  async function fetchToken(o: NonNullable<SendRequest['oauth']>, timeoutMs: number): Promise<CachedToken> {
+  async function fetchToken(
+    o: NonNullable<SendRequest['oauth']>,
+    timeoutMs: number,
+    via: Dispatcher,
+  ): Promise<CachedToken> {
     const c = o.config;
     const url = new URL(c.tokenUrl);
     const literal = privateLiteral(url, options.allowPrivateNetworks);
@@ -196,7 +200,7 @@ export function createSender(options: SenderOptions): Sender {
         body: form.toString(),
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
-        dispatcher: agent,
+        dispatcher: via,
         signal,
       });
       status = res.statusCode;
@@ -239,7 +243,12 @@ export function createSender(options: SenderOptions): Sender {
   }
 
   /** A token for this endpoint: the cached one while valid, else one fetch shared by all callers. */
-  function tokenFor(o: NonNullable<SendRequest['oauth']>, timeoutMs: number, fresh: boolean) {
+  function tokenFor(
+    o: NonNullable<SendRequest['oauth']>,
+    timeoutMs: number,
+    fresh: boolean,
+    via: Dispatcher,
+  ) {
     const cached = tokens.get(o.endpointId);
     if (
       !fresh &&
@@ -249,7 +258,7 @@ export function createSender(options: SenderOptions): Sender {
       return Promise.resolve(cached);
     const pending = tokenRequests.get(o.endpointId);
     if (pending && !fresh) return pending;
-    const p = fetchToken(o, timeoutMs)
+    const p = fetchToken(o, timeoutMs, via)
       .then((t) => {
         tokens.set(o.endpointId, t);
         return t;
@@ -279,10 +288,13 @@ export function createSender(options: SenderOptions): Sender {
       const timeoutMs = req.timeoutMs ?? options.timeoutMs;
       const signal = AbortSignal.timeout(timeoutMs);
       const oauth = req.oauth;
+      // The token URL is reached like the endpoint: with its client certificate and CA, if any
+      // (OAuth servers that bind tokens to the certificate, RFC 8705, or sit on the same private PKI).
+      const dispatcher = dispatcherFor(req);
       let token: CachedToken | null = null;
       if (oauth) {
         try {
-          token = await tokenFor(oauth, timeoutMs, false);
+          token = await tokenFor(oauth, timeoutMs, false, dispatcher);
         } catch (err) {
           return {
             ok: false,
@@ -293,7 +305,6 @@ export function createSender(options: SenderOptions): Sender {
         }
       }
       try {
-        const dispatcher = dispatcherFor(req);
         const send = (bearer: string | null) =>
           request(url, {
             method: (req.method ?? 'POST') as 'POST',
@@ -315,7 +326,7 @@ export function createSender(options: SenderOptions): Sender {
           await res.body.dump().catch(() => {});
           tokens.delete(oauth.endpointId);
           try {
-            token = await tokenFor(oauth, timeoutMs, true);
+            token = await tokenFor(oauth, timeoutMs, true, dispatcher);
           } catch (err) {
             return {
               ok: false,
