@@ -48,8 +48,11 @@ export function createExtrasCache(
       if (now() - loadedAt > options.maxAgeMs) {
         // Stale: wait for the reload only when the copy was never loaded or is known outdated;
         // otherwise serve the copy while it reloads in the background.
-        if (loadedAt === Number.NEGATIVE_INFINITY) await load();
-        else void load().catch(() => {});
+        if (loadedAt === Number.NEGATIVE_INFINITY) {
+          await load();
+          // The load joined had started before a change: one more, started after it.
+          if (loadedAt === Number.NEGATIVE_INFINITY) await load();
+        } else void load().catch(() => {});
       }
       return byEndpoint.get(endpointId);
     },
