@@ -899,8 +899,8 @@ $$;
 -- sealed JSON), a CA to trust (PEM) and a transformation (JSON: code, enabled, updated_at).
 -- A row exists only while one of them is set; the delivery engine loads them all.
 CREATE TABLE endpoint_extra (
-  endpoint_id TEXT PRIMARY KEY REFERENCES endpoint(id) ON DELETE CASCADE,
-  app_id TEXT NOT NULL,
+  endpoint_id TEXT COLLATE "C" PRIMARY KEY REFERENCES endpoint(id) ON DELETE CASCADE,
+  app_id TEXT COLLATE "C" NOT NULL,
   oauth TEXT,
   mtls TEXT,
   ca TEXT,
