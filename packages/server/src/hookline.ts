@@ -15,6 +15,7 @@ import { createIdGenerator } from './core/ids.ts';
 import { leaseFor } from './core/lease.ts';
 import { createSecretBox, type SecretBox } from './core/secret-box.ts';
 import { createDispatcher, type Dispatcher } from './delivery/dispatcher.ts';
+import { createExtrasCache } from './delivery/endpoint-extras.ts';
 import { createInboundQueue, createIngestQueue } from './delivery/ingest-queue.ts';
 import { createListenExpiry, type ListenExpiry, listenSeenEvery } from './delivery/listen-expiry.ts';
 import { createListenHub } from './delivery/listen-hub.ts';
@@ -170,9 +171,13 @@ export async function createHookline(
         onAttempt: (attempt, _delivery, next) => metrics.attempt(attempt, next),
       })
     : null;
+  // Endpoints' OAuth, mTLS, CA and transformations: changes made through another process show
+  // within this many ms; changes made through this one at once.
+  const extras = createExtrasCache(store, { maxAgeMs: 5_000 });
   const api = runApi
     ? await buildApi({
         store,
+        extras,
         clock,
         ids,
         config,
@@ -218,6 +223,7 @@ export async function createHookline(
           // Deliveries to `listen` endpoints go to the `hookline listen` client connected to the API.
           scope: { excludeKinds: ['listen'] },
           publicUrl: config.publicUrl,
+          extras,
         },
         events: {
           onAttempt: (attempt, delivery, next) => {

@@ -170,6 +170,8 @@ export async function rotateSecretKey(
         if (++endpoints % 1000 === 0) progress(`${endpoints} endpoints re-encrypted`);
       }
     }
+    // Endpoints' OAuth client secrets and mTLS private keys (only endpoints that have some).
+    for (const extras of await store.listEndpointExtras()) await store.putEndpointExtras(extras);
     // Sources: their verification and forwarding secrets, handshake settings, and destinations.
     for await (const source of everything((page) => store.listSources(page))) {
       await store.updateSource(source);

@@ -42,7 +42,14 @@ async function secretsOf(server: TestServer) {
     body,
   });
   assert.equal(inbound.status, 200, await inbound.text());
-  return { endpoint: endpoint.body.key as string, source: source.body.key as string };
+  // The endpoint's OAuth client secret (sealed in endpoint_extra), as the delivery engine reads it.
+  const ep = await server.call('GET', '/api/v1/app/acme/endpoint/billing');
+  const extras = await server.hookline.store.getEndpointExtras(ep.body.id);
+  return {
+    endpoint: endpoint.body.key as string,
+    source: source.body.key as string,
+    oauth: extras?.oauth?.clientSecret,
+  };
 }
 
 /** An application with an endpoint, and a source: every kind of sealed value. */
@@ -53,6 +60,12 @@ async function populate(server: TestServer) {
     uid: 'billing',
   });
   assert.equal(ep.status, 201, JSON.stringify(ep.body));
+  const oauth = await server.call('PUT', '/api/v1/app/acme/endpoint/billing/oauth', {
+    tokenUrl: 'http://127.0.0.1:9/token',
+    clientId: 'acme',
+    clientSecret: 'oauth-client-secret',
+  });
+  assert.equal(oauth.status, 204, JSON.stringify(oauth.body));
   const src = await server.call('POST', '/api/v1/source', {
     name: 'gh',
     verification: { scheme: 'github', secrets: ['gh-secret'] },

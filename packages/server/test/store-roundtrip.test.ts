@@ -11,6 +11,7 @@ import type {
   Attempt,
   BackgroundTask,
   Endpoint,
+  EndpointExtras,
   EventType,
   InboundEvent,
   Message,
@@ -144,6 +145,42 @@ for (const adapter of selectedAdapters()) {
       };
       await store.updateEndpoint(endpoint2);
       assert.deepEqual(await store.getEndpoint(app.id, endpoint.id), endpoint2);
+
+      // Extras: every field comes back; unsetting all four removes the row.
+      const extras: EndpointExtras = {
+        endpointId: endpoint.id,
+        appId: app.id,
+        oauth: {
+          tokenUrl: 'https://auth.example.com/token',
+          clientId: 'client-1',
+          clientSecret: 'oauth-client-secret-value',
+          scopes: ['webhooks:write', 'x'],
+          authMethod: 'clientSecretPost',
+          extraParams: { audience: 'https://api.example.com' },
+        },
+        mtls: { certificate: '-----BEGIN CERTIFICATE-----\nAAA\n', key: 'private-key-pem-value' },
+        ca: '-----BEGIN CERTIFICATE-----\nBBB\n',
+        transformation: { code: 'function handler(w) { return w }', enabled: true, updatedAt: T0 + 60 },
+        updatedAt: T0 + 61,
+      };
+      assert.equal(await store.getEndpointExtras(endpoint.id), null);
+      await store.putEndpointExtras(extras);
+      assert.deepEqual(await store.getEndpointExtras(endpoint.id), extras);
+      const extras2: EndpointExtras = {
+        ...extras,
+        oauth: null,
+        mtls: null,
+        ca: null,
+        transformation: { code: '', enabled: false, updatedAt: T0 + 70 },
+        updatedAt: T0 + 71,
+      };
+      await store.putEndpointExtras(extras2);
+      assert.deepEqual(await store.getEndpointExtras(endpoint.id), extras2);
+      assert.deepEqual(await store.listEndpointExtras(), [extras2]);
+      await store.putEndpointExtras({ ...extras2, transformation: null });
+      assert.equal(await store.getEndpointExtras(endpoint.id), null);
+      assert.deepEqual(await store.listEndpointExtras(), []);
+      await store.putEndpointExtras(extras);
 
       await store.insertAppToken(token);
       assert.deepEqual(await store.getAppTokenByHash(token.tokenHash), token);

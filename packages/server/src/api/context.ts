@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import type { HooklineConfig } from '../config.ts';
 import type { Clock } from '../core/clock.ts';
 import type { IdGenerator } from '../core/ids.ts';
+import type { ExtrasCache } from '../delivery/endpoint-extras.ts';
 import type { InboundQueue, IngestQueue } from '../delivery/ingest-queue.ts';
 import type { ListenHub } from '../delivery/listen-hub.ts';
 import type { Metrics } from '../metrics.ts';
@@ -34,6 +35,8 @@ export interface ApiContext {
   version: string;
   /** Served at `/metrics` when given. */
   metrics?: Metrics;
+  /** The delivery engine's copy of endpoints' extras: told when the API changes one. */
+  extras?: ExtrasCache;
   /** Streams deliveries of `listen` endpoints to `hookline listen` clients, when given. */
   listen?: ListenHub;
 }

@@ -20,6 +20,7 @@ import { broadcastEnvironmentRoutes } from './broadcast-environment.ts';
 import type { ApiContext } from './context.ts';
 import { registerDashboard } from './dashboard.ts';
 import { endpointRoutes } from './endpoint.ts';
+import { endpointAuthRoutes } from './endpoint-auth.ts';
 import { eventTypeRoutes } from './event-type.ts';
 import { eventTypeExtraRoutes } from './event-type-extra.ts';
 import { healthRoutes } from './health.ts';
@@ -43,6 +44,7 @@ import { sendingRoutes } from './sending.ts';
 import { sendingExtraRoutes } from './sending-extra.ts';
 import { sourceRoutes } from './source.ts';
 import { statsRoutes } from './stats.ts';
+import { transformationRoutes } from './transformation.ts';
 import { usageStatsRoutes } from './usage-stats.ts';
 
 /** Fastify's request parts under the names FastAPI (and so Svix) puts first in `loc`. */
@@ -226,6 +228,8 @@ export async function buildApi(ctx: ApiContext) {
       const typed = api.withTypeProvider<TypeBoxTypeProvider>();
       applicationRoutes(typed, ctx);
       endpointRoutes(typed, ctx, tasks);
+      endpointAuthRoutes(typed, ctx);
+      transformationRoutes(typed, ctx);
       backgroundTaskRoutes(typed, ctx, tasks);
       eventTypeRoutes(typed, ctx);
       messageRoutes(typed, ctx);

@@ -42,6 +42,11 @@ export const ERRORS = {
     description:
       'The application belongs to an inbound source: change it and its endpoints through `/api/v1/source/{id}`.',
   },
+  transformation_failed: {
+    status: 400,
+    description:
+      "`transformation/simulate`: the endpoint's transformation threw, ran out of its time or memory budget, or returned something that is not a usable webhook; `detail` says which.",
+  },
   event_type_exists: { status: 409, description: 'An event type with this name exists already.' },
   inbound_event_rejected: {
     status: 409,

@@ -101,6 +101,50 @@ export interface Endpoint {
 }
 
 /**
+ * OAuth 2.0 client credentials for an endpoint: Hookline asks `tokenUrl` for an access token and
+ * sends it as `Authorization: Bearer`. The client secret is sealed at rest and never answered.
+ */
+export interface EndpointOauth {
+  tokenUrl: string;
+  clientId: string;
+  clientSecret: string;
+  scopes: string[];
+  /** How the client authenticates to the token URL: HTTP Basic (default) or form fields. */
+  authMethod: 'clientSecretBasic' | 'clientSecretPost';
+  /** More form fields for the token request (`audience`, `resource`). */
+  extraParams: Record<string, string>;
+}
+
+/** A client certificate (PEM) and its private key (PEM, sealed at rest) for mutual TLS. */
+export interface EndpointMtls {
+  certificate: string;
+  key: string;
+}
+
+/** A JavaScript `handler(webhook)` run in a sandbox before each request to the endpoint. */
+export interface EndpointTransformation {
+  code: string;
+  enabled: boolean;
+  updatedAt: number;
+}
+
+/**
+ * What only some endpoints have, kept apart from the endpoint row so the queue's hot paths do
+ * not carry it: how Hookline authenticates beyond the signature (OAuth, mTLS, a CA of its own)
+ * and a transformation. A row exists only while one of them is set.
+ */
+export interface EndpointExtras {
+  endpointId: string;
+  appId: string;
+  oauth: EndpointOauth | null;
+  mtls: EndpointMtls | null;
+  /** PEM certificates trusted for this endpoint, on top of the system's. */
+  ca: string | null;
+  transformation: EndpointTransformation | null;
+  updatedAt: number;
+}
+
+/**
  * A token that works only for one application's routes (`POST /api/v1/auth/app-portal-access/{app}`):
  * what a SaaS hands its customer, or the customer's Zapier app. Only its SHA-256 is stored.
  */

@@ -24,8 +24,10 @@ import { type Attempt, DeliveryStatus, isChatKind } from '../core/types.ts';
 import type { ClaimedDelivery, DeliveryOutcome, DeliveryScope, Store } from '../store/store.ts';
 import { StoreUnavailableError } from '../store/store-errors.ts';
 import { type ChatOptions, prepareChatRequest } from './chat.ts';
+import { authOptions, type ExtrasCache } from './endpoint-extras.ts';
 import { customHeaders, forwardedHeaders, loggedRequestHeaders } from './headers.ts';
 import type { Sender, SendRequest, SendResult } from './sender.ts';
+import { transform, type Webhook } from './transformation.ts';
 
 export interface DispatcherOptions {
   /** Deliveries in flight at once in this process. */
@@ -50,6 +52,8 @@ export interface DispatcherOptions {
   scope?: DeliveryScope;
   /** `HOOKLINE_PUBLIC_URL`: chat messages link to the message in the dashboard there. */
   publicUrl?: string | null;
+  /** Endpoints' OAuth, mTLS, CA and transformations; without it, no endpoint has any. */
+  extras?: ExtrasCache;
 }
 
 export interface DispatcherEvents {
@@ -84,11 +88,18 @@ const OUTCOME_BATCH_WAIT_MS = 2;
 export async function prepareAttempt(
   d: ClaimedDelivery,
   nowMs: number,
-  chat: ChatOptions = {},
+  chat: ChatOptions & { extras?: ExtrasCache } = {},
 ): Promise<SendRequest> {
-  const req = isChatKind(d.endpoint.kind)
+  // A map lookup for endpoints without extras; see endpoint-extras.ts.
+  const extras = chat.extras ? await chat.extras.get(d.endpointId) : undefined;
+  const code = extras?.transformation?.enabled ? extras.transformation.code : '';
+  let req = isChatKind(d.endpoint.kind)
     ? await prepareChatRequest(d, d.endpoint.kind, customHeaders(d.endpoint.headers), chat)
-    : prepareRequest(d, nowMs);
+    : code && !d.inbound
+      ? await prepareTransformedRequest(d, nowMs, code)
+      : prepareRequest(d, nowMs);
+  req.endpointId = d.endpointId;
+  if (extras) req = { ...req, ...authOptions(extras) };
   return d.endpoint.timeoutMs === null ? req : { ...req, timeoutMs: d.endpoint.timeoutMs };
 }
 
@@ -123,6 +134,49 @@ export function prepareRequest(d: ClaimedDelivery, nowMs: number): SendRequest {
     headers['svix-signature'] = signature;
   }
   return { url: d.endpoint.url, headers, body };
+}
+
+/**
+ * The request for an endpoint with a transformation: the handler runs in a sandbox worker on the
+ * message, and the request it describes is signed over the body it chose. A handler that fails or
+ * returns something unusable fails the attempt (`failure`); one that cancels cancels the delivery.
+ */
+async function prepareTransformedRequest(
+  d: ClaimedDelivery,
+  nowMs: number,
+  code: string,
+): Promise<SendRequest> {
+  const input: Webhook = {
+    method: 'POST',
+    url: d.endpoint.url,
+    eventType: d.eventType,
+    payload: JSON.parse(d.payload) as unknown,
+    headers: {},
+    cancel: false,
+  };
+  const out = await transform(code, input, d.endpoint.url);
+  if (!out.ok) return { url: d.endpoint.url, headers: {}, body: '', failure: out.message };
+  if (out.cancel)
+    return {
+      url: out.url,
+      headers: {},
+      body: '',
+      failure: "canceled by the endpoint's transformation",
+      canceled: true,
+    };
+  const req = prepareRequest(
+    { ...d, payload: out.payload, endpoint: { ...d.endpoint, url: out.url } },
+    nowMs,
+  );
+  // The handler's headers come after the custom ones and before Hookline's own (which it cannot set).
+  const { 'content-type': contentType, ...own } = req.headers;
+  return {
+    ...req,
+    headers: { ...own, ...out.headers, 'content-type': contentType ?? 'application/json' },
+    method: out.method,
+    // The body was built for this attempt: the log keeps it.
+    logBody: true,
+  };
 }
 
 /** What follows an attempt: done, another try at a time, or give up. Pure. */
@@ -161,9 +215,12 @@ export function settleAttempt(
   // REST Hooks: a subscription's target answering 410 Gone asks to be unsubscribed. The delivery
   // fails without retry and the endpoint is disabled at once (see core/rest-hook.ts).
   const gone = result.ok && result.statusCode === 410 && isRestHook(d.endpoint.metadata);
-  const next = gone
-    ? { kind: 'fail' as const }
-    : decideOutcome(d, result, times.now, options.retryFor?.(d.eventType) ?? options.retry);
+  // A transformation that cancels the delivery: logged, not retried, not counted as a failure.
+  const next: DeliveryOutcome['next'] = req.canceled
+    ? { kind: 'cancel' }
+    : gone
+      ? { kind: 'fail' }
+      : decideOutcome(d, result, times.now, options.retryFor?.(d.eventType) ?? options.retry);
   const attempt: Attempt = {
     id: attemptId,
     deliveryId: d.id,
@@ -188,7 +245,7 @@ export function settleAttempt(
     leaseUntil: d.leaseUntil,
     attempt,
     next,
-    ...(next.kind === 'success'
+    ...(next.kind === 'success' || next.kind === 'cancel'
       ? {}
       : { disableIfFailingSince: disableThreshold(times.now, options.disableAfterMs, gone) }),
   };

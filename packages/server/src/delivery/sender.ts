@@ -2,9 +2,16 @@
  * Makes the HTTP request of one attempt. One undici Agent keeps pooled keep-alive connections
  * per endpoint origin; redirects are never followed (a 3xx is a failed attempt, as in Svix);
  * the response body is read up to a limit and the rest is dropped.
+ *
+ * Endpoints with a client certificate or a CA of their own get an Agent of their own (TLS
+ * options are per connection); every other endpoint shares the one Agent. Endpoints with OAuth
+ * get a bearer token from their token URL, kept until it expires and fetched again once when
+ * the endpoint answers 401 (the request is then repeated in the same attempt).
  */
 import { isIP } from 'node:net';
-import { Agent, request, errors as undiciErrors } from 'undici';
+import { rootCertificates } from 'node:tls';
+import { Agent, type Dispatcher, request, errors as undiciErrors } from 'undici';
+import type { EndpointOauth } from '../core/types.ts';
 import { guardedLookup, isPrivateAddress } from './ssrf.ts';
 
 export interface SenderOptions {
@@ -28,6 +35,19 @@ export interface SendRequest {
   failure?: string;
   /** This endpoint's own timeout (`Endpoint.timeoutMs`), instead of the sender's. */
   timeoutMs?: number;
+  /** The endpoint, when known: lets the sender drop what it kept for it (its own TLS Agent). */
+  endpointId?: string;
+  /** Set with `failure` when the endpoint's transformation canceled the delivery. */
+  canceled?: boolean;
+  /** POST unless a transformation chose another method. */
+  method?: string;
+  /**
+   * A client certificate and/or CA for this endpoint: its requests use an Agent of its own,
+   * rebuilt when `version` changes.
+   */
+  tls?: { endpointId: string; version: number; cert?: string; key?: string; ca?: string };
+  /** OAuth client credentials: a bearer token is fetched (and cached per endpoint and version). */
+  oauth?: { endpointId: string; version: number; config: EndpointOauth };
 }
 
 export type SendResult =
@@ -42,6 +62,8 @@ export type SendErrorKind =
   | 'private_address'
   /** The request could not be built (`SendRequest.failure`); nothing was sent. */
   | 'not_sent'
+  /** No OAuth token could be had from the endpoint's token URL; nothing was sent. */
+  | 'oauth'
   | 'other';
 
 export interface Sender {
@@ -71,6 +93,26 @@ function classify(err: unknown, timedOut: boolean): { error: SendErrorKind; mess
   return { error: 'other', message: e.message || String(err) };
 }
 
+/** Most bytes of a token response read. */
+const MAX_TOKEN_RESPONSE_BYTES = 64 * 1024;
+/** A token is dropped this long before it expires, so it is not used as it runs out. */
+const TOKEN_EXPIRY_MARGIN_MS = 30_000;
+
+interface CachedToken {
+  version: number;
+  token: string;
+  /** Null when the token URL gave no `expires_in`: kept until the endpoint answers 401. */
+  expiresAt: number | null;
+}
+
+class OauthError extends Error {}
+
+/** Refuses an IP literal in the private ranges (names are checked by the Agent's lookup). */
+function privateLiteral(url: URL, allowPrivate: boolean): string | null {
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  return !allowPrivate && isIP(host) && isPrivateAddress(host) ? host : null;
+}
+
 export function createSender(options: SenderOptions): Sender {
   const agent = new Agent({
     connect: {
@@ -83,34 +125,218 @@ export function createSender(options: SenderOptions): Sender {
     connections: 64,
   });
 
+  /** Agents of endpoints with their own TLS settings, by endpoint id. */
+  const tlsAgents = new Map<string, { version: number; agent: Agent }>();
+  const tokens = new Map<string, CachedToken>();
+  const tokenRequests = new Map<string, Promise<CachedToken>>();
+
+  function dispatcherFor(req: SendRequest): Dispatcher {
+    const tls = req.tls;
+    if (!tls) {
+      // An endpoint whose certificate or CA was removed: its own Agent goes (checked only while
+      // some endpoint has one).
+      if (tlsAgents.size > 0 && req.endpointId !== undefined) {
+        const old = tlsAgents.get(req.endpointId);
+        if (old) {
+          tlsAgents.delete(req.endpointId);
+          void old.agent.close().catch(() => {});
+        }
+      }
+      return agent;
+    }
+    const known = tlsAgents.get(tls.endpointId);
+    if (known?.version === tls.version) return known.agent;
+    // Requests still using the old Agent finish; it closes after them.
+    if (known) void known.agent.close().catch(() => {});
+    const own = new Agent({
+      connect: {
+        timeout: options.connectTimeoutMs,
+        ...(options.allowPrivateNetworks ? {} : { lookup: guardedLookup }),
+        ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
+        // The endpoint's CA is trusted on top of the system's, not instead of them.
+        ...(tls.ca ? { ca: [...rootCertificates, tls.ca] } : {}),
+      },
+      keepAliveTimeout: 30_000,
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+      connections: 16,
+    });
+    tlsAgents.set(tls.endpointId, { version: tls.version, agent: own });
+    return own;
+  }
+
+  async function fetchToken(
+    o: NonNullable<SendRequest['oauth']>,
+    timeoutMs: number,
+    via: Dispatcher,
+  ): Promise<CachedToken> {
+    const c = o.config;
+    const url = new URL(c.tokenUrl);
+    const literal = privateLiteral(url, options.allowPrivateNetworks);
+    if (literal) throw new OauthError(`refused to connect to a private or reserved address (${literal})`);
+    const form = new URLSearchParams({ grant_type: 'client_credentials' });
+    if (c.scopes.length > 0) form.set('scope', c.scopes.join(' '));
+    for (const [k, v] of Object.entries(c.extraParams)) form.set(k, v);
+    const headers: Record<string, string> = {
+      'content-type': 'application/x-www-form-urlencoded',
+      accept: 'application/json',
+      'user-agent': options.userAgent,
+    };
+    if (c.authMethod === 'clientSecretPost') {
+      form.set('client_id', c.clientId);
+      form.set('client_secret', c.clientSecret);
+    } else {
+      // RFC 6749 2.3.1: both parts form-encoded before Basic encoding.
+      const basic = `${encodeURIComponent(c.clientId)}:${encodeURIComponent(c.clientSecret)}`;
+      headers.authorization = `Basic ${Buffer.from(basic).toString('base64')}`;
+    }
+    const signal = AbortSignal.timeout(timeoutMs);
+    let status: number;
+    let text: string;
+    try {
+      const res = await request(url, {
+        method: 'POST',
+        headers,
+        body: form.toString(),
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+        dispatcher: via,
+        signal,
+      });
+      status = res.statusCode;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of res.body) {
+        size += (chunk as Buffer).length;
+        if (size > MAX_TOKEN_RESPONSE_BYTES) {
+          res.body.destroy();
+          throw new OauthError('the token response is too large');
+        }
+        chunks.push(chunk as Buffer);
+      }
+      text = Buffer.concat(chunks).toString('utf8');
+    } catch (err) {
+      if (err instanceof OauthError) throw err;
+      throw new OauthError(classify(err, signal.aborted).message);
+    }
+    if (status < 200 || status >= 300) throw new OauthError(`the token URL answered ${status}`);
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      throw new OauthError('the token URL did not answer JSON');
+    }
+    if (typeof body?.access_token !== 'string' || body.access_token === '')
+      throw new OauthError('the token response has no access_token');
+    if (typeof body.token_type === 'string' && body.token_type.toLowerCase() !== 'bearer')
+      throw new OauthError(`the token type is ${body.token_type}, not bearer`);
+    const expiresIn = Number(body.expires_in);
+    const lifetimeMs = Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn * 1000 : null;
+    return {
+      version: o.version,
+      token: body.access_token,
+      expiresAt:
+        lifetimeMs === null
+          ? null
+          : Date.now() + Math.max(lifetimeMs - TOKEN_EXPIRY_MARGIN_MS, lifetimeMs / 2),
+    };
+  }
+
+  /** A token for this endpoint: the cached one while valid, else one fetch shared by all callers. */
+  function tokenFor(
+    o: NonNullable<SendRequest['oauth']>,
+    timeoutMs: number,
+    fresh: boolean,
+    via: Dispatcher,
+  ) {
+    const cached = tokens.get(o.endpointId);
+    if (
+      !fresh &&
+      cached?.version === o.version &&
+      (cached.expiresAt === null || cached.expiresAt > Date.now())
+    )
+      return Promise.resolve(cached);
+    const pending = tokenRequests.get(o.endpointId);
+    if (pending && !fresh) return pending;
+    const p = fetchToken(o, timeoutMs, via)
+      .then((t) => {
+        tokens.set(o.endpointId, t);
+        return t;
+      })
+      .finally(() => {
+        if (tokenRequests.get(o.endpointId) === p) tokenRequests.delete(o.endpointId);
+      });
+    tokenRequests.set(o.endpointId, p);
+    return p;
+  }
+
   return {
     async send(req) {
       const started = performance.now();
       const elapsed = () => Math.round(performance.now() - started);
       const url = new URL(req.url);
-      const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
       // IP literals never go through DNS, so the lookup guard would not see them.
-      if (!options.allowPrivateNetworks && isIP(host) && isPrivateAddress(host)) {
+      const literal = privateLiteral(url, options.allowPrivateNetworks);
+      if (literal) {
         return {
           ok: false,
           error: 'private_address',
-          message: `refused to connect to a private or reserved address (${host})`,
+          message: `refused to connect to a private or reserved address (${literal})`,
           durationMs: 0,
         };
       }
       const timeoutMs = req.timeoutMs ?? options.timeoutMs;
       const signal = AbortSignal.timeout(timeoutMs);
+      const oauth = req.oauth;
+      // The token URL is reached like the endpoint: with its client certificate and CA, if any
+      // (OAuth servers that bind tokens to the certificate, RFC 8705, or sit on the same private PKI).
+      const dispatcher = dispatcherFor(req);
+      let token: CachedToken | null = null;
+      if (oauth) {
+        try {
+          token = await tokenFor(oauth, timeoutMs, false, dispatcher);
+        } catch (err) {
+          return {
+            ok: false,
+            error: 'oauth',
+            message: `OAuth token request failed: ${(err as Error).message}`,
+            durationMs: elapsed(),
+          };
+        }
+      }
       try {
-        const res = await request(url, {
-          method: 'POST',
-          headersTimeout: timeoutMs,
-          bodyTimeout: timeoutMs,
-          // A forwarded inbound event keeps the provider's User-Agent; everything else is Hookline's.
-          headers: { 'user-agent': options.userAgent, ...req.headers },
-          body: req.body,
-          dispatcher: agent,
-          signal,
-        });
+        const send = (bearer: string | null) =>
+          request(url, {
+            method: (req.method ?? 'POST') as 'POST',
+            headersTimeout: timeoutMs,
+            bodyTimeout: timeoutMs,
+            // A forwarded inbound event keeps the provider's User-Agent; everything else is Hookline's.
+            headers: {
+              'user-agent': options.userAgent,
+              ...req.headers,
+              ...(bearer === null ? {} : { authorization: `Bearer ${bearer}` }),
+            },
+            body: req.method === 'GET' || req.method === 'HEAD' ? null : req.body,
+            dispatcher,
+            signal,
+          });
+        let res = await send(token?.token ?? null);
+        if (oauth && res.statusCode === 401) {
+          // The token may have been revoked or expired early: fetch a new one, try once more.
+          await res.body.dump().catch(() => {});
+          tokens.delete(oauth.endpointId);
+          try {
+            token = await tokenFor(oauth, timeoutMs, true, dispatcher);
+          } catch (err) {
+            return {
+              ok: false,
+              error: 'oauth',
+              message: `the endpoint answered 401 and a new OAuth token could not be had: ${(err as Error).message}`,
+              durationMs: elapsed(),
+            };
+          }
+          res = await send(token.token);
+        }
         const chunks: Buffer[] = [];
         let size = 0;
         for await (const chunk of res.body) {
@@ -138,6 +364,8 @@ export function createSender(options: SenderOptions): Sender {
         return { ok: false, ...classify(err, signal.aborted), durationMs: elapsed() };
       }
     },
-    close: () => agent.close(),
+    async close() {
+      await Promise.all([agent.close(), ...[...tlsAgents.values()].map((a) => a.agent.close())]);
+    },
   };
 }

@@ -18,6 +18,7 @@ import type {
   BackgroundTaskStatus,
   DeliveryStatusCode,
   Endpoint,
+  EndpointExtras,
   EndpointKind,
   EndpointSecret,
   EventType,
@@ -83,6 +84,27 @@ export const endpoints = defineTable<Endpoint>('endpoint', {
     json<Record<string, unknown> | null>() as Codec<Record<string, unknown> | null | undefined>,
   ),
   createdAt: column('created_at', int),
+  updatedAt: column('updated_at', int),
+});
+
+/** Sealed JSON, or null when unset. */
+const sealedOrNull = <T>(): Codec<T | null> => ({
+  write: (v, ctx) => (v === null || v === undefined ? null : ctx.box.seal(JSON.stringify(v))),
+  read: (v, ctx) => (v === null || v === undefined ? null : (JSON.parse(ctx.box.open(String(v))) as T)),
+});
+
+/** An endpoint's authentication beyond the signature and its transformation (see `EndpointExtras`). */
+export const endpointExtras = defineTable<EndpointExtras>('endpoint_extra', {
+  endpointId: column('endpoint_id', text),
+  appId: column('app_id', text),
+  // The client secret and the private key are credentials: sealed like the signing secrets.
+  oauth: column('oauth', sealedOrNull<EndpointExtras['oauth']>() as Codec<EndpointExtras['oauth']>),
+  mtls: column('mtls', sealedOrNull<EndpointExtras['mtls']>() as Codec<EndpointExtras['mtls']>),
+  ca: column('ca', textOrNull),
+  transformation: column(
+    'transformation',
+    json<EndpointExtras['transformation']>() as Codec<EndpointExtras['transformation']>,
+  ),
   updatedAt: column('updated_at', int),
 });
 

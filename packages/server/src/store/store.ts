@@ -17,6 +17,7 @@ import type {
   BackgroundTaskStatus,
   DeliveryStatusCode,
   Endpoint,
+  EndpointExtras,
   EndpointKind,
   EndpointSecret,
   EventType,
@@ -365,6 +366,12 @@ export interface Store extends OverviewQueries {
   listEndpoints(appId: string, page: PageQuery, filter?: EndpointFilter): Promise<Page<Endpoint>>;
   updateEndpoint(endpoint: Endpoint): Promise<void>;
   deleteEndpoint(appId: string, id: string): Promise<void>;
+  /** An endpoint's OAuth, mTLS, CA and transformation, or null when it has none. */
+  getEndpointExtras(endpointId: string): Promise<EndpointExtras | null>;
+  /** Writes them; with all four unset, removes the row. */
+  putEndpointExtras(extras: EndpointExtras): Promise<void>;
+  /** Every endpoint's extras (only endpoints that have some have a row). */
+  listEndpointExtras(): Promise<EndpointExtras[]>;
 
   insertAppToken(token: AppToken): Promise<void>;
   /** The token with this hash (hex SHA-256), whether or not it is expired or revoked. */

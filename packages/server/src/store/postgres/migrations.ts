@@ -924,4 +924,22 @@ ALTER TABLE event_type ADD COLUMN retry_schedule TEXT;
 ALTER TABLE event_type ADD COLUMN validate_payload BOOLEAN;
 `,
   },
+  {
+    version: 12,
+    name: 'endpoint authentication and transformations',
+    sql: `
+-- What only some endpoints have: OAuth client credentials and an mTLS client certificate (both
+-- sealed JSON), a CA to trust (PEM) and a transformation (JSON: code, enabled, updated_at).
+-- A row exists only while one of them is set; the delivery engine loads them all.
+CREATE TABLE endpoint_extra (
+  endpoint_id TEXT COLLATE "C" PRIMARY KEY REFERENCES endpoint(id) ON DELETE CASCADE,
+  app_id TEXT COLLATE "C" NOT NULL,
+  oauth TEXT,
+  mtls TEXT,
+  ca TEXT,
+  transformation TEXT,
+  updated_at BIGINT NOT NULL
+);
+`,
+  },
 ];

@@ -7,6 +7,7 @@ import { appsStore } from './apps.ts';
 import { attemptsStore } from './attempts.ts';
 import { backgroundTasksStore } from './background-tasks.ts';
 import type { Db } from './db.ts';
+import { endpointExtrasStore } from './endpoint-extras.ts';
 import { endpointsStore } from './endpoints.ts';
 import { eventTypesStore } from './event-types.ts';
 import { idempotencyStore } from './idempotency.ts';
@@ -27,6 +28,7 @@ export const sharedStore = (db: Db) => ({
   ...settingsStore(db),
   ...appsStore(db),
   ...endpointsStore(db),
+  ...endpointExtrasStore(db),
   ...tokensStore(db),
   ...eventTypesStore(db),
   ...messagesStore(db),

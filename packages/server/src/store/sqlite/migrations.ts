@@ -321,4 +321,22 @@ ALTER TABLE event_type ADD COLUMN retry_schedule TEXT;
 ALTER TABLE event_type ADD COLUMN validate_payload INTEGER;
 `,
   },
+  {
+    version: 15,
+    name: 'endpoint authentication and transformations',
+    sql: `
+-- What only some endpoints have: OAuth client credentials and an mTLS client certificate (both
+-- sealed JSON), a CA to trust (PEM) and a transformation (JSON: code, enabled, updated_at).
+-- A row exists only while one of them is set; the delivery engine loads them all.
+CREATE TABLE endpoint_extra (
+  endpoint_id TEXT PRIMARY KEY REFERENCES endpoint(id) ON DELETE CASCADE,
+  app_id TEXT NOT NULL,
+  oauth TEXT,
+  mtls TEXT,
+  ca TEXT,
+  transformation TEXT,
+  updated_at INTEGER NOT NULL
+);
+`,
+  },
 ];
