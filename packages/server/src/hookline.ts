@@ -14,6 +14,7 @@ import { coerceError } from './core/errors.ts';
 import { createIdGenerator } from './core/ids.ts';
 import { leaseFor } from './core/lease.ts';
 import { createSecretBox, type SecretBox } from './core/secret-box.ts';
+import { createAdaptiveConcurrency } from './delivery/adaptive.ts';
 import { createDispatcher, type Dispatcher } from './delivery/dispatcher.ts';
 import { createInboundQueue, createIngestQueue } from './delivery/ingest-queue.ts';
 import { createListenExpiry, type ListenExpiry, listenSeenEvery } from './delivery/listen-expiry.ts';
@@ -131,6 +132,11 @@ export async function createHookline(
 
   const runApi = config.role !== 'worker';
   const runWorker = config.role !== 'api';
+  // Per-endpoint limits and pauses this process's dispatcher keeps; the API reports them.
+  const adaptive = createAdaptiveConcurrency({
+    max: config.delivery.perEndpointConcurrency,
+    enabled: config.delivery.adaptiveConcurrency,
+  });
   const metrics = createMetrics({ store, clock, listenClients: () => listen?.connected ?? 0 });
   const ingestQueue = createIngestQueue(store);
   // A claimed delivery belongs to its worker for two full request timeouts and then some.
@@ -178,6 +184,11 @@ export async function createHookline(
         },
         metrics,
         ...(listen ? { listen } : {}),
+        concurrency: (endpointId) => ({
+          ...adaptive.snapshot(endpointId, clock.now()),
+          delivering: dispatcher !== null,
+          ...(dispatcher ? dispatcher.endpointLoad(endpointId) : { inFlight: 0, waiting: 0 }),
+        }),
         logger,
         adminTokenHash: token.hash,
         version: VERSION,
@@ -213,6 +224,7 @@ export async function createHookline(
           onAttempt: (attempt, _delivery, next) => metrics.attempt(attempt, next),
           onEndpointDisabled: () => metrics.endpointDisabled(),
         },
+        adaptive,
       })
     : null;
 

@@ -16,6 +16,7 @@ import { applicationRoutes } from './application.ts';
 import { attemptRoutes } from './attempt.ts';
 import { authRoutes, createAuth } from './auth.ts';
 import { backgroundTaskRoutes, createBackgroundTasks } from './background-task.ts';
+import { concurrencyRoutes } from './concurrency.ts';
 import type { ApiContext } from './context.ts';
 import { registerDashboard } from './dashboard.ts';
 import { endpointRoutes } from './endpoint.ts';
@@ -225,6 +226,7 @@ export async function buildApi(ctx: ApiContext) {
       messageRoutes(typed, ctx);
       attemptRoutes(typed, ctx);
       statsRoutes(typed, ctx);
+      concurrencyRoutes(typed, ctx);
       sourceRoutes(typed, ctx);
       authRoutes(typed, ctx);
       restHookRoutes(typed, ctx);
