@@ -285,3 +285,31 @@ for (const kind of await testStores()) {
   describe(`receiver-aware back-pressure (${kind.name})`, kind.options, () => backPressureSuite(kind));
   describe(`endpoint pauses (${kind.name})`, kind.options, () => pauseSuite(kind));
 }
+
+describe('the concurrency route', () => {
+  test('an api-only process says it does not deliver; unknown endpoints are 404', async () => {
+    const server = await startHookline({ env: { HOOKLINE_ROLE: 'api' } });
+    try {
+      assert.equal((await server.call('POST', '/api/v1/app', { name: 'a', uid: 'a' })).status, 201);
+      const ep = await server.call('POST', '/api/v1/app/a/endpoint', {
+        url: 'http://127.0.0.1:9/x',
+        uid: 'ep',
+      });
+      assert.equal(ep.status, 201);
+      const c = await server.call('GET', `/api/v1/app/a/endpoint/${ep.body.id}/concurrency`);
+      assert.equal(c.status, 200);
+      assert.equal(c.body.delivering, false);
+      assert.equal(c.body.scope, 'process');
+      assert.equal(c.body.limit, 32);
+      assert.equal(c.body.state, 'steady');
+      assert.match(c.body.reason, /does not deliver/);
+      const missing = await server.call('GET', '/api/v1/app/a/endpoint/nope/concurrency');
+      assert.equal(missing.status, 404);
+      assert.equal(missing.body.code, 'not_found');
+      const spec = (await (await fetch(`${server.url}/openapi.json`)).json()) as any;
+      assert.ok(spec.paths['/api/v1/app/{app_id}/endpoint/{endpoint_id}/concurrency'], 'documented');
+    } finally {
+      await server.close();
+    }
+  });
+});
