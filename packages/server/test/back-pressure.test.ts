@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { startHookline, startReceiver, type TestReceiver, type TestServer } from './helpers.ts';
+import { startHookline, startReceiver, type TestServer } from './helpers.ts';
 import { type TestStoreKind, testStores } from './pg.ts';
 
 const MAX = 16;
