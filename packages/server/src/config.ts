@@ -75,6 +75,11 @@ export interface HooklineConfig {
   delivery: {
     concurrency: number;
     perEndpointConcurrency: number;
+    /**
+     * The per-endpoint limit adapts to the endpoint's answers (AIMD, up to
+     * `perEndpointConcurrency`), and Retry-After / used-up rate limits pause the endpoint.
+     */
+    adaptiveConcurrency: boolean;
     timeoutMs: number;
     connectTimeoutMs: number;
     maxResponseBytes: number;
@@ -113,6 +118,7 @@ export const DEFAULT_CONFIG: HooklineConfig = {
   delivery: {
     concurrency: 256,
     perEndpointConcurrency: 32,
+    adaptiveConcurrency: true,
     timeoutMs: 15_000,
     connectTimeoutMs: 5_000,
     maxResponseBytes: 64 * 1024,
@@ -367,6 +373,12 @@ const OPTIONS: { env: string; path: string; parse: Parser; doc: string }[] = [
     path: 'delivery.perEndpointConcurrency',
     parse: int(1, 1000),
     doc: 'requests in flight per endpoint',
+  },
+  {
+    env: 'HOOKLINE_ADAPTIVE_CONCURRENCY',
+    path: 'delivery.adaptiveConcurrency',
+    parse: bool,
+    doc: "adapt each endpoint's concurrency to its answers and honour Retry-After for the whole endpoint",
   },
   {
     env: 'HOOKLINE_DELIVERY_TIMEOUT',

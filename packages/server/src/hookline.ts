@@ -14,6 +14,7 @@ import { coerceError } from './core/errors.ts';
 import { createIdGenerator } from './core/ids.ts';
 import { leaseFor } from './core/lease.ts';
 import { createSecretBox, type SecretBox } from './core/secret-box.ts';
+import { createAdaptiveConcurrency } from './delivery/adaptive.ts';
 import { createDispatcher, type Dispatcher } from './delivery/dispatcher.ts';
 import { createExtrasCache } from './delivery/endpoint-extras.ts';
 import { createInboundQueue, createIngestQueue } from './delivery/ingest-queue.ts';
@@ -136,6 +137,11 @@ export async function createHookline(
 
   const runApi = config.role !== 'worker';
   const runWorker = config.role !== 'api';
+  // Per-endpoint limits and pauses this process's dispatcher keeps; the API reports them.
+  const adaptive = createAdaptiveConcurrency({
+    max: config.delivery.perEndpointConcurrency,
+    enabled: config.delivery.adaptiveConcurrency,
+  });
   const metrics = createMetrics({ store, clock, listenClients: () => listen?.connected ?? 0 });
   const ingestQueue = createIngestQueue(store);
   // A claimed delivery belongs to its worker for two full request timeouts and then some.
@@ -191,6 +197,11 @@ export async function createHookline(
         },
         metrics,
         ...(listen ? { listen } : {}),
+        concurrency: (endpointId) => ({
+          ...adaptive.snapshot(endpointId, clock.now()),
+          delivering: dispatcher !== null,
+          ...(dispatcher ? dispatcher.endpointLoad(endpointId) : { inFlight: 0, waiting: 0 }),
+        }),
         logger,
         adminTokenHash: token.hash,
         version: VERSION,
@@ -236,6 +247,7 @@ export async function createHookline(
             void operational.endpointDisabled(endpointId);
           },
         },
+        adaptive,
       })
     : null;
 

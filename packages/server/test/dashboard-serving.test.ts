@@ -67,6 +67,39 @@ describe('dashboard serving', () => {
     }
   });
 
+  test('unknown paths under /api and /ingest answer a JSON 404, whatever the method or Accept', async () => {
+    const paths = [
+      '/api',
+      '/api/',
+      '/api/v2/app',
+      '/api/v1/app/x/nothing/here?limit=1',
+      '/ingest',
+      '/ingest/api/v1/source',
+      '/ingest/api/v1/source/src_1/endpoint?iterator=x',
+    ];
+    for (const path of paths) {
+      for (const init of [
+        { headers: html },
+        { headers: { accept: '*/*' } },
+        { method: 'POST', headers: { ...html, 'content-type': 'application/json' }, body: '{}' },
+        { method: 'DELETE' },
+      ] as RequestInit[]) {
+        const r = await fetch(server.url + path, init);
+        const what = `${init.method ?? 'GET'} ${path}`;
+        // Unknown routes under /api/v1 may meet authentication first; never the dashboard's HTML.
+        assert.ok(r.status === 404 || r.status === 401, `${what}: ${r.status}`);
+        assert.match(r.headers.get('content-type') ?? '', /application\/json/, what);
+        const body = (await r.json()) as { code: string; detail: string };
+        assert.equal(typeof body.detail, 'string', what);
+        if (!path.startsWith('/api/v1/')) assert.equal(body.code, 'not_found', what);
+      }
+    }
+    // The SPA still answers its own client routes next to them.
+    const spa = await fetch(`${server.url}/ingestion-help`, { headers: html });
+    assert.equal(spa.status, 200);
+    assert.match(await spa.text(), /<div id="app">/);
+  });
+
   test('a server whose dashboard was never built says so with a coded error', async () => {
     const warnings: string[] = [];
     const app = Fastify();

@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import type { HooklineConfig } from '../config.ts';
 import type { Clock } from '../core/clock.ts';
 import type { IdGenerator } from '../core/ids.ts';
+import type { ConcurrencySnapshot } from '../delivery/adaptive.ts';
 import type { ExtrasCache } from '../delivery/endpoint-extras.ts';
 import type { InboundQueue, IngestQueue } from '../delivery/ingest-queue.ts';
 import type { ListenHub } from '../delivery/listen-hub.ts';
@@ -39,6 +40,16 @@ export interface ApiContext {
   extras?: ExtrasCache;
   /** Streams deliveries of `listen` endpoints to `hookline listen` clients, when given. */
   listen?: ListenHub;
+  /** What this process's dispatcher knows of an endpoint's concurrency (adaptive limit, pause). */
+  concurrency?: (endpointId: string) => EndpointConcurrency;
+}
+
+/** An endpoint's concurrency as this process sees it. */
+export interface EndpointConcurrency extends ConcurrencySnapshot {
+  /** This process runs a dispatcher (role `all` or `worker`). */
+  delivering: boolean;
+  inFlight: number;
+  waiting: number;
 }
 
 /** The Fastify instance routes are declared on, typed by the TypeBox schemas. */

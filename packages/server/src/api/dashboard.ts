@@ -2,7 +2,8 @@
  * Serves the web dashboard (`packages/dashboard`, built by `npm install`) at `/`. The dashboard is
  * a single-page app: any GET outside the API's own prefixes that asks for HTML gets its
  * `index.html`, so client routes such as `/apps/app_123` survive a reload. The API, the
- * inbound gateway, `/health`, `/metrics` and `/openapi.json` are never shadowed.
+ * inbound gateway, `/health`, `/metrics` and `/openapi.json` are never shadowed, and no path under
+ * `/api` or `/ingest` (Svix Ingest's prefix) ever gets the app: an unknown API path is a JSON 404.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,7 +30,7 @@ const CSP =
   "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 /** Paths the dashboard never answers, even for a browser asking for HTML. */
-const RESERVED = /^\/(api|in|health|metrics|openapi\.json)(\/|$|\?)/;
+const RESERVED = /^\/(api|ingest|in|health|metrics|openapi\.json)(\/|$|\?)/;
 
 export async function registerDashboard<L extends FastifyBaseLogger>(
   app: FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, L>,

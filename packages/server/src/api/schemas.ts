@@ -300,6 +300,47 @@ export const SeriesOut = Type.Object(
 );
 export type SeriesOut = Static<typeof SeriesOut>;
 
+export const CONCURRENCY_STATES = ['steady', 'increasing', 'backed_off', 'paused'] as const;
+export const EndpointConcurrencyOut = Type.Object(
+  {
+    scope: Type.Literal('process', {
+      description:
+        'Every process that delivers keeps its own view: this is what the process that answered knows. With several workers (PostgreSQL), ask each, or read it as a sample.',
+    }),
+    delivering: Type.Boolean({
+      description:
+        'The answering process sends deliveries (role `all` or `worker`); an `api` process knows nothing.',
+    }),
+    adaptive: Type.Boolean({ description: 'false when HOOKLINE_ADAPTIVE_CONCURRENCY=false: a fixed limit.' }),
+    limit: Type.Integer({
+      description: 'Requests this process may have in flight to the endpoint (none while paused).',
+    }),
+    min: Type.Integer(),
+    max: Type.Integer({ description: 'HOOKLINE_ENDPOINT_CONCURRENCY.' }),
+    state: Type.Enum(CONCURRENCY_STATES, {
+      description:
+        'steady: at the maximum; increasing: growing back after a back-off; backed_off: cut after an overload signal; paused: nothing is sent until `pausedUntil`.',
+    }),
+    reason: Type.String({
+      description:
+        'Why, in words: "backed off after HTTP 503", "paused until … by Retry-After on HTTP 429", …',
+    }),
+    pausedUntil: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    latencyMs: Type.Union([
+      Type.Object({
+        recent: Type.Integer({ description: 'Smoothed duration of recent 2xx answers.' }),
+        usual: Type.Integer({ description: 'The lowest recent one: the endpoint unloaded.' }),
+      }),
+      Type.Null(),
+    ]),
+    changedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    inFlight: Type.Integer({ description: 'Requests this process has in flight to the endpoint.' }),
+    waiting: Type.Integer({ description: 'Deliveries this process holds in hand for it.' }),
+  },
+  { $id: 'EndpointConcurrencyOut' },
+);
+export type EndpointConcurrencyOut = Static<typeof EndpointConcurrencyOut>;
+
 export const StatsQuery = Type.Object({
   since: Type.Optional(Nullable(DateTime)),
   until: Type.Optional(Nullable(DateTime)),

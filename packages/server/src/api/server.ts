@@ -17,6 +17,7 @@ import { attemptRoutes } from './attempt.ts';
 import { authRoutes, createAuth } from './auth.ts';
 import { backgroundTaskRoutes, createBackgroundTasks } from './background-task.ts';
 import { broadcastEnvironmentRoutes } from './broadcast-environment.ts';
+import { concurrencyRoutes } from './concurrency.ts';
 import type { ApiContext } from './context.ts';
 import { registerDashboard } from './dashboard.ts';
 import { endpointRoutes } from './endpoint.ts';
@@ -242,6 +243,7 @@ export async function buildApi(ctx: ApiContext) {
       operationalWebhookRoutes(typed, ctx);
       attemptRoutes(typed, ctx);
       statsRoutes(typed, ctx);
+      concurrencyRoutes(typed, ctx);
       sourceRoutes(typed, ctx);
       authRoutes(typed, ctx);
       restHookRoutes(typed, ctx);

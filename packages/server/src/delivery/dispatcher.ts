@@ -9,7 +9,8 @@
  *
  * It wakes when the store reports new deliveries and when the earliest scheduled retry comes
  * due; it never polls per delivery. A global concurrency limit bounds the work in flight and a
- * per-endpoint limit keeps one slow or dead endpoint from taking every slot.
+ * per-endpoint limit keeps one slow or dead endpoint from taking every slot. The per-endpoint
+ * limit adapts to what the endpoint answers, and an endpoint can ask for a pause (`adaptive.ts`).
  */
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
@@ -23,6 +24,7 @@ import { storableText } from '../core/text.ts';
 import { type Attempt, DeliveryStatus, isChatKind } from '../core/types.ts';
 import type { ClaimedDelivery, DeliveryOutcome, DeliveryScope, Store } from '../store/store.ts';
 import { StoreUnavailableError } from '../store/store-errors.ts';
+import { type AdaptiveConcurrency, createAdaptiveConcurrency } from './adaptive.ts';
 import { type ChatOptions, prepareChatRequest } from './chat.ts';
 import { authOptions, type ExtrasCache } from './endpoint-extras.ts';
 import { customHeaders, forwardedHeaders, loggedRequestHeaders } from './headers.ts';
@@ -32,7 +34,7 @@ import { transform, type Webhook } from './transformation.ts';
 export interface DispatcherOptions {
   /** Deliveries in flight at once in this process. */
   concurrency: number;
-  /** Deliveries in flight at once to one endpoint. */
+  /** Deliveries in flight at once to one endpoint: the most the adaptive limit may reach. */
   perEndpointConcurrency: number;
   /** How long a claimed delivery belongs to this worker before another may take it. */
   leaseMs: number;
@@ -72,6 +74,8 @@ export interface Dispatcher {
   /** Resolves once nothing is due, nothing is in flight and every outcome is recorded. */
   drain(): Promise<void>;
   readonly inFlight: number;
+  /** Deliveries of one endpoint this process is sending, and holding in hand. */
+  endpointLoad(endpointId: string): { inFlight: number; waiting: number };
 }
 
 /** How soon to look again when work is due but none of it could be claimed. */
@@ -260,8 +264,11 @@ export function createDispatcher(deps: {
   logger: Logger;
   options: DispatcherOptions;
   events?: DispatcherEvents;
+  /** Per-endpoint limits and pauses; by default adaptive, up to `perEndpointConcurrency`. */
+  adaptive?: AdaptiveConcurrency;
 }): Dispatcher {
   const { store, sender, clock, ids, logger, options } = deps;
+  const adaptive = deps.adaptive ?? createAdaptiveConcurrency({ max: options.perEndpointConcurrency });
   const events = deps.events ?? {};
   const scope = options.scope ?? {};
   // Checked once: building the log line for every attempt costs on the hot path.
@@ -282,6 +289,8 @@ export function createDispatcher(deps: {
   let timer: NodeJS.Timeout | null = null;
   let idleWaiters: (() => void)[] = [];
   let unsubscribe: (() => void) | null = null;
+  /** Endpoints paused by their answers: when to look at them again. */
+  const resumeTimers = new Map<string, NodeJS.Timeout>();
 
   function schedule(ms: number) {
     if (timer) clearTimeout(timer);
@@ -320,9 +329,10 @@ export function createDispatcher(deps: {
   // slot frees would bring back one delivery; instead an endpoint is claimed for again only once
   // its hand is down to `perEndpointConcurrency`, and a busy endpoint goes back to the database
   // once per `perEndpointConcurrency` deliveries, not once per delivery. The lease
-  // (2 x timeout + 10 s) covers the wait of the last one in line.
+  // (2 x timeout + 10 s) covers the wait of the last one in line; one that waited longer (the
+  // endpoint's limit came down) goes back to the queue instead of being sent late.
   const prefetch = options.perEndpointConcurrency * 2;
-  const saturated = (endpointId: string) => reserved(endpointId) > options.perEndpointConcurrency;
+  const saturated = (endpointId: string) => reserved(endpointId) > adaptive.limit(endpointId);
 
   /** Worth a claim query: the database may hold due work for an endpoint with room for it. */
   function worthClaiming(): boolean {
@@ -339,8 +349,10 @@ export function createDispatcher(deps: {
         const capacity = options.concurrency - inFlight.size - queuedCount();
         if (capacity <= 0 || !worthClaiming()) break;
         const limit = Math.min(capacity, options.claimBatch);
-        // An endpoint only has deliveries waiting while it is at its limit, so `perEndpoint` has them all.
+        // An endpoint only has deliveries waiting while it is at its limit, so `perEndpoint` has
+        // them all; a paused endpoint gets nothing new until its pause ends.
         const skip = [...perEndpoint.keys()].filter(saturated);
+        for (const id of adaptive.paused(clock.now())) if (!perEndpoint.has(id)) skip.push(id);
         mayHaveDue = false;
         let claimed: ClaimedDelivery[];
         try {
@@ -406,29 +418,100 @@ export function createDispatcher(deps: {
   }
 
   function admit(d: ClaimedDelivery) {
-    const n = perEndpoint.get(d.endpointId) ?? 0;
-    if (n >= options.perEndpointConcurrency) {
-      const q = waiting.get(d.endpointId) ?? [];
-      q.push(d);
-      waiting.set(d.endpointId, q);
+    const id = d.endpointId;
+    const q = waiting.get(id);
+    // The common case: room for it now, nothing ahead of it, the endpoint not paused.
+    if (
+      q === undefined &&
+      (perEndpoint.get(id) ?? 0) < adaptive.limit(id) &&
+      !adaptive.pausedUntil(id, clock.now())
+    ) {
+      start(d);
       return;
     }
-    perEndpoint.set(d.endpointId, n + 1);
+    if (q) q.push(d);
+    else waiting.set(id, [d]);
+    startWaiting(id);
+  }
+
+  /**
+   * Starts what one endpoint has in hand, up to its limit. While it is paused they wait in hand
+   * when their leases outlast the pause, else they go back to the queue, due when it ends.
+   * Returns whether it started any.
+   */
+  function startWaiting(id: string): boolean {
+    const q = waiting.get(id);
+    if (q === undefined) return false;
+    const now = clock.now();
+    const until = adaptive.pausedUntil(id, now);
+    if (until > 0) {
+      armResume(id, until);
+      if (q.some((d) => d.leaseUntil - until < options.leaseMs / 2)) {
+        waiting.delete(id);
+        void store
+          .releaseDeliveries(
+            q.map((d) => d.id),
+            until,
+          )
+          .catch(() => {});
+      }
+      return false;
+    }
+    let started = false;
+    while (q.length > 0 && (perEndpoint.get(id) ?? 0) < adaptive.limit(id)) {
+      const d = q.shift()!;
+      if (d.leaseUntil - now < options.leaseMs / 2) {
+        // It waited in hand too long to be sure of finishing within its lease.
+        releaseUnstarted(d);
+        wake();
+        continue;
+      }
+      start(d);
+      started = true;
+    }
+    if (q.length === 0) waiting.delete(id);
+    return started;
+  }
+
+  /** Looks at a paused endpoint again when its pause ends. */
+  function armResume(id: string, until: number) {
+    if (resumeTimers.has(id)) return;
+    const t = setTimeout(
+      () => {
+        resumeTimers.delete(id);
+        if (!running) return;
+        const again = adaptive.pausedUntil(id, clock.now());
+        if (again > 0) armResume(id, again);
+        else {
+          startWaiting(id);
+          wake();
+        }
+      },
+      Math.max(10, until - clock.now()),
+    );
+    t.unref?.();
+    resumeTimers.set(id, t);
+  }
+
+  function start(d: ClaimedDelivery) {
+    const id = d.endpointId;
+    perEndpoint.set(id, (perEndpoint.get(id) ?? 0) + 1);
     inFlight.add(d);
     void attempt(d).finally(() => {
       inFlight.delete(d);
-      const left = (perEndpoint.get(d.endpointId) ?? 1) - 1;
-      if (left <= 0) perEndpoint.delete(d.endpointId);
-      else perEndpoint.set(d.endpointId, left);
-      const q = waiting.get(d.endpointId);
-      const next = q?.shift();
-      if (q && q.length === 0) waiting.delete(d.endpointId);
-      if (next && running) {
+      const left = (perEndpoint.get(id) ?? 1) - 1;
+      if (left <= 0) perEndpoint.delete(id);
+      else perEndpoint.set(id, left);
+      if (running) {
         // Work this endpoint already has in hand: no need to ask the database.
-        admit(next);
-        return;
+        if (startWaiting(id)) return;
+        const until = adaptive.pausedUntil(id, clock.now());
+        if (until > 0) armResume(id, until);
+      } else {
+        const q = waiting.get(id);
+        waiting.delete(id);
+        for (const next of q ?? []) releaseUnstarted(next);
       }
-      if (next) releaseUnstarted(next);
       schedulePump();
       checkIdle();
     });
@@ -461,6 +544,7 @@ export function createDispatcher(deps: {
     const result: SendResult = req.failure
       ? { ok: false, error: 'not_sent', message: req.failure, durationMs: 0 }
       : await sender.send(req);
+    adaptive.observe(d.endpointId, startedAt, result, clock.now(), perEndpoint.get(d.endpointId) ?? 1);
     const { attempt: a, outcome } = settleAttempt(
       d,
       req,
@@ -544,6 +628,8 @@ export function createDispatcher(deps: {
 
   function checkIdle() {
     if (idleWaiters.length === 0 || pumping || inFlight.size > 0 || flushing || outcomes.length > 0) return;
+    // Deliveries held in hand while their endpoint is paused are not done.
+    if (waiting.size > 0) return;
     void store.nextDueAt(scope).then((next) => {
       if (pumping || inFlight.size > 0 || flushing) return;
       if (next !== null && next <= clock.now()) {
@@ -567,6 +653,8 @@ export function createDispatcher(deps: {
       running = false;
       unsubscribe?.();
       if (timer) clearTimeout(timer);
+      for (const t of resumeTimers.values()) clearTimeout(t);
+      resumeTimers.clear();
       const pending = [...waiting.values()].flat();
       waiting.clear();
       if (pending.length > 0)
@@ -594,6 +682,9 @@ export function createDispatcher(deps: {
     },
     get inFlight() {
       return inFlight.size;
+    },
+    endpointLoad(endpointId) {
+      return { inFlight: perEndpoint.get(endpointId) ?? 0, waiting: waiting.get(endpointId)?.length ?? 0 };
     },
   };
 }
