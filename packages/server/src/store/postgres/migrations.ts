@@ -924,4 +924,15 @@ ALTER TABLE event_type ADD COLUMN retry_schedule TEXT;
 ALTER TABLE event_type ADD COLUMN validate_payload BOOLEAN;
 `,
   },
+  {
+    version: 12,
+    name: 'message tokens',
+    sql: `
+-- What an application token opens: 'portal' (its application's routes, as before) or 'message'
+-- (only publishing to its application: POST /api/v1/auth/app/{app}/create-message-token), and
+-- the name a message token was given.
+ALTER TABLE app_token ADD COLUMN scope TEXT NOT NULL DEFAULT 'portal';
+ALTER TABLE app_token ADD COLUMN name TEXT;
+`,
+  },
 ];
