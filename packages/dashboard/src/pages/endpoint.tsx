@@ -223,7 +223,7 @@ function ReplayMissing({
       try {
         setTask(await api<BackgroundTask>('GET', `/background-task/${enc(task.id)}`));
       } catch (err) {
-        setError(asApiError(err).detail);
+        setError(asApiError(err).message);
       }
     }, 300);
     return () => clearTimeout(timer);
