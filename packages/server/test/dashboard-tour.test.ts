@@ -310,6 +310,19 @@ describe('a new user in the dashboard', { skip }, () => {
     const tasks = await server.call('GET', '/api/v1/background-task?task=endpoint.replay');
     assert.equal(tasks.body.data[0].data.messagesQueued, missed);
     await visit(page, 'replay-finished');
+    // The Tasks page lists it, with its progress.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Tasks' }).click();
+    const taskRow = page.getByTestId('tasks').getByRole('row', { name: new RegExp(tasks.body.data[0].id) });
+    await taskRow.getByText('finished').waitFor();
+    assert.match(
+      (await taskRow.textContent()) ?? '',
+      new RegExp(`endpoint\\.replay.*messages queued: ${missed}`),
+    );
+    await visit(page, 'tasks');
+    // An application's tasks by id or uid (a Hookline extension of the list).
+    const ofApp = await server.call('GET', '/api/v1/background-task?app_id=acme');
+    assert.ok(ofApp.body.data.some((t: { id: string }) => t.id === tasks.body.data[0].id));
+    assert.equal((await server.call('GET', '/api/v1/background-task?app_id=nope')).status, 404);
     const lateHits = () => receiver.requests.filter((r) => r.url.startsWith('/hooks/late')).length;
     for (let i = 0; i < 100 && lateHits() < missed; i++) await new Promise((r) => setTimeout(r, 100));
     assert.equal(lateHits(), missed);
@@ -442,7 +455,7 @@ describe('a new user in the dashboard', { skip }, () => {
     await portal.getByRole('heading', { name: 'Acme Store' }).waitFor();
     await portal.getByTestId('live').getByText('Live').waitFor();
     const nav = await portal.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents();
-    assert.deepEqual(nav, ['Endpoints', 'Messages', 'Event types', 'Tail']);
+    assert.deepEqual(nav, ['Endpoints', 'Messages', 'Event types', 'Tail', 'Tasks']);
     await visit(portal, 'portal-application');
 
     await portal.getByRole('link', { name: 'Create endpoint' }).click();
@@ -477,6 +490,16 @@ describe('a new user in the dashboard', { skip }, () => {
     await portal.waitForURL(/event_types=invoice.paid/);
     await portal.getByTestId('messages').getByRole('link', { name: sent.body.id }).waitFor();
     await visit(portal, 'portal-messages');
+    // Its tasks: the replay the admin ran for it.
+    await portal.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Tasks' }).click();
+    await portal.getByTestId('tasks').getByText('endpoint.replay').first().waitFor();
+    await visit(portal, 'portal-tasks');
+    await server.call('POST', '/api/v1/app', { name: 'Other', uid: 'tasks-other' });
+    const other = await server.call('GET', '/api/v1/background-task?app_id=tasks-other', undefined, {
+      authorization: `Bearer ${access.body.token}`,
+    });
+    assert.equal(other.status, 403, "another application's tasks");
+    assert.equal(other.body.code, 'insufficient_access');
     await portal.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Event types' }).click();
     await portal.getByRole('heading', { name: 'invoice.paid' }).waitFor();
     assert.equal(await portal.getByRole('button', { name: 'Create event type' }).count(), 0);

@@ -256,6 +256,12 @@ export const BackgroundTaskOut = Type.Object(
 );
 export const BackgroundTaskListQuery = Type.Object({
   ...ListQuery.properties,
+  app_id: Type.Optional(
+    Type.String({
+      description:
+        "Only this application's tasks, by id or uid (a Hookline extension; an application token sees only its own anyway)",
+    }),
+  ),
   status: Type.Optional(TaskStatusSchema),
   task: Type.Optional(TaskKindSchema),
 });
