@@ -181,6 +181,39 @@ describe('a new user in the dashboard', { skip }, () => {
     const created = await server.call('GET', '/api/v1/event-type/invoice.paid');
     assert.deepEqual(created.body.schemas['1'].examples, [{ invoiceId: 'inv_1001', amount: 4200 }]);
 
+    // Its own retry schedule and payload checks; then back to the server's defaults.
+    const editType = async () => {
+      await page.getByRole('button', { name: 'Edit invoice.paid' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Edit invoice.paid' });
+      await dialog.locator('input[id$="-retry"]:not([disabled])').waitFor();
+      return dialog;
+    };
+    let typeDialog = await editType();
+    await typeDialog.getByLabel('Retry schedule').fill('1, two');
+    await typeDialog.getByRole('button', { name: 'Save' }).click();
+    await typeDialog.getByRole('alert').getByText('"two" is not').waitFor();
+    await typeDialog.getByLabel('Retry schedule').fill('1, 2.5');
+    await typeDialog.getByLabel('Check payloads against the schema').selectOption('on');
+    await visit(page, 'event-type-edit');
+    await typeDialog.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Payloads are checked against the schema.').waitFor();
+    const schedule = await server.call('GET', '/api/v1/event-type/invoice.paid/retry-schedule');
+    assert.deepEqual(schedule.body.retrySchedule, [
+      { secs: 1, nanos: 0 },
+      { secs: 2, nanos: 500_000_000 },
+    ]);
+    assert.equal((await server.call('GET', '/api/v1/event-type/invoice.paid')).body.validatePayload, true);
+    typeDialog = await editType();
+    assert.equal(await typeDialog.getByLabel('Retry schedule').inputValue(), '1, 2.5');
+    assert.equal(await typeDialog.getByLabel('Check payloads against the schema').inputValue(), 'on');
+    await typeDialog.getByLabel('Retry schedule').fill('');
+    await typeDialog.getByLabel('Check payloads against the schema').selectOption('default');
+    await typeDialog.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Payloads are checked against the schema.').waitFor({ state: 'detached' });
+    const reset = await server.call('GET', '/api/v1/event-type/invoice.paid/retry-schedule');
+    assert.equal(reset.body.retrySchedule, null);
+    assert.equal((await server.call('GET', '/api/v1/event-type/invoice.paid')).body.validatePayload, null);
+
     // An endpoint with most of its fields.
     await page.goto(`${server.url}/apps/acme`);
     await page.getByRole('link', { name: 'Create endpoint' }).first().click();
