@@ -120,6 +120,15 @@ describe('message tokens', () => {
     assert.equal(r.body.code, 'not_found');
   });
 
+  test('/openapi.json documents the call', async () => {
+    const doc = (await (await fetch(`${server.url}/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+    };
+    const op = doc.paths['/api/v1/auth/app/{app_id}/create-message-token']?.post;
+    assert.ok(op, 'create-message-token is documented');
+    assert.ok(op.responses['201']);
+  });
+
   test('whoami names its application; logout revokes it; expire-all ends it', async () => {
     const who = await server.call('GET', '/api/v1/auth/whoami', undefined, {
       authorization: `Bearer ${token}`,
