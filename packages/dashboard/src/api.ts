@@ -5,12 +5,7 @@
  */
 
 import type { Static } from 'typebox';
-import type {
-  LiveAttemptOut,
-  LiveInboundOut,
-  MessageDeliveryListOut,
-  OverviewOut,
-} from '../../server/src/api/overview-schemas.ts';
+import type { LiveAttemptOut, LiveInboundOut, OverviewOut } from '../../server/src/api/overview-schemas.ts';
 import type {
   ApplicationOut,
   AttemptDetailOut,
@@ -26,6 +21,7 @@ import type {
   SeriesOut,
   SourceOut,
 } from '../../server/src/api/schemas.ts';
+import type { MessageEndpointOut } from '../../server/src/api/sending-schemas.ts';
 
 // The server's closed sets of names (kinds, statuses, schemes): a dependency-free module, the only
 // server code the bundle contains.
@@ -163,8 +159,8 @@ export type EventType = EventTypeOut;
 export type Series = SeriesOut;
 /** The overview of the instance or one application (`/overview`). */
 export type Overview = OverviewOut;
-/** Where one message stands at each endpoint (`/msg/{msg}/delivery`). */
-export type MessageDeliveries = MessageDeliveryListOut;
+/** An endpoint with where one message stands there (`/msg/{msg}/endpoint`, listAttemptedDestinations). */
+export type MessageDestination = Static<typeof MessageEndpointOut>;
 /** Events of the live feed (`/live`). */
 export type LiveAttempt = LiveAttemptOut;
 export type LiveInbound = LiveInboundOut;

@@ -18,6 +18,7 @@ import { SourceEventsPage } from './pages/source-events.tsx';
 import { NewSourcePage } from './pages/source-new.tsx';
 import { SourcesPage } from './pages/sources.tsx';
 import { TailPage } from './pages/tail.tsx';
+import { TasksPage } from './pages/tasks.tsx';
 
 type Params = Record<string, string>;
 
@@ -26,6 +27,8 @@ export const ROUTES: { path: string; render: (p: Params, query: URLSearchParams)
   { path: '/tail', render: () => <TailPage appId={null} /> },
   { path: '/apps', render: (_p, q) => <AppsPage key={q.toString()} iterator={q.get('iterator')} /> },
   { path: '/apps/:appId/tail', render: (p) => <TailPage appId={p.appId!} /> },
+  { path: '/tasks', render: () => <TasksPage appId={null} /> },
+  { path: '/apps/:appId/tasks', render: (p) => <TasksPage appId={p.appId!} /> },
   { path: '/apps/:appId', render: (p) => <AppPage appId={p.appId!} /> },
   { path: '/apps/:appId/endpoints/new', render: (p) => <NewEndpointPage appId={p.appId!} /> },
   {
@@ -78,6 +81,7 @@ export const NAV: { href: string; label: string }[] = [
   { href: '/event-types', label: 'Event types' },
   { href: '/sources', label: 'Sources' },
   { href: '/tail', label: 'Tail' },
+  { href: '/tasks', label: 'Tasks' },
 ];
 
 /** The top bar in portal mode: one application's pages and the event type catalog. */
@@ -86,6 +90,7 @@ export const PORTAL_NAV = (appId: string): { href: string; label: string }[] => 
   { href: `/apps/${encodeURIComponent(appId)}/messages`, label: 'Messages' },
   { href: `/event-types?app=${encodeURIComponent(appId)}`, label: 'Event types' },
   { href: `/apps/${encodeURIComponent(appId)}/tail`, label: 'Tail' },
+  { href: `/apps/${encodeURIComponent(appId)}/tasks`, label: 'Tasks' },
 ];
 
 /**

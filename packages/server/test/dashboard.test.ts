@@ -694,7 +694,7 @@ describe('web dashboard in Chromium', { skip }, () => {
       await portal.getByText(`${receiver.url}/globex/existing`).waitFor();
       // Only what the token can do is offered: no applications list, no sources.
       const nav = await portal.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents();
-      assert.deepEqual(nav, ['Endpoints', 'Messages', 'Event types', 'Tail']);
+      assert.deepEqual(nav, ['Endpoints', 'Messages', 'Event types', 'Tail', 'Tasks']);
       assert.equal(await portal.getByRole('link', { name: 'Applications' }).count(), 0);
       assert.equal(await portal.getByRole('link', { name: 'Sources' }).count(), 0);
       assert.equal(await portal.getByRole('button', { name: 'Log out' }).count(), 0);

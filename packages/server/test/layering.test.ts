@@ -110,6 +110,7 @@ describe('Hookline layering', () => {
       'api.ts: export ../../server/src/core/enums.ts',
       'api.ts: import type ../../server/src/api/overview-schemas.ts',
       'api.ts: import type ../../server/src/api/schemas.ts',
+      'api.ts: import type ../../server/src/api/sending-schemas.ts',
     ]);
   });
 
@@ -123,9 +124,11 @@ describe('Hookline layering', () => {
     };
     visit(join(SERVER_SRC, 'api/schemas.ts'));
     visit(join(SERVER_SRC, 'api/overview-schemas.ts'));
+    visit(join(SERVER_SRC, 'api/sending-schemas.ts'));
     assert.deepEqual([...reached].map((f) => relative(SERVER_SRC, f)).sort(), [
       'api/overview-schemas.ts',
       'api/schemas.ts',
+      'api/sending-schemas.ts',
       'core/enums.ts',
       'core/formats.ts',
     ]);

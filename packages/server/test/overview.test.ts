@@ -129,18 +129,20 @@ for (const kind of await testStores()) {
       assert.equal(bad422.status, 422);
     });
 
-    test("a message's delivery status per endpoint", async () => {
-      const res = await server.call('GET', `/api/v1/app/ov/msg/${msgId}/delivery`);
+    test("a message's delivery status per endpoint (Svix's listAttemptedDestinations, as the dashboard reads it)", async () => {
+      const res = await server.call('GET', `/api/v1/app/ov/msg/${msgId}/endpoint`);
       assert.equal(res.status, 200, JSON.stringify(res.body));
-      const byEp = new Map(res.body.data.map((d: { endpointId: string }) => [d.endpointId, d]));
-      const ok = byEp.get(goodEp) as { status: number; attempts: number; nextAttempt: string | null };
+      const byEp = new Map(res.body.data.map((d: { id: string }) => [d.id, d]));
+      const ok = byEp.get(goodEp) as { status: number; nextAttempt: string | null };
       const failing = byEp.get(badEp) as typeof ok & { url: string };
-      assert.deepEqual([ok.status, ok.attempts, ok.nextAttempt], [0, 1, null]);
+      assert.deepEqual([ok.status, ok.nextAttempt], [0, null]);
       assert.equal(failing.status, 1, 'pending: retried later');
-      assert.equal(failing.attempts, 1);
       assert.ok(failing.nextAttempt);
       assert.equal(failing.url, `${bad.url}/down`);
-      const missing = await server.call('GET', '/api/v1/app/ov/msg/msg_nope/delivery');
+      // The Hookline-only route it replaced is gone.
+      const old = await server.call('GET', `/api/v1/app/ov/msg/${msgId}/delivery`);
+      assert.equal(old.status, 404);
+      const missing = await server.call('GET', '/api/v1/app/ov/msg/msg_nope/endpoint');
       assert.equal(missing.status, 404);
       assert.equal(missing.body.code, 'not_found');
     });

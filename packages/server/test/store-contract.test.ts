@@ -663,6 +663,8 @@ for (const adapter of selectedAdapters()) {
         tokenHash: hash,
         readOnly: hash.endsWith('r'),
         featureFlags: hash.endsWith('r') ? ['beta'] : null,
+        scope: 'portal' as const,
+        name: null,
         expiresAt: now + 60_000,
         revokedAt: null,
         createdAt: now,

@@ -74,6 +74,8 @@ for (const adapter of selectedAdapters()) {
       tokenHash: 'a'.repeat(64),
       readOnly: true,
       featureFlags: ['beta', 'gamma'],
+      scope: 'message',
+      name: 'billing service',
       expiresAt: T0 + 6,
       revokedAt: T0 + 7,
       createdAt: T0 + 8,
@@ -190,6 +192,8 @@ for (const adapter of selectedAdapters()) {
         tokenHash: 'b'.repeat(64),
         readOnly: false,
         featureFlags: null,
+        scope: 'portal',
+        name: null,
         revokedAt: null,
       };
       await store.insertAppToken(live);

@@ -11,6 +11,7 @@ import {
 } from '../api.ts';
 import {
   AppsCrumb,
+  asApiError,
   ConfirmButton,
   ErrorBox,
   Id,
@@ -25,7 +26,10 @@ import { HealthPanel, WINDOWS, type WindowName } from '../health.tsx';
 import { LiveIndicator, useLive } from '../live.tsx';
 import { EndpointManage } from './endpoint-manage.tsx';
 
-/** One endpoint: health charts, recent attempts (filterable by status), bulk recover. */
+/**
+ * One endpoint: health charts, recent attempts (filterable by status), bulk recover, and replay
+ * of the messages it never got.
+ */
 export function EndpointPage({ appId, endpointId }: { appId: string; endpointId: string }) {
   // The window, status filter and page start from the URL and go back into it (a shareable view).
   const initial = new URLSearchParams(location.search);
@@ -153,6 +157,7 @@ export function EndpointPage({ appId, endpointId }: { appId: string; endpointId:
             onInput={(e) => setRecoverSince((e.target as HTMLInputElement).value)}
           />
         </ConfirmButton>
+        <ReplayMissing appId={appId} endpointId={endpointId} onDone={() => setRefresh((x) => x + 1)} />
       </div>
       <HealthPanel appId={appId} endpointId={endpointId} window={window} refresh={refresh} />
       <h2>Recent attempts</h2>
@@ -188,6 +193,83 @@ export function EndpointPage({ appId, endpointId }: { appId: string; endpointId:
         )}
       </div>
     </main>
+  );
+}
+
+/**
+ * Svix's replay-missing: every message since a time that this endpoint never had a delivery of
+ * (it did not exist yet, was disabled or filtered them out) goes to it. It runs as a background
+ * task; its progress (messages queued so far) shows until it is done.
+ */
+function ReplayMissing({
+  appId,
+  endpointId,
+  onDone,
+}: {
+  appId: string;
+  endpointId: string;
+  onDone: () => void;
+}) {
+  const [since, setSince] = useState(() => toLocalInput(Date.now() - 86_400_000));
+  const [task, setTask] = useState<BackgroundTask | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    if (!task) return;
+    if (task.status !== 'running') {
+      onDone();
+      return;
+    }
+    const timer = setTimeout(async () => {
+      try {
+        setTask(await api<BackgroundTask>('GET', `/background-task/${enc(task.id)}`));
+      } catch (err) {
+        setError(asApiError(err).message);
+      }
+    }, 300);
+    return () => clearTimeout(timer);
+  }, [task]);
+  const queued = Number(task?.data.messagesQueued ?? 0);
+  return (
+    <>
+      <ConfirmButton
+        label="Replay missing messages"
+        title="Replay missing messages"
+        confirmLabel="Replay"
+        action={async () => {
+          setError(null);
+          setTask(
+            await api<BackgroundTask>(
+              'POST',
+              `/app/${enc(appId)}/endpoint/${enc(endpointId)}/replay-missing`,
+              {
+                since: new Date(since).toISOString(),
+              },
+            ),
+          );
+          return '';
+        }}
+      >
+        <p>
+          Every message since the time below that this endpoint never got (it did not exist yet, was disabled
+          or did not subscribe to its event type then) is sent to it now, if it matches its filters today.
+        </p>
+        <label for="replay-since">Since</label>
+        <input
+          id="replay-since"
+          type="datetime-local"
+          value={since}
+          onInput={(e) => setSince((e.target as HTMLInputElement).value)}
+        />
+      </ConfirmButton>
+      {task && (
+        <span class={task.status === 'failed' ? 'error' : 'ok'} role="status" data-testid="replay-task">
+          {task.status === 'running' && <progress aria-label="Replay progress" />}
+          Replay {task.status}: {queued} {queued === 1 ? 'message' : 'messages'} queued
+          {task.status === 'failed' && task.data.error ? ` (${String(task.data.error)})` : ''}
+          {error && ` (${error})`}
+        </span>
+      )}
+    </>
   );
 }
 

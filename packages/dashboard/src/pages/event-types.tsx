@@ -87,6 +87,7 @@ export function EventTypesPage({ presetApp }: { presetApp: string }) {
               {t.archived && <span class="badge fail">archived</span>}
             </h3>
             {t.description && <p>{t.description}</p>}
+            {t.validatePayload === true && <p class="muted">Payloads are checked against the schema.</p>}
             {!portal && (
               <div class="actions">
                 <EventTypeEditor existing={t} onSaved={types.reload} />
@@ -238,10 +239,43 @@ function latest(t: EventType | null): { schema: Record<string, unknown>; example
   return { schema, example: examples?.[0] ?? {} };
 }
 
+/** Svix's retry schedule wire form: a delay as whole seconds and nanoseconds. */
+type Duration = { secs: number; nanos: number };
+
+/** "5, 300, 1800" (seconds) as Svix durations; empty: null (the server's schedule). */
+export function parseSchedule(text: string): Duration[] | null {
+  const parts = text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+  if (parts.length === 0) return null;
+  return parts.map((p) => {
+    const n = Number(p);
+    if (!/^\d+(\.\d+)?$/.test(p) || !Number.isFinite(n))
+      throw new ApiError(
+        422,
+        'validation',
+        `the retry schedule is seconds separated by commas: "${p}" is not`,
+      );
+    const ms = Math.round(n * 1000);
+    return { secs: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
+  });
+}
+
+const formatSchedule = (d: Duration[] | null | undefined): string =>
+  (d ?? []).map((x) => String(x.secs + x.nanos / 1e9)).join(', ');
+
+/** validatePayload as the editor's select shows it: null is the server's default. */
+const VALIDATE = { default: null, on: true, off: false } as const;
+type ValidateChoice = keyof typeof VALIDATE;
+const validateChoice = (v: boolean | null | undefined): ValidateChoice =>
+  v === true ? 'on' : v === false ? 'off' : 'default';
+
 /**
  * Creates or edits an event type: name, description, its payload's JSON Schema and an example
- * payload (kept as the schema's `examples[0]`, which Send test event prefills). Both must be JSON
- * objects, and the example must fit the schema, before anything is sent.
+ * payload (kept as the schema's `examples[0]`, which Send test event prefills), whether payloads
+ * are checked against the schema on publish, and its own retry schedule. Schema and example must
+ * be JSON objects, and the example must fit the schema, before anything is sent.
  */
 function EventTypeEditor({ existing, onSaved }: { existing: EventType | null; onSaved: () => void }) {
   const dialog = useRef<HTMLDialogElement>(null);
@@ -250,6 +284,10 @@ function EventTypeEditor({ existing, onSaved }: { existing: EventType | null; on
   const [description, setDescription] = useState(existing?.description ?? '');
   const [schema, setSchema] = useState(JSON.stringify(init.schema, null, 2));
   const [example, setExample] = useState(JSON.stringify(init.example, null, 2));
+  const [validate, setValidate] = useState<ValidateChoice>(validateChoice(existing?.validatePayload));
+  const [schedule, setSchedule] = useState('');
+  // An existing type's schedule is read when the dialog opens; until then it is not rewritten.
+  const [scheduleKnown, setScheduleKnown] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
   const idp = existing ? `et-edit-${existing.name}` : 'et-new';
@@ -273,14 +311,19 @@ function EventTypeEditor({ existing, onSaved }: { existing: EventType | null; on
       const problems = checkAgainstSchema(s, ex);
       if (problems.length)
         throw new ApiError(422, 'validation', `the example does not fit the schema: ${problems.join('; ')}`);
+      const retrySchedule = parseSchedule(schedule);
       const hasSchema = Object.keys(s).length > 0;
       const body = {
         description,
         schemas: hasSchema || Object.keys(ex).length ? { '1': { ...s, examples: [ex] } } : null,
+        validatePayload: VALIDATE[validate],
       };
       setBusy(true);
-      if (existing) await api('PUT', `/event-type/${enc(existing.name)}`, { ...body, archived: false });
-      else await api('POST', '/event-type', { name: name.trim(), ...body });
+      const typeName = existing?.name ?? name.trim();
+      if (existing) await api('PUT', `/event-type/${enc(typeName)}`, { ...body, archived: false });
+      else await api('POST', '/event-type', { name: typeName, ...body });
+      if (existing ? scheduleKnown : retrySchedule)
+        await api('PUT', `/event-type/${enc(typeName)}/retry-schedule`, { retrySchedule });
       dialog.current?.close();
       onSaved();
     } catch (err) {
@@ -294,9 +337,22 @@ function EventTypeEditor({ existing, onSaved }: { existing: EventType | null; on
       <button
         type="button"
         class={existing ? 'secondary' : undefined}
-        onClick={() => {
+        onClick={async () => {
           setError(null);
           dialog.current?.showModal();
+          if (!existing) return;
+          setValidate(validateChoice(existing.validatePayload));
+          setScheduleKnown(false);
+          try {
+            const r = await api<{ retrySchedule?: Duration[] | null }>(
+              'GET',
+              `/event-type/${enc(existing.name)}/retry-schedule`,
+            );
+            setSchedule(formatSchedule(r.retrySchedule));
+            setScheduleKnown(true);
+          } catch (err) {
+            setError(asApiError(err));
+          }
         }}
       >
         {existing ? `Edit ${existing.name}` : 'Create event type'}
@@ -343,6 +399,29 @@ function EventTypeEditor({ existing, onSaved }: { existing: EventType | null; on
               spellcheck={false}
               value={example}
               onInput={(e) => setExample((e.target as HTMLTextAreaElement).value)}
+            />
+          </div>
+          <div>
+            <label for={`${idp}-validate`}>Check payloads against the schema</label>
+            <select
+              id={`${idp}-validate`}
+              value={validate}
+              onChange={(e) => setValidate((e.target as HTMLSelectElement).value as ValidateChoice)}
+            >
+              <option value="default">server default (HOOKLINE_VALIDATE_PAYLOADS)</option>
+              <option value="on">on: refuse a message that does not fit (422)</option>
+              <option value="off">off</option>
+            </select>
+          </div>
+          <div>
+            <label for={`${idp}-retry`}>Retry schedule (seconds between tries)</label>
+            <input
+              id={`${idp}-retry`}
+              inputMode="decimal"
+              placeholder="empty: the server's schedule, such as 5, 300, 1800"
+              value={schedule}
+              disabled={existing !== null && !scheduleKnown}
+              onInput={(e) => setSchedule((e.target as HTMLInputElement).value)}
             />
           </div>
           <ErrorBox error={error} />

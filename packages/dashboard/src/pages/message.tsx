@@ -1,4 +1,4 @@
-import { type Attempt, api, enc, type ListResponse, type Message, type MessageDeliveries } from '../api.ts';
+import { type Attempt, api, enc, type ListResponse, type Message, type MessageDestination } from '../api.ts';
 import {
   AppsCrumb,
   Code,
@@ -16,12 +16,14 @@ import { AttemptTable } from './endpoint.tsx';
 
 /**
  * One message: its payload, one row per endpoint (where its delivery stands: status, attempts,
- * next try), then each endpoint's attempts. New attempts arrive live.
+ * next try; Svix's listAttemptedDestinations, with the attempt count taken from the attempts
+ * listed below), then each endpoint's attempts. New attempts arrive live.
  */
 export function MessagePage({ appId, msgId }: { appId: string; msgId: string }) {
   const msg = useLoad(() => api<Message>('GET', `/app/${enc(appId)}/msg/${enc(msgId)}`), [appId, msgId]);
   const deliveries = useLoad(
-    () => api<MessageDeliveries>('GET', `/app/${enc(appId)}/msg/${enc(msgId)}/delivery`),
+    () =>
+      api<ListResponse<MessageDestination>>('GET', `/app/${enc(appId)}/msg/${enc(msgId)}/endpoint?limit=250`),
     [appId, msgId],
   );
   const attempts = useLoad(
@@ -34,10 +36,13 @@ export function MessagePage({ appId, msgId }: { appId: string; msgId: string }) 
       attempts.reload();
     },
   });
-  // The latest delivery per endpoint (a resend adds another).
-  const byEndpoint = new Map<string, MessageDeliveries['data'][number]>();
-  for (const d of deliveries.data?.data ?? []) byEndpoint.set(d.endpointId, d);
+  // One row per endpoint, where its newest delivery (a resend adds another) stands.
+  const byEndpoint = new Map<string, MessageDestination>();
+  for (const d of deliveries.data?.data ?? []) byEndpoint.set(d.id, d);
   const all = attempts.data?.data ?? [];
+  const attemptCount = (endpointId: string) => all.filter((a) => a.endpointId === endpointId).length;
+  // Attempts to endpoints deleted since: the destinations list only existing endpoints.
+  const gone = [...new Set(all.map((a) => a.endpointId))].filter((id) => !byEndpoint.has(id));
   return (
     <main>
       <nav aria-label="Breadcrumb" class="crumbs">
@@ -98,18 +103,15 @@ export function MessagePage({ appId, msgId }: { appId: string; msgId: string }) 
             </thead>
             <tbody>
               {[...byEndpoint.values()].map((d) => (
-                <tr key={d.endpointId}>
+                <tr key={d.id}>
                   <td class="url">
-                    {d.url ? (
-                      <a href={`/apps/${enc(appId)}/endpoints/${enc(d.endpointId)}`}>{d.url}</a>
-                    ) : (
-                      <span class="muted">deleted endpoint</span>
-                    )}
+                    <a href={`/apps/${enc(appId)}/endpoints/${enc(d.id)}`}>{d.url}</a>
+                    {d.disabled && <span class="muted"> (disabled)</span>}
                   </td>
                   <td>
                     <StatusBadge status={d.status} />
                   </td>
-                  <td>{d.attempts}</td>
+                  <td>{attemptCount(d.id)}</td>
                   <td>{d.nextAttempt ? <When iso={d.nextAttempt} /> : <span class="muted">–</span>}</td>
                 </tr>
               ))}
@@ -117,15 +119,24 @@ export function MessagePage({ appId, msgId }: { appId: string; msgId: string }) 
           </table>
         </div>
       )}
-      {[...byEndpoint.values()].map((d) => {
-        const mine = all.filter((a) => a.endpointId === d.endpointId);
-        return (
-          <section key={d.endpointId} aria-label={`Attempts to ${d.url ?? d.endpointId}`}>
-            <h3 class="url">Attempts to {d.url ?? d.endpointId}</h3>
-            <AttemptTable appId={appId} attempts={mine} showMessage={false} />
-          </section>
-        );
-      })}
+      {[...byEndpoint.values()].map((d) => (
+        <section key={d.id} aria-label={`Attempts to ${d.url}`}>
+          <h3 class="url">Attempts to {d.url}</h3>
+          <AttemptTable
+            appId={appId}
+            attempts={all.filter((a) => a.endpointId === d.id)}
+            showMessage={false}
+          />
+        </section>
+      ))}
+      {gone.map((id) => (
+        <section key={id} aria-label={`Attempts to deleted endpoint ${id}`}>
+          <h3>
+            Attempts to deleted endpoint <code>{id}</code>
+          </h3>
+          <AttemptTable appId={appId} attempts={all.filter((a) => a.endpointId === id)} showMessage={false} />
+        </section>
+      ))}
     </main>
   );
 }

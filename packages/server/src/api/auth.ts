@@ -9,6 +9,9 @@
  *   `/api/v1/app/{that app}/...` (plus reading the event type catalog and logging out), never
  *   publish messages, and a read-only one changes nothing. Only their hash is stored; they
  *   expire, and `POST /api/v1/auth/logout` revokes one.
+ * - Message tokens (`POST /api/v1/auth/app/{app}/create-message-token`, Svix's
+ *   createMessageToken) are application tokens of scope `message`: they may publish messages to
+ *   their application and nothing else (not even read them back).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -19,12 +22,17 @@ import type { Store } from '../store/store.ts';
 import { createApplication, loadAppToChange } from './application.ts';
 import type { ApiContext, Routes } from './context.ts';
 import {
+  ApiTokenOut,
   ApplicationTokenExpireIn,
   AppPortalAccessIn,
   AppPortalAccessOut,
+  CreateTokenIn,
   ErrorOut,
+  MESSAGE_TOKEN_MAX_EXPIRY_SECONDS,
   NoContent,
+  ValidationErrorOut,
 } from './schemas.ts';
+import { iso } from './wire.ts';
 
 /** Who a request acts as. */
 export type Principal = { kind: 'admin' } | { kind: 'app'; token: AppToken };
@@ -117,6 +125,8 @@ export async function resetAdminToken(store: Store): Promise<{ hash: Buffer; gen
 }
 
 const APP_TOKEN_PREFIX = 'hl_app_';
+/** What a message token may do, as its `scopes` name it. */
+const MESSAGE_TOKEN_SCOPE = 'message.create';
 /** Svix's default lifetime of an app portal token. */
 const DEFAULT_APP_TOKEN_SECONDS = 7 * 86_400;
 const API_PREFIX = '/api/v1';
@@ -167,6 +177,10 @@ async function checkAppToken(ctx: ApiContext, request: FastifyRequest, token: Ap
   const route = (request.routeOptions.url ?? '').slice(API_PREFIX.length);
   const method = request.method;
   if (route === '/auth/logout' || route === '/auth/whoami') return;
+  if (token.scope === 'message') {
+    if (route !== '/app/:app_id/msg' || method !== 'POST')
+      throw refuse(`a message token can only publish messages (POST /api/v1/app/${token.appId}/msg)`);
+  }
   const reading = READ_METHODS.has(method);
   if (APP_TOKEN_READABLE.has(route)) {
     if (reading) return;
@@ -181,6 +195,7 @@ async function checkAppToken(ctx: ApiContext, request: FastifyRequest, token: Ap
   if (app?.id !== token.appId) {
     throw refuse(`this token belongs to application ${token.appId}; it cannot use another application`);
   }
+  if (token.scope === 'message') return;
   if (reading || READING_POSTS.has(route)) return;
   if (token.readOnly) throw refuse('this application token is read-only');
   if (route === '/app/:app_id') throw refuse('an application token cannot change or delete its application');
@@ -244,6 +259,8 @@ export function authRoutes(api: Routes, ctx: ApiContext): void {
         tokenHash: hashToken(secret).toString('hex'),
         readOnly: body.readOnly ?? false,
         featureFlags: body.featureFlags ?? null,
+        scope: 'portal',
+        name: null,
         expiresAt: now + (body.expiry ?? DEFAULT_APP_TOKEN_SECONDS) * 1000,
         revokedAt: null,
         createdAt: now,
@@ -255,6 +272,48 @@ export function authRoutes(api: Routes, ctx: ApiContext): void {
       // The Host header is the client's to choose: with a public URL it never shapes the link.
       const origin = ctx.config.publicUrl?.replace(/\/+$/, '') ?? `${req.protocol}://${req.host}`;
       return { url: `${origin}/apps/${app.id}#key=${secret}`, token: secret };
+    },
+  );
+
+  api.post(
+    '/auth/app/:app_id/create-message-token',
+    {
+      schema: {
+        tags,
+        summary:
+          'Make a token that may only publish messages to this application (for a service that sends events and should see nothing else)',
+        params: AppParams,
+        body: CreateTokenIn,
+        response: { 201: ApiTokenOut, 403: ErrorOut, 404: ErrorOut, 422: ValidationErrorOut },
+      },
+    },
+    async (req, reply) => {
+      const app = await loadAppToChange(ctx, req.params.app_id);
+      const now = ctx.clock.now();
+      const secret = `${APP_TOKEN_PREFIX}${randomBytes(24).toString('base64url')}`;
+      const token: AppToken = {
+        id: ctx.ids('appToken'),
+        appId: app.id,
+        tokenHash: hashToken(secret).toString('hex'),
+        readOnly: false,
+        featureFlags: null,
+        scope: 'message',
+        name: req.body.name,
+        expiresAt: now + (req.body.expiry ?? MESSAGE_TOKEN_MAX_EXPIRY_SECONDS) * 1000,
+        revokedAt: null,
+        createdAt: now,
+      };
+      await ctx.store.insertAppToken(token);
+      // As for portal tokens: a stored idempotent response would hold the token in clear.
+      req.idempotencyKeep = false;
+      return reply.code(201).send({
+        id: token.id,
+        name: token.name,
+        token: secret,
+        createdAt: iso(token.createdAt),
+        expiresAt: iso(token.expiresAt),
+        scopes: [MESSAGE_TOKEN_SCOPE],
+      });
     },
   );
 

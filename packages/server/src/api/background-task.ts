@@ -11,8 +11,9 @@
  * kept for a week (at most the newest thousand).
  */
 import Type from 'typebox';
-import { coerceError, notFound } from '../core/errors.ts';
+import { coerceError, HooklineError, notFound } from '../core/errors.ts';
 import type { BackgroundTask, BackgroundTaskKind } from '../core/types.ts';
+import { loadApp } from './application.ts';
 import type { ApiContext, Routes } from './context.ts';
 import { listOut, pageQuery } from './pagination.ts';
 import { BackgroundTaskListQuery, BackgroundTaskOut, ErrorOut, listOf } from './schemas.ts';
@@ -151,15 +152,19 @@ export function backgroundTaskRoutes(api: Routes, ctx: ApiContext, tasks: Backgr
         tags,
         summary: 'List background tasks, newest first (an application token sees its application’s)',
         querystring: BackgroundTaskListQuery,
-        response: { 200: listOf(BackgroundTaskOut, 'BackgroundTaskOut') },
+        response: { 200: listOf(BackgroundTaskOut, 'BackgroundTaskOut'), 403: ErrorOut, 404: ErrorOut },
       },
     },
     async (req) => {
       const p = req.principal;
       const q = pageQuery(req.query, 'desc');
+      const asked = req.query.app_id ? (await loadApp(ctx, req.query.app_id)).id : null;
+      if (p?.kind === 'app' && asked !== null && asked !== p.token.appId)
+        throw new HooklineError('insufficient_access', `this token belongs to application ${p.token.appId}`);
+      const appId = p?.kind === 'app' ? p.token.appId : asked;
       const page = await ctx.store.listBackgroundTasks(
         {
-          ...(p?.kind === 'app' ? { appId: p.token.appId } : {}),
+          ...(appId !== null ? { appId } : {}),
           ...(req.query.status ? { status: req.query.status } : {}),
           ...(req.query.task ? { kind: req.query.task } : {}),
         },

@@ -85,23 +85,6 @@ export const OverviewOut = Type.Object(
 );
 export type OverviewOut = Static<typeof OverviewOut>;
 
-export const MessageDeliveryOut = Type.Object(
-  {
-    id: Type.String(),
-    endpointId: Type.String(),
-    url: Nullable(Type.String({ description: 'null when the endpoint was deleted' })),
-    status: Type.Enum(DELIVERY_STATUS_CODES, { type: 'integer' }),
-    attempts: Type.Integer(),
-    nextAttempt: Nullable(DateTime),
-    createdAt: DateTime,
-    updatedAt: DateTime,
-  },
-  { $id: 'MessageDeliveryOut' },
-);
-export type MessageDeliveryOut = Static<typeof MessageDeliveryOut>;
-export const MessageDeliveryListOut = Type.Object({ data: Type.Array(MessageDeliveryOut) });
-export type MessageDeliveryListOut = Static<typeof MessageDeliveryListOut>;
-
 /** `event: attempt` of the live feed. */
 export const LiveAttemptOut = Type.Object({
   id: Type.String(),

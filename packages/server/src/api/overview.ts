@@ -2,18 +2,15 @@
  * The dashboard's home: how deliveries are going for the whole instance (`GET /api/v1/overview`,
  * admin token) or one application (`GET /api/v1/app/{app}/overview`), in one request: attempts
  * and successes over time, failing or disabled endpoints, the undelivered backlog per endpoint,
- * recent failures and inbound sources with their accept/reject counts. Also
- * `GET /api/v1/app/{app}/msg/{msg}/delivery`: where one message stands at each endpoint.
- * Hookline extensions; Svix has no equivalent routes.
+ * recent failures and inbound sources with their accept/reject counts. Hookline extensions;
+ * Svix has no equivalent routes. (Where one message stands at each endpoint is Svix's
+ * `GET /api/v1/app/{app}/msg/{msg}/endpoint`, in api/sending.ts.)
  */
 import Type from 'typebox';
-import { DeliveryStatus, type DeliveryStatusCode } from '../core/types.ts';
 import { loadApp } from './application.ts';
 import { hiddenEventTypes, type Principal } from './auth.ts';
 import type { ApiContext, Routes } from './context.ts';
-import { loadMessage } from './message.ts';
 import {
-  MessageDeliveryListOut,
   OVERVIEW_WINDOWS,
   type OverviewOut,
   OverviewOut as OverviewOutSchema,
@@ -111,41 +108,6 @@ export function overviewRoutes(api: Routes, ctx: ApiContext): void {
     async (req) => {
       const app = await loadApp(ctx, req.params.app_id);
       return overview(ctx, app.id, req.query.window ?? '1h', req.principal);
-    },
-  );
-  api.get(
-    '/app/:app_id/msg/:msg_id/delivery',
-    {
-      schema: {
-        tags,
-        summary: "Where one message stands at each endpoint: its delivery's status, attempts and next try",
-        params: Type.Object({
-          app_id: Type.String(),
-          msg_id: Type.String({ description: 'Message id or eventId' }),
-        }),
-        response: { 200: MessageDeliveryListOut, 404: ErrorOut },
-      },
-    },
-    async (req) => {
-      const app = await loadApp(ctx, req.params.app_id);
-      const msg = await loadMessage(ctx, req.principal, app, req.params.msg_id);
-      const rows = await ctx.store.messageDeliveries(app.id, msg.id);
-      return {
-        data: rows.map((d) => ({
-          id: d.id,
-          endpointId: d.endpointId,
-          url: d.url,
-          status: d.status as DeliveryStatusCode,
-          attempts: d.attempts,
-          // Only an open delivery has a next try.
-          nextAttempt:
-            d.status === DeliveryStatus.pending || d.status === DeliveryStatus.sending
-              ? iso(d.nextAttemptAt)
-              : null,
-          createdAt: iso(d.createdAt),
-          updatedAt: iso(d.updatedAt),
-        })),
-      };
     },
   );
 }

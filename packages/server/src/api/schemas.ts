@@ -256,6 +256,12 @@ export const BackgroundTaskOut = Type.Object(
 );
 export const BackgroundTaskListQuery = Type.Object({
   ...ListQuery.properties,
+  app_id: Type.Optional(
+    Type.String({
+      description:
+        "Only this application's tasks, by id or uid (a Hookline extension; an application token sees only its own anyway)",
+    }),
+  ),
   status: Type.Optional(TaskStatusSchema),
   task: Type.Optional(TaskKindSchema),
 });
@@ -882,6 +888,34 @@ export const AppPortalAccessOut = Type.Object(
     token: Type.String({ description: 'Bearer token for /api/v1/app/{app_id}/... routes only' }),
   },
   { $id: 'AppPortalAccessOut' },
+);
+/** Svix's longest message token: a year (also the default: Hookline tokens always expire). */
+export const MESSAGE_TOKEN_MAX_EXPIRY_SECONDS = 365 * 86_400;
+export const CreateTokenIn = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 256, description: 'What the token is for' }),
+    expiry: Type.Optional(
+      Nullable(
+        Type.Integer({
+          minimum: 1,
+          maximum: MESSAGE_TOKEN_MAX_EXPIRY_SECONDS,
+          description: 'Seconds the token stays valid (default and most: a year)',
+        }),
+      ),
+    ),
+  },
+  { $id: 'CreateTokenIn' },
+);
+export const ApiTokenOut = Type.Object(
+  {
+    id: Type.String(),
+    name: Nullable(Type.String()),
+    token: Type.String({ description: 'Bearer token for POST /api/v1/app/{app_id}/msg only' }),
+    createdAt: DateTime,
+    expiresAt: Nullable(DateTime),
+    scopes: Nullable(Type.Array(Type.String())),
+  },
+  { $id: 'ApiTokenOut' },
 );
 export const ApplicationTokenExpireIn = Type.Object(
   {

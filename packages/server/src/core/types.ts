@@ -148,6 +148,9 @@ export interface EndpointExtras {
  * A token that works only for one application's routes (`POST /api/v1/auth/app-portal-access/{app}`):
  * what a SaaS hands its customer, or the customer's Zapier app. Only its SHA-256 is stored.
  */
+/** What an application token opens (see AppToken.scope). */
+export type AppTokenScope = 'portal' | 'message';
+
 export interface AppToken {
   id: string;
   appId: string;
@@ -156,6 +159,13 @@ export interface AppToken {
   /** Refuses every request that changes something. */
   readOnly: boolean;
   featureFlags: string[] | null;
+  /**
+   * `portal`: the app portal's token (its application's routes); `message`: may only publish
+   * messages to its application (`POST /api/v1/auth/app/{app}/create-message-token`).
+   */
+  scope: AppTokenScope;
+  /** The name a message token was created with; null for a portal token. */
+  name: string | null;
   expiresAt: number;
   /** Set by `POST /api/v1/auth/logout`; the token stops working. */
   revokedAt: number | null;

@@ -82,18 +82,6 @@ export interface LiveInbound {
   receivedAt: number;
 }
 
-/** One delivery of a message: where it goes, how far it got. */
-export interface MessageDelivery {
-  id: string;
-  endpointId: string;
-  url: string | null;
-  status: number;
-  attempts: number;
-  nextAttemptAt: number;
-  createdAt: number;
-  updatedAt: number;
-}
-
 /** Narrows the live feed; every condition given must hold. */
 export interface LiveFilter {
   appId: string | null;
@@ -129,6 +117,4 @@ export interface OverviewQueries {
   liveAttempts(f: LiveFilter, since: number, limit: number): Promise<LiveAttempt[]>;
   /** Requests received at or after `since`, oldest first (at most `limit`). */
   liveInbound(f: LiveFilter, since: number, limit: number): Promise<LiveInbound[]>;
-  /** Every delivery of one message, oldest first. */
-  messageDeliveries(appId: string, msgId: string): Promise<MessageDelivery[]>;
 }

@@ -12,6 +12,7 @@ import { handshakeFromColumn } from '../core/source-app.ts';
 import type {
   App,
   AppToken,
+  AppTokenScope,
   Attempt,
   BackgroundTask,
   BackgroundTaskKind,
@@ -114,6 +115,8 @@ export const appTokens = defineTable<AppToken>('app_token', {
   tokenHash: column('token_hash', text),
   readOnly: column('read_only', flag),
   featureFlags: column('feature_flags', json<string[] | null>()),
+  scope: column('scope', oneOf<AppTokenScope>('portal')),
+  name: column('name', textOrNull),
   expiresAt: column('expires_at', int),
   revokedAt: column('revoked_at', intOrNull),
   createdAt: column('created_at', int),

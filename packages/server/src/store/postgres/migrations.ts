@@ -942,4 +942,15 @@ CREATE TABLE endpoint_extra (
 );
 `,
   },
+  {
+    version: 13,
+    name: 'message tokens',
+    sql: `
+-- What an application token opens: 'portal' (its application's routes, as before) or 'message'
+-- (only publishing to its application: POST /api/v1/auth/app/{app}/create-message-token), and
+-- the name a message token was given.
+ALTER TABLE app_token ADD COLUMN scope TEXT NOT NULL DEFAULT 'portal';
+ALTER TABLE app_token ADD COLUMN name TEXT;
+`,
+  },
 ];

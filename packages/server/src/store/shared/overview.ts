@@ -9,7 +9,6 @@ import type {
   FailedAttempt,
   LiveAttempt,
   LiveInbound,
-  MessageDelivery,
   OverviewQueries,
   SourceRates,
   TroubledEndpoint,
@@ -167,26 +166,6 @@ export function overviewStore({ ex, ctx }: Db): OverviewQueries {
           verifyCode: r.verify_code === null ? null : String(r.verify_code),
           verifyDetail: r.verify_detail === null ? null : String(r.verify_detail),
           receivedAt: num(r.received_at),
-        }),
-      );
-    },
-
-    async messageDeliveries(appId, msgId) {
-      const rows = await ex.all(
-        sql`SELECT d.id, d.endpoint_id, d.status, d.attempts, d.next_attempt_at, d.created_at, d.updated_at, e.url
-            FROM delivery d LEFT JOIN endpoint e ON e.id = d.endpoint_id
-            WHERE d.msg_id = ${msgId} AND d.app_id = ${appId} ORDER BY d.created_at, d.id`,
-      );
-      return rows.map(
-        (r): MessageDelivery => ({
-          id: String(r.id),
-          endpointId: String(r.endpoint_id),
-          url: r.url === null ? null : String(r.url),
-          status: num(r.status),
-          attempts: num(r.attempts),
-          nextAttemptAt: num(r.next_attempt_at),
-          createdAt: num(r.created_at),
-          updatedAt: num(r.updated_at),
         }),
       );
     },
