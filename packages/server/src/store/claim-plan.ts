@@ -23,7 +23,7 @@
  * Which endpoints have due work: the oldest due deliveries (a window of `4 x limit` rows of the
  * due index) show them all when the window is not full; when it is, there may be more behind it,
  * and the claim walks the endpoints with open deliveries in id order from where the last claim
- * stopped, `SCAN_ENDPOINTS` at most, one index probe each.
+ * stopped, `scanBudget(limit)` at most, one index probe each.
  */
 import { isChatKind } from '../core/types.ts';
 
@@ -61,6 +61,13 @@ export const LIVE_MS = 2_000;
 
 /** Endpoints a claim walks past the due window, at most (one index probe each). */
 export const SCAN_ENDPOINTS = 256;
+
+/**
+ * How many endpoints a claim of `limit` walks: a claim serves at most `limit` endpoints, so a
+ * small claim (a worker whose slots free one by one while it drains a backlog) walks a few and
+ * the next claim goes on from there, instead of paying for the whole walk each time.
+ */
+export const scanBudget = (limit: number): number => Math.min(SCAN_ENDPOINTS, Math.max(2 * limit, 16));
 
 /** The due window a claim reads first: this many rows per delivery it may lease. */
 export const WINDOW_PER_LIMIT = 4;

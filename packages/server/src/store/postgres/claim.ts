@@ -15,13 +15,7 @@ import { type HealthChange, healthChanges, healthSignals } from '../../core/endp
 import { LEASE_SLACK_MS, LEASE_TIMEOUTS } from '../../core/lease.ts';
 import { countsAsAttempt, statusAfter } from '../../core/outcome.ts';
 import { CHAT_KINDS } from '../../core/types.ts';
-import {
-  CHAT_DEFAULT_RATE,
-  LIVE_MS,
-  SCAN_ENDPOINTS,
-  SLOT_SECOND_MS,
-  WINDOW_PER_LIMIT,
-} from '../claim-plan.ts';
+import { CHAT_DEFAULT_RATE, LIVE_MS, SLOT_SECOND_MS, scanBudget, WINDOW_PER_LIMIT } from '../claim-plan.ts';
 import { CLAIMED_ENDPOINT_FIELDS, claimedDelivery, claimedEndpoint, endpoints } from '../schema.ts';
 import { raw, type Sql, sql } from '../sql.ts';
 import { SENDING } from '../statuses.ts';
@@ -137,7 +131,7 @@ export function postgresClaims(
                 ${o.onlyEndpoints ?? null}::text[], ${o.excludeKinds ?? []}::text[], ${slotFrom}::bigint,
                 ${SLOT_SECOND_MS}::integer, ${CHAT_KINDS}::text[], ${CHAT_DEFAULT_RATE}::integer,
                 ${o.leasePerEndpoint ?? false}::boolean, ${LEASE_TIMEOUTS}::integer, ${LEASE_SLACK_MS}::integer,
-                ${turnAfter}::text, ${o.limit * WINDOW_PER_LIMIT}::integer, ${SCAN_ENDPOINTS}::integer,
+                ${turnAfter}::text, ${o.limit * WINDOW_PER_LIMIT}::integer, ${scanBudget(o.limit)}::integer,
                 ${LIVE_MS}::integer)`,
           c,
         );

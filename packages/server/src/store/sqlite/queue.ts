@@ -20,7 +20,7 @@ import {
   LIVE_MS,
   rateOf,
   roomOf,
-  SCAN_ENDPOINTS,
+  scanBudget,
   shareOut,
   slotInterval,
   WINDOW_PER_LIMIT,
@@ -161,7 +161,7 @@ export function sqliteQueue(
     const found: string[] = [];
     let at = turnAfter;
     let wrapped = turnAfter === '';
-    for (let probes = 0; probes < SCAN_ENDPOINTS; probes++) {
+    for (let probes = 0, budget = scanBudget(o.limit); probes < budget; probes++) {
       const next = get(NEXT_OPEN_ENDPOINT, [at]);
       if (!next) {
         if (wrapped) break;
