@@ -25,15 +25,28 @@ export const ID_PREFIXES = {
 } as const;
 export type IdKind = keyof typeof ID_PREFIXES;
 
-function encodeBase62(bytes: Uint8Array): string {
-  let n = 0n;
-  for (const b of bytes) n = (n << 8n) | BigInt(b);
-  let out = '';
-  while (n > 0n) {
-    out = BASE62[Number(n % 62n)] + out;
-    n /= 62n;
+/**
+ * The 20 bytes as a 27-digit base62 number. Long division over five 32-bit words: every
+ * intermediate stays below 2^38, exact in a double, and no BigInt is allocated (ids are made for
+ * every message, delivery and attempt).
+ */
+export function encodeBase62(bytes: Uint8Array): string {
+  const words = new Array<number>(5);
+  for (let w = 0; w < 5; w++) {
+    const i = w * 4;
+    words[w] = ((bytes[i]! << 24) | (bytes[i + 1]! << 16) | (bytes[i + 2]! << 8) | bytes[i + 3]!) >>> 0;
   }
-  return out.padStart(KSUID_LENGTH, '0');
+  const digits = new Array<string>(KSUID_LENGTH);
+  for (let d = KSUID_LENGTH - 1; d >= 0; d--) {
+    let rem = 0;
+    for (let w = 0; w < 5; w++) {
+      const acc = rem * 0x1_0000_0000 + words[w]!;
+      words[w] = Math.floor(acc / 62);
+      rem = acc - words[w]! * 62;
+    }
+    digits[d] = BASE62[rem]!;
+  }
+  return digits.join('');
 }
 
 /** Creates KSUID strings; one generator per process keeps its ids strictly increasing. */
