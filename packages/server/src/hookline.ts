@@ -28,7 +28,7 @@ import { createMetrics, type Metrics } from './metrics.ts';
 import { checkSecretKey, resolveSecretKey, StartupError } from './secret-key.ts';
 import { createPostgresStore } from './store/postgres/postgres-store.ts';
 import { createSqliteStore } from './store/sqlite/sqlite-store.ts';
-import type { Store } from './store/store.ts';
+import type { IngestHandoff, Store } from './store/store.ts';
 
 export const VERSION = '0.1.0';
 
@@ -143,7 +143,9 @@ export async function createHookline(
     enabled: config.delivery.adaptiveConcurrency,
   });
   const metrics = createMetrics({ store, clock, listenClients: () => listen?.connected ?? 0 });
-  const ingestQueue = createIngestQueue(store);
+  // New deliveries go straight to this process's dispatcher when the store allows it (IngestHandoff).
+  let handoff: IngestHandoff | null = null;
+  const ingestQueue = createIngestQueue(store, 1000, () => handoff);
   // A claimed delivery belongs to its worker for two full request timeouts and then some.
   const leaseMs = leaseFor(config.delivery.timeoutMs);
   const retry = {
@@ -250,6 +252,9 @@ export async function createHookline(
         adaptive,
       })
     : null;
+
+  // Only a store that one process owns hands new deliveries over (see IngestHandoff).
+  handoff = dispatcher && !store.capabilities.multiProcess ? dispatcher.handoff : null;
 
   const retention =
     runWorker && config.retentionMs !== null

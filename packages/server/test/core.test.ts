@@ -1,11 +1,11 @@
 /** Pure pieces: ids, configuration, secret rotation, the secret box, routing. */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { rotateSecret } from '../src/api/endpoint.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
-import { randomBytes } from 'node:crypto';
 import { createIdGenerator, encodeBase62, isId } from '../src/core/ids.ts';
 import { endpointMatches } from '../src/core/routing.ts';
 import { createSecretBox } from '../src/core/secret-box.ts';
@@ -30,10 +30,15 @@ describe('ids', () => {
       let n = 0n;
       for (const b of bytes) n = (n << 8n) | BigInt(b);
       let out = '';
-      for (; n > 0n; n /= 62n) out = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'[Number(n % 62n)] + out;
+      for (; n > 0n; n /= 62n)
+        out = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'[Number(n % 62n)] + out;
       return out.padStart(27, '0');
     };
-    const cases = [new Uint8Array(20), new Uint8Array(20).fill(0xff), Uint8Array.from({ length: 20 }, (_, i) => i)];
+    const cases = [
+      new Uint8Array(20),
+      new Uint8Array(20).fill(0xff),
+      Uint8Array.from({ length: 20 }, (_, i) => i),
+    ];
     for (let i = 0; i < 2000; i++) cases.push(new Uint8Array(randomBytes(20)));
     for (const bytes of cases) assert.equal(encodeBase62(bytes), reference(bytes));
     assert.equal(encodeBase62(new Uint8Array(20).fill(0xff)), 'aWgEPTl1tmebfsQzFP4bxwgy80V');

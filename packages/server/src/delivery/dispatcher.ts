@@ -22,7 +22,13 @@ import { nextRetryDelay, type RetryPolicy, rateLimitDelay, retryAfterDelay } fro
 import { signatureHeader } from '../core/signing.ts';
 import { storableText } from '../core/text.ts';
 import { type Attempt, DeliveryStatus, isChatKind } from '../core/types.ts';
-import type { ClaimedDelivery, DeliveryOutcome, DeliveryScope, Store } from '../store/store.ts';
+import type {
+  ClaimedDelivery,
+  DeliveryOutcome,
+  DeliveryScope,
+  IngestHandoff,
+  Store,
+} from '../store/store.ts';
 import { StoreUnavailableError } from '../store/store-errors.ts';
 import { type AdaptiveConcurrency, createAdaptiveConcurrency } from './adaptive.ts';
 import { type ChatOptions, prepareChatRequest } from './chat.ts';
@@ -76,6 +82,8 @@ export interface Dispatcher {
   readonly inFlight: number;
   /** Deliveries of one endpoint this process is sending, and holding in hand. */
   endpointLoad(endpointId: string): { inFlight: number; waiting: number };
+  /** Takes new deliveries as the API writes them, when the store is this process's alone. */
+  readonly handoff: IngestHandoff;
 }
 
 /** How soon to look again when work is due but none of it could be claimed. */
@@ -322,8 +330,20 @@ export function createDispatcher(deps: {
     });
   }
 
+  /** Slots promised to deliveries an ingest transaction is writing (IngestHandoff), per endpoint. */
+  const promised = new Map<string, number>();
+  let promisedCount = 0;
+  const unpromise = (endpointId: string) => {
+    const left = (promised.get(endpointId) ?? 1) - 1;
+    if (left <= 0) promised.delete(endpointId);
+    else promised.set(endpointId, left);
+    promisedCount--;
+  };
+
   const reserved = (endpointId: string) =>
-    (perEndpoint.get(endpointId) ?? 0) + (waiting.get(endpointId)?.length ?? 0);
+    (perEndpoint.get(endpointId) ?? 0) +
+    (waiting.get(endpointId)?.length ?? 0) +
+    (promised.get(endpointId) ?? 0);
   // Each endpoint may hold twice its concurrency: the second half waits in hand. The store caps
   // an endpoint's live leases at `prefetch` across all workers, so a claim made as soon as one
   // slot frees would bring back one delivery; instead an endpoint is claimed for again only once
@@ -346,7 +366,7 @@ export function createDispatcher(deps: {
     try {
       do {
         pumpAgain = false;
-        const capacity = options.concurrency - inFlight.size - queuedCount();
+        const capacity = options.concurrency - inFlight.size - queuedCount() - promisedCount;
         if (capacity <= 0 || !worthClaiming()) break;
         const limit = Math.min(capacity, options.claimBatch);
         // An endpoint only has deliveries waiting while it is at its limit, so `perEndpoint` has
@@ -682,6 +702,35 @@ export function createDispatcher(deps: {
     },
     get inFlight() {
       return inFlight.size;
+    },
+    handoff: {
+      leaseMs: options.leaseMs,
+      // Live traffic needs no claim: a delivery written while this process has a free slot for
+      // its endpoint (and nothing of that endpoint waiting in hand, and no pause) is leased in
+      // the same transaction and sent right after the commit. The slot is promised until then.
+      take(endpointId) {
+        if (!running) return false;
+        if (scope.onlyEndpoints && !scope.onlyEndpoints.includes(endpointId)) return false;
+        if (inFlight.size + queuedCount() + promisedCount >= options.concurrency) return false;
+        if (waiting.has(endpointId)) return false;
+        const busy = (perEndpoint.get(endpointId) ?? 0) + (promised.get(endpointId) ?? 0);
+        if (busy >= adaptive.limit(endpointId) || adaptive.pausedUntil(endpointId, clock.now()) > 0)
+          return false;
+        promised.set(endpointId, (promised.get(endpointId) ?? 0) + 1);
+        promisedCount++;
+        return true;
+      },
+      taken(deliveries) {
+        for (const d of deliveries) {
+          unpromise(d.endpointId);
+          if (running) admit(d);
+          else releaseUnstarted(d);
+        }
+      },
+      untake(endpointIds) {
+        for (const id of endpointIds) unpromise(id);
+        schedulePump();
+      },
     },
     endpointLoad(endpointId) {
       return { inFlight: perEndpoint.get(endpointId) ?? 0, waiting: waiting.get(endpointId)?.length ?? 0 };

@@ -4,7 +4,14 @@
  * costs one commit (and one fsync) instead of one each. Each caller still gets its own result,
  * and only after the commit: the API never answers 2xx for something not yet durable.
  */
-import type { InboundItem, InboundResult, IngestItem, IngestResult, Store } from '../store/store.ts';
+import type {
+  InboundItem,
+  InboundResult,
+  IngestHandoff,
+  IngestItem,
+  IngestResult,
+  Store,
+} from '../store/store.ts';
 import { StoreUnavailableError } from '../store/store-errors.ts';
 
 export interface GroupCommit<I, R> {
@@ -82,8 +89,20 @@ export function createGroupCommit<I, R>(
   };
 }
 
-export function createIngestQueue(store: Store, maxBatch = 1000): IngestQueue {
-  return createGroupCommit((items) => store.ingest(items), maxBatch, store.capabilities.parallelWrites);
+/**
+ * `handoff`: this process's dispatcher, when it runs one, offered the new deliveries as they are
+ * written (see `IngestHandoff`); read at each write, since the dispatcher is made after the queue.
+ */
+export function createIngestQueue(
+  store: Store,
+  maxBatch = 1000,
+  handoff: () => IngestHandoff | null = () => null,
+): IngestQueue {
+  return createGroupCommit(
+    (items) => store.ingest(items, handoff()),
+    maxBatch,
+    store.capabilities.parallelWrites,
+  );
 }
 
 export function createInboundQueue(store: Store, maxBatch = 500): InboundQueue {

@@ -110,6 +110,24 @@ export interface IngestItem {
   newDeliveryId: () => string;
 }
 
+/**
+ * A dispatcher in the process that owns the queue, offered new deliveries as they are written:
+ * live traffic goes from the commit straight to the sender, without a claim query. Only deliveries
+ * due now, to `http` endpoints with no FIFO order and no rate limit (theirs or their
+ * application's), are offered; the rest wait for a claim as usual. The dispatcher accounts for
+ * what it takes exactly as for what it claims, so its concurrency limits hold either way.
+ */
+export interface IngestHandoff {
+  /** Inside the transaction: whether the dispatcher takes this delivery now (it reserves a slot). */
+  take(endpointId: string): boolean;
+  /** The lease of a taken delivery when its endpoint has no timeout of its own. */
+  readonly leaseMs: number;
+  /** After the commit: the taken deliveries, leased to this process, to send. */
+  taken(deliveries: ClaimedDelivery[]): void;
+  /** The transaction rolled back: the slots reserved for these endpoints (one per entry) are free. */
+  untake(endpointIds: string[]): void;
+}
+
 export type IngestResult =
   | { ok: true; deliveries: number }
   | { ok: false; reason: 'duplicate_event_id'; existing: Message }
@@ -395,8 +413,12 @@ export interface Store extends OverviewQueries {
   /** Every event type's own retry schedule (the ones that have one). */
   eventTypeRetrySchedules(): Promise<Map<string, number[]>>;
 
-  /** Stores messages and their deliveries, all in ONE transaction. */
-  ingest(items: IngestItem[]): Promise<IngestResult[]>;
+  /**
+   * Stores messages and their deliveries, all in ONE transaction. With a `handoff`, a store that
+   * one process owns (SQLite) may lease new deliveries to that process's dispatcher in the same
+   * transaction, sparing them the claim; a store shared by several processes ignores it.
+   */
+  ingest(items: IngestItem[], handoff?: IngestHandoff | null): Promise<IngestResult[]>;
   getMessage(appId: string, idOrEventId: string): Promise<Message | null>;
   listMessages(appId: string, filter: MessageFilter, page: PageQuery): Promise<Page<Message>>;
 

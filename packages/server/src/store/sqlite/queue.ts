@@ -69,6 +69,11 @@ const LIVE_DUE = `SELECT id, endpoint_id FROM delivery WHERE status IN (${OPEN})
 const FIFO_HEAD = `SELECT id, next_attempt_at FROM delivery WHERE endpoint_id = ? AND status IN (${OPEN})
   ORDER BY created_at, id LIMIT 1`;
 
+/** What handing a new delivery straight to the dispatcher needs of its endpoint (IngestHandoff). */
+const HANDOFF_ENDPOINT = `SELECT ${endpoints.names(CLAIMED_ENDPOINT_FIELDS, 'e')}, e.fifo, e.throttle_rate,
+    a.throttle_rate AS app_rate
+  FROM endpoint e JOIN app a ON a.id = e.app_id WHERE e.id = ?`;
+
 /** The routing fields of an application's endpoints. */
 const ROUTING = 'SELECT id, disabled, event_types, channels FROM endpoint WHERE app_id = ?';
 
@@ -178,54 +183,112 @@ export function sqliteQueue(
   }
 
   return {
-    ingest: (items) =>
+    ingest: (items, handoff) =>
       conn.exclusive(() => {
         let queued = 0;
-        const results = conn.txSync(() => {
-          const routingCache = new Map<string, RoutingEndpoint[]>();
-          return items.map((item): IngestResult => {
-            const m = item.message;
-            let endpointsOfApp = routingCache.get(m.appId);
-            if (!endpointsOfApp) {
-              if (!get('SELECT 1 FROM app WHERE id = ?', [m.appId]))
-                return { ok: false, reason: 'app_not_found' };
-              endpointsOfApp = routingOf(m.appId);
-              routingCache.set(m.appId, endpointsOfApp);
-            }
-            if (m.eventId !== null) {
-              const existing = get('SELECT * FROM message WHERE app_id = ? AND event_id = ?', [
-                m.appId,
-                m.eventId,
-              ]);
-              if (existing)
-                return { ok: false, reason: 'duplicate_event_id', existing: messages.read(existing, ctx) };
-            }
-            run(INSERT_MESSAGE, messages.values(m, ctx) as Param[]);
-            const targets = item.route(endpointsOfApp);
-            for (const endpointId of targets) {
-              insertDelivery(
-                item.newDeliveryId(),
-                m.id,
-                m.appId,
-                endpointId,
-                item.dueAt,
-                TriggerType.scheduled,
-                m.createdAt,
-              );
-            }
-            if (item.idempotency) {
-              const { key, response, expiresAt } = item.idempotency;
-              run(
-                `INSERT INTO idempotency (key, status, body, expires_at) VALUES (?, ?, ?, ?)
+        // Deliveries leased to the dispatcher as they are written (IngestHandoff).
+        const taken: ClaimedDelivery[] = [];
+        const handedOff = new Map<string, ClaimedDelivery['endpoint'] & { leaseMs: number }>();
+        /** What a handoff needs of an endpoint, or null when its deliveries must wait for a claim. */
+        const handoffOf = (endpointId: string) => {
+          let e = handedOff.get(endpointId);
+          if (e === undefined) {
+            const row = get(HANDOFF_ENDPOINT, [endpointId]);
+            const plain =
+              row !== undefined &&
+              String(row.kind) === 'http' &&
+              Number(row.fifo) === 0 &&
+              row.throttle_rate === null &&
+              row.app_rate === null;
+            e = plain
+              ? {
+                  ...claimedEndpoint(row, ctx),
+                  leaseMs: row.timeout_ms === null ? handoff!.leaseMs : leaseFor(Number(row.timeout_ms)),
+                }
+              : (null as never);
+            handedOff.set(endpointId, e);
+          }
+          return e;
+        };
+        let results: IngestResult[];
+        try {
+          results = conn.txSync(() => {
+            const routingCache = new Map<string, RoutingEndpoint[]>();
+            return items.map((item): IngestResult => {
+              const m = item.message;
+              let endpointsOfApp = routingCache.get(m.appId);
+              if (!endpointsOfApp) {
+                if (!get('SELECT 1 FROM app WHERE id = ?', [m.appId]))
+                  return { ok: false, reason: 'app_not_found' };
+                endpointsOfApp = routingOf(m.appId);
+                routingCache.set(m.appId, endpointsOfApp);
+              }
+              if (m.eventId !== null) {
+                const existing = get('SELECT * FROM message WHERE app_id = ? AND event_id = ?', [
+                  m.appId,
+                  m.eventId,
+                ]);
+                if (existing)
+                  return { ok: false, reason: 'duplicate_event_id', existing: messages.read(existing, ctx) };
+              }
+              run(INSERT_MESSAGE, messages.values(m, ctx) as Param[]);
+              const targets = item.route(endpointsOfApp);
+              const dueNow = item.dueAt <= m.createdAt;
+              for (const endpointId of targets) {
+                const id = item.newDeliveryId();
+                const endpoint = handoff && dueNow ? handoffOf(endpointId) : null;
+                if (endpoint && handoff!.take(endpointId)) {
+                  const leaseUntil = m.createdAt + endpoint.leaseMs;
+                  run(
+                    `INSERT INTO delivery (id, msg_id, app_id, endpoint_id, status, attempts, next_attempt_at, trigger_type,
+                     created_at, updated_at) VALUES (?, ?, ?, ?, ${SENDING}, 0, ?, ?, ?, ?)`,
+                    [
+                      id,
+                      m.id,
+                      m.appId,
+                      endpointId,
+                      leaseUntil,
+                      TriggerType.scheduled,
+                      m.createdAt,
+                      m.createdAt,
+                    ],
+                  );
+                  const { leaseMs: _, ...claimed } = endpoint;
+                  taken.push({
+                    id,
+                    msgId: m.id,
+                    appId: m.appId,
+                    endpointId,
+                    attempts: 0,
+                    triggerType: TriggerType.scheduled,
+                    eventType: m.eventType,
+                    payload: m.payload,
+                    msgCreatedAt: m.createdAt,
+                    leaseUntil,
+                    endpoint: claimed,
+                  });
+                  continue;
+                }
+                insertDelivery(id, m.id, m.appId, endpointId, item.dueAt, TriggerType.scheduled, m.createdAt);
+                queued++;
+              }
+              if (item.idempotency) {
+                const { key, response, expiresAt } = item.idempotency;
+                run(
+                  `INSERT INTO idempotency (key, status, body, expires_at) VALUES (?, ?, ?, ?)
                  ON CONFLICT (key) DO UPDATE SET status = excluded.status, body = excluded.body,
                    expires_at = excluded.expires_at`,
-                [key, response.status, response.body, expiresAt],
-              );
-            }
-            queued += targets.length;
-            return { ok: true, deliveries: targets.length };
+                  [key, response.status, response.body, expiresAt],
+                );
+              }
+              return { ok: true, deliveries: targets.length };
+            });
           });
-        });
+        } catch (err) {
+          if (taken.length > 0) handoff!.untake(taken.map((d) => d.endpointId));
+          throw err;
+        }
+        if (taken.length > 0) handoff!.taken(taken);
         if (queued > 0) events.emit('queued');
         return results;
       }),
