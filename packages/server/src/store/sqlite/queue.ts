@@ -483,7 +483,11 @@ export function sqliteQueue(
             );
             if (n > 0) disabled.push(change.endpointId);
           }
-        });
+          // Not flushed to disk at this commit (synchronous NORMAL for this transaction): WAL
+          // keeps it through a crash of the process, and the next durable commit (an ingest)
+          // flushes it with its own. A power cut before then loses the outcome, never a message:
+          // the delivery's lease runs out and it is sent again, at least once as always.
+        }, false);
         return { disabledEndpoints: disabled };
       }),
 
