@@ -32,6 +32,8 @@ export function createRetention(deps: {
     async pass(stopping) {
       const total = { payloads: 0, attempts: 0 };
       const before = clock.now() - retentionMs;
+      const { partitions } = await store.dropHistory(before, clock.now());
+      if (partitions > 0) logger.info({ partitions }, 'retention: dropped days of old attempts');
       while (!stopping()) {
         const r = await store.expunge(before, clock.now(), batch);
         total.payloads += r.payloads;

@@ -462,6 +462,13 @@ export interface Store extends OverviewQueries {
    * delivery. Small batches keep locks short; call again while it returns a full batch.
    */
   expunge(before: number, now: number, batch: number): Promise<{ payloads: number; attempts: number }>;
+  /**
+   * Retention's first step, before the batches of `expunge`: a store that keeps attempt logs in
+   * time partitions (PostgreSQL: one per day) drops those holding nothing made at or after
+   * `before`, and makes sure the partitions for the next days exist. Returns how many it dropped
+   * (always 0 where attempts are not partitioned).
+   */
+  dropHistory(before: number, now: number): Promise<{ partitions: number }>;
 
   getIdempotentResponse(key: string, now: number): Promise<StoredResponse | null>;
   /**

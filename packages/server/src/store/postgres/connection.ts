@@ -8,7 +8,7 @@
 import pg from 'pg';
 import { type Dialect, type Executor, type Row, type Sql, sql } from '../sql.ts';
 import { StoreConflictError, StoreUnavailableError } from '../store-errors.ts';
-import { POSTGRES_MIGRATIONS } from './migrations.ts';
+import { PARTITION_DAYS_AHEAD, POSTGRES_MIGRATIONS } from './migrations.ts';
 
 export interface PostgresConnectionOptions {
   /** `postgres://user:password@host:port/database?...` */
@@ -196,6 +196,8 @@ export function openPostgres(options: PostgresConnectionOptions): PostgresConnec
             c,
           );
         }
+        // The attempt log's daily partitions for the coming days (retention keeps this up too).
+        await query(sql`SELECT hookline_attempt_partitions(${Date.now()}, ${PARTITION_DAYS_AHEAD})`, c);
       });
     },
     async pendingMigrations() {

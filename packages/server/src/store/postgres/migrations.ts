@@ -8,6 +8,9 @@
  */
 import { OPEN, SENDING } from '../statuses.ts';
 
+/** Daily attempt partitions made ahead of time (migration 14; at every start and retention pass). */
+export const PARTITION_DAYS_AHEAD = 7;
+
 export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
   {
     version: 1,
@@ -951,6 +954,106 @@ CREATE TABLE endpoint_extra (
 -- the name a message token was given.
 ALTER TABLE app_token ADD COLUMN scope TEXT NOT NULL DEFAULT 'portal';
 ALTER TABLE app_token ADD COLUMN name TEXT;
+`,
+  },
+  {
+    version: 14,
+    name: 'attempts partitioned by day',
+    sql: `
+-- The attempt log is partitioned by id, one partition per UTC day: ids are KSUIDs, which sort by
+-- their creation second, so an id range is a time range and the primary key stays the id alone.
+-- Retention drops a day's partition once all of it is past the retention period instead of
+-- deleting its rows one by one (postgres/retention.ts). The attempts stored before this
+-- migration stay in one partition that ends where the first daily one begins; a default
+-- partition catches any attempt no daily partition covers (the days ahead are created at every
+-- start and every retention pass, see hookline_attempt_partitions).
+
+-- The smallest id with this prefix that can be made at p_ms (core/ids.ts idFloor): 4 bytes of
+-- seconds since the KSUID epoch, 16 zero bytes, as 27 base62 digits.
+CREATE FUNCTION hookline_id_floor(p_prefix TEXT, p_ms BIGINT) RETURNS TEXT
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+  n NUMERIC := greatest(0, floor(p_ms / 1000.0) - 1400000000) * 340282366920938463463374607431768211456;
+  digits TEXT := '';
+BEGIN
+  FOR i IN 1..27 LOOP
+    digits := substr('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz', (n % 62)::int + 1, 1) || digits;
+    n := div(n, 62);
+  END LOOP;
+  RETURN p_prefix || digits;
+END $$;
+
+ALTER TABLE attempt RENAME TO attempt_before_partitions;
+CREATE TABLE attempt (LIKE attempt_before_partitions INCLUDING DEFAULTS) PARTITION BY RANGE (id);
+ALTER TABLE attempt ADD CONSTRAINT attempt_id_key PRIMARY KEY (id);
+ALTER TABLE attempt ADD CONSTRAINT attempt_msg_fk FOREIGN KEY (msg_id) REFERENCES message(id) ON DELETE CASCADE;
+ALTER TABLE attempt ADD CONSTRAINT attempt_endpoint_fk FOREIGN KEY (endpoint_id) REFERENCES endpoint(id) ON DELETE CASCADE;
+CREATE INDEX attempt_by_endpoint ON attempt (endpoint_id, id);
+CREATE INDEX attempt_by_msg ON attempt (msg_id, id);
+CREATE INDEX attempt_by_delivery ON attempt (delivery_id);
+CREATE INDEX attempt_by_created ON attempt (created_at);
+CREATE INDEX attempt_by_endpoint_time ON attempt (endpoint_id, created_at);
+DO $$ BEGIN
+  EXECUTE format('ALTER TABLE attempt ATTACH PARTITION attempt_before_partitions FOR VALUES FROM (MINVALUE) TO (%L)',
+    hookline_id_floor('atmpt_', (floor(extract(epoch FROM now()) / 86400) + 1)::bigint * 86400000));
+END $$;
+CREATE TABLE attempt_default PARTITION OF attempt DEFAULT;
+
+-- Makes sure the daily partitions from p_now's day to p_days later exist; returns how many it
+-- made. A day that overlaps the partition from before partitioning, or whose attempts already
+-- went to the default partition, is left to those; a day whose lock is not free within a second
+-- is made by the next call.
+CREATE FUNCTION hookline_attempt_partitions(p_now BIGINT, p_days INT) RETURNS INT
+LANGUAGE plpgsql SET lock_timeout = '1s' AS $$
+DECLARE
+  made INT := 0;
+  day_start BIGINT;
+  part TEXT;
+BEGIN
+  FOR d IN 0..p_days LOOP
+    day_start := (floor(p_now / 86400000.0)::bigint + d) * 86400000;
+    part := 'attempt_' || to_char(to_timestamp(day_start / 1000) AT TIME ZONE 'UTC', 'YYYYMMDD');
+    CONTINUE WHEN to_regclass(part) IS NOT NULL;
+    BEGIN
+      -- Made on its own, then attached: attaching locks the attempt table less than creating
+      -- a partition of it does, and inserts go on meanwhile.
+      EXECUTE format('CREATE TABLE %I (LIKE attempt INCLUDING DEFAULTS)', part);
+      EXECUTE format('ALTER TABLE attempt ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)', part,
+        hookline_id_floor('atmpt_', day_start), hookline_id_floor('atmpt_', day_start + 86400000));
+      made := made + 1;
+    EXCEPTION WHEN invalid_object_definition OR check_violation OR lock_not_available THEN
+      NULL;
+    END;
+  END LOOP;
+  RETURN made;
+END $$;
+
+-- Drops the attempt partitions that hold nothing made at or after p_before (whole days past the
+-- retention period, and the partition from before partitioning once all of it is); returns how
+-- many. One whose lock is not free within a second is dropped by a later pass.
+CREATE FUNCTION hookline_attempt_drop(p_before BIGINT) RETURNS INT
+LANGUAGE plpgsql SET lock_timeout = '1s' AS $$
+DECLARE
+  dropped INT := 0;
+  floor_id TEXT := hookline_id_floor('atmpt_', p_before);
+  r RECORD;
+BEGIN
+  FOR r IN
+    SELECT c.relname AS part, substring(pg_get_expr(c.relpartbound, c.oid) FROM 'TO \\(''([^'']*)''\\)') AS upper
+    FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+    WHERE i.inhparent = 'attempt'::regclass
+  LOOP
+    CONTINUE WHEN r.upper IS NULL OR r.upper COLLATE "C" > floor_id COLLATE "C";
+    BEGIN
+      EXECUTE format('DROP TABLE %I', r.part);
+      dropped := dropped + 1;
+    EXCEPTION WHEN lock_not_available THEN
+      NULL;
+    END;
+  END LOOP;
+  RETURN dropped;
+END $$;
+SELECT hookline_attempt_partitions((extract(epoch FROM now()) * 1000)::bigint, 7);
 `,
   },
 ];

@@ -1,16 +1,28 @@
 /**
- * Retention on PostgreSQL, mirrored by `sqlite/retention.ts`: old attempt logs are deleted, old
- * payloads (messages' and inbound requests') emptied, in small batches that skip rows other
- * transactions hold.
+ * Retention on PostgreSQL, mirrored by `sqlite/retention.ts`: days of old attempt logs are
+ * dropped as partitions, the rest deleted, old payloads (messages' and inbound requests')
+ * emptied, in small batches that skip rows other transactions hold.
  */
 import { raw, sql } from '../sql.ts';
 import { OPEN } from '../statuses.ts';
 import type { Store } from '../store.ts';
 import type { PostgresConnection } from './connection.ts';
+import { PARTITION_DAYS_AHEAD } from './migrations.ts';
 
-export function postgresRetention({ count }: PostgresConnection): Pick<Store, 'expunge'> {
+export function postgresRetention({
+  count,
+  one,
+}: PostgresConnection): Pick<Store, 'expunge' | 'dropHistory'> {
   const open = raw(OPEN);
   return {
+    // Whole days of attempts past the retention period go as partitions (migration 14); what is
+    // left of the oldest day goes row by row in `expunge`.
+    dropHistory: async (before, now) => {
+      const r = await one(
+        sql`SELECT hookline_attempt_drop(${before}) AS dropped, hookline_attempt_partitions(${now}, ${PARTITION_DAYS_AHEAD}) AS made`,
+      );
+      return { partitions: Number(r?.dropped ?? 0) };
+    },
     expunge: async (before, now, batch) => {
       const messages = await count(
         sql`UPDATE message SET payload = '{}', payload_expunged_at = ${now}

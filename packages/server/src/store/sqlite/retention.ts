@@ -6,9 +6,11 @@ import { OPEN } from '../statuses.ts';
 import type { Store } from '../store.ts';
 import type { SqliteConnection } from './connection.ts';
 
-export function sqliteRetention(conn: SqliteConnection): Pick<Store, 'expunge'> {
+export function sqliteRetention(conn: SqliteConnection): Pick<Store, 'expunge' | 'dropHistory'> {
   const { run } = conn;
   return {
+    // One file, no partitions: old attempts go row by row in `expunge`.
+    dropHistory: async () => ({ partitions: 0 }),
     expunge: (before, now, batch) =>
       conn.exclusive(() =>
         conn.txSync(() => {

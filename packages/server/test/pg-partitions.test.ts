@@ -1,0 +1,119 @@
+/**
+ * The attempt log's daily partitions on PostgreSQL (migration 14): made ahead of time, dropped
+ * whole by retention once a day is past the retention period, with a default partition for
+ * attempts no day covers. The Hookline here runs on a manual clock days ahead of the real one,
+ * so its attempts land in the partitions made for those days.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { createManualClock } from '../src/core/clock.ts';
+import { startHookline, startReceiver, type TestReceiver, type TestServer } from './helpers.ts';
+import { createTestDatabase, PG_SECRET_KEY, pgTestOptions, type TestDatabase } from './pg.ts';
+
+const DAY = 86_400_000;
+const HOUR = 3_600_000;
+const today = Math.floor(Date.now() / DAY) * DAY;
+const partitionOf = (dayStart: number) =>
+  `attempt_${new Date(dayStart).toISOString().slice(0, 10).replaceAll('-', '')}`;
+
+describe('attempt partitions (postgres)', await pgTestOptions(), () => {
+  let db: TestDatabase;
+  let sql: pg.Client;
+  let server: TestServer;
+  let receiver: TestReceiver;
+  // Noon, two days from now: a day the migration made a partition for.
+  const clock = createManualClock(today + 2 * DAY + 12 * HOUR);
+
+  const exists = async (table: string) =>
+    (await sql.query('SELECT to_regclass($1) IS NOT NULL AS ok', [table])).rows[0].ok as boolean;
+  const attemptsOf = async (msgId: string) =>
+    (await server.call('GET', `/api/v1/app/p/attempt/msg/${msgId}`)).body.data as { id: string }[];
+  const publish = async (n: number) => {
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const res = await server.call('POST', '/api/v1/app/p/msg', { eventType: 'p.test', payload: { i } });
+      assert.equal(res.status, 202, JSON.stringify(res.body));
+      ids.push(res.body.id);
+    }
+    await server.hookline.dispatcher!.drain();
+    return ids;
+  };
+
+  before(async () => {
+    db = await createTestDatabase('partitions');
+    sql = new pg.Client({ connectionString: db.url });
+    await sql.connect();
+    receiver = await startReceiver();
+    server = await startHookline({
+      clock,
+      env: {
+        HOOKLINE_DATABASE_URL: db.url,
+        HOOKLINE_SECRET_KEY: PG_SECRET_KEY,
+        HOOKLINE_RETENTION_DAYS: '1',
+      },
+    });
+    await server.hookline.retention!.stop();
+    assert.equal((await server.call('POST', '/api/v1/app', { name: 'P', uid: 'p' })).status, 201);
+    assert.equal(
+      (await server.call('POST', '/api/v1/app/p/endpoint', { url: `${receiver.url}/hook` })).status,
+      201,
+    );
+  });
+  after(async () => {
+    await server?.close();
+    await receiver?.close();
+    await sql?.end();
+    await db?.drop();
+  });
+
+  test('the attempt table is partitioned, with a default partition and the coming days made', async () => {
+    const parted = await sql.query(
+      "SELECT partstrat FROM pg_partitioned_table WHERE partrelid = 'attempt'::regclass",
+    );
+    assert.equal(parted.rows[0]?.partstrat, 'r');
+    assert.ok(await exists('attempt_default'));
+    assert.ok(await exists('attempt_before_partitions'));
+    for (let d = 1; d <= 7; d++) assert.ok(await exists(partitionOf(today + d * DAY)), `day +${d}`);
+  });
+
+  test('retention drops whole days past the period; the days after keep their attempts', async () => {
+    const old = await publish(3);
+    for (const id of old) assert.equal((await attemptsOf(id)).length, 1);
+    const day2 = partitionOf(today + 2 * DAY);
+    assert.equal(Number((await sql.query(`SELECT count(*) AS n FROM ${day2}`)).rows[0].n), 3);
+
+    clock.advance(DAY + 6 * HOUR); // day +3, 18:00
+    const recent = await publish(2);
+    clock.advance(18 * HOUR); // day +4, 12:00: the period (1 day) reaches back to day +3, 12:00
+
+    const removed = await server.hookline.retention!.runOnce();
+    assert.equal(removed.attempts, 0, 'nothing was left to delete row by row');
+    assert.equal(await exists(day2), false, 'day +2 was dropped');
+    assert.equal(await exists('attempt_before_partitions'), false, 'so was everything before partitioning');
+    assert.ok(await exists(partitionOf(today + 3 * DAY)), 'day +3 still holds recent attempts');
+    assert.ok(await exists('attempt_default'));
+    for (const id of old) assert.deepEqual(await attemptsOf(id), []);
+    for (const id of recent) assert.equal((await attemptsOf(id)).length, 1);
+    // The pass made the days ahead of the (manual) clock too.
+    assert.ok(await exists(partitionOf(today + 11 * DAY)));
+  });
+
+  test('an attempt on a day without a partition goes to the default one, and that day is left to it', async () => {
+    clock.set(today + 40 * DAY + 12 * HOUR);
+    const [id] = await publish(1);
+    const attempts = await attemptsOf(id!);
+    assert.equal(attempts.length, 1);
+    const inDefault = await sql.query('SELECT id FROM attempt_default');
+    assert.deepEqual(
+      inDefault.rows.map((r) => r.id),
+      [attempts[0]!.id],
+    );
+    // Making that day's partition would strand the row: it is skipped, and the days after it are made.
+    const made = await server.hookline.store.dropHistory(today, clock.now());
+    assert.equal(made.partitions, 0);
+    assert.equal(await exists(partitionOf(today + 40 * DAY)), false);
+    assert.ok(await exists(partitionOf(today + 41 * DAY)));
+    assert.equal((await attemptsOf(id!)).length, 1);
+  });
+});
