@@ -22,7 +22,13 @@ function apiError(status: number, code?: string) {
 
 /** A Svix autoconfig (v1) token, which `AutoConfigConsumer` reads: the polling-endpoint calls. */
 function autoConfigToken(server: TestServer, appId: string, sinkId: string, token: string): string {
-  const content = { aid: appId, eid: sinkId, surl: server.url, esec: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', tok: token };
+  const content = {
+    aid: appId,
+    eid: sinkId,
+    surl: server.url,
+    esec: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+    tok: token,
+  };
   return `auto_v1_${Buffer.from(JSON.stringify(content)).toString('base64')}`;
 }
 
@@ -255,7 +261,10 @@ for (const store of await testStores()) {
       const t = await svix.authentication.rotateStreamPollerToken('shop', 'sink', { oldTokenExpiry: 0 });
       assert.deepEqual(t.scopes, ['poller']);
       // One is live, and Hookline keeps only its hash.
-      await assert.rejects(svix.authentication.getStreamPollerToken('shop', 'sink'), apiError(409, 'conflict'));
+      await assert.rejects(
+        svix.authentication.getStreamPollerToken('shop', 'sink'),
+        apiError(409, 'conflict'),
+      );
       const p = new Svix(t.token, { serverUrl: server.url });
       assert.deepEqual(await pollAll(p), expected);
       await p.message.poller.consumerSeek('shop', sinkId, 'tok', { after: new Date(t1) });
@@ -299,10 +308,7 @@ for (const store of await testStores()) {
         (err: unknown) =>
           apiError(422)(err) && (err as ApiException<any>).body.detail[0].loc.join('.') === 'query.iterator',
       );
-      await assert.rejects(
-        poller.consumerPoll('shop', 'sink', 'x', { iterator: 'msg_x' }),
-        apiError(422),
-      );
+      await assert.rejects(poller.consumerPoll('shop', 'sink', 'x', { iterator: 'msg_x' }), apiError(422));
       await assert.rejects(poller.poll('shop', 'sink', { limit: 1000 }), apiError(422));
       const badCommit = await server.call(
         'POST',

@@ -200,7 +200,9 @@ async function checkAppToken(ctx: ApiContext, request: FastifyRequest, token: Ap
       : null;
     // The application by id or uid, like every route.
     const app =
-      !ep || params.app_id === token.appId ? { id: token.appId } : await ctx.store.getApp(params.app_id ?? '');
+      !ep || params.app_id === token.appId
+        ? { id: token.appId }
+        : await ctx.store.getApp(params.app_id ?? '');
     if (!ep || ep.id !== token.endpointId || app?.id !== token.appId) {
       throw refuse(
         `a poller token can only poll its polling endpoint (/api/v1/app/${token.appId}/poller/${token.endpointId}/...)`,

@@ -28,14 +28,22 @@
  */
 import { randomBytes } from 'node:crypto';
 import Type from 'typebox';
-import { HooklineError, invalid, notFound } from '../core/errors.ts';
+import { HooklineError, invalid } from '../core/errors.ts';
 import { idFloor, isId } from '../core/ids.ts';
 import type { App, AppToken, Endpoint, PollerConsumer } from '../core/types.ts';
 import { loadApp, loadAppToChange } from './application.ts';
 import { APP_TOKEN_PREFIX, hashToken, hiddenEventTypes } from './auth.ts';
 import type { ApiContext, Routes } from './context.ts';
 import { loadEndpoint } from './endpoint.ts';
-import { ApiTokenOut, DateTime, ErrorOut, MessageOut, NoContent, Nullable, ValidationErrorOut } from './schemas.ts';
+import {
+  ApiTokenOut,
+  DateTime,
+  ErrorOut,
+  MessageOut,
+  NoContent,
+  Nullable,
+  ValidationErrorOut,
+} from './schemas.ts';
 import { poll, SETTLE_MS } from './sending-extra.ts';
 import { iso } from './wire.ts';
 
@@ -254,7 +262,8 @@ export function pollerRoutes(api: Routes, ctx: ApiContext): void {
     {
       schema: {
         tags: pollerTags,
-        summary: "Move the consumer's position to a time: its next poll answers the messages created after it",
+        summary:
+          "Move the consumer's position to a time: its next poll answers the messages created after it",
         params: ConsumerParams,
         body: SeekIn,
         response: { 200: SeekOut, 404: ErrorOut, 409: ErrorOut, 422: ValidationErrorOut },
@@ -323,7 +332,10 @@ export function pollerRoutes(api: Routes, ctx: ApiContext): void {
       const hidden = await hiddenEventTypes(ctx.store, req.principal);
       const offset = req.body.offset;
       const notHandedOut = () =>
-        invalid(['body', 'offset'], `offset ${offset} was not handed out to consumer "${req.params.consumer_id}"`);
+        invalid(
+          ['body', 'offset'],
+          `offset ${offset} was not handed out to consumer "${req.params.consumer_id}"`,
+        );
       for (let i = 0; i < COMMIT_TRIES; i++) {
         const consumer = await ctx.store.getPollerConsumer(ep.id, req.params.consumer_id);
         if (!consumer) throw notHandedOut();
@@ -405,7 +417,7 @@ export function pollerRoutes(api: Routes, ctx: ApiContext): void {
       schema: {
         tags: ['Authentication'],
         summary:
-          "Make a new poller token for the polling endpoint; its older ones stop working after `oldTokenExpiry` seconds (default 300)",
+          'Make a new poller token for the polling endpoint; its older ones stop working after `oldTokenExpiry` seconds (default 300)',
         params: TokenParams,
         body: Type.Optional(RotatePollerTokenIn),
         response: { 200: ApiTokenOut, 404: ErrorOut, 409: ErrorOut, 422: ValidationErrorOut },

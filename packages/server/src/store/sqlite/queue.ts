@@ -71,7 +71,8 @@ const FIFO_HEAD = `SELECT id, next_attempt_at FROM delivery WHERE endpoint_id = 
 
 /** The routing fields of an application's endpoints. */
 // Polling endpoints (kind 'poller') are never sent anything: their consumers poll.
-const ROUTING = "SELECT id, disabled, event_types, channels FROM endpoint WHERE app_id = ? AND kind <> 'poller'";
+const ROUTING =
+  "SELECT id, disabled, event_types, channels FROM endpoint WHERE app_id = ? AND kind <> 'poller'";
 
 /**
  * What queueing a message needs, shared by ingest and the inbound gateway: the routing fields of
