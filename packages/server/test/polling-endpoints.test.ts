@@ -297,6 +297,24 @@ for (const store of await testStores()) {
       );
     });
 
+    test('/openapi.json documents the polling calls', async () => {
+      const doc = (await (await fetch(`${server.url}/openapi.json`)).json()) as {
+        paths: Record<string, Record<string, unknown>>;
+      };
+      for (const op of [
+        'get /api/v1/app/{app_id}/poller/{sink_id}',
+        'get /api/v1/app/{app_id}/poller/{sink_id}/consumer/{consumer_id}',
+        'post /api/v1/app/{app_id}/poller/{sink_id}/consumer/{consumer_id}/seek',
+        'get /api/v1/app/{app_id}/polling-endpoint/{sink_id}/consumer/{consumer_id}',
+        'post /api/v1/app/{app_id}/polling-endpoint/{sink_id}/consumer/{consumer_id}/commit',
+        'get /api/v1/auth/stream/{stream_id}/sink/{sink_id}/poller/token',
+        'post /api/v1/auth/stream/{stream_id}/sink/{sink_id}/poller/token/rotate',
+      ]) {
+        const [method, path] = op.split(' ') as [string, string];
+        assert.ok(doc.paths[path]?.[method], `${op} is documented`);
+      }
+    });
+
     test('bad calls get coded 4xx errors', async () => {
       const poller = svix.message.poller;
       await assert.rejects(poller.poll('shop', 'http'), apiError(409, 'not_poller_endpoint'));

@@ -69,8 +69,10 @@ const LIVE_DUE = `SELECT id, endpoint_id FROM delivery WHERE status IN (${OPEN})
 const FIFO_HEAD = `SELECT id, next_attempt_at FROM delivery WHERE endpoint_id = ? AND status IN (${OPEN})
   ORDER BY created_at, id LIMIT 1`;
 
-/** The routing fields of an application's endpoints. */
-// Polling endpoints (kind 'poller') are never sent anything: their consumers poll.
+/**
+ * The routing fields of an application's endpoints; polling endpoints (kind 'poller') are left
+ * out: they are never sent anything, their consumers poll.
+ */
 const ROUTING =
   "SELECT id, disabled, event_types, channels FROM endpoint WHERE app_id = ? AND kind <> 'poller'";
 
