@@ -178,8 +178,8 @@ export interface AppToken {
    * may only poll one polling endpoint (`endpointId`) of its application.
    */
   scope: AppTokenScope;
-  /** The polling endpoint a `poller` token reads; null (or absent) for the other scopes. */
-  endpointId?: string | null;
+  /** The polling endpoint a `poller` token reads; null for the other scopes. */
+  endpointId: string | null;
   /** The name a message token was created with; null for a portal token. */
   name: string | null;
   expiresAt: number;
