@@ -139,10 +139,10 @@ async function loadSink(ctx: ApiContext, app: App, idOrUid: string): Promise<End
   return ep;
 }
 
-/** An iterator this server could have handed out: '' or a message id. */
+/** An iterator this server could have handed out (a message id); '' counts as none. */
 function checkIterator(it: string | null | undefined, loc: string[]): string | undefined {
-  if (it === null || it === undefined) return undefined;
-  if (it !== '' && !isId('message', it)) throw invalid(loc, 'iterator is not one this server handed out');
+  if (it === null || it === undefined || it === '') return undefined;
+  if (!isId('message', it)) throw invalid(loc, 'iterator is not one this server handed out');
   return it;
 }
 
