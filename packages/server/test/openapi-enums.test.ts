@@ -40,7 +40,7 @@ describe('enumerations in /openapi.json and in validation', () => {
   after(() => server?.close());
 
   test('the lists are the ones users know, and the receiver scheme names match @hookline/receiver', () => {
-    assert.deepEqual(ENDPOINT_KINDS, ['http', 'listen', 'slack', 'discord', 'teams']);
+    assert.deepEqual(ENDPOINT_KINDS, ['http', 'listen', 'slack', 'discord', 'teams', 'poller']);
     assert.deepEqual(SOURCE_DESTINATION_KINDS, ['http', 'slack', 'discord', 'teams']);
     assert.deepEqual(INBOUND_STATUSES, ['accepted', 'rejected', 'duplicate', 'handshake']);
     assert.deepEqual(DELIVERY_STATUS_CODES, [0, 1, 2, 3, 4]);

@@ -665,6 +665,7 @@ for (const adapter of selectedAdapters()) {
         featureFlags: hash.endsWith('r') ? ['beta'] : null,
         scope: 'portal' as const,
         name: null,
+        endpointId: null,
         expiresAt: now + 60_000,
         revokedAt: null,
         createdAt: now,
@@ -693,6 +694,75 @@ for (const adapter of selectedAdapters()) {
 
       await store.deleteApp(b.id);
       assert.equal(await store.getAppTokenByHash('bb01'), null);
+    });
+
+    test('polling endpoints: never routed to; consumer positions; commits only from the offset read; poller tokens', async () => {
+      const a = app();
+      await store.insertApp(a);
+      const http = endpoint(a.id);
+      const sink = endpoint(a.id, { kind: 'poller' });
+      for (const e of [http, sink]) await store.insertEndpoint(e);
+      assert.deepEqual(await store.ingest([item(a.id)]), [{ ok: true, deliveries: 1 }]);
+      assert.deepEqual(
+        (await claim()).map((c) => c.endpointId),
+        [http.id],
+      );
+
+      const c = { endpointId: sink.id, consumerId: 'c1', afterId: '', offset: 0, updatedAt: now };
+      assert.equal(await store.getPollerConsumer(sink.id, 'c1'), null);
+      assert.deepEqual(await store.ensurePollerConsumer(c), c);
+      assert.deepEqual(
+        await store.ensurePollerConsumer({ ...c, afterId: 'msg_x' }),
+        c,
+        'the first one stays',
+      );
+      await store.putPollerConsumer({ ...c, afterId: 'msg_a', offset: 1000, updatedAt: now + 1 });
+      assert.deepEqual(await store.getPollerConsumer(sink.id, 'c1'), {
+        ...c,
+        afterId: 'msg_a',
+        offset: 1000,
+        updatedAt: now + 1,
+      });
+      // Several commits from the same offset: one moves the consumer.
+      const moved = await Promise.all(
+        [1, 2, 3, 4].map((n) =>
+          store.commitPollerConsumer(sink.id, 'c1', 1000, { afterId: `msg_${n}`, offset: 1000 + n }, now + 2),
+        ),
+      );
+      assert.equal(moved.filter(Boolean).length, 1);
+      const after = await store.getPollerConsumer(sink.id, 'c1');
+      assert.equal(after!.afterId, `msg_${after!.offset - 1000}`);
+      assert.equal(
+        await store.commitPollerConsumer(sink.id, 'c1', 1000, { afterId: 'msg_z', offset: 1009 }, now),
+        false,
+      );
+      // Consumers keep apart.
+      await store.putPollerConsumer({ ...c, consumerId: 'c2', afterId: 'msg_b' });
+      assert.equal((await store.getPollerConsumer(sink.id, 'c1'))!.afterId, after!.afterId);
+
+      assert.equal(await store.hasLivePollerToken(sink.id, now), false);
+      const token = {
+        id: ids('appToken'),
+        appId: a.id,
+        tokenHash: 'cc01',
+        readOnly: false,
+        featureFlags: null,
+        scope: 'poller' as const,
+        name: null,
+        endpointId: sink.id,
+        expiresAt: now + 60_000,
+        revokedAt: null,
+        createdAt: now,
+      };
+      await store.insertAppToken(token);
+      assert.deepEqual(await store.getAppTokenByHash('cc01'), token);
+      assert.equal(await store.hasLivePollerToken(sink.id, now), true);
+      assert.equal(await store.hasLivePollerToken(http.id, now), false);
+      assert.equal(await store.expirePollerTokens(sink.id, now + 5), 1);
+      assert.equal(await store.hasLivePollerToken(sink.id, now + 5), false);
+
+      await store.deleteEndpoint(a.id, sink.id);
+      assert.equal(await store.getPollerConsumer(sink.id, 'c1'), null);
     });
 
     test('endpoint lists filter by url and metadata pairs; claims carry the metadata', async () => {

@@ -76,6 +76,7 @@ for (const adapter of selectedAdapters()) {
       featureFlags: ['beta', 'gamma'],
       scope: 'message',
       name: 'billing service',
+      endpointId: 'ep_2rtPoller',
       expiresAt: T0 + 6,
       revokedAt: T0 + 7,
       createdAt: T0 + 8,

@@ -6,7 +6,7 @@ import type { AttemptFilter } from '../store/store.ts';
 import { loadApp } from './application.ts';
 import { hiddenEventTypes } from './auth.ts';
 import type { ApiContext, Routes } from './context.ts';
-import { loadEndpoint } from './endpoint.ts';
+import { assertDeliverable, loadEndpoint } from './endpoint.ts';
 import { commaList, loadMessage, parseTime } from './message.ts';
 import { listOut, pageQuery } from './pagination.ts';
 import { AttemptDetailOut, AttemptListQuery, AttemptOut, EmptyOut, ErrorOut, listOf } from './schemas.ts';
@@ -127,7 +127,7 @@ export function attemptRoutes(api: Routes, ctx: ApiContext): void {
     async (req, reply) => {
       const app = await loadApp(ctx, req.params.app_id);
       const msg = await loadMessage(ctx, req.principal, app, req.params.msg_id);
-      const ep = await loadEndpoint(ctx, app, req.params.endpoint_id);
+      const ep = assertDeliverable(await loadEndpoint(ctx, app, req.params.endpoint_id));
       await ctx.store.resend(msg, ep.id, ctx.ids('delivery'), ctx.clock.now());
       return reply.code(202).send({});
     },

@@ -12,6 +12,9 @@
  * - Message tokens (`POST /api/v1/auth/app/{app}/create-message-token`, Svix's
  *   createMessageToken) are application tokens of scope `message`: they may publish messages to
  *   their application and nothing else (not even read them back).
+ * - Poller tokens (`POST /api/v1/auth/stream/{app}/sink/{endpoint}/poller/token/rotate`, see
+ *   api/poller.ts) are application tokens of scope `poller`: they may only poll one polling
+ *   endpoint (`POLLER_ROUTES`, with that endpoint in the path).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -124,7 +127,7 @@ export async function resetAdminToken(store: Store): Promise<{ hash: Buffer; gen
   return { hash, generated: token };
 }
 
-const APP_TOKEN_PREFIX = 'hl_app_';
+export const APP_TOKEN_PREFIX = 'hl_app_';
 /** What a message token may do, as its `scopes` name it. */
 const MESSAGE_TOKEN_SCOPE = 'message.create';
 /** Svix's default lifetime of an app portal token. */
@@ -142,6 +145,15 @@ const APP_TOKEN_READABLE = new Set([
   '/event-type/:event_type_name/sample',
   '/background-task',
   '/background-task/:task_id',
+]);
+
+/** The routes a poller token may use, with its own endpoint as `:sink_id` (see api/poller.ts). */
+export const POLLER_ROUTES = new Set([
+  '/app/:app_id/poller/:sink_id',
+  '/app/:app_id/poller/:sink_id/consumer/:consumer_id',
+  '/app/:app_id/poller/:sink_id/consumer/:consumer_id/seek',
+  '/app/:app_id/polling-endpoint/:sink_id/consumer/:consumer_id',
+  '/app/:app_id/polling-endpoint/:sink_id/consumer/:consumer_id/commit',
 ]);
 
 /** POSTs that only read (a search, a pre-check): a read-only application token may make them. */
@@ -180,6 +192,23 @@ async function checkAppToken(ctx: ApiContext, request: FastifyRequest, token: Ap
   if (token.scope === 'message') {
     if (route !== '/app/:app_id/msg' || method !== 'POST')
       throw refuse(`a message token can only publish messages (POST /api/v1/app/${token.appId}/msg)`);
+  }
+  if (token.scope === 'poller') {
+    const params = request.params as { app_id?: string; sink_id?: string };
+    const ep = POLLER_ROUTES.has(route)
+      ? await ctx.store.getEndpoint(token.appId, params.sink_id ?? '')
+      : null;
+    // The application by id or uid, like every route.
+    const app =
+      !ep || params.app_id === token.appId
+        ? { id: token.appId }
+        : await ctx.store.getApp(params.app_id ?? '');
+    if (!ep || ep.id !== token.endpointId || app?.id !== token.appId) {
+      throw refuse(
+        `a poller token can only poll its polling endpoint (/api/v1/app/${token.appId}/poller/${token.endpointId}/...)`,
+      );
+    }
+    return;
   }
   const reading = READ_METHODS.has(method);
   if (APP_TOKEN_READABLE.has(route)) {
@@ -261,6 +290,7 @@ export function authRoutes(api: Routes, ctx: ApiContext): void {
         featureFlags: body.featureFlags ?? null,
         scope: 'portal',
         name: null,
+        endpointId: null,
         expiresAt: now + (body.expiry ?? DEFAULT_APP_TOKEN_SECONDS) * 1000,
         revokedAt: null,
         createdAt: now,
@@ -299,6 +329,7 @@ export function authRoutes(api: Routes, ctx: ApiContext): void {
         featureFlags: null,
         scope: 'message',
         name: req.body.name,
+        endpointId: null,
         expiresAt: now + (req.body.expiry ?? MESSAGE_TOKEN_MAX_EXPIRY_SECONDS) * 1000,
         revokedAt: null,
         createdAt: now,

@@ -63,7 +63,8 @@ export async function destinationProblems(
     if ('reason' in shape)
       problems.push({ path: ['url'], msg: `url ${shape.reason}`, type: 'value_error.url' });
     else if (chat) problems.push({ path: ['url'], msg: chat, type: 'value_error.url' });
-    else if (fields.kind !== 'listen') {
+    // Never fetched by the server: a listen client's local URL, a polling endpoint's (unused) one.
+    else if (fields.kind !== 'listen' && fields.kind !== 'poller') {
       const problem = await checkDestination(shape, allowPrivateNetworks);
       if (problem) {
         problems.push({

@@ -59,6 +59,17 @@ export async function loadEndpoint(ctx: ApiContext, app: App, idOrUid: string): 
   return ep;
 }
 
+/** Refuses to send anything to a polling endpoint (kind `poller`): its consumers poll it. */
+export function assertDeliverable(ep: Endpoint): Endpoint {
+  if (ep.kind === 'poller') {
+    throw new HooklineError(
+      'poller_endpoint',
+      `endpoint ${ep.id} is a polling endpoint: nothing is sent to it; its consumers read /api/v1/app/${ep.appId}/poller/${ep.id}`,
+    );
+  }
+  return ep;
+}
+
 /**
  * The issues of event types that do not exist for this caller: unknown or archived ones, and for
  * an application token the flagged types its flags do not open — answered exactly alike, so a
@@ -119,12 +130,13 @@ async function validateEndpoint(
 /**
  * The kind an endpoint changes to. `http` and the chat kinds share the dispatcher and change
  * freely (leaving a chat kind drops the template); `listen` endpoints are served by another
- * path (their URL is on a laptop), so nothing changes to or from `listen`.
+ * path (their URL is on a laptop) and `poller` endpoints by their consumers, so nothing changes
+ * to or from either.
  */
 function changeKind(ep: Endpoint, to: EndpointKind | undefined): Partial<Endpoint> {
   const from = ep.kind ?? 'http';
   if (to === undefined || to === from) return {};
-  if (from === 'listen' || to === 'listen') {
+  if (from === 'listen' || to === 'listen' || from === 'poller' || to === 'poller') {
     throw new HooklineError(
       'kind_change_not_allowed',
       `an endpoint of kind ${from} cannot become ${to}; create a new endpoint instead`,

@@ -142,7 +142,7 @@ const SecretTypeIn = Type.Union([Type.Literal('hmac-sha256'), Type.Literal('ed25
 const EndpointKindSchema = Type.Enum(ENDPOINT_KINDS, {
   type: 'string',
   description:
-    'Hookline: `http` (default) delivers to `url`; `listen` delivers to a connected `hookline listen` client, which forwards to `url` on its machine; `slack`, `discord` and `teams` post each message, rendered as a chat message of that platform and unsigned, to the incoming-webhook `url`.',
+    'Hookline: `http` (default) delivers to `url`; `listen` delivers to a connected `hookline listen` client, which forwards to `url` on its machine; `slack`, `discord` and `teams` post each message, rendered as a chat message of that platform and unsigned, to the incoming-webhook `url`; `poller` is a polling endpoint: nothing is sent to it (`url` is kept, never called), its consumers read its messages through `/app/{app_id}/poller/{endpoint_id}`.',
 });
 const EndpointTemplate = Nullable(
   Type.Record(Type.String(), Type.Unknown(), {

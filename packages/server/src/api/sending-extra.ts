@@ -13,7 +13,7 @@ import type { MessageFilter } from '../store/store.ts';
 import { loadApp } from './application.ts';
 import { hiddenEventTypes } from './auth.ts';
 import type { ApiContext, Routes } from './context.ts';
-import { loadEndpoint } from './endpoint.ts';
+import { assertDeliverable, loadEndpoint } from './endpoint.ts';
 import { commaList, createMessage, loadMessage, parseTime } from './message.ts';
 import { listOut, pageQuery } from './pagination.ts';
 import {
@@ -48,12 +48,15 @@ const EpParams = Type.Object({
  * newest two seconds are held back, so a message committed a moment after a later-numbered one
  * is never skipped by an iterator that moved past it.
  */
-const SETTLE_MS = 2_000;
+export const SETTLE_MS = 2_000;
 /** How often a test attempt looks whether its attempt was recorded. */
 const TEST_POLL_MS = 20;
 
-/** One page of polled messages after `iterator` (or from `after`), oldest first. */
-async function poll(
+/**
+ * One page of polled messages after `iterator` (or from `after`), oldest first. Also what the
+ * polling endpoints (api/poller.ts) read.
+ */
+export async function poll(
   ctx: ApiContext,
   list: (
     filter: MessageFilter,
@@ -254,7 +257,7 @@ export function sendingExtraRoutes(api: Routes, ctx: ApiContext): void {
     },
     async (req, reply) => {
       const app = await loadApp(ctx, req.params.app_id);
-      const ep = await loadEndpoint(ctx, app, req.params.endpoint_id);
+      const ep = assertDeliverable(await loadEndpoint(ctx, app, req.params.endpoint_id));
       const { message } = await createMessage(
         ctx,
         app,

@@ -13,7 +13,7 @@ import { loadApp } from './application.ts';
 import { hiddenEventTypes, visibleTo } from './auth.ts';
 import type { BackgroundTasks } from './background-task.ts';
 import type { ApiContext, Routes } from './context.ts';
-import { loadEndpoint, unknownEventTypeIssues } from './endpoint.ts';
+import { assertDeliverable, loadEndpoint, unknownEventTypeIssues } from './endpoint.ts';
 import { commaList, loadMessage, parseTime } from './message.ts';
 import { listOut, pageQuery } from './pagination.ts';
 import {
@@ -91,7 +91,7 @@ export function sendingRoutes(api: Routes, ctx: ApiContext, tasks: BackgroundTas
     },
     async (req, reply) => {
       const app = await loadApp(ctx, req.params.app_id);
-      const ep = await loadEndpoint(ctx, app, req.params.endpoint_id);
+      const ep = assertDeliverable(await loadEndpoint(ctx, app, req.params.endpoint_id));
       const t = await ctx.store.getEventType(req.body.eventType);
       if (!t || t.archived || !visibleTo(req.principal, t))
         throw invalid(['body', 'eventType'], `event type "${req.body.eventType}" does not exist`);

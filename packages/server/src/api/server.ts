@@ -39,6 +39,7 @@ import { messageRoutes } from './message.ts';
 import { metricsRoutes } from './metrics.ts';
 import { operationalWebhookRoutes } from './operational-webhooks.ts';
 import { overviewRoutes } from './overview.ts';
+import { pollerRoutes } from './poller.ts';
 import { restHookRoutes } from './rest-hooks.ts';
 import { SHARED_SCHEMAS } from './schemas.ts';
 import { sendingRoutes } from './sending.ts';
@@ -237,6 +238,7 @@ export async function buildApi(ctx: ApiContext) {
       // The rest of Svix's API (see README "Svix compatibility").
       sendingRoutes(typed, ctx, tasks);
       sendingExtraRoutes(typed, ctx);
+      pollerRoutes(typed, ctx);
       usageStatsRoutes(typed, ctx, tasks);
       eventTypeExtraRoutes(typed, ctx, tasks);
       broadcastEnvironmentRoutes(typed, ctx, tasks);

@@ -17,9 +17,11 @@ export const isChatKind = (kind: string | null | undefined): kind is ChatKind =>
  * `hookline listen` client connected to the server takes them over a WebSocket and forwards
  * them to a local URL; while none is connected they wait in the queue), or a chat destination
  * (`slack`, `discord`, `teams`): `url` is the platform's incoming-webhook URL and the dispatcher
- * posts each message rendered as that platform's chat message, unsigned.
+ * posts each message rendered as that platform's chat message, unsigned. A `poller` endpoint
+ * (Svix's polling endpoint) is never sent anything: its consumers read the messages it would
+ * get through `/api/v1/app/{app}/poller/{endpoint}` and `.../polling-endpoint/...`.
  */
-export const ENDPOINT_KINDS = ['http', 'listen', ...CHAT_KINDS] as const;
+export const ENDPOINT_KINDS = ['http', 'listen', ...CHAT_KINDS, 'poller'] as const;
 export type EndpointKind = (typeof ENDPOINT_KINDS)[number];
 
 /** What a source can forward to: an HTTP endpoint or a chat channel (never a `listen` client). */

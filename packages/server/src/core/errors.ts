@@ -35,7 +35,17 @@ export const ERRORS = {
   kind_change_not_allowed: {
     status: 409,
     description:
-      'An endpoint can change between `http`, `slack`, `discord` and `teams`, but not to or from `listen`; create a new endpoint instead.',
+      'An endpoint can change between `http`, `slack`, `discord` and `teams`, but not to or from `listen` or `poller`; create a new endpoint instead.',
+  },
+  not_poller_endpoint: {
+    status: 409,
+    description:
+      'The polling calls (`/app/{app}/poller/{endpoint}`, `/app/{app}/polling-endpoint/{endpoint}`, poller tokens) need an endpoint of kind `poller`.',
+  },
+  poller_endpoint: {
+    status: 409,
+    description:
+      'An endpoint of kind `poller` is never sent anything (no resend, test attempt or example): its consumers poll it.',
   },
   managed_by_source: {
     status: 409,

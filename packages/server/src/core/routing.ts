@@ -1,8 +1,10 @@
 /**
  * Which endpoints receive a message: an enabled endpoint whose `eventTypes` is empty or
  * contains the message's type, and whose `channels` is empty or shares one with the message.
+ * A `poller` endpoint receives nothing (its consumers poll; see `pollerFilter`).
  */
 export interface RoutableEndpoint {
+  kind?: string | undefined;
   disabled: boolean;
   eventTypes: readonly string[] | null;
   channels: readonly string[] | null;
@@ -13,7 +15,7 @@ export function endpointMatches(
   eventType: string,
   channels: readonly string[] | null,
 ): boolean {
-  if (endpoint.disabled) return false;
+  if (endpoint.disabled || endpoint.kind === 'poller') return false;
   if (endpoint.eventTypes && endpoint.eventTypes.length > 0 && !endpoint.eventTypes.includes(eventType))
     return false;
   if (endpoint.channels && endpoint.channels.length > 0) {

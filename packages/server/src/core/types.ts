@@ -148,8 +148,21 @@ export interface EndpointExtras {
  * A token that works only for one application's routes (`POST /api/v1/auth/app-portal-access/{app}`):
  * what a SaaS hands its customer, or the customer's Zapier app. Only its SHA-256 is stored.
  */
+/**
+ * Where one consumer of a polling endpoint (kind `poller`) stands: it has read the endpoint's
+ * messages up to `afterId` ('' = none yet; message ids order by time), and committed offsets
+ * up to `offset` (the offsets a poll hands out count on from it).
+ */
+export interface PollerConsumer {
+  endpointId: string;
+  consumerId: string;
+  afterId: string;
+  offset: number;
+  updatedAt: number;
+}
+
 /** What an application token opens (see AppToken.scope). */
-export type AppTokenScope = 'portal' | 'message';
+export type AppTokenScope = 'portal' | 'message' | 'poller';
 
 export interface AppToken {
   id: string;
@@ -161,9 +174,12 @@ export interface AppToken {
   featureFlags: string[] | null;
   /**
    * `portal`: the app portal's token (its application's routes); `message`: may only publish
-   * messages to its application (`POST /api/v1/auth/app/{app}/create-message-token`).
+   * messages to its application (`POST /api/v1/auth/app/{app}/create-message-token`); `poller`:
+   * may only poll one polling endpoint (`endpointId`) of its application.
    */
   scope: AppTokenScope;
+  /** The polling endpoint a `poller` token reads; null for the other scopes. */
+  endpointId: string | null;
   /** The name a message token was created with; null for a portal token. */
   name: string | null;
   expiresAt: number;

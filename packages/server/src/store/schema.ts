@@ -117,6 +117,7 @@ export const appTokens = defineTable<AppToken>('app_token', {
   featureFlags: column('feature_flags', json<string[] | null>()),
   scope: column('scope', oneOf<AppTokenScope>('portal')),
   name: column('name', textOrNull),
+  endpointId: column('endpoint_id', textOrNull),
   expiresAt: column('expires_at', int),
   revokedAt: column('revoked_at', intOrNull),
   createdAt: column('created_at', int),

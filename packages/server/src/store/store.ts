@@ -24,6 +24,7 @@ import type {
   InboundEvent,
   InboundStatus,
   Message,
+  PollerConsumer,
   Source,
   TriggerTypeCode,
 } from '../core/types.ts';
@@ -398,6 +399,28 @@ export interface Store extends OverviewQueries {
   revokeAppToken(id: string, now: number): Promise<void>;
   /** Makes every live token of an application expire at `at` at the latest; returns how many changed. */
   expireAppTokens(appId: string, at: number): Promise<number>;
+  /** Whether a `poller` token of this endpoint is neither expired nor revoked at `now`. */
+  hasLivePollerToken(endpointId: string, now: number): Promise<boolean>;
+  /** Makes every live `poller` token of this endpoint expire at `at` at the latest. */
+  expirePollerTokens(endpointId: string, at: number): Promise<number>;
+
+  /** A polling endpoint's consumer, or null before its first poll or seek. */
+  getPollerConsumer(endpointId: string, consumerId: string): Promise<PollerConsumer | null>;
+  /** Creates the consumer as given unless it exists; answers the consumer as it is now. */
+  ensurePollerConsumer(consumer: PollerConsumer): Promise<PollerConsumer>;
+  /** Sets the consumer's position, creating it if absent (concurrent writes: the last wins). */
+  putPollerConsumer(consumer: PollerConsumer): Promise<void>;
+  /**
+   * Moves the consumer to `afterId` and `offset` if its committed offset is still `fromOffset`;
+   * false when another commit (or a seek) changed it first.
+   */
+  commitPollerConsumer(
+    endpointId: string,
+    consumerId: string,
+    fromOffset: number,
+    to: { afterId: string; offset: number },
+    now: number,
+  ): Promise<boolean>;
 
   insertEventType(eventType: EventType): Promise<void>;
   getEventType(name: string): Promise<EventType | null>;

@@ -1056,4 +1056,23 @@ END $$;
 SELECT hookline_attempt_partitions((extract(epoch FROM now()) * 1000)::bigint, 7);
 `,
   },
+  {
+    version: 15,
+    name: 'polling endpoints',
+    sql: `
+-- Polling endpoints (endpoint kind 'poller'): each consumer's position in the endpoint's
+-- messages. after_id: the id of the last message it has read ('' = from the start; message ids
+-- order by time); committed_offset: the number of the last offset it committed (offsets handed
+-- out by a poll count on from it). A poller token names the one endpoint it may poll.
+CREATE TABLE poller_consumer (
+  endpoint_id TEXT COLLATE "C" NOT NULL REFERENCES endpoint(id) ON DELETE CASCADE,
+  consumer_id TEXT COLLATE "C" NOT NULL,
+  after_id TEXT COLLATE "C" NOT NULL,
+  committed_offset BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY (endpoint_id, consumer_id)
+);
+ALTER TABLE app_token ADD COLUMN endpoint_id TEXT COLLATE "C";
+`,
+  },
 ];

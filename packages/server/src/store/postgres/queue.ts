@@ -76,8 +76,9 @@ export function postgresQueue(
         const appIds = [...new Set(items.map((i) => i.message.appId))];
         const routingByApp = new Map<string, RoutingEndpoint[]>();
         const rows = await query(
+          // Polling endpoints (kind 'poller') are never sent anything: their consumers poll.
           sql`SELECT a.id AS app, e.id, e.disabled, e.event_types, e.channels
-              FROM app a LEFT JOIN endpoint e ON e.app_id = a.id
+              FROM app a LEFT JOIN endpoint e ON e.app_id = a.id AND e.kind <> 'poller'
               WHERE a.id = ANY(${appIds}::text[]) FOR KEY SHARE OF a`,
           c,
         );

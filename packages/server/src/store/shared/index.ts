@@ -14,6 +14,7 @@ import { idempotencyStore } from './idempotency.ts';
 import { inboundEventsStore } from './inbound-events.ts';
 import { messagesStore } from './messages.ts';
 import { overviewStore } from './overview.ts';
+import { pollersStore } from './pollers.ts';
 import { recoverStore } from './recover.ts';
 import { sendingStore } from './sending.ts';
 import { settingsStore } from './settings.ts';
@@ -42,4 +43,5 @@ export const sharedStore = (db: Db) => ({
   ...backgroundTasksStore(db),
   ...sendingStore(db),
   ...usageStore(db),
+  ...pollersStore(db),
 });

@@ -350,4 +350,23 @@ ALTER TABLE app_token ADD COLUMN scope TEXT NOT NULL DEFAULT 'portal';
 ALTER TABLE app_token ADD COLUMN name TEXT;
 `,
   },
+  {
+    version: 17,
+    name: 'polling endpoints',
+    sql: `
+-- Polling endpoints (endpoint kind 'poller'): each consumer's position in the endpoint's
+-- messages. after_id: the id of the last message it has read ('' = from the start; message ids
+-- order by time); committed_offset: the number of the last offset it committed (offsets handed
+-- out by a poll count on from it). A poller token names the one endpoint it may poll.
+CREATE TABLE poller_consumer (
+  endpoint_id TEXT NOT NULL REFERENCES endpoint(id) ON DELETE CASCADE,
+  consumer_id TEXT NOT NULL,
+  after_id TEXT NOT NULL,
+  committed_offset INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (endpoint_id, consumer_id)
+);
+ALTER TABLE app_token ADD COLUMN endpoint_id TEXT;
+`,
+  },
 ];

@@ -74,8 +74,12 @@ const HANDOFF_ENDPOINT = `SELECT ${endpoints.names(CLAIMED_ENDPOINT_FIELDS, 'e')
     a.throttle_rate AS app_rate
   FROM endpoint e JOIN app a ON a.id = e.app_id WHERE e.id = ?`;
 
-/** The routing fields of an application's endpoints. */
-const ROUTING = 'SELECT id, disabled, event_types, channels FROM endpoint WHERE app_id = ?';
+/**
+ * The routing fields of an application's endpoints; polling endpoints (kind 'poller') are left
+ * out: they are never sent anything, their consumers poll.
+ */
+const ROUTING =
+  "SELECT id, disabled, event_types, channels FROM endpoint WHERE app_id = ? AND kind <> 'poller'";
 
 /**
  * What queueing a message needs, shared by ingest and the inbound gateway: the routing fields of
