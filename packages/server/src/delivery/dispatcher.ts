@@ -137,6 +137,13 @@ export function prepareRequest(d: ClaimedDelivery, nowMs: number): SendRequest {
     headers['svix-timestamp'] = String(timestamp);
     headers['svix-signature'] = signature;
   }
+  // A keyed message: its number in the (endpoint, key) line, so the receiver can spot gaps and
+  // put deliveries back in order. Not signed (the signature covers id, timestamp and body).
+  if (d.orderingKey !== undefined && d.sequence !== undefined) {
+    headers['webhook-ordering-key'] = d.orderingKey;
+    headers['webhook-sequence'] = String(d.sequence);
+    if (d.endpoint.svixHeaders) headers['svix-sequence'] = String(d.sequence);
+  }
   return { url: d.endpoint.url, headers, body };
 }
 
