@@ -388,7 +388,7 @@ export function sqliteQueue(
             all(
               `UPDATE delivery SET status = ${SENDING}, next_attempt_at = ?, updated_at = ?
                WHERE id IN (SELECT value FROM json_each(?)) AND status IN (${OPEN}) AND next_attempt_at <= ?
-               RETURNING id, msg_id, app_id, endpoint_id, attempts, trigger_type, next_attempt_at`,
+               RETURNING id, msg_id, app_id, endpoint_id, attempts, trigger_type, next_attempt_at, ordering_key, sequence`,
               [o.now + lease, o.now, JSON.stringify(ids), o.now],
             ),
           );
