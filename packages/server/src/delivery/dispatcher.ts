@@ -283,7 +283,7 @@ export function createDispatcher(deps: {
   const perEndpoint = new Map<string, number>();
   const waiting = new Map<string, ClaimedDelivery[]>();
   const inFlight = new Set<ClaimedDelivery>();
-  let outcomes: { outcome: DeliveryOutcome; done: () => void }[] = [];
+  let outcomes: { outcome: DeliveryOutcome; done: () => void; keyed: boolean }[] = [];
   let flushing: Promise<void> | null = null;
   let running = false;
   let pumping = false;
@@ -576,7 +576,7 @@ export function createDispatcher(deps: {
       );
     }
     events.onAttempt?.(a, d, next);
-    await record(outcome);
+    await record(outcome, d.orderingKey !== undefined);
   }
 
   /**
@@ -584,9 +584,9 @@ export function createDispatcher(deps: {
    * A delivery keeps its concurrency slot until then, so at any moment at most `concurrency`
    * deliveries are sent but not yet recorded: the most a crash can make us send twice.
    */
-  function record(o: DeliveryOutcome): Promise<void> {
+  function record(o: DeliveryOutcome, keyed = false): Promise<void> {
     return new Promise<void>((done) => {
-      outcomes.push({ outcome: o, done });
+      outcomes.push({ outcome: o, done, keyed });
       if (!flushing) flushing = flush();
     });
   }
@@ -604,8 +604,9 @@ export function createDispatcher(deps: {
       try {
         const { disabledEndpoints } = await store.completeDeliveries(batchOutcomes, clock.now());
         for (const b of batch) b.done();
-        // A retry is due at a time the idle timer does not know yet: look again now.
-        if (batchOutcomes.some((o) => o.next.kind === 'retry')) wake();
+        // A retry is due at a time the idle timer does not know yet, and a keyed delivery that
+        // is done lets the next of its key go: look again now.
+        if (batch.some((b) => b.outcome.next.kind === 'retry' || b.keyed)) wake();
         for (const id of disabledEndpoints) {
           logger.warn(
             { endpointId: id, event: 'endpoint.disabled' },
