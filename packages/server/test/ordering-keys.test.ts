@@ -13,8 +13,12 @@ import { after, before, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { Svix } from 'svix';
 import { createManualClock } from '../src/core/clock.ts';
+import { createIdGenerator } from '../src/core/ids.ts';
+import type { Attempt, Message } from '../src/core/types.ts';
+import type { ClaimedDelivery, DeliveryOutcome, IngestItem, Store } from '../src/store/store.ts';
 import { headersOf, startHookline, startReceiver, type TestServer, tempDir } from './helpers.ts';
 import { createTestDatabase, PG_SECRET_KEY, pgTestOptions, type TestDatabase } from './pg.ts';
+import { selectedAdapters, testEndpoint } from './stores.ts';
 
 /** One request as the keyed receiver saw it. */
 interface Seen {
@@ -445,3 +449,135 @@ describe('Ordering keys with two dispatchers on one PostgreSQL database', await 
     }
   });
 });
+
+/** The claim rules on each store directly, where the test decides every outcome and the time. */
+for (const adapter of selectedAdapters()) {
+  describe(`Ordering keys in the claim (${adapter.name})`, async () => {
+    const options = adapter.name === 'postgres' ? await pgTestOptions() : {};
+    const T0 = Date.parse('2026-03-01T00:00:00Z');
+    let now = T0;
+    const ids = createIdGenerator(() => now);
+    let store: Store;
+    let cleanup: () => Promise<void>;
+    before(async () => {
+      if (options.skip) return;
+      ({ store, cleanup } = await adapter.open());
+    });
+    after(() => cleanup?.());
+
+    const claim = (over: Partial<Parameters<Store['claimDue']>[0]> = {}) =>
+      store.claimDue({ now, limit: 100, leaseMs: 30_000, perEndpoint: 100, skipEndpoints: [], ...over });
+    const attempt = (d: ClaimedDelivery, ok: boolean): Attempt => ({
+      id: ids('attempt'),
+      deliveryId: d.id,
+      msgId: d.msgId,
+      endpointId: d.endpointId,
+      appId: d.appId,
+      url: 'http://x',
+      status: ok ? 0 : 2,
+      responseStatusCode: ok ? 200 : 500,
+      response: '',
+      responseHeaders: {},
+      requestHeaders: {},
+      durationMs: 1,
+      triggerType: 0,
+      createdAt: now,
+    });
+    const finish = (d: ClaimedDelivery, next: DeliveryOutcome['next']) =>
+      store.completeDeliveries(
+        [{ deliveryId: d.id, leaseUntil: d.leaseUntil, attempt: attempt(d, false), next }],
+        now,
+      );
+    const line = (ds: ClaimedDelivery[]) =>
+      ds.map((d) => `${d.orderingKey ?? '-'}${d.sequence ?? ''}`).sort();
+
+    test(
+      'heads only, in sequence order; a resend keeps its number and waits for the one in flight',
+      options,
+      async () => {
+        const appId = ids('app');
+        await store.insertApp({
+          id: appId,
+          uid: null,
+          name: 'A',
+          throttleRate: null,
+          metadata: {},
+          createdAt: now,
+          updatedAt: now,
+        });
+        const e = testEndpoint(ids('endpoint'), appId, now);
+        const fifo = testEndpoint(ids('endpoint'), appId, now, { fifo: true });
+        await store.insertEndpoint(e);
+        await store.insertEndpoint(fifo);
+        const msgs: Message[] = [];
+        const item = (orderingKey: string | null): IngestItem => {
+          const message: Message = {
+            id: ids('message'),
+            appId,
+            eventId: null,
+            eventType: 'x',
+            payload: '{}',
+            channels: null,
+            tags: null,
+            ...(orderingKey ? { orderingKey } : {}),
+            createdAt: now,
+          };
+          msgs.push(message);
+          return {
+            message,
+            dueAt: now,
+            route: (eps) => eps.map((x) => x.id),
+            newDeliveryId: () => ids('delivery'),
+          };
+        };
+        // One batch holding several of one key: numbered in batch order.
+        await store.ingest([item('a'), item('b'), item('a'), item(null), item('a')]);
+        const first = await claim({ onlyEndpoints: [e.id] });
+        assert.deepEqual(line(first), ['-', 'a1', 'b1'], 'the head of each key and the unkeyed one');
+        assert.deepEqual(line(await claim({ onlyEndpoints: [e.id] })), [], 'nothing behind a head in flight');
+        // The FIFO endpoint (same messages) still sends one at a time, whatever the keys.
+        const f1 = await claim({ onlyEndpoints: [fifo.id] });
+        assert.deepEqual(line(f1), ['a1']);
+        const a1 = first.find((d) => d.orderingKey === 'a')!;
+        // a1 fails and waits for its retry: a2 stays behind it, b goes on.
+        await finish(a1, { kind: 'retry', at: now + 5_000 });
+        assert.deepEqual(line(await claim({ onlyEndpoints: [e.id] })), []);
+        now += 5_000;
+        const retried = await claim({ onlyEndpoints: [e.id] });
+        assert.deepEqual(line(retried), ['a1']);
+        // It gives up: the next of its key goes.
+        await finish(retried[0]!, { kind: 'fail' });
+        const a2 = await claim({ onlyEndpoints: [e.id] });
+        assert.deepEqual(line(a2), ['a2']);
+        // A resend of the first a (number 1) while a2 is in flight: queued with its old number,
+        // it waits for a2, then goes before a3.
+        await store.resend(msgs[0]!, e.id, ids('delivery'), now);
+        assert.deepEqual(line(await claim({ onlyEndpoints: [e.id] })), [], 'a2 is in flight');
+        await store.completeDeliveries(
+          [
+            {
+              deliveryId: a2[0]!.id,
+              leaseUntil: a2[0]!.leaseUntil,
+              attempt: attempt(a2[0]!, true),
+              next: { kind: 'success' },
+            },
+          ],
+          now,
+        );
+        const resent = await claim({ onlyEndpoints: [e.id] });
+        assert.deepEqual(line(resent), ['a1']);
+        assert.equal(resent[0]!.msgId, msgs[0]!.id);
+        // Leases that run out (the resent a1's, and the first claim's unkeyed one and b1): claimable
+        // again, each still alone in its line.
+        now += 30_000;
+        const again = await claim({ onlyEndpoints: [e.id] });
+        assert.deepEqual(line(again), ['-', 'a1', 'b1']);
+        await finish(again.find((d) => d.orderingKey === 'a')!, { kind: 'cancel' });
+        assert.deepEqual(line(await claim({ onlyEndpoints: [e.id] })), ['a3']);
+        // Live traffic and turns (no scope) follow the same rule.
+        await store.ingest([item('b'), item('b')]);
+        assert.deepEqual(line(await claim({ skipEndpoints: [fifo.id] })), [], 'b1 is still in flight');
+      },
+    );
+  });
+}
