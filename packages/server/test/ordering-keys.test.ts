@@ -343,6 +343,42 @@ function suite(name: string, setup: () => Promise<Setup>, options: { skip?: stri
       }
     });
 
+    test('messages an endpoint missed come back with their key and the next numbers of its line', async () => {
+      const recv = await startReceiver();
+      try {
+        const appId = await app();
+        const e = await endpoint(appId, recv.url, { disabled: true });
+        const since = new Date(clock.now() - 1000).toISOString();
+        await publish(appId, 1, 'R');
+        await publish(appId, 2);
+        await publish(appId, 3, 'R');
+        const enabled = await server.call('PATCH', `/api/v1/app/${appId}/endpoint/${e.id}`, {
+          disabled: false,
+        });
+        assert.equal(enabled.status, 200, JSON.stringify(enabled.body));
+        await publish(appId, 4, 'R');
+        const r = await server.call('POST', `/api/v1/app/${appId}/endpoint/${e.id}/recover`, { since });
+        assert.equal(r.status, 202, JSON.stringify(r.body));
+        await recv.waitFor(4);
+        await server.hookline.dispatcher!.drain();
+        const got = recv.requests
+          .map((q) => {
+            const h = headersOf(q);
+            return [(JSON.parse(q.body.toString()) as { n: number }).n, h['webhook-sequence'] ?? null];
+          })
+          .sort((a, b) => Number(a[0]) - Number(b[0]));
+        // The one published after the endpoint came back took 1; the recovered ones follow.
+        assert.deepEqual(got, [
+          [1, '2'],
+          [2, null],
+          [3, '3'],
+          [4, '1'],
+        ]);
+      } finally {
+        await recv.close();
+      }
+    });
+
     test('a bad orderingKey is refused with a 422 naming it; the svix client still publishes and reads', async () => {
       const appId = await app();
       for (const bad of ['', 'x'.repeat(257), 'a\nb', ' padded ', 42, 'ü']) {
