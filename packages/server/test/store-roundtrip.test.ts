@@ -102,6 +102,7 @@ for (const adapter of selectedAdapters()) {
       payload: '{"amount":4200,"note":"ü \\u0000 ok"}',
       channels: ['eu', 'vip'],
       tags: ['t1', 't2'],
+      orderingKey: 'order_123',
       createdAt: T0 + 11,
     };
 

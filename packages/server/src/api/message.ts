@@ -86,6 +86,7 @@ export async function createMessage(
     payload,
     channels: input.channels ?? null,
     tags: input.tags ?? null,
+    ...(input.orderingKey ? { orderingKey: input.orderingKey } : {}),
     createdAt: now,
   };
   const body = messageOut(message, options.withContent);

@@ -421,6 +421,18 @@ export const MessageIn = Type.Object(
     deliverAt: Type.Optional(Nullable(DateTime)),
     application: Type.Optional(Nullable(ApplicationIn)),
     transformationsParams: Type.Optional(Nullable(Type.Record(Type.String(), Type.Unknown()))),
+    orderingKey: Type.Optional(
+      Nullable(
+        Type.String({
+          minLength: 1,
+          maxLength: 256,
+          // Sent back as the webhook-ordering-key header: printable ASCII, no space at either end.
+          pattern: '^[!-~]([ -~]*[!-~])?$',
+          description:
+            'Hookline extension. Deliveries of messages with the same key to the same endpoint go out one at a time, in publish order, each with a webhook-sequence header (1, 2, ... per endpoint and key); other keys and unkeyed messages are not held up.',
+        }),
+      ),
+    ),
   },
   { $id: 'MessageIn' },
 );
@@ -434,6 +446,9 @@ export const MessageOut = Type.Object(
     channels: Nullable(Type.Array(Type.String())),
     tags: Nullable(Type.Array(Type.String())),
     timestamp: DateTime,
+    orderingKey: Type.Optional(
+      Type.String({ description: 'Hookline extension: the ordering key, when set.' }),
+    ),
   },
   { $id: 'MessageOut' },
 );

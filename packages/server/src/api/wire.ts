@@ -75,6 +75,8 @@ export function messageOut(m: Message, withContent: boolean) {
     channels: m.channels,
     tags: m.tags,
     timestamp: iso(m.createdAt),
+    // Hookline extension: only keyed messages carry it, so Svix clients see Svix's shape.
+    ...(m.orderingKey ? { orderingKey: m.orderingKey } : {}),
   };
 }
 

@@ -213,6 +213,11 @@ export interface Message {
   payload: string;
   channels: string[] | null;
   tags: string[] | null;
+  /**
+   * Deliveries of messages with the same key to the same endpoint go out one at a time, in
+   * publish order (a Hookline extension). Absent or null: no key.
+   */
+  orderingKey?: string | null;
   createdAt: number;
 }
 

@@ -145,6 +145,13 @@ export function prepareRequest(d: ClaimedDelivery, nowMs: number): SendRequest {
     headers['svix-timestamp'] = String(timestamp);
     headers['svix-signature'] = signature;
   }
+  // A keyed message: its number in the (endpoint, key) line, so the receiver can spot gaps and
+  // put deliveries back in order. Not signed (the signature covers id, timestamp and body).
+  if (d.orderingKey !== undefined && d.sequence !== undefined) {
+    headers['webhook-ordering-key'] = d.orderingKey;
+    headers['webhook-sequence'] = String(d.sequence);
+    if (d.endpoint.svixHeaders) headers['svix-sequence'] = String(d.sequence);
+  }
   return { url: d.endpoint.url, headers, body };
 }
 
@@ -284,7 +291,7 @@ export function createDispatcher(deps: {
   const perEndpoint = new Map<string, number>();
   const waiting = new Map<string, ClaimedDelivery[]>();
   const inFlight = new Set<ClaimedDelivery>();
-  let outcomes: { outcome: DeliveryOutcome; done: () => void }[] = [];
+  let outcomes: { outcome: DeliveryOutcome; done: () => void; keyed: boolean }[] = [];
   let flushing: Promise<void> | null = null;
   let running = false;
   let pumping = false;
@@ -589,7 +596,7 @@ export function createDispatcher(deps: {
       );
     }
     events.onAttempt?.(a, d, next);
-    await record(outcome);
+    await record(outcome, d.orderingKey !== undefined);
   }
 
   /**
@@ -597,9 +604,9 @@ export function createDispatcher(deps: {
    * A delivery keeps its concurrency slot until then, so at any moment at most `concurrency`
    * deliveries are sent but not yet recorded: the most a crash can make us send twice.
    */
-  function record(o: DeliveryOutcome): Promise<void> {
+  function record(o: DeliveryOutcome, keyed = false): Promise<void> {
     return new Promise<void>((done) => {
-      outcomes.push({ outcome: o, done });
+      outcomes.push({ outcome: o, done, keyed });
       if (!flushing) flushing = flush();
     });
   }
@@ -617,8 +624,9 @@ export function createDispatcher(deps: {
       try {
         const { disabledEndpoints } = await store.completeDeliveries(batchOutcomes, clock.now());
         for (const b of batch) b.done();
-        // A retry is due at a time the idle timer does not know yet: look again now.
-        if (batchOutcomes.some((o) => o.next.kind === 'retry')) wake();
+        // A retry is due at a time the idle timer does not know yet, and a keyed delivery that
+        // is done lets the next of its key go: look again now.
+        if (batch.some((b) => b.outcome.next.kind === 'retry' || b.keyed)) wake();
         for (const id of disabledEndpoints) {
           logger.warn(
             { endpointId: id, event: 'endpoint.disabled' },

@@ -9,6 +9,10 @@
  * - In-flight limit: live leases of an endpoint (all workers) never exceed `perEndpoint`.
  * - FIFO: only the oldest undelivered delivery of a FIFO endpoint may be in flight; while it
  *   waits for a retry, the ones behind it wait too.
+ * - Ordering keys: a delivery with an ordering key may only be leased when no open delivery of
+ *   its (endpoint, key) line comes before it (by sequence number, then id) and none of that line
+ *   is in flight; a retry holds back its own line only. Checked only for keyed rows, on partial
+ *   indexes that hold keyed rows only. FIFO endpoints send their head whatever its key.
  * - Rate limit (`throttleRate`, per second): at most one delivery per claim, and claims of one
  *   endpoint at least 1000/rate ms apart, so no one-second window sees more than `rate`.
  *   Chat destinations without a rate of their own get `CHAT_DEFAULT_RATE`.

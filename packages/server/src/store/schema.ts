@@ -145,6 +145,7 @@ export const messages = defineTable<Message>('message', {
   payload: column('payload', text),
   channels: column('channels', jsonArray<string[] | null>()),
   tags: column('tags', jsonArray<string[] | null>()),
+  orderingKey: column('ordering_key', textOrNull as Codec<string | null | undefined>),
   createdAt: column('created_at', int),
 });
 
@@ -261,6 +262,9 @@ export const claimedDelivery = (
   payload: String(r.payload),
   msgCreatedAt: Number(r.msg_created_at),
   leaseUntil,
+  ...(r.ordering_key !== null && r.ordering_key !== undefined
+    ? { orderingKey: String(r.ordering_key), sequence: Number(r.sequence) }
+    : {}),
   ...(r.body !== null && r.body !== undefined
     ? {
         inbound: {

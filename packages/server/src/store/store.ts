@@ -156,6 +156,9 @@ export interface ClaimedDelivery {
   /** When the message was created (the time a chat message shows). */
   msgCreatedAt: number;
   leaseUntil: number;
+  /** The message's ordering key, and this delivery's number in its (endpoint, key) line. */
+  orderingKey?: string;
+  sequence?: number;
   /** Set when the message is an inbound event: the provider's request, forwarded as it came. */
   inbound?: { body: Buffer; contentType: string | null; headers: [string, string][] };
   endpoint: {

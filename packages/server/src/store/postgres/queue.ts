@@ -28,6 +28,10 @@ export interface NewDelivery {
   endpointId: string;
   dueAt: number;
   createdAt: number;
+  /** The message's ordering key (store/claim-plan.ts), or null. */
+  orderingKey?: string | null;
+  /** Its number in the (endpoint, key) line; set by ingest, or given (resend). */
+  sequence?: number | null;
 }
 
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
@@ -49,12 +53,14 @@ export function postgresQueue(
       ? Promise.resolve(0)
       : count(
           sql`INSERT INTO delivery (id, msg_id, app_id, endpoint_id, status, attempts, next_attempt_at,
-                trigger_type, created_at, updated_at)
-              SELECT id, msg_id, app_id, endpoint_id, ${raw(PENDING)}, 0, due, ${trigger}::smallint, created, created
+                trigger_type, created_at, updated_at, ordering_key, sequence)
+              SELECT id, msg_id, app_id, endpoint_id, ${raw(PENDING)}, 0, due, ${trigger}::smallint, created, created,
+                okey, seq
               FROM unnest(${rows.map((r) => r.id)}::text[], ${rows.map((r) => r.msgId)}::text[],
                 ${rows.map((r) => r.appId)}::text[], ${rows.map((r) => r.endpointId)}::text[],
-                ${rows.map((r) => r.dueAt)}::bigint[], ${rows.map((r) => r.createdAt)}::bigint[])
-                AS u(id, msg_id, app_id, endpoint_id, due, created)`,
+                ${rows.map((r) => r.dueAt)}::bigint[], ${rows.map((r) => r.createdAt)}::bigint[],
+                ${rows.map((r) => r.orderingKey ?? null)}::text[], ${rows.map((r) => r.sequence ?? null)}::integer[])
+                AS u(id, msg_id, app_id, endpoint_id, due, created, okey, seq)`,
           c,
         );
 
@@ -115,6 +121,7 @@ export function postgresQueue(
               endpointId,
               dueAt: item.dueAt,
               createdAt: m.createdAt,
+              orderingKey: m.orderingKey ?? null,
             });
           }
         });
@@ -130,31 +137,48 @@ export function postgresQueue(
         const msgs = toInsert.map((i) => items[i]!.message);
         const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
         // One statement stores the messages (skipping taken eventIds) and, for those stored,
-        // their deliveries and idempotent responses.
+        // their deliveries and idempotent responses. Keyed deliveries take the next numbers of
+        // their (endpoint, key) line: one upsert per line, in key order (two batches lock the
+        // counters they share in the same order), numbered within the batch in batch order.
         const stored =
           msgs.length === 0
             ? []
             : await query(
                 sql`WITH m AS (
-                   INSERT INTO message (id, app_id, event_id, event_type, payload, channels, tags, created_at)
-                   SELECT id, app_id, event_id, event_type, payload, channels::jsonb, tags::jsonb, created_at
+                   INSERT INTO message (id, app_id, event_id, event_type, payload, channels, tags, created_at,
+                     ordering_key)
+                   SELECT id, app_id, event_id, event_type, payload, channels::jsonb, tags::jsonb, created_at,
+                     ordering_key
                    FROM unnest(${msgs.map((m) => m.id)}::text[], ${msgs.map((m) => m.appId)}::text[],
                      ${msgs.map((m) => m.eventId)}::text[], ${msgs.map((m) => m.eventType)}::text[],
                      ${msgs.map((m) => m.payload)}::text[], ${msgs.map((m) => json(m.channels))}::text[],
-                     ${msgs.map((m) => json(m.tags))}::text[], ${msgs.map((m) => m.createdAt)}::bigint[])
-                     AS u(id, app_id, event_id, event_type, payload, channels, tags, created_at)
+                     ${msgs.map((m) => json(m.tags))}::text[], ${msgs.map((m) => m.createdAt)}::bigint[],
+                     ${msgs.map((m) => m.orderingKey ?? null)}::text[])
+                     AS u(id, app_id, event_id, event_type, payload, channels, tags, created_at, ordering_key)
                    ON CONFLICT (app_id, event_id) WHERE event_id IS NOT NULL DO NOTHING
                    RETURNING id
-                 ), d AS (
-                   INSERT INTO delivery (id, msg_id, app_id, endpoint_id, status, attempts, next_attempt_at,
-                     trigger_type, created_at, updated_at)
-                   SELECT u.id, u.msg_id, u.app_id, u.endpoint_id, ${raw(PENDING)}, 0, u.due, ${raw(String(TriggerType.scheduled))},
-                     u.created, u.created
+                 ), u AS (
+                   SELECT u.*, count(*) OVER (PARTITION BY u.endpoint_id, u.okey) AS n,
+                     row_number() OVER (PARTITION BY u.endpoint_id, u.okey ORDER BY u.ord) AS rn
                    FROM unnest(${deliveries.map((d) => d.id)}::text[], ${deliveries.map((d) => d.msgId)}::text[],
                      ${deliveries.map((d) => d.appId)}::text[], ${deliveries.map((d) => d.endpointId)}::text[],
-                     ${deliveries.map((d) => d.dueAt)}::bigint[], ${deliveries.map((d) => d.createdAt)}::bigint[])
-                     AS u(id, msg_id, app_id, endpoint_id, due, created)
+                     ${deliveries.map((d) => d.dueAt)}::bigint[], ${deliveries.map((d) => d.createdAt)}::bigint[],
+                     ${deliveries.map((d) => d.orderingKey ?? null)}::text[])
+                     WITH ORDINALITY AS u(id, msg_id, app_id, endpoint_id, due, created, okey, ord)
                    WHERE u.msg_id IN (SELECT id FROM m)
+                 ), s AS (
+                   INSERT INTO ordering_sequence (endpoint_id, ordering_key, last_seq)
+                   SELECT DISTINCT u.endpoint_id, u.okey, u.n FROM u WHERE u.okey IS NOT NULL
+                   ORDER BY u.endpoint_id, u.okey
+                   ON CONFLICT (endpoint_id, ordering_key)
+                     DO UPDATE SET last_seq = ordering_sequence.last_seq + excluded.last_seq
+                   RETURNING endpoint_id, ordering_key, last_seq
+                 ), d AS (
+                   INSERT INTO delivery (id, msg_id, app_id, endpoint_id, status, attempts, next_attempt_at,
+                     trigger_type, created_at, updated_at, ordering_key, sequence)
+                   SELECT u.id, u.msg_id, u.app_id, u.endpoint_id, ${raw(PENDING)}, 0, u.due, ${raw(String(TriggerType.scheduled))},
+                     u.created, u.created, u.okey, s.last_seq - u.n + u.rn
+                   FROM u LEFT JOIN s ON s.endpoint_id = u.endpoint_id AND s.ordering_key = u.okey
                    RETURNING 1
                  ), i AS (
                    INSERT INTO idempotency (key, status, body, expires_at)
@@ -234,9 +258,43 @@ export function postgresQueue(
 
     resend: async (m, endpointId, id, now) => {
       await tx(async (c) => {
+        // A keyed message sent again keeps its key and its number in the line (the receiver
+        // sees the same webhook-sequence again); one never queued for this endpoint takes the
+        // line's next number.
+        const orderingKey = m.orderingKey ?? null;
+        let sequence: number | null = null;
+        if (orderingKey !== null) {
+          const had = await one(
+            sql`SELECT sequence FROM delivery WHERE msg_id = ${m.id} AND endpoint_id = ${endpointId}
+                  AND sequence IS NOT NULL ORDER BY created_at, id LIMIT 1`,
+            c,
+          );
+          sequence = numOrNull(had?.sequence);
+          if (sequence === null) {
+            const next = await one(
+              sql`INSERT INTO ordering_sequence (endpoint_id, ordering_key, last_seq)
+                  VALUES (${endpointId}, ${orderingKey}, 1)
+                  ON CONFLICT (endpoint_id, ordering_key) DO UPDATE SET last_seq = ordering_sequence.last_seq + 1
+                  RETURNING last_seq`,
+              c,
+            );
+            sequence = Number(next?.last_seq);
+          }
+        }
         await insertDeliveries(
           c,
-          [{ id, msgId: m.id, appId: m.appId, endpointId, dueAt: now, createdAt: now }],
+          [
+            {
+              id,
+              msgId: m.id,
+              appId: m.appId,
+              endpointId,
+              dueAt: now,
+              createdAt: now,
+              orderingKey,
+              sequence,
+            },
+          ],
           TriggerType.manual,
         );
         await notifier.inTx(c);

@@ -61,7 +61,7 @@ async function queueMissed(tx: Executor, ctx: Db['ctx'], b: RecoverBatchRequest)
     (b.cursor?.step === 'missed' ? b.cursor.id : null) ?? idFloor('message', b.missedSince - CLOCK_SKEW_MS);
   const to = idFloor('message', b.until + CLOCK_SKEW_MS);
   const rows = await tx.all(
-    sql`SELECT id, event_type, channels FROM message
+    sql`SELECT id, event_type, channels, ordering_key FROM message
         WHERE app_id = ${b.appId} AND id > ${from} AND id < ${to}
           AND created_at >= ${b.missedSince} AND created_at < ${b.until}
         ORDER BY id LIMIT ${b.limit}`,
@@ -82,14 +82,27 @@ async function queueMissed(tx: Executor, ctx: Db['ctx'], b: RecoverBatchRequest)
       b.matches(String(r.event_type), messages.pick(r, ctx, ['channels']).channels),
   );
   if (missed.length > 0) {
+    // A keyed message takes the next number of its line at this endpoint (in message order).
+    const sequences = new Map<string, number>();
+    for (const r of missed) {
+      if (r.ordering_key === null || r.ordering_key === undefined) continue;
+      const next = await tx.one(
+        sql`INSERT INTO ordering_sequence (endpoint_id, ordering_key, last_seq)
+            VALUES (${b.endpointId}, ${String(r.ordering_key)}, 1)
+            ON CONFLICT (endpoint_id, ordering_key) DO UPDATE SET last_seq = ordering_sequence.last_seq + 1
+            RETURNING last_seq`,
+      );
+      sequences.set(String(r.id), Number(next!.last_seq));
+    }
     await tx.run(
       sql`INSERT INTO delivery (id, msg_id, app_id, endpoint_id, status, attempts, next_attempt_at, trigger_type,
-            created_at, updated_at)
+            created_at, updated_at, ordering_key, sequence)
           VALUES ${join(
             missed.map(
               (r) =>
                 sql`(${b.newDeliveryId()}, ${String(r.id)}, ${b.appId}, ${b.endpointId}, ${raw(PENDING)}, 0, ${b.now},
-                  ${TriggerType.manual}, ${b.now}, ${b.now})`,
+                  ${TriggerType.manual}, ${b.now}, ${b.now}, ${sequences.has(String(r.id)) ? String(r.ordering_key) : null},
+                  ${sequences.get(String(r.id)) ?? null})`,
             ),
           )}`,
     );

@@ -369,4 +369,27 @@ CREATE TABLE poller_consumer (
 ALTER TABLE app_token ADD COLUMN endpoint_id TEXT;
 `,
   },
+  {
+    version: 18,
+    name: 'ordering keys',
+    sql: `
+-- A message's ordering key (NULL: none). Its deliveries carry the key and their number in the
+-- line of (endpoint, key), counted by ordering_sequence; a keyed delivery is only sent when it is
+-- the first open one of its line and nothing of that line is in flight (store/claim-plan.ts).
+ALTER TABLE message ADD COLUMN ordering_key TEXT;
+ALTER TABLE delivery ADD COLUMN ordering_key TEXT;
+ALTER TABLE delivery ADD COLUMN sequence INTEGER;
+CREATE TABLE ordering_sequence (
+  endpoint_id TEXT NOT NULL REFERENCES endpoint(id) ON DELETE CASCADE,
+  ordering_key TEXT NOT NULL,
+  last_seq INTEGER NOT NULL,
+  PRIMARY KEY (endpoint_id, ordering_key)
+) WITHOUT ROWID;
+-- Only keyed rows are indexed: endpoints without keys pay nothing.
+CREATE INDEX delivery_key_open ON delivery (endpoint_id, ordering_key, sequence, id)
+  WHERE ordering_key IS NOT NULL AND status IN (1, 3);
+CREATE INDEX delivery_key_sending ON delivery (endpoint_id, ordering_key, next_attempt_at)
+  WHERE ordering_key IS NOT NULL AND status = 3;
+`,
+  },
 ];

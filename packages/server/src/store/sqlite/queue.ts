@@ -59,12 +59,28 @@ const NEXT_OPEN_ENDPOINT = `SELECT endpoint_id, next_attempt_at FROM delivery
 /** When an endpoint's oldest open delivery is due. */
 const OLDEST_OPEN = `SELECT next_attempt_at AS at FROM delivery WHERE endpoint_id = ? AND status IN (${OPEN})
   ORDER BY next_attempt_at, id LIMIT 1`;
-/** An endpoint's oldest due deliveries, in due order. */
-const DUE_OF_ENDPOINT = `SELECT id FROM delivery WHERE endpoint_id = ? AND status IN (${OPEN}) AND next_attempt_at <= ?
-  ORDER BY next_attempt_at, id LIMIT ?`;
 /** What became due in the last moments (live traffic, retries on time), in due order. */
-const LIVE_DUE = `SELECT id, endpoint_id FROM delivery WHERE status IN (${OPEN}) AND next_attempt_at > ? AND next_attempt_at <= ?
+const LIVE_DUE = `SELECT id, endpoint_id, ordering_key, sequence FROM delivery
+  WHERE status IN (${OPEN}) AND next_attempt_at > ? AND next_attempt_at <= ?
   ORDER BY next_attempt_at, id LIMIT ?`;
+/**
+ * Whether a keyed delivery (endpoint, key, sequence, id; now) may be leased: no open delivery of
+ * its (endpoint, key) line comes before it and none is in flight (claim-plan.ts). Two probes of
+ * the keyed-only partial indexes.
+ */
+const keyFree = (ep: string, key: string, seq: string, id: string, now: string) =>
+  `NOT EXISTS (SELECT 1 FROM delivery k WHERE k.endpoint_id = ${ep} AND k.ordering_key = ${key}
+      AND k.ordering_key IS NOT NULL AND k.status IN (${OPEN}) AND (k.sequence, k.id) < (${seq}, ${id}))
+  AND NOT EXISTS (SELECT 1 FROM delivery s WHERE s.endpoint_id = ${ep} AND s.ordering_key = ${key}
+      AND s.ordering_key IS NOT NULL AND s.status = ${SENDING} AND s.next_attempt_at > ${now} AND s.id <> ${id})`;
+const KEY_FREE = `SELECT ${keyFree('?1', '?2', '?3', '?4', '?5')} AS free`;
+/** An endpoint's oldest due deliveries that may be leased (keyed ones only as their line's head). */
+const DUE_FREE_OF_ENDPOINT = `SELECT id FROM delivery o WHERE endpoint_id = ?1 AND status IN (${OPEN}) AND next_attempt_at <= ?2
+  AND (o.ordering_key IS NULL OR ${keyFree('?1', 'o.ordering_key', 'o.sequence', 'o.id', '?2')})
+  ORDER BY next_attempt_at, id LIMIT ?3`;
+/** Takes the next number of an (endpoint, key) line. */
+const NEXT_SEQUENCE = `INSERT INTO ordering_sequence (endpoint_id, ordering_key, last_seq) VALUES (?, ?, 1)
+  ON CONFLICT (endpoint_id, ordering_key) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq`;
 /** A FIFO endpoint's head: its oldest open delivery. */
 const FIFO_HEAD = `SELECT id, next_attempt_at FROM delivery WHERE endpoint_id = ? AND status IN (${OPEN})
   ORDER BY created_at, id LIMIT 1`;
@@ -92,7 +108,10 @@ export function sqliteRouting(conn: SqliteConnection, ctx: CodecContext) {
         id: String(r.id),
         ...endpoints.pick(r, ctx, ['disabled', 'eventTypes', 'channels']),
       })),
-    /** Queues one (message, endpoint) pair: pending, no attempts yet, due at `dueAt`. */
+    /**
+     * Queues one (message, endpoint) pair: pending, no attempts yet, due at `dueAt`; a keyed one
+     * with its number in the (endpoint, key) line.
+     */
     insertDelivery(
       id: string,
       msgId: string,
@@ -101,11 +120,23 @@ export function sqliteRouting(conn: SqliteConnection, ctx: CodecContext) {
       dueAt: number,
       triggerType: TriggerTypeCode,
       now: number,
+      keyed: { orderingKey: string; sequence: number } | null = null,
     ) {
       conn.run(
         `INSERT INTO delivery (id, msg_id, app_id, endpoint_id, status, attempts, next_attempt_at, trigger_type,
-           created_at, updated_at) VALUES (?, ?, ?, ?, ${PENDING}, 0, ?, ?, ?, ?)`,
-        [id, msgId, appId, endpointId, dueAt, triggerType, now, now],
+           created_at, updated_at, ordering_key, sequence) VALUES (?, ?, ?, ?, ${PENDING}, 0, ?, ?, ?, ?, ?, ?)`,
+        [
+          id,
+          msgId,
+          appId,
+          endpointId,
+          dueAt,
+          triggerType,
+          now,
+          now,
+          keyed?.orderingKey ?? null,
+          keyed?.sequence ?? null,
+        ],
       );
     },
   };
@@ -118,6 +149,8 @@ export function sqliteQueue(
 ): Pick<Store, 'ingest' | 'claimDue' | 'completeDeliveries' | 'releaseDeliveries' | 'nextDueAt' | 'resend'> {
   const { all, get, run } = conn;
   const { routingOf, insertDelivery } = sqliteRouting(conn, ctx);
+  const nextSequence = (endpointId: string, key: string) =>
+    Number(get(NEXT_SEQUENCE, [endpointId, key])!.last_seq);
 
   /** The extra WHERE terms of a `DeliveryScope`, on the `delivery` table. */
   const scopeSql = (scope: DeliveryScope) => {
@@ -146,7 +179,7 @@ export function sqliteQueue(
   function dueEndpoints(o: ClaimOptions): {
     ids: string[];
     scannedTo: string | null;
-    live: { id: string; endpointId: string }[];
+    live: LiveRow[];
   } {
     const skip = new Set(o.skipEndpoints);
     if (o.onlyEndpoints) {
@@ -156,7 +189,12 @@ export function sqliteQueue(
       return { ids, scannedTo: null, live: [] };
     }
     const live = all(LIVE_DUE, [o.now - LIVE_MS, o.now, o.limit * WINDOW_PER_LIMIT])
-      .map((r) => ({ id: String(r.id), endpointId: String(r.endpoint_id) }))
+      .map((r) => ({
+        id: String(r.id),
+        endpointId: String(r.endpoint_id),
+        orderingKey: r.ordering_key === null ? null : String(r.ordering_key),
+        sequence: Number(r.sequence),
+      }))
       .filter((r) => !skip.has(r.endpointId));
     const withLive = (ids: string[]) => [...new Set([...live.map((r) => r.endpointId), ...ids])];
     const window = all(DUE_WINDOW, [o.now, o.limit * WINDOW_PER_LIMIT]);
@@ -238,9 +276,11 @@ export function sqliteQueue(
               run(INSERT_MESSAGE, messages.values(m, ctx) as Param[]);
               const targets = item.route(endpointsOfApp);
               const dueNow = item.dueAt <= m.createdAt;
+              const orderingKey = m.orderingKey ?? null;
               for (const endpointId of targets) {
                 const id = item.newDeliveryId();
-                const endpoint = handoff && dueNow ? handoffOf(endpointId) : null;
+                // A keyed delivery waits its turn in its line (ordering keys): a claim decides.
+                const endpoint = handoff && dueNow && orderingKey === null ? handoffOf(endpointId) : null;
                 if (endpoint && handoff!.take(endpointId)) {
                   const leaseUntil = m.createdAt + endpoint.leaseMs;
                   run(
@@ -273,7 +313,16 @@ export function sqliteQueue(
                   });
                   continue;
                 }
-                insertDelivery(id, m.id, m.appId, endpointId, item.dueAt, TriggerType.scheduled, m.createdAt);
+                insertDelivery(
+                  id,
+                  m.id,
+                  m.appId,
+                  endpointId,
+                  item.dueAt,
+                  TriggerType.scheduled,
+                  m.createdAt,
+                  orderingKey === null ? null : { orderingKey, sequence: nextSequence(endpointId, orderingKey) },
+                );
                 queued++;
               }
               if (item.idempotency) {
@@ -351,6 +400,12 @@ export function sqliteQueue(
             if (livePicks.length >= o.limit) break;
             const i = position.get(r.endpointId);
             if (i === undefined || rooms[i]! <= 0 || gates.get(r.endpointId)!.fifo) continue;
+            // A keyed row only as the head of its (endpoint, key) line, nothing of it in flight.
+            if (
+              r.orderingKey !== null &&
+              !Number(get(KEY_FREE, [r.endpointId, r.orderingKey, r.sequence, r.id, o.now])?.free)
+            )
+              continue;
             livePicks.push(r);
             taken.add(r.id);
             liveOf.set(r.endpointId, (liveOf.get(r.endpointId) ?? 0) + 1);
@@ -369,7 +424,7 @@ export function sqliteQueue(
               const gate = gates.get(id)!;
               const got = gate.fifo
                 ? [gate.fifoHead!.id].filter((h) => !taken.has(h))
-                : all(DUE_OF_ENDPOINT, [id, o.now, take + picked[i]!.length + (liveOf.get(id) ?? 0)])
+                : all(DUE_FREE_OF_ENDPOINT, [id, o.now, take + picked[i]!.length + (liveOf.get(id) ?? 0)])
                     .map((r) => String(r.id))
                     .filter((d) => !taken.has(d))
                     .slice(0, take);
@@ -407,7 +462,7 @@ export function sqliteQueue(
             all(
               `UPDATE delivery SET status = ${SENDING}, next_attempt_at = ?, updated_at = ?
                WHERE id IN (SELECT value FROM json_each(?)) AND status IN (${OPEN}) AND next_attempt_at <= ?
-               RETURNING id, msg_id, app_id, endpoint_id, attempts, trigger_type, next_attempt_at`,
+               RETURNING id, msg_id, app_id, endpoint_id, attempts, trigger_type, next_attempt_at, ordering_key, sequence`,
               [o.now + lease, o.now, JSON.stringify(ids), o.now],
             ),
           );
@@ -520,10 +575,36 @@ export function sqliteQueue(
 
     resend: (m, endpointId, id, now) =>
       conn.exclusive(() => {
-        insertDelivery(id, m.id, m.appId, endpointId, now, TriggerType.manual, now);
+        // A keyed message sent again keeps its key and its number in the line (the receiver
+        // sees the same webhook-sequence again); one never queued for this endpoint takes the
+        // line's next number.
+        const orderingKey = m.orderingKey ?? null;
+        conn.txSync(() => {
+          let keyed: { orderingKey: string; sequence: number } | null = null;
+          if (orderingKey !== null) {
+            const had = get(
+              `SELECT sequence FROM delivery WHERE msg_id = ? AND endpoint_id = ? AND sequence IS NOT NULL
+               ORDER BY created_at, id LIMIT 1`,
+              [m.id, endpointId],
+            );
+            keyed = {
+              orderingKey,
+              sequence: had ? Number(had.sequence) : nextSequence(endpointId, orderingKey),
+            };
+          }
+          insertDelivery(id, m.id, m.appId, endpointId, now, TriggerType.manual, now, keyed);
+        });
         events.emit('queued');
       }),
   };
+}
+
+/** A row of `LIVE_DUE`. */
+interface LiveRow {
+  id: string;
+  endpointId: string;
+  orderingKey: string | null;
+  sequence: number;
 }
 
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
