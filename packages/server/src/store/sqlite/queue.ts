@@ -321,7 +321,9 @@ export function sqliteQueue(
                   item.dueAt,
                   TriggerType.scheduled,
                   m.createdAt,
-                  orderingKey === null ? null : { orderingKey, sequence: nextSequence(endpointId, orderingKey) },
+                  orderingKey === null
+                    ? null
+                    : { orderingKey, sequence: nextSequence(endpointId, orderingKey) },
                 );
                 queued++;
               }
