@@ -781,6 +781,7 @@ for (const adapter of selectedAdapters()) {
           template: { text: '{{ payload.ref }}' },
         },
       ],
+      ingest: null,
       createdAt: now,
       updatedAt: now,
       ...over,
