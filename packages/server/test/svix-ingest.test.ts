@@ -12,7 +12,14 @@ import { Webhook } from 'standardwebhooks';
 import Stripe from 'stripe';
 import { ApiException, Svix } from 'svix';
 import { createManualClock } from '../src/core/clock.ts';
-import { headersOf, startHookline, startReceiver, type TestReceiver, type TestServer, tempDir } from './helpers.ts';
+import {
+  headersOf,
+  startHookline,
+  startReceiver,
+  type TestReceiver,
+  type TestServer,
+  tempDir,
+} from './helpers.ts';
 import { createTestDatabase, PG_SECRET_KEY, pgTestOptions, type TestDatabase } from './pg.ts';
 
 function apiError(status: number, code?: string) {
@@ -125,7 +132,12 @@ function suite(name: string, setup: () => Promise<Setup>, options: { skip?: stri
       assert.match(key, /^whsec_/);
 
       // Stripe signs; Hookline verifies, keeps and forwards it signed with the endpoint's secret.
-      const body = JSON.stringify({ id: 'evt_1', object: 'event', type: 'invoice.paid', data: { object: {} } });
+      const body = JSON.stringify({
+        id: 'evt_1',
+        object: 'event',
+        type: 'invoice.paid',
+        data: { object: {} },
+      });
       const res = await postStripe(ingestUrl, body);
       assert.equal(res.status, 200);
       const accepted = (await res.json()) as { id: string; status: string };
@@ -141,7 +153,10 @@ function suite(name: string, setup: () => Promise<Setup>, options: { skip?: stri
       new Webhook(key).verify(fwd.body.toString(), h);
 
       // Forged, and the URL without its token: neither reaches the endpoint.
-      assert.equal((await postStripe(ingestUrl, body, `whsec_${randomBytes(24).toString('base64')}`)).status, 401);
+      assert.equal(
+        (await postStripe(ingestUrl, body, `whsec_${randomBytes(24).toString('base64')}`)).status,
+        401,
+      );
       const bare = await postStripe(`${server.url}/in/stripe-prod`, body);
       assert.equal(bare.status, 404);
       assert.equal(((await bare.json()) as { code: string }).code, 'not_found');
@@ -149,7 +164,9 @@ function suite(name: string, setup: () => Promise<Setup>, options: { skip?: stri
 
       // Headers replaced; the endpoint updated; the secret rotated (the old one signs on).
       await svix.ingest.endpoint.setHeaders(source.id, ep.id, { headers: { 'X-Env': 'prod' } });
-      assert.deepEqual((await svix.ingest.endpoint.getHeaders(source.id, ep.id)).headers, { 'x-env': 'prod' });
+      assert.deepEqual((await svix.ingest.endpoint.getHeaders(source.id, ep.id)).headers, {
+        'x-env': 'prod',
+      });
       const updated = await svix.ingest.endpoint.upsert(source.id, ep.id, {
         url: `${recv.url}/billing-v2`,
         description: 'billing v2',
@@ -168,7 +185,12 @@ function suite(name: string, setup: () => Promise<Setup>, options: { skip?: stri
       await svix.ingest.endpoint.rotateSecret(source.id, ep.id);
       const { key: key2 } = await svix.ingest.endpoint.getSecret(source.id, ep.id);
       assert.notEqual(key2, key);
-      const body2 = JSON.stringify({ id: 'evt_2', object: 'event', type: 'invoice.paid', data: { object: {} } });
+      const body2 = JSON.stringify({
+        id: 'evt_2',
+        object: 'event',
+        type: 'invoice.paid',
+        data: { object: {} },
+      });
       assert.equal((await postStripe(ingestUrl, body2)).status, 200);
       await drain();
       await recv.waitFor(2);
@@ -180,7 +202,10 @@ function suite(name: string, setup: () => Promise<Setup>, options: { skip?: stri
       new Webhook(key).verify(fwd2.body.toString(), headersOf(fwd2));
 
       // An endpoint created by PUT under a uid; a secret that differs from the shared one is refused.
-      const put = await svix.ingest.endpoint.upsert(source.id, 'audit', { url: `${recv.url}/audit`, disabled: true });
+      const put = await svix.ingest.endpoint.upsert(source.id, 'audit', {
+        url: `${recv.url}/audit`,
+        disabled: true,
+      });
       assert.equal(put.uid, 'audit');
       assert.equal(put.disabled, true);
       await assert.rejects(
@@ -209,14 +234,20 @@ function suite(name: string, setup: () => Promise<Setup>, options: { skip?: stri
         variables: null,
       });
       await assert.rejects(
-        svix.ingest.endpoint.transformation.patch(source.id, ep.id, { code: 'function handler(w) { return w }' }),
+        svix.ingest.endpoint.transformation.patch(source.id, ep.id, {
+          code: 'function handler(w) { return w }',
+        }),
         apiError(422),
       );
       await svix.ingest.endpoint.transformation.patch(source.id, ep.id, { code: null });
     });
 
     test('a first endpoint may bring the secret; the source updated by upsert changes its verification', async () => {
-      const source = await svix.ingest.source.create({ name: 'Shop', type: 'stripe', config: { secret: stripeSecret } });
+      const source = await svix.ingest.source.create({
+        name: 'Shop',
+        type: 'stripe',
+        config: { secret: stripeSecret },
+      });
       assert.equal(source.uid, null);
       assert.match(source.ingestUrl!, /\/in\/shop-[a-z0-9x]{8}\/[A-Za-z0-9_-]+$/);
       const secret = `whsec_${randomBytes(24).toString('base64')}`;
@@ -241,7 +272,10 @@ function suite(name: string, setup: () => Promise<Setup>, options: { skip?: stri
       assert.equal((await postStripe(changed.ingestUrl!, body)).status, 401, 'no longer verified as Stripe');
 
       // PUT under an unknown uid creates the source; under an unknown id it is a 404.
-      const made = await svix.ingest.source.upsert('made-by-put', { name: 'Made by PUT', type: 'generic-webhook' });
+      const made = await svix.ingest.source.upsert('made-by-put', {
+        name: 'Made by PUT',
+        type: 'generic-webhook',
+      });
       assert.equal(made.uid, 'made-by-put');
       assert.equal(made.type, 'generic-webhook');
       assert.equal((await fetch(made.ingestUrl!, { method: 'POST', body: '{}' })).status, 200);
@@ -354,11 +388,19 @@ function suite(name: string, setup: () => Promise<Setup>, options: { skip?: stri
         svix.ingest.source.create({ name: 'no secret', type: 'stripe', config: {} as { secret: string } }),
         apiError(422),
       );
-      await assert.rejects(svix.ingest.source.get('src_2nosuchsourcexxxxxxxxxxxxxx'), apiError(404, 'not_found'));
+      await assert.rejects(
+        svix.ingest.source.get('src_2nosuchsourcexxxxxxxxxxxxxx'),
+        apiError(404, 'not_found'),
+      );
       await assert.rejects(svix.ingest.endpoint.list('no-such-source'), apiError(404, 'not_found'));
-      await assert.rejects(svix.ingest.endpoint.get(source.id, 'ep_2nosuchendpointxxxxxxxxxxx'), apiError(404));
+      await assert.rejects(
+        svix.ingest.endpoint.get(source.id, 'ep_2nosuchendpointxxxxxxxxxxx'),
+        apiError(404),
+      );
       for (const path of ['/ingest/api/v1/nope', '/ingest/api/v2/source', '/ingest/x', '/api/v1/nope']) {
-        const res = await fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${server.token}` } });
+        const res = await fetch(`${server.url}${path}`, {
+          headers: { authorization: `Bearer ${server.token}` },
+        });
         assert.equal(res.status, 404, path);
         assert.equal(((await res.json()) as { code: string }).code, 'not_found', path);
       }
