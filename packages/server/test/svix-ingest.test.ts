@@ -6,7 +6,7 @@
  * pagination, and the errors (unsupported type, unknown source, unknown path).
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import Stripe from 'stripe';
@@ -335,6 +335,61 @@ function suite(name: string, setup: () => Promise<Setup>, options: { skip?: stri
       assert.equal((await fetch(rotated.ingestUrl, ping)).status, 401, 'token URL: reached');
       clock.advance(48 * HOUR + 1000);
       assert.equal((await fetch(`${server.url}/in/native-gh`, ping)).status, 404, 'bare URL: expired');
+    });
+
+    test('Svix-signed, Zoom and Segment types verify requests signed as those providers sign', async () => {
+      const post = (url: string, body: string, headers: Record<string, string>) =>
+        fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+      const now = () => Math.floor(clock.now() / 1000);
+      const body = JSON.stringify({ type: 'user.created', data: { id: 'u1' } });
+
+      // Clerk signs with Svix (Standard Webhooks with svix- headers).
+      const clerkSecret = `whsec_${randomBytes(24).toString('base64')}`;
+      const clerk = await svix.ingest.source.create({
+        name: 'clerk',
+        type: 'clerk',
+        config: { secret: clerkSecret },
+      });
+      assert.equal(clerk.type, 'clerk');
+      const sig = new Webhook(clerkSecret).sign('msg_1', new Date(clock.now()), body);
+      const svixHeaders = { 'svix-id': 'msg_1', 'svix-timestamp': String(now()), 'svix-signature': sig };
+      assert.equal((await post(clerk.ingestUrl!, body, svixHeaders)).status, 200);
+      assert.equal((await post(clerk.ingestUrl!, `${body} `, svixHeaders)).status, 401);
+
+      // Zoom: HMAC-SHA256 of v0:{timestamp}:{body}; its URL validation answered with the secret.
+      const zoomSecret = 'zoom-secret-token';
+      const zoom = await svix.ingest.source.create({
+        name: 'zoom',
+        type: 'zoom',
+        config: { secret: zoomSecret },
+      });
+      const zoomSign = (b: string, ts: number) =>
+        `v0=${createHmac('sha256', zoomSecret).update(`v0:${ts}:${b}`).digest('hex')}`;
+      const ts = now();
+      const zoomHeaders = (b: string) => ({
+        'x-zm-request-timestamp': String(ts),
+        'x-zm-signature': zoomSign(b, ts),
+      });
+      assert.equal((await post(zoom.ingestUrl!, body, zoomHeaders(body))).status, 200);
+      assert.equal((await post(zoom.ingestUrl!, body, zoomHeaders('{}'))).status, 401);
+      const validation = JSON.stringify({ event: 'endpoint.url_validation', payload: { plainToken: 'abc' } });
+      const answer = await post(zoom.ingestUrl!, validation, zoomHeaders(validation));
+      assert.equal(answer.status, 200);
+      assert.deepEqual(await answer.json(), {
+        plainToken: 'abc',
+        encryptedToken: createHmac('sha256', zoomSecret).update('abc').digest('hex'),
+      });
+
+      // Segment: HMAC-SHA1 of the body, hex, in X-Signature.
+      const segment = await svix.ingest.source.create({
+        name: 'segment',
+        type: 'segment',
+        config: { secret: 'segment-secret' },
+      });
+      const segSig = createHmac('sha1', 'segment-secret').update(body).digest('hex');
+      assert.equal((await post(segment.ingestUrl!, body, { 'x-signature': segSig })).status, 200);
+      assert.equal((await post(segment.ingestUrl!, body, { 'x-signature': '00' })).status, 401);
+      assert.equal((await svix.ingest.source.get(segment.id)).type, 'segment');
     });
 
     test('dashboard access, list pagination, unsupported types and unknown sources', async () => {

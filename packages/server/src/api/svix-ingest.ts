@@ -372,7 +372,10 @@ async function updateSource(ctx: ApiContext, existing: Source, input: IngestSour
       name: input.uid ?? existing.name,
       description: input.name,
       verification: { ...current.verification, ...verification, hmac: hmacIn(verification.hmac) },
-      handshake: zoomHandshake(input, verification) ?? current.handshake,
+      handshake:
+        zoomHandshake(input, verification) ??
+        // No longer Zoom: its URL validation is no longer answered.
+        (existing.ingest?.type === 'zoom' ? { ...current.handshake, challenge: null } : current.handshake),
       destinations: destinationsIn(existing),
     },
     existing,
