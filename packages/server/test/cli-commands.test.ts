@@ -244,6 +244,13 @@ describe('hookline trigger', () => {
       c.err.join(),
     );
     assert.equal(receiver.requests[before]!.url, '/in/my-repo');
+    // A source whose receive URL carries a token (`ingestPath` /in/{name}/{token}).
+    assert.equal(
+      await run(['trigger', 'github', 'ping', '--source', 'my-repo/tok_1', '--secret', 's'], c.io),
+      0,
+      c.err.join(),
+    );
+    assert.equal(receiver.requests[before + 1]!.url, '/in/my-repo/tok_1');
     assert.equal(
       await run(
         ['trigger', 'github', 'ping', '--source', 'x', '--url', receiver.url, '--secret', 's'],

@@ -86,12 +86,14 @@ describe('dashboard serving', () => {
       ] as RequestInit[]) {
         const r = await fetch(server.url + path, init);
         const what = `${init.method ?? 'GET'} ${path}`;
-        // Unknown routes under /api/v1 may meet authentication first; never the dashboard's HTML.
+        // Routes under /api/v1 and /ingest/api/v1 (Svix Ingest's) meet authentication first;
+        // never the dashboard's HTML.
         assert.ok(r.status === 404 || r.status === 401, `${what}: ${r.status}`);
         assert.match(r.headers.get('content-type') ?? '', /application\/json/, what);
         const body = (await r.json()) as { code: string; detail: string };
         assert.equal(typeof body.detail, 'string', what);
-        if (!path.startsWith('/api/v1/')) assert.equal(body.code, 'not_found', what);
+        if (!path.startsWith('/api/v1/') && !path.startsWith('/ingest/api/v1/'))
+          assert.equal(body.code, 'not_found', what);
       }
     }
     // The SPA still answers its own client routes next to them.

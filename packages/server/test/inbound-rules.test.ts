@@ -39,6 +39,7 @@ const source = (over: Partial<Source>): Source => ({
   handshake: { provider: true, discordResponse: { type: 5 }, challenge: null },
   allowedIps: null,
   destinations: [],
+  ingest: null,
   createdAt: 0,
   updatedAt: 0,
   ...over,

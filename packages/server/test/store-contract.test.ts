@@ -851,6 +851,7 @@ for (const adapter of selectedAdapters()) {
           template: { text: '{{ payload.ref }}' },
         },
       ],
+      ingest: null,
       createdAt: now,
       updatedAt: now,
       ...over,

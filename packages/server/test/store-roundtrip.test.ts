@@ -382,6 +382,15 @@ for (const adapter of selectedAdapters()) {
             template: { text: '{{ payload.ref }}' },
           },
         ],
+        ingest: {
+          type: 'stripe',
+          uid: 'rt-source',
+          metadata: { team: 'billing' },
+          tokens: [
+            { token: 'tok-new', expiresAt: null },
+            { token: '', expiresAt: T0 + 32 },
+          ],
+        },
         createdAt: T0 + 30,
         updatedAt: T0 + 31,
       };

@@ -256,6 +256,44 @@ export function createAuth(ctx: ApiContext) {
   };
 }
 
+/** This server's public origin: HOOKLINE_PUBLIC_URL, else this server as the client reached it. */
+export function publicOrigin(ctx: ApiContext, req: FastifyRequest): string {
+  // The Host header is the client's to choose: with a public URL it never shapes a link.
+  return ctx.config.publicUrl?.replace(/\/+$/, '') ?? `${req.protocol}://${req.host}`;
+}
+
+/**
+ * Makes an app portal token for an application and the dashboard link that opens with it
+ * (`/auth/app-portal-access`, and a Svix Ingest source's dashboard).
+ */
+export async function portalAccess(
+  ctx: ApiContext,
+  req: FastifyRequest,
+  appId: string,
+  options: { readOnly?: boolean | null; featureFlags?: string[] | null; expiry?: number | null },
+): Promise<{ url: string; token: string }> {
+  const now = ctx.clock.now();
+  const secret = `${APP_TOKEN_PREFIX}${randomBytes(24).toString('base64url')}`;
+  await ctx.store.insertAppToken({
+    id: ctx.ids('appToken'),
+    appId,
+    tokenHash: hashToken(secret).toString('hex'),
+    readOnly: options.readOnly ?? false,
+    featureFlags: options.featureFlags ?? null,
+    scope: 'portal',
+    name: null,
+    endpointId: null,
+    expiresAt: now + (options.expiry ?? DEFAULT_APP_TOKEN_SECONDS) * 1000,
+    revokedAt: null,
+    createdAt: now,
+  });
+  // Never kept for idempotent replay (Svix clients send an idempotency-key on every POST):
+  // the stored response would hold the token in clear. A retried call makes another token.
+  req.idempotencyKeep = false;
+  // The dashboard at HOOKLINE_PUBLIC_URL; without one, this server as the client reached it.
+  return { url: `${publicOrigin(ctx, req)}/apps/${appId}#key=${secret}`, token: secret };
+}
+
 const AppParams = Type.Object({ app_id: Type.String({ description: 'Application id or uid' }) });
 const tags = ['Authentication'];
 
@@ -280,28 +318,7 @@ export function authRoutes(api: Routes, ctx: ApiContext): void {
         inline && !(await ctx.store.getApp(req.params.app_id))
           ? (await createApplication(ctx, { ...inline, uid: inline.uid ?? req.params.app_id }, true)).app
           : await loadAppToChange(ctx, req.params.app_id);
-      const now = ctx.clock.now();
-      const secret = `${APP_TOKEN_PREFIX}${randomBytes(24).toString('base64url')}`;
-      await ctx.store.insertAppToken({
-        id: ctx.ids('appToken'),
-        appId: app.id,
-        tokenHash: hashToken(secret).toString('hex'),
-        readOnly: body.readOnly ?? false,
-        featureFlags: body.featureFlags ?? null,
-        scope: 'portal',
-        name: null,
-        endpointId: null,
-        expiresAt: now + (body.expiry ?? DEFAULT_APP_TOKEN_SECONDS) * 1000,
-        revokedAt: null,
-        createdAt: now,
-      });
-      // Never kept for idempotent replay (Svix clients send an idempotency-key on every POST):
-      // the stored response would hold the token in clear. A retried call makes another token.
-      req.idempotencyKeep = false;
-      // The dashboard at HOOKLINE_PUBLIC_URL; without one, this server as the client reached it.
-      // The Host header is the client's to choose: with a public URL it never shapes the link.
-      const origin = ctx.config.publicUrl?.replace(/\/+$/, '') ?? `${req.protocol}://${req.host}`;
-      return { url: `${origin}/apps/${app.id}#key=${secret}`, token: secret };
+      return portalAccess(ctx, req, app.id, body);
     },
   );
 

@@ -741,7 +741,10 @@ export const SourceOut = Type.Object(
     id: Type.String(),
     name: Type.String(),
     description: Type.String(),
-    ingestPath: Type.String({ description: 'Where the provider posts: /in/{name}' }),
+    ingestPath: Type.String({
+      description:
+        'Where the provider posts: /in/{name}, or /in/{name}/{token} for a source whose URL has a token',
+    }),
     appId: Type.String({ description: 'The application whose endpoints are the destinations' }),
     verification: Type.Object({
       scheme: Type.Enum(SOURCE_SCHEMES, { type: 'string' }),

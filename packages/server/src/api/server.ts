@@ -46,6 +46,7 @@ import { sendingRoutes } from './sending.ts';
 import { sendingExtraRoutes } from './sending-extra.ts';
 import { sourceRoutes } from './source.ts';
 import { statsRoutes } from './stats.ts';
+import { svixIngestRoutes } from './svix-ingest.ts';
 import { transformationRoutes } from './transformation.ts';
 import { usageStatsRoutes } from './usage-stats.ts';
 
@@ -254,6 +255,17 @@ export async function buildApi(ctx: ApiContext) {
       liveRoutes(typed, ctx);
     },
     { prefix: '/api/v1' },
+  );
+  // Svix Ingest's API (the SDKs' `ingest` namespace) on inbound sources; same auth as /api/v1.
+  await app.register(
+    async (api) => {
+      api.addHook('onRequest', refuseNul);
+      api.addHook('onRequest', auth);
+      api.addHook('preValidation', refuseNul);
+      idempotency(api, ctx);
+      svixIngestRoutes(api.withTypeProvider<TypeBoxTypeProvider>(), ctx);
+    },
+    { prefix: '/ingest/api/v1' },
   );
   // Providers call /in/{source} without Hookline's token: the source's signature check is the auth.
   await app.register(inboundRoutes(ctx));

@@ -20,6 +20,7 @@ import type {
   SourceVerification,
 } from '../core/types.ts';
 import { CHALLENGE_PRESETS, challengeProblems } from '../inbound/handshakes.ts';
+import { receivePath } from '../inbound/ingest-token.ts';
 import { verificationProblems } from '../inbound/rules.ts';
 import type { ApiContext, Routes } from './context.ts';
 import { assertSigningSecret, DEFAULT_GRACE_SECONDS, destinationProblems } from './destination-rules.ts';
@@ -115,7 +116,7 @@ export function sourceOut(s: Source) {
     id: s.id,
     name: s.name,
     description: s.description,
-    ingestPath: `/in/${s.name}`,
+    ingestPath: receivePath(s),
     appId: s.appId,
     verification: {
       scheme: v.scheme,
@@ -183,7 +184,9 @@ export async function loadSource(ctx: ApiContext, idOrName: string): Promise<Sou
   return source;
 }
 
-type SourceFields = Required<Omit<SourceIn, 'forwardSecret'>> & { forwardSecret?: string | null | undefined };
+export type SourceFields = Required<Omit<SourceIn, 'forwardSecret'>> & {
+  forwardSecret?: string | null | undefined;
+};
 type ChallengeIn = NonNullable<SourceHandshakeIn['challenge']>;
 
 /**
@@ -206,7 +209,11 @@ function destinationIds(
 }
 
 /** Builds the record from (merged) input, checking what the schema cannot. */
-async function buildSource(ctx: ApiContext, input: SourceFields, existing: Source | null): Promise<Source> {
+export async function buildSource(
+  ctx: ApiContext,
+  input: SourceFields,
+  existing: Source | null,
+): Promise<Source> {
   const issues: ValidationIssue[] = [];
   const issue = (loc: (string | number)[], msg: string) =>
     issues.push({ loc: ['body', ...loc], msg, type: 'value_error' });
@@ -285,13 +292,39 @@ async function buildSource(ctx: ApiContext, input: SourceFields, existing: Sourc
     handshake,
     allowedIps: input.allowedIps && input.allowedIps.length > 0 ? input.allowedIps : null,
     destinations,
+    ingest: existing?.ingest ?? null,
     createdAt: existing?.createdAt ?? now,
     updatedAt: now,
   };
 }
 
+/** Rotates the secret that signs forwarded requests; the old one signs on for the grace period. */
+export async function rotateForwardSecret(
+  ctx: ApiContext,
+  source: Source,
+  body: {
+    key?: string | null;
+    gracePeriodSeconds?: number | null;
+    secretType?: Parameters<typeof rotateSecrets>[4];
+  },
+): Promise<void> {
+  assertSigningSecret(body.key, ['body', 'key']);
+  const now = ctx.clock.now();
+  await ctx.store.updateSource({
+    ...source,
+    forwardSecrets: rotateSecrets(
+      source.forwardSecrets,
+      body.key ?? null,
+      body.gracePeriodSeconds ?? DEFAULT_GRACE_SECONDS,
+      now,
+      body.secretType ?? 'hmac-sha256',
+    ),
+    updatedAt: now,
+  });
+}
+
 /** A source's settings as input again, so PATCH can merge into them. */
-function asInput(s: Source): SourceFields {
+export function asInput(s: Source): SourceFields {
   return {
     name: s.name,
     description: s.description,
@@ -320,7 +353,7 @@ function asInput(s: Source): SourceFields {
   };
 }
 
-function withDefaults(input: SourceIn): SourceFields {
+export function withDefaults(input: SourceIn): SourceFields {
   return {
     ...input,
     description: input.description ?? '',
@@ -478,21 +511,7 @@ export function sourceRoutes(api: Routes, ctx: ApiContext): void {
       },
     },
     async (req, reply) => {
-      const source = await loadSource(ctx, req.params.source_id);
-      const body = req.body ?? {};
-      assertSigningSecret(body.key, ['body', 'key']);
-      const now = ctx.clock.now();
-      await ctx.store.updateSource({
-        ...source,
-        forwardSecrets: rotateSecrets(
-          source.forwardSecrets,
-          body.key ?? null,
-          body.gracePeriodSeconds ?? DEFAULT_GRACE_SECONDS,
-          now,
-          body.secretType ?? 'hmac-sha256',
-        ),
-        updatedAt: now,
-      });
+      await rotateForwardSecret(ctx, await loadSource(ctx, req.params.source_id), req.body ?? {});
       return reply.code(204).send(null);
     },
   );

@@ -134,6 +134,11 @@ export const ERRORS = {
     description:
       'The client did not send the whole request in time (`HOOKLINE_REQUEST_TIMEOUT`, headers within `HOOKLINE_HEADERS_TIMEOUT`); the connection is closed.',
   },
+  too_many_rotations: {
+    status: 429,
+    description:
+      "Svix Ingest: a source's ingest URL token was rotated three times within 48 hours (the rotated-out tokens still work); wait until the oldest expires.",
+  },
   headers_too_large: { status: 431, description: 'The request headers are larger than the server accepts.' },
   unsupported_media_type: { status: 415, description: 'The body is not `application/json`.' },
   validation: {

@@ -9,14 +9,14 @@ import type { App, Endpoint, Source, SourceDestination, SourceHandshake } from '
 export const destinationEndpoint = (src: Source, d: SourceDestination, createdAt: number): Endpoint => ({
   id: d.id,
   appId: src.appId,
-  uid: null,
+  uid: d.uid ?? null,
   url: d.url,
-  description: `destination of source ${src.name}`,
+  description: d.description ?? `destination of source ${src.name}`,
   disabled: d.disabled,
   eventTypes: d.eventTypes,
   channels: null,
-  throttleRate: null,
-  metadata: {},
+  throttleRate: d.throttleRate ?? null,
+  metadata: d.metadata ?? {},
   headers: d.headers,
   secrets: src.forwardSecrets,
   svixHeaders: false,
@@ -69,6 +69,16 @@ export interface DestinationSyncPlan {
   upserts: { id: string; update: Partial<Endpoint>; create: Endpoint }[];
 }
 
+/** The Svix Ingest endpoint fields a destination sets (those it leaves out stay as they are). */
+function destinationExtras(d: SourceDestination): Partial<Endpoint> {
+  const out: Partial<Endpoint> = {};
+  if (d.description !== undefined) out.description = d.description;
+  if (d.uid !== undefined) out.uid = d.uid;
+  if (d.throttleRate !== undefined) out.throttleRate = d.throttleRate;
+  if (d.metadata !== undefined) out.metadata = d.metadata;
+  return out;
+}
+
 export function planDestinationSync(src: Source): DestinationSyncPlan {
   return {
     keep: src.destinations.map((d) => d.id),
@@ -82,6 +92,7 @@ export function planDestinationSync(src: Source): DestinationSyncPlan {
         kind: d.kind,
         template: d.template,
         secrets: src.forwardSecrets,
+        ...destinationExtras(d),
         updatedAt: src.updatedAt,
         // A disabled destination is not failing; enabled again, it starts healthy.
         ...(d.disabled ? { failingSince: null } : {}),

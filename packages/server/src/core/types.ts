@@ -296,6 +296,36 @@ export interface SourceDestination {
   kind: SourceDestinationKind;
   /** A chat destination's message template (see `Endpoint.template`); null for the default. */
   template: Record<string, unknown> | null;
+  /**
+   * Endpoint fields the Svix Ingest API sets (`/ingest/api/v1/source/{id}/endpoint`): written
+   * when present on a save, kept as they are when absent. Sources never carry them when read;
+   * the Svix Ingest API reads them from the destination's endpoint.
+   */
+  description?: string;
+  uid?: string | null;
+  throttleRate?: number | null;
+  metadata?: Record<string, string>;
+}
+
+/**
+ * A token in a source's receive URL (`/in/{name}/{token}`). Rotated-out ones keep working until
+ * `expiresAt`; the empty token stands for the URL without one (a source made without a token
+ * whose token was rotated in).
+ */
+export interface IngestToken {
+  token: string;
+  expiresAt: number | null;
+}
+
+/** What a source made or changed through the Svix Ingest API keeps beyond Hookline's own fields. */
+export interface SourceIngest {
+  /** Svix's source `type` (`stripe`, `github`, `generic-webhook`, ...). */
+  type: string;
+  /** Svix's `uid`: the source's name when given. */
+  uid: string | null;
+  metadata: Record<string, string>;
+  /** Newest first; empty: the receive URL carries no token (`/in/{name}`). */
+  tokens: IngestToken[];
 }
 
 export interface Source {
@@ -322,6 +352,8 @@ export interface Source {
    */
   allowedIps: string[] | null;
   destinations: SourceDestination[];
+  /** Svix Ingest settings and the receive URL's tokens; null for a source without either. */
+  ingest: SourceIngest | null;
   createdAt: number;
   updatedAt: number;
 }

@@ -24,6 +24,7 @@ import type { InboundPart } from '../store/store.ts';
 import { ipAllowed } from './allowlist.ts';
 import { challengeAnswer, type HandshakeAnswer, providerHandshake, providerReply } from './handshakes.ts';
 import { hubspotParts } from './hubspot.ts';
+import { tokenAccepted } from './ingest-token.ts';
 import { dedupeKey, eventTypeOf, lazyJson, salesforceMessage, type Verdict, verifyRequest } from './rules.ts';
 import { SALESFORCE_MAX_NOTIFICATIONS, salesforceFault, salesforceParts } from './salesforce.ts';
 
@@ -62,22 +63,27 @@ export function inboundRoutes(ctx: ApiContext) {
       (_req, body, done) => done(null, body),
     );
 
-    scope.addHook('onRequest', async (req: FastifyRequest<{ Params: { source: string } }>) => {
-      // A NUL in the name or query (`/in/%00`) is refused before the lookup: no source has one,
-      // and PostgreSQL cannot even compare text holding one. The body may hold `\u0000`.
-      await refuseNul(req);
-      const source = await ctx.store.getSource(req.params.source);
-      if (!source || source.name !== req.params.source) throw notFound('source');
-      // Before the body is read: nothing from outside the allowlist is kept.
-      if (source.allowedIps && !ipAllowed(source.allowedIps, req.ip, `${source.id}:${source.updatedAt}`)) {
-        ctx.metrics?.inboundRequest('ip_not_allowed');
-        throw new HooklineError('ip_not_allowed', `${req.ip} is not in this source's allowedIps`);
-      }
-      const limit = sourceBodyLimit(source, ctx);
-      const declared = Number(req.headers['content-length']);
-      if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
-      sources.set(req, source);
-    });
+    scope.addHook(
+      'onRequest',
+      async (req: FastifyRequest<{ Params: { source: string; token?: string } }>) => {
+        // A NUL in the name or query (`/in/%00`) is refused before the lookup: no source has one,
+        // and PostgreSQL cannot even compare text holding one. The body may hold `\u0000`.
+        await refuseNul(req);
+        const source = await ctx.store.getSource(req.params.source);
+        if (!source || source.name !== req.params.source) throw notFound('source');
+        // A source with a URL token is reached only with a current (or not yet expired) one.
+        if (!tokenAccepted(source, req.params.token, ctx.clock.now())) throw notFound('source');
+        // Before the body is read: nothing from outside the allowlist is kept.
+        if (source.allowedIps && !ipAllowed(source.allowedIps, req.ip, `${source.id}:${source.updatedAt}`)) {
+          ctx.metrics?.inboundRequest('ip_not_allowed');
+          throw new HooklineError('ip_not_allowed', `${req.ip} is not in this source's allowedIps`);
+        }
+        const limit = sourceBodyLimit(source, ctx);
+        const declared = Number(req.headers['content-length']);
+        if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
+        sources.set(req, source);
+      },
+    );
 
     // Chunked bodies have no length up front: count the bytes as they come.
     scope.addHook('preParsing', async (req, _reply, payload) => {
@@ -277,17 +283,17 @@ export function inboundRoutes(ctx: ApiContext) {
         security: [],
       },
     };
-    scope.post('/in/:source', routeSchema, receive);
-    scope.get(
-      '/in/:source',
-      {
-        schema: {
-          tags: ['Inbound'],
-          summary: "Answer a provider's GET challenge (the source's handshake.challenge, e.g. Dropbox)",
-          security: [],
-        },
+    const getSchema = {
+      schema: {
+        tags: ['Inbound'],
+        summary: "Answer a provider's GET challenge (the source's handshake.challenge, e.g. Dropbox)",
+        security: [],
       },
-      receive,
-    );
+    };
+    scope.post('/in/:source', routeSchema, receive);
+    scope.get('/in/:source', getSchema, receive);
+    // The same with the source's URL token (sources made through the Svix Ingest API have one).
+    scope.post('/in/:source/:token', routeSchema, receive);
+    scope.get('/in/:source/:token', getSchema, receive);
   };
 }

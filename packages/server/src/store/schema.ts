@@ -176,6 +176,11 @@ const handshake: Codec<SourceHandshake> = {
   read: (v, ctx) => handshakeFromColumn(v === null || v === undefined ? null : ctx.box.open(String(v))),
 };
 
+const ingest: Codec<Source['ingest']> = {
+  write: (v, ctx) => (v === null ? null : ctx.box.seal(JSON.stringify(v))),
+  read: (v, ctx) => (v === null || v === undefined ? null : JSON.parse(ctx.box.open(String(v)))),
+};
+
 /** A source's own columns; its destinations are endpoints of its application. */
 export const sources = defineTable<Omit<Source, 'destinations'>>('source', {
   id: column('id', text),
@@ -189,6 +194,7 @@ export const sources = defineTable<Omit<Source, 'destinations'>>('source', {
   maxBodyBytes: column('max_body_bytes', intOrNull),
   handshake: column('handshake', handshake),
   allowedIps: column('allowed_ips', json<string[] | null>()),
+  ingest: column('ingest', ingest),
   createdAt: column('created_at', int),
   updatedAt: column('updated_at', int),
 });

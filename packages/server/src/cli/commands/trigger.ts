@@ -41,7 +41,8 @@ calls, so sign for the exact URL your receiver is configured with.`,
     source: {
       type: 'string',
       valueName: 'NAME',
-      description: 'POST to the Hookline inbound source NAME instead (<server>/in/NAME)',
+      description:
+        'POST to the Hookline inbound source NAME instead (<server>/in/NAME; NAME/TOKEN for a source whose URL has a token)',
     },
     server: {
       type: 'string',
@@ -75,7 +76,7 @@ calls, so sign for the exact URL your receiver is configured with.`,
     if (values.url && values.source) throw usageError('give --url or --source, not both');
     const source = values.source as string | undefined;
     const url = source
-      ? `${String(values.server ?? io.env.HOOKLINE_URL ?? DEFAULT_SERVER).replace(/\/+$/, '')}/in/${enc(source)}`
+      ? `${String(values.server ?? io.env.HOOKLINE_URL ?? DEFAULT_SERVER).replace(/\/+$/, '')}/in/${source.split('/').map(enc).join('/')}`
       : (values.url as string | undefined);
     if (!url && !values.print) {
       throw usageError('trigger needs --url URL or --source NAME (or --print to only show the request)');

@@ -1439,4 +1439,14 @@ END
 $$;
 `,
   },
+  {
+    version: 17,
+    name: 'source ingest settings',
+    sql: `
+-- Sealed (encrypted) JSON of what the Svix Ingest API (/ingest/api/v1/source) keeps for a
+-- source: its Svix type, uid and metadata, and the tokens of its receive URL
+-- (/in/{name}/{token}). NULL: none of them (the receive URL is /in/{name}).
+ALTER TABLE source ADD COLUMN ingest TEXT;
+`,
+  },
 ];

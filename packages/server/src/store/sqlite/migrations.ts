@@ -392,4 +392,14 @@ CREATE INDEX delivery_key_sending ON delivery (endpoint_id, ordering_key, next_a
   WHERE ordering_key IS NOT NULL AND status = 3;
 `,
   },
+  {
+    version: 19,
+    name: 'source ingest settings',
+    sql: `
+-- Sealed (encrypted) JSON of what the Svix Ingest API (/ingest/api/v1/source) keeps for a
+-- source: its Svix type, uid and metadata, and the tokens of its receive URL
+-- (/in/{name}/{token}). NULL: none of them (the receive URL is /in/{name}).
+ALTER TABLE source ADD COLUMN ingest TEXT;
+`,
+  },
 ];
