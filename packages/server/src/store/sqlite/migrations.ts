@@ -350,4 +350,14 @@ ALTER TABLE app_token ADD COLUMN scope TEXT NOT NULL DEFAULT 'portal';
 ALTER TABLE app_token ADD COLUMN name TEXT;
 `,
   },
+  {
+    version: 17,
+    name: 'message trace context',
+    sql: `
+-- The W3C traceparent of the request that published the message (or of Hookline's own span for
+-- it, when tracing is on): every delivery attempt carries it on, so a trace runs from the
+-- publisher's call into the receiver. Null when there was none.
+ALTER TABLE message ADD COLUMN traceparent TEXT;
+`,
+  },
 ];
