@@ -141,7 +141,7 @@ export async function createHookline(
     throw err;
   }
   const token = await resolveAdminToken(store, config.adminToken);
-  const tracing = createTracing({ provider: deps.tracerProvider, version: VERSION });
+  const tracing = await createTracing({ provider: deps.tracerProvider, version: VERSION });
 
   const runApi = config.role !== 'worker';
   const runWorker = config.role !== 'api';

@@ -17,25 +17,24 @@
  * (and `OTEL_SDK_DISABLED` is not `true`); the OTLP/HTTP exporter reads the other standard
  * `OTEL_EXPORTER_OTLP_*` variables itself. Off, every helper here does nothing and allocates
  * nothing, except that a `traceparent` received with a message is stored and passed on
- * unchanged, so the receiver's own tracing still links to the caller's.
+ * unchanged, so the receiver's own tracing still links to the caller's. The SDK and the exporter
+ * are loaded only when tracing is on.
  */
 import {
   type Attributes,
   type Context,
+  createTraceState,
   isSpanContextValid,
   ROOT_CONTEXT,
   type Span,
+  type SpanContext,
   SpanKind,
   SpanStatusCode,
   type Tracer,
   type TracerProvider,
   trace,
 } from '@opentelemetry/api';
-import { parseTraceParent, TraceState } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, TracerProvider as SdkTracerProvider } from '@opentelemetry/sdk-trace';
-import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import type { Sampler } from '@opentelemetry/sdk-trace';
 
 export { SpanKind };
 
@@ -63,11 +62,11 @@ export function tracingRequested(env: NodeJS.ProcessEnv = process.env): boolean 
  * This process's tracing: with `provider` (tests inject one with an in-memory exporter), spans go
  * there; else, when the environment asks for it, to an OTLP/HTTP exporter in batches; else off.
  */
-export function createTracing(options: {
+export async function createTracing(options: {
   provider?: TracerProvider | undefined;
   env?: NodeJS.ProcessEnv;
   version: string;
-}): Tracing {
+}): Promise<Tracing> {
   if (options.provider) {
     return {
       enabled: true,
@@ -77,14 +76,23 @@ export function createTracing(options: {
   }
   const env = options.env ?? process.env;
   if (!tracingRequested(env)) return DISABLED;
+  const [{ OTLPTraceExporter }, resources, sdk, semconv] = await Promise.all([
+    import('@opentelemetry/exporter-trace-otlp-http'),
+    import('@opentelemetry/resources'),
+    import('@opentelemetry/sdk-trace'),
+    import('@opentelemetry/semantic-conventions'),
+  ]);
   // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES override these.
-  const resource = resourceFromAttributes({
-    [ATTR_SERVICE_NAME]: 'hookline',
-    [ATTR_SERVICE_VERSION]: options.version,
-  }).merge(detectResources({ detectors: [envDetector] }));
-  const provider = new SdkTracerProvider({
+  const resource = resources
+    .resourceFromAttributes({
+      [semconv.ATTR_SERVICE_NAME]: 'hookline',
+      [semconv.ATTR_SERVICE_VERSION]: options.version,
+    })
+    .merge(resources.detectResources({ detectors: [resources.envDetector] }));
+  const provider = new sdk.TracerProvider({
     resource,
-    spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter() })],
+    sampler: samplerFromEnv(sdk, env),
+    spanProcessors: [new sdk.BatchSpanProcessor({ exporter: new OTLPTraceExporter(), ...batchFromEnv(env) })],
   });
   return {
     enabled: true,
@@ -93,11 +101,74 @@ export function createTracing(options: {
   };
 }
 
+/** `OTEL_TRACES_SAMPLER` (and `OTEL_TRACES_SAMPLER_ARG`, a ratio); `parentbased_always_on` by default. */
+export function samplerFromEnv(
+  sdk: typeof import('@opentelemetry/sdk-trace'),
+  env: NodeJS.ProcessEnv,
+): Sampler {
+  const { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler } = sdk;
+  const arg = Number(env.OTEL_TRACES_SAMPLER_ARG);
+  const ratio = env.OTEL_TRACES_SAMPLER_ARG?.trim() && arg >= 0 && arg <= 1 ? arg : 1;
+  switch (env.OTEL_TRACES_SAMPLER?.trim().toLowerCase()) {
+    case 'always_on':
+      return new AlwaysOnSampler();
+    case 'always_off':
+      return new AlwaysOffSampler();
+    case 'traceidratio':
+      return new TraceIdRatioBasedSampler(ratio);
+    case 'parentbased_always_off':
+      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    case 'parentbased_traceidratio':
+      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) });
+    default:
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+  }
+}
+
+/** The batch span processor's `OTEL_BSP_*` settings that are set to a positive integer. */
+function batchFromEnv(env: NodeJS.ProcessEnv) {
+  const positive = (name: string) => {
+    const n = Number(env[name]);
+    return Number.isInteger(n) && n > 0 ? n : undefined;
+  };
+  const out: {
+    scheduledDelayMillis?: number;
+    maxQueueSize?: number;
+    maxExportBatchSize?: number;
+    exportTimeoutMillis?: number;
+  } = {};
+  const delay = positive('OTEL_BSP_SCHEDULE_DELAY');
+  const queue = positive('OTEL_BSP_MAX_QUEUE_SIZE');
+  const batch = positive('OTEL_BSP_MAX_EXPORT_BATCH_SIZE');
+  const timeout = positive('OTEL_BSP_EXPORT_TIMEOUT');
+  if (delay !== undefined) out.scheduledDelayMillis = delay;
+  if (queue !== undefined) out.maxQueueSize = queue;
+  // The batch may not be larger than the queue.
+  if (batch !== undefined) out.maxExportBatchSize = Math.min(batch, queue ?? 2048);
+  if (timeout !== undefined) out.exportTimeoutMillis = timeout;
+  return out;
+}
+
+/** W3C Trace Context: version, trace id, parent id, flags (and, past version 00, more). */
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+
+/** The remote span a `traceparent` names, if it is a valid one. */
+function parseTraceparent(value: unknown): SpanContext | null {
+  if (typeof value !== 'string' || value.length > 512) return null;
+  const m = TRACEPARENT.exec(value.trim());
+  if (!m || m[1] === 'ff' || (m[1] === '00' && m[5] !== undefined)) return null;
+  const sc: SpanContext = {
+    traceId: m[2]!,
+    spanId: m[3]!,
+    traceFlags: Number.parseInt(m[4]!, 16),
+    isRemote: true,
+  };
+  return isSpanContextValid(sc) ? sc : null;
+}
+
 /** A `traceparent` header value, if it is a valid one (else null). */
 export function validTraceparent(value: string | string[] | null | undefined): string | null {
-  if (typeof value !== 'string' || value.length > 512) return null;
-  const sc = parseTraceParent(value.trim());
-  return sc && isSpanContextValid(sc) ? value.trim() : null;
+  return parseTraceparent(value) ? (value as string).trim() : null;
 }
 
 /** The context of a remote parent given as `traceparent` (and `tracestate`), or the root. */
@@ -105,12 +176,10 @@ export function parentContext(
   traceparent: string | string[] | null | undefined,
   tracestate?: string | string[] | null,
 ): Context {
-  if (typeof traceparent !== 'string') return ROOT_CONTEXT;
-  const sc = parseTraceParent(traceparent.trim());
-  if (!sc || !isSpanContextValid(sc)) return ROOT_CONTEXT;
-  sc.isRemote = true;
+  const sc = parseTraceparent(traceparent);
+  if (!sc) return ROOT_CONTEXT;
   const state = Array.isArray(tracestate) ? tracestate.join(',') : tracestate;
-  if (state) sc.traceState = new TraceState(state);
+  if (state) sc.traceState = createTraceState(state);
   return trace.setSpanContext(ROOT_CONTEXT, sc);
 }
 

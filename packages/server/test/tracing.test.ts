@@ -11,6 +11,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import * as sdk from '@opentelemetry/sdk-trace';
 import {
   InMemorySpanExporter,
   type ReadableSpan,
@@ -18,7 +19,7 @@ import {
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
 import { createManualClock } from '../src/core/clock.ts';
-import { redactedUrl, validTraceparent } from '../src/tracing.ts';
+import { redactedUrl, samplerFromEnv, tracingRequested, validTraceparent } from '../src/tracing.ts';
 import { startHookline, startReceiver, type TestReceiver, type TestServer, tempDir } from './helpers.ts';
 import { createTestDatabase, PG_SECRET_KEY, pgTestOptions, type TestDatabase } from './pg.ts';
 
@@ -335,6 +336,28 @@ describe('OTLP export', () => {
       await new Promise((r) => collector.close(r));
     }
   });
+});
+
+test('helpers: sampler from OTEL_TRACES_SAMPLER, tracing requested by the OTLP endpoint variables', () => {
+  assert.match(samplerFromEnv(sdk, {}).toString(), /^ParentBased\{root=AlwaysOnSampler/);
+  assert.equal(samplerFromEnv(sdk, { OTEL_TRACES_SAMPLER: 'always_off' }).toString(), 'AlwaysOffSampler');
+  assert.match(
+    samplerFromEnv(sdk, {
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.25',
+    }).toString(),
+    /^ParentBased\{root=TraceIdRatioBased\{0.25\}/,
+  );
+  assert.equal(tracingRequested({}), false);
+  assert.equal(tracingRequested({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' }), true);
+  assert.equal(
+    tracingRequested({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://127.0.0.1:4318/v1/traces' }),
+    true,
+  );
+  assert.equal(
+    tracingRequested({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318', OTEL_SDK_DISABLED: 'true' }),
+    false,
+  );
 });
 
 test('helpers: traceparent validation and URL redaction', () => {
