@@ -195,8 +195,10 @@ export function spanFailed(span: Span, err: unknown): void {
   const e = err instanceof Error ? err : new Error(String(err));
   span.recordException(e);
   span.setStatus({ code: SpanStatusCode.ERROR, message: e.message });
-  const code = (err as { code?: unknown }).code;
+  // A coded error (HooklineError) names its code and the status the client gets.
+  const { code, status } = err as { code?: unknown; status?: unknown };
   if (typeof code === 'string') span.setAttribute('error.type', code);
+  if (typeof status === 'number') span.setAttribute('http.response.status_code', status);
 }
 
 /**

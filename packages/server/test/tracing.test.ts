@@ -168,6 +168,7 @@ function suite(name: string, setup: () => Promise<Setup>, options: { skip?: stri
       assert.ok(publish);
       assert.equal(publish.status.code, SpanStatusCode.ERROR);
       assert.equal(attr(publish, 'error.type'), 'not_found');
+      assert.equal(attr(publish, 'http.response.status_code'), 404);
     });
 
     test('inbound: receive to stored is a span; the forward attempt is its child and the application joins the trace', async () => {
@@ -301,7 +302,13 @@ describe('OTLP export', () => {
       });
     });
     await new Promise<void>((r) => collector.listen(0, '127.0.0.1', r));
-    const saved = { ...process.env };
+    const names = [
+      'OTEL_EXPORTER_OTLP_ENDPOINT',
+      'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+      'OTEL_SERVICE_NAME',
+      'OTEL_SDK_DISABLED',
+    ];
+    const saved = Object.fromEntries(names.map((n) => [n, process.env[n]]));
     process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
     process.env.OTEL_SERVICE_NAME = 'hookline-under-test';
     delete process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
@@ -331,7 +338,10 @@ describe('OTLP export', () => {
       assert.ok(text.includes('hookline-under-test'), 'with OTEL_SERVICE_NAME as service.name');
     } finally {
       await server?.close();
-      process.env = saved;
+      for (const n of names) {
+        if (saved[n] === undefined) delete process.env[n];
+        else process.env[n] = saved[n];
+      }
       collector.closeAllConnections();
       await new Promise((r) => collector.close(r));
     }
