@@ -183,6 +183,7 @@ export async function createHookline(
             config.listenEndpointTtlMs === null ? null : listenSeenEvery(config.listenEndpointTtlMs),
         },
         onAttempt: (attempt, _delivery, next) => metrics.attempt(attempt, next),
+        tracing,
       })
     : null;
   // Endpoints' OAuth, mTLS, CA and transformations: changes made through another process show

@@ -18,6 +18,7 @@ import {
   SimpleSpanProcessor,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
+import WebSocket from 'ws';
 import { createManualClock } from '../src/core/clock.ts';
 import { redactedUrl, samplerFromEnv, tracingRequested, validTraceparent } from '../src/tracing.ts';
 import { startHookline, startReceiver, type TestReceiver, type TestServer, tempDir } from './helpers.ts';
@@ -169,6 +170,59 @@ function suite(name: string, setup: () => Promise<Setup>, options: { skip?: stri
       assert.equal(publish.status.code, SpanStatusCode.ERROR);
       assert.equal(attr(publish, 'error.type'), 'not_found');
       assert.equal(attr(publish, 'http.response.status_code'), 404);
+    });
+
+    test('a hookline listen client gets the traceparent of its attempt span, which ends with its answer', async () => {
+      exporter.reset();
+      const ep = await server.call('POST', '/api/v1/app/traced/endpoint', {
+        url: 'http://127.0.0.1:9/local',
+        kind: 'listen',
+      });
+      assert.equal(ep.status, 201, JSON.stringify(ep.body));
+      const ws = new WebSocket(
+        `${server.url.replace('http', 'ws')}/api/v1/app/traced/endpoint/${ep.body.id}/listen`,
+        { headers: { authorization: `Bearer ${server.token}` } },
+      );
+      try {
+        const delivery = new Promise<Record<string, any>>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error('no delivery on the listen stream')), 15_000);
+          ws.on('message', (data) => {
+            const m = JSON.parse(String(data)) as Record<string, any>;
+            if (m.type === 'hello') {
+              // Only once the session is open: the message is published now.
+              void server.call(
+                'POST',
+                '/api/v1/app/traced/msg',
+                { eventType: 'local.test', payload: { n: 3 } },
+                { traceparent: CLIENT_TRACEPARENT },
+              );
+            }
+            if (m.type === 'delivery') {
+              clearTimeout(timer);
+              resolve(m);
+            }
+          });
+          ws.on('error', reject);
+        });
+        const d = await delivery;
+        const [traceId, parent] = parse(d.headers.traceparent);
+        assert.equal(traceId, CLIENT_TRACE);
+        ws.send(
+          JSON.stringify({ type: 'result', deliveryId: d.deliveryId, status: 204, durationMs: 2, body: '' }),
+        );
+        let attempt: ReadableSpan | undefined;
+        for (let i = 0; i < 500 && !attempt; i++) {
+          attempt = spans('hookline.attempt').find((x) => attr(x, 'hookline.msg_id') === d.msgId);
+          if (!attempt) await new Promise((r) => setTimeout(r, 10));
+        }
+        assert.ok(attempt, 'the listen attempt span ended');
+        assert.equal(attempt.spanContext().spanId, parent);
+        assert.equal(attr(attempt, 'http.response.status_code'), 204);
+        const [publish] = spans('hookline.publish');
+        assert.equal(attempt.parentSpanContext?.spanId, publish?.spanContext().spanId);
+      } finally {
+        ws.close();
+      }
     });
 
     test('inbound: receive to stored is a span; the forward attempt is its child and the application joins the trace', async () => {

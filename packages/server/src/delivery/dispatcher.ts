@@ -259,7 +259,7 @@ export function settleAttempt(
 }
 
 /** Ends an attempt's span with what became of it (nothing is built for a span not recorded). */
-function endAttemptSpan(
+export function endAttemptSpan(
   span: Span,
   d: ClaimedDelivery,
   req: SendRequest,
