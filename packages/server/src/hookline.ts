@@ -3,6 +3,7 @@
  * `hookline serve` calls this; so do the end-to-end tests, with a clock they control.
  */
 import type { Server } from 'node:http';
+import type { TracerProvider } from '@opentelemetry/api';
 import pino, { type Logger } from 'pino';
 import { createAdminTokenHash, resolveAdminToken } from './api/auth.ts';
 import { createScrapeAuth, listenOn, serveMetrics } from './api/metrics.ts';
@@ -29,6 +30,7 @@ import { checkSecretKey, resolveSecretKey, StartupError } from './secret-key.ts'
 import { createPostgresStore } from './store/postgres/postgres-store.ts';
 import { createSqliteStore } from './store/sqlite/sqlite-store.ts';
 import type { IngestHandoff, Store } from './store/store.ts';
+import { createTracing } from './tracing.ts';
 
 export const VERSION = '0.1.0';
 
@@ -61,6 +63,11 @@ export interface Hookline {
 export interface HooklineDeps {
   clock?: Clock;
   logger?: Logger;
+  /**
+   * Where spans go (tests: an in-memory exporter). Without it, the OTEL_* variables decide
+   * (`tracing.ts`).
+   */
+  tracerProvider?: TracerProvider;
 }
 
 export { StartupError };
@@ -134,6 +141,7 @@ export async function createHookline(
     throw err;
   }
   const token = await resolveAdminToken(store, config.adminToken);
+  const tracing = await createTracing({ provider: deps.tracerProvider, version: VERSION });
 
   const runApi = config.role !== 'worker';
   const runWorker = config.role !== 'api';
@@ -177,6 +185,7 @@ export async function createHookline(
             config.listenEndpointTtlMs === null ? null : listenSeenEvery(config.listenEndpointTtlMs),
         },
         onAttempt: (attempt, _delivery, next) => metrics.attempt(attempt, next),
+        tracing,
       })
     : null;
   // Endpoints' OAuth, mTLS, CA and transformations: changes made through another process show
@@ -207,6 +216,7 @@ export async function createHookline(
         logger,
         adminTokenHash: token.hash,
         version: VERSION,
+        tracing,
       })
     : null;
   const sender = createSender({
@@ -250,6 +260,7 @@ export async function createHookline(
           },
         },
         adaptive,
+        tracing,
       })
     : null;
 
@@ -319,6 +330,8 @@ export async function createHookline(
         await new Promise((r) => metricsServer!.close(r));
       }
       await store.close();
+      // Spans still waiting for the exporter are sent now.
+      await tracing.shutdown();
     },
   };
   return hookline;

@@ -9,6 +9,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TracerProvider } from '@opentelemetry/api';
 import pino from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { type HooklineConfig, loadConfig } from '../src/config.ts';
@@ -45,6 +46,8 @@ export async function startHookline(
     clock?: Clock;
     config?: Partial<HooklineConfig>;
     dataDir?: string;
+    /** Where spans go (an in-memory exporter); else the OTEL_* variables decide. */
+    tracerProvider?: TracerProvider;
   } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? tempDir();
@@ -61,6 +64,7 @@ export async function startHookline(
   );
   const hookline = await createHookline(config, {
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.tracerProvider ? { tracerProvider: options.tracerProvider } : {}),
     logger: pino({ level: config.logLevel }),
   });
   const url = (await hookline.start())!;

@@ -21,6 +21,7 @@ import type { InboundQueue, IngestQueue } from '../delivery/ingest-queue.ts';
 import type { ListenHub } from '../delivery/listen-hub.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Store } from '../store/store.ts';
+import type { Tracing } from '../tracing.ts';
 
 export interface ApiContext {
   store: Store;
@@ -42,6 +43,8 @@ export interface ApiContext {
   listen?: ListenHub;
   /** What this process's dispatcher knows of an endpoint's concurrency (adaptive limit, pause). */
   concurrency?: (endpointId: string) => EndpointConcurrency;
+  /** OpenTelemetry spans for publishing and receiving (`tracing.ts`); none when absent or off. */
+  tracing?: Tracing;
 }
 
 /** An endpoint's concurrency as this process sees it. */

@@ -3,6 +3,7 @@ import Type from 'typebox';
 import { HooklineError, invalid, notFound } from '../core/errors.ts';
 import { endpointMatches } from '../core/routing.ts';
 import type { App, Message } from '../core/types.ts';
+import { inSpan, SpanKind } from '../tracing.ts';
 import { createApplication } from './application.ts';
 import { hiddenEventTypes, type Principal } from './auth.ts';
 import type { ApiContext, Routes } from './context.ts';
@@ -63,6 +64,8 @@ export async function createMessage(
     idempotencyKey?: string | undefined;
     /** This endpoint only, whatever its filters say (a test attempt). */
     only?: string;
+    /** The W3C traceparent its deliveries carry on (`tracing.ts`). */
+    traceparent?: string | null;
   },
 ): Promise<{ message: Message; body: ReturnType<typeof messageOut> }> {
   const now = ctx.clock.now();
@@ -102,6 +105,7 @@ export async function createMessage(
         )
         .map((e) => e.id),
     newDeliveryId: () => ctx.ids('delivery'),
+    traceparent: options.traceparent ?? null,
     ...(options.idempotencyKey
       ? {
           idempotency: {
@@ -135,21 +139,43 @@ export function messageRoutes(api: Routes, ctx: ApiContext): void {
         response: { 202: MessageOut, 404: ErrorOut, 409: ErrorOut, 413: ErrorOut, 422: ValidationErrorOut },
       },
     },
-    async (req, reply) => {
-      let app = await ctx.store.getApp(req.params.app_id);
-      if (!app) {
-        // Svix lets the message carry its application, created on first use under the path's uid.
-        const inline = req.body.application;
-        if (!inline) throw notFound('application');
-        ({ app } = await createApplication(ctx, { ...inline, uid: inline.uid ?? req.params.app_id }, true));
-      }
-      const { body } = await createMessage(ctx, app, req.body, {
-        withContent: req.query.with_content !== false,
-        idempotencyKey: req.idempotencyKey,
-      });
-      req.idempotencyStored = req.idempotencyKey !== undefined;
-      return reply.code(202).send(body);
-    },
+    (req, reply) =>
+      // From the request to the commit; a child of the caller's span when it sent a traceparent.
+      inSpan(
+        ctx.tracing,
+        'hookline.publish',
+        SpanKind.SERVER,
+        req.headers,
+        () => ({ 'http.request.method': 'POST', 'http.route': '/api/v1/app/{app_id}/msg' }),
+        async (traceparent, span) => {
+          let app = await ctx.store.getApp(req.params.app_id);
+          if (!app) {
+            // Svix lets the message carry its application, created on first use under the path's uid.
+            const inline = req.body.application;
+            if (!inline) throw notFound('application');
+            ({ app } = await createApplication(
+              ctx,
+              { ...inline, uid: inline.uid ?? req.params.app_id },
+              true,
+            ));
+          }
+          const { message, body } = await createMessage(ctx, app, req.body, {
+            withContent: req.query.with_content !== false,
+            idempotencyKey: req.idempotencyKey,
+            traceparent,
+          });
+          req.idempotencyStored = req.idempotencyKey !== undefined;
+          if (span?.isRecording()) {
+            span.setAttributes({
+              'hookline.app_id': app.id,
+              'hookline.msg_id': message.id,
+              'hookline.event_type': message.eventType,
+              'http.response.status_code': 202,
+            });
+          }
+          return reply.code(202).send(body);
+        },
+      ),
   );
 
   api.get(

@@ -12,6 +12,7 @@
  * per-endpoint limit keeps one slow or dead endpoint from taking every slot. The per-endpoint
  * limit adapts to what the endpoint answers, and an endpoint can ask for a pause (`adaptive.ts`).
  */
+import { type Span, SpanStatusCode } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
 import { disableThreshold } from '../core/endpoint-health.ts';
@@ -30,6 +31,7 @@ import type {
   Store,
 } from '../store/store.ts';
 import { StoreUnavailableError } from '../store/store-errors.ts';
+import { parentContext, redactedUrl, SpanKind, type Tracing, traceparentOf } from '../tracing.ts';
 import { type AdaptiveConcurrency, createAdaptiveConcurrency } from './adaptive.ts';
 import { type ChatOptions, prepareChatRequest } from './chat.ts';
 import { authOptions, type ExtrasCache } from './endpoint-extras.ts';
@@ -271,6 +273,40 @@ export function settleAttempt(
   return { attempt, outcome };
 }
 
+/** Ends an attempt's span with what became of it (nothing is built for a span not recorded). */
+export function endAttemptSpan(
+  span: Span,
+  d: ClaimedDelivery,
+  req: SendRequest,
+  result: SendResult,
+  next: DeliveryOutcome['next'],
+): void {
+  if (span.isRecording()) {
+    span.setAttributes({
+      'hookline.app_id': d.appId,
+      'hookline.endpoint_id': d.endpointId,
+      'hookline.msg_id': d.msgId,
+      'hookline.delivery_id': d.id,
+      'hookline.attempt': d.attempts + 1,
+      'hookline.attempt.next': next.kind,
+      'hookline.attempt.duration_ms': result.durationMs,
+      'http.request.method': req.method ?? 'POST',
+      'url.full': redactedUrl(req.url),
+    });
+    if (result.ok) {
+      span.setAttribute('http.response.status_code', result.statusCode);
+      if (result.statusCode >= 400) {
+        span.setAttribute('error.type', String(result.statusCode));
+        span.setStatus({ code: SpanStatusCode.ERROR });
+      }
+    } else {
+      span.setAttribute('error.type', result.error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: result.message });
+    }
+  }
+  span.end();
+}
+
 export function createDispatcher(deps: {
   store: Store;
   sender: Sender;
@@ -281,8 +317,11 @@ export function createDispatcher(deps: {
   events?: DispatcherEvents;
   /** Per-endpoint limits and pauses; by default adaptive, up to `perEndpointConcurrency`. */
   adaptive?: AdaptiveConcurrency;
+  /** A span per attempt (`tracing.ts`), when on. */
+  tracing?: Tracing;
 }): Dispatcher {
   const { store, sender, clock, ids, logger, options } = deps;
+  const tracer = deps.tracing?.enabled ? deps.tracing.tracer : null;
   const adaptive = deps.adaptive ?? createAdaptiveConcurrency({ max: options.perEndpointConcurrency });
   const events = deps.events ?? {};
   const scope = options.scope ?? {};
@@ -555,6 +594,12 @@ export function createDispatcher(deps: {
       return;
     }
     const startedAt = clock.now();
+    // A child of the message's trace context: the publish (or inbound) span that stored it.
+    const span = tracer?.startSpan(
+      'hookline.attempt',
+      { kind: SpanKind.CLIENT },
+      parentContext(d.traceparent),
+    );
     let req: SendRequest;
     try {
       req = await prepareAttempt(d, startedAt, options);
@@ -568,6 +613,10 @@ export function createDispatcher(deps: {
         failure: `the request could not be prepared: ${coerceError(err).message}`,
       };
     }
+    // The receiver's spans join the trace: this attempt's span, or (tracing off) the publisher's.
+    // Chat platforms get no header they did not ask for.
+    const traceparent = span ? traceparentOf(span) : d.traceparent;
+    if (traceparent && !req.failure && !isChatKind(d.endpoint.kind)) req.headers.traceparent = traceparent;
     const result: SendResult = req.failure
       ? { ok: false, error: 'not_sent', message: req.failure, durationMs: 0 }
       : await sender.send(req);
@@ -595,6 +644,7 @@ export function createDispatcher(deps: {
         'delivery attempt',
       );
     }
+    if (span) endAttemptSpan(span, d, req, result, next);
     events.onAttempt?.(a, d, next);
     await record(outcome, d.orderingKey !== undefined);
   }

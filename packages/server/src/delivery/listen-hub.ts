@@ -28,6 +28,7 @@
  * replaces the old. Behind several API processes, two clients of one endpoint on different
  * processes would share its deliveries (each still delivered at least once).
  */
+import type { Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import Type from 'typebox';
 import { Compile } from 'typebox/compile';
@@ -37,7 +38,8 @@ import type { IdGenerator } from '../core/ids.ts';
 import type { RetryPolicy } from '../core/retry.ts';
 import type { Attempt } from '../core/types.ts';
 import type { ClaimedDelivery, DeliveryOutcome, Store } from '../store/store.ts';
-import { prepareRequest, settleAttempt } from './dispatcher.ts';
+import { parentContext, SpanKind, type Tracing, traceparentOf } from '../tracing.ts';
+import { endAttemptSpan, prepareRequest, settleAttempt } from './dispatcher.ts';
 import type { SendRequest, SendResult } from './sender.ts';
 
 /** The server's messages to the client. */
@@ -186,8 +188,11 @@ export function createListenHub(deps: {
   logger: Logger;
   options: ListenHubOptions;
   onAttempt?(attempt: Attempt, delivery: ClaimedDelivery, next: DeliveryOutcome['next']): void;
+  /** A span per attempt (`tracing.ts`), when on. */
+  tracing?: Tracing;
 }): ListenHub {
   const { store, clock, ids, logger, options } = deps;
+  const tracer = deps.tracing?.enabled ? deps.tracing.tracer : null;
   const sessions = new Map<string, { stop(reason: string, closeCode?: number): Promise<void> }>();
   let closing = false;
 
@@ -351,6 +356,7 @@ export function createListenHub(deps: {
         req: SendRequest;
         startedAt: number;
         answer: Promise<ListenResult | null>;
+        span: Span | undefined;
       }[] = [];
       for (const d of batch) {
         if (d.endpoint.disabled) {
@@ -364,6 +370,14 @@ export function createListenHub(deps: {
         }
         const startedAt = clock.now();
         const req = prepareRequest(d, startedAt);
+        // As the dispatcher does: the local app's spans join the message's trace.
+        const span = tracer?.startSpan(
+          'hookline.attempt',
+          { kind: SpanKind.CLIENT },
+          parentContext(d.traceparent),
+        );
+        const traceparent = span ? traceparentOf(span) : d.traceparent;
+        if (traceparent) req.headers.traceparent = traceparent;
         const answer = new Promise<ListenResult | null>((resolve) => answers.set(d.id, resolve));
         send(socket, {
           type: 'delivery',
@@ -376,11 +390,12 @@ export function createListenHub(deps: {
             ? { body: req.body }
             : { body: req.body.toString('base64'), bodyEncoding: 'base64' as const }),
         });
-        pushed.push({ d, req, startedAt, answer });
+        pushed.push({ d, req, startedAt, answer, span });
       }
       let gone = false;
       for (const p of pushed) {
         if (gone) {
+          p.span?.end();
           unanswered.push(p.d);
           continue;
         }
@@ -396,6 +411,7 @@ export function createListenHub(deps: {
         if (result === null || result === 'timeout') {
           // Gone, or stuck: give this one and the rest back untried; the client reconnects.
           gone = true;
+          p.span?.end();
           unanswered.push(p.d);
           if (result === 'timeout') {
             log.warn({ deliveryId: p.d.id }, 'hookline listen stopped answering; closing its connection');
@@ -403,7 +419,7 @@ export function createListenHub(deps: {
           }
           continue;
         }
-        outcomes.push(outcomeOf(p.d, p.req, p.startedAt, result));
+        outcomes.push(outcomeOf(p.d, p.req, p.startedAt, result, p.span));
       }
       if (outcomes.length > 0) {
         await store.completeDeliveries(outcomes, clock.now());
@@ -417,6 +433,7 @@ export function createListenHub(deps: {
       req: SendRequest,
       startedAt: number,
       result: ListenResult,
+      span: Span | undefined,
     ): DeliveryOutcome {
       const sendResult: SendResult =
         result.status > 0
@@ -445,6 +462,7 @@ export function createListenHub(deps: {
         { deliveryId: d.id, msgId: d.msgId, statusCode: attempt.responseStatusCode, next: outcome.next.kind },
         'listen delivery attempt',
       );
+      if (span) endAttemptSpan(span, d, req, sendResult, outcome.next);
       deps.onAttempt?.(attempt, d, outcome.next);
       return outcome;
     }

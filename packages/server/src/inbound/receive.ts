@@ -13,6 +13,7 @@
  */
 import { Transform } from 'node:stream';
 import { salesforceAck } from '@hookline/receiver';
+import type { Span } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiContext } from '../api/context.ts';
 import { refuseNul } from '../api/http-limits.ts';
@@ -21,6 +22,7 @@ import { endpointMatches } from '../core/routing.ts';
 import { storableText } from '../core/text.ts';
 import type { InboundEvent, Source } from '../core/types.ts';
 import type { InboundPart } from '../store/store.ts';
+import { inSpan, SpanKind } from '../tracing.ts';
 import { ipAllowed } from './allowlist.ts';
 import { challengeAnswer, type HandshakeAnswer, providerHandshake, providerReply } from './handshakes.ts';
 import { hubspotParts } from './hubspot.ts';
@@ -54,6 +56,8 @@ const tooLarge = (limit: number) =>
 export function inboundRoutes(ctx: ApiContext) {
   return async (scope: FastifyInstance) => {
     const sources = new WeakMap<FastifyRequest, Source>();
+    /** The trace context a request's messages carry on to their destinations (`tracing.ts`). */
+    const traced = new WeakMap<FastifyRequest, { traceparent: string; span: Span | null }>();
 
     // Any content type, kept as the exact bytes received; only in this scope.
     scope.removeAllContentTypeParsers();
@@ -134,6 +138,7 @@ export function inboundRoutes(ctx: ApiContext) {
           endpoints.filter((e) => endpointMatches(e, eventType, null)).map((e) => e.id),
         newDeliveryId: () => ctx.ids('delivery'),
         keepUnaccepted: KEEP_UNACCEPTED,
+        traceparent: traced.get(req)?.traceparent ?? null,
         ...(parts
           ? {
               parts: parts.map((p) => ({
@@ -146,6 +151,10 @@ export function inboundRoutes(ctx: ApiContext) {
       });
       if (result.status === 'source_not_found') throw notFound('source');
       ctx.metrics?.inboundRequest(result.status);
+      const span = traced.get(req)?.span;
+      if (span?.isRecording()) {
+        span.setAttributes({ 'hookline.msg_id': event.id, 'hookline.inbound.status': result.status });
+      }
       return { event, result };
     };
 
@@ -275,6 +284,27 @@ export function inboundRoutes(ctx: ApiContext) {
       return reply.code(200).send({ id: event.id, status: 'accepted' });
     };
 
+    /** Receive to stored in one span, a child of the provider's span when it sent a traceparent. */
+    const tracedReceive = (req: FastifyRequest, reply: FastifyReply) =>
+      inSpan(
+        ctx.tracing,
+        'hookline.inbound',
+        SpanKind.SERVER,
+        req.headers,
+        () => ({
+          'http.request.method': req.method,
+          'http.route': '/in/{source}',
+          'hookline.source_id': sources.get(req)?.id ?? '',
+          'hookline.app_id': sources.get(req)?.appId ?? '',
+        }),
+        async (traceparent, span) => {
+          if (traceparent) traced.set(req, { traceparent, span });
+          const out = await receive(req, reply);
+          if (span?.isRecording()) span.setAttribute('http.response.status_code', reply.statusCode);
+          return out;
+        },
+      );
+
     const routeSchema = {
       bodyLimit: MAX_SOURCE_BODY_BYTES,
       schema: {
@@ -290,10 +320,10 @@ export function inboundRoutes(ctx: ApiContext) {
         security: [],
       },
     };
-    scope.post('/in/:source', routeSchema, receive);
-    scope.get('/in/:source', getSchema, receive);
+    scope.post('/in/:source', routeSchema, tracedReceive);
+    scope.get('/in/:source', getSchema, tracedReceive);
     // The same with the source's URL token (sources made through the Svix Ingest API have one).
-    scope.post('/in/:source/:token', routeSchema, receive);
-    scope.get('/in/:source/:token', getSchema, receive);
+    scope.post('/in/:source/:token', routeSchema, tracedReceive);
+    scope.get('/in/:source/:token', getSchema, tracedReceive);
   };
 }

@@ -250,7 +250,7 @@ export function claimedEndpoint(row: Row, ctx: CodecContext): ClaimedDelivery['e
 
 /**
  * A leased delivery as the sender takes it, from a row with the delivery's columns, its
- * message's (`event_type`, `payload`, `msg_created_at`) and, for an inbound event, the request's
+ * message's (`event_type`, `payload`, `msg_created_at`, `traceparent`) and, for an inbound event, the request's
  * (`body`, `content_type`, `inbound_headers`).
  */
 export const claimedDelivery = (
@@ -280,5 +280,6 @@ export const claimedDelivery = (
         },
       }
     : {}),
+  ...(r.traceparent ? { traceparent: String(r.traceparent) } : {}),
   endpoint,
 });

@@ -109,6 +109,8 @@ export interface IngestItem {
   /** Stores the API response under this key in the same transaction (client retries replay it). */
   idempotency?: { key: string; response: StoredResponse; expiresAt: number };
   newDeliveryId: () => string;
+  /** The W3C traceparent every attempt of this message carries on (see `tracing.ts`). */
+  traceparent?: string | null;
 }
 
 /**
@@ -161,6 +163,8 @@ export interface ClaimedDelivery {
   sequence?: number;
   /** Set when the message is an inbound event: the provider's request, forwarded as it came. */
   inbound?: { body: Buffer; contentType: string | null; headers: [string, string][] };
+  /** The message's W3C traceparent, when it was published with one (see `tracing.ts`). */
+  traceparent?: string | null;
   endpoint: {
     url: string;
     disabled: boolean;
@@ -308,6 +312,8 @@ export interface InboundItem {
    * such requests beyond this many (anyone can post junk to /in). Accepted ones are never pruned.
    */
   keepUnaccepted: number;
+  /** The W3C traceparent the request's messages carry on to their destinations (`tracing.ts`). */
+  traceparent?: string | null;
 }
 
 /** One event of a request split into several messages (see InboundItem.parts). */

@@ -125,14 +125,16 @@ export function postgresClaims(
         // Rate slots count from when the claim runs, not from when the worker read its clock: a
         // claim that waited for a connection must not let the next one come early.
         const slotFrom = o.now + Math.round(performance.now() - started);
+        // The message's trace context is looked up here rather than returned by the function.
         return query(
-          sql`SELECT ${CLAIM_COLUMNS} FROM hookline_claim(${o.now}::bigint, ${o.leaseMs}::bigint,
+          sql`SELECT ${CLAIM_COLUMNS}, (SELECT m.traceparent FROM message m WHERE m.id = c.msg_id) AS traceparent
+              FROM hookline_claim(${o.now}::bigint, ${o.leaseMs}::bigint,
                 ${o.limit}::integer, ${o.perEndpoint}::integer, ${o.skipEndpoints}::text[],
                 ${o.onlyEndpoints ?? null}::text[], ${o.excludeKinds ?? []}::text[], ${slotFrom}::bigint,
                 ${SLOT_SECOND_MS}::integer, ${CHAT_KINDS}::text[], ${CHAT_DEFAULT_RATE}::integer,
                 ${o.leasePerEndpoint ?? false}::boolean, ${LEASE_TIMEOUTS}::integer, ${LEASE_SLACK_MS}::integer,
                 ${turnAfter}::text, ${o.limit * WINDOW_PER_LIMIT}::integer, ${scanBudget(o.limit)}::integer,
-                ${LIVE_MS}::integer)`,
+                ${LIVE_MS}::integer) c`,
           c,
         );
       });

@@ -1449,4 +1449,14 @@ $$;
 ALTER TABLE source ADD COLUMN ingest TEXT;
 `,
   },
+  {
+    version: 18,
+    name: 'message trace context',
+    sql: `
+-- The W3C traceparent of the request that published the message (or of Hookline's own span for
+-- it, when tracing is on): every delivery attempt carries it on, so a trace runs from the
+-- publisher's call into the receiver. Null when there was none.
+ALTER TABLE message ADD COLUMN traceparent TEXT;
+`,
+  },
 ];

@@ -135,6 +135,7 @@ export function postgresQueue(
         }
         const idemEntries = [...idem];
         const msgs = toInsert.map((i) => items[i]!.message);
+        const traceparents = toInsert.map((i) => items[i]!.traceparent ?? null);
         const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
         // One statement stores the messages (skipping taken eventIds) and, for those stored,
         // their deliveries and idempotent responses. Keyed deliveries take the next numbers of
@@ -146,15 +147,16 @@ export function postgresQueue(
             : await query(
                 sql`WITH m AS (
                    INSERT INTO message (id, app_id, event_id, event_type, payload, channels, tags, created_at,
-                     ordering_key)
+                     ordering_key, traceparent)
                    SELECT id, app_id, event_id, event_type, payload, channels::jsonb, tags::jsonb, created_at,
-                     ordering_key
+                     ordering_key, traceparent
                    FROM unnest(${msgs.map((m) => m.id)}::text[], ${msgs.map((m) => m.appId)}::text[],
                      ${msgs.map((m) => m.eventId)}::text[], ${msgs.map((m) => m.eventType)}::text[],
                      ${msgs.map((m) => m.payload)}::text[], ${msgs.map((m) => json(m.channels))}::text[],
                      ${msgs.map((m) => json(m.tags))}::text[], ${msgs.map((m) => m.createdAt)}::bigint[],
-                     ${msgs.map((m) => m.orderingKey ?? null)}::text[])
-                     AS u(id, app_id, event_id, event_type, payload, channels, tags, created_at, ordering_key)
+                     ${msgs.map((m) => m.orderingKey ?? null)}::text[], ${traceparents}::text[])
+                     AS u(id, app_id, event_id, event_type, payload, channels, tags, created_at, ordering_key,
+                       traceparent)
                    ON CONFLICT (app_id, event_id) WHERE event_id IS NOT NULL DO NOTHING
                    RETURNING id
                  ), u AS (

@@ -37,11 +37,11 @@ export function sqliteInbound(
       );
     return targets.length;
   };
-  const insertMessage = (id: string, appId: string, eventType: string, payload: string, at: number) =>
+  const insertMessage = (item: InboundItem, id: string, eventType: string, payload: string, at: number) =>
     run(
-      `INSERT INTO message (id, app_id, event_id, event_type, payload, channels, tags, created_at)
-       VALUES (?, ?, NULL, ?, ?, NULL, NULL, ?)`,
-      [id, appId, eventType, payload, at],
+      `INSERT INTO message (id, app_id, event_id, event_type, payload, channels, tags, created_at, traceparent)
+       VALUES (?, ?, NULL, ?, ?, NULL, NULL, ?, ?)`,
+      [id, item.appId, eventType, payload, at, item.traceparent ?? null],
     );
 
   return {
@@ -105,7 +105,7 @@ export function sqliteInbound(
               // bytes stay once in inbound_event.
               let deliveries = 0;
               for (const part of fresh) {
-                insertMessage(part.msgId, item.appId, part.eventType, part.payload, ev.receivedAt);
+                insertMessage(item, part.msgId, part.eventType, part.payload, ev.receivedAt);
                 run(
                   'INSERT INTO inbound_part (msg_id, event_id, source_id, dedupe_key, received_at) VALUES (?, ?, ?, ?, ?)',
                   [part.msgId, ev.id, ev.sourceId, part.dedupeKey, ev.receivedAt],
@@ -116,7 +116,7 @@ export function sqliteInbound(
               return { status: 'accepted', deliveries, messages: fresh.map((p) => p.msgId) };
             }
             // The message row makes the event a delivery like any other; the bytes stay in inbound_event.
-            insertMessage(ev.id, item.appId, ev.eventType, '{}', ev.receivedAt);
+            insertMessage(item, ev.id, ev.eventType, '{}', ev.receivedAt);
             const deliveries = queueMessage(item, ev.id, ev.eventType, ev.receivedAt);
             queued += deliveries;
             return { status: 'accepted', deliveries };

@@ -402,4 +402,14 @@ CREATE INDEX delivery_key_sending ON delivery (endpoint_id, ordering_key, next_a
 ALTER TABLE source ADD COLUMN ingest TEXT;
 `,
   },
+  {
+    version: 20,
+    name: 'message trace context',
+    sql: `
+-- The W3C traceparent of the request that published the message (or of Hookline's own span for
+-- it, when tracing is on): every delivery attempt carries it on, so a trace runs from the
+-- publisher's call into the receiver. Null when there was none.
+ALTER TABLE message ADD COLUMN traceparent TEXT;
+`,
+  },
 ];

@@ -45,8 +45,12 @@ import type {
 import type { CodecContext } from '../table.ts';
 import { type Param, type SqliteConnection, sqliteDialect } from './connection.ts';
 
-/** Hot-path inserts, prepared once (the columns come from store/schema.ts). */
-const INSERT_MESSAGE = messages.insertText(sqliteDialect.placeholder);
+/**
+ * Hot-path inserts, prepared once (the columns come from store/schema.ts). A message's trace
+ * context (`traceparent`) is a queue column, not part of the record.
+ */
+const INSERT_MESSAGE = `INSERT INTO message (${messages.names(messages.fields)}, traceparent)
+  VALUES (${[...messages.fields, 'traceparent'].map(() => '?').join(', ')})`;
 const INSERT_ATTEMPT = attempts.insertText(sqliteDialect.placeholder);
 
 /** The endpoints of the oldest due deliveries, with how many each has among them. */
@@ -273,7 +277,7 @@ export function sqliteQueue(
                 if (existing)
                   return { ok: false, reason: 'duplicate_event_id', existing: messages.read(existing, ctx) };
               }
-              run(INSERT_MESSAGE, messages.values(m, ctx) as Param[]);
+              run(INSERT_MESSAGE, [...messages.values(m, ctx), item.traceparent ?? null] as Param[]);
               const targets = item.route(endpointsOfApp);
               const dueNow = item.dueAt <= m.createdAt;
               const orderingKey = m.orderingKey ?? null;
@@ -310,6 +314,7 @@ export function sqliteQueue(
                     msgCreatedAt: m.createdAt,
                     leaseUntil,
                     endpoint: claimed,
+                    traceparent: item.traceparent ?? null,
                   });
                   continue;
                 }
@@ -475,7 +480,7 @@ export function sqliteQueue(
         if (rows.length === 0) return claimed;
         const msgs = new Map(
           all(
-            `SELECT m.id, m.event_type, m.payload, m.created_at AS msg_created_at, i.body, i.content_type, i.headers AS inbound_headers
+            `SELECT m.id, m.event_type, m.payload, m.created_at AS msg_created_at, m.traceparent, i.body, i.content_type, i.headers AS inbound_headers
              FROM message m LEFT JOIN inbound_event i ON i.id = m.id
              WHERE m.id IN (SELECT value FROM json_each(?))`,
             [JSON.stringify([...new Set(rows.map((r) => r.msg_id))])],
