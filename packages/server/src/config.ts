@@ -426,7 +426,7 @@ const OPTIONS: { env: string; path: string; parse: Parser; doc: string }[] = [
     env: 'HOOKLINE_ALERT_EMAIL_EVENTS',
     path: 'alertEmail.events',
     parse: alertEvents,
-    doc: 'what emails an application\'s alert email: endpoint.disabled (default), message.attempt.exhausted',
+    doc: "what emails an application's alert email: endpoint.disabled (default), message.attempt.exhausted",
   },
   {
     env: 'HOOKLINE_ALERT_EMAIL_INTERVAL',

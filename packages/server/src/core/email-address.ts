@@ -19,9 +19,7 @@ export function isEmailAddress(address: string): boolean {
   if (at <= 0) return false;
   const local = address.slice(0, at);
   const labels = address.slice(at + 1).split('.');
-  return (
-    local.length <= 64 && LOCAL.test(local) && labels.length >= 2 && labels.every((l) => LABEL.test(l))
-  );
+  return local.length <= 64 && LOCAL.test(local) && labels.length >= 2 && labels.every((l) => LABEL.test(l));
 }
 
 /**

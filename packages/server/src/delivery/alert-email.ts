@@ -138,7 +138,8 @@ export function createAlertEmails(deps: {
       entry.to = target.to;
       entry.items.push(item);
       pending.set(appId, entry);
-      if (entry.timer === null) entry.timer = later(() => flush(appId), Math.min(GATHER_MS, config.intervalMs));
+      if (entry.timer === null)
+        entry.timer = later(() => flush(appId), Math.min(GATHER_MS, config.intervalMs));
     })().catch((err) => logger.warn({ err, appId, type: item.type }, 'could not prepare an alert email'));
   }
 
@@ -177,7 +178,10 @@ export function createAlertEmails(deps: {
     const lines = [`Application: ${appLine}`];
     if (base) lines.push(`${base}/apps/${enc(app.id)}`);
     if (disabled.length > 0) {
-      lines.push('', `Endpoints disabled because every attempt to them failed for too long (${disabled.length}):`);
+      lines.push(
+        '',
+        `Endpoints disabled because every attempt to them failed for too long (${disabled.length}):`,
+      );
       for (const d of disabled.slice(0, MAX_LISTED)) {
         lines.push(
           `- ${d.endpointId}${d.endpointUid ? ` (uid ${d.endpointUid})` : ''}: ${d.url}`,
