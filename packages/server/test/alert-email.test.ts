@@ -216,6 +216,24 @@ function suite(kind: TestStoreKind): void {
       assert.equal(missing.body.code, 'not_found');
     });
 
+    test('environment export and import carry the alert email', async () => {
+      const doc = (await server.call('POST', '/api/v1/environment/export')).body;
+      const acme = doc.applications.find((a: { uid: string }) => a.uid === 'acme');
+      assert.equal(acme.alertEmail, 'ops@acme.example, oncall@acme.example');
+      const bad = await server.call('POST', '/api/v1/environment/import', {
+        applications: [{ name: 'Imported', uid: 'imported', alertEmail: 'nope' }],
+      });
+      assert.equal(bad.status, 422);
+      assert.deepEqual(bad.body.detail[0].loc, ['body', 'applications', 0, 'alertEmail']);
+      assert.equal(await server.hookline.store.getApp('imported'), null, 'nothing written');
+      const ok = await server.call('POST', '/api/v1/environment/import', {
+        applications: [{ name: 'Imported', uid: 'imported', alertEmail: 'imp@example.org' }],
+      });
+      assert.equal(ok.status, 204);
+      const imported = (await server.hookline.store.getApp('imported'))!;
+      assert.equal(await server.hookline.store.getAppAlertEmail(imported.id), 'imp@example.org');
+    });
+
     test('a cleared alert email sends nothing', async () => {
       const quiet = await app('quiet');
       const loud = await app('loud');
