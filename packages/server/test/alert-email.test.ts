@@ -211,6 +211,22 @@ function suite(kind: TestStoreKind): void {
       // A body without `email` changes nothing; an unknown application is 404.
       assert.equal((await patchAlertEmail(server, 'strict', {})).status, 204);
       assert.equal(await server.hookline.store.getAppAlertEmail(a.id), 'a@strict.example');
+      // An application token (the app portal) may set its own application's, not another's.
+      const { token } = await svix.authentication.appPortalAccess('strict', {});
+      const asApp = (app: string, email: string) =>
+        fetch(`${server.url}/api/v1/app/${app}/alert-email`, {
+          method: 'PATCH',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ email }),
+        });
+      assert.equal((await asApp('strict', 'portal@strict.example')).status, 204);
+      assert.equal(await server.hookline.store.getAppAlertEmail(a.id), 'portal@strict.example');
+      assert.equal((await asApp('acme', 'portal@strict.example')).status, 403);
+      // The call is in the OpenAPI document, as Svix has it.
+      const doc = (await (await fetch(`${server.url}/openapi.json`)).json()) as {
+        paths: Record<string, Record<string, unknown>>;
+      };
+      assert.ok(doc.paths['/api/v1/app/{app_id}/alert-email']?.patch);
       const missing = await patchAlertEmail(server, 'nope', { email: 'a@strict.example' });
       assert.equal(missing.status, 404);
       assert.equal(missing.body.code, 'not_found');

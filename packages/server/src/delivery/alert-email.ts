@@ -216,7 +216,9 @@ export function createAlertEmails(deps: {
         : disabled.length === 0
           ? `${exhausted.length} webhook message${exhausted.length === 1 ? '' : 's'} failed (${app.name})`
           : `Webhook endpoints disabled and messages failed (${app.name})`;
-    return { from: config.from ?? '', to, subject, text: `${lines.join('\n')}\n` };
+    // Names and URLs are the API users': no line breaks or control characters in a header.
+    const oneLine = subject.replace(/[\u0000-\u001f\u007f]+/g, ' ').slice(0, 200);
+    return { from: config.from ?? '', to, subject: oneLine, text: `${lines.join('\n')}\n` };
   }
 
   return {
