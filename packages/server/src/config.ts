@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import ipaddr from 'ipaddr.js';
+import { isEmailAddress } from './core/email-address.ts';
 import { ipRangeProblems } from './core/ip-ranges.ts';
 
 export interface HooklineConfig {
@@ -72,6 +73,18 @@ export interface HooklineConfig {
    * its queued deliveries canceled); the next `hookline listen` enables it again. Null: never.
    */
   listenEndpointTtlMs: number | null;
+  /**
+   * Alert emails to an application's alert email (`PATCH /api/v1/app/{app}/alert-email`): the
+   * SMTP server (`smtp://user:pass@host:587`, `smtps://...`; null: none are sent), the From
+   * address, which events send one, and the least time between two emails to one application
+   * (events in between are listed in the next one).
+   */
+  alertEmail: {
+    smtpUrl: string | null;
+    from: string | null;
+    events: AlertEmailEvent[];
+    intervalMs: number;
+  };
   delivery: {
     concurrency: number;
     perEndpointConcurrency: number;
@@ -90,6 +103,10 @@ export interface HooklineConfig {
     disableAfterMs: number;
   };
 }
+
+/** What sends an alert email (Svix's application alert events, without streaming's). */
+export const ALERT_EMAIL_EVENTS = ['endpoint.disabled', 'message.attempt.exhausted'] as const;
+export type AlertEmailEvent = (typeof ALERT_EMAIL_EVENTS)[number];
 
 export const DEFAULT_CONFIG: HooklineConfig = {
   host: '127.0.0.1',
@@ -115,6 +132,7 @@ export const DEFAULT_CONFIG: HooklineConfig = {
   database: { poolSize: 10, connectTimeoutMs: 5_000, statementTimeoutMs: 15_000 },
   retentionMs: null,
   listenEndpointTtlMs: 24 * 3_600_000,
+  alertEmail: { smtpUrl: null, from: null, events: ['endpoint.disabled'], intervalMs: 60_000 },
   delivery: {
     concurrency: 256,
     perEndpointConcurrency: 32,
@@ -218,6 +236,36 @@ const publicUrl: Parser = (raw) => {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('must use http or https');
   return raw.replace(/\/+$/, '');
+};
+
+const smtpUrl: Parser = (raw) => {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error('must be a URL such as smtp://user:password@mail.example.com:587');
+  }
+  if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') throw new Error('must use smtp or smtps');
+  if (url.hostname === '') throw new Error('must name the SMTP server');
+  return raw;
+};
+/** `hooks@example.com` or `Hookline <hooks@example.com>`. */
+const fromAddress: Parser = (raw) => {
+  const m = /^\s*(?:[^<>]*<([^<>]+)>|([^<>\s]+))\s*$/.exec(raw);
+  const address = m?.[1] ?? m?.[2];
+  if (address === undefined || !isEmailAddress(address.trim()))
+    throw new Error('must be an email address, such as hooks@example.com or "Hookline <hooks@example.com>"');
+  return raw.trim();
+};
+const alertEvents: Parser = (raw) => {
+  const events = raw
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
+  const bad = events.find((e) => !(ALERT_EMAIL_EVENTS as readonly string[]).includes(e));
+  if (bad !== undefined || events.length === 0)
+    throw new Error(`must be a comma-separated list of ${ALERT_EMAIL_EVENTS.join(', ')}`);
+  return [...new Set(events)];
 };
 
 /** Shortest admin token accepted (the generated ones have 41 characters). */
@@ -363,6 +411,30 @@ const OPTIONS: { env: string; path: string; parse: Parser; doc: string }[] = [
     doc: 'seconds after its hookline listen left before a listen endpoint is paused (0: never)',
   },
   {
+    env: 'HOOKLINE_SMTP_URL',
+    path: 'alertEmail.smtpUrl',
+    parse: smtpUrl,
+    doc: 'SMTP server for alert emails: smtp://user:password@host:587 (STARTTLS) or smtps://... (unset: none are sent)',
+  },
+  {
+    env: 'HOOKLINE_SMTP_FROM',
+    path: 'alertEmail.from',
+    parse: fromAddress,
+    doc: 'From of alert emails, such as "Hookline <hooks@example.com>" (default: the SMTP user name, if it is an address)',
+  },
+  {
+    env: 'HOOKLINE_ALERT_EMAIL_EVENTS',
+    path: 'alertEmail.events',
+    parse: alertEvents,
+    doc: "what emails an application's alert email: endpoint.disabled (default), message.attempt.exhausted",
+  },
+  {
+    env: 'HOOKLINE_ALERT_EMAIL_INTERVAL',
+    path: 'alertEmail.intervalMs',
+    parse: seconds(0),
+    doc: 'least seconds between two alert emails to one application (later events wait and go together)',
+  },
+  {
     env: 'HOOKLINE_CONCURRENCY',
     path: 'delivery.concurrency',
     parse: int(1, 10_000),
@@ -454,6 +526,15 @@ export function loadConfig(
     problems.push(
       `HOOKLINE_HEADERS_TIMEOUT (${http.headersTimeoutMs / 1000} s) must not be longer than HOOKLINE_REQUEST_TIMEOUT (${http.requestTimeoutMs / 1000} s)`,
     );
+  }
+  const alertEmail = (config as unknown as HooklineConfig).alertEmail;
+  if (alertEmail.smtpUrl !== null && alertEmail.from === null) {
+    const user = decodeURIComponent(new URL(alertEmail.smtpUrl).username);
+    if (isEmailAddress(user)) alertEmail.from = user;
+    else
+      problems.push(
+        'HOOKLINE_SMTP_URL is set, so alert emails need a From address: set HOOKLINE_SMTP_FROM (such as "Hookline <hooks@example.com>")',
+      );
   }
   const merged = { ...(config as unknown as HooklineConfig), ...overrides };
   const devProblem = devModeProblem(merged);

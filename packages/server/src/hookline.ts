@@ -16,6 +16,7 @@ import { createIdGenerator } from './core/ids.ts';
 import { leaseFor } from './core/lease.ts';
 import { createSecretBox, type SecretBox } from './core/secret-box.ts';
 import { createAdaptiveConcurrency } from './delivery/adaptive.ts';
+import { createAlertEmails } from './delivery/alert-email.ts';
 import { createDispatcher, type Dispatcher } from './delivery/dispatcher.ts';
 import { createExtrasCache } from './delivery/endpoint-extras.ts';
 import { createInboundQueue, createIngestQueue } from './delivery/ingest-queue.ts';
@@ -227,6 +228,10 @@ export async function createHookline(
     userAgent: `Hookline/${VERSION}`,
   });
   const operational = createOperationalEvents({ store, ingest: ingestQueue, ids, clock, logger });
+  // Emails to applications' alert email addresses (the delivering process sends them).
+  const alertEmails = runWorker
+    ? createAlertEmails({ store, clock, logger, config: config.alertEmail, publicUrl: config.publicUrl })
+    : null;
   const dispatcher = runWorker
     ? createDispatcher({
         store,
@@ -253,10 +258,12 @@ export async function createHookline(
             metrics.attempt(attempt, next);
             // Exhausted, failing and recovered deliveries are told to the operational webhooks.
             void operational.attempt(attempt, delivery, next);
+            alertEmails?.attempt(attempt, delivery, next);
           },
           onEndpointDisabled: (endpointId) => {
             metrics.endpointDisabled();
             void operational.endpointDisabled(endpointId);
+            alertEmails?.endpointDisabled(endpointId);
           },
         },
         adaptive,
@@ -323,6 +330,7 @@ export async function createHookline(
       await api?.close();
       await dispatcher?.stop(graceMs);
       await retention?.stop();
+      await alertEmails?.close();
       retrySchedules.stop();
       await sender.close();
       if (metricsServer) {

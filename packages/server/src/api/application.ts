@@ -1,5 +1,6 @@
 /** `/api/v1/app`: the applications (your customers) that own endpoints and messages. */
 import Type from 'typebox';
+import { parseAddressList } from '../core/email-address.ts';
 import { HooklineError, invalid, notFound } from '../core/errors.ts';
 import { isId } from '../core/ids.ts';
 import { SOURCE_APP_METADATA_KEY } from '../core/source-app.ts';
@@ -20,6 +21,17 @@ import { appOut } from './wire.ts';
 
 const tags = ['Application'];
 const AppParams = Type.Object({ app_id: Type.String({ description: 'Application id or uid' }) });
+const AlertEmailPatch = Type.Object(
+  {
+    email: Type.Optional(
+      Type.Union([Type.String({ maxLength: 8192 }), Type.Null()], {
+        description:
+          'A comma-separated list of email addresses (`user1@example.com, user2@example.com`); null or empty: no alert emails',
+      }),
+    ),
+  },
+  { $id: 'AlertEmailPatch' },
+);
 
 /** Finds an application by id or uid, or answers 404. */
 export async function loadApp(ctx: ApiContext, idOrUid: string): Promise<App> {
@@ -226,6 +238,36 @@ export function applicationRoutes(api: Routes, ctx: ApiContext): void {
       };
       await ctx.store.updateApp(app);
       return appOut(app);
+    },
+  );
+
+  // Svix's `v1.application.patch-alert-email`: where Hookline emails the application's owner
+  // when one of its endpoints is disabled (see delivery/alert-email.ts). A body without `email`
+  // changes nothing.
+  api.patch(
+    '/app/:app_id/alert-email',
+    {
+      schema: {
+        tags,
+        summary: "Set the application's alert email",
+        params: AppParams,
+        body: AlertEmailPatch,
+        response: { 204: NoContent, 404: ErrorOut },
+      },
+    },
+    async (req, reply) => {
+      const app = await loadApp(ctx, req.params.app_id);
+      const { email } = req.body;
+      if (email !== undefined) {
+        let addresses: string[] = [];
+        try {
+          addresses = email === null ? [] : parseAddressList(email);
+        } catch (err) {
+          throw invalid(['body', 'email'], (err as Error).message);
+        }
+        await ctx.store.setAppAlertEmail(app.id, addresses.length > 0 ? addresses.join(', ') : null);
+      }
+      return reply.code(204).send(null);
     },
   );
 

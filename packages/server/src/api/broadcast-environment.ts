@@ -6,7 +6,8 @@
  * keeps them under /app/{their app}).
  */
 import Type, { type Static } from 'typebox';
-import { HooklineError } from '../core/errors.ts';
+import { parseAddressList } from '../core/email-address.ts';
+import { HooklineError, invalid } from '../core/errors.ts';
 import type { App, Endpoint, EventType } from '../core/types.ts';
 import { createApplication } from './application.ts';
 import type { BackgroundTasks } from './background-task.ts';
@@ -50,6 +51,7 @@ const ExportedApplication = Type.Object({
   id: Type.Optional(Type.String()),
   createdAt: Type.Optional(DateTime),
   updatedAt: Type.Optional(DateTime),
+  alertEmail: Type.Optional(Nullable(Type.String({ maxLength: 8192 }))),
   endpoints: Type.Optional(Type.Array(ExportedEndpoint, { maxItems: 10_000 })),
 });
 const EnvironmentIn = Type.Object(
@@ -181,7 +183,8 @@ export function broadcastEnvironmentRoutes(api: Routes, ctx: ApiContext, tasks: 
           (e) => e.id,
         );
         const { rateLimit: _r, ...app } = appOut(a);
-        applications.push({ ...app, endpoints: eps.map(exportedEndpoint) });
+        const alertEmail = await ctx.store.getAppAlertEmail(a.id);
+        applications.push({ ...app, alertEmail, endpoints: eps.map(exportedEndpoint) });
       }
       return {
         version: 1,
@@ -218,6 +221,14 @@ async function importEnvironment(
   principal: Parameters<typeof createEndpoint>[1],
   env: EnvironmentIn,
 ): Promise<void> {
+  // Alert emails are checked before anything is written.
+  const alertEmails = (env.applications ?? []).map((a, i) => {
+    try {
+      return parseAddressList(a.alertEmail ?? '');
+    } catch (err) {
+      throw invalid(['body', 'applications', i, 'alertEmail'], (err as Error).message);
+    }
+  });
   const now = ctx.clock.now();
   for (const t of env.eventTypes ?? []) {
     const existing = await ctx.store.getEventType(t.name);
@@ -237,9 +248,12 @@ async function importEnvironment(
     if (existing) await ctx.store.updateEventType(next);
     else await ctx.store.insertEventType(next);
   }
-  for (const a of env.applications ?? []) {
-    const { endpoints = [], id: _id, createdAt: _c, updatedAt: _u, ...appIn } = a;
-    const { app } = await createApplication(ctx, appIn, true);
+  for (const [i, a] of (env.applications ?? []).entries()) {
+    const { endpoints = [], id: _id, createdAt: _c, updatedAt: _u, alertEmail: _a, ...appIn } = a;
+    const { app, created } = await createApplication(ctx, appIn, true);
+    // As its other settings, an application that exists already keeps its alert email.
+    const addresses = alertEmails[i]!;
+    if (created && addresses.length > 0) await ctx.store.setAppAlertEmail(app.id, addresses.join(', '));
     for (const e of endpoints) {
       const { id: _eid, createdAt: _ec, updatedAt: _eu, ...epIn } = e;
       if (epIn.uid && (await ctx.store.getEndpoint(app.id, epIn.uid))) continue;

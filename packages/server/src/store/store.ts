@@ -388,6 +388,9 @@ export interface Store extends OverviewQueries {
   listApps(page: PageQuery): Promise<Page<App>>;
   updateApp(app: App): Promise<void>;
   deleteApp(id: string): Promise<void>;
+  /** The application's alert email addresses (comma-separated, as set), or null. */
+  getAppAlertEmail(appId: string): Promise<string | null>;
+  setAppAlertEmail(appId: string, email: string | null): Promise<void>;
 
   insertEndpoint(endpoint: Endpoint): Promise<void>;
   getEndpoint(appId: string, idOrUid: string): Promise<Endpoint | null>;

@@ -1459,4 +1459,14 @@ ALTER TABLE source ADD COLUMN ingest TEXT;
 ALTER TABLE message ADD COLUMN traceparent TEXT;
 `,
   },
+  {
+    version: 19,
+    name: 'application alert email',
+    sql: `
+-- Where Hookline emails an application's owner when one of its endpoints is disabled (and, if
+-- the operator turns it on, when a message is exhausted): a comma-separated list of addresses,
+-- set with PATCH /api/v1/app/{app}/alert-email. NULL: no alert emails.
+ALTER TABLE app ADD COLUMN alert_email TEXT;
+`,
+  },
 ];

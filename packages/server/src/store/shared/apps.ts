@@ -16,7 +16,10 @@ export const HIDDEN_APPS = raw(
 export function appsStore({
   ex,
   ctx,
-}: Db): Pick<Store, 'insertApp' | 'getApp' | 'listApps' | 'updateApp' | 'deleteApp'> {
+}: Db): Pick<
+  Store,
+  'insertApp' | 'getApp' | 'listApps' | 'updateApp' | 'deleteApp' | 'getAppAlertEmail' | 'setAppAlertEmail'
+> {
   const read = (r: Record<string, unknown>) => apps.read(r, ctx);
   return {
     async insertApp(a) {
@@ -33,6 +36,13 @@ export function appsStore({
       await ex.run(
         sql`UPDATE app SET ${apps.assign(a, ctx, ['uid', 'name', 'throttleRate', 'metadata', 'updatedAt'])} WHERE id = ${a.id}`,
       );
+    },
+    async getAppAlertEmail(id) {
+      const r = await ex.one(sql`SELECT alert_email FROM app WHERE id = ${id}`);
+      return r && r.alert_email !== null ? String(r.alert_email) : null;
+    },
+    async setAppAlertEmail(id, email) {
+      await ex.run(sql`UPDATE app SET alert_email = ${email} WHERE id = ${id}`);
     },
     // Cascades to its endpoints, messages, queue, attempts and tokens.
     async deleteApp(id) {
