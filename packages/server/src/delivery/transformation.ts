@@ -35,6 +35,7 @@ export type Transformed =
 
 /** The longest handler code an endpoint may have (kept with the API's formats, which bound it too). */
 export { TRANSFORMATION_MAX_BYTES };
+
 const METHODS = new Set(['POST', 'PUT', 'PATCH']);
 /** The largest body a transformation may produce. */
 const MAX_OUTPUT_BYTES = 1024 * 1024;
