@@ -175,6 +175,11 @@ describe('endpoint page: concurrency, transformation and authentication', { skip
       (await panel.getByTestId('concurrency-reason').textContent()) ?? '',
       /Retry-After on HTTP 429/,
     );
+    assert.doesNotMatch(
+      (await panel.getByTestId('concurrency-reason').textContent()) ?? '',
+      /\d{2}:\d{2}:\d{2}(\.\d+)?Z/,
+      'times in the reason are shown in local time',
+    );
     const until = panel.locator('time').first();
     assert.match((await until.textContent()) ?? '', /^in (9|10) min$/);
     const api = await server.call('GET', `/api/v1/app/acme/endpoint/${endpointId}/concurrency`);
@@ -229,8 +234,9 @@ describe('endpoint page: concurrency, transformation and authentication', { skip
     const still = await server.call('GET', `/api/v1/app/acme/endpoint/${endpointId}/transformation`);
     assert.equal(still.body.code, code);
 
-    // Turned off: saved, shown as disabled.
+    // Turned off: saved, shown as disabled. Editing the code clears the last simulation.
     await panel.getByLabel('Handler code').fill(code);
+    await alert.waitFor({ state: 'detached' });
     await panel.getByLabel('Run it on every delivery (enabled)').uncheck();
     await panel.getByRole('button', { name: 'Save transformation' }).click();
     await panel.getByTestId('transformation-state').getByText('disabled').waitFor();

@@ -1,9 +1,12 @@
 import { useEffect } from 'preact/hooks';
 import { api, type EndpointConcurrency, enc } from '../api.ts';
-import { ErrorBox, Loading, useLoad, When } from '../components.tsx';
+import { ErrorBox, Loading, time, useLoad, When } from '../components.tsx';
 
 /** How often the panel asks again while the tab is visible (a pause ends without any attempt). */
 const POLL_MS = 5000;
+
+/** Times in the server's reason ("paused until 2026-…Z by …"), shown in the reader's local time. */
+const ISO_TIME = /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z/g;
 
 /** The badge's colour for each state: at full speed, growing back, cut, stopped. */
 const STATE_CLASS: Record<EndpointConcurrency['state'], string> = {
@@ -99,7 +102,7 @@ export function ConcurrencyPanel({
             )}
           </dl>
           <p data-testid="concurrency-reason">
-            {d.reason}
+            {d.reason.replace(ISO_TIME, (m) => time(m))}
             {d.changedAt && (
               <span class="muted">
                 {' '}

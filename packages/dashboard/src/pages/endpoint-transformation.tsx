@@ -168,6 +168,11 @@ function Simulate({ appId, endpoint, code }: { appId: string; endpoint: Endpoint
   const [busy, setBusy] = useState(false);
   const [result, setResult] = useState<SimulateOut | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
+  // A result shown is the result of the code in the editor: edited, it is gone.
+  useEffect(() => {
+    setResult(null);
+    setError(null);
+  }, [code]);
   // The event type's example payload, while the payload has not been edited.
   useEffect(() => {
     if (touched || !eventType.trim()) return;
