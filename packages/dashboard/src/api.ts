@@ -5,12 +5,23 @@
  */
 
 import type { Static } from 'typebox';
+import type {
+  EndpointCaConfigOut,
+  EndpointMtlsConfigOut,
+  EndpointOauthConfigIn,
+  EndpointOauthConfigOut,
+  EndpointTransformationOut,
+  EndpointTransformationPatch,
+  TransformationSimulateIn,
+  TransformationSimulateOut,
+} from '../../server/src/api/endpoint-extras-schemas.ts';
 import type { LiveAttemptOut, LiveInboundOut, OverviewOut } from '../../server/src/api/overview-schemas.ts';
 import type {
   ApplicationOut,
   AttemptDetailOut,
   AttemptOut,
   BackgroundTaskOut,
+  EndpointConcurrencyOut,
   EndpointOut,
   EndpointStatsOut,
   EventTypeOut,
@@ -174,5 +185,18 @@ export type RequestField = NonNullable<SourceOut['eventType']>;
 export type InboundEvent = InboundEventOut;
 export type InboundStatus = InboundEventOut['status'];
 export type InboundEventDetail = InboundEventDetailOut;
+/** How many requests the answering process sends an endpoint at once, and why (`/concurrency`). */
+export type EndpointConcurrency = EndpointConcurrencyOut;
+/** An endpoint's `handler(webhook)` code and whether it runs (`/transformation`). */
+export type Transformation = Static<typeof EndpointTransformationOut>;
+export type TransformationPatch = Static<typeof EndpointTransformationPatch>;
+export type SimulateIn = Static<typeof TransformationSimulateIn>;
+/** The request a transformation would make (`/transformation/simulate`). */
+export type SimulateOut = Static<typeof TransformationSimulateOut>;
+/** OAuth client credentials as the API answers them: never the client secret. */
+export type OauthConfig = Static<typeof EndpointOauthConfigOut>;
+export type OauthConfigIn = Static<typeof EndpointOauthConfigIn>;
+/** A client certificate (mTLS) or trusted CA as the API answers it: never a private key. */
+export type CertificateConfig = Static<typeof EndpointMtlsConfigOut> | Static<typeof EndpointCaConfigOut>;
 
 export const enc = encodeURIComponent;

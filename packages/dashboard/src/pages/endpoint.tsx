@@ -24,11 +24,15 @@ import {
 } from '../components.tsx';
 import { HealthPanel, WINDOWS, type WindowName } from '../health.tsx';
 import { LiveIndicator, useLive } from '../live.tsx';
+import { AuthenticationPanel } from './endpoint-auth.tsx';
+import { ConcurrencyPanel } from './endpoint-concurrency.tsx';
 import { EndpointManage } from './endpoint-manage.tsx';
+import { TransformationPanel } from './endpoint-transformation.tsx';
 
 /**
- * One endpoint: health charts, recent attempts (filterable by status), bulk recover, and replay
- * of the messages it never got.
+ * One endpoint: health charts, its current concurrency, recent attempts (filterable by status),
+ * bulk recover, replay of the messages it never got, its transformation and how Hookline
+ * authenticates to it.
  */
 export function EndpointPage({ appId, endpointId }: { appId: string; endpointId: string }) {
   // The window, status filter and page start from the URL and go back into it (a shareable view).
@@ -160,6 +164,10 @@ export function EndpointPage({ appId, endpointId }: { appId: string; endpointId:
         <ReplayMissing appId={appId} endpointId={endpointId} onDone={() => setRefresh((x) => x + 1)} />
       </div>
       <HealthPanel appId={appId} endpointId={endpointId} window={window} refresh={refresh} />
+      {/* Nothing is sent to a polling endpoint: no concurrency to show. */}
+      {ep.data && ep.data.kind !== 'poller' && (
+        <ConcurrencyPanel appId={appId} endpointId={endpointId} refresh={refresh} />
+      )}
       <h2>Recent attempts</h2>
       <label for="attempt-status">Status</label>{' '}
       <select
@@ -192,6 +200,13 @@ export function EndpointPage({ appId, endpointId }: { appId: string; endpointId:
           </button>
         )}
       </div>
+      {/* Transformations and authentication shape HTTP requests; chat and polling endpoints have none. */}
+      {ep.data?.kind === 'http' && (
+        <>
+          <TransformationPanel appId={appId} endpoint={ep.data} />
+          <AuthenticationPanel appId={appId} endpointId={endpointId} />
+        </>
+      )}
     </main>
   );
 }

@@ -17,6 +17,14 @@ import { checkDestination, checkUrlShape } from '../delivery/ssrf.ts';
 import { loadApp, loadAppToChange } from './application.ts';
 import type { ApiContext, Routes } from './context.ts';
 import { loadEndpoint } from './endpoint.ts';
+import {
+  EndpointCaConfigIn,
+  EndpointCaConfigOut,
+  EndpointMtlsConfigIn,
+  EndpointMtlsConfigOut,
+  EndpointOauthConfigIn,
+  EndpointOauthConfigOut,
+} from './endpoint-extras-schemas.ts';
 import { ErrorOut, NoContent, ValidationErrorOut } from './schemas.ts';
 
 const tags = ['Endpoint'];
@@ -24,62 +32,6 @@ const EpParams = Type.Object({
   app_id: Type.String(),
   endpoint_id: Type.String({ description: 'Endpoint id or uid' }),
 });
-/** A PEM text: big enough for a certificate chain, small enough to keep in a row. */
-const Pem = Type.String({ minLength: 1, maxLength: 65_536 });
-
-const AuthMethod = Type.Union([Type.Literal('clientSecretBasic'), Type.Literal('clientSecretPost')], {
-  description: 'How the client authenticates to the token URL (default: HTTP Basic)',
-});
-export const EndpointOauthConfigIn = Type.Object(
-  {
-    tokenUrl: Type.String({ minLength: 1, maxLength: 2048 }),
-    clientId: Type.String({ minLength: 1, maxLength: 1024 }),
-    clientSecret: Type.String({ minLength: 1, maxLength: 4096 }),
-    scopes: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 64 })),
-    authMethod: Type.Optional(AuthMethod),
-    grantType: Type.Optional(Type.Literal('clientCredentials')),
-    extraParams: Type.Optional(
-      Type.Record(Type.String({ minLength: 1, maxLength: 256 }), Type.String({ maxLength: 4096 }), {
-        maxProperties: 32,
-      }),
-    ),
-  },
-  { additionalProperties: false },
-);
-export const EndpointOauthConfigOut = Type.Object(
-  {
-    tokenUrl: Type.String(),
-    clientId: Type.String(),
-    scopes: Type.Array(Type.String()),
-    authMethod: AuthMethod,
-    grantType: Type.Literal('clientCredentials'),
-    extraParams: Type.Record(Type.String(), Type.String()),
-  },
-  { description: 'The client secret is never answered.' },
-);
-export const EndpointMtlsConfigIn = Type.Object(
-  {
-    certificate: Type.String({ ...Pem, description: 'Client certificate (PEM), optionally with its chain' }),
-    key: Type.String({ ...Pem, description: 'Its private key (PEM, unencrypted)' }),
-  },
-  { additionalProperties: false },
-);
-const CertificateInfo = {
-  certificate: Type.String({ description: 'PEM' }),
-  subject: Type.String(),
-  issuer: Type.String(),
-  validTo: Type.String({ format: 'date-time' }),
-  fingerprint256: Type.String(),
-};
-export const EndpointMtlsConfigOut = Type.Object(CertificateInfo, {
-  description: 'The private key is never answered.',
-});
-export const EndpointCaConfigIn = Type.Object(
-  { certificate: Type.String({ ...Pem, description: 'One or more CA certificates (PEM)' }) },
-  { additionalProperties: false },
-);
-export const EndpointCaConfigOut = Type.Object(CertificateInfo);
-
 const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
 /** The certificates of a PEM text, or a 422 naming the field. */

@@ -6,9 +6,15 @@
  */
 import Type from 'typebox';
 import { HooklineError, invalid } from '../core/errors.ts';
-import { checkTransformation, TRANSFORMATION_MAX_BYTES, transform } from '../delivery/transformation.ts';
+import { checkTransformation, transform } from '../delivery/transformation.ts';
 import type { ApiContext, Routes } from './context.ts';
 import { loadExtras, saveExtras } from './endpoint-auth.ts';
+import {
+  EndpointTransformationOut,
+  EndpointTransformationPatch,
+  TransformationSimulateIn,
+  TransformationSimulateOut,
+} from './endpoint-extras-schemas.ts';
 import { ErrorOut, NoContent, ValidationErrorOut } from './schemas.ts';
 
 const tags = ['Endpoint'];
@@ -16,42 +22,6 @@ const EpParams = Type.Object({
   app_id: Type.String(),
   endpoint_id: Type.String({ description: 'Endpoint id or uid' }),
 });
-const Code = Type.String({
-  maxLength: TRANSFORMATION_MAX_BYTES,
-  description: 'JavaScript defining `function handler(webhook) { ...; return webhook }`',
-});
-
-export const EndpointTransformationOut = Type.Object({
-  code: Type.Union([Type.String(), Type.Null()]),
-  enabled: Type.Boolean(),
-  updatedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-});
-export const EndpointTransformationPatch = Type.Object(
-  {
-    code: Type.Optional(Type.Union([Code, Type.Null()])),
-    enabled: Type.Optional(Type.Boolean()),
-    variables: Type.Optional(Type.Union([Type.Record(Type.String(), Type.String()), Type.Null()])),
-  },
-  { additionalProperties: false },
-);
-export const TransformationSimulateIn = Type.Object(
-  {
-    code: Type.Optional(Code),
-    eventType: Type.String({ minLength: 1, maxLength: 256 }),
-    payload: Type.Record(Type.String(), Type.Unknown()),
-    channels: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])),
-  },
-  { additionalProperties: false },
-);
-export const TransformationSimulateOut = Type.Object({
-  method: Type.String(),
-  url: Type.String(),
-  /** The body that would be sent (JSON text), as in Svix. */
-  payload: Type.String(),
-  headers: Type.Record(Type.String(), Type.String()),
-  cancel: Type.Boolean(),
-});
-
 export function transformationRoutes(api: Routes, ctx: ApiContext): void {
   const errors = { 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ValidationErrorOut };
   const path = '/app/:app_id/endpoint/:endpoint_id/transformation';

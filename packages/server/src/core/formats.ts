@@ -11,3 +11,6 @@ export const UID_PATTERN = '^[a-zA-Z0-9\\-_.]{1,256}$';
  * 32–100 base64 characters) or an Ed25519 secret key (`whsk_` + base64 of 32 bytes).
  */
 export const SECRET_PATTERN = '^((whsec_)?[A-Za-z0-9+/=]{32,100}|whsk_[A-Za-z0-9+/]{43}=)$';
+
+/** The longest `handler(webhook)` code an endpoint's transformation may have (bytes). */
+export const TRANSFORMATION_MAX_BYTES = 64 * 1024;

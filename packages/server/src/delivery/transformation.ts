@@ -5,6 +5,7 @@
  * unusable fails the attempt with the reason in its log. The request is signed after the
  * transformation, over the body that is actually sent.
  */
+import { TRANSFORMATION_MAX_BYTES } from '../core/formats.ts';
 import { isForbiddenCustomHeader, isHeaderName, isHeaderValue } from './headers.ts';
 import { runTransformation } from './transform-runner.ts';
 
@@ -32,8 +33,9 @@ export type Transformed =
     }
   | { ok: false; message: string };
 
-/** The longest handler code an endpoint may have. */
-export const TRANSFORMATION_MAX_BYTES = 64 * 1024;
+/** The longest handler code an endpoint may have (kept with the API's formats, which bound it too). */
+export { TRANSFORMATION_MAX_BYTES };
+
 const METHODS = new Set(['POST', 'PUT', 'PATCH']);
 /** The largest body a transformation may produce. */
 const MAX_OUTPUT_BYTES = 1024 * 1024;
