@@ -108,6 +108,7 @@ describe('Hookline layering', () => {
     }
     assert.deepEqual(found.sort(), [
       'api.ts: export ../../server/src/core/enums.ts',
+      'api.ts: import type ../../server/src/api/endpoint-extras-schemas.ts',
       'api.ts: import type ../../server/src/api/overview-schemas.ts',
       'api.ts: import type ../../server/src/api/schemas.ts',
       'api.ts: import type ../../server/src/api/sending-schemas.ts',

@@ -212,7 +212,10 @@ function suite(name: string, setup: () => Promise<Setup>, options: { skip?: stri
         );
         let attempt: ReadableSpan | undefined;
         for (let i = 0; i < 500 && !attempt; i++) {
-          attempt = spans('hookline.attempt').find((x) => attr(x, 'hookline.msg_id') === d.msgId);
+          // The application's other endpoints get the message too: this endpoint's attempt.
+          attempt = spans('hookline.attempt').find(
+            (x) => attr(x, 'hookline.msg_id') === d.msgId && attr(x, 'hookline.endpoint_id') === ep.body.id,
+          );
           if (!attempt) await new Promise((r) => setTimeout(r, 10));
         }
         assert.ok(attempt, 'the listen attempt span ended');
