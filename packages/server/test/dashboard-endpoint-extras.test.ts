@@ -192,7 +192,16 @@ describe('endpoint page: concurrency, transformation and authentication', { skip
     await panel.getByText('No transformation').waitFor();
     // The event type's example is the sample payload.
     const payload = panel.getByLabel('Payload (JSON object)');
-    await page.waitForFunction(`document.getElementById('simulate-payload')?.value.includes('inv_1001')`);
+    // A function, not a string: a string predicate goes through the page's eval at every poll,
+    // which the dashboard's Content-Security-Policy refuses.
+    await page.waitForFunction(
+      () =>
+        (
+          globalThis as unknown as { document: { getElementById(id: string): { value: string } | null } }
+        ).document
+          .getElementById('simulate-payload')
+          ?.value.includes('inv_1001') === true,
+    );
     assert.deepEqual(JSON.parse(await payload.inputValue()), { invoiceId: 'inv_1001', amount: 4200 });
 
     const code = `function handler(webhook) {

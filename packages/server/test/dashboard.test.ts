@@ -39,7 +39,22 @@ const PHONE = { width: 390, height: 844 };
  * their server-sent event stream open.)
  */
 const settled = (p: Page) =>
-  p.waitForFunction("!/Loading /.test(document.querySelector('main')?.textContent ?? '')");
+  p.waitForFunction(
+    () =>
+      !/Loading /.test((globalThis as unknown as InPage).document.querySelector('main')?.textContent ?? ''),
+  );
+
+/**
+ * What the predicates below read of the page. They are functions, not strings: Playwright runs a
+ * string predicate through the page's `eval` at every poll, which the dashboard's
+ * Content-Security-Policy (no 'unsafe-eval') refuses once the first check came back false.
+ */
+interface InPage {
+  document: {
+    querySelector(selector: string): { textContent: string | null } | null;
+    activeElement: { tagName: string } | null;
+  };
+}
 const LAPTOP = { width: 1280, height: 800 };
 
 describe('web dashboard in Chromium', { skip }, () => {
@@ -863,7 +878,9 @@ describe('web dashboard in Chromium', { skip }, () => {
     // Navigation moves focus to the page heading, so Tab continues inside the new page.
     await phone.goto(`${server.url}/apps/acme`);
     await phone.getByRole('heading', { name: 'Acme Store' }).waitFor();
-    await phone.waitForFunction("document.activeElement?.tagName === 'H1'");
+    await phone.waitForFunction(
+      () => (globalThis as unknown as InPage).document.activeElement?.tagName === 'H1',
+    );
     await phone.keyboard.press('Tab');
     assert.match(await phone.evaluate<string>('document.activeElement?.textContent'), /^Copy application id/);
     await phone.keyboard.press('Tab');
@@ -872,7 +889,9 @@ describe('web dashboard in Chromium', { skip }, () => {
     assert.equal(outline, 'solid', 'the focused control shows an outline');
     await phone.keyboard.press('Enter');
     await phone.getByRole('heading', { name: 'Create endpoint' }).waitFor();
-    await phone.waitForFunction("document.activeElement?.tagName === 'H1'");
+    await phone.waitForFunction(
+      () => (globalThis as unknown as InPage).document.activeElement?.tagName === 'H1',
+    );
     await phone.keyboard.press('Tab');
     assert.equal(
       await phone.evaluate<string>('document.activeElement?.id'),
