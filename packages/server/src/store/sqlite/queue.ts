@@ -114,7 +114,8 @@ export function sqliteRouting(conn: SqliteConnection, ctx: CodecContext) {
       })),
     /**
      * Queues one (message, endpoint) pair: pending, no attempts yet, due at `dueAt`; a keyed one
-     * with its number in the (endpoint, key) line.
+     * with its number in the (endpoint, key) line. `leased`: written already leased to this
+     * process's dispatcher (IngestHandoff), `dueAt` being the lease's end.
      */
     insertDelivery(
       id: string,
@@ -125,10 +126,11 @@ export function sqliteRouting(conn: SqliteConnection, ctx: CodecContext) {
       triggerType: TriggerTypeCode,
       now: number,
       keyed: { orderingKey: string; sequence: number } | null = null,
+      leased = false,
     ) {
       conn.run(
         `INSERT INTO delivery (id, msg_id, app_id, endpoint_id, status, attempts, next_attempt_at, trigger_type,
-           created_at, updated_at, ordering_key, sequence) VALUES (?, ?, ?, ?, ${PENDING}, 0, ?, ?, ?, ?, ?, ?)`,
+           created_at, updated_at, ordering_key, sequence) VALUES (?, ?, ?, ?, ${leased ? SENDING : PENDING}, 0, ?, ?, ?, ?, ?, ?)`,
         [
           id,
           msgId,
@@ -287,19 +289,16 @@ export function sqliteQueue(
                 const endpoint = handoff && dueNow && orderingKey === null ? handoffOf(endpointId) : null;
                 if (endpoint && handoff!.take(endpointId)) {
                   const leaseUntil = m.createdAt + endpoint.leaseMs;
-                  run(
-                    `INSERT INTO delivery (id, msg_id, app_id, endpoint_id, status, attempts, next_attempt_at, trigger_type,
-                     created_at, updated_at) VALUES (?, ?, ?, ?, ${SENDING}, 0, ?, ?, ?, ?)`,
-                    [
-                      id,
-                      m.id,
-                      m.appId,
-                      endpointId,
-                      leaseUntil,
-                      TriggerType.scheduled,
-                      m.createdAt,
-                      m.createdAt,
-                    ],
+                  insertDelivery(
+                    id,
+                    m.id,
+                    m.appId,
+                    endpointId,
+                    leaseUntil,
+                    TriggerType.scheduled,
+                    m.createdAt,
+                    null,
+                    true,
                   );
                   const { leaseMs: _, ...claimed } = endpoint;
                   taken.push({
