@@ -2,7 +2,7 @@
  * Claim and completion on PostgreSQL, one statement each, in autocommit: workers never wait on
  * one another, and a batch costs one round trip each way.
  *
- * - `claimDue` calls `hookline_claim` (migration 9, ordering keys since 14): per endpoint, one claim at a time across
+ * - `claimDue` calls `hookline_claim` (migration 9, ordering keys since 16): per endpoint, one claim at a time across
  *   every process decides the limits (in-flight cap, FIFO, rate), under a transaction-scoped
  *   advisory lock that is only ever tried: an endpoint another claim holds is skipped, that
  *   claim serves it. The leased rows come back with their message and endpoint.

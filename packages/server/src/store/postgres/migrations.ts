@@ -1207,343 +1207,6 @@ DECLARE
   v_served integer;
   v_live_ids text[] := '{}';
   v_live_eps text[] := '{}';
-  v_est integer[];
-  v_cand_n integer[] := '{}';
-  v_locked_est integer := 0;
-  v_share integer;
-  -- The smallest share of a batch an endpoint is locked for.
-  min_share CONSTANT integer := 8;
-BEGIN
-  -- Step 3 relies on each statement taking a new snapshot.
-  IF current_setting('transaction_isolation') <> 'read committed' THEN
-    RAISE EXCEPTION 'hookline_claim must run under READ COMMITTED';
-  END IF;
-  IF p_limit <= 0 OR p_per_endpoint <= 0 THEN
-    RETURN;
-  END IF;
-  -- 1. The endpoints with due work.
-  IF p_only IS NOT NULL THEN
-    SELECT array_agg(o.eid) INTO v_cands
-      FROM (SELECT DISTINCT u.eid FROM unnest(p_only) AS u(eid)) o
-     WHERE EXISTS (SELECT 1 FROM delivery d WHERE d.endpoint_id = o.eid AND d.status IN (${OPEN})
-                     AND d.next_attempt_at <= p_now);
-  ELSE
-    SELECT coalesce(array_agg(l.id ORDER BY l.next_attempt_at, l.id), '{}'),
-           coalesce(array_agg(l.endpoint_id ORDER BY l.next_attempt_at, l.id), '{}')
-      INTO v_live_ids, v_live_eps
-      FROM (SELECT d.id, d.endpoint_id, d.next_attempt_at FROM delivery d
-             WHERE d.status IN (${OPEN}) AND d.next_attempt_at > p_now - p_live_ms AND d.next_attempt_at <= p_now
-             ORDER BY d.next_attempt_at, d.id LIMIT p_window) l;
-    SELECT array_agg(w.eid), array_agg(w.n), coalesce(sum(w.n), 0) INTO v_cands, v_cand_n, v_seen
-      FROM (SELECT d.endpoint_id AS eid, count(*)::integer AS n
-              FROM (SELECT d.endpoint_id FROM delivery d
-                     WHERE d.status IN (${OPEN}) AND d.next_attempt_at <= p_now
-                     ORDER BY d.next_attempt_at, d.id LIMIT p_window) d
-             GROUP BY d.endpoint_id) w;
-    IF v_seen >= p_window THEN
-      -- More may be due behind the window: walk the endpoints from where the last claim stopped.
-      -- (How many each has due is not known then: v_cand_n stays empty.)
-      v_cand_n := '{}';
-      SELECT array_agg(w.eid ORDER BY w.n) FILTER (WHERE w.due <= p_now), coalesce(max(w.n), 0),
-             (array_agg(w.eid ORDER BY w.n DESC))[1]
-        INTO v_cands, v_walked, v_scanned
-        FROM hookline_walk(p_after, p_scan) w;
-      IF v_walked < p_scan AND p_after <> '' THEN
-        SELECT array_agg(w.eid ORDER BY w.n) FILTER (WHERE w.due <= p_now), (array_agg(w.eid ORDER BY w.n DESC))[1]
-          INTO v_ids, v_tail
-          FROM hookline_walk('', p_scan - v_walked) w
-         WHERE w.eid <= p_after;
-        v_cands := coalesce(v_cands, '{}') || coalesce(v_ids, '{}');
-        v_scanned := coalesce(v_tail, v_scanned);
-      END IF;
-    END IF;
-  END IF;
-  -- 2. In turn order, without what is out of scope or visibly blocked (at its in-flight limit,
-  -- waiting for its rate slot, FIFO with its head in flight or not due); then the locks.
-  SELECT coalesce(array_agg(c.eid ORDER BY c.live_pos, c.eid <= p_after, c.eid), '{}'),
-         coalesce(array_agg(CASE WHEN e.fifo OR rt.rate > 0 THEN 1
-                                 ELSE least(coalesce(c.n, p_per_endpoint), p_per_endpoint - l.live) END
-                            ORDER BY c.live_pos, c.eid <= p_after, c.eid), '{}')
-    INTO v_ids, v_est
-    FROM (SELECT u.eid, min(u.live_pos) AS live_pos, max(u.n) AS n
-            FROM (SELECT x.eid, NULL::bigint AS live_pos, x.n
-                    FROM unnest(coalesce(v_cands, '{}'), v_cand_n) AS x(eid, n)
-                  UNION ALL
-                  SELECT x.eid, x.pos, NULL::integer FROM unnest(v_live_eps) WITH ORDINALITY AS x(eid, pos)) u
-           GROUP BY u.eid) c
-    JOIN endpoint e ON e.id = c.eid
-    JOIN app a ON a.id = e.app_id
-    CROSS JOIN LATERAL (SELECT coalesce(hookline_rate_of(e.throttle_rate, a.throttle_rate, e.kind,
-                          p_chat_kinds, p_chat_rate), 0) AS rate) rt
-    CROSS JOIN LATERAL (SELECT count(*)::integer AS live FROM (
-                          SELECT 1 FROM delivery s
-                           WHERE s.endpoint_id = c.eid AND s.status = ${SENDING} AND s.next_attempt_at > p_now
-                           LIMIT p_per_endpoint) s) l
-   WHERE NOT (c.eid = ANY(p_skip)) AND NOT (e.kind = ANY(p_exclude_kinds))
-     AND l.live < p_per_endpoint
-     AND NOT (rt.rate > 0 AND coalesce(e.throttle_next_at, 0) > p_now)
-     AND NOT (e.fifo AND (l.live > 0 OR (SELECT h.next_attempt_at FROM delivery h
-                                           WHERE h.endpoint_id = c.eid AND h.status IN (${OPEN})
-                                           ORDER BY h.created_at, h.id LIMIT 1) > p_now));
-  -- Each locked endpoint is counted for its share of the batch (at least min_share): a claim
-  -- locks only as many endpoints as the batch needs, and a claim running at the same time in
-  -- another process serves the next ones instead of finding them all taken.
-  v_share := greatest(ceil(p_limit::numeric / greatest(cardinality(v_ids), 1))::integer,
-                      least(min_share, ceil(p_limit::numeric / 4)::integer));
-  FOR i IN 1 .. cardinality(v_ids) LOOP
-    EXIT WHEN v_locked_est >= p_limit OR v_tries >= max_tries;
-    v_tries := v_tries + 1;
-    IF pg_try_advisory_xact_lock(lock_class, hashtext(v_ids[i])) THEN
-      v_locked := v_locked || v_ids[i];
-      v_locked_est := v_locked_est + least(v_est[i], v_share);
-    END IF;
-  END LOOP;
-  IF cardinality(v_locked) > 0 THEN
-    v_slot_from := greatest(p_now,
-      p_slot_from + (extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::bigint);
-    -- 3. The locked endpoints' room, counted now, and the lease and rate slot of their picks.
-    SELECT array_agg(g.eid ORDER BY g.ord), array_agg(g.room ORDER BY g.ord), array_agg(g.fifo ORDER BY g.ord),
-           array_agg(g.slot ORDER BY g.ord), array_agg(g.until ORDER BY g.ord)
-      INTO v_g_eid, v_g_room, v_g_fifo, v_g_slot, v_g_until
-      FROM (
-        SELECT c.eid, c.ord, e.fifo,
-               CASE WHEN rt.rate > 0 THEN v_slot_from + ceil(p_slot_ms::numeric / rt.rate)::bigint END AS slot,
-               p_now + CASE WHEN p_lease_per_endpoint AND e.timeout_ms IS NOT NULL
-                            THEN p_lease_timeouts * e.timeout_ms::bigint + p_lease_slack_ms
-                            ELSE p_lease_ms END AS until,
-               greatest(0, CASE
-                 WHEN rt.rate > 0 AND coalesce(e.throttle_next_at, 0) > p_now THEN 0
-                 WHEN e.fifo THEN CASE WHEN l.live = 0 THEN 1 ELSE 0 END
-                 WHEN rt.rate > 0 THEN least(p_per_endpoint - l.live, 1)
-                 ELSE p_per_endpoint - l.live END) AS room
-          FROM (SELECT x.eid, row_number() OVER (ORDER BY x.eid <= p_after, x.eid) AS ord
-                  FROM unnest(v_locked) AS x(eid)) c
-          JOIN endpoint e ON e.id = c.eid
-          JOIN app a ON a.id = e.app_id
-          CROSS JOIN LATERAL (SELECT coalesce(hookline_rate_of(e.throttle_rate, a.throttle_rate, e.kind,
-                                p_chat_kinds, p_chat_rate), 0) AS rate) rt
-          CROSS JOIN LATERAL (SELECT count(*)::integer AS live FROM delivery s
-                               WHERE s.endpoint_id = e.id AND s.status = ${SENDING} AND s.next_attempt_at > p_now) l
-      ) g;
-    v_got := array_fill(0, ARRAY[cardinality(v_g_eid)]);
-    -- 4. Live first, in due order, within each endpoint's room.
-    SELECT coalesce(array_agg(x.id ORDER BY x.pos), '{}'), coalesce(array_agg(x.ord ORDER BY x.pos), '{}'),
-           -- Live picks go out before every turn, in due order (ranks below 1).
-           coalesce(array_agg(x.pos::integer - p_window ORDER BY x.pos), '{}')
-      INTO v_r_ids, v_r_ord, v_r_rank
-      FROM (SELECT y.id, y.pos, y.ord FROM (
-              SELECT l.id, l.pos, g.ord, row_number() OVER (PARTITION BY g.ord ORDER BY l.pos) AS k
-                FROM unnest(v_live_ids, v_live_eps) WITH ORDINALITY AS l(id, eid, pos)
-                JOIN unnest(v_g_eid) WITH ORDINALITY AS g(eid, ord) ON g.eid = l.eid
-                JOIN delivery ld ON ld.id = l.id
-               WHERE NOT v_g_fifo[g.ord]
-                 AND (ld.ordering_key IS NULL
-                      OR hookline_key_free(ld.endpoint_id, ld.ordering_key, ld.sequence, ld.id, p_now))) y
-             WHERE y.k <= v_g_room[y.ord]
-             ORDER BY y.pos LIMIT p_limit) x;
-    v_pick_ids := v_r_ids;
-    v_pick_ord := v_r_ord;
-    v_pick_rank := v_r_rank;
-    v_total := cardinality(v_r_ids);
-    SELECT array_agg(v_g_room[g.ord] - (SELECT count(*)::integer FROM unnest(v_r_ord) AS o(ord) WHERE o.ord = g.ord)
-                     ORDER BY g.ord)
-      INTO v_g_room FROM generate_series(1, cardinality(v_g_eid)) AS g(ord);
-    -- Then round robin, in two rounds at most.
-    FOR r IN 1 .. 2 LOOP
-      EXIT WHEN v_total >= p_limit;
-      SELECT array_agg(coalesce(t.take, 0) ORDER BY g.ord) INTO v_take
-        FROM generate_series(1, cardinality(v_g_eid)) AS g(ord)
-        LEFT JOIN (SELECT q.ord, count(*)::integer AS take
-                     FROM (SELECT g2.ord FROM generate_series(1, cardinality(v_g_eid)) AS g2(ord)
-                             CROSS JOIN LATERAL generate_series(1, v_g_room[g2.ord]) AS k(k)
-                            ORDER BY k.k, g2.ord LIMIT p_limit - v_total) q
-                    GROUP BY q.ord) t ON t.ord = g.ord;
-      EXIT WHEN coalesce((SELECT sum(x) FROM unnest(v_take) AS x), 0) = 0;
-      SELECT coalesce(array_agg(d.id ORDER BY d.rank, d.ord), '{}'), coalesce(array_agg(d.rank ORDER BY d.rank, d.ord), '{}'),
-             coalesce(array_agg(d.ord ORDER BY d.rank, d.ord), '{}')
-        INTO v_r_ids, v_r_rank, v_r_ord
-        FROM (
-          SELECT x.id, g.ord, v_got[g.ord] + row_number() OVER (PARTITION BY g.ord ORDER BY x.next_attempt_at, x.id) AS rank
-            FROM generate_series(1, cardinality(v_g_eid)) AS g(ord)
-            CROSS JOIN LATERAL (
-              (SELECT h.id, h.next_attempt_at FROM delivery h
-                WHERE v_g_fifo[g.ord] AND h.endpoint_id = v_g_eid[g.ord] AND h.status IN (${OPEN})
-                  AND v_got[g.ord] = 0
-                ORDER BY h.created_at, h.id LIMIT 1)
-              UNION ALL
-              (SELECT o.id, o.next_attempt_at FROM delivery o
-                WHERE NOT v_g_fifo[g.ord] AND o.endpoint_id = v_g_eid[g.ord] AND o.status IN (${OPEN})
-                  AND o.next_attempt_at <= p_now
-                  AND NOT (o.id = ANY(v_pick_ids))
-                  AND (o.ordering_key IS NULL
-                       OR hookline_key_free(o.endpoint_id, o.ordering_key, o.sequence, o.id, p_now))
-                ORDER BY o.next_attempt_at, o.id LIMIT v_take[g.ord])
-            ) x
-           WHERE v_take[g.ord] > 0 AND x.next_attempt_at <= p_now
-        ) d;
-      v_pick_ids := v_pick_ids || v_r_ids;
-      v_pick_rank := v_pick_rank || v_r_rank;
-      v_pick_ord := v_pick_ord || v_r_ord;
-      v_total := v_total + cardinality(v_r_ids);
-      -- An endpoint that had fewer than its share is done; the others may take more.
-      SELECT array_agg((SELECT count(*)::integer FROM unnest(v_r_ord) AS o(ord) WHERE o.ord = g.ord) ORDER BY g.ord)
-        INTO v_n FROM generate_series(1, cardinality(v_g_eid)) AS g(ord);
-      SELECT array_agg(CASE WHEN v_n[g.ord] < v_take[g.ord] THEN 0 ELSE v_g_room[g.ord] - v_take[g.ord] END ORDER BY g.ord),
-             array_agg(v_got[g.ord] + v_n[g.ord] ORDER BY g.ord)
-        INTO v_g_room, v_got FROM generate_series(1, cardinality(v_g_eid)) AS g(ord);
-    END LOOP;
-  END IF;
-  IF v_total = 0 THEN
-    IF v_scanned IS NOT NULL THEN
-      turn_after := v_scanned;
-      RETURN NEXT;
-    END IF;
-    RETURN;
-  END IF;
-  -- The next claim's turns start after the last endpoint served in turn (live picks aside).
-  v_served := (SELECT max(u.ord) FROM unnest(v_pick_ord, v_pick_rank) AS u(ord, rank) WHERE u.rank > 0);
-  -- The rows of endpoints whose rate slot moves are locked before any delivery row (in id
-  -- order, like every writer of endpoint rows): a claim never waits while it holds deliveries.
-  PERFORM 1 FROM endpoint e
-    WHERE e.id IN (SELECT v_g_eid[o] FROM unnest(v_pick_ord) AS o WHERE v_g_slot[o] IS NOT NULL)
-    ORDER BY e.id FOR NO KEY UPDATE OF e;
-  -- 5. The picks in the order they go out: the first of each endpoint in turn, then the second...
-  RETURN QUERY
-    WITH p AS (
-      SELECT u.id, u.rank, u.ord, v_g_eid[u.ord] AS eid, v_g_slot[u.ord] AS slot, v_g_until[u.ord] AS until
-        FROM unnest(v_pick_ids, v_pick_rank, v_pick_ord) AS u(id, rank, ord)
-    ), leased AS (
-      UPDATE delivery d SET status = ${SENDING}, next_attempt_at = p.until, updated_at = p_now
-        FROM p
-       WHERE p.id = d.id
-         AND d.id IN (SELECT l.id FROM delivery l
-                       WHERE l.id IN (SELECT p.id FROM p) AND l.status IN (${OPEN}) AND l.next_attempt_at <= p_now
-                       FOR UPDATE SKIP LOCKED)
-      RETURNING d.id, d.msg_id, d.app_id, d.endpoint_id, d.attempts, d.trigger_type, d.next_attempt_at AS lease_until,
-        d.ordering_key, d.sequence
-    ), throttled AS (
-      UPDATE endpoint e SET throttle_next_at = p.slot
-        FROM p WHERE e.id = p.eid AND p.slot IS NOT NULL AND p.id IN (SELECT leased.id FROM leased)
-    )
-    SELECT l.id, l.msg_id, l.app_id, l.endpoint_id, l.attempts, l.trigger_type, l.lease_until,
-           m.event_type, m.payload, m.created_at, i.body, i.content_type, i.headers,
-           e.url, e.disabled, e.headers, e.secrets, e.svix_headers, e.metadata, e.kind, e.template, e.uid,
-           e.description, e.timeout_ms, l.ordering_key, l.sequence, coalesce(v_g_eid[v_served], p_after)
-      FROM leased l
-      JOIN p ON p.id = l.id
-      JOIN message m ON m.id = l.msg_id
-      LEFT JOIN inbound_event i ON i.id = l.msg_id
-      JOIN endpoint e ON e.id = l.endpoint_id
-     ORDER BY p.rank, p.ord;
-END
-$$;
-`,
-  },
-  {
-    version: 17,
-    name: 'source ingest settings',
-    sql: `
--- Sealed (encrypted) JSON of what the Svix Ingest API (/ingest/api/v1/source) keeps for a
--- source: its Svix type, uid and metadata, and the tokens of its receive URL
--- (/in/{name}/{token}). NULL: none of them (the receive URL is /in/{name}).
-ALTER TABLE source ADD COLUMN ingest TEXT;
-`,
-  },
-  {
-    version: 18,
-    name: 'message trace context',
-    sql: `
--- The W3C traceparent of the request that published the message (or of Hookline's own span for
--- it, when tracing is on): every delivery attempt carries it on, so a trace runs from the
--- publisher's call into the receiver. Null when there was none.
-ALTER TABLE message ADD COLUMN traceparent TEXT;
-`,
-  },
-  {
-    version: 19,
-    name: 'application alert email',
-    sql: `
--- Where Hookline emails an application's owner when one of its endpoints is disabled (and, if
--- the operator turns it on, when a message is exhausted): a comma-separated list of addresses,
--- set with PATCH /api/v1/app/{app}/alert-email. NULL: no alert emails.
-ALTER TABLE app ADD COLUMN alert_email TEXT;
-`,
-  },
-  {
-    version: 20,
-    name: 'claim: live deliveries without a key need no second look',
-    sql: `
--- The claim of migration 16 read every live candidate's delivery row again to see whether it has
--- an ordering key (up to 4 x limit primary-key lookups per claim, keyed or not). The same function,
--- with the key's presence taken from the due-index scan that finds the live candidates: only
--- keyed ones are looked at again.
-CREATE OR REPLACE FUNCTION hookline_claim(
-  p_now bigint,
-  -- How long a lease lasts (each pick's lease is decided with its endpoint's limits).
-  p_lease_ms bigint,
-  p_limit integer,
-  p_per_endpoint integer,
-  p_skip text[],
-  p_only text[],
-  p_exclude_kinds text[],
-  -- Rate slots count from here (the caller's now plus the time until it sent the call) plus the
-  -- time this call took to get its locks.
-  p_slot_from bigint,
-  p_slot_ms integer,
-  p_chat_kinds text[],
-  p_chat_rate integer,
-  -- Endpoints with their own request timeout are leased for p_lease_timeouts of it plus
-  -- p_lease_slack_ms (core/lease.ts) when p_lease_per_endpoint; others for p_lease_ms.
-  p_lease_per_endpoint boolean,
-  p_lease_timeouts integer,
-  p_lease_slack_ms integer,
-  -- Turns start after this endpoint id ('' : from the first).
-  p_after text,
-  -- Due rows read first, and endpoints walked past them at most.
-  p_window integer,
-  p_scan integer,
-  -- Deliveries due at most this long ago are live: they go first.
-  p_live_ms integer
-) RETURNS TABLE (
-  id text, msg_id text, app_id text, endpoint_id text, attempts integer, trigger_type smallint, lease_until bigint,
-  event_type text, payload text, msg_created_at bigint, body bytea, content_type text,
-  inbound_headers text, url text, disabled boolean, headers text, secrets text, svix_headers boolean,
-  metadata text, kind text, template text, uid text, description text, timeout_ms integer, ordering_key text,
-  sequence integer, turn_after text
-) LANGUAGE plpgsql VOLATILE AS $$
-#variable_conflict use_column
-DECLARE
-  -- Advisory lock class of claims (7240001..3: migrations, test template, inbound dedupe).
-  lock_class CONSTANT integer := 7240004;
-  -- Locks live in a table shared with every transaction: a claim tries at most this many.
-  max_tries CONSTANT integer := greatest(2 * p_limit, 64);
-  v_tries integer := 0;
-  v_seen integer;
-  v_walked integer;
-  v_scanned text; -- where a walk stopped; NULL: no walk
-  v_tail text;
-  v_cands text[];
-  v_ids text[];
-  v_locked text[] := '{}';
-  v_slot_from bigint;
-  v_g_eid text[];
-  v_g_room integer[];
-  v_g_fifo boolean[];
-  v_g_slot bigint[];
-  v_g_until bigint[];
-  v_got integer[];
-  v_take integer[];
-  v_n integer[];
-  v_total integer := 0;
-  v_pick_ids text[] := '{}';
-  v_pick_rank integer[] := '{}';
-  v_pick_ord integer[] := '{}';
-  v_r_ids text[];
-  v_r_rank integer[];
-  v_r_ord integer[];
-  v_served integer;
-  v_live_ids text[] := '{}';
-  v_live_eps text[] := '{}';
   v_live_keyed boolean[] := '{}';
   v_est integer[];
   v_cand_n integer[] := '{}';
@@ -1777,6 +1440,36 @@ BEGIN
      ORDER BY p.rank, p.ord;
 END
 $$;
+`,
+  },
+  {
+    version: 17,
+    name: 'source ingest settings',
+    sql: `
+-- Sealed (encrypted) JSON of what the Svix Ingest API (/ingest/api/v1/source) keeps for a
+-- source: its Svix type, uid and metadata, and the tokens of its receive URL
+-- (/in/{name}/{token}). NULL: none of them (the receive URL is /in/{name}).
+ALTER TABLE source ADD COLUMN ingest TEXT;
+`,
+  },
+  {
+    version: 18,
+    name: 'message trace context',
+    sql: `
+-- The W3C traceparent of the request that published the message (or of Hookline's own span for
+-- it, when tracing is on): every delivery attempt carries it on, so a trace runs from the
+-- publisher's call into the receiver. Null when there was none.
+ALTER TABLE message ADD COLUMN traceparent TEXT;
+`,
+  },
+  {
+    version: 19,
+    name: 'application alert email',
+    sql: `
+-- Where Hookline emails an application's owner when one of its endpoints is disabled (and, if
+-- the operator turns it on, when a message is exhausted): a comma-separated list of addresses,
+-- set with PATCH /api/v1/app/{app}/alert-email. NULL: no alert emails.
+ALTER TABLE app ADD COLUMN alert_email TEXT;
 `,
   },
 ];
