@@ -2,11 +2,13 @@
  * `npm run release:check`: builds both packages (scripts/build-packages.ts), packs them with
  * `npm pack` and checks what the tarballs hold: every `exports`/`bin` target, no TypeScript
  * sources or tests, relative imports that resolve inside the package, no static `node:` import
- * in @hookline/receiver (it runs on Web-standard runtimes), matching semver versions and a
+ * in @hookline/receiver (it runs on Web-standard runtimes), no import of a package that is not
+ * among its dependencies (devDependencies are not installed), matching semver versions and a
  * CHANGELOG entry. Exits 1 listing every problem.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
 import { join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BUILD_DIR, buildPackages } from './build-packages.ts';
@@ -58,6 +60,10 @@ export function buildAndPack(destination: string): { receiver: PackedPackage; ho
   return { receiver: pack('receiver', destination), hookline: pack('hookline', destination) };
 }
 
+/** Static imports and re-exports, side-effect imports and import('...') of a string literal. */
+const BARE_IMPORT =
+  /^\s*(?:import|export)\s[^;]*?\sfrom\s*'([^']+)'|^\s*import\s*'([^']+)'|\bimport\(\s*'([^']+)'\s*\)/gm;
+
 const SEMVER = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/;
 
 /** Every problem with the packed packages; empty when they are fit to publish. */
@@ -76,6 +82,7 @@ export function checkPackages(packed: { receiver: PackedPackage; hookline: Packe
       const clean = posix.normalize(path.replace(/^\.\//, ''));
       if (!files.has(clean)) problems.push(`${pkg.name}: ${clean} (${why}) is not in the tarball`);
     };
+    const dependencies = (manifest.dependencies ?? {}) as Record<string, string>;
     if (!SEMVER.test(pkg.version)) problems.push(`${pkg.name}: version ${pkg.version} is not semver`);
     for (const field of ['devDependencies', 'scripts', 'workspaces', 'private'])
       if (field in manifest) problems.push(`${pkg.name}: package.json has ${field}`);
@@ -103,6 +110,16 @@ export function checkPackages(packed: { receiver: PackedPackage; hookline: Packe
           problems.push(`${pkg.name}: ${file} imports ${match[1]}, which is not in the tarball`);
       }
       if (/new URL\('[^']+\.ts'/.test(text)) problems.push(`${pkg.name}: ${file} loads a .ts file by URL`);
+      // What the code loads at run time must be installed with it: a Node built-in, the package
+      // itself or one of its `dependencies` (never a devDependency).
+      for (const match of text.matchAll(BARE_IMPORT)) {
+        const specifier = (match[1] ?? match[2] ?? match[3])!;
+        if (specifier.startsWith('.') || specifier.startsWith('node:') || isBuiltin(specifier)) continue;
+        const parts = specifier.split('/');
+        const name = specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
+        if (name !== pkg.name && !(name in dependencies))
+          problems.push(`${pkg.name}: ${file} imports ${specifier}, which is not in its dependencies`);
+      }
       if (dir === 'receiver' && /^import [^;]*from 'node:/m.test(text))
         problems.push(`${pkg.name}: ${file} imports a node: module (the Web entry must load without them)`);
     }
