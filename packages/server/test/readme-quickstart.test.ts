@@ -1,11 +1,12 @@
 /**
  * The README's first five minutes, as written: `hookline serve --dev`, then the curl walkthrough
  * twice in a row on the same server (every step must be re-runnable), then the Svix snippet
- * twice. A receiver on localhost stands in for the walkthrough's `node -e` one.
+ * twice, then every command of "The `hookline` command" section. A receiver on localhost stands
+ * in for the walkthrough's `node -e` one.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -43,6 +44,8 @@ describe('README quickstart', () => {
   });
   let receiverPort = 0;
   let server: ReturnType<typeof spawn>;
+  let serverClosed: Promise<unknown>;
+  let dir = '';
   let output = '';
   let url = '';
   let token = '';
@@ -50,7 +53,7 @@ describe('README quickstart', () => {
   before(async () => {
     await new Promise<void>((ok) => receiver.listen(0, '127.0.0.1', ok));
     receiverPort = (receiver.address() as AddressInfo).port;
-    const dir = tempDir('hookline-quickstart-');
+    dir = tempDir('hookline-quickstart-');
     // As the README starts it: `npx hookline serve --dev`, which runs the workspace's bin link
     // (its #!/usr/bin/env node finds this Node first on PATH). Only the port is set.
     server = spawn(join(ROOT, 'node_modules/.bin/hookline'), ['serve', '--dev'], {
@@ -64,6 +67,7 @@ describe('README quickstart', () => {
       },
       stdio: 'pipe',
     });
+    serverClosed = new Promise((ok) => server.once('close', ok));
     server.stdout!.on('data', (c: Buffer) => {
       output += c.toString();
     });
@@ -80,12 +84,14 @@ describe('README quickstart', () => {
     url = /API: +(http:\/\/\S+)\/api\/v1/.exec(output)![1]!;
   });
 
+  async function stopServer(): Promise<void> {
+    if (!server) return;
+    server.kill('SIGTERM');
+    await serverClosed;
+  }
+
   after(async () => {
-    if (server && server.exitCode === null) {
-      const exited = new Promise((ok) => server.once('close', ok));
-      server.kill('SIGTERM');
-      await exited;
-    }
+    await stopServer();
     await new Promise((ok) => receiver.close(ok));
   });
 
@@ -149,6 +155,103 @@ describe('README quickstart', () => {
     assert.equal(outputs[0]!.ep, outputs[1]!.ep, 'the same endpoint both times');
     assert.equal(outputs[0]!.app, outputs[1]!.app);
     assert.match(String(outputs[0]!.key), /^whsec_/);
+  });
+
+  test('the `hookline` command section runs as written after the walkthrough', async () => {
+    const [exportLine, ...commands] = codeBlock('## The `hookline` command', 'sh')
+      .split('\n')
+      .filter((line) => line.trim() !== '' && !line.trimStart().startsWith('#'));
+    assert.match(exportLine!, /^export HOOKLINE_TOKEN=\$TOKEN /);
+    const names = commands.map((line) => /^npx hookline (\S+) /.exec(`${line} `)?.[1]);
+    for (const name of ['send', 'trigger', 'listen', 'tail', 'replay', 'migrate', 'admin-token'])
+      assert.ok(names.includes(name), `the section shows ${name}`);
+    // rotate-secret-key wants the server stopped, and serve its port: they come last.
+    assert.deepEqual(names.slice(-2), ['rotate-secret-key', 'serve']);
+    // As the README runs them: after the walkthrough's `export TOKEN=...`, in the directory the
+    // server was started in (its ./data), `npx hookline` being the workspace's bin link.
+    const env = {
+      ...process.env,
+      PATH: `${dirname(process.execPath)}:${process.env.PATH}`,
+      TOKEN: token,
+      HOOKLINE_URL: url,
+      HOOKLINE_PORT: '0',
+      HOOKLINE_LOG_LEVEL: 'warn',
+      HOOKLINE_BIN: join(ROOT, 'node_modules/.bin/hookline'),
+      NO_COLOR: '1',
+    };
+    const script = (line: string) =>
+      `${exportLine}\nexec ${line.replace(/^npx hookline /, '"$HOOKLINE_BIN" ').replaceAll('localhost:3000', `localhost:${receiverPort}`)}`;
+    // Asynchronously: the receiver the commands send to answers from this process.
+    const start = (line: string) => {
+      const child = spawn('bash', ['-euo', 'pipefail', '-c', script(line)], { cwd: dir, env, stdio: 'pipe' });
+      const closed = new Promise<number | null>((ok) => child.once('close', (code) => ok(code)));
+      let text = '';
+      child.stdout.on('data', (c: Buffer) => {
+        text += c.toString();
+      });
+      child.stderr.on('data', (c: Buffer) => {
+        text += c.toString();
+      });
+      return { child, closed, text: () => text };
+    };
+    const run = async (line: string) => {
+      const { child, closed, text } = start(line);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      const code = await closed;
+      clearTimeout(timer);
+      assert.equal(code, 0, `${line}:\n${text()}`);
+      return text();
+    };
+    /** A command that runs until stopped: it must get as far as `ready` says. */
+    const runUntil = async (line: string, ready: RegExp) => {
+      const { child, closed, text } = start(line);
+      try {
+        const deadline = Date.now() + 30_000;
+        while (!ready.test(text())) {
+          assert.ok(child.exitCode === null, `${line} exited (${child.exitCode}):\n${text()}`);
+          assert.ok(Date.now() < deadline, `${line}: not ready within 30 s:\n${text()}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      } finally {
+        child.kill('SIGTERM');
+        await closed;
+      }
+      return text();
+    };
+    const waitForDelivery = async (what: (r: Received) => boolean, why: string) => {
+      const deadline = Date.now() + 20_000;
+      while (!received.some(what)) {
+        assert.ok(Date.now() < deadline, `${why} within 20 s`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+
+    for (const [i, line] of commands.entries()) {
+      const name = names[i];
+      assert.ok(name, `${line} is a \`npx hookline\` command`);
+      if (name === 'listen') await runUntil(line, /Ready! Forwarding to/);
+      else if (name === 'tail') await runUntil(line, /following attempts of app_/);
+      else if (name === 'serve') {
+        const text = await runUntil(line, /API: +http:\/\/127\.0\.0\.1:\d+\/api\/v1/);
+        assert.match(text, /using sqlite:\.\/data\/hookline\.db/);
+      } else if (name === 'rotate-secret-key') {
+        await stopServer();
+        assert.match(await run(line), /re-encrypted the secrets of [1-9]\d* endpoint/);
+        assert.ok(existsSync(join(dir, 'data/secret.key.old')), 'the old key is kept');
+      } else {
+        const out = await run(line);
+        if (name === 'send') {
+          assert.match(out, /^sent msg_/);
+          const payload = /'(\{.*\})'/.exec(line)![1]!;
+          await waitForDelivery((r) => r.body === payload, 'the sent message reached the receiver');
+        } else if (name === 'trigger')
+          await waitForDelivery(
+            (r) => r.headers['stripe-signature'] !== undefined,
+            'the Stripe event arrived',
+          );
+        else if (name === 'admin-token') assert.match(out, /^hl_admin_/);
+      }
+    }
   });
 
   test('--dev is refused on a non-loopback address, with the reason', () => {
