@@ -8,6 +8,7 @@ import {
   type ListResponse,
   type RequestField,
   type Source,
+  type SourceSecret,
 } from '../api.ts';
 import {
   asApiError,
@@ -183,12 +184,12 @@ function Row({ name, children }: { name: string; children: ComponentChildren }) 
 
 /** The forwarding secret is shown only on request. */
 function ForwardSecret({ sourceId }: { sourceId: string }) {
-  const [secret, setSecret] = useState<{ key: string; publicKey: string | null } | null>(null);
+  const [secret, setSecret] = useState<SourceSecret | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
   const reveal = async () => {
     setError(null);
     try {
-      setSecret(await api('GET', `/source/${enc(sourceId)}/secret`));
+      setSecret(await api<SourceSecret>('GET', `/source/${enc(sourceId)}/secret`));
     } catch (err) {
       setError(asApiError(err));
     }
