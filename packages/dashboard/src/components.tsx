@@ -269,7 +269,7 @@ export function AppsCrumb() {
   if (getPortalApp()) return null;
   return (
     <>
-      <a href="/">Applications</a> /{' '}
+      <a href="/apps">Applications</a> /{' '}
     </>
   );
 }

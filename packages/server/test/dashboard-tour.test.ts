@@ -266,6 +266,8 @@ describe('a new user in the dashboard', { skip }, () => {
     await activity.getByRole('link', { name: msgId }).click();
     await page.getByRole('heading', { name: `Message ${msgId}` }).waitFor();
     await page.getByTestId('live').getByText('Live').waitFor();
+    const crumbs = page.getByRole('navigation', { name: 'Breadcrumb' });
+    assert.equal(await crumbs.getByRole('link', { name: 'Applications' }).getAttribute('href'), '/apps');
     // Each endpoint's row (Svix's listAttemptedDestinations): status, attempts made, next try.
     const row = page.getByTestId('deliveries').getByRole('row', { name: new RegExp(url) });
     await row.getByText('success').waitFor();
@@ -476,6 +478,13 @@ describe('a new user in the dashboard', { skip }, () => {
     await page.getByRole('heading', { name: 'Application not found' }).waitFor();
     assert.equal(await page.getByRole('link', { name: 'Create endpoint' }).count(), 0);
     await visit(page, 'application-missing');
+    await page.goto(`${server.url}/no/such/page`);
+    await page.getByRole('heading', { name: 'Not found' }).waitFor();
+    assert.equal(
+      await page.getByRole('link', { name: 'Back to applications' }).getAttribute('href'),
+      '/apps',
+    );
+    await visit(page, 'page-missing');
     await page.close();
     assert.deepEqual(browserErrors, []);
   });
