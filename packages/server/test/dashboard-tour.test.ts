@@ -333,6 +333,13 @@ describe('a new user in the dashboard', { skip }, () => {
     const endpointPage = page.url();
     await page.goto(`${server.url}/apps/acme/endpoints/${late.body.id}`);
     await page.getByRole('button', { name: 'Replay missing messages' }).click();
+    // It says first what it will send: every message so far, the newest named.
+    const replayPreview = page.getByTestId('replay-preview');
+    assert.equal(
+      await replayPreview.locator('strong').textContent(),
+      `${missed} ${missed === 1 ? 'message' : 'messages'}`,
+    );
+    await replayPreview.getByText(sent.body.data[0].id).waitFor();
     await visit(page, 'replay-missing');
     await page
       .getByRole('dialog', { name: 'Replay missing messages' })
