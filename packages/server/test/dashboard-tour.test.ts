@@ -136,6 +136,9 @@ describe('a new user in the dashboard', { skip }, () => {
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
     await page.getByTestId('live').getByText('Live').waitFor();
     assert.equal(await page.getByTestId('ov-attempts').textContent(), '0');
+    // Nothing delivered yet: the next step, down to the curl that sends a first message.
+    const firstCurl = (await page.getByTitle('Send a first message with curl').textContent()) ?? '';
+    assert.match(firstCurl, new RegExp(`^curl -X POST ${server.url}/api/v1/app/\\$APP_ID/msg`));
     await visit(page, 'overview-empty');
 
     // Create an application from the keyboard: the button, the dialog's fields, Enter submits.
