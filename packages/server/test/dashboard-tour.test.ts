@@ -534,6 +534,42 @@ describe('a new user in the dashboard', { skip }, () => {
     await row.getByText('success').waitFor();
     await visit(portal, 'portal-message');
 
+    // Edit the endpoint: every field of the form, saved, and read back by the API.
+    await row.getByRole('link', { name: portalUrl }).click();
+    await portal.getByRole('link', { name: 'Edit endpoint' }).click();
+    await portal.getByRole('heading', { name: 'Edit endpoint' }).waitFor();
+    assert.equal(await portal.getByLabel('URL').inputValue(), portalUrl);
+    assert.equal(await portal.getByLabel('invoice.paid').isChecked(), true);
+    await portal.getByLabel('Description').fill('Orders service');
+    await portal.getByLabel('Rate limit (per second)').fill('10');
+    await portal.getByLabel('Request timeout (seconds)').fill('20');
+    await portal.getByLabel('Channels').fill('eu, us');
+    await portal.getByLabel('Strict order (FIFO)').check();
+    await portal.getByLabel('Custom headers').fill('X-Tenant: acme');
+    await visit(portal, 'portal-endpoint-edit');
+    await portal.getByRole('button', { name: 'Save endpoint' }).click();
+    await portal.getByRole('heading', { name: 'Endpoint', exact: true }).waitFor();
+    const portalEpId = new URL(portal.url()).pathname.split('/').pop()!;
+    const edited = await server.call('GET', `/api/v1/app/acme/endpoint/${portalEpId}`);
+    assert.deepEqual(
+      [
+        edited.body.description,
+        edited.body.rateLimit,
+        edited.body.timeout,
+        edited.body.channels,
+        edited.body.fifo,
+      ],
+      ['Orders service', 10, 20, ['eu', 'us'], true],
+    );
+    assert.deepEqual(edited.body.filterTypes, ['invoice.paid']);
+    const headers = await server.call('GET', `/api/v1/app/acme/endpoint/${portalEpId}/headers`);
+    assert.equal(headers.body.headers['x-tenant'], 'acme');
+    // The form opens again with what was saved.
+    await portal.getByRole('link', { name: 'Edit endpoint' }).click();
+    assert.equal(await portal.getByLabel('Channels').inputValue(), 'eu, us');
+    assert.equal(await portal.getByLabel('Strict order (FIFO)').isChecked(), true);
+    assert.equal(await portal.getByLabel('Rate limit (per second)').inputValue(), '10');
+
     // Messages: the newest are listed without a search; filters live in the URL.
     await portal.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Messages' }).click();
     await portal.getByTestId('messages').getByRole('link', { name: sent.body.id }).waitFor();
@@ -558,6 +594,6 @@ describe('a new user in the dashboard', { skip }, () => {
     await visit(portal, 'portal-event-types');
     await portal.close();
     assert.deepEqual(browserErrors, []);
-    assert.ok(checked.size >= 20, `${checked.size} pages checked for accessibility`);
+    assert.ok(checked.size >= 22, `${checked.size} pages checked for accessibility`);
   });
 });
