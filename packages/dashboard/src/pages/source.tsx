@@ -15,6 +15,7 @@ import {
   ConfirmButton,
   CopyField,
   ErrorBox,
+  Id,
   InboundBadge,
   Loading,
   PageTitle,
@@ -90,7 +91,7 @@ export function SourcePage({ sourceId }: { sourceId: string }) {
           <table class="kv" data-testid="source-definition">
             <tbody>
               <Row name="Id">
-                <code>{s.id}</code>
+                <Id value={s.id} label="source id" />
               </Row>
               <Row name="Scheme">
                 <code>{s.verification.scheme}</code>
