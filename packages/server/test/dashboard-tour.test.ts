@@ -159,6 +159,12 @@ describe('a new user in the dashboard', { skip }, () => {
     assert.equal(app.status, 200);
     assert.equal(app.body.name, 'Acme Store');
     await page.getByText('No endpoints yet').waitFor();
+    // Ids are set in a monospace face (I and l differ), with a copy button.
+    const idFont = await page.evaluate<string>(
+      `getComputedStyle(document.querySelector('.id code')).fontFamily`,
+    );
+    assert.match(idFont, /monospace/);
+    await page.getByRole('button', { name: `Copy application id ${app.body.id}` }).waitFor();
     await visit(page, 'application');
 
     // An event type with a schema; an example that does not fit it is refused before sending.
@@ -263,6 +269,12 @@ describe('a new user in the dashboard', { skip }, () => {
     await activity.getByRole('link', { name: msgId }).waitFor();
     await page.getByTestId('ov-attempts').getByText('1').waitFor();
     assert.equal(await page.getByTestId('ov-rate').textContent(), '100.0%');
+    // The chart's legend names its series, never `--` for a value under no cursor.
+    assert.deepEqual(await page.locator('.u-legend .u-label').allTextContents(), [
+      'deliveries / min',
+      'success %',
+    ]);
+    assert.doesNotMatch((await page.locator('.u-legend').textContent()) ?? '', /--/);
     await visit(page, 'overview-live');
 
     // The message page: one row per endpoint, then its attempts.
