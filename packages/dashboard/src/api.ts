@@ -22,17 +22,22 @@ import type {
   AttemptOut,
   BackgroundTaskOut,
   EndpointConcurrencyOut,
+  EndpointHeadersOut,
   EndpointOut,
+  EndpointSecretOut,
   EndpointStatsOut,
   EventTypeOut,
   InboundEventDetailOut,
   InboundEventOut,
   ListOut,
   MessageOut,
+  ReplayOut,
+  RetryScheduleInOut,
   SeriesOut,
   SourceOut,
+  SourceSecretOut,
 } from '../../server/src/api/schemas.ts';
-import type { MessageEndpointOut } from '../../server/src/api/sending-schemas.ts';
+import type { EndpointMessageOut, MessageEndpointOut } from '../../server/src/api/sending-schemas.ts';
 
 // The server's closed sets of names (kinds, statuses, schemes): a dependency-free module, the only
 // server code the bundle contains.
@@ -172,14 +177,26 @@ export type Series = SeriesOut;
 export type Overview = OverviewOut;
 /** An endpoint with where one message stands there (`/msg/{msg}/endpoint`, listAttemptedDestinations). */
 export type MessageDestination = Static<typeof MessageEndpointOut>;
+/** A message with where it stands at one endpoint (`/endpoint/{ep}/msg`, listAttemptedMessages). */
+export type EndpointMessage = Static<typeof EndpointMessageOut>;
 /** Events of the live feed (`/live`). */
 export type LiveAttempt = LiveAttemptOut;
 export type LiveInbound = LiveInboundOut;
+/** An event type's own retry schedule (`/event-type/{name}/retry-schedule`). */
+export type RetrySchedule = RetryScheduleInOut;
+/** An endpoint's signing secret (`/secret`). */
+export type EndpointSecret = EndpointSecretOut;
+/** An endpoint's custom headers (`/headers`): values, and the names of sensitive ones. */
+export type EndpointHeaders = Static<typeof EndpointHeadersOut>;
+/** What replaying an inbound event queued (`/source/{source}/event/{event}/replay`). */
+export type InboundReplay = ReplayOut;
 /** Deliveries of an endpoint by status in a window. */
 export type EndpointStats = Static<typeof EndpointStatsOut>;
 export type SeriesBucket = SeriesOut['data'][number];
 /** A source as the API returns it: its verification secrets are never sent, only their count. */
 export type Source = SourceOut;
+/** The secret a source signs forwarded requests with (`/source/{source}/secret`). */
+export type SourceSecret = SourceSecretOut;
 export type SourceDestination = SourceOut['destinations'][number];
 export type RequestField = NonNullable<SourceOut['eventType']>;
 export type InboundEvent = InboundEventOut;

@@ -66,6 +66,8 @@ export function ConfirmButton(props: {
   confirmLabel: string;
   action: () => Promise<string>;
   class?: string;
+  /** Called as the dialog opens (to load a fresh preview of what the action will do). */
+  onOpen?: () => void;
 }) {
   const dialog = useRef<HTMLDialogElement>(null);
   const titleId = useId();
@@ -92,6 +94,7 @@ export function ConfirmButton(props: {
         onClick={() => {
           setResult(null);
           setError(null);
+          props.onOpen?.();
           dialog.current?.showModal();
         }}
       >
@@ -269,7 +272,7 @@ export function AppsCrumb() {
   if (getPortalApp()) return null;
   return (
     <>
-      <a href="/">Applications</a> /{' '}
+      <a href="/apps">Applications</a> /{' '}
     </>
   );
 }

@@ -138,7 +138,9 @@ function Dashboard() {
             <h1 tabIndex={-1}>Not found</h1>
             <p>
               No page at <code>{url.pathname}</code>.{' '}
-              <a href="/">Back to {portalApp ? 'endpoints' : 'applications'}</a>
+              <a href={portalApp ? `/apps/${enc(portalApp)}` : '/apps'}>
+                Back to {portalApp ? 'endpoints' : 'applications'}
+              </a>
             </p>
           </main>
         )}

@@ -43,6 +43,12 @@ describe('dashboard serving', () => {
     assert.equal(js.status, 200);
     assert.match(js.headers.get('content-type') ?? '', /javascript/);
     assert.match(js.headers.get('cache-control') ?? '', /immutable/);
+    // The favicon the page links to is served as an SVG image.
+    assert.match(index, /<link rel="icon" href="\/favicon\.svg" type="image\/svg\+xml"/);
+    const icon = await fetch(`${server.url}/favicon.svg`);
+    assert.equal(icon.status, 200);
+    assert.match(icon.headers.get('content-type') ?? '', /^image\/svg\+xml/);
+    assert.match(await icon.text(), /^<svg /);
   });
 
   test('the API, /health and /openapi.json are never shadowed; unknown files are 404', async () => {

@@ -136,6 +136,9 @@ describe('a new user in the dashboard', { skip }, () => {
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
     await page.getByTestId('live').getByText('Live').waitFor();
     assert.equal(await page.getByTestId('ov-attempts').textContent(), '0');
+    // Nothing delivered yet: the next step, down to the curl that sends a first message.
+    const firstCurl = (await page.getByTitle('Send a first message with curl').textContent()) ?? '';
+    assert.match(firstCurl, new RegExp(`^curl -X POST ${server.url}/api/v1/app/\\$APP_ID/msg`));
     await visit(page, 'overview-empty');
 
     // Create an application from the keyboard: the button, the dialog's fields, Enter submits.
@@ -156,6 +159,12 @@ describe('a new user in the dashboard', { skip }, () => {
     assert.equal(app.status, 200);
     assert.equal(app.body.name, 'Acme Store');
     await page.getByText('No endpoints yet').waitFor();
+    // Ids are set in a monospace face (I and l differ), with a copy button.
+    const idFont = await page.evaluate<string>(
+      `getComputedStyle(document.querySelector('.id code')).fontFamily`,
+    );
+    assert.match(idFont, /monospace/);
+    await page.getByRole('button', { name: `Copy application id ${app.body.id}` }).waitFor();
     await visit(page, 'application');
 
     // An event type with a schema; an example that does not fit it is refused before sending.
@@ -260,12 +269,20 @@ describe('a new user in the dashboard', { skip }, () => {
     await activity.getByRole('link', { name: msgId }).waitFor();
     await page.getByTestId('ov-attempts').getByText('1').waitFor();
     assert.equal(await page.getByTestId('ov-rate').textContent(), '100.0%');
+    // The chart's legend names its series, never `--` for a value under no cursor.
+    assert.deepEqual(await page.locator('.u-legend .u-label').allTextContents(), [
+      'deliveries / min',
+      'success %',
+    ]);
+    assert.doesNotMatch((await page.locator('.u-legend').textContent()) ?? '', /--/);
     await visit(page, 'overview-live');
 
     // The message page: one row per endpoint, then its attempts.
     await activity.getByRole('link', { name: msgId }).click();
     await page.getByRole('heading', { name: `Message ${msgId}` }).waitFor();
     await page.getByTestId('live').getByText('Live').waitFor();
+    const crumbs = page.getByRole('navigation', { name: 'Breadcrumb' });
+    assert.equal(await crumbs.getByRole('link', { name: 'Applications' }).getAttribute('href'), '/apps');
     // Each endpoint's row (Svix's listAttemptedDestinations): status, attempts made, next try.
     const row = page.getByTestId('deliveries').getByRole('row', { name: new RegExp(url) });
     await row.getByText('success').waitFor();
@@ -331,6 +348,13 @@ describe('a new user in the dashboard', { skip }, () => {
     const endpointPage = page.url();
     await page.goto(`${server.url}/apps/acme/endpoints/${late.body.id}`);
     await page.getByRole('button', { name: 'Replay missing messages' }).click();
+    // It says first what it will send: every message so far, the newest named.
+    const replayPreview = page.getByTestId('replay-preview');
+    assert.equal(
+      await replayPreview.locator('strong').textContent(),
+      `${missed} ${missed === 1 ? 'message' : 'messages'}`,
+    );
+    await replayPreview.getByText(sent.body.data[0].id).waitFor();
     await visit(page, 'replay-missing');
     await page
       .getByRole('dialog', { name: 'Replay missing messages' })
@@ -447,6 +471,16 @@ describe('a new user in the dashboard', { skip }, () => {
       'the destination keeps its id',
     );
     await visit(page, 'source');
+    // The source pages no other step opens pass the same check.
+    for (const [name, path, ready] of [
+      ['sources', '/sources', 'clerk-users'],
+      ['source-new', '/sources/new', 'Signing secret'],
+      ['source-events', `/sources/${source.body.id}/events`, 'no_matching_signature'],
+    ] as const) {
+      await page.goto(server.url + path);
+      await page.locator('main').getByText(ready).first().waitFor();
+      await visit(page, name);
+    }
 
     // The overview counts the source's verdicts.
     await page.goto(server.url);
@@ -476,6 +510,13 @@ describe('a new user in the dashboard', { skip }, () => {
     await page.getByRole('heading', { name: 'Application not found' }).waitFor();
     assert.equal(await page.getByRole('link', { name: 'Create endpoint' }).count(), 0);
     await visit(page, 'application-missing');
+    await page.goto(`${server.url}/no/such/page`);
+    await page.getByRole('heading', { name: 'Not found' }).waitFor();
+    assert.equal(
+      await page.getByRole('link', { name: 'Back to applications' }).getAttribute('href'),
+      '/apps',
+    );
+    await visit(page, 'page-missing');
     await page.close();
     assert.deepEqual(browserErrors, []);
   });
@@ -515,6 +556,42 @@ describe('a new user in the dashboard', { skip }, () => {
     await row.getByText('success').waitFor();
     await visit(portal, 'portal-message');
 
+    // Edit the endpoint: every field of the form, saved, and read back by the API.
+    await row.getByRole('link', { name: portalUrl }).click();
+    await portal.getByRole('link', { name: 'Edit endpoint' }).click();
+    await portal.getByRole('heading', { name: 'Edit endpoint' }).waitFor();
+    assert.equal(await portal.getByLabel('URL').inputValue(), portalUrl);
+    assert.equal(await portal.getByLabel('invoice.paid').isChecked(), true);
+    await portal.getByLabel('Description').fill('Orders service');
+    await portal.getByLabel('Rate limit (per second)').fill('10');
+    await portal.getByLabel('Request timeout (seconds)').fill('20');
+    await portal.getByLabel('Channels').fill('eu, us');
+    await portal.getByLabel('Strict order (FIFO)').check();
+    await portal.getByLabel('Custom headers').fill('X-Tenant: acme');
+    await visit(portal, 'portal-endpoint-edit');
+    await portal.getByRole('button', { name: 'Save endpoint' }).click();
+    await portal.getByRole('heading', { name: 'Endpoint', exact: true }).waitFor();
+    const portalEpId = new URL(portal.url()).pathname.split('/').pop()!;
+    const edited = await server.call('GET', `/api/v1/app/acme/endpoint/${portalEpId}`);
+    assert.deepEqual(
+      [
+        edited.body.description,
+        edited.body.rateLimit,
+        edited.body.timeout,
+        edited.body.channels,
+        edited.body.fifo,
+      ],
+      ['Orders service', 10, 20, ['eu', 'us'], true],
+    );
+    assert.deepEqual(edited.body.filterTypes, ['invoice.paid']);
+    const headers = await server.call('GET', `/api/v1/app/acme/endpoint/${portalEpId}/headers`);
+    assert.equal(headers.body.headers['x-tenant'], 'acme');
+    // The form opens again with what was saved.
+    await portal.getByRole('link', { name: 'Edit endpoint' }).click();
+    assert.equal(await portal.getByLabel('Channels').inputValue(), 'eu, us');
+    assert.equal(await portal.getByLabel('Strict order (FIFO)').isChecked(), true);
+    assert.equal(await portal.getByLabel('Rate limit (per second)').inputValue(), '10');
+
     // Messages: the newest are listed without a search; filters live in the URL.
     await portal.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Messages' }).click();
     await portal.getByTestId('messages').getByRole('link', { name: sent.body.id }).waitFor();
@@ -539,6 +616,6 @@ describe('a new user in the dashboard', { skip }, () => {
     await visit(portal, 'portal-event-types');
     await portal.close();
     assert.deepEqual(browserErrors, []);
-    assert.ok(checked.size >= 20, `${checked.size} pages checked for accessibility`);
+    assert.ok(checked.size >= 25, `${checked.size} pages checked for accessibility`);
   });
 });

@@ -683,6 +683,65 @@ describe('web dashboard in Chromium', { skip }, () => {
     await shot(page, 'source-chat', 'desktop');
   });
 
+  test('edit and delete an application, archive an event type and delete a source from their pages', async () => {
+    const app = await server.call('POST', '/api/v1/app', { name: 'Initech', uid: 'initech' });
+    assert.equal(app.status, 201, JSON.stringify(app.body));
+    await page.goto(server.url);
+    await page.evaluate('sessionStorage.clear()');
+    await page.reload();
+    await page.getByLabel('Admin token').fill(server.token);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    await page.goto(`${server.url}/apps/initech`);
+    await page.getByRole('heading', { name: 'Initech' }).waitFor();
+    await page.getByRole('button', { name: 'Edit application' }).click();
+    const edit = page.getByRole('dialog', { name: 'Edit application' });
+    await edit.getByLabel('Name').fill('Initech Corp');
+    await edit.getByLabel(/^Rate limit/).fill('25');
+    await edit.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('heading', { name: 'Initech Corp' }).waitFor();
+    const saved = await server.call('GET', '/api/v1/app/initech');
+    assert.deepEqual([saved.body.name, saved.body.rateLimit], ['Initech Corp', 25]);
+    await page.getByRole('button', { name: 'Delete application' }).click();
+    await page
+      .getByRole('dialog', { name: 'Delete this application' })
+      .getByRole('button', { name: 'Delete' })
+      .click();
+    await page.getByRole('heading', { name: 'Applications' }).waitFor();
+    assert.equal((await server.call('GET', '/api/v1/app/initech')).status, 404);
+
+    // An archived event type leaves the catalog.
+    const type = await server.call('POST', '/api/v1/event-type', {
+      name: 'temp.event',
+      description: 'Short-lived',
+    });
+    assert.equal(type.status, 201, JSON.stringify(type.body));
+    await page.goto(`${server.url}/event-types`);
+    await page.getByRole('button', { name: 'Archive temp.event' }).click();
+    await page
+      .getByRole('dialog', { name: 'Archive temp.event' })
+      .getByRole('button', { name: 'Archive' })
+      .click();
+    await page.getByRole('heading', { name: 'temp.event' }).waitFor({ state: 'detached' });
+    assert.equal((await server.call('GET', '/api/v1/event-type/temp.event')).body.archived, true);
+
+    const src = await server.call('POST', '/api/v1/source', {
+      name: 'short-lived',
+      verification: { scheme: 'none' },
+      destinations: [{ url: `${receiver.url}/short-lived` }],
+    });
+    assert.equal(src.status, 201, JSON.stringify(src.body));
+    await page.goto(`${server.url}/sources/${src.body.id}`);
+    await page.getByRole('button', { name: 'Delete source' }).click();
+    await page
+      .getByRole('dialog', { name: 'Delete source short-lived' })
+      .getByRole('button', { name: 'Delete' })
+      .click();
+    await page.getByRole('heading', { name: 'Sources' }).waitFor();
+    assert.equal((await server.call('GET', `/api/v1/source/${src.body.id}`)).status, 404);
+    assert.deepEqual(browserErrors, []);
+  });
+
   test('app portal link: scoped to its application, creates an endpoint, read-only and expired links', async () => {
     const app = await server.call('POST', '/api/v1/app', { name: 'Globex Corp', uid: 'globex' });
     assert.equal(app.status, 201, JSON.stringify(app.body));

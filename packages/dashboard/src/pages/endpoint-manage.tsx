@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { type ApiError, api, type Endpoint, enc } from '../api.ts';
+import { type ApiError, api, type Endpoint, type EndpointSecret, enc } from '../api.ts';
 import { asApiError, ConfirmButton, CopyField, ErrorBox } from '../components.tsx';
 import { navigate } from '../router.ts';
 
@@ -45,7 +45,7 @@ export function EndpointManage({
             class="secondary"
             disabled={busy}
             onClick={() =>
-              run(async () => setSecret((await api<{ key: string }>('GET', `${base}/secret`)).key))
+              run(async () => setSecret((await api<EndpointSecret>('GET', `${base}/secret`)).key))
             }
           >
             Show signing secret
@@ -71,7 +71,7 @@ export function EndpointManage({
             confirmLabel="Rotate"
             action={async () => {
               await api('POST', `${base}/secret/rotate`, {});
-              if (secret !== null) setSecret((await api<{ key: string }>('GET', `${base}/secret`)).key);
+              if (secret !== null) setSecret((await api<EndpointSecret>('GET', `${base}/secret`)).key);
               return 'Secret rotated; the previous one keeps signing for a grace period (24 h by default)';
             }}
           >

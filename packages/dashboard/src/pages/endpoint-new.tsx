@@ -3,6 +3,7 @@ import {
   ApiError,
   api,
   type Endpoint,
+  type EndpointHeaders,
   type EventType,
   enc,
   getPortalApp,
@@ -48,11 +49,7 @@ export function EditEndpointPage({ appId, endpointId }: { appId: string; endpoin
     [appId, endpointId],
   );
   const headers = useLoad(
-    () =>
-      api<{ headers: Record<string, string> }>(
-        'GET',
-        `/app/${enc(appId)}/endpoint/${enc(endpointId)}/headers`,
-      ),
+    () => api<EndpointHeaders>('GET', `/app/${enc(appId)}/endpoint/${enc(endpointId)}/headers`),
     [appId, endpointId],
   );
   if (!ep.data || !headers.data)

@@ -4,9 +4,11 @@ import {
   api,
   type BackgroundTask,
   type Endpoint,
+  type EndpointMessage,
   type EndpointStats,
   enc,
   type ListResponse,
+  type Message,
   qs,
 } from '../api.ts';
 import {
@@ -161,7 +163,12 @@ export function EndpointPage({ appId, endpointId }: { appId: string; endpointId:
             onInput={(e) => setRecoverSince((e.target as HTMLInputElement).value)}
           />
         </ConfirmButton>
-        <ReplayMissing appId={appId} endpointId={endpointId} onDone={() => setRefresh((x) => x + 1)} />
+        <ReplayMissing
+          appId={appId}
+          endpointId={endpointId}
+          endpoint={ep.data}
+          onDone={() => setRefresh((x) => x + 1)}
+        />
       </div>
       <HealthPanel appId={appId} endpointId={endpointId} window={window} refresh={refresh} />
       {/* Nothing is sent to a polling endpoint: no concurrency to show. */}
@@ -219,10 +226,12 @@ export function EndpointPage({ appId, endpointId }: { appId: string; endpointId:
 function ReplayMissing({
   appId,
   endpointId,
+  endpoint,
   onDone,
 }: {
   appId: string;
   endpointId: string;
+  endpoint: Endpoint | null;
   onDone: () => void;
 }) {
   const [since, setSince] = useState(() => toLocalInput(Date.now() - 86_400_000));
@@ -243,6 +252,8 @@ function ReplayMissing({
     }, 300);
     return () => clearTimeout(timer);
   }, [task]);
+  /** Bumped each time the dialog opens: the preview is read then, not with the page. */
+  const [opened, setOpened] = useState(0);
   const queued = Number(task?.data.messagesQueued ?? 0);
   return (
     <>
@@ -250,6 +261,7 @@ function ReplayMissing({
         label="Replay missing messages"
         title="Replay missing messages"
         confirmLabel="Replay"
+        onOpen={() => setOpened((n) => n + 1)}
         action={async () => {
           setError(null);
           setTask(
@@ -268,6 +280,9 @@ function ReplayMissing({
           Every message since the time below that this endpoint never got (it did not exist yet, was disabled
           or did not subscribe to its event type then) is sent to it now, if it matches its filters today.
         </p>
+        {endpoint && opened > 0 && (
+          <ReplayPreview appId={appId} endpoint={endpoint} since={since} opened={opened} />
+        )}
         <label for="replay-since">Since</label>
         <input
           id="replay-since"
@@ -375,5 +390,76 @@ function RecoverPreview({ appId, endpointId, since }: { appId: string; endpointI
       </strong>{' '}
       failed or canceled since then ({stats.data.fail} failed, {stats.data.canceled} canceled).
     </p>
+  );
+}
+
+/** How many of the previewed messages a replay preview lists by name. */
+const REPLAY_PREVIEW_SHOWN = 5;
+
+/**
+ * What a replay of missing messages would send: the application's messages since the chosen time
+ * that match the endpoint's event types and channels today, less those it already had a delivery
+ * of (the newest 250 of each; beyond that the count says "more than").
+ */
+function ReplayPreview({
+  appId,
+  endpoint,
+  since,
+  opened,
+}: {
+  appId: string;
+  endpoint: Endpoint;
+  since: string;
+  opened: number;
+}) {
+  const found = useLoad(async () => {
+    const after = since ? new Date(since).toISOString() : '';
+    const [sent, had] = await Promise.all([
+      api<ListResponse<Message>>(
+        'GET',
+        `/app/${enc(appId)}/msg${qs({ after, limit: 250, with_content: false })}`,
+      ),
+      api<ListResponse<EndpointMessage>>(
+        'GET',
+        `/app/${enc(appId)}/endpoint/${enc(endpoint.id)}/msg${qs({ after, limit: 250, with_content: false })}`,
+      ),
+    ]);
+    const got = new Set(had.data.map((m) => m.id));
+    const types = endpoint.filterTypes?.length ? endpoint.filterTypes : null;
+    const channels = endpoint.channels?.length ? endpoint.channels : null;
+    const missing = sent.data.filter(
+      (m) =>
+        !got.has(m.id) &&
+        (!types || types.includes(m.eventType)) &&
+        (!channels || (m.channels ?? []).some((c) => channels.includes(c))),
+    );
+    return { missing, more: !sent.done || !had.done };
+  }, [appId, endpoint, since, opened]);
+  if (found.error) return <ErrorBox error={found.error} />;
+  if (!found.data) return null;
+  const { missing, more } = found.data;
+  const n = `${more ? 'more than ' : ''}${missing.length}`;
+  return (
+    <div data-testid="replay-preview">
+      <p>
+        <strong>
+          {n} {missing.length === 1 && !more ? 'message' : 'messages'}
+        </strong>{' '}
+        since then {missing.length === 1 && !more ? 'is' : 'are'} missing here
+        {missing.length > 0 ? ':' : '.'}
+      </p>
+      {missing.length > 0 && (
+        <ul class="plain small">
+          {missing.slice(0, REPLAY_PREVIEW_SHOWN).map((m) => (
+            <li key={m.id}>
+              <code>{m.eventType}</code> <code>{m.id}</code> <When iso={m.timestamp} />
+            </li>
+          ))}
+          {missing.length > REPLAY_PREVIEW_SHOWN && (
+            <li class="muted">and {missing.length - REPLAY_PREVIEW_SHOWN} more</li>
+          )}
+        </ul>
+      )}
+    </div>
   );
 }

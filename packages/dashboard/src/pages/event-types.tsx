@@ -8,6 +8,7 @@ import {
   getPortalApp,
   type ListResponse,
   type Message,
+  type RetrySchedule,
 } from '../api.ts';
 import {
   asApiError,
@@ -240,7 +241,7 @@ function latest(t: EventType | null): { schema: Record<string, unknown>; example
 }
 
 /** Svix's retry schedule wire form: a delay as whole seconds and nanoseconds. */
-type Duration = { secs: number; nanos: number };
+type Duration = NonNullable<RetrySchedule['retrySchedule']>[number];
 
 /** "5, 300, 1800" (seconds) as Svix durations; empty: null (the server's schedule). */
 export function parseSchedule(text: string): Duration[] | null {
@@ -344,10 +345,7 @@ function EventTypeEditor({ existing, onSaved }: { existing: EventType | null; on
           setValidate(validateChoice(existing.validatePayload));
           setScheduleKnown(false);
           try {
-            const r = await api<{ retrySchedule?: Duration[] | null }>(
-              'GET',
-              `/event-type/${enc(existing.name)}/retry-schedule`,
-            );
+            const r = await api<RetrySchedule>('GET', `/event-type/${enc(existing.name)}/retry-schedule`);
             setSchedule(formatSchedule(r.retrySchedule));
             setScheduleKnown(true);
           } catch (err) {

@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type uPlot from 'uplot';
 import { api, enc, getPortalApp, type Overview, qs, STATUS_TEXT } from '../api.ts';
-import { Empty, ErrorBox, Loading, PageTitle, useLoad, When } from '../components.tsx';
+import { Code, Empty, ErrorBox, Loading, PageTitle, useLoad, When } from '../components.tsx';
 import { Chart } from '../health.tsx';
 import { type LiveAttempt, type LiveInbound, LiveIndicator, useLive } from '../live.tsx';
 
@@ -106,6 +106,9 @@ export function OverviewPanel({ appId }: { appId: string | null }) {
               <dd data-testid="ov-undelivered">{o.undelivered.reduce((n, u) => n + u.count, 0)}</dd>
             </div>
           </dl>
+          {o.totals.attempts === 0 && o.undelivered.length === 0 && activity.length === 0 && (
+            <FirstMessage appId={appId} />
+          )}
           {chart && <Chart title="Deliveries per minute and success rate" data={chart} series={SERIES} />}
           <div class="split">
             <section aria-labelledby="trouble-h" class="card">
@@ -274,5 +277,40 @@ export function OverviewPanel({ appId }: { appId: string | null }) {
         </>
       )}
     </div>
+  );
+}
+
+/**
+ * Nothing delivered in the window: the next step, a first message (with the admin token; an
+ * application token cannot publish, so the portal only says where messages will show).
+ */
+function FirstMessage({ appId }: { appId: string | null }) {
+  if (getPortalApp())
+    return (
+      <Empty title="No deliveries in this window">
+        <p>Messages this application sends to your endpoints appear here as they are delivered.</p>
+      </Empty>
+    );
+  const app = appId === null ? '$APP_ID' : appId;
+  return (
+    <Empty title="No deliveries in this window">
+      <p>
+        {appId === null ? (
+          <>
+            <a href="/apps">Create an application</a> with an endpoint, then{' '}
+          </>
+        ) : (
+          <>
+            <a href={`/apps/${enc(appId)}/endpoints/new`}>Create an endpoint</a> if there is none yet, then{' '}
+          </>
+        )}
+        <a href={`/event-types${appId === null ? '' : qs({ app: appId })}`}>send a test event</a>, or send a
+        first message from your code:
+      </p>
+      <Code
+        label="Send a first message with curl"
+        text={`curl -X POST ${location.origin}/api/v1/app/${app}/msg \\\n  -H "authorization: Bearer $HOOKLINE_ADMIN_TOKEN" \\\n  -H 'content-type: application/json' \\\n  -d '{"eventType": "invoice.paid", "payload": {"invoiceId": "inv_1"}}'`}
+      />
+    </Empty>
   );
 }

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { type Attempt, api, enc, type InboundEventDetail, type Source } from '../api.ts';
+import { type Attempt, api, enc, type InboundEventDetail, type InboundReplay, type Source } from '../api.ts';
 import { BodyView } from '../body-view.tsx';
 import {
   Code,
@@ -81,7 +81,7 @@ export function SourceEventPage({ sourceId, eventId }: { sourceId: string; event
                 confirmLabel="Replay now"
                 class="primary"
                 action={async () => {
-                  const r = await api<{ id: string; deliveries: number }>(
+                  const r = await api<InboundReplay>(
                     'POST',
                     `/source/${enc(sourceId)}/event/${enc(eventId)}/replay`,
                     { destinationId: only || null },

@@ -8,12 +8,14 @@ import {
   type ListResponse,
   type RequestField,
   type Source,
+  type SourceSecret,
 } from '../api.ts';
 import {
   asApiError,
   ConfirmButton,
   CopyField,
   ErrorBox,
+  Id,
   InboundBadge,
   Loading,
   PageTitle,
@@ -89,7 +91,7 @@ export function SourcePage({ sourceId }: { sourceId: string }) {
           <table class="kv" data-testid="source-definition">
             <tbody>
               <Row name="Id">
-                <code>{s.id}</code>
+                <Id value={s.id} label="source id" />
               </Row>
               <Row name="Scheme">
                 <code>{s.verification.scheme}</code>
@@ -183,12 +185,12 @@ function Row({ name, children }: { name: string; children: ComponentChildren }) 
 
 /** The forwarding secret is shown only on request. */
 function ForwardSecret({ sourceId }: { sourceId: string }) {
-  const [secret, setSecret] = useState<{ key: string; publicKey: string | null } | null>(null);
+  const [secret, setSecret] = useState<SourceSecret | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
   const reveal = async () => {
     setError(null);
     try {
-      setSecret(await api('GET', `/source/${enc(sourceId)}/secret`));
+      setSecret(await api<SourceSecret>('GET', `/source/${enc(sourceId)}/secret`));
     } catch (err) {
       setError(asApiError(err));
     }

@@ -10,35 +10,10 @@ import type { EventType } from '../core/types.ts';
 import type { BackgroundTasks } from './background-task.ts';
 import type { ApiContext, Routes } from './context.ts';
 import { eventTypesChanged } from './payload-schema.ts';
-import { BackgroundTaskOut, ErrorOut, Nullable, ValidationErrorOut } from './schemas.ts';
+import { BackgroundTaskOut, ErrorOut, Nullable, RetryScheduleInOut, ValidationErrorOut } from './schemas.ts';
 
 const tags = ['Event Type'];
 const NameParams = Type.Object({ event_type_name: Type.String() });
-/** Most retries in one schedule, and the longest wait between two attempts. */
-const MAX_RETRIES = 50;
-const MAX_DELAY_SECS = 7 * 86_400;
-
-const Duration = Type.Object(
-  {
-    secs: Type.Integer({ minimum: 0, maximum: MAX_DELAY_SECS }),
-    nanos: Type.Integer({ minimum: 0, maximum: 999_999_999 }),
-  },
-  { $id: 'Duration' },
-);
-const RetryScheduleInOut = Type.Object(
-  {
-    retrySchedule: Type.Optional(
-      Nullable(
-        Type.Array(Duration, {
-          maxItems: MAX_RETRIES,
-          description: "Waits after the 1st, 2nd, ... failed attempt; null: the server's schedule",
-        }),
-      ),
-    ),
-  },
-  { $id: 'RetryScheduleInOut' },
-);
-
 const ImportIn = Type.Object(
   {
     dryRun: Type.Optional(Type.Boolean({ default: false })),

@@ -847,6 +847,41 @@ export const InboundEventListQuery = Type.Object({
   before: Type.Optional(Nullable(DateTime)),
   after: Type.Optional(Nullable(DateTime)),
 });
+/** Most retries in one schedule, and the longest wait between two attempts. */
+const MAX_RETRIES = 50;
+const MAX_DELAY_SECS = 7 * 86_400;
+
+export const Duration = Type.Object(
+  {
+    secs: Type.Integer({ minimum: 0, maximum: MAX_DELAY_SECS }),
+    nanos: Type.Integer({ minimum: 0, maximum: 999_999_999 }),
+  },
+  { $id: 'Duration' },
+);
+/** An event type's own retry schedule (`/event-type/{name}/retry-schedule`), in Svix's wire form. */
+export const RetryScheduleInOut = Type.Object(
+  {
+    retrySchedule: Type.Optional(
+      Nullable(
+        Type.Array(Duration, {
+          maxItems: MAX_RETRIES,
+          description: "Waits after the 1st, 2nd, ... failed attempt; null: the server's schedule",
+        }),
+      ),
+    ),
+  },
+  { $id: 'RetryScheduleInOut' },
+);
+export type RetryScheduleInOut = Static<typeof RetryScheduleInOut>;
+
+/** The secret forwarded requests are signed with (`GET /source/{source}/secret`). */
+export const SourceSecretOut = Type.Object({
+  key: Type.String(),
+  publicKey: Type.Union([Type.String(), Type.Null()], {
+    description: 'For an Ed25519 (whsk_) secret: the whpk_ key destinations verify with',
+  }),
+});
+export type SourceSecretOut = Static<typeof SourceSecretOut>;
 export const SourceSecretRotateIn = Type.Object(
   { ...EndpointSecretRotateIn.properties },
   { $id: 'SourceSecretRotateIn' },

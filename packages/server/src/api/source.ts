@@ -40,6 +40,7 @@ import {
   SourceIn,
   SourceOut,
   SourcePatch,
+  SourceSecretOut,
   SourceSecretRotateIn,
   ValidationErrorOut,
 } from './schemas.ts';
@@ -483,12 +484,7 @@ export function sourceRoutes(api: Routes, ctx: ApiContext): void {
         summary: 'Get the secret that signs forwarded requests (webhook-signature)',
         params: SourceParams,
         response: {
-          200: Type.Object({
-            key: Type.String(),
-            publicKey: Type.Union([Type.String(), Type.Null()], {
-              description: 'For an Ed25519 (whsk_) secret: the whpk_ key destinations verify with',
-            }),
-          }),
+          200: SourceSecretOut,
         },
       },
     },
