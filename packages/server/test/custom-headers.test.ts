@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
+import { openSqlite, WAL_CHECKPOINT_PAGES } from '../src/store/sqlite/connection.ts';
 import { startHookline, startReceiver, type TestReceiver, type TestServer } from './helpers.ts';
 import { type TestStoreKind, testStores } from './pg.ts';
 
@@ -191,6 +192,17 @@ describe('SQLite database files', () => {
     const base = join(server.dataDir, 'hookline.db');
     for (const f of [base, `${base}-wal`, `${base}-shm`]) {
       assert.equal((statSync(f).mode & 0o777).toString(8), '600', f);
+    }
+  });
+
+  test("checkpoint their WAL every WAL_CHECKPOINT_PAGES pages, not at SQLite's 1,000", () => {
+    const conn = openSqlite({ path: join(server.dataDir, 'pragmas.db') });
+    try {
+      assert.equal(WAL_CHECKPOINT_PAGES, 4000);
+      assert.equal(Number(conn.get('PRAGMA wal_autocheckpoint')?.wal_autocheckpoint), WAL_CHECKPOINT_PAGES);
+      assert.equal(String(conn.get('PRAGMA journal_mode')?.journal_mode), 'wal');
+    } finally {
+      conn.close();
     }
   });
 });

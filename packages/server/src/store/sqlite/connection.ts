@@ -54,6 +54,9 @@ export function translate(err: unknown): never {
 
 export type Param = SQLInputValue;
 
+/** WAL pages (4 KB each) after which a commit checkpoints them into the database file. */
+export const WAL_CHECKPOINT_PAGES = 4000;
+
 export interface SqliteConnection {
   readonly db: DatabaseSync;
   readonly synchronous: 'FULL' | 'NORMAL';
@@ -109,6 +112,12 @@ export function openSqlite(options: { path: string; synchronous?: 'FULL' | 'NORM
   db.exec(`PRAGMA synchronous = ${synchronous}`);
   db.exec('PRAGMA temp_store = MEMORY');
   db.exec('PRAGMA cache_size = -65536');
+  // Checkpoint once the WAL holds WAL_CHECKPOINT_PAGES pages rather than SQLite's 1,000. Every
+  // delivery rewrites index pages of its endpoint (due, open, in-flight, attempts by endpoint),
+  // and a page written again before the next checkpoint is copied into the database once: with
+  // backlogs on 100 endpoints, checkpointing 4x less often delivered 35-50 % more per second
+  // (`npm run bench -- --only drain`, same-run pairs). The WAL file grows to about 16 MB.
+  db.exec(`PRAGMA wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
 
   const statements = new Map<string, StatementSync>();
   const stmt = (text: string): StatementSync => {
