@@ -276,7 +276,14 @@ export async function createHookline(
 
   const retention =
     runWorker && config.retentionMs !== null
-      ? createRetention({ store, clock, logger, retentionMs: config.retentionMs })
+      ? createRetention({
+          store,
+          clock,
+          logger,
+          retentionMs: config.retentionMs,
+          // The store one process owns (SQLite) runs each batch synchronously.
+          synchronous: !store.capabilities.multiProcess,
+        })
       : null;
 
   const listenExpiry =

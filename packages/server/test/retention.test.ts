@@ -6,10 +6,28 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createManualClock } from '../src/core/clock.ts';
+import { BATCH_TARGET_MS, DUTY, nextBatch, pauseAfter } from '../src/delivery/retention.ts';
 import { startHookline, startReceiver, type TestReceiver, type TestServer } from './helpers.ts';
 import { type TestStoreKind, testStores } from './pg.ts';
 
 const DAY = 86_400_000;
+
+describe('retention pacing', () => {
+  test('a batch is sized to take about BATCH_TARGET_MS', () => {
+    assert.equal(nextBatch(100, BATCH_TARGET_MS * 3, 500), 50, 'too slow: halved');
+    assert.equal(nextBatch(100, BATCH_TARGET_MS / 4, 500), 200, 'quick: doubled');
+    assert.equal(nextBatch(100, BATCH_TARGET_MS * 0.75, 500), 100, 'about right: kept');
+    assert.equal(nextBatch(400, 0, 500), 500, 'never above the configured batch');
+    assert.equal(nextBatch(20, 1_000, 500), 20, 'never below 20 rows');
+    assert.equal(nextBatch(30, 1_000, 500), 20);
+  });
+  test('batches take at most DUTY of the time, with a pause of a second at most', () => {
+    assert.equal(DUTY, 0.5);
+    assert.equal(pauseAfter(40), 40, 'a 40 ms batch is followed by 40 ms of rest');
+    assert.equal(pauseAfter(0), 0);
+    assert.equal(pauseAfter(5_000), 1_000);
+  });
+});
 
 for (const kind of await testStores()) {
   describe(`retention (${kind.name})`, kind.options, () => {

@@ -3,11 +3,44 @@
  * are deleted in small batches (short transactions, no long locks). Message records outlive
  * their payloads, marked as expunged. Several workers may run it at once: each batch skips the
  * rows another worker is working on.
+ *
+ * A pass catching up on a large history (retention just turned on, or shortened) is paced:
+ * batches take at most `DUTY` of the time, and on a store whose batches hold the event loop
+ * (SQLite) each is sized to take about `BATCH_TARGET_MS`; on PostgreSQL batches keep their size
+ * (a statement's cost is mostly fixed there, and it does not hold the event loop). Run back to
+ * back, 500-row batches over a million stored messages took publish -> delivery at 1,000 msg/s
+ * from a p99 of 166 ms to 1.3 s on PostgreSQL (`npm run bench -- --grow`); paced, a same-run
+ * pair over 200,000 messages went from 1.9 s to 0.8 s (p50) and from 5.2 s to 1.6 s (p99).
  */
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
 import type { Store } from '../store/store.ts';
 import { createPeriodic, type Periodic } from './periodic.ts';
+
+/** A batch should take about this long (on SQLite it holds the event loop meanwhile). */
+export const BATCH_TARGET_MS = 5;
+/** The share of the time a catching-up pass spends in batches; it waits the rest. */
+export const DUTY = 0.5;
+/** Rows in a pass's first batch, and the fewest in any. */
+const FIRST_BATCH = 100;
+const MIN_BATCH = 20;
+/** The longest wait between two batches. */
+const MAX_PAUSE_MS = 1_000;
+
+/**
+ * The next batch's size: halved after a batch that took longer than `BATCH_TARGET_MS`, doubled
+ * after one that took less than half of it, within [MIN_BATCH, max].
+ */
+export function nextBatch(size: number, tookMs: number, max: number): number {
+  if (tookMs > BATCH_TARGET_MS) return Math.max(Math.min(MIN_BATCH, max), Math.floor(size / 2));
+  if (tookMs < BATCH_TARGET_MS / 2) return Math.min(max, size * 2);
+  return size;
+}
+
+/** How long to wait after a batch that took `tookMs`, so that batches take `duty` of the time. */
+export const pauseAfter = (tookMs: number): number => Math.min(MAX_PAUSE_MS, (tookMs * (1 - DUTY)) / DUTY);
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** A full pass deletes in batches until nothing old is left, and returns what it deleted. */
 export type Retention = Periodic<{ payloads: number; attempts: number }>;
@@ -19,12 +52,14 @@ export function createRetention(deps: {
   retentionMs: number;
   /** Time between passes (default 10 minutes). */
   intervalMs?: number;
-  /** Rows per batch (default 500). */
+  /** Rows per batch at most (default 500). */
   batch?: number;
+  /** The store's batches run synchronously, holding the event loop (SQLite). */
+  synchronous?: boolean;
 }): Retention {
   const { store, clock, logger, retentionMs } = deps;
   const intervalMs = deps.intervalMs ?? 600_000;
-  const batch = deps.batch ?? 500;
+  const maxBatch = deps.batch ?? 500;
   return createPeriodic({
     name: 'retention pass',
     logger,
@@ -34,12 +69,17 @@ export function createRetention(deps: {
       const before = clock.now() - retentionMs;
       const { partitions } = await store.dropHistory(before, clock.now());
       if (partitions > 0) logger.info({ partitions }, 'retention: dropped days of old attempts');
+      const synchronous = deps.synchronous ?? false;
+      let batch = synchronous ? Math.min(FIRST_BATCH, maxBatch) : maxBatch;
       while (!stopping()) {
+        const started = performance.now();
         const r = await store.expunge(before, clock.now(), batch);
+        const took = performance.now() - started;
         total.payloads += r.payloads;
         total.attempts += r.attempts;
         if (r.payloads < batch && r.attempts < batch) break;
-        await new Promise((resolve) => setImmediate(resolve));
+        if (synchronous) batch = nextBatch(batch, took, maxBatch);
+        await sleep(pauseAfter(took));
       }
       if (total.payloads + total.attempts > 0)
         logger.info(total, 'retention: expunged old payloads and attempts');

@@ -43,7 +43,8 @@ export function sqliteRetention(conn: SqliteConnection): Pick<Store, 'expunge' |
             [before, batch],
           );
           return { payloads: messages + bodies, attempts };
-        }),
+          // No fsync: a batch lost to a power cut is simply done again by the next pass.
+        }, false),
       ),
   };
 }
