@@ -7,10 +7,10 @@
  * A pass catching up on a large history (retention just turned on, or shortened) is paced:
  * batches take at most `DUTY` of the time, and on a store whose batches hold the event loop
  * (SQLite) each is sized to take about `BATCH_TARGET_MS`; on PostgreSQL batches keep their size
- * (a statement's cost is mostly fixed there, and it does not hold the event loop). Run back to
- * back, 500-row batches over a million stored messages took publish -> delivery at 1,000 msg/s
- * from a p99 of 166 ms to 1.3 s on PostgreSQL (`npm run bench -- --grow`); paced, a same-run
- * pair over 200,000 messages went from 1.9 s to 0.8 s (p50) and from 5.2 s to 1.6 s (p99).
+ * (a statement's cost is mostly fixed there, and it does not hold the event loop). Before, 500-row
+ * batches ran back to back. Publishing at 1,000 msg/s over a million stored messages still slows
+ * down while a pass catches up (`npm run bench -- --grow`, "retention running"), paced or not;
+ * see the README's Benchmarks section.
  */
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
