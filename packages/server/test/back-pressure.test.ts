@@ -171,7 +171,11 @@ function backPressureSuite(kind: TestStoreKind): void {
         assert.equal(c.body.max, MAX);
         assert.ok(c.body.limit >= 1 && c.body.limit <= 2 * N, `limit ${c.body.limit}`);
         assert.ok(['backed_off', 'increasing'].includes(c.body.state), c.body.state);
-        assert.match(c.body.reason, mode === '503' ? /HTTP 503|increasing/ : /latency rose|increasing/);
+        // The reason is the controller's last word: in 503 mode a slow answer under load can be it.
+        assert.match(
+          c.body.reason,
+          mode === '503' ? /HTTP 503|latency rose|increasing/ : /latency rose|increasing/,
+        );
         assert.equal(c.body.pausedUntil, null);
         if (mode === 'slow') assert.ok(c.body.latencyMs.usual < 200, JSON.stringify(c.body.latencyMs));
       } finally {
