@@ -653,10 +653,16 @@ for (const kind of await testStores()) {
     const endpoint = async (id: string) =>
       (await server.call('GET', `/api/v1/app/${appId}/endpoint/${id}`)).body;
     const stats = (id: string) => server.hookline.store.endpointStats(id, 0, Date.now() + 1);
-    /** Waits (no assertion on time) until the endpoint was last seen more than the TTL ago. */
+    /**
+     * Waits (no assertion on time) until the endpoint was last seen more than the TTL ago. Read
+     * again after each wait: the server records a CLI's goodbye a moment after the CLI exits.
+     */
     const pastTtl = async (id: string) => {
-      const seen = Date.parse((await endpoint(id)).updatedAt);
-      await new Promise((r) => setTimeout(r, Math.max(0, seen + 1_200 - Date.now())));
+      for (;;) {
+        const wait = Date.parse((await endpoint(id)).updatedAt) + 1_200 - Date.now();
+        if (wait <= 0) return;
+        await new Promise((r) => setTimeout(r, wait));
+      }
     };
     const send = async (payload: unknown) => {
       const res = await server.call('POST', `/api/v1/app/${appId}/msg`, { eventType: 'ttl.test', payload });
