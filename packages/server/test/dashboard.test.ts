@@ -722,7 +722,7 @@ describe('web dashboard in Chromium', { skip }, () => {
       .getByRole('dialog', { name: 'Archive temp.event' })
       .getByRole('button', { name: 'Archive' })
       .click();
-    await page.getByRole('heading', { name: 'temp.event' }).waitFor({ state: 'detached' });
+    await page.getByRole('heading', { name: 'temp.event', exact: true }).waitFor({ state: 'detached' });
     assert.equal((await server.call('GET', '/api/v1/event-type/temp.event')).body.archived, true);
 
     const src = await server.call('POST', '/api/v1/source', {
