@@ -66,6 +66,15 @@ describe('web dashboard in Chromium', { skip }, () => {
   const visited: { name: string; path: string }[] = [];
   /** Script errors and console errors (CSP violations included), apart from failed API calls. */
   const browserErrors: string[] = [];
+  /** Signs in with the admin token from a new session (nothing kept from earlier tests). */
+  const signInFresh = async () => {
+    await page.goto(server.url);
+    await page.evaluate('sessionStorage.clear()');
+    await page.reload();
+    await page.getByLabel('Admin token').fill(server.token);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+  };
   const watch = (p: Page) => {
     p.on('pageerror', (e) => browserErrors.push(`${p.url()}: ${e.message}`));
     p.on('console', (m) => {
@@ -285,12 +294,7 @@ describe('web dashboard in Chromium', { skip }, () => {
   });
 
   test('create a Slack chat destination with a message template', async () => {
-    await page.goto(server.url);
-    await page.evaluate('sessionStorage.clear()');
-    await page.reload();
-    await page.getByLabel('Admin token').fill(server.token);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    await signInFresh();
     await page.goto(`${server.url}/apps/acme/endpoints/new`);
     await page.getByRole('heading', { name: 'Create endpoint' }).waitFor();
     await page.getByLabel('URL').fill(`${receiver.url}/slack`);
@@ -331,12 +335,7 @@ describe('web dashboard in Chromium', { skip }, () => {
   test('inbound source: create it, see signed, forged and repeated requests, inspect the raw request, replay', async () => {
     const dest = await startReceiver();
     try {
-      await page.goto(server.url);
-      await page.evaluate('sessionStorage.clear()');
-      await page.reload();
-      await page.getByLabel('Admin token').fill(server.token);
-      await page.getByRole('button', { name: 'Log in' }).click();
-      await page.getByRole('heading', { name: 'Overview' }).waitFor();
+      await signInFresh();
       await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Sources' }).click();
       await page.getByRole('heading', { name: 'Sources' }).waitFor();
       await page.getByText('No sources yet.').waitFor();
@@ -686,12 +685,7 @@ describe('web dashboard in Chromium', { skip }, () => {
   test('edit and delete an application, archive an event type and delete a source from their pages', async () => {
     const app = await server.call('POST', '/api/v1/app', { name: 'Initech', uid: 'initech' });
     assert.equal(app.status, 201, JSON.stringify(app.body));
-    await page.goto(server.url);
-    await page.evaluate('sessionStorage.clear()');
-    await page.reload();
-    await page.getByLabel('Admin token').fill(server.token);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    await signInFresh();
     await page.goto(`${server.url}/apps/initech`);
     await page.getByRole('heading', { name: 'Initech' }).waitFor();
     await page.getByRole('button', { name: 'Edit application' }).click();
