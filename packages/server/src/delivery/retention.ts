@@ -12,6 +12,7 @@
  * down while a pass catches up (`npm run bench -- --grow`, "retention running"), paced or not;
  * see the README's Benchmarks section.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
 import type { Store } from '../store/store.ts';
@@ -37,10 +38,8 @@ export function nextBatch(size: number, tookMs: number, max: number): number {
   return size;
 }
 
-/** How long to wait after a batch that took `tookMs`, so that batches take `duty` of the time. */
+/** How long to wait after a batch that took `tookMs`, so that batches take `DUTY` of the time. */
 export const pauseAfter = (tookMs: number): number => Math.min(MAX_PAUSE_MS, (tookMs * (1 - DUTY)) / DUTY);
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** A full pass deletes in batches until nothing old is left, and returns what it deleted. */
 export type Retention = Periodic<{ payloads: number; attempts: number }>;
