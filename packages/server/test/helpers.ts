@@ -119,6 +119,8 @@ export interface TestReceiver {
   /** Behaviours used in order, one per request; after they run out, `fallback` answers. */
   queue(...b: Behaviour[]): void;
   fallback: Behaviour;
+  /** Requests that have arrived and are waiting out a `delayMs` before their answer. */
+  readonly delayed: number;
   /** Resolves once `n` requests in total have arrived. */
   waitFor(n: number, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -129,9 +131,13 @@ export async function startReceiver(): Promise<TestReceiver> {
   const queued: Behaviour[] = [];
   const waiters: { n: number; resolve: () => void }[] = [];
   const hanging = new Set<import('node:http').ServerResponse>();
+  let delayed = 0;
   const receiver: TestReceiver = {
     url: '',
     requests,
+    get delayed() {
+      return delayed;
+    },
     queue: (...b) => queued.push(...b),
     fallback: { status: 200, body: 'ok' },
     waitFor(n, timeoutMs = 10_000) {
@@ -185,8 +191,13 @@ export async function startReceiver(): Promise<TestReceiver> {
         res.writeHead(b.status, { 'content-type': 'text/plain', ...b.headers });
         res.end(b.body ?? '');
       };
-      if (b.delayMs) setTimeout(answer, b.delayMs);
-      else answer();
+      if (b.delayMs) {
+        delayed++;
+        setTimeout(() => {
+          delayed--;
+          answer();
+        }, b.delayMs);
+      } else answer();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
