@@ -37,9 +37,8 @@ export interface StoreCapabilities {
   /** Several processes may share this database (claims must be safe across processes). */
   multiProcess: boolean;
   /**
-   * How many group-commit batches the store takes at once to good effect: PostgreSQL writes them
-   * on separate connections; SQLite writes the next while the disk flushes the last. Group
-   * commits keep up to this many batches in flight.
+   * How many write transactions the store runs at once to good effect (1: one connection, or
+   * writes serialize anyway). Group commits keep up to this many batches in flight.
    */
   parallelWrites: number;
 }

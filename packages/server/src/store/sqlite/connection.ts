@@ -8,7 +8,7 @@
  * transactions hold the connection (`tx`), and every other statement, synchronous or not, waits
  * until it is released (`exclusive`).
  */
-import { chmodSync, closeSync, existsSync, fdatasync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { type Dialect, type Executor, type Row, type Sql, sql } from '../sql.ts';
@@ -74,19 +74,6 @@ export interface SqliteConnection {
    * delivery is simply claimed again); the next durable commit flushes them anyway.
    */
   txSync<T>(fn: () => T, durable?: boolean): T;
-  /**
-   * Makes every commit so far durable: with `synchronous = FULL`, one fdatasync of the WAL on
-   * libuv's thread pool, shared by every caller that arrives while it runs. The hot write paths
-   * commit with `durable: false` and await this before they answer anyone, so the event loop
-   * keeps serving requests and deliveries while the disk flushes. Resolves at once with
-   * `synchronous = NORMAL` (the operator chose that) or for an in-memory database.
-   */
-  flush(): Promise<void>;
-  /**
-   * Resolves once every flush asked for so far is done. A claim waits for it before it hands out
-   * what it read, so a delivery never leaves before the commit that queued it is on disk.
-   */
-  flushed(): Promise<void>;
   migrate(): Promise<void>;
   pendingMigrations(): Promise<number>;
   close(): void;
@@ -176,56 +163,6 @@ export function openSqlite(options: { path: string; synchronous?: 'FULL' | 'NORM
     }
   }
 
-  // Flushing the WAL off the event loop. SQLite writes a commit's frames to the WAL with write(2)
-  // before COMMIT returns, so an fdatasync that starts after the commit covers them, whichever
-  // descriptor it is issued on. In WAL mode with synchronous NORMAL SQLite still syncs at every
-  // checkpoint and when the WAL restarts from its beginning, so committed transactions are never
-  // torn: a commit not yet flushed can only be missing after a power cut, and nobody has been
-  // told it happened.
-  const walPath = options.path === ':memory:' ? null : `${options.path}-wal`;
-  let walFd: number | null = null;
-  let flushing: Promise<void> | null = null;
-  let flushAgain: Promise<void> | null = null;
-  const syncWal = () =>
-    new Promise<void>((resolve, reject) => {
-      try {
-        walFd ??= openSync(walPath!, 'r');
-      } catch (err) {
-        reject(err);
-        return;
-      }
-      fdatasync(walFd, (err) => (err ? reject(err) : resolve()));
-    });
-  function flush(): Promise<void> {
-    if (synchronous !== 'FULL' || walPath === null) return Promise.resolve();
-    if (!flushing) {
-      flushing = syncWal()
-        .catch((err: unknown) => {
-          throw new StoreUnavailableError(
-            `database could not be flushed to disk: ${(err as Error).message ?? 'unknown'}`,
-            err,
-          );
-        })
-        .finally(() => {
-          flushing = null;
-        });
-      return flushing;
-    }
-    // The running sync may have started before this caller's commit: one more after it, for
-    // everyone who arrives meanwhile.
-    flushAgain ??= flushing.then(
-      () => {
-        flushAgain = null;
-        return flush();
-      },
-      () => {
-        flushAgain = null;
-        return flush();
-      },
-    );
-    return flushAgain;
-  }
-
   // The connection lock of the asynchronous layer: held from BEGIN to COMMIT of a `tx`.
   let held: Promise<void> | null = null;
   async function acquire(): Promise<() => void> {
@@ -310,8 +247,6 @@ export function openSqlite(options: { path: string; synchronous?: 'FULL' | 'NORM
     get,
     run,
     txSync,
-    flush,
-    flushed: () => flushAgain ?? flushing ?? Promise.resolve(),
     async migrate() {
       await exclusive(() => {
         db.exec(
@@ -339,10 +274,6 @@ export function openSqlite(options: { path: string; synchronous?: 'FULL' | 'NORM
         return SQLITE_MIGRATIONS.filter((m) => !done.has(m.version)).length;
       }),
     close() {
-      const fd = walFd;
-      walFd = null;
-      // A flush still running keeps its descriptor until it is done.
-      if (fd !== null) void (flushing ?? Promise.resolve()).finally(() => closeSync(fd)).catch(() => {});
       if (db.isOpen) db.close();
     },
   };

@@ -45,92 +45,85 @@ export function sqliteInbound(
     );
 
   return {
-    receiveInbound: async (items) => {
-      const { results, queued, flushed } = await conn.exclusive(() => {
+    receiveInbound: (items) =>
+      conn.exclusive(() => {
         let queued = 0;
-        // Committed without waiting for the disk; the flush below does, off the event loop.
-        const results = conn.txSync(
-          () =>
-            items.map((item): InboundResult => {
-              const ev = item.event;
-              if (!get('SELECT 1 FROM source WHERE id = ?', [ev.sourceId]))
-                return { status: 'source_not_found' };
-              let status = ev.status;
-              let duplicateOf: string | null = null;
-              // A split request: the parts that repeat an accepted part are dropped; none left: duplicate.
-              const fresh: InboundPart[] = [];
-              if (status === 'accepted' && item.parts) {
-                const seen = new Set<string>();
-                for (const part of item.parts) {
-                  if (part.dedupeKey !== null && item.dedupeSince !== null) {
-                    const first = seen.has(part.dedupeKey)
-                      ? { event_id: ev.id }
-                      : get(
-                          `SELECT event_id FROM inbound_part WHERE source_id = ? AND dedupe_key = ? AND received_at >= ?
+        const results = conn.txSync(() =>
+          items.map((item): InboundResult => {
+            const ev = item.event;
+            if (!get('SELECT 1 FROM source WHERE id = ?', [ev.sourceId]))
+              return { status: 'source_not_found' };
+            let status = ev.status;
+            let duplicateOf: string | null = null;
+            // A split request: the parts that repeat an accepted part are dropped; none left: duplicate.
+            const fresh: InboundPart[] = [];
+            if (status === 'accepted' && item.parts) {
+              const seen = new Set<string>();
+              for (const part of item.parts) {
+                if (part.dedupeKey !== null && item.dedupeSince !== null) {
+                  const first = seen.has(part.dedupeKey)
+                    ? { event_id: ev.id }
+                    : get(
+                        `SELECT event_id FROM inbound_part WHERE source_id = ? AND dedupe_key = ? AND received_at >= ?
                          ORDER BY received_at LIMIT 1`,
-                          [ev.sourceId, part.dedupeKey, item.dedupeSince],
-                        );
-                    if (first) {
-                      duplicateOf ??= String(first.event_id);
-                      continue;
-                    }
-                    seen.add(part.dedupeKey);
+                        [ev.sourceId, part.dedupeKey, item.dedupeSince],
+                      );
+                  if (first) {
+                    duplicateOf ??= String(first.event_id);
+                    continue;
                   }
-                  fresh.push(part);
+                  seen.add(part.dedupeKey);
                 }
-                if (fresh.length > 0) duplicateOf = null;
-                else status = 'duplicate';
-              } else if (status === 'accepted' && ev.dedupeKey !== null && item.dedupeSince !== null) {
-                const first = get(
-                  `SELECT id FROM inbound_event WHERE source_id = ? AND dedupe_key = ? AND status = ${ACCEPTED}
-                   AND received_at >= ? ORDER BY received_at LIMIT 1`,
-                  [ev.sourceId, ev.dedupeKey, item.dedupeSince],
-                );
-                if (first) {
-                  status = 'duplicate';
-                  duplicateOf = String(first.id);
-                }
+                fresh.push(part);
               }
-              run(INSERT_EVENT, inboundEvents.values({ ...ev, status, duplicateOf }, ctx) as Param[]);
-              if (status !== 'accepted') {
-                // Anyone can post junk to /in: a source keeps only its newest unaccepted requests.
-                run(
-                  `DELETE FROM inbound_event WHERE id IN (
+              if (fresh.length > 0) duplicateOf = null;
+              else status = 'duplicate';
+            } else if (status === 'accepted' && ev.dedupeKey !== null && item.dedupeSince !== null) {
+              const first = get(
+                `SELECT id FROM inbound_event WHERE source_id = ? AND dedupe_key = ? AND status = ${ACCEPTED}
+                   AND received_at >= ? ORDER BY received_at LIMIT 1`,
+                [ev.sourceId, ev.dedupeKey, item.dedupeSince],
+              );
+              if (first) {
+                status = 'duplicate';
+                duplicateOf = String(first.id);
+              }
+            }
+            run(INSERT_EVENT, inboundEvents.values({ ...ev, status, duplicateOf }, ctx) as Param[]);
+            if (status !== 'accepted') {
+              // Anyone can post junk to /in: a source keeps only its newest unaccepted requests.
+              run(
+                `DELETE FROM inbound_event WHERE id IN (
                    SELECT id FROM inbound_event WHERE source_id = ? AND status IN (${UNACCEPTED})
                    ORDER BY id DESC LIMIT -1 OFFSET ?)`,
-                  [ev.sourceId, item.keepUnaccepted],
+                [ev.sourceId, item.keepUnaccepted],
+              );
+              return status === 'duplicate' ? { status, duplicateOf: duplicateOf! } : { status };
+            }
+            if (item.parts) {
+              // Each new part is a message of its own (its payload: the part's JSON); the request's
+              // bytes stay once in inbound_event.
+              let deliveries = 0;
+              for (const part of fresh) {
+                insertMessage(item, part.msgId, part.eventType, part.payload, ev.receivedAt);
+                run(
+                  'INSERT INTO inbound_part (msg_id, event_id, source_id, dedupe_key, received_at) VALUES (?, ?, ?, ?, ?)',
+                  [part.msgId, ev.id, ev.sourceId, part.dedupeKey, ev.receivedAt],
                 );
-                return status === 'duplicate' ? { status, duplicateOf: duplicateOf! } : { status };
+                deliveries += queueMessage(item, part.msgId, part.eventType, ev.receivedAt);
               }
-              if (item.parts) {
-                // Each new part is a message of its own (its payload: the part's JSON); the request's
-                // bytes stay once in inbound_event.
-                let deliveries = 0;
-                for (const part of fresh) {
-                  insertMessage(item, part.msgId, part.eventType, part.payload, ev.receivedAt);
-                  run(
-                    'INSERT INTO inbound_part (msg_id, event_id, source_id, dedupe_key, received_at) VALUES (?, ?, ?, ?, ?)',
-                    [part.msgId, ev.id, ev.sourceId, part.dedupeKey, ev.receivedAt],
-                  );
-                  deliveries += queueMessage(item, part.msgId, part.eventType, ev.receivedAt);
-                }
-                queued += deliveries;
-                return { status: 'accepted', deliveries, messages: fresh.map((p) => p.msgId) };
-              }
-              // The message row makes the event a delivery like any other; the bytes stay in inbound_event.
-              insertMessage(item, ev.id, ev.eventType, '{}', ev.receivedAt);
-              const deliveries = queueMessage(item, ev.id, ev.eventType, ev.receivedAt);
               queued += deliveries;
-              return { status: 'accepted', deliveries };
-            }),
-          false,
+              return { status: 'accepted', deliveries, messages: fresh.map((p) => p.msgId) };
+            }
+            // The message row makes the event a delivery like any other; the bytes stay in inbound_event.
+            insertMessage(item, ev.id, ev.eventType, '{}', ev.receivedAt);
+            const deliveries = queueMessage(item, ev.id, ev.eventType, ev.receivedAt);
+            queued += deliveries;
+            return { status: 'accepted', deliveries };
+          }),
         );
-        return { results, queued, flushed: conn.flush() };
-      });
-      // Nobody hears of these requests, and no delivery of them starts, before they are on disk.
-      await flushed;
-      if (queued > 0) events.emit('queued');
-      return results;
-    },
+        if (queued > 0) events.emit('queued');
+        return results;
+      }),
   };
 }

@@ -231,8 +231,8 @@ export function sqliteQueue(
   }
 
   return {
-    ingest: async (items, handoff) => {
-      const written = await conn.exclusive(() => {
+    ingest: (items, handoff) =>
+      conn.exclusive(() => {
         let queued = 0;
         // Deliveries leased to the dispatcher as they are written (IngestHandoff).
         const taken: ClaimedDelivery[] = [];
@@ -342,185 +342,166 @@ export function sqliteQueue(
               }
               return { ok: true, deliveries: targets.length };
             });
-            // Committed without waiting for the disk; the flush below does, off the event loop.
-          }, false);
+          });
         } catch (err) {
           if (taken.length > 0) handoff!.untake(taken.map((d) => d.endpointId));
           throw err;
         }
-        return { results, queued, taken, flushed: conn.flush() };
-      });
-      const { results, queued, taken } = written;
-      try {
-        // Nobody hears of these messages, and no delivery of them starts, before they are on disk.
-        await written.flushed;
-      } catch (err) {
-        if (taken.length > 0) handoff!.untake(taken.map((d) => d.endpointId));
-        throw err;
-      }
-      if (taken.length > 0) handoff!.taken(taken);
-      if (queued > 0) events.emit('queued');
-      return results;
-    },
+        if (taken.length > 0) handoff!.taken(taken);
+        if (queued > 0) events.emit('queued');
+        return results;
+      }),
 
     claimDue: (o) =>
-      conn
-        .exclusive(() => {
-          // One writer at a time (BEGIN IMMEDIATE): the endpoint limits are counted and updated
-          // without racing another claim.
-          const rows = conn.txSync(() => {
-            const startAfter = turnAfter;
-            const { ids: due, scannedTo, live } = dueEndpoints(o);
-            // A scan that found nothing to serve still moves on: the next claim looks further.
-            if (scannedTo !== null) turnAfter = scannedTo;
-            if (due.length === 0) return [];
-            const eps = all(
-              `SELECT e.id, e.fifo, e.kind, e.throttle_next_at, e.throttle_rate, e.timeout_ms, a.throttle_rate AS app_rate
+      conn.exclusive(() => {
+        // One writer at a time (BEGIN IMMEDIATE): the endpoint limits are counted and updated
+        // without racing another claim.
+        const rows = conn.txSync(() => {
+          const startAfter = turnAfter;
+          const { ids: due, scannedTo, live } = dueEndpoints(o);
+          // A scan that found nothing to serve still moves on: the next claim looks further.
+          if (scannedTo !== null) turnAfter = scannedTo;
+          if (due.length === 0) return [];
+          const eps = all(
+            `SELECT e.id, e.fifo, e.kind, e.throttle_next_at, e.throttle_rate, e.timeout_ms, a.throttle_rate AS app_rate
              FROM endpoint e JOIN app a ON a.id = e.app_id WHERE e.id IN (SELECT value FROM json_each(?))`,
-              [JSON.stringify(due)],
-            ).filter((e) => !(o.excludeKinds as readonly string[] | undefined)?.includes(String(e.kind)));
-            if (eps.length === 0) return [];
-            const inFlight = new Map(
-              all(
-                `SELECT endpoint_id, COUNT(*) AS n FROM delivery
+            [JSON.stringify(due)],
+          ).filter((e) => !(o.excludeKinds as readonly string[] | undefined)?.includes(String(e.kind)));
+          if (eps.length === 0) return [];
+          const inFlight = new Map(
+            all(
+              `SELECT endpoint_id, COUNT(*) AS n FROM delivery
                WHERE endpoint_id IN (SELECT value FROM json_each(?)) AND status = ${SENDING} AND next_attempt_at > ?
                GROUP BY endpoint_id`,
-                [JSON.stringify(eps.map((e) => e.id)), o.now],
-              ).map((r) => [String(r.endpoint_id), Number(r.n)]),
+              [JSON.stringify(eps.map((e) => e.id)), o.now],
+            ).map((r) => [String(r.endpoint_id), Number(r.n)]),
+          );
+          const gates = new Map<string, EndpointGate>();
+          const leaseOf = new Map<string, number>();
+          for (const e of eps) {
+            const id = String(e.id);
+            const fifo = Number(e.fifo) === 1;
+            const head = fifo ? get(FIFO_HEAD, [id]) : undefined;
+            gates.set(id, {
+              inFlight: inFlight.get(id) ?? 0,
+              fifo,
+              fifoHead: head ? { id: String(head.id), due: Number(head.next_attempt_at) <= o.now } : null,
+              ratePerSecond: rateOf(numOrNull(e.throttle_rate), numOrNull(e.app_rate), String(e.kind)),
+              nextSlotAt: numOrNull(e.throttle_next_at),
+            });
+            leaseOf.set(
+              id,
+              o.leasePerEndpoint && e.timeout_ms !== null ? leaseFor(Number(e.timeout_ms)) : o.leaseMs,
             );
-            const gates = new Map<string, EndpointGate>();
-            const leaseOf = new Map<string, number>();
-            for (const e of eps) {
-              const id = String(e.id);
-              const fifo = Number(e.fifo) === 1;
-              const head = fifo ? get(FIFO_HEAD, [id]) : undefined;
-              gates.set(id, {
-                inFlight: inFlight.get(id) ?? 0,
-                fifo,
-                fifoHead: head ? { id: String(head.id), due: Number(head.next_attempt_at) <= o.now } : null,
-                ratePerSecond: rateOf(numOrNull(e.throttle_rate), numOrNull(e.app_rate), String(e.kind)),
-                nextSlotAt: numOrNull(e.throttle_next_at),
-              });
-              leaseOf.set(
-                id,
-                o.leasePerEndpoint && e.timeout_ms !== null ? leaseFor(Number(e.timeout_ms)) : o.leaseMs,
-              );
-            }
-            const order = inTurn(gates.keys(), startAfter);
-            const position = new Map(order.map((id, i) => [id, i]));
-            const rooms = order.map((id) => roomOf(gates.get(id)!, o.perEndpoint, o.now));
-            const taken = new Set<string>();
-            // Live first (claim-plan.ts): what just became due, in due order, within each
-            // endpoint's room. FIFO endpoints only ever send their head, in their turn.
-            const livePicks: { id: string; endpointId: string }[] = [];
-            const liveOf = new Map<string, number>();
-            for (const r of live) {
-              if (livePicks.length >= o.limit) break;
-              const i = position.get(r.endpointId);
-              if (i === undefined || rooms[i]! <= 0 || gates.get(r.endpointId)!.fifo) continue;
-              // A keyed row only as the head of its (endpoint, key) line, nothing of it in flight.
-              if (
-                r.orderingKey !== null &&
-                !Number(get(KEY_FREE, [r.endpointId, r.orderingKey, r.sequence, r.id, o.now])?.free)
-              )
-                continue;
-              livePicks.push(r);
-              taken.add(r.id);
-              liveOf.set(r.endpointId, (liveOf.get(r.endpointId) ?? 0) + 1);
-              rooms[i]!--;
-            }
-            // Then the endpoints take turns for the rest: a share each, round robin from where
-            // the last claim stopped; one that had fewer due than its share leaves the rest to the
-            // others in a second round.
-            const picked: string[][] = order.map(() => []);
-            let total = livePicks.length;
-            for (let round = 0; round < 2 && total < o.limit; round++) {
-              const takes = shareOut(rooms, o.limit - total);
-              order.forEach((id, i) => {
-                const take = takes[i]!;
-                if (take === 0) return;
-                const gate = gates.get(id)!;
-                const got = gate.fifo
-                  ? [gate.fifoHead!.id].filter((h) => !taken.has(h))
-                  : all(DUE_FREE_OF_ENDPOINT, [id, o.now, take + picked[i]!.length + (liveOf.get(id) ?? 0)])
-                      .map((r) => String(r.id))
-                      .filter((d) => !taken.has(d))
-                      .slice(0, take);
-                for (const d of got) taken.add(d);
-                picked[i]!.push(...got);
-                total += got.length;
-                rooms[i] = got.length < take ? 0 : rooms[i]! - take;
-              });
-            }
-            const turnPicks = interleave(
-              picked.map((ids, i) => ids.map((id) => ({ id, endpointId: order[i]! }))),
-              o.limit - livePicks.length,
-            );
-            const picks = [...livePicks, ...turnPicks];
-            if (picks.length === 0) return [];
-            const servedInTurn = new Set(turnPicks.map((p) => p.endpointId));
-            turnAfter = order.findLast((id) => servedInTurn.has(id)) ?? turnAfter;
-            const served = new Set(picks.map((p) => p.endpointId));
-            for (const endpointId of served) {
-              const rate = gates.get(endpointId)!.ratePerSecond;
-              if (rate)
-                run('UPDATE endpoint SET throttle_next_at = ? WHERE id = ?', [
-                  o.now + slotInterval(rate),
-                  endpointId,
-                ]);
-            }
-            // One statement per lease length (one, unless endpoints have timeouts of their own)
-            // leases the picks; the rows come back in the picks' order.
-            const byLease = new Map<number, string[]>();
-            for (const p of picks) {
-              const lease = leaseOf.get(p.endpointId) ?? o.leaseMs;
-              byLease.set(lease, [...(byLease.get(lease) ?? []), p.id]);
-            }
-            const leased = [...byLease].flatMap(([lease, ids]) =>
-              all(
-                `UPDATE delivery SET status = ${SENDING}, next_attempt_at = ?, updated_at = ?
+          }
+          const order = inTurn(gates.keys(), startAfter);
+          const position = new Map(order.map((id, i) => [id, i]));
+          const rooms = order.map((id) => roomOf(gates.get(id)!, o.perEndpoint, o.now));
+          const taken = new Set<string>();
+          // Live first (claim-plan.ts): what just became due, in due order, within each
+          // endpoint's room. FIFO endpoints only ever send their head, in their turn.
+          const livePicks: { id: string; endpointId: string }[] = [];
+          const liveOf = new Map<string, number>();
+          for (const r of live) {
+            if (livePicks.length >= o.limit) break;
+            const i = position.get(r.endpointId);
+            if (i === undefined || rooms[i]! <= 0 || gates.get(r.endpointId)!.fifo) continue;
+            // A keyed row only as the head of its (endpoint, key) line, nothing of it in flight.
+            if (
+              r.orderingKey !== null &&
+              !Number(get(KEY_FREE, [r.endpointId, r.orderingKey, r.sequence, r.id, o.now])?.free)
+            )
+              continue;
+            livePicks.push(r);
+            taken.add(r.id);
+            liveOf.set(r.endpointId, (liveOf.get(r.endpointId) ?? 0) + 1);
+            rooms[i]!--;
+          }
+          // Then the endpoints take turns for the rest: a share each, round robin from where
+          // the last claim stopped; one that had fewer due than its share leaves the rest to the
+          // others in a second round.
+          const picked: string[][] = order.map(() => []);
+          let total = livePicks.length;
+          for (let round = 0; round < 2 && total < o.limit; round++) {
+            const takes = shareOut(rooms, o.limit - total);
+            order.forEach((id, i) => {
+              const take = takes[i]!;
+              if (take === 0) return;
+              const gate = gates.get(id)!;
+              const got = gate.fifo
+                ? [gate.fifoHead!.id].filter((h) => !taken.has(h))
+                : all(DUE_FREE_OF_ENDPOINT, [id, o.now, take + picked[i]!.length + (liveOf.get(id) ?? 0)])
+                    .map((r) => String(r.id))
+                    .filter((d) => !taken.has(d))
+                    .slice(0, take);
+              for (const d of got) taken.add(d);
+              picked[i]!.push(...got);
+              total += got.length;
+              rooms[i] = got.length < take ? 0 : rooms[i]! - take;
+            });
+          }
+          const turnPicks = interleave(
+            picked.map((ids, i) => ids.map((id) => ({ id, endpointId: order[i]! }))),
+            o.limit - livePicks.length,
+          );
+          const picks = [...livePicks, ...turnPicks];
+          if (picks.length === 0) return [];
+          const servedInTurn = new Set(turnPicks.map((p) => p.endpointId));
+          turnAfter = order.findLast((id) => servedInTurn.has(id)) ?? turnAfter;
+          const served = new Set(picks.map((p) => p.endpointId));
+          for (const endpointId of served) {
+            const rate = gates.get(endpointId)!.ratePerSecond;
+            if (rate)
+              run('UPDATE endpoint SET throttle_next_at = ? WHERE id = ?', [
+                o.now + slotInterval(rate),
+                endpointId,
+              ]);
+          }
+          // One statement per lease length (one, unless endpoints have timeouts of their own)
+          // leases the picks; the rows come back in the picks' order.
+          const byLease = new Map<number, string[]>();
+          for (const p of picks) {
+            const lease = leaseOf.get(p.endpointId) ?? o.leaseMs;
+            byLease.set(lease, [...(byLease.get(lease) ?? []), p.id]);
+          }
+          const leased = [...byLease].flatMap(([lease, ids]) =>
+            all(
+              `UPDATE delivery SET status = ${SENDING}, next_attempt_at = ?, updated_at = ?
                WHERE id IN (SELECT value FROM json_each(?)) AND status IN (${OPEN}) AND next_attempt_at <= ?
                RETURNING id, msg_id, app_id, endpoint_id, attempts, trigger_type, next_attempt_at, ordering_key, sequence`,
-                [o.now + lease, o.now, JSON.stringify(ids), o.now],
-              ),
-            );
-            const rank = new Map(picks.map((p, i) => [p.id, i]));
-            return leased.sort((a, b) => rank.get(String(a.id))! - rank.get(String(b.id))!);
-          }, false);
-          const claimed: ClaimedDelivery[] = [];
-          if (rows.length === 0) return claimed;
-          const msgs = new Map(
-            all(
-              `SELECT m.id, m.event_type, m.payload, m.created_at AS msg_created_at, m.traceparent, i.body, i.content_type, i.headers AS inbound_headers
+              [o.now + lease, o.now, JSON.stringify(ids), o.now],
+            ),
+          );
+          const rank = new Map(picks.map((p, i) => [p.id, i]));
+          return leased.sort((a, b) => rank.get(String(a.id))! - rank.get(String(b.id))!);
+        }, false);
+        const claimed: ClaimedDelivery[] = [];
+        if (rows.length === 0) return claimed;
+        const msgs = new Map(
+          all(
+            `SELECT m.id, m.event_type, m.payload, m.created_at AS msg_created_at, m.traceparent, i.body, i.content_type, i.headers AS inbound_headers
              FROM message m LEFT JOIN inbound_event i ON i.id = m.id
              WHERE m.id IN (SELECT value FROM json_each(?))`,
-              [JSON.stringify([...new Set(rows.map((r) => r.msg_id))])],
-            ).map((m) => [String(m.id), m]),
-          );
-          const eps = new Map<string, ClaimedDelivery['endpoint'] | null>();
-          for (const r of rows) {
-            const endpointId = String(r.endpoint_id);
-            let endpoint = eps.get(endpointId);
-            if (endpoint === undefined) {
-              const ep = get(
-                `SELECT ${endpoints.names(CLAIMED_ENDPOINT_FIELDS)} FROM endpoint WHERE id = ?`,
-                [endpointId],
-              );
-              endpoint = ep ? claimedEndpoint(ep, ctx) : null;
-              eps.set(endpointId, endpoint);
-            }
-            const msg = msgs.get(String(r.msg_id));
-            if (!msg || !endpoint) continue; // deleted meanwhile; cascades remove the delivery too
-            claimed.push(claimedDelivery({ ...msg, ...r }, Number(r.next_attempt_at), endpoint));
+            [JSON.stringify([...new Set(rows.map((r) => r.msg_id))])],
+          ).map((m) => [String(m.id), m]),
+        );
+        const eps = new Map<string, ClaimedDelivery['endpoint'] | null>();
+        for (const r of rows) {
+          const endpointId = String(r.endpoint_id);
+          let endpoint = eps.get(endpointId);
+          if (endpoint === undefined) {
+            const ep = get(`SELECT ${endpoints.names(CLAIMED_ENDPOINT_FIELDS)} FROM endpoint WHERE id = ?`, [
+              endpointId,
+            ]);
+            endpoint = ep ? claimedEndpoint(ep, ctx) : null;
+            eps.set(endpointId, endpoint);
           }
-          return claimed;
-        })
-        .then(async (claimed) => {
-          // What this claim read may have been committed a moment ago by an ingest whose flush is
-          // still running: nothing is sent before it is on disk.
-          if (claimed.length > 0) await conn.flushed();
-          return claimed;
-        }),
+          const msg = msgs.get(String(r.msg_id));
+          if (!msg || !endpoint) continue; // deleted meanwhile; cascades remove the delivery too
+          claimed.push(claimedDelivery({ ...msg, ...r }, Number(r.next_attempt_at), endpoint));
+        }
+        return claimed;
+      }),
 
     completeDeliveries: (outcomes, now) =>
       conn.exclusive(() => {

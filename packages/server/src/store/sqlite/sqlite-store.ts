@@ -30,8 +30,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   const events = new EventEmitter();
   const shared = sharedStore(db);
   return {
-    // A batch commits while the one before it is still being flushed (`SqliteConnection.flush`).
-    capabilities: { multiProcess: false, parallelWrites: 2 },
+    capabilities: { multiProcess: false, parallelWrites: 1 },
     migrate: () => conn.migrate(),
     pendingMigrations: () => conn.pendingMigrations(),
     ping: () => conn.exclusive(() => void conn.get('SELECT 1')),
