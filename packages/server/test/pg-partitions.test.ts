@@ -1,5 +1,6 @@
 /**
- * The attempt log's daily partitions on PostgreSQL (migration 14): made ahead of time, dropped
+ * The daily partitions on PostgreSQL of the attempt log (migration 14) and of inbound request
+ * bytes (migration 20): made ahead of time, dropped
  * whole by retention once a day is past the retention period, with a default partition for
  * attempts no day covers. The Hookline here runs on a manual clock days ahead of the real one,
  * so its attempts land in the partitions made for those days.
@@ -115,5 +116,110 @@ describe('attempt partitions (postgres)', await pgTestOptions(), () => {
     assert.equal(await exists(partitionOf(today + 40 * DAY)), false);
     assert.ok(await exists(partitionOf(today + 41 * DAY)));
     assert.equal((await attemptsOf(id!)).length, 1);
+  });
+});
+
+const bodyPartitionOf = (dayStart: number) =>
+  `inbound_body_${new Date(dayStart).toISOString().slice(0, 10).replaceAll('-', '')}`;
+
+describe('inbound request bytes partitioned by day (postgres)', await pgTestOptions(), () => {
+  let db: TestDatabase;
+  let sql: pg.Client;
+  let server: TestServer;
+  let ok: TestReceiver;
+  let down: TestReceiver;
+  const clock = createManualClock(today + 2 * DAY + 12 * HOUR);
+
+  const exists = async (table: string) =>
+    (await sql.query('SELECT to_regclass($1) IS NOT NULL AS ok', [table])).rows[0].ok as boolean;
+  const source = async (name: string, url: string) => {
+    const res = await server.call('POST', '/api/v1/source', {
+      name,
+      verification: { scheme: 'none' },
+      destinations: [{ url }],
+    });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    return res.body.id as string;
+  };
+  const receive = async (name: string, body: string) => {
+    const res = await fetch(`${server.url}/in/${name}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-provider-token': 'tok' },
+      body,
+    });
+    assert.equal(res.status, 200);
+    return ((await res.json()) as { id: string }).id;
+  };
+
+  before(async () => {
+    db = await createTestDatabase('bodyparts');
+    sql = new pg.Client({ connectionString: db.url });
+    await sql.connect();
+    ok = await startReceiver();
+    down = await startReceiver();
+    down.fallback = { status: 500, body: 'down' };
+    server = await startHookline({
+      clock,
+      env: {
+        HOOKLINE_DATABASE_URL: db.url,
+        HOOKLINE_SECRET_KEY: PG_SECRET_KEY,
+        HOOKLINE_RETENTION_DAYS: '1',
+        // A failed forward waits ten days for its retry: it stays open through this test.
+        HOOKLINE_RETRY_SCHEDULE: '864000',
+      },
+    });
+    await server.hookline.retention!.stop();
+  });
+  after(async () => {
+    await server?.close();
+    await ok?.close();
+    await down?.close();
+    await sql?.end();
+    await db?.drop();
+  });
+
+  test('bytes live in daily partitions, made ahead like the attempt log', async () => {
+    const parted = await sql.query(
+      "SELECT partstrat FROM pg_partitioned_table WHERE partrelid = 'inbound_body'::regclass",
+    );
+    assert.equal(parted.rows[0]?.partstrat, 'r');
+    assert.ok(await exists('inbound_body_default'));
+    assert.ok(await exists('inbound_body_before_partitions'));
+    for (let d = 1; d <= 7; d++) assert.ok(await exists(bodyPartitionOf(today + d * DAY)), `day +${d}`);
+  });
+
+  test('retention drops a day of bytes once it is all forwarded; a day still forwarding keeps its own', async () => {
+    const okSource = await source('bytes-ok', `${ok.url}/fwd`);
+    const downSource = await source('bytes-down', `${down.url}/fwd`);
+    const forwarded = await receive('bytes-ok', '{"day":2}');
+    await ok.waitFor(1);
+    await server.hookline.dispatcher!.drain();
+    const day2 = bodyPartitionOf(today + 2 * DAY);
+    assert.equal(Number((await sql.query(`SELECT count(*) AS n FROM ${day2}`)).rows[0].n), 1);
+
+    clock.advance(DAY); // day +3, 12:00: a request whose forward fails and stays open
+    const waiting = await receive('bytes-down', '{"day":3}');
+    await down.waitFor(1);
+    await server.hookline.dispatcher!.drain();
+
+    clock.advance(2 * DAY); // day +5, 12:00: the period (1 day) reaches back to day +4, 12:00
+    const removed = await server.hookline.retention!.runOnce();
+    assert.equal(await exists(day2), false, 'day +2 was dropped');
+    assert.ok(await exists(bodyPartitionOf(today + 3 * DAY)), 'day +3 still forwards a request');
+    assert.ok(removed.partitions >= 2, `attempt and body partitions dropped: ${removed.partitions}`);
+    const drops = await sql.query('SELECT upper_id, dropped_at FROM inbound_body_drop ORDER BY upper_id');
+    assert.ok(drops.rows.length >= 1);
+    assert.ok(drops.rows.every((r) => Number(r.dropped_at) === clock.now()));
+
+    const gone = await server.call('GET', `/api/v1/source/${okSource}/event/${forwarded}`);
+    assert.equal(gone.status, 200, 'the record stays');
+    assert.equal(gone.body.status, 'accepted');
+    assert.equal(gone.body.body, '');
+    assert.deepEqual(gone.body.headers, []);
+    assert.equal(gone.body.bodyExpungedAt, new Date(clock.now()).toISOString());
+    const kept = await server.call('GET', `/api/v1/source/${downSource}/event/${waiting}`);
+    assert.equal(kept.body.body, '{"day":3}', 'bytes still to forward are kept');
+    assert.equal(kept.body.bodyExpungedAt, null);
+    assert.ok((kept.body.headers as [string, string][]).some(([k]) => k === 'x-provider-token'));
   });
 });

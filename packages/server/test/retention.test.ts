@@ -71,8 +71,12 @@ for (const kind of await testStores()) {
       // The timer's own passes are stopped so that the counts below are this pass's alone.
       await server.hookline.retention!.stop();
       const removed = await server.hookline.retention!.runOnce();
-      assert.deepEqual(removed, { payloads: 5, attempts: 5 });
-      assert.deepEqual(await server.hookline.retention!.runOnce(), { payloads: 0, attempts: 0 });
+      assert.deepEqual(removed, { partitions: 0, payloads: 5, attempts: 5 });
+      assert.deepEqual(await server.hookline.retention!.runOnce(), {
+        partitions: 0,
+        payloads: 0,
+        attempts: 0,
+      });
 
       const msg = await server.call('GET', '/api/v1/app/r/msg/old-0');
       assert.equal(msg.status, 200, 'the message is still there, by event id too');
@@ -127,6 +131,9 @@ for (const kind of await testStores()) {
         assert.equal(after.body.body, '');
         assert.deepEqual(after.body.headers, [], 'the provider headers are gone too');
         assert.equal(after.body.bodyExpungedAt, new Date(clock.now()).toISOString());
+        const replay = await server.call('POST', `${path}/replay`, {});
+        assert.equal(replay.status, 409, JSON.stringify(replay.body));
+        assert.equal(replay.body.code, 'inbound_body_expunged', 'nothing left to forward');
       } finally {
         await dest.close();
       }

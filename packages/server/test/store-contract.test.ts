@@ -22,11 +22,14 @@ for (const adapter of selectedAdapters()) {
     let rawDump: () => string | Promise<string>;
     let peer: (() => Store) | undefined;
     let now = T0;
-    const ids = createIdGenerator(() => now);
+    let ids = createIdGenerator(() => now);
 
     beforeEach(async () => {
       ({ store, cleanup, rawDump, peer } = await adapter.open());
       now = T0;
+      // Ids carry their second (retention of inbound bytes goes by id): each test's store gets
+      // ids from its own clock, like a process starting on it, not from where the last test left off.
+      ids = createIdGenerator(() => now);
     });
     afterEach(() => cleanup());
 

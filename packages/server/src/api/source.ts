@@ -619,6 +619,13 @@ export function sourceRoutes(api: Routes, ctx: ApiContext): void {
       const original =
         event.status === 'duplicate' ? await ctx.store.getInboundEvent(source.id, event.duplicateOf!) : event;
       if (!original) throw notFound('inbound event');
+      // A split request is forwarded as its messages' payloads; any other needs its bytes.
+      if (original.bodyExpungedAt !== null && original.messageIds === null) {
+        throw new HooklineError(
+          'inbound_body_expunged',
+          `event ${original.id} is past the retention period: its body was removed, so it cannot be replayed`,
+        );
+      }
       if (only && !source.destinations.some((d) => d.id === only))
         throw invalid(['body', 'destinationId'], 'no such destination');
       const now = ctx.clock.now();

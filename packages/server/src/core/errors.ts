@@ -63,6 +63,11 @@ export const ERRORS = {
     description:
       'The inbound event failed verification; it is kept for inspection but never forwarded or replayed.',
   },
+  inbound_body_expunged: {
+    status: 409,
+    description:
+      'The inbound event is older than the retention period: its bytes are gone, so it cannot be replayed. The record stays.',
+  },
   no_public_key: {
     status: 409,
     description:

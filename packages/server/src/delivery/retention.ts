@@ -42,7 +42,8 @@ export function nextBatch(size: number, tookMs: number, max: number): number {
 export const pauseAfter = (tookMs: number): number => Math.min(MAX_PAUSE_MS, (tookMs * (1 - DUTY)) / DUTY);
 
 /** A full pass deletes in batches until nothing old is left, and returns what it deleted. */
-export type Retention = Periodic<{ payloads: number; attempts: number }>;
+/** A pass's work: partitions dropped whole (PostgreSQL), payloads emptied, attempts deleted. */
+export type Retention = Periodic<{ partitions: number; payloads: number; attempts: number }>;
 
 export function createRetention(deps: {
   store: Store;
@@ -64,10 +65,11 @@ export function createRetention(deps: {
     logger,
     intervalMs,
     async pass(stopping) {
-      const total = { payloads: 0, attempts: 0 };
       const before = clock.now() - retentionMs;
       const { partitions } = await store.dropHistory(before, clock.now());
-      if (partitions > 0) logger.info({ partitions }, 'retention: dropped days of old attempts');
+      if (partitions > 0)
+        logger.info({ partitions }, 'retention: dropped days of old attempts and inbound request bytes');
+      const total = { partitions, payloads: 0, attempts: 0 };
       const synchronous = deps.synchronous ?? false;
       let batch = synchronous ? Math.min(FIRST_BATCH, maxBatch) : maxBatch;
       while (!stopping()) {

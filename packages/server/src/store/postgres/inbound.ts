@@ -8,7 +8,7 @@
  * be a unique index.
  */
 import { TriggerType } from '../../core/types.ts';
-import { endpoints, inboundEvents } from '../schema.ts';
+import { endpoints, inboundBodies, inboundEvents } from '../schema.ts';
 import { raw, sql } from '../sql.ts';
 import { ACCEPTED, PENDING, UNACCEPTED } from '../statuses.ts';
 import type { InboundItem, InboundPart, InboundResult, RoutingEndpoint, Store } from '../store.ts';
@@ -78,10 +78,11 @@ export function postgresInbound(
       inboundEvents.insert({ ...ev, status, duplicateOf: status === 'duplicate' ? duplicateOf : null }, ctx),
       c,
     );
+    await query(inboundBodies.insert(ev, ctx), c);
     if (status === 'duplicate') return { status, duplicateOf: duplicateOf! };
     let deliveries = 0;
     // Each new part is a message of its own (its payload: the part's JSON); the request's bytes
-    // stay once in inbound_event. Message, part and deliveries in one statement.
+    // stay once in inbound_body. Message, part and deliveries in one statement.
     for (const part of fresh) {
       const targets = item.route(eps, part.eventType);
       await query(
@@ -175,16 +176,20 @@ export function postgresInbound(
                   WHERE ${check}::boolean AND source_id = ${ev.sourceId} AND dedupe_key = ${ev.dedupeKey}
                     AND status = ${raw(ACCEPTED)} AND received_at >= ${item.dedupeSince ?? 0}
                   ORDER BY received_at, id LIMIT 1
+                ), e AS (
+                  INSERT INTO inbound_event (id, source_id, status, event_type, dedupe_key, duplicate_of, verify_code,
+                    verify_detail, content_type, received_at, method)
+                  SELECT ${ev.id}::text, ${ev.sourceId}::text,
+                    CASE WHEN first.id IS NULL THEN ${ev.status}::text ELSE 'duplicate' END, ${ev.eventType}::text,
+                    ${ev.dedupeKey}::text, first.id, ${ev.verifyCode}::text, ${ev.verifyDetail}::text,
+                    ${ev.contentType}::text, ${ev.receivedAt}::bigint, ${ev.method}::text
+                  FROM (VALUES (1)) AS one (x) LEFT JOIN first ON true
+                  RETURNING id, status, duplicate_of
+                ), b AS (
+                  INSERT INTO inbound_body (id, content_type, headers, body)
+                  SELECT e.id, ${ev.contentType}::text, ${JSON.stringify(ev.headers)}::text, ${ev.body}::bytea FROM e
                 )
-                INSERT INTO inbound_event (id, source_id, status, event_type, dedupe_key, duplicate_of, verify_code,
-                  verify_detail, content_type, headers, body, received_at, method)
-                SELECT ${ev.id}::text, ${ev.sourceId}::text,
-                  CASE WHEN first.id IS NULL THEN ${ev.status}::text ELSE 'duplicate' END, ${ev.eventType}::text,
-                  ${ev.dedupeKey}::text, first.id, ${ev.verifyCode}::text, ${ev.verifyDetail}::text,
-                  ${ev.contentType}::text, ${JSON.stringify(ev.headers)}::text, ${ev.body}::bytea,
-                  ${ev.receivedAt}::bigint, ${ev.method}::text
-                FROM (VALUES (1)) AS one (x) LEFT JOIN first ON true
-                RETURNING status, duplicate_of`,
+                SELECT status, duplicate_of FROM e`,
             c,
           );
           const status = String(stored?.status);
@@ -199,7 +204,7 @@ export function postgresInbound(
           }
           const targets = item.route(await routingOf(item.appId), ev.eventType);
           // The message row makes the event a delivery like any other; the bytes stay in
-          // inbound_event. Message and deliveries in one statement.
+          // inbound_body. Message and deliveries in one statement.
           await query(
             sql`WITH m AS (
                   INSERT INTO message (id, app_id, event_id, event_type, payload, channels, tags, created_at, traceparent)

@@ -1472,4 +1472,122 @@ ALTER TABLE message ADD COLUMN traceparent TEXT;
 ALTER TABLE app ADD COLUMN alert_email TEXT;
 `,
   },
+  {
+    version: 20,
+    name: 'inbound request bytes partitioned by day',
+    // A getter: it derives the claim from migration 16, which exists once this list does.
+    get sql() {
+      return `
+-- A received request's bytes (content type, headers, body) move out of inbound_event into
+-- inbound_body, partitioned by id per UTC day like the attempt log (migration 14; inbound event
+-- ids are message ids, KSUIDs that sort by their second). Retention drops a day's partition once
+-- all of it is past the retention period and none of its requests is still being forwarded;
+-- the records in inbound_event stay. What is left goes row by row, setting body_expunged_at.
+CREATE TABLE inbound_body (
+  id TEXT COLLATE "C" NOT NULL,
+  content_type TEXT,
+  headers TEXT NOT NULL,
+  body BYTEA NOT NULL
+) PARTITION BY RANGE (id);
+ALTER TABLE inbound_body ADD CONSTRAINT inbound_body_pkey PRIMARY KEY (id);
+ALTER TABLE inbound_body ADD CONSTRAINT inbound_body_event_fk
+  FOREIGN KEY (id) REFERENCES inbound_event(id) ON DELETE CASCADE;
+DO $$ BEGIN
+  EXECUTE format('CREATE TABLE inbound_body_before_partitions PARTITION OF inbound_body FOR VALUES FROM (MINVALUE) TO (%L)',
+    hookline_id_floor('msg_', (floor(extract(epoch FROM now()) / 86400) + 1)::bigint * 86400000));
+END $$;
+CREATE TABLE inbound_body_default PARTITION OF inbound_body DEFAULT;
+INSERT INTO inbound_body (id, content_type, headers, body)
+  SELECT id, content_type, headers, body FROM inbound_event WHERE body_expunged_at IS NULL;
+DROP INDEX inbound_event_received;
+ALTER TABLE inbound_event DROP COLUMN headers, DROP COLUMN body;
+
+-- When a partition of bytes was dropped: the events below upper_id whose bytes are missing lost
+-- them at dropped_at (what the API shows as bodyExpungedAt).
+CREATE TABLE inbound_body_drop (
+  upper_id TEXT COLLATE "C" PRIMARY KEY,
+  dropped_at BIGINT NOT NULL
+);
+
+-- hookline_attempt_partitions for any table partitioned by day on ids with p_prefix: makes
+-- p_table's partitions p_table_YYYYMMDD from p_now's day to p_days later; returns how many.
+CREATE FUNCTION hookline_day_partitions(p_table TEXT, p_prefix TEXT, p_now BIGINT, p_days INT) RETURNS INT
+LANGUAGE plpgsql SET lock_timeout = '1s' AS $$
+DECLARE
+  made INT := 0;
+  day_start BIGINT;
+  part TEXT;
+BEGIN
+  FOR d IN 0..p_days LOOP
+    day_start := (floor(p_now / 86400000.0)::bigint + d) * 86400000;
+    part := p_table || '_' || to_char(to_timestamp(day_start / 1000) AT TIME ZONE 'UTC', 'YYYYMMDD');
+    CONTINUE WHEN to_regclass(part) IS NOT NULL;
+    BEGIN
+      EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS)', part, p_table);
+      EXECUTE format('ALTER TABLE %I ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)', p_table, part,
+        hookline_id_floor(p_prefix, day_start), hookline_id_floor(p_prefix, day_start + 86400000));
+      made := made + 1;
+    EXCEPTION WHEN invalid_object_definition OR check_violation OR lock_not_available THEN
+      NULL;
+    END;
+  END LOOP;
+  RETURN made;
+END $$;
+
+-- Drops the partitions of inbound_body that hold nothing received at or after p_before and no
+-- request whose forwarding is still open, and notes each drop in inbound_body_drop at p_now;
+-- returns how many. One whose lock is not free within a second is dropped by a later pass.
+CREATE FUNCTION hookline_inbound_body_drop(p_before BIGINT, p_now BIGINT) RETURNS INT
+LANGUAGE plpgsql SET lock_timeout = '1s' AS $$
+DECLARE
+  dropped INT := 0;
+  floor_id TEXT := hookline_id_floor('msg_', p_before);
+  r RECORD;
+BEGIN
+  FOR r IN
+    SELECT c.relname AS part,
+      substring(pg_get_expr(c.relpartbound, c.oid) FROM 'FROM \\(''([^'']*)''\\)') AS lower,
+      substring(pg_get_expr(c.relpartbound, c.oid) FROM 'TO \\(''([^'']*)''\\)') AS upper
+    FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+    WHERE i.inhparent = 'inbound_body'::regclass
+  LOOP
+    CONTINUE WHEN r.upper IS NULL OR r.upper COLLATE "C" > floor_id COLLATE "C";
+    CONTINUE WHEN EXISTS (
+      SELECT 1 FROM delivery d
+       WHERE d.status IN (${OPEN}) AND d.msg_id < r.upper COLLATE "C"
+         AND (r.lower IS NULL OR d.msg_id >= r.lower COLLATE "C"));
+    BEGIN
+      EXECUTE format('DROP TABLE %I', r.part);
+      INSERT INTO inbound_body_drop (upper_id, dropped_at) VALUES (r.upper, p_now) ON CONFLICT DO NOTHING;
+      dropped := dropped + 1;
+    EXCEPTION WHEN lock_not_available THEN
+      NULL;
+    END;
+  END LOOP;
+  RETURN dropped;
+END $$;
+SELECT hookline_day_partitions('inbound_body', 'msg_', (extract(epoch FROM now()) * 1000)::bigint, ${PARTITION_DAYS_AHEAD});
+
+${claimFromInboundBody()}
+`;
+    },
+  },
 ];
+
+/**
+ * Migration 20's claim: migration 16's \`hookline_claim\`, word for word, except that a forwarded
+ * request's bytes are read from inbound_body. Derived from the released text so the two cannot
+ * drift apart; a change to migration 16 that breaks the derivation fails at load.
+ */
+function claimFromInboundBody(): string {
+  const m16 = POSTGRES_MIGRATIONS.find((m) => m.version === 16)!.sql;
+  const start = m16.indexOf('CREATE FUNCTION hookline_claim(');
+  const end = m16.indexOf('$$;', start) + '$$;'.length;
+  const join = 'LEFT JOIN inbound_event i ON i.id = l.msg_id';
+  const fn = m16.slice(start, end);
+  if (start < 0 || end < start || fn.split(join).length !== 2)
+    throw new Error('migration 20: hookline_claim of migration 16 not found as expected');
+  return fn
+    .replace('CREATE FUNCTION hookline_claim(', 'CREATE OR REPLACE FUNCTION hookline_claim(')
+    .replace(join, 'LEFT JOIN inbound_body i ON i.id = l.msg_id');
+}

@@ -1,6 +1,6 @@
 /**
- * Retention on PostgreSQL, mirrored by `sqlite/retention.ts`: days of old attempt logs are
- * dropped as partitions, the rest deleted, old payloads (messages' and inbound requests')
+ * Retention on PostgreSQL, mirrored by `sqlite/retention.ts`: days of old attempt logs and of
+ * inbound request bytes are dropped as partitions, the rest deleted, old message payloads
  * emptied, in small batches that skip rows other transactions hold.
  */
 import { raw, sql } from '../sql.ts';
@@ -15,11 +15,14 @@ export function postgresRetention({
 }: PostgresConnection): Pick<Store, 'expunge' | 'dropHistory'> {
   const open = raw(OPEN);
   return {
-    // Whole days of attempts past the retention period go as partitions (migration 14); what is
-    // left of the oldest day goes row by row in `expunge`.
+    // Whole days of attempts (migration 14) and of inbound request bytes (migration 20) past the
+    // retention period go as partitions; what is left of the oldest day goes row by row in
+    // `expunge`. The days ahead are made for both.
     dropHistory: async (before, now) => {
       const r = await one(
-        sql`SELECT hookline_attempt_drop(${before}) AS dropped, hookline_attempt_partitions(${now}, ${PARTITION_DAYS_AHEAD}) AS made`,
+        sql`SELECT hookline_attempt_drop(${before}) + hookline_inbound_body_drop(${before}, ${now}) AS dropped,
+                   hookline_attempt_partitions(${now}, ${PARTITION_DAYS_AHEAD})
+                   + hookline_day_partitions('inbound_body', 'msg_', ${now}, ${PARTITION_DAYS_AHEAD}) AS made`,
       );
       return { partitions: Number(r?.dropped ?? 0) };
     },
@@ -33,17 +36,20 @@ export function postgresRetention({
               ORDER BY m.created_at LIMIT ${batch} FOR UPDATE SKIP LOCKED)`,
       );
       // The bytes and headers of inbound requests are payloads too (an accepted event's message
-      // holds only '{}'): emptied in the same batch, once nothing waits to forward them.
+      // holds only '{}'): deleted in the same batch, once nothing waits to forward them, and the
+      // record notes when. By id, which sorts by time: the index of inbound_body's partitions.
       const bodies =
         messages >= batch
           ? 0
           : await count(
-              sql`UPDATE inbound_event SET body = ''::bytea, headers = '[]', body_expunged_at = ${now}
-                  WHERE id IN (
-                    SELECT i.id FROM inbound_event i
-                    WHERE i.received_at < ${before} AND i.body_expunged_at IS NULL
-                      AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.msg_id = i.id AND d.status IN (${open}))
-                    ORDER BY i.received_at LIMIT ${batch - messages} FOR UPDATE SKIP LOCKED)`,
+              sql`WITH gone AS (
+                    DELETE FROM inbound_body WHERE id IN (
+                      SELECT b.id FROM inbound_body b
+                      WHERE b.id < hookline_id_floor('msg_', ${before})
+                        AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.msg_id = b.id AND d.status IN (${open}))
+                      ORDER BY b.id LIMIT ${batch - messages} FOR UPDATE SKIP LOCKED)
+                    RETURNING id)
+                  UPDATE inbound_event SET body_expunged_at = ${now} WHERE id IN (SELECT id FROM gone)`,
             );
       const attempts = await count(
         sql`DELETE FROM attempt WHERE id IN (

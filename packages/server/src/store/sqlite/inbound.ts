@@ -5,7 +5,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import { TriggerType } from '../../core/types.ts';
-import { inboundEvents } from '../schema.ts';
+import { inboundBodies, inboundEvents } from '../schema.ts';
 import { ACCEPTED, UNACCEPTED } from '../statuses.ts';
 import type { InboundItem, InboundPart, InboundResult, Store } from '../store.ts';
 import type { CodecContext } from '../table.ts';
@@ -14,6 +14,7 @@ import { sqliteRouting } from './queue.ts';
 
 /** Prepared once; the columns come from store/schema.ts. */
 const INSERT_EVENT = inboundEvents.insertText(sqliteDialect.placeholder);
+const INSERT_BODY = inboundBodies.insertText(sqliteDialect.placeholder);
 
 export function sqliteInbound(
   conn: SqliteConnection,
@@ -90,6 +91,7 @@ export function sqliteInbound(
               }
             }
             run(INSERT_EVENT, inboundEvents.values({ ...ev, status, duplicateOf }, ctx) as Param[]);
+            run(INSERT_BODY, inboundBodies.values(ev, ctx) as Param[]);
             if (status !== 'accepted') {
               // Anyone can post junk to /in: a source keeps only its newest unaccepted requests.
               run(
@@ -102,7 +104,7 @@ export function sqliteInbound(
             }
             if (item.parts) {
               // Each new part is a message of its own (its payload: the part's JSON); the request's
-              // bytes stay once in inbound_event.
+              // bytes stay once in inbound_body.
               let deliveries = 0;
               for (const part of fresh) {
                 insertMessage(item, part.msgId, part.eventType, part.payload, ev.receivedAt);
@@ -115,7 +117,7 @@ export function sqliteInbound(
               queued += deliveries;
               return { status: 'accepted', deliveries, messages: fresh.map((p) => p.msgId) };
             }
-            // The message row makes the event a delivery like any other; the bytes stay in inbound_event.
+            // The message row makes the event a delivery like any other; the bytes stay in inbound_body.
             insertMessage(item, ev.id, ev.eventType, '{}', ev.receivedAt);
             const deliveries = queueMessage(item, ev.id, ev.eventType, ev.receivedAt);
             queued += deliveries;

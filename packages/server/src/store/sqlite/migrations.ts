@@ -422,4 +422,30 @@ ALTER TABLE message ADD COLUMN traceparent TEXT;
 ALTER TABLE app ADD COLUMN alert_email TEXT;
 `,
   },
+  {
+    version: 22,
+    name: 'inbound request bytes apart from their records',
+    sql: `
+-- A received request's bytes (content type, headers as JSON text of [name, value] pairs, body)
+-- move out of inbound_event: retention deletes them here and sets the event's body_expunged_at,
+-- and the record stays. The same tables as PostgreSQL's, where a day of bytes is one partition.
+CREATE TABLE inbound_body (
+  id TEXT PRIMARY KEY REFERENCES inbound_event(id) ON DELETE CASCADE,
+  content_type TEXT,
+  headers TEXT NOT NULL,
+  body BLOB NOT NULL
+);
+INSERT INTO inbound_body (id, content_type, headers, body)
+  SELECT id, content_type, headers, body FROM inbound_event WHERE body_expunged_at IS NULL;
+DROP INDEX inbound_event_received;
+ALTER TABLE inbound_event DROP COLUMN headers;
+ALTER TABLE inbound_event DROP COLUMN body;
+-- When a range of bytes went at once (PostgreSQL drops a day's partition; SQLite never writes
+-- here): the events below upper_id whose bytes are missing lost them at dropped_at.
+CREATE TABLE inbound_body_drop (
+  upper_id TEXT PRIMARY KEY,
+  dropped_at INTEGER NOT NULL
+);
+`,
+  },
 ];

@@ -480,7 +480,7 @@ export function sqliteQueue(
         const msgs = new Map(
           all(
             `SELECT m.id, m.event_type, m.payload, m.created_at AS msg_created_at, m.traceparent, i.body, i.content_type, i.headers AS inbound_headers
-             FROM message m LEFT JOIN inbound_event i ON i.id = m.id
+             FROM message m LEFT JOIN inbound_body i ON i.id = m.id
              WHERE m.id IN (SELECT value FROM json_each(?))`,
             [JSON.stringify([...new Set(rows.map((r) => r.msg_id))])],
           ).map((m) => [String(m.id), m]),

@@ -1,7 +1,8 @@
 /**
- * Retention on SQLite, mirrored by `postgres/retention.ts`: old attempt logs are deleted, old
- * payloads (messages' and inbound requests') emptied, in small batches.
+ * Retention on SQLite, mirrored by `postgres/retention.ts`: old attempt logs and inbound request
+ * bytes are deleted, old message payloads emptied, in small batches.
  */
+import { idFloor } from '../../core/ids.ts';
 import { OPEN } from '../statuses.ts';
 import type { Store } from '../store.ts';
 import type { SqliteConnection } from './connection.ts';
@@ -24,20 +25,24 @@ export function sqliteRetention(conn: SqliteConnection): Pick<Store, 'expunge' |
             [now, before, batch],
           );
           // The bytes and headers of inbound requests are payloads too (an accepted event's
-          // message holds only '{}'): emptied in the same batch, once nothing waits to forward them.
+          // message holds only '{}'): deleted in the same batch, once nothing waits to forward
+          // them, and the record notes when. By id, which sorts by time (inbound_body's key).
           const left = batch - messages;
-          const bodies =
-            left <= 0
-              ? 0
-              : run(
-                  `UPDATE inbound_event SET body = X'', headers = '[]', body_expunged_at = ?
-                   WHERE id IN (
-                     SELECT i.id FROM inbound_event i
-                     WHERE i.received_at < ? AND i.body_expunged_at IS NULL
-                       AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.msg_id = i.id AND d.status IN (${OPEN}))
-                     ORDER BY i.received_at LIMIT ?)`,
-                  [now, before, left],
-                );
+          let bodies = 0;
+          if (left > 0) {
+            const gone = conn.all(
+              `DELETE FROM inbound_body WHERE id IN (
+                 SELECT b.id FROM inbound_body b
+                 WHERE b.id < ?
+                   AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.msg_id = b.id AND d.status IN (${OPEN}))
+                 ORDER BY b.id LIMIT ?)
+               RETURNING id`,
+              [idFloor('message', before), left],
+            );
+            for (const g of gone)
+              run('UPDATE inbound_event SET body_expunged_at = ? WHERE id = ?', [now, g.id as string]);
+            bodies = gone.length;
+          }
           const attempts = run(
             'DELETE FROM attempt WHERE id IN (SELECT id FROM attempt WHERE created_at < ? ORDER BY created_at LIMIT ?)',
             [before, batch],
