@@ -81,7 +81,7 @@ function buildServer(): void {
     );
     if (rewritten !== text) writeFileSync(path, rewritten);
   }
-  chmodSync(join(out, 'dist/src/cli/main.js'), 0o755);
+  chmodSync(join(out, 'dist/src/cli/bin.js'), 0o755);
   const dashboard = join(root, 'packages/dashboard/dist');
   if (!existsSync(join(dashboard, 'index.html'))) {
     throw new Error('packages/dashboard/dist is missing: run `npm run build -w @hookline/dashboard` first');
@@ -95,7 +95,7 @@ function buildServer(): void {
     ...publishedFields(source),
     // The server's floor is its dependencies' (undici 8 needs Node >= 22.19).
     engines: source.engines,
-    bin: { hookline: './dist/src/cli/main.js' },
+    bin: { hookline: './dist/src/cli/bin.js' },
     main: './dist/src/index.js',
     types: './dist/src/index.d.ts',
     exports: {

@@ -134,7 +134,7 @@ export function checkPackages(packed: { receiver: PackedPackage; hookline: Packe
     if (!receiver.files.includes(path)) problems.push(`@hookline/receiver: ${path} is missing`);
   for (const path of ['dashboard/dist/index.html', 'dist/src/index.d.ts', 'CHANGELOG.md'])
     if (!hookline.files.includes(path)) problems.push(`hookline: ${path} is missing`);
-  const main = readFileSync(join(BUILD_DIR, 'hookline/dist/src/cli/main.js'), 'utf8');
+  const main = readFileSync(join(BUILD_DIR, 'hookline/dist/src/cli/bin.js'), 'utf8');
   if (!main.startsWith('#!/usr/bin/env node\n'))
     problems.push('hookline: the bin has no #!/usr/bin/env node line');
   const source = readFileSync(join(root, 'packages/server/src/hookline.ts'), 'utf8');

@@ -21,6 +21,7 @@ import { verify as verifyGithub } from '@octokit/webhooks-methods';
 import { Webhook } from 'standardwebhooks';
 import Stripe from 'stripe';
 import { run } from '../src/cli/main.ts';
+import { MIN_NODE, supportedNode } from '../src/cli/node-version.ts';
 import { colorsFor, type Io } from '../src/cli/shared.ts';
 import { ADMIN_TOKEN, freePort, type HooklineChild, spawnHookline } from './child.ts';
 import {
@@ -602,5 +603,14 @@ describe('hookline help and output', () => {
     assert.equal(colorsFor({ isTTY: false }, {}).red('x'), 'x');
     assert.equal(colorsFor({ isTTY: true }, { NO_COLOR: '1' }).red('x'), 'x');
     assert.equal(colorsFor({ isTTY: false }, { FORCE_COLOR: '1' }).red('x'), '\x1b[31mx\x1b[39m');
+  });
+});
+
+describe('the Node.js version check of the hookline program', () => {
+  test('accepts MIN_NODE and newer, refuses older', () => {
+    assert.equal(MIN_NODE, '22.19.0');
+    for (const v of ['22.19.0', '22.20.1', '23.0.0', '24.11.0', '25.1.0'])
+      assert.equal(supportedNode(v), true, v);
+    for (const v of ['22.18.9', '22.12.0', '20.20.2', '18.19.0']) assert.equal(supportedNode(v), false, v);
   });
 });

@@ -29,6 +29,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { BUILD_DIR } from '../../../scripts/build-packages.ts';
 import { buildAndPack, checkPackages, type PackedPackage } from '../../../scripts/release-check.ts';
+import { MIN_NODE } from '../src/cli/node-version.ts';
 import { ROOT } from './child.ts';
 import { tempDir } from './helpers.ts';
 
@@ -299,6 +300,23 @@ export default {
       assert.deepEqual(readdirSync(cwd), [], 'no data directory, no database');
     });
 
+    test('on Node 20 the command says which Node it needs, instead of failing on a missing module', (t) => {
+      if (nodeMajor(NODE20) !== 20) {
+        if (process.env.CI === 'true') assert.fail(`${NODE20} is not Node 20`);
+        return t.skip(`${NODE20} is not Node 20`);
+      }
+      const bin = join(project, 'node_modules/hookline/dist/src/cli/bin.js');
+      const r = spawnSync(NODE20, [bin, 'serve', '--dev'], { encoding: 'utf8' });
+      assert.equal(r.status, 1, r.stdout + r.stderr);
+      assert.match(
+        r.stderr,
+        /^hookline needs Node\.js 22\.19\.0 or newer \(24 LTS recommended\); this is Node\.js v20\./,
+      );
+      assert.doesNotMatch(r.stderr, /node:sqlite|at /, 'no stack, no module error');
+      const manifest = JSON.parse(readFileSync(join(project, 'node_modules/hookline/package.json'), 'utf8'));
+      assert.deepEqual(manifest.engines, { node: `>=${MIN_NODE}` }, 'the check and engines agree');
+    });
+
     test('npx hookline serve --dev on SQLite delivers a message a receiver on the installed package verifies', async () => {
       const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
       copyFileSync(RECEIVER_FIXTURE, join(project, 'receiver.mjs'));
@@ -376,10 +394,17 @@ export default {
       skip: !linuxX64 && 'fetched for linux-x64 only',
     }, async () => {
       const binary = node22();
-      const bin = join(project, 'node_modules/hookline/dist/src/cli/main.js');
+      const bin = join(project, 'node_modules/hookline/dist/src/cli/bin.js');
       const version = spawnSync(binary, [bin, '--version'], { encoding: 'utf8' });
       assert.equal(version.status, 0, version.stderr);
       assert.equal(version.stdout.trim(), packed.hookline.version);
+      // Node 22 calls SQLite experimental at every import; the command keeps that to itself.
+      const help = spawnSync(binary, [bin, '--help'], {
+        encoding: 'utf8',
+        env: { ...process.env, NO_COLOR: '1' },
+      });
+      assert.equal(help.status, 0, help.stderr);
+      assert.doesNotMatch(help.stderr, /ExperimentalWarning|SQLite/);
       let server: ChildProcess | undefined;
       try {
         server = spawn(binary, [bin, 'serve'], {

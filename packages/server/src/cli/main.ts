@@ -119,7 +119,8 @@ function isProgram(): boolean {
   }
 }
 
-if (isProgram()) {
+/** Runs the command line of this process (`process.argv`) and exits with its code. */
+export function runProgram(): void {
   const controller = new AbortController();
   let signals = 0;
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
@@ -146,3 +147,5 @@ if (isProgram()) {
     },
   );
 }
+
+if (isProgram()) runProgram();
