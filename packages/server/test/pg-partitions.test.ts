@@ -193,18 +193,31 @@ describe('inbound request bytes partitioned by day (postgres)', await pgTestOpti
     const downSource = await source('bytes-down', `${down.url}/fwd`);
     const forwarded = await receive('bytes-ok', '{"day":2}');
     await ok.waitFor(1);
+    // A message of the same day still waiting for a dead endpoint is no reason to keep the day's
+    // inbound bytes: only the day's own requests are.
+    assert.equal((await server.call('POST', '/api/v1/app', { name: 'Out', uid: 'out' })).status, 201);
+    const ep = await server.call('POST', '/api/v1/app/out/endpoint', { url: `${down.url}/out` });
+    assert.equal(ep.status, 201, JSON.stringify(ep.body));
+    const pub = await server.call('POST', '/api/v1/app/out/msg', { eventType: 'out.test', payload: {} });
+    assert.equal(pub.status, 202, JSON.stringify(pub.body));
+    await down.waitFor(1);
     await server.hookline.dispatcher!.drain();
     const day2 = bodyPartitionOf(today + 2 * DAY);
     assert.equal(Number((await sql.query(`SELECT count(*) AS n FROM ${day2}`)).rows[0].n), 1);
 
     clock.advance(DAY); // day +3, 12:00: a request whose forward fails and stays open
     const waiting = await receive('bytes-down', '{"day":3}');
-    await down.waitFor(1);
+    await down.waitFor(2);
     await server.hookline.dispatcher!.drain();
 
     clock.advance(2 * DAY); // day +5, 12:00: the period (1 day) reaches back to day +4, 12:00
     const removed = await server.hookline.retention!.runOnce();
     assert.equal(await exists(day2), false, 'day +2 was dropped');
+    const open = await sql.query(
+      'SELECT count(*) AS n FROM delivery WHERE msg_id = $1 AND status IN (1, 3)',
+      [pub.body.id],
+    );
+    assert.equal(Number(open.rows[0].n), 1, 'though a message of day +2 still waits');
     assert.ok(await exists(bodyPartitionOf(today + 3 * DAY)), 'day +3 still forwards a request');
     assert.ok(removed.partitions >= 2, `attempt and body partitions dropped: ${removed.partitions}`);
     const drops = await sql.query('SELECT upper_id, dropped_at FROM inbound_body_drop ORDER BY upper_id');

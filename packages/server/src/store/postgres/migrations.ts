@@ -1542,20 +1542,21 @@ LANGUAGE plpgsql SET lock_timeout = '1s' AS $$
 DECLARE
   dropped INT := 0;
   floor_id TEXT := hookline_id_floor('msg_', p_before);
+  busy BOOLEAN;
   r RECORD;
 BEGIN
   FOR r IN
     SELECT c.relname AS part,
-      substring(pg_get_expr(c.relpartbound, c.oid) FROM 'FROM \\(''([^'']*)''\\)') AS lower,
       substring(pg_get_expr(c.relpartbound, c.oid) FROM 'TO \\(''([^'']*)''\\)') AS upper
     FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
     WHERE i.inhparent = 'inbound_body'::regclass
   LOOP
     CONTINUE WHEN r.upper IS NULL OR r.upper COLLATE "C" > floor_id COLLATE "C";
-    CONTINUE WHEN EXISTS (
-      SELECT 1 FROM delivery d
-       WHERE d.status IN (${OPEN}) AND d.msg_id < r.upper COLLATE "C"
-         AND (r.lower IS NULL OR d.msg_id >= r.lower COLLATE "C"));
+    -- Only the day's own requests hold it (an old message still waiting for a dead endpoint
+    -- does not): each of its rows looked up in delivery by msg_id.
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I b JOIN delivery d ON d.msg_id = b.id WHERE d.status IN (${OPEN}))',
+      r.part) INTO busy;
+    CONTINUE WHEN busy;
     BEGIN
       EXECUTE format('DROP TABLE %I', r.part);
       INSERT INTO inbound_body_drop (upper_id, dropped_at) VALUES (r.upper, p_now) ON CONFLICT DO NOTHING;
