@@ -276,14 +276,7 @@ export async function createHookline(
 
   const retention =
     runWorker && config.retentionMs !== null
-      ? createRetention({
-          store,
-          clock,
-          logger,
-          retentionMs: config.retentionMs,
-          // The store one process owns (SQLite) runs each batch synchronously.
-          synchronous: !store.capabilities.multiProcess,
-        })
+      ? createRetention({ store, clock, logger, retentionMs: config.retentionMs })
       : null;
 
   const listenExpiry =

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { createManualClock } from '../src/core/clock.ts';
+import { type Clock, createManualClock } from '../src/core/clock.ts';
 import { startHookline, startReceiver, type TestReceiver, type TestServer } from './helpers.ts';
 import { createTestDatabase, PG_SECRET_KEY, pgTestOptions, type TestDatabase } from './pg.ts';
 
@@ -18,6 +18,34 @@ const today = Math.floor(Date.now() / DAY) * DAY;
 const partitionOf = (dayStart: number) =>
   `attempt_${new Date(dayStart).toISOString().slice(0, 10).replaceAll('-', '')}`;
 
+/** A database of its own, a client on it, and a Hookline on `clock` with retention on (one day)
+ * but stopped: each test runs its passes. */
+async function startPartitioned(label: string, clock: Clock, env: Record<string, string> = {}) {
+  const db = await createTestDatabase(label);
+  const sql = new pg.Client({ connectionString: db.url });
+  await sql.connect();
+  const server = await startHookline({
+    clock,
+    env: {
+      HOOKLINE_DATABASE_URL: db.url,
+      HOOKLINE_SECRET_KEY: PG_SECRET_KEY,
+      HOOKLINE_RETENTION_DAYS: '1',
+      ...env,
+    },
+  });
+  await server.hookline.retention!.stop();
+  return { db, sql, server };
+}
+
+async function stopPartitioned(p: { db?: TestDatabase; sql?: pg.Client; server?: TestServer }) {
+  await p.server?.close();
+  await p.sql?.end();
+  await p.db?.drop();
+}
+
+const tableExists = async (sql: pg.Client, table: string) =>
+  (await sql.query('SELECT to_regclass($1) IS NOT NULL AS ok', [table])).rows[0].ok as boolean;
+
 describe('attempt partitions (postgres)', await pgTestOptions(), () => {
   let db: TestDatabase;
   let sql: pg.Client;
@@ -26,8 +54,7 @@ describe('attempt partitions (postgres)', await pgTestOptions(), () => {
   // Noon, two days from now: a day the migration made a partition for.
   const clock = createManualClock(today + 2 * DAY + 12 * HOUR);
 
-  const exists = async (table: string) =>
-    (await sql.query('SELECT to_regclass($1) IS NOT NULL AS ok', [table])).rows[0].ok as boolean;
+  const exists = (table: string) => tableExists(sql, table);
   const attemptsOf = async (msgId: string) =>
     (await server.call('GET', `/api/v1/app/p/attempt/msg/${msgId}`)).body.data as { id: string }[];
   const publish = async (n: number) => {
@@ -42,19 +69,8 @@ describe('attempt partitions (postgres)', await pgTestOptions(), () => {
   };
 
   before(async () => {
-    db = await createTestDatabase('partitions');
-    sql = new pg.Client({ connectionString: db.url });
-    await sql.connect();
+    ({ db, sql, server } = await startPartitioned('partitions', clock));
     receiver = await startReceiver();
-    server = await startHookline({
-      clock,
-      env: {
-        HOOKLINE_DATABASE_URL: db.url,
-        HOOKLINE_SECRET_KEY: PG_SECRET_KEY,
-        HOOKLINE_RETENTION_DAYS: '1',
-      },
-    });
-    await server.hookline.retention!.stop();
     assert.equal((await server.call('POST', '/api/v1/app', { name: 'P', uid: 'p' })).status, 201);
     assert.equal(
       (await server.call('POST', '/api/v1/app/p/endpoint', { url: `${receiver.url}/hook` })).status,
@@ -62,10 +78,8 @@ describe('attempt partitions (postgres)', await pgTestOptions(), () => {
     );
   });
   after(async () => {
-    await server?.close();
+    await stopPartitioned({ db, sql, server });
     await receiver?.close();
-    await sql?.end();
-    await db?.drop();
   });
 
   test('the attempt table is partitioned, with a default partition and the coming days made', async () => {
@@ -130,8 +144,7 @@ describe('inbound request bytes partitioned by day (postgres)', await pgTestOpti
   let down: TestReceiver;
   const clock = createManualClock(today + 2 * DAY + 12 * HOUR);
 
-  const exists = async (table: string) =>
-    (await sql.query('SELECT to_regclass($1) IS NOT NULL AS ok', [table])).rows[0].ok as boolean;
+  const exists = (table: string) => tableExists(sql, table);
   const source = async (name: string, url: string) => {
     const res = await server.call('POST', '/api/v1/source', {
       name,
@@ -152,30 +165,16 @@ describe('inbound request bytes partitioned by day (postgres)', await pgTestOpti
   };
 
   before(async () => {
-    db = await createTestDatabase('bodyparts');
-    sql = new pg.Client({ connectionString: db.url });
-    await sql.connect();
+    // A failed forward waits ten days for its retry: it stays open through this test.
+    ({ db, sql, server } = await startPartitioned('bodyparts', clock, { HOOKLINE_RETRY_SCHEDULE: '864000' }));
     ok = await startReceiver();
     down = await startReceiver();
     down.fallback = { status: 500, body: 'down' };
-    server = await startHookline({
-      clock,
-      env: {
-        HOOKLINE_DATABASE_URL: db.url,
-        HOOKLINE_SECRET_KEY: PG_SECRET_KEY,
-        HOOKLINE_RETENTION_DAYS: '1',
-        // A failed forward waits ten days for its retry: it stays open through this test.
-        HOOKLINE_RETRY_SCHEDULE: '864000',
-      },
-    });
-    await server.hookline.retention!.stop();
   });
   after(async () => {
-    await server?.close();
+    await stopPartitioned({ db, sql, server });
     await ok?.close();
     await down?.close();
-    await sql?.end();
-    await db?.drop();
   });
 
   test('bytes live in daily partitions, made ahead like the attempt log', async () => {

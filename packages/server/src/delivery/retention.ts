@@ -41,8 +41,10 @@ export function nextBatch(size: number, tookMs: number, max: number): number {
 /** How long to wait after a batch that took `tookMs`, so that batches take `DUTY` of the time. */
 export const pauseAfter = (tookMs: number): number => Math.min(MAX_PAUSE_MS, (tookMs * (1 - DUTY)) / DUTY);
 
-/** A full pass deletes in batches until nothing old is left, and returns what it deleted. */
-/** A pass's work: partitions dropped whole (PostgreSQL), payloads emptied, attempts deleted. */
+/**
+ * A full pass deletes in batches until nothing old is left, and returns what it did: partitions
+ * dropped whole (PostgreSQL), payloads emptied, attempts deleted.
+ */
 export type Retention = Periodic<{ partitions: number; payloads: number; attempts: number }>;
 
 export function createRetention(deps: {
@@ -54,8 +56,6 @@ export function createRetention(deps: {
   intervalMs?: number;
   /** Rows per batch at most (default 500). */
   batch?: number;
-  /** The store's batches run synchronously, holding the event loop (SQLite). */
-  synchronous?: boolean;
 }): Retention {
   const { store, clock, logger, retentionMs } = deps;
   const intervalMs = deps.intervalMs ?? 600_000;
@@ -70,7 +70,7 @@ export function createRetention(deps: {
       if (partitions > 0)
         logger.info({ partitions }, 'retention: dropped days of old attempts and inbound request bytes');
       const total = { partitions, payloads: 0, attempts: 0 };
-      const synchronous = deps.synchronous ?? false;
+      const synchronous = store.capabilities.synchronousWrites;
       let batch = synchronous ? Math.min(FIRST_BATCH, maxBatch) : maxBatch;
       while (!stopping()) {
         const started = performance.now();

@@ -41,6 +41,11 @@ export interface StoreCapabilities {
    * writes serialize anyway). Group commits keep up to this many batches in flight.
    */
   parallelWrites: number;
+  /**
+   * Every statement runs synchronously on the event loop (node:sqlite): a long batch of
+   * background work stalls requests and deliveries meanwhile, so it is kept short.
+   */
+  synchronousWrites: boolean;
 }
 
 /** Keyset pagination as Svix does it: `iterator` is the last key seen, `-key` pages backwards. */

@@ -198,11 +198,7 @@ export function openPostgres(options: PostgresConnectionOptions): PostgresConnec
         }
         // The daily partitions of the attempt log and the inbound request bytes for the coming
         // days (retention keeps this up too).
-        await query(
-          sql`SELECT hookline_attempt_partitions(${Date.now()}, ${PARTITION_DAYS_AHEAD}),
-                     hookline_day_partitions('inbound_body', 'msg_', ${Date.now()}, ${PARTITION_DAYS_AHEAD})`,
-          c,
-        );
+        await query(sql`SELECT hookline_partitions_ahead(${Date.now()}, ${PARTITION_DAYS_AHEAD})`, c);
       });
     },
     async pendingMigrations() {

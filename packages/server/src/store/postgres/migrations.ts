@@ -1509,8 +1509,10 @@ CREATE TABLE inbound_body_drop (
   dropped_at BIGINT NOT NULL
 );
 
--- hookline_attempt_partitions for any table partitioned by day on ids with p_prefix: makes
--- p_table's partitions p_table_YYYYMMDD from p_now's day to p_days later; returns how many.
+-- Migration 14's hookline_attempt_partitions for any table partitioned by day on ids with
+-- p_prefix: makes p_table's partitions p_table_YYYYMMDD from p_now's day to p_days later (a day
+-- that overlaps an older partition, or whose rows went to the default one, is left to those);
+-- returns how many.
 CREATE FUNCTION hookline_day_partitions(p_table TEXT, p_prefix TEXT, p_now BIGINT, p_days INT) RETURNS INT
 LANGUAGE plpgsql SET lock_timeout = '1s' AS $$
 DECLARE
@@ -1533,6 +1535,17 @@ BEGIN
   END LOOP;
   RETURN made;
 END $$;
+
+-- Migration 14's function is now this one for the attempt log (processes of the version before
+-- still call it during an upgrade), and one call makes the days ahead of every table partitioned
+-- by day, at start and at every retention pass.
+CREATE OR REPLACE FUNCTION hookline_attempt_partitions(p_now BIGINT, p_days INT) RETURNS INT
+LANGUAGE sql AS $$ SELECT hookline_day_partitions('attempt', 'atmpt_', p_now, p_days) $$;
+CREATE FUNCTION hookline_partitions_ahead(p_now BIGINT, p_days INT) RETURNS INT
+LANGUAGE sql AS $$
+  SELECT hookline_day_partitions('attempt', 'atmpt_', p_now, p_days)
+       + hookline_day_partitions('inbound_body', 'msg_', p_now, p_days)
+$$;
 
 -- Drops the partitions of inbound_body that hold nothing received at or after p_before and no
 -- request whose forwarding is still open, and notes each drop in inbound_body_drop at p_now;
@@ -1567,7 +1580,7 @@ BEGIN
   END LOOP;
   RETURN dropped;
 END $$;
-SELECT hookline_day_partitions('inbound_body', 'msg_', (extract(epoch FROM now()) * 1000)::bigint, ${PARTITION_DAYS_AHEAD});
+SELECT hookline_partitions_ahead((extract(epoch FROM now()) * 1000)::bigint, ${PARTITION_DAYS_AHEAD});
 
 ${claimFromInboundBody()}
 `;

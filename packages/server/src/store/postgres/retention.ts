@@ -21,8 +21,7 @@ export function postgresRetention({
     dropHistory: async (before, now) => {
       const r = await one(
         sql`SELECT hookline_attempt_drop(${before}) + hookline_inbound_body_drop(${before}, ${now}) AS dropped,
-                   hookline_attempt_partitions(${now}, ${PARTITION_DAYS_AHEAD})
-                   + hookline_day_partitions('inbound_body', 'msg_', ${now}, ${PARTITION_DAYS_AHEAD}) AS made`,
+                   hookline_partitions_ahead(${now}, ${PARTITION_DAYS_AHEAD}) AS made`,
       );
       return { partitions: Number(r?.dropped ?? 0) };
     },

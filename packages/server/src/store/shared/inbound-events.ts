@@ -26,8 +26,7 @@ function readEvent(r: Row, ctx: Db['ctx']): Omit<InboundEvent, 'messageIds'> {
   const gone = r.body === null || r.body === undefined;
   return {
     ...inboundEvents.read(r, ctx),
-    headers: gone ? [] : inboundBodies.pick(r, ctx, ['headers']).headers,
-    body: gone ? Buffer.alloc(0) : inboundBodies.pick(r, ctx, ['body']).body,
+    ...(gone ? { headers: [], body: Buffer.alloc(0) } : inboundBodies.pick(r, ctx, ['headers', 'body'])),
   };
 }
 

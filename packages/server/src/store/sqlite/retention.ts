@@ -39,8 +39,10 @@ export function sqliteRetention(conn: SqliteConnection): Pick<Store, 'expunge' |
                RETURNING id`,
               [idFloor('message', before), left],
             );
-            for (const g of gone)
-              run('UPDATE inbound_event SET body_expunged_at = ? WHERE id = ?', [now, g.id as string]);
+            run(
+              'UPDATE inbound_event SET body_expunged_at = ? WHERE id IN (SELECT value FROM json_each(?))',
+              [now, JSON.stringify(gone.map((g) => g.id))],
+            );
             bodies = gone.length;
           }
           const attempts = run(

@@ -30,7 +30,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   const events = new EventEmitter();
   const shared = sharedStore(db);
   return {
-    capabilities: { multiProcess: false, parallelWrites: 1 },
+    capabilities: { multiProcess: false, parallelWrites: 1, synchronousWrites: true },
     migrate: () => conn.migrate(),
     pendingMigrations: () => conn.pendingMigrations(),
     ping: () => conn.exclusive(() => void conn.get('SELECT 1')),
