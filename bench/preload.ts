@@ -10,7 +10,8 @@
  *
  * Generated ids have Hookline's shape (prefix + 27 base62 characters) but start with `0` or `1`,
  * so they sort before every id Hookline makes today (KSUIDs of this decade start with `2`–`4`):
- * the preloaded rows are "older" than anything published during the run.
+ * the preloaded rows are "older" than anything published during the run. Preloaded attempts on
+ * PostgreSQL are the exception: ids made for their day, in that day's partition (preloadHistory).
  */
 import { DatabaseSync } from 'node:sqlite';
 import pg from 'pg';
@@ -129,6 +130,7 @@ async function chunked(
 }
 
 const CHUNK = 50_000;
+const DAY = 86_400_000;
 
 /** The oldest message of an application (one the bench published through the API). */
 async function templateMessage(db: BulkDb, appId: string): Promise<string> {
@@ -209,6 +211,22 @@ export async function preloadHistory(
   const msgId = idExpr(db, 'msg_0', 's.i');
   const dlvId = idExpr(db, 'dlv_0', 's.i');
   const ks = Array.from({ length: A }, (_, k) => `SELECT ${k} AS k`).join(' UNION ALL ');
+  // PostgreSQL partitions the attempt log by id, one partition per UTC day (ids sort by time). A
+  // server that ran through the span made each day's partition ahead of it, and its attempts
+  // went there: so do these, with ids made for their day (the id floor of the day's second
+  // second, its last 12 digits replaced by a sequence; still inside the day's range).
+  const attemptCreated = `(${created} + kk.k * 1000)`;
+  let attemptId = idExpr(db, 'atmpt_0', `s.i * ${A} + kk.k`);
+  let attemptJoin = `CROSS JOIN (${ks}) AS kk`;
+  if (db.dialect === 'postgres') {
+    const first = Math.floor((now - spanMs) / DAY);
+    const last = Math.floor((now + A * 1000) / DAY);
+    await db.exec(`SELECT hookline_day_partitions('attempt', 'atmpt_', ${first * DAY}, ${last - first})`);
+    attemptId = `left(dd.f, -12) || lpad((s.i * ${A} + kk.k)::text, 12, '0')`;
+    attemptJoin += ` JOIN (SELECT d, hookline_id_floor('atmpt_', d * ${DAY} + 1000) AS f
+                           FROM generate_series(${first}::bigint, ${last}::bigint) AS d) AS dd
+                       ON dd.d = ${attemptCreated} / ${DAY}`;
+  }
   await chunked(
     messages,
     CHUNK,
@@ -243,15 +261,15 @@ export async function preloadHistory(
         lo,
         hi,
         {
-          id: idExpr(db, 'atmpt_0', `s.i * ${A} + kk.k`),
+          id: attemptId,
           delivery_id: dlvId,
           msg_id: msgId,
           endpoint_id: quote(options.endpointId),
           status: `CASE WHEN kk.k < ${A - 1} THEN ${DeliveryStatus.fail} ELSE ${DeliveryStatus.success} END`,
           response_status_code: `CASE WHEN kk.k < ${A - 1} THEN 503 ELSE 200 END`,
-          created_at: `(${created} + kk.k * 1000)`,
+          created_at: attemptCreated,
         },
-        `CROSS JOIN (${ks}) AS kk`,
+        attemptJoin,
       );
     },
     options.progress,

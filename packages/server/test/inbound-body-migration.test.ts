@@ -3,7 +3,8 @@
  * `inbound_event` into `inbound_body` (SQLite 22, PostgreSQL 20) keeps every body, header and
  * content type, and a body retention had already emptied still reads as expunged, at its time.
  * Each store is taken to the version before, given two requests by hand, then migrated by the
- * store itself.
+ * store itself. On PostgreSQL, the partition of what came before partitioning stays where it
+ * holds something (migration 21).
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -129,6 +130,20 @@ describe('inbound request bytes move to inbound_body on upgrade (postgres)', awa
       await checkUpgraded(store);
     } finally {
       await store.close();
+    }
+    // Migration 21 keeps the partition of what came before partitioning when it holds something
+    // (these requests), and drops it when it is empty (this database stored no attempt).
+    const after = new pg.Client({ connectionString: database.url });
+    await after.connect();
+    try {
+      const exists = async (t: string) =>
+        (await after.query('SELECT to_regclass($1) IS NOT NULL AS ok', [t])).rows[0].ok as boolean;
+      assert.ok(await exists('inbound_body_before_partitions'));
+      assert.equal(await exists('attempt_before_partitions'), false);
+      const today = `attempt_${new Date().toISOString().slice(0, 10).replaceAll('-', '')}`;
+      assert.ok(await exists(today), 'today has a partition of its own');
+    } finally {
+      await after.end();
     }
   });
 });

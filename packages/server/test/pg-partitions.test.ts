@@ -1,6 +1,7 @@
 /**
  * The daily partitions on PostgreSQL of the attempt log (migration 14) and of inbound request
- * bytes (migration 20): made ahead of time, dropped
+ * bytes (migration 20), on a new database (no partition for before partitioning, migration 21):
+ * made ahead of time, dropped
  * whole by retention once a day is past the retention period, with a default partition for
  * attempts no day covers. The Hookline here runs on a manual clock days ahead of the real one,
  * so its attempts land in the partitions made for those days.
@@ -82,14 +83,28 @@ describe('attempt partitions (postgres)', await pgTestOptions(), () => {
     await receiver?.close();
   });
 
-  test('the attempt table is partitioned, with a default partition and the coming days made', async () => {
+  test('the attempt table is partitioned, with a default partition and today and the coming days made', async () => {
     const parted = await sql.query(
       "SELECT partstrat FROM pg_partitioned_table WHERE partrelid = 'attempt'::regclass",
     );
     assert.equal(parted.rows[0]?.partstrat, 'r');
     assert.ok(await exists('attempt_default'));
-    assert.ok(await exists('attempt_before_partitions'));
-    for (let d = 1; d <= 7; d++) assert.ok(await exists(partitionOf(today + d * DAY)), `day +${d}`);
+    // A new database had nothing before partitioning: no partition for it (migration 21), so the
+    // first day's attempts have a day of their own.
+    assert.equal(await exists('attempt_before_partitions'), false);
+    for (let d = 0; d <= 7; d++) assert.ok(await exists(partitionOf(today + d * DAY)), `day +${d}`);
+  });
+
+  test('days before the first can be made too (older history imported into a new database)', async () => {
+    const made = await sql.query('SELECT hookline_day_partitions($1, $2, $3, $4) AS n', [
+      'attempt',
+      'atmpt_',
+      today - 3 * DAY,
+      1,
+    ]);
+    assert.equal(made.rows[0].n, 2);
+    assert.ok(await exists(partitionOf(today - 3 * DAY)));
+    assert.ok(await exists(partitionOf(today - 2 * DAY)));
   });
 
   test('retention drops whole days past the period; the days after keep their attempts', async () => {
@@ -105,7 +120,6 @@ describe('attempt partitions (postgres)', await pgTestOptions(), () => {
     const removed = await server.hookline.retention!.runOnce();
     assert.equal(removed.attempts, 0, 'nothing was left to delete row by row');
     assert.equal(await exists(day2), false, 'day +2 was dropped');
-    assert.equal(await exists('attempt_before_partitions'), false, 'so was everything before partitioning');
     assert.ok(await exists(partitionOf(today + 3 * DAY)), 'day +3 still holds recent attempts');
     assert.ok(await exists('attempt_default'));
     for (const id of old) assert.deepEqual(await attemptsOf(id), []);
@@ -183,8 +197,12 @@ describe('inbound request bytes partitioned by day (postgres)', await pgTestOpti
     );
     assert.equal(parted.rows[0]?.partstrat, 'r');
     assert.ok(await exists('inbound_body_default'));
-    assert.ok(await exists('inbound_body_before_partitions'));
-    for (let d = 1; d <= 7; d++) assert.ok(await exists(bodyPartitionOf(today + d * DAY)), `day +${d}`);
+    assert.equal(
+      await exists('inbound_body_before_partitions'),
+      false,
+      'a new database had no requests before',
+    );
+    for (let d = 0; d <= 7; d++) assert.ok(await exists(bodyPartitionOf(today + d * DAY)), `day +${d}`);
   });
 
   test('retention drops a day of bytes once it is all forwarded; a day still forwarding keeps its own', async () => {

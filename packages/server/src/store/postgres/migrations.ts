@@ -1586,6 +1586,33 @@ ${claimFromInboundBody()}
 `;
     },
   },
+  {
+    version: 21,
+    name: 'no partition for the time before partitioning when there was nothing then',
+    sql: `
+-- Migrations 14 and 20 keep what the attempt log and the inbound request bytes held before they
+-- were partitioned in one partition, *_before_partitions, which reaches to the end of the day of
+-- the upgrade. On a new database (or one that had stored nothing yet) that partition is empty,
+-- and it takes the first day's rows, which then go only once that whole partition is past the
+-- retention period. An empty one is dropped here: every day gets a partition of its own (the
+-- migration run makes today's and the days ahead right after), and days before it can be made
+-- too (an import of older history). Locked first, so no insert lands in it in between.
+DO $$
+DECLARE
+  t TEXT;
+  empty BOOLEAN;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['attempt', 'inbound_body'] LOOP
+    CONTINUE WHEN to_regclass(t || '_before_partitions') IS NULL;
+    EXECUTE format('LOCK TABLE %I, %I IN ACCESS EXCLUSIVE MODE', t, t || '_before_partitions');
+    EXECUTE format('SELECT NOT EXISTS (SELECT 1 FROM %I)', t || '_before_partitions') INTO empty;
+    IF empty THEN
+      EXECUTE format('DROP TABLE %I', t || '_before_partitions');
+    END IF;
+  END LOOP;
+END $$;
+`,
+  },
 ];
 
 /**
