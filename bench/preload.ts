@@ -10,8 +10,9 @@
  *
  * Generated ids have Hookline's shape (prefix + 27 base62 characters) but start with `0` or `1`,
  * so they sort before every id Hookline makes today (KSUIDs of this decade start with `2`–`4`):
- * the preloaded rows are "older" than anything published during the run. Preloaded attempts on
- * PostgreSQL are the exception: ids made for their day, in that day's partition (preloadHistory).
+ * the preloaded rows are "older" than anything published during the run. A preloaded history's
+ * messages and attempts on PostgreSQL are the exception: ids made for their day, in that day's
+ * partition (`dayId`).
  */
 import { DatabaseSync } from 'node:sqlite';
 import pg from 'pg';
@@ -144,6 +145,63 @@ function endpointTable(ids: string[]): string {
   return ids.map((id, n) => `SELECT ${n} AS e, ${quote(id)} AS ep`).join(' UNION ALL ');
 }
 
+/** Message payloads are kept apart from the rows (PostgreSQL since its migration 22). */
+const payloadTable = async (db: BulkDb) => (await db.columns('message_payload')).length > 0;
+
+/**
+ * Clones the template message into rows `lo..hi` with the given columns, and on PostgreSQL its
+ * payload into message_payload under the same ids (the server keeps payloads apart there,
+ * migration 22).
+ */
+async function cloneMessages(
+  db: BulkDb,
+  template: string,
+  lo: number,
+  hi: number,
+  set: Record<string, string>,
+  join = '',
+): Promise<void> {
+  await cloneChunk(db, 'message', `SELECT * FROM message WHERE id = ${quote(template)}`, lo, hi, set, join);
+  if (await payloadTable(db))
+    await cloneChunk(
+      db,
+      'message_payload',
+      `SELECT id, payload FROM message_with_payload WHERE id = ${quote(template)}`,
+      lo,
+      hi,
+      { id: set.id! },
+      join,
+    );
+}
+
+/**
+ * SQL for the id of a message, attempt, ... made at `created` (ms), the `seq`-th of its kind.
+ * On SQLite, `prefix0` and `seq` (sorting before every id made today). PostgreSQL partitions
+ * attempts and message payloads by id, one partition per UTC day (ids sort by time): there the id
+ * is made for its day, as a server running then would have (the id floor of the day's second
+ * second, its last 12 digits replaced by `seq`; still inside the day's range), from the day table
+ * `alias` that `join` adds, covering `firstMs..lastMs`.
+ */
+function dayId(
+  db: BulkDb,
+  prefix: string,
+  alias: string,
+  created: string,
+  seq: string,
+  firstMs: number,
+  lastMs: number,
+): { id: string; join: string } {
+  if (db.dialect === 'sqlite') return { id: idExpr(db, `${prefix}0`, seq), join: '' };
+  const first = Math.floor(firstMs / DAY);
+  const last = Math.floor(lastMs / DAY);
+  return {
+    id: `left(${alias}.f, -12) || lpad((${seq})::text, 12, '0')`,
+    join: ` JOIN (SELECT d, hookline_id_floor(${quote(prefix)}, d * ${DAY} + 1000) AS f
+                   FROM generate_series(${first}::bigint, ${last}::bigint) AS d) AS ${alias}
+              ON ${alias}.d = ${created} / ${DAY}`,
+  };
+}
+
 /**
  * A backlog: `count` messages of application `appId` (copies of its oldest message), each with
  * one pending delivery due now, spread round-robin over `endpointIds`, oldest first.
@@ -157,7 +215,7 @@ export async function fillBacklog(
   const created = `(${now - count} + s.i)`;
   const msgId = idExpr(db, 'msg_0', 's.i');
   await chunked(count, CHUNK, async (lo, hi) => {
-    await cloneChunk(db, 'message', `SELECT * FROM message WHERE id = ${quote(msg)}`, lo, hi, {
+    await cloneMessages(db, msg, lo, hi, {
       id: msgId,
       event_id: 'NULL',
       created_at: created,
@@ -184,20 +242,32 @@ export async function fillBacklog(
   });
 }
 
+/** The shape of a preloaded history: `messages` messages spread over the `spanMs` before `now`. */
+export interface HistorySpan {
+  messages: number;
+  spanMs: number;
+  now: number;
+}
+
+/** The creation time, id and day table (for `dayId`) of history message `s.i`. */
+function historyMessages(db: BulkDb, h: HistorySpan) {
+  // Integer arithmetic in both databases: created times rise with i across the span.
+  const created = `(${h.now - h.spanMs} + (s.i * ${h.spanMs}) / ${h.messages})`;
+  return { created, ...dayId(db, 'msg_', 'md', created, 's.i', h.now - h.spanMs, h.now) };
+}
+
 /**
  * History: `messages` messages of `appId` spread over the `spanMs` before `now`, each delivered to
  * `endpointId` after `attemptsPerMessage` attempts (all but the last failed with a 503).
- * Templates: the app's oldest message and any attempt Hookline recorded.
+ * Templates: the app's oldest message and any attempt Hookline recorded. On PostgreSQL the days
+ * of the span get their partitions first, as a server running through them would have made.
  */
 export async function preloadHistory(
   db: BulkDb,
-  options: {
+  options: HistorySpan & {
     appId: string;
     endpointId: string;
-    messages: number;
     attemptsPerMessage: number;
-    spanMs: number;
-    now: number;
     progress?: (done: number) => void;
   },
 ): Promise<void> {
@@ -206,37 +276,30 @@ export async function preloadHistory(
   const msg = await templateMessage(db, options.appId);
   const attempt = await db.one('SELECT id FROM attempt ORDER BY id LIMIT 1');
   if (!attempt) throw new Error('bench preload: deliver one message first (the attempt template)');
-  // Integer arithmetic in both databases: created times rise with i across the span.
-  const created = `(${now - spanMs} + (s.i * ${spanMs}) / ${messages})`;
-  const msgId = idExpr(db, 'msg_0', 's.i');
+  const m = historyMessages(db, options);
   const dlvId = idExpr(db, 'dlv_0', 's.i');
   const ks = Array.from({ length: A }, (_, k) => `SELECT ${k} AS k`).join(' UNION ALL ');
-  // PostgreSQL partitions the attempt log by id, one partition per UTC day (ids sort by time). A
-  // server that ran through the span made each day's partition ahead of it, and its attempts
-  // went there: so do these, with ids made for their day (the id floor of the day's second
-  // second, its last 12 digits replaced by a sequence; still inside the day's range).
-  const attemptCreated = `(${created} + kk.k * 1000)`;
-  let attemptId = idExpr(db, 'atmpt_0', `s.i * ${A} + kk.k`);
-  let attemptJoin = `CROSS JOIN (${ks}) AS kk`;
+  const attemptCreated = `(${m.created} + kk.k * 1000)`;
+  const a = dayId(db, 'atmpt_', 'ad', attemptCreated, `s.i * ${A} + kk.k`, now - spanMs, now + A * 1000);
   if (db.dialect === 'postgres') {
     const first = Math.floor((now - spanMs) / DAY);
-    const last = Math.floor((now + A * 1000) / DAY);
-    await db.exec(`SELECT hookline_day_partitions('attempt', 'atmpt_', ${first * DAY}, ${last - first})`);
-    attemptId = `left(dd.f, -12) || lpad((s.i * ${A} + kk.k)::text, 12, '0')`;
-    attemptJoin += ` JOIN (SELECT d, hookline_id_floor('atmpt_', d * ${DAY} + 1000) AS f
-                           FROM generate_series(${first}::bigint, ${last}::bigint) AS d) AS dd
-                       ON dd.d = ${attemptCreated} / ${DAY}`;
+    const days = Math.floor((now + A * 1000) / DAY) - first;
+    await db.exec(`SELECT hookline_day_partitions('attempt', 'atmpt_', ${first * DAY}, ${days})`);
+    if (await payloadTable(db))
+      await db.exec(`SELECT hookline_day_partitions('message_payload', 'msg_', ${first * DAY}, ${days})`);
   }
   await chunked(
     messages,
     CHUNK,
     async (lo, hi) => {
-      await cloneChunk(db, 'message', `SELECT * FROM message WHERE id = ${quote(msg)}`, lo, hi, {
-        id: msgId,
-        event_id: 'NULL',
-        created_at: created,
-        payload_expunged_at: 'NULL',
-      });
+      await cloneMessages(
+        db,
+        msg,
+        lo,
+        hi,
+        { id: m.id, event_id: 'NULL', created_at: m.created, payload_expunged_at: 'NULL' },
+        m.join,
+      );
       await cloneChunk(
         db,
         'delivery',
@@ -245,14 +308,15 @@ export async function preloadHistory(
         hi,
         {
           id: dlvId,
-          msg_id: msgId,
+          msg_id: m.id,
           endpoint_id: quote(options.endpointId),
           status: String(DeliveryStatus.success),
           attempts: String(A),
-          next_attempt_at: created,
-          created_at: created,
-          updated_at: `(${created} + ${(A - 1) * 1000})`,
+          next_attempt_at: m.created,
+          created_at: m.created,
+          updated_at: `(${m.created} + ${(A - 1) * 1000})`,
         },
+        m.join,
       );
       await cloneChunk(
         db,
@@ -261,49 +325,60 @@ export async function preloadHistory(
         lo,
         hi,
         {
-          id: attemptId,
+          id: a.id,
           delivery_id: dlvId,
-          msg_id: msgId,
+          msg_id: m.id,
           endpoint_id: quote(options.endpointId),
           status: `CASE WHEN kk.k < ${A - 1} THEN ${DeliveryStatus.fail} ELSE ${DeliveryStatus.success} END`,
           response_status_code: `CASE WHEN kk.k < ${A - 1} THEN 503 ELSE 200 END`,
           created_at: attemptCreated,
         },
-        attemptJoin,
+        `CROSS JOIN (${ks}) AS kk${m.join}${a.join}`,
       );
     },
     options.progress,
   );
   if (db.dialect === 'postgres') {
     // A database that grew over months has been vacuumed and analyzed by autovacuum.
-    await db.exec('VACUUM ANALYZE message, delivery, attempt');
+    await db.exec(
+      `VACUUM ANALYZE message, delivery, attempt${(await payloadTable(db)) ? ', message_payload' : ''}`,
+    );
   }
 }
 
 /**
- * One pending delivery due now to `endpointId` for each of the first `messages` preloaded
- * messages (a backlog behind an endpoint that was down). Ids start with `dlv_1`.
+ * One pending delivery due now to `endpointId` for each message of a preloaded history (a
+ * backlog behind an endpoint that was down). Ids start with `dlv_1`.
  */
 export async function addPendingDeliveries(
   db: BulkDb,
-  options: { endpointId: string; messages: number; now: number; progress?: (done: number) => void },
+  options: { endpointId: string; history: HistorySpan; now: number; progress?: (done: number) => void },
 ): Promise<void> {
-  const { messages, now } = options;
-  const due = `(${now - messages} + s.i)`;
+  const { history, now } = options;
+  const due = `(${now - history.messages} + s.i)`;
+  const m = historyMessages(db, history);
   await chunked(
-    messages,
+    history.messages,
     CHUNK * 2,
     (lo, hi) =>
-      cloneChunk(db, 'delivery', 'SELECT * FROM delivery ORDER BY id LIMIT 1', lo, hi, {
-        id: idExpr(db, 'dlv_1', 's.i'),
-        msg_id: idExpr(db, 'msg_0', 's.i'),
-        endpoint_id: quote(options.endpointId),
-        status: String(DeliveryStatus.pending),
-        attempts: '0',
-        next_attempt_at: due,
-        created_at: due,
-        updated_at: due,
-      }),
+      cloneChunk(
+        db,
+        'delivery',
+        'SELECT * FROM delivery ORDER BY id LIMIT 1',
+        lo,
+        hi,
+        {
+          id: idExpr(db, 'dlv_1', 's.i'),
+          msg_id: m.id,
+          endpoint_id: quote(options.endpointId),
+          status: String(DeliveryStatus.pending),
+          attempts: '0',
+          next_attempt_at: due,
+          created_at: due,
+          updated_at: due,
+        },
+        m.join,
+      ),
     options.progress,
   );
   if (db.dialect === 'postgres') await db.exec('ANALYZE delivery');

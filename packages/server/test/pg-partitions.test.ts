@@ -1,6 +1,7 @@
 /**
- * The daily partitions on PostgreSQL of the attempt log (migration 14) and of inbound request
- * bytes (migration 20), on a new database (no partition for before partitioning, migration 21):
+ * The daily partitions on PostgreSQL of the attempt log (migration 14), of inbound request
+ * bytes (migration 20) and of message payloads (migration 22; those stored before stay in their
+ * rows), on a new database (no partition for before partitioning, migration 21):
  * made ahead of time, dropped
  * whole by retention once a day is past the retention period, with a default partition for
  * attempts no day covers. The Hookline here runs on a manual clock days ahead of the real one,
@@ -10,6 +11,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { type Clock, createManualClock } from '../src/core/clock.ts';
+import { createSecretBox } from '../src/core/secret-box.ts';
+import { POSTGRES_MIGRATIONS } from '../src/store/postgres/migrations.ts';
+import { createPostgresStore } from '../src/store/postgres/postgres-store.ts';
 import { startHookline, startReceiver, type TestReceiver, type TestServer } from './helpers.ts';
 import { createTestDatabase, PG_SECRET_KEY, pgTestOptions, type TestDatabase } from './pg.ts';
 
@@ -251,5 +255,157 @@ describe('inbound request bytes partitioned by day (postgres)', await pgTestOpti
     assert.equal(kept.body.body, '{"day":3}', 'bytes still to forward are kept');
     assert.equal(kept.body.bodyExpungedAt, null);
     assert.ok((kept.body.headers as [string, string][]).some(([k]) => k === 'x-provider-token'));
+  });
+});
+
+const payloadPartitionOf = (dayStart: number) =>
+  `message_payload_${new Date(dayStart).toISOString().slice(0, 10).replaceAll('-', '')}`;
+
+describe('message payloads partitioned by day (postgres)', await pgTestOptions(), () => {
+  let db: TestDatabase;
+  let sql: pg.Client;
+  let server: TestServer;
+  let ok: TestReceiver;
+  let down: TestReceiver;
+  const clock = createManualClock(today + 2 * DAY + 12 * HOUR);
+
+  const exists = (table: string) => tableExists(sql, table);
+  const publish = async (app: string, payload: unknown) => {
+    const res = await server.call('POST', `/api/v1/app/${app}/msg`, { eventType: 'p.test', payload });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    return res.body.id as string;
+  };
+  const payloadOf = async (app: string, id: string) => {
+    const res = await server.call('GET', `/api/v1/app/${app}/msg/${id}`);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    return res.body.payload;
+  };
+
+  before(async () => {
+    // A failed delivery waits ten days for its retry: it stays open through this test.
+    ({ db, sql, server } = await startPartitioned('payloadparts', clock, {
+      HOOKLINE_RETRY_SCHEDULE: '864000',
+    }));
+    ok = await startReceiver();
+    down = await startReceiver();
+    down.fallback = { status: 500, body: 'down' };
+    for (const [uid, url] of [
+      ['up', `${ok.url}/hook`],
+      ['dead', `${down.url}/hook`],
+    ] as const) {
+      assert.equal((await server.call('POST', '/api/v1/app', { name: uid, uid })).status, 201);
+      assert.equal((await server.call('POST', `/api/v1/app/${uid}/endpoint`, { url })).status, 201);
+    }
+  });
+  after(async () => {
+    await stopPartitioned({ db, sql, server });
+    await ok?.close();
+    await down?.close();
+  });
+
+  test('a new message keeps its payload in its day partition, not in its row', async () => {
+    const parted = await sql.query(
+      "SELECT partstrat FROM pg_partitioned_table WHERE partrelid = 'message_payload'::regclass",
+    );
+    assert.equal(parted.rows[0]?.partstrat, 'r');
+    assert.ok(await exists('message_payload_default'));
+    for (let d = 0; d <= 7; d++) assert.ok(await exists(payloadPartitionOf(today + d * DAY)), `day +${d}`);
+
+    const id = await publish('up', { hello: 'day 2' });
+    const row = await sql.query('SELECT payload FROM message WHERE id = $1', [id]);
+    assert.equal(row.rows[0].payload, null);
+    const day2 = payloadPartitionOf(today + 2 * DAY);
+    const kept = await sql.query(`SELECT payload FROM ${day2} WHERE id = $1`, [id]);
+    assert.equal(kept.rows[0]?.payload, '{"hello":"day 2"}');
+    assert.deepEqual(await payloadOf('up', id), { hello: 'day 2' });
+    await ok.waitFor(1);
+    assert.equal(JSON.parse(ok.requests[0]!.body.toString()).hello, 'day 2', 'delivered with its payload');
+  });
+
+  test('retention drops a day of payloads once none of its messages waits; the records stay', async () => {
+    await server.hookline.dispatcher!.drain();
+    const delivered = await publish('up', { n: 'delivered' });
+    await ok.waitFor(2);
+    clock.advance(DAY); // day +3, 12:00: one message whose delivery fails and stays open
+    const waiting = await publish('dead', { n: 'waiting' });
+    await down.waitFor(1);
+    const day4 = await (async () => {
+      clock.advance(DAY); // day +4, 12:00
+      return publish('up', { n: 'day 4' });
+    })();
+    await ok.waitFor(3);
+    await server.hookline.dispatcher!.drain();
+
+    clock.advance(18 * HOUR); // day +5, 06:00: the period (1 day) reaches back to day +4, 06:00
+    const removed = await server.hookline.retention!.runOnce();
+    assert.equal(await exists(payloadPartitionOf(today + 2 * DAY)), false, 'day +2 was dropped');
+    assert.ok(await exists(payloadPartitionOf(today + 3 * DAY)), 'day +3 still has a delivery waiting');
+    assert.ok(removed.partitions >= 2, `attempt and payload partitions dropped: ${removed.partitions}`);
+    assert.deepEqual(await payloadOf('up', delivered), {}, 'an expired payload reads as {}');
+    assert.deepEqual(await payloadOf('dead', waiting), { n: 'waiting' }, 'a waiting message keeps it');
+    // Day +4 is past the period only until 06:00 (what it held before then would go row by row):
+    // its message of noon stays.
+    assert.deepEqual(await payloadOf('up', day4), { n: 'day 4' });
+    const listed = await server.call('GET', '/api/v1/app/up/msg?with_content=true&limit=10');
+    assert.equal(listed.status, 200);
+    assert.ok(
+      (listed.body.data as { id: string }[]).some((m) => m.id === delivered),
+      'the record of an expired message is still listed',
+    );
+  });
+
+  test('expunging a message content deletes its payload row', async () => {
+    const id = await publish('up', { secret: 's3cr3t' });
+    const res = await server.call('DELETE', `/api/v1/app/up/msg/${id}/content`);
+    assert.equal(res.status, 204, JSON.stringify(res.body));
+    const left = await sql.query('SELECT count(*) AS n FROM message_payload WHERE id = $1', [id]);
+    assert.equal(Number(left.rows[0].n), 0);
+    assert.deepEqual(await payloadOf('up', id), {});
+  });
+});
+
+describe('message payloads stored before partitioning (postgres)', await pgTestOptions(), () => {
+  let drop: (() => Promise<void>) | undefined;
+  after(() => drop?.());
+
+  test('stay in their rows, read as before, and retention empties them there', async () => {
+    const database = await createTestDatabase('payloadmig', { schema: false });
+    drop = database.drop;
+    const c = new pg.Client({ connectionString: database.url });
+    await c.connect();
+    const OLD = 'msg_2Nf1Yx3oVh8Jm0RkqW4sLb7Tz9a';
+    try {
+      await c.query(
+        'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at BIGINT)',
+      );
+      for (const m of POSTGRES_MIGRATIONS.filter((m) => m.version < 22)) {
+        await c.query(m.sql);
+        await c.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, 0)', [
+          m.version,
+          m.name,
+        ]);
+      }
+      await c.query(`INSERT INTO app (id, uid, name, throttle_rate, metadata, created_at, updated_at)
+                     VALUES ('app_1', 'old', 'Old', NULL, '{}', 1, 1)`);
+      await c.query(
+        `INSERT INTO message (id, app_id, event_id, event_type, payload, channels, tags, created_at)
+         VALUES ($1, 'app_1', 'evt-1', 'old.event', '{"kept":"in its row"}', NULL, NULL, 1000)`,
+        [OLD],
+      );
+    } finally {
+      await c.end();
+    }
+
+    const store = createPostgresStore({ url: database.url, secretBox: createSecretBox(PG_SECRET_KEY) });
+    try {
+      await store.migrate();
+      assert.equal((await store.getMessage('app_1', OLD))?.payload, '{"kept":"in its row"}');
+      assert.equal((await store.getMessage('app_1', 'evt-1'))?.id, OLD, 'found by its event id too');
+      assert.deepEqual(await store.expunge(2000, 5000, 10), { payloads: 1, attempts: 0 });
+      assert.equal((await store.getMessage('app_1', OLD))?.payload, '{}');
+      assert.deepEqual(await store.expunge(2000, 5000, 10), { payloads: 0, attempts: 0 });
+    } finally {
+      await store.close();
+    }
   });
 });

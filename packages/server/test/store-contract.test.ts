@@ -1728,10 +1728,15 @@ for (const adapter of selectedAdapters()) {
       const [d] = await claim();
       assert.deepEqual(d?.inbound?.body, accepted.event.body);
       await store.completeDeliveries([done(d!)], now);
-      // Messages first, then inbound bodies, within one batch.
-      assert.deepEqual(await store.expunge(now, now, 1), { payloads: 1, attempts: 0 });
-      assert.deepEqual(await store.expunge(now, now, 1), { payloads: 1, attempts: 0 });
-      assert.deepEqual(await store.expunge(now, now, 1), { payloads: 0, attempts: 0 });
+      // Messages first, then inbound bodies, within one batch of one: the event's message where
+      // it keeps a payload row of its own ('{}' on SQLite; none on PostgreSQL), then the bytes.
+      const batches: number[] = [];
+      for (let r = await store.expunge(now, now, 1); r.payloads > 0; r = await store.expunge(now, now, 1)) {
+        assert.equal(r.attempts, 0);
+        batches.push(r.payloads);
+        assert.ok(batches.length <= 2, `batches: ${batches}`);
+      }
+      assert.deepEqual(batches, adapter.name === 'postgres' ? [1] : [1, 1]);
       const forwarded = await store.getInboundEvent(s.id, accepted.event.id);
       assert.equal(forwarded?.body.length, 0);
       assert.deepEqual(forwarded?.headers, []);

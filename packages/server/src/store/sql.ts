@@ -92,6 +92,11 @@ export interface Dialect {
   jsonArrayHas(column: Sql, value: string): Sql;
   /** The JSON object text in `column` holds every one of these string entries. */
   jsonObjectHas(column: Sql, entries: Record<string, string>): Sql;
+  /**
+   * New message payloads are kept apart from their rows, in `message_payload` (PostgreSQL, one
+   * partition per day); otherwise in `message.payload`. Read either through `message_with_payload`.
+   */
+  readonly payloadTable: boolean;
 }
 
 /** Runs statements on one database; see `tx` for the transaction rules. */

@@ -35,6 +35,7 @@ export const postgresDialect: Dialect = {
   jsonArrayHas: (column, value) => sql`${column} @> ${JSON.stringify([value])}::jsonb`,
   // The column is the JSON text the API stored.
   jsonObjectHas: (column, entries) => sql`${column}::jsonb @> ${JSON.stringify(entries)}::jsonb`,
+  payloadTable: true,
 };
 
 /** Key of the advisory lock that serializes migrations across processes. */

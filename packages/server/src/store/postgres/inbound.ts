@@ -87,9 +87,11 @@ export function postgresInbound(
       const targets = item.route(eps, part.eventType);
       await query(
         sql`WITH m AS (
-              INSERT INTO message (id, app_id, event_id, event_type, payload, channels, tags, created_at, traceparent)
-              VALUES (${part.msgId}, ${item.appId}, NULL, ${part.eventType}, ${part.payload}, NULL, NULL, ${ev.receivedAt},
+              INSERT INTO message (id, app_id, event_id, event_type, channels, tags, created_at, traceparent)
+              VALUES (${part.msgId}, ${item.appId}, NULL, ${part.eventType}, NULL, NULL, ${ev.receivedAt},
                 ${item.traceparent ?? null})
+            ), mp AS (
+              INSERT INTO message_payload (id, payload) VALUES (${part.msgId}, ${part.payload})
             ), p AS (
               INSERT INTO inbound_part (msg_id, event_id, source_id, dedupe_key, received_at)
               VALUES (${part.msgId}, ${ev.id}, ${ev.sourceId}, ${part.dedupeKey}, ${ev.receivedAt})
@@ -207,8 +209,8 @@ export function postgresInbound(
           // inbound_body. Message and deliveries in one statement.
           await query(
             sql`WITH m AS (
-                  INSERT INTO message (id, app_id, event_id, event_type, payload, channels, tags, created_at, traceparent)
-                  VALUES (${ev.id}, ${item.appId}, NULL, ${ev.eventType}, '{}', NULL, NULL, ${ev.receivedAt},
+                  INSERT INTO message (id, app_id, event_id, event_type, channels, tags, created_at, traceparent)
+                  VALUES (${ev.id}, ${item.appId}, NULL, ${ev.eventType}, NULL, NULL, ${ev.receivedAt},
                     ${item.traceparent ?? null})
                 )
                 INSERT INTO delivery (id, msg_id, app_id, endpoint_id, status, attempts, next_attempt_at, trigger_type,

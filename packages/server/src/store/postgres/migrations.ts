@@ -1613,6 +1613,87 @@ BEGIN
 END $$;
 `,
   },
+  {
+    version: 22,
+    name: 'message payloads partitioned by day',
+    // A getter: it derives the claim from migration 20's.
+    get sql() {
+      return `
+-- New messages keep their payload apart from their record, in message_payload, partitioned by id
+-- per UTC day like the attempt log (migration 14; message ids are KSUIDs, which sort by their
+-- second). Retention drops a day's payloads whole once all of that day is past the retention
+-- period and none of its messages still waits for a delivery; the message records stay. Before
+-- this, retention emptied payloads one UPDATE per message, a row version and index entries each,
+-- which took the CPU deliveries needed on a busy database.
+--
+-- Payloads stored before stay in message.payload until retention empties them there (no copy at
+-- upgrade); a new message's payload column is NULL. message_with_payload reads both.
+CREATE TABLE message_payload (
+  id TEXT COLLATE "C" NOT NULL,
+  payload TEXT NOT NULL
+) PARTITION BY RANGE (id);
+ALTER TABLE message_payload ADD CONSTRAINT message_payload_pkey PRIMARY KEY (id);
+ALTER TABLE message_payload ADD CONSTRAINT message_payload_message_fk
+  FOREIGN KEY (id) REFERENCES message(id) ON DELETE CASCADE;
+CREATE TABLE message_payload_default PARTITION OF message_payload DEFAULT;
+ALTER TABLE message ALTER COLUMN payload DROP NOT NULL;
+-- Retention's index of payloads still in their rows (migration 1's covered every message not
+-- expunged, which is every new one now).
+DROP INDEX message_created;
+CREATE INDEX message_payload_in_row ON message (created_at) WHERE payload IS NOT NULL AND payload_expunged_at IS NULL;
+
+-- A message as the API reads it: its payload from wherever it is ('{}' once expunged). A column
+-- added to message later is added here too.
+CREATE VIEW message_with_payload AS
+  SELECT m.id, m.app_id, m.event_id, m.event_type, coalesce(m.payload, p.payload, '{}') AS payload,
+    m.channels, m.tags, m.created_at, m.payload_expunged_at, m.ordering_key, m.traceparent
+  FROM message m LEFT JOIN message_payload p ON p.id = m.id;
+
+CREATE OR REPLACE FUNCTION hookline_partitions_ahead(p_now BIGINT, p_days INT) RETURNS INT
+LANGUAGE sql AS $$
+  SELECT hookline_day_partitions('attempt', 'atmpt_', p_now, p_days)
+       + hookline_day_partitions('inbound_body', 'msg_', p_now, p_days)
+       + hookline_day_partitions('message_payload', 'msg_', p_now, p_days)
+$$;
+
+-- Drops the partitions of message_payload that hold nothing created at or after p_before and no
+-- message with a delivery still open (pending or sending); returns how many. One whose lock is
+-- not free within a second is dropped by a later pass.
+CREATE FUNCTION hookline_message_payload_drop(p_before BIGINT) RETURNS INT
+LANGUAGE plpgsql SET lock_timeout = '1s' AS $$
+DECLARE
+  dropped INT := 0;
+  floor_id TEXT := hookline_id_floor('msg_', p_before);
+  busy BOOLEAN;
+  r RECORD;
+BEGIN
+  FOR r IN
+    SELECT c.relname AS part,
+      substring(pg_get_expr(c.relpartbound, c.oid) FROM 'FROM \\(''([^'']*)''\\)') AS lower,
+      substring(pg_get_expr(c.relpartbound, c.oid) FROM 'TO \\(''([^'']*)''\\)') AS upper
+    FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+    WHERE i.inhparent = 'message_payload'::regclass
+  LOOP
+    CONTINUE WHEN r.lower IS NULL OR r.upper IS NULL OR r.upper COLLATE "C" > floor_id COLLATE "C";
+    -- The day's deliveries, by message id range (delivery_msg), still open?
+    SELECT EXISTS (SELECT 1 FROM delivery d WHERE d.msg_id >= r.lower AND d.msg_id < r.upper
+                     AND d.status IN (${OPEN})) INTO busy;
+    CONTINUE WHEN busy;
+    BEGIN
+      EXECUTE format('DROP TABLE %I', r.part);
+      dropped := dropped + 1;
+    EXCEPTION WHEN lock_not_available THEN
+      NULL;
+    END;
+  END LOOP;
+  RETURN dropped;
+END $$;
+SELECT hookline_partitions_ahead((extract(epoch FROM now()) * 1000)::bigint, ${PARTITION_DAYS_AHEAD});
+
+${claimWithPayloadTable()}
+`;
+    },
+  },
 ];
 
 /**
@@ -1631,4 +1712,19 @@ function claimFromInboundBody(): string {
   return fn
     .replace('CREATE FUNCTION hookline_claim(', 'CREATE OR REPLACE FUNCTION hookline_claim(')
     .replace(join, 'LEFT JOIN inbound_body i ON i.id = l.msg_id');
+}
+
+/**
+ * Migration 22's claim: migration 20's, except that a message's payload is read from
+ * message_payload when its row has none.
+ */
+function claimWithPayloadTable(): string {
+  const fn = claimFromInboundBody();
+  const join = 'JOIN message m ON m.id = l.msg_id';
+  const payload = 'm.event_type, m.payload,';
+  if (fn.split(join).length !== 2 || fn.split(payload).length !== 2)
+    throw new Error('migration 22: hookline_claim of migration 20 not found as expected');
+  return fn
+    .replace(join, `${join}\n      LEFT JOIN message_payload mp ON mp.id = l.msg_id`)
+    .replace(payload, "m.event_type, coalesce(m.payload, mp.payload, '{}'),");
 }

@@ -138,7 +138,8 @@ export function postgresQueue(
         const traceparents = toInsert.map((i) => items[i]!.traceparent ?? null);
         const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
         // One statement stores the messages (skipping taken eventIds) and, for those stored,
-        // their deliveries and idempotent responses. Keyed deliveries take the next numbers of
+        // their payloads (in message_payload, partitioned by day), deliveries and idempotent
+        // responses. Keyed deliveries take the next numbers of
         // their (endpoint, key) line: one upsert per line, in key order (two batches lock the
         // counters they share in the same order), numbered within the batch in batch order.
         const stored =
@@ -146,19 +147,24 @@ export function postgresQueue(
             ? []
             : await query(
                 sql`WITH m AS (
-                   INSERT INTO message (id, app_id, event_id, event_type, payload, channels, tags, created_at,
+                   INSERT INTO message (id, app_id, event_id, event_type, channels, tags, created_at,
                      ordering_key, traceparent)
-                   SELECT id, app_id, event_id, event_type, payload, channels::jsonb, tags::jsonb, created_at,
+                   SELECT id, app_id, event_id, event_type, channels::jsonb, tags::jsonb, created_at,
                      ordering_key, traceparent
                    FROM unnest(${msgs.map((m) => m.id)}::text[], ${msgs.map((m) => m.appId)}::text[],
                      ${msgs.map((m) => m.eventId)}::text[], ${msgs.map((m) => m.eventType)}::text[],
-                     ${msgs.map((m) => m.payload)}::text[], ${msgs.map((m) => json(m.channels))}::text[],
+                     ${msgs.map((m) => json(m.channels))}::text[],
                      ${msgs.map((m) => json(m.tags))}::text[], ${msgs.map((m) => m.createdAt)}::bigint[],
                      ${msgs.map((m) => m.orderingKey ?? null)}::text[], ${traceparents}::text[])
-                     AS u(id, app_id, event_id, event_type, payload, channels, tags, created_at, ordering_key,
+                     AS u(id, app_id, event_id, event_type, channels, tags, created_at, ordering_key,
                        traceparent)
                    ON CONFLICT (app_id, event_id) WHERE event_id IS NOT NULL DO NOTHING
                    RETURNING id
+                 ), mp AS (
+                   INSERT INTO message_payload (id, payload)
+                   SELECT u.id, u.payload
+                   FROM unnest(${msgs.map((m) => m.id)}::text[], ${msgs.map((m) => m.payload)}::text[]) AS u(id, payload)
+                   WHERE u.id IN (SELECT id FROM m)
                  ), u AS (
                    SELECT u.*, count(*) OVER (PARTITION BY u.endpoint_id, u.okey) AS n,
                      row_number() OVER (PARTITION BY u.endpoint_id, u.okey ORDER BY u.ord) AS rn
@@ -207,7 +213,7 @@ export function postgresQueue(
         const dupIdx = items.map((_item, i) => i).filter((i) => results[i] === null);
         if (dupIdx.length > 0) {
           const existing = await query(
-            sql`SELECT m.* FROM message m
+            sql`SELECT m.* FROM message_with_payload m
                 JOIN unnest(${dupIdx.map((i) => items[i]!.message.appId)}::text[],
                   ${dupIdx.map((i) => items[i]!.message.eventId!)}::text[]) AS u(app_id, event_id)
                 ON m.app_id = u.app_id AND m.event_id = u.event_id`,

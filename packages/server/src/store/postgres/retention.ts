@@ -1,7 +1,8 @@
 /**
- * Retention on PostgreSQL, mirrored by `sqlite/retention.ts`: days of old attempt logs and of
- * inbound request bytes are dropped as partitions, the rest deleted, old message payloads
- * emptied, in small batches that skip rows other transactions hold.
+ * Retention on PostgreSQL, mirrored by `sqlite/retention.ts`: days of old attempt logs, message
+ * payloads and inbound request bytes are dropped as partitions; the rest is deleted (payloads
+ * stored before migration 22 emptied in their rows) in small batches that skip rows other
+ * transactions hold.
  */
 import { raw, sql } from '../sql.ts';
 import { OPEN } from '../statuses.ts';
@@ -15,27 +16,41 @@ export function postgresRetention({
 }: PostgresConnection): Pick<Store, 'expunge' | 'dropHistory'> {
   const open = raw(OPEN);
   return {
-    // Whole days of attempts (migration 14) and of inbound request bytes (migration 20) past the
-    // retention period go as partitions; what is left of the oldest day goes row by row in
-    // `expunge`. The days ahead are made for both.
+    // Whole days of attempts (migration 14), inbound request bytes (migration 20) and message
+    // payloads (migration 22) past the retention period go as partitions; what is left of the
+    // oldest day goes row by row in `expunge`. The days ahead are made for all three.
     dropHistory: async (before, now) => {
       const r = await one(
-        sql`SELECT hookline_attempt_drop(${before}) + hookline_inbound_body_drop(${before}, ${now}) AS dropped,
+        sql`SELECT hookline_attempt_drop(${before}) + hookline_inbound_body_drop(${before}, ${now})
+                     + hookline_message_payload_drop(${before}) AS dropped,
                    hookline_partitions_ahead(${now}, ${PARTITION_DAYS_AHEAD}) AS made`,
       );
       return { partitions: Number(r?.dropped ?? 0) };
     },
     expunge: async (before, now, batch) => {
-      const messages = await count(
-        sql`UPDATE message SET payload = '{}', payload_expunged_at = ${now}
-            WHERE id IN (
-              SELECT m.id FROM message m
-              WHERE m.created_at < ${before} AND m.payload_expunged_at IS NULL
-                AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.msg_id = m.id AND d.status IN (${open}))
-              ORDER BY m.created_at LIMIT ${batch} FOR UPDATE SKIP LOCKED)`,
+      // Payloads in message_payload, by id (which sorts by time: the index of its partitions),
+      // then those still in their message rows (stored before migration 22).
+      const separate = await count(
+        sql`DELETE FROM message_payload WHERE id IN (
+              SELECT p.id FROM message_payload p
+              WHERE p.id < hookline_id_floor('msg_', ${before})
+                AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.msg_id = p.id AND d.status IN (${open}))
+              ORDER BY p.id LIMIT ${batch} FOR UPDATE SKIP LOCKED)`,
       );
+      const messages =
+        separate +
+        (separate >= batch
+          ? 0
+          : await count(
+              sql`UPDATE message SET payload = '{}', payload_expunged_at = ${now}
+                  WHERE id IN (
+                    SELECT m.id FROM message m
+                    WHERE m.created_at < ${before} AND m.payload IS NOT NULL AND m.payload_expunged_at IS NULL
+                      AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.msg_id = m.id AND d.status IN (${open}))
+                    ORDER BY m.created_at LIMIT ${batch - separate} FOR UPDATE SKIP LOCKED)`,
+            ));
       // The bytes and headers of inbound requests are payloads too (an accepted event's message
-      // holds only '{}'): deleted in the same batch, once nothing waits to forward them, and the
+      // has none of its own): deleted in the same batch, once nothing waits to forward them, and the
       // record notes when. By id, which sorts by time: the index of inbound_body's partitions.
       const bodies =
         messages >= batch

@@ -1,4 +1,8 @@
-/** Messages: reading and searching what applications published (ingest is a hot path, see the adapters' `queue.ts`). */
+/**
+ * Messages: reading and searching what applications published (ingest is a hot path, see the
+ * adapters' `queue.ts`), through the view `message_with_payload` (on PostgreSQL new payloads are
+ * kept apart from the message rows).
+ */
 import { paged } from '../paging.ts';
 import { messages } from '../schema.ts';
 import { type Dialect, join, raw, type Sql, sql } from '../sql.ts';
@@ -35,14 +39,14 @@ export function messagesStore({
   return {
     async getMessage(appId, idOrEventId) {
       const r = await ex.one(
-        sql`SELECT * FROM message WHERE app_id = ${appId} AND (id = ${idOrEventId} OR event_id = ${idOrEventId})`,
+        sql`SELECT * FROM message_with_payload WHERE app_id = ${appId} AND (id = ${idOrEventId} OR event_id = ${idOrEventId})`,
       );
       return r ? read(r) : null;
     },
     listMessages: (appId, filter, page) =>
       paged(
         ex,
-        sql`SELECT * FROM message WHERE app_id = ${appId}${messageConditions(ctx.dialect, filter)}`,
+        sql`SELECT * FROM message_with_payload WHERE app_id = ${appId}${messageConditions(ctx.dialect, filter)}`,
         'id',
         page,
         read,
@@ -50,7 +54,7 @@ export function messagesStore({
     listAllMessages: (filter, page) =>
       paged(
         ex,
-        sql`SELECT * FROM message WHERE app_id NOT IN ${HIDDEN_APPS}${messageConditions(ctx.dialect, filter)}`,
+        sql`SELECT * FROM message_with_payload WHERE app_id NOT IN ${HIDDEN_APPS}${messageConditions(ctx.dialect, filter)}`,
         'id',
         page,
         read,

@@ -48,6 +48,8 @@ export function sendingStore({
           sql`UPDATE message SET payload = '{}', payload_expunged_at = ${now}
               WHERE app_id = ${appId} AND id = ${msgId}`,
         );
+        if (n > 0 && ctx.dialect.payloadTable)
+          await tx.run(sql`DELETE FROM message_payload WHERE id = ${msgId}`);
         // A chat attempt keeps the message it rendered from the payload: that goes too.
         if (n > 0) await tx.run(sql`UPDATE attempt SET request_body = NULL WHERE msg_id = ${msgId}`);
         return n > 0;
@@ -70,6 +72,7 @@ export function sendingStore({
         if (ids.length === 0) return 0;
         const inIds = ctx.dialect.inList(sql`id`, ids);
         await tx.run(sql`UPDATE message SET payload = '{}', payload_expunged_at = ${now} WHERE ${inIds}`);
+        if (ctx.dialect.payloadTable) await tx.run(sql`DELETE FROM message_payload WHERE ${inIds}`);
         await tx.run(
           sql`UPDATE attempt SET request_body = NULL WHERE ${ctx.dialect.inList(sql`msg_id`, ids)}`,
         );
@@ -102,7 +105,7 @@ export function sendingStore({
       return paged(
         ex,
         sql`SELECT m.*, d.status AS d_status, d.next_attempt_at AS d_next_attempt_at
-            FROM delivery d JOIN message m ON m.id = d.msg_id
+            FROM delivery d JOIN message_with_payload m ON m.id = d.msg_id
             WHERE d.endpoint_id = ${endpointId} AND ${where}
               AND d.id = ${NEWEST}`,
         'm.id',

@@ -36,6 +36,7 @@ export const sqliteDialect: Dialect = {
       out = sql`${out} AND json_extract(${column}, ${`$.${JSON.stringify(key)}`}) = ${value}`;
     return out;
   },
+  payloadTable: false,
 };
 
 /** Maps SQLite's failure modes to Hookline's: a full disk or a locked file means "try later". */

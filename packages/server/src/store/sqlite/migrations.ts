@@ -448,4 +448,14 @@ CREATE TABLE inbound_body_drop (
 );
 `,
   },
+  {
+    version: 23,
+    name: 'messages read with their payload',
+    sql: `
+-- A message as the API reads it, payload included. Here the payload is a column of the message;
+-- PostgreSQL keeps new payloads apart, in daily partitions (its migration 22), and its view of
+-- the same name joins them. Shared queries read messages through this view on both stores.
+CREATE VIEW message_with_payload AS SELECT * FROM message;
+`,
+  },
 ];
