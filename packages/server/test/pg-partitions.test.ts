@@ -149,6 +149,28 @@ describe('attempt partitions (postgres)', await pgTestOptions(), () => {
     assert.ok(await exists(partitionOf(today + 41 * DAY)));
     assert.equal((await attemptsOf(id!)).length, 1);
   });
+
+  test('a partition another transaction holds is left to a later pass; the others go', async () => {
+    const held = partitionOf(today + 3 * DAY);
+    assert.ok(await exists(held));
+    const other = new pg.Client({ connectionString: db.url });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query(`LOCK TABLE ${held} IN ACCESS SHARE MODE`);
+      // Each partition is dropped in a transaction of its own, waiting at most 100 ms for its locks.
+      const r = await server.hookline.store.dropHistory(clock.now() - DAY, clock.now());
+      assert.ok(r.partitions >= 1, `the days after it went: ${r.partitions}`);
+      assert.equal(await exists(partitionOf(today + 4 * DAY)), false);
+      assert.ok(await exists(held), 'the held one stays');
+      await other.query('ROLLBACK');
+      const again = await server.hookline.store.dropHistory(clock.now() - DAY, clock.now());
+      assert.equal(again.partitions, 1);
+      assert.equal(await exists(held), false, 'and goes in the next pass');
+    } finally {
+      await other.end();
+    }
+  });
 });
 
 const bodyPartitionOf = (dayStart: number) =>

@@ -1656,37 +1656,48 @@ LANGUAGE sql AS $$
        + hookline_day_partitions('message_payload', 'msg_', p_now, p_days)
 $$;
 
--- Drops the partitions of message_payload that hold nothing created at or after p_before and no
--- message with a delivery still open (pending or sending); returns how many. One whose lock is
--- not free within a second is dropped by a later pass.
-CREATE FUNCTION hookline_message_payload_drop(p_before BIGINT) RETURNS INT
-LANGUAGE plpgsql SET lock_timeout = '1s' AS $$
+-- Retention drops the partitions past the period one transaction each (postgres/retention.ts),
+-- which migrations 14 and 20's functions did all in one: dropping a partition locks the table it
+-- belongs to and the tables its foreign keys reference (message, endpoint), and inserts into them
+-- wait meanwhile, so those locks are held for one drop at a time, and waited for at most 100 ms.
+
+-- The partitions of p_table (partitioned by day on ids with p_prefix) that hold nothing made at
+-- or after p_before, oldest first: name and upper bound.
+CREATE FUNCTION hookline_partitions_before(p_table TEXT, p_prefix TEXT, p_before BIGINT)
+RETURNS TABLE (part TEXT, upper TEXT)
+LANGUAGE sql STABLE AS $$
+  SELECT c.relname::text, b.upper
+  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid,
+    LATERAL (SELECT substring(pg_get_expr(c.relpartbound, c.oid) FROM 'TO \\(''([^'']*)''\\)') AS upper) b
+  WHERE i.inhparent = p_table::regclass
+    AND b.upper COLLATE "C" <= hookline_id_floor(p_prefix, p_before) COLLATE "C"
+  ORDER BY b.upper
+$$;
+
+-- Drops partition p_part, unless p_waits and one of its rows (a message payload, a request's
+-- bytes) belongs to a message with a delivery still open; returns whether it did. p_noted_upper:
+-- an inbound_body partition's upper bound, noted in inbound_body_drop at p_now. A lock not free
+-- within 100 ms leaves the partition to a later pass.
+CREATE FUNCTION hookline_partition_drop(p_part TEXT, p_waits BOOLEAN, p_noted_upper TEXT, p_now BIGINT)
+RETURNS BOOLEAN
+LANGUAGE plpgsql SET lock_timeout = '100ms' AS $$
 DECLARE
-  dropped INT := 0;
-  floor_id TEXT := hookline_id_floor('msg_', p_before);
-  busy BOOLEAN;
-  r RECORD;
+  busy BOOLEAN := false;
 BEGIN
-  FOR r IN
-    SELECT c.relname AS part,
-      substring(pg_get_expr(c.relpartbound, c.oid) FROM 'FROM \\(''([^'']*)''\\)') AS lower,
-      substring(pg_get_expr(c.relpartbound, c.oid) FROM 'TO \\(''([^'']*)''\\)') AS upper
-    FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-    WHERE i.inhparent = 'message_payload'::regclass
-  LOOP
-    CONTINUE WHEN r.lower IS NULL OR r.upper IS NULL OR r.upper COLLATE "C" > floor_id COLLATE "C";
-    -- The day's deliveries, by message id range (delivery_msg), still open?
-    SELECT EXISTS (SELECT 1 FROM delivery d WHERE d.msg_id >= r.lower AND d.msg_id < r.upper
-                     AND d.status IN (${OPEN})) INTO busy;
-    CONTINUE WHEN busy;
-    BEGIN
-      EXECUTE format('DROP TABLE %I', r.part);
-      dropped := dropped + 1;
-    EXCEPTION WHEN lock_not_available THEN
-      NULL;
-    END;
-  END LOOP;
-  RETURN dropped;
+  IF p_waits THEN
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I b JOIN delivery d ON d.msg_id = b.id WHERE d.status IN (${OPEN}))',
+      p_part) INTO busy;
+    IF busy THEN
+      RETURN false;
+    END IF;
+  END IF;
+  EXECUTE format('DROP TABLE %I', p_part);
+  IF p_noted_upper IS NOT NULL THEN
+    INSERT INTO inbound_body_drop (upper_id, dropped_at) VALUES (p_noted_upper, p_now) ON CONFLICT DO NOTHING;
+  END IF;
+  RETURN true;
+EXCEPTION WHEN lock_not_available THEN
+  RETURN false;
 END $$;
 SELECT hookline_partitions_ahead((extract(epoch FROM now()) * 1000)::bigint, ${PARTITION_DAYS_AHEAD});
 

@@ -10,22 +10,42 @@ import type { Store } from '../store.ts';
 import type { PostgresConnection } from './connection.ts';
 import { PARTITION_DAYS_AHEAD } from './migrations.ts';
 
+/**
+ * The tables partitioned by day: the prefix of their ids, whether a partition waits for the open
+ * deliveries of its rows' messages, and whether its drop is noted (inbound_body_drop).
+ */
+const BY_DAY = [
+  { table: 'attempt', prefix: 'atmpt_', waits: false, noted: false },
+  { table: 'message_payload', prefix: 'msg_', waits: true, noted: false },
+  { table: 'inbound_body', prefix: 'msg_', waits: true, noted: true },
+] as const;
+
 export function postgresRetention({
   count,
   one,
+  query,
 }: PostgresConnection): Pick<Store, 'expunge' | 'dropHistory'> {
   const open = raw(OPEN);
   return {
     // Whole days of attempts (migration 14), inbound request bytes (migration 20) and message
-    // payloads (migration 22) past the retention period go as partitions; what is left of the
-    // oldest day goes row by row in `expunge`. The days ahead are made for all three.
+    // payloads (migration 22) past the retention period go as partitions, one transaction each
+    // (a drop locks the tables inserts go to); what is left of the oldest day goes row by row in
+    // `expunge`. The days ahead are made for all three.
     dropHistory: async (before, now) => {
-      const r = await one(
-        sql`SELECT hookline_attempt_drop(${before}) + hookline_inbound_body_drop(${before}, ${now})
-                     + hookline_message_payload_drop(${before}) AS dropped,
-                   hookline_partitions_ahead(${now}, ${PARTITION_DAYS_AHEAD}) AS made`,
-      );
-      return { partitions: Number(r?.dropped ?? 0) };
+      let partitions = 0;
+      for (const t of BY_DAY) {
+        const parts = await query(
+          sql`SELECT part, upper FROM hookline_partitions_before(${t.table}, ${t.prefix}, ${before})`,
+        );
+        for (const p of parts) {
+          const r = await one(
+            sql`SELECT hookline_partition_drop(${p.part}, ${t.waits}, ${t.noted ? p.upper : null}, ${now}) AS dropped`,
+          );
+          if (r?.dropped === true) partitions++;
+        }
+      }
+      await one(sql`SELECT hookline_partitions_ahead(${now}, ${PARTITION_DAYS_AHEAD})`);
+      return { partitions };
     },
     expunge: async (before, now, batch) => {
       // Payloads in message_payload, by id (which sorts by time: the index of its partitions),
