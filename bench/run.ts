@@ -440,7 +440,6 @@ async function measureEndToEnd(o: {
   await dropStore(store);
 }
 
-/** Publish -> delivery latency at `LATENCY_RATE` (open loop), as figures `${key}_p50|_p99`. */
 /** A server's first retention pass begins this long after a worker starts (delivery/periodic.ts). */
 const FIRST_PASS_MS = 5_000;
 
@@ -454,6 +453,7 @@ async function warmUntilFirstPass(dep: Deployment, path: string) {
   await sleep(Math.max(0, FIRST_PASS_MS - (now() - started)));
 }
 
+/** Publish -> delivery latency at `LATENCY_RATE` (open loop), as figures `${key}_p50|_p99`. */
 async function measurePublishLatency(
   dep: Deployment,
   path: string,

@@ -12,13 +12,12 @@ import { DatabaseSync } from 'node:sqlite';
 import { after, describe, test } from 'node:test';
 import pg from 'pg';
 import { createSecretBox } from '../src/core/secret-box.ts';
-import { POSTGRES_MIGRATIONS } from '../src/store/postgres/migrations.ts';
 import { createPostgresStore } from '../src/store/postgres/postgres-store.ts';
 import { SQLITE_MIGRATIONS } from '../src/store/sqlite/migrations.ts';
 import { createSqliteStore } from '../src/store/sqlite/sqlite-store.ts';
 import type { Store } from '../src/store/store.ts';
 import { tempDir } from './helpers.ts';
-import { createTestDatabase, PG_SECRET_KEY, pgTestOptions } from './pg.ts';
+import { createDatabaseBefore, PG_SECRET_KEY, pgTestOptions } from './pg.ts';
 
 const box = createSecretBox(PG_SECRET_KEY);
 const KEPT = 'msg_2Nf1Yx3oVh8Jm0RkqW4sLb7Tz9a';
@@ -100,21 +99,9 @@ describe('inbound request bytes move to inbound_body on upgrade (postgres)', awa
   after(() => drop?.());
 
   test('every body, header and content type is kept; an emptied one stays expunged', async () => {
-    const database = await createTestDatabase('bodymig', { schema: false });
+    const { database, client: c } = await createDatabaseBefore('bodymig', 20);
     drop = database.drop;
-    const c = new pg.Client({ connectionString: database.url });
-    await c.connect();
     try {
-      await c.query(
-        'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at BIGINT)',
-      );
-      for (const m of POSTGRES_MIGRATIONS.filter((m) => m.version < 20)) {
-        await c.query(m.sql);
-        await c.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, 0)', [
-          m.version,
-          m.name,
-        ]);
-      }
       for (const q of OLD_ROWS) await c.query(q);
       const insert = `INSERT INTO inbound_event (id, source_id, status, event_type, content_type, headers, body, received_at, body_expunged_at)
         VALUES ($1, 'src_1', 'accepted', 'old.event', 'application/x-www-form-urlencoded', $2, $3, 1000, $4)`;

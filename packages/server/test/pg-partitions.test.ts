@@ -12,16 +12,23 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { type Clock, createManualClock } from '../src/core/clock.ts';
 import { createSecretBox } from '../src/core/secret-box.ts';
-import { POSTGRES_MIGRATIONS } from '../src/store/postgres/migrations.ts';
 import { createPostgresStore } from '../src/store/postgres/postgres-store.ts';
 import { startHookline, startReceiver, type TestReceiver, type TestServer } from './helpers.ts';
-import { createTestDatabase, PG_SECRET_KEY, pgTestOptions, type TestDatabase } from './pg.ts';
+import {
+  createDatabaseBefore,
+  createTestDatabase,
+  PG_SECRET_KEY,
+  pgTestOptions,
+  type TestDatabase,
+} from './pg.ts';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 const today = Math.floor(Date.now() / DAY) * DAY;
-const partitionOf = (dayStart: number) =>
-  `attempt_${new Date(dayStart).toISOString().slice(0, 10).replaceAll('-', '')}`;
+/** The name of `table`'s partition for the UTC day starting at `dayStart`. */
+const dayPartition = (table: string) => (dayStart: number) =>
+  `${table}_${new Date(dayStart).toISOString().slice(0, 10).replaceAll('-', '')}`;
+const partitionOf = dayPartition('attempt');
 
 /** A database of its own, a client on it, and a Hookline on `clock` with retention on (one day)
  * but stopped: each test runs its passes. */
@@ -173,8 +180,7 @@ describe('attempt partitions (postgres)', await pgTestOptions(), () => {
   });
 });
 
-const bodyPartitionOf = (dayStart: number) =>
-  `inbound_body_${new Date(dayStart).toISOString().slice(0, 10).replaceAll('-', '')}`;
+const bodyPartitionOf = dayPartition('inbound_body');
 
 describe('inbound request bytes partitioned by day (postgres)', await pgTestOptions(), () => {
   let db: TestDatabase;
@@ -280,8 +286,7 @@ describe('inbound request bytes partitioned by day (postgres)', await pgTestOpti
   });
 });
 
-const payloadPartitionOf = (dayStart: number) =>
-  `message_payload_${new Date(dayStart).toISOString().slice(0, 10).replaceAll('-', '')}`;
+const payloadPartitionOf = dayPartition('message_payload');
 
 describe('message payloads partitioned by day (postgres)', await pgTestOptions(), () => {
   let db: TestDatabase;
@@ -391,22 +396,10 @@ describe('message payloads stored before partitioning (postgres)', await pgTestO
   after(() => drop?.());
 
   test('stay in their rows, read as before, and retention empties them there', async () => {
-    const database = await createTestDatabase('payloadmig', { schema: false });
+    const { database, client: c } = await createDatabaseBefore('payloadmig', 22);
     drop = database.drop;
-    const c = new pg.Client({ connectionString: database.url });
-    await c.connect();
     const OLD = 'msg_2Nf1Yx3oVh8Jm0RkqW4sLb7Tz9a';
     try {
-      await c.query(
-        'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at BIGINT)',
-      );
-      for (const m of POSTGRES_MIGRATIONS.filter((m) => m.version < 22)) {
-        await c.query(m.sql);
-        await c.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, 0)', [
-          m.version,
-          m.name,
-        ]);
-      }
       await c.query(`INSERT INTO app (id, uid, name, throttle_rate, metadata, created_at, updated_at)
                      VALUES ('app_1', 'old', 'Old', NULL, '{}', 1, 1)`);
       await c.query(

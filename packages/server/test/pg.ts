@@ -131,6 +131,30 @@ export async function createTestDatabase(
 }
 
 /**
+ * A new database with the schema as it was before migration `version` (an older Hookline's, to
+ * upgrade in a test), and a client on it; end the client before the store migrates.
+ */
+export async function createDatabaseBefore(
+  label: string,
+  version: number,
+): Promise<{ database: TestDatabase; client: pg.Client }> {
+  const database = await createTestDatabase(label, { schema: false });
+  const client = new pg.Client({ connectionString: database.url });
+  await client.connect();
+  await client.query(
+    'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at BIGINT)',
+  );
+  for (const m of POSTGRES_MIGRATIONS.filter((m) => m.version < version)) {
+    await client.query(m.sql);
+    await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, 0)', [
+      m.version,
+      m.name,
+    ]);
+  }
+  return { database, client };
+}
+
+/**
  * A TCP proxy on 127.0.0.1 in front of PostgreSQL that a test can cut and restore, to play a
  * database outage without touching the shared server. While cut, open connections are reset
  * and new ones are refused (accepted and reset at once).
