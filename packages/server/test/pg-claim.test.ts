@@ -2,7 +2,7 @@
  * PostgreSQL's claim never waits on another worker (see store/postgres/claim.ts): an endpoint
  * another claim is serving is skipped, an endpoint row another transaction holds does not stop
  * a claim for an unlimited endpoint, and the claim function refuses to run where its limits
- * could not be exact. And the queue's table is vacuumed by its dead rows, not its size.
+ * could not be exact.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -133,16 +133,5 @@ describe('PostgreSQL claims never wait', await pgTestOptions(), () => {
     } finally {
       await other.query('ROLLBACK');
     }
-  });
-
-  test('the queue is vacuumed once 1% of it is dead rows, however many delivered rows it keeps', async () => {
-    // PostgreSQL's default (a fifth of the table) let a database with a million delivered rows
-    // pile up 200,000 dead ones in the claim's indexes before a vacuum (migration 23).
-    const { rows } = await other.query(
-      `SELECT c.reloptions, s.setting::float AS global FROM pg_class c, pg_settings s
-       WHERE c.oid = 'delivery'::regclass AND s.name = 'autovacuum_vacuum_scale_factor'`,
-    );
-    assert.ok(rows[0].reloptions.includes('autovacuum_vacuum_scale_factor=0.01'), String(rows[0].reloptions));
-    assert.ok(rows[0].global > 0.01, 'the rest of the database keeps the server’s setting');
   });
 });

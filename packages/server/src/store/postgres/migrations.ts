@@ -1705,19 +1705,6 @@ ${claimWithPayloadTable()}
 `;
     },
   },
-  {
-    version: 23,
-    name: 'delivery vacuumed by its dead rows, not its size',
-    sql: `
--- Every delivery is written three times (queued, leased, done), and each update leaves a dead
--- row and dead entries in the queue's partial indexes, which the claim walks from their oldest
--- end. PostgreSQL's default waits for dead rows to reach a fifth of the table before vacuuming:
--- on a table that keeps a million delivered rows of history, 200,000 updates, so the hot end of
--- the indexes filled with dead entries and the claim slowed as the database grew. One percent
--- (10,000 dead rows per million kept) vacuums it as often, in dead rows per claim, as a small one.
-ALTER TABLE delivery SET (autovacuum_vacuum_scale_factor = 0.01, autovacuum_analyze_scale_factor = 0.02);
-`,
-  },
 ];
 
 /**
