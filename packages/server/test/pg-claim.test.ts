@@ -121,6 +121,54 @@ describe('PostgreSQL claims never wait', await pgTestOptions(), () => {
     }
   });
 
+  test('the claim is planned once per connection, and its plans read one endpoint’s due rows in order', async () => {
+    const { rows } = await other.query(`SELECT proconfig FROM pg_proc WHERE proname = 'hookline_claim'`);
+    assert.deepEqual(
+      rows.map((r) => r.proconfig),
+      [['plan_cache_mode=force_generic_plan', 'jit=off', 'enable_bitmapscan=off']],
+    );
+    // A backlog of one endpoint the statistics do not know of yet (no ANALYZE since it was
+    // written): an endpoint back after an outage. Generic plans made from those statistics must
+    // still read its due rows in due order from its index, never all of them at once.
+    const { a } = await twoEndpoints(3);
+    await other.query(
+      `INSERT INTO delivery (id, msg_id, app_id, endpoint_id, status, attempts, next_attempt_at, trigger_type, created_at, updated_at)
+       SELECT 'dlv_backlog_' || lpad(i::text, 6, '0'), d.msg_id, d.app_id, d.endpoint_id, 1, 0, $2::bigint + i, 0, $2::bigint, $2::bigint
+       FROM (SELECT * FROM delivery WHERE endpoint_id = $1 LIMIT 1) d, generate_series(1, 3000) AS i`,
+      [a, T0 - 10_000],
+    );
+    const plans: string[] = [];
+    const onNotice = (n: { message?: string }) => plans.push(n.message ?? '');
+    other.on('notice', onNotice);
+    try {
+      await other.query(`LOAD 'auto_explain'`);
+      for (const set of [
+        'auto_explain.log_min_duration = 0',
+        'auto_explain.log_nested_statements = on',
+        'auto_explain.log_level = notice',
+      ])
+        await other.query(`SET ${set}`);
+      // Several calls: PL/pgSQL would switch plans after the fifth.
+      for (let i = 0; i < 7; i++) {
+        const { rows: got } = await other.query(
+          `SELECT id FROM hookline_claim($1, 30000, 4, 1000, '{}', NULL, '{}', $1, 1050, '{}', 1, false, 2, 10000, '', 16, 256, 2000)
+           WHERE id IS NOT NULL`,
+          [T0 + 1],
+        );
+        assert.equal(got.length, 4);
+      }
+    } finally {
+      await other.query('RESET ALL');
+      other.off('notice', onNotice);
+    }
+    const turns = plans.filter((p) => p.includes('ORDER BY o.endpoint_id, o.next_attempt_at, o.id LIMIT'));
+    assert.equal(turns.length, 7, 'the round robin ran in every call');
+    for (const p of turns) assert.match(p, /Index Scan using delivery_endpoint_due on delivery o/);
+    for (const p of plans) {
+      assert.doesNotMatch(p, /Bitmap Heap Scan|JIT:/);
+    }
+  });
+
   test('the claim function runs only under READ COMMITTED, where each of its steps sees the others’ leases', async () => {
     await other.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
     try {
