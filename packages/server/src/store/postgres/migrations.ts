@@ -1716,15 +1716,30 @@ ${claimWithPayloadTable()}
 -- plan is estimated dearer than the plans made for values, and that held for most of the
 -- claim's: planning was most of the time a claim took (a third of the PostgreSQL process's
 -- time while one worker drained one endpoint). The claim now uses its generic plans, planned once
--- per connection, and never JIT compilation (a generic plan's estimate can pass jit_above_cost,
--- and compiling takes longer than any claim). The round robin reads each endpoint's due rows in
--- endpoint order, so that its generic plan walks delivery_endpoint_due for one endpoint instead
--- of the due index of every endpoint.
+-- per connection, never JIT compilation (a generic plan's estimate can pass jit_above_cost, and
+-- compiling takes longer than any claim) and never bitmap scans (a generic plan made before the
+-- statistics knew of a large backlog read and sorted all of one endpoint's due rows at every
+-- claim). The round robin reads each endpoint's due rows in endpoint order, so that its generic
+-- plan walks delivery_endpoint_due for one endpoint instead of the due index of every endpoint.
 ${claimWithGenericPlans()}
 `;
     },
   },
 ];
+
+/**
+ * `fn` with each `[from, to]` of `edits` applied, each `from` found exactly once (else `what` was
+ * not found as expected, and the migrations fail at load rather than drift from the released
+ * text they derive from). `to` goes in as written (`$$` included).
+ */
+function editOnce(fn: string, what: string, edits: readonly (readonly [string, string])[]): string {
+  let out = fn;
+  for (const [from, to] of edits) {
+    if (out.split(from).length !== 2) throw new Error(`${what} not found as expected`);
+    out = out.replace(from, () => to);
+  }
+  return out;
+}
 
 /**
  * Migration 20's claim: migration 16's \`hookline_claim\`, word for word, except that a forwarded
@@ -1735,13 +1750,12 @@ function claimFromInboundBody(): string {
   const m16 = POSTGRES_MIGRATIONS.find((m) => m.version === 16)!.sql;
   const start = m16.indexOf('CREATE FUNCTION hookline_claim(');
   const end = m16.indexOf('$$;', start) + '$$;'.length;
-  const join = 'LEFT JOIN inbound_event i ON i.id = l.msg_id';
-  const fn = m16.slice(start, end);
-  if (start < 0 || end < start || fn.split(join).length !== 2)
-    throw new Error('migration 20: hookline_claim of migration 16 not found as expected');
-  return fn
-    .replace('CREATE FUNCTION hookline_claim(', 'CREATE OR REPLACE FUNCTION hookline_claim(')
-    .replace(join, 'LEFT JOIN inbound_body i ON i.id = l.msg_id');
+  const what = 'migration 20: hookline_claim of migration 16';
+  if (start < 0 || end < start) throw new Error(`${what} not found as expected`);
+  return editOnce(m16.slice(start, end), what, [
+    ['CREATE FUNCTION hookline_claim(', 'CREATE OR REPLACE FUNCTION hookline_claim('],
+    ['LEFT JOIN inbound_event i ON i.id = l.msg_id', 'LEFT JOIN inbound_body i ON i.id = l.msg_id'],
+  ]);
 }
 
 /**
@@ -1749,31 +1763,27 @@ function claimFromInboundBody(): string {
  * message_payload when its row has none.
  */
 function claimWithPayloadTable(): string {
-  const fn = claimFromInboundBody();
   const join = 'JOIN message m ON m.id = l.msg_id';
-  const payload = 'm.event_type, m.payload,';
-  if (fn.split(join).length !== 2 || fn.split(payload).length !== 2)
-    throw new Error('migration 22: hookline_claim of migration 20 not found as expected');
-  return fn
-    .replace(join, `${join}\n      LEFT JOIN message_payload mp ON mp.id = l.msg_id`)
-    .replace(payload, "m.event_type, coalesce(m.payload, mp.payload, '{}'),");
+  return editOnce(claimFromInboundBody(), 'migration 22: hookline_claim of migration 20', [
+    [join, `${join}\n      LEFT JOIN message_payload mp ON mp.id = l.msg_id`],
+    ['m.event_type, m.payload,', "m.event_type, coalesce(m.payload, mp.payload, '{}'),"],
+  ]);
 }
 
 /**
- * Migration 23's claim: migration 22's, planned once per connection (generic plans, no JIT), and
- * its round robin ordered by endpoint first (the same rows: one endpoint per lateral subquery).
+ * Migration 23's claim: migration 22's, planned once per connection (generic plans, no JIT, no
+ * bitmap scans), and its round robin ordered by endpoint first (the same rows: one endpoint per
+ * lateral subquery).
  */
 function claimWithGenericPlans(): string {
-  const fn = claimWithPayloadTable();
-  const header = ') LANGUAGE plpgsql VOLATILE AS $$';
-  const turn = 'ORDER BY o.next_attempt_at, o.id LIMIT v_take[g.ord])';
-  if (fn.split(header).length !== 2 || fn.split(turn).length !== 2)
-    throw new Error('migration 23: hookline_claim of migration 22 not found as expected');
-  return fn
-    .replace(
-      header,
-      () =>
-        ') LANGUAGE plpgsql VOLATILE SET plan_cache_mode = force_generic_plan SET jit = off SET enable_bitmapscan = off AS $$',
-    )
-    .replace(turn, () => 'ORDER BY o.endpoint_id, o.next_attempt_at, o.id LIMIT v_take[g.ord])');
+  return editOnce(claimWithPayloadTable(), 'migration 23: hookline_claim of migration 22', [
+    [
+      ') LANGUAGE plpgsql VOLATILE AS $$',
+      ') LANGUAGE plpgsql VOLATILE SET plan_cache_mode = force_generic_plan SET jit = off SET enable_bitmapscan = off AS $$',
+    ],
+    [
+      'ORDER BY o.next_attempt_at, o.id LIMIT v_take[g.ord])',
+      'ORDER BY o.endpoint_id, o.next_attempt_at, o.id LIMIT v_take[g.ord])',
+    ],
+  ]);
 }
