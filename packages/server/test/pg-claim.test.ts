@@ -121,11 +121,11 @@ describe('PostgreSQL claims never wait', await pgTestOptions(), () => {
     }
   });
 
-  test('the claim is planned once per connection, and its plans read one endpoint’s due rows in order', async () => {
+  test('the claim is planned once per connection; its plans read one endpoint’s due rows in order and lock its picks by id', async () => {
     const { rows } = await other.query(`SELECT proconfig FROM pg_proc WHERE proname = 'hookline_claim'`);
     assert.deepEqual(
       rows.map((r) => r.proconfig),
-      [['plan_cache_mode=force_generic_plan', 'jit=off', 'enable_bitmapscan=off']],
+      [['plan_cache_mode=force_generic_plan', 'jit=off', 'enable_bitmapscan=off', 'enable_seqscan=off']],
     );
     // A backlog of one endpoint the statistics do not know of yet (no ANALYZE since it was
     // written): an endpoint back after an outage. Generic plans made from those statistics must
@@ -164,8 +164,15 @@ describe('PostgreSQL claims never wait', await pgTestOptions(), () => {
     const turns = plans.filter((p) => p.includes('ORDER BY o.endpoint_id, o.next_attempt_at, o.id LIMIT'));
     assert.equal(turns.length, 7, 'the round robin ran in every call');
     for (const p of turns) assert.match(p, /Index Scan using delivery_endpoint_due on delivery o/);
+    // The picks are locked by their ids, not found again among all due rows (the backlog's 3,000).
+    const leases = plans.filter((p) => p.includes('leased AS ('));
+    assert.equal(leases.length, 7, 'every call leased');
+    for (const p of leases) {
+      const scans = [...p.matchAll(/Index Scan using (\w+) on delivery l_1/g)].map((m) => m[1]);
+      assert.deepEqual(scans, ['delivery_pkey'], p);
+    }
     for (const p of plans) {
-      assert.doesNotMatch(p, /Bitmap Heap Scan|JIT:/);
+      assert.doesNotMatch(p, /Bitmap Heap Scan|JIT:|Seq Scan on delivery/);
     }
   });
 
