@@ -4,6 +4,7 @@ import { HooklineError, invalid, notFound } from '../core/errors.ts';
 import { endpointMatches } from '../core/routing.ts';
 import type { App, Message } from '../core/types.ts';
 import { inSpan, SpanKind } from '../tracing.ts';
+import { publishingApp } from './app-lookup.ts';
 import { createApplication } from './application.ts';
 import { hiddenEventTypes, type Principal } from './auth.ts';
 import type { ApiContext, Routes } from './context.ts';
@@ -49,6 +50,13 @@ export async function loadMessage(
   const m = await ctx.store.getMessage(app.id, idOrEventId);
   if (!m || (await hiddenEventTypes(ctx.store, principal)).includes(m.eventType)) throw notFound('message');
   return m;
+}
+
+/** The ingest found the message's application gone (deleted since it was read): a 404. */
+class ApplicationGone extends HooklineError {
+  constructor() {
+    super('not_found', 'application not found');
+  }
 }
 
 /**
@@ -117,7 +125,7 @@ export async function createMessage(
       : {}),
   });
   if (!result.ok) {
-    if (result.reason === 'app_not_found') throw notFound('application');
+    if (result.reason === 'app_not_found') throw new ApplicationGone();
     throw new HooklineError(
       'conflict',
       `a message with eventId "${input.eventId}" exists already (${result.existing.id})`,
@@ -148,21 +156,30 @@ export function messageRoutes(api: Routes, ctx: ApiContext): void {
         req.headers,
         () => ({ 'http.request.method': 'POST', 'http.route': '/api/v1/app/{app_id}/msg' }),
         async (traceparent, span) => {
-          let app = await ctx.store.getApp(req.params.app_id);
-          if (!app) {
-            // Svix lets the message carry its application, created on first use under the path's uid.
-            const inline = req.body.application;
-            if (!inline) throw notFound('application');
-            ({ app } = await createApplication(
-              ctx,
-              { ...inline, uid: inline.uid ?? req.params.app_id },
-              true,
-            ));
-          }
-          const { message, body } = await createMessage(ctx, app, req.body, {
-            withContent: req.query.with_content !== false,
-            idempotencyKey: req.idempotencyKey,
-            traceparent,
+          const publish = async (fresh: boolean) => {
+            let app = await publishingApp(ctx.store, req.params.app_id, fresh);
+            if (!app) {
+              // Svix lets the message carry its application, created on first use under the path's uid.
+              const inline = req.body.application;
+              if (!inline) throw notFound('application');
+              ({ app } = await createApplication(
+                ctx,
+                { ...inline, uid: inline.uid ?? req.params.app_id },
+                true,
+              ));
+            }
+            const out = await createMessage(ctx, app, req.body, {
+              withContent: req.query.with_content !== false,
+              idempotencyKey: req.idempotencyKey,
+              traceparent,
+            });
+            return { app, ...out };
+          };
+          // The application as this process read it lately (app-lookup.ts); gone by the time
+          // the message was stored, it is read again (another may have its uid now).
+          const { app, message, body } = await publish(false).catch((err: unknown) => {
+            if (err instanceof ApplicationGone) return publish(true);
+            throw err;
           });
           req.idempotencyStored = req.idempotencyKey !== undefined;
           if (span?.isRecording()) {

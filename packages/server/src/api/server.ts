@@ -12,6 +12,7 @@ import type { HooklineConfig } from '../config.ts';
 import { coerceError, HooklineError, type ValidationIssue } from '../core/errors.ts';
 import { inboundRoutes } from '../inbound/receive.ts';
 import { StoreConflictError, StoreUnavailableError } from '../store/store-errors.ts';
+import { appsChanged, changesApps } from './app-lookup.ts';
 import { applicationRoutes } from './application.ts';
 import { attemptRoutes } from './attempt.ts';
 import { authRoutes, createAuth } from './auth.ts';
@@ -206,6 +207,14 @@ export async function buildApi(ctx: ApiContext) {
   }
   await app.register(websocket);
   app.setErrorHandler(errorHandler(ctx));
+  // Publishing reads applications as this process read them lately (app-lookup.ts). Any other
+  // change through the management APIs may have created, changed or deleted one (directly,
+  // through a source, an environment import...): the next publish reads them again.
+  app.addHook('onSend', async (req, _reply, payload) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD' && changesApps(req.routeOptions.url))
+      appsChanged(ctx.store);
+    return payload;
+  });
   app.setNotFoundHandler((request, reply) =>
     reply
       .code(404)
