@@ -4,7 +4,8 @@
  * - once read, publishing to it again does not read it again (within the few seconds it is kept);
  * - a change through this process (a uid moved to another application) is seen by the next publish;
  * - on PostgreSQL, with the change made through another process: an application deleted there is
- *   refused with 404, and a uid another application took there gets the message, not an error.
+ *   refused with 404, a uid another application took there gets the message, not an error, and
+ *   an application token never publishes to another application remembered under its uid.
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
@@ -72,7 +73,7 @@ describe(
       await db?.drop();
     });
 
-    test('deleted there: 404; its uid taken there by another application: the message goes to that one', async () => {
+    test('deleted there: 404; its uid taken there by another application: the message goes to that one, and a token’s to its own', async () => {
       db = await createTestDatabase('app-lookup');
       const env = { HOOKLINE_DATABASE_URL: db.url, HOOKLINE_SECRET_KEY: PG_SECRET_KEY, HOOKLINE_ROLE: 'api' };
       const a = await startHookline({ env });
@@ -98,9 +99,34 @@ describe(
         [sent.body.id],
       );
 
+      // Through b: the uid moves from the live second application to a third, whose token then
+      // publishes through a. a remembers the second under it; the message goes to the third.
+      assert.equal((await publish(a, 'shop', 2)).status, 202);
+      const renamed = await b.call('PUT', `/api/v1/app/${second.body.id}`, {
+        name: 'Shop 2',
+        uid: 'old-shop',
+      });
+      assert.equal(renamed.status, 200, JSON.stringify(renamed.body));
+      const third = await b.call('POST', '/api/v1/app', { name: 'Shop 3', uid: 'shop' });
+      assert.equal(third.status, 201);
+      const access = await b.call('POST', '/api/v1/auth/app/shop/create-message-token', { name: 'shop 3' });
+      assert.equal(access.status, 201, JSON.stringify(access.body));
+      const byToken = await a.call(
+        'POST',
+        '/api/v1/app/shop/msg',
+        { eventType: 'order.paid', payload: { i: 3 } },
+        { authorization: `Bearer ${access.body.token}` },
+      );
+      assert.equal(byToken.status, 202, JSON.stringify(byToken.body));
+      const inThird = await b.call('GET', `/api/v1/app/${third.body.id}/msg`);
+      assert.deepEqual(
+        inThird.body.data.map((m: { id: string }) => m.id),
+        [byToken.body.id],
+      );
+
       // Through b again: deleted. a refuses the next message to it.
-      assert.equal((await b.call('DELETE', `/api/v1/app/${second.body.id}`)).status, 204);
-      const refused = await publish(a, 'shop', 2);
+      assert.equal((await b.call('DELETE', `/api/v1/app/${third.body.id}`)).status, 204);
+      const refused = await publish(a, 'shop', 4);
       assert.equal(refused.status, 404, JSON.stringify(refused.body));
       assert.equal(refused.body.code, 'not_found');
     });

@@ -158,6 +158,11 @@ export function messageRoutes(api: Routes, ctx: ApiContext): void {
         async (traceparent, span) => {
           const publish = async (fresh: boolean) => {
             let app = await publishingApp(ctx.store, req.params.app_id, fresh);
+            // An application token was checked against the application as it is now: never
+            // publish to another one this process still remembers under that uid.
+            const tokenApp = req.principal?.kind === 'app' ? req.principal.token.appId : null;
+            if (app && tokenApp !== null && app.id !== tokenApp)
+              app = await publishingApp(ctx.store, req.params.app_id, true);
             if (!app) {
               // Svix lets the message carry its application, created on first use under the path's uid.
               const inline = req.body.application;
