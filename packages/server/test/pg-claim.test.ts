@@ -11,7 +11,9 @@ import { createIdGenerator } from '../src/core/ids.ts';
 import { createSecretBox } from '../src/core/secret-box.ts';
 import type { Endpoint, Message } from '../src/core/types.ts';
 import { CLAIM_LOCK_CLASS } from '../src/store/postgres/claim.ts';
+import { openPostgres } from '../src/store/postgres/connection.ts';
 import { createPostgresStore } from '../src/store/postgres/postgres-store.ts';
+import { prepared, sql } from '../src/store/sql.ts';
 import type { Store } from '../src/store/store.ts';
 import { createTestDatabase, PG_SECRET_KEY, pgTestOptions, type TestDatabase } from './pg.ts';
 import { testEndpoint } from './stores.ts';
@@ -190,3 +192,40 @@ describe('PostgreSQL claims never wait', await pgTestOptions(), () => {
     }
   });
 });
+
+describe(
+  'the statements every delivery runs are prepared per connection (PostgreSQL)',
+  await pgTestOptions(),
+  () => {
+    test('parsed once per connection under one name per distinct text', async () => {
+      const db = await createTestDatabase('prepared');
+      // One connection, so the statements below and the look at pg_prepared_statements share it.
+      const conn = openPostgres({ url: db.url, poolSize: 1 });
+      try {
+        for (const n of [1, 2, 3]) {
+          const [row] = await conn.query(prepared('probe', sql`SELECT ${n}::int * 2 AS x`));
+          assert.equal(row?.x, n * 2);
+        }
+        const [other] = await conn.query(prepared('probe', sql`SELECT ${5}::int + 1 AS x`));
+        assert.equal(other?.x, 6);
+        const rows = await conn.query(
+          sql`SELECT name, statement FROM pg_prepared_statements WHERE name LIKE 'probe%' ORDER BY name`,
+        );
+        assert.deepEqual(
+          rows.map((r) => [r.name, r.statement]),
+          [
+            ['probe_0', 'SELECT $1::int * 2 AS x'],
+            ['probe_1', 'SELECT $1::int + 1 AS x'],
+          ],
+        );
+        // A statement not marked stays unnamed.
+        await conn.query(sql`SELECT ${1}::int AS unmarked`);
+        const all = await conn.query(sql`SELECT count(*)::int AS n FROM pg_prepared_statements`);
+        assert.equal(all[0]?.n, 2);
+      } finally {
+        await conn.end();
+        await db.drop();
+      }
+    });
+  },
+);

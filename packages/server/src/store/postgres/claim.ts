@@ -17,7 +17,7 @@ import { countsAsAttempt, statusAfter } from '../../core/outcome.ts';
 import { CHAT_KINDS } from '../../core/types.ts';
 import { CHAT_DEFAULT_RATE, LIVE_MS, SLOT_SECOND_MS, scanBudget, WINDOW_PER_LIMIT } from '../claim-plan.ts';
 import { CLAIMED_ENDPOINT_FIELDS, claimedDelivery, claimedEndpoint, endpoints } from '../schema.ts';
-import { raw, type Sql, sql } from '../sql.ts';
+import { prepared, raw, type Sql, sql } from '../sql.ts';
 import { SENDING } from '../statuses.ts';
 import type { ClaimedDelivery, DeliveryOutcome, Store } from '../store.ts';
 import { StoreUnavailableError } from '../store-errors.ts';
@@ -129,7 +129,9 @@ export function postgresClaims(
         // '' when the message has none, NULL when this statement's snapshot (taken before the
         // function's own) does not show the message yet — looked up again below.
         return query(
-          sql`SELECT ${CLAIM_COLUMNS}, (SELECT coalesce(m.traceparent, '') FROM message m WHERE m.id = c.msg_id) AS traceparent
+          prepared(
+            'hookline_claim',
+            sql`SELECT ${CLAIM_COLUMNS}, (SELECT coalesce(m.traceparent, '') FROM message m WHERE m.id = c.msg_id) AS traceparent
               FROM hookline_claim(${o.now}::bigint, ${o.leaseMs}::bigint,
                 ${o.limit}::integer, ${o.perEndpoint}::integer, ${o.skipEndpoints}::text[],
                 ${o.onlyEndpoints ?? null}::text[], ${o.excludeKinds ?? []}::text[], ${slotFrom}::bigint,
@@ -137,6 +139,7 @@ export function postgresClaims(
                 ${o.leasePerEndpoint ?? false}::boolean, ${LEASE_TIMEOUTS}::integer, ${LEASE_SLACK_MS}::integer,
                 ${turnAfter}::text, ${o.limit * WINDOW_PER_LIMIT}::integer, ${scanBudget(o.limit)}::integer,
                 ${LIVE_MS}::integer) c`,
+          ),
           c,
         );
       });
@@ -183,7 +186,9 @@ export function postgresClaims(
       const changes = healthChanges(healthSignals(outcomes, () => true));
       const a = <T>(f: (x: (typeof logged)[number]['attempt']) => T) => logged.map((o) => f(o.attempt));
       const row = await one(
-        sql`WITH moved AS (
+        prepared(
+          'hookline_complete',
+          sql`WITH moved AS (
               -- Only the holder of the current lease moves a delivery on.
               UPDATE delivery d SET status = u.status, attempts = d.attempts + u.inc, next_attempt_at = u.next_at,
                 updated_at = ${now}::bigint
@@ -216,6 +221,7 @@ export function postgresClaims(
             ), ${healthCtes(changes, expected, now)}
             SELECT (SELECT coalesce(array_agg(moved.id), '{}') FROM moved) AS moved,
               (SELECT coalesce(array_agg(hu.id ORDER BY hu.id) FILTER (WHERE hu.newly), '{}') FROM hu) AS disabled`,
+        ),
       );
       const held = new Set((row?.moved as string[] | undefined) ?? []);
       const disabled = [...((row?.disabled as string[] | undefined) ?? [])];

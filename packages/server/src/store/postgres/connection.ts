@@ -121,9 +121,23 @@ export function openPostgres(options: PostgresConnectionOptions): PostgresConnec
     client.on('error', () => {});
   });
 
+  // The names of prepared statements (store/sql.ts `prepared`), one per distinct text: a
+  // connection refuses a name it prepared with another text.
+  const preparedNames = new Map<string, string>();
+  const preparedName = (prefix: string, text: string): string => {
+    let name = preparedNames.get(text);
+    if (name === undefined) {
+      name = `${prefix}_${preparedNames.size}`;
+      preparedNames.set(text, name);
+    }
+    return name;
+  };
+
   async function result(q: Sql, c: Queryable) {
     const { text, values } = q.render(postgresDialect.placeholder);
     try {
+      if (q.prepareAs !== undefined)
+        return await c.query({ name: preparedName(q.prepareAs, text), text, values });
       return await c.query(text, values);
     } catch (err) {
       return translate(err);

@@ -12,7 +12,7 @@
  */
 import { TriggerType, type TriggerTypeCode } from '../../core/types.ts';
 import { endpoints, messages } from '../schema.ts';
-import { raw, type Sql, sql } from '../sql.ts';
+import { prepared, raw, type Sql, sql } from '../sql.ts';
 import { OPEN, PENDING, SENDING } from '../statuses.ts';
 import type { DeliveryScope, IngestResult, RoutingEndpoint, Store } from '../store.ts';
 import type { CodecContext } from '../table.ts';
@@ -83,9 +83,12 @@ export function postgresQueue(
         const routingByApp = new Map<string, RoutingEndpoint[]>();
         const rows = await query(
           // Polling endpoints (kind 'poller') are never sent anything: their consumers poll.
-          sql`SELECT a.id AS app, e.id, e.disabled, e.event_types, e.channels
-              FROM app a LEFT JOIN endpoint e ON e.app_id = a.id AND e.kind <> 'poller'
-              WHERE a.id = ANY(${appIds}::text[]) FOR KEY SHARE OF a`,
+          prepared(
+            'hookline_routing',
+            sql`SELECT a.id AS app, e.id, e.disabled, e.event_types, e.channels
+                FROM app a LEFT JOIN endpoint e ON e.app_id = a.id AND e.kind <> 'poller'
+                WHERE a.id = ANY(${appIds}::text[]) FOR KEY SHARE OF a`,
+          ),
           c,
         );
         for (const r of rows) {
@@ -146,7 +149,9 @@ export function postgresQueue(
           msgs.length === 0
             ? []
             : await query(
-                sql`WITH m AS (
+                prepared(
+                  'hookline_ingest',
+                  sql`WITH m AS (
                    INSERT INTO message (id, app_id, event_id, event_type, channels, tags, created_at,
                      ordering_key, traceparent)
                    SELECT id, app_id, event_id, event_type, channels::jsonb, tags::jsonb, created_at,
@@ -200,6 +205,7 @@ export function postgresQueue(
                      expires_at = excluded.expires_at
                  )
                  SELECT id, (SELECT COUNT(*) FROM d) AS queued FROM m`,
+                ),
                 c,
               );
         const inserted = new Set(stored.map((r) => String(r.id)));
