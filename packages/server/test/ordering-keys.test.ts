@@ -88,6 +88,19 @@ async function startKeyedReceiver(): Promise<KeyedReceiver> {
   return r;
 }
 
+/** `p`, or an error after `ms`: a dispatcher that never goes idle fails the test, not the run. */
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Waits (bounded) until `cond` holds. */
 async function until(cond: () => boolean, what: string, ms = 15_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -174,7 +187,7 @@ function suite(name: string, setup: () => Promise<Setup>, options: { skip?: stri
         assert.deepEqual(seqsOf(recv.seen, null), [null, null, null], 'unkeyed messages carry no sequence');
         release();
         await until(() => seqsOf(recv.seen, 'A').length === 5, 'all of A');
-        await server.hookline.dispatcher!.drain();
+        await within(server.hookline.dispatcher!.drain(), 30_000, 'drain');
         assert.deepEqual(seqsOf(recv.seen, 'A'), [1, 2, 3, 4, 5]);
         // Publish order within a key is the payload order too.
         assert.deepEqual(
@@ -235,7 +248,7 @@ function suite(name: string, setup: () => Promise<Setup>, options: { skip?: stri
         clock.advance(120_000); // past the retry, whatever its jitter
         wake();
         await until(() => recv.seen.length === 7, 'A1 again, A2, A3');
-        await server.hookline.dispatcher!.drain();
+        await within(server.hookline.dispatcher!.drain(), 30_000, 'drain');
         assert.deepEqual(
           recv.seen.filter((x) => x.key === 'A').map((x) => [x.seq, x.status]),
           [
@@ -264,11 +277,24 @@ function suite(name: string, setup: () => Promise<Setup>, options: { skip?: stri
           recv.seen.map((x) => x.seq),
           [1],
         );
+        // The receiver answers before Hookline records the attempt, and the retry is scheduled
+        // from the clock at that moment: move the clock only once A1 is recorded as failed.
+        const ep = (await firstEndpoint(appId)).id;
+        const attempts = async () =>
+          (await server.call('GET', `/api/v1/app/${appId}/attempt/endpoint/${ep}`)).body.data
+            .length as number;
+        for (let i = 0; i < 500 && (await attempts()) < 1; i++) await new Promise((r) => setTimeout(r, 10));
+        assert.equal(await attempts(), 1);
+        // A2 is due but waits behind A1's retry: the queue's next time is the retry's, and the
+        // dispatcher is idle until then (it neither polls for A2 nor keeps a drain waiting).
+        const next = await server.hookline.store.nextDueAt();
+        assert.ok(next !== null && next > clock.now() && next <= clock.now() + 120_000, `next due ${next}`);
+        await within(server.hookline.dispatcher!.drain(), 5_000, 'drain while A2 waits for A1');
         clock.advance(120_000); // past the retry, whatever its jitter
         wake();
         // The retry fails too: the schedule is used up, A1 has failed for good and A2 goes.
         await until(() => recv.seen.length === 3, 'A1 again, then A2');
-        await server.hookline.dispatcher!.drain();
+        await within(server.hookline.dispatcher!.drain(), 30_000, 'drain');
         assert.deepEqual(
           recv.seen.map((x) => [x.seq, x.status]),
           [
@@ -297,7 +323,7 @@ function suite(name: string, setup: () => Promise<Setup>, options: { skip?: stri
         await publish(appId, 5, 'X', 't.b');
         const plain = await publish(appId, 6, undefined, 't.b');
         assert.equal('orderingKey' in plain, false, 'an unkeyed message looks as in Svix');
-        await server.hookline.dispatcher!.drain();
+        await within(server.hookline.dispatcher!.drain(), 30_000, 'drain');
         const lines = (r: typeof all) =>
           r.requests.map((q) => {
             const h = headersOf(q);
@@ -332,7 +358,7 @@ function suite(name: string, setup: () => Promise<Setup>, options: { skip?: stri
         // A resend keeps the key and the number.
         const r = await server.call('POST', `/api/v1/app/${appId}/msg/${m2.id}/endpoint/${e1.id}/resend`);
         assert.equal(r.status, 202);
-        await server.hookline.dispatcher!.drain();
+        await within(server.hookline.dispatcher!.drain(), 30_000, 'drain');
         const last = headersOf(all.requests.at(-1)!);
         assert.equal(last['webhook-id'], m2.id);
         assert.equal(last['webhook-ordering-key'], 'X');
@@ -360,7 +386,7 @@ function suite(name: string, setup: () => Promise<Setup>, options: { skip?: stri
         const r = await server.call('POST', `/api/v1/app/${appId}/endpoint/${e.id}/recover`, { since });
         assert.equal(r.status, 202, JSON.stringify(r.body));
         await recv.waitFor(4);
-        await server.hookline.dispatcher!.drain();
+        await within(server.hookline.dispatcher!.drain(), 30_000, 'drain');
         const got = recv.requests
           .map((q) => {
             const h = headersOf(q);

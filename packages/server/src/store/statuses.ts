@@ -23,3 +23,13 @@ export const ACCEPTED = quoted('accepted' satisfies InboundStatus);
 export const UNACCEPTED = INBOUND_STATUSES.filter((s) => s !== 'accepted')
   .map(quoted)
   .join(', ');
+
+/**
+ * On an open delivery `d`: it is unkeyed, or the first open one of its (endpoint, ordering key)
+ * line. The others of a line wait for its head, so their own due times say nothing about when
+ * the queue next has work: `nextDueAt` looks only at these (one probe of `delivery_key_open` per
+ * keyed row it passes).
+ */
+export const LINE_HEAD = `(d.ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM delivery k
+  WHERE k.endpoint_id = d.endpoint_id AND k.ordering_key = d.ordering_key AND k.ordering_key IS NOT NULL
+    AND k.status IN (${OPEN}) AND (k.sequence, k.id) < (d.sequence, d.id)))`;

@@ -13,7 +13,7 @@
 import { TriggerType, type TriggerTypeCode } from '../../core/types.ts';
 import { endpoints, messages } from '../schema.ts';
 import { prepared, raw, type Sql, sql } from '../sql.ts';
-import { OPEN, PENDING, SENDING } from '../statuses.ts';
+import { LINE_HEAD, OPEN, PENDING, SENDING } from '../statuses.ts';
 import type { DeliveryScope, IngestResult, RoutingEndpoint, Store } from '../store.ts';
 import type { CodecContext } from '../table.ts';
 import { postgresClaims } from './claim.ts';
@@ -264,8 +264,10 @@ export function postgresQueue(
                     CROSS JOIN LATERAL (
                       SELECT d.next_attempt_at AS t FROM delivery d
                       WHERE d.endpoint_id = o.id AND d.status IN (${raw(OPEN)})${scopeSql({ excludeKinds: filter.excludeKinds }, 'd.')}
+                        AND ${raw(LINE_HEAD)}
                       ORDER BY d.next_attempt_at LIMIT 1) f`
-              : sql`SELECT MIN(next_attempt_at) AS t FROM delivery WHERE status IN (${raw(OPEN)})${scopeSql(filter)}`,
+              : sql`SELECT MIN(d.next_attempt_at) AS t FROM delivery d
+                    WHERE d.status IN (${raw(OPEN)})${scopeSql(filter, 'd.')} AND ${raw(LINE_HEAD)}`,
           )
         )?.t,
       ),

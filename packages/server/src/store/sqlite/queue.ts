@@ -33,7 +33,7 @@ import {
   endpoints,
   messages,
 } from '../schema.ts';
-import { OPEN, PENDING, SENDING } from '../statuses.ts';
+import { LINE_HEAD, OPEN, PENDING, SENDING } from '../statuses.ts';
 import type {
   ClaimedDelivery,
   ClaimOptions,
@@ -573,7 +573,7 @@ export function sqliteQueue(
         const scope = scopeSql(filter);
         return numOrNull(
           get(
-            `SELECT MIN(next_attempt_at) AS t FROM delivery WHERE status IN (${OPEN})${scope.sql}`,
+            `SELECT MIN(next_attempt_at) AS t FROM delivery d WHERE status IN (${OPEN})${scope.sql} AND ${LINE_HEAD}`,
             scope.params,
           )?.t,
         );
