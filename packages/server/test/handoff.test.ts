@@ -165,3 +165,84 @@ describe('handed-off and claimed deliveries share the per-endpoint limit (SQLite
     assert.ok(claims.deliveries > 0 && claims.deliveries < 30, `claimed ${claims.deliveries} of 30`);
   });
 });
+
+describe('a dispatcher holding all it may of an endpoint does not claim for it on new work (SQLite)', () => {
+  let server: TestServer;
+  let held: Server;
+  let url = '';
+  const release: (() => void)[] = [];
+  let holding = false;
+  let served = 0;
+  const bodies: number[] = [];
+  before(async () => {
+    held = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const answer = () => {
+          served++;
+          bodies.push((JSON.parse(Buffer.concat(chunks).toString()) as { i: number }).i);
+          res.end('ok');
+        };
+        if (holding) release.push(answer);
+        else answer();
+      });
+    });
+    await new Promise<void>((r) => held.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(held.address() as AddressInfo).port}`;
+    server = await startHookline({
+      env: { HOOKLINE_ENDPOINT_CONCURRENCY: '3', HOOKLINE_ADAPTIVE_CONCURRENCY: 'false' },
+    });
+    await server.call('POST', '/api/v1/app', { name: 'Held', uid: 'busy' });
+  });
+  after(async () => {
+    for (const r of release) r();
+    await server.close();
+    held.closeAllConnections();
+    await new Promise<void>((r) => held.close(() => r()));
+  });
+
+  test('the new delivery waits for a free slot instead of a claim at each message; none is lost', async () => {
+    const store = server.hookline.store;
+    let calls = 0;
+    let claimed = 0;
+    const claimDue = store.claimDue.bind(store);
+    store.claimDue = async (o) => {
+      calls++;
+      const got = await claimDue(o);
+      claimed += got.length;
+      return got;
+    };
+    await makeEndpoint(server, 'busy', { url });
+    holding = true;
+    const publish = async (i: number) =>
+      assert.equal(
+        (await server.call('POST', '/api/v1/app/busy/msg', { eventType: 'held', payload: { i } })).status,
+        202,
+      );
+    // Limit 3: the first three are handed over at commit and held by the receiver; the fourth
+    // is claimed (the endpoint had room in hand) and waits; from then on the endpoint is at its
+    // limit here, and a claim would skip it.
+    for (let i = 0; i < 4; i++) await publish(i);
+    const deadline = Date.now() + 10_000;
+    while ((release.length < 3 || claimed < 1) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 10));
+    assert.equal(release.length, 3, 'three requests held at the receiver');
+    assert.equal(claimed, 1, 'one claimed to wait in hand');
+    await new Promise((r) => setTimeout(r, 100));
+    // More messages for that endpoint: no claim until a slot frees (there is nothing else due).
+    const before = calls;
+    for (let i = 4; i < 7; i++) await publish(i);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(calls - before, 0, 'no claim while the endpoint is at its limit here');
+    holding = false;
+    for (const r of release.splice(0)) r();
+    const until = Date.now() + 10_000;
+    while (served < 7 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    await server.hookline.dispatcher!.drain();
+    assert.deepEqual(
+      [...bodies].sort((a, b) => a - b),
+      [0, 1, 2, 3, 4, 5, 6],
+    );
+  });
+});

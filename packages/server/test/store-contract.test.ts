@@ -1815,16 +1815,27 @@ for (const adapter of selectedAdapters()) {
       }
       const a = app();
       await store.insertApp(a);
-      for (let i = 0; i < 4; i++) await store.insertEndpoint(endpoint(a.id));
+      const endpointIds: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        const e = endpoint(a.id);
+        endpointIds.push(e.id);
+        await store.insertEndpoint(e);
+      }
       const other = peer();
-      const woke = new Promise<void>((resolve) => other.onDeliveriesQueued(resolve));
+      const woke = new Promise<readonly string[] | undefined>((resolve) =>
+        other.onDeliveriesQueued((ids) => resolve(ids)),
+      );
       // Give the listening connection a moment to LISTEN before the notification is sent.
       await new Promise((r) => setTimeout(r, 300));
       await store.ingest(Array.from({ length: 100 }, () => item(a.id)));
-      await Promise.race([
+      const named = await Promise.race([
         woke,
-        new Promise((_, reject) => setTimeout(() => reject(new Error('no notification within 5 s')), 5000)),
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error('no notification within 5 s')), 5000),
+        ),
       ]);
+      // The notification names the endpoints with new work (a worker at their limit need not claim).
+      assert.deepEqual([...(named ?? [])].sort(), [...endpointIds].sort());
       const workers = [store, other, peer(), peer()];
       const seen = new Map<string, number>();
       // A claim locks every endpoint its round robin serves: claims made at the same instant for

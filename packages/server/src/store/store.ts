@@ -376,8 +376,11 @@ export interface Store extends OverviewQueries {
   /** Cheap round trip: throws when the database cannot take requests. */
   ping(): Promise<void>;
   close(): Promise<void>;
-  /** Called after new deliveries are committed; workers use it to wake at once. */
-  onDeliveriesQueued(listener: () => void): () => void;
+  /**
+   * Called after new deliveries are committed; workers use it to wake at once. `endpointIds`:
+   * the endpoints they are for, when known (undefined: any endpoint may have new work).
+   */
+  onDeliveriesQueued(listener: (endpointIds?: readonly string[]) => void): () => void;
 
   getSetting(key: string): Promise<string | null>;
   setSetting(key: string, value: string): Promise<void>;

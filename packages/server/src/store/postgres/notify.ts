@@ -12,12 +12,33 @@ import type { PostgresConnection, Queryable } from './connection.ts';
 
 const NOTIFY_CHANNEL = 'hookline_queued';
 const NOTIFY_COALESCE_MS = 5;
+/**
+ * A notification names at most this many endpoints (ids of ~31 characters, well within
+ * PostgreSQL's 8,000-byte payload); more, and it says "any endpoint".
+ */
+const NOTIFY_MAX_ENDPOINTS = 100;
+
+/**
+ * The payload: the sending instance, then the endpoints with new work, comma-separated, when
+ * known (`instance:ep_1,ep_2`); the instance alone means any endpoint.
+ */
+function payloadOf(instance: string, endpointIds: ReadonlySet<string> | null): string {
+  return endpointIds === null || endpointIds.size === 0
+    ? instance
+    : `${instance}:${[...endpointIds].join(',')}`;
+}
+
+/** Endpoints with new work, or undefined: any endpoint may have some. */
+type Endpoints = readonly string[] | undefined;
 
 export interface Notifier {
-  /** Subscribes to "deliveries were queued" (from this process or another); returns the unsubscribe. */
-  subscribe(listener: () => void): () => void;
+  /**
+   * Subscribes to "deliveries were queued" (from this process or another), with the endpoints
+   * they are for when the notification names them; returns the unsubscribe.
+   */
+  subscribe(listener: (endpointIds: Endpoints) => void): () => void;
   /** Tells this process's listeners at once. */
-  local(): void;
+  local(endpointIds?: Endpoints): void;
   /** Notifies other processes inside the caller's transaction (sent at its commit). */
   inTx(c: Queryable): Promise<void>;
   /**
@@ -25,7 +46,7 @@ export interface Notifier {
    * transactions that NOTIFY serialize their commits in PostgreSQL, and one wake-up per few
    * milliseconds is all the workers need.
    */
-  soon(): void;
+  soon(endpointIds?: Endpoints): void;
   /** Sends a pending notification and closes the LISTEN connection. */
   close(): Promise<void>;
 }
@@ -34,11 +55,19 @@ export function createNotifier(conn: PostgresConnection): Notifier {
   const events = new EventEmitter();
   // Our own notifications are skipped: local listeners were told already.
   const instance = randomUUID();
-  const notify = (c?: Queryable) => conn.query(sql`SELECT pg_notify(${NOTIFY_CHANNEL}, ${instance})`, c);
+  const notify = (c?: Queryable, endpointIds: ReadonlySet<string> | null = null) =>
+    conn.query(sql`SELECT pg_notify(${NOTIFY_CHANNEL}, ${payloadOf(instance, endpointIds)})`, c);
   let closed = false;
 
   let notifyTimer: NodeJS.Timeout | null = null;
   let lastNotify = Number.NEGATIVE_INFINITY;
+  /** The endpoints the pending notification names; null: any endpoint. */
+  let pendingEndpoints: Set<string> | null = new Set();
+  const takePending = () => {
+    const p = pendingEndpoints;
+    pendingEndpoints = new Set();
+    return p;
+  };
 
   // ---- LISTEN: one dedicated connection, opened when the first listener subscribes -------
   let listener: pg.Client | null = null;
@@ -65,14 +94,18 @@ export function createNotifier(conn: PostgresConnection): Notifier {
     client.on('error', retry);
     client.on('end', retry);
     client.on('notification', (n) => {
-      if (n.payload !== instance) events.emit('queued');
+      const payload = n.payload ?? '';
+      const colon = payload.indexOf(':');
+      const from = colon < 0 ? payload : payload.slice(0, colon);
+      if (from === instance) return;
+      events.emit('queued', colon < 0 ? undefined : payload.slice(colon + 1).split(','));
     });
     try {
       await client.connect();
       await client.query(`LISTEN ${NOTIFY_CHANNEL}`);
       reconnectDelay = 250;
       // Notifications sent while we were not listening are lost: look for work once.
-      if (listening) events.emit('queued');
+      if (listening) events.emit('queued', undefined);
       listening = true;
     } catch {
       retry();
@@ -87,19 +120,25 @@ export function createNotifier(conn: PostgresConnection): Notifier {
         events.off('queued', fn);
       };
     },
-    local: () => {
-      events.emit('queued');
+    local: (endpointIds) => {
+      events.emit('queued', endpointIds);
     },
     async inTx(c) {
       await notify(c);
     },
-    soon() {
-      if (notifyTimer || closed) return;
+    soon(endpointIds) {
+      if (closed) return;
+      if (endpointIds === undefined) pendingEndpoints = null;
+      else if (pendingEndpoints !== null) {
+        for (const id of endpointIds) pendingEndpoints.add(id);
+        if (pendingEndpoints.size > NOTIFY_MAX_ENDPOINTS) pendingEndpoints = null;
+      }
+      if (notifyTimer) return;
       const wait = Math.max(0, lastNotify + NOTIFY_COALESCE_MS - performance.now());
       notifyTimer = setTimeout(() => {
         notifyTimer = null;
         lastNotify = performance.now();
-        notify().catch(() => {});
+        notify(undefined, takePending()).catch(() => {});
       }, wait);
     },
     async close() {
@@ -110,7 +149,7 @@ export function createNotifier(conn: PostgresConnection): Notifier {
         // Send the last notification before the pool closes.
         clearTimeout(notifyTimer);
         notifyTimer = null;
-        await notify().catch(() => {});
+        await notify(undefined, takePending()).catch(() => {});
       }
       const l = listener;
       listener = null;

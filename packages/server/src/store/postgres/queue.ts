@@ -235,11 +235,16 @@ export function postgresQueue(
             results[i] = { ok: false, reason: 'duplicate_event_id', existing: found };
           }
         }
-        return { results: results as IngestResult[], queued };
-      }).then(({ results, queued }) => {
+        // The endpoints with new work, so that a worker already at an endpoint's limit does not
+        // claim for nothing.
+        const endpointIds = [
+          ...new Set(deliveries.filter((d) => inserted.has(d.msgId)).map((d) => d.endpointId)),
+        ];
+        return { results: results as IngestResult[], queued, endpointIds };
+      }).then(({ results, queued, endpointIds }) => {
         if (queued > 0) {
-          notifier.local();
-          notifier.soon();
+          notifier.local(endpointIds);
+          notifier.soon(endpointIds);
         }
         return results;
       }),

@@ -234,6 +234,8 @@ export function sqliteQueue(
     ingest: (items, handoff) =>
       conn.exclusive(() => {
         let queued = 0;
+        // The endpoints of the deliveries left for a claim (a dispatcher at their limit need not claim).
+        const queuedFor = new Set<string>();
         // Deliveries leased to the dispatcher as they are written (IngestHandoff).
         const taken: ClaimedDelivery[] = [];
         const handedOff = new Map<string, ClaimedDelivery['endpoint'] & { leaseMs: number }>();
@@ -330,6 +332,7 @@ export function sqliteQueue(
                     : { orderingKey, sequence: nextSequence(endpointId, orderingKey) },
                 );
                 queued++;
+                queuedFor.add(endpointId);
               }
               if (item.idempotency) {
                 const { key, response, expiresAt } = item.idempotency;
@@ -348,7 +351,7 @@ export function sqliteQueue(
           throw err;
         }
         if (taken.length > 0) handoff!.taken(taken);
-        if (queued > 0) events.emit('queued');
+        if (queued > 0) events.emit('queued', [...queuedFor]);
         return results;
       }),
 
