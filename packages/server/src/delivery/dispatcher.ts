@@ -368,8 +368,9 @@ export function createDispatcher(deps: {
    * New deliveries were queued, for `endpointIds` when the store says which. A claim now would
    * skip an endpoint this worker holds all it may (the store leases it nothing more) or that is
    * paused, so when every one of them is such, there is no claim: a busy one is noted, and the
-   * claim made when it frees a slot takes its work; a paused one is looked at when its pause ends. (A busy endpoint was otherwise claimed for at each notification, in vain:
-   * half of all claims with one worker on one endpoint, `--store postgres --only e2e`.)
+   * claim made when it frees a slot takes its work; a paused one is looked at when its pause
+   * ends. (A busy endpoint was otherwise claimed for at each notification, in vain: half of all
+   * claims with one worker on one endpoint, `--store postgres --only e2e`.)
    */
   function queued(endpointIds?: readonly string[]) {
     if (endpointIds !== undefined && endpointIds.length > 0) {

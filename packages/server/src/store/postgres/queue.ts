@@ -209,11 +209,9 @@ export function postgresQueue(
                 c,
               );
         const inserted = new Set(stored.map((r) => String(r.id)));
-        let queued = 0;
         for (const i of toInsert) {
           if (!inserted.has(items[i]!.message.id)) continue;
           results[i] = { ok: true, deliveries: routed.get(i)! };
-          queued += routed.get(i)!;
         }
         // Everything else had an eventId that is taken: a duplicate of a stored message.
         const dupIdx = items.map((_item, i) => i).filter((i) => results[i] === null);
@@ -240,9 +238,9 @@ export function postgresQueue(
         const endpointIds = [
           ...new Set(deliveries.filter((d) => inserted.has(d.msgId)).map((d) => d.endpointId)),
         ];
-        return { results: results as IngestResult[], queued, endpointIds };
-      }).then(({ results, queued, endpointIds }) => {
-        if (queued > 0) {
+        return { results: results as IngestResult[], endpointIds };
+      }).then(({ results, endpointIds }) => {
+        if (endpointIds.length > 0) {
           notifier.local(endpointIds);
           notifier.soon(endpointIds);
         }

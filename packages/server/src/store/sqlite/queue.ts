@@ -233,7 +233,6 @@ export function sqliteQueue(
   return {
     ingest: (items, handoff) =>
       conn.exclusive(() => {
-        let queued = 0;
         // The endpoints of the deliveries left for a claim (a dispatcher at their limit need not claim).
         const queuedFor = new Set<string>();
         // Deliveries leased to the dispatcher as they are written (IngestHandoff).
@@ -331,7 +330,6 @@ export function sqliteQueue(
                     ? null
                     : { orderingKey, sequence: nextSequence(endpointId, orderingKey) },
                 );
-                queued++;
                 queuedFor.add(endpointId);
               }
               if (item.idempotency) {
@@ -351,7 +349,7 @@ export function sqliteQueue(
           throw err;
         }
         if (taken.length > 0) handoff!.taken(taken);
-        if (queued > 0) events.emit('queued', [...queuedFor]);
+        if (queuedFor.size > 0) events.emit('queued', [...queuedFor]);
         return results;
       }),
 
