@@ -341,20 +341,31 @@ export function createDispatcher(deps: {
   /** Endpoints whose last claim hit the per-endpoint cap: more of their work is probably due. */
   const moreDue = new Set<string>();
   let timer: NodeJS.Timeout | null = null;
+  /** When `timer` fires (real time, as setTimeout counts). */
+  let timerAt = Infinity;
   let idleWaiters: (() => void)[] = [];
   let unsubscribe: (() => void) | null = null;
   /** Endpoints paused by their answers: when to look at them again. */
   const resumeTimers = new Map<string, NodeJS.Timeout>();
 
+  /**
+   * Looks at the database again in `ms`, or sooner when an earlier look is already set. Never
+   * later: every pump that finds nothing to claim sets the timer again, and with live traffic
+   * finishing every few milliseconds a "look again in 50 ms" pushed back each time never came,
+   * so a backlog a claim had left behind waited for the traffic to stop (a drain on 100 endpoints
+   * with 100 new messages/s beside it: 1,564 due deliveries unclaimed for 40 s).
+   */
   function schedule(ms: number) {
+    const wait = Math.max(0, Math.min(ms, options.idlePollMs));
+    const at = Date.now() + wait;
+    if (timer && timerAt <= at) return;
     if (timer) clearTimeout(timer);
-    timer = setTimeout(
-      () => {
-        timer = null;
-        wake();
-      },
-      Math.max(0, Math.min(ms, options.idlePollMs)),
-    );
+    timerAt = at;
+    timer = setTimeout(() => {
+      timer = null;
+      timerAt = Infinity;
+      wake();
+    }, wait);
     timer.unref?.();
   }
 
@@ -754,6 +765,8 @@ export function createDispatcher(deps: {
       running = false;
       unsubscribe?.();
       if (timer) clearTimeout(timer);
+      timer = null;
+      timerAt = Infinity;
       for (const t of resumeTimers.values()) clearTimeout(t);
       resumeTimers.clear();
       const pending = [...waiting.values()].flat();
