@@ -630,7 +630,9 @@ async function measureDrain(kind: StoreKind, endpoints: number) {
   let drained = false;
   const drain = receiver.waitFor(BACKLOG, DRAIN_CAP_MS, '/webhook').then((d) => {
     drained = true;
-    return d;
+    // A drain that did not finish is measured to the cap, not to its last arrival: a backlog
+    // that stalls with some of it left must not read as fast.
+    return d.count < BACKLOG ? { ...d, at: now() } : d;
   });
   const sentAt = new Map<string, number>();
   let refused = 0;
@@ -663,7 +665,7 @@ async function measureDrain(kind: StoreKind, endpoints: number) {
       ((d.count - 1) * 1000) / (d.at - d.firstAt),
       targets.drain,
     ),
-    `${fmtN(d.count)}/${fmtN(BACKLOG)} delivered, first to last arrival in ${(d.at - d.firstAt).toFixed(0)} ms${kind === 'postgres' ? ' (1 API + 1 worker process)' : ''}.`,
+    `${fmtN(d.count)}/${fmtN(BACKLOG)} delivered, ${d.count < BACKLOG ? 'first arrival to the time cap' : 'first to last arrival'} in ${(d.at - d.firstAt).toFixed(0)} ms${kind === 'postgres' ? ' (1 API + 1 worker process)' : ''}.`,
   );
   if (d.count < BACKLOG)
     console.log(
