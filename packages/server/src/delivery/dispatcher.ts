@@ -341,7 +341,7 @@ export function createDispatcher(deps: {
   /** Endpoints whose last claim hit the per-endpoint cap: more of their work is probably due. */
   const moreDue = new Set<string>();
   let timer: NodeJS.Timeout | null = null;
-  /** When `timer` fires (real time, as setTimeout counts). */
+  /** When `timer` fires (monotonic time, as setTimeout counts). */
   let timerAt = Infinity;
   let idleWaiters: (() => void)[] = [];
   let unsubscribe: (() => void) | null = null;
@@ -357,7 +357,7 @@ export function createDispatcher(deps: {
    */
   function schedule(ms: number) {
     const wait = Math.max(0, Math.min(ms, options.idlePollMs));
-    const at = Date.now() + wait;
+    const at = performance.now() + wait;
     if (timer && timerAt <= at) return;
     if (timer) clearTimeout(timer);
     timerAt = at;
