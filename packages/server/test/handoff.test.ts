@@ -112,6 +112,63 @@ describe('new deliveries handed to the dispatcher at commit (SQLite)', () => {
       [0, 1, 2],
     );
   });
+
+  test('due work a claim left behind goes out while a steady stream of deliveries runs beside it', async () => {
+    assert.equal((await server.call('POST', '/api/v1/app', { name: 'Beside', uid: 'b' })).status, 201);
+    for (const name of ['backlog.e', 'live.e'])
+      assert.equal(
+        (await server.call('POST', '/api/v1/event-type', { name, description: name })).status,
+        201,
+      );
+    // A FIFO endpoint's deliveries always wait for a claim; the plain one's are handed over.
+    const backlog = await makeEndpoint(server, 'b', {
+      url: `${recv.url}/backlog`,
+      fifo: true,
+      filterTypes: ['backlog.e'],
+    });
+    await makeEndpoint(server, 'b', { url: `${recv.url}/live`, filterTypes: ['live.e'] });
+    // The first claim after the backlog message leaves it behind (as a claim does when another
+    // worker is leasing those rows, or when its scan stops short): the dispatcher is told
+    // nothing new, and only its own look again after a short while finds the delivery.
+    const store = server.hookline.store;
+    const claimDue = store.claimDue.bind(store);
+    let hide = true;
+    let hidden = 0;
+    store.claimDue = async (o) => {
+      if (!hide) return claimDue(o);
+      hide = false;
+      hidden++;
+      return claimDue({ ...o, skipEndpoints: [...o.skipEndpoints, backlog.id] });
+    };
+    const queued = await server.call('POST', '/api/v1/app/b/msg', { eventType: 'backlog.e', payload: {} });
+    assert.equal(queued.status, 202);
+    // Live traffic beside it: a message every 10 ms for 1.5 s, each delivered and recorded.
+    let liveSent = 0;
+    let backlogAtLive = -1;
+    const end = Date.now() + 1500;
+    while (Date.now() < end) {
+      const r = await server.call('POST', '/api/v1/app/b/msg', {
+        eventType: 'live.e',
+        payload: { i: liveSent },
+      });
+      assert.equal(r.status, 202);
+      liveSent++;
+      if (backlogAtLive < 0 && recv.requests.some((q) => q.url === '/backlog')) backlogAtLive = liveSent;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(hidden, 1, 'one claim left the backlog behind');
+    assert.ok(liveSent > 20, `the stream ran (${liveSent} live messages)`);
+    // Before the fix the timer was pushed back by every delivery that finished, so the backlog
+    // waited until the stream stopped.
+    assert.ok(
+      backlogAtLive > 0 && backlogAtLive < liveSent,
+      `the backlog delivery went out while the stream ran (after live message ${backlogAtLive} of ${liveSent})`,
+    );
+    await server.hookline.dispatcher!.drain();
+    store.claimDue = claimDue;
+    assert.equal(recv.requests.filter((q) => q.url === '/backlog').length, 1);
+    assert.equal(recv.requests.filter((q) => q.url === '/live').length, liveSent);
+  });
 });
 
 describe('handed-off and claimed deliveries share the per-endpoint limit (SQLite)', () => {
@@ -244,74 +301,5 @@ describe('a dispatcher holding all it may of an endpoint does not claim for it o
       [...bodies].sort((a, b) => a - b),
       [0, 1, 2, 3, 4, 5, 6],
     );
-  });
-});
-
-describe('due work a claim left behind is claimed while live traffic runs beside it (SQLite)', () => {
-  let server: TestServer;
-  let recv: TestReceiver;
-  before(async () => {
-    server = await startHookline();
-    recv = await startReceiver();
-    assert.equal((await server.call('POST', '/api/v1/app', { name: 'Beside', uid: 'b' })).status, 201);
-  });
-  after(async () => {
-    await server.close();
-    await recv.close();
-  });
-
-  test('a steady stream of deliveries does not keep postponing the look at what is due', async () => {
-    for (const name of ['backlog.e', 'live.e'])
-      assert.equal(
-        (await server.call('POST', '/api/v1/event-type', { name, description: name })).status,
-        201,
-      );
-    // A FIFO endpoint's deliveries always wait for a claim; the plain one's are handed over.
-    const backlog = await makeEndpoint(server, 'b', {
-      url: `${recv.url}/backlog`,
-      fifo: true,
-      filterTypes: ['backlog.e'],
-    });
-    await makeEndpoint(server, 'b', { url: `${recv.url}/live`, filterTypes: ['live.e'] });
-    // The first claim after the backlog message leaves it behind (as a claim does when another
-    // worker is leasing those rows, or when its scan stops short): the dispatcher is told
-    // nothing new, and only its own look again after a short while finds the delivery.
-    const store = server.hookline.store;
-    const claimDue = store.claimDue.bind(store);
-    let hide = true;
-    let hidden = 0;
-    store.claimDue = async (o) => {
-      if (!hide) return claimDue(o);
-      hide = false;
-      hidden++;
-      return claimDue({ ...o, skipEndpoints: [...o.skipEndpoints, backlog.id] });
-    };
-    const queued = await server.call('POST', '/api/v1/app/b/msg', { eventType: 'backlog.e', payload: {} });
-    assert.equal(queued.status, 202);
-    // Live traffic beside it: a message every 10 ms for 1.5 s, each delivered and recorded.
-    let liveSent = 0;
-    let backlogAtLive = -1;
-    const end = Date.now() + 1500;
-    while (Date.now() < end) {
-      const r = await server.call('POST', '/api/v1/app/b/msg', {
-        eventType: 'live.e',
-        payload: { i: liveSent },
-      });
-      assert.equal(r.status, 202);
-      liveSent++;
-      if (backlogAtLive < 0 && recv.requests.some((q) => q.url === '/backlog')) backlogAtLive = liveSent;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    assert.equal(hidden, 1, 'one claim left the backlog behind');
-    assert.ok(liveSent > 20, `the stream ran (${liveSent} live messages)`);
-    // Before the fix the timer was pushed back by every delivery that finished, so the backlog
-    // waited until the stream stopped.
-    assert.ok(
-      backlogAtLive > 0 && backlogAtLive < liveSent,
-      `the backlog delivery went out while the stream ran (after live message ${backlogAtLive} of ${liveSent})`,
-    );
-    await server.hookline.dispatcher!.drain();
-    assert.equal(recv.requests.filter((q) => q.url === '/backlog').length, 1);
-    assert.equal(recv.requests.filter((q) => q.url === '/live').length, liveSent);
   });
 });
