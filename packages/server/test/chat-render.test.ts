@@ -57,6 +57,7 @@ function delivery(
       uid: null,
       description: '',
       timeoutMs: null,
+      fifo: false,
       ...over,
     },
     ...d,

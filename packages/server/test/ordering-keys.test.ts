@@ -202,6 +202,30 @@ function suite(name: string, setup: () => Promise<Setup>, options: { skip?: stri
       }
     });
 
+    test("a FIFO endpoint's next delivery goes as soon as the one before it is recorded", async () => {
+      const recv = await startKeyedReceiver();
+      const store = server.hookline.store;
+      const nextDueAt = store.nextDueAt;
+      try {
+        // The dispatcher then never hears of due work it could not claim, so its only other look
+        // at the queue is its idle poll (5 s): each delivery has to go because the one before it
+        // was recorded. (Before, a FIFO endpoint waited for a 50 ms look each time.)
+        store.nextDueAt = async () => null;
+        const appId = await app();
+        await endpoint(appId, recv.url, { fifo: true });
+        for (let n = 0; n < 8; n++) await publish(appId, n);
+        await until(() => recv.seen.length === 8, 'the 8 deliveries, well before the idle poll', 4_000);
+        assert.deepEqual(
+          recv.seen.map((x) => x.n),
+          [0, 1, 2, 3, 4, 5, 6, 7],
+        );
+        assert.equal(recv.maxInFlight, 1, 'one at a time');
+      } finally {
+        store.nextDueAt = nextDueAt;
+        await recv.close();
+      }
+    });
+
     test('a failing head holds back only its key; its retry goes first, then the rest in order', async () => {
       const recv = await startKeyedReceiver();
       try {

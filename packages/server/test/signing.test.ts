@@ -106,6 +106,7 @@ describe('prepareRequest', () => {
         uid: null,
         description: '',
         timeoutMs: null,
+        fifo: false,
       },
     };
   }

@@ -1461,6 +1461,7 @@ for (const adapter of selectedAdapters()) {
         uid: 'chat',
         description: 'Team chat',
         timeoutMs: null,
+        fifo: false,
       });
       assert.equal(d.msgCreatedAt, now);
       now += slotInterval(4) + 500;

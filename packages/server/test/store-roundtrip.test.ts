@@ -292,6 +292,7 @@ for (const adapter of selectedAdapters()) {
         uid: endpoint.uid,
         description: endpoint.description,
         timeoutMs: endpoint.timeoutMs,
+        fifo: false,
       });
 
       const attempt: Attempt = {

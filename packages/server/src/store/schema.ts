@@ -259,6 +259,7 @@ export const CLAIMED_ENDPOINT_FIELDS = [
   'uid',
   'description',
   'timeoutMs',
+  'fifo',
 ] as const;
 
 /** The endpoint as a claimed delivery carries it (from a row with `CLAIMED_ENDPOINT_FIELDS`). */

@@ -187,6 +187,11 @@ export interface ClaimedDelivery {
     description: string;
     /** The endpoint's own request timeout (ms), or null for the server's. */
     timeoutMs: number | null;
+    /**
+     * One delivery at a time, in order (`Endpoint.fifo`): when this one is recorded, the next of
+     * the endpoint may go.
+     */
+    fifo: boolean;
   };
 }
 

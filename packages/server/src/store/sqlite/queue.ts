@@ -90,7 +90,7 @@ const FIFO_HEAD = `SELECT id, next_attempt_at FROM delivery WHERE endpoint_id = 
   ORDER BY created_at, id LIMIT 1`;
 
 /** What handing a new delivery straight to the dispatcher needs of its endpoint (IngestHandoff). */
-const HANDOFF_ENDPOINT = `SELECT ${endpoints.names(CLAIMED_ENDPOINT_FIELDS, 'e')}, e.fifo, e.throttle_rate,
+const HANDOFF_ENDPOINT = `SELECT ${endpoints.names(CLAIMED_ENDPOINT_FIELDS, 'e')}, e.throttle_rate,
     a.throttle_rate AS app_rate
   FROM endpoint e JOIN app a ON a.id = e.app_id WHERE e.id = ?`;
 
