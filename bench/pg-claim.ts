@@ -135,7 +135,7 @@ async function drain(stores: Store[]): Promise<Result> {
       while (performance.now() < deadline && seen.size < DUE) {
         const now = Date.now();
         const t0 = performance.now();
-        const batch = await store.claimDue({
+        const { deliveries: batch } = await store.claimDue({
           now,
           limit: LIMIT,
           leaseMs: 60_000,

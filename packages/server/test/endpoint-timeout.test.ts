@@ -90,7 +90,7 @@ function timeoutSuite(kind: TestStoreKind): void {
     await server.hookline.dispatcher!.stop();
     await server.call('POST', '/api/v1/app/a/msg', { eventType: 'slow.thing', payload: { n: 2 } });
     const now = Date.now() + 1_000;
-    const claimed = await store.claimDue({
+    const { deliveries: claimed } = await store.claimDue({
       now,
       limit: 10,
       leaseMs: 16_000,

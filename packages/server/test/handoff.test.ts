@@ -18,7 +18,7 @@ function countClaims(server: TestServer): { deliveries: number } {
   const claimDue = store.claimDue.bind(store);
   store.claimDue = async (o) => {
     const got = await claimDue(o);
-    counted.deliveries += got.length;
+    counted.deliveries += got.deliveries.length;
     return got;
   };
   return counted;
@@ -128,8 +128,9 @@ describe('new deliveries handed to the dispatcher at commit (SQLite)', () => {
     });
     await makeEndpoint(server, 'b', { url: `${recv.url}/live`, filterTypes: ['live.e'] });
     // The first claim after the backlog message leaves it behind (as a claim does when another
-    // worker is leasing those rows, or when its scan stops short): the dispatcher is told
-    // nothing new, and only its own look again after a short while finds the delivery.
+    // worker is leasing those rows, or when its scan stops short) and says, as such a claim does,
+    // that what it left waits for something it cannot time: the dispatcher is told nothing new,
+    // and only its own look again after a short while finds the delivery.
     const store = server.hookline.store;
     const claimDue = store.claimDue.bind(store);
     let hide = true;
@@ -138,7 +139,8 @@ describe('new deliveries handed to the dispatcher at commit (SQLite)', () => {
       if (!hide) return claimDue(o);
       hide = false;
       hidden++;
-      return claimDue({ ...o, skipEndpoints: [...o.skipEndpoints, backlog.id] });
+      const claim = await claimDue({ ...o, skipEndpoints: [...o.skipEndpoints, backlog.id] });
+      return { ...claim, blockedUntil: o.now };
     };
     const queued = await server.call('POST', '/api/v1/app/b/msg', { eventType: 'backlog.e', payload: {} });
     assert.equal(queued.status, 202);
@@ -267,7 +269,7 @@ describe('a dispatcher holding all it may of an endpoint does not claim for it o
     store.claimDue = async (o) => {
       calls++;
       const got = await claimDue(o);
-      claimed += got.length;
+      claimed += got.deliveries.length;
       return got;
     };
     await makeEndpoint(server, 'busy', { url });

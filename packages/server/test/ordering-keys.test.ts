@@ -459,6 +459,55 @@ function suite(name: string, setup: () => Promise<Setup>, options: { skip?: stri
     async function firstEndpoint(appId: string): Promise<{ id: string }> {
       return (await server.call('GET', `/api/v1/app/${appId}/endpoint`)).body.data[0];
     }
+
+    test('a FIFO endpoint whose head waits for its retry costs no claims until then', async () => {
+      const recv = await startKeyedReceiver();
+      const store = server.hookline.store;
+      const claimDue = store.claimDue;
+      try {
+        let failedOnce = false;
+        recv.answer = (x) => {
+          if (x.n === 0 && !failedOnce) {
+            failedOnce = true;
+            return { status: 500 };
+          }
+          return { status: 200 };
+        };
+        const appId = await app();
+        await endpoint(appId, recv.url, { fifo: true });
+        for (let n = 0; n < 3; n++) await publish(appId, n);
+        await until(() => recv.seen.length === 1, 'the head, failed');
+        await until(() => server.hookline.dispatcher!.inFlight === 0, 'its failure recorded');
+        // The head's retry is a minute away on the test's clock; the two behind it are due. Each
+        // claim meanwhile would find nothing (one every 50 ms before: the due rows behind the head
+        // made the next due time "now").
+        let claims = 0;
+        store.claimDue = (o) => {
+          claims++;
+          return claimDue.call(store, o);
+        };
+        await new Promise((r) => setTimeout(r, 1_000));
+        assert.ok(claims <= 2, `${claims} claims in the second the head waited`);
+        assert.equal(recv.seen.length, 1, 'nothing went behind the head');
+        // Past the retry (a minute, +-20%); last in this suite, as each move of the clock puts the
+        // later tests' timestamps further ahead of the receivers' clocks.
+        clock.advance(75_000);
+        wake();
+        await until(() => recv.seen.length === 4, 'the head again, then the other two');
+        assert.deepEqual(
+          recv.seen.map((x) => [x.n, x.status]),
+          [
+            [0, 500],
+            [0, 200],
+            [1, 200],
+            [2, 200],
+          ],
+        );
+      } finally {
+        store.claimDue = claimDue;
+        await recv.close();
+      }
+    });
   });
 }
 
@@ -552,7 +601,9 @@ for (const adapter of selectedAdapters()) {
     after(() => cleanup?.());
 
     const claim = (over: Partial<Parameters<Store['claimDue']>[0]> = {}) =>
-      store.claimDue({ now, limit: 100, leaseMs: 30_000, perEndpoint: 100, skipEndpoints: [], ...over });
+      store
+        .claimDue({ now, limit: 100, leaseMs: 30_000, perEndpoint: 100, skipEndpoints: [], ...over })
+        .then((c) => c.deliveries);
     const attempt = (d: ClaimedDelivery, ok: boolean): Attempt => ({
       id: ids('attempt'),
       deliveryId: d.id,

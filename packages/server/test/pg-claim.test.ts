@@ -86,7 +86,9 @@ describe('PostgreSQL claims never wait', await pgTestOptions(), () => {
     return { a: a.id, b: b.id };
   }
   const claim = (now: number) =>
-    store.claimDue({ now, limit: 100, leaseMs: 30_000, perEndpoint: 10, skipEndpoints: [] });
+    store
+      .claimDue({ now, limit: 100, leaseMs: 30_000, perEndpoint: 10, skipEndpoints: [] })
+      .then((c) => c.deliveries);
 
   test('an endpoint another claim is serving is skipped; the batch fills from the others', async () => {
     const { a, b } = await twoEndpoints(5);

@@ -84,7 +84,9 @@ for (const adapter of selectedAdapters()) {
       createdAt: now,
     });
     const claim = (over: Partial<Parameters<Store['claimDue']>[0]> = {}) =>
-      store.claimDue({ now, limit: 100, leaseMs: 30_000, perEndpoint: 100, skipEndpoints: [], ...over });
+      store
+        .claimDue({ now, limit: 100, leaseMs: 30_000, perEndpoint: 100, skipEndpoints: [], ...over })
+        .then((c) => c.deliveries);
 
     test('a migrated database has no pending migrations', async () => {
       assert.equal(await store.pendingMigrations(), 0);
@@ -1423,6 +1425,91 @@ for (const adapter of selectedAdapters()) {
       assert.equal(count(await claim(), inherited.id), 1);
     });
 
+    test('a claim says until when the due work it leaves waits: a FIFO head’s retry, a rate slot', async () => {
+      const a = app();
+      await store.insertApp(a);
+      const fifo = endpoint(a.id, { fifo: true, eventTypes: ['f'] });
+      const rated = endpoint(a.id, { throttleRate: 2, eventTypes: ['r'] });
+      const plain = endpoint(a.id, { eventTypes: ['p'] });
+      for (const e of [fifo, rated, plain]) await store.insertEndpoint(e);
+      await store.ingest(['f', 'f', 'r', 'r'].map((eventType) => item(a.id, { eventType })));
+      const claimAll = (over: Partial<Parameters<Store['claimDue']>[0]> = {}) =>
+        store.claimDue({ now, limit: 100, leaseMs: 30_000, perEndpoint: 100, skipEndpoints: [], ...over });
+      const t1 = now;
+      const first = await claimAll();
+      assert.deepEqual(first.deliveries.map((d) => d.endpointId).sort(), [fifo.id, rated.id].sort());
+      assert.ok(
+        first.blockedUntil !== null && first.blockedUntil <= t1,
+        'it leased: it cannot time what it left',
+      );
+      // The FIFO head fails and waits a minute for its retry; the rated one succeeds.
+      const [head, r] = [fifo.id, rated.id].map((id) => first.deliveries.find((d) => d.endpointId === id)!);
+      await store.completeDeliveries(
+        [
+          {
+            deliveryId: head!.id,
+            leaseUntil: head!.leaseUntil,
+            attempt: attemptFor(head!, false),
+            next: { kind: 'retry', at: t1 + 60_000 },
+          },
+          {
+            deliveryId: r!.id,
+            leaseUntil: r!.leaseUntil,
+            attempt: attemptFor(r!, true),
+            next: { kind: 'success' },
+          },
+        ],
+        now,
+      );
+      now = t1 + 10;
+      const second = await claimAll();
+      assert.equal(
+        second.deliveries.length,
+        0,
+        'the rest of the FIFO line waits for its head, the rated one for its slot',
+      );
+      // Slots count from when the claim held its locks, a few ms after its `now`.
+      const slot = second.blockedUntil!;
+      assert.ok(
+        slot >= t1 + slotInterval(2) && slot < t1 + slotInterval(2) + 1_000,
+        `the rate slot, the earlier of the two (${slot - t1} ms after the first claim)`,
+      );
+      assert.equal(
+        (await claimAll({ skipEndpoints: [rated.id] })).blockedUntil,
+        t1 + 60_000,
+        'the head’s retry',
+      );
+      assert.equal(
+        (await claimAll({ skipEndpoints: [rated.id, fifo.id] })).blockedUntil,
+        null,
+        'nothing left but what it was asked to skip',
+      );
+      now = slot + 1;
+      const third = await claimAll();
+      assert.deepEqual(
+        third.deliveries.map((d) => d.endpointId),
+        [rated.id],
+      );
+      // An endpoint at its in-flight limit waits for leases to end, which no time says.
+      await store.ingest(['p', 'p'].map((eventType) => item(a.id, { eventType })));
+      now += 1;
+      const busy = await claimAll({ perEndpoint: 1, skipEndpoints: [fifo.id, rated.id] });
+      assert.deepEqual(
+        busy.deliveries.map((d) => d.endpointId),
+        [plain.id],
+      );
+      const full = await claimAll({ perEndpoint: 1, skipEndpoints: [fifo.id, rated.id] });
+      assert.equal(full.deliveries.length, 0);
+      assert.ok(full.blockedUntil !== null && full.blockedUntil <= now, 'look again shortly');
+      // The next due time after a point: what is due already does not count.
+      assert.ok((await store.nextDueAt())! <= now);
+      assert.equal(
+        await store.nextDueAt({}, now),
+        Math.min(third.deliveries[0]!.leaseUntil, busy.deliveries[0]!.leaseUntil),
+        'the first lease to run out',
+      );
+    });
+
     test('chat destinations: kind and template round-trip and reach the claim; default rate; a rate-limited retry is not counted', async () => {
       const a = { ...app(), throttleRate: 100 };
       await store.insertApp(a);
@@ -1781,7 +1868,9 @@ for (const adapter of selectedAdapters()) {
       for (let round = 0; round < 10; round++) {
         const batches = await Promise.all(
           workers.map((w) =>
-            w.claimDue({ now, limit: 25, leaseMs: 30_000, perEndpoint: 10, skipEndpoints: [] }),
+            w
+              .claimDue({ now, limit: 25, leaseMs: 30_000, perEndpoint: 10, skipEndpoints: [] })
+              .then((c) => c.deliveries),
           ),
         );
         const all = batches.flat();
@@ -1799,7 +1888,9 @@ for (const adapter of selectedAdapters()) {
         );
         const refill = await Promise.all(
           workers.map((w) =>
-            w.claimDue({ now, limit: 25, leaseMs: 30_000, perEndpoint: 10, skipEndpoints: [] }),
+            w
+              .claimDue({ now, limit: 25, leaseMs: 30_000, perEndpoint: 10, skipEndpoints: [] })
+              .then((c) => c.deliveries),
           ),
         );
         assert.equal(refill.flat().length, 5, `round ${round} refill: ${refill.map((b) => b.length)}`);
@@ -1844,7 +1935,9 @@ for (const adapter of selectedAdapters()) {
       for (let round = 0; round < 40; round++) {
         const batches = await Promise.all(
           workers.map((w) =>
-            w.claimDue({ now, limit: 25, leaseMs: 30_000, perEndpoint: 1000, skipEndpoints: [] }),
+            w
+              .claimDue({ now, limit: 25, leaseMs: 30_000, perEndpoint: 1000, skipEndpoints: [] })
+              .then((c) => c.deliveries),
           ),
         );
         for (const d of batches.flat()) seen.set(d.id, (seen.get(d.id) ?? 0) + 1);

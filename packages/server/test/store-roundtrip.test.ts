@@ -263,7 +263,9 @@ for (const adapter of selectedAdapters()) {
       assert.deepEqual(await store.getMessage(app.id, message.eventId!), message);
       assert.deepEqual((await store.listMessages(app.id, {}, PAGE)).items, [message]);
 
-      const [claimed] = await store.claimDue({
+      const {
+        deliveries: [claimed],
+      } = await store.claimDue({
         now: T0 + 20,
         limit: 10,
         leaseMs: 1000,

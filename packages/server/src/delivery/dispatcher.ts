@@ -340,6 +340,12 @@ export function createDispatcher(deps: {
   let mayHaveDue = true;
   /** Endpoints whose last claim hit the per-endpoint cap: more of their work is probably due. */
   const moreDue = new Set<string>();
+  /**
+   * What the last claim said of the due work it left (`Claim.blockedUntil`), with the time it
+   * claimed at: until the next claim, the dispatcher looks at the database again then, or when
+   * something falls due after that time, instead of every BLOCKED_POLL_MS. Null: not known.
+   */
+  let left: { at: number; until: number | null } | null = null;
   let timer: NodeJS.Timeout | null = null;
   /** When `timer` fires (monotonic time, as setTimeout counts). */
   let timerAt = Infinity;
@@ -454,10 +460,11 @@ export function createDispatcher(deps: {
         const skip = [...perEndpoint.keys()].filter(saturated);
         for (const id of adaptive.paused(clock.now())) if (!perEndpoint.has(id)) skip.push(id);
         mayHaveDue = false;
+        const now = clock.now();
         let claimed: ClaimedDelivery[];
         try {
-          claimed = await store.claimDue({
-            now: clock.now(),
+          const claim = await store.claimDue({
+            now,
             limit,
             leaseMs: options.leaseMs,
             leasePerEndpoint: true,
@@ -465,8 +472,15 @@ export function createDispatcher(deps: {
             skipEndpoints: skip,
             ...scope,
           });
+          claimed = claim.deliveries;
+          const until = claim.blockedUntil;
+          left = until !== null && until <= now ? null : { at: now, until };
+          // What it left is the skipped endpoints' only: each goes back to the database when a
+          // slot of its frees up, not on a timer.
+          if (until === null) for (const id of skip) if (saturated(id)) moreDue.add(id);
         } catch (err) {
           logger.warn({ err: coerceError(err) }, 'claiming deliveries failed; retrying shortly');
+          left = null;
           mayHaveDue = true;
           schedule(1000);
           break;
@@ -504,7 +518,16 @@ export function createDispatcher(deps: {
   }
 
   async function armTimer() {
-    const next = await store.nextDueAt(scope).catch(() => null);
+    const known = left;
+    const next = await store.nextDueAt(scope, known?.at).catch(() => null);
+    if (known) {
+      // The due work the last claim left waits for `until` (null: for slots of this worker's):
+      // only work falling due after that claim can come sooner. (A FIFO endpoint whose head waits
+      // hours for its retry, or a rate-limited backlog, had the dispatcher claim every 50 ms.)
+      const at = Math.min(next ?? Infinity, known.until ?? Infinity);
+      schedule(at === Infinity ? options.idlePollMs : at - clock.now());
+      return;
+    }
     const wait = next === null ? options.idlePollMs : next - clock.now();
     // Due but not claimable just now (an endpoint at its in-flight or rate limit, a FIFO line
     // waiting for its head, rows another worker is claiming): look again shortly, not at once.

@@ -52,7 +52,7 @@ export function createListenExpiry(deps: {
     let canceled = 0;
     // Bounded: a retry scheduled for later is canceled by a later pass, once due.
     for (let round = 0; round < 100; round++) {
-      const batch = await store.claimDue({
+      const { deliveries: batch } = await store.claimDue({
         now: clock.now(),
         limit: CANCEL_BATCH,
         leaseMs: 60_000,

@@ -279,7 +279,7 @@ export function createListenHub(deps: {
       while (open) {
         if (options.seenEveryMs !== null && clock.now() - seenAt >= options.seenEveryMs) await markSeen();
         // The batch is answered one by one, in order: its lease covers the slowest case.
-        const batch = await store.claimDue({
+        const { deliveries: batch } = await store.claimDue({
           now: clock.now(),
           limit: options.batch,
           leaseMs: options.leaseMs + options.batch * options.resultTimeoutMs,

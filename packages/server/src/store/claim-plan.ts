@@ -52,8 +52,8 @@ export interface EndpointGate {
   /** Deliveries of this endpoint leased by some worker, lease not yet expired. */
   inFlight: number;
   fifo: boolean;
-  /** FIFO endpoints: the oldest pending or sending delivery, and whether it is due now. */
-  fifoHead: { id: string; due: boolean } | null;
+  /** FIFO endpoints: the oldest pending or sending delivery, when it is due, whether it is now. */
+  fifoHead: { id: string; at: number; due: boolean } | null;
   /** Deliveries per second (the endpoint's, else its application's), or null for no limit. */
   ratePerSecond: number | null;
   /** Earliest time the next delivery may be claimed (rate limit), or null. */
@@ -89,6 +89,19 @@ export function roomOf(gate: EndpointGate, perEndpoint: number, now: number): nu
   }
   if (gate.fifo) return room > 0 && gate.inFlight === 0 && gate.fifoHead?.due ? 1 : 0;
   return Math.max(0, room);
+}
+
+/**
+ * When an endpoint with due work but no room (`roomOf` 0) may be claimed for, as far as the claim
+ * can tell: its next rate slot, or its FIFO head's retry; `now` when it waits for leases to end
+ * (at its in-flight limit, or a FIFO endpoint with its head in flight), which no time says.
+ */
+export function blockedUntil(gate: EndpointGate, perEndpoint: number, now: number): number {
+  if (gate.inFlight >= perEndpoint) return now;
+  if (gate.ratePerSecond !== null && gate.ratePerSecond > 0 && (gate.nextSlotAt ?? 0) > now)
+    return gate.nextSlotAt!;
+  if (gate.fifo && gate.inFlight === 0 && gate.fifoHead !== null) return Math.max(gate.fifoHead.at, now);
+  return now;
 }
 
 /** Endpoint ids in turn order: those after `after` (by id), then from the first. */
@@ -141,10 +154,13 @@ export function interleave<T>(rows: T[][], limit: number): T[] {
 }
 
 /**
- * A second as rate slots count it: 5% longer, so that network jitter between the claim and the
- * receiver cannot squeeze `rate + 1` deliveries into one second as the receiver measures it.
+ * A second as rate slots count it: 10% longer, so that jitter between the claim and the receiver
+ * (a busy event loop, the network) cannot squeeze `rate + 1` deliveries into one second as the
+ * receiver measures it: `rate + 1` slots span 1.1 s, and a delay of up to 100 ms of the first
+ * of them keeps them apart. (5% was enough while a worker looked for a slot every 50 ms, which
+ * put its claims up to 50 ms after their slots; it now claims at the slot.)
  */
-export const SLOT_SECOND_MS = 1050;
+export const SLOT_SECOND_MS = 1100;
 
 /** Milliseconds between two deliveries at `rate` per second. */
 export const slotInterval = (rate: number): number => Math.ceil(SLOT_SECOND_MS / rate);

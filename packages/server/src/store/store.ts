@@ -226,6 +226,21 @@ export interface ClaimOptions extends DeliveryScope {
   skipEndpoints: string[];
 }
 
+/** What a claim leased, and what it says of the due work it left. */
+export interface Claim {
+  deliveries: ClaimedDelivery[];
+  /**
+   * When the claim saw due work it could not lease, and all of it waits for a time the claim
+   * knows - a FIFO endpoint's head for its retry, a rate-limited endpoint for its next slot -
+   * the earliest of those times. Null when it left no due work but that of `skipEndpoints` (and
+   * of `excludeKinds`): their own events bring it (a slot freeing up, a notification). A time at
+   * or before the claim's `now` when the due work it left waits for something else (another
+   * worker's leases, a claim running elsewhere, a key's line) or when it did not see every
+   * endpoint with due work: look again shortly.
+   */
+  blockedUntil: number | null;
+}
+
 /**
  * Where a batched recovery stands: first the endpoint's failed and canceled deliveries (in
  * creation order), then the application's messages it never had a delivery for (in id order).
@@ -471,13 +486,16 @@ export interface Store extends OverviewQueries {
   listMessages(appId: string, filter: MessageFilter, page: PageQuery): Promise<Page<Message>>;
 
   /** Leases due deliveries (pending, or sending with an expired lease). */
-  claimDue(options: ClaimOptions): Promise<ClaimedDelivery[]>;
+  claimDue(options: ClaimOptions): Promise<Claim>;
   /** Records attempts and moves deliveries on, in one transaction. Returns endpoints it disabled. */
   completeDeliveries(outcomes: DeliveryOutcome[], now: number): Promise<{ disabledEndpoints: string[] }>;
   /** Gives back leases without recording an attempt (graceful shutdown). */
   releaseDeliveries(ids: string[], now: number): Promise<void>;
-  /** Earliest time a pending delivery (in `scope`) becomes due, or null when there is none. */
-  nextDueAt(scope?: DeliveryScope): Promise<number | null>;
+  /**
+   * Earliest time a pending delivery (in `scope`) becomes due, or null when there is none; with
+   * `after`, the earliest after that time (the due work up to it is accounted for).
+   */
+  nextDueAt(scope?: DeliveryScope, after?: number): Promise<number | null>;
   /** Queue depth, age of the oldest due delivery and failing endpoints, for `/metrics`. */
   queueStats(now: number, failingThresholdsMs: number[]): Promise<QueueStats>;
   /** Queues a new manual delivery of a message to an endpoint. */

@@ -38,7 +38,7 @@ const CLAIM_COLUMNS = raw(
     'id, msg_id, app_id, endpoint_id, attempts, trigger_type, lease_until, event_type, payload, msg_created_at',
     'body, content_type, inbound_headers, ordering_key, sequence',
     endpoints.names(CLAIMED_ENDPOINT_FIELDS),
-    'turn_after',
+    'turn_after, blocked_until',
   ].join(', '),
 );
 
@@ -143,9 +143,11 @@ export function postgresClaims(
           c,
         );
       });
-      // Where this process's next claim starts its round robin (store/claim-plan.ts). A row with
-      // no delivery only carries that (a walk that found nothing to serve).
+      // Where this process's next claim starts its round robin (store/claim-plan.ts), and when
+      // what it left may go. A row with no delivery only carries those (nothing was leased).
       if (rows.length > 0) turnAfter = String(rows[0]!.turn_after ?? turnAfter);
+      const blocked = rows[0]?.blocked_until;
+      const blockedUntil = blocked === null || blocked === undefined ? null : Number(blocked);
       // A message committed while the claim ran: the function saw its deliveries, the statement
       // did not see the message.
       const unseen = rows.filter((r) => r.id !== null && r.traceparent === null).map((r) => String(r.msg_id));
@@ -159,7 +161,7 @@ export function postgresClaims(
       }
       for (const r of rows) if (r.traceparent === '') r.traceparent = null;
       const eps = new Map<string, ClaimedDelivery['endpoint']>();
-      return rows
+      const deliveries = rows
         .filter((r) => r.id !== null)
         .map((r) => {
           const endpointId = String(r.endpoint_id);
@@ -170,6 +172,7 @@ export function postgresClaims(
           }
           return claimedDelivery(r, Number(r.lease_until), endpoint);
         });
+      return { deliveries, blockedUntil };
     },
 
     completeDeliveries: async (outcomes, now) => {

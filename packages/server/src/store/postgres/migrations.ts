@@ -1761,18 +1761,25 @@ ${claimLeasingWithoutJoins()}
   },
   {
     version: 26,
-    name: 'the claim says which endpoints are FIFO',
+    name: 'the claim says which endpoints are FIFO, and when the due work it leaves may go',
     // A getter: it derives the claim from migration 25's.
     get sql() {
       return `
 -- A FIFO endpoint's next delivery may go as soon as the one before it is recorded. The claim
 -- returns each delivery's endpoint with its fifo flag, so that the worker recording it claims
 -- again at once; it waited for its next look at the queue before (50 ms while work is due but
--- blocked): 20-30 deliveries a second per FIFO endpoint at most. A function's columns cannot be
--- changed in place: it is dropped and created again, in this migration's transaction.
+-- blocked): 20-30 deliveries a second per FIFO endpoint at most.
+-- And a claim that leaves due work says until when it waits (blocked_until): when every endpoint
+-- it saw with due work is blocked by time - a FIFO endpoint's head waiting for its retry, a
+-- rate-limited endpoint for its slot - the earliest of those times; NULL when what it left is
+-- only that of the endpoints the worker asked it to skip (it is at their limit: a slot freeing
+-- up brings their work); p_now when it cannot tell. The worker looked again every 50 ms while
+-- any work was due, for as long as a FIFO endpoint's retry was hours away.
+-- A function's columns cannot be changed in place: it is dropped and created again, in this
+-- migration's transaction.
 DROP FUNCTION hookline_claim(bigint, bigint, integer, integer, text[], text[], text[], bigint, integer, text[],
   integer, boolean, integer, integer, text, integer, integer, integer);
-${claimReturningFifo()}
+${claimSayingWhatItLeft()}
 `;
     },
   },
@@ -1822,17 +1829,76 @@ function claimWithPayloadTable(): string {
 }
 
 /**
- * Migration 26's claim: migration 25's, except that it returns the endpoint's fifo flag with each
- * delivery (created anew: its columns change).
+ * Migration 26's claim: migration 25's, except that it returns each delivery's endpoint with its
+ * fifo flag, and `blocked_until`: when the due work it did not lease may be claimed (see the
+ * migration). Created anew: its columns change.
  */
-function claimReturningFifo(): string {
+function claimSayingWhatItLeft(): string {
   return editOnce(claimLeasingWithoutJoins(), 'migration 26: hookline_claim of migration 25', [
     ['CREATE OR REPLACE FUNCTION hookline_claim(', 'CREATE FUNCTION hookline_claim('],
     [
       'description text, timeout_ms integer, ordering_key text,',
       'description text, timeout_ms integer, fifo boolean, ordering_key text,',
     ],
-    ['e.description, e.timeout_ms, l.ordering_key,', 'e.description, e.timeout_ms, e.fifo, l.ordering_key,'],
+    ['sequence integer, turn_after text\n)', 'sequence integer, turn_after text, blocked_until bigint\n)'],
+    [
+      '  v_scanned text; -- where a walk stopped; NULL: no walk\n',
+      '  v_scanned text; -- where a walk stopped; NULL: no walk\n  v_walk boolean := false;\n  v_blocked bigint;\n',
+    ],
+    ['    IF v_seen >= p_window THEN\n', '    IF v_seen >= p_window THEN\n      v_walk := true;\n'],
+    [
+      `  SELECT coalesce(array_agg(c.eid ORDER BY c.live_pos, c.eid <= p_after, c.eid), '{}'),
+         coalesce(array_agg(CASE WHEN e.fifo OR rt.rate > 0 THEN 1
+                                 ELSE least(coalesce(c.n, p_per_endpoint), p_per_endpoint - l.live) END
+                            ORDER BY c.live_pos, c.eid <= p_after, c.eid), '{}')
+    INTO v_ids, v_est`,
+      `  SELECT coalesce(array_agg(c.eid ORDER BY c.live_pos, c.eid <= p_after, c.eid) FILTER (WHERE b.until IS NULL), '{}'),
+         coalesce(array_agg(CASE WHEN e.fifo OR rt.rate > 0 THEN 1
+                                 ELSE least(coalesce(c.n, p_per_endpoint), p_per_endpoint - l.live) END
+                            ORDER BY c.live_pos, c.eid <= p_after, c.eid) FILTER (WHERE b.until IS NULL), '{}'),
+         min(b.until)
+    INTO v_ids, v_est, v_blocked`,
+    ],
+    [
+      `   WHERE NOT (c.eid = ANY(p_skip)) AND NOT (e.kind = ANY(p_exclude_kinds))
+     AND l.live < p_per_endpoint
+     AND NOT (rt.rate > 0 AND coalesce(e.throttle_next_at, 0) > p_now)
+     AND NOT (e.fifo AND (l.live > 0 OR (SELECT h.next_attempt_at FROM delivery h
+                                           WHERE h.endpoint_id = c.eid AND h.status IN (${OPEN})
+                                           ORDER BY h.created_at, h.id LIMIT 1) > p_now));`,
+      `    -- Until when an endpoint is blocked (claim-plan.ts, blockedUntil); NULL: it is not.
+    CROSS JOIN LATERAL (SELECT CASE
+        WHEN l.live >= p_per_endpoint THEN p_now
+        WHEN rt.rate > 0 AND coalesce(e.throttle_next_at, 0) > p_now THEN e.throttle_next_at
+        WHEN e.fifo AND l.live > 0 THEN p_now
+        WHEN e.fifo THEN (SELECT CASE WHEN h.next_attempt_at > p_now THEN h.next_attempt_at END FROM delivery h
+                           WHERE h.endpoint_id = c.eid AND h.status IN (${OPEN})
+                           ORDER BY h.created_at, h.id LIMIT 1)
+      END AS until) b
+   WHERE NOT (c.eid = ANY(p_skip)) AND NOT (e.kind = ANY(p_exclude_kinds));
+  -- What the claim leaves waits for a known time only when it saw every endpoint with due work
+  -- and none of them has room now.
+  IF v_walk OR cardinality(v_ids) > 0 THEN
+    v_blocked := p_now;
+  END IF;`,
+    ],
+    [
+      `  IF v_total = 0 THEN
+    IF v_scanned IS NOT NULL THEN
+      turn_after := v_scanned;
+      RETURN NEXT;
+    END IF;`,
+      `  IF v_total = 0 THEN
+    IF v_scanned IS NOT NULL OR v_blocked IS NOT NULL THEN
+      turn_after := coalesce(v_scanned, p_after);
+      blocked_until := v_blocked;
+      RETURN NEXT;
+    END IF;`,
+    ],
+    [
+      'e.description, e.timeout_ms, l.ordering_key, l.sequence, coalesce(v_g_eid[v_served], p_after)',
+      'e.description, e.timeout_ms, e.fifo, l.ordering_key, l.sequence, coalesce(v_g_eid[v_served], p_after), v_blocked',
+    ],
   ]);
 }
 

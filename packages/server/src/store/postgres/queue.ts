@@ -257,8 +257,10 @@ export function postgresQueue(
       );
     },
 
-    nextDueAt: async (filter = {}) =>
-      numOrNull(
+    nextDueAt: async (filter = {}, after) => {
+      // With `after`: the due index from there on.
+      const from = after === undefined ? raw('') : sql` AND d.next_attempt_at > ${after}::bigint`;
+      return numOrNull(
         (
           await one(
             filter.onlyEndpoints
@@ -266,14 +268,15 @@ export function postgresQueue(
                 sql`SELECT MIN(f.t) AS t FROM unnest(${filter.onlyEndpoints}::text[]) AS o(id)
                     CROSS JOIN LATERAL (
                       SELECT d.next_attempt_at AS t FROM delivery d
-                      WHERE d.endpoint_id = o.id AND d.status IN (${raw(OPEN)})${scopeSql({ excludeKinds: filter.excludeKinds }, 'd.')}
+                      WHERE d.endpoint_id = o.id AND d.status IN (${raw(OPEN)})${scopeSql({ excludeKinds: filter.excludeKinds }, 'd.')}${from}
                         AND ${raw(LINE_HEAD)}
                       ORDER BY d.next_attempt_at LIMIT 1) f`
               : sql`SELECT MIN(d.next_attempt_at) AS t FROM delivery d
-                    WHERE d.status IN (${raw(OPEN)})${scopeSql(filter, 'd.')} AND ${raw(LINE_HEAD)}`,
+                    WHERE d.status IN (${raw(OPEN)})${scopeSql(filter, 'd.')}${from} AND ${raw(LINE_HEAD)}`,
           )
         )?.t,
-      ),
+      );
+    },
 
     resend: async (m, endpointId, id, now) => {
       await tx(async (c) => {

@@ -14,6 +14,7 @@ import { leaseFor } from '../../core/lease.ts';
 import { countsAsAttempt, statusAfter } from '../../core/outcome.ts';
 import { TriggerType, type TriggerTypeCode } from '../../core/types.ts';
 import {
+  blockedUntil,
   type EndpointGate,
   inTurn,
   interleave,
@@ -357,11 +358,16 @@ export function sqliteQueue(
       conn.exclusive(() => {
         // One writer at a time (BEGIN IMMEDIATE): the endpoint limits are counted and updated
         // without racing another claim.
+        let blocked: number | null = null;
         const rows = conn.txSync(() => {
           const startAfter = turnAfter;
           const { ids: due, scannedTo, live } = dueEndpoints(o);
-          // A scan that found nothing to serve still moves on: the next claim looks further.
-          if (scannedTo !== null) turnAfter = scannedTo;
+          if (scannedTo !== null) {
+            // A scan that found nothing to serve still moves on: the next claim looks further.
+            turnAfter = scannedTo;
+            // It saw some of the endpoints only: what the others wait for is not known.
+            blocked = o.now;
+          }
           if (due.length === 0) return [];
           const eps = all(
             `SELECT e.id, e.fifo, e.kind, e.throttle_next_at, e.throttle_rate, e.timeout_ms, a.throttle_rate AS app_rate
@@ -386,7 +392,13 @@ export function sqliteQueue(
             gates.set(id, {
               inFlight: inFlight.get(id) ?? 0,
               fifo,
-              fifoHead: head ? { id: String(head.id), due: Number(head.next_attempt_at) <= o.now } : null,
+              fifoHead: head
+                ? {
+                    id: String(head.id),
+                    at: Number(head.next_attempt_at),
+                    due: Number(head.next_attempt_at) <= o.now,
+                  }
+                : null,
               ratePerSecond: rateOf(numOrNull(e.throttle_rate), numOrNull(e.app_rate), String(e.kind)),
               nextSlotAt: numOrNull(e.throttle_next_at),
             });
@@ -398,6 +410,11 @@ export function sqliteQueue(
           const order = inTurn(gates.keys(), startAfter);
           const position = new Map(order.map((id, i) => [id, i]));
           const rooms = order.map((id) => roomOf(gates.get(id)!, o.perEndpoint, o.now));
+          // What it leaves waits for a known time only when no endpoint it saw has room now.
+          if (scannedTo === null)
+            blocked = rooms.some((r) => r > 0)
+              ? o.now
+              : Math.min(...order.map((id) => blockedUntil(gates.get(id)!, o.perEndpoint, o.now)));
           const taken = new Set<string>();
           // Live first (claim-plan.ts): what just became due, in due order, within each
           // endpoint's room. FIFO endpoints only ever send their head, in their turn.
@@ -477,7 +494,7 @@ export function sqliteQueue(
           return leased.sort((a, b) => rank.get(String(a.id))! - rank.get(String(b.id))!);
         }, false);
         const claimed: ClaimedDelivery[] = [];
-        if (rows.length === 0) return claimed;
+        if (rows.length === 0) return { deliveries: claimed, blockedUntil: blocked };
         const msgs = new Map(
           all(
             `SELECT m.id, m.event_type, m.payload, m.created_at AS msg_created_at, m.traceparent, i.body, i.content_type, i.headers AS inbound_headers
@@ -501,7 +518,7 @@ export function sqliteQueue(
           if (!msg || !endpoint) continue; // deleted meanwhile; cascades remove the delivery too
           claimed.push(claimedDelivery({ ...msg, ...r }, Number(r.next_attempt_at), endpoint));
         }
-        return claimed;
+        return { deliveries: claimed, blockedUntil: blocked };
       }),
 
     completeDeliveries: (outcomes, now) =>
@@ -569,13 +586,14 @@ export function sqliteQueue(
         }),
       ),
 
-    nextDueAt: (filter = {}) =>
+    nextDueAt: (filter = {}, after) =>
       conn.exclusive(() => {
         const scope = scopeSql(filter);
         return numOrNull(
           get(
-            `SELECT MIN(next_attempt_at) AS t FROM delivery d WHERE status IN (${OPEN})${scope.sql} AND ${LINE_HEAD}`,
-            scope.params,
+            `SELECT MIN(next_attempt_at) AS t FROM delivery d WHERE status IN (${OPEN})${scope.sql}
+             ${after === undefined ? '' : 'AND next_attempt_at > ?'} AND ${LINE_HEAD}`,
+            after === undefined ? scope.params : [...scope.params, after],
           )?.t,
         );
       }),
