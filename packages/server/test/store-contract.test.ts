@@ -1425,7 +1425,7 @@ for (const adapter of selectedAdapters()) {
       assert.equal(count(await claim(), inherited.id), 1);
     });
 
-    test('a claim says until when the due work it leaves waits: a FIFO head’s retry, a rate slot', async () => {
+    test('a claim says what it leaves: until when it waits (a FIFO head’s retry, a rate slot), the endpoints it filled', async () => {
       const a = app();
       await store.insertApp(a);
       const fifo = endpoint(a.id, { fifo: true, eventTypes: ['f'] });
@@ -1438,10 +1438,15 @@ for (const adapter of selectedAdapters()) {
       const t1 = now;
       const first = await claimAll();
       assert.deepEqual(first.deliveries.map((d) => d.endpointId).sort(), [fifo.id, rated.id].sort());
+      // The FIFO line waits for its head in flight, whose outcome brings the next; the rated
+      // endpoint for its next slot (slots count from when the claim held its locks, a few ms
+      // after its `now`).
+      const firstSlot = first.blockedUntil!;
       assert.ok(
-        first.blockedUntil !== null && first.blockedUntil <= t1,
-        'it leased: it cannot time what it left',
+        firstSlot >= t1 + slotInterval(2) && firstSlot < t1 + slotInterval(2) + 1_000,
+        `the rated endpoint's next slot (${firstSlot - t1} ms after the claim)`,
       );
+      assert.deepEqual(first.filled, [], 'neither a FIFO nor a rate-limited endpoint is filled');
       // The FIFO head fails and waits a minute for its retry; the rated one succeeds.
       const [head, r] = [fifo.id, rated.id].map((id) => first.deliveries.find((d) => d.endpointId === id)!);
       await store.completeDeliveries(
@@ -1498,6 +1503,12 @@ for (const adapter of selectedAdapters()) {
         busy.deliveries.map((d) => d.endpointId),
         [plain.id],
       );
+      assert.deepEqual(
+        busy.filled,
+        [plain.id],
+        'it got all its room; its worker comes back when a slot frees',
+      );
+      assert.equal(busy.blockedUntil, null, 'and nothing else waits');
       const full = await claimAll({ perEndpoint: 1, skipEndpoints: [fifo.id, rated.id] });
       assert.equal(full.deliveries.length, 0);
       assert.ok(full.blockedUntil !== null && full.blockedUntil <= now, 'look again shortly');

@@ -462,6 +462,7 @@ export function createDispatcher(deps: {
         mayHaveDue = false;
         const now = clock.now();
         let claimed: ClaimedDelivery[];
+        let filled: string[] = [];
         try {
           const claim = await store.claimDue({
             now,
@@ -473,6 +474,7 @@ export function createDispatcher(deps: {
             ...scope,
           });
           claimed = claim.deliveries;
+          filled = claim.filled;
           const until = claim.blockedUntil;
           left = until !== null && until <= now ? null : { at: now, until };
           // What it left is the skipped endpoints' only: each goes back to the database when a
@@ -498,14 +500,21 @@ export function createDispatcher(deps: {
         // store counts this worker's leases too: an endpoint holding k gets at most prefetch - k.
         const counts = new Map<string, number>();
         for (const d of claimed) counts.set(d.endpointId, (counts.get(d.endpointId) ?? 0) + 1);
-        let capped = false;
         for (const [id, n] of counts) {
-          if (n >= prefetch - reserved(id)) {
-            moreDue.add(id);
-            capped = true;
-          } else moreDue.delete(id);
+          if (n >= prefetch - reserved(id)) moreDue.add(id);
+          else {
+            moreDue.delete(id);
+            // The store gave it all the room it had, yet less than this worker may hold: other
+            // workers hold the rest of its leases, and what it left is not this worker's to wait
+            // for: look again shortly.
+            if (filled.includes(id)) left = null;
+          }
         }
-        if (claimed.length === limit || capped) mayHaveDue = true;
+        // A claim short of its limit left only what it says (`left`) and the work of the
+        // endpoints it filled, which this worker claims when a slot of theirs frees up. (It
+        // claimed again at once after filling an endpoint, and that claim, skipping the endpoint
+        // now full, found nothing: most of the claims that came back empty.)
+        if (claimed.length === limit) mayHaveDue = true;
         for (const d of claimed) admit(d);
         if (mayHaveDue) pumpAgain = true;
       } while (pumpAgain && running);

@@ -104,6 +104,43 @@ export function blockedUntil(gate: EndpointGate, perEndpoint: number, now: numbe
   return now;
 }
 
+/** An endpoint a claim saw with due work: its gate, its room when the claim began, what it got. */
+export interface SeenEndpoint {
+  id: string;
+  gate: EndpointGate;
+  room: number;
+  given: number;
+  /** A rate-limited endpoint that got its delivery: when its next slot comes. */
+  nextSlotAt: number | null;
+}
+
+/**
+ * What a claim that saw every endpoint with due work says of what it leaves (`Claim`):
+ * - an endpoint without room waits until `blockedUntil`;
+ * - a rate-limited one that got its delivery waits for its next slot;
+ * - one that got all its room (neither FIFO nor rate-limited) is `filled`: more of its work may
+ *   be due, and the worker comes back for it when a slot of its frees up;
+ * - any other got all it had due (a FIFO endpoint its head, whose outcome brings the next).
+ * `blockedUntil` is the earliest of those times, null when there is none.
+ */
+export function whatIsLeft(
+  seen: readonly SeenEndpoint[],
+  perEndpoint: number,
+  now: number,
+): { blockedUntil: number | null; filled: string[] } {
+  let until: number | null = null;
+  const filled: string[] = [];
+  const wait = (t: number) => {
+    until = until === null ? t : Math.min(until, t);
+  };
+  for (const e of seen) {
+    if (e.room <= 0) wait(blockedUntil(e.gate, perEndpoint, now));
+    else if (e.nextSlotAt !== null && e.given > 0) wait(e.nextSlotAt);
+    else if (!e.gate.fifo && e.given >= e.room) filled.push(e.id);
+  }
+  return { blockedUntil: until, filled };
+}
+
 /** Endpoint ids in turn order: those after `after` (by id), then from the first. */
 export function inTurn(ids: Iterable<string>, after: string): string[] {
   const sorted = [...new Set(ids)].sort();

@@ -230,15 +230,22 @@ export interface ClaimOptions extends DeliveryScope {
 export interface Claim {
   deliveries: ClaimedDelivery[];
   /**
-   * When the claim saw due work it could not lease, and all of it waits for a time the claim
-   * knows - a FIFO endpoint's head for its retry, a rate-limited endpoint for its next slot -
-   * the earliest of those times. Null when it left no due work but that of `skipEndpoints` (and
-   * of `excludeKinds`): their own events bring it (a slot freeing up, a notification). A time at
-   * or before the claim's `now` when the due work it left waits for something else (another
-   * worker's leases, a claim running elsewhere, a key's line) or when it did not see every
-   * endpoint with due work: look again shortly.
+   * Until when the due work it left waits, as far as the claim can tell: the earliest time a
+   * FIFO endpoint's head is retried or a rate-limited endpoint's next slot comes. Null when
+   * nothing it left waits for a time: the work of `skipEndpoints` and of `filled` endpoints
+   * comes back when a slot frees up, a FIFO or key line's when its delivery in flight is
+   * recorded (and that of `excludeKinds` is another dispatcher's). A time at or before the
+   * claim's `now` when something it left waits for what it cannot time (another worker's
+   * leases, a claim running elsewhere) or when it did not see every endpoint with due work:
+   * look again shortly.
    */
   blockedUntil: number | null;
+  /**
+   * Endpoints it gave all the room they had (their in-flight limit, counting every worker's
+   * leases): more of their work may be due. The worker comes back for it when a slot of its
+   * frees up; when it holds too few of those leases for that, it looks again shortly.
+   */
+  filled: string[];
 }
 
 /**

@@ -38,7 +38,7 @@ const CLAIM_COLUMNS = raw(
     'id, msg_id, app_id, endpoint_id, attempts, trigger_type, lease_until, event_type, payload, msg_created_at',
     'body, content_type, inbound_headers, ordering_key, sequence',
     endpoints.names(CLAIMED_ENDPOINT_FIELDS),
-    'turn_after, blocked_until',
+    'turn_after, blocked_until, filled',
   ].join(', '),
 );
 
@@ -172,7 +172,8 @@ export function postgresClaims(
           }
           return claimedDelivery(r, Number(r.lease_until), endpoint);
         });
-      return { deliveries, blockedUntil };
+      const filled = [...new Set(rows.filter((r) => r.filled === true).map((r) => String(r.endpoint_id)))];
+      return { deliveries, blockedUntil, filled };
     },
 
     completeDeliveries: async (outcomes, now) => {

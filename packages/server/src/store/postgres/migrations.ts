@@ -1769,12 +1769,13 @@ ${claimLeasingWithoutJoins()}
 -- returns each delivery's endpoint with its fifo flag, so that the worker recording it claims
 -- again at once; it waited for its next look at the queue before (50 ms while work is due but
 -- blocked): 20-30 deliveries a second per FIFO endpoint at most.
--- And a claim that leaves due work says until when it waits (blocked_until): when every endpoint
--- it saw with due work is blocked by time - a FIFO endpoint's head waiting for its retry, a
--- rate-limited endpoint for its slot - the earliest of those times; NULL when what it left is
--- only that of the endpoints the worker asked it to skip (it is at their limit: a slot freeing
--- up brings their work); p_now when it cannot tell. The worker looked again every 50 ms while
--- any work was due, for as long as a FIFO endpoint's retry was hours away.
+-- And a claim says what it leaves (store/claim-plan.ts, whatIsLeft): until when it waits
+-- (blocked_until) - the earliest retry of a FIFO endpoint's head or rate slot among the endpoints
+-- it saw; NULL when nothing it left waits for a time (the endpoints the worker asked it to skip
+-- and those it filled come back when a slot frees up, a FIFO line when its delivery in flight is
+-- recorded); p_now when it cannot tell (a claimable endpoint it did not lock, a walk) - and, on
+-- each delivery, whether its endpoint got all its room (filled). The worker looked again every
+-- 50 ms while any work was due, for as long as a FIFO endpoint's retry was hours away.
 -- A function's columns cannot be changed in place: it is dropped and created again, in this
 -- migration's transaction.
 DROP FUNCTION hookline_claim(bigint, bigint, integer, integer, text[], text[], text[], bigint, integer, text[],
@@ -1840,10 +1841,27 @@ function claimSayingWhatItLeft(): string {
       'description text, timeout_ms integer, ordering_key text,',
       'description text, timeout_ms integer, fifo boolean, ordering_key text,',
     ],
-    ['sequence integer, turn_after text\n)', 'sequence integer, turn_after text, blocked_until bigint\n)'],
+    [
+      'sequence integer, turn_after text\n)',
+      'sequence integer, turn_after text, blocked_until bigint, filled boolean\n)',
+    ],
+    // What it leaves (claim-plan.ts, whatIsLeft): a claimable endpoint it did not lock, or a
+    // walk, and it cannot tell.
+    [
+      '  IF cardinality(v_locked) > 0 THEN\n',
+      `  IF v_walk OR cardinality(v_locked) < cardinality(v_ids) THEN
+    v_blocked := p_now;
+  END IF;
+  IF cardinality(v_locked) > 0 THEN
+`,
+    ],
+    [
+      '    v_got := array_fill(0, ARRAY[cardinality(v_g_eid)]);\n',
+      '    v_got := array_fill(0, ARRAY[cardinality(v_g_eid)]);\n    v_room0 := v_g_room;\n',
+    ],
     [
       '  v_scanned text; -- where a walk stopped; NULL: no walk\n',
-      '  v_scanned text; -- where a walk stopped; NULL: no walk\n  v_walk boolean := false;\n  v_blocked bigint;\n',
+      "  v_scanned text; -- where a walk stopped; NULL: no walk\n  v_walk boolean := false;\n  v_blocked bigint;\n  v_room0 integer[];\n  v_filled text[] := '{}';\n",
     ],
     ['    IF v_seen >= p_window THEN\n', '    IF v_seen >= p_window THEN\n      v_walk := true;\n'],
     [
@@ -1875,12 +1893,7 @@ function claimSayingWhatItLeft(): string {
                            WHERE h.endpoint_id = c.eid AND h.status IN (${OPEN})
                            ORDER BY h.created_at, h.id LIMIT 1)
       END AS until) b
-   WHERE NOT (c.eid = ANY(p_skip)) AND NOT (e.kind = ANY(p_exclude_kinds));
-  -- What the claim leaves waits for a known time only when it saw every endpoint with due work
-  -- and none of them has room now.
-  IF v_walk OR cardinality(v_ids) > 0 THEN
-    v_blocked := p_now;
-  END IF;`,
+   WHERE NOT (c.eid = ANY(p_skip)) AND NOT (e.kind = ANY(p_exclude_kinds));`,
     ],
     [
       `  IF v_total = 0 THEN
@@ -1888,7 +1901,17 @@ function claimSayingWhatItLeft(): string {
       turn_after := v_scanned;
       RETURN NEXT;
     END IF;`,
-      `  IF v_total = 0 THEN
+      `  -- A rate-limited endpoint that got its delivery waits for its next slot; one that got all
+  -- its room (neither FIFO nor rate-limited) is filled.
+  IF cardinality(v_g_eid) > 0 THEN
+    SELECT least(v_blocked, min(v_g_slot[g.ord]) FILTER (WHERE g.n > 0)),
+           coalesce(array_agg(v_g_eid[g.ord]) FILTER (WHERE NOT v_g_fifo[g.ord] AND v_g_slot[g.ord] IS NULL
+                                                        AND v_room0[g.ord] > 0 AND g.n >= v_room0[g.ord]), '{}')
+      INTO v_blocked, v_filled
+      FROM (SELECT o.ord, (SELECT count(*)::integer FROM unnest(v_pick_ord) AS p(ord) WHERE p.ord = o.ord) AS n
+              FROM generate_series(1, cardinality(v_g_eid)) AS o(ord)) g;
+  END IF;
+  IF v_total = 0 THEN
     IF v_scanned IS NOT NULL OR v_blocked IS NOT NULL THEN
       turn_after := coalesce(v_scanned, p_after);
       blocked_until := v_blocked;
@@ -1897,7 +1920,7 @@ function claimSayingWhatItLeft(): string {
     ],
     [
       'e.description, e.timeout_ms, l.ordering_key, l.sequence, coalesce(v_g_eid[v_served], p_after)',
-      'e.description, e.timeout_ms, e.fifo, l.ordering_key, l.sequence, coalesce(v_g_eid[v_served], p_after), v_blocked',
+      'e.description, e.timeout_ms, e.fifo, l.ordering_key, l.sequence, coalesce(v_g_eid[v_served], p_after), v_blocked,\n           l.endpoint_id = ANY(v_filled)',
     ],
   ]);
 }

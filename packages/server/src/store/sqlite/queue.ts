@@ -14,7 +14,6 @@ import { leaseFor } from '../../core/lease.ts';
 import { countsAsAttempt, statusAfter } from '../../core/outcome.ts';
 import { TriggerType, type TriggerTypeCode } from '../../core/types.ts';
 import {
-  blockedUntil,
   type EndpointGate,
   inTurn,
   interleave,
@@ -25,6 +24,7 @@ import {
   shareOut,
   slotInterval,
   WINDOW_PER_LIMIT,
+  whatIsLeft,
 } from '../claim-plan.ts';
 import {
   attempts,
@@ -359,6 +359,7 @@ export function sqliteQueue(
         // One writer at a time (BEGIN IMMEDIATE): the endpoint limits are counted and updated
         // without racing another claim.
         let blocked: number | null = null;
+        let filled: string[] = [];
         const rows = conn.txSync(() => {
           const startAfter = turnAfter;
           const { ids: due, scannedTo, live } = dueEndpoints(o);
@@ -410,11 +411,7 @@ export function sqliteQueue(
           const order = inTurn(gates.keys(), startAfter);
           const position = new Map(order.map((id, i) => [id, i]));
           const rooms = order.map((id) => roomOf(gates.get(id)!, o.perEndpoint, o.now));
-          // What it leaves waits for a known time only when no endpoint it saw has room now.
-          if (scannedTo === null)
-            blocked = rooms.some((r) => r > 0)
-              ? o.now
-              : Math.min(...order.map((id) => blockedUntil(gates.get(id)!, o.perEndpoint, o.now)));
+          const roomsAtFirst = [...rooms];
           const taken = new Set<string>();
           // Live first (claim-plan.ts): what just became due, in due order, within each
           // endpoint's room. FIFO endpoints only ever send their head, in their turn.
@@ -463,6 +460,27 @@ export function sqliteQueue(
             o.limit - livePicks.length,
           );
           const picks = [...livePicks, ...turnPicks];
+          if (scannedTo === null) {
+            // What it leaves, and until when (a walk saw some of the endpoints only: not known).
+            const given = new Map<string, number>();
+            for (const p of picks) given.set(p.endpointId, (given.get(p.endpointId) ?? 0) + 1);
+            const left = whatIsLeft(
+              order.map((id, i) => {
+                const rate = gates.get(id)!.ratePerSecond;
+                return {
+                  id,
+                  gate: gates.get(id)!,
+                  room: roomsAtFirst[i]!,
+                  given: given.get(id) ?? 0,
+                  nextSlotAt: rate ? o.now + slotInterval(rate) : null,
+                };
+              }),
+              o.perEndpoint,
+              o.now,
+            );
+            blocked = left.blockedUntil;
+            filled = left.filled;
+          }
           if (picks.length === 0) return [];
           const servedInTurn = new Set(turnPicks.map((p) => p.endpointId));
           turnAfter = order.findLast((id) => servedInTurn.has(id)) ?? turnAfter;
@@ -494,7 +512,7 @@ export function sqliteQueue(
           return leased.sort((a, b) => rank.get(String(a.id))! - rank.get(String(b.id))!);
         }, false);
         const claimed: ClaimedDelivery[] = [];
-        if (rows.length === 0) return { deliveries: claimed, blockedUntil: blocked };
+        if (rows.length === 0) return { deliveries: claimed, blockedUntil: blocked, filled };
         const msgs = new Map(
           all(
             `SELECT m.id, m.event_type, m.payload, m.created_at AS msg_created_at, m.traceparent, i.body, i.content_type, i.headers AS inbound_headers
@@ -518,7 +536,7 @@ export function sqliteQueue(
           if (!msg || !endpoint) continue; // deleted meanwhile; cascades remove the delivery too
           claimed.push(claimedDelivery({ ...msg, ...r }, Number(r.next_attempt_at), endpoint));
         }
-        return { deliveries: claimed, blockedUntil: blocked };
+        return { deliveries: claimed, blockedUntil: blocked, filled };
       }),
 
     completeDeliveries: (outcomes, now) =>
