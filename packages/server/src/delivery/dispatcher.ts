@@ -340,6 +340,8 @@ export function createDispatcher(deps: {
   let mayHaveDue = true;
   /** Endpoints whose last claim hit the per-endpoint cap: more of their work is probably due. */
   const moreDue = new Set<string>();
+  /** Endpoints put on `moreDue` by news that came while a claim ran (it may not have seen it). */
+  const notedWhileClaiming = new Set<string>();
   /**
    * What the last claim said of the due work it left (`Claim.blockedUntil`), with the time it
    * claimed at: until the next claim, the dispatcher looks at the database again then, or when
@@ -396,10 +398,18 @@ export function createDispatcher(deps: {
         if (scope.onlyEndpoints && !scope.onlyEndpoints.includes(id)) continue;
         // A paused endpoint is looked at again when its pause ends (armResume).
         if (adaptive.pausedUntil(id, clock.now()) > 0) continue;
-        if (saturated(id)) moreDue.add(id);
-        else claimable = true;
+        // While a claim runs, what it brings is not counted yet: whether the endpoint has room
+        // is known once that is in hand, and the pump looks at `moreDue` again then. (A claim
+        // made at once after it, for work it had just taken, was a third of the empty ones.)
+        if (pumping || saturated(id)) {
+          moreDue.add(id);
+          if (pumping) notedWhileClaiming.add(id);
+        } else claimable = true;
       }
-      if (!claimable) return;
+      if (!claimable) {
+        if (pumping) schedulePump();
+        return;
+      }
     }
     wake();
   }
@@ -500,6 +510,13 @@ export function createDispatcher(deps: {
         // store counts this worker's leases too: an endpoint holding k gets at most prefetch - k.
         const counts = new Map<string, number>();
         for (const d of claimed) counts.set(d.endpointId, (counts.get(d.endpointId) ?? 0) + 1);
+        // A claim short of its limit that could tell what it left looked at every endpoint it was
+        // not asked to skip: one it gave nothing has no work it could take now (what waits for a
+        // time is in `left`), unless news of more came while it ran.
+        if (claimed.length < limit && left !== null)
+          for (const id of moreDue)
+            if (!counts.has(id) && !skip.includes(id) && !notedWhileClaiming.has(id)) moreDue.delete(id);
+        notedWhileClaiming.clear();
         for (const [id, n] of counts) {
           if (n >= prefetch - reserved(id)) moreDue.add(id);
           else {
@@ -522,6 +539,12 @@ export function createDispatcher(deps: {
       if (!mayHaveDue && running) await armTimer();
     } finally {
       pumping = false;
+    }
+    // Asked again while it looked for the next due time (new work announced meanwhile): that
+    // look is stale, pump again now rather than at the timer it set.
+    if (pumpAgain && running) {
+      pumpAgain = false;
+      schedulePump();
     }
     checkIdle();
   }
