@@ -202,6 +202,48 @@ function suite(name: string, setup: () => Promise<Setup>, options: { skip?: stri
       }
     });
 
+    test('work announced while a claim runs is claimed at once, not at the idle poll', async () => {
+      const recv = await startKeyedReceiver();
+      const store = server.hookline.store;
+      const claimDue = store.claimDue;
+      // The first is held at the receiver until the end: its outcome, which would wake the
+      // dispatcher, does not come before the second goes.
+      let release!: () => void;
+      const held = new Promise<void>((r) => {
+        release = r;
+      });
+      recv.answer = (x) => (x.n === 1 ? { status: 200, wait: held } : { status: 200 });
+      try {
+        const appId = await app();
+        await endpoint(appId, recv.url);
+        // The claim that takes the first message publishes a second (a key of its own: it waits
+        // for a claim) before it returns, without having seen it. The test's clock stands still,
+        // so that message is due at the claim's time, not after it: only the news of it can bring
+        // it before the idle poll (5 s).
+        let during: Promise<unknown> | null = null;
+        store.claimDue = async (o) => {
+          const claim = await claimDue.call(store, o);
+          if (during === null && claim.deliveries.some((d) => d.orderingKey === 'first')) {
+            during = publish(appId, 2, 'second');
+            await during;
+          }
+          return claim;
+        };
+        await publish(appId, 1, 'first');
+        await until(() => recv.seen.length === 1, 'the second message, well before the idle poll', 3_000);
+        assert.deepEqual(
+          recv.seen.map((x) => x.n),
+          [2],
+        );
+        release();
+        await until(() => recv.seen.length === 2, 'the first');
+      } finally {
+        release();
+        store.claimDue = claimDue;
+        await recv.close();
+      }
+    });
+
     test("a FIFO endpoint's next delivery goes as soon as the one before it is recorded", async () => {
       const recv = await startKeyedReceiver();
       const store = server.hookline.store;

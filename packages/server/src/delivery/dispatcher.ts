@@ -516,17 +516,18 @@ export function createDispatcher(deps: {
         if (claimed.length < limit && left !== null)
           for (const id of moreDue)
             if (!counts.has(id) && !skip.includes(id) && !notedWhileClaiming.has(id)) moreDue.delete(id);
-        notedWhileClaiming.clear();
         for (const [id, n] of counts) {
           if (n >= prefetch - reserved(id)) moreDue.add(id);
           else {
-            moreDue.delete(id);
+            // Unless news of more came while it ran: the claim may not have seen that.
+            if (!notedWhileClaiming.has(id)) moreDue.delete(id);
             // The store gave it all the room it had, yet less than this worker may hold: other
             // workers hold the rest of its leases, and what it left is not this worker's to wait
             // for: look again shortly.
             if (filled.includes(id)) left = null;
           }
         }
+        notedWhileClaiming.clear();
         // A claim short of its limit left only what it says (`left`) and the work of the
         // endpoints it filled, which this worker claims when a slot of theirs frees up. (It
         // claimed again at once after filling an endpoint, and that claim, skipping the endpoint
