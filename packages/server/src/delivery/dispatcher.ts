@@ -459,6 +459,8 @@ export function createDispatcher(deps: {
 
   async function pump(): Promise<void> {
     pumping = true;
+    /** The claim failed: the next look is the back-off's, not sooner. */
+    let failed = false;
     try {
       do {
         pumpAgain = false;
@@ -494,6 +496,7 @@ export function createDispatcher(deps: {
           logger.warn({ err: coerceError(err) }, 'claiming deliveries failed; retrying shortly');
           left = null;
           mayHaveDue = true;
+          failed = true;
           schedule(1000);
           break;
         }
@@ -543,7 +546,7 @@ export function createDispatcher(deps: {
     }
     // Asked again while it looked for the next due time (new work announced meanwhile): that
     // look is stale, pump again now rather than at the timer it set.
-    if (pumpAgain && running) {
+    if (pumpAgain && running && !failed) {
       pumpAgain = false;
       schedulePump();
     }
