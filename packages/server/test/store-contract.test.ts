@@ -1521,6 +1521,60 @@ for (const adapter of selectedAdapters()) {
       );
     });
 
+    test('a claim that stops short of an endpoint with more due says to look again now', async () => {
+      const a = app();
+      await store.insertApp(a);
+      // Made in this order, their ids sort in it: the turns go a, b, c, d.
+      const [ea, eb, ec, ed] = ['a', 'b', 'c', 'd'].map((t) => endpoint(a.id, { eventTypes: [t] }));
+      for (const e of [ea!, eb!, ec!, ed!]) await store.insertEndpoint(e);
+      const due = { a: 1, b: 1, c: 2, d: 20 };
+      await store.ingest(
+        Object.entries(due).flatMap(([eventType, n]) =>
+          Array.from({ length: n }, () => item(a.id, { eventType })),
+        ),
+      );
+      // Past the live window: the endpoints take turns. Limit 10: shares 3, 3, 2, 2; a and b
+      // have 1, c its 2, d 2 of 20; the second round's 4 go to c (none left) and d (2): 8 of 10,
+      // and d, which never ran out, has 16 more due.
+      now += LIVE_MS + 1;
+      const first = await store.claimDue({
+        now,
+        limit: 10,
+        leaseMs: 30_000,
+        perEndpoint: 64,
+        skipEndpoints: [],
+      });
+      const of = (c: typeof first, e: Endpoint) => c.deliveries.filter((d) => d.endpointId === e.id).length;
+      assert.deepEqual(
+        [ea!, eb!, ec!, ed!].map((e) => of(first, e)),
+        [1, 1, 2, 4],
+      );
+      assert.ok(
+        first.blockedUntil !== null && first.blockedUntil <= now,
+        `more of d is due now (blockedUntil ${first.blockedUntil === null ? 'null' : first.blockedUntil - now})`,
+      );
+      assert.deepEqual(first.filled, [], 'no endpoint got all its room');
+      // With a limit, too: the first 5 of d's remaining 16, and the claim says more is due.
+      const second = await store.claimDue({
+        now,
+        limit: 5,
+        leaseMs: 30_000,
+        perEndpoint: 64,
+        skipEndpoints: [],
+      });
+      assert.equal(of(second, ed!), 5);
+      assert.ok(second.blockedUntil !== null && second.blockedUntil <= now);
+      const rest = await store.claimDue({
+        now,
+        limit: 100,
+        leaseMs: 30_000,
+        perEndpoint: 64,
+        skipEndpoints: [],
+      });
+      assert.equal(of(rest, ed!), 11);
+      assert.equal(rest.blockedUntil, null, 'it ran out: nothing is left');
+    });
+
     test('chat destinations: kind and template round-trip and reach the claim; default rate; a rate-limited retry is not counted', async () => {
       const a = { ...app(), throttleRate: 100 };
       await store.insertApp(a);

@@ -112,12 +112,18 @@ export interface SeenEndpoint {
   given: number;
   /** A rate-limited endpoint that got its delivery: when its next slot comes. */
   nextSlotAt: number | null;
+  /**
+   * The claim stopped before the end of its due work: it took all it asked of the endpoint and
+   * still had room, but the claim's limit or its turns ran out. More may be claimable now.
+   */
+  more: boolean;
 }
 
 /**
  * What a claim that saw every endpoint with due work says of what it leaves (`Claim`):
  * - an endpoint without room waits until `blockedUntil`;
  * - a rate-limited one that got its delivery waits for its next slot;
+ * - one the claim stopped short of (`more`: its limit or its turns ran out) may be claimed now;
  * - one that got all its room (neither FIFO nor rate-limited) is `filled`: more of its work may
  *   be due, and the worker comes back for it when a slot of its frees up;
  * - any other got all it had due (a FIFO endpoint its head, whose outcome brings the next).
@@ -136,6 +142,7 @@ export function whatIsLeft(
   for (const e of seen) {
     if (e.room <= 0) wait(blockedUntil(e.gate, perEndpoint, now));
     else if (e.nextSlotAt !== null && e.given > 0) wait(e.nextSlotAt);
+    else if (e.more) wait(now);
     else if (!e.gate.fifo && e.given >= e.room) filled.push(e.id);
   }
   return { blockedUntil: until, filled };

@@ -1784,7 +1784,42 @@ ${claimSayingWhatItLeft()}
 `;
     },
   },
+  {
+    version: 27,
+    name: 'a claim that stops short of an endpoint with more due says so',
+    // A getter: it derives the claim from migration 26's.
+    get sql() {
+      return `
+-- A claim takes its batch in two rounds of turns; an endpoint that had as many due as its share
+-- in both (room left, it never ran out) may have more due when the claim stops, short of its
+-- limit because others ran out, or at its limit. Migration 26's claim said such an endpoint had
+-- got all it had due (blocked_until NULL), and the worker, told nothing was left, waited for its
+-- idle poll (5 s) with those deliveries due: seen as the last seconds of a drain over 100
+-- endpoints. It now says p_now: look again shortly.
+${claimSayingWhatItStoppedShortOf()}
+`;
+    },
+  },
 ];
+
+/** Migration 27's claim: migration 26's, except that room left after its turns means 'now'. */
+function claimSayingWhatItStoppedShortOf(): string {
+  return editOnce(claimSayingWhatItLeft(), 'migration 27: hookline_claim of migration 26', [
+    ['CREATE FUNCTION hookline_claim(', 'CREATE OR REPLACE FUNCTION hookline_claim('],
+    [
+      `        INTO v_g_room, v_got FROM generate_series(1, cardinality(v_g_eid)) AS g(ord);
+    END LOOP;
+`,
+      `        INTO v_g_room, v_got FROM generate_series(1, cardinality(v_g_eid)) AS g(ord);
+    END LOOP;
+    -- Room left after the turns: the endpoint never ran out, more of it may be due now.
+    IF EXISTS (SELECT 1 FROM unnest(v_g_room) AS r(room) WHERE r.room > 0) THEN
+      v_blocked := p_now;
+    END IF;
+`,
+    ],
+  ]);
+}
 
 /**
  * `fn` with each `[from, to]` of `edits` applied, each `from` found exactly once (else `what` was

@@ -473,6 +473,8 @@ export function sqliteQueue(
                   room: roomsAtFirst[i]!,
                   given: given.get(id) ?? 0,
                   nextSlotAt: rate ? o.now + slotInterval(rate) : null,
+                  // Room left after the turns: it never ran out of due work (that sets it to 0).
+                  more: rooms[i]! > 0,
                 };
               }),
               o.perEndpoint,
