@@ -31,6 +31,7 @@
  *     table for the README; --json FILE writes it for `node bench/compare.ts A.json B.json`.
  *
  * Flags:
+ *   --help, -h             this list
  *   --quick                smaller counts and shorter phases (for development; noisier)
  *   --store S              sqlite (default), postgres, or both
  *   --peer bullmq          also run the BullMQ + Redis peer (Redis at 127.0.0.1:6379, started
@@ -52,8 +53,10 @@
  * PostgreSQL: HOOKLINE_TEST_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres); each
  * phase uses a new database, dropped afterwards.
  */
+import { readFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { sign } from '@hookline/receiver';
 import { Pool } from 'undici';
@@ -87,28 +90,49 @@ import { type BullmqPeer, PEER_CONCURRENCY, startBullmqPeer } from './peer-bullm
 import { addPendingDeliveries, fillBacklog, openBulk, preloadHistory } from './preload.ts';
 import { CpuMeter, RssSampler } from './proc.ts';
 
-const { values: args } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    store: { type: 'string', default: 'sqlite' },
-    peer: { type: 'string' },
-    grow: { type: 'boolean', default: false },
-    'grow-messages': { type: 'string' },
-    backlog: { type: 'string' },
-    workers: { type: 'string', default: '1,2,4' },
-    concurrency: { type: 'string', default: '64' },
-    'latency-rate': { type: 'string', default: '1000' },
-    'inbound-rate': { type: 'string', default: '500' },
-    'probe-rate': { type: 'string', default: '100' },
-    json: { type: 'string' },
-    only: { type: 'string' },
-    'cpu-prof': { type: 'boolean', default: false },
-  },
-});
-
 function fail(message: string): never {
   console.error(`bench: ${message}`);
   process.exit(2);
+}
+
+/** The flags, as this file's header comment lists them (printed by --help). */
+function usage(): string {
+  const lines = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n');
+  const from = lines.indexOf(' * Flags:');
+  const to = lines.findIndex((l, i) => i > from && l.startsWith(' */'));
+  return [
+    'Usage: npm run bench [-- flags]',
+    ...lines.slice(from, to).map((l) => l.replace(/^ \* ?/, '')),
+  ].join('\n');
+}
+
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h', default: false },
+  quick: { type: 'boolean', default: false },
+  store: { type: 'string', default: 'sqlite' },
+  peer: { type: 'string' },
+  grow: { type: 'boolean', default: false },
+  'grow-messages': { type: 'string' },
+  backlog: { type: 'string' },
+  workers: { type: 'string', default: '1,2,4' },
+  concurrency: { type: 'string', default: '64' },
+  'latency-rate': { type: 'string', default: '1000' },
+  'inbound-rate': { type: 'string', default: '500' },
+  'probe-rate': { type: 'string', default: '100' },
+  json: { type: 'string' },
+  only: { type: 'string' },
+  'cpu-prof': { type: 'boolean', default: false },
+} as const;
+let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>;
+try {
+  parsed = parseArgs({ options: OPTIONS });
+} catch (err) {
+  fail(`${(err as Error).message} (npm run bench -- --help lists the flags)`);
+}
+const args = parsed.values;
+if (args.help) {
+  console.log(usage());
+  process.exit(0);
 }
 const positive = (name: string, raw: string | undefined, fallback: number): number => {
   if (raw === undefined) return fallback;
