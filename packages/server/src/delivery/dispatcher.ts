@@ -474,7 +474,7 @@ export function createDispatcher(deps: {
         mayHaveDue = false;
         const now = clock.now();
         let claimed: ClaimedDelivery[];
-        let filled: string[] = [];
+        let filled: ReadonlySet<string> = new Set();
         try {
           const claim = await store.claimDue({
             now,
@@ -486,7 +486,7 @@ export function createDispatcher(deps: {
             ...scope,
           });
           claimed = claim.deliveries;
-          filled = claim.filled;
+          filled = new Set(claim.filled);
           const until = claim.blockedUntil;
           left = until !== null && until <= now ? null : { at: now, until };
           // What it left is the skipped endpoints' only: each goes back to the database when a
@@ -516,9 +516,11 @@ export function createDispatcher(deps: {
         // A claim short of its limit that could tell what it left looked at every endpoint it was
         // not asked to skip: one it gave nothing has no work it could take now (what waits for a
         // time is in `left`), unless news of more came while it ran.
-        if (claimed.length < limit && left !== null)
+        if (claimed.length < limit && left !== null) {
+          const skipped = new Set(skip);
           for (const id of moreDue)
-            if (!counts.has(id) && !skip.includes(id) && !notedWhileClaiming.has(id)) moreDue.delete(id);
+            if (!counts.has(id) && !skipped.has(id) && !notedWhileClaiming.has(id)) moreDue.delete(id);
+        }
         for (const [id, n] of counts) {
           if (n >= prefetch - reserved(id)) moreDue.add(id);
           else {
@@ -527,7 +529,7 @@ export function createDispatcher(deps: {
             // The store gave it all the room it had, yet less than this worker may hold: other
             // workers hold the rest of its leases, and what it left is not this worker's to wait
             // for: look again shortly.
-            if (filled.includes(id)) left = null;
+            if (filled.has(id)) left = null;
           }
         }
         notedWhileClaiming.clear();

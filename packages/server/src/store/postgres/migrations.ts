@@ -1866,8 +1866,9 @@ function claimWithPayloadTable(): string {
 
 /**
  * Migration 26's claim: migration 25's, except that it returns each delivery's endpoint with its
- * fifo flag, and `blocked_until`: when the due work it did not lease may be claimed (see the
- * migration). Created anew: its columns change.
+ * fifo flag, `blocked_until` (when the due work it did not lease may be claimed) and `filled`
+ * (whether the delivery's endpoint got all its room; see the migration). Created anew: its
+ * columns change.
  */
 function claimSayingWhatItLeft(): string {
   return editOnce(claimLeasingWithoutJoins(), 'migration 26: hookline_claim of migration 25', [
