@@ -328,11 +328,6 @@ export function createDispatcher(deps: {
   // Checked once: building the log line for every attempt costs on the hot path.
   const debug = logger.isLevelEnabled('debug');
   const perEndpoint = new Map<string, number>();
-  /**
-   * Deliveries per endpoint that it answered and whose outcome is not recorded yet: their slots
-   * are free, their leases still count in the store (see `reserved`).
-   */
-  const recording = new Map<string, number>();
   const waiting = new Map<string, ClaimedDelivery[]>();
   const inFlight = new Set<ClaimedDelivery>();
   let outcomes: { outcome: DeliveryOutcome; done: () => void; freesLine: boolean }[] = [];
@@ -443,7 +438,6 @@ export function createDispatcher(deps: {
 
   const reserved = (endpointId: string) =>
     (perEndpoint.get(endpointId) ?? 0) +
-    (recording.get(endpointId) ?? 0) +
     (waiting.get(endpointId)?.length ?? 0) +
     (promised.get(endpointId) ?? 0);
   // Each endpoint may hold twice its concurrency: the second half waits in hand. The store caps
@@ -664,40 +658,22 @@ export function createDispatcher(deps: {
     const id = d.endpointId;
     perEndpoint.set(id, (perEndpoint.get(id) ?? 0) + 1);
     inFlight.add(d);
-    let answered = false;
-    /** Whether the endpoint's freed slot went to a delivery it had in hand. */
-    let startedNext = false;
-    // The endpoint answered (or the attempt ended without a request): its slot goes to the next
-    // delivery while this one's outcome is being recorded. Its place in `inFlight`, which bounds
-    // what is sent but not recorded, is kept until the outcome is committed.
-    const answer = () => {
-      if (answered) return;
-      answered = true;
+    void attempt(d).finally(() => {
+      inFlight.delete(d);
       const left = (perEndpoint.get(id) ?? 1) - 1;
       if (left <= 0) perEndpoint.delete(id);
       else perEndpoint.set(id, left);
-      recording.set(id, (recording.get(id) ?? 0) + 1);
-      if (!running) return;
-      // Work this endpoint already has in hand: no need to ask the database.
-      startedNext = startWaiting(id);
-      if (startedNext) return;
-      const until = adaptive.pausedUntil(id, clock.now());
-      if (until > 0) armResume(id, until);
-      else schedulePump();
-    };
-    void attempt(d, answer).finally(() => {
-      answer();
-      inFlight.delete(d);
-      const r = (recording.get(id) ?? 1) - 1;
-      if (r <= 0) recording.delete(id);
-      else recording.set(id, r);
-      if (!running) {
+      if (running) {
+        // Work this endpoint already has in hand: no need to ask the database.
+        if (startWaiting(id)) return;
+        const until = adaptive.pausedUntil(id, clock.now());
+        if (until > 0) armResume(id, until);
+      } else {
         const q = waiting.get(id);
         waiting.delete(id);
         for (const next of q ?? []) releaseUnstarted(next);
       }
-      // Its place in `inFlight` is free: room for a claim, when one is worth making.
-      if (!startedNext || worthClaiming()) schedulePump();
+      schedulePump();
       checkIdle();
     });
   }
@@ -707,7 +683,7 @@ export function createDispatcher(deps: {
     void store.releaseDeliveries([d.id], clock.now()).catch(() => {});
   }
 
-  async function attempt(d: ClaimedDelivery, answered: () => void): Promise<void> {
+  async function attempt(d: ClaimedDelivery): Promise<void> {
     if (d.endpoint.disabled) {
       await record(
         { deliveryId: d.id, leaseUntil: d.leaseUntil, attempt: null, next: { kind: 'cancel' } },
@@ -768,7 +744,6 @@ export function createDispatcher(deps: {
     }
     if (span) endAttemptSpan(span, d, req, result, next);
     events.onAttempt?.(a, d, next);
-    answered();
     await record(outcome, inLine(d));
   }
 
@@ -780,9 +755,8 @@ export function createDispatcher(deps: {
 
   /**
    * Queues an outcome for the next batch; resolves once the batch is committed (or given up).
-   * A delivery keeps its place in the process's concurrency until then, so at any moment at most
-   * `concurrency` deliveries are sent but not yet recorded: the most a crash can make us send
-   * twice. Its endpoint's slot is free as soon as the endpoint answered (`start`).
+   * A delivery keeps its concurrency slot until then, so at any moment at most `concurrency`
+   * deliveries are sent but not yet recorded: the most a crash can make us send twice.
    */
   function record(o: DeliveryOutcome, freesLine: boolean): Promise<void> {
     return new Promise<void>((done) => {
