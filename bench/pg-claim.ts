@@ -26,7 +26,7 @@ import type { Attempt } from '../packages/server/src/core/types.ts';
 import { createPostgresStore } from '../packages/server/src/store/postgres/postgres-store.ts';
 import type { ClaimedDelivery, Store } from '../packages/server/src/store/store.ts';
 import { createTestDatabase, PG_SECRET_KEY } from '../packages/server/test/pg.ts';
-import { testEndpoint } from '../packages/server/test/stores.ts';
+import { testApp, testEndpoint } from '../packages/server/test/stores.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -44,15 +44,7 @@ const ids = createIdGenerator();
 async function fill(url: string, store: Store, endpointCount: number): Promise<void> {
   const t = Date.now();
   const appId = ids('app');
-  await store.insertApp({
-    id: appId,
-    uid: null,
-    name: 'bench',
-    throttleRate: null,
-    metadata: {},
-    createdAt: t,
-    updatedAt: t,
-  });
+  await store.insertApp(testApp(appId, t, { name: 'bench' }));
   const endpointIds: string[] = [];
   for (let i = 0; i < endpointCount; i++) {
     const id = ids('endpoint');

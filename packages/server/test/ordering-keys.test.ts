@@ -18,7 +18,7 @@ import type { Attempt, Message } from '../src/core/types.ts';
 import type { ClaimedDelivery, DeliveryOutcome, IngestItem, Store } from '../src/store/store.ts';
 import { headersOf, startHookline, startReceiver, type TestServer, tempDir } from './helpers.ts';
 import { createTestDatabase, PG_SECRET_KEY, pgTestOptions, type TestDatabase } from './pg.ts';
-import { selectedAdapters, testEndpoint } from './stores.ts';
+import { selectedAdapters, testApp, testEndpoint } from './stores.ts';
 
 /** One request as the keyed receiver saw it. */
 interface Seen {
@@ -675,15 +675,7 @@ for (const adapter of selectedAdapters()) {
       options,
       async () => {
         const appId = ids('app');
-        await store.insertApp({
-          id: appId,
-          uid: null,
-          name: 'A',
-          throttleRate: null,
-          metadata: {},
-          createdAt: now,
-          updatedAt: now,
-        });
+        await store.insertApp(testApp(appId, now));
         const e = testEndpoint(ids('endpoint'), appId, now);
         const fifo = testEndpoint(ids('endpoint'), appId, now, { fifo: true });
         await store.insertEndpoint(e);

@@ -16,7 +16,7 @@ import { createPostgresStore } from '../src/store/postgres/postgres-store.ts';
 import { prepared, sql } from '../src/store/sql.ts';
 import type { Store } from '../src/store/store.ts';
 import { createTestDatabase, PG_SECRET_KEY, pgTestOptions, type TestDatabase } from './pg.ts';
-import { testEndpoint } from './stores.ts';
+import { testApp, testEndpoint } from './stores.ts';
 
 const T0 = Date.parse('2026-03-01T00:00:00Z');
 
@@ -47,15 +47,7 @@ describe('PostgreSQL claims never wait', await pgTestOptions(), () => {
   /** An application with endpoints `a` and `b` (no limits), each with `n` due deliveries. */
   async function twoEndpoints(n: number): Promise<{ a: string; b: string }> {
     const appId = ids('app');
-    await store.insertApp({
-      id: appId,
-      uid: null,
-      name: 'A',
-      throttleRate: null,
-      metadata: {},
-      createdAt: T0,
-      updatedAt: T0,
-    });
+    await store.insertApp(testApp(appId, T0));
     const endpoint = (eventType: string): Endpoint =>
       testEndpoint(ids('endpoint'), appId, T0, { eventTypes: [eventType] });
     const a = endpoint('a');

@@ -14,7 +14,7 @@ import type { Message } from '../src/core/types.ts';
 import { createPostgresStore } from '../src/store/postgres/postgres-store.ts';
 import type { IngestItem, Store } from '../src/store/store.ts';
 import { createTestDatabase, PG_SECRET_KEY, pgTestOptions, type TestDatabase } from './pg.ts';
-import { testEndpoint } from './stores.ts';
+import { testApp, testEndpoint } from './stores.ts';
 
 const T0 = Date.parse('2026-03-01T00:00:00Z');
 
@@ -43,15 +43,7 @@ describe('PostgreSQL ingest and deletions under it', await pgTestOptions(), () =
 
   async function appWithEndpoints(): Promise<{ appId: string; kept: string; doomed: string }> {
     const appId = ids('app');
-    await store.insertApp({
-      id: appId,
-      uid: null,
-      name: 'A',
-      throttleRate: null,
-      metadata: {},
-      createdAt: T0,
-      updatedAt: T0,
-    });
+    await store.insertApp(testApp(appId, T0));
     const kept = testEndpoint(ids('endpoint'), appId, T0);
     const doomed = testEndpoint(ids('endpoint'), appId, T0);
     await store.insertEndpoint(kept);

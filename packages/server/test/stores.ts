@@ -7,7 +7,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { createSecretBox } from '../src/core/secret-box.ts';
-import type { Endpoint } from '../src/core/types.ts';
+import type { App, Endpoint } from '../src/core/types.ts';
 import { createPostgresStore } from '../src/store/postgres/postgres-store.ts';
 import { createSqliteStore } from '../src/store/sqlite/sqlite-store.ts';
 import type { Store } from '../src/store/store.ts';
@@ -87,6 +87,18 @@ const selected = process.env.HOOKLINE_TEST_STORES?.split(',').map((s) => s.trim(
 /** The adapters this run covers. */
 export const selectedAdapters = (): Adapter[] =>
   ADAPTERS.filter((a) => !selected || selected.includes(a.name));
+
+/** An application record with every field at its plain default, for store tests and benchmarks. */
+export const testApp = (id: string, at: number, over: Partial<App> = {}): App => ({
+  id,
+  uid: null,
+  name: 'A',
+  throttleRate: null,
+  metadata: {},
+  createdAt: at,
+  updatedAt: at,
+  ...over,
+});
 
 /** An endpoint record with every field at its plain default, for store tests and benchmarks. */
 export const testEndpoint = (
