@@ -830,7 +830,8 @@ export function createDispatcher(deps: {
     start() {
       if (running) return;
       running = true;
-      unsubscribe = store.onDeliveriesQueued(queued);
+      // Scoped to some endpoints, it is not one of the dispatchers that share all of them.
+      unsubscribe = store.onDeliveriesQueued(queued, { dispatcher: !scope.onlyEndpoints });
       wake();
     },
     async stop(graceMs = 10_000) {

@@ -406,8 +406,14 @@ export interface Store extends OverviewQueries {
   /**
    * Called after new deliveries are committed; workers use it to wake at once. `endpointIds`:
    * the endpoints they are for, when known (undefined: any endpoint may have new work).
+   * `dispatcher`: the listener claims due work of any endpoint. Where several processes do
+   * (PostgreSQL), each is told at once of the endpoints it is first in line for and of the
+   * others a little later, instead of all of them claiming for the same news at once.
    */
-  onDeliveriesQueued(listener: (endpointIds?: readonly string[]) => void): () => void;
+  onDeliveriesQueued(
+    listener: (endpointIds?: readonly string[]) => void,
+    options?: { dispatcher?: boolean },
+  ): () => void;
 
   getSetting(key: string): Promise<string | null>;
   setSetting(key: string, value: string): Promise<void>;

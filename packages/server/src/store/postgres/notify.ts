@@ -3,6 +3,17 @@
  * `pg_notify('hookline_queued')`, and one dedicated connection per worker process LISTENs (and
  * reconnects), so idle workers wake within milliseconds. The workers' polling fallback covers a
  * notification that is lost (a crash just after a commit, a LISTEN connection down).
+ *
+ * With several worker processes, a notification that woke them all made them all claim, and all
+ * but one came back empty (two workers on one endpoint: half of their claims, and each empty
+ * claim is a transaction and a look for the next due time). So the worker processes
+ * ("dispatchers") split the endpoints among themselves: each names itself on its LISTEN
+ * connection (`application_name`), reads every DISPATCHERS_REFRESH_MS who else does, and gives
+ * every endpoint one first in line (rendezvous hashing: the same answer in every process, and a
+ * dispatcher that comes or goes moves only its own share). A dispatcher is woken at once for
+ * the endpoints it is first in line for, and for the others at most every SHARED_WAKE_MS: if
+ * their first in line is gone or behind, it takes the work then. Who is first in line only
+ * decides who wakes; claims take due work of any endpoint as before.
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -17,6 +28,12 @@ const NOTIFY_COALESCE_MS = 5;
  * PostgreSQL's 8,000-byte payload); more, and it says "any endpoint".
  */
 const NOTIFY_MAX_ENDPOINTS = 100;
+/** How a dispatcher names itself in `pg_stat_activity.application_name` (then its instance). */
+const DISPATCHER_NAME = 'hookline-dispatcher:';
+/** How often a dispatcher reads which others are connected. */
+const DISPATCHERS_REFRESH_MS = 2_000;
+/** A dispatcher is woken for endpoints others are first in line for at most this often. */
+const SHARED_WAKE_MS = 250;
 
 /**
  * The payload: the sending instance, then the endpoints with new work, comma-separated, when
@@ -34,9 +51,11 @@ type Endpoints = readonly string[] | undefined;
 export interface Notifier {
   /**
    * Subscribes to "deliveries were queued" (from this process or another), with the endpoints
-   * they are for when the notification names them; returns the unsubscribe.
+   * they are for when the notification names them; returns the unsubscribe. A `dispatcher`
+   * (a process claiming work of any endpoint) is told at once of the endpoints it is first in
+   * line for among the connected dispatchers, of the others at most every SHARED_WAKE_MS.
    */
-  subscribe(listener: (endpointIds: Endpoints) => void): () => void;
+  subscribe(listener: (endpointIds: Endpoints) => void, options?: { dispatcher?: boolean }): () => void;
   /** Tells this process's listeners at once. */
   local(endpointIds?: Endpoints): void;
   /** Notifies other processes inside the caller's transaction (sent at its commit). */
@@ -51,8 +70,48 @@ export interface Notifier {
   close(): Promise<void>;
 }
 
+/** A weight of (dispatcher, endpoint): FNV-1a over both, then murmur3's finalizer to spread it. */
+function weight(dispatcher: string, endpointId: string): number {
+  let h = 0x811c9dc5;
+  for (const text of [dispatcher, endpointId]) {
+    for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+    h = Math.imul(h ^ 0xff, 0x01000193);
+  }
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/**
+ * The dispatcher first in line for an endpoint: the one of highest weight (rendezvous hashing).
+ * Every process that reads the same dispatchers picks the same one; one more or one fewer
+ * moves only the endpoints it takes or had.
+ */
+export function firstInLine(dispatchers: readonly string[], endpointId: string): string | undefined {
+  let best: string | undefined;
+  let bestWeight = -1;
+  for (const d of dispatchers) {
+    const w = weight(d, endpointId);
+    if (w > bestWeight || (w === bestWeight && best !== undefined && d < best)) {
+      best = d;
+      bestWeight = w;
+    }
+  }
+  return best;
+}
+
 export function createNotifier(conn: PostgresConnection): Notifier {
+  /** Every subscriber but the dispatchers: told of every notification at once. */
   const events = new EventEmitter();
+  const dispatchers = new Set<(endpointIds: Endpoints) => void>();
+  const tellDispatchers = (endpointIds: Endpoints) => {
+    for (const fn of dispatchers) fn(endpointIds);
+  };
+  const tellAll = (endpointIds: Endpoints) => {
+    events.emit('queued', endpointIds);
+    tellDispatchers(endpointIds);
+  };
+  const subscribers = () => events.listenerCount('queued') + dispatchers.size;
   // Our own notifications are skipped: local listeners were told already.
   const instance = randomUUID();
   const notify = (c?: Queryable, endpointIds: ReadonlySet<string> | null = null) =>
@@ -69,8 +128,65 @@ export function createNotifier(conn: PostgresConnection): Notifier {
     return p;
   };
 
+  // ---- Dispatchers: who is connected, who is first in line for what ------------------------
+  /** The connected dispatchers' instances as last read, sorted; this one's among them or not. */
+  let members: string[] = [];
+  let refreshTimer: NodeJS.Timeout | null = null;
+  /** Endpoints others are first in line for, told to this process's dispatchers at the timer. */
+  let later = new Set<string>();
+  let laterTimer: NodeJS.Timeout | null = null;
+
+  /** Tells the dispatchers of news from another process: theirs at once, the rest later. */
+  function route(endpointIds: Endpoints) {
+    if (dispatchers.size === 0) return;
+    // Alone, not seen yet among them, or any endpoint: at once.
+    if (endpointIds === undefined || members.length < 2 || !members.includes(instance)) {
+      tellDispatchers(endpointIds);
+      return;
+    }
+    const mine: string[] = [];
+    for (const id of endpointIds) {
+      if (firstInLine(members, id) === instance) mine.push(id);
+      else later.add(id);
+    }
+    if (mine.length > 0) tellDispatchers(mine);
+    if (later.size > 0 && !laterTimer) {
+      laterTimer = setTimeout(() => {
+        laterTimer = null;
+        const ids = [...later];
+        later = new Set();
+        tellDispatchers(ids);
+      }, SHARED_WAKE_MS);
+      laterTimer.unref?.();
+    }
+  }
+
+  /** Names this process a dispatcher on the LISTEN connection, then reads the others. */
+  async function announce(client: pg.Client) {
+    if (dispatchers.size === 0) return;
+    // `instance` is a UUID: nothing in it needs quoting.
+    await client.query(`SET application_name = '${DISPATCHER_NAME}${instance}'`);
+    await refreshMembers();
+  }
+
+  async function refreshMembers() {
+    const client = ready;
+    if (!client || dispatchers.size === 0) return;
+    try {
+      const { rows } = await client.query<{ name: string }>(
+        `SELECT application_name AS name FROM pg_stat_activity
+          WHERE datname = current_database() AND application_name LIKE '${DISPATCHER_NAME}%'`,
+      );
+      members = rows.map((r) => r.name.slice(DISPATCHER_NAME.length)).sort();
+    } catch {
+      // The last reading stands; the connection's own error handling reconnects.
+    }
+  }
+
   // ---- LISTEN: one dedicated connection, opened when the first listener subscribes -------
   let listener: pg.Client | null = null;
+  /** The LISTEN connection once it listens; null while (re)connecting. */
+  let ready: pg.Client | null = null;
   let listening = false;
   let reconnectTimer: NodeJS.Timeout | null = null;
   let reconnectDelay = 250;
@@ -81,9 +197,10 @@ export function createNotifier(conn: PostgresConnection): Notifier {
     const retry = () => {
       if (listener !== client) return;
       listener = null;
+      ready = null;
       client.removeAllListeners('notification');
       client.end().catch(() => {});
-      if (closed || events.listenerCount('queued') === 0) return;
+      if (closed || subscribers() === 0) return;
       reconnectTimer = setTimeout(() => {
         reconnectTimer = null;
         void listen();
@@ -98,14 +215,19 @@ export function createNotifier(conn: PostgresConnection): Notifier {
       const colon = payload.indexOf(':');
       const from = colon < 0 ? payload : payload.slice(0, colon);
       if (from === instance) return;
-      events.emit('queued', colon < 0 ? undefined : payload.slice(colon + 1).split(','));
+      const endpointIds = colon < 0 ? undefined : payload.slice(colon + 1).split(',');
+      events.emit('queued', endpointIds);
+      route(endpointIds);
     });
     try {
       await client.connect();
       await client.query(`LISTEN ${NOTIFY_CHANNEL}`);
+      if (listener !== client) return;
+      ready = client;
+      await announce(client);
       reconnectDelay = 250;
       // Notifications sent while we were not listening are lost: look for work once.
-      if (listening) events.emit('queued', undefined);
+      if (listening) tellAll(undefined);
       listening = true;
     } catch {
       retry();
@@ -113,15 +235,31 @@ export function createNotifier(conn: PostgresConnection): Notifier {
   }
 
   return {
-    subscribe(fn) {
-      events.on('queued', fn);
+    subscribe(fn, options = {}) {
+      if (options.dispatcher) {
+        dispatchers.add(fn);
+        if (dispatchers.size === 1) {
+          if (ready) void announce(ready).catch(() => {});
+          refreshTimer = setInterval(() => void refreshMembers(), DISPATCHERS_REFRESH_MS);
+          refreshTimer.unref?.();
+        }
+      } else events.on('queued', fn);
       void listen();
       return () => {
-        events.off('queued', fn);
+        if (!options.dispatcher) {
+          events.off('queued', fn);
+          return;
+        }
+        if (!dispatchers.delete(fn) || dispatchers.size > 0) return;
+        // No dispatcher here any more: the others stop counting on this process.
+        if (refreshTimer) clearInterval(refreshTimer);
+        refreshTimer = null;
+        members = [];
+        void ready?.query(`SET application_name = ''`).catch(() => {});
       };
     },
     local: (endpointIds) => {
-      events.emit('queued', endpointIds);
+      tellAll(endpointIds);
     },
     async inTx(c) {
       await notify(c);
@@ -145,6 +283,8 @@ export function createNotifier(conn: PostgresConnection): Notifier {
       if (closed) return;
       closed = true;
       if (reconnectTimer) clearTimeout(reconnectTimer);
+      if (refreshTimer) clearInterval(refreshTimer);
+      if (laterTimer) clearTimeout(laterTimer);
       if (notifyTimer) {
         // Send the last notification before the pool closes.
         clearTimeout(notifyTimer);
@@ -153,6 +293,7 @@ export function createNotifier(conn: PostgresConnection): Notifier {
       }
       const l = listener;
       listener = null;
+      ready = null;
       await l?.end().catch(() => {});
     },
   };

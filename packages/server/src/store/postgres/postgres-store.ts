@@ -38,7 +38,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       await notifier.close();
       await conn.end();
     },
-    onDeliveriesQueued: (listener) => notifier.subscribe(listener),
+    onDeliveriesQueued: (listener, options) => notifier.subscribe(listener, options),
     ...shared,
     // Recovered deliveries wake every worker like new messages do.
     async recoverBatch(request) {
