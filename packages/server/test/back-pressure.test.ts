@@ -113,7 +113,7 @@ function backPressureSuite(kind: TestStoreKind): void {
   });
 
   for (const mode of ['503', 'slow'] as const) {
-    test(`a receiver that ${mode === '503' ? 'answers 503' : 'gets slow'} above ${N} in flight: Hookline settles near ${N}, drops nothing, and a healthy endpoint keeps its pace`, async () => {
+    test(`a receiver that ${mode === '503' ? 'answers 503' : 'gets slow'} above ${N} in flight: Hookline settles near ${N}, drops nothing, and a healthy endpoint keeps its pace`, async (t) => {
       const bad = await degradingReceiver(N, mode);
       const good = await degradingReceiver(1000, '503', 20);
       try {
@@ -147,6 +147,7 @@ function backPressureSuite(kind: TestStoreKind): void {
           `settled at most ${2 * N} in flight (saw ${most}: ${bad.arrivals.join(' ')})`,
         );
         const overloadedShare = bad.overloaded / bad.arrivals.length;
+        t.diagnostic(`overloaded ${bad.overloaded} of ${bad.arrivals.length}, most in flight later ${most}`);
         assert.ok(
           overloadedShare < 0.35,
           `few requests overloaded it (${bad.overloaded} of ${bad.arrivals.length})`,
