@@ -16,7 +16,6 @@
  * decides who wakes; claims take due work of any endpoint as before.
  */
 import { randomUUID } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import { sql } from '../sql.ts';
 import type { PostgresConnection, Queryable } from './connection.ts';
@@ -101,17 +100,18 @@ export function firstInLine(dispatchers: readonly string[], endpointId: string):
 }
 
 export function createNotifier(conn: PostgresConnection): Notifier {
-  /** Every subscriber but the dispatchers: told of every notification at once. */
-  const events = new EventEmitter();
-  const dispatchers = new Set<(endpointIds: Endpoints) => void>();
-  const tellDispatchers = (endpointIds: Endpoints) => {
-    for (const fn of dispatchers) fn(endpointIds);
+  type Listener = (endpointIds: Endpoints) => void;
+  /** Every subscriber but the dispatchers (`hookline listen` sessions): told of everything at once. */
+  const plain = new Set<Listener>();
+  const dispatchers = new Set<Listener>();
+  const tell = (listeners: Set<Listener>, endpointIds: Endpoints) => {
+    for (const fn of listeners) fn(endpointIds);
   };
   const tellAll = (endpointIds: Endpoints) => {
-    events.emit('queued', endpointIds);
-    tellDispatchers(endpointIds);
+    tell(plain, endpointIds);
+    tell(dispatchers, endpointIds);
   };
-  const subscribers = () => events.listenerCount('queued') + dispatchers.size;
+  const subscribers = () => plain.size + dispatchers.size;
   // Our own notifications are skipped: local listeners were told already.
   const instance = randomUUID();
   const notify = (c?: Queryable, endpointIds: ReadonlySet<string> | null = null) =>
@@ -129,7 +129,7 @@ export function createNotifier(conn: PostgresConnection): Notifier {
   };
 
   // ---- Dispatchers: who is connected, who is first in line for what ------------------------
-  /** The connected dispatchers' instances as last read, sorted; this one's among them or not. */
+  /** The connected dispatchers' instances as last read (in any order); this one's among them or not. */
   let members: string[] = [];
   let refreshTimer: NodeJS.Timeout | null = null;
   /** Endpoints others are first in line for, told to this process's dispatchers at the timer. */
@@ -141,7 +141,7 @@ export function createNotifier(conn: PostgresConnection): Notifier {
     if (dispatchers.size === 0) return;
     // Alone, not seen yet among them, or any endpoint: at once.
     if (endpointIds === undefined || members.length < 2 || !members.includes(instance)) {
-      tellDispatchers(endpointIds);
+      tell(dispatchers, endpointIds);
       return;
     }
     const mine: string[] = [];
@@ -149,13 +149,13 @@ export function createNotifier(conn: PostgresConnection): Notifier {
       if (firstInLine(members, id) === instance) mine.push(id);
       else later.add(id);
     }
-    if (mine.length > 0) tellDispatchers(mine);
+    if (mine.length > 0) tell(dispatchers, mine);
     if (later.size > 0 && !laterTimer) {
       laterTimer = setTimeout(() => {
         laterTimer = null;
         const ids = [...later];
         later = new Set();
-        tellDispatchers(ids);
+        tell(dispatchers, ids);
       }, SHARED_WAKE_MS);
       laterTimer.unref?.();
     }
@@ -177,7 +177,7 @@ export function createNotifier(conn: PostgresConnection): Notifier {
         `SELECT application_name AS name FROM pg_stat_activity
           WHERE datname = current_database() AND application_name LIKE '${DISPATCHER_NAME}%'`,
       );
-      members = rows.map((r) => r.name.slice(DISPATCHER_NAME.length)).sort();
+      members = rows.map((r) => r.name.slice(DISPATCHER_NAME.length));
     } catch {
       // The last reading stands; the connection's own error handling reconnects.
     }
@@ -216,7 +216,7 @@ export function createNotifier(conn: PostgresConnection): Notifier {
       const from = colon < 0 ? payload : payload.slice(0, colon);
       if (from === instance) return;
       const endpointIds = colon < 0 ? undefined : payload.slice(colon + 1).split(',');
-      events.emit('queued', endpointIds);
+      tell(plain, endpointIds);
       route(endpointIds);
     });
     try {
@@ -243,11 +243,11 @@ export function createNotifier(conn: PostgresConnection): Notifier {
           refreshTimer = setInterval(() => void refreshMembers(), DISPATCHERS_REFRESH_MS);
           refreshTimer.unref?.();
         }
-      } else events.on('queued', fn);
+      } else plain.add(fn);
       void listen();
       return () => {
         if (!options.dispatcher) {
-          events.off('queued', fn);
+          plain.delete(fn);
           return;
         }
         if (!dispatchers.delete(fn) || dispatchers.size > 0) return;
