@@ -1,6 +1,7 @@
 /** The HTTP sender and the SSRF guard, against real sockets. */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { queryObjects } from 'node:v8';
 import { createSender } from '../src/delivery/sender.ts';
 import { checkDestination, checkUrlShape, isPrivateAddress } from '../src/delivery/ssrf.ts';
 import { startHookline, startReceiver, type TestReceiver } from './helpers.ts';
@@ -95,6 +96,29 @@ describe('sender', () => {
       assert.equal(receiver.requests.length, 0, 'nothing reached the receiver');
     } finally {
       await guarded.close();
+    }
+  });
+
+  test('a finished request leaves no timer behind', async () => {
+    // The request's deadline is cleared when it ends. (With `AbortSignal.timeout` each request
+    // left its timer for the whole timeout: at thousands of deliveries a second, tens of
+    // thousands of them alive, moved to the old generation and collected later.)
+    const Timeout = setTimeout(() => {}, 0).constructor;
+    const timers = () => queryObjects(Timeout, { format: 'count' }) as number;
+    const sender = createSender({ ...base, timeoutMs: 60_000, allowPrivateNetworks: true });
+    try {
+      const post = async () => {
+        receiver.queue({ status: 204 });
+        const r = await sender.send({ url: `${receiver.url}/t`, headers: {}, body: '{}' });
+        assert.ok(r.ok && r.statusCode === 204);
+      };
+      await post();
+      const before = timers();
+      for (let i = 0; i < 100; i++) await post();
+      const left = timers() - before;
+      assert.ok(left < 10, `${left} timers left behind by 100 finished requests`);
+    } finally {
+      await sender.close();
     }
   });
 

@@ -286,7 +286,6 @@ export function createSender(options: SenderOptions): Sender {
         };
       }
       const timeoutMs = req.timeoutMs ?? options.timeoutMs;
-      const signal = AbortSignal.timeout(timeoutMs);
       const oauth = req.oauth;
       // The token URL is reached like the endpoint: with its client certificate and CA, if any
       // (OAuth servers that bind tokens to the certificate, RFC 8705, or sit on the same private PKI).
@@ -304,6 +303,13 @@ export function createSender(options: SenderOptions): Sender {
           };
         }
       }
+      // The whole exchange (connect, headers, body) within the timeout. A timer cleared when it
+      // ends rather than `AbortSignal.timeout`, whose timer stays for the full timeout after the
+      // answer: thousands of them per second alive for 15 s each, kept by the heap and the timer list.
+      const deadline = new AbortController();
+      const timer = setTimeout(() => deadline.abort(), timeoutMs);
+      timer.unref();
+      const signal = deadline.signal;
       try {
         const send = (bearer: string | null) =>
           request(url, {
@@ -362,6 +368,8 @@ export function createSender(options: SenderOptions): Sender {
         };
       } catch (err) {
         return { ok: false, ...classify(err, signal.aborted), durationMs: elapsed() };
+      } finally {
+        clearTimeout(timer);
       }
     },
     async close() {
