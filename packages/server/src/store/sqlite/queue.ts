@@ -90,6 +90,10 @@ const NEXT_SEQUENCE = `INSERT INTO ordering_sequence (endpoint_id, ordering_key,
 const FIFO_HEAD = `SELECT id, next_attempt_at FROM delivery WHERE endpoint_id = ? AND status IN (${OPEN})
   ORDER BY created_at, id LIMIT 1`;
 
+/** The endpoints of claimed deliveries (ids as a JSON array), as the sender needs them. */
+const CLAIMED_ENDPOINTS = `SELECT id, ${endpoints.names(CLAIMED_ENDPOINT_FIELDS)} FROM endpoint
+  WHERE id IN (SELECT value FROM json_each(?))`;
+
 /** What handing a new delivery straight to the dispatcher needs of its endpoint (IngestHandoff). */
 const HANDOFF_ENDPOINT = `SELECT ${endpoints.names(CLAIMED_ENDPOINT_FIELDS, 'e')}, e.throttle_rate,
     a.throttle_rate AS app_rate
@@ -523,17 +527,15 @@ export function sqliteQueue(
             [JSON.stringify([...new Set(rows.map((r) => r.msg_id))])],
           ).map((m) => [String(m.id), m]),
         );
-        const eps = new Map<string, ClaimedDelivery['endpoint'] | null>();
+        // The claimed deliveries' endpoints in one statement (a claim over many endpoints made
+        // one per endpoint: ~100,000 over a 100k backlog spread over 100 endpoints).
+        const eps = new Map(
+          all(CLAIMED_ENDPOINTS, [JSON.stringify([...new Set(rows.map((r) => String(r.endpoint_id)))])]).map(
+            (e) => [String(e.id), claimedEndpoint(e, ctx)],
+          ),
+        );
         for (const r of rows) {
-          const endpointId = String(r.endpoint_id);
-          let endpoint = eps.get(endpointId);
-          if (endpoint === undefined) {
-            const ep = get(`SELECT ${endpoints.names(CLAIMED_ENDPOINT_FIELDS)} FROM endpoint WHERE id = ?`, [
-              endpointId,
-            ]);
-            endpoint = ep ? claimedEndpoint(ep, ctx) : null;
-            eps.set(endpointId, endpoint);
-          }
+          const endpoint = eps.get(String(r.endpoint_id));
           const msg = msgs.get(String(r.msg_id));
           if (!msg || !endpoint) continue; // deleted meanwhile; cascades remove the delivery too
           claimed.push(claimedDelivery({ ...msg, ...r }, Number(r.next_attempt_at), endpoint));
