@@ -1800,6 +1800,42 @@ ${claimSayingWhatItStoppedShortOf()}
 `;
     },
   },
+  {
+    version: 28,
+    name: "a day's payloads wait for open deliveries found through the day's message ids",
+    sql: `
+-- Before dropping a day of message payloads or inbound request bytes, retention checks that no
+-- delivery of those messages is still open. Migration 22's check joined the partition to
+-- delivery, and PostgreSQL read the whole delivery table for it (a sequential scan keeping the
+-- open ones, then the partition's index): ~130 ms per partition over 1.1M deliveries, and 20
+-- such partitions when retention catches up, on the CPU that delivers. It now reads the
+-- deliveries of the partition's own id range (ids sort by time: a day's messages) through
+-- delivery_msg, and only those of its rows: the same answer, ~5 ms for a day of 17,000.
+CREATE OR REPLACE FUNCTION hookline_partition_drop(p_part TEXT, p_waits BOOLEAN, p_noted_upper TEXT, p_now BIGINT)
+RETURNS BOOLEAN
+LANGUAGE plpgsql SET lock_timeout = '100ms' AS $$
+DECLARE
+  busy BOOLEAN := false;
+BEGIN
+  IF p_waits THEN
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM delivery d
+        WHERE d.msg_id >= (SELECT min(id) FROM %1$I) AND d.msg_id <= (SELECT max(id) FROM %1$I)
+          AND d.status IN (${OPEN}) AND EXISTS (SELECT 1 FROM %1$I b WHERE b.id = d.msg_id))',
+      p_part) INTO busy;
+    IF busy THEN
+      RETURN false;
+    END IF;
+  END IF;
+  EXECUTE format('DROP TABLE %I', p_part);
+  IF p_noted_upper IS NOT NULL THEN
+    INSERT INTO inbound_body_drop (upper_id, dropped_at) VALUES (p_noted_upper, p_now) ON CONFLICT DO NOTHING;
+  END IF;
+  RETURN true;
+EXCEPTION WHEN lock_not_available THEN
+  RETURN false;
+END $$;
+`,
+  },
 ];
 
 /** Migration 27's claim: migration 26's, except that room left after its turns means 'now'. */
