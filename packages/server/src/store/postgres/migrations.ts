@@ -1803,7 +1803,9 @@ ${claimSayingWhatItStoppedShortOf()}
   {
     version: 28,
     name: "a day's payloads wait for open deliveries found through the day's message ids",
-    sql: `
+    // A getter: it derives the function from migration 22's.
+    get sql() {
+      return `
 -- Before dropping a day of message payloads or inbound request bytes, retention checks that no
 -- delivery of those messages is still open. Migration 22's check joined the partition to
 -- delivery, and PostgreSQL read the whole delivery table for it (a sequential scan keeping the
@@ -1811,32 +1813,29 @@ ${claimSayingWhatItStoppedShortOf()}
 -- such partitions when retention catches up, on the CPU that delivers. It now reads the
 -- deliveries of the partition's own id range (ids sort by time: a day's messages) through
 -- delivery_msg, and only those of its rows: the same answer, ~5 ms for a day of 17,000.
-CREATE OR REPLACE FUNCTION hookline_partition_drop(p_part TEXT, p_waits BOOLEAN, p_noted_upper TEXT, p_now BIGINT)
-RETURNS BOOLEAN
-LANGUAGE plpgsql SET lock_timeout = '100ms' AS $$
-DECLARE
-  busy BOOLEAN := false;
-BEGIN
-  IF p_waits THEN
-    EXECUTE format('SELECT EXISTS (SELECT 1 FROM delivery d
-        WHERE d.msg_id >= (SELECT min(id) FROM %1$I) AND d.msg_id <= (SELECT max(id) FROM %1$I)
-          AND d.status IN (${OPEN}) AND EXISTS (SELECT 1 FROM %1$I b WHERE b.id = d.msg_id))',
-      p_part) INTO busy;
-    IF busy THEN
-      RETURN false;
-    END IF;
-  END IF;
-  EXECUTE format('DROP TABLE %I', p_part);
-  IF p_noted_upper IS NOT NULL THEN
-    INSERT INTO inbound_body_drop (upper_id, dropped_at) VALUES (p_noted_upper, p_now) ON CONFLICT DO NOTHING;
-  END IF;
-  RETURN true;
-EXCEPTION WHEN lock_not_available THEN
-  RETURN false;
-END $$;
-`,
+${partitionDropByIdRange()}
+`;
+    },
   },
 ];
+
+/**
+ * Migration 28's `hookline_partition_drop`: migration 22's, word for word, except that its check
+ * for open deliveries reads the partition's id range of `delivery_msg`. Derived from the released
+ * text, like `claimFromInboundBody`.
+ */
+function partitionDropByIdRange(): string {
+  const what = 'migration 28: hookline_partition_drop of migration 22';
+  return editOnce(releasedFunction(22, 'hookline_partition_drop', what), what, [
+    ['CREATE FUNCTION hookline_partition_drop(', 'CREATE OR REPLACE FUNCTION hookline_partition_drop('],
+    [
+      `EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I b JOIN delivery d ON d.msg_id = b.id WHERE d.status IN (${OPEN}))',`,
+      `EXECUTE format('SELECT EXISTS (SELECT 1 FROM delivery d
+        WHERE d.msg_id >= (SELECT min(id) FROM %1$I) AND d.msg_id <= (SELECT max(id) FROM %1$I)
+          AND d.status IN (${OPEN}) AND EXISTS (SELECT 1 FROM %1$I b WHERE b.id = d.msg_id))',`,
+    ],
+  ]);
+}
 
 /** Migration 27's claim: migration 26's, except that room left after its turns means 'now'. */
 function claimSayingWhatItStoppedShortOf(): string {
@@ -1871,18 +1870,23 @@ function editOnce(fn: string, what: string, edits: readonly (readonly [string, s
   return out;
 }
 
+/** The text of migration `version`'s `CREATE FUNCTION name(...) ... $$;`, as released. */
+function releasedFunction(version: number, name: string, what: string): string {
+  const m = POSTGRES_MIGRATIONS.find((x) => x.version === version)!.sql;
+  const start = m.indexOf(`CREATE FUNCTION ${name}(`);
+  const end = m.indexOf('$$;', start) + '$$;'.length;
+  if (start < 0 || end < start) throw new Error(`${what} not found as expected`);
+  return m.slice(start, end);
+}
+
 /**
  * Migration 20's claim: migration 16's \`hookline_claim\`, word for word, except that a forwarded
  * request's bytes are read from inbound_body. Derived from the released text so the two cannot
  * drift apart; a change to migration 16 that breaks the derivation fails at load.
  */
 function claimFromInboundBody(): string {
-  const m16 = POSTGRES_MIGRATIONS.find((m) => m.version === 16)!.sql;
-  const start = m16.indexOf('CREATE FUNCTION hookline_claim(');
-  const end = m16.indexOf('$$;', start) + '$$;'.length;
   const what = 'migration 20: hookline_claim of migration 16';
-  if (start < 0 || end < start) throw new Error(`${what} not found as expected`);
-  return editOnce(m16.slice(start, end), what, [
+  return editOnce(releasedFunction(16, 'hookline_claim', what), what, [
     ['CREATE FUNCTION hookline_claim(', 'CREATE OR REPLACE FUNCTION hookline_claim('],
     ['LEFT JOIN inbound_event i ON i.id = l.msg_id', 'LEFT JOIN inbound_body i ON i.id = l.msg_id'],
   ]);
