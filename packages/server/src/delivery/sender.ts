@@ -8,9 +8,11 @@
  * get a bearer token from their token URL, kept until it expires and fetched again once when
  * the endpoint answers 401 (the request is then repeated in the same attempt).
  */
+
+import type { IncomingHttpHeaders } from 'node:http';
 import { isIP } from 'node:net';
 import { rootCertificates } from 'node:tls';
-import { Agent, type Dispatcher, request, errors as undiciErrors } from 'undici';
+import { Agent, type Dispatcher, errors as undiciErrors } from 'undici';
 import type { EndpointOauth } from '../core/types.ts';
 import { guardedLookup, isPrivateAddress } from './ssrf.ts';
 
@@ -113,6 +115,117 @@ function privateLiteral(url: URL, allowPrivate: boolean): string | null {
   return !allowPrivate && isIP(host) && isPrivateAddress(host) ? host : null;
 }
 
+/** The deadline of an exchange passed. */
+class DeadlineError extends Error {}
+
+/** What `exchange` read of an answer. */
+interface Answer {
+  statusCode: number;
+  headers: IncomingHttpHeaders;
+  /** At most `maxBytes` of the body. */
+  body: Buffer;
+  /** The body was longer than `maxBytes`: the rest was not read, and the connection dropped. */
+  overflow: boolean;
+}
+
+/**
+ * One HTTP exchange through undici's dispatcher interface, done within `timeoutMs` from now
+ * (connect, headers, body): the answer's status, headers and up to `maxBytes` of its body, or
+ * the error (a `DeadlineError` when the deadline passed). A request still waiting for a
+ * connection at the deadline is aborted when it would start, so it is never sent late.
+ *
+ * Not undici's `request()`: its response stream and handler (an `AsyncResource`) kept a few
+ * kilobytes of every exchange alive through the next young-generation collection, which then
+ * copied and promoted them — ~4 MB per collection at 1,000 deliveries/s, a 10-20 ms pause each,
+ * and old-generation garbage until the next full collection (README, Benchmarks).
+ */
+function exchange(
+  via: Dispatcher,
+  url: URL,
+  init: {
+    method: string;
+    headers: Record<string, string>;
+    body: string | Buffer | null;
+    timeoutMs: number;
+    maxBytes: number;
+  },
+): Promise<Answer> {
+  return new Promise<Answer>((resolve, reject) => {
+    let controller: Dispatcher.DispatchController | null = null;
+    let settled = false;
+    let statusCode = 0;
+    let headers: IncomingHttpHeaders = {};
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const settle = (err: unknown, answer?: Answer) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (answer) resolve(answer);
+      else reject(err);
+    };
+    const answer = (overflow: boolean): Answer => ({
+      statusCode,
+      headers,
+      body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks),
+      overflow,
+    });
+    const timer = setTimeout(() => {
+      const err = new DeadlineError('the exchange did not finish within its timeout');
+      controller?.abort(err);
+      settle(err);
+    }, init.timeoutMs);
+    timer.unref();
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart(c) {
+        controller = c;
+        // The deadline passed while it waited for a connection, or the answer is in already.
+        if (settled) c.abort(new DeadlineError('the exchange did not finish within its timeout'));
+      },
+      onResponseStart(_c, status, h) {
+        // 1xx (informational) answers come before the final one.
+        if (status < 200) return;
+        statusCode = status;
+        headers = h;
+      },
+      onResponseData(c, chunk) {
+        const room = init.maxBytes - size;
+        if (chunk.length <= room) {
+          chunks.push(chunk);
+          size += chunk.length;
+          return;
+        }
+        if (room > 0) chunks.push(chunk.subarray(0, room));
+        size = init.maxBytes;
+        settle(null, answer(true));
+        c.abort(new Error('the response body is longer than what is kept of it'));
+      },
+      onResponseEnd() {
+        settle(null, answer(false));
+      },
+      onResponseError(_c, err) {
+        settle(err);
+      },
+    };
+    try {
+      via.dispatch(
+        {
+          origin: url.origin,
+          path: url.pathname + url.search,
+          method: init.method as Dispatcher.HttpMethod,
+          headers: init.headers,
+          body: init.body,
+          headersTimeout: init.timeoutMs,
+          bodyTimeout: init.timeoutMs,
+        },
+        handler,
+      );
+    } catch (err) {
+      settle(err);
+    }
+  });
+}
+
 export function createSender(options: SenderOptions): Sender {
   const agent = new Agent({
     connect: {
@@ -190,35 +303,21 @@ export function createSender(options: SenderOptions): Sender {
       const basic = `${encodeURIComponent(c.clientId)}:${encodeURIComponent(c.clientSecret)}`;
       headers.authorization = `Basic ${Buffer.from(basic).toString('base64')}`;
     }
-    const signal = AbortSignal.timeout(timeoutMs);
-    let status: number;
-    let text: string;
+    let res: Answer;
     try {
-      const res = await request(url, {
+      res = await exchange(via, url, {
         method: 'POST',
         headers,
         body: form.toString(),
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-        dispatcher: via,
-        signal,
+        timeoutMs,
+        maxBytes: MAX_TOKEN_RESPONSE_BYTES,
       });
-      status = res.statusCode;
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of res.body) {
-        size += (chunk as Buffer).length;
-        if (size > MAX_TOKEN_RESPONSE_BYTES) {
-          res.body.destroy();
-          throw new OauthError('the token response is too large');
-        }
-        chunks.push(chunk as Buffer);
-      }
-      text = Buffer.concat(chunks).toString('utf8');
     } catch (err) {
-      if (err instanceof OauthError) throw err;
-      throw new OauthError(classify(err, signal.aborted).message);
+      throw new OauthError(classify(err, err instanceof DeadlineError).message);
     }
+    if (res.overflow) throw new OauthError('the token response is too large');
+    const status = res.statusCode;
+    const text = res.body.toString('utf8');
     if (status < 200 || status >= 300) throw new OauthError(`the token URL answered ${status}`);
     let body: Record<string, unknown>;
     try {
@@ -303,33 +402,26 @@ export function createSender(options: SenderOptions): Sender {
           };
         }
       }
-      // The whole exchange (connect, headers, body) within the timeout. A timer cleared when it
-      // ends rather than `AbortSignal.timeout`, whose timer stays for the full timeout after the
-      // answer: thousands of them per second alive for 15 s each, kept by the heap and the timer list.
-      const deadline = new AbortController();
-      const timer = setTimeout(() => deadline.abort(), timeoutMs);
-      timer.unref();
-      const signal = deadline.signal;
+      // One deadline for the request to the endpoint, and its repetition after a 401.
+      const deadline = performance.now() + timeoutMs;
+      const send = (bearer: string | null) =>
+        exchange(dispatcher, url, {
+          method: req.method ?? 'POST',
+          // A forwarded inbound event keeps the provider's User-Agent; everything else is Hookline's.
+          headers: {
+            'user-agent': options.userAgent,
+            ...req.headers,
+            ...(bearer === null ? {} : { authorization: `Bearer ${bearer}` }),
+          },
+          body: req.method === 'GET' || req.method === 'HEAD' ? null : req.body,
+          // The whole exchange (connect, headers, body) within the timeout.
+          timeoutMs: Math.max(0, deadline - performance.now()),
+          maxBytes: options.maxResponseBytes,
+        });
       try {
-        const send = (bearer: string | null) =>
-          request(url, {
-            method: (req.method ?? 'POST') as 'POST',
-            headersTimeout: timeoutMs,
-            bodyTimeout: timeoutMs,
-            // A forwarded inbound event keeps the provider's User-Agent; everything else is Hookline's.
-            headers: {
-              'user-agent': options.userAgent,
-              ...req.headers,
-              ...(bearer === null ? {} : { authorization: `Bearer ${bearer}` }),
-            },
-            body: req.method === 'GET' || req.method === 'HEAD' ? null : req.body,
-            dispatcher,
-            signal,
-          });
         let res = await send(token?.token ?? null);
         if (oauth && res.statusCode === 401) {
           // The token may have been revoked or expired early: fetch a new one, try once more.
-          await res.body.dump().catch(() => {});
           tokens.delete(oauth.endpointId);
           try {
             token = await tokenFor(oauth, timeoutMs, true, dispatcher);
@@ -343,18 +435,6 @@ export function createSender(options: SenderOptions): Sender {
           }
           res = await send(token.token);
         }
-        const chunks: Buffer[] = [];
-        let size = 0;
-        for await (const chunk of res.body) {
-          const buf = chunk as Buffer;
-          const room = options.maxResponseBytes - size;
-          chunks.push(room < buf.length ? buf.subarray(0, room) : buf);
-          size += Math.min(room, buf.length);
-          if (size >= options.maxResponseBytes) {
-            res.body.destroy();
-            break;
-          }
-        }
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(res.headers)) {
           if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
@@ -363,13 +443,11 @@ export function createSender(options: SenderOptions): Sender {
           ok: true,
           statusCode: res.statusCode,
           headers,
-          body: Buffer.concat(chunks).toString('utf8'),
+          body: res.body.toString('utf8'),
           durationMs: elapsed(),
         };
       } catch (err) {
-        return { ok: false, ...classify(err, signal.aborted), durationMs: elapsed() };
-      } finally {
-        clearTimeout(timer);
+        return { ok: false, ...classify(err, err instanceof DeadlineError), durationMs: elapsed() };
       }
     },
     async close() {
