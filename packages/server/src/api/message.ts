@@ -100,7 +100,8 @@ export async function createMessage(
     ...(input.orderingKey ? { orderingKey: input.orderingKey } : {}),
     createdAt: now,
   };
-  const body = messageOut(message, options.withContent);
+  // The payload as it came: what is stored is its JSON text, the same data.
+  const body = messageOut(message, options.withContent, input.payload);
   const result = await ctx.ingest.add({
     message,
     dueAt: deliverAt !== undefined ? Math.max(now, deliverAt) : now,
@@ -195,7 +196,11 @@ export function messageRoutes(api: Routes, ctx: ApiContext): void {
               'http.response.status_code': 202,
             });
           }
-          return reply.code(202).send(body);
+          // Returned, not sent and the reply returned: an async function returning the reply
+          // makes the promise wait on it as a thenable (a listener on the response stream until
+          // it finishes), for every message.
+          reply.code(202);
+          return body;
         },
       ),
   );

@@ -66,12 +66,13 @@ export function eventTypeOut(t: EventType, withContent = true) {
   };
 }
 
-export function messageOut(m: Message, withContent: boolean) {
+/** `parsed`: the payload as an object already (a message just published), so it is not parsed again. */
+export function messageOut(m: Message, withContent: boolean, parsed?: Record<string, unknown>) {
   return {
     id: m.id,
     eventId: m.eventId,
     eventType: m.eventType,
-    payload: withContent ? (JSON.parse(m.payload) as Record<string, unknown>) : {},
+    payload: withContent ? (parsed ?? (JSON.parse(m.payload) as Record<string, unknown>)) : {},
     channels: m.channels,
     tags: m.tags,
     timestamp: iso(m.createdAt),
