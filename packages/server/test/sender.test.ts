@@ -162,6 +162,37 @@ describe('sender', () => {
     }
   });
 
+  test('a request still waiting for a connection at its deadline is never sent', async () => {
+    // All 64 connections to the origin are held by requests answered after 1 s; one more with a
+    // 200 ms timeout waits for a connection, times out, and must not go out when one frees up.
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      seen.push(req.url ?? '');
+      req.resume();
+      setTimeout(() => res.end('{}'), req.url === '/block' ? 1000 : 0);
+    });
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const sender = createSender({ ...base, timeoutMs: 5000, allowPrivateNetworks: true });
+    try {
+      const blockers = Array.from({ length: 64 }, () =>
+        sender.send({ url: `${origin}/block`, headers: {}, body: '{}' }),
+      );
+      const started = performance.now();
+      const late = await sender.send({ url: `${origin}/late`, headers: {}, body: '{}', timeoutMs: 200 });
+      assert.equal(!late.ok && late.error, 'timeout');
+      assert.ok(performance.now() - started < 900, 'it timed out while the connections were held');
+      const done = await Promise.all(blockers);
+      assert.ok(done.every((r) => r.ok && r.statusCode === 200));
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(seen.filter((u) => u === '/block').length, 64);
+      assert.ok(!seen.includes('/late'), 'the timed-out request went out once a connection was free');
+    } finally {
+      await sender.close();
+      server.close();
+    }
+  });
+
   test('posts the body, truncates the response, does not follow redirects, classifies failures', async () => {
     const sender = createSender({ ...base, allowPrivateNetworks: true });
     try {
