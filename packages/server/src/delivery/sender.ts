@@ -415,7 +415,8 @@ export function createSender(options: SenderOptions): Sender {
           },
           body: req.method === 'GET' || req.method === 'HEAD' ? null : req.body,
           // The whole exchange (connect, headers, body) within the timeout.
-          timeoutMs: Math.max(0, deadline - performance.now()),
+          // Whole milliseconds (the first request gets the endpoint's timeout exactly).
+          timeoutMs: Math.max(0, Math.ceil(deadline - performance.now())),
           maxBytes: options.maxResponseBytes,
         });
       try {
