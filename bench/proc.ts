@@ -28,6 +28,18 @@ export function cpuSeconds(pid: number): number | null {
   }
 }
 
+/**
+ * Seconds the process's main thread has spent runnable but waiting for a core (the run delay of
+ * `/proc/PID/schedstat`); null when the process is gone. For Node that thread is the event loop.
+ */
+export function runDelaySeconds(pid: number): number | null {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
+  } catch {
+    return null;
+  }
+}
+
 /** Resident set size in bytes (VmRSS); null when the process is gone. */
 export function rssBytes(pid: number): number | null {
   try {
@@ -80,20 +92,27 @@ export function postgresProcesses(database: string): { backends: number[]; share
 }
 
 /**
- * CPU seconds used by groups of processes over a phase. `groups` names the PIDs of each group;
- * it is asked again at every sample (every `intervalMs`), so a process born during the phase
- * counts in full and one that ends counts up to its last sample.
+ * CPU seconds used by groups of processes over a phase (or, with `read = runDelaySeconds`, the
+ * seconds their main threads waited for a core). `groups` names the PIDs of each group; it is
+ * asked again at every sample (every `intervalMs`), so a process born during the phase counts in
+ * full and one that ends counts up to its last sample.
  */
 export class CpuMeter {
   readonly #groups: () => Record<string, number[]>;
   readonly #intervalMs: number;
+  readonly #read: (pid: number) => number | null;
   /** Per group, per PID: the CPU seconds at the start (0 for a PID born later) and at the last sample. */
   #seen = new Map<string, Map<number, { base: number; last: number }>>();
   #timer: NodeJS.Timeout | null = null;
 
-  constructor(groups: () => Record<string, number[]>, intervalMs = 500) {
+  constructor(
+    groups: () => Record<string, number[]>,
+    intervalMs = 500,
+    read: (pid: number) => number | null = cpuSeconds,
+  ) {
     this.#groups = groups;
     this.#intervalMs = intervalMs;
+    this.#read = read;
   }
 
   #sample(first: boolean) {
@@ -104,7 +123,7 @@ export class CpuMeter {
         this.#seen.set(name, seen);
       }
       for (const pid of pids) {
-        const cpu = cpuSeconds(pid);
+        const cpu = this.#read(pid);
         if (cpu === null) continue;
         const s = seen.get(pid);
         if (s) s.last = cpu;

@@ -88,7 +88,7 @@ import {
 } from './lib.ts';
 import { type BullmqPeer, PEER_CONCURRENCY, startBullmqPeer } from './peer-bullmq.ts';
 import { addPendingDeliveries, fillBacklog, openBulk, preloadHistory } from './preload.ts';
-import { CpuMeter, RssSampler } from './proc.ts';
+import { CpuMeter, RssSampler, runDelaySeconds } from './proc.ts';
 
 function fail(message: string): never {
   console.error(`bench: ${message}`);
@@ -490,6 +490,10 @@ async function measurePublishLatency(
   let refused = 0;
   const pool = new Pool(dep.api.url, { connections: C, pipelining: 1 });
   let sent: number;
+  // How long the processes' main threads waited for a core meanwhile: on a small machine the
+  // latency is partly queueing behind the other processes of the run.
+  const waits = new CpuMeter(processGroups(dep), 500, runDelaySeconds).start();
+  const started = now();
   try {
     ({ sent } = await openLoop({
       pool,
@@ -508,6 +512,8 @@ async function measurePublishLatency(
   } finally {
     await pool.close();
   }
+  const waited = waits.stop();
+  const seconds = (now() - started) / 1000;
   await receiver.waitFor(sentAt.size, DELIVERY_CAP_MS);
   const lat = latencies(sentAt, await receiver.times());
   latencyFigures(
@@ -516,6 +522,18 @@ async function measurePublishLatency(
     lat,
     `${lat.filter(Number.isFinite).length}/${sent} messages; from sending the API request to the receiver having the delivery's body (open loop, ${refused} refused).`,
     targets,
+  );
+  console.log(
+    `    waiting for a core meanwhile (main threads' run delay, /proc/PID/schedstat), seconds per second: ${Object.entries(
+      waited,
+    )
+      .filter(([, s]) => Number.isFinite(s))
+      // One process on SQLite: Hookline's, which processGroups calls the API.
+      .map(
+        ([group, s]) =>
+          `${group === 'api' && !('workers' in waited) ? 'Hookline' : group} ${(s / seconds).toFixed(2)}`,
+      )
+      .join(', ')}.`,
   );
 }
 
