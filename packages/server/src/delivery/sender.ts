@@ -73,11 +73,18 @@ export interface Sender {
   close(): Promise<void>;
 }
 
-function classify(err: unknown, timedOut: boolean): { error: SendErrorKind; message: string } {
+/** The deadline of an exchange passed. */
+class DeadlineError extends Error {
+  constructor() {
+    super('the exchange did not finish within its timeout');
+  }
+}
+
+function classify(err: unknown): { error: SendErrorKind; message: string } {
   const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
   const code = e.code ?? e.cause?.code;
   if (
-    timedOut ||
+    e instanceof DeadlineError ||
     e instanceof undiciErrors.HeadersTimeoutError ||
     e instanceof undiciErrors.BodyTimeoutError
   ) {
@@ -114,9 +121,6 @@ function privateLiteral(url: URL, allowPrivate: boolean): string | null {
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   return !allowPrivate && isIP(host) && isPrivateAddress(host) ? host : null;
 }
-
-/** The deadline of an exchange passed. */
-class DeadlineError extends Error {}
 
 /** What `exchange` read of an answer. */
 interface Answer {
@@ -171,7 +175,7 @@ function exchange(
       overflow,
     });
     const timer = setTimeout(() => {
-      const err = new DeadlineError('the exchange did not finish within its timeout');
+      const err = new DeadlineError();
       controller?.abort(err);
       settle(err);
     }, init.timeoutMs);
@@ -180,7 +184,7 @@ function exchange(
       onRequestStart(c) {
         controller = c;
         // The deadline passed while it waited for a connection, or the answer is in already.
-        if (settled) c.abort(new DeadlineError('the exchange did not finish within its timeout'));
+        if (settled) c.abort(new DeadlineError());
       },
       onResponseStart(_c, status, h) {
         // 1xx (informational) answers come before the final one.
@@ -313,7 +317,7 @@ export function createSender(options: SenderOptions): Sender {
         maxBytes: MAX_TOKEN_RESPONSE_BYTES,
       });
     } catch (err) {
-      throw new OauthError(classify(err, err instanceof DeadlineError).message);
+      throw new OauthError(classify(err).message);
     }
     if (res.overflow) throw new OauthError('the token response is too large');
     const status = res.statusCode;
@@ -448,7 +452,7 @@ export function createSender(options: SenderOptions): Sender {
           durationMs: elapsed(),
         };
       } catch (err) {
-        return { ok: false, ...classify(err, err instanceof DeadlineError), durationMs: elapsed() };
+        return { ok: false, ...classify(err), durationMs: elapsed() };
       }
     },
     async close() {
