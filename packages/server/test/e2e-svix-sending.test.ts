@@ -771,15 +771,22 @@ function suite(name: string, setup: () => Promise<Setup>, options: { skip?: stri
           !(await svix.application.list({ limit: 250 })).data.some((a) => a.name.includes('operational')),
         );
 
+        // In the order the events were made: their messages' ids (KSUIDs, increasing in one
+        // process). Deliveries of different messages to one endpoint go out side by side, so two
+        // events made a few milliseconds apart may arrive the other way round.
         const seen = () =>
-          ops.requests.map((r) => {
-            const body = new Webhook(secret).verify(r.body.toString(), headersOf(r)) as {
-              type: string;
-              data: any;
-            };
-            assert.equal(r.headers['x-operator'], 'yes');
-            return body;
-          });
+          [...ops.requests]
+            .map((r) => ({ r, id: String(r.headers['webhook-id']) }))
+            .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+            .map(({ r }) => r)
+            .map((r) => {
+              const body = new Webhook(secret).verify(r.body.toString(), headersOf(r)) as {
+                type: string;
+                data: any;
+              };
+              assert.equal(r.headers['x-operator'], 'yes');
+              return body;
+            });
         await svix.application.create({ name: 'Ops', uid: 'opsapp' });
         const appId = (await svix.application.get('opsapp')).id;
         const x = await svix.endpoint.create('opsapp', { url: `${recvA.url}/x`, uid: 'x' });
