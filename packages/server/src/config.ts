@@ -59,6 +59,8 @@ export interface HooklineConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** `FULL` survives power loss; `NORMAL` survives process crashes and is faster. */
   sqliteSynchronous: 'FULL' | 'NORMAL';
+  /** SQLite's page cache, in MB: more keeps more of a large database in memory (and in RSS). */
+  sqliteCacheMb: number;
   /** Apply pending migrations when the process starts (else run `hookline migrate` first). */
   migrateOnStart: boolean;
   /** PostgreSQL: connections per process, and how long to wait for a connection or a statement. */
@@ -128,6 +130,7 @@ export const DEFAULT_CONFIG: HooklineConfig = {
   role: 'all',
   logLevel: 'info',
   sqliteSynchronous: 'FULL',
+  sqliteCacheMb: 64,
   migrateOnStart: true,
   database: { poolSize: 10, connectTimeoutMs: 5_000, statementTimeoutMs: 15_000 },
   retentionMs: null,
@@ -373,6 +376,12 @@ const OPTIONS: { env: string; path: string; parse: Parser; doc: string }[] = [
     path: 'sqliteSynchronous',
     parse: oneOf('FULL', 'NORMAL'),
     doc: 'SQLite durability',
+  },
+  {
+    env: 'HOOKLINE_SQLITE_CACHE_MB',
+    path: 'sqliteCacheMb',
+    parse: int(1, 4096),
+    doc: "SQLite's page cache in MB",
   },
   {
     env: 'HOOKLINE_MIGRATE_ON_START',

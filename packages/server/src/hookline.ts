@@ -91,7 +91,12 @@ export function openStore(
       statementTimeoutMs: config.database.statementTimeoutMs,
     });
   }
-  return createSqliteStore({ path, secretBox, synchronous: config.sqliteSynchronous });
+  return createSqliteStore({
+    path,
+    secretBox,
+    synchronous: config.sqliteSynchronous,
+    cacheMb: config.sqliteCacheMb,
+  });
 }
 
 /** Why the server cannot listen, in words that name the setting to change (else the error itself). */

@@ -10,6 +10,7 @@ import { createIdGenerator, encodeBase62, isId } from '../src/core/ids.ts';
 import { endpointMatches } from '../src/core/routing.ts';
 import { createSecretBox } from '../src/core/secret-box.ts';
 import type { Endpoint } from '../src/core/types.ts';
+import { openSqlite } from '../src/store/sqlite/connection.ts';
 import { tempDir } from './helpers.ts';
 
 describe('ids', () => {
@@ -70,6 +71,21 @@ describe('configuration', () => {
     assert.deepEqual(c.delivery.retryScheduleMs, [1000, 2000]);
     assert.equal(c.databaseUrl, 'sqlite:./data/hookline.db');
     assert.ok(Object.isFrozen(c) && Object.isFrozen(c.delivery));
+  });
+
+  test("HOOKLINE_SQLITE_CACHE_MB sizes SQLite's page cache", async () => {
+    assert.equal(loadConfig({}).sqliteCacheMb, 64);
+    const c = loadConfig({ HOOKLINE_SQLITE_CACHE_MB: '16' });
+    assert.equal(c.sqliteCacheMb, 16);
+    assert.throws(() => loadConfig({ HOOKLINE_SQLITE_CACHE_MB: '0' }), ConfigError);
+    const path = join(tempDir(), 'h.db');
+    const conn = openSqlite({ path, cacheMb: c.sqliteCacheMb });
+    try {
+      // Negative: KiB.
+      assert.equal(Number(conn.get('PRAGMA cache_size')?.cache_size), -16 * 1024);
+    } finally {
+      conn.close();
+    }
   });
 
   test('every problem is listed in one error', () => {

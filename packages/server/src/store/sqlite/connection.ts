@@ -101,7 +101,15 @@ function createPrivateFile(path: string): boolean {
   return true;
 }
 
-export function openSqlite(options: { path: string; synchronous?: 'FULL' | 'NORMAL' }): SqliteConnection {
+/** SQLite's page cache per connection, in MB, unless `HOOKLINE_SQLITE_CACHE_MB` says otherwise. */
+export const DEFAULT_SQLITE_CACHE_MB = 64;
+
+export function openSqlite(options: {
+  path: string;
+  synchronous?: 'FULL' | 'NORMAL';
+  /** The page cache's size (`DEFAULT_SQLITE_CACHE_MB`); it counts in the process's RSS once filled. */
+  cacheMb?: number;
+}): SqliteConnection {
   const created = options.path !== ':memory:' && createPrivateFile(options.path);
   const db = new DatabaseSync(options.path, { enableForeignKeyConstraints: true, timeout: 5000 });
   db.exec('PRAGMA journal_mode = WAL');
@@ -112,7 +120,8 @@ export function openSqlite(options: { path: string; synchronous?: 'FULL' | 'NORM
   const synchronous = options.synchronous ?? 'FULL';
   db.exec(`PRAGMA synchronous = ${synchronous}`);
   db.exec('PRAGMA temp_store = MEMORY');
-  db.exec('PRAGMA cache_size = -65536');
+  // Negative: a size in KiB rather than a number of pages.
+  db.exec(`PRAGMA cache_size = ${-Math.round((options.cacheMb ?? DEFAULT_SQLITE_CACHE_MB) * 1024)}`);
   // Checkpoint once the WAL holds WAL_CHECKPOINT_PAGES pages rather than SQLite's 1,000. Every
   // delivery rewrites index pages of its endpoint (due, open, in-flight, attempts by endpoint),
   // and a page written again before the next checkpoint is copied into the database once: with

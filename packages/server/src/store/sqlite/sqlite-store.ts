@@ -22,6 +22,8 @@ export interface SqliteStoreOptions {
   secretBox: SecretBox;
   /** `FULL` fsyncs every commit (survives power loss); `NORMAL` survives process crashes only. */
   synchronous?: 'FULL' | 'NORMAL';
+  /** SQLite's page cache in MB (`HOOKLINE_SQLITE_CACHE_MB`; 64 by default). */
+  cacheMb?: number;
 }
 
 export function createSqliteStore(options: SqliteStoreOptions): Store {
