@@ -8,9 +8,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-import { startHookline } from './helpers.ts';
+import { startHookline, youngGeneration } from './helpers.ts';
 
 test('finished deliveries leave nothing for the young generation to copy', async () => {
   // The dispatcher counted its deliveries in flight in a Set. A Set that grows and shrinks
@@ -18,9 +16,7 @@ test('finished deliveries leave nothing for the young generation to copy', async
   // once one table had been promoted, that chain kept every later table and the deliveries in it
   // reachable for the young-generation collector until the next full collection (the server
   // promoted 350-600 bytes per delivery draining a backlog; with a count, 15-120).
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as (options: { type: 'minor' | 'major' }) => void;
-  const newSpace = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')!.space_used_size;
+  const young = youngGeneration();
   // A receiver that keeps nothing of what it gets (the shared one records every request).
   let received = 0;
   const waiters: { n: number; done: () => void }[] = [];
@@ -55,17 +51,17 @@ test('finished deliveries leave nothing for the young generation to copy', async
       );
       for (const a of answers) assert.equal(a.status, 202);
     }
-    gc({ type: 'major' });
+    young.collect('major');
     dispatcher.start();
     // Midway, whatever the dispatcher holds goes to the old generation.
     await receivedAll(total / 4);
-    gc({ type: 'minor' });
-    gc({ type: 'minor' });
+    young.collect('minor');
+    young.collect('minor');
     await receivedAll(total);
     await dispatcher.drain();
     await new Promise((r) => setImmediate(r));
-    gc({ type: 'minor' });
-    const survived = newSpace();
+    young.collect('minor');
+    const survived = young.used();
     // 300 deliveries of 8 KB payloads went through since (140-170 KB survive; 1.6-1.9 MB with the Set).
     assert.ok(survived < 512 * 1024, `${Math.round(survived / 1024)} KB survived a young collection`);
   } finally {

@@ -776,9 +776,10 @@ function suite(name: string, setup: () => Promise<Setup>, options: { skip?: stri
         // events made a few milliseconds apart may arrive the other way round.
         const seen = () =>
           [...ops.requests]
-            .map((r) => ({ r, id: String(r.headers['webhook-id']) }))
-            .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-            .map(({ r }) => r)
+            .sort((a, b) => {
+              const [x, y] = [String(a.headers['webhook-id']), String(b.headers['webhook-id'])];
+              return x < y ? -1 : x > y ? 1 : 0;
+            })
             .map((r) => {
               const body = new Webhook(secret).verify(r.body.toString(), headersOf(r)) as {
                 type: string;

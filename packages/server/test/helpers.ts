@@ -9,6 +9,8 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { TracerProvider } from '@opentelemetry/api';
 import pino from 'pino';
 import { Webhook } from 'standardwebhooks';
@@ -226,4 +228,21 @@ export function verifyDelivery(r: ReceivedRequest, secrets: string | string[], m
     parsed = new Webhook(secret).verify(r.body.toString('utf8'), headers);
   }
   return parsed;
+}
+
+/**
+ * Forced garbage collections and what the young generation holds, for tests of what finished
+ * work leaves reachable: what survives a young collection is copied, and promoted at the next.
+ */
+export function youngGeneration(): {
+  collect(type: 'minor' | 'major'): void;
+  /** Bytes in use in the young generation's semi-space. */
+  used(): number;
+} {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as (options: { type: 'minor' | 'major' }) => void;
+  return {
+    collect: (type) => gc({ type }),
+    used: () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')!.space_used_size,
+  };
 }

@@ -3,11 +3,10 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { getHeapSpaceStatistics, queryObjects, setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { queryObjects } from 'node:v8';
 import { createSender } from '../src/delivery/sender.ts';
 import { checkDestination, checkUrlShape, isPrivateAddress } from '../src/delivery/ssrf.ts';
-import { startHookline, startReceiver, type TestReceiver } from './helpers.ts';
+import { startHookline, startReceiver, type TestReceiver, youngGeneration } from './helpers.ts';
 
 const base = { connectTimeoutMs: 1000, timeoutMs: 2000, maxResponseBytes: 16, userAgent: 'Hookline/test' };
 
@@ -129,10 +128,7 @@ describe('sender', () => {
     // What survives a young-generation collection is copied, and promoted at the next: with
     // undici's `request()` each finished exchange left ~5 KB that the collector still reached
     // (0.6-2.4 MB after these 500; 30-70 KB with the sender's own handler).
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as (options: { type: 'minor' | 'major' }) => void;
-    const newSpace = () =>
-      getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')!.space_used_size;
+    const young = youngGeneration();
     // A receiver that keeps nothing of what it gets (the shared one records every request).
     const server = createServer((req, res) => {
       req.resume();
@@ -150,11 +146,11 @@ describe('sender', () => {
     };
     try {
       await post(100);
-      gc({ type: 'major' });
+      young.collect('major');
       await post(500);
       await new Promise((r) => setImmediate(r));
-      gc({ type: 'minor' });
-      const survived = newSpace();
+      young.collect('minor');
+      const survived = young.used();
       assert.ok(survived < 256 * 1024, `${Math.round(survived / 1024)} KB survived a young collection`);
     } finally {
       await sender.close();
