@@ -101,13 +101,13 @@ function createPrivateFile(path: string): boolean {
   return true;
 }
 
-/** SQLite's page cache per connection, in MB, unless `HOOKLINE_SQLITE_CACHE_MB` says otherwise. */
-export const DEFAULT_SQLITE_CACHE_MB = 64;
-
 export function openSqlite(options: {
   path: string;
   synchronous?: 'FULL' | 'NORMAL';
-  /** The page cache's size (`DEFAULT_SQLITE_CACHE_MB`); it counts in the process's RSS once filled. */
+  /**
+   * The page cache's size in MB (default 64, as `HOOKLINE_SQLITE_CACHE_MB`'s); it counts in the
+   * process's RSS once filled.
+   */
   cacheMb?: number;
 }): SqliteConnection {
   const created = options.path !== ':memory:' && createPrivateFile(options.path);
@@ -121,7 +121,7 @@ export function openSqlite(options: {
   db.exec(`PRAGMA synchronous = ${synchronous}`);
   db.exec('PRAGMA temp_store = MEMORY');
   // Negative: a size in KiB rather than a number of pages.
-  db.exec(`PRAGMA cache_size = ${-Math.round((options.cacheMb ?? DEFAULT_SQLITE_CACHE_MB) * 1024)}`);
+  db.exec(`PRAGMA cache_size = ${-Math.round((options.cacheMb ?? 64) * 1024)}`);
   // Checkpoint once the WAL holds WAL_CHECKPOINT_PAGES pages rather than SQLite's 1,000. Every
   // delivery rewrites index pages of its endpoint (due, open, in-flight, attempts by endpoint),
   // and a page written again before the next checkpoint is copied into the database once: with
