@@ -14,6 +14,8 @@
  *
  *   --seconds N   time cap per scenario (default 8)
  *   --due N       due deliveries per scenario (default 100000)
+ *   --days N      day partitions of each partitioned table ahead of today (default: the server's
+ *                 PARTITION_DAYS_AHEAD), as many as a database keeping N days of history has
  *
  * Uses HOOKLINE_TEST_PG_URL like the tests (default the local server, trust auth).
  */
@@ -32,10 +34,12 @@ const { values: args } = parseArgs({
   options: {
     seconds: { type: 'string', default: '8' },
     due: { type: 'string', default: '100000' },
+    days: { type: 'string' },
   },
 });
 const SECONDS = Number(args.seconds);
 const DUE = Number(args.due);
+const DAYS = args.days === undefined ? undefined : Number(args.days);
 const LIMIT = 100;
 const PER_ENDPOINT = 64;
 
@@ -56,6 +60,7 @@ async function fill(url: string, store: Store, endpointCount: number): Promise<v
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
+    if (DAYS !== undefined) await c.query('SELECT hookline_partitions_ahead($1, $2)', [t, DAYS]);
     const payload = JSON.stringify({ type: 'invoice.paid', note: 'x'.repeat(960) });
     // Payloads apart from the rows, as the server stores them (migration 22).
     await c.query(
@@ -228,7 +233,8 @@ async function scenario(endpointCount: number, claimers: number): Promise<void> 
 }
 
 console.log(
-  `claim + complete, ${DUE} due deliveries of 1 KB, limit ${LIMIT}, perEndpoint ${PER_ENDPOINT}, ≤${SECONDS} s each`,
+  `claim + complete, ${DUE} due deliveries of 1 KB, limit ${LIMIT}, perEndpoint ${PER_ENDPOINT}, ≤${SECONDS} s each` +
+    (DAYS === undefined ? '' : `, partitions ${DAYS} days ahead`),
 );
 for (const endpoints of [1, 100]) {
   for (const claimers of [1, 2]) await scenario(endpoints, claimers);

@@ -187,6 +187,80 @@ describe('PostgreSQL claims never wait', await pgTestOptions(), () => {
   });
 });
 
+describe('the claim reads payloads from its messages’ days only (PostgreSQL)', await pgTestOptions(), () => {
+  test('picks published over three days come with their payloads; the other days are not opened', async () => {
+    const db = await createTestDatabase('claimdays');
+    const store = createPostgresStore({ url: db.url, secretBox: createSecretBox(PG_SECRET_KEY) });
+    const other = new pg.Client({ connectionString: db.url });
+    try {
+      await store.migrate();
+      await other.connect();
+      const DAY = 86_400_000;
+      const day0 = Date.parse('2026-04-01T12:00:00Z');
+      const days = [day0, day0 + DAY, day0 + 2 * DAY];
+      // Day partitions of those days and the days around them (a database keeping history).
+      await other.query('SELECT hookline_partitions_ahead($1, 6)', [day0 - 3 * DAY]);
+      const appId = createIdGenerator(() => day0)('app');
+      await store.insertApp(testApp(appId, day0));
+      const endpoint = testEndpoint(createIdGenerator(() => day0)('endpoint'), appId, day0);
+      await store.insertEndpoint(endpoint);
+      const sent = new Map<string, string>();
+      for (const [i, at] of days.entries()) {
+        const ids = createIdGenerator(() => at);
+        const message: Message = {
+          id: ids('message'),
+          appId,
+          eventId: null,
+          eventType: 'day.test',
+          payload: JSON.stringify({ day: i }),
+          channels: null,
+          tags: null,
+          createdAt: at,
+        };
+        sent.set(message.id, message.payload);
+        await store.ingest([
+          { message, dueAt: day0, route: () => [endpoint.id], newDeliveryId: () => ids('delivery') },
+        ]);
+      }
+      const stored = await other.query(
+        `SELECT tableoid::regclass::text AS part FROM message_payload WHERE id = ANY($1) ORDER BY id`,
+        [[...sent.keys()]],
+      );
+      const partitions = stored.rows.map((r) => r.part as string);
+      assert.equal(new Set(partitions).size, 3, `one partition a day: ${partitions}`);
+
+      const plans: string[] = [];
+      other.on('notice', (n: { message?: string }) => plans.push(n.message ?? ''));
+      await other.query(`LOAD 'auto_explain'`);
+      for (const set of [
+        'auto_explain.log_min_duration = 0',
+        'auto_explain.log_nested_statements = on',
+        'auto_explain.log_level = notice',
+      ])
+        await other.query(`SET ${set}`);
+      const { rows } = await other.query(
+        `SELECT msg_id, payload FROM hookline_claim($1, 30000, 10, 1000, '{}', NULL, '{}', $1, 1050, '{}', 1, false, 2, 10000, '', 40, 256, 2000)
+         WHERE id IS NOT NULL`,
+        [days[2]! + 1],
+      );
+      assert.deepEqual(
+        new Map(rows.map((r) => [r.msg_id as string, r.payload as string])),
+        sent,
+        'every pick with its own payload',
+      );
+      const lease = plans.find((p) => p.includes('leased AS ('));
+      assert.ok(lease, 'the leasing statement was explained');
+      const opened = [...lease.matchAll(/on (message_payload_\w+)/g)].map((m) => m[1]!);
+      assert.deepEqual([...new Set(opened)].sort(), [...new Set(partitions)].sort(), lease);
+      assert.match(lease, /Subplans Removed/);
+    } finally {
+      await other.end();
+      await store.close();
+      await db.drop();
+    }
+  });
+});
+
 describe(
   'the statements every delivery runs are prepared per connection (PostgreSQL)',
   await pgTestOptions(),
