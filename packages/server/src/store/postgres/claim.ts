@@ -38,7 +38,7 @@ const CLAIM_COLUMNS = raw(
     'id, msg_id, app_id, endpoint_id, attempts, trigger_type, lease_until, event_type, payload, msg_created_at',
     'body, content_type, inbound_headers, ordering_key, sequence',
     endpoints.names(CLAIMED_ENDPOINT_FIELDS),
-    'turn_after, blocked_until, filled',
+    'turn_after, blocked_until, filled, traceparent',
   ].join(', '),
 );
 
@@ -125,13 +125,10 @@ export function postgresClaims(
         // Rate slots count from when the claim runs, not from when the worker read its clock: a
         // claim that waited for a connection must not let the next one come early.
         const slotFrom = o.now + Math.round(performance.now() - started);
-        // The message's trace context is looked up here rather than returned by the function:
-        // '' when the message has none, NULL when this statement's snapshot (taken before the
-        // function's own) does not show the message yet — looked up again below.
         return query(
           prepared(
             'hookline_claim',
-            sql`SELECT ${CLAIM_COLUMNS}, (SELECT coalesce(m.traceparent, '') FROM message m WHERE m.id = c.msg_id) AS traceparent
+            sql`SELECT ${CLAIM_COLUMNS}
               FROM hookline_claim(${o.now}::bigint, ${o.leaseMs}::bigint,
                 ${o.limit}::integer, ${o.perEndpoint}::integer, ${o.skipEndpoints}::text[],
                 ${o.onlyEndpoints ?? null}::text[], ${o.excludeKinds ?? []}::text[], ${slotFrom}::bigint,
@@ -148,18 +145,6 @@ export function postgresClaims(
       if (rows.length > 0) turnAfter = String(rows[0]!.turn_after ?? turnAfter);
       const blocked = rows[0]?.blocked_until;
       const blockedUntil = blocked === null || blocked === undefined ? null : Number(blocked);
-      // A message committed while the claim ran: the function saw its deliveries, the statement
-      // did not see the message.
-      const unseen = rows.filter((r) => r.id !== null && r.traceparent === null).map((r) => String(r.msg_id));
-      if (unseen.length > 0) {
-        const found = new Map(
-          (await query(sql`SELECT id, traceparent FROM message WHERE id = ANY(${unseen}::text[])`)).map(
-            (m) => [String(m.id), m.traceparent],
-          ),
-        );
-        for (const r of rows) if (r.traceparent === null) r.traceparent = found.get(String(r.msg_id)) ?? null;
-      }
-      for (const r of rows) if (r.traceparent === '') r.traceparent = null;
       const eps = new Map<string, ClaimedDelivery['endpoint']>();
       const deliveries = rows
         .filter((r) => r.id !== null)

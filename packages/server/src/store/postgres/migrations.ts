@@ -1836,7 +1836,36 @@ ${claimOpeningItsDaysOnly()}
 `;
     },
   },
+  {
+    version: 30,
+    name: "the claim returns its messages' trace context",
+    // A getter: it derives the claim from migration 29's.
+    get sql() {
+      return `
+-- The claim joins each leased delivery to its message, but the worker's statement looked the
+-- message up again for its trace context (traceparent), one index probe per delivery, and once
+-- more for a message its own snapshot, taken before the function's, did not show yet. The claim
+-- now returns the message's traceparent with the rest. A function's columns cannot be changed in
+-- place: it is dropped and created again, in this migration's transaction.
+DROP FUNCTION hookline_claim(bigint, bigint, integer, integer, text[], text[], text[], bigint, integer, text[],
+  integer, boolean, integer, integer, text, integer, integer, integer);
+${claimWithTraceContext()}
+`;
+    },
+  },
 ];
+
+/** Migration 30's claim: migration 29's, also returning the message's traceparent. */
+function claimWithTraceContext(): string {
+  return editOnce(claimOpeningItsDaysOnly(), 'migration 30: hookline_claim of migration 29', [
+    ['CREATE OR REPLACE FUNCTION hookline_claim(', 'CREATE FUNCTION hookline_claim('],
+    ['blocked_until bigint, filled boolean\n)', 'blocked_until bigint, filled boolean, traceparent text\n)'],
+    [
+      '           l.endpoint_id = ANY(v_filled)\n',
+      '           l.endpoint_id = ANY(v_filled), m.traceparent\n',
+    ],
+  ]);
+}
 
 /**
  * Migration 29's claim: migration 27's, except that the payload and request-bytes joins are
