@@ -253,6 +253,15 @@ describe('the claim reads payloads from its messages’ days only (PostgreSQL)',
       const opened = [...lease.matchAll(/on (message_payload_\w+)/g)].map((m) => m[1]!);
       assert.deepEqual([...new Set(opened)].sort(), [...new Set(partitions)].sort(), lease);
       assert.match(lease, /Subplans Removed/);
+      // The bounds are read through the picks' primary keys, never by walking every delivery's
+      // message id (delivery_msg) from either end.
+      const bounds = plans.find((p) => /max\(\(?d\.msg_id/.test(p));
+      assert.ok(bounds, 'the bounds statement was explained');
+      assert.deepEqual(
+        [...bounds.matchAll(/Index Scan using (\w+) on delivery/g)].map((m) => m[1]),
+        ['delivery_pkey'],
+        bounds,
+      );
     } finally {
       await other.end();
       await store.close();
