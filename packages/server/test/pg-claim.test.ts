@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { createIdGenerator } from '../src/core/ids.ts';
 import { createSecretBox } from '../src/core/secret-box.ts';
-import type { Endpoint, Message } from '../src/core/types.ts';
+import { DeliveryStatus, type Endpoint, type Message } from '../src/core/types.ts';
 import { CLAIM_LOCK_CLASS } from '../src/store/postgres/claim.ts';
 import { openPostgres } from '../src/store/postgres/connection.ts';
 import { createPostgresStore } from '../src/store/postgres/postgres-store.ts';
@@ -262,6 +262,78 @@ describe('the claim reads payloads from its messages’ days only (PostgreSQL)',
         ['delivery_pkey'],
         bounds,
       );
+    } finally {
+      await other.end();
+      await store.close();
+      await db.drop();
+    }
+  });
+});
+
+describe('the next due time is read in due order (PostgreSQL)', await pgTestOptions(), () => {
+  test('statistics taken while nothing was open do not turn it into a scan and a sort', async () => {
+    const db = await createTestDatabase('nextdue');
+    const store = createPostgresStore({ url: db.url, secretBox: createSecretBox(PG_SECRET_KEY) });
+    const other = new pg.Client({ connectionString: db.url });
+    try {
+      await store.migrate();
+      await other.connect();
+      const ids = createIdGenerator(() => T0);
+      const appId = ids('app');
+      await store.insertApp(testApp(appId, T0));
+      const endpoint = testEndpoint(ids('endpoint'), appId, T0);
+      await store.insertEndpoint(endpoint);
+      const queue = (dueAt: number, n = 1) =>
+        store.ingest(
+          Array.from({ length: n }, () => ({
+            message: {
+              id: ids('message'),
+              appId,
+              eventId: null,
+              eventType: 'due.test',
+              payload: '{}',
+              channels: null,
+              tags: null,
+              createdAt: T0,
+            },
+            dueAt,
+            route: () => [endpoint.id],
+            newDeliveryId: () => ids('delivery'),
+          })),
+        );
+      // A history of finished deliveries, analyzed while none was open: every partial index of
+      // open deliveries counts 0 rows. Then some open ones.
+      await queue(T0, 500);
+      await other.query('UPDATE delivery SET status = $1', [DeliveryStatus.success]);
+      await other.query('ANALYZE delivery');
+      for (const at of [T0 + 5000, T0 + 3000, T0 + 4000]) await queue(at);
+
+      const plans: string[] = [];
+      other.on('notice', (n: { message?: string }) => plans.push(n.message ?? ''));
+      await other.query(`LOAD 'auto_explain'`);
+      for (const set of [
+        'auto_explain.log_min_duration = 0',
+        'auto_explain.log_nested_statements = on',
+        'auto_explain.log_level = notice',
+      ])
+        await other.query(`SET ${set}`);
+      const next = async (after: number, only: string[] | null) =>
+        Number(
+          (await other.query('SELECT hookline_next_due($1, $2, $3) AS t', [after, ['listen'], only])).rows[0]
+            .t,
+        );
+      assert.equal(await next(T0, null), T0 + 3000);
+      assert.equal(await next(T0 + 3000, null), T0 + 4000);
+      assert.equal(await next(T0, [endpoint.id]), T0 + 3000);
+      assert.equal(await next(T0 + 4000, [endpoint.id]), T0 + 5000);
+      const reads = plans.filter((p) => p.includes('FROM delivery d'));
+      assert.equal(reads.length, 4, 'every call explained');
+      for (const p of reads) {
+        assert.doesNotMatch(p, /Sort|Seq Scan|Bitmap/, p);
+        const scans = [...p.matchAll(/Index Scan using (\w+) on delivery d/g)].map((m) => m[1]);
+        assert.equal(scans.length, 1, p);
+        assert.ok(scans[0] === 'delivery_due' || scans[0] === 'delivery_endpoint_due', p);
+      }
     } finally {
       await other.end();
       await store.close();

@@ -12,9 +12,9 @@
  */
 import { TriggerType, type TriggerTypeCode } from '../../core/types.ts';
 import { endpoints, messages } from '../schema.ts';
-import { prepared, raw, type Sql, sql } from '../sql.ts';
-import { LINE_HEAD, OPEN, PENDING, SENDING } from '../statuses.ts';
-import type { DeliveryScope, IngestItem, IngestResult, RoutingEndpoint, Store } from '../store.ts';
+import { prepared, raw, sql } from '../sql.ts';
+import { PENDING, SENDING } from '../statuses.ts';
+import type { IngestItem, IngestResult, RoutingEndpoint, Store } from '../store.ts';
 import type { CodecContext } from '../table.ts';
 import { postgresClaims } from './claim.ts';
 import type { PostgresConnection, Queryable } from './connection.ts';
@@ -66,16 +66,6 @@ export function postgresQueue(
                 AS u(id, msg_id, app_id, endpoint_id, due, created, okey, seq)`,
           c,
         );
-
-  /** The extra WHERE terms of a `DeliveryScope`, on the `delivery` table (as `alias`). */
-  const scopeSql = (scope: DeliveryScope, alias = ''): Sql => {
-    let out = raw('');
-    if (scope.onlyEndpoints)
-      out = sql`${out} AND ${raw(alias)}endpoint_id = ANY(${scope.onlyEndpoints}::text[])`;
-    if (scope.excludeKinds && scope.excludeKinds.length > 0)
-      out = sql`${out} AND ${raw(alias)}endpoint_id NOT IN (SELECT id FROM endpoint WHERE kind = ANY(${scope.excludeKinds}::text[]))`;
-    return out;
-  };
 
   /**
    * Stores a batch of new messages without a transaction: the routing read, then one statement
@@ -278,24 +268,15 @@ export function postgresQueue(
     },
 
     nextDueAt: async (filter = {}, after) => {
-      // With `after`: the due index from there on.
-      const from = after === undefined ? raw('') : sql` AND d.next_attempt_at > ${after}::bigint`;
-      return numOrNull(
-        (
-          await one(
-            filter.onlyEndpoints
-              ? // Endpoint by endpoint (one index probe each): the rest of the queue may be large.
-                sql`SELECT MIN(f.t) AS t FROM unnest(${filter.onlyEndpoints}::text[]) AS o(id)
-                    CROSS JOIN LATERAL (
-                      SELECT d.next_attempt_at AS t FROM delivery d
-                      WHERE d.endpoint_id = o.id AND d.status IN (${raw(OPEN)})${scopeSql({ excludeKinds: filter.excludeKinds }, 'd.')}${from}
-                        AND ${raw(LINE_HEAD)}
-                      ORDER BY d.next_attempt_at LIMIT 1) f`
-              : sql`SELECT MIN(d.next_attempt_at) AS t FROM delivery d
-                    WHERE d.status IN (${raw(OPEN)})${scopeSql(filter, 'd.')}${from} AND ${raw(LINE_HEAD)}`,
-          )
-        )?.t,
+      // hookline_next_due (migration 32): the due index in due order, planned once per connection.
+      const row = await one(
+        prepared(
+          'hookline_next_due',
+          sql`SELECT hookline_next_due(${after ?? Number.MIN_SAFE_INTEGER}::bigint, ${filter.excludeKinds ?? []}::text[],
+                ${filter.onlyEndpoints ?? null}::text[]) AS t`,
+        ),
       );
+      return numOrNull(row?.t);
     },
 
     resend: async (m, endpointId, id, now) => {
