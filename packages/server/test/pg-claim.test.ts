@@ -342,6 +342,85 @@ describe('the next due time is read in due order (PostgreSQL)', await pgTestOpti
   });
 });
 
+describe('the claim reads its due window in due order (PostgreSQL)', await pgTestOptions(), () => {
+  test('statistics taken while nothing was open do not make it read the whole backlog and sort it', async () => {
+    const db = await createTestDatabase('claimwindow');
+    const store = createPostgresStore({ url: db.url, secretBox: createSecretBox(PG_SECRET_KEY) });
+    const other = new pg.Client({ connectionString: db.url });
+    try {
+      await store.migrate();
+      await other.connect();
+      const ids = createIdGenerator(() => T0);
+      const appId = ids('app');
+      await store.insertApp(testApp(appId, T0));
+      const endpoint = testEndpoint(ids('endpoint'), appId, T0);
+      await store.insertEndpoint(endpoint);
+      const queue = (n: number) =>
+        store.ingest(
+          Array.from({ length: n }, (_, i) => ({
+            message: {
+              id: ids('message'),
+              appId,
+              eventId: null,
+              eventType: 'window.test',
+              payload: '{}',
+              channels: null,
+              tags: null,
+              createdAt: T0,
+            },
+            dueAt: T0 + i,
+            route: () => [endpoint.id],
+            newDeliveryId: () => ids('delivery'),
+          })),
+        );
+      // A quiet queue analyzed (every partial index of open deliveries counts 0 rows), then a
+      // backlog of 600 due: an endpoint back from an outage.
+      await queue(300);
+      await other.query('UPDATE delivery SET status = $1', [DeliveryStatus.success]);
+      await other.query('ANALYZE delivery');
+      await queue(600);
+      // Vacuumed since (not analyzed): its index-only scans look cheap.
+      await other.query('VACUUM delivery');
+
+      const plans: string[] = [];
+      other.on('notice', (n: { message?: string }) => plans.push(n.message ?? ''));
+      await other.query(`LOAD 'auto_explain'`);
+      for (const set of [
+        'auto_explain.log_min_duration = 0',
+        'auto_explain.log_nested_statements = on',
+        'auto_explain.log_level = notice',
+      ])
+        await other.query(`SET ${set}`);
+      await other.query('BEGIN');
+      try {
+        // Limit 10: a window of 40 due deliveries out of 600.
+        const { rows } = await other.query(
+          `SELECT id FROM hookline_claim($1, 30000, 10, 1000, '{}', NULL, '{}', $1, 1050, '{}', 1, false, 2, 10000, '', 40, 256, 2000)
+           WHERE id IS NOT NULL`,
+          [T0 + 10_000],
+        );
+        assert.equal(rows.length, 10);
+      } finally {
+        await other.query('ROLLBACK');
+      }
+      const windows = plans.filter((p) => p.includes('LIMIT p_window'));
+      assert.equal(windows.length, 2, 'the live window and the due window were explained');
+      for (const p of windows) {
+        assert.doesNotMatch(p, /Sort|Seq Scan|Bitmap/, p);
+        assert.deepEqual(
+          [...p.matchAll(/Scan using (\w+) on delivery/g)].map((m) => m[1]),
+          ['delivery_due'],
+          p,
+        );
+      }
+    } finally {
+      await other.end();
+      await store.close();
+      await db.drop();
+    }
+  });
+});
+
 describe(
   'the statements every delivery runs are prepared per connection (PostgreSQL)',
   await pgTestOptions(),
