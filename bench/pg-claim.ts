@@ -16,6 +16,9 @@
  *   --due N       due deliveries per scenario (default 100000)
  *   --days N      day partitions of each partitioned table ahead of today (default: the server's
  *                 PARTITION_DAYS_AHEAD), as many as a database keeping N days of history has
+ *   --quiet       the statistics of a quiet queue: as many deliveries as the backlog, all done,
+ *                 are analyzed before the backlog is written (vacuumed after it, not analyzed),
+ *                 as when an endpoint comes back from an outage after a quiet period
  *
  * Uses HOOKLINE_TEST_PG_URL like the tests (default the local server, trust auth).
  */
@@ -35,11 +38,13 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '8' },
     due: { type: 'string', default: '100000' },
     days: { type: 'string' },
+    quiet: { type: 'boolean', default: false },
   },
 });
 const SECONDS = Number(args.seconds);
 const DUE = Number(args.due);
 const DAYS = args.days === undefined ? undefined : Number(args.days);
+const QUIET = args.quiet!;
 const LIMIT = 100;
 const PER_ENDPOINT = 64;
 
@@ -74,17 +79,25 @@ async function fill(url: string, store: Store, endpointCount: number): Promise<v
        SELECT 'msg_' || lpad(i::text, 27, '0'), $1 FROM generate_series(1, $2::int) AS i`,
       [payload, DUE],
     );
-    await c.query(
-      `INSERT INTO delivery (id, msg_id, app_id, endpoint_id, status, attempts, next_attempt_at, trigger_type,
-         created_at, updated_at)
-       SELECT 'dlv_' || lpad(i::text, 27, '0'), 'msg_' || lpad(i::text, 27, '0'), $1, ($2::text[])[1 + i % $5],
-         1, 0, $3::bigint - $4 + i, 0, $3::bigint - $4 + i, $3::bigint - $4 + i
-       FROM generate_series(1, $4::int) AS i`,
-      [appId, endpointIds, t, DUE, endpointCount],
-    );
+    // The backlog (status 1); with --quiet first the same rows done (status 2, ids apart),
+    // analyzed while none is open.
+    const deliveries = (prefix: string, status: number) =>
+      c.query(
+        `INSERT INTO delivery (id, msg_id, app_id, endpoint_id, status, attempts, next_attempt_at, trigger_type,
+           created_at, updated_at)
+         SELECT $6 || lpad(i::text, 27, '0'), 'msg_' || lpad(i::text, 27, '0'), $1, ($2::text[])[1 + i % $5],
+           $7, 0, $3::bigint - $4 + i, 0, $3::bigint - $4 + i, $3::bigint - $4 + i
+         FROM generate_series(1, $4::int) AS i`,
+        [appId, endpointIds, t, DUE, endpointCount, prefix, status],
+      );
+    if (QUIET) {
+      await deliveries('dlv_done_', 2);
+      await c.query('VACUUM ANALYZE delivery');
+    }
+    await deliveries('dlv_', 1);
     await c.query('VACUUM ANALYZE message');
     await c.query('VACUUM ANALYZE message_payload');
-    await c.query('VACUUM ANALYZE delivery');
+    await c.query(QUIET ? 'VACUUM delivery' : 'VACUUM ANALYZE delivery');
   } finally {
     await c.end();
   }
@@ -234,7 +247,8 @@ async function scenario(endpointCount: number, claimers: number): Promise<void> 
 
 console.log(
   `claim + complete, ${DUE} due deliveries of 1 KB, limit ${LIMIT}, perEndpoint ${PER_ENDPOINT}, ≤${SECONDS} s each` +
-    (DAYS === undefined ? '' : `, partitions ${DAYS} days ahead`),
+    (DAYS === undefined ? '' : `, partitions ${DAYS} days ahead`) +
+    (QUIET ? ', statistics of a quiet queue' : ''),
 );
 for (const endpoints of [1, 100]) {
   for (const claimers of [1, 2]) await scenario(endpoints, claimers);

@@ -343,7 +343,7 @@ describe('the next due time is read in due order (PostgreSQL)', await pgTestOpti
 });
 
 describe('the claim reads its due window in due order (PostgreSQL)', await pgTestOptions(), () => {
-  test('statistics taken while nothing was open do not make it read the whole backlog and sort it', async () => {
+  test('statistics taken while nothing was open do not make it read the whole backlog and sort it, in its window or in its walk', async () => {
     const db = await createTestDatabase('claimwindow');
     const store = createPostgresStore({ url: db.url, secretBox: createSecretBox(PG_SECRET_KEY) });
     const other = new pg.Client({ connectionString: db.url });
@@ -402,6 +402,31 @@ describe('the claim reads its due window in due order (PostgreSQL)', await pgTes
         assert.equal(rows.length, 10);
       } finally {
         await other.query('ROLLBACK');
+      }
+      // More is due than the window holds: the claim walked the endpoints, one ordered probe of
+      // each endpoint's due rows per step (migration 34).
+      // (Its plan is made once per connection with sorts off; a test database this small does not
+      // make the planner prefer the sort, `node bench/pg-claim.ts --quiet` does.)
+      const { rows: walkConfig } = await other.query(
+        `SELECT l.lanname, p.proconfig FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang WHERE p.proname = 'hookline_walk'`,
+      );
+      assert.deepEqual(walkConfig, [
+        {
+          lanname: 'plpgsql',
+          proconfig: [
+            'plan_cache_mode=force_generic_plan',
+            'jit=off',
+            'enable_sort=off',
+            'enable_seqscan=off',
+            'enable_bitmapscan=off',
+          ],
+        },
+      ]);
+      const walks = plans.filter((p) => p.includes('Recursive Union'));
+      assert.ok(walks.length > 0, 'the walk over endpoints was explained');
+      for (const p of walks) {
+        assert.doesNotMatch(p, /Sort|Seq Scan|Bitmap/, p);
+        assert.match(p, /Index Only Scan using delivery_endpoint_due on delivery d/, p);
       }
       const windows = plans.filter((p) => p.includes('LIMIT p_window'));
       assert.equal(windows.length, 2, 'the live window and the due window were explained');
