@@ -1956,7 +1956,9 @@ ${claimReadingTheWindowInOrder()}
   {
     version: 34,
     name: "the claim's walk over endpoints probes each endpoint's due rows in order, whatever the statistics say",
-    sql: `
+    // A getter: it derives the walk from migration 9's.
+    get sql() {
+      return `
 -- When more is due than the claim's window holds, the claim walks the endpoints with open
 -- deliveries (hookline_walk, migration 9): one probe of delivery_endpoint_due per endpoint, the
 -- next endpoint after the last. That SQL function was planned inside the claim, once per
@@ -1964,29 +1966,9 @@ ${claimReadingTheWindowInOrder()}
 -- every due delivery through delivery_due and sorted them to find the next endpoint: with 30,000
 -- due over 100 endpoints, 440 ms a claim (node bench/pg-claim.ts --quiet). It is now PL/pgSQL,
 -- planned once per connection with sorts off: each step is one ordered probe again.
-CREATE OR REPLACE FUNCTION hookline_walk(p_from text, p_n integer) RETURNS TABLE (n integer, eid text, due bigint)
-LANGUAGE plpgsql STABLE
-SET plan_cache_mode = force_generic_plan SET jit = off SET enable_sort = off
-SET enable_seqscan = off SET enable_bitmapscan = off
-AS $$
-#variable_conflict use_column
-BEGIN
-  RETURN QUERY
-  WITH RECURSIVE walk(n, eid, due) AS (
-    (SELECT 1, d.endpoint_id, d.next_attempt_at FROM delivery d
-      WHERE d.status IN (${OPEN}) AND d.endpoint_id > p_from AND p_n > 0
-      ORDER BY d.endpoint_id, d.next_attempt_at, d.id LIMIT 1)
-    UNION ALL
-    SELECT walk.n + 1, nx.endpoint_id, nx.next_attempt_at
-      FROM walk CROSS JOIN LATERAL (
-        SELECT d.endpoint_id, d.next_attempt_at FROM delivery d
-         WHERE d.status IN (${OPEN}) AND d.endpoint_id > walk.eid
-         ORDER BY d.endpoint_id, d.next_attempt_at, d.id LIMIT 1) nx
-     WHERE walk.n < p_n
-  )
-  SELECT walk.n, walk.eid, walk.due FROM walk;
-END $$;
-`,
+${walkInOrder()}
+`;
+    },
   },
 ];
 
@@ -2066,6 +2048,32 @@ function claimOpeningItsDaysOnly(): string {
     [
       'LEFT JOIN inbound_body i ON i.id = l.msg_id',
       'LEFT JOIN inbound_body i ON i.id = l.msg_id AND i.id >= v_msg_lo AND i.id <= v_msg_hi',
+    ],
+  ]);
+}
+
+/**
+ * Migration 34's `hookline_walk`: migration 9's query, word for word, in PL/pgSQL planned once
+ * per connection with sorts off (see the migration).
+ */
+function walkInOrder(): string {
+  const what = 'migration 34: hookline_walk of migration 9';
+  return editOnce(releasedFunction(9, 'hookline_walk', what), what, [
+    ['CREATE FUNCTION hookline_walk(', 'CREATE OR REPLACE FUNCTION hookline_walk('],
+    [
+      'LANGUAGE sql STABLE AS $$\n',
+      `LANGUAGE plpgsql STABLE
+SET plan_cache_mode = force_generic_plan SET jit = off SET enable_sort = off
+SET enable_seqscan = off SET enable_bitmapscan = off
+AS $$
+#variable_conflict use_column
+BEGIN
+  RETURN QUERY
+`,
+    ],
+    [
+      '  SELECT walk.n, walk.eid, walk.due FROM walk\n$$;',
+      '  SELECT walk.n, walk.eid, walk.due FROM walk;\nEND $$;',
     ],
   ]);
 }
