@@ -187,14 +187,79 @@ describe('PostgreSQL claims never wait', await pgTestOptions(), () => {
   });
 });
 
+/** A database of its own, migrated, with a store and a second client on it; dropped after `fn`. */
+async function withOwnDatabase(
+  label: string,
+  fn: (t: { store: Store; other: pg.Client }) => Promise<void>,
+): Promise<void> {
+  const db = await createTestDatabase(label);
+  const store = createPostgresStore({ url: db.url, secretBox: createSecretBox(PG_SECRET_KEY) });
+  const other = new pg.Client({ connectionString: db.url });
+  try {
+    await store.migrate();
+    await other.connect();
+    await fn({ store, other });
+  } finally {
+    await other.end();
+    await store.close();
+    await db.drop();
+  }
+}
+
+/** From now on, the plan of every statement `client` runs, nested ones included (auto_explain). */
+async function explainAll(client: pg.Client): Promise<string[]> {
+  const plans: string[] = [];
+  client.on('notice', (n: { message?: string }) => plans.push(n.message ?? ''));
+  await client.query(`LOAD 'auto_explain'`);
+  for (const set of [
+    'auto_explain.log_min_duration = 0',
+    'auto_explain.log_nested_statements = on',
+    'auto_explain.log_level = notice',
+  ])
+    await client.query(`SET ${set}`);
+  return plans;
+}
+
+/**
+ * One application with one endpoint (no limits) in `store`, and `queue(dueAts)`, which stores one
+ * message created at T0 for it per due time.
+ */
+async function oneEndpoint(store: Store) {
+  const ids = createIdGenerator(() => T0);
+  const appId = ids('app');
+  await store.insertApp(testApp(appId, T0));
+  const endpoint = testEndpoint(ids('endpoint'), appId, T0);
+  await store.insertEndpoint(endpoint);
+  const queue = (dueAts: readonly number[]) =>
+    store.ingest(
+      dueAts.map((dueAt) => ({
+        message: {
+          id: ids('message'),
+          appId,
+          eventId: null,
+          eventType: 'queue.test',
+          payload: '{}',
+          channels: null,
+          tags: null,
+          createdAt: T0,
+        },
+        dueAt,
+        route: () => [endpoint.id],
+        newDeliveryId: () => ids('delivery'),
+      })),
+    );
+  return { endpoint, queue };
+}
+
+/** The queue goes quiet: every delivery done, then analyzed (partial indexes of open ones count 0 rows). */
+async function analyzeQuiet(other: pg.Client): Promise<void> {
+  await other.query('UPDATE delivery SET status = $1', [DeliveryStatus.success]);
+  await other.query('ANALYZE delivery');
+}
+
 describe('the claim reads payloads from its messages’ days only (PostgreSQL)', await pgTestOptions(), () => {
-  test('picks published over three days come with their payloads; the other days are not opened', async () => {
-    const db = await createTestDatabase('claimdays');
-    const store = createPostgresStore({ url: db.url, secretBox: createSecretBox(PG_SECRET_KEY) });
-    const other = new pg.Client({ connectionString: db.url });
-    try {
-      await store.migrate();
-      await other.connect();
+  test('picks published over three days come with their payloads; the other days are not opened', () =>
+    withOwnDatabase('claimdays', async ({ store, other }) => {
       const DAY = 86_400_000;
       const day0 = Date.parse('2026-04-01T12:00:00Z');
       const days = [day0, day0 + DAY, day0 + 2 * DAY];
@@ -229,15 +294,7 @@ describe('the claim reads payloads from its messages’ days only (PostgreSQL)',
       const partitions = stored.rows.map((r) => r.part as string);
       assert.equal(new Set(partitions).size, 3, `one partition a day: ${partitions}`);
 
-      const plans: string[] = [];
-      other.on('notice', (n: { message?: string }) => plans.push(n.message ?? ''));
-      await other.query(`LOAD 'auto_explain'`);
-      for (const set of [
-        'auto_explain.log_min_duration = 0',
-        'auto_explain.log_nested_statements = on',
-        'auto_explain.log_level = notice',
-      ])
-        await other.query(`SET ${set}`);
+      const plans = await explainAll(other);
       const { rows } = await other.query(
         `SELECT msg_id, payload FROM hookline_claim($1, 30000, 10, 1000, '{}', NULL, '{}', $1, 1050, '{}', 1, false, 2, 10000, '', 40, 256, 2000)
          WHERE id IS NOT NULL`,
@@ -262,61 +319,20 @@ describe('the claim reads payloads from its messages’ days only (PostgreSQL)',
         ['delivery_pkey'],
         bounds,
       );
-    } finally {
-      await other.end();
-      await store.close();
-      await db.drop();
-    }
-  });
+    }));
 });
 
 describe('the next due time is read in due order (PostgreSQL)', await pgTestOptions(), () => {
-  test('statistics taken while nothing was open do not turn it into a scan and a sort', async () => {
-    const db = await createTestDatabase('nextdue');
-    const store = createPostgresStore({ url: db.url, secretBox: createSecretBox(PG_SECRET_KEY) });
-    const other = new pg.Client({ connectionString: db.url });
-    try {
-      await store.migrate();
-      await other.connect();
-      const ids = createIdGenerator(() => T0);
-      const appId = ids('app');
-      await store.insertApp(testApp(appId, T0));
-      const endpoint = testEndpoint(ids('endpoint'), appId, T0);
-      await store.insertEndpoint(endpoint);
-      const queue = (dueAt: number, n = 1) =>
-        store.ingest(
-          Array.from({ length: n }, () => ({
-            message: {
-              id: ids('message'),
-              appId,
-              eventId: null,
-              eventType: 'due.test',
-              payload: '{}',
-              channels: null,
-              tags: null,
-              createdAt: T0,
-            },
-            dueAt,
-            route: () => [endpoint.id],
-            newDeliveryId: () => ids('delivery'),
-          })),
-        );
+  test('statistics taken while nothing was open do not turn it into a scan and a sort', () =>
+    withOwnDatabase('nextdue', async ({ store, other }) => {
+      const { endpoint, queue } = await oneEndpoint(store);
       // A history of finished deliveries, analyzed while none was open: every partial index of
       // open deliveries counts 0 rows. Then some open ones.
-      await queue(T0, 500);
-      await other.query('UPDATE delivery SET status = $1', [DeliveryStatus.success]);
-      await other.query('ANALYZE delivery');
-      for (const at of [T0 + 5000, T0 + 3000, T0 + 4000]) await queue(at);
+      await queue(Array(500).fill(T0));
+      await analyzeQuiet(other);
+      for (const at of [T0 + 5000, T0 + 3000, T0 + 4000]) await queue([at]);
 
-      const plans: string[] = [];
-      other.on('notice', (n: { message?: string }) => plans.push(n.message ?? ''));
-      await other.query(`LOAD 'auto_explain'`);
-      for (const set of [
-        'auto_explain.log_min_duration = 0',
-        'auto_explain.log_nested_statements = on',
-        'auto_explain.log_level = notice',
-      ])
-        await other.query(`SET ${set}`);
+      const plans = await explainAll(other);
       const next = async (after: number, only: string[] | null) =>
         Number(
           (await other.query('SELECT hookline_next_due($1, $2, $3) AS t', [after, ['listen'], only])).rows[0]
@@ -334,63 +350,23 @@ describe('the next due time is read in due order (PostgreSQL)', await pgTestOpti
         assert.equal(scans.length, 1, p);
         assert.ok(scans[0] === 'delivery_due' || scans[0] === 'delivery_endpoint_due', p);
       }
-    } finally {
-      await other.end();
-      await store.close();
-      await db.drop();
-    }
-  });
+    }));
 });
 
 describe('the claim reads its due window in due order (PostgreSQL)', await pgTestOptions(), () => {
-  test('statistics taken while nothing was open do not make it read the whole backlog and sort it, in its window or in its walk', async () => {
-    const db = await createTestDatabase('claimwindow');
-    const store = createPostgresStore({ url: db.url, secretBox: createSecretBox(PG_SECRET_KEY) });
-    const other = new pg.Client({ connectionString: db.url });
-    try {
-      await store.migrate();
-      await other.connect();
-      const ids = createIdGenerator(() => T0);
-      const appId = ids('app');
-      await store.insertApp(testApp(appId, T0));
-      const endpoint = testEndpoint(ids('endpoint'), appId, T0);
-      await store.insertEndpoint(endpoint);
-      const queue = (n: number) =>
-        store.ingest(
-          Array.from({ length: n }, (_, i) => ({
-            message: {
-              id: ids('message'),
-              appId,
-              eventId: null,
-              eventType: 'window.test',
-              payload: '{}',
-              channels: null,
-              tags: null,
-              createdAt: T0,
-            },
-            dueAt: T0 + i,
-            route: () => [endpoint.id],
-            newDeliveryId: () => ids('delivery'),
-          })),
-        );
+  test('statistics taken while nothing was open do not make it read the whole backlog and sort it, in its window or in its walk', () =>
+    withOwnDatabase('claimwindow', async ({ store, other }) => {
+      const { queue } = await oneEndpoint(store);
+      const dueFromT0 = (n: number) => Array.from({ length: n }, (_, i) => T0 + i);
       // A quiet queue analyzed (every partial index of open deliveries counts 0 rows), then a
       // backlog of 600 due: an endpoint back from an outage.
-      await queue(300);
-      await other.query('UPDATE delivery SET status = $1', [DeliveryStatus.success]);
-      await other.query('ANALYZE delivery');
-      await queue(600);
+      await queue(dueFromT0(300));
+      await analyzeQuiet(other);
+      await queue(dueFromT0(600));
       // Vacuumed since (not analyzed): its index-only scans look cheap.
       await other.query('VACUUM delivery');
 
-      const plans: string[] = [];
-      other.on('notice', (n: { message?: string }) => plans.push(n.message ?? ''));
-      await other.query(`LOAD 'auto_explain'`);
-      for (const set of [
-        'auto_explain.log_min_duration = 0',
-        'auto_explain.log_nested_statements = on',
-        'auto_explain.log_level = notice',
-      ])
-        await other.query(`SET ${set}`);
+      const plans = await explainAll(other);
       await other.query('BEGIN');
       try {
         // Limit 10: a window of 40 due deliveries out of 600.
@@ -438,12 +414,7 @@ describe('the claim reads its due window in due order (PostgreSQL)', await pgTes
           p,
         );
       }
-    } finally {
-      await other.end();
-      await store.close();
-      await db.drop();
-    }
-  });
+    }));
 });
 
 describe(
