@@ -80,12 +80,23 @@ export function createOperationalEvents(deps: {
 
   const iso = (ms: number) => new Date(ms).toISOString();
 
-  async function emit(type: OperationalEventType, data: Record<string, unknown>): Promise<void> {
+  /**
+   * The event's message id and time, taken when the event happens rather than when it is queued:
+   * queueing waits on the store, and an event made later (the recovery after a failing attempt)
+   * must not get the earlier id. Message ids increase within a process, so the operational
+   * endpoint can order its events by them.
+   */
+  const stamp = () => ({ id: ids('message'), now: clock.now() });
+
+  async function emit(
+    type: OperationalEventType,
+    data: Record<string, unknown>,
+    { id, now }: { id: string; now: number },
+  ): Promise<void> {
     const opsId = await appId();
     if (opsId === null || data.appId === opsId) return;
-    const now = clock.now();
     const message = {
-      id: ids('message'),
+      id,
       appId: opsId,
       eventId: null,
       eventType: type,
@@ -136,36 +147,48 @@ export function createOperationalEvents(deps: {
     },
     appId,
 
-    endpoint: (type, app, ep, trigger) =>
-      safely(type, () =>
-        emit(type, {
-          appId: app.id,
-          appUid: app.uid,
-          endpointId: ep.id,
-          endpointUid: ep.uid,
-          ...(type === 'endpoint.disabled'
-            ? {
-                trigger: trigger ?? 'manual',
-                failSince: ep.failingSince === null ? null : iso(ep.failingSince),
-              }
-            : {}),
-        }),
-      ),
+    endpoint: (type, app, ep, trigger) => {
+      const at = stamp();
+      return safely(type, () =>
+        emit(
+          type,
+          {
+            appId: app.id,
+            appUid: app.uid,
+            endpointId: ep.id,
+            endpointUid: ep.uid,
+            ...(type === 'endpoint.disabled'
+              ? {
+                  trigger: trigger ?? 'manual',
+                  failSince: ep.failingSince === null ? null : iso(ep.failingSince),
+                }
+              : {}),
+          },
+          at,
+        ),
+      );
+    },
 
-    endpointDisabled: (endpointId) =>
-      safely('endpoint.disabled', async () => {
+    endpointDisabled: (endpointId) => {
+      const at = stamp();
+      return safely('endpoint.disabled', async () => {
         const ep = await store.getEndpointById(endpointId);
         if (!ep) return;
         const app = await store.getApp(ep.appId);
-        await emit('endpoint.disabled', {
-          appId: ep.appId,
-          appUid: app?.uid ?? null,
-          endpointId: ep.id,
-          endpointUid: ep.uid,
-          trigger: 'automatic',
-          failSince: ep.failingSince === null ? null : iso(ep.failingSince),
-        });
-      }),
+        await emit(
+          'endpoint.disabled',
+          {
+            appId: ep.appId,
+            appUid: app?.uid ?? null,
+            endpointId: ep.id,
+            endpointUid: ep.uid,
+            trigger: 'automatic',
+            failSince: ep.failingSince === null ? null : iso(ep.failingSince),
+          },
+          at,
+        );
+      });
+    },
 
     attempt: (attempt, d, next) => {
       const made = d.attempts + 1;
@@ -178,21 +201,26 @@ export function createOperationalEvents(deps: {
               ? 'message.attempt.recovered'
               : null;
       if (type === null) return Promise.resolve();
+      const at = stamp();
       return safely(type, async () => {
         if ((await appId()) === null) return;
         const [app, msg] = await Promise.all([store.getApp(d.appId), store.getMessage(d.appId, d.msgId)]);
-        await emit(type, {
-          appId: d.appId,
-          appUid: app?.uid ?? null,
-          msgId: d.msgId,
-          msgEventId: msg?.eventId ?? null,
-          endpointId: d.endpointId,
-          lastAttempt: {
-            id: attempt.id,
-            responseStatusCode: attempt.responseStatusCode,
-            timestamp: iso(attempt.createdAt),
+        await emit(
+          type,
+          {
+            appId: d.appId,
+            appUid: app?.uid ?? null,
+            msgId: d.msgId,
+            msgEventId: msg?.eventId ?? null,
+            endpointId: d.endpointId,
+            lastAttempt: {
+              id: attempt.id,
+              responseStatusCode: attempt.responseStatusCode,
+              timestamp: iso(attempt.createdAt),
+            },
           },
-        });
+          at,
+        );
       });
     },
   };
