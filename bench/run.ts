@@ -45,6 +45,9 @@
  *   --latency-rate N       messages/s for the publish -> delivery latency phases (default 1000)
  *   --inbound-rate N       requests/s for the inbound acknowledgement latency (default 500)
  *   --probe-rate N         messages/s to another endpoint while a backlog drains (default 100)
+ *   --drain-quiet          the PostgreSQL drains under a quiet queue's statistics: as many
+ *                          delivered deliveries analyzed before the backlog is written, as when an
+ *                          endpoint comes back from an outage after a quiet period
  *   --json FILE            also write every figure as JSON (for bench/compare.ts)
  *   --only LIST            run only these sections (the ceiling always runs): ingest, e2e,
  *                          inbound (SQLite only), drain, peer, grow; peer and grow need no flag then
@@ -119,6 +122,7 @@ const OPTIONS = {
   'latency-rate': { type: 'string', default: '1000' },
   'inbound-rate': { type: 'string', default: '500' },
   'probe-rate': { type: 'string', default: '100' },
+  'drain-quiet': { type: 'boolean', default: false },
   json: { type: 'string' },
   only: { type: 'string' },
   'cpu-prof': { type: 'boolean', default: false },
@@ -165,6 +169,7 @@ const LOOP_CAP_MS = QUICK ? 10_000 : 30_000;
 const DELIVERY_CAP_MS = QUICK ? 20_000 : 60_000;
 const BACKLOG = positive('backlog', args.backlog, QUICK ? 10_000 : 100_000);
 const DRAIN_CAP_MS = QUICK ? 30_000 : 90_000;
+const DRAIN_QUIET = args['drain-quiet'] === true;
 const WORKERS = args.workers!.split(',').map((w) => positive('workers', w.trim(), 1));
 const GROW_MESSAGES = positive('grow-messages', args['grow-messages'], QUICK ? 100_000 : 1_000_000);
 const GROW_ATTEMPTS_PER_MESSAGE = 5;
@@ -640,9 +645,11 @@ async function measureInbound(sync: Sync) {
  */
 async function measureDrain(kind: StoreKind, endpoints: number) {
   const targets = TARGETS[kind];
-  const key = `${kind}.drain_${endpoints}ep`;
+  // Under a quiet queue's statistics (--drain-quiet, PostgreSQL): figures of their own.
+  const quiet = DRAIN_QUIET && kind === 'postgres';
+  const key = `${kind}.drain_${endpoints}ep${quiet ? '_quiet' : ''}`;
   const store = await createStore(kind);
-  const on = `${endpoints} endpoint${endpoints === 1 ? '' : 's'}`;
+  const on = `${endpoints} endpoint${endpoints === 1 ? '' : 's'}${quiet ? ' (quiet statistics)' : ''}`;
   let dep = await deploy(store, { workers: 0 });
   const backlogApp = await createApp(
     dep.api,
@@ -664,11 +671,14 @@ async function measureDrain(kind: StoreKind, endpoints: number) {
       endpointIds: backlogApp.endpointIds,
       count: BACKLOG - endpoints,
       now: Date.now(),
+      quiet,
     });
   } finally {
     await bulk.close();
   }
-  console.log(`  (${fmtN(BACKLOG)} due deliveries loaded by SQL in ${((now() - t0) / 1000).toFixed(1)} s)`);
+  console.log(
+    `  (${fmtN(BACKLOG)} due deliveries${quiet ? ', after as many delivered ones analyzed,' : ''} loaded by SQL in ${((now() - t0) / 1000).toFixed(1)} s)`,
+  );
 
   await receiver.reset('/probe');
   dep = await deploy(store, { workers: 1, cpuProfDir: PROFILE_DIR });
