@@ -5,7 +5,7 @@
  * `stopEverything()` stops it even when a phase fails.
  */
 import { join } from 'node:path';
-import { spawnHookline } from '../packages/server/test/child.ts';
+import { freePort, spawnHookline } from '../packages/server/test/child.ts';
 import { createTestDatabase, PG_SECRET_KEY } from '../packages/server/test/pg.ts';
 import { type HooklineProc, removeDir, tempDir } from './lib.ts';
 import { postgresProcesses } from './proc.ts';
@@ -28,8 +28,11 @@ export interface Deployment {
   store: StoreHandle;
   /** The process that serves the HTTP API. */
   api: HooklineProc;
-  /** Every Hookline process, named `hookline` (SQLite, one process), `api`, `worker 1`, ... */
-  procs: { name: string; h: HooklineProc }[];
+  /**
+   * Every Hookline process, named `hookline` (SQLite, one process), `api`, `worker 1`, ..., with
+   * where it serves `/metrics` (a worker on a port of its own, HOOKLINE_METRICS_PORT).
+   */
+  procs: { name: string; h: HooklineProc; metricsUrl: string }[];
   stop(): Promise<void>;
 }
 
@@ -76,9 +79,10 @@ export async function deploy(
     ...(store.kind === 'sqlite' ? { HOOKLINE_SQLITE_SYNCHRONOUS: options.sync ?? 'FULL' } : {}),
     ...options.env,
   });
-  const start = (name: string, role: string) =>
-    spawnHookline({
-      env: env(role),
+  const start = async (name: string, role: string) => {
+    const metricsPort = role === 'worker' ? String(await freePort()) : null;
+    const h = await spawnHookline({
+      env: { ...env(role), ...(metricsPort ? { HOOKLINE_METRICS_PORT: metricsPort } : {}) },
       nodeArgs: options.cpuProfDir
         ? [
             '--cpu-prof',
@@ -86,9 +90,15 @@ export async function deploy(
             `--cpu-prof-name=hookline-${store.kind}-${name.replace(' ', '')}-${Date.now()}.cpuprofile`,
           ]
         : [],
-    }).then((h) => ({ name, h }));
+    });
+    return {
+      name,
+      h,
+      metricsUrl: metricsPort ? `http://127.0.0.1:${metricsPort}/metrics` : `${h.url}/metrics`,
+    };
+  };
 
-  const procs: { name: string; h: HooklineProc }[] = [];
+  const procs: Deployment['procs'] = [];
   const dep: Deployment = {
     store,
     api: null as unknown as HooklineProc,
@@ -118,6 +128,24 @@ export async function deploy(
   }
   dep.api = procs[0]!.h;
   return dep;
+}
+
+/**
+ * The dispatchers' claims so far, summed over the deployment's processes (their
+ * `hookline_claims_total` and `hookline_claimed_deliveries_total`).
+ */
+export async function claimTotals(
+  dep: Deployment,
+): Promise<{ leased: number; empty: number; deliveries: number }> {
+  const total = { leased: 0, empty: 0, deliveries: 0 };
+  for (const p of dep.procs) {
+    const text = await (await fetch(p.metricsUrl, { signal: AbortSignal.timeout(10_000) })).text();
+    const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+    total.leased += value(/^hookline_claims_total\{result="leased"\} (\S+)$/m);
+    total.empty += value(/^hookline_claims_total\{result="empty"\} (\S+)$/m);
+    total.deliveries += value(/^hookline_claimed_deliveries_total (\S+)$/m);
+  }
+  return total;
 }
 
 /** PIDs per group for the CPU meter: Hookline's API and workers, PostgreSQL's processes. */

@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 
-export type Unit = '/s' | 'ms' | 'µs' | 'MB' | '×' | '/CPU-s';
+export type Unit = '/s' | 'ms' | 'µs' | 'MB' | '×' | '/CPU-s' | 'per 1,000';
 
 export interface Target {
   /** As printed: `≥ 0.30 of ceiling`, `≤ 10 ms`, ... */
@@ -57,6 +57,8 @@ export function fmtValue(value: number, unit: Unit): string {
       return `${Math.round(value)} MB`;
     case '×':
       return `${value.toFixed(2)}×`;
+    case 'per 1,000':
+      return `${value.toFixed(0)} per 1,000`;
   }
 }
 

@@ -64,6 +64,7 @@ import { parseArgs } from 'node:util';
 import { sign } from '@hookline/receiver';
 import { Pool } from 'undici';
 import {
+  claimTotals,
   createStore,
   type Deployment,
   deploy,
@@ -338,6 +339,29 @@ function cpuFigures(key: string, label: string, cpu: Record<string, number>, cou
   );
 }
 
+/** The claims of a phase that delivered `count` messages: from `claimTotals` before and after it. */
+function claimFigures(
+  key: string,
+  label: string,
+  before: Awaited<ReturnType<typeof claimTotals>>,
+  after: Awaited<ReturnType<typeof claimTotals>>,
+  count: number,
+) {
+  const leased = after.leased - before.leased;
+  const empty = after.empty - before.empty;
+  const claims = leased + empty;
+  show(
+    results.other(
+      `${key}.claims`,
+      `${label}: claims per 1,000 deliveries`,
+      (claims * 1000) / count,
+      'per 1,000',
+      'lower',
+    ),
+    `${fmtN(claims)} claims (hookline_claims_total of every process), ${fmtN(empty)} of them empty (${claims > 0 ? ((100 * empty) / claims).toFixed(0) : 0} %); ${fmtN(after.deliveries - before.deliveries)} deliveries leased${key.startsWith('sqlite') ? ' (the others handed over by the ingest)' : ''}.`,
+  );
+}
+
 // ---- phases -----------------------------------------------------------------------------------
 
 /** The raw loopback ceiling: the same 1 KB JSON POSTs straight to the receiver, no Hookline. */
@@ -440,6 +464,7 @@ async function measureEndToEnd(o: {
   await warmUp(dep, app.path);
 
   await receiver.reset();
+  const claims0 = await claimTotals(dep);
   const meter = new CpuMeter(processGroups(dep)).start();
   const t0 = now();
   const r = await publish(dep.api, app.path, INGEST_COUNT);
@@ -463,6 +488,7 @@ async function measureEndToEnd(o: {
   );
   if (d.count < r.ok) console.log(`    (time cap reached: ${r.ok - d.count} not delivered)`);
   cpuFigures(o.key, o.label, cpu, d.count, o.kind === 'postgres');
+  claimFigures(o.key, o.label, claims0, await claimTotals(dep), d.count);
 
   await measurePublishLatency(dep, app.path, `${o.key}.latency`, o.label, o.targets);
   await dep.stop();

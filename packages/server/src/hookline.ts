@@ -265,6 +265,10 @@ export async function createHookline(
             void operational.attempt(attempt, delivery, next);
             alertEmails?.attempt(attempt, delivery, next);
           },
+          onClaim: (result) =>
+            metrics.claim(
+              result === 'failed' ? result : { deliveries: result.deliveries, seconds: result.ms / 1000 },
+            ),
           onEndpointDisabled: (endpointId) => {
             metrics.endpointDisabled();
             void operational.endpointDisabled(endpointId);

@@ -27,6 +27,11 @@ export interface Metrics {
   /** An attempt finished, with what follows it. */
   attempt(attempt: Attempt, next: DeliveryOutcome['next']): void;
   endpointDisabled(): void;
+  /**
+   * The dispatcher asked the database for due work: what it leased (0: the claim came back
+   * empty), how long the claim took, or that it failed.
+   */
+  claim(result: { deliveries: number; seconds: number } | 'failed'): void;
   /** A request to `/in/{source}` was answered: stored with this status, or refused by the source's allowlist. */
   inboundRequest(status: InboundStatus | 'ip_not_allowed'): void;
   /** The text Prometheus scrapes. */
@@ -66,6 +71,23 @@ export function createMetrics(deps: {
     name: 'hookline_attempt_duration_seconds',
     help: 'Duration of delivery attempts, from sending the request to reading the response.',
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30],
+    registers: [registry],
+  });
+  const claims = new Counter({
+    name: 'hookline_claims_total',
+    help: 'Claims of due deliveries made by this process, by result: leased (it took some), empty (nothing it could take) or failed.',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  const claimed = new Counter({
+    name: 'hookline_claimed_deliveries_total',
+    help: 'Deliveries leased by the claims of this process.',
+    registers: [registry],
+  });
+  const claimTime = new Histogram({
+    name: 'hookline_claim_duration_seconds',
+    help: 'Duration of the claims of this process that came back (leased or empty), database round trip included.',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [registry],
   });
   const disabled = new Counter({
@@ -151,6 +173,15 @@ export function createMetrics(deps: {
     },
     endpointDisabled() {
       disabled.inc();
+    },
+    claim(result) {
+      if (result === 'failed') {
+        claims.inc({ result: 'failed' });
+        return;
+      }
+      claims.inc({ result: result.deliveries > 0 ? 'leased' : 'empty' });
+      if (result.deliveries > 0) claimed.inc(result.deliveries);
+      claimTime.observe(result.seconds);
     },
     inboundRequest(status) {
       inbound.inc({ status });

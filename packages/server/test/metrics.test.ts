@@ -113,6 +113,22 @@ for (const kind of await testStores()) {
         ok.requests.length + broken.requests.length,
       );
 
+      // Claims: every retry was claimed from the database (a new delivery may also be handed to
+      // the dispatcher by the ingest, on SQLite), and each lease made one attempt here.
+      const attemptsMade = ok.requests.length + broken.requests.length;
+      const claimedDeliveries = sample(families, 'hookline_claimed_deliveries_total');
+      assert.ok(claimedDeliveries >= messages * 2, `claimed ${claimedDeliveries}, retries ${messages * 2}`);
+      assert.ok(claimedDeliveries <= attemptsMade, `claimed ${claimedDeliveries}, attempts ${attemptsMade}`);
+      const leasedClaims = sample(families, 'hookline_claims_total', { result: 'leased' });
+      assert.ok(leasedClaims >= 1 && leasedClaims <= claimedDeliveries, `${leasedClaims} claims leased`);
+      assert.equal(sample(families, 'hookline_claims_total', { result: 'failed' }), 0);
+      const claimHistogram = families.find((f) => f.name === 'hookline_claim_duration_seconds');
+      assert.equal(claimHistogram?.type, 'HISTOGRAM');
+      assert.equal(
+        Number(claimHistogram!.metrics[0]?.count),
+        leasedClaims + sample(families, 'hookline_claims_total', { result: 'empty' }),
+      );
+
       // Nothing left in the queue; the broken endpoint is failing, but not for a minute yet.
       assert.equal(sample(families, 'hookline_queue_depth', { state: 'pending' }), 0);
       assert.equal(sample(families, 'hookline_queue_depth', { state: 'sending' }), 0);

@@ -71,6 +71,8 @@ export interface DispatcherEvents {
   onEndpointDisabled?(endpointId: string): void;
   /** After each attempt, for metrics: what was sent, to which delivery, and what follows. */
   onAttempt?(attempt: Attempt, delivery: ClaimedDelivery, next: DeliveryOutcome['next']): void;
+  /** A claim came back with `deliveries` leased (0: empty) after `ms`, or failed. */
+  onClaim?(result: { deliveries: number; ms: number } | 'failed'): void;
 }
 
 export interface Dispatcher {
@@ -481,6 +483,7 @@ export function createDispatcher(deps: {
         const now = clock.now();
         let claimed: ClaimedDelivery[];
         let filled: ReadonlySet<string> = new Set();
+        const claimStarted = performance.now();
         try {
           const claim = await store.claimDue({
             now,
@@ -492,6 +495,7 @@ export function createDispatcher(deps: {
             ...scope,
           });
           claimed = claim.deliveries;
+          events.onClaim?.({ deliveries: claimed.length, ms: performance.now() - claimStarted });
           filled = new Set(claim.filled);
           const until = claim.blockedUntil;
           left = until !== null && until <= now ? null : { at: now, until };
@@ -500,6 +504,7 @@ export function createDispatcher(deps: {
           if (until === null) for (const id of skip) if (saturated(id)) moreDue.add(id);
         } catch (err) {
           logger.warn({ err: coerceError(err) }, 'claiming deliveries failed; retrying shortly');
+          events.onClaim?.('failed');
           left = null;
           mayHaveDue = true;
           failed = true;
