@@ -45,6 +45,7 @@
  *   --latency-rate N       messages/s for the publish -> delivery latency phases (default 1000)
  *   --inbound-rate N       requests/s for the inbound acknowledgement latency (default 500)
  *   --probe-rate N         messages/s to another endpoint while a backlog drains (default 100)
+ *   --drain-workers N      worker processes in the PostgreSQL drains (default 1)
  *   --drain-quiet          the PostgreSQL drains under a quiet queue's statistics: as many
  *                          delivered deliveries analyzed before the backlog is written, as when an
  *                          endpoint comes back from an outage after a quiet period
@@ -124,6 +125,7 @@ const OPTIONS = {
   'inbound-rate': { type: 'string', default: '500' },
   'probe-rate': { type: 'string', default: '100' },
   'drain-quiet': { type: 'boolean', default: false },
+  'drain-workers': { type: 'string', default: '1' },
   json: { type: 'string' },
   only: { type: 'string' },
   'cpu-prof': { type: 'boolean', default: false },
@@ -171,6 +173,7 @@ const DELIVERY_CAP_MS = QUICK ? 20_000 : 60_000;
 const BACKLOG = positive('backlog', args.backlog, QUICK ? 10_000 : 100_000);
 const DRAIN_CAP_MS = QUICK ? 30_000 : 90_000;
 const DRAIN_QUIET = args['drain-quiet'] === true;
+const DRAIN_WORKERS = positive('drain-workers', args['drain-workers'], 1);
 const WORKERS = args.workers!.split(',').map((w) => positive('workers', w.trim(), 1));
 const GROW_MESSAGES = positive('grow-messages', args['grow-messages'], QUICK ? 100_000 : 1_000_000);
 const GROW_ATTEMPTS_PER_MESSAGE = 5;
@@ -673,9 +676,10 @@ async function measureDrain(kind: StoreKind, endpoints: number) {
   const targets = TARGETS[kind];
   // Under a quiet queue's statistics (--drain-quiet, PostgreSQL): figures of their own.
   const quiet = DRAIN_QUIET && kind === 'postgres';
-  const key = `${kind}.drain_${endpoints}ep${quiet ? '_quiet' : ''}`;
+  const workers = kind === 'postgres' ? DRAIN_WORKERS : 1;
+  const key = `${kind}.drain_${endpoints}ep${quiet ? '_quiet' : ''}${workers === 1 ? '' : `_${workers}w`}`;
   const store = await createStore(kind);
-  const on = `${endpoints} endpoint${endpoints === 1 ? '' : 's'}${quiet ? ' (quiet statistics)' : ''}`;
+  const on = `${endpoints} endpoint${endpoints === 1 ? '' : 's'}${quiet ? ' (quiet statistics)' : ''}${workers === 1 ? '' : `, ${workers} workers`}`;
   let dep = await deploy(store, { workers: 0 });
   const backlogApp = await createApp(
     dep.api,
@@ -707,7 +711,7 @@ async function measureDrain(kind: StoreKind, endpoints: number) {
   );
 
   await receiver.reset('/probe');
-  dep = await deploy(store, { workers: 1, cpuProfDir: PROFILE_DIR });
+  dep = await deploy(store, { workers, cpuProfDir: PROFILE_DIR });
   let drained = false;
   const drain = receiver.waitFor(BACKLOG, DRAIN_CAP_MS, '/webhook').then((d) => {
     drained = true;
@@ -746,12 +750,20 @@ async function measureDrain(kind: StoreKind, endpoints: number) {
       ((d.count - 1) * 1000) / (d.at - d.firstAt),
       targets.drain,
     ),
-    `${fmtN(d.count)}/${fmtN(BACKLOG)} delivered, ${d.count < BACKLOG ? 'first arrival to the time cap' : 'first to last arrival'} in ${(d.at - d.firstAt).toFixed(0)} ms${kind === 'postgres' ? ' (1 API + 1 worker process)' : ''}.`,
+    `${fmtN(d.count)}/${fmtN(BACKLOG)} delivered, ${d.count < BACKLOG ? 'first arrival to the time cap' : 'first to last arrival'} in ${(d.at - d.firstAt).toFixed(0)} ms${kind === 'postgres' ? ` (1 API + ${workers} worker process${workers === 1 ? '' : 'es'})` : ''}.`,
   );
   if (d.count < BACKLOG)
     console.log(
       `    (time cap of ${DRAIN_CAP_MS / 1000} s reached: ${fmtN(BACKLOG - d.count)} not delivered)`,
     );
+  // Claims since the workers started (they start draining at once).
+  claimFigures(
+    key,
+    `${store.label}: drain on ${on}`,
+    { leased: 0, empty: 0, deliveries: 0 },
+    await claimTotals(dep),
+    d.count,
+  );
   await receiver.waitFor(sentAt.size, DELIVERY_CAP_MS, '/probe');
   const lat = latencies(sentAt, await receiver.times());
   latencyFigures(
