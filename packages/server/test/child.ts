@@ -50,9 +50,27 @@ export interface SpawnOptions {
   cwd?: string;
 }
 
-/** Starts Hookline and waits until `/health` answers 200, or a worker has started (20 s at most). */
+/**
+ * Starts Hookline and waits until it has printed its start line (it prints it once it listens)
+ * and `/health` answers 200, or a worker has started (20 s at most). A port chosen here can be
+ * taken by another test's listener between `freePort` and the server's own listen: then the
+ * server stops with "port ... is in use", and it is started again on another port.
+ */
 export async function spawnHookline(options: SpawnOptions = {}): Promise<HooklineChild> {
-  const port = options.env?.HOOKLINE_PORT ?? String(await freePort());
+  if (options.env?.HOOKLINE_PORT !== undefined) return spawnOn(options, options.env.HOOKLINE_PORT);
+  for (let tries = 1; ; tries++) {
+    try {
+      return await spawnOn(options, String(await freePort()));
+    } catch (err) {
+      if (!(err instanceof PortTaken) || tries >= 5) throw err;
+    }
+  }
+}
+
+/** The server could not listen on the port chosen for it: another listener took it first. */
+class PortTaken extends Error {}
+
+async function spawnOn(options: SpawnOptions, port: string): Promise<HooklineChild> {
   const env: Record<string, string | undefined> = {
     ...process.env,
     HOOKLINE_HOST: '127.0.0.1',
@@ -99,14 +117,20 @@ export async function spawnHookline(options: SpawnOptions = {}): Promise<Hooklin
   const workerOnly = env.HOOKLINE_ROLE === 'worker';
   for (;;) {
     if (proc.exitCode !== null || proc.signalCode !== null) {
-      throw new Error(`hookline exited during start (${proc.exitCode ?? proc.signalCode}):\n${out}`);
+      await exited; // its last output
+      const message = `hookline exited during start (${proc.exitCode ?? proc.signalCode}):\n${out}`;
+      throw out.includes(`port ${port} is in use`) ? new PortTaken(message) : new Error(message);
     }
+    // The start line first: a `/health` answered before it may come from another test's
+    // listener on the same port, not from this server.
+    const started = out.includes(') using ');
     const healthy = workerOnly
       ? out.includes('(worker) using')
-      : await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) }).then(
+      : started &&
+        (await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) }).then(
           (r) => r.status === 200,
           () => false,
-        );
+        ));
     if (healthy) break;
     if (Date.now() > deadline) {
       signal('SIGKILL');
