@@ -265,10 +265,7 @@ export async function createHookline(
             void operational.attempt(attempt, delivery, next);
             alertEmails?.attempt(attempt, delivery, next);
           },
-          onClaim: (result) =>
-            metrics.claim(
-              result === 'failed' ? result : { deliveries: result.deliveries, seconds: result.ms / 1000 },
-            ),
+          onClaim: (result) => metrics.claim(result),
           onEndpointDisabled: (endpointId) => {
             metrics.endpointDisabled();
             void operational.endpointDisabled(endpointId);

@@ -31,7 +31,7 @@ export interface Metrics {
    * The dispatcher asked the database for due work: what it leased (0: the claim came back
    * empty), how long the claim took, or that it failed.
    */
-  claim(result: { deliveries: number; seconds: number } | 'failed'): void;
+  claim(result: { deliveries: number; ms: number } | 'failed'): void;
   /** A request to `/in/{source}` was answered: stored with this status, or refused by the source's allowlist. */
   inboundRequest(status: InboundStatus | 'ip_not_allowed'): void;
   /** The text Prometheus scrapes. */
@@ -181,7 +181,7 @@ export function createMetrics(deps: {
       }
       claims.inc({ result: result.deliveries > 0 ? 'leased' : 'empty' });
       if (result.deliveries > 0) claimed.inc(result.deliveries);
-      claimTime.observe(result.seconds);
+      claimTime.observe(result.ms / 1000);
     },
     inboundRequest(status) {
       inbound.inc({ status });
