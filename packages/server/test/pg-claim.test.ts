@@ -133,17 +133,8 @@ describe('PostgreSQL claims never wait', await pgTestOptions(), () => {
        FROM (SELECT * FROM delivery WHERE endpoint_id = $1 LIMIT 1) d, generate_series(1, 3000) AS i`,
       [a, T0 - 10_000],
     );
-    const plans: string[] = [];
-    const onNotice = (n: { message?: string }) => plans.push(n.message ?? '');
-    other.on('notice', onNotice);
+    const { plans, stop } = await explainAll(other);
     try {
-      await other.query(`LOAD 'auto_explain'`);
-      for (const set of [
-        'auto_explain.log_min_duration = 0',
-        'auto_explain.log_nested_statements = on',
-        'auto_explain.log_level = notice',
-      ])
-        await other.query(`SET ${set}`);
       // Several calls: PL/pgSQL would switch plans after the fifth.
       for (let i = 0; i < 7; i++) {
         const { rows: got } = await other.query(
@@ -154,8 +145,7 @@ describe('PostgreSQL claims never wait', await pgTestOptions(), () => {
         assert.equal(got.length, 4);
       }
     } finally {
-      await other.query('RESET ALL');
-      other.off('notice', onNotice);
+      await stop();
     }
     const turns = plans.filter((p) => p.includes('ORDER BY o.endpoint_id, o.next_attempt_at, o.id LIMIT'));
     assert.equal(turns.length, 7, 'the round robin ran in every call');
@@ -206,10 +196,14 @@ async function withOwnDatabase(
   }
 }
 
-/** From now on, the plan of every statement `client` runs, nested ones included (auto_explain). */
-async function explainAll(client: pg.Client): Promise<string[]> {
+/**
+ * From now on, the plan of every statement `client` runs, nested ones included (auto_explain),
+ * until `stop()` (for a client other tests use after this one).
+ */
+async function explainAll(client: pg.Client): Promise<{ plans: string[]; stop(): Promise<void> }> {
   const plans: string[] = [];
-  client.on('notice', (n: { message?: string }) => plans.push(n.message ?? ''));
+  const onNotice = (n: { message?: string }) => plans.push(n.message ?? '');
+  client.on('notice', onNotice);
   await client.query(`LOAD 'auto_explain'`);
   for (const set of [
     'auto_explain.log_min_duration = 0',
@@ -217,7 +211,13 @@ async function explainAll(client: pg.Client): Promise<string[]> {
     'auto_explain.log_level = notice',
   ])
     await client.query(`SET ${set}`);
-  return plans;
+  return {
+    plans,
+    async stop() {
+      await client.query('RESET ALL');
+      client.off('notice', onNotice);
+    },
+  };
 }
 
 /**
@@ -294,7 +294,7 @@ describe('the claim reads payloads from its messages’ days only (PostgreSQL)',
       const partitions = stored.rows.map((r) => r.part as string);
       assert.equal(new Set(partitions).size, 3, `one partition a day: ${partitions}`);
 
-      const plans = await explainAll(other);
+      const { plans } = await explainAll(other);
       const { rows } = await other.query(
         `SELECT msg_id, payload FROM hookline_claim($1, 30000, 10, 1000, '{}', NULL, '{}', $1, 1050, '{}', 1, false, 2, 10000, '', 40, 256, 2000)
          WHERE id IS NOT NULL`,
@@ -332,7 +332,7 @@ describe('the next due time is read in due order (PostgreSQL)', await pgTestOpti
       await analyzeQuiet(other);
       for (const at of [T0 + 5000, T0 + 3000, T0 + 4000]) await queue([at]);
 
-      const plans = await explainAll(other);
+      const { plans } = await explainAll(other);
       const next = async (after: number, only: string[] | null) =>
         Number(
           (await other.query('SELECT hookline_next_due($1, $2, $3) AS t', [after, ['listen'], only])).rows[0]
@@ -366,7 +366,7 @@ describe('the claim reads its due window in due order (PostgreSQL)', await pgTes
       // Vacuumed since (not analyzed): its index-only scans look cheap.
       await other.query('VACUUM delivery');
 
-      const plans = await explainAll(other);
+      const { plans } = await explainAll(other);
       await other.query('BEGIN');
       try {
         // Limit 10: a window of 40 due deliveries out of 600.
