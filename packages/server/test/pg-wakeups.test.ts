@@ -146,7 +146,9 @@ describe('PostgreSQL wake-ups shared among dispatchers', await pgTestOptions(), 
     let alone: Told[] = [];
     for (let i = 0; i < 25; i++) {
       alone = await round(calls);
-      if (alone[0]!.length === 1) break;
+      // Told once, of everything: a round can also end between a's own endpoints and the rest,
+      // told 250 ms later, while a has not yet read that b is gone.
+      if (alone[0]!.length === 1 && alone[0]![0]?.length === all.length) break;
     }
     assert.deepEqual(alone[0], [all], 'alone, a is told of every endpoint at once');
     assert.deepEqual(alone[1], [], 'b, unsubscribed, hears nothing');
