@@ -1,0 +1,176 @@
+/**
+ * The SQLite store's share of a live delivery: `node bench/sqlite-store.ts [flags]`.
+ *
+ * What the server's store does for each message of the end-to-end phase, without HTTP: batches
+ * of new 1 KB messages to one endpoint are ingested with the dispatcher's handoff (each delivery
+ * leased in the ingest transaction, as a server with free slots does), then their outcomes are
+ * recorded (success, the attempt logged) in one batch. Prints the CPU this process spent per
+ * delivery in each half (user + system, `process.cpuUsage`) and the wall time: the part of the
+ * server's CPU per delivery (`npm run bench`) that is SQLite's and the store's, which noise on a
+ * shared machine moves far less than the end-to-end rates. Each round runs in a fresh file.
+ *
+ *   --rounds N     batches measured, after 100 batches of warm-up (default 600)
+ *   --batch N      messages per batch (default 32, a busy ingest's group commit)
+ *   --sync MODE    FULL (default) or NORMAL, as HOOKLINE_SQLITE_SYNCHRONOUS
+ *   --repeat N     runs, each on a new file (default 3)
+ *   --schema FILE  SQL run on the migrated database before the run: to measure a schema change
+ *                  (an index dropped, a table rebuilt) before writing its migration
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { parseArgs } from 'node:util';
+import { createIdGenerator } from '../packages/server/src/core/ids.ts';
+import type { DeliveryOutcome } from '../packages/server/src/core/outcome.ts';
+import { createSecretBox } from '../packages/server/src/core/secret-box.ts';
+import { createSqliteStore } from '../packages/server/src/store/sqlite/sqlite-store.ts';
+import type { ClaimedDelivery, IngestHandoff, IngestItem } from '../packages/server/src/store/store.ts';
+import { testApp, testEndpoint } from '../packages/server/test/stores.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '600' },
+    batch: { type: 'string', default: '32' },
+    sync: { type: 'string', default: 'FULL' },
+    repeat: { type: 'string', default: '3' },
+    schema: { type: 'string' },
+  },
+});
+const positive = (name: string, v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} takes a whole number of 1 or more, not ${v}`);
+  return n;
+};
+const ROUNDS = positive('rounds', args.rounds!);
+const BATCH = positive('batch', args.batch!);
+const REPEAT = positive('repeat', args.repeat!);
+const WARMUP = 100;
+if (args.sync !== 'FULL' && args.sync !== 'NORMAL')
+  throw new Error(`--sync takes FULL or NORMAL, not ${args.sync}`);
+const SYNC = args.sync;
+const SCHEMA = args.schema === undefined ? null : readFileSync(args.schema, 'utf8');
+const PAYLOAD = JSON.stringify({ type: 'invoice.paid', data: 'x'.repeat(1000) });
+
+interface Figures {
+  ingest: number;
+  complete: number;
+  wall: number;
+}
+
+async function run(): Promise<Figures> {
+  const dir = mkdtempSync(join(tmpdir(), 'hookline-sqlite-store-'));
+  const path = join(dir, 'hookline.db');
+  try {
+    const first = createSqliteStore({ path, secretBox: createSecretBox('bench'), synchronous: SYNC });
+    await first.migrate();
+    await first.close();
+    if (SCHEMA !== null) {
+      const db = new DatabaseSync(path);
+      db.exec(SCHEMA);
+      db.close();
+    }
+    const store = createSqliteStore({ path, secretBox: createSecretBox('bench'), synchronous: SYNC });
+    let now = Date.now();
+    const ids = createIdGenerator(() => now);
+    const appId = ids('app');
+    await store.insertApp(testApp(appId, now, { name: 'bench' }));
+    await store.insertEndpoint(testEndpoint(ids('endpoint'), appId, now));
+    let taken: ClaimedDelivery[] = [];
+    const handoff: IngestHandoff = {
+      leaseMs: 30_000,
+      take: () => true,
+      taken: (d) => taken.push(...d),
+      untake: () => {},
+    };
+    const item = (): IngestItem => {
+      const message = {
+        id: ids('message'),
+        appId,
+        eventId: null,
+        eventType: 'invoice.paid',
+        payload: PAYLOAD,
+        channels: null,
+        tags: null,
+        createdAt: now,
+      };
+      return {
+        message,
+        dueAt: now,
+        route: (eps) => eps.map((e) => e.id),
+        newDeliveryId: () => ids('delivery'),
+      };
+    };
+    const outcome = (d: ClaimedDelivery): DeliveryOutcome => ({
+      deliveryId: d.id,
+      leaseUntil: d.leaseUntil,
+      next: { kind: 'success' },
+      attempt: {
+        id: ids('attempt'),
+        deliveryId: d.id,
+        msgId: d.msgId,
+        endpointId: d.endpointId,
+        appId: d.appId,
+        url: d.endpoint.url,
+        status: 0,
+        responseStatusCode: 200,
+        response: 'ok',
+        responseHeaders: { 'content-type': 'text/plain' },
+        requestHeaders: { 'webhook-id': d.msgId, 'content-type': 'application/json' },
+        durationMs: 2,
+        triggerType: 0,
+        createdAt: now,
+      },
+    });
+    const spent = { ingest: 0, complete: 0 };
+    const cpu = () => {
+      const u = process.cpuUsage();
+      return u.user + u.system;
+    };
+    const round = async (measure: boolean) => {
+      now += 3;
+      taken = [];
+      const c0 = cpu();
+      await store.ingest(Array.from({ length: BATCH }, item), handoff);
+      const c1 = cpu();
+      if (taken.length !== BATCH) throw new Error(`handed off ${taken.length} of ${BATCH}`);
+      await store.completeDeliveries(taken.map(outcome), now);
+      const c2 = cpu();
+      if (measure) {
+        spent.ingest += c1 - c0;
+        spent.complete += c2 - c1;
+      }
+    };
+    for (let i = 0; i < WARMUP; i++) await round(false);
+    const t0 = performance.now();
+    for (let i = 0; i < ROUNDS; i++) await round(true);
+    const wall = performance.now() - t0;
+    const stats = await store.queueStats(now, []);
+    await store.close();
+    if (stats.pending !== 0) throw new Error(`${stats.pending} deliveries left pending`);
+    const n = ROUNDS * BATCH;
+    return { ingest: spent.ingest / n, complete: spent.complete / n, wall: (wall * 1000) / n };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+console.log(
+  `SQLite store, ${SYNC}: ${ROUNDS} batches of ${BATCH} messages to 1 endpoint per run (after ${WARMUP} of warm-up), ingest with handoff + outcomes recorded${SCHEMA !== null ? `, schema changed by ${args.schema}` : ''}`,
+);
+const all: Figures[] = [];
+for (let i = 0; i < REPEAT; i++) {
+  const f = await run();
+  all.push(f);
+  console.log(
+    `  run ${i + 1}: CPU per delivery ${(f.ingest + f.complete).toFixed(1)} µs (ingest ${f.ingest.toFixed(1)}, outcome ${f.complete.toFixed(1)}), wall ${f.wall.toFixed(1)} µs`,
+  );
+}
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+console.log(
+  `  median: CPU per delivery ${median(all.map((f) => f.ingest + f.complete)).toFixed(1)} µs (ingest ${median(all.map((f) => f.ingest)).toFixed(1)}, outcome ${median(all.map((f) => f.complete)).toFixed(1)})`,
+);
