@@ -247,12 +247,20 @@ export async function fillBacklog(
       created_at: created,
       payload_expunged_at: 'NULL',
     });
-    if (quiet) await deliveries(lo, hi, 'dlv_1', DeliveryStatus.success);
+    // Each chunk's deliveries right after its messages, as a backlog builds up (and as the
+    // drains' figures before --drain-quiet were measured); with quiet statistics, delivered
+    // ones, the backlog after the analysis.
+    await deliveries(
+      lo,
+      hi,
+      quiet ? 'dlv_1' : 'dlv_0',
+      quiet ? DeliveryStatus.success : DeliveryStatus.pending,
+    );
   });
-  if (quiet)
-    await db.exec(`VACUUM ANALYZE delivery, message${(await payloadTable(db)) ? ', message_payload' : ''}`);
+  if (!quiet) return;
+  await db.exec(`VACUUM ANALYZE delivery, message${(await payloadTable(db)) ? ', message_payload' : ''}`);
   await chunked(count, CHUNK, (lo, hi) => deliveries(lo, hi, 'dlv_0', DeliveryStatus.pending));
-  if (quiet) await db.exec('VACUUM delivery');
+  await db.exec('VACUUM delivery');
 }
 
 /** The shape of a preloaded history: `messages` messages spread over the `spanMs` before `now`. */
