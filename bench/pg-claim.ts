@@ -27,11 +27,10 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { createIdGenerator } from '../packages/server/src/core/ids.ts';
 import { createSecretBox } from '../packages/server/src/core/secret-box.ts';
-import type { Attempt } from '../packages/server/src/core/types.ts';
 import { createPostgresStore } from '../packages/server/src/store/postgres/postgres-store.ts';
-import type { ClaimedDelivery, Store } from '../packages/server/src/store/store.ts';
+import type { Store } from '../packages/server/src/store/store.ts';
 import { createTestDatabase, PG_SECRET_KEY } from '../packages/server/test/pg.ts';
-import { testApp, testEndpoint } from '../packages/server/test/stores.ts';
+import { testApp, testAttempt, testEndpoint } from '../packages/server/test/stores.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -103,23 +102,6 @@ async function fill(url: string, store: Store, endpointCount: number): Promise<v
   }
 }
 
-const attemptOf = (d: ClaimedDelivery, at: number): Attempt => ({
-  id: ids('attempt'),
-  deliveryId: d.id,
-  msgId: d.msgId,
-  endpointId: d.endpointId,
-  appId: d.appId,
-  url: d.endpoint.url,
-  status: 0,
-  responseStatusCode: 200,
-  response: 'ok',
-  responseHeaders: { 'content-type': 'text/plain' },
-  requestHeaders: { 'content-type': 'application/json' },
-  durationMs: 3,
-  triggerType: d.triggerType,
-  createdAt: at,
-});
-
 interface Result {
   delivered: number;
   seconds: number;
@@ -173,7 +155,7 @@ async function drain(stores: Store[]): Promise<Result> {
           batch.map((d) => ({
             deliveryId: d.id,
             leaseUntil: d.leaseUntil,
-            attempt: attemptOf(d, at),
+            attempt: testAttempt(ids('attempt'), d, at),
             next: { kind: 'success' as const },
           })),
           at,

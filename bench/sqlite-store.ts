@@ -26,7 +26,7 @@ import type { DeliveryOutcome } from '../packages/server/src/core/outcome.ts';
 import { createSecretBox } from '../packages/server/src/core/secret-box.ts';
 import { createSqliteStore } from '../packages/server/src/store/sqlite/sqlite-store.ts';
 import type { ClaimedDelivery, IngestHandoff, IngestItem } from '../packages/server/src/store/store.ts';
-import { testApp, testEndpoint } from '../packages/server/test/stores.ts';
+import { testApp, testAttempt, testEndpoint } from '../packages/server/test/stores.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -62,15 +62,16 @@ async function run(): Promise<Figures> {
   const dir = mkdtempSync(join(tmpdir(), 'hookline-sqlite-store-'));
   const path = join(dir, 'hookline.db');
   try {
-    const first = createSqliteStore({ path, secretBox: createSecretBox('bench'), synchronous: SYNC });
-    await first.migrate();
-    await first.close();
+    const open = () => createSqliteStore({ path, secretBox: createSecretBox('bench'), synchronous: SYNC });
+    let store = open();
+    await store.migrate();
     if (SCHEMA !== null) {
+      await store.close();
       const db = new DatabaseSync(path);
       db.exec(SCHEMA);
       db.close();
+      store = open();
     }
-    const store = createSqliteStore({ path, secretBox: createSecretBox('bench'), synchronous: SYNC });
     let now = Date.now();
     const ids = createIdGenerator(() => now);
     const appId = ids('app');
@@ -105,22 +106,7 @@ async function run(): Promise<Figures> {
       deliveryId: d.id,
       leaseUntil: d.leaseUntil,
       next: { kind: 'success' },
-      attempt: {
-        id: ids('attempt'),
-        deliveryId: d.id,
-        msgId: d.msgId,
-        endpointId: d.endpointId,
-        appId: d.appId,
-        url: d.endpoint.url,
-        status: 0,
-        responseStatusCode: 200,
-        response: 'ok',
-        responseHeaders: { 'content-type': 'text/plain' },
-        requestHeaders: { 'webhook-id': d.msgId, 'content-type': 'application/json' },
-        durationMs: 2,
-        triggerType: 0,
-        createdAt: now,
-      },
+      attempt: testAttempt(ids('attempt'), d, now),
     });
     const spent = { ingest: 0, complete: 0 };
     const cpu = () => {

@@ -7,10 +7,10 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { createSecretBox } from '../src/core/secret-box.ts';
-import type { App, Endpoint } from '../src/core/types.ts';
+import type { App, Attempt, Endpoint } from '../src/core/types.ts';
 import { createPostgresStore } from '../src/store/postgres/postgres-store.ts';
 import { createSqliteStore } from '../src/store/sqlite/sqlite-store.ts';
-import type { Store } from '../src/store/store.ts';
+import type { ClaimedDelivery, Store } from '../src/store/store.ts';
 import { tempDir } from './helpers.ts';
 import { createTestDatabase } from './pg.ts';
 
@@ -98,6 +98,24 @@ export const testApp = (id: string, at: number, over: Partial<App> = {}): App =>
   createdAt: at,
   updatedAt: at,
   ...over,
+});
+
+/** A successful attempt (200, "ok") of a claimed delivery, for store tests and benchmarks. */
+export const testAttempt = (id: string, d: ClaimedDelivery, at: number): Attempt => ({
+  id,
+  deliveryId: d.id,
+  msgId: d.msgId,
+  endpointId: d.endpointId,
+  appId: d.appId,
+  url: d.endpoint.url,
+  status: 0,
+  responseStatusCode: 200,
+  response: 'ok',
+  responseHeaders: { 'content-type': 'text/plain' },
+  requestHeaders: { 'content-type': 'application/json' },
+  durationMs: 3,
+  triggerType: d.triggerType,
+  createdAt: at,
 });
 
 /** An endpoint record with every field at its plain default, for store tests and benchmarks. */
