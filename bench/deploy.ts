@@ -130,6 +130,18 @@ export async function deploy(
   return dep;
 }
 
+/** The sum of the samples of `name` in Prometheus text whose labels include `labels` (any order). */
+function metricValue(text: string, name: string, labels: Record<string, string>): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const m = /^([a-z_]+)(?:\{([^}]*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(m[3]);
+  }
+  return sum;
+}
+
 /**
  * The dispatchers' claims so far, summed over the deployment's processes (their
  * `hookline_claims_total` and `hookline_claimed_deliveries_total`).
@@ -140,10 +152,9 @@ export async function claimTotals(
   const total = { leased: 0, empty: 0, deliveries: 0 };
   for (const p of dep.procs) {
     const text = await (await fetch(p.metricsUrl, { signal: AbortSignal.timeout(10_000) })).text();
-    const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
-    total.leased += value(/^hookline_claims_total\{result="leased"\} (\S+)$/m);
-    total.empty += value(/^hookline_claims_total\{result="empty"\} (\S+)$/m);
-    total.deliveries += value(/^hookline_claimed_deliveries_total (\S+)$/m);
+    total.leased += metricValue(text, 'hookline_claims_total', { claimer: 'dispatcher', result: 'leased' });
+    total.empty += metricValue(text, 'hookline_claims_total', { claimer: 'dispatcher', result: 'empty' });
+    total.deliveries += metricValue(text, 'hookline_claimed_deliveries_total', { claimer: 'dispatcher' });
   }
   return total;
 }

@@ -191,6 +191,7 @@ export async function createHookline(
             config.listenEndpointTtlMs === null ? null : listenSeenEvery(config.listenEndpointTtlMs),
         },
         onAttempt: (attempt, _delivery, next) => metrics.attempt(attempt, next),
+        onClaim: (result) => metrics.claim('listen', result),
         tracing,
       })
     : null;
@@ -265,7 +266,7 @@ export async function createHookline(
             void operational.attempt(attempt, delivery, next);
             alertEmails?.attempt(attempt, delivery, next);
           },
-          onClaim: (result) => metrics.claim(result),
+          onClaim: (result) => metrics.claim('dispatcher', result),
           onEndpointDisabled: (endpointId) => {
             metrics.endpointDisabled();
             void operational.endpointDisabled(endpointId);

@@ -20,6 +20,9 @@ export const FAILING_THRESHOLDS: readonly { label: string; ms: number }[] = [
   { label: '1d', ms: 86_400_000 },
 ];
 
+/** Who claimed: the dispatcher, or a `hookline listen` stream (for its own endpoint). */
+export type Claimer = 'dispatcher' | 'listen';
+
 export interface Metrics {
   readonly registry: Registry;
   /** A message was committed (its deliveries queued). */
@@ -28,10 +31,10 @@ export interface Metrics {
   attempt(attempt: Attempt, next: DeliveryOutcome['next']): void;
   endpointDisabled(): void;
   /**
-   * The dispatcher asked the database for due work: what it leased (0: the claim came back
-   * empty), how long the claim took, or that it failed.
+   * A claim of due work: the dispatcher's, or a `hookline listen` stream's for its endpoint.
+   * What it leased (0: the claim came back empty), how long it took, or that it failed.
    */
-  claim(result: { deliveries: number; ms: number } | 'failed'): void;
+  claim(claimer: Claimer, result: { deliveries: number; ms: number } | 'failed'): void;
   /** A request to `/in/{source}` was answered: stored with this status, or refused by the source's allowlist. */
   inboundRequest(status: InboundStatus | 'ip_not_allowed'): void;
   /** The text Prometheus scrapes. */
@@ -75,18 +78,20 @@ export function createMetrics(deps: {
   });
   const claims = new Counter({
     name: 'hookline_claims_total',
-    help: 'Claims of due deliveries made by this process, by result: leased (it took some), empty (nothing it could take) or failed.',
-    labelNames: ['result'] as const,
+    help: 'Claims of due deliveries made by this process, by claimer (dispatcher, or listen: a hookline listen stream) and result: leased (it took some), empty (nothing it could take) or failed.',
+    labelNames: ['claimer', 'result'] as const,
     registers: [registry],
   });
   const claimed = new Counter({
     name: 'hookline_claimed_deliveries_total',
-    help: 'Deliveries leased by the claims of this process.',
+    help: 'Deliveries leased by the claims of this process, by claimer.',
+    labelNames: ['claimer'] as const,
     registers: [registry],
   });
   const claimTime = new Histogram({
     name: 'hookline_claim_duration_seconds',
-    help: 'Duration of the claims of this process that came back (leased or empty), database round trip included.',
+    help: 'Duration of the claims of this process that came back (leased or empty), database round trip included, by claimer.',
+    labelNames: ['claimer'] as const,
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [registry],
   });
@@ -174,14 +179,14 @@ export function createMetrics(deps: {
     endpointDisabled() {
       disabled.inc();
     },
-    claim(result) {
+    claim(claimer, result) {
       if (result === 'failed') {
-        claims.inc({ result: 'failed' });
+        claims.inc({ claimer, result: 'failed' });
         return;
       }
-      claims.inc({ result: result.deliveries > 0 ? 'leased' : 'empty' });
-      if (result.deliveries > 0) claimed.inc(result.deliveries);
-      claimTime.observe(result.ms / 1000);
+      claims.inc({ claimer, result: result.deliveries > 0 ? 'leased' : 'empty' });
+      if (result.deliveries > 0) claimed.inc({ claimer }, result.deliveries);
+      claimTime.observe({ claimer }, result.ms / 1000);
     },
     inboundRequest(status) {
       inbound.inc({ status });

@@ -3,11 +3,13 @@
  * deliveries made (acceptance 4 of issue 5).
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import parsePrometheus from 'parse-prometheus-text-format';
 import pino from 'pino';
+import WebSocket from 'ws';
 import { loadConfig } from '../src/config.ts';
 import { createHookline } from '../src/hookline.ts';
 import { startHookline, startReceiver, type TestReceiver, type TestServer, tempDir } from './helpers.ts';
@@ -22,6 +24,17 @@ function sample(families: Families, name: string, labels: Record<string, string>
     Object.entries(labels).every(([k, v]) => m.labels?.[k] === v),
   );
   return matching.reduce((sum, m) => sum + Number(m.value ?? m.count ?? 0), 0);
+}
+
+/**
+ * The count of `hookline_claim_duration_seconds` for one claimer, read from the text (the parser
+ * drops a labelled histogram's count); null when the series is absent.
+ */
+function claimCount(text: string, claimer: string): number | null {
+  const m = new RegExp(`^hookline_claim_duration_seconds_count\\{claimer="${claimer}"\\} (\\S+)$`, 'm').exec(
+    text,
+  );
+  return m ? Number(m[1]) : null;
 }
 
 async function scrape(server: TestServer, headers: Record<string, string> = {}) {
@@ -125,9 +138,10 @@ for (const kind of await testStores()) {
       const claimHistogram = families.find((f) => f.name === 'hookline_claim_duration_seconds');
       assert.equal(claimHistogram?.type, 'HISTOGRAM');
       assert.equal(
-        Number(claimHistogram!.metrics[0]?.count),
+        claimCount(res.text, 'dispatcher'),
         leasedClaims + sample(families, 'hookline_claims_total', { result: 'empty' }),
       );
+      assert.equal(claimCount(res.text, 'listen'), null, 'no hookline listen stream was open');
 
       // Nothing left in the queue; the broken endpoint is failing, but not for a minute yet.
       assert.equal(sample(families, 'hookline_queue_depth', { state: 'pending' }), 0);
@@ -147,6 +161,67 @@ for (const kind of await testStores()) {
       const families = parsePrometheus((await scrape(server, { authorization: 'Bearer scrape-me' })).text);
       assert.equal(sample(families, 'hookline_queue_depth', { state: 'due' }), 3);
       assert.ok(sample(families, 'hookline_queue_oldest_due_age_seconds') > 0);
+    });
+
+    test("a hookline listen stream's claims are counted apart from the dispatcher's", async () => {
+      // The dispatcher was stopped by the test above: whatever is claimed now, the stream claims.
+      const scrapeText = async () => (await scrape(server, { authorization: 'Bearer scrape-me' })).text;
+      const before = parsePrometheus(await scrapeText());
+      const dispatcherClaims = sample(before, 'hookline_claims_total', { claimer: 'dispatcher' });
+      assert.ok(dispatcherClaims > 0, 'the tests above counted claims of the dispatcher');
+      assert.equal(sample(before, 'hookline_claims_total', { claimer: 'listen' }), 0);
+
+      const app = await server.call('POST', '/api/v1/app', { name: 'laptop' });
+      const ep = await server.call('POST', `/api/v1/app/${app.body.id}/endpoint`, {
+        url: 'http://127.0.0.1:9/local-app',
+        kind: 'listen',
+      });
+      assert.equal(ep.status, 201, JSON.stringify(ep.body));
+      const ws = new WebSocket(
+        `${server.url.replace('http', 'ws')}/api/v1/app/${app.body.id}/endpoint/${ep.body.id}/listen`,
+        { headers: { authorization: `Bearer ${server.token}` } },
+      );
+      const answered = new Set<string>();
+      ws.on('message', (data) => {
+        const m = JSON.parse(String(data));
+        if (m.type !== 'delivery') return;
+        answered.add(m.msgId);
+        ws.send(
+          JSON.stringify({
+            type: 'result',
+            deliveryId: m.deliveryId,
+            status: 200,
+            durationMs: 1,
+            body: 'ok',
+          }),
+        );
+      });
+      await once(ws, 'open');
+      const messages = 3;
+      for (let i = 0; i < messages; i++) {
+        const m = await server.call('POST', `/api/v1/app/${app.body.id}/msg`, {
+          eventType: 'x',
+          payload: { i },
+        });
+        assert.equal(m.status, 202);
+      }
+      for (let i = 0; i < 400 && answered.size < messages; i++) await new Promise((r) => setTimeout(r, 25));
+      assert.equal(answered.size, messages, 'the stream got every message');
+      ws.close();
+      await once(ws, 'close');
+
+      const text = await scrapeText();
+      const after = parsePrometheus(text);
+      const leased = sample(after, 'hookline_claims_total', { claimer: 'listen', result: 'leased' });
+      assert.ok(leased >= 1 && leased <= messages, `${leased} listen claims leased`);
+      assert.equal(sample(after, 'hookline_claimed_deliveries_total', { claimer: 'listen' }), messages);
+      assert.equal(sample(after, 'hookline_claims_total', { claimer: 'listen', result: 'failed' }), 0);
+      assert.equal(
+        claimCount(text, 'listen'),
+        leased + sample(after, 'hookline_claims_total', { claimer: 'listen', result: 'empty' }),
+      );
+      // The dispatcher's figures did not move.
+      assert.equal(sample(after, 'hookline_claims_total', { claimer: 'dispatcher' }), dispatcherClaims);
     });
 
     test('HOOKLINE_METRICS_PORT serves /metrics on its own port, also in a worker-only process', async () => {

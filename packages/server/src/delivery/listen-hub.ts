@@ -188,6 +188,8 @@ export function createListenHub(deps: {
   logger: Logger;
   options: ListenHubOptions;
   onAttempt?(attempt: Attempt, delivery: ClaimedDelivery, next: DeliveryOutcome['next']): void;
+  /** A session claimed its endpoint's due work: what it leased and how long it took, or that it failed. */
+  onClaim?(result: { deliveries: number; ms: number } | 'failed'): void;
   /** A span per attempt (`tracing.ts`), when on. */
   tracing?: Tracing;
 }): ListenHub {
@@ -279,14 +281,21 @@ export function createListenHub(deps: {
       while (open) {
         if (options.seenEveryMs !== null && clock.now() - seenAt >= options.seenEveryMs) await markSeen();
         // The batch is answered one by one, in order: its lease covers the slowest case.
-        const { deliveries: batch } = await store.claimDue({
-          now: clock.now(),
-          limit: options.batch,
-          leaseMs: options.leaseMs + options.batch * options.resultTimeoutMs,
-          perEndpoint: options.batch,
-          skipEndpoints: [],
-          onlyEndpoints: [endpoint.id],
-        });
+        const claimStarted = performance.now();
+        const { deliveries: batch } = await store
+          .claimDue({
+            now: clock.now(),
+            limit: options.batch,
+            leaseMs: options.leaseMs + options.batch * options.resultTimeoutMs,
+            perEndpoint: options.batch,
+            skipEndpoints: [],
+            onlyEndpoints: [endpoint.id],
+          })
+          .catch((err: unknown) => {
+            deps.onClaim?.('failed');
+            throw err;
+          });
+        deps.onClaim?.({ deliveries: batch.length, ms: performance.now() - claimStarted });
         for (const d of batch) leased.set(d.id, d);
         if (batch.length === 0) {
           if (!caughtUp) send(socket, { type: 'idle' });
