@@ -5,7 +5,7 @@
  * `stopEverything()` stops it even when a phase fails.
  */
 import { join } from 'node:path';
-import { freePort, spawnHookline } from '../packages/server/test/child.ts';
+import { spawnHookline } from '../packages/server/test/child.ts';
 import { createTestDatabase, PG_SECRET_KEY } from '../packages/server/test/pg.ts';
 import { type HooklineProc, removeDir, tempDir } from './lib.ts';
 import { postgresProcesses } from './proc.ts';
@@ -80,9 +80,10 @@ export async function deploy(
     ...options.env,
   });
   const start = async (name: string, role: string) => {
-    const metricsPort = role === 'worker' ? String(await freePort()) : null;
     const h = await spawnHookline({
-      env: { ...env(role), ...(metricsPort ? { HOOKLINE_METRICS_PORT: metricsPort } : {}) },
+      env: env(role),
+      // A worker-only process serves /metrics on a port of its own.
+      ownMetricsPort: role === 'worker',
       nodeArgs: options.cpuProfDir
         ? [
             '--cpu-prof',
@@ -91,11 +92,7 @@ export async function deploy(
           ]
         : [],
     });
-    return {
-      name,
-      h,
-      metricsUrl: metricsPort ? `http://127.0.0.1:${metricsPort}/metrics` : `${h.url}/metrics`,
-    };
+    return { name, h, metricsUrl: h.metricsUrl };
   };
 
   const procs: Deployment['procs'] = [];

@@ -27,6 +27,8 @@ export function freePort(): Promise<number> {
 
 export interface HooklineChild {
   url: string;
+  /** Its `/metrics` URL: on its own port with `ownMetricsPort`, else on the API's. */
+  metricsUrl: string;
   proc: ChildProcess;
   /** The last 20 kB of what it printed. */
   output(): string;
@@ -48,29 +50,48 @@ export interface SpawnOptions {
   /** Extra node flags, such as `--cpu-prof`. */
   nodeArgs?: string[];
   cwd?: string;
+  /**
+   * `/metrics` on a port of its own (HOOKLINE_METRICS_PORT), chosen here like the API's: how a
+   * worker-only process serves it. Found in `HooklineChild.metricsUrl`.
+   */
+  ownMetricsPort?: boolean;
 }
 
 /**
  * Starts Hookline and waits until it has printed its start line (it prints it once it listens)
- * and `/health` answers 200, or a worker has started (20 s at most). A port chosen here can be
- * taken by another test's listener between `freePort` and the server's own listen: then the
- * server stops with "port ... is in use", and it is started again on another port.
+ * and `/health` answers 200, or a worker has started (20 s at most). A port chosen here (the
+ * API's, unless HOOKLINE_PORT is given, and the metrics port with `ownMetricsPort`) can be taken
+ * by another listener between `freePort` and the server's own listen: then the server stops with
+ * "port ... is in use", and it is started again on other ports.
  */
 export async function spawnHookline(options: SpawnOptions = {}): Promise<HooklineChild> {
-  if (options.env?.HOOKLINE_PORT !== undefined) return spawnOn(options, options.env.HOOKLINE_PORT);
+  const fixed = options.env?.HOOKLINE_PORT;
   for (let tries = 1; ; tries++) {
+    const port = fixed ?? String(await freePort());
+    const metricsPort = options.ownMetricsPort ? String(await freePort()) : null;
     try {
-      return await spawnOn(options, String(await freePort()));
+      return await spawnOn(options, port, metricsPort);
     } catch (err) {
-      if (!(err instanceof PortTaken) || tries >= 5) throw err;
+      // A port given by the caller is theirs to choose again.
+      if (!(err instanceof PortTaken) || err.port === fixed || tries >= 5) throw err;
     }
   }
 }
 
-/** The server could not listen on the port chosen for it: another listener took it first. */
-class PortTaken extends Error {}
+/** The server could not listen on a port chosen for it: another listener took it first. */
+class PortTaken extends Error {
+  readonly port: string;
+  constructor(message: string, port: string) {
+    super(message);
+    this.port = port;
+  }
+}
 
-async function spawnOn(options: SpawnOptions, port: string): Promise<HooklineChild> {
+async function spawnOn(
+  options: SpawnOptions,
+  port: string,
+  metricsPort: string | null,
+): Promise<HooklineChild> {
   const env: Record<string, string | undefined> = {
     ...process.env,
     HOOKLINE_HOST: '127.0.0.1',
@@ -78,6 +99,7 @@ async function spawnOn(options: SpawnOptions, port: string): Promise<HooklineChi
     HOOKLINE_ALLOW_PRIVATE_NETWORKS: 'true',
     ...options.env,
     HOOKLINE_PORT: port,
+    ...(metricsPort !== null ? { HOOKLINE_METRICS_PORT: metricsPort } : {}),
   };
   const proc = options.viaNpm
     ? // Its own process group, so a signal reaches npm and the server it started together.
@@ -119,7 +141,8 @@ async function spawnOn(options: SpawnOptions, port: string): Promise<HooklineChi
     if (proc.exitCode !== null || proc.signalCode !== null) {
       await exited; // its last output
       const message = `hookline exited during start (${proc.exitCode ?? proc.signalCode}):\n${out}`;
-      throw out.includes(`port ${port} is in use`) ? new PortTaken(message) : new Error(message);
+      const taken = [port, metricsPort].find((p) => p !== null && out.includes(`port ${p} is in use`));
+      throw taken ? new PortTaken(message, taken) : new Error(message);
     }
     // The start line first: a `/health` answered before it may come from another test's
     // listener on the same port, not from this server.
@@ -140,6 +163,7 @@ async function spawnOn(options: SpawnOptions, port: string): Promise<HooklineChi
   }
   return {
     url,
+    metricsUrl: `http://127.0.0.1:${metricsPort ?? port}/metrics`,
     proc,
     output: () => out,
     exited,

@@ -23,7 +23,7 @@ import Stripe from 'stripe';
 import { run } from '../src/cli/main.ts';
 import { MIN_NODE, supportedNode } from '../src/cli/node-version.ts';
 import { colorsFor, type Io } from '../src/cli/shared.ts';
-import { ADMIN_TOKEN, freePort, type HooklineChild, spawnHookline } from './child.ts';
+import { ADMIN_TOKEN, type HooklineChild, spawnHookline } from './child.ts';
 import {
   headersOf,
   startHookline,
@@ -537,9 +537,10 @@ describe('hookline tail across a server restart', () => {
       await server?.stop();
       await receiver.close();
     });
-    const port = String(await freePort());
-    const env = { HOOKLINE_DATABASE_URL: `sqlite:${join(dataDir, 'h.db')}`, HOOKLINE_PORT: port };
+    const env = { HOOKLINE_DATABASE_URL: `sqlite:${join(dataDir, 'h.db')}` };
     server = await spawnHookline({ env });
+    // Back on the same port, where `hookline tail` keeps asking.
+    const port = new URL(server.url).port;
     const app = (await server.call('POST', '/api/v1/app', { name: 'restart', uid: 'restart' })).body;
     await server.call('POST', `/api/v1/app/${app.id}/endpoint`, { url: receiver.url });
     const c = capture({ env: { HOOKLINE_URL: server.url, HOOKLINE_TOKEN: ADMIN_TOKEN } });
@@ -557,7 +558,7 @@ describe('hookline tail across a server restart', () => {
     await until(() => c.out.length === 1, 'the first line');
     await server.stop();
     await until(() => c.err.some((l) => /cannot reach Hookline .*retrying/.test(l)), 'the outage notice');
-    server = await spawnHookline({ env });
+    server = await spawnHookline({ env: { ...env, HOOKLINE_PORT: port } });
     await server.call('POST', `/api/v1/app/${app.id}/msg`, { eventType: 'after.restart', payload: {} });
     await until(() => c.out.length === 2, 'the second line');
     await new Promise((r) => setTimeout(r, 300));
