@@ -19,6 +19,10 @@
  *   --quiet       the statistics of a quiet queue: as many deliveries as the backlog, all done,
  *                 are analyzed before the backlog is written (vacuumed after it, not analyzed),
  *                 as when an endpoint comes back from an outage after a quiet period
+ *   --endpoints L the scenarios' endpoint counts (default 1,100)
+ *   --claimers L  the scenarios' claimer counts (default 1,2)
+ *   --schema FILE SQL run on each migrated database before its backlog is written: to weigh a
+ *                 schema change (an index dropped) before writing its migration
  *
  * Uses HOOKLINE_TEST_PG_URL like the tests (default the local server, trust auth).
  */
@@ -38,8 +42,23 @@ const { values: args } = parseArgs({
     due: { type: 'string', default: '100000' },
     days: { type: 'string' },
     quiet: { type: 'boolean', default: false },
+    endpoints: { type: 'string', default: '1,100' },
+    claimers: { type: 'string', default: '1,2' },
+    schema: { type: 'string' },
   },
 });
+/** A comma-separated list of whole numbers of 1 or more, or the run stops with what is wrong. */
+const counts = (name: string, v: string): number[] => {
+  const list = v.split(',').map((x) => Number(x.trim()));
+  if (list.length === 0 || list.some((n) => !Number.isInteger(n) || n < 1)) {
+    console.error(`--${name} takes whole numbers of 1 or more, separated by commas (got "${v}")`);
+    process.exit(2);
+  }
+  return list;
+};
+const ENDPOINTS = counts('endpoints', args.endpoints!);
+const CLAIMERS = counts('claimers', args.claimers!);
+const SCHEMA = args.schema === undefined ? null : readFileSync(args.schema, 'utf8');
 const SECONDS = Number(args.seconds);
 const DUE = Number(args.due);
 const DAYS = args.days === undefined ? undefined : Number(args.days);
@@ -64,6 +83,7 @@ async function fill(url: string, store: Store, endpointCount: number): Promise<v
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
+    if (SCHEMA !== null) await c.query(SCHEMA);
     if (DAYS !== undefined) await c.query('SELECT hookline_partitions_ahead($1, $2)', [t, DAYS]);
     const payload = JSON.stringify({ type: 'invoice.paid', note: 'x'.repeat(960) });
     // Payloads apart from the rows, as the server stores them (migration 22).
@@ -230,8 +250,9 @@ async function scenario(endpointCount: number, claimers: number): Promise<void> 
 console.log(
   `claim + complete, ${DUE} due deliveries of 1 KB, limit ${LIMIT}, perEndpoint ${PER_ENDPOINT}, ≤${SECONDS} s each` +
     (DAYS === undefined ? '' : `, partitions ${DAYS} days ahead`) +
-    (QUIET ? ', statistics of a quiet queue' : ''),
+    (QUIET ? ', statistics of a quiet queue' : '') +
+    (args.schema === undefined ? '' : `, schema changed by ${args.schema}`),
 );
-for (const endpoints of [1, 100]) {
-  for (const claimers of [1, 2]) await scenario(endpoints, claimers);
+for (const endpoints of ENDPOINTS) {
+  for (const claimers of CLAIMERS) await scenario(endpoints, claimers);
 }
