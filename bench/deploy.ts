@@ -139,19 +139,45 @@ function metricValue(text: string, name: string, labels: Record<string, string>)
   return sum;
 }
 
+/** What the deployment's processes counted so far (`engineTotals`). */
+export interface EngineTotals {
+  /** The dispatchers' claims: leased some, came back empty; and the deliveries they leased. */
+  leased: number;
+  empty: number;
+  deliveries: number;
+  /** Group commits of new messages and of attempt outcomes: transactions, and items in them. */
+  ingestCommits: number;
+  ingestItems: number;
+  outcomeCommits: number;
+  outcomeItems: number;
+}
+
+export const NO_TOTALS: EngineTotals = {
+  leased: 0,
+  empty: 0,
+  deliveries: 0,
+  ingestCommits: 0,
+  ingestItems: 0,
+  outcomeCommits: 0,
+  outcomeItems: 0,
+};
+
 /**
- * The dispatchers' claims so far, summed over the deployment's processes (their
- * `hookline_claims_total` and `hookline_claimed_deliveries_total`).
+ * The dispatchers' claims and the group commits so far, summed over the deployment's processes
+ * (`hookline_claims_total`, `hookline_claimed_deliveries_total`, `hookline_write_batch_size`).
  */
-export async function claimTotals(
-  dep: Deployment,
-): Promise<{ leased: number; empty: number; deliveries: number }> {
-  const total = { leased: 0, empty: 0, deliveries: 0 };
+export async function engineTotals(dep: Deployment): Promise<EngineTotals> {
+  const total = { ...NO_TOTALS };
   for (const p of dep.procs) {
     const text = await (await fetch(p.metricsUrl, { signal: AbortSignal.timeout(10_000) })).text();
-    total.leased += metricValue(text, 'hookline_claims_total', { claimer: 'dispatcher', result: 'leased' });
-    total.empty += metricValue(text, 'hookline_claims_total', { claimer: 'dispatcher', result: 'empty' });
-    total.deliveries += metricValue(text, 'hookline_claimed_deliveries_total', { claimer: 'dispatcher' });
+    const value = (name: string, labels: Record<string, string>) => metricValue(text, name, labels);
+    total.leased += value('hookline_claims_total', { claimer: 'dispatcher', result: 'leased' });
+    total.empty += value('hookline_claims_total', { claimer: 'dispatcher', result: 'empty' });
+    total.deliveries += value('hookline_claimed_deliveries_total', { claimer: 'dispatcher' });
+    total.ingestCommits += value('hookline_write_batch_size_count', { kind: 'ingest' });
+    total.ingestItems += value('hookline_write_batch_size_sum', { kind: 'ingest' });
+    total.outcomeCommits += value('hookline_write_batch_size_count', { kind: 'outcomes' });
+    total.outcomeItems += value('hookline_write_batch_size_sum', { kind: 'outcomes' });
   }
   return total;
 }

@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 
-export type Unit = '/s' | 'ms' | 'µs' | 'MB' | '×' | '/CPU-s' | 'per 1,000';
+export type Unit = '/s' | 'ms' | 'µs' | 'MB' | '×' | '/CPU-s' | 'per 1,000' | 'per commit';
 
 export interface Target {
   /** As printed: `≥ 0.30 of ceiling`, `≤ 10 ms`, ... */
@@ -59,6 +59,8 @@ export function fmtValue(value: number, unit: Unit): string {
       return `${value.toFixed(2)}×`;
     case 'per 1,000':
       return `${value.toFixed(0)} per 1,000`;
+    case 'per commit':
+      return `${value.toFixed(1)} per commit`;
   }
 }
 

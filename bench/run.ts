@@ -65,11 +65,13 @@ import { parseArgs } from 'node:util';
 import { sign } from '@hookline/receiver';
 import { Pool } from 'undici';
 import {
-  claimTotals,
   createStore,
   type Deployment,
   deploy,
   dropStore,
+  type EngineTotals,
+  engineTotals,
+  NO_TOTALS,
   processGroups,
   type StoreHandle,
   type StoreKind,
@@ -342,14 +344,11 @@ function cpuFigures(key: string, label: string, cpu: Record<string, number>, cou
   );
 }
 
-/** The claims of a phase that delivered `count` messages: from `claimTotals` before and after it. */
-function claimFigures(
-  key: string,
-  label: string,
-  before: Awaited<ReturnType<typeof claimTotals>>,
-  after: Awaited<ReturnType<typeof claimTotals>>,
-  count: number,
-) {
+/**
+ * The claims and the group commits of a phase that delivered `count` messages: from
+ * `engineTotals` before and after it.
+ */
+function engineFigures(key: string, label: string, before: EngineTotals, after: EngineTotals, count: number) {
   const leased = after.leased - before.leased;
   const empty = after.empty - before.empty;
   const claims = leased + empty;
@@ -363,6 +362,29 @@ function claimFigures(
     ),
     `${fmtN(claims)} claims (hookline_claims_total of every process), ${fmtN(empty)} of them empty (${claims > 0 ? ((100 * empty) / claims).toFixed(0) : 0} %); ${fmtN(after.deliveries - before.deliveries)} deliveries leased${key.startsWith('sqlite') ? ' (the others handed over by the ingest)' : ''}.`,
   );
+  // Items per transaction of the group commits (hookline_write_batch_size): each commit has a
+  // cost of its own, so these say how much of it a delivery carries.
+  const batches = [
+    [
+      'ingest',
+      'messages per ingest commit',
+      after.ingestItems - before.ingestItems,
+      after.ingestCommits - before.ingestCommits,
+    ],
+    [
+      'outcomes',
+      'outcomes per outcome commit',
+      after.outcomeItems - before.outcomeItems,
+      after.outcomeCommits - before.outcomeCommits,
+    ],
+  ] as const;
+  for (const [kind, what, items, commits] of batches) {
+    if (commits === 0) continue;
+    show(
+      results.other(`${key}.batch_${kind}`, `${label}: ${what}`, items / commits, 'per commit', 'higher'),
+      `${fmtN(items)} in ${fmtN(commits)} transactions (hookline_write_batch_size{kind="${kind}"} of every process).`,
+    );
+  }
 }
 
 // ---- phases -----------------------------------------------------------------------------------
@@ -467,7 +489,7 @@ async function measureEndToEnd(o: {
   await warmUp(dep, app.path);
 
   await receiver.reset();
-  const claims0 = await claimTotals(dep);
+  const totals0 = await engineTotals(dep);
   const meter = new CpuMeter(processGroups(dep)).start();
   const t0 = now();
   const r = await publish(dep.api, app.path, INGEST_COUNT);
@@ -491,7 +513,7 @@ async function measureEndToEnd(o: {
   );
   if (d.count < r.ok) console.log(`    (time cap reached: ${r.ok - d.count} not delivered)`);
   cpuFigures(o.key, o.label, cpu, d.count, o.kind === 'postgres');
-  claimFigures(o.key, o.label, claims0, await claimTotals(dep), d.count);
+  engineFigures(o.key, o.label, totals0, await engineTotals(dep), d.count);
 
   await measurePublishLatency(dep, app.path, `${o.key}.latency`, o.label, o.targets);
   await dep.stop();
@@ -527,6 +549,7 @@ async function measurePublishLatency(
   // How long the processes' main threads waited for a core meanwhile: on a small machine the
   // latency is partly queueing behind the other processes of the run.
   const waits = new CpuMeter(processGroups(dep), 500, runDelaySeconds).start();
+  const totals0 = await engineTotals(dep);
   const started = now();
   try {
     ({ sent } = await openLoop({
@@ -568,6 +591,13 @@ async function measurePublishLatency(
           `${group === 'api' && !('workers' in waited) ? 'Hookline' : group} ${(s / seconds).toFixed(2)}`,
       )
       .join(', ')}.`,
+  );
+  engineFigures(
+    key,
+    `${label}: at ${fmtN(LATENCY_RATE)} msg/s`,
+    totals0,
+    await engineTotals(dep),
+    lat.length,
   );
 }
 
@@ -757,13 +787,7 @@ async function measureDrain(kind: StoreKind, endpoints: number) {
       `    (time cap of ${DRAIN_CAP_MS / 1000} s reached: ${fmtN(BACKLOG - d.count)} not delivered)`,
     );
   // Claims since the workers started (they start draining at once).
-  claimFigures(
-    key,
-    `${store.label}: drain on ${on}`,
-    { leased: 0, empty: 0, deliveries: 0 },
-    await claimTotals(dep),
-    d.count,
-  );
+  engineFigures(key, `${store.label}: drain on ${on}`, NO_TOTALS, await engineTotals(dep), d.count);
   await receiver.waitFor(sentAt.size, DELIVERY_CAP_MS, '/probe');
   const lat = latencies(sentAt, await receiver.times());
   latencyFigures(

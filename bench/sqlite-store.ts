@@ -10,9 +10,10 @@
  * shared machine moves far less than the end-to-end rates. Each round runs in a fresh file.
  *
  *   --rounds N     batches measured, after 100 batches of warm-up (default 600)
- *   --batch N      messages per batch (default 32; under `npm run bench -- --only e2e` the
- *                  server's ingest commits hold 4-5 messages and its outcome commits 7-8, and
- *                  `--batch 4` costs about twice as much a delivery)
+ *   --batch N      messages per batch (default 32: `npm run bench -- --only e2e` prints 35-41
+ *                  messages per ingest commit and 23-26 outcomes per outcome commit in its
+ *                  throughput phase, 2-3 at 1,000 msg/s; `--batch 4` costs about twice as much
+ *                  a delivery)
  *   --sync MODE    FULL (default) or NORMAL, as HOOKLINE_SQLITE_SYNCHRONOUS
  *   --repeat N     runs, each on a new file (default 3)
  *   --schema FILE  SQL run on the migrated database before the run: to measure a schema change

@@ -159,7 +159,12 @@ export async function createHookline(
   const metrics = createMetrics({ store, clock, listenClients: () => listen?.connected ?? 0 });
   // New deliveries go straight to this process's dispatcher when the store allows it (IngestHandoff).
   let handoff: IngestHandoff | null = null;
-  const ingestQueue = createIngestQueue(store, 1000, () => handoff);
+  const ingestQueue = createIngestQueue(
+    store,
+    1000,
+    () => handoff,
+    (items) => metrics.writeBatch('ingest', items),
+  );
   // A claimed delivery belongs to its worker for two full request timeouts and then some.
   const leaseMs = leaseFor(config.delivery.timeoutMs);
   const retry = {
@@ -205,7 +210,7 @@ export async function createHookline(
         clock,
         ids,
         config,
-        inbound: createInboundQueue(store),
+        inbound: createInboundQueue(store, 500, (items) => metrics.writeBatch('inbound', items)),
         ingest: {
           async add(item) {
             const result = await ingestQueue.add(item);
@@ -267,6 +272,7 @@ export async function createHookline(
             alertEmails?.attempt(attempt, delivery, next);
           },
           onClaim: (result) => metrics.claim('dispatcher', result),
+          onOutcomesRecorded: (count) => metrics.writeBatch('outcomes', count),
           onEndpointDisabled: (endpointId) => {
             metrics.endpointDisabled();
             void operational.endpointDisabled(endpointId);

@@ -23,6 +23,9 @@ export const FAILING_THRESHOLDS: readonly { label: string; ms: number }[] = [
 /** Who claimed: the dispatcher, or a `hookline listen` stream (for its own endpoint). */
 export type Claimer = 'dispatcher' | 'listen';
 
+/** What a group commit writes (`hookline_write_batch_size{kind}`). */
+export type WriteBatchKind = 'ingest' | 'inbound' | 'outcomes';
+
 export interface Metrics {
   readonly registry: Registry;
   /** A message was committed (its deliveries queued). */
@@ -35,6 +38,12 @@ export interface Metrics {
    * What it leased (0: the claim came back empty), how long it took, or that it failed.
    */
   claim(claimer: Claimer, result: { deliveries: number; ms: number } | 'failed'): void;
+  /**
+   * One store transaction of a group commit succeeded with `items` in it: new messages
+   * (`ingest`), received inbound requests (`inbound`) or the dispatcher's attempt outcomes
+   * (`outcomes`).
+   */
+  writeBatch(kind: WriteBatchKind, items: number): void;
   /** A request to `/in/{source}` was answered: stored with this status, or refused by the source's allowlist. */
   inboundRequest(status: InboundStatus | 'ip_not_allowed'): void;
   /** The text Prometheus scrapes. */
@@ -93,6 +102,13 @@ export function createMetrics(deps: {
     help: 'Duration of the claims of this process that came back (leased or empty), database round trip included, by claimer.',
     labelNames: ['claimer'] as const,
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  });
+  const writeBatches = new Histogram({
+    name: 'hookline_write_batch_size',
+    help: 'Items per store transaction of the group commits, by kind: ingest (new messages), inbound (received requests), outcomes (attempt outcomes). Each commit has a cost of its own (on SQLite, a page of every table and index it touches), so larger batches cost less per item.',
+    labelNames: ['kind'] as const,
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000],
     registers: [registry],
   });
   const disabled = new Counter({
@@ -187,6 +203,9 @@ export function createMetrics(deps: {
       claims.inc({ claimer, result: result.deliveries > 0 ? 'leased' : 'empty' });
       if (result.deliveries > 0) claimed.inc({ claimer }, result.deliveries);
       claimTime.observe({ claimer }, result.ms / 1000);
+    },
+    writeBatch(kind, items) {
+      writeBatches.observe({ kind }, items);
     },
     inboundRequest(status) {
       inbound.inc({ status });

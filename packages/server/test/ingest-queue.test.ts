@@ -76,6 +76,25 @@ describe('group commit', () => {
     assert.equal(w.maxRunning(), 2);
   });
 
+  test('each successful write is told with its size', async () => {
+    const w = controlledWrite();
+    const written: number[] = [];
+    const q = createGroupCommit(w.write, 100, 1, (n) => written.push(n));
+    const first = [1, 2, 3].map((i) => q.add(i));
+    await tick();
+    assert.deepEqual(written, [], 'not before the write finishes');
+    w.calls[0]!.finish();
+    await Promise.all(first);
+    const second = Promise.allSettled([4, -1, 5].map((i) => q.add(i)));
+    for (let i = 0; i < 20 && w.calls.length < 5; i++) {
+      await tick();
+      for (const c of w.calls) c.finish();
+    }
+    await second;
+    // The batch with a bad item failed (not told); its good neighbours were written alone.
+    assert.deepEqual(written, [3, 1, 1]);
+  });
+
   test('one bad item fails alone; its neighbours are written one by one', async () => {
     const w = controlledWrite();
     const q = createGroupCommit(w.write, 100, 1);

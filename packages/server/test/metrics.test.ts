@@ -27,15 +27,21 @@ function sample(families: Families, name: string, labels: Record<string, string>
 }
 
 /**
- * The count of `hookline_claim_duration_seconds` for one claimer, read from the text (the parser
- * drops a labelled histogram's count); null when the series is absent.
+ * The `_count` or `_sum` of a histogram's series with one label, read from the text (the parser
+ * drops a labelled histogram's count and sum); null when the series is absent.
  */
-function claimCount(text: string, claimer: string): number | null {
-  const m = new RegExp(`^hookline_claim_duration_seconds_count\\{claimer="${claimer}"\\} (\\S+)$`, 'm').exec(
-    text,
-  );
+function histogramPart(
+  text: string,
+  name: string,
+  part: 'count' | 'sum',
+  label: string,
+  value: string,
+): number | null {
+  const m = new RegExp(`^${name}_${part}\\{${label}="${value}"\\} (\\S+)$`, 'm').exec(text);
   return m ? Number(m[1]) : null;
 }
+const claimCount = (text: string, claimer: string) =>
+  histogramPart(text, 'hookline_claim_duration_seconds', 'count', 'claimer', claimer);
 
 async function scrape(server: TestServer, headers: Record<string, string> = {}) {
   const res = await fetch(`${server.url}/metrics`, { headers });
@@ -142,6 +148,17 @@ for (const kind of await testStores()) {
         leasedClaims + sample(families, 'hookline_claims_total', { result: 'empty' }),
       );
       assert.equal(claimCount(res.text, 'listen'), null, 'no hookline listen stream was open');
+
+      // Group commits: every message went through one ingest transaction, every attempt's outcome
+      // through one of the dispatcher's outcome batches; nothing came in on /in.
+      const batch = (part: 'count' | 'sum', kind: string) =>
+        histogramPart(res.text, 'hookline_write_batch_size', part, 'kind', kind);
+      assert.equal(batch('sum', 'ingest'), messages);
+      const ingestBatches = batch('count', 'ingest') ?? 0;
+      assert.ok(ingestBatches >= 1 && ingestBatches <= messages, `${ingestBatches} ingest batches`);
+      assert.equal(batch('sum', 'outcomes'), attemptsMade);
+      assert.ok((batch('count', 'outcomes') ?? 0) >= 1);
+      assert.equal(batch('count', 'inbound'), null);
 
       // Nothing left in the queue; the broken endpoint is failing, but not for a minute yet.
       assert.equal(sample(families, 'hookline_queue_depth', { state: 'pending' }), 0);

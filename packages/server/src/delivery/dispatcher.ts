@@ -73,6 +73,8 @@ export interface DispatcherEvents {
   onAttempt?(attempt: Attempt, delivery: ClaimedDelivery, next: DeliveryOutcome['next']): void;
   /** A claim came back with `deliveries` leased (0: empty) after `ms`, or failed. */
   onClaim?(result: { deliveries: number; ms: number } | 'failed'): void;
+  /** A batch of `count` attempt outcomes was recorded in one store call. */
+  onOutcomesRecorded?(count: number): void;
 }
 
 export interface Dispatcher {
@@ -788,6 +790,7 @@ export function createDispatcher(deps: {
       const batchOutcomes = batch.map((b) => b.outcome);
       try {
         const { disabledEndpoints } = await store.completeDeliveries(batchOutcomes, clock.now());
+        events.onOutcomesRecorded?.(batch.length);
         for (const b of batch) b.done();
         // A retry is due at a time the idle timer does not know yet, and a delivery of a line
         // (FIFO endpoint or ordering key) that is done lets the next of its line go: look again

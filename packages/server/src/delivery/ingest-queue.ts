@@ -31,6 +31,8 @@ export function createGroupCommit<I, R>(
   write: (items: I[]) => Promise<R[]>,
   maxBatch = 1000,
   inFlight = 1,
+  /** Told the size of every write that succeeded (for `hookline_write_batch_size`). */
+  onWritten: (items: number) => void = () => {},
 ): GroupCommit<I, R> {
   let pending: { item: I; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
   let scheduled = false;
@@ -56,6 +58,7 @@ export function createGroupCommit<I, R>(
   async function writeBatch(batch: typeof pending) {
     try {
       const results = await write(batch.map((p) => p.item));
+      onWritten(batch.length);
       batch.forEach((p, i) => {
         p.resolve(results[i]!);
       });
@@ -68,6 +71,7 @@ export function createGroupCommit<I, R>(
       for (const p of batch) {
         try {
           const [result] = await write([p.item]);
+          onWritten(1);
           p.resolve(result!);
         } catch (itemErr) {
           p.reject(itemErr);
@@ -97,18 +101,25 @@ export function createIngestQueue(
   store: Store,
   maxBatch = 1000,
   handoff: () => IngestHandoff | null = () => null,
+  onWritten?: (items: number) => void,
 ): IngestQueue {
   return createGroupCommit(
     (items) => store.ingest(items, handoff()),
     maxBatch,
     store.capabilities.parallelWrites,
+    onWritten,
   );
 }
 
-export function createInboundQueue(store: Store, maxBatch = 500): InboundQueue {
+export function createInboundQueue(
+  store: Store,
+  maxBatch = 500,
+  onWritten?: (items: number) => void,
+): InboundQueue {
   return createGroupCommit(
     (items) => store.receiveInbound(items),
     maxBatch,
     store.capabilities.parallelWrites,
+    onWritten,
   );
 }
