@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { spawnHookline } from '../packages/server/test/child.ts';
 import { createTestDatabase, PG_SECRET_KEY } from '../packages/server/test/pg.ts';
+import { metricValue } from '../packages/server/test/prometheus.ts';
 import { type HooklineProc, removeDir, tempDir } from './lib.ts';
 import { postgresProcesses } from './proc.ts';
 
@@ -127,18 +128,6 @@ export async function deploy(
   return dep;
 }
 
-/** The sum of the samples of `name` in Prometheus text whose labels include `labels` (any order). */
-function metricValue(text: string, name: string, labels: Record<string, string>): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    const m = /^([a-z_]+)(?:\{([^}]*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(m[3]);
-  }
-  return sum;
-}
-
 /** What the deployment's processes counted so far (`engineTotals`). */
 export interface EngineTotals {
   /** The dispatchers' claims: leased some, came back empty; and the deliveries they leased. */
@@ -170,7 +159,7 @@ export async function engineTotals(dep: Deployment): Promise<EngineTotals> {
   const total = { ...NO_TOTALS };
   for (const p of dep.procs) {
     const text = await (await fetch(p.metricsUrl, { signal: AbortSignal.timeout(10_000) })).text();
-    const value = (name: string, labels: Record<string, string>) => metricValue(text, name, labels);
+    const value = (name: string, labels: Record<string, string>) => metricValue(text, name, labels) ?? 0;
     total.leased += value('hookline_claims_total', { claimer: 'dispatcher', result: 'leased' });
     total.empty += value('hookline_claims_total', { claimer: 'dispatcher', result: 'empty' });
     total.deliveries += value('hookline_claimed_deliveries_total', { claimer: 'dispatcher' });

@@ -11,6 +11,20 @@ import { type HooklineChild, ROOT, spawnHookline } from '../packages/server/test
 
 export { ADMIN_TOKEN } from '../packages/server/test/child.ts';
 
+/** A flag's value that is not a whole number of 1 or more stops the program with a message (exit 2). */
+export function wholeNumber(flag: string, raw: string): number {
+  const n = Number(raw.trim());
+  if (raw.trim() === '' || !Number.isInteger(n) || n < 1) {
+    console.error(`--${flag} takes a whole number of 1 or more (got "${raw}")`);
+    process.exit(2);
+  }
+  return n;
+}
+
+/** A comma-separated list of `wholeNumber`s (`--workers 1,2,4`). */
+export const wholeNumbers = (flag: string, raw: string): number[] =>
+  raw.split(',').map((v) => wholeNumber(flag, v));
+
 /** Wall-clock milliseconds with sub-millisecond resolution, comparable across processes. */
 export const now = (): number => performance.timeOrigin + performance.now();
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -35,6 +35,7 @@ import { createPostgresStore } from '../packages/server/src/store/postgres/postg
 import type { Store } from '../packages/server/src/store/store.ts';
 import { createTestDatabase, PG_SECRET_KEY } from '../packages/server/test/pg.ts';
 import { testApp, testAttempt, testEndpoint } from '../packages/server/test/stores.ts';
+import { wholeNumbers } from './lib.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -47,17 +48,8 @@ const { values: args } = parseArgs({
     schema: { type: 'string' },
   },
 });
-/** A comma-separated list of whole numbers of 1 or more, or the run stops with what is wrong. */
-const counts = (name: string, v: string): number[] => {
-  const list = v.split(',').map((x) => Number(x.trim()));
-  if (list.length === 0 || list.some((n) => !Number.isInteger(n) || n < 1)) {
-    console.error(`--${name} takes whole numbers of 1 or more, separated by commas (got "${v}")`);
-    process.exit(2);
-  }
-  return list;
-};
-const ENDPOINTS = counts('endpoints', args.endpoints!);
-const CLAIMERS = counts('claimers', args.claimers!);
+const ENDPOINTS = wholeNumbers('endpoints', args.endpoints!);
+const CLAIMERS = wholeNumbers('claimers', args.claimers!);
 const SCHEMA = args.schema === undefined ? null : readFileSync(args.schema, 'utf8');
 const SECONDS = Number(args.seconds);
 const DUE = Number(args.due);

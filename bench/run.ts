@@ -92,6 +92,8 @@ import {
   type ReceiverProc,
   sleep,
   startReceiverProcess,
+  wholeNumber,
+  wholeNumbers,
 } from './lib.ts';
 import { type BullmqPeer, PEER_CONCURRENCY, startBullmqPeer } from './peer-bullmq.ts';
 import { addPendingDeliveries, fillBacklog, openBulk, preloadHistory } from './preload.ts';
@@ -143,12 +145,8 @@ if (args.help) {
   console.log(usage());
   process.exit(0);
 }
-const positive = (name: string, raw: string | undefined, fallback: number): number => {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) fail(`--${name} must be a whole number above 0`);
-  return n;
-};
+const positive = (name: string, raw: string | undefined, fallback: number): number =>
+  raw === undefined ? fallback : wholeNumber(name, raw);
 
 if (!['sqlite', 'postgres', 'both'].includes(args.store!)) fail('--store must be sqlite, postgres or both');
 if (args.peer !== undefined && args.peer !== 'bullmq') fail('--peer must be bullmq');
@@ -176,7 +174,7 @@ const BACKLOG = positive('backlog', args.backlog, QUICK ? 10_000 : 100_000);
 const DRAIN_CAP_MS = QUICK ? 30_000 : 90_000;
 const DRAIN_QUIET = args['drain-quiet'] === true;
 const DRAIN_WORKERS = positive('drain-workers', args['drain-workers'], 1);
-const WORKERS = args.workers!.split(',').map((w) => positive('workers', w.trim(), 1));
+const WORKERS = wholeNumbers('workers', args.workers!);
 const GROW_MESSAGES = positive('grow-messages', args['grow-messages'], QUICK ? 100_000 : 1_000_000);
 const GROW_ATTEMPTS_PER_MESSAGE = 5;
 const GROW_SPAN_MS = 30 * 86_400_000;
@@ -548,8 +546,8 @@ async function measurePublishLatency(
   let sent: number;
   // How long the processes' main threads waited for a core meanwhile: on a small machine the
   // latency is partly queueing behind the other processes of the run.
-  const waits = new CpuMeter(processGroups(dep), 500, runDelaySeconds).start();
   const totals0 = await engineTotals(dep);
+  const waits = new CpuMeter(processGroups(dep), 500, runDelaySeconds).start();
   const started = now();
   try {
     ({ sent } = await openLoop({

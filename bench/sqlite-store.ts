@@ -30,6 +30,7 @@ import { createSecretBox } from '../packages/server/src/core/secret-box.ts';
 import { createSqliteStore } from '../packages/server/src/store/sqlite/sqlite-store.ts';
 import type { ClaimedDelivery, IngestHandoff, IngestItem } from '../packages/server/src/store/store.ts';
 import { testApp, testAttempt, testEndpoint } from '../packages/server/test/stores.ts';
+import { wholeNumber } from './lib.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -40,14 +41,9 @@ const { values: args } = parseArgs({
     schema: { type: 'string' },
   },
 });
-const positive = (name: string, v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} takes a whole number of 1 or more, not ${v}`);
-  return n;
-};
-const ROUNDS = positive('rounds', args.rounds!);
-const BATCH = positive('batch', args.batch!);
-const REPEAT = positive('repeat', args.repeat!);
+const ROUNDS = wholeNumber('rounds', args.rounds!);
+const BATCH = wholeNumber('batch', args.batch!);
+const REPEAT = wholeNumber('repeat', args.repeat!);
 const WARMUP = 100;
 if (args.sync !== 'FULL' && args.sync !== 'NORMAL')
   throw new Error(`--sync takes FULL or NORMAL, not ${args.sync}`);

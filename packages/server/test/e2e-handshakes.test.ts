@@ -17,6 +17,7 @@ import {
 import { XMLParser } from 'fast-xml-parser';
 import { headersOf, startHookline, startReceiver, type TestReceiver, type TestServer } from './helpers.ts';
 import { type TestStoreKind, testStores } from './pg.ts';
+import { metricValue } from './prometheus.ts';
 
 const ORG = '00D5e000001AbCdEAA';
 
@@ -534,8 +535,8 @@ for (const kind of await testStores()) {
       const metrics = await fetch(`${server.url}/metrics`).then((r) => r.text());
       assert.match(metrics, /hookline_inbound_requests_total\{status="ip_not_allowed"\} [1-9]/);
       // The requests let in were stored by the inbound group commit (two in this test alone).
-      const stored = /^hookline_write_batch_size_sum\{kind="inbound"\} (\d+)$/m.exec(metrics);
-      assert.ok(Number(stored?.[1] ?? 0) >= 2, `inbound requests in group commits: ${stored?.[1]}`);
+      const stored = metricValue(metrics, 'hookline_write_batch_size_sum', { kind: 'inbound' });
+      assert.ok((stored ?? 0) >= 2, `inbound requests in group commits: ${stored}`);
     });
 
     test('with HOOKLINE_TRUST_PROXY the forwarded client address is checked', async () => {

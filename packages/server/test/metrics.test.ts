@@ -14,6 +14,7 @@ import { loadConfig } from '../src/config.ts';
 import { createHookline } from '../src/hookline.ts';
 import { startHookline, startReceiver, type TestReceiver, type TestServer, tempDir } from './helpers.ts';
 import { type TestStoreKind, testStores } from './pg.ts';
+import { metricValue } from './prometheus.ts';
 
 type Families = ReturnType<typeof parsePrometheus>;
 
@@ -26,22 +27,9 @@ function sample(families: Families, name: string, labels: Record<string, string>
   return matching.reduce((sum, m) => sum + Number(m.value ?? m.count ?? 0), 0);
 }
 
-/**
- * The `_count` or `_sum` of a histogram's series with one label, read from the text (the parser
- * drops a labelled histogram's count and sum); null when the series is absent.
- */
-function histogramPart(
-  text: string,
-  name: string,
-  part: 'count' | 'sum',
-  label: string,
-  value: string,
-): number | null {
-  const m = new RegExp(`^${name}_${part}\\{${label}="${value}"\\} (\\S+)$`, 'm').exec(text);
-  return m ? Number(m[1]) : null;
-}
+/** The claims of one claimer that came back, counted by the duration histogram. */
 const claimCount = (text: string, claimer: string) =>
-  histogramPart(text, 'hookline_claim_duration_seconds', 'count', 'claimer', claimer);
+  metricValue(text, 'hookline_claim_duration_seconds_count', { claimer });
 
 async function scrape(server: TestServer, headers: Record<string, string> = {}) {
   const res = await fetch(`${server.url}/metrics`, { headers });
@@ -152,7 +140,7 @@ for (const kind of await testStores()) {
       // Group commits: every message went through one ingest transaction, every attempt's outcome
       // through one of the dispatcher's outcome batches; nothing came in on /in.
       const batch = (part: 'count' | 'sum', kind: string) =>
-        histogramPart(res.text, 'hookline_write_batch_size', part, 'kind', kind);
+        metricValue(res.text, `hookline_write_batch_size_${part}`, { kind });
       assert.equal(batch('sum', 'ingest'), messages);
       const ingestBatches = batch('count', 'ingest') ?? 0;
       assert.ok(ingestBatches >= 1 && ingestBatches <= messages, `${ingestBatches} ingest batches`);
