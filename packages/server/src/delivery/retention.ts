@@ -11,7 +11,7 @@
  * event loop). On SQLite at half of the time, publishing at 1,000 msg/s over a million stored
  * messages fell behind while a pass caught up (p50 470 ms); at a fifth it kept up (p50 4-6 ms),
  * the pass taking about twice as long (`npm run bench -- --grow`, "retention running"; the
- * README's Benchmarks section).
+ * docs/benchmarks.md).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';

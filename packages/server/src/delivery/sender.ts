@@ -141,7 +141,7 @@ interface Answer {
  * Not undici's `request()`: its response stream and handler (an `AsyncResource`) kept a few
  * kilobytes of every exchange alive through the next young-generation collection, which then
  * copied and promoted them — ~4 MB per collection at 1,000 deliveries/s, a 10-20 ms pause each,
- * and old-generation garbage until the next full collection (README, Benchmarks).
+ * and old-generation garbage until the next full collection (docs/benchmarks.md).
  */
 function exchange(
   via: Dispatcher,

@@ -72,7 +72,7 @@ export function postgresQueue(
    * that stores everything (atomic on its own, committed as it ends), then, only when an eventId
    * was taken, the read of the messages that hold them. BEGIN and COMMIT were two more round trips
    * per batch and the application rows' KEY SHARE locks a write to each row: the transaction took
-   * 4.3 ms of the 11.7 ms p50 at 1,000 msg/s with one worker, 3.1 ms without (README, Benchmarks).
+   * 4.3 ms of the 11.7 ms p50 at 1,000 msg/s with one worker, 3.1 ms without (docs/benchmarks.md).
    * A transaction would not make routing any more exact: at READ COMMITTED its read did not see an
    * endpoint created meanwhile either. An application or endpoint deleted between the read and the
    * statement fails the statement on its foreign key (nothing stored): `ingest` routes again.
