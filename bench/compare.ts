@@ -8,8 +8,7 @@
  * runs on a shared machine); everything else by value. A change is marked `better` or `worse`
  * when it goes more than 5 % either way, since smaller moves are within this machine's noise.
  */
-import { readFileSync } from 'node:fs';
-import { type Figure, fmtRatio, fmtValue, type RunFile } from './figures.ts';
+import { comparable, type Figure, fmtRatio, fmtValue, type RunFile, readRun } from './figures.ts';
 
 const [fileA, fileB] = process.argv.slice(2);
 if (!fileA || !fileB) {
@@ -17,31 +16,12 @@ if (!fileA || !fileB) {
   process.exit(2);
 }
 
-function load(file: string): RunFile {
-  const run = JSON.parse(readFileSync(file, 'utf8')) as RunFile;
-  if (run.bench !== 'hookline' || !Array.isArray(run.figures))
-    throw new Error(`${file} is not a file written by npm run bench -- --json`);
-  // JSON has neither NaN nor Infinity: the bench wrote them as null and "Infinity".
-  for (const f of run.figures)
-    f.value =
-      f.value === null
-        ? Number.NaN
-        : (f.value as unknown) === 'Infinity'
-          ? Number.POSITIVE_INFINITY
-          : f.value;
-  return run;
-}
-
-const a = load(fileA);
-const b = load(fileB);
+const a = readRun(fileA);
+const b = readRun(fileB);
 const byKey = (run: RunFile) => new Map(run.figures.map((f) => [f.key, f]));
 const A = byKey(a);
 const B = byKey(b);
 const keys = [...A.keys(), ...[...B.keys()].filter((k) => !A.has(k))];
-
-/** What is compared: the ratio of the ceiling for rates, the value otherwise. */
-const measure = (f: Figure | undefined) =>
-  f === undefined ? Number.NaN : f.ofCeiling !== undefined && f.key !== 'ceiling' ? f.ofCeiling : f.value;
 
 function cell(f: Figure | undefined): string {
   if (!f) return '—';
@@ -51,8 +31,8 @@ function cell(f: Figure | undefined): string {
 }
 
 function change(fa: Figure | undefined, fb: Figure | undefined): string {
-  const x = measure(fa);
-  const y = measure(fb);
+  const x = comparable(fa);
+  const y = comparable(fb);
   if (!fa || !fb || !Number.isFinite(x) || !Number.isFinite(y) || x === 0) return '';
   const pct = (y / x - 1) * 100;
   const better = (fb.better === 'higher' ? pct : -pct) > 5;

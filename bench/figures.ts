@@ -3,9 +3,9 @@
  * value, its ratio to the raw loopback ceiling measured in the same run (rates), and the target
  * it is held to (the performance goals set for the delivery engine), met or not. Printed at the end
  * as a Markdown table that can be pasted into the README, and written as JSON with `--json FILE`
- * for `bench/compare.ts`.
+ * for `bench/compare.ts` and `bench/ab.ts`.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 
 export type Unit = '/s' | 'ms' | 'µs' | 'MB' | '×' | '/CPU-s' | 'per 1,000' | 'per commit';
@@ -63,6 +63,29 @@ export function fmtValue(value: number, unit: Unit): string {
       return `${value.toFixed(1)} per commit`;
   }
 }
+
+/** Reads a file written by `npm run bench -- --json FILE` (null back to NaN, "Infinity" to ∞). */
+export function readRun(file: string): RunFile {
+  const run = JSON.parse(readFileSync(file, 'utf8')) as RunFile;
+  if (run.bench !== 'hookline' || !Array.isArray(run.figures))
+    throw new Error(`${file} is not a file written by npm run bench -- --json`);
+  // JSON has neither NaN nor Infinity: the bench wrote them as null and "Infinity".
+  for (const f of run.figures)
+    f.value =
+      f.value === null
+        ? Number.NaN
+        : (f.value as unknown) === 'Infinity'
+          ? Number.POSITIVE_INFINITY
+          : f.value;
+  return run;
+}
+
+/**
+ * What two runs compare of a figure: a rate's ratio of its own run's ceiling (the ceiling moves
+ * between runs on a shared machine), anything else its value. NaN when absent.
+ */
+export const comparable = (f: Figure | undefined): number =>
+  f === undefined ? Number.NaN : f.ofCeiling !== undefined && f.key !== 'ceiling' ? f.ofCeiling : f.value;
 
 /** A ratio of the ceiling, written as the goals write them (0.15). */
 export const fmtRatio = (r: number | undefined) =>
