@@ -148,10 +148,6 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-/** A figure as compared: a rate as its ratio of the ceiling, anything else its value. */
-const shown = (f: Figure, x: number) =>
-  f.ofCeiling !== undefined && f.key !== 'ceiling' ? fmtRatio(x) : fmtValue(x, f.unit);
-
 function report(a: Side, b: Side) {
   const runsA = a.files.map(readRun);
   const runsB = b.files.map(readRun);
@@ -169,18 +165,35 @@ function report(a: Side, b: Side) {
   );
   console.log('| figure | A runs | B runs | median A | median B | change | B better |');
   console.log('|---|--:|--:|--:|--:|--:|--:|');
-  for (const [key, f] of A[0]!) {
-    if (key === 'ceiling' || !B.every((m) => m.has(key)) || !A.every((m) => m.has(key))) continue;
-    const xs = A.map((m) => comparable(m.get(key)));
-    const ys = B.map((m) => comparable(m.get(key)));
+  const row = (f: Figure, label: string, xs: number[], ys: number[], show: (x: number) => string) => {
     const ma = median(xs);
     const mb = median(ys);
     const pct = Number.isFinite(ma) && Number.isFinite(mb) && ma !== 0 ? (mb / ma - 1) * 100 : Number.NaN;
     const wins = xs.filter((x, i) => (f.better === 'higher' ? ys[i]! > x : ys[i]! < x)).length;
-    const list = (v: number[]) => v.map((x) => shown(f, x)).join(' / ');
+    const list = (v: number[]) => v.map(show).join(' / ');
     console.log(
-      `| ${f.label} | ${list(xs)} | ${list(ys)} | ${shown(f, ma)} | ${shown(f, mb)} | ${Number.isFinite(pct) ? `${pct >= 0 ? '+' : ''}${pct.toFixed(0)} %` : ''} | ${wins} of ${pairs} |`,
+      `| ${label} | ${list(xs)} | ${list(ys)} | ${show(ma)} | ${show(mb)} | ${Number.isFinite(pct) ? `${pct >= 0 ? '+' : ''}${pct.toFixed(0)} %` : ''} | ${wins} of ${pairs} |`,
     );
+  };
+  for (const [key, f] of A[0]!) {
+    if (key === 'ceiling' || !B.every((m) => m.has(key)) || !A.every((m) => m.has(key))) continue;
+    const isRate = f.ofCeiling !== undefined;
+    row(
+      f,
+      f.label,
+      A.map((m) => comparable(m.get(key))),
+      B.map((m) => comparable(m.get(key))),
+      (x) => (isRate ? fmtRatio(x) : fmtValue(x, f.unit)),
+    );
+    // A ceiling that moved between the runs moves every ratio: the rate itself, beside it.
+    if (isRate)
+      row(
+        f,
+        `${f.label} (per second)`,
+        A.map((m) => m.get(key)!.value),
+        B.map((m) => m.get(key)!.value),
+        (x) => fmtValue(x, f.unit),
+      );
   }
   if (keep) console.log(`\nRuns and worktrees kept in ${work}`);
 }
