@@ -14,11 +14,12 @@
  *   - with --peer bullmq: a do-it-yourself BullMQ + Redis stack on the same receiver and payloads
  *     (end to end, latency, CPU per delivery), and each store's end to end as a multiple of it;
  *   - SQLite (--store sqlite, the default, or both), synchronous FULL (the default) and NORMAL:
- *     durable ingest with the worker disabled and the backlog delivery after it; ingest with
+ *     durable ingest with the worker disabled (and its CPU per message) and the backlog delivery
+ *     after it; ingest with
  *     delivery running, deliveries/s, end to end, CPU per delivery; publish -> delivery latency at
  *     a steady rate; the inbound gateway (acknowledged requests/s, request -> 200 latency);
- *   - PostgreSQL (--store postgres, or both): one API process and 1, 2 and 4 worker processes:
- *     the same figures, with the CPU per delivery split into Hookline's processes and
+ *   - PostgreSQL (--store postgres, or both): durable ingest by one API process with no worker;
+ *     one API process and 1, 2 and 4 worker processes: the same figures as SQLite's, with the CPU per delivery split into Hookline's processes and
  *     PostgreSQL's, and deliveries per CPU-second; more workers against one;
  *   - on each store, draining a backlog of due deliveries (on 1 endpoint, then spread over 100),
  *     loaded by SQL with the server stopped, while new messages go to another endpoint (their
@@ -434,21 +435,55 @@ async function measureCeiling(again: boolean) {
 }
 
 /** SQLite, API only (HOOKLINE_ROLE=api): pure ingest. Then a full process drains that backlog. */
-async function measureIngestOnly(sync: Sync) {
-  const key = `sqlite.${sync.toLowerCase()}`;
-  const label = `SQLite ${sync}`;
-  const store = await createStore('sqlite');
-  const api = await deploy(store, { workers: 0, sync, cpuProfDir: PROFILE_DIR });
+/**
+ * Messages accepted per second with nothing delivering (`HOOKLINE_ROLE=api`), and the CPU each
+ * costs: the Hookline process, and on PostgreSQL the database's backends. Returns what the run
+ * published (the backlog it leaves), with the deployment still running.
+ */
+async function ingestOnly(store: StoreHandle, key: string, label: string, sync?: Sync) {
+  const api = await deploy(store, { workers: 0, ...(sync ? { sync } : {}), cpuProfDir: PROFILE_DIR });
   const app = await createApp(api.api, 'bench', [`${receiver.url}/webhook`]);
   await publish(api.api, app.path, WARMUP);
+  const meter = new CpuMeter(processGroups(api)).start();
   const r = await publish(api.api, app.path, INGEST_COUNT);
+  const cpu = meter.stop();
   show(
     results.rate(`${key}.ingest_api_only`, `${label}: durable ingest, API only`, r.rate),
     `${r.ok} messages (1 KB) accepted with 202 in ${r.elapsedMs.toFixed(0)} ms, ${C} concurrent requests, HOOKLINE_ROLE=api (no delivery).`,
   );
+  const us = (seconds: number) => (seconds * 1e6) / r.ok;
+  show(
+    results.other(
+      `${key}.ingest_cpu_hookline`,
+      `${label}: CPU per message accepted, Hookline`,
+      us(cpu.api ?? 0),
+      'µs',
+      'lower',
+    ),
+    'user + system CPU of the API process from /proc over the phase, ÷ messages accepted.',
+  );
+  if (store.kind === 'postgres')
+    show(
+      results.other(
+        `${key}.ingest_cpu_postgres`,
+        `${label}: CPU per message accepted, PostgreSQL`,
+        us((cpu.postgres ?? Number.NaN) + (cpu.postgresShared ?? 0)),
+        'µs',
+        'lower',
+      ),
+      `backends of the bench database ${fmtValue(us(cpu.postgres ?? Number.NaN), 'µs')} + WAL writer, checkpointer and background writer ${fmtValue(us(cpu.postgresShared ?? 0), 'µs')}.`,
+    );
+  return { api, published: WARMUP + r.ok };
+}
+
+async function measureIngestOnly(sync: Sync) {
+  const key = `sqlite.${sync.toLowerCase()}`;
+  const label = `SQLite ${sync}`;
+  const store = await createStore('sqlite');
+  const { api, published } = await ingestOnly(store, key, label, sync);
   await api.stop();
 
-  const backlog = WARMUP + r.ok;
+  const backlog = published;
   await receiver.reset();
   const full = await deploy(store, { workers: 1, sync, cpuProfDir: PROFILE_DIR });
   const d = await receiver.waitFor(backlog, DELIVERY_CAP_MS);
@@ -1206,6 +1241,13 @@ async function sqliteEndToEnd() {
 
 async function runPostgres() {
   const t = TARGETS.postgres;
+  if (runs('ingest')) {
+    section('PostgreSQL: durable ingest, one API process with no worker');
+    const store = await createStore('postgres');
+    const { api } = await ingestOnly(store, 'postgres', 'PostgreSQL');
+    await api.stop();
+    await dropStore(store);
+  }
   for (const w of runs('e2e') ? WORKERS : []) {
     section(`PostgreSQL: 1 API process + ${w} worker process${w === 1 ? '' : 'es'}`);
     await measureEndToEnd({
