@@ -197,6 +197,7 @@ export async function createHookline(
         },
         onAttempt: (attempt, _delivery, next) => metrics.attempt(attempt, next),
         onClaim: (result) => metrics.claim('listen', result),
+        onDisabledCanceled: () => metrics.deliveriesCanceled('endpoint_disabled', 1),
         tracing,
       })
     : null;
@@ -273,6 +274,7 @@ export async function createHookline(
           },
           onClaim: (result) => metrics.claim('dispatcher', result),
           onOutcomesRecorded: (count) => metrics.writeBatch('outcomes', count),
+          onDisabledCanceled: () => metrics.deliveriesCanceled('endpoint_disabled', 1),
           onEndpointDisabled: (endpointId) => {
             metrics.endpointDisabled();
             void operational.endpointDisabled(endpointId);
@@ -300,6 +302,8 @@ export async function createHookline(
           logger,
           ttlMs: config.listenEndpointTtlMs,
           isConnected: (id) => listen.isConnected(id),
+          onPaused: () => metrics.listenEndpointPaused(),
+          onCanceled: (count) => metrics.deliveriesCanceled('listen_expired', count),
         })
       : null;
 

@@ -26,12 +26,23 @@ export type Claimer = 'dispatcher' | 'listen';
 /** What a group commit writes (`hookline_write_batch_size{kind}`). */
 export type WriteBatchKind = 'ingest' | 'inbound' | 'outcomes';
 
+/**
+ * Why deliveries were canceled (`hookline_deliveries_canceled_total{reason}`): the endpoint's
+ * transformation canceled it, its endpoint was disabled when it came up, its `listen` endpoint
+ * was paused for having no client too long, or the API's cancel-msgs.
+ */
+export type CancelReason = 'transformation' | 'endpoint_disabled' | 'listen_expired' | 'api';
+
 export interface Metrics {
   readonly registry: Registry;
   /** A message was committed (its deliveries queued). */
   messageAccepted(deliveries: number): void;
   /** An attempt finished, with what follows it. */
   attempt(attempt: Attempt, next: DeliveryOutcome['next']): void;
+  /** This process canceled `count` deliveries (see `CancelReason`). */
+  deliveriesCanceled(reason: CancelReason, count: number): void;
+  /** A `listen` endpoint whose client was gone too long was paused. */
+  listenEndpointPaused(): void;
   endpointDisabled(): void;
   /**
    * A claim of due work: the dispatcher's, or a `hookline listen` stream's for its endpoint.
@@ -75,7 +86,7 @@ export function createMetrics(deps: {
   });
   const attempts = new Counter({
     name: 'hookline_delivery_attempts_total',
-    help: 'Delivery attempts made by this process, by what followed: success, retry (scheduled again) or fail (gave up).',
+    help: "Delivery attempts made by this process, by what followed: success, retry (scheduled again), fail (gave up) or canceled (the endpoint's transformation canceled the delivery).",
     labelNames: ['outcome', 'status_class'] as const,
     registers: [registry],
   });
@@ -109,6 +120,17 @@ export function createMetrics(deps: {
     help: 'Items per store transaction of the group commits, by kind: ingest (new messages), inbound (received requests), outcomes (attempt outcomes). Each commit has a cost of its own (on SQLite, a page of every table and index it touches), so larger batches cost less per item.',
     labelNames: ['kind'] as const,
     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000],
+    registers: [registry],
+  });
+  const canceled = new Counter({
+    name: 'hookline_deliveries_canceled_total',
+    help: "Deliveries this process canceled, by reason: transformation (the endpoint's transformation canceled it), endpoint_disabled (its endpoint was disabled when it came up), listen_expired (its listen endpoint was paused, no client for too long), api (cancel-msgs).",
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const listenPaused = new Counter({
+    name: 'hookline_listen_endpoints_paused_total',
+    help: 'listen endpoints this process paused because no hookline listen client was connected for HOOKLINE_LISTEN_ENDPOINT_TTL.',
     registers: [registry],
   });
   const disabled = new Counter({
@@ -188,9 +210,17 @@ export function createMetrics(deps: {
       if (deliveries > 0) queued.inc(deliveries);
     },
     attempt(a, next) {
-      const outcome = next.kind === 'success' ? 'success' : next.kind === 'retry' ? 'retry' : 'fail';
+      // A transformation's cancel is neither a failure nor a success of the endpoint.
+      const outcome = next.kind === 'cancel' ? 'canceled' : next.kind;
       attempts.inc({ outcome, status_class: statusClass(a.responseStatusCode) });
       latency.observe(a.durationMs / 1000);
+      if (next.kind === 'cancel') canceled.inc({ reason: 'transformation' });
+    },
+    deliveriesCanceled(reason, count) {
+      if (count > 0) canceled.inc({ reason }, count);
+    },
+    listenEndpointPaused() {
+      listenPaused.inc();
     },
     endpointDisabled() {
       disabled.inc();

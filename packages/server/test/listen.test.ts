@@ -19,6 +19,7 @@ import { LISTEN_ERRORS } from '../src/delivery/listen-hub.ts';
 import { MAIN } from './child.ts';
 import { headersOf, startHookline, startReceiver, type TestReceiver, type TestServer } from './helpers.ts';
 import { type TestStoreKind, testStores } from './pg.ts';
+import { metricValue } from './prometheus.ts';
 
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
@@ -713,6 +714,14 @@ for (const kind of await testStores()) {
       );
       assert.equal((await endpoint(ready.endpointId)).disabled, false, 'its CLI is connected');
       assert.equal((await endpoint(http)).disabled, false);
+      const counted = async () => {
+        const text = await server.hookline.metrics.render();
+        return {
+          paused: metricValue(text, 'hookline_listen_endpoints_paused_total', {}),
+          canceled: metricValue(text, 'hookline_deliveries_canceled_total', { reason: 'listen_expired' }),
+        };
+      };
+      assert.deepEqual(await counted(), { paused: 1, canceled: 1 });
 
       // The CLI goes; a TTL later its endpoint is paused too, and stops collecting messages.
       assert.equal(await cli.stop(), 0);
@@ -720,6 +729,7 @@ for (const kind of await testStores()) {
       await server.hookline.listenExpiry!.runOnce();
       const paused = await endpoint(ready.endpointId);
       assert.equal(paused.disabled, true);
+      assert.deepEqual(await counted(), { paused: 2, canceled: 1 }, 'its queue was empty');
       await send({ n: 2 });
       assert.equal((await stats(ready.endpointId)).pending, 0, 'nothing queues for a paused endpoint');
 

@@ -262,6 +262,119 @@ for (const kind of await testStores()) {
       }
     });
   });
+
+  describe(`/metrics: canceled deliveries (${kind.name})`, kind.options, () => {
+    let db: Awaited<ReturnType<TestStoreKind['open']>> | undefined;
+    let server: TestServer;
+    let down: TestReceiver;
+    let up: TestReceiver;
+
+    before(async () => {
+      db = await kind.open('metrics_cancel');
+      // A failed attempt is tried again 2 s later, once: time to cancel what waits for it.
+      server = await startHookline({ env: { HOOKLINE_RETRY_SCHEDULE: '2', ...db.env } });
+      down = await startReceiver();
+      down.fallback = { status: 503, body: 'down' };
+      up = await startReceiver();
+    });
+    after(async () => {
+      await server.close();
+      await down.close();
+      await up.close();
+      await db?.drop();
+    });
+
+    const canceledBy = async (reason: string) =>
+      metricValue(await server.hookline.metrics.render(), 'hookline_deliveries_canceled_total', { reason }) ??
+      0;
+    const attempts = async (outcome: string) =>
+      metricValue(await server.hookline.metrics.render(), 'hookline_delivery_attempts_total', { outcome }) ??
+      0;
+
+    test("are counted by reason, and a transformation's cancel is not a failed attempt", async () => {
+      // An application per case: each message goes to that case's endpoint only.
+      let apps = 0;
+      const endpoint = async (url: string) => {
+        const app = (await server.call('POST', '/api/v1/app', { name: `cancels ${++apps}` })).body
+          .id as string;
+        const ep = await server.call('POST', `/api/v1/app/${app}/endpoint`, { url });
+        assert.equal(ep.status, 201);
+        return { app, ep: ep.body.id as string };
+      };
+      const publish = async (app: string, n: number) => {
+        for (let i = 0; i < n; i++) {
+          const m = await server.call('POST', `/api/v1/app/${app}/msg`, {
+            eventType: 'order.paid',
+            payload: { i },
+          });
+          assert.equal(m.status, 202);
+        }
+      };
+      const canceledOf = async (ep: string) =>
+        (await server.hookline.store.endpointStats(ep, 0, Date.now() + 60_000)).canceled;
+      const until = async (what: string, check: () => Promise<boolean>) => {
+        for (let i = 0; i < 200 && !(await check()); i++) await new Promise((r) => setTimeout(r, 50));
+        assert.ok(await check(), what);
+      };
+
+      // Disabled while its retries wait: the dispatcher cancels each when it comes up.
+      const disabled = await endpoint(`${down.url}/disabled`);
+      await publish(disabled.app, 3);
+      await down.waitFor(3);
+      const patched = await server.call('PATCH', `/api/v1/app/${disabled.app}/endpoint/${disabled.ep}`, {
+        disabled: true,
+      });
+      assert.equal(patched.status, 200);
+      await until('the three retries were canceled', async () => (await canceledOf(disabled.ep)) === 3);
+      assert.equal(down.requests.length, 3, 'nothing was sent to the disabled endpoint');
+      assert.equal(await canceledBy('endpoint_disabled'), 3);
+
+      // cancel-msgs: the retries waiting for the endpoint, canceled through the API.
+      const byApi = await endpoint(`${down.url}/api`);
+      await publish(byApi.app, 2);
+      await down.waitFor(5);
+      // Both first attempts recorded: each delivery waits for its retry (a delivery still being
+      // recorded is not pending, and cancel-msgs leaves it alone).
+      await until(
+        'both wait for their retry',
+        async () =>
+          (await server.hookline.store.endpointStats(byApi.ep, 0, Date.now() + 60_000)).pending === 2,
+      );
+      const cancel = await server.call('POST', `/api/v1/app/${byApi.app}/endpoint/${byApi.ep}/cancel-msgs`, {
+        createdBefore: new Date(Date.now() + 1_000).toISOString(),
+      });
+      assert.equal(cancel.status, 204);
+      assert.equal(await canceledOf(byApi.ep), 2);
+      assert.equal(await canceledBy('api'), 2);
+
+      // A transformation that cancels: one canceled attempt, neither a success nor a failure.
+      const transformed = await endpoint(`${up.url}/transformed`);
+      const code = 'function handler(w) { w.cancel = true; return w }';
+      const set = await server.call(
+        'PATCH',
+        `/api/v1/app/${transformed.app}/endpoint/${transformed.ep}/transformation`,
+        {
+          code,
+        },
+      );
+      assert.equal(set.status, 204);
+      const before = { fail: await attempts('fail'), success: await attempts('success') };
+      await publish(transformed.app, 1);
+      await until(
+        'the transformed message was canceled',
+        async () => (await canceledOf(transformed.ep)) === 1,
+      );
+      await server.hookline.dispatcher!.drain();
+      assert.equal(up.requests.length, 0, 'the transformation canceled it before sending');
+      assert.equal(await attempts('canceled'), 1);
+      assert.equal(await canceledBy('transformation'), 1);
+      assert.deepEqual({ fail: await attempts('fail'), success: await attempts('success') }, before);
+      // Each reason counted only its own.
+      assert.equal(await canceledBy('endpoint_disabled'), 3);
+      assert.equal(await canceledBy('api'), 2);
+      assert.equal(await canceledBy('listen_expired'), 0);
+    });
+  });
 }
 
 describe('/metrics exposure', () => {

@@ -106,7 +106,12 @@ export function sendingExtraRoutes(api: Routes, ctx: ApiContext): void {
     async (req, reply) => {
       const app = await loadApp(ctx, req.params.app_id);
       const ep = await loadEndpoint(ctx, app, req.params.endpoint_id);
-      await ctx.store.cancelPendingDeliveries(ep.id, Date.parse(req.body.createdBefore), ctx.clock.now());
+      const canceled = await ctx.store.cancelPendingDeliveries(
+        ep.id,
+        Date.parse(req.body.createdBefore),
+        ctx.clock.now(),
+      );
+      ctx.metrics?.deliveriesCanceled('api', canceled);
       return reply.code(204).send(null);
     },
   );

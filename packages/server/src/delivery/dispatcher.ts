@@ -75,6 +75,8 @@ export interface DispatcherEvents {
   onClaim?(result: { deliveries: number; ms: number } | 'failed'): void;
   /** A batch of `count` attempt outcomes was recorded in one store call. */
   onOutcomesRecorded?(count: number): void;
+  /** A claimed delivery of an endpoint disabled since it was queued was canceled, not sent. */
+  onDisabledCanceled?(): void;
 }
 
 export interface Dispatcher {
@@ -698,6 +700,7 @@ export function createDispatcher(deps: {
 
   async function attempt(d: ClaimedDelivery): Promise<void> {
     if (d.endpoint.disabled) {
+      events.onDisabledCanceled?.();
       await record(
         { deliveryId: d.id, leaseUntil: d.leaseUntil, attempt: null, next: { kind: 'cancel' } },
         inLine(d),

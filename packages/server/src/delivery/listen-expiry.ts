@@ -40,6 +40,10 @@ export function createListenExpiry(deps: {
   isConnected(endpointId: string): boolean;
   /** Time between passes (default a quarter of the TTL, from 1 s to 1 h). */
   intervalMs?: number;
+  /** An endpoint was paused (for metrics). */
+  onPaused?(): void;
+  /** `count` queued deliveries of a paused endpoint were canceled (for metrics). */
+  onCanceled?(count: number): void;
 }): ListenExpiry {
   const { store, clock, logger, ttlMs } = deps;
   const intervalMs = deps.intervalMs ?? Math.min(Math.max(ttlMs / 4, 1_000), 3_600_000);
@@ -71,6 +75,7 @@ export function createListenExpiry(deps: {
         clock.now(),
       );
       canceled += batch.length;
+      deps.onCanceled?.(batch.length);
       if (batch.length < CANCEL_BATCH) break;
     }
     return canceled;
@@ -91,6 +96,7 @@ export function createListenExpiry(deps: {
     // endpoint again, since when events were not kept.
     await store.updateEndpoint({ ...fresh, disabled: true });
     totals.paused++;
+    deps.onPaused?.();
     const canceled = await cancelQueued(fresh);
     totals.canceled += canceled;
     logger.info(

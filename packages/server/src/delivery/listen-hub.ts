@@ -190,6 +190,8 @@ export function createListenHub(deps: {
   onAttempt?(attempt: Attempt, delivery: ClaimedDelivery, next: DeliveryOutcome['next']): void;
   /** A session claimed its endpoint's due work: what it leased and how long it took, or that it failed. */
   onClaim?(result: { deliveries: number; ms: number } | 'failed'): void;
+  /** A claimed delivery was canceled, not pushed: its endpoint was disabled since it was queued. */
+  onDisabledCanceled?(): void;
   /** A span per attempt (`tracing.ts`), when on. */
   tracing?: Tracing;
 }): ListenHub {
@@ -369,6 +371,7 @@ export function createListenHub(deps: {
       }[] = [];
       for (const d of batch) {
         if (d.endpoint.disabled) {
+          deps.onDisabledCanceled?.();
           outcomes.push({
             deliveryId: d.id,
             leaseUntil: d.leaseUntil,
