@@ -139,6 +139,9 @@ describe('PostgreSQL wake-ups shared among dispatchers', await pgTestOptions(), 
     assert.deepEqual(aLater, bOwn, 'a hears of b’s endpoints later');
     assert.deepEqual(bLater, aOwn, 'b hears of a’s endpoints later');
     assert.deepEqual(plain, [all], 'a plain listener is told of every endpoint at once');
+    // Who is told first is who leads: each endpoint is led by exactly the one told of it at once.
+    for (const id of aOwn!) assert.deepEqual([a.leadsEndpoint!(id), b.leadsEndpoint!(id)], [true, false], id);
+    for (const id of bOwn!) assert.deepEqual([a.leadsEndpoint!(id), b.leadsEndpoint!(id)], [false, true], id);
 
     // b's process goes away: a reads that (every 2 s) and is told of everything at once again.
     unsubscribe[1]!();
@@ -152,6 +155,10 @@ describe('PostgreSQL wake-ups shared among dispatchers', await pgTestOptions(), 
     }
     assert.deepEqual(alone[0], [all], 'alone, a is told of every endpoint at once');
     assert.deepEqual(alone[1], [], 'b, unsubscribed, hears nothing');
+    assert.ok(
+      endpointIds.every((id) => a.leadsEndpoint!(id)),
+      'alone, a leads every endpoint',
+    );
     unsubscribe[0]!();
     unsubscribe[2]!();
   });

@@ -96,6 +96,12 @@ export interface Dispatcher {
 
 /** How soon to look again when work is due but none of it could be claimed. */
 const BLOCKED_POLL_MS = 50;
+/**
+ * The same, when that work is of endpoints another process's dispatcher is first in line for
+ * (`Store.leadsEndpoint`): that one comes back for it every BLOCKED_POLL_MS, and this one takes
+ * it only if that one is gone or behind, as its news reaches this one (`notify.ts`).
+ */
+const SHARED_POLL_MS = 250;
 
 /** How long finished attempts wait to be recorded together. */
 const OUTCOME_BATCH_WAIT_MS = 2;
@@ -360,6 +366,8 @@ export function createDispatcher(deps: {
    * something falls due after that time, instead of every BLOCKED_POLL_MS. Null: not known.
    */
   let left: { at: number; until: number | null } | null = null;
+  /** How soon to look again when due work could not be claimed (see armTimer). */
+  let blockedPollMs = BLOCKED_POLL_MS;
   let timer: NodeJS.Timeout | null = null;
   /** When `timer` fires (monotonic time, as setTimeout counts). */
   let timerAt = Infinity;
@@ -536,6 +544,9 @@ export function createDispatcher(deps: {
           for (const id of moreDue)
             if (!counts.has(id) && !skipped.has(id) && !notedWhileClaiming.has(id)) moreDue.delete(id);
         }
+        // Whether every endpoint filled that way is another dispatcher's first (null: none).
+        let othersOnly: boolean | null = null;
+        const leftByClaim = left;
         for (const [id, n] of counts) {
           if (n >= prefetch - reserved(id)) moreDue.add(id);
           else {
@@ -544,9 +555,16 @@ export function createDispatcher(deps: {
             // The store gave it all the room it had, yet less than this worker may hold: other
             // workers hold the rest of its leases, and what it left is not this worker's to wait
             // for: look again shortly.
-            if (filled.has(id)) left = null;
+            if (filled.has(id)) {
+              left = null;
+              othersOnly = (othersOnly ?? true) && !(store.leadsEndpoint?.(id) ?? true);
+            }
           }
         }
+        // Shortly, unless those endpoints are all another dispatcher's first, which comes back
+        // for them itself: with 4 workers on one endpoint, the others' 50 ms looks were most of
+        // the claims and most of the empty ones.
+        blockedPollMs = leftByClaim !== null && othersOnly === true ? SHARED_POLL_MS : BLOCKED_POLL_MS;
         notedWhileClaiming.clear();
         // A claim short of its limit left only what it says (`left`) and the work of the
         // endpoints it filled, which this worker claims when a slot of theirs frees up. (It
@@ -584,7 +602,7 @@ export function createDispatcher(deps: {
     const wait = next === null ? options.idlePollMs : next - clock.now();
     // Due but not claimable just now (an endpoint at its in-flight or rate limit, a FIFO line
     // waiting for its head, rows another worker is claiming): look again shortly, not at once.
-    schedule(next !== null && wait <= 0 ? BLOCKED_POLL_MS : wait);
+    schedule(next !== null && wait <= 0 ? blockedPollMs : wait);
   }
 
   function queuedCount(): number {

@@ -414,6 +414,12 @@ export interface Store extends OverviewQueries {
     listener: (endpointIds?: readonly string[]) => void,
     options?: { dispatcher?: boolean },
   ): () => void;
+  /**
+   * Whether this process's dispatcher is first in line for an endpoint's work among the
+   * dispatchers connected (see `onDeliveriesQueued`). Absent, or true: it is (one process, or
+   * not known yet). A dispatcher that is not comes back for such an endpoint's work less often.
+   */
+  leadsEndpoint?(endpointId: string): boolean;
 
   getSetting(key: string): Promise<string | null>;
   setSetting(key: string, value: string): Promise<void>;

@@ -12,8 +12,9 @@
  * every endpoint one first in line (rendezvous hashing: the same answer in every process, and a
  * dispatcher that comes or goes moves only its own share). A dispatcher is woken at once for
  * the endpoints it is first in line for, and for the others at most every SHARED_WAKE_MS: if
- * their first in line is gone or behind, it takes the work then. Who is first in line only
- * decides who wakes; claims take due work of any endpoint as before.
+ * their first in line is gone or behind, it takes the work then. Who is first in line decides
+ * who wakes, and how soon a dispatcher looks again for work it could not take (`leads`; the
+ * dispatcher's SHARED_POLL_MS); claims take due work of any endpoint as before.
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
@@ -55,6 +56,11 @@ export interface Notifier {
    * line for among the connected dispatchers, of the others at most every SHARED_WAKE_MS.
    */
   subscribe(listener: (endpointIds: Endpoints) => void, options?: { dispatcher?: boolean }): () => void;
+  /**
+   * Whether this process is first in line for the endpoint among the connected dispatchers (or
+   * alone, or not among them yet): its dispatchers are told of the endpoint's news at once.
+   */
+  leads(endpointId: string): boolean;
   /** Tells this process's listeners at once. */
   local(endpointIds?: Endpoints): void;
   /** Notifies other processes inside the caller's transaction (sent at its commit). */
@@ -258,6 +264,8 @@ export function createNotifier(conn: PostgresConnection): Notifier {
         void ready?.query(`SET application_name = ''`).catch(() => {});
       };
     },
+    leads: (endpointId) =>
+      members.length < 2 || !members.includes(instance) || firstInLine(members, endpointId) === instance,
     local: (endpointIds) => {
       tellAll(endpointIds);
     },

@@ -39,6 +39,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       await conn.end();
     },
     onDeliveriesQueued: (listener, options) => notifier.subscribe(listener, options),
+    leadsEndpoint: (endpointId) => notifier.leads(endpointId),
     ...shared,
     // Recovered deliveries wake every worker like new messages do.
     async recoverBatch(request) {
