@@ -33,7 +33,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../packages/server/test/child.ts';
 import { comparable, type Figure, fmtRatio, fmtValue, type RunFile, readRun } from './figures.ts';
-import { wholeNumber } from './lib.ts';
+import { median, wholeNumber } from './lib.ts';
 
 const USAGE = 'usage: node bench/ab.ts A B [--pairs N] [--keep] -- <npm run bench flags>';
 
@@ -140,13 +140,6 @@ function runOnce(side: Side, round: number): Promise<string> {
     );
   });
 }
-
-const median = (xs: number[]) => {
-  const s = xs.filter(Number.isFinite).sort((x, y) => x - y);
-  if (s.length === 0) return Number.NaN;
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 function report(a: Side, b: Side) {
   const runsA = a.files.map(readRun);

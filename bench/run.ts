@@ -15,12 +15,13 @@
  *     (end to end, latency, CPU per delivery), and each store's end to end as a multiple of it;
  *   - SQLite (--store sqlite, the default, or both), synchronous FULL (the default) and NORMAL:
  *     durable ingest with the worker disabled (and its CPU per message) and the backlog delivery
- *     after it; ingest with
- *     delivery running, deliveries/s, end to end, CPU per delivery; publish -> delivery latency at
- *     a steady rate; the inbound gateway (acknowledged requests/s, request -> 200 latency);
+ *     after it; ingest with delivery running, deliveries/s, end to end, CPU per delivery; publish
+ *     -> delivery latency at a steady rate; the inbound gateway (acknowledged requests/s,
+ *     request -> 200 latency);
  *   - PostgreSQL (--store postgres, or both): durable ingest by one API process with no worker;
- *     one API process and 1, 2 and 4 worker processes: the same figures as SQLite's, with the CPU per delivery split into Hookline's processes and
- *     PostgreSQL's, and deliveries per CPU-second; more workers against one;
+ *     one API process and 1, 2 and 4 worker processes: the same figures as SQLite's, with the
+ *     CPU per delivery split into Hookline's processes and PostgreSQL's, and deliveries per
+ *     CPU-second; more workers against one;
  *   - on each store, draining a backlog of due deliveries (on 1 endpoint, then spread over 100),
  *     loaded by SQL with the server stopped, while new messages go to another endpoint (their
  *     publish -> delivery latency meanwhile);
@@ -306,11 +307,19 @@ function latencyFigures(
   if (lost > 0) console.log(`    (${fmtN(lost)} never arrived within the cap: counted as infinitely late)`);
 }
 
+/** PostgreSQL's CPU seconds over a phase: the bench database's backends and the shared background processes. */
+const postgresSeconds = (cpu: Record<string, number>) =>
+  (cpu.postgres ?? Number.NaN) + (cpu.postgresShared ?? 0);
+
+/** How `postgresSeconds` splits, per item (`us`: seconds to µs per item). */
+const postgresDetail = (cpu: Record<string, number>, us: (s: number) => number) =>
+  `backends of the bench database ${fmtValue(us(cpu.postgres ?? Number.NaN), 'µs')} + WAL writer, checkpointer and background writer ${fmtValue(us(cpu.postgresShared ?? 0), 'µs')} (shared with whatever else uses the server).`;
+
 /** CPU figures of a phase that delivered `count` messages; `cpu` from a CpuMeter over processGroups. */
 function cpuFigures(key: string, label: string, cpu: Record<string, number>, count: number, pg: boolean) {
   const us = (s: number) => (s * 1e6) / count;
   const hookline = (cpu.api ?? 0) + (cpu.workers ?? 0);
-  const postgres = (cpu.postgres ?? Number.NaN) + (cpu.postgresShared ?? 0);
+  const postgres = postgresSeconds(cpu);
   show(
     results.other(`${key}.cpu_hookline`, `${label}: CPU per delivery, Hookline`, us(hookline), 'µs', 'lower'),
     pg
@@ -328,7 +337,7 @@ function cpuFigures(key: string, label: string, cpu: Record<string, number>, cou
         'µs',
         'lower',
       ),
-      `backends of the bench database ${fmtValue(us(cpu.postgres ?? Number.NaN), 'µs')} + WAL writer, checkpointer and background writer ${fmtValue(us(cpu.postgresShared ?? 0), 'µs')} (shared with whatever else uses the server).`,
+      postgresDetail(cpu, us),
     );
   }
   show(
@@ -434,7 +443,6 @@ async function measureCeiling(again: boolean) {
   }
 }
 
-/** SQLite, API only (HOOKLINE_ROLE=api): pure ingest. Then a full process drains that backlog. */
 /**
  * Messages accepted per second with nothing delivering (`HOOKLINE_ROLE=api`), and the CPU each
  * costs: the Hookline process, and on PostgreSQL the database's backends. Returns what the run
@@ -467,23 +475,23 @@ async function ingestOnly(store: StoreHandle, key: string, label: string, sync?:
       results.other(
         `${key}.ingest_cpu_postgres`,
         `${label}: CPU per message accepted, PostgreSQL`,
-        us((cpu.postgres ?? Number.NaN) + (cpu.postgresShared ?? 0)),
+        us(postgresSeconds(cpu)),
         'µs',
         'lower',
       ),
-      `backends of the bench database ${fmtValue(us(cpu.postgres ?? Number.NaN), 'µs')} + WAL writer, checkpointer and background writer ${fmtValue(us(cpu.postgresShared ?? 0), 'µs')}.`,
+      postgresDetail(cpu, us),
     );
   return { api, published: WARMUP + r.ok };
 }
 
+/** SQLite, API only (HOOKLINE_ROLE=api): pure ingest. Then a full process drains that backlog. */
 async function measureIngestOnly(sync: Sync) {
   const key = `sqlite.${sync.toLowerCase()}`;
   const label = `SQLite ${sync}`;
   const store = await createStore('sqlite');
-  const { api, published } = await ingestOnly(store, key, label, sync);
+  const { api, published: backlog } = await ingestOnly(store, key, label, sync);
   await api.stop();
 
-  const backlog = published;
   await receiver.reset();
   const full = await deploy(store, { workers: 1, sync, cpuProfDir: PROFILE_DIR });
   const d = await receiver.waitFor(backlog, DELIVERY_CAP_MS);

@@ -28,9 +28,9 @@ import { createIdGenerator } from '../packages/server/src/core/ids.ts';
 import type { DeliveryOutcome } from '../packages/server/src/core/outcome.ts';
 import { createSecretBox } from '../packages/server/src/core/secret-box.ts';
 import { createSqliteStore } from '../packages/server/src/store/sqlite/sqlite-store.ts';
-import type { ClaimedDelivery, IngestHandoff, IngestItem } from '../packages/server/src/store/store.ts';
-import { testApp, testAttempt, testEndpoint } from '../packages/server/test/stores.ts';
-import { wholeNumber } from './lib.ts';
+import type { ClaimedDelivery, IngestHandoff } from '../packages/server/src/store/store.ts';
+import { testApp, testAttempt, testEndpoint, testIngestItem } from '../packages/server/test/stores.ts';
+import { median, wholeNumber } from './lib.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -83,24 +83,7 @@ async function run(): Promise<Figures> {
       taken: (d) => taken.push(...d),
       untake: () => {},
     };
-    const item = (): IngestItem => {
-      const message = {
-        id: ids('message'),
-        appId,
-        eventId: null,
-        eventType: 'invoice.paid',
-        payload: PAYLOAD,
-        channels: null,
-        tags: null,
-        createdAt: now,
-      };
-      return {
-        message,
-        dueAt: now,
-        route: (eps) => eps.map((e) => e.id),
-        newDeliveryId: () => ids('delivery'),
-      };
-    };
+    const item = () => testIngestItem(ids, appId, now, { payload: PAYLOAD });
     const outcome = (d: ClaimedDelivery): DeliveryOutcome => ({
       deliveryId: d.id,
       leaseUntil: d.leaseUntil,
@@ -151,11 +134,6 @@ for (let i = 0; i < REPEAT; i++) {
     `  run ${i + 1}: CPU per delivery ${(f.ingest + f.complete).toFixed(1)} µs (ingest ${f.ingest.toFixed(1)}, outcome ${f.complete.toFixed(1)}), wall ${f.wall.toFixed(1)} µs`,
   );
 }
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 console.log(
   `  median: CPU per delivery ${median(all.map((f) => f.ingest + f.complete)).toFixed(1)} µs (ingest ${median(all.map((f) => f.ingest)).toFixed(1)}, outcome ${median(all.map((f) => f.complete)).toFixed(1)})`,
 );

@@ -11,11 +11,10 @@ import pino from 'pino';
 import { systemClock } from '../src/core/clock.ts';
 import { createIdGenerator } from '../src/core/ids.ts';
 import { DEFAULT_RETRY_POLICY } from '../src/core/retry.ts';
-import type { Message } from '../src/core/types.ts';
 import { createDispatcher } from '../src/delivery/dispatcher.ts';
 import type { Sender } from '../src/delivery/sender.ts';
-import type { IngestItem, Store } from '../src/store/store.ts';
-import { selectedAdapters, testApp, testEndpoint } from './stores.ts';
+import type { Store } from '../src/store/store.ts';
+import { selectedAdapters, testApp, testEndpoint, testIngestItem } from './stores.ts';
 
 const PER_ENDPOINT = 32;
 const WINDOW_MS = 1_000;
@@ -73,24 +72,7 @@ for (const adapter of selectedAdapters()) {
         await store.insertApp(testApp(appId, now));
         const endpoint = testEndpoint(ids('endpoint'), appId, now);
         await store.insertEndpoint(endpoint);
-        const items: IngestItem[] = Array.from({ length: 400 }, () => {
-          const message: Message = {
-            id: ids('message'),
-            appId,
-            eventId: null,
-            eventType: 'invoice.paid',
-            payload: '{}',
-            channels: null,
-            tags: null,
-            createdAt: now,
-          };
-          return {
-            message,
-            dueAt: now,
-            route: (eps) => eps.map((e) => e.id),
-            newDeliveryId: () => ids('delivery'),
-          };
-        });
+        const items = Array.from({ length: 400 }, () => testIngestItem(ids, appId, now));
         await store.ingest(items);
         // The other worker: 60 of the 64 leases the endpoint may have across workers.
         const held = await store.claimDue({

@@ -7,12 +7,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createIdGenerator } from '../src/core/ids.ts';
 import { createSecretBox } from '../src/core/secret-box.ts';
-import type { Message } from '../src/core/types.ts';
 import { firstInLine } from '../src/store/postgres/notify.ts';
 import { createPostgresStore } from '../src/store/postgres/postgres-store.ts';
-import type { IngestItem, Store } from '../src/store/store.ts';
+import type { Store } from '../src/store/store.ts';
 import { createTestDatabase, PG_SECRET_KEY, pgTestOptions, type TestDatabase } from './pg.ts';
-import { testApp, testEndpoint } from './stores.ts';
+import { testApp, testEndpoint, testIngestItem } from './stores.ts';
 
 const T0 = Date.parse('2026-03-01T00:00:00Z');
 
@@ -79,23 +78,7 @@ describe('PostgreSQL wake-ups shared among dispatchers', await pgTestOptions(), 
 
   /** One message to every endpoint, from the publisher's process. */
   async function publish() {
-    const message: Message = {
-      id: ids('message'),
-      appId,
-      eventId: null,
-      eventType: 'invoice.paid',
-      payload: '{}',
-      channels: null,
-      tags: null,
-      createdAt: T0,
-    };
-    const item: IngestItem = {
-      message,
-      dueAt: T0,
-      route: (eps) => eps.map((e) => e.id),
-      newDeliveryId: () => ids('delivery'),
-    };
-    const [r] = await publisher.ingest([item]);
+    const [r] = await publisher.ingest([testIngestItem(ids, appId, T0)]);
     assert.deepEqual(r, { ok: true, deliveries: 20 });
   }
 

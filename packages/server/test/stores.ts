@@ -6,11 +6,12 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
+import type { IdGenerator } from '../src/core/ids.ts';
 import { createSecretBox } from '../src/core/secret-box.ts';
-import type { App, Attempt, Endpoint } from '../src/core/types.ts';
+import type { App, Attempt, Endpoint, Message } from '../src/core/types.ts';
 import { createPostgresStore } from '../src/store/postgres/postgres-store.ts';
 import { createSqliteStore } from '../src/store/sqlite/sqlite-store.ts';
-import type { ClaimedDelivery, Store } from '../src/store/store.ts';
+import type { ClaimedDelivery, IngestItem, Store } from '../src/store/store.ts';
 import { tempDir } from './helpers.ts';
 import { createTestDatabase } from './pg.ts';
 
@@ -116,6 +117,32 @@ export const testAttempt = (id: string, d: ClaimedDelivery, at: number): Attempt
   durationMs: 3,
   triggerType: d.triggerType,
   createdAt: at,
+});
+
+/**
+ * A new message for `store.ingest`, due when it is created and routed to every endpoint of its
+ * application, for store tests and benchmarks; `over` sets fields of the message.
+ */
+export const testIngestItem = (
+  ids: IdGenerator,
+  appId: string,
+  at: number,
+  over: Partial<Message> = {},
+): IngestItem => ({
+  message: {
+    id: ids('message'),
+    appId,
+    eventId: null,
+    eventType: 'invoice.paid',
+    payload: '{}',
+    channels: null,
+    tags: null,
+    createdAt: at,
+    ...over,
+  },
+  dueAt: at,
+  route: (eps) => eps.map((e) => e.id),
+  newDeliveryId: () => ids('delivery'),
 });
 
 /** An endpoint record with every field at its plain default, for store tests and benchmarks. */

@@ -142,17 +142,21 @@ export function createNotifier(conn: PostgresConnection): Notifier {
   let later = new Set<string>();
   let laterTimer: NodeJS.Timeout | null = null;
 
+  /** First in line for the endpoint, or alone, or not seen yet among the dispatchers. */
+  const leads = (endpointId: string) =>
+    members.length < 2 || !members.includes(instance) || firstInLine(members, endpointId) === instance;
+
   /** Tells the dispatchers of news from another process: theirs at once, the rest later. */
   function route(endpointIds: Endpoints) {
     if (dispatchers.size === 0) return;
-    // Alone, not seen yet among them, or any endpoint: at once.
-    if (endpointIds === undefined || members.length < 2 || !members.includes(instance)) {
+    // Any endpoint: at once.
+    if (endpointIds === undefined) {
       tell(dispatchers, endpointIds);
       return;
     }
     const mine: string[] = [];
     for (const id of endpointIds) {
-      if (firstInLine(members, id) === instance) mine.push(id);
+      if (leads(id)) mine.push(id);
       else later.add(id);
     }
     if (mine.length > 0) tell(dispatchers, mine);
@@ -264,8 +268,7 @@ export function createNotifier(conn: PostgresConnection): Notifier {
         void ready?.query(`SET application_name = ''`).catch(() => {});
       };
     },
-    leads: (endpointId) =>
-      members.length < 2 || !members.includes(instance) || firstInLine(members, endpointId) === instance,
+    leads,
     local: (endpointIds) => {
       tellAll(endpointIds);
     },
