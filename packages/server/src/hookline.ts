@@ -198,6 +198,7 @@ export async function createHookline(
         onAttempt: (attempt, _delivery, next) => metrics.attempt(attempt, next),
         onClaim: (result) => metrics.claim('listen', result),
         onDisabledCanceled: () => metrics.deliveriesCanceled('endpoint_disabled', 1),
+        onOutcomesRecorded: (count) => metrics.writeBatch('outcomes', count),
         tracing,
       })
     : null;

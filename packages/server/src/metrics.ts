@@ -117,7 +117,7 @@ export function createMetrics(deps: {
   });
   const writeBatches = new Histogram({
     name: 'hookline_write_batch_size',
-    help: 'Items per store transaction of the group commits, by kind: ingest (new messages), inbound (received requests), outcomes (attempt outcomes). Each commit has a cost of its own (on SQLite, a page of every table and index it touches), so larger batches cost less per item.',
+    help: 'Items per store transaction of the group commits, by kind: ingest (new messages), inbound (received requests), outcomes (attempt outcomes, of the dispatcher and of `hookline listen` streams). Each commit has a cost of its own (on SQLite, a page of every table and index it touches), so larger batches cost less per item.',
     labelNames: ['kind'] as const,
     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000],
     registers: [registry],

@@ -234,6 +234,14 @@ for (const kind of await testStores()) {
       assert.match(await server.hookline.metrics.render(), /^hookline_listen_clients 1$/m);
       assert.equal(endpoint.url, `${local.url}/webhooks`);
 
+      /** Attempt outcomes recorded by this process's group commits so far, and in how many. */
+      const outcomeBatches = async () => {
+        const text = await server.hookline.metrics.render();
+        const of = (part: string) =>
+          metricValue(text, `hookline_write_batch_size_${part}`, { kind: 'outcomes' }) ?? 0;
+        return { sum: of('sum'), count: of('count') };
+      };
+      const before = await outcomeBatches();
       const first = await send({ hello: 'live' });
       await local.waitFor(1);
       const line = await cli.waitFor((e) => e.type === 'forwarded' && e.msgId === first, 'first forward');
@@ -296,6 +304,14 @@ for (const kind of await testStores()) {
       ).body.data;
       assert.equal(attempts.length, 13);
       assert.ok(attempts.every((a: { responseStatusCode: number }) => a.responseStatusCode === 200));
+      // The session's outcomes count among the group commits' (the app has no other endpoint).
+      let recorded = await outcomeBatches();
+      for (let i = 0; i < 50 && recorded.sum < before.sum + 13; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        recorded = await outcomeBatches();
+      }
+      assert.equal(recorded.sum - before.sum, 13, 'outcomes recorded by the listen session');
+      assert.ok(recorded.count - before.count >= 1 && recorded.count - before.count <= 13);
       assert.equal(await cli.stop(), 0);
     });
 

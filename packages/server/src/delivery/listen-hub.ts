@@ -192,6 +192,8 @@ export function createListenHub(deps: {
   onClaim?(result: { deliveries: number; ms: number } | 'failed'): void;
   /** A claimed delivery was canceled, not pushed: its endpoint was disabled since it was queued. */
   onDisabledCanceled?(): void;
+  /** A batch of `count` attempt outcomes was recorded in one store call. */
+  onOutcomesRecorded?(count: number): void;
   /** A span per attempt (`tracing.ts`), when on. */
   tracing?: Tracing;
 }): ListenHub {
@@ -435,6 +437,7 @@ export function createListenHub(deps: {
       }
       if (outcomes.length > 0) {
         await store.completeDeliveries(outcomes, clock.now());
+        deps.onOutcomesRecorded?.(outcomes.length);
         for (const o of outcomes) leased.delete(o.deliveryId);
       }
       await giveBack(unanswered);
