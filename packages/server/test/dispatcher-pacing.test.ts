@@ -1,9 +1,12 @@
 /**
- * How soon a dispatcher looks again for due work it could not take (`delivery/dispatcher.ts`):
- * every 50 ms when the endpoint is its own, every 250 ms when another worker is first in line
- * for it (`Store.leadsEndpoint`) and comes back for that work itself. The other worker here is
- * the test, holding 60 of the endpoint's 64 leases; the dispatcher, given the other 4 at each
- * claim and sending them at once, finds the endpoint full every time it looks.
+ * How a dispatcher shares endpoints with other workers (`delivery/dispatcher.ts`). Work due for
+ * 10 s or more that it could not take: it looks again every 50 ms when the endpoint is its own,
+ * every 250 ms when another worker is first in line for it (`Store.leadsEndpoint`) and comes back
+ * for that work itself. The other worker here is the test, holding 60 of the endpoint's 64
+ * leases; the dispatcher, given the other 4 at each claim and sending them at once, finds the
+ * endpoint full every time it looks. New work of another worker's busy endpoint (half its
+ * concurrency in flight) it leaves to that one, a quiet one's it takes at once (PostgreSQL, the
+ * store several workers share).
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -18,29 +21,23 @@ import { selectedAdapters, testApp, testEndpoint, testIngestItem } from './store
 
 const PER_ENDPOINT = 32;
 const WINDOW_MS = 1_000;
+/** Longer than the dispatcher's OTHERS_WAIT_MS: work due that long ago is any worker's. */
+const OTHERS_WAIT_MS = 10_000;
 
-/** Answers every request 200 after 5 ms, without a socket. */
-const sender: Sender = {
-  send: async () => {
+/** Answers every request 200 after 5 ms, without a socket; `onSend` is told of each. */
+const senderOf = (onSend: (url: string) => void = () => {}): Sender => ({
+  send: async (req) => {
+    onSend(req.url);
     await new Promise((r) => setTimeout(r, 5));
     return { ok: true, statusCode: 200, headers: {}, body: 'ok', durationMs: 5 };
   },
   close: async () => {},
-};
+});
 
-/** Claims a dispatcher makes in WINDOW_MS, its store saying whether it leads the endpoint. */
-async function claimsIn(store: Store, leads: boolean): Promise<number> {
-  let claims = 0;
-  const counted: Store = {
-    ...store,
-    leadsEndpoint: () => leads,
-    claimDue: (o) => {
-      claims++;
-      return store.claimDue(o);
-    },
-  };
-  const dispatcher = createDispatcher({
-    store: counted,
+/** A dispatcher on `store` (a test's copy of it) with this file's options. */
+const dispatcherOn = (store: Store, sender: Sender) =>
+  createDispatcher({
+    store,
     sender,
     clock: systemClock,
     ids: createIdGenerator(),
@@ -55,6 +52,19 @@ async function claimsIn(store: Store, leads: boolean): Promise<number> {
       disableAfterMs: 86_400_000,
     },
   });
+
+/** Claims a dispatcher makes in WINDOW_MS, its store saying whether it leads the endpoint. */
+async function claimsIn(store: Store, leads: boolean): Promise<number> {
+  let claims = 0;
+  const counted: Store = {
+    ...store,
+    leadsEndpoint: () => leads,
+    claimDue: (o) => {
+      claims++;
+      return store.claimDue(o);
+    },
+  };
+  const dispatcher = dispatcherOn(counted, senderOf());
   dispatcher.start();
   await new Promise((r) => setTimeout(r, WINDOW_MS));
   await dispatcher.stop(1_000);
@@ -72,7 +82,10 @@ for (const adapter of selectedAdapters()) {
         await store.insertApp(testApp(appId, now));
         const endpoint = testEndpoint(ids('endpoint'), appId, now);
         await store.insertEndpoint(endpoint);
-        const items = Array.from({ length: 400 }, () => testIngestItem(ids, appId, now));
+        // Due for longer than OTHERS_WAIT_MS: the dispatcher may take it whoever leads.
+        const items = Array.from({ length: 400 }, () =>
+          testIngestItem(ids, appId, now - OTHERS_WAIT_MS - 1_000),
+        );
         await store.ingest(items);
         // The other worker: 60 of the 64 leases the endpoint may have across workers.
         const held = await store.claimDue({
@@ -91,6 +104,65 @@ for (const adapter of selectedAdapters()) {
         // 250 ms apart: the first claim and four more in a second, fewer on a slow machine.
         assert.ok(others <= 6, `${others} claims in ${WINDOW_MS} ms for another worker's endpoint`);
         assert.ok(own >= others + 4, `${own} claims for its own endpoint against ${others} for another's`);
+      } finally {
+        await cleanup();
+      }
+    });
+
+    test("leaves another worker's busy endpoint's new work to it; a quiet one's it takes at once", {
+      skip: adapter.name === 'sqlite' && 'one dispatcher per SQLite file: no other worker to leave it to',
+    }, async (t) => {
+      const { store, cleanup } = await adapter.open();
+      try {
+        const ids = createIdGenerator();
+        /**
+         * How many of 20 new messages a dispatcher sends within a second, its store saying
+         * whether it leads their endpoint, while the endpoint's first in line (the test) holds
+         * `held` of its deliveries in flight.
+         */
+        const sentInASecond = async (leads: boolean, held: number): Promise<number> => {
+          const appId = ids('app');
+          await store.insertApp(testApp(appId, Date.now()));
+          const url = `https://receiver.example/${ids('endpoint')}`;
+          const endpoint = testEndpoint(ids('endpoint'), appId, Date.now(), { url });
+          await store.insertEndpoint(endpoint);
+          if (held > 0) {
+            await store.ingest(Array.from({ length: held }, () => testIngestItem(ids, appId, Date.now())));
+            const claim = await store.claimDue({
+              now: Date.now(),
+              limit: held,
+              leaseMs: 60_000,
+              perEndpoint: 2 * PER_ENDPOINT,
+              skipEndpoints: [],
+              onlyEndpoints: [endpoint.id],
+            });
+            assert.equal(claim.deliveries.length, held);
+          }
+          let sent = 0;
+          const dispatcher = dispatcherOn(
+            { ...store, leadsEndpoint: () => leads },
+            // Only this endpoint's: the runs before it leave their endpoints' work due.
+            senderOf((to) => {
+              if (to === url) sent++;
+            }),
+          );
+          dispatcher.start();
+          // Its first look finds nothing due; the news of the messages names the endpoint.
+          await new Promise((r) => setTimeout(r, 200));
+          await store.ingest(Array.from({ length: 20 }, () => testIngestItem(ids, appId, Date.now())));
+          await new Promise((r) => setTimeout(r, WINDOW_MS));
+          await dispatcher.stop(1_000);
+          return sent;
+        };
+        const othersBusy = await sentInASecond(false, PER_ENDPOINT / 2);
+        const othersQuiet = await sentInASecond(false, 0);
+        const ownBusy = await sentInASecond(true, PER_ENDPOINT / 2);
+        t.diagnostic(
+          `sent in ${WINDOW_MS} ms: ${othersBusy} (another's, busy), ${othersQuiet} (another's, quiet), ${ownBusy} (its own, busy)`,
+        );
+        assert.equal(othersBusy, 0, "another worker's busy endpoint: left to it");
+        assert.equal(othersQuiet, 20, "another worker's quiet endpoint: taken at once");
+        assert.equal(ownBusy, 20, 'its own busy endpoint: taken at once');
       } finally {
         await cleanup();
       }

@@ -1,7 +1,8 @@
 /**
  * PostgreSQL's claim never waits on another worker (see store/postgres/claim.ts): an endpoint
  * another claim is serving is skipped, an endpoint row another transaction holds does not stop
- * a claim for an unlimited endpoint, and the claim function refuses to run where its limits
+ * a claim for an unlimited endpoint, a busy endpoint another worker is first in line for is
+ * left to it until its work has waited, and the claim function refuses to run where its limits
  * could not be exact.
  */
 import assert from 'node:assert/strict';
@@ -117,6 +118,51 @@ describe('PostgreSQL claims never wait', await pgTestOptions(), () => {
     }
   });
 
+  test('a busy endpoint another worker is first in line for is left to it until its oldest due delivery has waited', async () => {
+    const claimDeferring = (now: number, endpointId: string) =>
+      store.claimDue({
+        now,
+        limit: 100,
+        leaseMs: 30_000,
+        perEndpoint: 10,
+        skipEndpoints: [],
+        deferEndpoints: [endpointId],
+        deferMs: 10_000,
+        deferHot: 2,
+      });
+    const of = (c: { deliveries: { endpointId: string }[] }, id: string) =>
+      c.deliveries.filter((d) => d.endpointId === id).length;
+    /** Leases `n` of the endpoint's deliveries, as its first in line would. */
+    const serve = async (endpointId: string, n: number) => {
+      const served = await store.claimDue({
+        now: T0 + 1,
+        limit: n,
+        leaseMs: 30_000,
+        perEndpoint: 10,
+        skipEndpoints: [],
+        onlyEndpoints: [endpointId],
+      });
+      assert.equal(of(served, endpointId), n);
+    };
+
+    // One of a's deliveries in flight, fewer than deferHot: a quiet endpoint is anyone's.
+    const quiet = await twoEndpoints(6);
+    await serve(quiet.a, 1);
+    const any = await claimDeferring(T0 + 2, quiet.a);
+    assert.equal(of(any, quiet.a), 5, 'not busy: claimed at once');
+    assert.equal(of(any, quiet.b), 6);
+
+    // Two in flight: busy, its first in line is serving it.
+    const busy = await twoEndpoints(6);
+    await serve(busy.a, 2);
+    const early = await claimDeferring(T0 + 5_000, busy.a);
+    assert.equal(of(early, busy.a), 0, 'due at T0, looked at 5 s later: left');
+    assert.equal(of(early, busy.b), 6, 'b, not deferred, is claimed as before');
+    assert.equal(early.blockedUntil, T0 + 10_000, 'the claim says when the wait ends');
+    const late = await claimDeferring(T0 + 10_000, busy.a);
+    assert.equal(of(late, busy.a), 4, 'waited 10 s (its first in line is behind or stalled): taken');
+  });
+
   test('the claim is planned once per connection; its plans read one endpoint’s due rows in order and lock its picks by id', async () => {
     const { rows } = await other.query(`SELECT proconfig FROM pg_proc WHERE proname = 'hookline_claim'`);
     assert.deepEqual(
@@ -138,7 +184,7 @@ describe('PostgreSQL claims never wait', await pgTestOptions(), () => {
       // Several calls: PL/pgSQL would switch plans after the fifth.
       for (let i = 0; i < 7; i++) {
         const { rows: got } = await other.query(
-          `SELECT id FROM hookline_claim($1, 30000, 4, 1000, '{}', NULL, '{}', $1, 1050, '{}', 1, false, 2, 10000, '', 16, 256, 2000)
+          `SELECT id FROM hookline_claim($1, 30000, 4, 1000, '{}', NULL, '{}', $1, 1050, '{}', 1, false, 2, 10000, '', 16, 256, 2000, '{}', 0, 1)
            WHERE id IS NOT NULL`,
           [T0 + 1],
         );
@@ -167,7 +213,7 @@ describe('PostgreSQL claims never wait', await pgTestOptions(), () => {
     try {
       await assert.rejects(
         other.query(
-          `SELECT * FROM hookline_claim(0, 1, 10, 10, '{}', NULL, '{}', 0, 1050, '{}', 1, false, 2, 10000, '', 40, 256, 2000)`,
+          `SELECT * FROM hookline_claim(0, 1, 10, 10, '{}', NULL, '{}', 0, 1050, '{}', 1, false, 2, 10000, '', 40, 256, 2000, '{}', 0, 1)`,
         ),
         /READ COMMITTED/,
       );
@@ -296,7 +342,7 @@ describe('the claim reads payloads from its messages’ days only (PostgreSQL)',
 
       const { plans } = await explainAll(other);
       const { rows } = await other.query(
-        `SELECT msg_id, payload FROM hookline_claim($1, 30000, 10, 1000, '{}', NULL, '{}', $1, 1050, '{}', 1, false, 2, 10000, '', 40, 256, 2000)
+        `SELECT msg_id, payload FROM hookline_claim($1, 30000, 10, 1000, '{}', NULL, '{}', $1, 1050, '{}', 1, false, 2, 10000, '', 40, 256, 2000, '{}', 0, 1)
          WHERE id IS NOT NULL`,
         [days[2]! + 1],
       );
@@ -371,7 +417,7 @@ describe('the claim reads its due window in due order (PostgreSQL)', await pgTes
       try {
         // Limit 10: a window of 40 due deliveries out of 600.
         const { rows } = await other.query(
-          `SELECT id FROM hookline_claim($1, 30000, 10, 1000, '{}', NULL, '{}', $1, 1050, '{}', 1, false, 2, 10000, '', 40, 256, 2000)
+          `SELECT id FROM hookline_claim($1, 30000, 10, 1000, '{}', NULL, '{}', $1, 1050, '{}', 1, false, 2, 10000, '', 40, 256, 2000, '{}', 0, 1)
            WHERE id IS NOT NULL`,
           [T0 + 10_000],
         );

@@ -102,6 +102,18 @@ const BLOCKED_POLL_MS = 50;
  * it only if that one is gone or behind, as its news reaches this one (`notify.ts`).
  */
 const SHARED_POLL_MS = 250;
+/**
+ * A busy endpoint another process's dispatcher is first in line for (`Store.leadsEndpoint`; at
+ * least half its `perEndpointConcurrency` in flight) is left to that one until its due work has
+ * waited this long (`ClaimOptions.deferEndpoints`): that one is serving it, and behind only past
+ * this. Without it, every dispatcher took a share of every busy endpoint's leases: more claims
+ * bringing fewer deliveries each, and smaller completions (docs/benchmarks.md). One worker keeps
+ * an endpoint's in-flight limit busy at thousands of deliveries a second. A quieter endpoint's
+ * work goes with any dispatcher's next claim, as before.
+ */
+const OTHERS_WAIT_MS = 10_000;
+/** How many endpoints a dispatcher remembers having claimed for or heard of (see `heardOf`). */
+const KNOWN_ENDPOINTS = 256;
 
 /** How long finished attempts wait to be recorded together. */
 const OUTCOME_BATCH_WAIT_MS = 2;
@@ -368,6 +380,21 @@ export function createDispatcher(deps: {
   let left: { at: number; until: number | null } | null = null;
   /** How soon to look again when due work could not be claimed (see armTimer). */
   let blockedPollMs = BLOCKED_POLL_MS;
+  /**
+   * Endpoints this dispatcher claimed for or heard of lately, the latest last (at most
+   * KNOWN_ENDPOINTS): those another dispatcher is first in line for are left to it while busy,
+   * for up to OTHERS_WAIT_MS. (One it has not heard of is claimed for as before.) Only kept when
+   * the store is shared (`Store.leadsEndpoint`).
+   */
+  const heardOf = new Set<string>();
+  const noteKnown = (endpointId: string) => {
+    if (!store.leadsEndpoint) return;
+    heardOf.delete(endpointId);
+    heardOf.add(endpointId);
+    if (heardOf.size > KNOWN_ENDPOINTS) heardOf.delete(heardOf.values().next().value as string);
+  };
+  /** The last claim may have left endpoints to the dispatchers first in line for them. */
+  let deferred = false;
   let timer: NodeJS.Timeout | null = null;
   /** When `timer` fires (monotonic time, as setTimeout counts). */
   let timerAt = Infinity;
@@ -415,6 +442,7 @@ export function createDispatcher(deps: {
     if (endpointIds !== undefined && endpointIds.length > 0) {
       let claimable = false;
       for (const id of endpointIds) {
+        noteKnown(id);
         if (scope.onlyEndpoints && !scope.onlyEndpoints.includes(id)) continue;
         // A paused endpoint is looked at again when its pause ends (armResume).
         if (adaptive.pausedUntil(id, clock.now()) > 0) continue;
@@ -491,6 +519,9 @@ export function createDispatcher(deps: {
         // them all; a paused endpoint gets nothing new until its pause ends.
         const skip = [...perEndpoint.keys()].filter(saturated);
         for (const id of adaptive.paused(clock.now())) if (!perEndpoint.has(id)) skip.push(id);
+        const defer: string[] = [];
+        if (store.leadsEndpoint) for (const id of heardOf) if (!store.leadsEndpoint(id)) defer.push(id);
+        deferred = defer.length > 0;
         mayHaveDue = false;
         const now = clock.now();
         let claimed: ClaimedDelivery[];
@@ -504,6 +535,9 @@ export function createDispatcher(deps: {
             leasePerEndpoint: true,
             perEndpoint: prefetch,
             skipEndpoints: skip,
+            deferEndpoints: defer,
+            deferMs: OTHERS_WAIT_MS,
+            deferHot: Math.max(1, Math.floor(options.perEndpointConcurrency / 2)),
             ...scope,
           });
           claimed = claim.deliveries;
@@ -548,6 +582,7 @@ export function createDispatcher(deps: {
         let othersOnly: boolean | null = null;
         const leftByClaim = left;
         for (const [id, n] of counts) {
+          noteKnown(id);
           if (n >= prefetch - reserved(id)) moreDue.add(id);
           else {
             // Unless news of more came while it ran: the claim may not have seen that.
@@ -596,7 +631,10 @@ export function createDispatcher(deps: {
       // only work falling due after that claim can come sooner. (A FIFO endpoint whose head waits
       // hours for its retry, or a rate-limited backlog, had the dispatcher claim every 50 ms.)
       const at = Math.min(next ?? Infinity, known.until ?? Infinity);
-      schedule(at === Infinity ? options.idlePollMs : at - clock.now());
+      // Work falling due after a claim that left endpoints to others is mostly theirs (news of
+      // this worker's own wakes it at once): looked at again no sooner than SHARED_POLL_MS.
+      const floor = deferred ? SHARED_POLL_MS : 0;
+      schedule(at === Infinity ? options.idlePollMs : Math.max(floor, at - clock.now()));
       return;
     }
     const wait = next === null ? options.idlePollMs : next - clock.now();

@@ -224,6 +224,15 @@ export interface ClaimOptions extends DeliveryScope {
   perEndpoint: number;
   /** Endpoints that are at their in-flight limit in this worker. */
   skipEndpoints: string[];
+  /**
+   * Endpoints another worker is first in line for (`leadsEndpoint`): while at least `deferHot`
+   * of an endpoint's deliveries are in flight (that worker is serving it), its due work is left
+   * to it until the oldest of it has waited `deferMs`, and `blockedUntil` says when that is. Only
+   * a store shared by several dispatchers (PostgreSQL) has them; others ignore them.
+   */
+  deferEndpoints?: readonly string[];
+  deferMs?: number;
+  deferHot?: number;
 }
 
 /** What a claim leased, and what it says of the due work it left. */
@@ -231,7 +240,8 @@ export interface Claim {
   deliveries: ClaimedDelivery[];
   /**
    * Until when the due work it left waits, as far as the claim can tell: the earliest time a
-   * FIFO endpoint's head is retried or a rate-limited endpoint's next slot comes. Null when
+   * FIFO endpoint's head is retried, a rate-limited endpoint's next slot comes or an endpoint of
+   * `deferEndpoints` may be taken. Null when
    * nothing it left waits for a time: the work of `skipEndpoints` and of `filled` endpoints
    * comes back when a slot frees up, a FIFO or key line's when its delivery in flight is
    * recorded (and that of `excludeKinds` is another dispatcher's). A time at or before the

@@ -135,7 +135,8 @@ export function postgresClaims(
                 ${SLOT_SECOND_MS}::integer, ${CHAT_KINDS}::text[], ${CHAT_DEFAULT_RATE}::integer,
                 ${o.leasePerEndpoint ?? false}::boolean, ${LEASE_TIMEOUTS}::integer, ${LEASE_SLACK_MS}::integer,
                 ${turnAfter}::text, ${o.limit * WINDOW_PER_LIMIT}::integer, ${scanBudget(o.limit)}::integer,
-                ${LIVE_MS}::integer) c`,
+                ${LIVE_MS}::integer, ${o.deferEndpoints ?? []}::text[], ${o.deferMs ?? 0}::integer,
+                ${o.deferHot ?? 1}::integer) c`,
           ),
           c,
         );

@@ -1970,7 +1970,64 @@ ${walkInOrder()}
 `;
     },
   },
+  {
+    version: 35,
+    name: "a claim leaves another worker's busy endpoint to it until its work has waited",
+    // A getter: it derives the claim from migration 33's.
+    get sql() {
+      return `
+-- With several workers, each endpoint has one first in line (notify.ts). The others took its due
+-- work too whenever they claimed, and a busy endpoint's leases were split among them: more
+-- claims, each bringing fewer deliveries, and smaller completions, for the same deliveries (4
+-- workers on one endpoint cost a third more CPU per delivery than 1). A claim now leaves an
+-- endpoint it is told is another's first (p_defer) to that worker while at least p_defer_hot of
+-- its deliveries are in flight (that worker is serving it) and its oldest due delivery has
+-- waited less than p_defer_ms (it is not behind), and says when that wait ends (blocked_until).
+-- An endpoint with less in flight is anyone's, as before: a quiet endpoint's new message goes
+-- with the next claim of any worker, not only when its first in line is free. The new
+-- parameters change the function's signature: it is dropped and created again, in this
+-- migration's transaction.
+DROP FUNCTION hookline_claim(bigint, bigint, integer, integer, text[], text[], text[], bigint, integer, text[],
+  integer, boolean, integer, integer, text, integer, integer, integer);
+${claimLeavingOthersEndpoints()}
+`;
+    },
+  },
 ];
+
+/**
+ * Migration 35's claim: migration 33's, leaving the endpoints of `p_defer` with `p_defer_hot`
+ * deliveries in flight until their oldest due delivery has waited `p_defer_ms` (see the
+ * migration).
+ */
+function claimLeavingOthersEndpoints(): string {
+  return editOnce(claimReadingTheWindowInOrder(), 'migration 35: hookline_claim of migration 33', [
+    ['CREATE OR REPLACE FUNCTION hookline_claim(', 'CREATE FUNCTION hookline_claim('],
+    [
+      '  p_live_ms integer\n)',
+      `  p_live_ms integer,
+  -- Endpoints another worker is first in line for: while p_defer_hot of their deliveries are in
+  -- flight, taken only once their oldest due delivery has waited p_defer_ms.
+  p_defer text[],
+  p_defer_ms integer,
+  p_defer_hot integer
+)`,
+    ],
+    [
+      '      END AS until) b\n',
+      `      END AS until) b0
+    -- Another worker's endpoint, busy: left to it until its oldest due delivery has waited (one
+    -- probe of delivery_endpoint_due).
+    CROSS JOIN LATERAL (SELECT CASE WHEN c.eid = ANY(p_defer) AND l.live >= p_defer_hot THEN (
+        SELECT CASE WHEN f.next_attempt_at + p_defer_ms > p_now THEN f.next_attempt_at + p_defer_ms END
+          FROM delivery f
+         WHERE f.endpoint_id = c.eid AND f.status IN (${OPEN}) AND f.next_attempt_at <= p_now
+         ORDER BY f.endpoint_id, f.next_attempt_at, f.id LIMIT 1) END AS until) df
+    CROSS JOIN LATERAL (SELECT coalesce(b0.until, df.until) AS until) b
+`,
+    ],
+  ]);
+}
 
 /** Migration 33's claim: migration 31's, its due window read by hookline_due_window. */
 function claimReadingTheWindowInOrder(): string {

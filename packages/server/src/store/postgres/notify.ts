@@ -14,7 +14,8 @@
  * the endpoints it is first in line for, and for the others at most every SHARED_WAKE_MS: if
  * their first in line is gone or behind, it takes the work then. Who is first in line decides
  * who wakes, and how soon a dispatcher looks again for work it could not take (`leads`; the
- * dispatcher's SHARED_POLL_MS); claims take due work of any endpoint as before.
+ * dispatcher's SHARED_POLL_MS); a claim leaves another's busy endpoint to it until its work has
+ * waited (`ClaimOptions.deferEndpoints`), and takes due work of any other endpoint.
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
