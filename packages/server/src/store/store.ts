@@ -226,9 +226,10 @@ export interface ClaimOptions extends DeliveryScope {
   skipEndpoints: string[];
   /**
    * Endpoints another worker is first in line for (`leadsEndpoint`): while at least `deferHot`
-   * of an endpoint's deliveries are in flight (that worker is serving it), its due work is left
-   * to it until the oldest of it has waited `deferMs`, and `blockedUntil` says when that is. Only
-   * a store shared by several dispatchers (PostgreSQL) has them; others ignore them.
+   * (default 1) of an endpoint's deliveries are in flight (that worker is serving it), its due
+   * work is left to it until the oldest of it has waited `deferMs` (default 0), and
+   * `blockedUntil` says when that is. Only a store shared by several dispatchers (PostgreSQL)
+   * has them; others ignore them.
    */
   deferEndpoints?: readonly string[];
   deferMs?: number;
