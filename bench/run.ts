@@ -783,6 +783,7 @@ async function measureDrain(kind: StoreKind, endpoints: number) {
 
   await receiver.reset('/probe');
   dep = await deploy(store, { workers, cpuProfDir: PROFILE_DIR });
+  const sampler = new RssSampler(pidsOf(dep));
   let drained = false;
   const drain = receiver.waitFor(BACKLOG, DRAIN_CAP_MS, '/webhook').then((d) => {
     drained = true;
@@ -814,6 +815,7 @@ async function measureDrain(kind: StoreKind, endpoints: number) {
     await pool.close();
   }
   const d = await drain;
+  const rss = sampler.stop();
   show(
     results.rate(
       key,
@@ -829,6 +831,13 @@ async function measureDrain(kind: StoreKind, endpoints: number) {
     );
   // Claims since the workers started (they start draining at once).
   engineFigures(key, `${store.label}: drain on ${on}`, NO_TOTALS, await engineTotals(dep), d.count);
+  rssFigure(
+    `${key}.rss`,
+    `${store.label}: drain on ${on}: server RSS`,
+    dep,
+    rss,
+    'from its start to the end of the drain',
+  );
   await receiver.waitFor(sentAt.size, DELIVERY_CAP_MS, '/probe');
   const lat = latencies(sentAt, await receiver.times());
   latencyFigures(
