@@ -51,8 +51,12 @@ export interface Hookline {
   retrySchedules: RetrySchedules;
   /** Set when this start generated the admin token (first start): print it once. */
   generatedAdminToken: string | null;
-  /** Starts listening (API role) and delivering (worker role). Returns the URL. */
-  start(): Promise<string | null>;
+  /**
+   * Starts listening (API role) and delivering (worker role). Returns the URL. `beforeServing`
+   * runs once everything is ready (the API's routes compiled), before the first request or
+   * delivery.
+   */
+  start(options?: { beforeServing?: () => void }): Promise<string | null>;
   /**
    * Graceful stop: no new requests; deliveries in flight get `graceMs` to finish, claimed ones
    * not yet started go back to the queue, and anything still running after that keeps its lease,
@@ -321,7 +325,9 @@ export async function createHookline(
     retrySchedules,
     generatedAdminToken: token.generated,
     metricsUrl: null,
-    async start() {
+    async start(options = {}) {
+      await api?.ready();
+      options.beforeServing?.();
       dispatcher?.start();
       if (config.metricsPort !== null) {
         metricsServer = serveMetrics(

@@ -6,6 +6,7 @@ import { createHookline, openStore, StartupError, VERSION } from '../../hookline
 import { commitKeyFile, newSecretKey, resolveSecretKey, rotateSecretKey } from '../../secret-key.ts';
 import type { Command, OptionValues } from '../command.ts';
 import { CliError, EXIT, type Io, printJson, usageError } from '../shared.ts';
+import { releaseStartupMemory } from '../startup-memory.ts';
 
 function configFrom(values: OptionValues, io: Io): Readonly<HooklineConfig> {
   const env = { ...io.env };
@@ -62,7 +63,8 @@ rest back to the queue, then exits 0.`,
     const hookline = await starting(() => createHookline(config));
     let url: string | null;
     try {
-      url = await starting(() => hookline.start());
+      // What start-up used goes back before the first request or delivery.
+      url = await starting(() => hookline.start({ beforeServing: releaseStartupMemory }));
     } catch (err) {
       await hookline.close();
       throw err;
