@@ -9,7 +9,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createSecretBox } from '../src/core/secret-box.ts';
+import { openPostgres } from '../src/store/postgres/connection.ts';
 import { createPostgresStore } from '../src/store/postgres/postgres-store.ts';
+import { sql } from '../src/store/sql.ts';
+import { StoreUnavailableError } from '../src/store/store-errors.ts';
 import { startHookline, startReceiver, type TestReceiver, type TestServer } from './helpers.ts';
 import {
   createTestDatabase,
@@ -134,6 +137,42 @@ describe('PostgreSQL outage', await pgTestOptions(), () => {
     }
     t.diagnostic(`endpoint stats: ${JSON.stringify(stats.body)}`);
     assert.deepEqual(stats.body, { success: accepted.size, pending: 0, sending: 0, fail: 0, canceled: 0 });
+  });
+
+  test('a statement left unanswered fails at the read deadline and its connection is replaced', {
+    timeout: 30_000,
+  }, async () => {
+    // Statement timeout 300 ms: the client gives up 1 s after that. The pool's one connection is
+    // open and idle when the partition starts, so only the deadline can end the statement.
+    const conn = openPostgres({
+      url: proxy.url(db.name),
+      poolSize: 1,
+      connectTimeoutMs: 1000,
+      statementTimeoutMs: 300,
+    });
+    try {
+      assert.equal((await conn.one(sql`SELECT 1 AS one`))?.one, 1);
+      proxy.stall();
+      const started = Date.now();
+      await assert.rejects(conn.one(sql`SELECT 2 AS two`), (err: unknown) => {
+        assert.ok(err instanceof StoreUnavailableError, String(err));
+        assert.match(err.message, /Query read timeout/);
+        return true;
+      });
+      // Not before the deadline (the statement itself would have been cancelled at 300 ms).
+      assert.ok(Date.now() - started >= 1_250, `failed after ${Date.now() - started} ms`);
+      // Inside a transaction too; the transaction's connection is closed, not rolled back.
+      await assert.rejects(
+        conn.tx((c) => conn.query(sql`SELECT 3`, c)),
+        (err: unknown) => err instanceof StoreUnavailableError,
+      );
+      proxy.restore();
+      // The stalled connections were closed: the pool's next one works.
+      assert.equal((await conn.one(sql`SELECT 4 AS four`))?.four, 4);
+    } finally {
+      proxy.restore();
+      await conn.end();
+    }
   });
 
   test('a worker’s LISTEN connection comes back after an outage and wakes it again', {

@@ -153,13 +153,19 @@ export function openPostgres(options: PostgresConnectionOptions): PostgresConnec
         settled = true;
         reject(new Error(`Query read timeout: no answer within ${readTimeoutMs} ms`));
       }, readTimeoutMs);
-      c.query(config, (err: Error | null, res: pg.QueryResult) => {
+      try {
+        c.query(config, (err: Error | null, res: pg.QueryResult) => {
+          clearTimeout(deadline);
+          if (settled) return;
+          settled = true;
+          if (err) reject(err);
+          else resolve(res);
+        });
+      } catch (err) {
         clearTimeout(deadline);
-        if (settled) return;
         settled = true;
-        if (err) reject(err);
-        else resolve(res);
-      });
+        reject(err);
+      }
     });
   }
 
