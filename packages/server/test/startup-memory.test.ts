@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { getHeapSpaceStatistics } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { releaseStartupMemory } from '../src/cli/startup-memory.ts';
 import { type HooklineChild, spawnHookline } from './child.ts';
 import { tempDir } from './helpers.ts';
@@ -38,6 +39,7 @@ test('the collection runs and shrinks the young generation', () => {
   assert.equal(typeof ms, 'number', 'the collector was reachable');
   assert.ok(Number.isFinite(ms) && (ms as number) >= 0);
   assert.equal((globalThis as { gc?: unknown }).gc, undefined, 'no gc in the global scope');
+  assert.equal(runInNewContext('typeof gc'), 'undefined', 'no gc in contexts made later');
 });
 
 const children: HooklineChild[] = [];

@@ -7,9 +7,9 @@
  * `hookline serve` is up, returns them: an idle API process on PostgreSQL held ~220 MB, ~140 MB
  * after it; a worker ~150 MB, ~120 MB.
  *
- * Node exposes the collector only behind `--expose-gc`; the flag is set for a new context only,
- * so the process's own global scope gets no `gc`. Where that fails (another runtime), nothing
- * is done.
+ * Node exposes the collector only behind `--expose-gc`: the flag is set for the moment a new
+ * context is made to fetch it, so neither the process's own global scope nor any context or
+ * worker thread made later gets a `gc`. Where that fails (another runtime), nothing is done.
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -24,6 +24,9 @@ export function releaseStartupMemory(): number | null {
     collect = runInNewContext('gc') as Collect;
   } catch {
     return null;
+  } finally {
+    // Contexts and worker threads made later (transformations, chat templates) get no `gc`.
+    setFlagsFromString('--no-expose-gc');
   }
   if (typeof collect !== 'function') return null;
   const started = performance.now();
