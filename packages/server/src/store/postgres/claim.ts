@@ -1,16 +1,3 @@
-/**
- * Claim and completion on PostgreSQL, one statement each, in autocommit: workers never wait on
- * one another, and a batch costs one round trip each way.
- *
- * - `claimDue` calls `hookline_claim` (migration 9, ordering keys since 16): per endpoint, one claim at a time across
- *   every process decides the limits (in-flight cap, FIFO, rate), under a transaction-scoped
- *   advisory lock that is only ever tried: an endpoint another claim holds is skipped, that
- *   claim serves it. The leased rows come back with their message and endpoint.
- * - `completeDeliveries` moves the deliveries whose lease is still ours, logs every attempt
- *   whose delivery still exists, and writes endpoint health (`core/endpoint-health.ts`) and
- *   auto-disable, in one statement.
- */
-import type pg from 'pg';
 import { type HealthChange, healthChanges, healthSignals } from '../../core/endpoint-health.ts';
 import { LEASE_SLACK_MS, LEASE_TIMEOUTS } from '../../core/lease.ts';
 import { countsAsAttempt, statusAfter } from '../../core/outcome.ts';
@@ -20,9 +7,8 @@ import { CLAIMED_ENDPOINT_FIELDS, claimedDelivery, claimedEndpoint, endpoints } 
 import { prepared, raw, type Sql, sql } from '../sql.ts';
 import { SENDING } from '../statuses.ts';
 import type { ClaimedDelivery, DeliveryOutcome, Store } from '../store.ts';
-import { StoreUnavailableError } from '../store-errors.ts';
 import type { CodecContext } from '../table.ts';
-import { type PostgresConnection, translate } from './connection.ts';
+import type { PostgresConnection } from './connection.ts';
 import type { Notifier } from './notify.ts';
 
 /**
@@ -84,29 +70,9 @@ export function postgresClaims(
   ctx: CodecContext,
   notifier: Notifier,
 ): Pick<Store, 'claimDue' | 'completeDeliveries'> {
-  const { query, one } = conn;
+  const { query, one, onConnection } = conn;
   /** Where the last claim's round robin stopped: the next one starts after this endpoint. */
   let turnAfter = '';
-
-  /** Runs `fn` on one pooled connection, outside any transaction. */
-  async function onConnection<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    let client: pg.PoolClient;
-    try {
-      client = await conn.pool.connect();
-    } catch (err) {
-      return translate(err);
-    }
-    let broken: Error | undefined;
-    try {
-      return await fn(client);
-    } catch (err) {
-      // A connection that failed is closed rather than handed to the next caller.
-      if (err instanceof StoreUnavailableError) broken = err;
-      throw err;
-    } finally {
-      client.release(broken);
-    }
-  }
 
   /** Writes health changes on their own (the endpoints of a batch where a lease was lost). */
   async function writeHealth(changes: HealthChange[], now: number): Promise<string[]> {

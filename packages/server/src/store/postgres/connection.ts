@@ -90,6 +90,11 @@ export interface PostgresConnection {
   count(q: Sql, c?: Queryable): Promise<number>;
   /** Runs `fn` in one transaction on one pooled connection. */
   tx<T>(fn: (c: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` on one pooled connection, outside any transaction (a statement run on the pool
+   * gets one this way too); one that failed as unreachable is closed, not handed to the next.
+   */
+  onConnection<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T>;
   migrate(): Promise<void>;
   pendingMigrations(): Promise<number>;
   end(): Promise<void>;
@@ -169,21 +174,28 @@ export function openPostgres(options: PostgresConnectionOptions): PostgresConnec
     });
   }
 
-  /** `sendOn`, on the given connection, or on one of the pool's for this statement alone. */
-  async function send(c: Queryable, config: pg.QueryConfig): Promise<pg.QueryResult> {
-    if (c !== pool) return sendOn(c, config);
-    const client = await pool.connect();
+  async function onConnection<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (err) {
+      return translate(err);
+    }
     let broken: Error | undefined;
     try {
-      return await sendOn(client, config);
+      return await fn(client);
     } catch (err) {
       // A connection that failed is closed rather than handed to the next caller.
-      if (isUnavailable(err)) broken = err as Error;
+      if (isUnavailable(err) || err instanceof StoreUnavailableError) broken = err as Error;
       throw err;
     } finally {
       client.release(broken);
     }
   }
+
+  /** `sendOn`, on the given connection, or on one of the pool's for this statement alone. */
+  const send = (c: Queryable, config: pg.QueryConfig): Promise<pg.QueryResult> =>
+    c === pool ? onConnection((client) => sendOn(client, config)) : sendOn(c, config);
 
   async function result(q: Sql, c: Queryable) {
     const { text, values } = q.render(postgresDialect.placeholder);
@@ -249,6 +261,7 @@ export function openPostgres(options: PostgresConnectionOptions): PostgresConnec
     one,
     count,
     tx,
+    onConnection,
     async migrate() {
       // One transaction under an advisory lock: processes starting together migrate once, in turn.
       await tx(async (c) => {
