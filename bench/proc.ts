@@ -97,6 +97,43 @@ export function postgresProcesses(database: string): { backends: number[]; share
  * asked again at every sample (every `intervalMs`), so a process born during the phase counts in
  * full and one that ends counts up to its last sample.
  */
+/**
+ * The whole machine's CPU time from /proc/stat's first line: busy (everything but idle and I/O
+ * wait) and in all, in clock ticks over every core; null where there is no /proc.
+ */
+function machineTicks(): { busy: number; total: number } | null {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+    const t = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    const total = t.reduce((a, b) => a + b, 0);
+    // user nice system idle iowait irq softirq steal
+    return { busy: total - t[3]! - t[4]!, total };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * How busy the whole machine's cores were between `start` and `stop` (every process, the load
+ * client, the receiver and PostgreSQL included): on a machine the run shares with itself, a
+ * latency tail with the cores nearly all busy is queueing for a core, not work.
+ */
+export class MachineCpu {
+  #start: { busy: number; total: number } | null = null;
+
+  start(): this {
+    this.#start = machineTicks();
+    return this;
+  }
+
+  /** The share of the cores' time that was busy since `start` (0 to 1), NaN without /proc. */
+  stop(): number {
+    const end = machineTicks();
+    if (!this.#start || !end || end.total <= this.#start.total) return Number.NaN;
+    return (end.busy - this.#start.busy) / (end.total - this.#start.total);
+  }
+}
+
 export class CpuMeter {
   readonly #groups: () => Record<string, number[]>;
   readonly #intervalMs: number;

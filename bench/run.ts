@@ -99,7 +99,7 @@ import {
 } from './lib.ts';
 import { type BullmqPeer, PEER_CONCURRENCY, startBullmqPeer } from './peer-bullmq.ts';
 import { addPendingDeliveries, fillBacklog, openBulk, preloadHistory } from './preload.ts';
-import { CpuMeter, RssSampler, runDelaySeconds } from './proc.ts';
+import { CpuMeter, MachineCpu, RssSampler, runDelaySeconds } from './proc.ts';
 
 function fail(message: string): never {
   console.error(`bench: ${message}`);
@@ -591,6 +591,7 @@ async function measurePublishLatency(
   // latency is partly queueing behind the other processes of the run.
   const totals0 = await engineTotals(dep);
   const waits = new CpuMeter(processGroups(dep), 500, runDelaySeconds).start();
+  const machine = new MachineCpu().start();
   const started = now();
   try {
     ({ sent } = await openLoop({
@@ -611,6 +612,7 @@ async function measurePublishLatency(
     await pool.close();
   }
   const waited = waits.stop();
+  const busy = machine.stop();
   const seconds = (now() - started) / 1000;
   await receiver.waitFor(sentAt.size, DELIVERY_CAP_MS);
   const lat = latencies(sentAt, await receiver.times());
@@ -621,18 +623,7 @@ async function measurePublishLatency(
     `${lat.filter(Number.isFinite).length}/${sent} messages; from sending the API request to the receiver having the delivery's body (open loop, ${refused} refused).`,
     targets,
   );
-  console.log(
-    `    waiting for a core meanwhile (main threads' run delay, /proc/PID/schedstat), seconds per second: ${Object.entries(
-      waited,
-    )
-      .filter(([, s]) => Number.isFinite(s))
-      // One process on SQLite: Hookline's, which processGroups calls the API.
-      .map(
-        ([group, s]) =>
-          `${group === 'api' && !('workers' in waited) ? 'Hookline' : group} ${(s / seconds).toFixed(2)}`,
-      )
-      .join(', ')}.`,
-  );
+  printWaits(waited, seconds, busy);
   engineFigures(
     key,
     `${label}: at ${fmtN(LATENCY_RATE)} msg/s`,
@@ -784,6 +775,10 @@ async function measureDrain(kind: StoreKind, endpoints: number) {
   await receiver.reset('/probe');
   dep = await deploy(store, { workers, cpuProfDir: PROFILE_DIR });
   const sampler = new RssSampler(pidsOf(dep));
+  // The machine meanwhile: the probe's tail is mostly waiting for a core (docs/benchmarks.md).
+  const machine = new MachineCpu().start();
+  const waits = new CpuMeter(processGroups(dep), 500, runDelaySeconds).start();
+  const drainStarted = now();
   let drained = false;
   const drain = receiver.waitFor(BACKLOG, DRAIN_CAP_MS, '/webhook').then((d) => {
     drained = true;
@@ -816,6 +811,9 @@ async function measureDrain(kind: StoreKind, endpoints: number) {
   }
   const d = await drain;
   const rss = sampler.stop();
+  const busy = machine.stop();
+  const waited = waits.stop();
+  const drainSeconds = (now() - drainStarted) / 1000;
   show(
     results.rate(
       key,
@@ -847,8 +845,34 @@ async function measureDrain(kind: StoreKind, endpoints: number) {
     `${lat.filter(Number.isFinite).length}/${sent} messages at ${PROBE_RATE}/s to an endpoint of another application (another receiver host) while the backlog drained (${refused} refused).`,
     { p99: targets.p99 },
   );
+  printWaits(waited, drainSeconds, busy);
   await dep.stop();
   await dropStore(store);
+}
+
+/**
+ * How long the processes' main threads waited for a core over a phase of `seconds` (the run
+ * delays of a CpuMeter over processGroups with `runDelaySeconds`), and how busy the machine's
+ * cores were, when measured: on a small machine latency is partly queueing behind the other
+ * processes of the run.
+ */
+function printWaits(waited: Record<string, number>, seconds: number, busy?: number) {
+  const machine =
+    busy === undefined || Number.isNaN(busy)
+      ? ''
+      : `the machine's cores ${(busy * 100).toFixed(0)} % busy (/proc/stat, every process of the run); `;
+  console.log(
+    `    meanwhile: ${machine}waiting for a core (main threads' run delay, /proc/PID/schedstat), seconds per second: ${Object.entries(
+      waited,
+    )
+      .filter(([, s]) => Number.isFinite(s))
+      // One process on SQLite: Hookline's, which processGroups calls the API.
+      .map(
+        ([group, s]) =>
+          `${group === 'api' && !('workers' in waited) ? 'Hookline' : group} ${(s / seconds).toFixed(2)}`,
+      )
+      .join(', ')}.`,
+  );
 }
 
 /** The BullMQ + Redis peer: end to end, CPU per delivery, latency at `LATENCY_RATE`. */
