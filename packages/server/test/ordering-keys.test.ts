@@ -18,7 +18,7 @@ import type { Attempt, Message } from '../src/core/types.ts';
 import type { ClaimedDelivery, DeliveryOutcome, IngestItem, Store } from '../src/store/store.ts';
 import { headersOf, startHookline, startReceiver, type TestServer, tempDir } from './helpers.ts';
 import { createTestDatabase, PG_SECRET_KEY, pgTestOptions, type TestDatabase } from './pg.ts';
-import { selectedAdapters, testApp, testEndpoint } from './stores.ts';
+import { selectedAdapters, testApp, testEndpoint, testIngestItem } from './stores.ts';
 
 /** One request as the keyed receiver saw it. */
 interface Seen {
@@ -682,24 +682,12 @@ for (const adapter of selectedAdapters()) {
         await store.insertEndpoint(fifo);
         const msgs: Message[] = [];
         const item = (orderingKey: string | null): IngestItem => {
-          const message: Message = {
-            id: ids('message'),
-            appId,
-            eventId: null,
+          const it = testIngestItem(ids, appId, now, {
             eventType: 'x',
-            payload: '{}',
-            channels: null,
-            tags: null,
             ...(orderingKey ? { orderingKey } : {}),
-            createdAt: now,
-          };
-          msgs.push(message);
-          return {
-            message,
-            dueAt: now,
-            route: (eps) => eps.map((x) => x.id),
-            newDeliveryId: () => ids('delivery'),
-          };
+          });
+          msgs.push(it.message);
+          return it;
         };
         // One batch holding several of one key: numbered in batch order.
         await store.ingest([item('a'), item('b'), item('a'), item(null), item('a')]);

@@ -10,14 +10,14 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { createIdGenerator } from '../src/core/ids.ts';
 import { createSecretBox } from '../src/core/secret-box.ts';
-import { DeliveryStatus, type Endpoint, type Message } from '../src/core/types.ts';
+import { DeliveryStatus, type Endpoint } from '../src/core/types.ts';
 import { CLAIM_LOCK_CLASS } from '../src/store/postgres/claim.ts';
 import { openPostgres } from '../src/store/postgres/connection.ts';
 import { createPostgresStore } from '../src/store/postgres/postgres-store.ts';
 import { prepared, sql } from '../src/store/sql.ts';
 import type { Store } from '../src/store/store.ts';
 import { createTestDatabase, PG_SECRET_KEY, pgTestOptions, type TestDatabase } from './pg.ts';
-import { testApp, testEndpoint } from './stores.ts';
+import { byFilters, testApp, testEndpoint, testIngestItem } from './stores.ts';
 
 const T0 = Date.parse('2026-03-01T00:00:00Z');
 
@@ -55,25 +55,9 @@ describe('PostgreSQL claims never wait', await pgTestOptions(), () => {
     const b = endpoint('b');
     await store.insertEndpoint(a);
     await store.insertEndpoint(b);
-    const message = (eventType: string): Message => ({
-      id: ids('message'),
-      appId,
-      eventId: null,
-      eventType,
-      payload: '{}',
-      channels: null,
-      tags: null,
-      createdAt: T0,
-    });
     await store.ingest(
       ['a', 'b'].flatMap((eventType) =>
-        Array.from({ length: n }, () => ({
-          message: message(eventType),
-          dueAt: T0,
-          route: (eps: { id: string; eventTypes: string[] | null }[]) =>
-            eps.filter((e) => e.eventTypes?.includes(eventType)).map((e) => e.id),
-          newDeliveryId: () => ids('delivery'),
-        })),
+        Array.from({ length: n }, () => testIngestItem(ids, appId, T0, { eventType }, { route: byFilters })),
       ),
     );
     return { a: a.id, b: b.id };
@@ -278,21 +262,7 @@ async function oneEndpoint(store: Store) {
   await store.insertEndpoint(endpoint);
   const queue = (dueAts: readonly number[]) =>
     store.ingest(
-      dueAts.map((dueAt) => ({
-        message: {
-          id: ids('message'),
-          appId,
-          eventId: null,
-          eventType: 'queue.test',
-          payload: '{}',
-          channels: null,
-          tags: null,
-          createdAt: T0,
-        },
-        dueAt,
-        route: () => [endpoint.id],
-        newDeliveryId: () => ids('delivery'),
-      })),
+      dueAts.map((dueAt) => testIngestItem(ids, appId, T0, { eventType: 'queue.test' }, { dueAt })),
     );
   return { endpoint, queue };
 }
@@ -318,20 +288,15 @@ describe('the claim reads payloads from its messages’ days only (PostgreSQL)',
       const sent = new Map<string, string>();
       for (const [i, at] of days.entries()) {
         const ids = createIdGenerator(() => at);
-        const message: Message = {
-          id: ids('message'),
+        const it = testIngestItem(
+          ids,
           appId,
-          eventId: null,
-          eventType: 'day.test',
-          payload: JSON.stringify({ day: i }),
-          channels: null,
-          tags: null,
-          createdAt: at,
-        };
-        sent.set(message.id, message.payload);
-        await store.ingest([
-          { message, dueAt: day0, route: () => [endpoint.id], newDeliveryId: () => ids('delivery') },
-        ]);
+          at,
+          { eventType: 'day.test', payload: JSON.stringify({ day: i }) },
+          { dueAt: day0 },
+        );
+        sent.set(it.message.id, it.message.payload);
+        await store.ingest([it]);
       }
       const stored = await other.query(
         `SELECT tableoid::regclass::text AS part FROM message_payload WHERE id = ANY($1) ORDER BY id`,

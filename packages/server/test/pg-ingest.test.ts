@@ -8,13 +8,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { createIdGenerator } from '../src/core/ids.ts';
-import { endpointMatches } from '../src/core/routing.ts';
 import { createSecretBox } from '../src/core/secret-box.ts';
-import type { Message } from '../src/core/types.ts';
 import { createPostgresStore } from '../src/store/postgres/postgres-store.ts';
 import type { IngestItem, Store } from '../src/store/store.ts';
 import { createTestDatabase, PG_SECRET_KEY, pgTestOptions, type TestDatabase } from './pg.ts';
-import { testApp, testEndpoint } from './stores.ts';
+import { byFilters, testApp, testEndpoint, testIngestItem } from './stores.ts';
 
 const T0 = Date.parse('2026-03-01T00:00:00Z');
 
@@ -53,25 +51,18 @@ describe('PostgreSQL ingest and deletions under it', await pgTestOptions(), () =
 
   /** A message to every matching endpoint; `routed` counts the routings. */
   function item(appId: string, routed: { n: number }): IngestItem {
-    const message: Message = {
-      id: ids('message'),
+    return testIngestItem(
+      ids,
       appId,
-      eventId: null,
-      eventType: 'invoice.paid',
-      payload: '{"a":1}',
-      channels: null,
-      tags: null,
-      createdAt: T0,
-    };
-    return {
-      message,
-      dueAt: T0,
-      route: (eps) => {
-        routed.n++;
-        return eps.filter((e) => endpointMatches(e, message.eventType, message.channels)).map((e) => e.id);
+      T0,
+      { payload: '{"a":1}' },
+      {
+        route: (eps, message) => {
+          routed.n++;
+          return byFilters(eps, message);
+        },
       },
-      newDeliveryId: () => ids('delivery'),
-    };
+    );
   }
 
   /**

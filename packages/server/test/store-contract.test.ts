@@ -10,7 +10,7 @@ import type { App, Attempt, Endpoint, InboundEvent, Message, Source } from '../s
 import { LIVE_MS, slotInterval } from '../src/store/claim-plan.ts';
 import type { InboundItem, IngestItem, PageQuery, RecoverCursor, Store } from '../src/store/store.ts';
 import { pgTestOptions } from './pg.ts';
-import { selectedAdapters, testEndpoint } from './stores.ts';
+import { byFilters, selectedAdapters, testEndpoint, testIngestItem } from './stores.ts';
 
 const T0 = Date.parse('2026-03-01T00:00:00Z');
 
@@ -44,26 +44,8 @@ for (const adapter of selectedAdapters()) {
     });
     const endpoint = (appId: string, over: Partial<Endpoint> = {}): Endpoint =>
       testEndpoint(ids('endpoint'), appId, now, over);
-    const item = (appId: string, over: Partial<Message> = {}): IngestItem => {
-      const message: Message = {
-        id: ids('message'),
-        appId,
-        eventId: null,
-        eventType: 'invoice.paid',
-        payload: '{"a":1}',
-        channels: null,
-        tags: null,
-        createdAt: now,
-        ...over,
-      };
-      return {
-        message,
-        dueAt: now,
-        route: (eps) =>
-          eps.filter((e) => endpointMatches(e, message.eventType, message.channels)).map((e) => e.id),
-        newDeliveryId: () => ids('delivery'),
-      };
-    };
+    const item = (appId: string, over: Partial<Message> = {}): IngestItem =>
+      testIngestItem(ids, appId, now, { payload: '{"a":1}', ...over }, { route: byFilters });
     const attemptFor = (
       d: { id: string; msgId: string; endpointId: string; appId: string },
       ok: boolean,

@@ -7,11 +7,12 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { IdGenerator } from '../src/core/ids.ts';
+import { endpointMatches } from '../src/core/routing.ts';
 import { createSecretBox } from '../src/core/secret-box.ts';
 import type { App, Attempt, Endpoint, Message } from '../src/core/types.ts';
 import { createPostgresStore } from '../src/store/postgres/postgres-store.ts';
 import { createSqliteStore } from '../src/store/sqlite/sqlite-store.ts';
-import type { ClaimedDelivery, IngestItem, Store } from '../src/store/store.ts';
+import type { ClaimedDelivery, IngestItem, RoutingEndpoint, Store } from '../src/store/store.ts';
 import { tempDir } from './helpers.ts';
 import { createTestDatabase } from './pg.ts';
 
@@ -120,16 +121,18 @@ export const testAttempt = (id: string, d: ClaimedDelivery, at: number): Attempt
 });
 
 /**
- * A new message for `store.ingest`, due when it is created and routed to every endpoint of its
- * application, for store tests and benchmarks; `over` sets fields of the message.
+ * A new message for `store.ingest`, for store tests and benchmarks: due when it is created
+ * (`options.dueAt` moves it) and routed to every endpoint of its application (`options.route`
+ * routes it otherwise, `byFilters` as the API does); `over` sets fields of the message.
  */
 export const testIngestItem = (
   ids: IdGenerator,
   appId: string,
   at: number,
   over: Partial<Message> = {},
-): IngestItem => ({
-  message: {
+  options: { dueAt?: number; route?: (eps: RoutingEndpoint[], message: Message) => string[] } = {},
+): IngestItem => {
+  const message: Message = {
     id: ids('message'),
     appId,
     eventId: null,
@@ -139,11 +142,19 @@ export const testIngestItem = (
     tags: null,
     createdAt: at,
     ...over,
-  },
-  dueAt: at,
-  route: (eps) => eps.map((e) => e.id),
-  newDeliveryId: () => ids('delivery'),
-});
+  };
+  const { route } = options;
+  return {
+    message,
+    dueAt: options.dueAt ?? at,
+    route: route ? (eps) => route(eps, message) : (eps) => eps.map((e) => e.id),
+    newDeliveryId: () => ids('delivery'),
+  };
+};
+
+/** Routing as the API does it: the endpoints whose event types and channels take the message. */
+export const byFilters = (eps: RoutingEndpoint[], m: Message): string[] =>
+  eps.filter((e) => endpointMatches(e, m.eventType, m.channels)).map((e) => e.id);
 
 /** An endpoint record with every field at its plain default, for store tests and benchmarks. */
 export const testEndpoint = (
