@@ -157,6 +157,39 @@ describe('attempt partitions (postgres)', await pgTestOptions(), () => {
     assert.equal((await attemptsOf(id!)).length, 1);
   });
 
+  test('a pass paces its drops: it is asked after each partition, and stops when told to', async () => {
+    // Three days of the past, made the way older history is (above), each a partition to drop.
+    await sql.query('SELECT hookline_day_partitions($1, $2, $3, $4)', [
+      'attempt',
+      'atmpt_',
+      today - 13 * DAY,
+      2,
+    ]);
+    const days = [13, 12, 11].map((d) => partitionOf(today - d * DAY));
+    for (const t of days) assert.ok(await exists(t), t);
+    const cutoff = today - 10 * DAY;
+    const took: number[] = [];
+    // Told to stop after the first: the other two stay for a later pass.
+    const first = await server.hookline.store.dropHistory(cutoff, clock.now(), async (ms) => {
+      took.push(ms);
+      return false;
+    });
+    assert.equal(first.partitions, 1);
+    assert.equal(took.length, 1);
+    assert.ok(took[0]! >= 0);
+    assert.equal(await exists(days[0]!), false, 'the oldest went first');
+    assert.ok(await exists(days[1]!));
+    assert.ok(await exists(days[2]!));
+    // Asked after each of the others in turn.
+    const rest = await server.hookline.store.dropHistory(cutoff, clock.now(), async (ms) => {
+      took.push(ms);
+      return true;
+    });
+    assert.equal(rest.partitions, 2);
+    assert.equal(took.length, 3);
+    for (const t of days) assert.equal(await exists(t), false, t);
+  });
+
   test('a partition another transaction holds is left to a later pass; the others go', async () => {
     const held = partitionOf(today + 3 * DAY);
     assert.ok(await exists(held));

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createManualClock } from '../src/core/clock.ts';
-import { BATCH_TARGET_MS, DUTY, nextBatch, pauseAfter, SYNCHRONOUS_DUTY } from '../src/delivery/retention.ts';
+import { BATCH_TARGET_MS, DUTY, nextBatch, pauseAfter } from '../src/delivery/retention.ts';
 import { startHookline, startReceiver, type TestReceiver, type TestServer } from './helpers.ts';
 import { type TestStoreKind, testStores } from './pg.ts';
 
@@ -21,16 +21,12 @@ describe('retention pacing', () => {
     assert.equal(nextBatch(20, 1_000, 500), 20, 'never below 20 rows');
     assert.equal(nextBatch(30, 1_000, 500), 20);
   });
-  test('batches take at most DUTY of the time, with a pause of a second at most', () => {
-    assert.equal(DUTY, 0.5);
-    assert.equal(pauseAfter(40), 40, 'a 40 ms batch is followed by 40 ms of rest');
+  test('drops and batches take at most a fifth of the time, with a pause of a second at most', () => {
+    assert.equal(DUTY, 0.2);
+    assert.equal(pauseAfter(5), 20, 'a 5 ms batch is followed by 20 ms of rest');
+    assert.equal(pauseAfter(100), 400, 'a 100 ms partition drop by 400 ms');
     assert.equal(pauseAfter(0), 0);
-    assert.equal(pauseAfter(5_000), 1_000);
-  });
-  test('where batches hold the event loop (SQLite), a fifth of the time', () => {
-    assert.equal(SYNCHRONOUS_DUTY, 0.2);
-    assert.equal(pauseAfter(5, SYNCHRONOUS_DUTY), 20, 'a 5 ms batch is followed by 20 ms of rest');
-    assert.equal(pauseAfter(500, SYNCHRONOUS_DUTY), 1_000);
+    assert.equal(pauseAfter(500), 1_000);
   });
 });
 

@@ -560,11 +560,17 @@ export interface Store extends OverviewQueries {
   expunge(before: number, now: number, batch: number): Promise<{ payloads: number; attempts: number }>;
   /**
    * Retention's first step, before the batches of `expunge`: a store that keeps attempt logs in
-   * time partitions (PostgreSQL: one per day) drops those holding nothing made at or after
-   * `before`, and makes sure the partitions for the next days exist. Returns how many it dropped
-   * (always 0 where attempts are not partitioned).
+   * time partitions (PostgreSQL: one per day) makes sure the partitions for the next days exist,
+   * then drops those holding nothing made at or after `before`. Returns how many it dropped
+   * (always 0 where attempts are not partitioned). `between`, when given, is awaited after each
+   * partition it tries, with how long that took (the caller paces the drops: each locks the
+   * table that inserts go to); it answers false to stop there, the rest left to a later pass.
    */
-  dropHistory(before: number, now: number): Promise<{ partitions: number }>;
+  dropHistory(
+    before: number,
+    now: number,
+    between?: (tookMs: number) => Promise<boolean>,
+  ): Promise<{ partitions: number }>;
 
   getIdempotentResponse(key: string, now: number): Promise<StoredResponse | null>;
   /**
