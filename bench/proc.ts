@@ -92,12 +92,6 @@ export function postgresProcesses(database: string): { backends: number[]; share
 }
 
 /**
- * CPU seconds used by groups of processes over a phase (or, with `read = runDelaySeconds`, the
- * seconds their main threads waited for a core). `groups` names the PIDs of each group; it is
- * asked again at every sample (every `intervalMs`), so a process born during the phase counts in
- * full and one that ends counts up to its last sample.
- */
-/**
  * The whole machine's CPU time from /proc/stat's first line: busy (everything but idle and I/O
  * wait) and in all, in clock ticks over every core; null where there is no /proc.
  */
@@ -134,6 +128,12 @@ export class MachineCpu {
   }
 }
 
+/**
+ * CPU seconds used by groups of processes over a phase (or, with `read = runDelaySeconds`, the
+ * seconds their main threads waited for a core). `groups` names the PIDs of each group; it is
+ * asked again at every sample (every `intervalMs`), so a process born during the phase counts in
+ * full and one that ends counts up to its last sample.
+ */
 export class CpuMeter {
   readonly #groups: () => Record<string, number[]>;
   readonly #intervalMs: number;
