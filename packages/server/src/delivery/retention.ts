@@ -13,8 +13,8 @@
  * every insert goes to. At half of the time, publishing at 1,000 msg/s over a million stored
  * messages fell behind while a pass caught up on 20 days, on SQLite (p50 470 ms) and on
  * PostgreSQL (p50 707-862 ms, its drops back to back or paced); at a fifth it kept up (SQLite p50
- * 4-6 ms, PostgreSQL 134 ms against 102 ms without retention on a machine at the edge of that
- * rate), the pass taking longer (`npm run bench -- --grow`, "retention running";
+ * 4-6 ms; PostgreSQL 26-134 ms against 21-102 ms without retention in four runs on a machine at
+ * the edge of that rate), the pass taking longer (`npm run bench -- --grow`, "retention running";
  * docs/benchmarks.md).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
