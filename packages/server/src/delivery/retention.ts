@@ -72,12 +72,17 @@ export function createRetention(deps: {
     async pass(stopping) {
       const before = clock.now() - retentionMs;
       const synchronous = store.capabilities.synchronousWrites;
-      // Whole days go first, paced like the batches.
-      const { partitions } = await store.dropHistory(before, clock.now(), async (took) => {
-        if (stopping()) return false;
-        await sleep(pauseAfter(took));
+      /** The rest after a drop or batch that took `tookMs`; whether the pass goes on. */
+      const rest = async (tookMs: number) => {
+        await sleep(pauseAfter(tookMs));
         return !stopping();
-      });
+      };
+      // Whole days go first, paced like the batches.
+      const { partitions } = await store.dropHistory(
+        before,
+        clock.now(),
+        async (took) => !stopping() && (await rest(took)),
+      );
       if (partitions > 0)
         logger.info({ partitions }, 'retention: dropped days of old attempts and inbound request bytes');
       const total = { partitions, payloads: 0, attempts: 0 };
@@ -90,7 +95,7 @@ export function createRetention(deps: {
         total.attempts += r.attempts;
         if (r.payloads < batch && r.attempts < batch) break;
         if (synchronous) batch = nextBatch(batch, took, maxBatch);
-        await sleep(pauseAfter(took));
+        await rest(took);
       }
       if (total.payloads + total.attempts > 0)
         logger.info(total, 'retention: expunged old payloads and attempts');

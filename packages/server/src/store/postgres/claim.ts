@@ -1,3 +1,17 @@
+/**
+ * Claim and completion on PostgreSQL, one statement each, in autocommit: workers never wait on
+ * one another, and a batch costs one round trip each way.
+ *
+ * - `claimDue` calls `hookline_claim` (migration 9, ordering keys since 16): per endpoint, one claim at a time across
+ *   every process decides the limits (in-flight cap, FIFO, rate), under a transaction-scoped
+ *   advisory lock that is only ever tried: an endpoint another claim holds is skipped, that
+ *   claim serves it. The leased rows come back with their message and endpoint. It runs on a
+ *   pooled connection of its own (`PostgresConnection.onConnection`), reading its clock once it
+ *   has one.
+ * - `completeDeliveries` moves the deliveries whose lease is still ours, logs every attempt
+ *   whose delivery still exists, and writes endpoint health (`core/endpoint-health.ts`) and
+ *   auto-disable, in one statement.
+ */
 import { type HealthChange, healthChanges, healthSignals } from '../../core/endpoint-health.ts';
 import { LEASE_SLACK_MS, LEASE_TIMEOUTS } from '../../core/lease.ts';
 import { countsAsAttempt, statusAfter } from '../../core/outcome.ts';
