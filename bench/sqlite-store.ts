@@ -79,6 +79,7 @@ async function run(): Promise<Figures> {
     let taken: ClaimedDelivery[] = [];
     const handoff: IngestHandoff = {
       leaseMs: 30_000,
+      perEndpoint: 64,
       take: () => true,
       taken: (d) => taken.push(...d),
       untake: () => {},

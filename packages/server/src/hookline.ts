@@ -291,8 +291,8 @@ export async function createHookline(
       })
     : null;
 
-  // Only a store that one process owns hands new deliveries over (see IngestHandoff).
-  handoff = dispatcher && !store.capabilities.multiProcess ? dispatcher.handoff : null;
+  // New deliveries go straight to this process's dispatcher when it runs one (see IngestHandoff).
+  handoff = dispatcher ? dispatcher.handoff : null;
 
   const retention =
     runWorker && config.retentionMs !== null

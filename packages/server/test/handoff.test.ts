@@ -1,8 +1,9 @@
 /**
- * Live traffic without a claim (IngestHandoff): on a store one process owns (SQLite), a new
- * delivery to a plain endpoint is leased to the dispatcher in the ingest transaction and sent
- * right after the commit. These tests count what the claims return to show which path each
- * delivery took, and hold the handed-off deliveries to the same guarantees as claimed ones.
+ * Live traffic without a claim (IngestHandoff): in a process that serves the API and delivers,
+ * a new delivery to a plain endpoint is leased to the dispatcher in the ingest transaction and
+ * sent right after the commit, on both stores (on PostgreSQL within the limit claims keep across
+ * processes: pg-ingest.test.ts). These tests count what the claims return to show which path
+ * each delivery took, and hold the handed-off deliveries to the same guarantees as claimed ones.
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
@@ -10,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { headersOf, startHookline, startReceiver, type TestReceiver, type TestServer } from './helpers.ts';
+import { type TestStoreKind, testStores } from './pg.ts';
 
 /** Counts what the dispatcher's claims bring back. */
 function countClaims(server: TestServer): { deliveries: number } {
@@ -31,28 +33,33 @@ async function makeEndpoint(server: TestServer, app: string, body: Record<string
   return { id: res.body.id as string, secret: secret.body.key as string };
 }
 
-describe('new deliveries handed to the dispatcher at commit (SQLite)', () => {
+function handedOverSuite(kind: TestStoreKind): void {
   let server: TestServer;
   let recv: TestReceiver;
+  let db: Awaited<ReturnType<TestStoreKind['open']>>;
   before(async () => {
-    server = await startHookline();
+    db = await kind.open('handoff');
+    server = await startHookline({ env: db.env });
     recv = await startReceiver();
     assert.equal((await server.call('POST', '/api/v1/app', { name: 'Handoff', uid: 'h' })).status, 201);
   });
   after(async () => {
     await server.close();
     await recv.close();
+    await db.drop();
   });
 
   test('live messages to a plain endpoint go out without a claim, signed, and are recorded', async () => {
     const claims = countClaims(server);
     const ep = await makeEndpoint(server, 'h', { url: `${recv.url}/plain` });
     const before = recv.requests.length;
-    const sent = await Promise.all(
-      Array.from({ length: 40 }, (_, i) =>
-        server.call('POST', '/api/v1/app/h/msg', { eventType: 'order.paid', payload: { i } }),
-      ),
-    );
+    const publish = (i: number) =>
+      server.call('POST', '/api/v1/app/h/msg', { eventType: 'order.paid', payload: { i } });
+    // On PostgreSQL one after the other: two ingest statements at once for one endpoint would
+    // meet on its claim lock, and the second's deliveries would wait for a claim (by design).
+    const sent =
+      kind.name === 'sqlite' ? await Promise.all(Array.from({ length: 40 }, (_, i) => publish(i))) : [];
+    for (let i = 0; kind.name !== 'sqlite' && i < 40; i++) sent.push(await publish(i));
     for (const r of sent) assert.equal(r.status, 202);
     await recv.waitFor(before + 40);
     await server.hookline.dispatcher!.drain();
@@ -171,10 +178,17 @@ describe('new deliveries handed to the dispatcher at commit (SQLite)', () => {
     assert.equal(recv.requests.filter((q) => q.url === '/backlog').length, 1);
     assert.equal(recv.requests.filter((q) => q.url === '/live').length, liveSent);
   });
-});
+}
 
-describe('handed-off and claimed deliveries share the per-endpoint limit (SQLite)', () => {
+for (const kind of await testStores()) {
+  describe(`new deliveries handed to the dispatcher at commit (${kind.name})`, kind.options, () =>
+    handedOverSuite(kind),
+  );
+}
+
+function sharedLimitSuite(kind: TestStoreKind): void {
   let server: TestServer;
+  let db: Awaited<ReturnType<TestStoreKind['open']>>;
   let slow: Server;
   let url = '';
   let open = 0;
@@ -195,8 +209,9 @@ describe('handed-off and claimed deliveries share the per-endpoint limit (SQLite
     });
     await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
     url = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`;
+    db = await kind.open('handoff_limit');
     server = await startHookline({
-      env: { HOOKLINE_ENDPOINT_CONCURRENCY: '3', HOOKLINE_ADAPTIVE_CONCURRENCY: 'false' },
+      env: { HOOKLINE_ENDPOINT_CONCURRENCY: '3', HOOKLINE_ADAPTIVE_CONCURRENCY: 'false', ...db.env },
     });
     await server.call('POST', '/api/v1/app', { name: 'Limit', uid: 'l' });
   });
@@ -204,6 +219,7 @@ describe('handed-off and claimed deliveries share the per-endpoint limit (SQLite
     await server.close();
     slow.closeAllConnections();
     await new Promise<void>((r) => slow.close(() => r()));
+    await db.drop();
   });
 
   test('a burst larger than the limit: at most the limit in flight, every message delivered once', async () => {
@@ -223,10 +239,19 @@ describe('handed-off and claimed deliveries share the per-endpoint limit (SQLite
     // The first few were handed over at commit; the rest queued behind the limit and were claimed.
     assert.ok(claims.deliveries > 0 && claims.deliveries < 30, `claimed ${claims.deliveries} of 30`);
   });
-});
+}
 
-describe('a dispatcher holding all it may of an endpoint does not claim for it on new work (SQLite)', () => {
+for (const kind of await testStores()) {
+  describe(
+    `handed-off and claimed deliveries share the per-endpoint limit (${kind.name})`,
+    kind.options,
+    () => sharedLimitSuite(kind),
+  );
+}
+
+function heldEndpointSuite(kind: TestStoreKind): void {
   let server: TestServer;
+  let db: Awaited<ReturnType<TestStoreKind['open']>>;
   let held: Server;
   let url = '';
   const release: (() => void)[] = [];
@@ -249,8 +274,9 @@ describe('a dispatcher holding all it may of an endpoint does not claim for it o
     });
     await new Promise<void>((r) => held.listen(0, '127.0.0.1', r));
     url = `http://127.0.0.1:${(held.address() as AddressInfo).port}`;
+    db = await kind.open('handoff_held');
     server = await startHookline({
-      env: { HOOKLINE_ENDPOINT_CONCURRENCY: '3', HOOKLINE_ADAPTIVE_CONCURRENCY: 'false' },
+      env: { HOOKLINE_ENDPOINT_CONCURRENCY: '3', HOOKLINE_ADAPTIVE_CONCURRENCY: 'false', ...db.env },
     });
     await server.call('POST', '/api/v1/app', { name: 'Held', uid: 'busy' });
   });
@@ -259,6 +285,7 @@ describe('a dispatcher holding all it may of an endpoint does not claim for it o
     await server.close();
     held.closeAllConnections();
     await new Promise<void>((r) => held.close(() => r()));
+    await db.drop();
   });
 
   test('the new delivery waits for a free slot instead of a claim at each message; none is lost', async () => {
@@ -304,4 +331,12 @@ describe('a dispatcher holding all it may of an endpoint does not claim for it o
       [0, 1, 2, 3, 4, 5, 6],
     );
   });
-});
+}
+
+for (const kind of await testStores()) {
+  describe(
+    `a dispatcher holding all it may of an endpoint does not claim for it on new work (${kind.name})`,
+    kind.options,
+    () => heldEndpointSuite(kind),
+  );
+}

@@ -8,7 +8,15 @@ import { createIdGenerator } from '../src/core/ids.ts';
 import { endpointMatches } from '../src/core/routing.ts';
 import type { App, Attempt, Endpoint, InboundEvent, Message, Source } from '../src/core/types.ts';
 import { LIVE_MS, slotInterval } from '../src/store/claim-plan.ts';
-import type { InboundItem, IngestItem, PageQuery, RecoverCursor, Store } from '../src/store/store.ts';
+import type {
+  ClaimedDelivery,
+  InboundItem,
+  IngestHandoff,
+  IngestItem,
+  PageQuery,
+  RecoverCursor,
+  Store,
+} from '../src/store/store.ts';
 import { pgTestOptions } from './pg.ts';
 import { byFilters, selectedAdapters, testEndpoint, testIngestItem } from './stores.ts';
 
@@ -1945,6 +1953,71 @@ for (const adapter of selectedAdapters()) {
         await Promise.all(live.map((b) => store.completeDeliveries(b.map(done), now)));
         for (const d of refill.flat()) seen.add(d.id);
       }
+    });
+
+    test('several processes: handoffs and claims at once never exceed an endpoint’s in-flight limit together', async (t) => {
+      if (!store.capabilities.multiProcess || !peer) {
+        t.skip('single-process store');
+        return;
+      }
+      const a = app();
+      await store.insertApp(a);
+      const e = endpoint(a.id);
+      await store.insertEndpoint(e);
+      // A backlog for the claims, and new messages for the handoffs, all due now.
+      await store.ingest(Array.from({ length: 60 }, () => item(a.id)));
+      const workers = [store, peer(), peer(), peer()];
+      await Promise.all(workers.map((w) => w.ping()));
+      /** Ingests `n` messages through `w`, its dispatcher taking every one it is offered. */
+      const handOff = async (w: Store, n: number) => {
+        const taken: ClaimedDelivery[] = [];
+        const handoff: IngestHandoff = {
+          leaseMs: 30_000,
+          perEndpoint: 10,
+          take: () => true,
+          taken: (ds) => taken.push(...ds),
+          untake: () => {},
+        };
+        const results = await w.ingest(
+          Array.from({ length: n }, () => item(a.id)),
+          handoff,
+        );
+        assert.ok(results.every((r) => r.ok));
+        return taken;
+      };
+      const seen = new Set<string>();
+      let handedOff = 0;
+      /** Leased and not yet done: what the limit counts. */
+      let live: ClaimedDelivery[] = [];
+      for (let round = 0; round < 12; round++) {
+        // Two claims and two ingests handing off, at once; every third round only ingests.
+        const batches = await Promise.all(
+          workers.map((w, i) =>
+            i % 2 === 1 || round % 3 === 2
+              ? handOff(w, 6)
+              : w
+                  .claimDue({ now, limit: 25, leaseMs: 30_000, perEndpoint: 10, skipEndpoints: [] })
+                  .then((c) => c.deliveries),
+          ),
+        );
+        const all = batches.flat();
+        live.push(...all);
+        assert.ok(
+          live.length <= 10,
+          `round ${round}: ${batches.map((b) => b.length)} leased beside ${live.length - all.length}, the limit is 10`,
+        );
+        assert.ok(all.length > 0, `round ${round}: someone got the endpoint`);
+        for (const d of all) {
+          assert.equal(seen.has(d.id), false, 'no delivery leased twice');
+          seen.add(d.id);
+        }
+        handedOff += batches.filter((_, i) => i % 2 === 1 || round % 3 === 2).flat().length;
+        // The older half finishes: the room it leaves is all the next round may take.
+        const finished = live.slice(0, Math.ceil(live.length / 2));
+        live = live.slice(finished.length);
+        await store.completeDeliveries(finished.map(done), now);
+      }
+      assert.ok(handedOff > 0, 'some deliveries were handed off');
     });
 
     test('several processes: concurrent claims never share a delivery; NOTIFY wakes the others', async (t) => {

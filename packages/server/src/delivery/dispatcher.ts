@@ -945,6 +945,7 @@ export function createDispatcher(deps: {
     },
     handoff: {
       leaseMs: options.leaseMs,
+      perEndpoint: prefetch,
       // Live traffic needs no claim: a delivery written while this process has a free slot for
       // its endpoint (and nothing of that endpoint waiting in hand, and no pause) is leased in
       // the same transaction and sent right after the commit. The slot is promised until then.

@@ -8,30 +8,32 @@
  * `sqlite/` and `postgres/` files.
  */
 
+import { leaseFor } from '../core/lease.ts';
 import { handshakeFromColumn } from '../core/source-app.ts';
-import type {
-  App,
-  AppToken,
-  AppTokenScope,
-  Attempt,
-  BackgroundTask,
-  BackgroundTaskKind,
-  BackgroundTaskStatus,
-  DeliveryStatusCode,
-  Endpoint,
-  EndpointExtras,
-  EndpointKind,
-  EndpointSecret,
-  EventType,
-  InboundEvent,
-  InboundStatus,
-  Message,
-  Source,
-  SourceHandshake,
-  TriggerTypeCode,
+import {
+  type App,
+  type AppToken,
+  type AppTokenScope,
+  type Attempt,
+  type BackgroundTask,
+  type BackgroundTaskKind,
+  type BackgroundTaskStatus,
+  type DeliveryStatusCode,
+  type Endpoint,
+  type EndpointExtras,
+  type EndpointKind,
+  type EndpointSecret,
+  type EventType,
+  type InboundEvent,
+  type InboundStatus,
+  type Message,
+  type Source,
+  type SourceHandshake,
+  TriggerType,
+  type TriggerTypeCode,
 } from '../core/types.ts';
 import type { Row } from './sql.ts';
-import type { ClaimedDelivery } from './store.ts';
+import type { ClaimedDelivery, IngestItem } from './store.ts';
 import {
   bytes,
   type Codec,
@@ -266,6 +268,52 @@ export const CLAIMED_ENDPOINT_FIELDS = [
 export function claimedEndpoint(row: Row, ctx: CodecContext): ClaimedDelivery['endpoint'] {
   const e = endpoints.pick(row, ctx, CLAIMED_ENDPOINT_FIELDS);
   return { ...e, kind: e.kind ?? 'http', template: e.template ?? null };
+}
+
+/**
+ * What handing a new delivery straight to this process's dispatcher (IngestHandoff) reads of its
+ * endpoint `e` and application `a`: the fields a claimed delivery carries, and both rate limits.
+ */
+export const HANDOFF_ENDPOINT_COLUMNS = `${endpoints.names(CLAIMED_ENDPOINT_FIELDS, 'e')}, e.throttle_rate,
+  a.throttle_rate AS app_rate`;
+
+/** An endpoint whose new deliveries may be handed off, with the lease they get. */
+export type HandoffEndpoint = ClaimedDelivery['endpoint'] & { leaseMs: number };
+
+/**
+ * The endpoint of a row with `HANDOFF_ENDPOINT_COLUMNS` when its new deliveries may be handed off
+ * (an `http` endpoint with no FIFO order and no rate limit, its own or its application's), with
+ * their lease (`leaseMs` unless the endpoint has a timeout of its own); null when they must wait
+ * for a claim.
+ */
+export function handoffEndpoint(row: Row, ctx: CodecContext, leaseMs: number): HandoffEndpoint | null {
+  const e = claimedEndpoint(row, ctx);
+  if (e.kind !== 'http' || e.fifo || row.throttle_rate !== null || row.app_rate !== null) return null;
+  return { ...e, leaseMs: e.timeoutMs === null ? leaseMs : leaseFor(e.timeoutMs) };
+}
+
+/** A new delivery of `item`'s message, leased to this process's dispatcher as it is written. */
+export function handedOffDelivery(
+  item: IngestItem,
+  id: string,
+  endpointId: string,
+  { leaseMs, ...endpoint }: HandoffEndpoint,
+): ClaimedDelivery {
+  const m = item.message;
+  return {
+    id,
+    msgId: m.id,
+    appId: m.appId,
+    endpointId,
+    attempts: 0,
+    triggerType: TriggerType.scheduled,
+    eventType: m.eventType,
+    payload: m.payload,
+    msgCreatedAt: m.createdAt,
+    leaseUntil: m.createdAt + leaseMs,
+    endpoint,
+    traceparent: item.traceparent ?? null,
+  };
 }
 
 /**

@@ -119,17 +119,22 @@ export interface IngestItem {
 }
 
 /**
- * A dispatcher in the process that owns the queue, offered new deliveries as they are written:
- * live traffic goes from the commit straight to the sender, without a claim query. Only deliveries
- * due now, to `http` endpoints with no FIFO order and no rate limit (theirs or their
+ * This process's dispatcher, offered new deliveries as they are written: live traffic goes from
+ * the commit straight to the sender, without a claim query. Only deliveries due now, without an
+ * ordering key, to `http` endpoints with no FIFO order and no rate limit (theirs or their
  * application's), are offered; the rest wait for a claim as usual. The dispatcher accounts for
- * what it takes exactly as for what it claims, so its concurrency limits hold either way.
+ * what it takes exactly as for what it claims, so its concurrency limits hold either way. A store
+ * shared by several processes (PostgreSQL) also holds a handed-off delivery to the limit every
+ * claim keeps across processes, `perEndpoint` leased at a time: it decides as a claim does, under
+ * the endpoint's claim lock; what it may not lease is queued for a claim.
  */
 export interface IngestHandoff {
   /** Inside the transaction: whether the dispatcher takes this delivery now (it reserves a slot). */
   take(endpointId: string): boolean;
   /** The lease of a taken delivery when its endpoint has no timeout of its own. */
   readonly leaseMs: number;
+  /** The most deliveries of one endpoint leased at a time across processes (a claim's `perEndpoint`). */
+  readonly perEndpoint: number;
   /** After the commit: the taken deliveries, leased to this process, to send. */
   taken(deliveries: ClaimedDelivery[]): void;
   /** The transaction rolled back: the slots reserved for these endpoints (one per entry) are free. */
@@ -507,9 +512,9 @@ export interface Store extends OverviewQueries {
   eventTypeRetrySchedules(): Promise<Map<string, number[]>>;
 
   /**
-   * Stores messages and their deliveries, all in ONE transaction. With a `handoff`, a store that
-   * one process owns (SQLite) may lease new deliveries to that process's dispatcher in the same
-   * transaction, sparing them the claim; a store shared by several processes ignores it.
+   * Stores messages and their deliveries, all in ONE transaction. With a `handoff`, the store may
+   * lease new deliveries to this process's dispatcher in the same transaction, sparing them the
+   * claim (see `IngestHandoff`).
    */
   ingest(items: IngestItem[], handoff?: IngestHandoff | null): Promise<IngestResult[]>;
   getMessage(appId: string, idOrEventId: string): Promise<Message | null>;

@@ -27,7 +27,8 @@ import type { Notifier } from './notify.ts';
 
 /**
  * The class (first key) of the transaction-scoped advisory locks `hookline_claim` takes, one per
- * endpoint (second key: `hashtext(endpoint id)`); written into the function (migrations 8 and 9). Apart
+ * endpoint (second key: `hashtext(endpoint id)`); written into the function (migrations 8 and 9),
+ * and into `hookline_handoff` (migration 36), which an ingest handing deliveries off takes. Apart
  * from MIGRATION_LOCK, the test template's lock and DEDUPE_LOCK (7_240_001..3).
  */
 export const CLAIM_LOCK_CLASS = 7_240_004;

@@ -1993,6 +1993,60 @@ ${claimLeavingOthersEndpoints()}
 `;
     },
   },
+  {
+    version: 36,
+    name: 'new deliveries may be leased to the accepting process as they are written (ingest handoff)',
+    sql: `
+-- A process that serves the API and delivers (role all) leases a new delivery to its own
+-- dispatcher in the statement that writes it, when the delivery is due now and its endpoint is
+-- plain (no FIFO order, no rate limit, no ordering key): live traffic goes from the commit to
+-- the sender without a notification and a claim, and without the row version a lease writes.
+-- The limit that holds across processes, p_per_endpoint deliveries of an endpoint leased at a
+-- time (the claims' p_per_endpoint), is decided as a claim decides it: under the endpoint's claim
+-- lock (class 7240004), counting its live leases with a snapshot taken after the lock (a VOLATILE
+-- function's statements each take one). The lock is held until the ingest commits, so the next
+-- claim or handoff for the endpoint counts what this one leased.
+-- Unlike a claim, which only tries the lock (and skips an endpoint another claim holds), the
+-- ingest waits for it: with only tries, an ingest meeting a claim or another ingest of the same
+-- endpoint queued its deliveries for a claim, whose lock made the next ingest queue its own, and
+-- live traffic went by claims again. The wait is one claim's or one ingest's statement at most
+-- (a try-lock that meets a waiter fails, so claims do not pass it). The locks are taken in the
+-- order of their keys, before the ingest statement takes any other lock (its messages wait for
+-- this function), and claims never wait for one: no wait here can close a cycle. An endpoint
+-- already at its limit by a count without the lock is not waited for.
+-- Returns, for each endpoint with room, how many of p_wants[i] it may lease.
+CREATE FUNCTION hookline_handoff(p_eids text[], p_wants integer[], p_per_endpoint integer, p_now bigint)
+  RETURNS TABLE(endpoint_id text, granted integer)
+  LANGUAGE plpgsql VOLATILE
+  SET plan_cache_mode = force_generic_plan SET jit = off
+AS $$
+#variable_conflict use_column
+DECLARE
+  r record;
+  v_live integer;
+BEGIN
+  FOR r IN SELECT x.eid, x.want FROM unnest(p_eids, p_wants) AS x(eid, want) ORDER BY hashtext(x.eid), x.eid LOOP
+    FOR pass IN 1 .. 2 LOOP
+      -- Pass 1 without the lock (is there room at all?), pass 2 under it.
+      IF pass = 2 THEN
+        PERFORM pg_advisory_xact_lock(7240004, hashtext(r.eid));
+      END IF;
+      SELECT count(*)::integer INTO v_live FROM (
+        SELECT 1 FROM delivery s
+         WHERE s.endpoint_id = r.eid AND s.status = 3 AND s.next_attempt_at > p_now
+         LIMIT p_per_endpoint) s;
+      EXIT WHEN v_live >= p_per_endpoint;
+      IF pass = 2 THEN
+        endpoint_id := r.eid;
+        granted := least(r.want, p_per_endpoint - v_live);
+        RETURN NEXT;
+      END IF;
+    END LOOP;
+  END LOOP;
+END
+$$;
+`,
+  },
 ];
 
 /**

@@ -3,7 +3,9 @@
  * number of API and worker processes.
  *
  * - Ingest stores a batch of messages, their deliveries and idempotent responses in one
- *   statement, and notifies the workers after the commit (coalesced, see `notify.ts`).
+ *   statement, and notifies the workers after the commit (coalesced, see `notify.ts`). In a
+ *   process that also delivers, live deliveries to plain endpoints are written leased to its
+ *   dispatcher instead, within the limit claims keep across processes (`IngestHandoff`).
  * - Claims and completions are one statement each, and never wait on another worker (see
  *   `claim.ts`): a claim leases due rows by writing the lease end into `next_attempt_at`, with
  *   the per-endpoint limits (in-flight, FIFO, rate) decided by one claim at a time per endpoint
@@ -11,10 +13,24 @@
  *   still holds, and persists endpoint health as `core/endpoint-health.ts` decides.
  */
 import { TriggerType, type TriggerTypeCode } from '../../core/types.ts';
-import { endpoints, messages } from '../schema.ts';
-import { prepared, raw, sql } from '../sql.ts';
+import {
+  endpoints,
+  HANDOFF_ENDPOINT_COLUMNS,
+  type HandoffEndpoint,
+  handedOffDelivery,
+  handoffEndpoint,
+  messages,
+} from '../schema.ts';
+import { prepared, type Row, raw, sql } from '../sql.ts';
 import { PENDING, SENDING } from '../statuses.ts';
-import type { IngestItem, IngestResult, RoutingEndpoint, Store } from '../store.ts';
+import type {
+  ClaimedDelivery,
+  IngestHandoff,
+  IngestItem,
+  IngestResult,
+  RoutingEndpoint,
+  Store,
+} from '../store.ts';
 import type { CodecContext } from '../table.ts';
 import { postgresClaims } from './claim.ts';
 import type { PostgresConnection, Queryable } from './connection.ts';
@@ -77,29 +93,52 @@ export function postgresQueue(
    * endpoint created meanwhile either. An application or endpoint deleted between the read and the
    * statement fails the statement on its foreign key (nothing stored): `ingest` routes again.
    */
-  const ingestOnce = async (items: IngestItem[]) => {
+  const ingestOnce = async (items: IngestItem[], handoff: IngestHandoff | null) => {
     const results: (IngestResult | null)[] = items.map(() => null);
-    // The applications and their endpoints, at once.
+    // The applications and their endpoints, at once; with a handoff, also what a handed-off
+    // delivery carries of its endpoint.
     const appIds = [...new Set(items.map((i) => i.message.appId))];
     const routingByApp = new Map<string, RoutingEndpoint[]>();
     const rows = await query(
       // Polling endpoints (kind 'poller') are never sent anything: their consumers poll.
-      prepared(
-        'hookline_routing',
-        sql`SELECT a.id AS app, e.id, e.disabled, e.event_types, e.channels
+      handoff
+        ? prepared(
+            'hookline_routing_handoff',
+            sql`SELECT a.id AS app, e.id, e.event_types, e.channels, ${raw(HANDOFF_ENDPOINT_COLUMNS)}
                 FROM app a LEFT JOIN endpoint e ON e.app_id = a.id AND e.kind <> 'poller'
                 WHERE a.id = ANY(${appIds}::text[])`,
-      ),
+          )
+        : prepared(
+            'hookline_routing',
+            sql`SELECT a.id AS app, e.id, e.disabled, e.event_types, e.channels
+                FROM app a LEFT JOIN endpoint e ON e.app_id = a.id AND e.kind <> 'poller'
+                WHERE a.id = ANY(${appIds}::text[])`,
+          ),
     );
+    const endpointRows = new Map<string, Row>();
     for (const r of rows) {
       const list = routingByApp.get(String(r.app)) ?? [];
       routingByApp.set(String(r.app), list);
-      if (r.id !== null) list.push(routing(r));
+      if (r.id === null) continue;
+      list.push(routing(r));
+      endpointRows.set(String(r.id), r);
     }
+    /** What a handoff needs of an endpoint, or null when its deliveries must wait for a claim. */
+    const plain = new Map<string, HandoffEndpoint | null>();
+    const handoffOf = (endpointId: string) => {
+      let e = plain.get(endpointId);
+      if (e === undefined) {
+        e = handoffEndpoint(endpointRows.get(endpointId)!, ctx, handoff!.leaseMs);
+        plain.set(endpointId, e);
+      }
+      return e;
+    };
     // Route every new message (the first of an eventId wins, within the batch too).
     const toInsert: number[] = [];
     const seenEventIds = new Set<string>();
     const deliveries: NewDelivery[] = [];
+    /** Deliveries the dispatcher took a slot for: leased as they are written if the database agrees. */
+    const offered = new Map<string, ClaimedDelivery>();
     const routed = new Map<number, number>();
     items.forEach((item, i) => {
       const m = item.message;
@@ -116,9 +155,15 @@ export function postgresQueue(
       toInsert.push(i);
       const targets = item.route(eps);
       routed.set(i, targets.length);
+      // Only live traffic is handed off: due now, and no ordering key (its line decides).
+      const live = handoff !== null && item.dueAt <= m.createdAt && (m.orderingKey ?? null) === null;
       for (const endpointId of targets) {
+        const id = item.newDeliveryId();
+        const endpoint = live ? handoffOf(endpointId) : null;
+        if (endpoint && handoff!.take(endpointId))
+          offered.set(id, handedOffDelivery(item, id, endpointId, endpoint));
         deliveries.push({
-          id: item.newDeliveryId(),
+          id,
           msgId: m.id,
           appId: m.appId,
           endpointId,
@@ -128,6 +173,12 @@ export function postgresQueue(
         });
       }
     });
+    // What the dispatcher would take, per endpoint: the database grants at most that many.
+    const wants = new Map<string, number>();
+    for (const d of offered.values()) wants.set(d.endpointId, (wants.get(d.endpointId) ?? 0) + 1);
+    const leaseOf = (id: string) => offered.get(id)?.leaseUntil ?? null;
+    let offeredAt = 0;
+    for (const d of offered.values()) offeredAt = Math.max(offeredAt, d.msgCreatedAt);
     const idem = new Map<string, { msgId: string; status: number; body: string; expiresAt: number }>();
     for (const i of toInsert) {
       const it = items[i]!;
@@ -144,14 +195,21 @@ export function postgresQueue(
     // their payloads (in message_payload, partitioned by day), deliveries and idempotent
     // responses. Keyed deliveries take the next numbers of
     // their (endpoint, key) line: one upsert per line, in key order (two batches lock the
-    // counters they share in the same order), numbered within the batch in batch order.
-    const stored =
-      msgs.length === 0
-        ? []
-        : await query(
-            prepared(
-              'hookline_ingest',
-              sql`WITH m AS (
+    // counters they share in the same order), numbered within the batch in batch order. Offered
+    // deliveries are written leased (SENDING until their lease ends) as far as hookline_handoff
+    // (migration 36) grants, in batch order; the others pending, for a claim.
+    let stored: Row[] = [];
+    try {
+      if (msgs.length > 0)
+        stored = await query(
+          prepared(
+            'hookline_ingest',
+            sql`WITH g AS MATERIALIZED (
+                   SELECT h.endpoint_id, h.granted
+                   FROM hookline_handoff(${[...wants.keys()]}::text[], ${[...wants.values()]}::integer[],
+                     ${handoff?.perEndpoint ?? 0}::integer, ${offeredAt}::bigint) h
+                   WHERE cardinality(${[...wants.keys()]}::text[]) > 0
+                 ), m AS (
                    INSERT INTO message (id, app_id, event_id, event_type, channels, tags, created_at,
                      ordering_key, traceparent)
                    SELECT id, app_id, event_id, event_type, channels::jsonb, tags::jsonb, created_at,
@@ -163,6 +221,8 @@ export function postgresQueue(
                      ${msgs.map((m) => m.orderingKey ?? null)}::text[], ${traceparents}::text[])
                      AS u(id, app_id, event_id, event_type, channels, tags, created_at, ordering_key,
                        traceparent)
+                   -- The handoff's locks first (hookline_handoff): nothing below runs before them.
+                   WHERE (SELECT count(*) FROM g) >= 0
                    ON CONFLICT (app_id, event_id) WHERE event_id IS NOT NULL DO NOTHING
                    RETURNING id
                  ), mp AS (
@@ -172,12 +232,14 @@ export function postgresQueue(
                    WHERE u.id IN (SELECT id FROM m)
                  ), u AS (
                    SELECT u.*, count(*) OVER (PARTITION BY u.endpoint_id, u.okey) AS n,
-                     row_number() OVER (PARTITION BY u.endpoint_id, u.okey ORDER BY u.ord) AS rn
+                     row_number() OVER (PARTITION BY u.endpoint_id, u.okey ORDER BY u.ord) AS rn,
+                     CASE WHEN u.lease IS NOT NULL
+                       THEN row_number() OVER (PARTITION BY u.endpoint_id, u.lease IS NULL ORDER BY u.ord) END AS hn
                    FROM unnest(${deliveries.map((d) => d.id)}::text[], ${deliveries.map((d) => d.msgId)}::text[],
                      ${deliveries.map((d) => d.appId)}::text[], ${deliveries.map((d) => d.endpointId)}::text[],
                      ${deliveries.map((d) => d.dueAt)}::bigint[], ${deliveries.map((d) => d.createdAt)}::bigint[],
-                     ${deliveries.map((d) => d.orderingKey ?? null)}::text[])
-                     WITH ORDINALITY AS u(id, msg_id, app_id, endpoint_id, due, created, okey, ord)
+                     ${deliveries.map((d) => d.orderingKey ?? null)}::text[], ${deliveries.map((d) => leaseOf(d.id))}::bigint[])
+                     WITH ORDINALITY AS u(id, msg_id, app_id, endpoint_id, due, created, okey, lease, ord)
                    WHERE u.msg_id IN (SELECT id FROM m)
                  ), s AS (
                    INSERT INTO ordering_sequence (endpoint_id, ordering_key, last_seq)
@@ -189,10 +251,13 @@ export function postgresQueue(
                  ), d AS (
                    INSERT INTO delivery (id, msg_id, app_id, endpoint_id, status, attempts, next_attempt_at,
                      trigger_type, created_at, updated_at, ordering_key, sequence)
-                   SELECT u.id, u.msg_id, u.app_id, u.endpoint_id, ${raw(PENDING)}, 0, u.due, ${raw(String(TriggerType.scheduled))},
+                   SELECT u.id, u.msg_id, u.app_id, u.endpoint_id,
+                     CASE WHEN u.hn <= g.granted THEN ${raw(SENDING)} ELSE ${raw(PENDING)} END, 0,
+                     CASE WHEN u.hn <= g.granted THEN u.lease ELSE u.due END, ${raw(String(TriggerType.scheduled))},
                      u.created, u.created, u.okey, s.last_seq - u.n + u.rn
                    FROM u LEFT JOIN s ON s.endpoint_id = u.endpoint_id AND s.ordering_key = u.okey
-                   RETURNING 1
+                     LEFT JOIN g ON g.endpoint_id = u.endpoint_id
+                   RETURNING id, status
                  ), i AS (
                    INSERT INTO idempotency (key, status, body, expires_at)
                    SELECT u.key, u.status, u.body, u.expires_at
@@ -204,9 +269,24 @@ export function postgresQueue(
                    ON CONFLICT (key) DO UPDATE SET status = excluded.status, body = excluded.body,
                      expires_at = excluded.expires_at
                  )
-                 SELECT id, (SELECT COUNT(*) FROM d) AS queued FROM m`,
-            ),
-          );
+                 SELECT id, (SELECT coalesce(array_agg(d.id), '{}') FROM d WHERE d.status = ${raw(SENDING)}) AS leased
+                 FROM m`,
+          ),
+        );
+    } catch (err) {
+      // Nothing was written: the slots the dispatcher reserved are free again.
+      if (offered.size > 0) handoff!.untake([...offered.values()].map((d) => d.endpointId));
+      throw err;
+    }
+    // What was leased to this process's dispatcher goes to it now; the slots of offers the
+    // database did not grant (their deliveries wait for a claim) are free again.
+    const leased = new Set<string>((stored[0]?.leased as string[] | undefined) ?? []);
+    if (offered.size > 0) {
+      const taken = [...offered.values()].filter((d) => leased.has(d.id));
+      const refused = [...offered.values()].filter((d) => !leased.has(d.id));
+      if (refused.length > 0) handoff!.untake(refused.map((d) => d.endpointId));
+      if (taken.length > 0) handoff!.taken(taken);
+    }
     const inserted = new Set(stored.map((r) => String(r.id)));
     for (const i of toInsert) {
       if (!inserted.has(items[i]!.message.id)) continue;
@@ -231,23 +311,25 @@ export function postgresQueue(
         results[i] = { ok: false, reason: 'duplicate_event_id', existing: found };
       }
     }
-    // The endpoints with new work, so that a worker already at an endpoint's limit does not
-    // claim for nothing.
+    // The endpoints with new work for a claim, so that a worker already at an endpoint's limit
+    // does not claim for nothing.
     const endpointIds = [
-      ...new Set(deliveries.filter((d) => inserted.has(d.msgId)).map((d) => d.endpointId)),
+      ...new Set(
+        deliveries.filter((d) => inserted.has(d.msgId) && !leased.has(d.id)).map((d) => d.endpointId),
+      ),
     ];
     return { results: results as IngestResult[], endpointIds };
   };
 
   return {
-    ingest: async (items) => {
+    ingest: async (items, handoff) => {
       let stored: Awaited<ReturnType<typeof ingestOnce>>;
       try {
-        stored = await ingestOnce(items);
+        stored = await ingestOnce(items, handoff ?? null);
       } catch (err) {
         // An application or endpoint deleted since the routing read: route again, once.
         if ((err as { code?: string }).code !== FOREIGN_KEY_VIOLATION) throw err;
-        stored = await ingestOnce(items);
+        stored = await ingestOnce(items, handoff ?? null);
       }
       const { results, endpointIds } = stored;
       if (endpointIds.length > 0) {

@@ -32,6 +32,10 @@ import {
   claimedDelivery,
   claimedEndpoint,
   endpoints,
+  HANDOFF_ENDPOINT_COLUMNS,
+  type HandoffEndpoint,
+  handedOffDelivery,
+  handoffEndpoint,
   messages,
 } from '../schema.ts';
 import { LINE_HEAD, OPEN, PENDING, SENDING } from '../statuses.ts';
@@ -95,9 +99,7 @@ const CLAIMED_ENDPOINTS = `SELECT id, ${endpoints.names(CLAIMED_ENDPOINT_FIELDS)
   WHERE id IN (SELECT value FROM json_each(?))`;
 
 /** What handing a new delivery straight to the dispatcher needs of its endpoint (IngestHandoff). */
-const HANDOFF_ENDPOINT = `SELECT ${endpoints.names(CLAIMED_ENDPOINT_FIELDS, 'e')}, e.throttle_rate,
-    a.throttle_rate AS app_rate
-  FROM endpoint e JOIN app a ON a.id = e.app_id WHERE e.id = ?`;
+const HANDOFF_ENDPOINT = `SELECT ${HANDOFF_ENDPOINT_COLUMNS} FROM endpoint e JOIN app a ON a.id = e.app_id WHERE e.id = ?`;
 
 /**
  * The routing fields of an application's endpoints; polling endpoints (kind 'poller') are left
@@ -242,24 +244,13 @@ export function sqliteQueue(
         const queuedFor = new Set<string>();
         // Deliveries leased to the dispatcher as they are written (IngestHandoff).
         const taken: ClaimedDelivery[] = [];
-        const handedOff = new Map<string, ClaimedDelivery['endpoint'] & { leaseMs: number }>();
+        const handedOff = new Map<string, HandoffEndpoint | null>();
         /** What a handoff needs of an endpoint, or null when its deliveries must wait for a claim. */
         const handoffOf = (endpointId: string) => {
           let e = handedOff.get(endpointId);
           if (e === undefined) {
             const row = get(HANDOFF_ENDPOINT, [endpointId]);
-            const plain =
-              row !== undefined &&
-              String(row.kind) === 'http' &&
-              Number(row.fifo) === 0 &&
-              row.throttle_rate === null &&
-              row.app_rate === null;
-            e = plain
-              ? {
-                  ...claimedEndpoint(row, ctx),
-                  leaseMs: row.timeout_ms === null ? handoff!.leaseMs : leaseFor(Number(row.timeout_ms)),
-                }
-              : (null as never);
+            e = row === undefined ? null : handoffEndpoint(row, ctx, handoff!.leaseMs);
             handedOff.set(endpointId, e);
           }
           return e;
@@ -294,33 +285,19 @@ export function sqliteQueue(
                 // A keyed delivery waits its turn in its line (ordering keys): a claim decides.
                 const endpoint = handoff && dueNow && orderingKey === null ? handoffOf(endpointId) : null;
                 if (endpoint && handoff!.take(endpointId)) {
-                  const leaseUntil = m.createdAt + endpoint.leaseMs;
+                  const leased = handedOffDelivery(item, id, endpointId, endpoint);
                   insertDelivery(
                     id,
                     m.id,
                     m.appId,
                     endpointId,
-                    leaseUntil,
+                    leased.leaseUntil,
                     TriggerType.scheduled,
                     m.createdAt,
                     null,
                     true,
                   );
-                  const { leaseMs: _, ...claimed } = endpoint;
-                  taken.push({
-                    id,
-                    msgId: m.id,
-                    appId: m.appId,
-                    endpointId,
-                    attempts: 0,
-                    triggerType: TriggerType.scheduled,
-                    eventType: m.eventType,
-                    payload: m.payload,
-                    msgCreatedAt: m.createdAt,
-                    leaseUntil,
-                    endpoint: claimed,
-                    traceparent: item.traceparent ?? null,
-                  });
+                  taken.push(leased);
                   continue;
                 }
                 insertDelivery(
