@@ -67,11 +67,18 @@ export async function dropStore(store: StoreHandle): Promise<void> {
 /**
  * Starts Hookline on `store`. `workers: 0`: the API only (HOOKLINE_ROLE=api, nothing is
  * delivered). Otherwise on SQLite one process with both roles (the SQLite store is for one
- * process), on PostgreSQL one API process and `workers` worker processes.
+ * process), on PostgreSQL one API process and `workers` worker processes, or with `combined` one
+ * process with both roles (`hookline serve`'s default).
  */
 export async function deploy(
   store: StoreHandle,
-  options: { workers: number; sync?: Sync; env?: Record<string, string>; cpuProfDir?: string | null },
+  options: {
+    workers: number;
+    combined?: boolean;
+    sync?: Sync;
+    env?: Record<string, string>;
+    cpuProfDir?: string | null;
+  },
 ): Promise<Deployment> {
   const env = (role: string): Record<string, string> => ({
     HOOKLINE_DATABASE_URL: store.databaseUrl,
@@ -109,7 +116,7 @@ export async function deploy(
   };
   deployments.add(dep);
   try {
-    if (store.kind === 'sqlite' || options.workers === 0) {
+    if (store.kind === 'sqlite' || options.workers === 0 || options.combined) {
       const role = options.workers === 0 ? 'api' : 'all';
       procs.push(await start(store.kind === 'sqlite' ? 'hookline' : 'api', role));
     } else {
@@ -134,6 +141,9 @@ export interface EngineTotals {
   leased: number;
   empty: number;
   deliveries: number;
+  /** The dispatchers' claims that came back, and the seconds they took (database round trip included). */
+  timedClaims: number;
+  claimSeconds: number;
   /** Group commits of new messages and of attempt outcomes: transactions, and items in them. */
   ingestCommits: number;
   ingestItems: number;
@@ -145,6 +155,8 @@ export const NO_TOTALS: EngineTotals = {
   leased: 0,
   empty: 0,
   deliveries: 0,
+  timedClaims: 0,
+  claimSeconds: 0,
   ingestCommits: 0,
   ingestItems: 0,
   outcomeCommits: 0,
@@ -153,7 +165,8 @@ export const NO_TOTALS: EngineTotals = {
 
 /**
  * The dispatchers' claims and the group commits so far, summed over the deployment's processes
- * (`hookline_claims_total`, `hookline_claimed_deliveries_total`, `hookline_write_batch_size`).
+ * (`hookline_claims_total`, `hookline_claimed_deliveries_total`, `hookline_claim_duration_seconds`,
+ * `hookline_write_batch_size`).
  */
 export async function engineTotals(dep: Deployment): Promise<EngineTotals> {
   const total = { ...NO_TOTALS };
@@ -163,6 +176,8 @@ export async function engineTotals(dep: Deployment): Promise<EngineTotals> {
     total.leased += value('hookline_claims_total', { claimer: 'dispatcher', result: 'leased' });
     total.empty += value('hookline_claims_total', { claimer: 'dispatcher', result: 'empty' });
     total.deliveries += value('hookline_claimed_deliveries_total', { claimer: 'dispatcher' });
+    total.timedClaims += value('hookline_claim_duration_seconds_count', { claimer: 'dispatcher' });
+    total.claimSeconds += value('hookline_claim_duration_seconds_sum', { claimer: 'dispatcher' });
     total.ingestCommits += value('hookline_write_batch_size_count', { kind: 'ingest' });
     total.ingestItems += value('hookline_write_batch_size_sum', { kind: 'ingest' });
     total.outcomeCommits += value('hookline_write_batch_size_count', { kind: 'outcomes' });

@@ -322,8 +322,8 @@ function cpuFigures(key: string, label: string, cpu: Record<string, number>, cou
   const postgres = postgresSeconds(cpu);
   show(
     results.other(`${key}.cpu_hookline`, `${label}: CPU per delivery, Hookline`, us(hookline), 'µs', 'lower'),
-    pg
-      ? `API process ${fmtValue(us(cpu.api ?? 0), 'µs')} + worker processes ${fmtValue(us(cpu.workers ?? 0), 'µs')} (user + system CPU from /proc over the phase, ÷ deliveries).`
+    pg && cpu.workers !== undefined
+      ? `API process ${fmtValue(us(cpu.api ?? 0), 'µs')} + worker processes ${fmtValue(us(cpu.workers), 'µs')} (user + system CPU from /proc over the phase, ÷ deliveries).`
       : 'user + system CPU of the Hookline process from /proc over the phase, ÷ deliveries.',
   );
   let total = hookline;
@@ -368,8 +368,21 @@ function engineFigures(key: string, label: string, before: EngineTotals, after: 
       'per 1,000',
       'lower',
     ),
-    `${fmtN(claims)} claims (hookline_claims_total of every process), ${fmtN(empty)} of them empty (${claims > 0 ? ((100 * empty) / claims).toFixed(0) : 0} %); ${fmtN(after.deliveries - before.deliveries)} deliveries leased${key.startsWith('sqlite') ? ' (the others handed over by the ingest)' : ''}.`,
+    `${fmtN(claims)} claims (hookline_claims_total of every process), ${fmtN(empty)} of them empty (${claims > 0 ? ((100 * empty) / claims).toFixed(0) : 0} %); ${fmtN(after.deliveries - before.deliveries)} deliveries leased${key.startsWith('sqlite') || key.startsWith('postgres.all') ? ' (the others handed over by the ingest)' : ''}.`,
   );
+  const timed = after.timedClaims - before.timedClaims;
+  if (timed > 0) {
+    show(
+      results.other(
+        `${key}.claim_ms`,
+        `${label}: mean claim duration`,
+        (1000 * (after.claimSeconds - before.claimSeconds)) / timed,
+        'ms',
+        'lower',
+      ),
+      `over ${fmtN(timed)} claims that came back, database round trip included (hookline_claim_duration_seconds of every process).`,
+    );
+  }
   // Items per transaction of the group commits (hookline_write_batch_size): each commit has a
   // cost of its own, so these say how much of it a delivery carries.
   const batches = [
@@ -515,6 +528,8 @@ async function measureIngestOnly(sync: Sync) {
 async function measureEndToEnd(o: {
   kind: StoreKind;
   workers: number;
+  /** PostgreSQL: one process with both roles instead of an API process and workers. */
+  combined?: boolean;
   sync?: Sync;
   key: string;
   label: string;
@@ -523,6 +538,7 @@ async function measureEndToEnd(o: {
   const store = await createStore(o.kind);
   const dep = await deploy(store, {
     workers: o.workers,
+    combined: o.combined ?? false,
     ...(o.sync ? { sync: o.sync } : {}),
     cpuProfDir: PROFILE_DIR,
   });
@@ -536,7 +552,7 @@ async function measureEndToEnd(o: {
   const r = await publish(dep.api, app.path, INGEST_COUNT);
   show(
     results.rate(`${o.key}.ingest`, `${o.label}: ingest while delivering`, r.rate, o.targets.ingest),
-    `${r.ok} messages accepted in ${r.elapsedMs.toFixed(0)} ms while ${o.kind === 'sqlite' ? 'the same process delivers them' : `${o.workers} worker process(es) deliver them`}.`,
+    `${r.ok} messages accepted in ${r.elapsedMs.toFixed(0)} ms while ${o.kind === 'sqlite' || o.combined ? 'the same process delivers them' : `${o.workers} worker process(es) deliver them`}.`,
   );
   const d = await receiver.waitFor(r.ok, DELIVERY_CAP_MS);
   const cpu = meter.stop();
@@ -961,6 +977,16 @@ function peerMultiples() {
         TARGETS.sqlite.vsPeer,
       ),
     );
+  const combined = results.get('postgres.all.e2e');
+  if (combined)
+    show(
+      results.multiple(
+        'postgres.all.e2e_vs_bullmq',
+        'PostgreSQL, 1 process: end to end ÷ BullMQ',
+        combined.value,
+        peerE2e.value,
+      ),
+    );
   for (const w of WORKERS) {
     const pg = results.get(`postgres.w${w}.e2e`);
     if (pg)
@@ -1288,6 +1314,18 @@ async function runPostgres() {
     const { api } = await ingestOnly(store, 'postgres', 'PostgreSQL');
     await api.stop();
     await dropStore(store);
+  }
+  if (runs('e2e')) {
+    // `hookline serve`'s default: its own new deliveries go from the commit to its sender.
+    section('PostgreSQL: 1 process serving the API and delivering');
+    await measureEndToEnd({
+      kind: 'postgres',
+      workers: 1,
+      combined: true,
+      key: 'postgres.all',
+      label: 'PostgreSQL, 1 process',
+      targets: {},
+    });
   }
   for (const w of runs('e2e') ? WORKERS : []) {
     section(`PostgreSQL: 1 API process + ${w} worker process${w === 1 ? '' : 'es'}`);
