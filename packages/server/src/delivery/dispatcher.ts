@@ -449,8 +449,10 @@ export function createDispatcher(deps: {
         // While a claim runs, what it brings is not counted yet: whether the endpoint has room
         // is known once that is in hand, and the pump looks at `moreDue` again then. (A claim
         // made at once after it, for work it had just taken, was a third of the empty ones.)
+        // Noted either way: until a claim takes its work, the endpoint's new deliveries are not
+        // handed off (IngestHandoff) past the ones waiting in the database.
+        moreDue.add(id);
         if (pumping || saturated(id)) {
-          moreDue.add(id);
           if (pumping) notedWhileClaiming.add(id);
         } else claimable = true;
       }
@@ -947,13 +949,17 @@ export function createDispatcher(deps: {
       leaseMs: options.leaseMs,
       perEndpoint: prefetch,
       // Live traffic needs no claim: a delivery written while this process has a free slot for
-      // its endpoint (and nothing of that endpoint waiting in hand, and no pause) is leased in
-      // the same transaction and sent right after the commit. The slot is promised until then.
+      // its endpoint (and nothing of that endpoint waiting in hand or, as far as it knows, in the
+      // database for a claim, and no pause) is leased in the same transaction and sent right
+      // after the commit. The slot is promised until then. (On PostgreSQL an ingest offering a
+      // delivery waits for the endpoint's claim lock: offered while claims drain a backlog of
+      // it, each batch waited for a claim and held the next one off, and a process serving the
+      // API and delivering spent a sixth more CPU per delivery at full speed.)
       take(endpointId) {
         if (!running) return false;
         if (scope.onlyEndpoints && !scope.onlyEndpoints.includes(endpointId)) return false;
         if (inFlight + queuedCount() + promisedCount >= options.concurrency) return false;
-        if (waiting.has(endpointId)) return false;
+        if (waiting.has(endpointId) || moreDue.has(endpointId)) return false;
         const busy = (perEndpoint.get(endpointId) ?? 0) + (promised.get(endpointId) ?? 0);
         if (busy >= adaptive.limit(endpointId) || adaptive.pausedUntil(endpointId, clock.now()) > 0)
           return false;
