@@ -370,6 +370,11 @@ export function createDispatcher(deps: {
   let mayHaveDue = true;
   /** Endpoints whose last claim hit the per-endpoint cap: more of their work is probably due. */
   const moreDue = new Set<string>();
+  /**
+   * Endpoints whose last claim got all the room the store would give them: a backlog of theirs is
+   * probably due, and their new deliveries join it instead of being handed off (IngestHandoff).
+   */
+  const backlogged = new Set<string>();
   /** Endpoints put on `moreDue` by news that came while a claim ran (it may not have seen it). */
   const notedWhileClaiming = new Set<string>();
   /**
@@ -449,10 +454,8 @@ export function createDispatcher(deps: {
         // While a claim runs, what it brings is not counted yet: whether the endpoint has room
         // is known once that is in hand, and the pump looks at `moreDue` again then. (A claim
         // made at once after it, for work it had just taken, was a third of the empty ones.)
-        // Noted either way: until a claim takes its work, the endpoint's new deliveries are not
-        // handed off (IngestHandoff) past the ones waiting in the database.
-        moreDue.add(id);
         if (pumping || saturated(id)) {
+          moreDue.add(id);
           if (pumping) notedWhileClaiming.add(id);
         } else claimable = true;
       }
@@ -579,14 +582,18 @@ export function createDispatcher(deps: {
           const skipped = new Set(skip);
           for (const id of moreDue)
             if (!counts.has(id) && !skipped.has(id) && !notedWhileClaiming.has(id)) moreDue.delete(id);
+          for (const id of backlogged) if (!counts.has(id) && !skipped.has(id)) backlogged.delete(id);
         }
         // Whether every endpoint filled that way is another dispatcher's first (null: none).
         let othersOnly: boolean | null = null;
         const leftByClaim = left;
         for (const [id, n] of counts) {
           noteKnown(id);
-          if (n >= prefetch - reserved(id)) moreDue.add(id);
-          else {
+          if (n >= prefetch - reserved(id)) {
+            moreDue.add(id);
+            backlogged.add(id);
+          } else {
+            backlogged.delete(id);
             // Unless news of more came while it ran: the claim may not have seen that.
             if (!notedWhileClaiming.has(id)) moreDue.delete(id);
             // The store gave it all the room it had, yet less than this worker may hold: other
@@ -949,17 +956,17 @@ export function createDispatcher(deps: {
       leaseMs: options.leaseMs,
       perEndpoint: prefetch,
       // Live traffic needs no claim: a delivery written while this process has a free slot for
-      // its endpoint (and nothing of that endpoint waiting in hand or, as far as it knows, in the
-      // database for a claim, and no pause) is leased in the same transaction and sent right
-      // after the commit. The slot is promised until then. (On PostgreSQL an ingest offering a
-      // delivery waits for the endpoint's claim lock: offered while claims drain a backlog of
-      // it, each batch waited for a claim and held the next one off, and a process serving the
-      // API and delivering spent a sixth more CPU per delivery at full speed.)
+      // its endpoint (and nothing of that endpoint waiting in hand, no backlog of it being
+      // claimed, and no pause) is leased in the same transaction and sent right after the
+      // commit. The slot is promised until then. (On PostgreSQL an ingest offering a delivery
+      // waits for the endpoint's claim lock: offered while claims drained a backlog of it, each
+      // batch waited for a claim and held the next one off, and a process serving the API and
+      // delivering spent a sixth more CPU per delivery at full speed.)
       take(endpointId) {
         if (!running) return false;
         if (scope.onlyEndpoints && !scope.onlyEndpoints.includes(endpointId)) return false;
         if (inFlight + queuedCount() + promisedCount >= options.concurrency) return false;
-        if (waiting.has(endpointId) || moreDue.has(endpointId)) return false;
+        if (waiting.has(endpointId) || backlogged.has(endpointId)) return false;
         const busy = (perEndpoint.get(endpointId) ?? 0) + (promised.get(endpointId) ?? 0);
         if (busy >= adaptive.limit(endpointId) || adaptive.pausedUntil(endpointId, clock.now()) > 0)
           return false;
