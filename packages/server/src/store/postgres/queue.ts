@@ -198,18 +198,25 @@ export function postgresQueue(
     // counters they share in the same order), numbered within the batch in batch order. Offered
     // deliveries are written leased (SENDING until their lease ends) as far as hookline_handoff
     // (migration 36) grants, in batch order; the others pending, for a claim.
+    // With nothing offered, the statement has no handoff parts at all (an API-only process's).
+    const offering = offered.size > 0;
+    const handoffLocks = offering
+      ? sql`g AS MATERIALIZED (
+              SELECT h.endpoint_id, h.granted
+              FROM hookline_handoff(${[...wants.keys()]}::text[], ${[...wants.values()]}::integer[],
+                ${handoff!.perEndpoint}::integer, ${offeredAt}::bigint) h
+            ), `
+      : raw('');
+    // The handoff's locks before anything else: the messages (and so everything after them)
+    // wait for hookline_handoff.
+    const locksFirst = raw(offering ? 'WHERE (SELECT count(*) FROM g) >= 0' : '');
     let stored: Row[] = [];
     try {
       if (msgs.length > 0)
         stored = await query(
           prepared(
-            'hookline_ingest',
-            sql`WITH g AS MATERIALIZED (
-                   SELECT h.endpoint_id, h.granted
-                   FROM hookline_handoff(${[...wants.keys()]}::text[], ${[...wants.values()]}::integer[],
-                     ${handoff?.perEndpoint ?? 0}::integer, ${offeredAt}::bigint) h
-                   WHERE cardinality(${[...wants.keys()]}::text[]) > 0
-                 ), m AS (
+            offering ? 'hookline_ingest_handoff' : 'hookline_ingest',
+            sql`WITH ${handoffLocks}m AS (
                    INSERT INTO message (id, app_id, event_id, event_type, channels, tags, created_at,
                      ordering_key, traceparent)
                    SELECT id, app_id, event_id, event_type, channels::jsonb, tags::jsonb, created_at,
@@ -221,8 +228,7 @@ export function postgresQueue(
                      ${msgs.map((m) => m.orderingKey ?? null)}::text[], ${traceparents}::text[])
                      AS u(id, app_id, event_id, event_type, channels, tags, created_at, ordering_key,
                        traceparent)
-                   -- The handoff's locks first (hookline_handoff): nothing below runs before them.
-                   WHERE (SELECT count(*) FROM g) >= 0
+                   ${locksFirst}
                    ON CONFLICT (app_id, event_id) WHERE event_id IS NOT NULL DO NOTHING
                    RETURNING id
                  ), mp AS (
@@ -232,14 +238,20 @@ export function postgresQueue(
                    WHERE u.id IN (SELECT id FROM m)
                  ), u AS (
                    SELECT u.*, count(*) OVER (PARTITION BY u.endpoint_id, u.okey) AS n,
-                     row_number() OVER (PARTITION BY u.endpoint_id, u.okey ORDER BY u.ord) AS rn,
+                     row_number() OVER (PARTITION BY u.endpoint_id, u.okey ORDER BY u.ord) AS rn${raw(
+                       offering
+                         ? `,
                      CASE WHEN u.lease IS NOT NULL
-                       THEN row_number() OVER (PARTITION BY u.endpoint_id, u.lease IS NULL ORDER BY u.ord) END AS hn
+                       THEN row_number() OVER (PARTITION BY u.endpoint_id, u.lease IS NULL ORDER BY u.ord) END AS hn`
+                         : '',
+                     )}
                    FROM unnest(${deliveries.map((d) => d.id)}::text[], ${deliveries.map((d) => d.msgId)}::text[],
                      ${deliveries.map((d) => d.appId)}::text[], ${deliveries.map((d) => d.endpointId)}::text[],
                      ${deliveries.map((d) => d.dueAt)}::bigint[], ${deliveries.map((d) => d.createdAt)}::bigint[],
-                     ${deliveries.map((d) => d.orderingKey ?? null)}::text[], ${deliveries.map((d) => leaseOf(d.id))}::bigint[])
-                     WITH ORDINALITY AS u(id, msg_id, app_id, endpoint_id, due, created, okey, lease, ord)
+                     ${deliveries.map((d) => d.orderingKey ?? null)}::text[]${
+                       offering ? sql`, ${deliveries.map((d) => leaseOf(d.id))}::bigint[]` : raw('')
+                     })
+                     WITH ORDINALITY AS u(id, msg_id, app_id, endpoint_id, due, created, okey${raw(offering ? ', lease' : '')}, ord)
                    WHERE u.msg_id IN (SELECT id FROM m)
                  ), s AS (
                    INSERT INTO ordering_sequence (endpoint_id, ordering_key, last_seq)
@@ -251,13 +263,16 @@ export function postgresQueue(
                  ), d AS (
                    INSERT INTO delivery (id, msg_id, app_id, endpoint_id, status, attempts, next_attempt_at,
                      trigger_type, created_at, updated_at, ordering_key, sequence)
-                   SELECT u.id, u.msg_id, u.app_id, u.endpoint_id,
-                     CASE WHEN u.hn <= g.granted THEN ${raw(SENDING)} ELSE ${raw(PENDING)} END, 0,
-                     CASE WHEN u.hn <= g.granted THEN u.lease ELSE u.due END, ${raw(String(TriggerType.scheduled))},
+                   SELECT u.id, u.msg_id, u.app_id, u.endpoint_id, ${raw(
+                     offering
+                       ? `CASE WHEN u.hn <= g.granted THEN ${SENDING} ELSE ${PENDING} END, 0,
+                     CASE WHEN u.hn <= g.granted THEN u.lease ELSE u.due END`
+                       : `${PENDING}, 0, u.due`,
+                   )}, ${raw(String(TriggerType.scheduled))},
                      u.created, u.created, u.okey, s.last_seq - u.n + u.rn
                    FROM u LEFT JOIN s ON s.endpoint_id = u.endpoint_id AND s.ordering_key = u.okey
-                     LEFT JOIN g ON g.endpoint_id = u.endpoint_id
-                   RETURNING id, status
+                     ${raw(offering ? 'LEFT JOIN g ON g.endpoint_id = u.endpoint_id' : '')}
+                   RETURNING ${raw(offering ? 'id, status' : '1')}
                  ), i AS (
                    INSERT INTO idempotency (key, status, body, expires_at)
                    SELECT u.key, u.status, u.body, u.expires_at
@@ -269,7 +284,7 @@ export function postgresQueue(
                    ON CONFLICT (key) DO UPDATE SET status = excluded.status, body = excluded.body,
                      expires_at = excluded.expires_at
                  )
-                 SELECT id, (SELECT coalesce(array_agg(d.id), '{}') FROM d WHERE d.status = ${raw(SENDING)}) AS leased
+                 SELECT id${raw(offering ? `, (SELECT coalesce(array_agg(d.id), '{}') FROM d WHERE d.status = ${SENDING}) AS leased` : '')}
                  FROM m`,
           ),
         );
