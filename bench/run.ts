@@ -42,7 +42,8 @@
  *   --grow-messages N      messages preloaded by --grow (default 1,000,000; 100,000 with --quick),
  *                          with 5 attempts each
  *   --backlog N            due deliveries in the backlog drains (default 100,000; 10,000 with --quick)
- *   --workers LIST         PostgreSQL worker counts (default 1,2,4)
+ *   --workers LIST         PostgreSQL deployments: worker counts beside one API process, and
+ *                          "all" for one process with both roles (default all,1,2,4)
  *   --concurrency N        client concurrency (default 64)
  *   --latency-rate N       messages/s for the publish -> delivery latency phases (default 1000)
  *   --inbound-rate N       requests/s for the inbound acknowledgement latency (default 500)
@@ -125,7 +126,7 @@ const OPTIONS = {
   grow: { type: 'boolean', default: false },
   'grow-messages': { type: 'string' },
   backlog: { type: 'string' },
-  workers: { type: 'string', default: '1,2,4' },
+  workers: { type: 'string', default: 'all,1,2,4' },
   concurrency: { type: 'string', default: '64' },
   'latency-rate': { type: 'string', default: '1000' },
   'inbound-rate': { type: 'string', default: '500' },
@@ -176,7 +177,12 @@ const BACKLOG = positive('backlog', args.backlog, QUICK ? 10_000 : 100_000);
 const DRAIN_CAP_MS = QUICK ? 30_000 : 90_000;
 const DRAIN_QUIET = args['drain-quiet'] === true;
 const DRAIN_WORKERS = positive('drain-workers', args['drain-workers'], 1);
-const WORKERS = wholeNumbers('workers', args.workers!);
+const DEPLOYMENTS = args.workers!.split(',').map((w) => w.trim());
+/** PostgreSQL: one process serving the API and delivering (`hookline serve`'s default role). */
+const COMBINED = DEPLOYMENTS.includes('all');
+const WORKERS = DEPLOYMENTS.some((w) => w !== 'all')
+  ? wholeNumbers('workers', DEPLOYMENTS.filter((w) => w !== 'all').join(','))
+  : [];
 const GROW_MESSAGES = positive('grow-messages', args['grow-messages'], QUICK ? 100_000 : 1_000_000);
 const GROW_ATTEMPTS_PER_MESSAGE = 5;
 const GROW_SPAN_MS = 30 * 86_400_000;
@@ -1315,7 +1321,7 @@ async function runPostgres() {
     await api.stop();
     await dropStore(store);
   }
-  if (runs('e2e')) {
+  if (runs('e2e') && COMBINED) {
     // `hookline serve`'s default: its own new deliveries go from the commit to its sender.
     section('PostgreSQL: 1 process serving the API and delivering');
     await measureEndToEnd({
