@@ -972,37 +972,25 @@ function peerMultiples() {
   const peerE2e = results.get('peer.bullmq.e2e');
   if (!peerE2e) return;
   section('Hookline end to end as a multiple of BullMQ + Redis (same run)');
-  const sqlite = results.get('sqlite.full.e2e');
-  if (sqlite)
-    show(
-      results.multiple(
-        'sqlite.full.e2e_vs_bullmq',
-        'SQLite FULL: end to end ÷ BullMQ',
-        sqlite.value,
-        peerE2e.value,
-        TARGETS.sqlite.vsPeer,
-      ),
-    );
-  const combined = results.get('postgres.all.e2e');
-  if (combined)
-    show(
-      results.multiple(
-        'postgres.all.e2e_vs_bullmq',
-        'PostgreSQL, 1 process: end to end ÷ BullMQ',
-        combined.value,
-        peerE2e.value,
-      ),
-    );
-  for (const w of WORKERS) {
-    const pg = results.get(`postgres.w${w}.e2e`);
-    if (pg)
+  const rows: [key: string, label: string, target?: number][] = [
+    ['sqlite.full', 'SQLite FULL', TARGETS.sqlite.vsPeer],
+    ['postgres.all', 'PostgreSQL, 1 process'],
+    ...WORKERS.map((w): [string, string, number?] => [
+      `postgres.w${w}`,
+      `PostgreSQL, ${w} worker${w === 1 ? '' : 's'}`,
+      w === 1 ? TARGETS.postgres.vsPeer : undefined,
+    ]),
+  ];
+  for (const [key, label, target] of rows) {
+    const e2e = results.get(`${key}.e2e`);
+    if (e2e)
       show(
         results.multiple(
-          `postgres.w${w}.e2e_vs_bullmq`,
-          `PostgreSQL, ${w} worker${w === 1 ? '' : 's'}: end to end ÷ BullMQ`,
-          pg.value,
+          `${key}.e2e_vs_bullmq`,
+          `${label}: end to end ÷ BullMQ`,
+          e2e.value,
           peerE2e.value,
-          w === 1 ? TARGETS.postgres.vsPeer : undefined,
+          target,
         ),
       );
   }

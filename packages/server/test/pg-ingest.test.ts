@@ -16,33 +16,45 @@ import { createSecretBox } from '../src/core/secret-box.ts';
 import { CLAIM_LOCK_CLASS } from '../src/store/postgres/claim.ts';
 import { createPostgresStore } from '../src/store/postgres/postgres-store.ts';
 import type { ClaimedDelivery, IngestHandoff, IngestItem, Store } from '../src/store/store.ts';
-import { createTestDatabase, PG_SECRET_KEY, pgTestOptions, type TestDatabase } from './pg.ts';
+import { createTestDatabase, PG_SECRET_KEY, pgTestOptions } from './pg.ts';
 import { byFilters, testApp, testEndpoint, testIngestItem } from './stores.ts';
 
 const T0 = Date.parse('2026-03-01T00:00:00Z');
 
+/** A migrated database, its store, and two more connections: one to hold locks, one to watch. */
+async function openDatabase(label: string) {
+  const db = await createTestDatabase(label);
+  const store = createPostgresStore({ url: db.url, secretBox: createSecretBox(PG_SECRET_KEY) });
+  await store.migrate();
+  const other = new pg.Client({ connectionString: db.url });
+  await other.connect();
+  const watcher = new pg.Client({ connectionString: db.url });
+  await watcher.connect();
+  return {
+    store,
+    other,
+    watcher,
+    async close() {
+      await other.end();
+      await watcher.end();
+      await store.close();
+      await db.drop();
+    },
+  };
+}
+
 describe('PostgreSQL ingest and deletions under it', await pgTestOptions(), () => {
-  let db: TestDatabase;
+  let opened: Awaited<ReturnType<typeof openDatabase>> | undefined;
   let store: Store;
   let other: pg.Client;
   let watcher: pg.Client;
   const ids = createIdGenerator(() => T0);
 
   before(async () => {
-    db = await createTestDatabase('ingest');
-    store = createPostgresStore({ url: db.url, secretBox: createSecretBox(PG_SECRET_KEY) });
-    await store.migrate();
-    other = new pg.Client({ connectionString: db.url });
-    await other.connect();
-    watcher = new pg.Client({ connectionString: db.url });
-    await watcher.connect();
+    opened = await openDatabase('ingest');
+    ({ store, other, watcher } = opened);
   });
-  after(async () => {
-    await other?.end();
-    await watcher?.end();
-    await store?.close();
-    await db?.drop();
-  });
+  after(() => opened?.close());
 
   async function appWithEndpoints(): Promise<{ appId: string; kept: string; doomed: string }> {
     const appId = ids('app');
@@ -131,7 +143,7 @@ describe('PostgreSQL ingest and deletions under it', await pgTestOptions(), () =
 });
 
 describe('PostgreSQL ingest handing deliveries to its dispatcher', await pgTestOptions(), () => {
-  let db: TestDatabase;
+  let opened: Awaited<ReturnType<typeof openDatabase>> | undefined;
   let store: Store;
   let other: pg.Client;
   let watcher: pg.Client;
@@ -139,20 +151,10 @@ describe('PostgreSQL ingest handing deliveries to its dispatcher', await pgTestO
   const LIMIT = 4;
 
   before(async () => {
-    db = await createTestDatabase('handoff');
-    store = createPostgresStore({ url: db.url, secretBox: createSecretBox(PG_SECRET_KEY) });
-    await store.migrate();
-    other = new pg.Client({ connectionString: db.url });
-    await other.connect();
-    watcher = new pg.Client({ connectionString: db.url });
-    await watcher.connect();
+    opened = await openDatabase('handoff');
+    ({ store, other, watcher } = opened);
   });
-  after(async () => {
-    await other?.end();
-    await watcher?.end();
-    await store?.close();
-    await db?.drop();
-  });
+  after(() => opened?.close());
 
   /** A dispatcher that would take everything: what the database grants is all that limits it. */
   function greedy() {

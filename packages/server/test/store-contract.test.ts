@@ -1907,18 +1907,23 @@ for (const adapter of selectedAdapters()) {
       }
     });
 
+    /** One endpoint with `due` messages to it, and four stores on the database (as four processes). */
+    const endpointAndWorkers = async (due: number) => {
+      const a = app();
+      await store.insertApp(a);
+      await store.insertEndpoint(endpoint(a.id));
+      await store.ingest(Array.from({ length: due }, () => item(a.id)));
+      const workers = [store, peer!(), peer!(), peer!()];
+      await Promise.all(workers.map((w) => w.ping()));
+      return { appId: a.id, workers };
+    };
+
     test('several processes: claims for one endpoint at once never exceed its in-flight limit together', async (t) => {
       if (!store.capabilities.multiProcess || !peer) {
         t.skip('single-process store');
         return;
       }
-      const a = app();
-      await store.insertApp(a);
-      const e = endpoint(a.id);
-      await store.insertEndpoint(e);
-      await store.ingest(Array.from({ length: 200 }, () => item(a.id)));
-      const workers = [store, peer(), peer(), peer()];
-      await Promise.all(workers.map((w) => w.ping()));
+      const { workers } = await endpointAndWorkers(200);
       const seen = new Set<string>();
       for (let round = 0; round < 10; round++) {
         const batches = await Promise.all(
@@ -1960,14 +1965,8 @@ for (const adapter of selectedAdapters()) {
         t.skip('single-process store');
         return;
       }
-      const a = app();
-      await store.insertApp(a);
-      const e = endpoint(a.id);
-      await store.insertEndpoint(e);
       // A backlog for the claims, and new messages for the handoffs, all due now.
-      await store.ingest(Array.from({ length: 60 }, () => item(a.id)));
-      const workers = [store, peer(), peer(), peer()];
-      await Promise.all(workers.map((w) => w.ping()));
+      const { appId, workers } = await endpointAndWorkers(60);
       /** Ingests `n` messages through `w`, its dispatcher taking every one it is offered. */
       const handOff = async (w: Store, n: number) => {
         const taken: ClaimedDelivery[] = [];
@@ -1979,7 +1978,7 @@ for (const adapter of selectedAdapters()) {
           untake: () => {},
         };
         const results = await w.ingest(
-          Array.from({ length: n }, () => item(a.id)),
+          Array.from({ length: n }, () => item(appId)),
           handoff,
         );
         assert.ok(results.every((r) => r.ok));

@@ -137,7 +137,10 @@ export interface IngestHandoff {
   readonly perEndpoint: number;
   /** After the commit: the taken deliveries, leased to this process, to send. */
   taken(deliveries: ClaimedDelivery[]): void;
-  /** The transaction rolled back: the slots reserved for these endpoints (one per entry) are free. */
+  /**
+   * The slots reserved for these endpoints (one per entry) are free: the transaction rolled back,
+   * or (PostgreSQL) the endpoint had no room across processes and those deliveries were queued.
+   */
   untake(endpointIds: string[]): void;
 }
 
