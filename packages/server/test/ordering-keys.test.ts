@@ -14,7 +14,7 @@ import { Webhook } from 'standardwebhooks';
 import { Svix } from 'svix';
 import { createManualClock } from '../src/core/clock.ts';
 import { createIdGenerator } from '../src/core/ids.ts';
-import type { Attempt, Message } from '../src/core/types.ts';
+import type { Attempt, Endpoint, Message } from '../src/core/types.ts';
 import type { ClaimedDelivery, DeliveryOutcome, IngestItem, Store } from '../src/store/store.ts';
 import { headersOf, startHookline, startReceiver, type TestServer, tempDir } from './helpers.ts';
 import { createTestDatabase, PG_SECRET_KEY, pgTestOptions, type TestDatabase } from './pg.ts';
@@ -736,6 +736,41 @@ for (const adapter of selectedAdapters()) {
         // Live traffic and turns (no scope) follow the same rule.
         await store.ingest([item('b'), item('b')]);
         assert.deepEqual(line(await claim({ skipEndpoints: [fifo.id] })), [], 'b1 is still in flight');
+      },
+    );
+
+    test(
+      'a claim shared one each over endpoints passes over a keyed head that waits for its line',
+      options,
+      async () => {
+        const appId = ids('app');
+        await store.insertApp(testApp(appId, now));
+        const [keyed, plain] = [
+          testEndpoint(ids('endpoint'), appId, now),
+          testEndpoint(ids('endpoint'), appId, now),
+        ];
+        for (const e of [keyed, plain]) await store.insertEndpoint(e);
+        const to = (e: Endpoint, orderingKey?: string) =>
+          testIngestItem(
+            ids,
+            appId,
+            now,
+            { eventType: 'x', ...(orderingKey ? { orderingKey } : {}) },
+            { route: () => [e.id] },
+          );
+        await store.ingest([to(keyed, 'a')]);
+        assert.deepEqual(line(await claim({ onlyEndpoints: [keyed.id] })), ['a1']);
+        // Behind a1 (in flight): a2, the keyed endpoint's oldest due, then an unkeyed one; the plain
+        // endpoint's two. All of it waited past the live window: the claim serves it by turns.
+        now += 1;
+        await store.ingest([to(keyed, 'a'), to(keyed), to(plain), to(plain)]);
+        now += 10_000;
+        const turns = await claim({ limit: 2, onlyEndpoints: [keyed.id, plain.id] });
+        assert.deepEqual(
+          turns.map((d) => `${d.endpointId === keyed.id ? 'keyed' : 'plain'} ${line([d])[0]}`).sort(),
+          ['keyed -', 'plain -'],
+          'one each, the keyed endpoint its unkeyed delivery',
+        );
       },
     );
   });

@@ -87,6 +87,14 @@ const KEY_FREE = `SELECT ${keyFree('?1', '?2', '?3', '?4', '?5')} AS free`;
 const DUE_FREE_OF_ENDPOINT = `SELECT id FROM delivery o WHERE endpoint_id = ?1 AND status IN (${OPEN}) AND next_attempt_at <= ?2
   AND (o.ordering_key IS NULL OR ${keyFree('?1', 'o.ordering_key', 'o.sequence', 'o.id', '?2')})
   ORDER BY next_attempt_at, id LIMIT ?3`;
+/**
+ * The oldest due delivery of each endpoint of a JSON array (endpoint_id, id, ordering_key), in one
+ * statement: what a claim's turns ask of most endpoints when it is shared over many (one each).
+ * A statement's run costs ~20 us of setup with the key checks' cursors, and the probe ~1 us.
+ */
+const FIRST_DUE_OF_ENDPOINTS = `SELECT o.endpoint_id, o.id, o.ordering_key FROM json_each(?1) j
+  JOIN delivery o ON o.id = (SELECT x.id FROM delivery x WHERE x.endpoint_id = j.value AND x.status IN (${OPEN})
+    AND x.next_attempt_at <= ?2 ORDER BY x.next_attempt_at, x.id LIMIT 1)`;
 /** Takes the next number of an (endpoint, key) line. */
 const NEXT_SEQUENCE = `INSERT INTO ordering_sequence (endpoint_id, ordering_key, last_seq) VALUES (?, ?, 1)
   ON CONFLICT (endpoint_id, ordering_key) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq`;
@@ -183,6 +191,32 @@ export function sqliteQueue(
 
   /** Where the last claim's round robin stopped: the next one starts after this endpoint. */
   let turnAfter = '';
+
+  /**
+   * The oldest due deliveries each endpoint may lease (`DUE_FREE_OF_ENDPOINT`), `wants[i]` at most
+   * of endpoint `ids[i]` (0: none asked). The endpoints asked for one are read in one statement
+   * without the key checks (a claim shared over 100 endpoints asks one each of ~30 of them: ~1 us
+   * an endpoint instead of ~25 us a statement), and read again with them when that row is keyed.
+   */
+  function dueFree(ids: string[], wants: number[], now: number): string[][] {
+    const out: string[][] = ids.map(() => []);
+    const checked = (i: number) => {
+      out[i] = all(DUE_FREE_OF_ENDPOINT, [ids[i]!, now, wants[i]!]).map((r) => String(r.id));
+    };
+    const ones = ids.filter((_, i) => wants[i] === 1);
+    if (ones.length > 0) {
+      const at = new Map(ids.map((id, i) => [id, i]));
+      for (const r of all(FIRST_DUE_OF_ENDPOINTS, [JSON.stringify(ones), now])) {
+        const i = at.get(String(r.endpoint_id))!;
+        if (r.ordering_key === null) out[i] = [String(r.id)];
+        else checked(i);
+      }
+    }
+    wants.forEach((want, i) => {
+      if (want > 1) checked(i);
+    });
+    return out;
+  }
 
   /**
    * The endpoints with due work a claim considers (claim-plan.ts): those of the due window when
@@ -420,16 +454,24 @@ export function sqliteQueue(
           let total = livePicks.length;
           for (let round = 0; round < 2 && total < o.limit; round++) {
             const takes = shareOut(rooms, o.limit - total);
+            // Each endpoint's due rows for its take, past those it already has in this claim
+            // (the rows of two endpoints never overlap: read for all of them at once).
+            const due = dueFree(
+              order,
+              order.map((id, i) =>
+                takes[i] === 0 || gates.get(id)!.fifo
+                  ? 0
+                  : takes[i]! + picked[i]!.length + (liveOf.get(id) ?? 0),
+              ),
+              o.now,
+            );
             order.forEach((id, i) => {
               const take = takes[i]!;
               if (take === 0) return;
               const gate = gates.get(id)!;
               const got = gate.fifo
                 ? [gate.fifoHead!.id].filter((h) => !taken.has(h))
-                : all(DUE_FREE_OF_ENDPOINT, [id, o.now, take + picked[i]!.length + (liveOf.get(id) ?? 0)])
-                    .map((r) => String(r.id))
-                    .filter((d) => !taken.has(d))
-                    .slice(0, take);
+                : due[i]!.filter((d) => !taken.has(d)).slice(0, take);
               for (const d of got) taken.add(d);
               picked[i]!.push(...got);
               total += got.length;
