@@ -38,6 +38,7 @@ import {
   handoffEndpoint,
   messages,
 } from '../schema.ts';
+import type { Row } from '../sql.ts';
 import { LINE_HEAD, OPEN, PENDING, SENDING } from '../statuses.ts';
 import type {
   ClaimedDelivery,
@@ -107,7 +108,6 @@ const CLAIMED_ENDPOINTS = `SELECT id, ${endpoints.names(CLAIMED_ENDPOINT_FIELDS)
   WHERE id IN (SELECT value FROM json_each(?))`;
 
 /** What handing a new delivery straight to the dispatcher needs of its endpoint (IngestHandoff). */
-const HANDOFF_ENDPOINT = `SELECT ${HANDOFF_ENDPOINT_COLUMNS} FROM endpoint e JOIN app a ON a.id = e.app_id WHERE e.id = ?`;
 
 /**
  * The routing fields of an application's endpoints; polling endpoints (kind 'poller') are left
@@ -115,6 +115,13 @@ const HANDOFF_ENDPOINT = `SELECT ${HANDOFF_ENDPOINT_COLUMNS} FROM endpoint e JOI
  */
 const ROUTING =
   "SELECT id, disabled, event_types, channels FROM endpoint WHERE app_id = ? AND kind <> 'poller'";
+/**
+ * The same with what a handoff needs of each endpoint (`HANDOFF_ENDPOINT_COLUMNS`), for an ingest
+ * that may hand deliveries off: one read of the application's endpoints instead of one more
+ * statement per endpoint and batch (~45 us each at 1,000 msg/s, where batches hold 2 messages).
+ */
+const ROUTING_HANDOFF = `SELECT e.id, e.event_types, e.channels, ${HANDOFF_ENDPOINT_COLUMNS}
+  FROM endpoint e JOIN app a ON a.id = e.app_id WHERE e.app_id = ? AND e.kind <> 'poller'`;
 
 /**
  * What queueing a message needs, shared by ingest and the inbound gateway: the routing fields of
@@ -122,11 +129,15 @@ const ROUTING =
  */
 export function sqliteRouting(conn: SqliteConnection, ctx: CodecContext) {
   return {
-    routingOf: (appId: string): RoutingEndpoint[] =>
-      conn.all(ROUTING, [appId]).map((r) => ({
-        id: String(r.id),
-        ...endpoints.pick(r, ctx, ['disabled', 'eventTypes', 'channels']),
-      })),
+    /**
+     * The routing fields of an application's endpoints; with `rows`, also what a handoff needs of
+     * each (`ROUTING_HANDOFF`), put there by endpoint id.
+     */
+    routingOf: (appId: string, rows?: Map<string, Row>): RoutingEndpoint[] =>
+      conn.all(rows ? ROUTING_HANDOFF : ROUTING, [appId]).map((r) => {
+        rows?.set(String(r.id), r);
+        return { id: String(r.id), ...endpoints.pick(r, ctx, ['disabled', 'eventTypes', 'channels']) };
+      }),
     /**
      * Queues one (message, endpoint) pair: pending, no attempts yet, due at `dueAt`; a keyed one
      * with its number in the (endpoint, key) line. `leased`: written already leased to this
@@ -279,11 +290,13 @@ export function sqliteQueue(
         // Deliveries leased to the dispatcher as they are written (IngestHandoff).
         const taken: ClaimedDelivery[] = [];
         const handedOff = new Map<string, HandoffEndpoint | null>();
+        /** The routing read's rows of the batch's endpoints, when a handoff may take deliveries. */
+        const endpointRows = handoff ? new Map<string, Row>() : undefined;
         /** What a handoff needs of an endpoint, or null when its deliveries must wait for a claim. */
         const handoffOf = (endpointId: string) => {
           let e = handedOff.get(endpointId);
           if (e === undefined) {
-            const row = get(HANDOFF_ENDPOINT, [endpointId]);
+            const row = endpointRows!.get(endpointId);
             e = row === undefined ? null : handoffEndpoint(row, ctx, handoff!.leaseMs);
             handedOff.set(endpointId, e);
           }
@@ -299,7 +312,7 @@ export function sqliteQueue(
               if (!endpointsOfApp) {
                 if (!get('SELECT 1 FROM app WHERE id = ?', [m.appId]))
                   return { ok: false, reason: 'app_not_found' };
-                endpointsOfApp = routingOf(m.appId);
+                endpointsOfApp = routingOf(m.appId, endpointRows);
                 routingCache.set(m.appId, endpointsOfApp);
               }
               if (m.eventId !== null) {
