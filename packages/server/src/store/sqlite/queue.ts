@@ -107,8 +107,6 @@ const FIFO_HEAD = `SELECT id, next_attempt_at FROM delivery WHERE endpoint_id = 
 const CLAIMED_ENDPOINTS = `SELECT id, ${endpoints.names(CLAIMED_ENDPOINT_FIELDS)} FROM endpoint
   WHERE id IN (SELECT value FROM json_each(?))`;
 
-/** What handing a new delivery straight to the dispatcher needs of its endpoint (IngestHandoff). */
-
 /**
  * The routing fields of an application's endpoints; polling endpoints (kind 'poller') are left
  * out: they are never sent anything, their consumers poll.
