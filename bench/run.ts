@@ -180,9 +180,8 @@ const DRAIN_WORKERS = positive('drain-workers', args['drain-workers'], 1);
 const DEPLOYMENTS = args.workers!.split(',').map((w) => w.trim());
 /** PostgreSQL: one process serving the API and delivering (`hookline serve`'s default role). */
 const COMBINED = DEPLOYMENTS.includes('all');
-const WORKERS = DEPLOYMENTS.some((w) => w !== 'all')
-  ? wholeNumbers('workers', DEPLOYMENTS.filter((w) => w !== 'all').join(','))
-  : [];
+const WORKER_COUNTS = DEPLOYMENTS.filter((w) => w !== 'all');
+const WORKERS = WORKER_COUNTS.length > 0 ? wholeNumbers('workers', WORKER_COUNTS.join(',')) : [];
 const GROW_MESSAGES = positive('grow-messages', args['grow-messages'], QUICK ? 100_000 : 1_000_000);
 const GROW_ATTEMPTS_PER_MESSAGE = 5;
 const GROW_SPAN_MS = 30 * 86_400_000;
