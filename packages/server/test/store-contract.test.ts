@@ -149,6 +149,40 @@ for (const adapter of selectedAdapters()) {
       assert.equal(claimed[0]!.endpoint.secrets[0]!.key, all.secrets[0]!.key);
     });
 
+    test('one ingest batch over several applications routes each message to its own', async () => {
+      const a = app();
+      const b = app();
+      for (const x of [a, b]) await store.insertApp(x);
+      const ea = endpoint(a.id);
+      const eb = endpoint(b.id);
+      const ebOther = endpoint(b.id, { eventTypes: ['other.type'] });
+      for (const e of [ea, eb, ebOther]) await store.insertEndpoint(e);
+      const results = await store.ingest([
+        item(a.id),
+        item(b.id),
+        item('app_none'),
+        item(b.id, { eventType: 'other.type' }),
+      ]);
+      assert.deepEqual(results, [
+        { ok: true, deliveries: 1 },
+        { ok: true, deliveries: 1 },
+        { ok: false, reason: 'app_not_found' },
+        { ok: true, deliveries: 2 },
+      ]);
+      const claimed = await claim();
+      const byEndpoint = new Map<string, number>();
+      for (const c of claimed) byEndpoint.set(c.endpointId, (byEndpoint.get(c.endpointId) ?? 0) + 1);
+      assert.deepEqual(
+        byEndpoint,
+        new Map([
+          [ea.id, 1],
+          [eb.id, 2],
+          [ebOther.id, 1],
+        ]),
+      );
+      for (const c of claimed) assert.equal(c.appId, c.endpointId === ea.id ? a.id : b.id);
+    });
+
     test('a lease hides a delivery until it expires; then another worker can claim it', async () => {
       const a = app();
       await store.insertApp(a);

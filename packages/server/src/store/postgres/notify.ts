@@ -19,7 +19,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { sql } from '../sql.ts';
+import { prepared, sql } from '../sql.ts';
 import type { PostgresConnection, Queryable } from './connection.ts';
 
 const NOTIFY_CHANNEL = 'hookline_queued';
@@ -121,8 +121,15 @@ export function createNotifier(conn: PostgresConnection): Notifier {
   const subscribers = () => plain.size + dispatchers.size;
   // Our own notifications are skipped: local listeners were told already.
   const instance = randomUUID();
+  // Prepared: parsed once per connection, not once per notification.
   const notify = (c?: Queryable, endpointIds: ReadonlySet<string> | null = null) =>
-    conn.query(sql`SELECT pg_notify(${NOTIFY_CHANNEL}, ${payloadOf(instance, endpointIds)})`, c);
+    conn.query(
+      prepared(
+        'hookline_notify',
+        sql`SELECT pg_notify(${NOTIFY_CHANNEL}, ${payloadOf(instance, endpointIds)})`,
+      ),
+      c,
+    );
   let closed = false;
 
   let notifyTimer: NodeJS.Timeout | null = null;

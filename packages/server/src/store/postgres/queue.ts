@@ -99,20 +99,25 @@ export function postgresQueue(
     // delivery carries of its endpoint.
     const appIds = [...new Set(items.map((i) => i.message.appId))];
     const routingByApp = new Map<string, RoutingEndpoint[]>();
+    // One application (nearly every batch) by `=`: PostgreSQL plans `= ANY(array)` anew on every
+    // execution (its generic plan's estimate of several rows never beats the custom plan's one),
+    // ~60 µs of a batch's work at 1,000 msg/s; `=` on the key gets a generic plan after five.
+    const one = appIds.length === 1;
+    const apps = one ? sql`a.id = ${appIds[0]}::text` : sql`a.id = ANY(${appIds}::text[])`;
     const rows = await query(
       // Polling endpoints (kind 'poller') are never sent anything: their consumers poll.
       handoff
         ? prepared(
-            'hookline_routing_handoff',
+            one ? 'hookline_routing_handoff_one' : 'hookline_routing_handoff',
             sql`SELECT a.id AS app, e.id, e.event_types, e.channels, ${raw(HANDOFF_ENDPOINT_COLUMNS)}
                 FROM app a LEFT JOIN endpoint e ON e.app_id = a.id AND e.kind <> 'poller'
-                WHERE a.id = ANY(${appIds}::text[])`,
+                WHERE ${apps}`,
           )
         : prepared(
-            'hookline_routing',
+            one ? 'hookline_routing_one' : 'hookline_routing',
             sql`SELECT a.id AS app, e.id, e.disabled, e.event_types, e.channels
                 FROM app a LEFT JOIN endpoint e ON e.app_id = a.id AND e.kind <> 'poller'
-                WHERE a.id = ANY(${appIds}::text[])`,
+                WHERE ${apps}`,
           ),
     );
     const endpointRows = new Map<string, Row>();
