@@ -9,7 +9,7 @@
  */
 import { TriggerType } from '../../core/types.ts';
 import { endpoints, inboundBodies, inboundEvents } from '../schema.ts';
-import { raw, sql } from '../sql.ts';
+import { prepared, raw, sql } from '../sql.ts';
 import { ACCEPTED, PENDING, UNACCEPTED } from '../statuses.ts';
 import type { InboundItem, InboundPart, InboundResult, RoutingEndpoint, Store } from '../store.ts';
 import type { CodecContext } from '../table.ts';
@@ -34,9 +34,12 @@ export function postgresInbound(
   /** Keeps a source's newest `keep` rejected, duplicate and handshake requests (anyone can post junk to /in). */
   const pruneUnaccepted = (c: Queryable, sourceId: string, keep: number) =>
     query(
-      sql`DELETE FROM inbound_event WHERE id IN (
-            SELECT id FROM inbound_event WHERE source_id = ${sourceId} AND status IN (${raw(UNACCEPTED)})
-            ORDER BY id DESC OFFSET ${keep})`,
+      prepared(
+        'hookline_inbound_prune',
+        sql`DELETE FROM inbound_event WHERE id IN (
+              SELECT id FROM inbound_event WHERE source_id = ${sourceId} AND status IN (${raw(UNACCEPTED)})
+              ORDER BY id DESC OFFSET ${keep})`,
+      ),
       c,
     );
 
@@ -60,9 +63,12 @@ export function postgresInbound(
         const first = seen.has(part.dedupeKey)
           ? { event_id: ev.id }
           : await one(
-              sql`SELECT event_id FROM inbound_part
-                  WHERE source_id = ${ev.sourceId} AND dedupe_key = ${part.dedupeKey} AND received_at >= ${item.dedupeSince}
-                  ORDER BY received_at, msg_id LIMIT 1`,
+              prepared(
+                'hookline_inbound_part_first',
+                sql`SELECT event_id FROM inbound_part
+                    WHERE source_id = ${ev.sourceId} AND dedupe_key = ${part.dedupeKey} AND received_at >= ${item.dedupeSince}
+                    ORDER BY received_at, msg_id LIMIT 1`,
+              ),
               c,
             );
         if (first) {
@@ -86,7 +92,9 @@ export function postgresInbound(
     for (const part of fresh) {
       const targets = item.route(eps, part.eventType);
       await query(
-        sql`WITH m AS (
+        prepared(
+          'hookline_inbound_part',
+          sql`WITH m AS (
               INSERT INTO message (id, app_id, event_id, event_type, channels, tags, created_at, traceparent)
               VALUES (${part.msgId}, ${item.appId}, NULL, ${part.eventType}, NULL, NULL, ${ev.receivedAt},
                 ${item.traceparent ?? null})
@@ -101,6 +109,7 @@ export function postgresInbound(
             SELECT u.id, ${part.msgId}, ${item.appId}, u.endpoint_id, ${PENDING_SQL}, 0, ${ev.receivedAt}, ${SCHEDULED},
               ${ev.receivedAt}, ${ev.receivedAt}
             FROM unnest(${targets.map(() => item.newDeliveryId())}::text[], ${targets}::text[]) AS u(id, endpoint_id)`,
+        ),
         c,
       );
       deliveries += targets.length;
@@ -127,8 +136,11 @@ export function postgresInbound(
         ];
         if (keys.length > 0) {
           await query(
-            sql`SELECT pg_advisory_xact_lock(${DEDUPE_LOCK}::int, h) FROM (
-                  SELECT DISTINCT hashtext(k) AS h FROM unnest(${keys}::text[]) AS k ORDER BY h OFFSET 0) s`,
+            prepared(
+              'hookline_inbound_lock',
+              sql`SELECT pg_advisory_xact_lock(${DEDUPE_LOCK}::int, h) FROM (
+                    SELECT DISTINCT hashtext(k) AS h FROM unnest(${keys}::text[]) AS k ORDER BY h OFFSET 0) s`,
+            ),
             c,
           );
         }
@@ -139,7 +151,10 @@ export function postgresInbound(
           if (!eps) {
             eps = (
               await query(
-                sql`SELECT id, disabled, event_types, channels FROM endpoint WHERE app_id = ${appId}`,
+                prepared(
+                  'hookline_inbound_routing',
+                  sql`SELECT id, disabled, event_types, channels FROM endpoint WHERE app_id = ${appId}`,
+                ),
                 c,
               )
             ).map((r) => ({
@@ -156,7 +171,11 @@ export function postgresInbound(
           const ev = item.event;
           if (!sources.has(ev.sourceId)) {
             // Locked against deletion until commit, like an application in ingest.
-            if (!(await one(sql`SELECT 1 FROM source WHERE id = ${ev.sourceId} FOR KEY SHARE`, c))) {
+            const source = prepared(
+              'hookline_inbound_source',
+              sql`SELECT 1 FROM source WHERE id = ${ev.sourceId} FOR KEY SHARE`,
+            );
+            if (!(await one(source, c))) {
               out.push({ status: 'source_not_found' });
               continue;
             }
@@ -173,7 +192,9 @@ export function postgresInbound(
           // stored before, so two copies in one batch are caught).
           const check = ev.status === 'accepted' && ev.dedupeKey !== null && item.dedupeSince !== null;
           const stored = await one(
-            sql`WITH first AS (
+            prepared(
+              'hookline_inbound_event',
+              sql`WITH first AS (
                   SELECT id FROM inbound_event
                   WHERE ${check}::boolean AND source_id = ${ev.sourceId} AND dedupe_key = ${ev.dedupeKey}
                     AND status = ${raw(ACCEPTED)} AND received_at >= ${item.dedupeSince ?? 0}
@@ -192,6 +213,7 @@ export function postgresInbound(
                   SELECT e.id, ${ev.contentType}::text, ${JSON.stringify(ev.headers)}::text, ${ev.body}::bytea FROM e
                 )
                 SELECT status, duplicate_of FROM e`,
+            ),
             c,
           );
           const status = String(stored?.status);
@@ -208,7 +230,9 @@ export function postgresInbound(
           // The message row makes the event a delivery like any other; the bytes stay in
           // inbound_body. Message and deliveries in one statement.
           await query(
-            sql`WITH m AS (
+            prepared(
+              'hookline_inbound_message',
+              sql`WITH m AS (
                   INSERT INTO message (id, app_id, event_id, event_type, channels, tags, created_at, traceparent)
                   VALUES (${ev.id}, ${item.appId}, NULL, ${ev.eventType}, NULL, NULL, ${ev.receivedAt},
                     ${item.traceparent ?? null})
@@ -218,6 +242,7 @@ export function postgresInbound(
                 SELECT u.id, ${ev.id}, ${item.appId}, u.endpoint_id, ${PENDING_SQL}, 0, ${ev.receivedAt}, ${SCHEDULED},
                   ${ev.receivedAt}, ${ev.receivedAt}
                 FROM unnest(${targets.map(() => item.newDeliveryId())}::text[], ${targets}::text[]) AS u(id, endpoint_id)`,
+            ),
             c,
           );
           queued += targets.length;

@@ -12,9 +12,16 @@ import {
 import type { Source } from '../../core/types.ts';
 import { paged } from '../paging.ts';
 import { apps, endpoints, sources } from '../schema.ts';
-import { type Row, sql } from '../sql.ts';
+import { prepared, type Row, raw, sql } from '../sql.ts';
 import type { Store } from '../store.ts';
 import type { Db } from './db.ts';
+
+/**
+ * The columns read by name, not `*`: a statement kept prepared must not change its result's shape
+ * when a migration adds a column while the process runs.
+ */
+const SOURCE_COLUMNS = sources.names(sources.fields);
+const ENDPOINT_COLUMNS = endpoints.names(endpoints.fields);
 
 /** Every field but the keys and the creation time: what saving a source writes. */
 const CHANGEABLE = sources.fields.filter((f) => f !== 'id' && f !== 'appId' && f !== 'createdAt');
@@ -24,10 +31,16 @@ async function withDestinations({ ex, ctx }: Db, rows: Row[]): Promise<Source[]>
   if (rows.length === 0) return [];
   const list = rows.map((r) => sources.read(r, ctx));
   const eps = await ex.all(
-    sql`SELECT * FROM endpoint WHERE ${ctx.dialect.inList(
-      sql`app_id`,
-      list.map((s) => s.appId),
-    )} ORDER BY id`,
+    list.length === 1
+      ? // One source (every request to /in reads its source): kept prepared on PostgreSQL.
+        prepared(
+          'hookline_source_destinations',
+          sql`SELECT ${raw(ENDPOINT_COLUMNS)} FROM endpoint WHERE app_id = ${list[0]!.appId} ORDER BY id`,
+        )
+      : sql`SELECT * FROM endpoint WHERE ${ctx.dialect.inList(
+          sql`app_id`,
+          list.map((s) => s.appId),
+        )} ORDER BY id`,
   );
   const byApp = new Map<string, Source['destinations']>();
   for (const r of eps) {
@@ -52,7 +65,14 @@ export function sourcesStore(
           await tx.run(endpoints.insert(destinationEndpoint(src, d, src.createdAt), ctx));
       }),
     async getSource(idOrName) {
-      const r = await ex.one(sql`SELECT * FROM source WHERE id = ${idOrName} OR name = ${idOrName}`);
+      // Every request to /in reads its source: kept prepared on PostgreSQL (parsed and planned
+      // once per connection, ~0.25 ms of the database's work a request with the destinations').
+      const r = await ex.one(
+        prepared(
+          'hookline_source',
+          sql`SELECT ${raw(SOURCE_COLUMNS)} FROM source WHERE id = ${idOrName} OR name = ${idOrName}`,
+        ),
+      );
       return r ? ((await withDestinations(db, [r]))[0] ?? null) : null;
     },
     async listSources(page) {
