@@ -1062,13 +1062,19 @@ for (const adapter of selectedAdapters()) {
         verifyDetail: 'no',
       });
       const push = received(s, { eventType: 'push', dedupeKey: 'd-2' }, now - 60_000);
+      const told: (readonly string[] | undefined)[] = [];
+      const unsubscribe = store.onDeliveriesQueued((ids) => told.push(ids));
       const results = await store.receiveInbound([first, dupInBatch, forged, push]);
+      unsubscribe();
       assert.deepEqual(results, [
         { status: 'accepted', deliveries: 1 },
         { status: 'duplicate', duplicateOf: first.event.id },
         { status: 'rejected' },
         { status: 'accepted', deliveries: 2 },
       ]);
+      // The dispatcher is told which endpoints got work (as for published messages), not "any".
+      assert.equal(told.length, 1);
+      assert.deepEqual([...told[0]!].sort(), s.destinations.map((d) => d.id).sort());
       // Outside the window the same key is new again.
       now += 120_000;
       const later = await store.receiveInbound([received(s, { dedupeKey: 'd-1' }, now - 60_000)]);

@@ -53,6 +53,7 @@ export function postgresInbound(
     item: InboundItem,
     parts: InboundPart[],
     eps: RoutingEndpoint[],
+    queuedFor: Set<string>,
   ): Promise<InboundResult> {
     const ev = item.event;
     const fresh: InboundPart[] = [];
@@ -113,6 +114,7 @@ export function postgresInbound(
         c,
       );
       deliveries += targets.length;
+      for (const id of targets) queuedFor.add(id);
     }
     return { status: 'accepted', deliveries, messages: fresh.map((p) => p.msgId) };
   }
@@ -120,7 +122,7 @@ export function postgresInbound(
   return {
     receiveInbound: async (items) => {
       if (items.length === 0) return [];
-      const { results, queued } = await tx(async (c) => {
+      const { results, queuedFor } = await tx(async (c) => {
         // Deduplication is decided under one lock per (source, dedupe key), taken up front in a
         // fixed order, so that concurrent batches never deadlock.
         const keys = [
@@ -166,7 +168,8 @@ export function postgresInbound(
           return eps;
         };
         const out: InboundResult[] = [];
-        let queued = 0;
+        /** The endpoints deliveries were queued for: the notification names them, as ingest's does. */
+        const queuedFor = new Set<string>();
         for (const item of items) {
           const ev = item.event;
           if (!sources.has(ev.sourceId)) {
@@ -182,9 +185,8 @@ export function postgresInbound(
             sources.add(ev.sourceId);
           }
           if (ev.status === 'accepted' && item.parts) {
-            const result = await receiveParts(c, item, item.parts, await routingOf(item.appId));
-            if (result.status === 'accepted') queued += result.deliveries;
-            else await pruneUnaccepted(c, ev.sourceId, item.keepUnaccepted);
+            const result = await receiveParts(c, item, item.parts, await routingOf(item.appId), queuedFor);
+            if (result.status !== 'accepted') await pruneUnaccepted(c, ev.sourceId, item.keepUnaccepted);
             out.push(result);
             continue;
           }
@@ -245,14 +247,15 @@ export function postgresInbound(
             ),
             c,
           );
-          queued += targets.length;
+          for (const id of targets) queuedFor.add(id);
           out.push({ status: 'accepted', deliveries: targets.length });
         }
-        return { results: out, queued };
+        return { results: out, queuedFor };
       });
-      if (queued > 0) {
-        notifier.local();
-        notifier.soon();
+      if (queuedFor.size > 0) {
+        const endpointIds = [...queuedFor];
+        notifier.local(endpointIds);
+        notifier.soon(endpointIds);
       }
       return results;
     },

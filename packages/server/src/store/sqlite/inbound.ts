@@ -23,9 +23,12 @@ export function sqliteInbound(
 ): Pick<Store, 'receiveInbound'> {
   const queue = sqliteRouting(conn, ctx);
   const { get, run } = conn;
+  /** The endpoints the batch being written queued deliveries for (told to the dispatcher). */
+  const queuedFor = new Set<string>();
   /** Queues a message's deliveries; returns how many. */
   const queueMessage = (item: InboundItem, msgId: string, eventType: string, at: number): number => {
     const targets = item.route(queue.routingOf(item.appId), eventType);
+    for (const endpointId of targets) queuedFor.add(endpointId);
     for (const endpointId of targets)
       queue.insertDelivery(
         item.newDeliveryId(),
@@ -48,7 +51,7 @@ export function sqliteInbound(
   return {
     receiveInbound: (items) =>
       conn.exclusive(() => {
-        let queued = 0;
+        queuedFor.clear();
         const results = conn.txSync(() =>
           items.map((item): InboundResult => {
             const ev = item.event;
@@ -114,17 +117,16 @@ export function sqliteInbound(
                 );
                 deliveries += queueMessage(item, part.msgId, part.eventType, ev.receivedAt);
               }
-              queued += deliveries;
               return { status: 'accepted', deliveries, messages: fresh.map((p) => p.msgId) };
             }
             // The message row makes the event a delivery like any other; the bytes stay in inbound_body.
             insertMessage(item, ev.id, ev.eventType, '{}', ev.receivedAt);
             const deliveries = queueMessage(item, ev.id, ev.eventType, ev.receivedAt);
-            queued += deliveries;
             return { status: 'accepted', deliveries };
           }),
         );
-        if (queued > 0) events.emit('queued');
+        // Named, as ingest names them: a dispatcher need not claim for an endpoint at its limit.
+        if (queuedFor.size > 0) events.emit('queued', [...queuedFor]);
         return results;
       }),
   };
