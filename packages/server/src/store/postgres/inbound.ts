@@ -190,8 +190,13 @@ export function postgresInbound(
             out.push(result);
             continue;
           }
-          // The duplicate check and the insert in one statement (it sees what this transaction
-          // stored before, so two copies in one batch are caught).
+          // Its deliveries, were it accepted: routed before the statement that decides it.
+          const targets =
+            ev.status === 'accepted' ? item.route(await routingOf(item.appId), ev.eventType) : [];
+          // The duplicate check, the request, and for an accepted one its message and deliveries,
+          // in one statement (it sees what this transaction stored before, so two copies in one
+          // batch are caught). The message row makes the event a delivery like any other; the
+          // bytes stay in inbound_body.
           const check = ev.status === 'accepted' && ev.dedupeKey !== null && item.dedupeSince !== null;
           const stored = await one(
             prepared(
@@ -213,6 +218,19 @@ export function postgresInbound(
                 ), b AS (
                   INSERT INTO inbound_body (id, content_type, headers, body)
                   SELECT e.id, ${ev.contentType}::text, ${JSON.stringify(ev.headers)}::text, ${ev.body}::bytea FROM e
+                ), m AS (
+                  INSERT INTO message (id, app_id, event_id, event_type, channels, tags, created_at, traceparent)
+                  SELECT e.id, ${item.appId}::text, NULL, ${ev.eventType}::text, NULL, NULL, ${ev.receivedAt}::bigint,
+                    ${item.traceparent ?? null}::text
+                  FROM e WHERE e.status = ${raw(ACCEPTED)}
+                  RETURNING id
+                ), d AS (
+                  INSERT INTO delivery (id, msg_id, app_id, endpoint_id, status, attempts, next_attempt_at,
+                    trigger_type, created_at, updated_at)
+                  SELECT u.id, m.id, ${item.appId}::text, u.endpoint_id, ${PENDING_SQL}, 0, ${ev.receivedAt}::bigint,
+                    ${SCHEDULED}, ${ev.receivedAt}::bigint, ${ev.receivedAt}::bigint
+                  FROM m CROSS JOIN unnest(${targets.map(() => item.newDeliveryId())}::text[], ${targets}::text[])
+                    AS u(id, endpoint_id)
                 )
                 SELECT status, duplicate_of FROM e`,
             ),
@@ -228,25 +246,6 @@ export function postgresInbound(
             );
             continue;
           }
-          const targets = item.route(await routingOf(item.appId), ev.eventType);
-          // The message row makes the event a delivery like any other; the bytes stay in
-          // inbound_body. Message and deliveries in one statement.
-          await query(
-            prepared(
-              'hookline_inbound_message',
-              sql`WITH m AS (
-                  INSERT INTO message (id, app_id, event_id, event_type, channels, tags, created_at, traceparent)
-                  VALUES (${ev.id}, ${item.appId}, NULL, ${ev.eventType}, NULL, NULL, ${ev.receivedAt},
-                    ${item.traceparent ?? null})
-                )
-                INSERT INTO delivery (id, msg_id, app_id, endpoint_id, status, attempts, next_attempt_at, trigger_type,
-                  created_at, updated_at)
-                SELECT u.id, ${ev.id}, ${item.appId}, u.endpoint_id, ${PENDING_SQL}, 0, ${ev.receivedAt}, ${SCHEDULED},
-                  ${ev.receivedAt}, ${ev.receivedAt}
-                FROM unnest(${targets.map(() => item.newDeliveryId())}::text[], ${targets}::text[]) AS u(id, endpoint_id)`,
-            ),
-            c,
-          );
           for (const id of targets) queuedFor.add(id);
           out.push({ status: 'accepted', deliveries: targets.length });
         }
