@@ -929,6 +929,11 @@ for (const adapter of selectedAdapters()) {
       assert.deepEqual(got, s);
       assert.deepEqual(await store.getSource(s.id), s);
       assert.equal(await store.getSource('nope'), null);
+      // What /in reads for each request: the same source, without its destinations.
+      const { destinations: _, ...settings } = s;
+      assert.deepEqual(await store.getSourceSettings('github'), settings);
+      assert.deepEqual(await store.getSourceSettings(s.id), settings);
+      assert.equal(await store.getSourceSettings('nope'), null);
       // Destinations are endpoints of the source's application, signed with the forwarding secret.
       const eps = await store.listEndpoints(s.appId, { limit: 10, after: null, before: null, order: 'asc' });
       const apps = await store.listApps({ limit: 100, after: null, before: null, order: 'asc' });

@@ -358,6 +358,9 @@ export interface Source {
   updatedAt: number;
 }
 
+/** A source without its destinations: what receiving a request on `/in` needs of it. */
+export type SourceSettings = Omit<Source, 'destinations'>;
+
 /**
  * A challenge a provider sends to check that the URL answers (Microsoft Graph's
  * `validationToken`, Dropbox's `challenge`, Zoom's `endpoint.url_validation`): where its value

@@ -9,7 +9,7 @@
  *   (`GET ?challenge=`), Zoom (`endpoint.url_validation`) and the like; presets spell those out.
  */
 import { createHmac } from 'node:crypto';
-import type { ChallengeRule, Source } from '../core/types.ts';
+import type { ChallengeRule, SourceSettings } from '../core/types.ts';
 import { discordWebhookEvent, jsonPathValue } from './rules.ts';
 
 /** Ready-made challenge rules; a source may override any field of its preset. */
@@ -117,7 +117,7 @@ export function challengeAnswer(
  * The answer to a provider handshake of the source's scheme (verified already), or null:
  * Slack's url_verification, Discord's interaction PING and its webhook-event PING.
  */
-export function providerHandshake(source: Source, body: () => unknown): HandshakeAnswer | null {
+export function providerHandshake(source: SourceSettings, body: () => unknown): HandshakeAnswer | null {
   if (!source.handshake.provider) return null;
   const b = body() as { type?: unknown; challenge?: unknown } | undefined;
   if (b === null || typeof b !== 'object') return null;
@@ -141,7 +141,7 @@ export function providerHandshake(source: Source, body: () => unknown): Handshak
  * 200: a Discord interaction needs a response within 3 s, by default `{"type":5}` (deferred: the
  * application completes it later with the interaction token); a Discord webhook event wants 204.
  */
-export function providerReply(source: Source, body: () => unknown): HandshakeAnswer | null {
+export function providerReply(source: SourceSettings, body: () => unknown): HandshakeAnswer | null {
   if (!source.handshake.provider) return null;
   if (source.verification.scheme === 'discord')
     return discordWebhookEvent(body()) ? NO_CONTENT : json(source.handshake.discordResponse);

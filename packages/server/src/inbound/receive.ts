@@ -20,7 +20,7 @@ import { refuseNul } from '../api/http-limits.ts';
 import { ERRORS, HooklineError, notFound } from '../core/errors.ts';
 import { endpointMatches } from '../core/routing.ts';
 import { storableText } from '../core/text.ts';
-import type { InboundEvent, Source } from '../core/types.ts';
+import type { InboundEvent, SourceSettings } from '../core/types.ts';
 import type { InboundPart } from '../store/store.ts';
 import { inSpan, SpanKind } from '../tracing.ts';
 import { ipAllowed } from './allowlist.ts';
@@ -46,7 +46,7 @@ export function headerPairs(raw: readonly string[]): [string, string][] {
   return pairs;
 }
 
-export function sourceBodyLimit(source: Source, ctx: ApiContext): number {
+export function sourceBodyLimit(source: SourceSettings, ctx: ApiContext): number {
   return source.maxBodyBytes ?? ctx.config.maxPayloadBytes;
 }
 
@@ -55,7 +55,7 @@ const tooLarge = (limit: number) =>
 
 export function inboundRoutes(ctx: ApiContext) {
   return async (scope: FastifyInstance) => {
-    const sources = new WeakMap<FastifyRequest, Source>();
+    const sources = new WeakMap<FastifyRequest, SourceSettings>();
     /** The trace context a request's messages carry on to their destinations (`tracing.ts`). */
     const traced = new WeakMap<FastifyRequest, { traceparent: string; span: Span | null }>();
 
@@ -73,7 +73,7 @@ export function inboundRoutes(ctx: ApiContext) {
         // A NUL in the name or query (`/in/%00`) is refused before the lookup: no source has one,
         // and PostgreSQL cannot even compare text holding one. The body may hold `\u0000`.
         await refuseNul(req);
-        const source = await ctx.store.getSource(req.params.source);
+        const source = await ctx.store.getSourceSettings(req.params.source);
         if (!source || source.name !== req.params.source) throw notFound('source');
         // A source with a URL token is reached only with a current (or not yet expired) one.
         if (!tokenAccepted(source, req.params.token, ctx.clock.now())) throw notFound('source');
@@ -107,7 +107,7 @@ export function inboundRoutes(ctx: ApiContext) {
     /** Stores one received request (with its parts, when split) and reports what became of it. */
     const store = async (
       req: FastifyRequest,
-      source: Source,
+      source: SourceSettings,
       fields: Pick<
         InboundEvent,
         'status' | 'eventType' | 'dedupeKey' | 'verifyCode' | 'verifyDetail' | 'headers' | 'body'

@@ -17,7 +17,7 @@ import {
   withRequestQuery,
 } from '@hookline/receiver';
 import type { RECEIVER_SCHEMES } from '../core/enums.ts';
-import type { RequestField, Source, SourceVerification } from '../core/types.ts';
+import type { RequestField, SourceSettings, SourceVerification } from '../core/types.ts';
 
 // core/enums.ts spells out the receiver's scheme names for the API schemas and the dashboard
 // (which cannot import the receiver); this stops the build when a scheme is added on one side only.
@@ -141,7 +141,7 @@ const UNVERIFIED: Verdict = { ok: true, id: undefined, idSigned: false, contentH
  * providers sign the URL they call, and Twilio adds `bodySHA256` to it for JSON bodies.
  */
 export function verifyRequest(
-  source: Source,
+  source: SourceSettings,
   body: Buffer,
   headers: HeadersInput,
   receivedAtMs: number,
@@ -230,7 +230,7 @@ function fieldValue(
  * as good a key for their retries. Null when dedupe is off or nothing identifies the request.
  */
 export function dedupeKey(
-  source: Source,
+  source: SourceSettings,
   headers: readonly [string, string][],
   json: () => unknown,
   verified: VerifiedIdentity | undefined,
@@ -247,7 +247,7 @@ export function dedupeKey(
 
 /** The event type destinations filter on: the source's field, else the provider's usual place. */
 export function eventTypeOf(
-  source: Source,
+  source: SourceSettings,
   headers: readonly [string, string][],
   json: () => unknown,
   /** For a Salesforce source: its parsed Outbound Message (see salesforceMessage). */

@@ -26,6 +26,7 @@ import type {
   Message,
   PollerConsumer,
   Source,
+  SourceSettings,
   TriggerTypeCode,
 } from '../core/types.ts';
 
@@ -604,6 +605,8 @@ export interface Store extends OverviewQueries {
   insertSource(source: Source): Promise<void>;
   /** By id or name; destinations are the endpoints of its application. */
   getSource(idOrName: string): Promise<Source | null>;
+  /** A source by id or name without its destinations: what `/in` reads for every request. */
+  getSourceSettings(idOrName: string): Promise<SourceSettings | null>;
   listSources(page: PageQuery): Promise<Page<Source>>;
   /** Updates the source and makes its application's endpoints match `destinations` (same ids). */
   updateSource(source: Source): Promise<void>;

@@ -54,8 +54,20 @@ async function withDestinations({ ex, ctx }: Db, rows: Row[]): Promise<Source[]>
 
 export function sourcesStore(
   db: Db,
-): Pick<Store, 'insertSource' | 'getSource' | 'listSources' | 'updateSource' | 'deleteSource'> {
+): Pick<
+  Store,
+  'insertSource' | 'getSource' | 'getSourceSettings' | 'listSources' | 'updateSource' | 'deleteSource'
+> {
   const { ex, ctx } = db;
+  // Every request to /in reads its source: kept prepared on PostgreSQL (parsed and planned once
+  // per connection, not for each request).
+  const sourceRow = (idOrName: string) =>
+    ex.one(
+      prepared(
+        'hookline_source',
+        sql`SELECT ${raw(SOURCE_COLUMNS)} FROM source WHERE id = ${idOrName} OR name = ${idOrName}`,
+      ),
+    );
   return {
     insertSource: (src) =>
       ex.tx(async (tx) => {
@@ -65,15 +77,12 @@ export function sourcesStore(
           await tx.run(endpoints.insert(destinationEndpoint(src, d, src.createdAt), ctx));
       }),
     async getSource(idOrName) {
-      // Every request to /in reads its source: kept prepared on PostgreSQL (parsed and planned
-      // once per connection, ~0.25 ms of the database's work a request with the destinations').
-      const r = await ex.one(
-        prepared(
-          'hookline_source',
-          sql`SELECT ${raw(SOURCE_COLUMNS)} FROM source WHERE id = ${idOrName} OR name = ${idOrName}`,
-        ),
-      );
+      const r = await sourceRow(idOrName);
       return r ? ((await withDestinations(db, [r]))[0] ?? null) : null;
+    },
+    async getSourceSettings(idOrName) {
+      const r = await sourceRow(idOrName);
+      return r ? sources.read(r, ctx) : null;
     },
     async listSources(page) {
       const rows = await paged(ex, sql`SELECT * FROM source WHERE 1 = 1`, 'id', page, (r) => r);
