@@ -21,7 +21,6 @@ import type { Db } from './db.ts';
  * when a migration adds a column while the process runs.
  */
 const SOURCE_COLUMNS = sources.names(sources.fields);
-const ENDPOINT_COLUMNS = endpoints.names(endpoints.fields);
 
 /** Every field but the keys and the creation time: what saving a source writes. */
 const CHANGEABLE = sources.fields.filter((f) => f !== 'id' && f !== 'appId' && f !== 'createdAt');
@@ -31,16 +30,10 @@ async function withDestinations({ ex, ctx }: Db, rows: Row[]): Promise<Source[]>
   if (rows.length === 0) return [];
   const list = rows.map((r) => sources.read(r, ctx));
   const eps = await ex.all(
-    list.length === 1
-      ? // One source (every request to /in reads its source): kept prepared on PostgreSQL.
-        prepared(
-          'hookline_source_destinations',
-          sql`SELECT ${raw(ENDPOINT_COLUMNS)} FROM endpoint WHERE app_id = ${list[0]!.appId} ORDER BY id`,
-        )
-      : sql`SELECT * FROM endpoint WHERE ${ctx.dialect.inList(
-          sql`app_id`,
-          list.map((s) => s.appId),
-        )} ORDER BY id`,
+    sql`SELECT * FROM endpoint WHERE ${ctx.dialect.inList(
+      sql`app_id`,
+      list.map((s) => s.appId),
+    )} ORDER BY id`,
   );
   const byApp = new Map<string, Source['destinations']>();
   for (const r of eps) {

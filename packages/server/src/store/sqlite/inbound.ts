@@ -23,13 +23,20 @@ export function sqliteInbound(
 ): Pick<Store, 'receiveInbound'> {
   const queue = sqliteRouting(conn, ctx);
   const { get, run } = conn;
-  /** The endpoints the batch being written queued deliveries for (told to the dispatcher). */
-  const queuedFor = new Set<string>();
-  /** Queues a message's deliveries; returns how many. */
-  const queueMessage = (item: InboundItem, msgId: string, eventType: string, at: number): number => {
+  /**
+   * Queues a message's deliveries, noting their endpoints in `queuedFor` (told to the
+   * dispatcher); returns how many.
+   */
+  const queueMessage = (
+    item: InboundItem,
+    msgId: string,
+    eventType: string,
+    at: number,
+    queuedFor: Set<string>,
+  ): number => {
     const targets = item.route(queue.routingOf(item.appId), eventType);
-    for (const endpointId of targets) queuedFor.add(endpointId);
-    for (const endpointId of targets)
+    for (const endpointId of targets) {
+      queuedFor.add(endpointId);
       queue.insertDelivery(
         item.newDeliveryId(),
         msgId,
@@ -39,6 +46,7 @@ export function sqliteInbound(
         TriggerType.scheduled,
         at,
       );
+    }
     return targets.length;
   };
   const insertMessage = (item: InboundItem, id: string, eventType: string, payload: string, at: number) =>
@@ -51,7 +59,8 @@ export function sqliteInbound(
   return {
     receiveInbound: (items) =>
       conn.exclusive(() => {
-        queuedFor.clear();
+        /** The endpoints this batch queued deliveries for. */
+        const queuedFor = new Set<string>();
         const results = conn.txSync(() =>
           items.map((item): InboundResult => {
             const ev = item.event;
@@ -115,13 +124,13 @@ export function sqliteInbound(
                   'INSERT INTO inbound_part (msg_id, event_id, source_id, dedupe_key, received_at) VALUES (?, ?, ?, ?, ?)',
                   [part.msgId, ev.id, ev.sourceId, part.dedupeKey, ev.receivedAt],
                 );
-                deliveries += queueMessage(item, part.msgId, part.eventType, ev.receivedAt);
+                deliveries += queueMessage(item, part.msgId, part.eventType, ev.receivedAt, queuedFor);
               }
               return { status: 'accepted', deliveries, messages: fresh.map((p) => p.msgId) };
             }
             // The message row makes the event a delivery like any other; the bytes stay in inbound_body.
             insertMessage(item, ev.id, ev.eventType, '{}', ev.receivedAt);
-            const deliveries = queueMessage(item, ev.id, ev.eventType, ev.receivedAt);
+            const deliveries = queueMessage(item, ev.id, ev.eventType, ev.receivedAt, queuedFor);
             return { status: 'accepted', deliveries };
           }),
         );
