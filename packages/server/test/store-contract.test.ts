@@ -825,6 +825,86 @@ for (const adapter of selectedAdapters()) {
       assert.equal(await store.getIdempotentResponse('k', now + 1000), null);
     });
 
+    test("deleting an endpoint removes its queue and attempt log, not the other endpoints' ones", async () => {
+      const a = app();
+      await store.insertApp(a);
+      const [gone, kept] = [endpoint(a.id), endpoint(a.id)];
+      for (const e of [gone, kept]) await store.insertEndpoint(e);
+      await store.ingest([item(a.id), item(a.id)]);
+      const claimed = await claim();
+      assert.equal(claimed.length, 4);
+      // One attempt each, the first message's retried later: both endpoints have a log and a queue.
+      await store.completeDeliveries(
+        claimed.map((d, i) => ({
+          deliveryId: d.id,
+          leaseUntil: d.leaseUntil,
+          attempt: attemptFor(d, i % 2 === 0),
+          next: i % 2 === 0 ? { kind: 'success' } : { kind: 'retry', at: now + 60_000 },
+        })),
+        now,
+      );
+      const page: PageQuery = { limit: 10, after: null, before: null, order: 'asc' };
+      const logOf = async (endpointId: string) =>
+        (await store.listAttempts({ appId: a.id, endpointId }, page)).items.length;
+      assert.equal(await logOf(gone.id), 2);
+      await store.deleteEndpoint(a.id, gone.id);
+      assert.equal(await logOf(gone.id), 0, "the endpoint's attempt log goes with it");
+      assert.equal(await logOf(kept.id), 2);
+      for (const m of new Set(claimed.map((d) => d.msgId))) {
+        const log = await store.listAttempts({ appId: a.id, msgId: m }, page);
+        assert.deepEqual(
+          log.items.map((x) => x.endpointId),
+          [kept.id],
+          "a message's log keeps the other endpoint's attempts only",
+        );
+      }
+      now += 60_000;
+      assert.deepEqual(
+        [...new Set((await claim()).map((d) => d.endpointId))],
+        [kept.id],
+        "only the other endpoint's retries are left in the queue",
+      );
+    });
+
+    test('deleting an app removes its endpoints, messages, queue and attempt log', async () => {
+      const a = app();
+      const other = app();
+      for (const x of [a, other]) await store.insertApp(x);
+      for (const x of [a, other]) await store.insertEndpoint(endpoint(x.id));
+      await store.ingest([item(a.id), item(other.id)]);
+      const claimed = await claim();
+      await store.completeDeliveries(
+        claimed.map((d) => ({
+          deliveryId: d.id,
+          leaseUntil: d.leaseUntil,
+          attempt: attemptFor(d, false),
+          next: { kind: 'retry', at: now + 60_000 },
+        })),
+        now,
+      );
+      const mine = claimed.find((d) => d.appId === a.id)!;
+      const theirs = claimed.find((d) => d.appId === other.id)!;
+      const page: PageQuery = { limit: 10, after: null, before: null, order: 'asc' };
+      const [myAttempt] = (await store.listAttempts({ appId: a.id, msgId: mine.msgId }, page)).items;
+      assert.ok(myAttempt);
+      await store.deleteApp(a.id);
+      assert.equal(await store.getApp(a.id), null);
+      assert.equal(await store.getMessage(a.id, mine.msgId), null);
+      assert.equal(await store.getAttempt(a.id, myAttempt.id), null);
+      assert.equal((await store.listAttempts({ appId: a.id, msgId: mine.msgId }, page)).items.length, 0);
+      assert.equal(
+        (await store.listAttempts({ appId: other.id, msgId: theirs.msgId }, page)).items.length,
+        1,
+      );
+      assert.equal((await store.getMessage(other.id, theirs.msgId))?.payload, '{"a":1}');
+      now += 60_000;
+      assert.deepEqual(
+        (await claim()).map((d) => d.appId),
+        [other.id],
+        "only the other application's retry is left in the queue",
+      );
+    });
+
     test('deleting an app removes its endpoints, messages and queue', async () => {
       const a = app();
       await store.insertApp(a);
