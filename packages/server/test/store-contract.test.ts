@@ -77,6 +77,17 @@ for (const adapter of selectedAdapters()) {
       store
         .claimDue({ now, limit: 100, leaseMs: 30_000, perEndpoint: 100, skipEndpoints: [], ...over })
         .then((c) => c.deliveries);
+    /** Records a failed attempt of each claimed delivery; each is due again a minute later. */
+    const failForAMinute = (claimed: ClaimedDelivery[]) =>
+      store.completeDeliveries(
+        claimed.map((d) => ({
+          deliveryId: d.id,
+          leaseUntil: d.leaseUntil,
+          attempt: attemptFor(d, false),
+          next: { kind: 'retry', at: now + 60_000 },
+        })),
+        now,
+      );
 
     test('a migrated database has no pending migrations', async () => {
       assert.equal(await store.pendingMigrations(), 0);
@@ -834,15 +845,7 @@ for (const adapter of selectedAdapters()) {
       const claimed = await claim();
       assert.equal(claimed.length, 4);
       // Each attempted once and due again in a minute: both endpoints have a log and a queue.
-      await store.completeDeliveries(
-        claimed.map((d) => ({
-          deliveryId: d.id,
-          leaseUntil: d.leaseUntil,
-          attempt: attemptFor(d, false),
-          next: { kind: 'retry', at: now + 60_000 },
-        })),
-        now,
-      );
+      await failForAMinute(claimed);
       const page: PageQuery = { limit: 10, after: null, before: null, order: 'asc' };
       const logOf = async (endpointId: string) =>
         (await store.listAttempts({ appId: a.id, endpointId }, page)).items.length;
@@ -873,15 +876,7 @@ for (const adapter of selectedAdapters()) {
       for (const x of [a, other]) await store.insertEndpoint(endpoint(x.id));
       await store.ingest([item(a.id), item(other.id)]);
       const claimed = await claim();
-      await store.completeDeliveries(
-        claimed.map((d) => ({
-          deliveryId: d.id,
-          leaseUntil: d.leaseUntil,
-          attempt: attemptFor(d, false),
-          next: { kind: 'retry', at: now + 60_000 },
-        })),
-        now,
-      );
+      await failForAMinute(claimed);
       const mine = claimed.find((d) => d.appId === a.id)!;
       const theirs = claimed.find((d) => d.appId === other.id)!;
       const page: PageQuery = { limit: 10, after: null, before: null, order: 'asc' };
