@@ -8,7 +8,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 
-export type Unit = '/s' | 'ms' | 'µs' | 'MB' | '×' | '/CPU-s' | 'per 1,000' | 'per commit';
+export type Unit = '/s' | 'ms' | 'µs' | 'KB' | 'MB' | '×' | '/CPU-s' | 'per 1,000' | 'per commit';
 
 export interface Target {
   /** As printed: `≥ 0.30 of ceiling`, `≤ 10 ms`, ... */
@@ -53,6 +53,8 @@ export function fmtValue(value: number, unit: Unit): string {
       return `${value.toFixed(1)} ms`;
     case 'µs':
       return `${Math.round(value).toLocaleString('en-US')} µs`;
+    case 'KB':
+      return `${value.toFixed(2)} KB`;
     case 'MB':
       return `${Math.round(value)} MB`;
     case '×':

@@ -6,9 +6,10 @@
  * 1 endpoint and spread over 100; then one claimer, and then two concurrent claimers (two store
  * instances, as two worker processes would open), loop `claimDue` (limit 100, perEndpoint 64)
  * and `completeDeliveries` (every delivery a success, its attempt logged) until the backlog is
- * gone or the time is up, and the deliveries/s are printed with the CPU seconds PostgreSQL (its
- * processes for the database, read from /proc) and this process spent per 1,000 deliveries,
- * the figure that noise on a shared machine moves least. No HTTP: this is the store's share
+ * gone or the time is up, and the deliveries/s are printed with the CPU time PostgreSQL (its
+ * processes for the database, read from /proc) and this process spent per delivery, which noise
+ * on a shared machine moves less, and the write-ahead log written per delivery, which it does not
+ * move at all. No HTTP: this is the store's share
  * of the work. Checks on the way that no delivery is claimed twice. A claim that comes back
  * empty while work is due is tried again 50 ms later, as the dispatcher does.
  *
@@ -207,6 +208,24 @@ async function pgCpuSeconds(admin: pg.Client, name: string, known: Map<number, n
   return [...known.values()].reduce((a, b) => a + b, 0);
 }
 
+/** Where PostgreSQL's write-ahead log is being written now (the whole server's). */
+async function walInsertLsn(admin: pg.Client): Promise<string> {
+  const { rows } = await admin.query('SELECT pg_current_wal_insert_lsn()::text AS lsn');
+  return String(rows[0].lsn);
+}
+
+/**
+ * Bytes of write-ahead log written since `lsn`: all of the server's, and the drain is all that
+ * writes on this machine while it runs. Unlike CPU time, noise on a shared machine does not move
+ * it: what a schema change saves in rows and index entries written shows here first.
+ */
+async function walBytesSince(admin: pg.Client, lsn: string): Promise<number> {
+  const { rows } = await admin.query('SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::pg_lsn) AS n', [
+    lsn,
+  ]);
+  return Number(rows[0].n);
+}
+
 async function scenario(endpointCount: number, claimers: number): Promise<void> {
   const db = await createTestDatabase('bench_claim');
   const stores = Array.from({ length: claimers }, () =>
@@ -220,16 +239,20 @@ async function scenario(endpointCount: number, claimers: number): Promise<void> 
     await admin.connect();
     const known = new Map<number, number>();
     const pgBefore = await pgCpuSeconds(admin, db.name, known);
+    const walBefore = await walInsertLsn(admin);
     const nodeBefore = process.cpuUsage();
     const r = await drain(stores);
     const node = process.cpuUsage(nodeBefore);
     const pgUsed = (await pgCpuSeconds(admin, db.name, known)) - pgBefore;
+    const walBytes = await walBytesSince(admin, walBefore);
     await admin.end();
     const rate = Math.round(r.delivered / r.seconds);
-    const perK = (seconds: number) => ((seconds / Math.max(1, r.delivered)) * 1000).toFixed(2);
+    const per = (x: number) => x / Math.max(1, r.delivered);
+    const us = (seconds: number) => `${Math.round(per(seconds) * 1e6)} µs`;
     console.log(
       `${String(endpointCount).padStart(3)} endpoint(s), ${claimers} claimer(s): ${String(rate).padStart(6)} deliveries/s` +
-        `  CPU s per 1,000: PostgreSQL ${perK(pgUsed)}, Node ${perK((node.user + node.system) / 1e6)}` +
+        `  CPU a delivery: PostgreSQL ${us(pgUsed)}, Node ${us((node.user + node.system) / 1e6)}` +
+        `  WAL ${(per(walBytes) / 1024).toFixed(2)} KB a delivery` +
         `  (${r.delivered} in ${r.seconds.toFixed(1)} s; ${r.claims} claims, ${r.empty} empty;` +
         ` ${(r.claimMs / r.claims).toFixed(1)} ms per claim, ${(r.completeMs / Math.max(1, r.completions)).toFixed(1)} ms per completion)`,
     );

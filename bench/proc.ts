@@ -5,6 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import pg from 'pg';
 
 /** Clock ticks per second of /proc/PID/stat's times (100 on every common Linux). */
 const CLK_TCK = (() => {
@@ -134,6 +135,42 @@ export class MachineCpu {
  * asked again at every sample (every `intervalMs`), so a process born during the phase counts in
  * full and one that ends counts up to its last sample.
  */
+/**
+ * Bytes of write-ahead log PostgreSQL writes over a phase, from the server's insert position
+ * before and after: the whole server's, so nothing else may write meanwhile (on this machine the
+ * bench is all that runs). Rows and index entries written show here exactly, where CPU time moves
+ * with whatever else the machine does.
+ */
+export class WalMeter {
+  private readonly client: pg.Client;
+  private readonly from: string;
+
+  private constructor(client: pg.Client, from: string) {
+    this.client = client;
+    this.from = from;
+  }
+
+  static async start(databaseUrl: string): Promise<WalMeter> {
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    const { rows } = await client.query('SELECT pg_current_wal_insert_lsn()::text AS lsn');
+    return new WalMeter(client, String(rows[0].lsn));
+  }
+
+  /** The bytes written since `start`; closes the connection. */
+  async stop(): Promise<number> {
+    try {
+      const { rows } = await this.client.query(
+        'SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::pg_lsn) AS n',
+        [this.from],
+      );
+      return Number(rows[0].n);
+    } finally {
+      await this.client.end();
+    }
+  }
+}
+
 export class CpuMeter {
   readonly #groups: () => Record<string, number[]>;
   readonly #intervalMs: number;

@@ -100,7 +100,7 @@ import {
 } from './lib.ts';
 import { type BullmqPeer, PEER_CONCURRENCY, startBullmqPeer } from './peer-bullmq.ts';
 import { addPendingDeliveries, fillBacklog, openBulk, preloadHistory } from './preload.ts';
-import { CpuMeter, MachineCpu, RssSampler, runDelaySeconds } from './proc.ts';
+import { CpuMeter, MachineCpu, RssSampler, runDelaySeconds, WalMeter } from './proc.ts';
 
 function fail(message: string): never {
   console.error(`bench: ${message}`);
@@ -552,6 +552,7 @@ async function measureEndToEnd(o: {
 
   await receiver.reset();
   const totals0 = await engineTotals(dep);
+  const wal = o.kind === 'postgres' ? await WalMeter.start(store.databaseUrl) : null;
   const meter = new CpuMeter(processGroups(dep)).start();
   const t0 = now();
   const r = await publish(dep.api, app.path, INGEST_COUNT);
@@ -575,6 +576,19 @@ async function measureEndToEnd(o: {
   );
   if (d.count < r.ok) console.log(`    (time cap reached: ${r.ok - d.count} not delivered)`);
   cpuFigures(o.key, o.label, cpu, d.count, o.kind === 'postgres');
+  if (wal) {
+    const bytes = await wal.stop();
+    show(
+      results.other(
+        `${o.key}.wal`,
+        `${o.label}: WAL per delivery, PostgreSQL`,
+        bytes / 1024 / d.count,
+        'KB',
+        'lower',
+      ),
+      `${fmtN(Math.round(bytes / 1024))} KB of write-ahead log over the phase (the whole server's; nothing else writes meanwhile) ÷ deliveries: what a change to the rows and index entries written saves shows here without the noise CPU time has.`,
+    );
+  }
   engineFigures(o.key, o.label, totals0, await engineTotals(dep), d.count);
 
   await measurePublishLatency(dep, app.path, `${o.key}.latency`, o.label, o.targets);
