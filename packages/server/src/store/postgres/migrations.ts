@@ -2096,6 +2096,16 @@ CREATE TRIGGER hookline_message_deleted AFTER DELETE ON message
   FOR EACH ROW EXECUTE FUNCTION hookline_message_deleted();
 `,
   },
+  {
+    version: 38,
+    name: 'the attempt log keeps no index by delivery',
+    sql: `
+-- attempt_by_delivery is read by no query (the attempt log is read by application, endpoint,
+-- message and time), and every attempt wrote an entry into it. SQLite drops its own in its
+-- migration 24.
+DROP INDEX attempt_by_delivery;
+`,
+  },
 ];
 
 /**

@@ -458,4 +458,14 @@ CREATE TABLE inbound_body_drop (
 CREATE VIEW message_with_payload AS SELECT * FROM message;
 `,
   },
+  {
+    version: 24,
+    name: 'the attempt log keeps no index by delivery',
+    sql: `
+-- attempt_delivery is read by no query (the attempt log is read by application, endpoint,
+-- message and time), and every attempt wrote an entry into it. PostgreSQL drops its own in its
+-- migration 38.
+DROP INDEX attempt_delivery;
+`,
+  },
 ];
