@@ -37,6 +37,7 @@ import type { Store } from '../packages/server/src/store/store.ts';
 import { createTestDatabase, PG_SECRET_KEY } from '../packages/server/test/pg.ts';
 import { testApp, testAttempt, testEndpoint } from '../packages/server/test/stores.ts';
 import { wholeNumbers } from './lib.ts';
+import { WalMeter } from './proc.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -208,24 +209,6 @@ async function pgCpuSeconds(admin: pg.Client, name: string, known: Map<number, n
   return [...known.values()].reduce((a, b) => a + b, 0);
 }
 
-/** Where PostgreSQL's write-ahead log is being written now (the whole server's). */
-async function walInsertLsn(admin: pg.Client): Promise<string> {
-  const { rows } = await admin.query('SELECT pg_current_wal_insert_lsn()::text AS lsn');
-  return String(rows[0].lsn);
-}
-
-/**
- * Bytes of write-ahead log written since `lsn`: all of the server's, and the drain is all that
- * writes on this machine while it runs. Unlike CPU time, noise on a shared machine does not move
- * it: what a schema change saves in rows and index entries written shows here first.
- */
-async function walBytesSince(admin: pg.Client, lsn: string): Promise<number> {
-  const { rows } = await admin.query('SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::pg_lsn) AS n', [
-    lsn,
-  ]);
-  return Number(rows[0].n);
-}
-
 async function scenario(endpointCount: number, claimers: number): Promise<void> {
   const db = await createTestDatabase('bench_claim');
   const stores = Array.from({ length: claimers }, () =>
@@ -239,12 +222,12 @@ async function scenario(endpointCount: number, claimers: number): Promise<void> 
     await admin.connect();
     const known = new Map<number, number>();
     const pgBefore = await pgCpuSeconds(admin, db.name, known);
-    const walBefore = await walInsertLsn(admin);
+    const wal = await WalMeter.start(db.url);
     const nodeBefore = process.cpuUsage();
     const r = await drain(stores);
     const node = process.cpuUsage(nodeBefore);
     const pgUsed = (await pgCpuSeconds(admin, db.name, known)) - pgBefore;
-    const walBytes = await walBytesSince(admin, walBefore);
+    const walBytes = await wal.stop();
     await admin.end();
     const rate = Math.round(r.delivered / r.seconds);
     const per = (x: number) => x / Math.max(1, r.delivered);

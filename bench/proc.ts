@@ -130,12 +130,6 @@ export class MachineCpu {
 }
 
 /**
- * CPU seconds used by groups of processes over a phase (or, with `read = runDelaySeconds`, the
- * seconds their main threads waited for a core). `groups` names the PIDs of each group; it is
- * asked again at every sample (every `intervalMs`), so a process born during the phase counts in
- * full and one that ends counts up to its last sample.
- */
-/**
  * Bytes of write-ahead log PostgreSQL writes over a phase, from the server's insert position
  * before and after: the whole server's, so nothing else may write meanwhile (on this machine the
  * bench is all that runs). Rows and index entries written show here exactly, where CPU time moves
@@ -171,6 +165,12 @@ export class WalMeter {
   }
 }
 
+/**
+ * CPU seconds used by groups of processes over a phase (or, with `read = runDelaySeconds`, the
+ * seconds their main threads waited for a core). `groups` names the PIDs of each group; it is
+ * asked again at every sample (every `intervalMs`), so a process born during the phase counts in
+ * full and one that ends counts up to its last sample.
+ */
 export class CpuMeter {
   readonly #groups: () => Record<string, number[]>;
   readonly #intervalMs: number;
