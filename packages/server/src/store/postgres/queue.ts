@@ -216,12 +216,18 @@ export function postgresQueue(
     // The handoff's locks before anything else: the messages (and so everything after them)
     // wait for hookline_handoff.
     const locksFirst = raw(offering ? 'WHERE (SELECT count(*) FROM g) >= 0' : '');
+    // Only a batch with an eventId inserts its messages "ON CONFLICT DO NOTHING": PostgreSQL
+    // writes such a row speculatively and confirms it (a second record in the log), eventId or not.
+    const dedupe = msgs.some((m) => m.eventId !== null);
+    const onConflict = raw(
+      dedupe ? 'ON CONFLICT (app_id, event_id) WHERE event_id IS NOT NULL DO NOTHING' : '',
+    );
     let stored: Row[] = [];
     try {
       if (msgs.length > 0)
         stored = await query(
           prepared(
-            offering ? 'hookline_ingest_handoff' : 'hookline_ingest',
+            `hookline_ingest${offering ? '_handoff' : ''}${dedupe ? '_dedupe' : ''}`,
             sql`WITH ${handoffLocks}m AS (
                    INSERT INTO message (id, app_id, event_id, event_type, channels, tags, created_at,
                      ordering_key, traceparent)
@@ -235,7 +241,7 @@ export function postgresQueue(
                      AS u(id, app_id, event_id, event_type, channels, tags, created_at, ordering_key,
                        traceparent)
                    ${locksFirst}
-                   ON CONFLICT (app_id, event_id) WHERE event_id IS NOT NULL DO NOTHING
+                   ${onConflict}
                    RETURNING id
                  ), mp AS (
                    INSERT INTO message_payload (id, payload)
