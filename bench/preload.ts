@@ -11,11 +11,13 @@
  * Generated ids have Hookline's shape (prefix + 27 base62 characters) but start with `0` or `1`,
  * so they sort before every id Hookline makes today (KSUIDs of this decade start with `2`–`4`):
  * the preloaded rows are "older" than anything published during the run. A preloaded history's
- * messages and attempts on PostgreSQL are the exception: ids made for their day, in that day's
- * partition (`dayId`).
+ * messages on PostgreSQL are the exception: ids made for their day, in that day's partition
+ * (`dayId`); and its attempts, on both stores, whose ids sort by their start as Hookline's do
+ * (`minuteId`).
  */
 import { DatabaseSync } from 'node:sqlite';
 import pg from 'pg';
+import { idFloor } from '../packages/server/src/core/ids.ts';
 import { DeliveryStatus } from '../packages/server/src/core/types.ts';
 
 export interface BulkDb {
@@ -132,6 +134,7 @@ async function chunked(
 
 const CHUNK = 50_000;
 const DAY = 86_400_000;
+const MINUTE = 60_000;
 
 /** The oldest message of an application (one the bench published through the API). */
 async function templateMessage(db: BulkDb, appId: string): Promise<string> {
@@ -199,6 +202,43 @@ function dayId(
     join: ` JOIN (SELECT d, hookline_id_floor(${quote(prefix)}, d * ${DAY} + 1000) AS f
                    FROM generate_series(${first}::bigint, ${last}::bigint) AS d) AS ${alias}
               ON ${alias}.d = ${created} / ${DAY}`,
+  };
+}
+
+/**
+ * SQL for the id of an attempt started at `created` (ms), the `seq`-th: an attempt id sorts by
+ * its start, as the attempt log's time windows and retention read it (`Attempt.id`,
+ * store/shared/attempt-window.ts). Made from the id floor of the minute after `created`'s (its
+ * last 12 digits replaced by `seq`), so never earlier than the start and at most a minute later,
+ * well within what those reads allow; the floors of `firstMs..lastMs` go into a temporary table
+ * that `join` (alias `alias`) adds. One floor per second would be exact but needs the id function
+ * per row, which PostgreSQL runs in PL/pgSQL: minutes of loading for 5M attempts.
+ */
+async function minuteId(
+  db: BulkDb,
+  prefix: string,
+  alias: string,
+  created: string,
+  seq: string,
+  firstMs: number,
+  lastMs: number,
+): Promise<{ id: string; join: string }> {
+  const table = `bench_minute_${alias}`;
+  await db.exec(`CREATE TEMP TABLE ${table} (mn BIGINT PRIMARY KEY, f TEXT NOT NULL)`);
+  const first = Math.floor(firstMs / MINUTE);
+  const last = Math.floor(lastMs / MINUTE);
+  for (let lo = first; lo <= last; lo += 1000) {
+    const rows: string[] = [];
+    for (let mn = lo; mn <= Math.min(last, lo + 999); mn++)
+      rows.push(`(${mn}, ${quote(idFloor('attempt', (mn + 1) * MINUTE).replace(/^atmpt_/, prefix))})`);
+    await db.exec(`INSERT INTO ${table} (mn, f) VALUES ${rows.join(', ')}`);
+  }
+  const head =
+    db.dialect === 'postgres' ? `left(${alias}.f, -12)` : `substr(${alias}.f, 1, length(${alias}.f) - 12)`;
+  const tail = db.dialect === 'postgres' ? `lpad((${seq})::text, 12, '0')` : `printf('%012d', ${seq})`;
+  return {
+    id: `${head} || ${tail}`,
+    join: ` JOIN ${table} AS ${alias} ON ${alias}.mn = ${created} / ${MINUTE}`,
   };
 }
 
@@ -301,10 +341,20 @@ export async function preloadHistory(
   const dlvId = idExpr(db, 'dlv_0', 's.i');
   const ks = Array.from({ length: A }, (_, k) => `SELECT ${k} AS k`).join(' UNION ALL ');
   const attemptCreated = `(${m.created} + kk.k * 1000)`;
-  const a = dayId(db, 'atmpt_', 'ad', attemptCreated, `s.i * ${A} + kk.k`, now - spanMs, now + A * 1000);
+  // The last attempt's id may be of the minute after it (`minuteId`).
+  const lastAttemptMs = now + A * 1000 + MINUTE;
+  const a = await minuteId(
+    db,
+    'atmpt_',
+    'ad',
+    attemptCreated,
+    `s.i * ${A} + kk.k`,
+    now - spanMs,
+    lastAttemptMs,
+  );
   if (db.dialect === 'postgres') {
     const first = Math.floor((now - spanMs) / DAY);
-    const days = Math.floor((now + A * 1000) / DAY) - first;
+    const days = Math.floor(lastAttemptMs / DAY) - first;
     await db.exec(`SELECT hookline_day_partitions('attempt', 'atmpt_', ${first * DAY}, ${days})`);
     if (await payloadTable(db))
       await db.exec(`SELECT hookline_day_partitions('message_payload', 'msg_', ${first * DAY}, ${days})`);

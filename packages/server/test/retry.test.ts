@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createManualClock } from '../src/core/clock.ts';
+import { idFloor } from '../src/core/ids.ts';
 import { DEFAULT_RETRY_POLICY, nextRetryDelay, parseRetryAfter } from '../src/core/retry.ts';
 import { startHookline, startReceiver, type TestReceiver, type TestServer } from './helpers.ts';
 import { type TestStoreKind, testStores } from './pg.ts';
@@ -110,6 +111,25 @@ function retryScheduleSuite(kind: TestStoreKind): void {
     assert.match(log[1].response, /timed out/);
     assert.match(log[2].response, /reset/);
     assert.ok(Date.parse(log[4].timestamp) - start >= 20_000_000);
+  });
+
+  test('an attempt id is made when the attempt starts, not when its answer comes', async () => {
+    const { appId } = await setup(server, receiver.url, 'slow');
+    receiver.queue({ hang: true });
+    const sent = receiver.requests.length;
+    await publish(server, 'slow');
+    const startedAt = clock.now();
+    const drained = server.hookline.dispatcher!.drain();
+    while (receiver.requests.length === sent) await new Promise((r) => setTimeout(r, 5));
+    // The request hangs until the delivery timeout: by the clock, it ends five minutes later.
+    clock.advance(5 * MIN);
+    await drained;
+    const page = { limit: 10, after: null, before: null, order: 'desc' as const };
+    const [a] = (await server.hookline.store.listAttempts({ appId }, page)).items;
+    assert.equal(a?.createdAt, startedAt);
+    // The attempt log's time windows read ids as start times (store/shared/attempt-window.ts).
+    assert.ok(a.id >= idFloor('attempt', startedAt), `${a.id} sorts before its start`);
+    assert.ok(a.id < idFloor('attempt', startedAt + 1000), `${a.id} is not of its start's second`);
   });
 }
 

@@ -405,15 +405,19 @@ for (const adapter of selectedAdapters()) {
       const claimed = await claim();
       const mine = claimed.filter((d) => d.endpointId === e.id);
       assert.equal(mine.length, plan.length);
-      await store.completeDeliveries(
-        mine.map((d, i) => ({
+      const completedAt = now;
+      const outcomes = mine.map((d, i) => {
+        // Each attempt's id is made when it starts, as the dispatcher makes it (`Attempt.id`).
+        now = plan[i]!.at;
+        return {
           deliveryId: d.id,
           leaseUntil: d.leaseUntil,
-          attempt: { ...attemptFor(d, plan[i]!.ok), createdAt: plan[i]!.at, durationMs: plan[i]!.ms },
+          attempt: { ...attemptFor(d, plan[i]!.ok), durationMs: plan[i]!.ms },
           next: { kind: 'success' as const },
-        })),
-        now,
-      );
+        };
+      });
+      now = completedAt;
+      await store.completeDeliveries(outcomes, now);
       const series = await store.endpointSeries(e.id, T0, T0 + 180_000, 60_000);
       assert.deepEqual(series, [
         { start: T0, attempts: 10, successes: 7, p50Ms: 50, p95Ms: 100 },
@@ -425,6 +429,67 @@ for (const adapter of selectedAdapters()) {
         [9],
       );
       assert.deepEqual(await store.endpointSeries(other.id, T0, T0 + 180_000, 60_000), []);
+    });
+
+    test('the attempt log is read by start time, whether an attempt id was made at its start or at its end', async () => {
+      const a = app();
+      await store.insertApp(a);
+      const e = endpoint(a.id);
+      await store.insertEndpoint(e);
+      await store.ingest([item(a.id), item(a.id)]);
+      const [first, second] = await claim();
+      const completedAt = now;
+      // The first started at T0 + 10 s, its id made then (`Attempt.id`). The second, a failure,
+      // started at T0 + 50 s and has the id of its end 15 s later, as attempts recorded before
+      // ids were made at the start have: it still belongs to the minute it started in.
+      now = T0 + 10_000;
+      const early = attemptFor(first!, true);
+      now = T0 + 65_000;
+      const late = { ...attemptFor(second!, false), createdAt: T0 + 50_000 };
+      now = completedAt;
+      await store.completeDeliveries(
+        [
+          { deliveryId: first!.id, leaseUntil: first!.leaseUntil, attempt: early, next: { kind: 'success' } },
+          { deliveryId: second!.id, leaseUntil: second!.leaseUntil, attempt: late, next: { kind: 'fail' } },
+        ],
+        now,
+      );
+      const minute = (since: number) => ({ since, until: since + 60_000 });
+      const first60 = minute(T0);
+      const next60 = minute(T0 + 60_000);
+      assert.deepEqual(
+        (await store.endpointSeries(e.id, first60.since, first60.until, 60_000)).map((b) => b.attempts),
+        [2],
+      );
+      assert.deepEqual(await store.endpointSeries(e.id, next60.since, next60.until, 60_000), []);
+      assert.deepEqual(
+        (await store.activitySeries(a.id, first60.since, first60.until, 60_000)).map((b) => b.attempts),
+        [2],
+      );
+      assert.deepEqual(await store.activitySeries(a.id, next60.since, next60.until, 60_000), []);
+      assert.deepEqual(
+        (await store.recentFailures(a.id, T0 + 40_000, 10)).map((f) => f.id),
+        [late.id],
+      );
+      assert.deepEqual(await store.recentFailures(a.id, T0 + 51_000, 10), []);
+      const counts = await store.appAttemptStats(a.id, first60.since, first60.until);
+      assert.deepEqual(Object.values(counts), [{ success: 1, failure: 1, canceled: 0 }]);
+      const page: PageQuery = { limit: 10, after: null, before: null, order: 'asc' };
+      const listed = async (f: { after?: number; before?: number }) =>
+        (await store.listAttempts({ appId: a.id, ...f }, page)).items.map((x) => x.id);
+      assert.deepEqual(await listed({ after: T0 + 20_000 }), [late.id]);
+      assert.deepEqual(await listed({ before: T0 + 20_000 }), [early.id]);
+      assert.deepEqual(await listed({ after: T0 + 5_000, before: T0 + 60_000 }), [early.id, late.id]);
+      assert.deepEqual(
+        (await store.liveAttempts({ appId: a.id }, T0 + 20_000, 10)).map((x) => x.id),
+        [late.id],
+      );
+      // Retention takes what started before its limit: the late one's id sorts after T0 + 60 s,
+      // so it goes in a later pass, never one that started after the limit.
+      assert.equal((await store.expunge(T0 + 30_000, now, 10)).attempts, 1);
+      assert.deepEqual(await listed({}), [late.id]);
+      assert.equal((await store.expunge(T0 + 70_000, now, 10)).attempts, 1);
+      assert.deepEqual(await listed({}), []);
     });
 
     test('only the current lease holder moves a delivery on; outcomes of deleted deliveries are skipped', async () => {

@@ -222,6 +222,12 @@ export interface Message {
 }
 
 export interface Attempt {
+  /**
+   * Made by the id generator when the attempt starts, with the clock that gives `createdAt`: its
+   * second is `createdAt`'s (or, after the clock stepped back, a little later; never earlier). The
+   * attempt log's time windows read by id range (`store/shared/attempt-window.ts`): it keeps no
+   * index by time.
+   */
   id: string;
   deliveryId: string;
   msgId: string;
@@ -242,6 +248,7 @@ export interface Attempt {
   requestBody?: string | null;
   durationMs: number;
   triggerType: TriggerTypeCode;
+  /** When the attempt started (ms). */
   createdAt: number;
 }
 

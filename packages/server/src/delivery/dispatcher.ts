@@ -773,6 +773,8 @@ export function createDispatcher(deps: {
       return;
     }
     const startedAt = clock.now();
+    // Made now, not when the answer comes: an attempt's id sorts by its start (`Attempt.id`).
+    const attemptId = ids('attempt');
     // A child of the message's trace context: the publish (or inbound) span that stored it.
     const span = tracer?.startSpan(
       'hookline.attempt',
@@ -806,7 +808,7 @@ export function createDispatcher(deps: {
       result,
       { startedAt, now: clock.now() },
       options,
-      ids('attempt'),
+      attemptId,
     );
     const next = outcome.next;
     if (debug) {

@@ -368,6 +368,8 @@ export function createListenHub(deps: {
         d: ClaimedDelivery;
         req: SendRequest;
         startedAt: number;
+        /** The attempt's id, made when it started (see `Attempt.id`). */
+        attemptId: string;
         answer: Promise<ListenResult | null>;
         span: Span | undefined;
       }[] = [];
@@ -383,6 +385,7 @@ export function createListenHub(deps: {
           continue;
         }
         const startedAt = clock.now();
+        const attemptId = ids('attempt');
         const req = prepareRequest(d, startedAt);
         // As the dispatcher does: the local app's spans join the message's trace.
         const span = tracer?.startSpan(
@@ -404,7 +407,7 @@ export function createListenHub(deps: {
             ? { body: req.body }
             : { body: req.body.toString('base64'), bodyEncoding: 'base64' as const }),
         });
-        pushed.push({ d, req, startedAt, answer, span });
+        pushed.push({ d, req, startedAt, attemptId, answer, span });
       }
       let gone = false;
       for (const p of pushed) {
@@ -433,7 +436,7 @@ export function createListenHub(deps: {
           }
           continue;
         }
-        outcomes.push(outcomeOf(p.d, p.req, p.startedAt, result, p.span));
+        outcomes.push(outcomeOf(p.d, p.req, p.startedAt, p.attemptId, result, p.span));
       }
       if (outcomes.length > 0) {
         await store.completeDeliveries(outcomes, clock.now());
@@ -447,6 +450,7 @@ export function createListenHub(deps: {
       d: ClaimedDelivery,
       req: SendRequest,
       startedAt: number,
+      attemptId: string,
       result: ListenResult,
       span: Span | undefined,
     ): DeliveryOutcome {
@@ -471,7 +475,7 @@ export function createListenHub(deps: {
         sendResult,
         { startedAt, now: clock.now() },
         options,
-        ids('attempt'),
+        attemptId,
       );
       log.debug(
         { deliveryId: d.id, msgId: d.msgId, statusCode: attempt.responseStatusCode, next: outcome.next.kind },

@@ -104,7 +104,7 @@ export interface OverviewQueries {
   troubledEndpoints(appId: string | null, limit: number): Promise<TroubledEndpoint[]>;
   /** Open deliveries per endpoint, the oldest backlog first (at most `limit` endpoints). */
   undelivered(appId: string | null, limit: number): Promise<UndeliveredEndpoint[]>;
-  /** Failed attempts since `since`, newest first. */
+  /** Failed attempts started since `since`, newest first (by id: by start, to the second). */
   recentFailures(
     appId: string | null,
     since: number,
@@ -113,7 +113,7 @@ export interface OverviewQueries {
   ): Promise<FailedAttempt[]>;
   /** Every source (at most `limit`) with its requests since `since`, by outcome. */
   sourceRates(appId: string | null, since: number, limit: number): Promise<SourceRates[]>;
-  /** Attempts made at or after `since`, oldest first (at most `limit`). */
+  /** Attempts started at or after `since`, oldest first (by id: by start, to the second; at most `limit`). */
   liveAttempts(f: LiveFilter, since: number, limit: number): Promise<LiveAttempt[]>;
   /** Requests received at or after `since`, oldest first (at most `limit`). */
   liveInbound(f: LiveFilter, since: number, limit: number): Promise<LiveInbound[]>;

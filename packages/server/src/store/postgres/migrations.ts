@@ -2106,6 +2106,18 @@ CREATE TRIGGER hookline_message_deleted AFTER DELETE ON message
 DROP INDEX attempt_by_delivery;
 `,
   },
+  {
+    version: 39,
+    name: 'the attempt log keeps no index by time',
+    sql: `
+-- Attempt ids are made when the attempt starts, and sort by that second: a time window over the
+-- attempt log is a range of ids, served by the primary key and the (endpoint, id) index
+-- (store/shared/attempt-window.ts). Every attempt wrote an entry into each of these two, the one
+-- by endpoint and time on a page of its endpoint's. SQLite drops its own in its migration 25.
+DROP INDEX attempt_by_created;
+DROP INDEX attempt_by_endpoint_time;
+`,
+  },
 ];
 
 /**

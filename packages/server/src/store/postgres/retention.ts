@@ -4,6 +4,7 @@
  * stored before migration 22 emptied in their rows) in small batches that skip rows other
  * transactions hold.
  */
+import { attemptIdFrom } from '../shared/attempt-window.ts';
 import { raw, sql } from '../sql.ts';
 import { OPEN } from '../statuses.ts';
 import type { Store } from '../store.ts';
@@ -88,9 +89,12 @@ export function postgresRetention({
                     RETURNING id)
                   UPDATE inbound_event SET body_expunged_at = ${now} WHERE id IN (SELECT id FROM gone)`,
             );
+      // Oldest first by id (the attempt log keeps no index by time, `attempt-window.ts`): below
+      // the id floor of `before`, every attempt started before it.
       const attempts = await count(
         sql`DELETE FROM attempt WHERE id IN (
-              SELECT id FROM attempt WHERE created_at < ${before} ORDER BY created_at LIMIT ${batch} FOR UPDATE SKIP LOCKED)`,
+              SELECT id FROM attempt WHERE id < ${attemptIdFrom(before)} AND created_at < ${before}
+              ORDER BY id LIMIT ${batch} FOR UPDATE SKIP LOCKED)`,
       );
       return { payloads: messages + bodies, attempts };
     },

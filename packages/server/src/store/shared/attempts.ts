@@ -3,6 +3,7 @@ import { paged } from '../paging.ts';
 import { attempts } from '../schema.ts';
 import { type Sql, sql } from '../sql.ts';
 import type { AttemptFilter, Store } from '../store.ts';
+import { attemptIdBefore, attemptIdFrom } from './attempt-window.ts';
 import type { Db } from './db.ts';
 import { messageConditions } from './messages.ts';
 
@@ -20,8 +21,10 @@ function attemptSearch({ ctx }: Db, f: AttemptFilter): Sql {
         ? sql`${where} AND a.response_status_code = 0`
         : sql`${where} AND a.response_status_code >= ${f.statusCodeClass} AND a.response_status_code < ${f.statusCodeClass + 100}`;
   }
-  if (f.before !== undefined) where = sql`${where} AND a.created_at < ${f.before}`;
-  if (f.after !== undefined) where = sql`${where} AND a.created_at > ${f.after}`;
+  if (f.before !== undefined)
+    where = sql`${where} AND a.id < ${attemptIdBefore(f.before)} AND a.created_at < ${f.before}`;
+  if (f.after !== undefined)
+    where = sql`${where} AND a.id >= ${attemptIdFrom(f.after)} AND a.created_at > ${f.after}`;
   const byMessage =
     (f.eventTypes && f.eventTypes.length > 0) ||
     (f.excludeEventTypes && f.excludeEventTypes.length > 0) ||

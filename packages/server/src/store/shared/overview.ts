@@ -1,8 +1,9 @@
 /**
  * The dashboard's overview and live feed: a few aggregate reads over the attempt log, the
  * delivery queue, endpoints and received requests, for one application or the whole instance.
- * Each is bounded (a time window and a row limit) and served by existing indexes
- * (`attempt_created`, `delivery_open`, `inbound_event_received`).
+ * Each is bounded (a time window and a row limit) and served by existing indexes: the attempt
+ * log's primary key (a time window is a range of attempt ids, `attempt-window.ts`; newest first is
+ * highest id first), `delivery_open`, `inbound_event_received`.
  */
 import type { InboundStatus } from '../../core/types.ts';
 import type {
@@ -17,6 +18,7 @@ import type {
 import { attempts } from '../schema.ts';
 import { raw, type Sql, sql } from '../sql.ts';
 import { OPEN, SUCCESS } from '../statuses.ts';
+import { attemptsStarted } from './attempt-window.ts';
 import type { Db } from './db.ts';
 
 const num = (v: unknown) => Number(v ?? 0);
@@ -32,7 +34,7 @@ export function overviewStore({ ex, ctx }: Db): OverviewQueries {
       const rows = await ex.all(
         sql`SELECT w.b, COUNT(*) AS n, ${countWhen(raw(`w.status = ${SUCCESS}`))} AS ok FROM (
               SELECT CAST((a.created_at - ${since}) / ${bucketMs} AS INTEGER) AS b, a.status FROM attempt a
-              WHERE a.created_at >= ${since} AND a.created_at < ${until}${inApp('a', appId)}
+              WHERE ${attemptsStarted('a', since, until)}${inApp('a', appId)}
             ) w GROUP BY w.b ORDER BY w.b`,
       );
       return rows.map((r) => ({
@@ -89,9 +91,9 @@ export function overviewStore({ ex, ctx }: Db): OverviewQueries {
         sql`SELECT a.id, a.msg_id, a.app_id, a.endpoint_id, a.url, a.response_status_code, a.created_at,
               m.event_type
             FROM attempt a JOIN message m ON m.id = a.msg_id
-            WHERE a.created_at >= ${since} AND a.status <> ${raw(SUCCESS)}${inApp('a', appId)}
+            WHERE ${attemptsStarted('a', since)} AND a.status <> ${raw(SUCCESS)}${inApp('a', appId)}
               ${excludeEventTypes.length > 0 ? sql`AND ${d.notInList(sql`m.event_type`, excludeEventTypes)}` : raw('')}
-            ORDER BY a.created_at DESC, a.id DESC LIMIT ${limit}`,
+            ORDER BY a.id DESC LIMIT ${limit}`,
       );
       return rows.map(
         (r): FailedAttempt => ({
@@ -131,14 +133,14 @@ export function overviewStore({ ex, ctx }: Db): OverviewQueries {
     },
 
     async liveAttempts(f, since, limit) {
-      let where = sql`a.created_at >= ${since}${inApp('a', f.appId)}`;
+      let where = sql`${attemptsStarted('a', since)}${inApp('a', f.appId)}`;
       if (f.endpointId) where = sql`${where} AND a.endpoint_id = ${f.endpointId}`;
       if (f.msgId) where = sql`${where} AND a.msg_id = ${f.msgId}`;
       if (f.excludeEventTypes && f.excludeEventTypes.length > 0)
         where = sql`${where} AND ${d.notInList(sql`m.event_type`, f.excludeEventTypes)}`;
       const rows = await ex.all(
         sql`SELECT a.*, m.event_type AS msg_event_type FROM attempt a JOIN message m ON m.id = a.msg_id
-            WHERE ${where} ORDER BY a.created_at, a.id LIMIT ${limit}`,
+            WHERE ${where} ORDER BY a.id LIMIT ${limit}`,
       );
       return rows.map(
         (r): LiveAttempt => ({ ...attempts.read(r, ctx), eventType: String(r.msg_event_type) }),

@@ -3,6 +3,7 @@ import { DeliveryStatus, STATUS_TEXT } from '../../core/types.ts';
 import { raw, sql } from '../sql.ts';
 import { OPEN, PENDING, SENDING } from '../statuses.ts';
 import type { EndpointStats, SeriesBucket, Store } from '../store.ts';
+import { attemptsStarted } from './attempt-window.ts';
 import type { Db } from './db.ts';
 
 const countWhen = (condition: ReturnType<typeof sql>) =>
@@ -55,7 +56,7 @@ export function statsStore({ ex, ctx }: Db): Pick<Store, 'queueStats' | 'endpoin
       const rows = await ex.all(
         sql`WITH w AS (
               SELECT CAST((created_at - ${since}) / ${bucketMs} AS INTEGER) AS b, duration_ms, status
-              FROM attempt WHERE endpoint_id = ${endpointId} AND created_at >= ${since} AND created_at < ${until}
+              FROM attempt WHERE endpoint_id = ${endpointId} AND ${attemptsStarted('', since, until)}
             ), r AS (
               SELECT b, duration_ms, status,
                 ROW_NUMBER() OVER (PARTITION BY b ORDER BY duration_ms) AS rn,

@@ -7,6 +7,7 @@ import { DeliveryStatus } from '../../core/types.ts';
 import { raw, sql } from '../sql.ts';
 import type { AttemptCounts, Store } from '../store.ts';
 import { HIDDEN_APPS } from './apps.ts';
+import { attemptsStarted } from './attempt-window.ts';
 import type { Db } from './db.ts';
 
 const countWhen = (condition: ReturnType<typeof sql>) =>
@@ -51,7 +52,7 @@ export function usageStore({
         sql`SELECT m.event_type, ${countWhen(SUCCESS)} AS success, ${countWhen(FAILURE)} AS failure,
               ${countWhen(CANCELED)} AS canceled
             FROM attempt a JOIN message m ON m.id = a.msg_id
-            WHERE a.app_id = ${appId} AND a.created_at >= ${since} AND a.created_at < ${until}
+            WHERE a.app_id = ${appId} AND ${attemptsStarted('a', since, until)}
               ${eventTypes && eventTypes.length > 0 ? sql`AND ${ctx.dialect.inList(sql`m.event_type`, eventTypes)}` : raw('')}
             GROUP BY m.event_type`,
       );
@@ -70,7 +71,7 @@ export function usageStore({
         sql`SELECT CAST((a.created_at - ${since}) / ${bucketMs} AS INTEGER) AS b, ${countWhen(SUCCESS)} AS success,
               ${countWhen(FAILURE)} AS failure, ${countWhen(CANCELED)} AS canceled
             FROM attempt a ${eventTypes && eventTypes.length > 0 ? sql`JOIN message m ON m.id = a.msg_id AND ${ctx.dialect.inList(sql`m.event_type`, eventTypes)}` : raw('')}
-            WHERE a.app_id = ${appId} AND a.created_at >= ${since} AND a.created_at < ${until}
+            WHERE a.app_id = ${appId} AND ${attemptsStarted('a', since, until)}
             GROUP BY b ORDER BY b`,
       );
       return rows.map((r) => ({

@@ -468,4 +468,16 @@ CREATE VIEW message_with_payload AS SELECT * FROM message;
 DROP INDEX attempt_delivery;
 `,
   },
+  {
+    version: 25,
+    name: 'the attempt log keeps no index by time',
+    sql: `
+-- Attempt ids are made when the attempt starts, and sort by that second: a time window over the
+-- attempt log is a range of ids, served by the primary key and the (endpoint, id) index
+-- (store/shared/attempt-window.ts). Every attempt wrote an entry into each of these two, the one
+-- by endpoint and time on a page of its endpoint's. PostgreSQL drops its own in its migration 39.
+DROP INDEX attempt_created;
+DROP INDEX attempt_endpoint_time;
+`,
+  },
 ];

@@ -3,6 +3,7 @@
  * bytes are deleted, old message payloads emptied, in small batches.
  */
 import { idFloor } from '../../core/ids.ts';
+import { attemptIdFrom } from '../shared/attempt-window.ts';
 import { OPEN } from '../statuses.ts';
 import type { Store } from '../store.ts';
 import type { SqliteConnection } from './connection.ts';
@@ -45,9 +46,11 @@ export function sqliteRetention(conn: SqliteConnection): Pick<Store, 'expunge' |
             );
             bodies = gone.length;
           }
+          // Oldest first by id (the attempt log keeps no index by time, `attempt-window.ts`): below
+          // the id floor of `before`, every attempt started before it.
           const attempts = run(
-            'DELETE FROM attempt WHERE id IN (SELECT id FROM attempt WHERE created_at < ? ORDER BY created_at LIMIT ?)',
-            [before, batch],
+            'DELETE FROM attempt WHERE id IN (SELECT id FROM attempt WHERE id < ? AND created_at < ? ORDER BY id LIMIT ?)',
+            [attemptIdFrom(before), before, batch],
           );
           return { payloads: messages + bodies, attempts };
           // No fsync: a batch lost to a power cut is simply done again by the next pass.
