@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { rotateSecret } from '../src/api/endpoint.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
-import { createIdGenerator, encodeBase62, isId } from '../src/core/ids.ts';
+import { createIdGenerator, encodeBase62, idFloor, isId } from '../src/core/ids.ts';
 import { endpointMatches } from '../src/core/routing.ts';
 import { createSecretBox } from '../src/core/secret-box.ts';
 import type { Endpoint } from '../src/core/types.ts';
@@ -54,6 +54,19 @@ describe('ids', () => {
     const earlier = ids('message');
     now += 1000;
     assert.ok(ids('message') > earlier);
+  });
+
+  test('the id floor of a time sorts at or below every id made then, and clamps at both ends', () => {
+    const at = Date.parse('2026-01-01T00:00:00.500Z');
+    const made = createIdGenerator(() => at)('attempt');
+    assert.ok(idFloor('attempt', at) <= made && made < idFloor('attempt', at + 1000));
+    // Before the KSUID epoch (2014) and past its last second (early 2150): no wrap-around.
+    assert.equal(idFloor('attempt', 0), idFloor('attempt', Date.parse('2014-05-13T16:53:20Z')));
+    assert.ok(idFloor('attempt', Date.parse('2155-06-01T00:00:00Z')) > made);
+    assert.equal(
+      idFloor('attempt', Date.parse('2155-06-01T00:00:00Z')),
+      idFloor('attempt', Date.parse('9999-12-31T00:00:00Z')),
+    );
   });
 });
 

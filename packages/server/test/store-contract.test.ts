@@ -480,6 +480,18 @@ for (const adapter of selectedAdapters()) {
       assert.deepEqual(await listed({ after: T0 + 20_000 }), [late.id]);
       assert.deepEqual(await listed({ before: T0 + 20_000 }), [early.id]);
       assert.deepEqual(await listed({ after: T0 + 5_000, before: T0 + 60_000 }), [early.id, late.id]);
+      // Far ends: past the last second a KSUID can hold (early 2150); wrapped around, 2155 would
+      // read as 2019.
+      for (const far of ['2155-06-01T00:00:00Z', '9999-12-31T00:00:00Z'].map(Date.parse)) {
+        assert.deepEqual(await listed({ before: far }), [early.id, late.id]);
+        assert.deepEqual(await listed({ after: far }), []);
+      }
+      const farFuture = Date.parse('9999-12-31T00:00:00Z');
+      assert.deepEqual(await listed({ after: 0 }), [early.id, late.id]);
+      assert.deepEqual(
+        (await store.endpointSeries(e.id, T0, farFuture, farFuture - T0)).map((b) => b.attempts),
+        [2],
+      );
       assert.deepEqual(
         (await store.liveAttempts({ appId: a.id }, T0 + 20_000, 10)).map((x) => x.id),
         [late.id],

@@ -80,11 +80,13 @@ export function createIdGenerator(now: () => number = Date.now): IdGenerator {
 
 /**
  * The smallest id of `kind` that could be made at time `ms`: a keyset cursor for "everything
- * created since then" (ids sort by creation second).
+ * created since then" (ids sort by creation second). Times past the KSUID's last second (in 2150)
+ * give the floor of that second, above every id made before it.
  */
 export function idFloor(kind: IdKind, ms: number): string {
   const bytes = new Uint8Array(20);
-  new DataView(bytes.buffer).setUint32(0, Math.max(0, Math.floor(ms / 1000) - KSUID_EPOCH_SECONDS) >>> 0);
+  const second = Math.min(0xffff_ffff, Math.max(0, Math.floor(ms / 1000) - KSUID_EPOCH_SECONDS));
+  new DataView(bytes.buffer).setUint32(0, second);
   return ID_PREFIXES[kind] + encodeBase62(bytes);
 }
 
