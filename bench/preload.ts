@@ -178,12 +178,21 @@ async function cloneMessages(
 }
 
 /**
- * SQL for the id of a message, attempt, ... made at `created` (ms), the `seq`-th of its kind.
- * On SQLite, `prefix0` and `seq` (sorting before every id made today). PostgreSQL partitions
- * attempts and message payloads by id, one partition per UTC day (ids sort by time): there the id
- * is made for its day, as a server running then would have (the id floor of the day's second
- * second, its last 12 digits replaced by `seq`; still inside the day's range), from the day table
- * `alias` that `join` adds, covering `firstMs..lastMs`.
+ * SQL for an id made from the id floor in column `f` of the table `alias`, its last 12 digits
+ * replaced by `seq`: of the floor's second still, and unique by `seq`.
+ */
+function floorWithSeq(db: BulkDb, alias: string, seq: string): string {
+  return db.dialect === 'postgres'
+    ? `left(${alias}.f, -12) || lpad((${seq})::text, 12, '0')`
+    : `substr(${alias}.f, 1, length(${alias}.f) - 12) || printf('%012d', ${seq})`;
+}
+
+/**
+ * SQL for the id of a message made at `created` (ms), the `seq`-th. On SQLite, `prefix0` and `seq`
+ * (sorting before every id made today). PostgreSQL partitions message payloads by id, one
+ * partition per UTC day (ids sort by time): there the id is made for its day, as a server running
+ * then would have (the id floor of the day's second second, `floorWithSeq`; still inside the
+ * day's range), from the day table `alias` that `join` adds, covering `firstMs..lastMs`.
  */
 function dayId(
   db: BulkDb,
@@ -198,7 +207,7 @@ function dayId(
   const first = Math.floor(firstMs / DAY);
   const last = Math.floor(lastMs / DAY);
   return {
-    id: `left(${alias}.f, -12) || lpad((${seq})::text, 12, '0')`,
+    id: floorWithSeq(db, alias, seq),
     join: ` JOIN (SELECT d, hookline_id_floor(${quote(prefix)}, d * ${DAY} + 1000) AS f
                    FROM generate_series(${first}::bigint, ${last}::bigint) AS d) AS ${alias}
               ON ${alias}.d = ${created} / ${DAY}`,
@@ -208,15 +217,14 @@ function dayId(
 /**
  * SQL for the id of an attempt started at `created` (ms), the `seq`-th: an attempt id sorts by
  * its start, as the attempt log's time windows and retention read it (`Attempt.id`,
- * store/shared/attempt-window.ts). Made from the id floor of the minute after `created`'s (its
- * last 12 digits replaced by `seq`), so never earlier than the start and at most a minute later,
+ * store/shared/attempt-window.ts). Made from the id floor of the minute after `created`'s
+ * (`floorWithSeq`), so never earlier than the start and at most a minute later,
  * well within what those reads allow; the floors of `firstMs..lastMs` go into a temporary table
  * that `join` (alias `alias`) adds. One floor per second would be exact but needs the id function
  * per row, which PostgreSQL runs in PL/pgSQL: minutes of loading for 5M attempts.
  */
 async function minuteId(
   db: BulkDb,
-  prefix: string,
   alias: string,
   created: string,
   seq: string,
@@ -230,14 +238,11 @@ async function minuteId(
   for (let lo = first; lo <= last; lo += 1000) {
     const rows: string[] = [];
     for (let mn = lo; mn <= Math.min(last, lo + 999); mn++)
-      rows.push(`(${mn}, ${quote(idFloor('attempt', (mn + 1) * MINUTE).replace(/^atmpt_/, prefix))})`);
+      rows.push(`(${mn}, ${quote(idFloor('attempt', (mn + 1) * MINUTE))})`);
     await db.exec(`INSERT INTO ${table} (mn, f) VALUES ${rows.join(', ')}`);
   }
-  const head =
-    db.dialect === 'postgres' ? `left(${alias}.f, -12)` : `substr(${alias}.f, 1, length(${alias}.f) - 12)`;
-  const tail = db.dialect === 'postgres' ? `lpad((${seq})::text, 12, '0')` : `printf('%012d', ${seq})`;
   return {
-    id: `${head} || ${tail}`,
+    id: floorWithSeq(db, alias, seq),
     join: ` JOIN ${table} AS ${alias} ON ${alias}.mn = ${created} / ${MINUTE}`,
   };
 }
@@ -343,15 +348,7 @@ export async function preloadHistory(
   const attemptCreated = `(${m.created} + kk.k * 1000)`;
   // The last attempt's id may be of the minute after it (`minuteId`).
   const lastAttemptMs = now + A * 1000 + MINUTE;
-  const a = await minuteId(
-    db,
-    'atmpt_',
-    'ad',
-    attemptCreated,
-    `s.i * ${A} + kk.k`,
-    now - spanMs,
-    lastAttemptMs,
-  );
+  const a = await minuteId(db, 'ad', attemptCreated, `s.i * ${A} + kk.k`, now - spanMs, lastAttemptMs);
   if (db.dialect === 'postgres') {
     const first = Math.floor((now - spanMs) / DAY);
     const days = Math.floor(lastAttemptMs / DAY) - first;

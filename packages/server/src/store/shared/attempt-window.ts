@@ -19,7 +19,7 @@ import { raw, type Sql, sql } from '../sql.ts';
  * commit later), and a clock stepped back makes ids of the second before the step until it
  * catches up. An hour covers both.
  */
-export const ATTEMPT_ID_LAG_MS = 3_600_000;
+const ATTEMPT_ID_LAG_MS = 3_600_000;
 
 /** The smallest attempt id of an attempt started at or after `ms`. */
 export const attemptIdFrom = (ms: number): string => idFloor('attempt', ms);
