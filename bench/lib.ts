@@ -45,12 +45,13 @@ export interface ReceiverProc {
   /** Zeroes the counters. `track`: record webhook-id arrival times, of every request (`true`) or of one path. */
   reset(track?: boolean | string): Promise<void>;
   /** Resolves with the count and the arrival times of the first and the last request since the reset
-   * (on `path`, or in total), once `n` arrived or the timeout passed. `n = 0` answers at once. */
+   * (on `path`, or in total), and the longest time between two arrivals with the arrival that ended
+   * it, once `n` arrived or the timeout passed. `n = 0` answers at once. */
   waitFor(
     n: number,
     timeoutMs: number,
     path?: string,
-  ): Promise<{ count: number; at: number; firstAt: number }>;
+  ): Promise<{ count: number; at: number; firstAt: number; pauseMs: number; pauseEndAt: number }>;
   times(): Promise<Map<string, number>>;
   close(): Promise<void>;
 }
@@ -135,6 +136,9 @@ export interface LoadResult {
   /** ok per second. */
   rate: number;
   firstStatus?: string;
+  /** The longest time between two answers, and when (ms after the start) the answer ending it came. */
+  pauseMs: number;
+  pauseEndMs: number;
 }
 
 /**
@@ -154,11 +158,20 @@ export async function closedLoopTasks(options: {
   let firstStatus: string | undefined;
   const started = now();
   const stopAt = started + options.timeCapMs;
+  let lastAnswer = started;
+  let pauseMs = 0;
+  let pauseEndMs = 0;
   const runner = async () => {
     while (next < options.count && now() < stopAt) {
       const i = next++;
       try {
         const r = await options.task(i);
+        const at = now();
+        if (at - lastAnswer > pauseMs) {
+          pauseMs = at - lastAnswer;
+          pauseEndMs = at - started;
+        }
+        lastAnswer = at;
         if (r === true) ok++;
         else {
           failed++;
@@ -177,6 +190,8 @@ export async function closedLoopTasks(options: {
     failed,
     elapsedMs,
     rate: (ok * 1000) / elapsedMs,
+    pauseMs,
+    pauseEndMs,
     ...(firstStatus !== undefined ? { firstStatus } : {}),
   };
 }

@@ -11,7 +11,8 @@
  *   <- { cmd: 'waitFor', n, timeoutMs, path }  -> { cmd: 'reached', count, at, firstAt } when `n`
  *                                              requests arrived (on `path`, or in total), or the timeout
  *                                              passed; `at` is the arrival of the last one, `firstAt` of
- *                                              the first since the reset
+ *                                              the first since the reset; `pauseMs` the longest time
+ *                                              between two arrivals, `pauseEndAt` the arrival ending it
  *   <- { cmd: 'times' }                        -> { cmd: 'times', times: [id, ms][] }
  *   <- { cmd: 'exit' }
  * Times are `performance.timeOrigin + performance.now()`: comparable across processes.
@@ -26,8 +27,11 @@ interface Counter {
   count: number;
   firstAt: number;
   lastAt: number;
+  /** The longest time between two arrivals, and the arrival that ended it. */
+  pauseMs: number;
+  pauseEndAt: number;
 }
-const newCounter = (): Counter => ({ count: 0, firstAt: 0, lastAt: 0 });
+const newCounter = (): Counter => ({ count: 0, firstAt: 0, lastAt: 0, pauseMs: 0, pauseEndAt: 0 });
 
 let total = newCounter();
 let byPath = new Map<string, Counter>();
@@ -39,6 +43,10 @@ const counterOf = (path: string | null): Counter =>
   path === null ? total : (byPath.get(path) ?? newCounter());
 
 function bump(c: Counter, at: number) {
+  if (c.count > 0 && at - c.lastAt > c.pauseMs) {
+    c.pauseMs = at - c.lastAt;
+    c.pauseEndAt = at;
+  }
   c.count++;
   c.lastAt = at;
   if (c.count === 1) c.firstAt = at;
@@ -48,7 +56,14 @@ function answer() {
   const c = counterOf(waiter?.path ?? null);
   if (waiter) clearTimeout(waiter.timer);
   waiter = null;
-  process.send!({ cmd: 'reached', count: c.count, at: c.lastAt, firstAt: c.firstAt });
+  process.send!({
+    cmd: 'reached',
+    count: c.count,
+    at: c.lastAt,
+    firstAt: c.firstAt,
+    pauseMs: c.pauseMs,
+    pauseEndAt: c.pauseEndAt,
+  });
 }
 
 const server = createServer((req, res) => {

@@ -575,6 +575,9 @@ async function measureEndToEnd(o: {
     `${d.count}/${r.ok} messages published and delivered in ${(d.at - t0).toFixed(0)} ms (first request sent -> last delivery arrived at the receiver).`,
   );
   if (d.count < r.ok) console.log(`    (time cap reached: ${r.ok - d.count} not delivered)`);
+  console.log(
+    `    longest pause: between two answers to the load client ${r.pauseMs.toFixed(0)} ms (ending ${(r.pauseEndMs / 1000).toFixed(1)} s in), between two deliveries ${d.pauseMs.toFixed(0)} ms (ending ${((d.pauseEndAt - t0) / 1000).toFixed(1)} s in).`,
+  );
   cpuFigures(o.key, o.label, cpu, d.count, o.kind === 'postgres');
   if (wal) {
     const bytes = await wal.stop();
