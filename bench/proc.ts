@@ -51,6 +51,20 @@ export function rssBytes(pid: number): number | null {
   }
 }
 
+/**
+ * Bytes the process caused to be written to storage so far (`write_bytes` of /proc/PID/io: counted
+ * as it dirties the page cache, so the same work counts the same whatever the disk does); null
+ * when the process is gone.
+ */
+export function diskWriteBytes(pid: number): number | null {
+  try {
+    const m = /^write_bytes:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
 function cmdline(pid: string): string {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();

@@ -100,7 +100,7 @@ import {
 } from './lib.ts';
 import { type BullmqPeer, PEER_CONCURRENCY, startBullmqPeer } from './peer-bullmq.ts';
 import { addPendingDeliveries, fillBacklog, openBulk, preloadHistory } from './preload.ts';
-import { CpuMeter, MachineCpu, RssSampler, runDelaySeconds, WalMeter } from './proc.ts';
+import { CpuMeter, diskWriteBytes, MachineCpu, RssSampler, runDelaySeconds, WalMeter } from './proc.ts';
 
 function fail(message: string): never {
   console.error(`bench: ${message}`);
@@ -596,6 +596,7 @@ async function measureEndToEnd(o: {
 
   await measurePublishLatency(dep, app.path, `${o.key}.latency`, o.label, o.targets);
   await dep.stop();
+  printWarnings(dep);
   await dropStore(store);
 }
 
@@ -816,6 +817,8 @@ async function measureDrain(kind: StoreKind, endpoints: number) {
   // The machine meanwhile: the probe's tail is mostly waiting for a core (docs/benchmarks.md).
   const machine = new MachineCpu().start();
   const waits = new CpuMeter(processGroups(dep), 500, runDelaySeconds).start();
+  const written = () => dep.procs.reduce((n, p) => n + (diskWriteBytes(p.h.proc.pid!) ?? Number.NaN), 0);
+  const written0 = kind === 'sqlite' ? written() : Number.NaN;
   const drainStarted = now();
   let drained = false;
   const drain = receiver.waitFor(BACKLOG, DRAIN_CAP_MS, '/webhook').then((d) => {
@@ -848,6 +851,7 @@ async function measureDrain(kind: StoreKind, endpoints: number) {
     await pool.close();
   }
   const d = await drain;
+  const writtenBytes = written() - written0;
   const rss = sampler.stop();
   const busy = machine.stop();
   const waited = waits.stop();
@@ -864,6 +868,17 @@ async function measureDrain(kind: StoreKind, endpoints: number) {
   if (d.count < BACKLOG)
     console.log(
       `    (time cap of ${DRAIN_CAP_MS / 1000} s reached: ${fmtN(BACKLOG - d.count)} not delivered)`,
+    );
+  if (kind === 'sqlite')
+    show(
+      results.other(
+        `${key}.disk_writes`,
+        `${store.label}: drain on ${on}: written to disk per delivery`,
+        writtenBytes / 1024 / d.count,
+        'KB',
+        'lower',
+      ),
+      `${fmtN(Math.round(writtenBytes / 1024))} KB written by the Hookline process over the drain (write_bytes of /proc/PID/io: the WAL's pages and the checkpoints' copies into the database file, counted as they are dirtied) ÷ deliveries: the pages a change saves show here without the noise rates have.`,
     );
   // Claims since the workers started (they start draining at once).
   engineFigures(key, `${store.label}: drain on ${on}`, NO_TOTALS, await engineTotals(dep), d.count);
@@ -885,6 +900,7 @@ async function measureDrain(kind: StoreKind, endpoints: number) {
   );
   printWaits(waited, drainSeconds, busy);
   await dep.stop();
+  printWarnings(dep);
   await dropStore(store);
 }
 
@@ -911,6 +927,31 @@ function printWaits(waited: Record<string, number>, seconds: number, busy?: numb
       )
       .join(', ')}.`,
   );
+}
+
+/**
+ * Prints what the deployment's processes logged at warn level or above (the last 20 KB of each
+ * one's output): a claim or a commit that failed and was retried, a pool that ran dry, shows next
+ * to the figures it slowed instead of only as a slower phase.
+ */
+function printWarnings(dep: Deployment) {
+  for (const p of dep.procs) {
+    const found = new Map<string, number>();
+    for (const line of p.h.output().split('\n')) {
+      if (!line.startsWith('{')) continue;
+      try {
+        const entry = JSON.parse(line) as { level?: number; msg?: string };
+        if ((entry.level ?? 0) < 40) continue;
+        const msg = entry.msg ?? '(no message)';
+        found.set(msg, (found.get(msg) ?? 0) + 1);
+      } catch {
+        // a line cut by the 20 KB window
+      }
+    }
+    if (found.size === 0) continue;
+    const list = [...found].map(([msg, n]) => `${n} × "${msg}"`).join('; ');
+    console.log(`    ${p.name} logged at warn level or above: ${list}.`);
+  }
 }
 
 /** The BullMQ + Redis peer: end to end, CPU per delivery, latency at `LATENCY_RATE`. */
