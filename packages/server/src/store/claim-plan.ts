@@ -156,26 +156,39 @@ export function inTurn(ids: Iterable<string>, after: string): string[] {
 }
 
 /**
- * Round robin over endpoints in turn order: each takes one, then each with room a second, and so
- * on until `limit`. Returns how many each takes.
+ * Round robin over endpoints in turn order: each takes up to `share`, then each with room up to
+ * `share` more, and so on until `limit`. Returns how many each takes. With a share above one, a
+ * claim over many endpoints serves a few of them several deliveries each rather than many one:
+ * what it writes (leases, then outcomes and attempts) lands on a few pages of each per-endpoint
+ * index, not on a page per delivery; the turn order moves on from the last one served.
  */
-export function shareOut(rooms: number[], limit: number): number[] {
+export function shareOut(rooms: number[], limit: number, share = 1): number[] {
   const takes = rooms.map(() => 0);
   let left = limit;
   let level = 0;
   while (left > 0) {
     let any = false;
     for (let i = 0; i < rooms.length && left > 0; i++) {
-      if (rooms[i]! > level) {
-        takes[i]!++;
-        left--;
+      const take = Math.min(share, rooms[i]! - level, left);
+      if (take > 0) {
+        takes[i]! += take;
+        left -= take;
         any = true;
       }
     }
     if (!any) break;
-    level++;
+    level += share;
   }
   return takes;
+}
+
+/**
+ * How many deliveries an endpoint is served at a time in a claim over many (`shareOut`): eight,
+ * or a quarter of a small batch, so that a claim of a few still spreads over a few endpoints.
+ * PostgreSQL's claim locks endpoints for the same share (`min_share`).
+ */
+export function claimShare(limit: number): number {
+  return Math.max(1, Math.min(8, Math.ceil(limit / 4)));
 }
 
 /**

@@ -14,6 +14,7 @@ import { leaseFor } from '../../core/lease.ts';
 import { countsAsAttempt, statusAfter } from '../../core/outcome.ts';
 import { TriggerType, type TriggerTypeCode } from '../../core/types.ts';
 import {
+  claimShare,
   type EndpointGate,
   inTurn,
   interleave,
@@ -458,13 +459,13 @@ export function sqliteQueue(
             liveOf.set(r.endpointId, (liveOf.get(r.endpointId) ?? 0) + 1);
             rooms[i]!--;
           }
-          // Then the endpoints take turns for the rest: a share each, round robin from where
-          // the last claim stopped; one that had fewer due than its share leaves the rest to the
-          // others in a second round.
+          // Then the endpoints take turns for the rest: a share of several each (`claimShare`),
+          // round robin from where the last claim stopped; what those with fewer due than their
+          // share leave goes one each to the others in a second round.
           const picked: string[][] = order.map(() => []);
           let total = livePicks.length;
           for (let round = 0; round < 2 && total < o.limit; round++) {
-            const takes = shareOut(rooms, o.limit - total);
+            const takes = shareOut(rooms, o.limit - total, round === 0 ? claimShare(o.limit) : 1);
             // Each endpoint's due rows for its take, past those it already has in this claim
             // (the rows of two endpoints never overlap: read for all of them at once).
             const due = dueFree(
