@@ -265,7 +265,11 @@ export function sqliteQueue(
     const found: string[] = [];
     let at = turnAfter;
     let wrapped = turnAfter === '';
-    for (let probes = 0, budget = scanBudget(o.limit); probes < budget; probes++) {
+    // Enough endpoints for the batch at their share each, and as many again for those with fewer
+    // due than their share: the claim reads every endpoint it found (its row, its deliveries in
+    // flight), so one that stopped at the budget read eight times what it served.
+    const enough = 2 * Math.ceil(o.limit / claimShare(o.limit));
+    for (let probes = 0, budget = scanBudget(o.limit); probes < budget && found.length < enough; probes++) {
       const next = get(NEXT_OPEN_ENDPOINT, [at]);
       if (!next) {
         if (wrapped) break;
