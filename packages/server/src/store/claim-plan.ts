@@ -20,14 +20,19 @@
  *   schedule, expired leases) go first, in due order. While live traffic keeps up, what is live
  *   stays a short list, so the rest of a claim serves the backlogs; an endpoint back from an
  *   outage with a million deliveries waiting does not delay anyone's new messages.
- * - Turns: the rest of a claim is shared by the endpoints with due work round robin — the first
- *   due delivery of each, then the second of each, and so on — starting after the endpoint where
- *   the previous claim stopped, so that many backlogs drain side by side.
+ * - Turns: the rest of a claim is shared by the endpoints with due work round robin, a share of
+ *   several each (`claimShare`: eight, or a quarter of a small claim), starting after the
+ *   endpoint where the previous claim stopped, so that many backlogs drain side by side and a
+ *   claim serves a few endpoints several deliveries each. (What a claim writes, and later the
+ *   outcomes of what it leased, then land on a few pages of each per-endpoint index instead of a
+ *   page per delivery.) PostgreSQL locks endpoints for their share; SQLite gives the first round
+ *   by shares and what it leaves, one each, to the others.
  *
  * Which endpoints have due work: the oldest due deliveries (a window of `4 x limit` rows of the
  * due index) show them all when the window is not full; when it is, there may be more behind it,
  * and the claim walks the endpoints with open deliveries in id order from where the last claim
- * stopped, `scanBudget(limit)` at most, one index probe each.
+ * stopped, `scanBudget(limit)` at most, one index probe each (SQLite stops sooner, once it has
+ * twice the endpoints its claim needs at their share: it reads each one it found).
  */
 import { isChatKind } from '../core/types.ts';
 
