@@ -121,8 +121,11 @@ function retryScheduleSuite(kind: TestStoreKind): void {
     const startedAt = clock.now();
     const drained = server.hookline.dispatcher!.drain();
     while (receiver.requests.length === sent) await new Promise((r) => setTimeout(r, 5));
-    // The request hangs until the delivery timeout: by the clock, it ends five minutes later.
-    clock.advance(5 * MIN);
+    // The request hangs until the delivery timeout (0.3 s): by the clock it ends five seconds
+    // later, another second than its start's, and within its lease (2 x 0.3 s + 10 s): a clock
+    // moved past the lease let a claim take the delivery again meanwhile, and the newest attempt
+    // listed was that second one, made at the later time.
+    clock.advance(5_000);
     await drained;
     const page = { limit: 10, after: null, before: null, order: 'desc' as const };
     const [a] = (await server.hookline.store.listAttempts({ appId }, page)).items;
