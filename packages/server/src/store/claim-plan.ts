@@ -162,10 +162,7 @@ export function inTurn(ids: Iterable<string>, after: string): string[] {
 
 /**
  * Round robin over endpoints in turn order: each takes up to `share`, then each with room up to
- * `share` more, and so on until `limit`. Returns how many each takes. With a share above one, a
- * claim over many endpoints serves a few of them several deliveries each rather than many one:
- * what it writes (leases, then outcomes and attempts) lands on a few pages of each per-endpoint
- * index, not on a page per delivery; the turn order moves on from the last one served.
+ * `share` more, and so on until `limit`. Returns how many each takes (see "Turns" above).
  */
 export function shareOut(rooms: number[], limit: number, share = 1): number[] {
   const takes = rooms.map(() => 0);
