@@ -1772,7 +1772,7 @@ for (const adapter of selectedAdapters()) {
       const of = (c: typeof first, e: Endpoint) => c.deliveries.filter((d) => d.endpointId === e.id).length;
       const [fa, fb, fc, fd] = [ea!, eb!, ec!, ed!].map((e) => of(first, e));
       assert.deepEqual([fa, fb, fc], [1, 1, 2], 'a, b and c: all they had');
-      assert.ok(fd! >= 2 && fd! <= 6, `d: some of its 20 (${fd})`);
+      assert.equal(fd, adapter.name === 'postgres' ? 4 : 6, 'd: some of its 20');
       assert.ok(
         first.blockedUntil !== null && first.blockedUntil <= now,
         `more of d is due now (blockedUntil ${first.blockedUntil === null ? 'null' : first.blockedUntil - now})`,
