@@ -207,6 +207,125 @@ describe('PostgreSQL claims never wait', await pgTestOptions(), () => {
   });
 });
 
+describe('a claim that raced another worker says so (PostgreSQL)', await pgTestOptions(), () => {
+  // Another worker's claim that commits while this one runs (between its read of the due window,
+  // its endpoints' room and its leases) must leave this one either leasing what is still due or
+  // saying "look again now" (`blockedUntil` at or before its `now`). A claim that leased nothing
+  // and said nothing made its worker sleep until its idle poll (5 s) with work due: the stall
+  // `npm run bench` caught with two workers on PostgreSQL (docs/benchmarks.md).
+  const NOW = T0 + 1_000;
+  const claimOf = (store: Store, limit: number, perEndpoint: number) =>
+    store.claimDue({ now: NOW, limit, leaseMs: 30_000, perEndpoint, skipEndpoints: [] });
+  /** The `n` oldest due deliveries' ids, as another worker's claim would lease them. */
+  const oldest = async (other: pg.Client, n: number) =>
+    (
+      await other.query<{ id: string }>(
+        'SELECT id FROM delivery WHERE status = 1 ORDER BY next_attempt_at, id LIMIT $1',
+        [n],
+      )
+    ).rows.map((r) => r.id);
+  /** Leases `leased` as another worker's claim would (SENDING until a later time). */
+  const leaseElsewhere = (other: pg.Client, leased: string[]) =>
+    other.query('UPDATE delivery SET status = 3, next_attempt_at = $2 WHERE id = ANY($1::text[])', [
+      leased,
+      NOW + 30_000,
+    ]);
+  /** Waits until some backend of the database waits as `what` says (bounded: 5 s). */
+  async function waitUntilWaiting(other: pg.Client, where: string): Promise<void> {
+    for (let i = 0; i < 500; i++) {
+      const { rows } = await other.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND ${where}`,
+      );
+      if ((rows[0]?.n ?? 0) > 0) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`no backend waited (${where})`);
+  }
+
+  test('deliveries of its window that another claim leased meanwhile are not picked: it leases the ones still due', () =>
+    withOwnDatabase('claim_window_race', async ({ store, other }) => {
+      const { endpoint, queue } = await oneEndpoint(store);
+      // 20 due within the last LIVE_MS (live traffic): read by the claim's due window.
+      await queue(Array.from({ length: 20 }, (_, i) => T0 + 500 + i));
+      const taken = await oldest(other, 10);
+      // The claim reads its window, then waits for the endpoint's application row (held here)
+      // while another worker leases the 10 oldest and commits.
+      await other.query('BEGIN');
+      await other.query('LOCK TABLE app IN ACCESS EXCLUSIVE MODE');
+      const claiming = claimOf(store, 10, 20);
+      await waitUntilWaiting(other, "wait_event_type = 'Lock'");
+      await leaseElsewhere(other, taken);
+      await other.query('COMMIT');
+      const got = await claiming;
+      const ids = got.deliveries.map((d) => d.id);
+      assert.equal(ids.length, 10, `leased ${ids.length}, said blockedUntil ${got.blockedUntil}`);
+      assert.deepEqual(
+        ids.filter((id) => taken.includes(id)),
+        [],
+      );
+      assert.ok(got.deliveries.every((d) => d.endpointId === endpoint.id));
+    }));
+
+  test('picks held by another transaction when it leases make it say "look again now"', () =>
+    withOwnDatabase('claim_skip_locked', async ({ store, other }) => {
+      const { queue } = await oneEndpoint(store);
+      // Due long ago: read by the claim's turns, not as live traffic.
+      await queue(Array.from({ length: 20 }, (_, i) => T0 - 60_000 + i));
+      await other.query('BEGIN');
+      try {
+        // The 10 oldest, held as a completion or a release in progress would hold them.
+        await other.query('SELECT id FROM delivery WHERE id = ANY($1::text[]) FOR UPDATE', [
+          await oldest(other, 10),
+        ]);
+        const got = await claimOf(store, 10, 20);
+        assert.equal(got.deliveries.length, 0, 'its picks were all held');
+        assert.ok(
+          got.blockedUntil !== null && got.blockedUntil <= NOW,
+          `10 due and none leased, yet blockedUntil ${got.blockedUntil}`,
+        );
+        // 15 picked to fill the endpoint's limit of 15, 5 of them leased: the other 10 are due.
+        const some = await claimOf(store, 15, 15);
+        assert.equal(some.deliveries.length, 5);
+        assert.ok(
+          some.blockedUntil !== null && some.blockedUntil <= NOW,
+          `5 of 15 picks leased, yet blockedUntil ${some.blockedUntil}`,
+        );
+      } finally {
+        await other.query('ROLLBACK');
+      }
+    }));
+
+  test('an endpoint another claim filled between its look and its lock makes it say "look again now"', () =>
+    withOwnDatabase('claim_room_race', async ({ store, other }) => {
+      const { queue } = await oneEndpoint(store);
+      await queue(Array.from({ length: 30 }, (_, i) => T0 - 60_000 + i));
+      const taken = await oldest(other, 20);
+      // A pause in the claim after it has read the endpoints' room and before it locks them: the
+      // rate lookup it makes per endpoint sleeps once (this test's database only).
+      await other.query('CREATE TABLE claim_pause (ms integer)');
+      await other.query(`INSERT INTO claim_pause VALUES (300)`);
+      await other.query(`CREATE OR REPLACE FUNCTION hookline_rate_of(endpoint_rate integer, app_rate integer,
+          endpoint_kind text, chat_kinds text[], chat_rate integer) RETURNS integer LANGUAGE plpgsql VOLATILE AS $$
+        DECLARE v integer;
+        BEGIN
+          DELETE FROM claim_pause RETURNING ms INTO v;
+          IF v IS NOT NULL THEN PERFORM pg_sleep(v / 1000.0); END IF;
+          RETURN CASE WHEN endpoint_rate IS NOT NULL THEN endpoint_rate
+                      WHEN endpoint_kind = ANY(chat_kinds) THEN chat_rate ELSE app_rate END;
+        END $$`);
+      const claiming = claimOf(store, 10, 20);
+      await waitUntilWaiting(other, "wait_event = 'PgSleep'");
+      // Meanwhile another worker leases 20, the endpoint's limit: 10 stay due.
+      await leaseElsewhere(other, taken);
+      const got = await claiming;
+      assert.equal(got.deliveries.length, 0, 'the endpoint had no room left');
+      assert.ok(
+        got.blockedUntil !== null && got.blockedUntil <= NOW,
+        `10 due behind another worker's leases, yet blockedUntil ${got.blockedUntil}`,
+      );
+    }));
+});
+
 /** A database of its own, migrated, with a store and a second client on it; dropped after `fn`. */
 async function withOwnDatabase(
   label: string,

@@ -2118,7 +2118,80 @@ DROP INDEX attempt_by_created;
 DROP INDEX attempt_by_endpoint_time;
 `,
   },
+  {
+    version: 40,
+    name: 'a claim that raced another worker leases what is still due, or says to look again now',
+    // A getter: it derives the claim from migration 35's.
+    get sql() {
+      return `
+-- A claim reads its due window, then the endpoints' room, locks them, picks and leases, each in a
+-- statement of its own. Another worker's claim committing in between could leave this one with
+-- nothing leased and nothing said (blocked_until NULL: "nothing left waits"), though work was
+-- due: its worker then slept until its idle poll (5 s), and with two workers on one endpoint
+-- the other one had left that endpoint to it (migration 35), so deliveries stopped for 5 s
+-- (npm run bench, docs/benchmarks.md). Three ways, each mended here:
+-- - Its live picks came from the window, read before the lock: deliveries another claim had
+--   leased since were picked, then not leased. Each is now looked at again under the lock.
+-- - An endpoint with room when the candidates were read and none once locked (another claim
+--   leased up to its limit in between) got no picks and said nothing: it now says "now".
+-- - Picks another transaction held (SKIP LOCKED), or that changed before the lease: the claim
+--   leased fewer than it picked and still said what the picks implied; it now says "now", and
+--   a claim that leased none of its picks returns that in a row of its own.
+${claimSayingWhenItRaced()}
+`;
+    },
+  },
 ];
+
+/**
+ * Migration 40's claim: migration 35's, except that its live picks are looked at again under the
+ * endpoint's lock, and that an endpoint found without room once locked, or picks it could not
+ * lease, make it say "look again now" (see the migration).
+ */
+function claimSayingWhenItRaced(): string {
+  return editOnce(claimLeavingOthersEndpoints(), 'migration 40: hookline_claim of migration 35', [
+    ['CREATE FUNCTION hookline_claim(', 'CREATE OR REPLACE FUNCTION hookline_claim('],
+    [
+      `                 -- Only a keyed delivery is looked at again (its line decides).
+                 AND (NOT l.keyed
+                      OR EXISTS (SELECT 1 FROM delivery ld WHERE ld.id = l.id
+                                   AND hookline_key_free(ld.endpoint_id, ld.ordering_key, ld.sequence, ld.id, p_now)))) y`,
+      `                 -- Looked at again under the endpoint's lock: the window was read before it, and
+                 -- another claim may have leased it since (a keyed one's line decides too).
+                 AND EXISTS (SELECT 1 FROM delivery ld WHERE ld.id = l.id AND ld.status IN (${OPEN})
+                               AND ld.next_attempt_at <= p_now
+                               AND (NOT l.keyed
+                                    OR hookline_key_free(ld.endpoint_id, ld.ordering_key, ld.sequence, ld.id, p_now)))) y`,
+    ],
+    [
+      '    v_room0 := v_g_room;\n',
+      `    v_room0 := v_g_room;
+    -- Room when the candidates were read, none once locked: another claim leased up to its limit
+    -- in between, and its due work waits for those leases.
+    IF EXISTS (SELECT 1 FROM unnest(v_room0) AS r(room) WHERE r.room = 0) THEN
+      v_blocked := p_now;
+    END IF;
+`,
+    ],
+    [
+      'coalesce(v_g_eid[v_served], p_after), v_blocked,',
+      `coalesce(v_g_eid[v_served], p_after),
+           -- Fewer leased than picked: picks held or changed since, look again now.
+           CASE WHEN (SELECT count(*) FROM leased) < v_total THEN p_now ELSE v_blocked END,`,
+    ],
+    [
+      '     ORDER BY v_pick_rank[l.pick], v_pick_ord[l.pick];\n',
+      `     ORDER BY v_pick_rank[l.pick], v_pick_ord[l.pick];
+  IF NOT FOUND THEN
+    -- None of its picks could be leased: nothing to return but that.
+    turn_after := coalesce(v_g_eid[v_served], p_after);
+    blocked_until := p_now;
+    RETURN NEXT;
+  END IF;
+`,
+    ],
+  ]);
+}
 
 /**
  * Migration 35's claim: migration 33's, leaving the endpoints of `p_defer` with `p_defer_hot`
