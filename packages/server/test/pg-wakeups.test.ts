@@ -7,8 +7,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createIdGenerator } from '../src/core/ids.ts';
 import { createSecretBox } from '../src/core/secret-box.ts';
-import { firstInLine } from '../src/store/postgres/notify.ts';
+import { openPostgres, type PostgresConnection } from '../src/store/postgres/connection.ts';
+import { createNotifier, firstInLine } from '../src/store/postgres/notify.ts';
 import { createPostgresStore } from '../src/store/postgres/postgres-store.ts';
+import { sql } from '../src/store/sql.ts';
 import type { Store } from '../src/store/store.ts';
 import { createTestDatabase, PG_SECRET_KEY, pgTestOptions, type TestDatabase } from './pg.ts';
 import { testApp, testEndpoint, testIngestItem } from './stores.ts';
@@ -144,5 +146,55 @@ describe('PostgreSQL wake-ups shared among dispatchers', await pgTestOptions(), 
     );
     unsubscribe[0]!();
     unsubscribe[2]!();
+  });
+});
+
+describe('a wake-up that could not be sent is sent again (PostgreSQL)', await pgTestOptions(), () => {
+  test('the notification of new work fails twice, then reaches the other process', async () => {
+    const db = await createTestDatabase('wakeup_retry');
+    const sending = openPostgres({ url: db.url });
+    const listening = openPostgres({ url: db.url });
+    let failures = 2;
+    let sends = 0;
+    // The API process's pool, unable to reach the database for its first two notifications.
+    const flaky: PostgresConnection = {
+      ...sending,
+      query: (q, c) => {
+        sends++;
+        if (failures-- > 0) return Promise.reject(new Error('connection terminated unexpectedly'));
+        return sending.query(q, c);
+      },
+    };
+    const sender = createNotifier(flaky);
+    const listener = createNotifier(listening);
+    const told: (readonly string[] | undefined)[] = [];
+    const unsubscribe = listener.subscribe((ids) => told.push(ids));
+    try {
+      // Listening before anything is sent (the LISTEN connection opens on subscribe).
+      for (let i = 0; i < 200; i++) {
+        const rows = await listening.query(
+          sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database()
+                AND query LIKE 'LISTEN%'`,
+        );
+        if (Number(rows[0]?.n ?? 0) > 0) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      sender.soon(['ep_a']);
+      sender.soon(['ep_b']);
+      for (let i = 0; i < 300 && told.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(
+        told.map((ids) => (ids === undefined ? ids : [...ids].sort())),
+        [['ep_a', 'ep_b']],
+        `told ${JSON.stringify(told)} after ${sends} sends`,
+      );
+      assert.equal(sends, 3, 'two failed, the third was sent');
+    } finally {
+      unsubscribe();
+      await sender.close();
+      await listener.close();
+      await sending.end();
+      await listening.end();
+      await db.drop();
+    }
   });
 });

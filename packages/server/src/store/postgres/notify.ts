@@ -25,6 +25,13 @@ import type { PostgresConnection, Queryable } from './connection.ts';
 const NOTIFY_CHANNEL = 'hookline_queued';
 const NOTIFY_COALESCE_MS = 5;
 /**
+ * A notification that could not be sent (the pool could not reach the database) is sent again
+ * after this long, then twice as long each time up to NOTIFY_RETRY_MAX_MS: without it, the
+ * workers found its work only at their idle poll.
+ */
+const NOTIFY_RETRY_MS = 100;
+const NOTIFY_RETRY_MAX_MS = 5_000;
+/**
  * A notification names at most this many endpoints (ids of ~31 characters, well within
  * PostgreSQL's 8,000-byte payload); more, and it says "any endpoint".
  */
@@ -141,6 +148,33 @@ export function createNotifier(conn: PostgresConnection): Notifier {
     pendingEndpoints = new Set();
     return p;
   };
+  const addPending = (endpointIds: Iterable<string> | undefined) => {
+    if (endpointIds === undefined) pendingEndpoints = null;
+    else if (pendingEndpoints !== null) {
+      for (const id of endpointIds) pendingEndpoints.add(id);
+      if (pendingEndpoints.size > NOTIFY_MAX_ENDPOINTS) pendingEndpoints = null;
+    }
+  };
+  let retryDelay = NOTIFY_RETRY_MS;
+  /** Sends the pending notification; one that fails is sent again later (NOTIFY_RETRY_MS). */
+  function sendPending() {
+    notifyTimer = null;
+    lastNotify = performance.now();
+    const endpointIds = takePending();
+    notify(undefined, endpointIds).then(
+      () => {
+        retryDelay = NOTIFY_RETRY_MS;
+      },
+      () => {
+        if (closed) return;
+        addPending(endpointIds ?? undefined);
+        // A notification set meanwhile carries these too.
+        if (notifyTimer) return;
+        notifyTimer = setTimeout(sendPending, retryDelay);
+        retryDelay = Math.min(retryDelay * 2, NOTIFY_RETRY_MAX_MS);
+      },
+    );
+  }
 
   // ---- Dispatchers: who is connected, who is first in line for what ------------------------
   /** The connected dispatchers' instances as last read (in any order); this one's among them or not. */
@@ -285,18 +319,9 @@ export function createNotifier(conn: PostgresConnection): Notifier {
     },
     soon(endpointIds) {
       if (closed) return;
-      if (endpointIds === undefined) pendingEndpoints = null;
-      else if (pendingEndpoints !== null) {
-        for (const id of endpointIds) pendingEndpoints.add(id);
-        if (pendingEndpoints.size > NOTIFY_MAX_ENDPOINTS) pendingEndpoints = null;
-      }
+      addPending(endpointIds);
       if (notifyTimer) return;
-      const wait = Math.max(0, lastNotify + NOTIFY_COALESCE_MS - performance.now());
-      notifyTimer = setTimeout(() => {
-        notifyTimer = null;
-        lastNotify = performance.now();
-        notify(undefined, takePending()).catch(() => {});
-      }, wait);
+      notifyTimer = setTimeout(sendPending, Math.max(0, lastNotify + NOTIFY_COALESCE_MS - performance.now()));
     },
     async close() {
       if (closed) return;
