@@ -11,7 +11,10 @@
  * on a shared machine moves less, and the write-ahead log written per delivery, which it does not
  * move at all. No HTTP: this is the store's share
  * of the work. Checks on the way that no delivery is claimed twice. A claim that comes back
- * empty while work is due is tried again 50 ms later, as the dispatcher does.
+ * empty while work is due is tried again 50 ms later, as the dispatcher does. Counts the claims
+ * that came back short and said nothing of what they left (no `blockedUntil`, no endpoint
+ * `filled`) while deliveries due at their time were neither leased nor delivered (one query
+ * after each such claim): a dispatcher told that sleeps until its idle poll (5 s).
  *
  *   --seconds N   time cap per scenario (default 8)
  *   --due N       due deliveries per scenario (default 100000)
@@ -24,6 +27,10 @@
  *   --claimers L  the scenarios' claimer counts (default 1,2)
  *   --schema FILE SQL run on each migrated database before its backlog is written: to weigh a
  *                 schema change (an index dropped) before writing its migration
+ *   --live RATE   live traffic instead of a backlog: RATE deliveries fall due each second for
+ *                 the run's seconds (--due is then RATE x seconds), so every claim reads them
+ *                 as live (due in the last LIVE_MS), as when the workers keep up with the API;
+ *                 with two claimers on one endpoint this is where claims race each other
  *
  * Uses HOOKLINE_TEST_PG_URL like the tests (default the local server, trust auth).
  */
@@ -48,13 +55,19 @@ const { values: args } = parseArgs({
     endpoints: { type: 'string', default: '1,100' },
     claimers: { type: 'string', default: '1,2' },
     schema: { type: 'string' },
+    live: { type: 'string' },
   },
 });
 const ENDPOINTS = wholeNumbers('endpoints', args.endpoints!);
 const CLAIMERS = wholeNumbers('claimers', args.claimers!);
 const SCHEMA = args.schema === undefined ? null : readFileSync(args.schema, 'utf8');
 const SECONDS = Number(args.seconds);
-const DUE = Number(args.due);
+const LIVE_RATE = args.live === undefined ? null : Number(args.live);
+const DUE = LIVE_RATE === null ? Number(args.due) : Math.round(LIVE_RATE * SECONDS);
+/** With --live, how long after the fill starts the first delivery falls due (the fill's time). */
+const LIVE_LEAD_MS = 15_000;
+/** Milliseconds between two deliveries' due times. */
+const DUE_EVERY_MS = LIVE_RATE === null ? 1 : 1000 / LIVE_RATE;
 const DAYS = args.days === undefined ? undefined : Number(args.days);
 const QUIET = args.quiet!;
 const LIMIT = 100;
@@ -62,8 +75,10 @@ const PER_ENDPOINT = 64;
 
 const ids = createIdGenerator();
 
-async function fill(url: string, store: Store, endpointCount: number): Promise<void> {
+/** Fills the database; returns when its first delivery falls due. */
+async function fill(url: string, store: Store, endpointCount: number): Promise<number> {
   const t = Date.now();
+  const firstDue = LIVE_RATE === null ? t - DUE : t + LIVE_LEAD_MS;
   const appId = ids('app');
   await store.insertApp(testApp(appId, t, { name: 'bench' }));
   const endpointIds: string[] = [];
@@ -73,7 +88,8 @@ async function fill(url: string, store: Store, endpointCount: number): Promise<v
     await store.insertEndpoint(testEndpoint(id, appId, t));
   }
   // Straight SQL: filling through the API would take longer than the run. Message i goes to
-  // endpoint i mod n, due in creation order over the last DUE ms.
+  // endpoint i mod n, due in creation order over the last DUE ms (--live: from firstDue on, at
+  // the rate asked).
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
@@ -99,9 +115,9 @@ async function fill(url: string, store: Store, endpointCount: number): Promise<v
         `INSERT INTO delivery (id, msg_id, app_id, endpoint_id, status, attempts, next_attempt_at, trigger_type,
            created_at, updated_at)
          SELECT $6 || lpad(i::text, 27, '0'), 'msg_' || lpad(i::text, 27, '0'), $1, ($2::text[])[1 + i % $5],
-           $7, 0, $3::bigint - $4 + i, 0, $3::bigint - $4 + i, $3::bigint - $4 + i
+           $7, 0, $8::bigint + floor(i * $9::float8)::bigint, 0, $3::bigint - $4 + i, $3::bigint - $4 + i
          FROM generate_series(1, $4::int) AS i`,
-        [appId, endpointIds, t, DUE, endpointCount, prefix, status],
+        [appId, endpointIds, t, DUE, endpointCount, prefix, status, firstDue, DUE_EVERY_MS],
       );
     if (QUIET) {
       await deliveries('dlv_done_', 2);
@@ -114,6 +130,7 @@ async function fill(url: string, store: Store, endpointCount: number): Promise<v
   } finally {
     await c.end();
   }
+  return firstDue;
 }
 
 interface Result {
@@ -124,9 +141,12 @@ interface Result {
   completeMs: number;
   completions: number;
   empty: number;
+  silent: number;
 }
 
-async function drain(stores: Store[]): Promise<Result> {
+async function drain(stores: Store[], firstDue: number, check: pg.Client): Promise<Result> {
+  // Live traffic starts when its first delivery falls due.
+  await new Promise((r) => setTimeout(r, Math.max(0, firstDue - Date.now())));
   const seen = new Set<string>();
   const started = performance.now();
   const deadline = started + SECONDS * 1000;
@@ -135,13 +155,18 @@ async function drain(stores: Store[]): Promise<Result> {
   let completeMs = 0;
   let completions = 0;
   let empty = 0;
+  let silent = 0;
   let emptyInARow = 0;
   await Promise.all(
     stores.map(async (store) => {
       while (performance.now() < deadline && seen.size < DUE) {
         const now = Date.now();
         const t0 = performance.now();
-        const { deliveries: batch } = await store.claimDue({
+        const {
+          deliveries: batch,
+          blockedUntil,
+          filled,
+        } = await store.claimDue({
           now,
           limit: LIMIT,
           leaseMs: 60_000,
@@ -151,6 +176,14 @@ async function drain(stores: Store[]): Promise<Result> {
         const t1 = performance.now();
         claims++;
         claimMs += t1 - t0;
+        // Short, and nothing said of what it left: was anything due and not leased at its time?
+        if (batch.length < LIMIT && blockedUntil === null && filled.length === 0) {
+          const { rows } = await check.query(
+            'SELECT count(*)::int AS n FROM delivery WHERE status = 1 AND next_attempt_at <= $1',
+            [now],
+          );
+          if ((rows[0]?.n ?? 0) > 0) silent++;
+        }
         if (batch.length === 0) {
           // Due but nothing claimable (the other claimer holds the endpoint's leases): look again
           // after the dispatcher's BLOCKED_POLL_MS.
@@ -187,6 +220,7 @@ async function drain(stores: Store[]): Promise<Result> {
     completeMs,
     completions,
     empty,
+    silent,
   };
 }
 
@@ -216,7 +250,7 @@ async function scenario(endpointCount: number, claimers: number): Promise<void> 
   );
   try {
     await stores[0]!.migrate();
-    await fill(db.url, stores[0]!, endpointCount);
+    const firstDue = await fill(db.url, stores[0]!, endpointCount);
     await Promise.all(stores.map((s) => s.ping()));
     const admin = new pg.Client({ connectionString: db.url });
     await admin.connect();
@@ -224,7 +258,7 @@ async function scenario(endpointCount: number, claimers: number): Promise<void> 
     const pgBefore = await pgCpuSeconds(admin, db.name, known);
     const wal = await WalMeter.start(db.url);
     const nodeBefore = process.cpuUsage();
-    const r = await drain(stores);
+    const r = await drain(stores, firstDue, admin);
     const node = process.cpuUsage(nodeBefore);
     const pgUsed = (await pgCpuSeconds(admin, db.name, known)) - pgBefore;
     const walBytes = await wal.stop();
@@ -237,6 +271,7 @@ async function scenario(endpointCount: number, claimers: number): Promise<void> 
         `  CPU a delivery: PostgreSQL ${us(pgUsed)}, Node ${us((node.user + node.system) / 1e6)}` +
         `  WAL ${(per(walBytes) / 1024).toFixed(2)} KB a delivery` +
         `  (${r.delivered} in ${r.seconds.toFixed(1)} s; ${r.claims} claims, ${r.empty} empty;` +
+        ` ${r.silent} short and silent while work was due;` +
         ` ${(r.claimMs / r.claims).toFixed(1)} ms per claim, ${(r.completeMs / Math.max(1, r.completions)).toFixed(1)} ms per completion)`,
     );
   } finally {
@@ -249,6 +284,7 @@ console.log(
   `claim + complete, ${DUE} due deliveries of 1 KB, limit ${LIMIT}, perEndpoint ${PER_ENDPOINT}, ≤${SECONDS} s each` +
     (DAYS === undefined ? '' : `, partitions ${DAYS} days ahead`) +
     (QUIET ? ', statistics of a quiet queue' : '') +
+    (LIVE_RATE === null ? '' : `, falling due at ${LIVE_RATE}/s (live traffic)`) +
     (args.schema === undefined ? '' : `, schema changed by ${args.schema}`),
 );
 for (const endpoints of ENDPOINTS) {
