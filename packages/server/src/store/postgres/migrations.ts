@@ -2152,16 +2152,14 @@ function claimSayingWhenItRaced(): string {
   return editOnce(claimLeavingOthersEndpoints(), 'migration 40: hookline_claim of migration 35', [
     ['CREATE FUNCTION hookline_claim(', 'CREATE OR REPLACE FUNCTION hookline_claim('],
     [
-      `                 -- Only a keyed delivery is looked at again (its line decides).
-                 AND (NOT l.keyed
-                      OR EXISTS (SELECT 1 FROM delivery ld WHERE ld.id = l.id
-                                   AND hookline_key_free(ld.endpoint_id, ld.ordering_key, ld.sequence, ld.id, p_now)))) y`,
-      `                 -- Looked at again under the endpoint's lock: the window was read before it, and
-                 -- another claim may have leased it since (a keyed one's line decides too).
-                 AND EXISTS (SELECT 1 FROM delivery ld WHERE ld.id = l.id AND ld.status IN (${OPEN})
-                               AND ld.next_attempt_at <= p_now
-                               AND (NOT l.keyed
-                                    OR hookline_key_free(ld.endpoint_id, ld.ordering_key, ld.sequence, ld.id, p_now)))) y`,
+      `             WHERE y.k <= v_g_room[y.ord]
+             ORDER BY y.pos LIMIT p_limit) x;`,
+      `             WHERE y.k <= v_g_room[y.ord]
+               -- Looked at again under the endpoint's lock (the window was read before it): one
+               -- another claim leased since is left out, and the turns fill its room.
+               AND EXISTS (SELECT 1 FROM delivery ld WHERE ld.id = y.id AND ld.status IN (${OPEN})
+                             AND ld.next_attempt_at <= p_now)
+             ORDER BY y.pos LIMIT p_limit) x;`,
     ],
     [
       '    v_room0 := v_g_room;\n',
