@@ -198,3 +198,60 @@ describe('a wake-up that could not be sent is sent again (PostgreSQL)', await pg
     }
   });
 });
+
+describe('deliveries a worker gives back wake the others (PostgreSQL)', await pgTestOptions(), () => {
+  test('released by one process, announced to another for their endpoints', async () => {
+    const db = await createTestDatabase('wakeup_release');
+    const open = () => createPostgresStore({ url: db.url, secretBox: createSecretBox(PG_SECRET_KEY) });
+    const stopping = open();
+    const other = open();
+    const ids = createIdGenerator(() => T0);
+    try {
+      await stopping.migrate();
+      const appId = ids('app');
+      await stopping.insertApp(testApp(appId, T0));
+      const endpoint = testEndpoint(ids('endpoint'), appId, T0);
+      await stopping.insertEndpoint(endpoint);
+      await stopping.ingest([testIngestItem(ids, appId, T0), testIngestItem(ids, appId, T0)]);
+      const { deliveries } = await stopping.claimDue({
+        now: T0 + 1,
+        limit: 10,
+        leaseMs: 30_000,
+        perEndpoint: 10,
+        skipEndpoints: [],
+      });
+      assert.equal(deliveries.length, 2);
+      // The other process listens from now on (the publish's notification is long gone).
+      const told: (readonly string[] | undefined)[] = [];
+      const unsubscribe = other.onDeliveriesQueued((endpointIds) => told.push(endpointIds));
+      try {
+        const probe = openPostgres({ url: db.url });
+        try {
+          for (let i = 0; i < 200; i++) {
+            const rows = await probe.query(
+              sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database()
+                    AND query LIKE 'LISTEN%'`,
+            );
+            if (Number(rows[0]?.n ?? 0) > 0) break;
+            await new Promise((r) => setTimeout(r, 10));
+          }
+        } finally {
+          await probe.end();
+        }
+        // A worker stopping gives back what it had not sent.
+        await stopping.releaseDeliveries(
+          deliveries.map((d) => d.id),
+          T0 + 2,
+        );
+        for (let i = 0; i < 300 && told.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+        assert.deepEqual(told, [[endpoint.id]]);
+      } finally {
+        unsubscribe();
+      }
+    } finally {
+      await stopping.close();
+      await other.close();
+      await db.drop();
+    }
+  });
+});

@@ -370,10 +370,18 @@ export function postgresQueue(
 
     releaseDeliveries: async (ids, now) => {
       if (ids.length === 0) return;
-      await query(
+      const rows = await query(
         sql`UPDATE delivery SET status = ${raw(PENDING)}, next_attempt_at = ${now}, updated_at = ${now}
-            WHERE id = ANY(${ids}::text[]) AND status = ${raw(SENDING)}`,
+            WHERE id = ANY(${ids}::text[]) AND status = ${raw(SENDING)}
+            RETURNING endpoint_id`,
       );
+      // Given back by a worker that stops (or cannot send them in time): the others take them
+      // now, not at their idle poll.
+      const endpointIds = [...new Set(rows.map((r) => String(r.endpoint_id)))];
+      if (endpointIds.length > 0) {
+        notifier.local(endpointIds);
+        notifier.soon(endpointIds);
+      }
     },
 
     nextDueAt: async (filter = {}, after) => {
