@@ -17,7 +17,7 @@ import { createPostgresStore } from '../src/store/postgres/postgres-store.ts';
 import { prepared, sql } from '../src/store/sql.ts';
 import type { Store } from '../src/store/store.ts';
 import { createTestDatabase, PG_SECRET_KEY, pgTestOptions, type TestDatabase } from './pg.ts';
-import { byFilters, testApp, testEndpoint, testIngestItem } from './stores.ts';
+import { byFilters, testApp, testAttempt, testEndpoint, testIngestItem } from './stores.ts';
 
 const T0 = Date.parse('2026-03-01T00:00:00Z');
 
@@ -324,12 +324,75 @@ describe('a claim that raced another worker says so (PostgreSQL)', await pgTestO
         `10 due behind another worker's leases, yet blockedUntil ${got.blockedUntil}`,
       );
     }));
+
+  test('two workers claiming live traffic at once: every claim that leaves due work says so, none is claimed twice', () =>
+    withOwnDatabase('claim_race_live', async ({ store, other, url }) => {
+      const second = createPostgresStore({ url, secretBox: createSecretBox(PG_SECRET_KEY) });
+      try {
+        const { queue } = await oneEndpoint(store);
+        // 1,500 deliveries falling due 1 ms apart (live traffic at 1,000/s), from a moment ahead.
+        const COUNT = 1_500;
+        const start = Date.now() + 1_000;
+        const ids = createIdGenerator();
+        await queue(Array.from({ length: COUNT }, (_, i) => start + i));
+        await new Promise((r) => setTimeout(r, Math.max(0, start - Date.now())));
+        const seen = new Set<string>();
+        const silent: string[] = [];
+        let claims = 0;
+        // Each worker claims (small batches: more claims, more chances to race) and completes at
+        // once, until everything is delivered (bounded: 10 s).
+        const work = async (s: Store) => {
+          const deadline = start + 10_000;
+          while (seen.size < COUNT && Date.now() < deadline) {
+            const now = Date.now();
+            const c = await s.claimDue({
+              now,
+              limit: 10,
+              leaseMs: 30_000,
+              perEndpoint: 20,
+              skipEndpoints: [],
+            });
+            claims++;
+            for (const d of c.deliveries) {
+              assert.ok(!seen.has(d.id), `${d.id} claimed twice`);
+              seen.add(d.id);
+            }
+            if (c.deliveries.length < 10 && c.blockedUntil === null && c.filled.length === 0) {
+              // It says nothing is left that it could take: nothing due at its time is pending.
+              const { rows } = await other.query(
+                'SELECT count(*)::int AS n FROM delivery WHERE status = 1 AND next_attempt_at <= $1',
+                [now],
+              );
+              if (Number(rows[0]?.n) > 0)
+                silent.push(`${rows[0]?.n} due left by a claim of ${c.deliveries.length}`);
+            }
+            if (c.deliveries.length > 0) {
+              const at = Date.now();
+              await s.completeDeliveries(
+                c.deliveries.map((d) => ({
+                  deliveryId: d.id,
+                  leaseUntil: d.leaseUntil,
+                  attempt: testAttempt(ids('attempt'), d, at),
+                  next: { kind: 'success' as const },
+                })),
+                at,
+              );
+            } else await new Promise((r) => setTimeout(r, 2));
+          }
+        };
+        await Promise.all([work(store), work(second)]);
+        assert.equal(seen.size, COUNT, `${seen.size} of ${COUNT} delivered in ${claims} claims`);
+        assert.deepEqual(silent, [], `of ${claims} claims`);
+      } finally {
+        await second.close();
+      }
+    }));
 });
 
 /** A database of its own, migrated, with a store and a second client on it; dropped after `fn`. */
 async function withOwnDatabase(
   label: string,
-  fn: (t: { store: Store; other: pg.Client }) => Promise<void>,
+  fn: (t: { store: Store; other: pg.Client; url: string }) => Promise<void>,
 ): Promise<void> {
   const db = await createTestDatabase(label);
   const store = createPostgresStore({ url: db.url, secretBox: createSecretBox(PG_SECRET_KEY) });
@@ -337,7 +400,7 @@ async function withOwnDatabase(
   try {
     await store.migrate();
     await other.connect();
-    await fn({ store, other });
+    await fn({ store, other, url: db.url });
   } finally {
     await other.end();
     await store.close();
