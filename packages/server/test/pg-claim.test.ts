@@ -340,9 +340,9 @@ describe('a claim that raced another worker says so (PostgreSQL)', await pgTestO
         const silent: string[] = [];
         let claims = 0;
         // Each worker claims (small batches: more claims, more chances to race) and completes at
-        // once, until everything is delivered (bounded: 10 s).
+        // once, until everything is delivered (bounded: 30 s).
         const work = async (s: Store) => {
-          const deadline = start + 10_000;
+          const deadline = start + 30_000;
           while (seen.size < COUNT && Date.now() < deadline) {
             const now = Date.now();
             const c = await s.claimDue({
