@@ -149,6 +149,18 @@ describe('PostgreSQL wake-ups shared among dispatchers', await pgTestOptions(), 
   });
 });
 
+/** Waits (at most 2 s) until some connection to the database has run `LISTEN`. */
+async function untilListening(conn: PostgresConnection): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const rows = await conn.query(
+      sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database()
+            AND query LIKE 'LISTEN%'`,
+    );
+    if (Number(rows[0]?.n ?? 0) > 0) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 describe('a wake-up that could not be sent is sent again (PostgreSQL)', await pgTestOptions(), () => {
   test('the notification of new work fails twice, then reaches the other process', async () => {
     const db = await createTestDatabase('wakeup_retry');
@@ -171,14 +183,7 @@ describe('a wake-up that could not be sent is sent again (PostgreSQL)', await pg
     const unsubscribe = listener.subscribe((ids) => told.push(ids));
     try {
       // Listening before anything is sent (the LISTEN connection opens on subscribe).
-      for (let i = 0; i < 200; i++) {
-        const rows = await listening.query(
-          sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database()
-                AND query LIKE 'LISTEN%'`,
-        );
-        if (Number(rows[0]?.n ?? 0) > 0) break;
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      await untilListening(listening);
       sender.soon(['ep_a']);
       sender.soon(['ep_b']);
       for (let i = 0; i < 300 && told.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
@@ -227,14 +232,7 @@ describe('deliveries a worker gives back wake the others (PostgreSQL)', await pg
       try {
         const probe = openPostgres({ url: db.url });
         try {
-          for (let i = 0; i < 200; i++) {
-            const rows = await probe.query(
-              sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database()
-                    AND query LIKE 'LISTEN%'`,
-            );
-            if (Number(rows[0]?.n ?? 0) > 0) break;
-            await new Promise((r) => setTimeout(r, 10));
-          }
+          await untilListening(probe);
         } finally {
           await probe.end();
         }
