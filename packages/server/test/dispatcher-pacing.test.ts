@@ -6,7 +6,8 @@
  * leases; the dispatcher, given the other 4 at each claim and sending them at once, finds the
  * endpoint full every time it looks. New work of another worker's busy endpoint (half its
  * concurrency in flight) it leaves to that one, a quiet one's it takes at once (PostgreSQL, the
- * store several workers share).
+ * store several workers share). While it drains a backlog, news of another endpoint waits for the
+ * backlog's next claim (`newsWaitMs`) instead of making a claim of its own.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -35,7 +36,7 @@ const senderOf = (onSend: (url: string) => void = () => {}): Sender => ({
 });
 
 /** A dispatcher on `store` (a test's copy of it) with this file's options. */
-const dispatcherOn = (store: Store, sender: Sender) =>
+const dispatcherOn = (store: Store, sender: Sender, newsWaitMs = 0) =>
   createDispatcher({
     store,
     sender,
@@ -48,6 +49,7 @@ const dispatcherOn = (store: Store, sender: Sender) =>
       leaseMs: 60_000,
       claimBatch: 100,
       idlePollMs: 5_000,
+      newsWaitMs,
       retry: DEFAULT_RETRY_POLICY,
       disableAfterMs: 86_400_000,
     },
@@ -104,6 +106,80 @@ for (const adapter of selectedAdapters()) {
         // 250 ms apart: the first claim and four more in a second, fewer on a slow machine.
         assert.ok(others <= 6, `${others} claims in ${WINDOW_MS} ms for another worker's endpoint`);
         assert.ok(own >= others + 4, `${own} claims for its own endpoint against ${others} for another's`);
+      } finally {
+        await cleanup();
+      }
+    });
+
+    test("news of another endpoint goes with a draining backlog's next claim, not a claim of its own", async (t) => {
+      const { store, cleanup } = await adapter.open();
+      try {
+        const ids = createIdGenerator();
+        const NEWS = 40;
+        /**
+         * A dispatcher drains 1,000 due deliveries of one endpoint (each answered in 100 ms: a claim
+         * of the backlog about every 100 ms, as 32 slots free up), while NEWS messages to another
+         * application's endpoint are published 25 ms apart. Returns its claims, and how often each
+         * of those messages was sent.
+         */
+        const drainWithNews = async (newsWaitMs: number) => {
+          const now = Date.now();
+          const backlogApp = ids('app');
+          const newsApp = ids('app');
+          await store.insertApp(testApp(backlogApp, now));
+          await store.insertApp(testApp(newsApp, now));
+          await store.insertEndpoint(testEndpoint(ids('endpoint'), backlogApp, now));
+          const newsUrl = `https://receiver.example/${ids('endpoint')}`;
+          await store.insertEndpoint(testEndpoint(ids('endpoint'), newsApp, now, { url: newsUrl }));
+          await store.ingest(Array.from({ length: 1_000 }, () => testIngestItem(ids, backlogApp, now - 1_000)));
+          let claims = 0;
+          const sent = new Map<string, number>();
+          const counted: Store = {
+            ...store,
+            claimDue: (o) => {
+              claims++;
+              return store.claimDue(o);
+            },
+          };
+          const sender: Sender = {
+            send: async (req) => {
+              if (req.url === newsUrl) {
+                const id = req.headers['webhook-id']!;
+                sent.set(id, (sent.get(id) ?? 0) + 1);
+              }
+              await new Promise((r) => setTimeout(r, 100));
+              return { ok: true, statusCode: 200, headers: {}, body: 'ok', durationMs: 100 };
+            },
+            close: async () => {},
+          };
+          const dispatcher = dispatcherOn(counted, sender, newsWaitMs);
+          dispatcher.start();
+          // The first claims fill the backlog's endpoint: it is being drained.
+          await new Promise((r) => setTimeout(r, 100));
+          const published: string[] = [];
+          for (let i = 0; i < NEWS; i++) {
+            const item = testIngestItem(ids, newsApp, Date.now());
+            published.push(item.message.id);
+            await store.ingest([item]);
+            await new Promise((r) => setTimeout(r, 25));
+          }
+          await dispatcher.drain();
+          await dispatcher.stop(1_000);
+          return { claims, sent: published.map((id) => sent.get(id) ?? 0) };
+        };
+        const atOnce = await drainWithNews(0);
+        // Longer than the backlog's claims are apart: each message goes with the next one.
+        const waiting = await drainWithNews(150);
+        t.diagnostic(`claims: ${atOnce.claims} claiming news at once, ${waiting.claims} with news waiting`);
+        // Every message of the other endpoint is sent, once.
+        assert.deepEqual(atOnce.sent, Array(NEWS).fill(1));
+        assert.deepEqual(waiting.sent, Array(NEWS).fill(1));
+        // About one claim per 32 deliveries of the backlog either way (~32); claiming at once adds
+        // about one per message, waiting none.
+        assert.ok(
+          waiting.claims + NEWS / 2 <= atOnce.claims,
+          `${waiting.claims} claims with news waiting against ${atOnce.claims} claiming at once`,
+        );
       } finally {
         await cleanup();
       }

@@ -60,6 +60,16 @@ export interface DispatcherOptions {
    * process that holds their `hookline listen` connection.
    */
   scope?: DeliveryScope;
+  /**
+   * While this dispatcher drains a backlog (its claims come back with all an endpoint may
+   * hold), news of another endpoint's new work waits up to this long for the claim the backlog
+   * brings within milliseconds anyway (as its slots free up), which takes that work too; 0 (the
+   * default) claims at once. Where a claim is a database transaction and a round trip
+   * (PostgreSQL), one claim per message published elsewhere during a drain cost the drain on 1
+   * endpoint about a fifth of its rate (docs/benchmarks.md); BACKLOG_NEWS_WAIT_MS is the value
+   * measured there.
+   */
+  newsWaitMs?: number;
   /** `HOOKLINE_PUBLIC_URL`: chat messages link to the message in the dashboard there. */
   publicUrl?: string | null;
   /** Endpoints' OAuth, mTLS, CA and transformations; without it, no endpoint has any. */
@@ -114,6 +124,13 @@ const SHARED_POLL_MS = 250;
 const OTHERS_WAIT_MS = 10_000;
 /** How many endpoints a dispatcher remembers having claimed for or heard of (see `heardOf`). */
 const KNOWN_ENDPOINTS = 256;
+
+/**
+ * `DispatcherOptions.newsWaitMs` where claims are round trips: about the time between two claims
+ * of one endpoint's backlog (one per `perEndpointConcurrency` deliveries; 32 every ~15 ms at
+ * 2,000/s), so most news goes with the next one and the rest waits no longer than this.
+ */
+export const BACKLOG_NEWS_WAIT_MS = 20;
 
 /** How long finished attempts wait to be recorded together. */
 const OUTCOME_BATCH_WAIT_MS = 2;
@@ -405,6 +422,9 @@ export function createDispatcher(deps: {
   let timerAt = Infinity;
   let idleWaiters: (() => void)[] = [];
   let unsubscribe: (() => void) | null = null;
+  const newsWaitMs = options.newsWaitMs ?? 0;
+  /** News waiting for the next claim (`queued`): wakes the dispatcher if none came by then. */
+  let newsWait: NodeJS.Timeout | null = null;
   /** Endpoints paused by their answers: when to look at them again. */
   const resumeTimers = new Map<string, NodeJS.Timeout>();
 
@@ -446,21 +466,45 @@ export function createDispatcher(deps: {
   function queued(endpointIds?: readonly string[]) {
     if (endpointIds !== undefined && endpointIds.length > 0) {
       let claimable = false;
+      /** Noted while a claim runs: the pump looks at `moreDue` again once it is done. */
+      let noted = false;
+      /** News that waits for the claim a backlog makes anyway (`newsWaitMs`). */
+      let waits = false;
       for (const id of endpointIds) {
         noteKnown(id);
         if (scope.onlyEndpoints && !scope.onlyEndpoints.includes(id)) continue;
         // A paused endpoint is looked at again when its pause ends (armResume).
         if (adaptive.pausedUntil(id, clock.now()) > 0) continue;
-        // While a claim runs, what it brings is not counted yet: whether the endpoint has room
-        // is known once that is in hand, and the pump looks at `moreDue` again then. (A claim
-        // made at once after it, for work it had just taken, was a third of the empty ones.)
-        if (pumping || saturated(id)) {
+        if (saturated(id)) {
           moreDue.add(id);
-          if (pumping) notedWhileClaiming.add(id);
+          if (pumping) {
+            notedWhileClaiming.add(id);
+            noted = true;
+          }
+        } else if (newsWaitMs > 0 && backlogged.size > 0 && !backlogged.has(id)) {
+          // A backlog of this worker's is being drained: its next claim (when a slot of it frees)
+          // looks at every endpoint and takes this work with its own. (A claim per message
+          // published elsewhere meanwhile was most of a drain's claims on PostgreSQL.)
+          waits = true;
+        } else if (pumping) {
+          // While a claim runs, what it brings is not counted yet: whether the endpoint has room
+          // is known once that is in hand, and the pump looks at `moreDue` again then. (A claim
+          // made at once after it, for work it had just taken, was a third of the empty ones.)
+          moreDue.add(id);
+          notedWhileClaiming.add(id);
+          noted = true;
         } else claimable = true;
       }
       if (!claimable) {
-        if (pumping) schedulePump();
+        // At most newsWaitMs: the backlog's claim may not come (its endpoint paused, or slow).
+        if (waits && newsWait === null) {
+          newsWait = setTimeout(() => {
+            newsWait = null;
+            wake();
+          }, newsWaitMs);
+          newsWait.unref?.();
+        }
+        if (noted) schedulePump();
         return;
       }
     }
@@ -528,6 +572,11 @@ export function createDispatcher(deps: {
         if (store.leadsEndpoint) for (const id of heardOf) if (!store.leadsEndpoint(id)) defer.push(id);
         deferred = defer.length > 0;
         mayHaveDue = false;
+        // This claim looks at every endpoint: news waiting for one is taken by it.
+        if (newsWait !== null) {
+          clearTimeout(newsWait);
+          newsWait = null;
+        }
         const now = clock.now();
         let claimed: ClaimedDelivery[];
         let filled: ReadonlySet<string> = new Set();
@@ -924,6 +973,8 @@ export function createDispatcher(deps: {
       if (timer) clearTimeout(timer);
       timer = null;
       timerAt = Infinity;
+      if (newsWait) clearTimeout(newsWait);
+      newsWait = null;
       for (const t of resumeTimers.values()) clearTimeout(t);
       resumeTimers.clear();
       const pending = [...waiting.values()].flat();
