@@ -131,7 +131,9 @@ for (const adapter of selectedAdapters()) {
           await store.insertEndpoint(testEndpoint(ids('endpoint'), backlogApp, now));
           const newsUrl = `https://receiver.example/${ids('endpoint')}`;
           await store.insertEndpoint(testEndpoint(ids('endpoint'), newsApp, now, { url: newsUrl }));
-          await store.ingest(Array.from({ length: 1_000 }, () => testIngestItem(ids, backlogApp, now - 1_000)));
+          await store.ingest(
+            Array.from({ length: 1_000 }, () => testIngestItem(ids, backlogApp, now - 1_000)),
+          );
           let claims = 0;
           const sent = new Map<string, number>();
           const counted: Store = {
