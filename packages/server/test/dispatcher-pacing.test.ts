@@ -16,7 +16,7 @@ import { systemClock } from '../src/core/clock.ts';
 import { createIdGenerator } from '../src/core/ids.ts';
 import { DEFAULT_RETRY_POLICY } from '../src/core/retry.ts';
 import { createDispatcher } from '../src/delivery/dispatcher.ts';
-import type { Sender } from '../src/delivery/sender.ts';
+import type { Sender, SendResult } from '../src/delivery/sender.ts';
 import type { Store } from '../src/store/store.ts';
 import { selectedAdapters, testApp, testEndpoint, testIngestItem } from './stores.ts';
 
@@ -182,6 +182,62 @@ for (const adapter of selectedAdapters()) {
           waiting.claims + NEWS / 2 <= atOnce.claims,
           `${waiting.claims} claims with news waiting against ${atOnce.claims} claiming at once`,
         );
+      } finally {
+        await cleanup();
+      }
+    });
+
+    test('news does not wait for a backlog whose endpoint is paused: no claim of it is coming', async () => {
+      const { store, cleanup } = await adapter.open();
+      try {
+        const ids = createIdGenerator();
+        const now = Date.now();
+        const backlogApp = ids('app');
+        const newsApp = ids('app');
+        await store.insertApp(testApp(backlogApp, now));
+        await store.insertApp(testApp(newsApp, now));
+        const backlogUrl = `https://receiver.example/${ids('endpoint')}`;
+        await store.insertEndpoint(testEndpoint(ids('endpoint'), backlogApp, now, { url: backlogUrl }));
+        const newsUrl = `https://receiver.example/${ids('endpoint')}`;
+        await store.insertEndpoint(testEndpoint(ids('endpoint'), newsApp, now, { url: newsUrl }));
+        await store.ingest(Array.from({ length: 200 }, () => testIngestItem(ids, backlogApp, now - 1_000)));
+        let newsSent = 0;
+        let backlogSent = 0;
+        // The backlog's endpoint answers 429 with Retry-After: 60, which pauses it for a minute.
+        const sender: Sender = {
+          send: async (req): Promise<SendResult> => {
+            if (req.url === newsUrl) newsSent++;
+            else backlogSent++;
+            await new Promise((r) => setTimeout(r, 20));
+            const paused = req.url === backlogUrl;
+            const headers: Record<string, string> = paused ? { 'retry-after': '60' } : {};
+            return { ok: true, statusCode: paused ? 429 : 200, headers, body: '', durationMs: 20 };
+          },
+          close: async () => {},
+        };
+        // News would wait up to 10 s for a claim of the backlog.
+        const dispatcher = dispatcherOn(store, sender, 10_000);
+        dispatcher.start();
+        try {
+          // Its first claim fills the backlog's endpoint; the answers pause it.
+          const started = Date.now();
+          while (backlogSent === 0 && Date.now() - started < 5_000)
+            await new Promise((r) => setTimeout(r, 10));
+          assert.ok(backlogSent > 0, 'the backlog was claimed');
+          await new Promise((r) => setTimeout(r, 300));
+          await store.ingest([testIngestItem(ids, newsApp, Date.now())]);
+          const published = Date.now();
+          // Within 2 s: a wait would take 10 s, or until the dispatcher's idle poll (5 s).
+          while (newsSent === 0 && Date.now() - published < 2_000)
+            await new Promise((r) => setTimeout(r, 10));
+          assert.equal(
+            newsSent,
+            1,
+            `the new message went out ${Date.now() - published} ms after it was published`,
+          );
+        } finally {
+          await dispatcher.stop(1_000);
+        }
       } finally {
         await cleanup();
       }

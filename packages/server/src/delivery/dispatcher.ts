@@ -481,7 +481,7 @@ export function createDispatcher(deps: {
             notedWhileClaiming.add(id);
             noted = true;
           }
-        } else if (newsWaitMs > 0 && backlogged.size > 0 && !backlogged.has(id)) {
+        } else if (newsWaitMs > 0 && !backlogged.has(id) && backlogClaimNear()) {
           // A backlog of this worker's is being drained: its next claim (when a slot of it frees)
           // looks at every endpoint and takes this work with its own. (A claim per message
           // published elsewhere meanwhile was most of a drain's claims on PostgreSQL.)
@@ -509,6 +509,16 @@ export function createDispatcher(deps: {
       }
     }
     wake();
+  }
+
+  /**
+   * Whether a claim for a backlog is near: an endpoint whose claims came back full has deliveries
+   * in flight, and the claim comes as their slots free up. (One whose deliveries are all done, a
+   * paused one say, brings none: news does not wait for it.)
+   */
+  function backlogClaimNear(): boolean {
+    for (const id of backlogged) if ((perEndpoint.get(id) ?? 0) > 0) return true;
+    return false;
   }
 
   // Claims are coalesced: everything that finishes in one turn of the event loop leads to at
