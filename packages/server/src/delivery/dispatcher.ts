@@ -62,9 +62,9 @@ export interface DispatcherOptions {
   scope?: DeliveryScope;
   /**
    * While this dispatcher drains a backlog (its claims come back with all an endpoint may
-   * hold), news of another endpoint's new work waits up to this long for the claim the backlog
-   * brings within milliseconds anyway (as its slots free up), which takes that work too; 0 (the
-   * default) claims at once. Where a claim is a database transaction and a round trip
+   * hold, and deliveries of it are in flight), news of another endpoint's new work waits up to
+   * this long for the claim the backlog brings within milliseconds anyway (as its slots free up),
+   * which takes that work too; 0 (the default) claims at once. Where a claim is a database transaction and a round trip
    * (PostgreSQL), one claim per message published elsewhere during a drain cost the drain on 1
    * endpoint about a fifth of its rate (docs/benchmarks.md); BACKLOG_NEWS_WAIT_MS is the value
    * measured there.
