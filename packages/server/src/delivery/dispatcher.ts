@@ -61,12 +61,12 @@ export interface DispatcherOptions {
    */
   scope?: DeliveryScope;
   /**
-   * While this dispatcher drains a backlog (its claims come back with all an endpoint may
-   * hold, and deliveries of it are in flight), news of another endpoint's new work waits up to
-   * this long for the claim the backlog brings within milliseconds anyway (as its slots free up),
-   * which takes that work too; 0 (the default) claims at once. Where a claim is a database transaction and a round trip
-   * (PostgreSQL), one claim per message published elsewhere during a drain cost the drain on 1
-   * endpoint about a fifth of its rate (docs/benchmarks.md); BACKLOG_NEWS_WAIT_MS is the value
+   * While this dispatcher drains a backlog (its claims come back with all an endpoint may hold,
+   * and deliveries of it are in flight), news of another endpoint's new work waits up to this
+   * long for the claim the backlog brings within milliseconds anyway (as its slots free up),
+   * which takes that work too; 0 (the default) claims at once. Where a claim is a database
+   * transaction and a round trip (PostgreSQL), a claim per message published elsewhere was more
+   * than half of a drain's claims (docs/benchmarks.md); BACKLOG_NEWS_WAIT_MS is the value
    * measured there.
    */
   newsWaitMs?: number;
@@ -127,8 +127,9 @@ const KNOWN_ENDPOINTS = 256;
 
 /**
  * `DispatcherOptions.newsWaitMs` where claims are round trips: about the time between two claims
- * of one endpoint's backlog (one per `perEndpointConcurrency` deliveries; 32 every ~15 ms at
- * 2,000/s), so most news goes with the next one and the rest waits no longer than this.
+ * of one endpoint's backlog (one per half its limit or more in deliveries: every 10-20 ms at
+ * 2,000/s), so most news goes with the next one and the rest waits no longer than this. (40 ms
+ * cost a drain over 100 endpoints: docs/benchmarks.md.)
  */
 export const BACKLOG_NEWS_WAIT_MS = 20;
 
@@ -484,7 +485,7 @@ export function createDispatcher(deps: {
         } else if (newsWaitMs > 0 && !backlogged.has(id) && backlogClaimNear()) {
           // A backlog of this worker's is being drained: its next claim (when a slot of it frees)
           // looks at every endpoint and takes this work with its own. (A claim per message
-          // published elsewhere meanwhile was most of a drain's claims on PostgreSQL.)
+          // published elsewhere meanwhile was more than half of a drain's claims on PostgreSQL.)
           waits = true;
         } else if (pumping) {
           // While a claim runs, what it brings is not counted yet: whether the endpoint has room
