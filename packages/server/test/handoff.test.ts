@@ -306,29 +306,30 @@ function heldEndpointSuite(kind: TestStoreKind): void {
         (await server.call('POST', '/api/v1/app/busy/msg', { eventType: 'held', payload: { i } })).status,
         202,
       );
-    // Limit 3: the first three are handed over at commit and held by the receiver; the fourth
-    // is claimed (the endpoint had room in hand) and waits; from then on the endpoint is at its
-    // limit here, and a claim would skip it.
-    for (let i = 0; i < 4; i++) await publish(i);
+    // Limit 3: the first three are handed over at commit and held by the receiver; the next two
+    // are claimed (the endpoint is claimed for while its hand holds at most one and a half times
+    // its limit, 4) and wait in hand; from then on the endpoint is at its limit here, and a claim
+    // would skip it.
+    for (let i = 0; i < 5; i++) await publish(i);
     const deadline = Date.now() + 10_000;
-    while ((release.length < 3 || claimed < 1) && Date.now() < deadline)
+    while ((release.length < 3 || claimed < 2) && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 10));
     assert.equal(release.length, 3, 'three requests held at the receiver');
-    assert.equal(claimed, 1, 'one claimed to wait in hand');
+    assert.equal(claimed, 2, 'two claimed to wait in hand');
     await new Promise((r) => setTimeout(r, 100));
     // More messages for that endpoint: no claim until a slot frees (there is nothing else due).
     const before = calls;
-    for (let i = 4; i < 7; i++) await publish(i);
+    for (let i = 5; i < 8; i++) await publish(i);
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(calls - before, 0, 'no claim while the endpoint is at its limit here');
     holding = false;
     for (const r of release.splice(0)) r();
     const until = Date.now() + 10_000;
-    while (served < 7 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    while (served < 8 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
     await server.hookline.dispatcher!.drain();
     assert.deepEqual(
       [...bodies].sort((a, b) => a - b),
-      [0, 1, 2, 3, 4, 5, 6],
+      [0, 1, 2, 3, 4, 5, 6, 7],
     );
   });
 }
