@@ -73,6 +73,24 @@ async function claimsIn(store: Store, leads: boolean): Promise<number> {
   return claims;
 }
 
+/**
+ * Two applications with an endpoint each: `backlog` deliveries of the first already due, and the
+ * second's endpoint for the news published while they drain.
+ */
+async function backlogAndNews(store: Store, ids: ReturnType<typeof createIdGenerator>, backlog: number) {
+  const now = Date.now();
+  const backlogApp = ids('app');
+  const newsApp = ids('app');
+  await store.insertApp(testApp(backlogApp, now));
+  await store.insertApp(testApp(newsApp, now));
+  const backlogUrl = `https://receiver.example/${ids('endpoint')}`;
+  await store.insertEndpoint(testEndpoint(ids('endpoint'), backlogApp, now, { url: backlogUrl }));
+  const newsUrl = `https://receiver.example/${ids('endpoint')}`;
+  await store.insertEndpoint(testEndpoint(ids('endpoint'), newsApp, now, { url: newsUrl }));
+  await store.ingest(Array.from({ length: backlog }, () => testIngestItem(ids, backlogApp, now - 1_000)));
+  return { newsApp, backlogUrl, newsUrl };
+}
+
 for (const adapter of selectedAdapters()) {
   describe(`dispatcher pacing (${adapter.name})`, () => {
     test("looks again for another worker's full endpoint every 250 ms, for its own every 50 ms", async (t) => {
@@ -123,17 +141,7 @@ for (const adapter of selectedAdapters()) {
          * of those messages was sent.
          */
         const drainWithNews = async (newsWaitMs: number) => {
-          const now = Date.now();
-          const backlogApp = ids('app');
-          const newsApp = ids('app');
-          await store.insertApp(testApp(backlogApp, now));
-          await store.insertApp(testApp(newsApp, now));
-          await store.insertEndpoint(testEndpoint(ids('endpoint'), backlogApp, now));
-          const newsUrl = `https://receiver.example/${ids('endpoint')}`;
-          await store.insertEndpoint(testEndpoint(ids('endpoint'), newsApp, now, { url: newsUrl }));
-          await store.ingest(
-            Array.from({ length: 1_000 }, () => testIngestItem(ids, backlogApp, now - 1_000)),
-          );
+          const { newsApp, newsUrl } = await backlogAndNews(store, ids, 1_000);
           let claims = 0;
           const sent = new Map<string, number>();
           const counted: Store = {
@@ -191,16 +199,7 @@ for (const adapter of selectedAdapters()) {
       const { store, cleanup } = await adapter.open();
       try {
         const ids = createIdGenerator();
-        const now = Date.now();
-        const backlogApp = ids('app');
-        const newsApp = ids('app');
-        await store.insertApp(testApp(backlogApp, now));
-        await store.insertApp(testApp(newsApp, now));
-        const backlogUrl = `https://receiver.example/${ids('endpoint')}`;
-        await store.insertEndpoint(testEndpoint(ids('endpoint'), backlogApp, now, { url: backlogUrl }));
-        const newsUrl = `https://receiver.example/${ids('endpoint')}`;
-        await store.insertEndpoint(testEndpoint(ids('endpoint'), newsApp, now, { url: newsUrl }));
-        await store.ingest(Array.from({ length: 200 }, () => testIngestItem(ids, backlogApp, now - 1_000)));
+        const { newsApp, backlogUrl, newsUrl } = await backlogAndNews(store, ids, 200);
         let newsSent = 0;
         let backlogSent = 0;
         // The backlog's endpoint answers 429 with Retry-After: 60, which pauses it for a minute.

@@ -462,7 +462,9 @@ export function createDispatcher(deps: {
    * paused, so when every one of them is such, there is no claim: a busy one is noted, and the
    * claim made when it frees a slot takes its work; a paused one is looked at when its pause
    * ends. (A busy endpoint was otherwise claimed for at each notification, in vain: half of all
-   * claims with one worker on one endpoint, `--store postgres --only e2e`.)
+   * claims with one worker on one endpoint, `--store postgres --only e2e`.) While a backlog of
+   * this worker's drains, another endpoint's news waits for that backlog's next claim
+   * (`newsWaitMs`).
    */
   function queued(endpointIds?: readonly string[]) {
     if (endpointIds !== undefined && endpointIds.length > 0) {
