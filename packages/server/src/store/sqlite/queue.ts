@@ -51,6 +51,7 @@ import type {
 } from '../store.ts';
 import type { CodecContext } from '../table.ts';
 import { type Param, type SqliteConnection, sqliteDialect } from './connection.ts';
+import { Leases } from './leases.ts';
 
 /**
  * Hot-path inserts, prepared once (the columns come from store/schema.ts). A message's trace
@@ -180,6 +181,8 @@ export function sqliteQueue(
 ): Pick<Store, 'ingest' | 'claimDue' | 'completeDeliveries' | 'releaseDeliveries' | 'nextDueAt' | 'resend'> {
   const { all, get, run } = conn;
   const { routingOf, insertDelivery } = sqliteRouting(conn, ctx);
+  /** What this process has in flight, by endpoint (leases.ts). */
+  const leases = new Leases();
   const nextSequence = (endpointId: string, key: string) =>
     Number(get(NEXT_SEQUENCE, [endpointId, key])!.last_seq);
 
@@ -380,6 +383,7 @@ export function sqliteQueue(
           if (taken.length > 0) handoff!.untake(taken.map((d) => d.endpointId));
           throw err;
         }
+        for (const d of taken) leases.add(d.endpointId, d.id, d.leaseUntil);
         if (taken.length > 0) handoff!.taken(taken);
         if (queuedFor.size > 0) events.emit('queued', [...queuedFor]);
         return results;
@@ -407,14 +411,6 @@ export function sqliteQueue(
             [JSON.stringify(due)],
           ).filter((e) => !(o.excludeKinds as readonly string[] | undefined)?.includes(String(e.kind)));
           if (eps.length === 0) return [];
-          const inFlight = new Map(
-            all(
-              `SELECT endpoint_id, COUNT(*) AS n FROM delivery
-               WHERE endpoint_id IN (SELECT value FROM json_each(?)) AND status = ${SENDING} AND next_attempt_at > ?
-               GROUP BY endpoint_id`,
-              [JSON.stringify(eps.map((e) => e.id)), o.now],
-            ).map((r) => [String(r.endpoint_id), Number(r.n)]),
-          );
           const gates = new Map<string, EndpointGate>();
           const leaseOf = new Map<string, number>();
           for (const e of eps) {
@@ -422,7 +418,7 @@ export function sqliteQueue(
             const fifo = Number(e.fifo) === 1;
             const head = fifo ? get(FIFO_HEAD, [id]) : undefined;
             gates.set(id, {
-              inFlight: inFlight.get(id) ?? 0,
+              inFlight: leases.inFlight(id, o.now),
               fifo,
               fifoHead: head
                 ? {
@@ -552,6 +548,7 @@ export function sqliteQueue(
           const rank = new Map(picks.map((p, i) => [p.id, i]));
           return leased.sort((a, b) => rank.get(String(a.id))! - rank.get(String(b.id))!);
         }, false);
+        for (const r of rows) leases.add(String(r.endpoint_id), String(r.id), Number(r.next_attempt_at));
         const claimed: ClaimedDelivery[] = [];
         if (rows.length === 0) return { deliveries: claimed, blockedUntil: blocked, filled };
         const msgs = new Map(
@@ -628,11 +625,12 @@ export function sqliteQueue(
           // flushes it with its own. A power cut before then loses the outcome, never a message:
           // the delivery's lease runs out and it is sent again, at least once as always.
         }, false);
+        for (const o of outcomes) leases.end(o.deliveryId, o.leaseUntil);
         return { disabledEndpoints: disabled };
       }),
 
     releaseDeliveries: (ids, now) =>
-      conn.exclusive(() =>
+      conn.exclusive(() => {
         conn.txSync(() => {
           for (const id of ids) {
             run(
@@ -640,8 +638,9 @@ export function sqliteQueue(
               [now, now, id],
             );
           }
-        }),
-      ),
+        });
+        for (const id of ids) leases.end(id);
+      }),
 
     nextDueAt: (filter = {}, after) =>
       conn.exclusive(() => {
