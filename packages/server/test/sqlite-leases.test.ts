@@ -51,7 +51,9 @@ async function fileWithBacklog(n: number) {
   await store.insertApp(app);
   await store.insertEndpoint(testEndpoint(ids('endpoint'), app.id, now));
   await store.ingest(
-    Array.from({ length: n }, () => testIngestItem(ids, app.id, now, { payload: '{"a":1}' }, { route: byFilters })),
+    Array.from({ length: n }, () =>
+      testIngestItem(ids, app.id, now, { payload: '{"a":1}' }, { route: byFilters }),
+    ),
   );
   return { path, store };
 }
@@ -104,9 +106,9 @@ test('migration 26 drops the index of deliveries in flight', async () => {
   await store.close();
   const db = new DatabaseSync(path, { readOnly: true });
   try {
-    const names = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index'`).all() as { name: string }[]).map(
-      (r) => r.name,
-    );
+    const names = (
+      db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index'`).all() as { name: string }[]
+    ).map((r) => r.name);
     assert.ok(names.includes('delivery_due'), 'the other delivery indexes stay');
     assert.ok(!names.includes('delivery_sending'));
   } finally {
