@@ -485,8 +485,8 @@ DROP INDEX attempt_endpoint_time;
     name: 'deliveries in flight counted by the server',
     sql: `
 -- A claim counts an endpoint's deliveries in flight from the leases the server holds
--- (sqlite/leases.ts): one process owns the file. Every claim and every outcome wrote an entry of
--- this index on a page of its endpoint's. PostgreSQL, where several processes claim, keeps it.
+-- (sqlite/leases.ts): one process owns the file. Every handoff, claim and outcome wrote an entry
+-- of this index on a page of its endpoint's. PostgreSQL, where several processes claim, keeps it.
 DROP INDEX delivery_sending;
 `,
   },
