@@ -1482,6 +1482,82 @@ for (const adapter of selectedAdapters()) {
       assert.equal(third.length, 1, 'second[0] is still live (30 s lease): one slot left');
     });
 
+    test('an endpoint made FIFO with deliveries queued sends them one at a time, oldest first', async () => {
+      const a = app();
+      await store.insertApp(a);
+      const e = endpoint(a.id);
+      await store.insertEndpoint(e);
+      const msgs: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const it = item(a.id);
+        msgs.push(it.message.id);
+        await store.ingest([it]);
+        now += 1;
+      }
+      await store.updateEndpoint({ ...e, fifo: true });
+      for (const msgId of msgs) {
+        const got = await claim();
+        assert.deepEqual(
+          got.map((d) => d.msgId),
+          [msgId],
+          'the head only, in creation order',
+        );
+        await store.completeDeliveries([done(got[0]!)], now);
+      }
+      assert.equal((await claim()).length, 0);
+    });
+
+    test('a delivery that failed before its endpoint was made FIFO, queued again, goes first', async () => {
+      const a = app();
+      await store.insertApp(a);
+      const e = endpoint(a.id);
+      await store.insertEndpoint(e);
+      const first = item(a.id);
+      await store.ingest([first]);
+      const [d] = await claim();
+      assert.equal(d?.msgId, first.message.id);
+      await store.completeDeliveries(
+        [
+          {
+            deliveryId: d!.id,
+            leaseUntil: d!.leaseUntil,
+            attempt: attemptFor(d!, false),
+            next: { kind: 'fail' },
+          },
+        ],
+        now,
+      );
+      await store.updateEndpoint({ ...e, fifo: true });
+      now += 1;
+      const second = item(a.id);
+      await store.ingest([second]);
+      now += 1;
+      const batch = await store.recoverBatch({
+        appId: a.id,
+        endpointId: e.id,
+        since: T0,
+        until: now,
+        missedSince: now,
+        now,
+        cursor: null,
+        limit: 100,
+        matches: (type, channels) => endpointMatches(e, type, channels),
+        newDeliveryId: () => ids('delivery'),
+      });
+      assert.equal(batch.queued, 1, 'the failed one is queued again');
+      const again = await claim();
+      assert.deepEqual(
+        again.map((x) => x.msgId),
+        [first.message.id],
+        'the recovered delivery is the oldest open one: it goes first, alone',
+      );
+      await store.completeDeliveries([done(again[0]!)], now);
+      assert.deepEqual(
+        (await claim()).map((x) => x.msgId),
+        [second.message.id],
+      );
+    });
+
     test('FIFO endpoint: one delivery at a time, in order; a retry holds back the line', async () => {
       const a = app();
       await store.insertApp(a);
