@@ -205,7 +205,8 @@ export function closedLoop(options: {
   count: number;
   concurrency: number;
   timeCapMs: number;
-  path: string;
+  /** The same path for every request, or one per request. */
+  path: string | ((i: number) => string);
   /** The same headers for every request, or one set per request. */
   headers: Record<string, string> | ((i: number) => Record<string, string>);
   body: (i: number) => string;
@@ -221,7 +222,7 @@ export function closedLoop(options: {
       const sentAt = now();
       const res = await options.pool.request({
         method: 'POST',
-        path: options.path,
+        path: typeof options.path === 'function' ? options.path(i) : options.path,
         headers: typeof options.headers === 'function' ? options.headers(i) : options.headers,
         body,
       });
@@ -275,7 +276,8 @@ export function openLoop(options: {
   maxOutstanding: number;
   timeCapMs: number;
   stop?: () => boolean;
-  path: string;
+  /** The same path for every request, or one per request. */
+  path: string | ((i: number) => string);
   headers: Record<string, string> | ((i: number) => Record<string, string>);
   body: (i: number) => string;
   onResponse: (i: number, status: number, body: string, sentAt: number) => void;
@@ -290,7 +292,7 @@ export function openLoop(options: {
       options.pool
         .request({
           method: 'POST',
-          path: options.path,
+          path: typeof options.path === 'function' ? options.path(i) : options.path,
           headers: typeof options.headers === 'function' ? options.headers(i) : options.headers,
           body: options.body(i),
         })

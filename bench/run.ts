@@ -44,6 +44,11 @@
  *   --backlog N            due deliveries in the backlog drains (default 100,000; 10,000 with --quick)
  *   --workers LIST         PostgreSQL deployments: worker counts beside one API process, and
  *                          "all" for one process with both roles (default all,1,2,4)
+ *   --e2e-endpoints N      the end-to-end phases publish round robin to N applications of one
+ *                          endpoint each (default 1). With N > 1 their figures are named "over N
+ *                          endpoints" and carry no targets and no BullMQ multiples: those are
+ *                          of one endpoint, whose 2 × HOOKLINE_ENDPOINT_CONCURRENCY leases all
+ *                          workers share
  *   --concurrency N        client concurrency (default 64)
  *   --latency-rate N       messages/s for the publish -> delivery latency phases (default 1000)
  *   --inbound-rate N       requests/s for the inbound acknowledgement latency (default 500)
@@ -127,6 +132,7 @@ const OPTIONS = {
   'grow-messages': { type: 'string' },
   backlog: { type: 'string' },
   workers: { type: 'string', default: 'all,1,2,4' },
+  'e2e-endpoints': { type: 'string', default: '1' },
   concurrency: { type: 'string', default: '64' },
   'latency-rate': { type: 'string', default: '1000' },
   'inbound-rate': { type: 'string', default: '500' },
@@ -177,6 +183,10 @@ const BACKLOG = positive('backlog', args.backlog, QUICK ? 10_000 : 100_000);
 const DRAIN_CAP_MS = QUICK ? 30_000 : 90_000;
 const DRAIN_QUIET = args['drain-quiet'] === true;
 const DRAIN_WORKERS = positive('drain-workers', args['drain-workers'], 1);
+const E2E_ENDPOINTS = positive('e2e-endpoints', args['e2e-endpoints'], 1);
+/** What the end-to-end figures' keys and labels add with `--e2e-endpoints` above 1. */
+const EP_KEY = E2E_ENDPOINTS > 1 ? `_${E2E_ENDPOINTS}ep` : '';
+const EP_LABEL = E2E_ENDPOINTS > 1 ? ` over ${E2E_ENDPOINTS} endpoints` : '';
 const DEPLOYMENTS = args.workers!.split(',').map((w) => w.trim());
 /** PostgreSQL: one process serving the API and delivering (`hookline serve`'s default role). */
 const COMBINED = DEPLOYMENTS.includes('all');
@@ -253,7 +263,7 @@ async function createEndpoint(h: HooklineProc, appId: string, url: string): Prom
 }
 
 /** Publishes `count` messages with `C` requests in flight; reports failures and the time cap. */
-async function publish(h: HooklineProc, path: string, count: number) {
+async function publish(h: HooklineProc, path: string | ((i: number) => string), count: number) {
   const pool = new Pool(h.url, { connections: C, pipelining: 1 });
   try {
     const r = await closedLoop({
@@ -275,7 +285,7 @@ async function publish(h: HooklineProc, path: string, count: number) {
 }
 
 /** Publish `WARMUP` messages and wait for their deliveries (JIT, connections, caches). */
-async function warmUp(dep: Deployment, path: string) {
+async function warmUp(dep: Deployment, path: string | ((i: number) => string)) {
   await receiver.reset();
   const r = await publish(dep.api, path, WARMUP);
   await receiver.waitFor(r.ok, DELIVERY_CAP_MS);
@@ -540,6 +550,8 @@ async function measureEndToEnd(o: {
   label: string;
   targets: { e2e?: number; ingest?: number; p50?: number; p99?: number };
 }) {
+  // With --e2e-endpoints: figures of their own, without the one endpoint's targets.
+  if (E2E_ENDPOINTS > 1) o = { ...o, key: o.key + EP_KEY, label: o.label + EP_LABEL, targets: {} };
   const store = await createStore(o.kind);
   const dep = await deploy(store, {
     workers: o.workers,
@@ -547,15 +559,19 @@ async function measureEndToEnd(o: {
     ...(o.sync ? { sync: o.sync } : {}),
     cpuProfDir: PROFILE_DIR,
   });
-  const app = await createApp(dep.api, 'bench', [`${receiver.url}/webhook`]);
-  await warmUp(dep, app.path);
+  // One application of one endpoint each, published to round robin (one unless --e2e-endpoints).
+  const apps: AppHandle[] = [];
+  for (let i = 0; i < E2E_ENDPOINTS; i++)
+    apps.push(await createApp(dep.api, i === 0 ? 'bench' : `bench-${i}`, [`${receiver.url}/webhook`]));
+  const path = apps.length === 1 ? apps[0]!.path : (i: number) => apps[i % apps.length]!.path;
+  await warmUp(dep, path);
 
   await receiver.reset();
   const totals0 = await engineTotals(dep);
   const wal = o.kind === 'postgres' ? await WalMeter.start(store.databaseUrl) : null;
   const meter = new CpuMeter(processGroups(dep)).start();
   const t0 = now();
-  const r = await publish(dep.api, app.path, INGEST_COUNT);
+  const r = await publish(dep.api, path, INGEST_COUNT);
   show(
     results.rate(`${o.key}.ingest`, `${o.label}: ingest while delivering`, r.rate, o.targets.ingest),
     `${r.ok} messages accepted in ${r.elapsedMs.toFixed(0)} ms while ${o.kind === 'sqlite' || o.combined ? 'the same process delivers them' : `${o.workers} worker process(es) deliver them`}.`,
@@ -594,7 +610,7 @@ async function measureEndToEnd(o: {
   }
   engineFigures(o.key, o.label, totals0, await engineTotals(dep), d.count);
 
-  await measurePublishLatency(dep, app.path, `${o.key}.latency`, o.label, o.targets);
+  await measurePublishLatency(dep, path, `${o.key}.latency`, o.label, o.targets);
   await dep.stop();
   printWarnings(dep);
   await dropStore(store);
@@ -616,7 +632,7 @@ async function warmUntilFirstPass(dep: Deployment, path: string) {
 /** Publish -> delivery latency at `LATENCY_RATE` (open loop), as figures `${key}_p50|_p99`. */
 async function measurePublishLatency(
   dep: Deployment,
-  path: string,
+  path: string | ((i: number) => string),
   key: string,
   label: string,
   targets: { p50?: number; p99?: number } = {},
@@ -1057,32 +1073,34 @@ function peerMultiples() {
 function workerScaling() {
   const one = WORKERS.includes(1) ? 1 : null;
   if (one === null) return;
-  const e2e1 = results.get('postgres.w1.e2e');
-  const cpu1 = results.get('postgres.w1.per_cpu_s');
+  const e2e1 = results.get(`postgres.w1${EP_KEY}.e2e`);
+  const cpu1 = results.get(`postgres.w1${EP_KEY}.per_cpu_s`);
   if (!e2e1 || !cpu1) return;
   for (const w of WORKERS.filter((w) => w !== 1)) {
-    const e2e = results.get(`postgres.w${w}.e2e`);
-    const cpu = results.get(`postgres.w${w}.per_cpu_s`);
+    const e2e = results.get(`postgres.w${w}${EP_KEY}.e2e`);
+    const cpu = results.get(`postgres.w${w}${EP_KEY}.per_cpu_s`);
+    // The targets are of one endpoint (see --e2e-endpoints).
+    const oneEndpoint = E2E_ENDPOINTS === 1;
     if (e2e)
       show(
         results.multiple(
-          `postgres.w${w}.e2e_vs_w1`,
-          `PostgreSQL: end to end, ${w} workers ÷ 1 worker`,
+          `postgres.w${w}${EP_KEY}.e2e_vs_w1`,
+          `PostgreSQL: end to end, ${w} workers ÷ 1 worker${EP_LABEL}`,
           e2e.value,
           e2e1.value,
-          w === 2 ? TARGETS.moreWorkers : undefined,
-          w === 2 ? '≥ 1.00× (not slower)' : undefined,
+          oneEndpoint && w === 2 ? TARGETS.moreWorkers : undefined,
+          oneEndpoint && w === 2 ? '≥ 1.00× (not slower)' : undefined,
         ),
       );
     if (cpu)
       show(
         results.multiple(
-          `postgres.w${w}.per_cpu_s_vs_w1`,
-          `PostgreSQL: deliveries per CPU-second, ${w} workers ÷ 1 worker`,
+          `postgres.w${w}${EP_KEY}.per_cpu_s_vs_w1`,
+          `PostgreSQL: deliveries per CPU-second, ${w} workers ÷ 1 worker${EP_LABEL}`,
           cpu.value,
           cpu1.value,
-          TARGETS.perCpuVsOne,
-          `≥ ${TARGETS.perCpuVsOne.toFixed(2)}× (CPU per delivery flat)`,
+          oneEndpoint ? TARGETS.perCpuVsOne : undefined,
+          oneEndpoint ? `≥ ${TARGETS.perCpuVsOne.toFixed(2)}× (CPU per delivery flat)` : undefined,
         ),
       );
   }
