@@ -230,9 +230,12 @@ describe('a claim that raced another worker says so (PostgreSQL)', await pgTestO
       leased,
       NOW + 30_000,
     ]);
-  /** Waits until some backend of the database waits as `what` says (bounded: 5 s). */
+  /**
+   * Waits until some backend of the database waits as `where` says (bounded: 20 s; under a full CI
+   * run a claim on a new connection once took over 5 s to reach its wait).
+   */
   async function waitUntilWaiting(other: pg.Client, where: string): Promise<void> {
-    for (let i = 0; i < 500; i++) {
+    for (let i = 0; i < 2_000; i++) {
       const { rows } = await other.query(
         `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND ${where}`,
       );
