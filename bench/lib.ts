@@ -196,6 +196,11 @@ export async function closedLoopTasks(options: {
   };
 }
 
+/** A value the same for every request of a loop, or one per request. */
+export type PerRequest<T> = T | ((i: number) => T);
+const forRequest = <T>(value: PerRequest<T>, i: number): T =>
+  typeof value === 'function' ? (value as (i: number) => T)(i) : value;
+
 /**
  * Closed loop of HTTP POSTs: `concurrency` workers each send one request at a time until `count`
  * requests were sent or `timeCapMs` passed. `okStatus` decides success; `onResponse` sees each body when given.
@@ -205,10 +210,8 @@ export function closedLoop(options: {
   count: number;
   concurrency: number;
   timeCapMs: number;
-  /** The same path for every request, or one per request. */
-  path: string | ((i: number) => string);
-  /** The same headers for every request, or one set per request. */
-  headers: Record<string, string> | ((i: number) => Record<string, string>);
+  path: PerRequest<string>;
+  headers: PerRequest<Record<string, string>>;
   body: (i: number) => string;
   okStatus: number;
   onResponse?: (i: number, body: string, sentAt: number) => void;
@@ -222,8 +225,8 @@ export function closedLoop(options: {
       const sentAt = now();
       const res = await options.pool.request({
         method: 'POST',
-        path: typeof options.path === 'function' ? options.path(i) : options.path,
-        headers: typeof options.headers === 'function' ? options.headers(i) : options.headers,
+        path: forRequest(options.path, i),
+        headers: forRequest(options.headers, i),
         body,
       });
       if (res.statusCode !== options.okStatus) {
@@ -276,9 +279,8 @@ export function openLoop(options: {
   maxOutstanding: number;
   timeCapMs: number;
   stop?: () => boolean;
-  /** The same path for every request, or one per request. */
-  path: string | ((i: number) => string);
-  headers: Record<string, string> | ((i: number) => Record<string, string>);
+  path: PerRequest<string>;
+  headers: PerRequest<Record<string, string>>;
   body: (i: number) => string;
   onResponse: (i: number, status: number, body: string, sentAt: number) => void;
 }): Promise<{ sent: number; elapsedMs: number }> {
@@ -292,8 +294,8 @@ export function openLoop(options: {
       options.pool
         .request({
           method: 'POST',
-          path: typeof options.path === 'function' ? options.path(i) : options.path,
-          headers: typeof options.headers === 'function' ? options.headers(i) : options.headers,
+          path: forRequest(options.path, i),
+          headers: forRequest(options.headers, i),
           body: options.body(i),
         })
         .then(async (res) => options.onResponse(i, res.statusCode, await res.body.text(), sentAt))

@@ -95,6 +95,7 @@ import {
   now,
   openLoop,
   openLoopTasks,
+  type PerRequest,
   payloadOf,
   percentile,
   type ReceiverProc,
@@ -263,7 +264,7 @@ async function createEndpoint(h: HooklineProc, appId: string, url: string): Prom
 }
 
 /** Publishes `count` messages with `C` requests in flight; reports failures and the time cap. */
-async function publish(h: HooklineProc, path: string | ((i: number) => string), count: number) {
+async function publish(h: HooklineProc, path: PerRequest<string>, count: number) {
   const pool = new Pool(h.url, { connections: C, pipelining: 1 });
   try {
     const r = await closedLoop({
@@ -285,7 +286,7 @@ async function publish(h: HooklineProc, path: string | ((i: number) => string), 
 }
 
 /** Publish `WARMUP` messages and wait for their deliveries (JIT, connections, caches). */
-async function warmUp(dep: Deployment, path: string | ((i: number) => string)) {
+async function warmUp(dep: Deployment, path: PerRequest<string>) {
   await receiver.reset();
   const r = await publish(dep.api, path, WARMUP);
   await receiver.waitFor(r.ok, DELIVERY_CAP_MS);
@@ -632,7 +633,7 @@ async function warmUntilFirstPass(dep: Deployment, path: string) {
 /** Publish -> delivery latency at `LATENCY_RATE` (open loop), as figures `${key}_p50|_p99`. */
 async function measurePublishLatency(
   dep: Deployment,
-  path: string | ((i: number) => string),
+  path: PerRequest<string>,
   key: string,
   label: string,
   targets: { p50?: number; p99?: number } = {},

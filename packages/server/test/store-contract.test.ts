@@ -77,6 +77,13 @@ for (const adapter of selectedAdapters()) {
       store
         .claimDue({ now, limit: 100, leaseMs: 30_000, perEndpoint: 100, skipEndpoints: [], ...over })
         .then((c) => c.deliveries);
+    /** The outcome of a claimed delivery whose attempt failed and that is not tried again. */
+    const failed = (d: ClaimedDelivery) => ({
+      deliveryId: d.id,
+      leaseUntil: d.leaseUntil,
+      attempt: attemptFor(d, false),
+      next: { kind: 'fail' as const },
+    });
     /** Records a failed attempt of each claimed delivery; each is due again a minute later. */
     const failForAMinute = (claimed: ClaimedDelivery[]) =>
       store.completeDeliveries(
@@ -359,18 +366,7 @@ for (const adapter of selectedAdapters()) {
       now += 5_000;
       const [retry] = await claim();
       assert.equal(retry?.attempts, 1);
-      const r = await store.completeDeliveries(
-        [
-          {
-            deliveryId: retry!.id,
-            leaseUntil: retry!.leaseUntil,
-            attempt: attemptFor(retry!, false),
-            next: { kind: 'fail' },
-            disableIfFailingSince: now,
-          },
-        ],
-        now,
-      );
+      const r = await store.completeDeliveries([{ ...failed(retry!), disableIfFailingSince: now }], now);
       assert.deepEqual(r.disabledEndpoints, [e.id], 'failing since <= threshold: disabled');
       const ep = await store.getEndpoint(a.id, e.id);
       assert.equal(ep?.disabled, true);
@@ -515,17 +511,7 @@ for (const adapter of selectedAdapters()) {
       const [current] = await claim({ leaseMs: 1000 });
       assert.equal(current?.id, stale!.id, 'the lease ran out and the delivery was claimed again');
       // The first worker finally reports a failure: logged, but the delivery stays with the new holder.
-      await store.completeDeliveries(
-        [
-          {
-            deliveryId: stale!.id,
-            leaseUntil: stale!.leaseUntil,
-            attempt: attemptFor(stale!, false),
-            next: { kind: 'fail' },
-          },
-        ],
-        now,
-      );
+      await store.completeDeliveries([failed(stale!)], now);
       assert.equal((await store.endpointStats(e.id, T0, now + 1)).fail, 0);
       await store.completeDeliveries(
         [
@@ -571,17 +557,7 @@ for (const adapter of selectedAdapters()) {
       await store.insertEndpoint(e);
       await store.ingest([item(a.id)]);
       const [d] = await claim();
-      await store.completeDeliveries(
-        [
-          {
-            deliveryId: d!.id,
-            leaseUntil: d!.leaseUntil,
-            attempt: attemptFor(d!, false),
-            next: { kind: 'fail' },
-          },
-        ],
-        now,
-      );
+      await store.completeDeliveries([failed(d!)], now);
       await store.updateEndpoint({ ...e, disabled: true });
       now += 1000;
       await store.ingest([item(a.id), item(a.id, { eventType: 'not.subscribed' })]);
@@ -622,17 +598,7 @@ for (const adapter of selectedAdapters()) {
       await store.updateEndpoint({ ...e, disabled: false });
       await store.ingest([item(a.id), item(a.id)]);
       for (const d of await claim()) {
-        await store.completeDeliveries(
-          [
-            {
-              deliveryId: d.id,
-              leaseUntil: d.leaseUntil,
-              attempt: attemptFor(d, false),
-              next: { kind: 'fail' },
-            },
-          ],
-          now,
-        );
+        await store.completeDeliveries([failed(d)], now);
       }
       await store.updateEndpoint({ ...e, disabled: true });
       now += 1000;
@@ -1516,17 +1482,7 @@ for (const adapter of selectedAdapters()) {
       await store.ingest([first]);
       const [d] = await claim();
       assert.equal(d?.msgId, first.message.id);
-      await store.completeDeliveries(
-        [
-          {
-            deliveryId: d!.id,
-            leaseUntil: d!.leaseUntil,
-            attempt: attemptFor(d!, false),
-            next: { kind: 'fail' },
-          },
-        ],
-        now,
-      );
+      await store.completeDeliveries([failed(d!)], now);
       await store.updateEndpoint({ ...e, fifo: true });
       now += 1;
       const second = item(a.id);

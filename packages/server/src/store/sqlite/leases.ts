@@ -18,8 +18,6 @@ export class Leases {
 
   /** A delivery was leased until `until` (a claim, or the ingest's handoff). */
   add(endpointId: string, deliveryId: string, until: number): void {
-    const previous = this.endpointOf.get(deliveryId);
-    if (previous !== undefined && previous !== endpointId) this.byEndpoint.get(previous)?.delete(deliveryId);
     let leases = this.byEndpoint.get(endpointId);
     if (!leases) {
       leases = new Map();
