@@ -571,6 +571,10 @@ async function measureEndToEnd(o: {
   const totals0 = await engineTotals(dep);
   const wal = o.kind === 'postgres' ? await WalMeter.start(store.databaseUrl) : null;
   const meter = new CpuMeter(processGroups(dep)).start();
+  // Whether the phase is bound by the machine's cores or by waits (lock, commit, round trip): a
+  // second thread or process can only help where the cores have room.
+  const waits = new CpuMeter(processGroups(dep), 500, runDelaySeconds).start();
+  const machine = new MachineCpu().start();
   const t0 = now();
   const r = await publish(dep.api, path, INGEST_COUNT);
   show(
@@ -579,6 +583,8 @@ async function measureEndToEnd(o: {
   );
   const d = await receiver.waitFor(r.ok, DELIVERY_CAP_MS);
   const cpu = meter.stop();
+  const waited = waits.stop();
+  const busy = machine.stop();
   show(
     results.rate(
       `${o.key}.deliveries`,
@@ -596,6 +602,7 @@ async function measureEndToEnd(o: {
     `    longest pause: between two answers to the load client ${r.pauseMs.toFixed(0)} ms (ending ${(r.pauseEndMs / 1000).toFixed(1)} s in), between two deliveries ${d.pauseMs.toFixed(0)} ms (ending ${((d.pauseEndAt - t0) / 1000).toFixed(1)} s in).`,
   );
   cpuFigures(o.key, o.label, cpu, d.count, o.kind === 'postgres');
+  printWaits(waited, (now() - t0) / 1000, busy);
   if (wal) {
     const bytes = await wal.stop();
     show(
