@@ -133,7 +133,14 @@ const KNOWN_ENDPOINTS = 256;
  */
 export const BACKLOG_NEWS_WAIT_MS = 20;
 
-/** How long finished attempts wait to be recorded together. */
+/**
+ * How long finished attempts wait to be recorded together where a write is a round trip
+ * (PostgreSQL): fewer, larger completion statements. Where writes are synchronous calls on this
+ * thread (SQLite), what finished in the same turn of the event loop is recorded together instead:
+ * the commit is the thread's own work, and a delivery waiting for its record holds its endpoint's
+ * slot (a drain on one endpoint was bound by that wait with a third of the core idle;
+ * docs/benchmarks.md).
+ */
 const OUTCOME_BATCH_WAIT_MS = 2;
 
 /**
@@ -918,11 +925,14 @@ export function createDispatcher(deps: {
   }
 
   /**
-   * Records outcomes in batches: a short wait lets the attempts finishing around the same time
-   * share one transaction (one commit, one fsync).
+   * Records outcomes in batches: a short wait (OUTCOME_BATCH_WAIT_MS) lets the attempts finishing
+   * around the same time share one transaction (one commit, one fsync); those that finish while
+   * it is written go in the next.
    */
   async function flush(): Promise<void> {
-    await new Promise<void>((r) => setTimeout(r, OUTCOME_BATCH_WAIT_MS));
+    await new Promise<void>((r) =>
+      store.capabilities.synchronousWrites ? setImmediate(r) : setTimeout(r, OUTCOME_BATCH_WAIT_MS),
+    );
     while (outcomes.length > 0) {
       const batch = outcomes;
       outcomes = [];
