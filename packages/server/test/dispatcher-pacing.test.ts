@@ -7,17 +7,24 @@
  * endpoint full every time it looks. New work of another worker's busy endpoint (half its
  * concurrency in flight) it leaves to that one, a quiet one's it takes at once (PostgreSQL, the
  * store several workers share). While it drains a backlog, news of another endpoint waits for the
- * backlog's next claim (`newsWaitMs`) instead of making a claim of its own.
+ * backlog's next claim (`newsWaitMs`) instead of making a claim of its own. Finished attempts
+ * wait the store's `outcomeBatchWaitMs` to share a write (PostgreSQL, SQLite with FULL), or are
+ * recorded in the turn they finished in (SQLite with NORMAL).
  */
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import pino from 'pino';
 import { systemClock } from '../src/core/clock.ts';
 import { createIdGenerator } from '../src/core/ids.ts';
 import { DEFAULT_RETRY_POLICY } from '../src/core/retry.ts';
+import { createSecretBox } from '../src/core/secret-box.ts';
 import { createDispatcher } from '../src/delivery/dispatcher.ts';
 import type { Sender, SendResult } from '../src/delivery/sender.ts';
+import { createSqliteStore } from '../src/store/sqlite/sqlite-store.ts';
 import type { Store } from '../src/store/store.ts';
+import { tempDir } from './helpers.ts';
 import { selectedAdapters, testApp, testEndpoint, testIngestItem } from './stores.ts';
 
 const PER_ENDPOINT = 32;
@@ -89,6 +96,46 @@ async function backlogAndNews(store: Store, ids: ReturnType<typeof createIdGener
   await store.insertEndpoint(testEndpoint(ids('endpoint'), newsApp, now, { url: newsUrl }));
   await store.ingest(Array.from({ length: backlog }, () => testIngestItem(ids, backlogApp, now - 1_000)));
   return { newsApp, backlogUrl, newsUrl };
+}
+
+/**
+ * Sends one delivery of a new message on `store` and tells whether its outcome was recorded after
+ * a 1 ms timer set as the endpoint answered: with no batch wait, what finished in one turn of the
+ * event loop is recorded in it, before any timer; with a wait, after that timer.
+ */
+async function recordWaitedForATimer(store: Store): Promise<boolean | null> {
+  const ids = createIdGenerator();
+  const now = Date.now();
+  const appId = ids('app');
+  await store.insertApp(testApp(appId, now));
+  await store.insertEndpoint(testEndpoint(ids('endpoint'), appId, now));
+  await store.ingest([testIngestItem(ids, appId, now)]);
+  let timerFired = false;
+  let waited: boolean | null = null;
+  const sender: Sender = {
+    send: () =>
+      new Promise((resolve) =>
+        setTimeout(() => {
+          setTimeout(() => {
+            timerFired = true;
+          }, 1);
+          resolve({ ok: true, statusCode: 200, headers: {}, body: 'ok', durationMs: 5 });
+        }, 5),
+      ),
+    close: async () => {},
+  };
+  const watched: Store = {
+    ...store,
+    completeDeliveries: (outcomes, at) => {
+      waited ??= timerFired;
+      return store.completeDeliveries(outcomes, at);
+    },
+  };
+  const dispatcher = dispatcherOn(watched, sender);
+  dispatcher.start();
+  await dispatcher.drain();
+  await dispatcher.stop(1_000);
+  return waited;
 }
 
 for (const adapter of selectedAdapters()) {
@@ -300,5 +347,42 @@ for (const adapter of selectedAdapters()) {
         await cleanup();
       }
     });
+
+    test("finished attempts wait for the store's batch wait before they are recorded, when it has one", async () => {
+      const { store, cleanup } = await adapter.open();
+      try {
+        const waited = await recordWaitedForATimer(store);
+        assert.ok(
+          store.capabilities.outcomeBatchWaitMs > 0,
+          'both test stores batch for a while (FULL, PostgreSQL)',
+        );
+        assert.equal(waited, true, 'recorded after a 1 ms timer set as the endpoint answered');
+      } finally {
+        await cleanup();
+      }
+    });
   });
 }
+
+describe('outcome batches on SQLite with synchronous=NORMAL', () => {
+  test('finished attempts are recorded in the turn they finished in: no wait holds their slots', async () => {
+    const dir = tempDir('hookline-normal-');
+    const store = createSqliteStore({
+      path: join(dir, 'h.db'),
+      secretBox: createSecretBox('test-key'),
+      synchronous: 'NORMAL',
+    });
+    try {
+      await store.migrate();
+      assert.equal(store.capabilities.outcomeBatchWaitMs, 0);
+      assert.equal(
+        await recordWaitedForATimer(store),
+        false,
+        'recorded before a 1 ms timer set as the endpoint answered',
+      );
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

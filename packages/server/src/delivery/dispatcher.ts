@@ -134,16 +134,6 @@ const KNOWN_ENDPOINTS = 256;
 export const BACKLOG_NEWS_WAIT_MS = 20;
 
 /**
- * How long finished attempts wait to be recorded together where a write is a round trip
- * (PostgreSQL): fewer, larger completion statements. Where writes are synchronous calls on this
- * thread (SQLite), what finished in the same turn of the event loop is recorded together instead:
- * the commit is the thread's own work, and a delivery waiting for its record holds its endpoint's
- * slot (a drain on one endpoint was bound by that wait with a third of the core idle;
- * docs/benchmarks.md).
- */
-const OUTCOME_BATCH_WAIT_MS = 2;
-
-/**
  * The request for one attempt, whatever the endpoint's kind: signed (`prepareRequest`), or for a
  * chat destination the message rendered for its platform (`chat.ts`; a template renders in a
  * worker thread, hence the promise).
@@ -925,14 +915,13 @@ export function createDispatcher(deps: {
   }
 
   /**
-   * Records outcomes in batches: a short wait (OUTCOME_BATCH_WAIT_MS) lets the attempts finishing
-   * around the same time share one transaction (one commit, one fsync); those that finish while
-   * it is written go in the next.
+   * Records outcomes in batches: a short wait (the store's `outcomeBatchWaitMs`) lets the attempts
+   * finishing around the same time share one transaction (one commit, one fsync); those that
+   * finish while it is written go in the next.
    */
   async function flush(): Promise<void> {
-    await new Promise<void>((r) =>
-      store.capabilities.synchronousWrites ? setImmediate(r) : setTimeout(r, OUTCOME_BATCH_WAIT_MS),
-    );
+    const wait = store.capabilities.outcomeBatchWaitMs;
+    await new Promise<void>((r) => (wait > 0 ? setTimeout(r, wait) : setImmediate(r)));
     while (outcomes.length > 0) {
       const batch = outcomes;
       outcomes = [];

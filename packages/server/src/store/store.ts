@@ -47,6 +47,14 @@ export interface StoreCapabilities {
    * background work stalls requests and deliveries meanwhile, so it is kept short.
    */
   synchronousWrites: boolean;
+  /**
+   * How long finished attempts wait to be recorded together (ms): the write they share costs a
+   * round trip and a statement (PostgreSQL) or an fsync (SQLite with FULL). 0: what finished in
+   * the same turn of the event loop is recorded together (SQLite with NORMAL, whose commit is a
+   * write to the WAL on this thread). A delivery holds its endpoint's slot until its outcome is
+   * recorded, so the wait is paid in slots (docs/benchmarks.md).
+   */
+  outcomeBatchWaitMs: number;
 }
 
 /** Keyset pagination as Svix does it: `iterator` is the last key seen, `-key` pages backwards. */

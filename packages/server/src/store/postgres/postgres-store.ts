@@ -26,7 +26,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
   const shared = sharedStore(db);
   return {
     // A few batches in flight at once: while one commits (fsync), the next is being written.
-    capabilities: { multiProcess: true, parallelWrites: 3, synchronousWrites: false },
+    capabilities: { multiProcess: true, parallelWrites: 3, synchronousWrites: false, outcomeBatchWaitMs: 2 },
     migrate: () => conn.migrate(),
     pendingMigrations: () => conn.pendingMigrations(),
     async ping() {

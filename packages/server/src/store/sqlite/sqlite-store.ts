@@ -32,7 +32,12 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   const events = new EventEmitter();
   const shared = sharedStore(db);
   return {
-    capabilities: { multiProcess: false, parallelWrites: 1, synchronousWrites: true },
+    capabilities: {
+      multiProcess: false,
+      parallelWrites: 1,
+      synchronousWrites: true,
+      outcomeBatchWaitMs: (options.synchronous ?? 'FULL') === 'FULL' ? 1 : 0,
+    },
     migrate: () => conn.migrate(),
     pendingMigrations: () => conn.pendingMigrations(),
     ping: () => conn.exclusive(() => void conn.get('SELECT 1')),
