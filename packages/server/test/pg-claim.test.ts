@@ -231,11 +231,14 @@ describe('a claim that raced another worker says so (PostgreSQL)', await pgTestO
       NOW + 30_000,
     ]);
   /**
-   * Waits until some backend of the database waits as `where` says (bounded: 20 s; under a full CI
-   * run a claim on a new connection once took over 5 s to reach its wait).
+   * Waits until some backend of the database waits as `where` says (bounded: 20 s). `other` is
+   * usually inside a transaction, where PostgreSQL keeps the first look at pg_stat_activity until
+   * the transaction ends: the snapshot is dropped before each look, or a claim that reached its
+   * wait after the first look is never seen (a full CI run: the claim's statement timed out).
    */
   async function waitUntilWaiting(other: pg.Client, where: string): Promise<void> {
     for (let i = 0; i < 2_000; i++) {
+      await other.query('SELECT pg_stat_clear_snapshot()');
       const { rows } = await other.query(
         `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND ${where}`,
       );
