@@ -36,7 +36,10 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       multiProcess: false,
       parallelWrites: 1,
       synchronousWrites: true,
-      outcomeBatchWaitMs: (options.synchronous ?? 'FULL') === 'FULL' ? 1 : 0,
+      // FULL: each commit is an fsync, shared by what finishes within 2 ms (1 ms drained a backlog
+      // to one endpoint 27 % faster but let the adaptive limit climb back into an overloaded
+      // receiver sooner: docs/benchmarks.md). NORMAL: a commit is a write on this thread.
+      outcomeBatchWaitMs: (options.synchronous ?? 'FULL') === 'FULL' ? 2 : 0,
     },
     migrate: () => conn.migrate(),
     pendingMigrations: () => conn.pendingMigrations(),
