@@ -103,7 +103,7 @@ async function backlogAndNews(store: Store, ids: ReturnType<typeof createIdGener
  * a 1 ms timer set as the endpoint answered: with no batch wait, what finished in one turn of the
  * event loop is recorded in it, before any timer; with a wait, after that timer.
  */
-async function recordWaitedForATimer(store: Store): Promise<boolean | null> {
+async function recordWaitedForATimer(store: Store, statusCode = 200): Promise<boolean | null> {
   const ids = createIdGenerator();
   const now = Date.now();
   const appId = ids('app');
@@ -119,7 +119,7 @@ async function recordWaitedForATimer(store: Store): Promise<boolean | null> {
           setTimeout(() => {
             timerFired = true;
           }, 1);
-          resolve({ ok: true, statusCode: 200, headers: {}, body: 'ok', durationMs: 5 });
+          resolve({ ok: true, statusCode, headers: {}, body: 'ok', durationMs: 5 });
         }, 5),
       ),
     close: async () => {},
@@ -380,6 +380,9 @@ describe('outcome batches on SQLite with synchronous=NORMAL', () => {
         false,
         'recorded before a 1 ms timer set as the endpoint answered',
       );
+      // A 503 brings the endpoint's limit down (adaptive.ts): its outcome waits as with FULL, so
+      // its slot comes back no sooner.
+      assert.equal(await recordWaitedForATimer(store, 503), true, 'an eased endpoint waits for its record');
     } finally {
       await store.close();
       rmSync(dir, { recursive: true, force: true });
