@@ -77,6 +77,17 @@ for (const adapter of selectedAdapters()) {
       store
         .claimDue({ now, limit: 100, leaseMs: 30_000, perEndpoint: 100, skipEndpoints: [], ...over })
         .then((c) => c.deliveries);
+    /** Ingests `n` messages to the application one at a time, 1 ms apart; returns their ids. */
+    const ingestOneByOne = async (appId: string, n: number): Promise<string[]> => {
+      const msgs: string[] = [];
+      for (let i = 0; i < n; i++) {
+        const it = item(appId);
+        msgs.push(it.message.id);
+        await store.ingest([it]);
+        now += 1;
+      }
+      return msgs;
+    };
     /** The outcome of a claimed delivery whose attempt failed and that is not tried again. */
     const failed = (d: ClaimedDelivery) => ({
       deliveryId: d.id,
@@ -1453,13 +1464,7 @@ for (const adapter of selectedAdapters()) {
       await store.insertApp(a);
       const e = endpoint(a.id);
       await store.insertEndpoint(e);
-      const msgs: string[] = [];
-      for (let i = 0; i < 3; i++) {
-        const it = item(a.id);
-        msgs.push(it.message.id);
-        await store.ingest([it]);
-        now += 1;
-      }
+      const msgs = await ingestOneByOne(a.id, 3);
       await store.updateEndpoint({ ...e, fifo: true });
       for (const msgId of msgs) {
         const got = await claim();
@@ -1520,13 +1525,7 @@ for (const adapter of selectedAdapters()) {
       const e = endpoint(a.id, { fifo: true });
       await store.insertEndpoint(e);
       assert.equal((await store.getEndpoint(a.id, e.id))?.fifo, true);
-      const msgs: string[] = [];
-      for (let i = 0; i < 3; i++) {
-        const it = item(a.id);
-        msgs.push(it.message.id);
-        await store.ingest([it]);
-        now += 1;
-      }
+      const msgs = await ingestOneByOne(a.id, 3);
       const [head] = await claim();
       assert.equal(head?.msgId, msgs[0]);
       assert.equal((await claim()).length, 0, 'nothing else while the head is in flight');
