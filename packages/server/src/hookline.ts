@@ -17,7 +17,12 @@ import { leaseFor } from './core/lease.ts';
 import { createSecretBox, type SecretBox } from './core/secret-box.ts';
 import { createAdaptiveConcurrency } from './delivery/adaptive.ts';
 import { createAlertEmails } from './delivery/alert-email.ts';
-import { BACKLOG_NEWS_WAIT_MS, createDispatcher, type Dispatcher } from './delivery/dispatcher.ts';
+import {
+  BACKLOG_NEWS_WAIT_MS,
+  createDispatcher,
+  type Dispatcher,
+  LIVE_RESERVE_SHARE,
+} from './delivery/dispatcher.ts';
 import { createExtrasCache } from './delivery/endpoint-extras.ts';
 import { createInboundQueue, createIngestQueue } from './delivery/ingest-queue.ts';
 import { createListenExpiry, type ListenExpiry, listenSeenEvery } from './delivery/listen-expiry.ts';
@@ -264,6 +269,8 @@ export async function createHookline(
           idlePollMs: 5_000,
           // On SQLite a claim is a call in this process, and new deliveries are handed off.
           newsWaitMs: sqlitePath(config.databaseUrl) === null ? BACKLOG_NEWS_WAIT_MS : 0,
+          // Where this process writes new messages too, an eighth of its slots stay for them.
+          liveReserve: runApi ? Math.floor(config.delivery.concurrency / LIVE_RESERVE_SHARE) : 0,
           retry,
           retryFor,
           disableAfterMs: config.delivery.disableAfterMs,

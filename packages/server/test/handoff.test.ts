@@ -10,8 +10,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
+import { createIdGenerator } from '../src/core/ids.ts';
 import { headersOf, startHookline, startReceiver, type TestReceiver, type TestServer } from './helpers.ts';
 import { type TestStoreKind, testStores } from './pg.ts';
+import { testIngestItem } from './stores.ts';
 
 /** Counts what the dispatcher's claims bring back. */
 function countClaims(server: TestServer): { deliveries: number } {
@@ -339,5 +341,97 @@ for (const kind of await testStores()) {
     `a dispatcher holding all it may of an endpoint does not claim for it on new work (${kind.name})`,
     kind.options,
     () => heldEndpointSuite(kind),
+  );
+}
+
+function liveReserveSuite(kind: TestStoreKind): void {
+  let server: TestServer;
+  let recv: TestReceiver;
+  let db: Awaited<ReturnType<TestStoreKind['open']>>;
+  let held: Server;
+  let url = '';
+  const release: (() => void)[] = [];
+  let holding = true;
+  let served = 0;
+  before(async () => {
+    held = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        const answer = () => {
+          served++;
+          res.end('ok');
+        };
+        if (holding) release.push(answer);
+        else answer();
+      });
+    });
+    await new Promise<void>((r) => held.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(held.address() as AddressInfo).port}`;
+    recv = await startReceiver();
+    db = await kind.open('handoff_reserve');
+    // 16 slots in the process: claims fill 14 of them, and 2 stay for live traffic.
+    server = await startHookline({
+      env: {
+        HOOKLINE_CONCURRENCY: '16',
+        HOOKLINE_ENDPOINT_CONCURRENCY: '2',
+        HOOKLINE_ADAPTIVE_CONCURRENCY: 'false',
+        ...db.env,
+      },
+    });
+  });
+  after(async () => {
+    holding = false;
+    for (const r of release.splice(0)) r();
+    await server.close();
+    await recv.close();
+    held.closeAllConnections();
+    await new Promise<void>((r) => held.close(() => r()));
+    await db.drop();
+  });
+
+  test('a backlog over many endpoints leaves slots for a new message to another endpoint', async () => {
+    const app = await server.call('POST', '/api/v1/app', { name: 'Backlog', uid: 'backlog' });
+    assert.equal(app.status, 201);
+    for (let i = 0; i < 10; i++) await makeEndpoint(server, 'backlog', { url: `${url}/b${i}` });
+    assert.equal((await server.call('POST', '/api/v1/app', { name: 'Live', uid: 'live' })).status, 201);
+    await makeEndpoint(server, 'live', { url: `${recv.url}/live` });
+    // Due deliveries written while no one delivered them (an endpoint back after an outage): 20
+    // messages to the 10 endpoints, claimed as the receiver holds every request it gets.
+    const ids = createIdGenerator();
+    const now = Date.now();
+    await server.hookline.store.ingest(
+      Array.from({ length: 20 }, () => testIngestItem(ids, app.body.id as string, now)),
+    );
+    server.hookline.dispatcher!.wake();
+    // The claims stop at 14 in flight and in hand (2 in flight and 2 in hand an endpoint at
+    // most): the process's 16 less its reserve.
+    let seen = -1;
+    const deadline = Date.now() + 10_000;
+    while (release.length !== seen && Date.now() < deadline) {
+      seen = release.length;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    assert.ok(release.length >= 7 && release.length <= 14, `${release.length} requests held`);
+    assert.equal(served, 0);
+    // A new message to another application's endpoint is sent at once, the backlog still held.
+    const before = recv.requests.length;
+    const live = await server.call('POST', '/api/v1/app/live/msg', { eventType: 'live', payload: { n: 1 } });
+    assert.equal(live.status, 202);
+    await recv.waitFor(before + 1, 5_000);
+    assert.equal(served, 0, 'the backlog was still held when the new message arrived');
+    // Released, the backlog goes out whole, each delivery once.
+    holding = false;
+    for (const r of release.splice(0)) r();
+    const until = Date.now() + 20_000;
+    while (served < 200 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    await server.hookline.dispatcher!.drain();
+    assert.equal(served, 200);
+    assert.equal(recv.requests.length, before + 1);
+  });
+}
+
+for (const kind of await testStores()) {
+  describe(`claims leave part of the process's slots for live traffic (${kind.name})`, kind.options, () =>
+    liveReserveSuite(kind),
   );
 }

@@ -70,6 +70,14 @@ export interface DispatcherOptions {
    * measured there.
    */
   newsWaitMs?: number;
+  /**
+   * Slots of `concurrency` that claims leave free for deliveries handed off as the API writes
+   * them (`handoff`), in a process that serves the API too; 0 (the default) in one that does not.
+   * A backlog draining over many endpoints holds every slot the process has, and a new message
+   * to another endpoint then waited in the queue for a claim, behind the backlog's turns. With a
+   * reserve it is sent as soon as its commit is done (docs/benchmarks.md).
+   */
+  liveReserve?: number;
   /** `HOOKLINE_PUBLIC_URL`: chat messages link to the message in the dashboard there. */
   publicUrl?: string | null;
   /** Endpoints' OAuth, mTLS, CA and transformations; without it, no endpoint has any. */
@@ -132,6 +140,13 @@ const KNOWN_ENDPOINTS = 256;
  * cost a drain over 100 endpoints: docs/benchmarks.md.)
  */
 export const BACKLOG_NEWS_WAIT_MS = 20;
+
+/**
+ * `DispatcherOptions.liveReserve` of a process serving the API: one slot in this many. (An
+ * eighth, 32 of the default 256: a SQLite drain over 100 endpoints lost 2 % of its rate, and a
+ * new message to another endpoint meanwhile waited a third less: docs/benchmarks.md.)
+ */
+export const LIVE_RESERVE_SHARE = 8;
 
 /**
  * The wait before recording an outcome of an endpoint whose limit came down (adaptive.ts),
@@ -543,6 +558,8 @@ export function createDispatcher(deps: {
     });
   }
 
+  // Claims fill the process up to `concurrency - liveReserve`; a handoff may take the rest.
+  const liveReserve = Math.max(0, Math.min(options.liveReserve ?? 0, options.concurrency - 1));
   /** Slots promised to deliveries an ingest transaction is writing (IngestHandoff), per endpoint. */
   const promised = new Map<string, number>();
   let promisedCount = 0;
@@ -588,7 +605,7 @@ export function createDispatcher(deps: {
     try {
       do {
         pumpAgain = false;
-        const capacity = options.concurrency - inFlight - queuedCount() - promisedCount;
+        const capacity = options.concurrency - liveReserve - inFlight - queuedCount() - promisedCount;
         if (capacity <= 0 || !worthClaiming()) break;
         const limit = Math.min(capacity, options.claimBatch);
         // An endpoint only has deliveries waiting while it is at its limit, so `perEndpoint` has
