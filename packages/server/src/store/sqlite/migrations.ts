@@ -490,4 +490,15 @@ DROP INDEX attempt_endpoint_time;
 DROP INDEX delivery_sending;
 `,
   },
+  {
+    version: 27,
+    name: 'the due index holds the endpoint',
+    sql: `
+-- A claim reads which endpoints the oldest due deliveries and the live ones belong to (and when
+-- they fell due): with the endpoint and the status in the index, from the index alone, not from
+-- each delivery's row (sqlite-claim-reads.test.ts).
+DROP INDEX delivery_due;
+CREATE INDEX delivery_due ON delivery (next_attempt_at, id, endpoint_id, status) WHERE status IN (1, 3);
+`,
+  },
 ];

@@ -61,9 +61,12 @@ const INSERT_MESSAGE = `INSERT INTO message (${messages.names(messages.fields)},
   VALUES (${[...messages.fields, 'traceparent'].map(() => '?').join(', ')})`;
 const INSERT_ATTEMPT = attempts.insertText(sqliteDialect.placeholder);
 
-/** The endpoints of the oldest due deliveries, with how many each has among them. */
-const DUE_WINDOW = `SELECT endpoint_id, COUNT(*) AS n FROM (
-    SELECT endpoint_id FROM delivery WHERE status IN (${OPEN}) AND next_attempt_at <= ?
+/**
+ * The endpoints of the oldest due deliveries, with how many each has among them and when its
+ * oldest of them fell due (read from the due index alone).
+ */
+export const DUE_WINDOW = `SELECT endpoint_id, COUNT(*) AS n, MIN(next_attempt_at) AS first FROM (
+    SELECT endpoint_id, next_attempt_at FROM delivery WHERE status IN (${OPEN}) AND next_attempt_at <= ?
     ORDER BY next_attempt_at, id LIMIT ?) GROUP BY endpoint_id`;
 /** The next endpoint (by id) with open deliveries, and its oldest one's due time. */
 const NEXT_OPEN_ENDPOINT = `SELECT endpoint_id, next_attempt_at FROM delivery
@@ -71,9 +74,19 @@ const NEXT_OPEN_ENDPOINT = `SELECT endpoint_id, next_attempt_at FROM delivery
 /** When an endpoint's oldest open delivery is due. */
 const OLDEST_OPEN = `SELECT next_attempt_at AS at FROM delivery WHERE endpoint_id = ? AND status IN (${OPEN})
   ORDER BY next_attempt_at, id LIMIT 1`;
-/** What became due in the last moments (live traffic, retries on time), in due order. */
+/**
+ * The endpoints of what became due in the last moments (live traffic, retries on time): read from
+ * the due index alone (it holds the endpoint), not row by row.
+ */
+export const LIVE_ENDPOINTS = `SELECT DISTINCT endpoint_id FROM (SELECT endpoint_id FROM delivery
+  WHERE status IN (${OPEN}) AND next_attempt_at > ? AND next_attempt_at <= ?
+  ORDER BY next_attempt_at, id LIMIT ?)`;
+/** Live rows read beyond the room of their endpoints, for keyed rows a claim passes over. */
+const LIVE_SLACK = 16;
+/** The live deliveries of some endpoints (a JSON array), in due order. */
 const LIVE_DUE = `SELECT id, endpoint_id, ordering_key, sequence FROM delivery
   WHERE status IN (${OPEN}) AND next_attempt_at > ? AND next_attempt_at <= ?
+    AND endpoint_id IN (SELECT value FROM json_each(?))
   ORDER BY next_attempt_at, id LIMIT ?`;
 /**
  * Whether a keyed delivery (endpoint, key, sequence, id; now) may be leased: no open delivery of
@@ -239,7 +252,7 @@ export function sqliteQueue(
   function dueEndpoints(o: ClaimOptions): {
     ids: string[];
     scannedTo: string | null;
-    live: LiveRow[];
+    live: string[];
   } {
     const skip = new Set(o.skipEndpoints);
     if (o.onlyEndpoints) {
@@ -248,17 +261,17 @@ export function sqliteQueue(
       );
       return { ids, scannedTo: null, live: [] };
     }
-    const live = all(LIVE_DUE, [o.now - LIVE_MS, o.now, o.limit * WINDOW_PER_LIMIT])
-      .map((r) => ({
-        id: String(r.id),
-        endpointId: String(r.endpoint_id),
-        orderingKey: r.ordering_key === null ? null : String(r.ordering_key),
-        sequence: Number(r.sequence),
-      }))
-      .filter((r) => !skip.has(r.endpointId));
-    const withLive = (ids: string[]) => [...new Set([...live.map((r) => r.endpointId), ...ids])];
     const window = all(DUE_WINDOW, [o.now, o.limit * WINDOW_PER_LIMIT]);
     const seen = window.reduce((n, r) => n + Number(r.n), 0);
+    // When the oldest due delivery is live itself, the live window is the due window (live
+    // traffic with no backlog older than it: the common case), read once.
+    const allLive = window.every((r) => Number(r.first) > o.now - LIVE_MS);
+    const live = (
+      allLive ? window : all(LIVE_ENDPOINTS, [o.now - LIVE_MS, o.now, o.limit * WINDOW_PER_LIMIT])
+    )
+      .map((r) => String(r.endpoint_id))
+      .filter((id) => !skip.has(id));
+    const withLive = (ids: string[]) => [...new Set([...live, ...ids])];
     if (seen < o.limit * WINDOW_PER_LIMIT)
       return {
         ids: withLive(window.map((r) => String(r.endpoint_id)).filter((id) => !skip.has(id))),
@@ -444,14 +457,34 @@ export function sqliteQueue(
           // endpoint's room. FIFO endpoints only ever send their head, in their turn.
           const livePicks: { id: string; endpointId: string }[] = [];
           const liveOf = new Map<string, number>();
-          for (const r of live) {
+          // The live rows of the endpoints with room, in due order: as many as that room and a few
+          // more (keyed rows not at their line's head are passed over), at most the window.
+          const liveWith = live.filter((id) => {
+            const i = position.get(id);
+            return i !== undefined && rooms[i]! > 0 && !gates.get(id)!.fifo;
+          });
+          const liveRoom = liveWith.reduce((n, id) => n + rooms[position.get(id)!]!, 0);
+          const liveRows =
+            liveWith.length === 0
+              ? []
+              : all(LIVE_DUE, [
+                  o.now - LIVE_MS,
+                  o.now,
+                  JSON.stringify(liveWith),
+                  Math.min(o.limit * WINDOW_PER_LIMIT, liveRoom + LIVE_SLACK),
+                ]);
+          for (const row of liveRows) {
             if (livePicks.length >= o.limit) break;
-            const i = position.get(r.endpointId);
-            if (i === undefined || rooms[i]! <= 0 || gates.get(r.endpointId)!.fifo) continue;
+            const r = { id: String(row.id), endpointId: String(row.endpoint_id) };
+            const i = position.get(r.endpointId)!;
+            if (rooms[i]! <= 0) continue;
             // A keyed row only as the head of its (endpoint, key) line, nothing of it in flight.
             if (
-              r.orderingKey !== null &&
-              !Number(get(KEY_FREE, [r.endpointId, r.orderingKey, r.sequence, r.id, o.now])?.free)
+              row.ordering_key !== null &&
+              !Number(
+                get(KEY_FREE, [r.endpointId, String(row.ordering_key), Number(row.sequence), r.id, o.now])
+                  ?.free,
+              )
             )
               continue;
             livePicks.push(r);
@@ -678,14 +711,6 @@ export function sqliteQueue(
         events.emit('queued');
       }),
   };
-}
-
-/** A row of `LIVE_DUE`. */
-interface LiveRow {
-  id: string;
-  endpointId: string;
-  orderingKey: string | null;
-  sequence: number;
 }
 
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
