@@ -18,6 +18,13 @@
  *   --repeat N     runs, each on a new file (default 3)
  *   --schema FILE  SQL run on the migrated database before the run: to measure a schema change
  *                  (an index dropped, a table rebuilt) before writing its migration
+ *   --claim        the deliveries wait in a queue and are claimed, as when one endpoint's slots
+ *                  are all busy (the end-to-end phase, where the client publishes faster than
+ *                  they deliver: most deliveries are claimed there): each batch is ingested
+ *                  without the handoff behind a standing queue of `--queue` due deliveries, the
+ *                  oldest batch's worth is claimed (limit 100, as the dispatcher asks) and their
+ *                  outcomes recorded; prints the claim's CPU per delivery as a third part
+ *   --queue N      with --claim, due deliveries standing in the queue (default 400)
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,8 +46,12 @@ const { values: args } = parseArgs({
     sync: { type: 'string', default: 'FULL' },
     repeat: { type: 'string', default: '3' },
     schema: { type: 'string' },
+    claim: { type: 'boolean', default: false },
+    queue: { type: 'string', default: '400' },
   },
 });
+const CLAIM = args.claim === true;
+const QUEUE = wholeNumber('queue', args.queue!);
 const ROUNDS = wholeNumber('rounds', args.rounds!);
 const BATCH = wholeNumber('batch', args.batch!);
 const REPEAT = wholeNumber('repeat', args.repeat!);
@@ -53,6 +64,7 @@ const PAYLOAD = JSON.stringify({ type: 'invoice.paid', data: 'x'.repeat(1000) })
 
 interface Figures {
   ingest: number;
+  claim: number;
   complete: number;
   wall: number;
 }
@@ -91,7 +103,26 @@ async function run(): Promise<Figures> {
       next: { kind: 'success' },
       attempt: testAttempt(ids('attempt'), d, now),
     });
-    const spent = { ingest: 0, complete: 0 };
+    const spent = { ingest: 0, claim: 0, complete: 0 };
+    /** Claims the oldest `n` due deliveries, as the dispatcher asks (limit 100, one endpoint). */
+    const claim = async (n: number) => {
+      const got = await store.claimDue({
+        now,
+        limit: 100,
+        leaseMs: 30_000,
+        leasePerEndpoint: true,
+        perEndpoint: n,
+        skipEndpoints: [],
+      });
+      if (got.deliveries.length !== n) throw new Error(`claimed ${got.deliveries.length} of ${n}`);
+      return got.deliveries;
+    };
+    // The standing queue the claims take from (due 1 ms apart, the oldest first).
+    if (CLAIM)
+      for (let i = 0; i < QUEUE; i += BATCH) {
+        now += 1;
+        await store.ingest(Array.from({ length: Math.min(BATCH, QUEUE - i) }, item));
+      }
     const cpu = () => {
       const u = process.cpuUsage();
       return u.user + u.system;
@@ -100,14 +131,17 @@ async function run(): Promise<Figures> {
       now += 3;
       taken = [];
       const c0 = cpu();
-      await store.ingest(Array.from({ length: BATCH }, item), handoff);
+      await store.ingest(Array.from({ length: BATCH }, item), CLAIM ? null : handoff);
       const c1 = cpu();
-      if (taken.length !== BATCH) throw new Error(`handed off ${taken.length} of ${BATCH}`);
-      await store.completeDeliveries(taken.map(outcome), now);
+      if (CLAIM) taken = await claim(BATCH);
       const c2 = cpu();
+      if (taken.length !== BATCH) throw new Error(`handed off or claimed ${taken.length} of ${BATCH}`);
+      await store.completeDeliveries(taken.map(outcome), now);
+      const c3 = cpu();
       if (measure) {
         spent.ingest += c1 - c0;
-        spent.complete += c2 - c1;
+        spent.claim += c2 - c1;
+        spent.complete += c3 - c2;
       }
     };
     for (let i = 0; i < WARMUP; i++) await round(false);
@@ -116,25 +150,34 @@ async function run(): Promise<Figures> {
     const wall = performance.now() - t0;
     const stats = await store.queueStats(now, []);
     await store.close();
-    if (stats.pending !== 0) throw new Error(`${stats.pending} deliveries left pending`);
+    const left = CLAIM ? QUEUE : 0;
+    if (stats.pending !== left) throw new Error(`${stats.pending} deliveries left pending, not ${left}`);
     const n = ROUNDS * BATCH;
-    return { ingest: spent.ingest / n, complete: spent.complete / n, wall: (wall * 1000) / n };
+    return {
+      ingest: spent.ingest / n,
+      claim: spent.claim / n,
+      complete: spent.complete / n,
+      wall: (wall * 1000) / n,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 console.log(
-  `SQLite store, ${SYNC}: ${ROUNDS} batches of ${BATCH} messages to 1 endpoint per run (after ${WARMUP} of warm-up), ingest with handoff + outcomes recorded${SCHEMA !== null ? `, schema changed by ${args.schema}` : ''}`,
+  `SQLite store, ${SYNC}: ${ROUNDS} batches of ${BATCH} messages to 1 endpoint per run (after ${WARMUP} of warm-up), ${CLAIM ? `ingest behind a queue of ${QUEUE} due + claim` : 'ingest with handoff'} + outcomes recorded${SCHEMA !== null ? `, schema changed by ${args.schema}` : ''}`,
 );
+const total = (f: Figures) => f.ingest + f.claim + f.complete;
+const parts = (f: (k: keyof Figures) => number) =>
+  `ingest ${f('ingest').toFixed(1)}${CLAIM ? `, claim ${f('claim').toFixed(1)}` : ''}, outcome ${f('complete').toFixed(1)}`;
 const all: Figures[] = [];
 for (let i = 0; i < REPEAT; i++) {
   const f = await run();
   all.push(f);
   console.log(
-    `  run ${i + 1}: CPU per delivery ${(f.ingest + f.complete).toFixed(1)} µs (ingest ${f.ingest.toFixed(1)}, outcome ${f.complete.toFixed(1)}), wall ${f.wall.toFixed(1)} µs`,
+    `  run ${i + 1}: CPU per delivery ${total(f).toFixed(1)} µs (${parts((k) => f[k])}), wall ${f.wall.toFixed(1)} µs`,
   );
 }
 console.log(
-  `  median: CPU per delivery ${median(all.map((f) => f.ingest + f.complete)).toFixed(1)} µs (ingest ${median(all.map((f) => f.ingest)).toFixed(1)}, outcome ${median(all.map((f) => f.complete)).toFixed(1)})`,
+  `  median: CPU per delivery ${median(all.map(total)).toFixed(1)} µs (${parts((k) => median(all.map((f) => f[k])))})`,
 );
