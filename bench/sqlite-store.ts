@@ -25,6 +25,11 @@
  *                  oldest batch's worth is claimed (limit 100, as the dispatcher asks) and their
  *                  outcomes recorded; prints the claim's CPU per delivery as a third part
  *   --queue N      with --claim, due deliveries standing in the queue (default 400)
+ *   --drain N      instead: a backlog of N deliveries due a minute ago, spread round robin over
+ *                  `--endpoints` endpoints (an outage's backlog, as `npm run bench -- --only
+ *                  drain` loads it), claimed `--batch` at a time and their outcomes recorded until
+ *                  it is gone; prints the claim's and the outcome's CPU per delivery
+ *   --endpoints N  with --drain, endpoints the backlog is spread over (default 100)
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -48,8 +53,12 @@ const { values: args } = parseArgs({
     schema: { type: 'string' },
     claim: { type: 'boolean', default: false },
     queue: { type: 'string', default: '400' },
+    drain: { type: 'string' },
+    endpoints: { type: 'string', default: '100' },
   },
 });
+const DRAIN = args.drain === undefined ? null : wholeNumber('drain', args.drain);
+const ENDPOINTS = wholeNumber('endpoints', args.endpoints!);
 const CLAIM = args.claim === true;
 const QUEUE = wholeNumber('queue', args.queue!);
 const ROUNDS = wholeNumber('rounds', args.rounds!);
@@ -87,6 +96,7 @@ async function run(): Promise<Figures> {
     const ids = createIdGenerator(() => now);
     const appId = ids('app');
     await store.insertApp(testApp(appId, now, { name: 'bench' }));
+    if (DRAIN !== null) return await drain(store, ids, appId, now);
     await store.insertEndpoint(testEndpoint(ids('endpoint'), appId, now));
     let taken: ClaimedDelivery[] = [];
     const handoff: IngestHandoff = {
@@ -164,12 +174,85 @@ async function run(): Promise<Figures> {
   }
 }
 
+/**
+ * `--drain`: a backlog of DRAIN deliveries due a minute ago over ENDPOINTS endpoints, claimed
+ * BATCH at a time (as the dispatcher asks when that many slots freed) and recorded until it is
+ * gone. The claims' and outcomes' CPU per delivery.
+ */
+async function drain(
+  store: ReturnType<typeof createSqliteStore>,
+  ids: ReturnType<typeof createIdGenerator>,
+  appId: string,
+  now: number,
+): Promise<Figures> {
+  const endpointIds = Array.from({ length: ENDPOINTS }, () => ids('endpoint'));
+  for (const id of endpointIds) await store.insertEndpoint(testEndpoint(id, appId, now));
+  const due = now - 60_000;
+  for (let i = 0; i < DRAIN!; i += 500) {
+    const n = Math.min(500, DRAIN! - i);
+    await store.ingest(
+      Array.from({ length: n }, (_, k) =>
+        testIngestItem(
+          ids,
+          appId,
+          due,
+          { payload: PAYLOAD },
+          { route: () => [endpointIds[(i + k) % ENDPOINTS]!] },
+        ),
+      ),
+    );
+  }
+  const cpu = () => {
+    const u = process.cpuUsage();
+    return u.user + u.system;
+  };
+  const spent = { claim: 0, complete: 0 };
+  let delivered = 0;
+  const t0 = performance.now();
+  while (delivered < DRAIN!) {
+    now += 2;
+    const c0 = cpu();
+    const { deliveries } = await store.claimDue({
+      now,
+      limit: BATCH,
+      leaseMs: 30_000,
+      leasePerEndpoint: true,
+      perEndpoint: 64,
+      skipEndpoints: [],
+    });
+    const c1 = cpu();
+    if (deliveries.length === 0) throw new Error(`the claim found nothing with ${DRAIN! - delivered} left`);
+    await store.completeDeliveries(
+      deliveries.map((d) => ({
+        deliveryId: d.id,
+        leaseUntil: d.leaseUntil,
+        next: { kind: 'success' as const },
+        attempt: testAttempt(ids('attempt'), d, now),
+      })),
+      now,
+    );
+    spent.claim += c1 - c0;
+    spent.complete += cpu() - c1;
+    delivered += deliveries.length;
+  }
+  const wall = performance.now() - t0;
+  await store.close();
+  return {
+    ingest: 0,
+    claim: spent.claim / DRAIN!,
+    complete: spent.complete / DRAIN!,
+    wall: (wall * 1000) / DRAIN!,
+  };
+}
+
 console.log(
-  `SQLite store, ${SYNC}: ${ROUNDS} batches of ${BATCH} messages to 1 endpoint per run (after ${WARMUP} of warm-up), ${CLAIM ? `ingest behind a queue of ${QUEUE} due + claim` : 'ingest with handoff'} + outcomes recorded${SCHEMA !== null ? `, schema changed by ${args.schema}` : ''}`,
+  DRAIN !== null
+    ? `SQLite store, ${SYNC}: a backlog of ${DRAIN} due deliveries over ${ENDPOINTS} endpoints per run, claimed ${BATCH} at a time + outcomes recorded${SCHEMA !== null ? `, schema changed by ${args.schema}` : ''}`
+    : `SQLite store, ${SYNC}: ${ROUNDS} batches of ${BATCH} messages to 1 endpoint per run (after ${WARMUP} of warm-up), ${CLAIM ? `ingest behind a queue of ${QUEUE} due + claim` : 'ingest with handoff'} + outcomes recorded${SCHEMA !== null ? `, schema changed by ${args.schema}` : ''}`,
 );
 const total = (f: Figures) => f.ingest + f.claim + f.complete;
 const parts = (f: (k: keyof Figures) => number) =>
-  `ingest ${f('ingest').toFixed(1)}${CLAIM ? `, claim ${f('claim').toFixed(1)}` : ''}, outcome ${f('complete').toFixed(1)}`;
+  `${DRAIN !== null ? '' : `ingest ${f('ingest').toFixed(1)}, `}${CLAIM || DRAIN !== null ? `claim ${f('claim').toFixed(1)}, ` : ''}outcome ${f('complete').toFixed(1)}`;
 const all: Figures[] = [];
 for (let i = 0; i < REPEAT; i++) {
   const f = await run();
