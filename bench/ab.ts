@@ -12,6 +12,11 @@
  * each side, in the order A B, B A, A B, ...: a machine that speeds up or slows down during the
  * runs weighs on both sides alike.
  *
+ * `--script FILE` measures with another program of `bench/` that takes `--json FILE`
+ * (`sqlite-store.ts`: the SQLite store's CPU per delivery, without HTTP and far less noisy than
+ * the server's phases): this checkout's copy of it is put into both worktrees, so both revisions
+ * are measured by the same program.
+ *
  * At the end, for every figure both sides have: each run's value (a rate as its ratio of that
  * run's own ceiling, as `bench/compare.ts` compares them), the medians, the change of the
  * medians, and in how many pairs B did better. On a shared machine a single pair says little;
@@ -35,7 +40,8 @@ import { ROOT } from '../packages/server/test/child.ts';
 import { comparable, type Figure, fmtRatio, fmtValue, type RunFile, readRun } from './figures.ts';
 import { median, wholeNumber } from './lib.ts';
 
-const USAGE = 'usage: node bench/ab.ts A B [--pairs N] [--keep] -- <npm run bench flags>';
+const USAGE =
+  "usage: node bench/ab.ts A B [--pairs N] [--keep] [--script FILE] -- <npm run bench flags, or the script's>";
 
 function fail(message: string): never {
   console.error(message);
@@ -52,15 +58,19 @@ if (own.includes('--help') || own.includes('-h')) {
 }
 let pairs = 3;
 let keep = false;
+/** The bench program each side runs (in `bench/`): each revision's own run.ts, or this checkout's `--script`. */
+let script = 'run.ts';
 const revs: string[] = [];
 for (let i = 0; i < own.length; i++) {
   const a = own[i]!;
   if (a === '--pairs') pairs = wholeNumber('pairs', own[++i] ?? '');
   else if (a === '--keep') keep = true;
+  else if (a === '--script') script = (own[++i] ?? '').replace(/^bench\//, '');
   else if (a.startsWith('--')) fail(`unknown flag ${a}\n${USAGE}`);
   else revs.push(a);
 }
 if (revs.length !== 2) fail(USAGE);
+if (!existsSync(join(ROOT, 'bench', script))) fail(`--script: no bench/${script} in this checkout`);
 if (benchFlags.includes('--json')) fail('--json is set by bench/ab.ts itself');
 
 const git = (...gitArgs: string[]) => spawnSync('git', gitArgs, { cwd: ROOT, encoding: 'utf8' });
@@ -113,6 +123,8 @@ function prepare(name: 'A' | 'B', rev: string): Side {
   linkModules(dir);
   const dist = join(ROOT, 'packages/dashboard/dist');
   if (existsSync(dist)) cpSync(dist, join(dir, 'packages/dashboard/dist'), { recursive: true });
+  // Measured by this checkout's program, whatever the revision has.
+  if (script !== 'run.ts') cpSync(join(ROOT, 'bench', script), join(dir, 'bench', script));
   const lock = git('show', `${commit}:package-lock.json`);
   if (lock.status === 0 && lock.stdout !== readFileSync(join(ROOT, 'package-lock.json'), 'utf8'))
     console.warn(
@@ -125,10 +137,10 @@ function prepare(name: 'A' | 'B', rev: string): Side {
 function runOnce(side: Side, round: number): Promise<string> {
   const file = join(work, `${side.name}-${round}.json`);
   console.log(
-    `\n== ${side.name} (${side.rev}${side.commit ? ` = ${side.commit.slice(0, 10)}` : ''}), run ${round}: node bench/run.ts ${benchFlags.join(' ')}`,
+    `\n== ${side.name} (${side.rev}${side.commit ? ` = ${side.commit.slice(0, 10)}` : ''}), run ${round}: node bench/${script} ${benchFlags.join(' ')}`,
   );
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bench/run.ts', ...benchFlags, '--json', file], {
+    const child = spawn(process.execPath, [`bench/${script}`, ...benchFlags, '--json', file], {
       cwd: side.dir,
       stdio: 'inherit',
     });
@@ -150,9 +162,11 @@ function report(a: Side, b: Side) {
   const describe = (s: Side) => `${s.rev}${s.commit ? ` (${s.commit.slice(0, 10)})` : ' (this checkout)'}`;
   console.log(`\nA: ${describe(a)}   B: ${describe(b)}   ${pairs} pair(s), alternated`);
   console.log(`Flags: ${benchFlags.join(' ') || '(none)'}`);
-  console.log(
-    `Ceilings: A ${runsA.map((r) => fmtValue(r.ceiling, '/s')).join(', ')}; B ${runsB.map((r) => fmtValue(r.ceiling, '/s')).join(', ')}`,
-  );
+  // A `--script` without a ceiling (the store alone) has none to print.
+  if ([...runsA, ...runsB].some((r) => Number.isFinite(r.ceiling)))
+    console.log(
+      `Ceilings: A ${runsA.map((r) => fmtValue(r.ceiling, '/s')).join(', ')}; B ${runsB.map((r) => fmtValue(r.ceiling, '/s')).join(', ')}`,
+    );
   console.log(
     'Rates as ratios of their own run\'s ceiling. "B better": pairs (run i of A with run i of B) where B did better.\n',
   );

@@ -30,6 +30,8 @@
  *                  drain` loads it), claimed `--batch` at a time and their outcomes recorded until
  *                  it is gone; prints the claim's and the outcome's CPU per delivery
  *   --endpoints N  with --drain, endpoints the backlog is spread over (default 100)
+ *   --json FILE    also write the medians as figures (`bench/compare.ts`; `node bench/ab.ts A B
+ *                  --script sqlite-store.ts -- FLAGS` alternates two revisions under this script)
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,6 +44,7 @@ import { createSecretBox } from '../packages/server/src/core/secret-box.ts';
 import { createSqliteStore } from '../packages/server/src/store/sqlite/sqlite-store.ts';
 import type { ClaimedDelivery, IngestHandoff } from '../packages/server/src/store/store.ts';
 import { testApp, testAttempt, testEndpoint, testIngestItem } from '../packages/server/test/stores.ts';
+import { Results } from './figures.ts';
 import { median, wholeNumber } from './lib.ts';
 
 const { values: args } = parseArgs({
@@ -55,6 +58,7 @@ const { values: args } = parseArgs({
     queue: { type: 'string', default: '400' },
     drain: { type: 'string' },
     endpoints: { type: 'string', default: '100' },
+    json: { type: 'string' },
   },
 });
 const DRAIN = args.drain === undefined ? null : wholeNumber('drain', args.drain);
@@ -264,3 +268,23 @@ for (let i = 0; i < REPEAT; i++) {
 console.log(
   `  median: CPU per delivery ${median(all.map(total)).toFixed(1)} µs (${parts((k) => median(all.map((f) => f[k])))})`,
 );
+if (args.json !== undefined) {
+  const results = new Results();
+  const part = (key: keyof Figures, label: string) =>
+    results.other(
+      `store.${key}`,
+      `SQLite store: ${label}, CPU per delivery`,
+      median(all.map((f) => f[key])),
+      'µs',
+      'lower',
+    );
+  results.other('store.cpu', 'SQLite store: CPU per delivery', median(all.map(total)), 'µs', 'lower');
+  if (DRAIN === null) part('ingest', 'ingest');
+  if (CLAIM || DRAIN !== null) part('claim', 'claim');
+  part('complete', 'outcome');
+  results.write(
+    args.json,
+    `node bench/sqlite-store.ts ${process.argv.slice(2).join(' ')}`,
+    performance.now() / 1000,
+  );
+}
