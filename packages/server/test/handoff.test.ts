@@ -251,31 +251,61 @@ for (const kind of await testStores()) {
   );
 }
 
+/**
+ * A receiver that holds every request while `holding` is set (its answer waits in `release`),
+ * answering 200; `served` counts the answers and `bodies` keeps what each answered request sent.
+ */
+interface HeldReceiver {
+  url: string;
+  holding: boolean;
+  readonly release: (() => void)[];
+  served: number;
+  readonly bodies: Buffer[];
+  /** Stops holding and answers every request held. */
+  releaseAll(): void;
+  close(): Promise<void>;
+}
+
+async function startHeldReceiver(holding: boolean): Promise<HeldReceiver> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const answer = () => {
+        held.served++;
+        held.bodies.push(Buffer.concat(chunks));
+        res.end('ok');
+      };
+      if (held.holding) held.release.push(answer);
+      else answer();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const held: HeldReceiver = {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    holding,
+    release: [],
+    served: 0,
+    bodies: [],
+    releaseAll() {
+      held.holding = false;
+      for (const r of held.release.splice(0)) r();
+    },
+    async close() {
+      held.releaseAll();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+  return held;
+}
+
 function heldEndpointSuite(kind: TestStoreKind): void {
   let server: TestServer;
   let db: Awaited<ReturnType<TestStoreKind['open']>>;
-  let held: Server;
-  let url = '';
-  const release: (() => void)[] = [];
-  let holding = false;
-  let served = 0;
-  const bodies: number[] = [];
+  let held: HeldReceiver;
   before(async () => {
-    held = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const answer = () => {
-          served++;
-          bodies.push((JSON.parse(Buffer.concat(chunks).toString()) as { i: number }).i);
-          res.end('ok');
-        };
-        if (holding) release.push(answer);
-        else answer();
-      });
-    });
-    await new Promise<void>((r) => held.listen(0, '127.0.0.1', r));
-    url = `http://127.0.0.1:${(held.address() as AddressInfo).port}`;
+    held = await startHeldReceiver(false);
     db = await kind.open('handoff_held');
     server = await startHookline({
       env: { HOOKLINE_ENDPOINT_CONCURRENCY: '3', HOOKLINE_ADAPTIVE_CONCURRENCY: 'false', ...db.env },
@@ -283,10 +313,8 @@ function heldEndpointSuite(kind: TestStoreKind): void {
     await server.call('POST', '/api/v1/app', { name: 'Held', uid: 'busy' });
   });
   after(async () => {
-    for (const r of release) r();
     await server.close();
-    held.closeAllConnections();
-    await new Promise<void>((r) => held.close(() => r()));
+    await held.close();
     await db.drop();
   });
 
@@ -301,8 +329,8 @@ function heldEndpointSuite(kind: TestStoreKind): void {
       claimed += got.deliveries.length;
       return got;
     };
-    await makeEndpoint(server, 'busy', { url });
-    holding = true;
+    await makeEndpoint(server, 'busy', { url: held.url });
+    held.holding = true;
     const publish = async (i: number) =>
       assert.equal(
         (await server.call('POST', '/api/v1/app/busy/msg', { eventType: 'held', payload: { i } })).status,
@@ -314,9 +342,9 @@ function heldEndpointSuite(kind: TestStoreKind): void {
     // would skip it.
     for (let i = 0; i < 5; i++) await publish(i);
     const deadline = Date.now() + 10_000;
-    while ((release.length < 3 || claimed < 2) && Date.now() < deadline)
+    while ((held.release.length < 3 || claimed < 2) && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 10));
-    assert.equal(release.length, 3, 'three requests held at the receiver');
+    assert.equal(held.release.length, 3, 'three requests held at the receiver');
     assert.equal(claimed, 2, 'two claimed to wait in hand');
     await new Promise((r) => setTimeout(r, 100));
     // More messages for that endpoint: no claim until a slot frees (there is nothing else due).
@@ -324,13 +352,12 @@ function heldEndpointSuite(kind: TestStoreKind): void {
     for (let i = 5; i < 8; i++) await publish(i);
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(calls - before, 0, 'no claim while the endpoint is at its limit here');
-    holding = false;
-    for (const r of release.splice(0)) r();
+    held.releaseAll();
     const until = Date.now() + 10_000;
-    while (served < 8 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    while (held.served < 8 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
     await server.hookline.dispatcher!.drain();
     assert.deepEqual(
-      [...bodies].sort((a, b) => a - b),
+      held.bodies.map((b) => (JSON.parse(b.toString()) as { i: number }).i).sort((a, b) => a - b),
       [0, 1, 2, 3, 4, 5, 6, 7],
     );
   });
@@ -348,25 +375,9 @@ function liveReserveSuite(kind: TestStoreKind): void {
   let server: TestServer;
   let recv: TestReceiver;
   let db: Awaited<ReturnType<TestStoreKind['open']>>;
-  let held: Server;
-  let url = '';
-  const release: (() => void)[] = [];
-  let holding = true;
-  let served = 0;
+  let held: HeldReceiver;
   before(async () => {
-    held = createServer((req, res) => {
-      req.resume();
-      req.on('end', () => {
-        const answer = () => {
-          served++;
-          res.end('ok');
-        };
-        if (holding) release.push(answer);
-        else answer();
-      });
-    });
-    await new Promise<void>((r) => held.listen(0, '127.0.0.1', r));
-    url = `http://127.0.0.1:${(held.address() as AddressInfo).port}`;
+    held = await startHeldReceiver(true);
     recv = await startReceiver();
     db = await kind.open('handoff_reserve');
     // 16 slots in the process: claims fill 14 of them, and 2 stay for live traffic.
@@ -380,19 +391,17 @@ function liveReserveSuite(kind: TestStoreKind): void {
     });
   });
   after(async () => {
-    holding = false;
-    for (const r of release.splice(0)) r();
+    held.releaseAll();
     await server.close();
     await recv.close();
-    held.closeAllConnections();
-    await new Promise<void>((r) => held.close(() => r()));
+    await held.close();
     await db.drop();
   });
 
   test('a backlog over many endpoints leaves slots for a new message to another endpoint', async () => {
     const app = await server.call('POST', '/api/v1/app', { name: 'Backlog', uid: 'backlog' });
     assert.equal(app.status, 201);
-    for (let i = 0; i < 10; i++) await makeEndpoint(server, 'backlog', { url: `${url}/b${i}` });
+    for (let i = 0; i < 10; i++) await makeEndpoint(server, 'backlog', { url: `${held.url}/b${i}` });
     assert.equal((await server.call('POST', '/api/v1/app', { name: 'Live', uid: 'live' })).status, 201);
     await makeEndpoint(server, 'live', { url: `${recv.url}/live` });
     // Due deliveries written while no one delivered them (an endpoint back after an outage): 20
@@ -407,25 +416,24 @@ function liveReserveSuite(kind: TestStoreKind): void {
     // most): the process's 16 less its reserve.
     let seen = -1;
     const deadline = Date.now() + 10_000;
-    while (release.length !== seen && Date.now() < deadline) {
-      seen = release.length;
+    while (held.release.length !== seen && Date.now() < deadline) {
+      seen = held.release.length;
       await new Promise((r) => setTimeout(r, 300));
     }
-    assert.ok(release.length >= 7 && release.length <= 14, `${release.length} requests held`);
-    assert.equal(served, 0);
+    assert.ok(held.release.length >= 7 && held.release.length <= 14, `${held.release.length} requests held`);
+    assert.equal(held.served, 0);
     // A new message to another application's endpoint is sent at once, the backlog still held.
     const before = recv.requests.length;
     const live = await server.call('POST', '/api/v1/app/live/msg', { eventType: 'live', payload: { n: 1 } });
     assert.equal(live.status, 202);
     await recv.waitFor(before + 1, 5_000);
-    assert.equal(served, 0, 'the backlog was still held when the new message arrived');
+    assert.equal(held.served, 0, 'the backlog was still held when the new message arrived');
     // Released, the backlog goes out whole, each delivery once.
-    holding = false;
-    for (const r of release.splice(0)) r();
+    held.releaseAll();
     const until = Date.now() + 20_000;
-    while (served < 200 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    while (held.served < 200 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     await server.hookline.dispatcher!.drain();
-    assert.equal(served, 200);
+    assert.equal(held.served, 200);
     assert.equal(recv.requests.length, before + 1);
   });
 }
