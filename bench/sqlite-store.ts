@@ -42,7 +42,7 @@ import { createIdGenerator } from '../packages/server/src/core/ids.ts';
 import type { DeliveryOutcome } from '../packages/server/src/core/outcome.ts';
 import { createSecretBox } from '../packages/server/src/core/secret-box.ts';
 import { createSqliteStore } from '../packages/server/src/store/sqlite/sqlite-store.ts';
-import type { ClaimedDelivery, IngestHandoff } from '../packages/server/src/store/store.ts';
+import type { ClaimedDelivery, IngestHandoff, Store } from '../packages/server/src/store/store.ts';
 import { testApp, testAttempt, testEndpoint, testIngestItem } from '../packages/server/test/stores.ts';
 import { Results } from './figures.ts';
 import { median, wholeNumber } from './lib.ts';
@@ -74,6 +74,28 @@ if (args.sync !== 'FULL' && args.sync !== 'NORMAL')
 const SYNC = args.sync;
 const SCHEMA = args.schema === undefined ? null : readFileSync(args.schema, 'utf8');
 const PAYLOAD = JSON.stringify({ type: 'invoice.paid', data: 'x'.repeat(1000) });
+
+/** This process's CPU so far (user + system), µs. */
+const cpu = () => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
+
+/** A successful attempt's outcome for a delivery. */
+const success = (
+  ids: ReturnType<typeof createIdGenerator>,
+  d: ClaimedDelivery,
+  now: number,
+): DeliveryOutcome => ({
+  deliveryId: d.id,
+  leaseUntil: d.leaseUntil,
+  next: { kind: 'success' },
+  attempt: testAttempt(ids('attempt'), d, now),
+});
+
+/** A claim as the dispatcher makes one: `limit` at most, `perEndpoint` leases an endpoint. */
+const claimDue = (store: Store, now: number, limit: number, perEndpoint: number) =>
+  store.claimDue({ now, limit, leaseMs: 30_000, leasePerEndpoint: true, perEndpoint, skipEndpoints: [] });
 
 interface Figures {
   ingest: number;
@@ -111,23 +133,10 @@ async function run(): Promise<Figures> {
       untake: () => {},
     };
     const item = () => testIngestItem(ids, appId, now, { payload: PAYLOAD });
-    const outcome = (d: ClaimedDelivery): DeliveryOutcome => ({
-      deliveryId: d.id,
-      leaseUntil: d.leaseUntil,
-      next: { kind: 'success' },
-      attempt: testAttempt(ids('attempt'), d, now),
-    });
     const spent = { ingest: 0, claim: 0, complete: 0 };
     /** Claims the oldest `n` due deliveries, as the dispatcher asks (limit 100, one endpoint). */
     const claim = async (n: number) => {
-      const got = await store.claimDue({
-        now,
-        limit: 100,
-        leaseMs: 30_000,
-        leasePerEndpoint: true,
-        perEndpoint: n,
-        skipEndpoints: [],
-      });
+      const got = await claimDue(store, now, 100, n);
       if (got.deliveries.length !== n) throw new Error(`claimed ${got.deliveries.length} of ${n}`);
       return got.deliveries;
     };
@@ -137,10 +146,6 @@ async function run(): Promise<Figures> {
         now += 1;
         await store.ingest(Array.from({ length: Math.min(BATCH, QUEUE - i) }, item));
       }
-    const cpu = () => {
-      const u = process.cpuUsage();
-      return u.user + u.system;
-    };
     const round = async (measure: boolean) => {
       now += 3;
       taken = [];
@@ -150,7 +155,10 @@ async function run(): Promise<Figures> {
       if (CLAIM) taken = await claim(BATCH);
       const c2 = cpu();
       if (taken.length !== BATCH) throw new Error(`handed off or claimed ${taken.length} of ${BATCH}`);
-      await store.completeDeliveries(taken.map(outcome), now);
+      await store.completeDeliveries(
+        taken.map((d) => success(ids, d, now)),
+        now,
+      );
       const c3 = cpu();
       if (measure) {
         spent.ingest += c1 - c0;
@@ -184,7 +192,7 @@ async function run(): Promise<Figures> {
  * gone. The claims' and outcomes' CPU per delivery.
  */
 async function drain(
-  store: ReturnType<typeof createSqliteStore>,
+  store: Store,
   ids: ReturnType<typeof createIdGenerator>,
   appId: string,
   now: number,
@@ -206,33 +214,17 @@ async function drain(
       ),
     );
   }
-  const cpu = () => {
-    const u = process.cpuUsage();
-    return u.user + u.system;
-  };
   const spent = { claim: 0, complete: 0 };
   let delivered = 0;
   const t0 = performance.now();
   while (delivered < DRAIN!) {
     now += 2;
     const c0 = cpu();
-    const { deliveries } = await store.claimDue({
-      now,
-      limit: BATCH,
-      leaseMs: 30_000,
-      leasePerEndpoint: true,
-      perEndpoint: 64,
-      skipEndpoints: [],
-    });
+    const { deliveries } = await claimDue(store, now, BATCH, 64);
     const c1 = cpu();
     if (deliveries.length === 0) throw new Error(`the claim found nothing with ${DRAIN! - delivered} left`);
     await store.completeDeliveries(
-      deliveries.map((d) => ({
-        deliveryId: d.id,
-        leaseUntil: d.leaseUntil,
-        next: { kind: 'success' as const },
-        attempt: testAttempt(ids('attempt'), d, now),
-      })),
+      deliveries.map((d) => success(ids, d, now)),
       now,
     );
     spent.claim += c1 - c0;
