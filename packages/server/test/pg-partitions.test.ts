@@ -414,6 +414,33 @@ describe('message payloads partitioned by day (postgres)', await pgTestOptions()
     );
   });
 
+  test("retention's batches read only the days before the period: a later day's partitions are not touched", async () => {
+    // The clock is at day +5, 06:00 (the test before): the batches delete what is left of days
+    // +3 and +4 before day +4, 06:00. Another transaction holds day +5's partitions exclusively;
+    // a batch that planned its delete over every partition would wait for it.
+    const day5 = today + 5 * DAY;
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      for (const table of ['message_payload', 'attempt', 'inbound_body'])
+        await holder.query(`LOCK TABLE ${dayPartition(table)(day5)} IN ACCESS EXCLUSIVE MODE`);
+      const before = clock.now() - DAY;
+      let timer: NodeJS.Timeout | undefined;
+      const batch = await Promise.race([
+        server.hookline.store.expunge(before, clock.now(), 500),
+        new Promise<'waiting'>((resolve) => {
+          timer = setTimeout(() => resolve('waiting'), 10_000);
+        }),
+      ]);
+      clearTimeout(timer);
+      assert.notEqual(batch, 'waiting', "the batch waited for a later day's lock");
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+  });
+
   test('expunging a message content deletes its payload row', async () => {
     const id = await publish('up', { secret: 's3cr3t' });
     const res = await server.call('DELETE', `/api/v1/app/up/msg/${id}/content`);
