@@ -211,6 +211,30 @@ describe('attempt partitions (postgres)', await pgTestOptions(), () => {
       await other.end();
     }
   });
+
+  test('a day partly past the period keeps its attempts until all of it is; then its partition goes whole', async () => {
+    // The clock is at day +40, 12:00, whose one attempt is in the default partition (above).
+    const inDefault = (await sql.query('SELECT id FROM attempt_default')).rows.map((r) => r.id as string);
+    assert.equal(inDefault.length, 1);
+    clock.set(today + 42 * DAY + 12 * HOUR);
+    const [id] = await publish(1);
+    const day42 = partitionOf(today + 42 * DAY);
+    assert.equal(Number((await sql.query(`SELECT count(*) AS n FROM ${day42}`)).rows[0].n), 1);
+
+    clock.set(today + 43 * DAY + 13 * HOUR); // the period (1 day) reaches back to day +42, 13:00
+    const first = await server.hookline.retention!.runOnce();
+    assert.equal(first.attempts, 1, 'the default partition has no days to drop: its attempt went row by row');
+    assert.equal((await sql.query('SELECT count(*) AS n FROM attempt_default')).rows[0].n, '0');
+    assert.equal((await attemptsOf(id!)).length, 1, 'day +42 is not all past the period: its attempt stays');
+    assert.ok(await exists(day42));
+
+    clock.set(today + 44 * DAY + 30 * 60_000); // day +44, 00:30: all of day +42 is past it
+    const second = await server.hookline.retention!.runOnce();
+    assert.equal(second.attempts, 0, 'nothing went row by row');
+    assert.ok(second.partitions >= 1);
+    assert.equal(await exists(day42), false, 'day +42 was dropped whole');
+    assert.deepEqual(await attemptsOf(id!), []);
+  });
 });
 
 const bodyPartitionOf = dayPartition('inbound_body');

@@ -2,7 +2,8 @@
  * Retention, run by the worker role: payloads and attempt logs older than the retention period
  * are deleted in small batches (short transactions, no long locks). Message records outlive
  * their payloads, marked as expunged. Several workers may run it at once: each batch skips the
- * rows another worker is working on.
+ * rows another worker is working on. Where history is kept by day (PostgreSQL's partitions), it
+ * goes by whole UTC days (`periodStart`).
  *
  * A pass catching up on a large history (retention just turned on, or shortened) is paced: its
  * partition drops (PostgreSQL) and its batches take at most `DUTY` of the time, and on a store
@@ -46,6 +47,20 @@ export function nextBatch(size: number, tookMs: number, max: number): number {
 /** How long to wait after a drop or batch that took `tookMs`, so that they take `DUTY` of the time. */
 export const pauseAfter = (tookMs: number): number => Math.min(MAX_PAUSE_MS, (tookMs * (1 - DUTY)) / DUTY);
 
+const DAY_MS = 86_400_000;
+
+/**
+ * Where a pass's period begins: `cutoff`, or on a store that keeps history by day the start of
+ * the UTC day of `cutoff`. A day there goes whole once all of it is past the period (kept up to
+ * a day longer): its partitions are dropped, and none of its rows is deleted one by one. Cut at
+ * `cutoff` instead, each pass (every ten minutes) deleted the rows that had just passed it, every
+ * attempt log and payload ever written, row by row, and the day's partitions were empty by the
+ * time they were dropped.
+ */
+export function periodStart(cutoff: number, byDay: boolean): number {
+  return byDay ? Math.floor(cutoff / DAY_MS) * DAY_MS : cutoff;
+}
+
 /**
  * A full pass deletes in batches until nothing old is left, and returns what it did: partitions
  * dropped whole (PostgreSQL), payloads emptied, attempts deleted.
@@ -70,7 +85,7 @@ export function createRetention(deps: {
     logger,
     intervalMs,
     async pass(stopping) {
-      const before = clock.now() - retentionMs;
+      const before = periodStart(clock.now() - retentionMs, store.capabilities.historyByDay);
       const synchronous = store.capabilities.synchronousWrites;
       /** The rest after a drop or batch that took `tookMs`; whether the pass goes on. */
       const rest = async (tookMs: number) => {

@@ -55,6 +55,12 @@ export interface StoreCapabilities {
    * recorded, so the wait is paid in slots (docs/benchmarks.md).
    */
   outcomeBatchWaitMs: number;
+  /**
+   * Attempt logs, message payloads and inbound request bytes are kept in one partition per UTC
+   * day (PostgreSQL): retention removes them a whole day at a time, once all of the day is past
+   * the period, by dropping its partitions instead of deleting their rows.
+   */
+  historyByDay: boolean;
 }
 
 /** Keyset pagination as Svix does it: `iterator` is the last key seen, `-key` pages backwards. */

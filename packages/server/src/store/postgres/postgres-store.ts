@@ -26,7 +26,13 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
   const shared = sharedStore(db);
   return {
     // A few batches in flight at once: while one commits (fsync), the next is being written.
-    capabilities: { multiProcess: true, parallelWrites: 3, synchronousWrites: false, outcomeBatchWaitMs: 2 },
+    capabilities: {
+      multiProcess: true,
+      parallelWrites: 3,
+      synchronousWrites: false,
+      outcomeBatchWaitMs: 2,
+      historyByDay: true,
+    },
     migrate: () => conn.migrate(),
     pendingMigrations: () => conn.pendingMigrations(),
     async ping() {

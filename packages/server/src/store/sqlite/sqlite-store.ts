@@ -40,6 +40,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       // to one endpoint 27 % faster but let the adaptive limit climb back into an overloaded
       // receiver sooner: docs/benchmarks.md). NORMAL: a commit is a write on this thread.
       outcomeBatchWaitMs: (options.synchronous ?? 'FULL') === 'FULL' ? 2 : 0,
+      historyByDay: false,
     },
     migrate: () => conn.migrate(),
     pendingMigrations: () => conn.pendingMigrations(),
