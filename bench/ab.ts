@@ -14,8 +14,8 @@
  *
  * `--script FILE` measures with another program of `bench/` that takes `--json FILE`
  * (`sqlite-store.ts`: the SQLite store's CPU per delivery, without HTTP and far less noisy than
- * the server's phases): this checkout's copy of it is put into both worktrees, so both revisions
- * are measured by the same program.
+ * the server's phases; `pg-retention.ts`: a PostgreSQL retention pass's cost): this checkout's
+ * copy of it is put into both worktrees, so both revisions are measured by the same program.
  *
  * At the end, for every figure both sides have: each run's value (a rate as its ratio of that
  * run's own ceiling, as `bench/compare.ts` compares them), the medians, the change of the

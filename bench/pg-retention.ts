@@ -32,7 +32,7 @@ import { createManualClock } from '../packages/server/src/core/clock.ts';
 import { createSecretBox } from '../packages/server/src/core/secret-box.ts';
 import { createRetention } from '../packages/server/src/delivery/retention.ts';
 import { createPostgresStore } from '../packages/server/src/store/postgres/postgres-store.ts';
-import { createTestDatabase, PG_SECRET_KEY, pgUrl } from '../packages/server/test/pg.ts';
+import { admin, createTestDatabase, PG_SECRET_KEY, pgUrl } from '../packages/server/test/pg.ts';
 import { deploy, stopEverything } from './deploy.ts';
 import { Results } from './figures.ts';
 import { median, sleep, startReceiverProcess, wholeNumber } from './lib.ts';
@@ -61,22 +61,12 @@ const REPEAT = wholeNumber('repeat', args.repeat!);
 const DAY = 86_400_000;
 const SPAN_MS = 30 * DAY;
 
-async function admin<T>(f: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: pgUrl('postgres') });
-  await c.connect();
-  try {
-    return await f(c);
-  } finally {
-    await c.end();
-  }
-}
-
 /** Loads a new database with the history; returns its name (kept: the caller drops it). */
 async function load(): Promise<string> {
   const receiver = await startReceiverProcess();
+  // Not the bench's createStore: its databases are dropped when the program ends (--keep).
+  const db = await createTestDatabase('bench_retention');
   try {
-    // Not the bench's createStore: its databases are dropped when the program ends (--keep).
-    const db = await createTestDatabase('bench_retention');
     const store = {
       kind: 'postgres',
       label: 'PostgreSQL',
@@ -120,6 +110,9 @@ async function load(): Promise<string> {
       `  loaded ${MESSAGES.toLocaleString('en-US')} messages and ${(MESSAGES * 5).toLocaleString('en-US')} attempts in ${((performance.now() - started) / 1000).toFixed(0)} s: ${store.dbName}`,
     );
     return store.dbName;
+  } catch (err) {
+    await db.drop();
+    throw err;
   } finally {
     await receiver.close();
   }

@@ -58,7 +58,8 @@ export async function pgTestOptions(): Promise<{ skip?: string }> {
   return { skip: message };
 }
 
-async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+/** Runs `fn` on a connection to the server's admin database (creating and dropping databases). */
+export async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 5000 });
   await c.connect();
   try {
